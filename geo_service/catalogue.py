@@ -1,0 +1,71 @@
+"""Layer metadata: what a layer is, in both languages, and the schema of its fields.
+
+The metadata is stored inside each layer's GeoPackage, so it travels and versions with the data.
+The API, the map and the exports read titles, labels, units and code lists from here.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel, Field, field_validator
+
+FieldType = Literal["string", "integer", "number", "date", "datetime", "boolean"]
+GeometryFamily = Literal["point", "line", "polygon"]
+DataQuality = Literal["authoritative", "indicative", "synthetic_demo"]
+
+LAYER_ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+ID_FIELD = "code"
+"""Every layer's stable feature id lives in this text column."""
+
+
+class CodedValue(BaseModel):
+    code: str
+    label_vi: str
+    label_en: str
+
+
+class FieldSpec(BaseModel):
+    name: str
+    type: FieldType
+    label_vi: str
+    label_en: str
+    unit: str | None = None
+    codes: list[CodedValue] | None = None
+    description_vi: str | None = None
+    description_en: str | None = None
+
+    def code_labels(self) -> dict[str, CodedValue]:
+        return {c.code: c for c in self.codes or []}
+
+
+class LayerMeta(BaseModel):
+    id: str
+    title_vi: str
+    title_en: str
+    description_vi: str = ""
+    description_en: str = ""
+    kind: str = "other"
+    geometry_type: GeometryFamily
+    fields: list[FieldSpec]
+    source: str = ""
+    licence: str = ""
+    updated: str = Field(description="ISO date of the last change to the data")
+    data_quality: DataQuality = "indicative"
+    provinces: list[str] = Field(default_factory=list, description="province codes")
+    version: int = 1
+
+    @field_validator("id")
+    @classmethod
+    def _valid_id(cls, value: str) -> str:
+        if not LAYER_ID_PATTERN.match(value):
+            raise ValueError(f"layer id {value!r} must match {LAYER_ID_PATTERN.pattern}")
+        return value
+
+    def field(self, name: str) -> FieldSpec | None:
+        return next((f for f in self.fields if f.name == name), None)
+
+    @property
+    def field_names(self) -> list[str]:
+        return [f.name for f in self.fields]

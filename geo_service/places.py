@@ -1,0 +1,87 @@
+"""2025 communes and wards, and old (district-based) addresses converted to them.
+
+Backed by `vietnamadminunits`. Since 1 July 2025 there are two levels, province and commune;
+source documents still use old names, so both are accepted and the 2025 unit is what we store.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+
+from vietnamadminunits import convert_address, parse_address
+from vietnamadminunits.database.main import query as admin_query
+
+
+class UnmatchedPlace(ValueError):
+    """An address that matches no 2025 commune or ward."""
+
+
+@dataclass(frozen=True)
+class Commune:
+    code: str
+    name: str
+    province_code: str
+    province_name: str
+    unit_type: str
+    lon: float
+    lat: float
+    area_km2: float | None
+
+
+def _unit_type(ward_type: str | None) -> str:
+    return {"Phường": "ward", "Đặc khu": "special_zone"}.get(ward_type or "", "commune")
+
+
+@lru_cache(maxsize=1)
+def _communes_by_code() -> dict[str, Commune]:
+    rows = admin_query(
+        "SELECT province, provinceCode, ward, wardType, wardCode, wardLat, wardLon, wardAreaKm2 "
+        "FROM admin_units"
+    )
+    return {
+        r["wardCode"]: Commune(
+            code=r["wardCode"],
+            name=unicodedata.normalize("NFC", r["ward"]),
+            province_code=r["provinceCode"],
+            province_name=unicodedata.normalize("NFC", r["province"]),
+            unit_type=_unit_type(r["wardType"]),
+            lon=r["wardLon"],
+            lat=r["wardLat"],
+            area_km2=r["wardAreaKm2"],
+        )
+        for r in rows
+    }
+
+
+def communes_of_province(province_code: str) -> list[Commune]:
+    """Every 2025 commune and ward of a province, ordered by code."""
+    return sorted(
+        (c for c in _communes_by_code().values() if c.province_code == province_code),
+        key=lambda c: c.code,
+    )
+
+
+def commune_by_code(code: str) -> Commune:
+    try:
+        return _communes_by_code()[code]
+    except KeyError:
+        raise UnmatchedPlace(f"no 2025 commune or ward has code {code!r}") from None
+
+
+def resolve_commune(address: str) -> Commune:
+    """The 2025 commune of an address, old («Xã Mường Bằng, Huyện Mai Sơn, Tỉnh Sơn La») or new.
+
+    `convert_address` answers the province centre with no ward when it cannot match; that is
+    treated as unmatched, never as a location.
+    """
+    text = unicodedata.normalize("NFC", address).strip()
+    is_old = "huyện" in text.lower() or "thị xã" in text.lower() or "thành phố" in text.lower()
+    try:
+        unit = convert_address(text) if is_old else parse_address(text)
+    except Exception as exc:  # the library raises bare errors on unknown provinces
+        raise UnmatchedPlace(f"cannot read address {address!r}: {exc}") from None
+    if not unit.ward_code:
+        raise UnmatchedPlace(f"address {address!r} matches no 2025 commune or ward")
+    return commune_by_code(unit.ward_code)
