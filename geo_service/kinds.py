@@ -32,12 +32,16 @@ DATA_QUALITY_CODES = _codes(
 
 COMMON_FIELDS: list[FieldSpec] = [
     FieldSpec(name="code", type="string", label_vi="Mã", label_en="Code"),
-    FieldSpec(name="name_vi", type="string", label_vi="Tên (tiếng Việt)", label_en="Name (Vietnamese)"),
+    FieldSpec(
+        name="name_vi", type="string", label_vi="Tên (tiếng Việt)", label_en="Name (Vietnamese)"
+    ),
     FieldSpec(name="name_en", type="string", label_vi="Tên (tiếng Anh)", label_en="Name (English)"),
     FieldSpec(name="province_code", type="string", label_vi="Mã tỉnh", label_en="Province code"),
     FieldSpec(name="commune_code", type="string", label_vi="Mã xã/phường", label_en="Commune code"),
     FieldSpec(name="commune_name", type="string", label_vi="Xã/phường", label_en="Commune/ward"),
-    FieldSpec(name="status", type="string", label_vi="Trạng thái", label_en="Status", codes=STATUS_CODES),
+    FieldSpec(
+        name="status", type="string", label_vi="Trạng thái", label_en="Status", codes=STATUS_CODES
+    ),
     FieldSpec(name="area_ha", type="number", label_vi="Diện tích", label_en="Area", unit="ha"),
     FieldSpec(name="source", type="string", label_vi="Nguồn", label_en="Source"),
     FieldSpec(
@@ -78,7 +82,9 @@ KIND_FIELDS: dict[str, list[FieldSpec]] = {
             label_en="Occupancy rate",
             unit="%",
         ),
-        FieldSpec(name="developer", type="string", label_vi="Chủ đầu tư hạ tầng", label_en="Developer"),
+        FieldSpec(
+            name="developer", type="string", label_vi="Chủ đầu tư hạ tầng", label_en="Developer"
+        ),
         FieldSpec(
             name="priority_sectors",
             type="string",
@@ -124,7 +130,9 @@ KIND_FIELDS: dict[str, list[FieldSpec]] = {
                 ("biomass", "Điện sinh khối", "Biomass"),
             ),
         ),
-        FieldSpec(name="capacity_mw", type="number", label_vi="Công suất", label_en="Capacity", unit="MW"),
+        FieldSpec(
+            name="capacity_mw", type="number", label_vi="Công suất", label_en="Capacity", unit="MW"
+        ),
         FieldSpec(name="developer", type="string", label_vi="Chủ đầu tư", label_en="Developer"),
     ],
     "logistics_trade": [
@@ -185,7 +193,9 @@ KIND_FIELDS: dict[str, list[FieldSpec]] = {
             label_en="Starting price",
             unit="triệu VND",
         ),
-        FieldSpec(name="auction_date", type="date", label_vi="Ngày đấu giá", label_en="Auction date"),
+        FieldSpec(
+            name="auction_date", type="date", label_vi="Ngày đấu giá", label_en="Auction date"
+        ),
     ],
     "commune": [
         FieldSpec(

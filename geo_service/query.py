@@ -173,7 +173,9 @@ def referenced_properties(expr: Expr | None) -> set[str]:
     if isinstance(expr, Between):
         return set().union(*(referenced_properties(e) for e in (expr.value, expr.low, expr.high)))
     if isinstance(expr, In):
-        return set().union(referenced_properties(expr.value), *map(referenced_properties, expr.items))
+        return set().union(
+            referenced_properties(expr.value), *map(referenced_properties, expr.items)
+        )
     if isinstance(expr, IsNull):
         return referenced_properties(expr.value)
     if isinstance(expr, And | Or):

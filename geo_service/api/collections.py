@@ -1,0 +1,128 @@
+"""Collections: the list, one collection's description, and its queryables."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+
+from ..catalogue import FieldSpec, LayerMeta
+from .deps import Lang, LangDep, output_format
+from .links import GEOJSON, JSON, base_url, link
+from .params import CRS84, StoreDep
+
+router = APIRouter(tags=["Collections"])
+JsonOnly = Annotated[str, Depends(output_format(("json",)))]
+
+_JSON_TYPES = {
+    "string": {"type": "string"},
+    "integer": {"type": "integer"},
+    "number": {"type": "number"},
+    "date": {"type": "string", "format": "date"},
+    "datetime": {"type": "string", "format": "date-time"},
+    "boolean": {"type": "boolean"},
+}
+
+
+def _label(spec_or_meta: Any, stem: str, lang: Lang) -> str:
+    return getattr(spec_or_meta, f"{stem}_{lang}")
+
+
+def field_description(spec: FieldSpec) -> dict[str, Any]:
+    """A field's schema for clients: bilingual labels, unit and code list."""
+    described: dict[str, Any] = {
+        "name": spec.name,
+        "type": spec.type,
+        "label_vi": spec.label_vi,
+        "label_en": spec.label_en,
+    }
+    if spec.unit:
+        described["unit"] = spec.unit
+    if spec.codes:
+        described["codes"] = [c.model_dump() for c in spec.codes]
+    return described
+
+
+def collection_document(root: str, meta: LayerMeta, extent, lang: Lang) -> dict[str, Any]:
+    url = f"{root}/collections/{meta.id}"
+    document: dict[str, Any] = {
+        "id": meta.id,
+        "title": _label(meta, "title", lang),
+        "description": _label(meta, "description", lang),
+        "title_vi": meta.title_vi,
+        "title_en": meta.title_en,
+        "description_vi": meta.description_vi,
+        "description_en": meta.description_en,
+        "itemType": "feature",
+        "crs": [CRS84],
+        "storageCrs": CRS84,
+        "kind": meta.kind,
+        "geometry_type": meta.geometry_type,
+        "source": meta.source,
+        "licence": meta.licence,
+        "updated": meta.updated,
+        "data_quality": meta.data_quality,
+        "provinces": meta.provinces,
+        "version": meta.version,
+        "fields": [field_description(f) for f in meta.fields],
+        "links": [
+            link(url, "self", JSON, "This collection"),
+            link(f"{url}/items", "items", GEOJSON, "Features"),
+            link(
+                f"{url}/queryables",
+                "http://www.opengis.net/def/rel/ogc/1.0/queryables",
+                "application/schema+json",
+                "Queryables",
+            ),
+        ],
+    }
+    if extent is not None:
+        document["extent"] = {"spatial": {"bbox": [list(extent)], "crs": CRS84}}
+    return document
+
+
+@router.get("/collections", summary="Collections / Lớp dữ liệu")
+def collections(request: Request, store: StoreDep, lang: LangDep, f: JsonOnly) -> dict:
+    root = base_url(request)
+    return {
+        "collections": [
+            collection_document(root, meta, store.extent(meta.id), lang) for meta in store.layers()
+        ],
+        "links": [link(f"{root}/collections", "self", JSON, "Collections")],
+    }
+
+
+@router.get("/collections/{collection_id}", summary="One collection / Một lớp dữ liệu")
+def collection(
+    request: Request, collection_id: str, store: StoreDep, lang: LangDep, f: JsonOnly
+) -> dict:
+    meta = store.layer(collection_id)
+    return collection_document(base_url(request), meta, store.extent(collection_id), lang)
+
+
+@router.get("/collections/{collection_id}/queryables", summary="Queryable properties")
+def queryables(request: Request, collection_id: str, store: StoreDep, lang: LangDep, f: JsonOnly):
+    meta = store.layer(collection_id)
+    properties: dict[str, Any] = {
+        "geometry": {
+            "x-ogc-role": "primary-geometry",
+            "format": f"geometry-{meta.geometry_type}",
+        }
+    }
+    for spec in meta.fields:
+        schema = {"title": _label(spec, "label", lang), **_JSON_TYPES[spec.type]}
+        if spec.unit:
+            schema["x-ogc-unit"] = spec.unit
+        if spec.codes:
+            schema["enum"] = [c.code for c in spec.codes]
+        properties[spec.name] = schema
+    document = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": f"{base_url(request)}/collections/{collection_id}/queryables",
+        "type": "object",
+        "title": _label(meta, "title", lang),
+        "properties": properties,
+        "additionalProperties": False,
+    }
+    return JSONResponse(document, media_type="application/schema+json")

@@ -1,0 +1,85 @@
+"""Features: pages of a collection's items, and one item by its stable id."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response, StreamingResponse
+
+from ..geojson import CHUNK_FEATURES, feature_collection, feature_document
+from .deps import output_format
+from .links import GEOJSON, JSON, base_url, link, with_params
+from .params import FeatureParams, SettingsDep, StoreDep
+
+router = APIRouter(tags=["Features"])
+GeoJsonOnly = Annotated[str, Depends(output_format(("json", "geojson")))]
+
+
+@router.get(
+    "/collections/{collection_id}/items",
+    summary="Features of a collection / Các đối tượng",
+    response_class=Response,
+    responses={200: {"content": {GEOJSON: {}}, "description": "a GeoJSON FeatureCollection"}},
+)
+def items(
+    request: Request,
+    collection_id: str,
+    params: FeatureParams,
+    store: StoreDep,
+    settings: SettingsDep,
+    f: GeoJsonOnly,
+) -> Response:
+    meta = store.layer(collection_id)
+    query = params.to_query(meta, settings)
+    page = store.query(collection_id, query)
+    returned = len(page.features)
+    links = [
+        link(str(request.url), "self", GEOJSON, "This page"),
+        link(
+            f"{base_url(request)}/collections/{collection_id}", "collection", JSON, "The collection"
+        ),
+    ]
+    if query.offset + returned < page.number_matched:
+        links.append(
+            link(
+                with_params(request, offset=query.offset + query.limit),
+                "next",
+                GEOJSON,
+                "Next page",
+            )
+        )
+    if query.offset > 0:
+        previous = max(query.offset - query.limit, 0)
+        links.append(link(with_params(request, offset=previous), "prev", GEOJSON, "Previous page"))
+    members = {
+        "numberMatched": page.number_matched,
+        "numberReturned": returned,
+        "timeStamp": dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "links": links,
+    }
+    chunks = feature_collection(page.features, members)
+    if returned > CHUNK_FEATURES:
+        return StreamingResponse(chunks, media_type=GEOJSON)
+    return Response(b"".join(chunks), media_type=GEOJSON)
+
+
+@router.get(
+    "/collections/{collection_id}/items/{feature_id}",
+    summary="One feature / Một đối tượng",
+    response_class=Response,
+    responses={200: {"content": {GEOJSON: {}}, "description": "a GeoJSON Feature"}},
+)
+def item(
+    request: Request, collection_id: str, feature_id: str, store: StoreDep, f: GeoJsonOnly
+) -> Response:
+    feature = store.feature(collection_id, feature_id)
+    collection_url = f"{base_url(request)}/collections/{collection_id}"
+    links = {
+        "links": [
+            link(f"{collection_url}/items/{feature_id}", "self", GEOJSON, "This feature"),
+            link(collection_url, "collection", JSON, "The collection"),
+        ]
+    }
+    return Response(feature_document(feature, links), media_type=GEOJSON)

@@ -1,0 +1,28 @@
+"""Absolute links for OGC API documents, built from the request's own base URL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request
+
+JSON = "application/json"
+GEOJSON = "application/geo+json"
+OPENAPI = "application/vnd.oai.openapi+json;version=3.0"
+HTML = "text/html"
+
+
+def base_url(request: Request) -> str:
+    return str(request.base_url).rstrip("/")
+
+
+def link(href: str, rel: str, media_type: str, title: str | None = None) -> dict[str, Any]:
+    item = {"href": href, "rel": rel, "type": media_type}
+    if title:
+        item["title"] = title
+    return item
+
+
+def with_params(request: Request, **changes: Any) -> str:
+    """This request's URL with some query parameters set to new values."""
+    return str(request.url.include_query_params(**changes))

@@ -1,0 +1,35 @@
+"""The application factory: `create_app(settings)` wires a store and the routers."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.middleware.gzip import GZipMiddleware
+
+from . import __version__
+from .api import collections, features, landing
+from .api.errors import install_error_handlers
+from .api.openapi30 import to_openapi_30
+from .settings import Settings
+from .store import Store
+from .store.gpkg import GeoPackageStore
+
+
+def create_app(settings: Settings | None = None, store: Store | None = None) -> FastAPI:
+    settings = settings or Settings()
+    app = FastAPI(
+        title=f"{settings.title_vi} / {settings.title_en}",
+        version=__version__,
+        description="OGC API – Features over the investment-site catalogue (GeoPackage store).",
+        docs_url="/docs",
+        openapi_url="/openapi.json",
+    )
+    app.state.settings = settings
+    app.state.store = store or GeoPackageStore(settings.data_dir)
+    app.add_middleware(GZipMiddleware, minimum_size=4096)
+    app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET"])
+    install_error_handlers(app)
+    for router in (landing.router, collections.router, features.router):
+        app.include_router(router)
+    app.state.openapi_30 = to_openapi_30(app.openapi())
+    return app

@@ -1,0 +1,103 @@
+"""The `geo-service` command: serve the API, build the sample catalogue, list layers."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from .settings import Settings
+
+
+def _data_dir(args: argparse.Namespace) -> Path:
+    return Path(args.data_dir) if args.data_dir else Settings().data_dir
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    from .sample import build_sample
+
+    data_dir = _data_dir(args)
+    for meta in build_sample(data_dir):
+        print(f"built {meta.id}: {meta.title_en}")
+    print(f"sample catalogue written to {data_dir.resolve()}")
+    return 0
+
+
+def cmd_layers(args: argparse.Namespace) -> int:
+    from .query import Query
+    from .store.gpkg import GeoPackageStore
+
+    store = GeoPackageStore(_data_dir(args))
+    layers = store.layers()
+    if not layers:
+        print(f"no layers in {store.data_dir.resolve()}; build the sample with: geo-service sample")
+        return 1
+    rows = [("id", "kind", "geometry", "features", "version", "title")]
+    for meta in layers:
+        count = store.query(meta.id, Query(limit=0)).number_matched
+        rows.append(
+            (meta.id, meta.kind, meta.geometry_type, str(count), str(meta.version), meta.title_en)
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    for row in rows:
+        print("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=False)) + "  " + row[-1])
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from .store.gpkg_files import layer_dirs
+
+    data_dir = _data_dir(args)
+    if not list(layer_dirs(data_dir)):
+        print(f"{data_dir} holds no layers: building the sample catalogue first", file=sys.stderr)
+        cmd_sample(args)
+    os.environ["GEO_SERVICE_DATA_DIR"] = str(data_dir.resolve())
+    uvicorn.run(
+        "geo_service.app:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level="info",
+    )
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="geo-service",
+        description="Investment-site catalogue: OGC API – Features over GeoPackage",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def with_data_dir(sub: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        sub.add_argument(
+            "--data-dir", help="data directory (default: GEO_SERVICE_DATA_DIR or ./layers)"
+        )
+        return sub
+
+    serve = with_data_dir(commands.add_parser("serve", help="run the HTTP service"))
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.set_defaults(handler=cmd_serve)
+    sample = with_data_dir(commands.add_parser("sample", help="build the sample catalogue"))
+    sample.set_defaults(handler=cmd_sample)
+    layers = with_data_dir(commands.add_parser("layers", help="list layers with feature counts"))
+    layers.set_defaults(handler=cmd_layers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,31 @@
+"""Typed errors shared by the store, the services and the API.
+
+Each error carries an HTTP status and a stable `code`; the API turns any of them into
+`{"code": ..., "description": ...}` with that status, so bad input never becomes a 500.
+"""
+
+from __future__ import annotations
+
+
+class ServiceError(Exception):
+    status = 500
+    code = "ServerError"
+
+    def __init__(self, description: str) -> None:
+        super().__init__(description)
+        self.description = description
+
+
+class InvalidParameter(ServiceError):
+    status = 400
+    code = "InvalidParameterValue"
+
+
+class NotFound(ServiceError):
+    status = 404
+    code = "NotFound"
+
+
+class NotAcceptable(ServiceError):
+    status = 406
+    code = "NotAcceptable"

@@ -1,0 +1,227 @@
+"""The sample catalogue: Sơn La's named sites plus the peer provinces' zones, honestly placed.
+
+Each site sits at its real 2025 commune (old addresses converted with `vietnamadminunits`)
+with an indicative shape sized to its published area, or a small nominal shape and an empty
+`area_ha` when no area is published. The sources are the JSON files beside this module.
+Land-auction plots have no public source offline: they are generated and marked synthetic.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+from collections.abc import Iterator
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from pyproj import Transformer
+from shapely.geometry import Point, Polygon
+from shapely.geometry.base import BaseGeometry
+from shapely.ops import transform
+
+from ..catalogue import LayerMeta
+from ..kinds import fields_for_kind
+from ..layer_frame import records_to_frame
+from ..places import Commune, communes_of_province, resolve_commune
+from ..store.gpkg_files import publish_layer
+from ..text import unaccent
+
+SAMPLE_DATE = "2026-11-23"
+PROVINCES = {"14": "Sơn La", "22": "Quảng Ninh", "08": "Tuyên Quang"}
+NOMINAL_RADIUS_M = 250.0
+"""Radius of the shape drawn for a site whose area is not published."""
+ADMIN_SOURCE = "vietnamadminunits (MIT): 2025 administrative units, centroids and areas"
+
+
+def source_files() -> list[Path]:
+    folder = resources.files(__package__) / "sources"
+    return sorted(Path(str(p)) for p in folder.iterdir() if p.name.endswith(".json"))
+
+
+def build_sample(data_dir: Path) -> list[LayerMeta]:
+    """Build every sample layer into `data_dir` (each as a new published version)."""
+    built = []
+    for path in source_files():
+        document = json.loads(path.read_text(encoding="utf-8"))
+        meta, records, geometries = _layer_from_source(document)
+        built.append(_publish(data_dir, meta, records, geometries))
+    built.append(_publish(data_dir, *_communes_layer()))
+    built.append(_publish(data_dir, *_auction_plots_layer()))
+    return built
+
+
+def _publish(
+    data_dir: Path, meta: LayerMeta, records: list[dict], geometries: list[BaseGeometry]
+) -> LayerMeta:
+    publish_layer(data_dir, meta, records_to_frame(meta, records, geometries))
+    return meta
+
+
+def _layer_meta(block: dict[str, Any], provinces: list[str]) -> LayerMeta:
+    return LayerMeta(**block, fields=fields_for_kind(block["kind"]), provinces=provinces)
+
+
+def _layer_from_source(document: dict) -> tuple[LayerMeta, list[dict], list[BaseGeometry]]:
+    block = document["layer"]
+    records, geometries = [], []
+    for site in document["sites"]:
+        commune = resolve_commune(site["address"])
+        centre = _shifted(commune, *site.get("offset_km", (0.0, 0.0)))
+        area_ha = site.get("area_ha")
+        geometries.append(
+            centre if block["geometry_type"] == "point" else _indicative_polygon(centre, area_ha)
+        )
+        records.append(
+            {
+                **site.get("attributes", {}),
+                "code": site["code"],
+                "name_vi": site["name_vi"],
+                "name_en": site["name_en"],
+                "province_code": commune.province_code,
+                "commune_code": commune.code,
+                "commune_name": commune.name,
+                "status": site["status"],
+                "area_ha": area_ha,
+                "source": site["source"],
+                "data_quality": site.get("data_quality", "indicative"),
+                "updated_at": site.get("updated_at", block["updated"]),
+            }
+        )
+    provinces = sorted({r["province_code"] for r in records})
+    return _layer_meta(block, provinces), records, geometries
+
+
+def _shifted(commune: Commune, east_km: float, north_km: float) -> Point:
+    lat = commune.lat + north_km / 110.574
+    lon = commune.lon + east_km / (111.320 * math.cos(math.radians(commune.lat)))
+    return Point(lon, lat)
+
+
+def _indicative_polygon(centre: Point, area_ha: float | None, sides: int = 12) -> Polygon:
+    """A regular polygon of `area_ha` (or nominal size) around `centre`, drawn in metres."""
+    if area_ha:
+        radius = math.sqrt(area_ha * 10_000 * 2 / (sides * math.sin(2 * math.pi / sides)))
+    else:
+        radius = NOMINAL_RADIUS_M
+    local = f"+proj=aeqd +lat_0={centre.y} +lon_0={centre.x} +datum=WGS84 +units=m"
+    to_wgs84 = Transformer.from_crs(local, "EPSG:4326", always_xy=True).transform
+    ring = [
+        (radius * math.cos(2 * math.pi * k / sides), radius * math.sin(2 * math.pi * k / sides))
+        for k in range(sides)
+    ]
+    return transform(to_wgs84, Polygon(ring))
+
+
+def _communes_layer() -> tuple[LayerMeta, list[dict], list[BaseGeometry]]:
+    meta = LayerMeta(
+        id="communes",
+        title_vi="Xã, phường (đơn vị hành chính 2025)",
+        title_en="Communes and wards (2025 administrative units)",
+        description_vi="Mọi xã, phường từ 1/7/2025 của "
+        + ", ".join(PROVINCES.values())
+        + "; điểm là tâm của đơn vị, diện tích theo vietnamadminunits.",
+        description_en="Every commune and ward since 1 July 2025 in Son La, Quang Ninh and "
+        "Tuyen Quang; each point is the unit's centre, area from vietnamadminunits.",
+        kind="commune",
+        geometry_type="point",
+        fields=fields_for_kind("commune"),
+        source=ADMIN_SOURCE,
+        licence="MIT (vietnamadminunits)",
+        updated=SAMPLE_DATE,
+        data_quality="authoritative",
+        provinces=list(PROVINCES),
+    )
+    communes = [c for code in PROVINCES for c in communes_of_province(code)]
+    records = [
+        {
+            "code": c.code,
+            "name_vi": c.name,
+            "name_en": _english_unit_name(c),
+            "province_code": c.province_code,
+            "province_name": c.province_name,
+            "commune_code": c.code,
+            "commune_name": c.name,
+            "status": "active",
+            "area_ha": None if c.area_km2 is None else round(c.area_km2 * 100, 1),
+            "unit_type": c.unit_type,
+            "source": ADMIN_SOURCE,
+            "data_quality": "authoritative",
+            "updated_at": "2025-07-01",
+        }
+        for c in communes
+    ]
+    return meta, records, [Point(c.lon, c.lat) for c in communes]
+
+
+def _english_unit_name(commune: Commune) -> str:
+    prefix = {"commune": "Xã ", "ward": "Phường ", "special_zone": "Đặc khu "}[commune.unit_type]
+    bare = commune.name.removeprefix(prefix)
+    suffix = {"commune": "Commune", "ward": "Ward", "special_zone": "Special Zone"}
+    return f"{unaccent(bare)} {suffix[commune.unit_type]}"
+
+
+_PURPOSES = ["residential", "commercial_service", "production_business", "agriculture"]
+_PURPOSE_VI = {
+    "residential": "đất ở",
+    "commercial_service": "đất thương mại, dịch vụ",
+    "production_business": "đất sản xuất, kinh doanh",
+    "agriculture": "đất nông nghiệp",
+}
+
+
+def _auction_plots_layer(count: int = 48) -> tuple[LayerMeta, list[dict], list[BaseGeometry]]:
+    """Plausible demo plots at real Sơn La communes, generated with a fixed seed."""
+    meta = LayerMeta(
+        id="land_auction_plots",
+        title_vi="Thửa đất đấu giá quyền sử dụng đất (dữ liệu mô phỏng)",
+        title_en="Land-use-right auction plots (synthetic demo data)",
+        description_vi="Không có danh sách công khai ngoại tuyến: các thửa đất này được sinh ngẫu "
+        "nhiên để minh họa, không phải thông tin đấu giá thật.",
+        description_en="No public list is available offline: these plots are generated for "
+        "demonstration and are not real auction information.",
+        kind="land_auction_plot",
+        geometry_type="polygon",
+        fields=fields_for_kind("land_auction_plot"),
+        source="synthetic demo data generated by geo-service sample",
+        licence="CC0",
+        updated=SAMPLE_DATE,
+        data_quality="synthetic_demo",
+        provinces=["14"],
+    )
+    rng = random.Random(2025)
+    communes = communes_of_province("14")
+    records, geometries = [], []
+    for number, commune in zip(range(1, count + 1), _cycle_sample(rng, communes), strict=False):
+        purpose = rng.choice(_PURPOSES)
+        area_ha = round(rng.uniform(0.05, 4.0), 2)
+        centre = _shifted(commune, rng.uniform(-2, 2), rng.uniform(-2, 2))
+        geometries.append(_indicative_polygon(centre, area_ha, sides=4))
+        auctioned = rng.random() < 0.3
+        records.append(
+            {
+                "code": f"SL-DG-DEMO-{number:03d}",
+                "name_vi": f"Thửa đất mô phỏng {number:03d} ({_PURPOSE_VI[purpose]})",
+                "name_en": f"Demo plot {number:03d} ({purpose.replace('_', ' ')})",
+                "province_code": commune.province_code,
+                "commune_code": commune.code,
+                "commune_name": commune.name,
+                "status": "auctioned" if auctioned else "upcoming_auction",
+                "area_ha": area_ha,
+                "source": meta.source,
+                "data_quality": "synthetic_demo",
+                "updated_at": SAMPLE_DATE,
+                "land_use_purpose": purpose,
+                "starting_price_million_vnd": round(area_ha * rng.uniform(800, 6000), -1),
+                "auction_date": f"2026-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
+                if auctioned
+                else f"2027-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}",
+            }
+        )
+    return meta, records, geometries
+
+
+def _cycle_sample(rng: random.Random, items: list[Commune]) -> Iterator[Commune]:
+    while True:
+        yield rng.choice(items)

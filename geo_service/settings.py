@@ -1,0 +1,22 @@
+"""Service settings, read from the environment with the `GEO_SERVICE_` prefix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GEO_SERVICE_")
+
+    data_dir: Path = Field(Path("layers"), description="where the layers' GeoPackages live")
+    province: str = Field(
+        "14", description="the province this catalogue serves (code; 14 = Sơn La)"
+    )
+    default_limit: int = Field(100, ge=1, description="features per page when none is asked")
+    max_limit: int = Field(10_000, ge=1, description="larger limits are clamped to this")
+    cors_origins: list[str] = Field(default_factory=lambda: ["*"])
+    title_vi: str = "Danh mục địa điểm đầu tư"
+    title_en: str = "Investment site catalogue"

@@ -1,0 +1,40 @@
+"""The backend-neutral store protocol, implemented by the GeoPackage store (and later PostGIS)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from ..catalogue import LayerMeta
+from ..query import BBox, Query
+
+
+@dataclass(frozen=True)
+class Feature:
+    id: str
+    geometry: bytes | None
+    """ISO WKB in WGS 84 longitude/latitude."""
+    properties: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class FeaturePage:
+    features: list[Feature]
+    number_matched: int
+
+
+class Store(Protocol):
+    def layers(self) -> list[LayerMeta]:
+        """Metadata of every published layer, ordered by id."""
+
+    def layer(self, layer_id: str) -> LayerMeta:
+        """Metadata of one layer; `NotFound` if there is none."""
+
+    def extent(self, layer_id: str) -> BBox | None:
+        """Bounding box of the layer's geometries in WGS 84, None when empty."""
+
+    def query(self, layer_id: str, query: Query) -> FeaturePage:
+        """One page of features matching the query, and how many match in all."""
+
+    def feature(self, layer_id: str, feature_id: str) -> Feature:
+        """One feature by its stable id; `NotFound` if absent."""

@@ -1,0 +1,213 @@
+"""The GeoPackage store: one immutable GeoPackage per layer version, read with SQLite.
+
+Connections are opened read-only and `immutable`, one per thread and file, so any number of
+threads and uvicorn worker processes read side by side. A publish moves `current.gpkg`; the
+next request resolves the link and opens the new file. Because a version file never changes,
+metadata, extents and counts are cached per file without any invalidation.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import struct
+import threading
+from collections import OrderedDict
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+from urllib.request import pathname2url
+
+import shapely
+from shapely import prepared
+
+from ..catalogue import ID_FIELD, LayerMeta
+from ..errors import NotFound
+from ..query import BBox, Query
+from ..text import lower, unaccent
+from .base import Feature, FeaturePage
+from .gpkg_files import METADATA_TABLE, current_file, layer_dirs, publish_layer
+from .sqlite_sql import FilterCompiler, TableInfo, like_to_glob, quote_identifier
+
+__all__ = ["GeoPackageStore", "publish_layer"]
+
+_ENVELOPE_BYTES = {0: 0, 1: 32, 2: 48, 3: 48, 4: 64}
+
+
+def gpkg_to_wkb(blob: bytes | None) -> bytes | None:
+    """Strip the GeoPackage binary header, leaving standard WKB."""
+    if blob is None:
+        return None
+    flags = blob[3]
+    return blob[8 + _ENVELOPE_BYTES[(flags >> 1) & 0b111] :]
+
+
+@lru_cache(maxsize=64)
+def _query_geometry(wkb: bytes) -> tuple[Any, tuple[float, float, float, float] | None]:
+    """A prepared query geometry, and its bounds when it is an axis-aligned rectangle."""
+    geometry = shapely.from_wkb(wkb)
+    rectangle = geometry.bounds if geometry.equals(shapely.box(*geometry.bounds)) else None
+    return prepared.prep(geometry), rectangle
+
+
+def _envelope(blob: bytes) -> tuple[float, float, float, float] | None:
+    if (blob[3] >> 1) & 0b111 == 0:
+        return None
+    minx, maxx, miny, maxy = struct.unpack("<dddd" if blob[3] & 1 else ">dddd", blob[8:40])
+    return minx, miny, maxx, maxy
+
+
+def sql_intersects(blob: bytes | None, query_wkb: bytes) -> int:
+    """`gs_intersects(geom, wkb)`: exact intersection, skipping shapely when the box decides."""
+    if blob is None:
+        return 0
+    geometry, rectangle = _query_geometry(query_wkb)
+    if rectangle is not None:
+        envelope = _envelope(blob)
+        if envelope is not None:
+            qminx, qminy, qmaxx, qmaxy = rectangle
+            minx, miny, maxx, maxy = envelope
+            if qminx <= minx and maxx <= qmaxx and qminy <= miny and maxy <= qmaxy:
+                return 1
+    return int(geometry.intersects(shapely.from_wkb(gpkg_to_wkb(blob))))
+
+
+def _text_function(function):
+    return lambda value: function(value) if isinstance(value, str) else value
+
+
+def open_readonly(path: Path) -> sqlite3.Connection:
+    connection = sqlite3.connect(
+        f"file:{pathname2url(str(path))}?mode=ro&immutable=1", uri=True, check_same_thread=False
+    )
+    connection.create_function("gs_intersects", 2, sql_intersects, deterministic=True)
+    connection.create_function("gs_lower", 1, _text_function(lower), deterministic=True)
+    connection.create_function("gs_unaccent", 1, _text_function(unaccent), deterministic=True)
+    connection.create_function("gs_like_to_glob", 1, like_to_glob, deterministic=True)
+    return connection
+
+
+class _LayerFile:
+    """Everything fixed about one immutable version file."""
+
+    def __init__(self, path: Path, connection: sqlite3.Connection) -> None:
+        self.path = path
+        (raw,) = connection.execute(f"SELECT metadata FROM {METADATA_TABLE}").fetchone()
+        self.meta = LayerMeta.model_validate_json(raw)
+        (geometry_column,) = connection.execute(
+            "SELECT column_name FROM gpkg_geometry_columns WHERE table_name = ?", (self.meta.id,)
+        ).fetchone()
+        self.table = TableInfo(
+            self.meta.id, geometry_column, f"rtree_{self.meta.id}_{geometry_column}"
+        )
+        self.compiler = FilterCompiler(self.meta, self.table)
+        self.columns = [f.name for f in self.meta.fields]
+        row = connection.execute(
+            "SELECT c.min_x, c.min_y, c.max_x, c.max_y, o.feature_count FROM gpkg_contents c "
+            "LEFT JOIN gpkg_ogr_contents o USING (table_name) WHERE c.table_name = ?",
+            (self.meta.id,),
+        ).fetchone()
+        self.extent: BBox | None = None if not row[4] or row[0] is None else tuple(row[:4])
+        self.counts: OrderedDict[tuple, int] = OrderedDict()
+        self.counts_lock = threading.Lock()
+
+
+class GeoPackageStore:
+    """The `Store` over a data directory of GeoPackage layers."""
+
+    COUNT_CACHE_SIZE = 256
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = Path(data_dir)
+        self._local = threading.local()
+        self._files: dict[Path, _LayerFile] = {}
+        self._files_lock = threading.Lock()
+
+    # -- connections and cached file facts ----------------------------------------------------
+    def _connection(self, path: Path) -> sqlite3.Connection:
+        connections = self._local.__dict__.setdefault("connections", {})
+        connection = connections.get(path)
+        if connection is None:
+            connection = connections[path] = open_readonly(path)
+        return connection
+
+    def _open(self, layer_id: str) -> tuple[_LayerFile, sqlite3.Connection]:
+        path = current_file(self.data_dir, layer_id)
+        if path is None or not path.exists():
+            raise NotFound(f"no collection {layer_id!r}")
+        connection = self._connection(path)
+        layer = self._files.get(path)
+        if layer is None:
+            with self._files_lock:
+                layer = self._files.get(path) or _LayerFile(path, connection)
+                self._files[path] = layer
+        return layer, connection
+
+    # -- the Store protocol -------------------------------------------------------------------
+    def layers(self) -> list[LayerMeta]:
+        return [self._open(folder.name)[0].meta for folder in layer_dirs(self.data_dir)]
+
+    def layer(self, layer_id: str) -> LayerMeta:
+        return self._open(layer_id)[0].meta
+
+    def extent(self, layer_id: str) -> BBox | None:
+        return self._open(layer_id)[0].extent
+
+    def query(self, layer_id: str, query: Query) -> FeaturePage:
+        layer, connection = self._open(layer_id)
+        where = layer.compiler.where(query)
+        number_matched = self._count(layer, connection, where.sql, tuple(where.params))
+        columns = self._selected_columns(layer, query.properties)
+        sql = (
+            f"SELECT t.{ID_FIELD}, t.{quote_identifier(layer.table.geometry_column)}"
+            + "".join(f", t.{quote_identifier(c)}" for c in columns)
+            + f" FROM {quote_identifier(layer.table.table)} AS t WHERE {where.sql}"
+            + f" ORDER BY {layer.compiler.order_by(query.sortby)} LIMIT ? OFFSET ?"
+        )
+        limit = -1 if query.limit is None else query.limit
+        rows = connection.execute(sql, [*where.params, limit, query.offset]).fetchall()
+        return FeaturePage([_feature(row, columns) for row in rows], number_matched)
+
+    def feature(self, layer_id: str, feature_id: str) -> Feature:
+        layer, connection = self._open(layer_id)
+        columns = layer.columns
+        row = connection.execute(
+            f"SELECT {ID_FIELD}, {quote_identifier(layer.table.geometry_column)}"
+            + "".join(f", {quote_identifier(c)}" for c in columns)
+            + f" FROM {quote_identifier(layer.table.table)} WHERE {ID_FIELD} = ?",
+            (feature_id,),
+        ).fetchone()
+        if row is None:
+            raise NotFound(f"no feature {feature_id!r} in collection {layer_id!r}")
+        return _feature(row, columns)
+
+    # -- helpers -----------------------------------------------------------------------------
+    def _count(
+        self, layer: _LayerFile, connection: sqlite3.Connection, where: str, params: tuple
+    ) -> int:
+        key = (where, params)
+        with layer.counts_lock:
+            if key in layer.counts:
+                layer.counts.move_to_end(key)
+                return layer.counts[key]
+        table = quote_identifier(layer.table.table)
+        (count,) = connection.execute(
+            f"SELECT count(*) FROM {table} AS t WHERE {where}", params
+        ).fetchone()
+        with layer.counts_lock:
+            layer.counts[key] = count
+            while len(layer.counts) > self.COUNT_CACHE_SIZE:
+                layer.counts.popitem(last=False)
+        return count
+
+    @staticmethod
+    def _selected_columns(layer: _LayerFile, properties: tuple[str, ...] | None) -> list[str]:
+        if properties is None:
+            return layer.columns
+        for name in properties:
+            layer.compiler.field_spec(name)
+        return [c for c in layer.columns if c in properties]
+
+
+def _feature(row: tuple, columns: list[str]) -> Feature:
+    code, blob, *values = row
+    return Feature(str(code), gpkg_to_wkb(blob), dict(zip(columns, values, strict=True)))

@@ -1,0 +1,165 @@
+"""Where layers live in the data directory, and how a new version is published.
+
+    DATA_DIR/<layer_id>/v000001.gpkg     one immutable GeoPackage per version
+    DATA_DIR/<layer_id>/current.gpkg     symlink to the served version, swapped atomically
+
+A version file is complete (data, indexes, metadata, search table) before the symlink moves,
+and never changes afterwards, so readers open it read-only and immutable and can cache freely.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sqlite3
+from collections.abc import Iterable
+from pathlib import Path
+
+import geopandas as gpd
+import pyogrio
+
+from ..catalogue import ID_FIELD, LAYER_ID_PATTERN, LayerMeta
+from ..text import fold
+
+CURRENT = "current.gpkg"
+METADATA_TABLE = "geo_service_layer"
+_VERSION_FILE = re.compile(r"^v(\d{6})\.gpkg$")
+SEARCH_COLUMNS = ("name_vi", "name_en", "commune_name", ID_FIELD)
+"""The columns free-text search (`q`) looks in."""
+
+
+def layer_dirs(data_dir: Path) -> Iterable[Path]:
+    if not data_dir.is_dir():
+        return []
+    return sorted(
+        p for p in data_dir.iterdir() if LAYER_ID_PATTERN.match(p.name) and (p / CURRENT).exists()
+    )
+
+
+def current_file(data_dir: Path, layer_id: str) -> Path | None:
+    """The resolved path of the served version of a layer, or None."""
+    if not LAYER_ID_PATTERN.match(layer_id):
+        return None
+    link = data_dir / layer_id / CURRENT
+    try:
+        return (link.parent / os.readlink(link)).resolve()
+    except OSError:
+        return None
+
+
+def versions(data_dir: Path, layer_id: str) -> list[int]:
+    folder = data_dir / layer_id
+    if not folder.is_dir():
+        return []
+    found = (_VERSION_FILE.match(p.name) for p in folder.iterdir())
+    return sorted(int(m.group(1)) for m in found if m)
+
+
+def version_path(data_dir: Path, layer_id: str, version: int) -> Path:
+    return data_dir / layer_id / f"v{version:06d}.gpkg"
+
+
+def publish_layer(data_dir: Path, meta: LayerMeta, frame: gpd.GeoDataFrame) -> Path:
+    """Write `frame` as the next version of `meta.id` and make it the served one.
+
+    `frame` must be in EPSG:4326 and hold a column per field of `meta` (missing values as
+    None/NaN). Returns the path of the new version file.
+    """
+    data_dir = Path(data_dir)
+    folder = data_dir / meta.id
+    folder.mkdir(parents=True, exist_ok=True)
+    version = (versions(data_dir, meta.id) or [0])[-1] + 1
+    meta = meta.model_copy(update={"version": version})
+    final = version_path(data_dir, meta.id, version)
+    staging = final.with_name(f"{final.stem}.partial.gpkg")
+    staging.unlink(missing_ok=True)
+    try:
+        _write_version(staging, meta, frame)
+        os.replace(staging, final)
+    finally:
+        staging.unlink(missing_ok=True)
+    activate(data_dir, meta.id, version)
+    return final
+
+
+def activate(data_dir: Path, layer_id: str, version: int) -> None:
+    """Point the layer's `current.gpkg` at a version in one atomic rename."""
+    target = version_path(data_dir, layer_id, version)
+    if not target.exists():
+        raise FileNotFoundError(target)
+    link = data_dir / layer_id / CURRENT
+    temporary = link.with_name(f".{CURRENT}.{os.getpid()}")
+    temporary.unlink(missing_ok=True)
+    temporary.symlink_to(target.name)
+    os.replace(temporary, link)
+    _fsync_dir(link.parent)
+
+
+def _write_version(path: Path, meta: LayerMeta, frame: gpd.GeoDataFrame) -> None:
+    columns = meta.field_names
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ValueError(f"layer {meta.id}: frame lacks fields {missing}")
+    ordered = gpd.GeoDataFrame(frame[columns], geometry=frame.geometry.values, crs=frame.crs)
+    if ordered.crs is None or ordered.crs.to_epsg() != 4326:
+        raise ValueError(f"layer {meta.id}: frame must be in EPSG:4326, not {ordered.crs}")
+    if ordered[ID_FIELD].isna().any() or ordered[ID_FIELD].duplicated().any():
+        raise ValueError(f"layer {meta.id}: '{ID_FIELD}' must be present and unique")
+    pyogrio.write_dataframe(
+        ordered,
+        path,
+        layer=meta.id,
+        driver="GPKG",
+        spatial_index=True,
+        layer_options={"IDENTIFIER": meta.title_en, "DESCRIPTION": meta.description_en},
+    )
+    with sqlite3.connect(path) as db:
+        db.execute(f"CREATE TABLE {METADATA_TABLE} (id TEXT PRIMARY KEY, metadata TEXT NOT NULL)")
+        db.execute(f"INSERT INTO {METADATA_TABLE} VALUES (?, ?)", (meta.id, meta.model_dump_json()))
+        table = _quote(meta.id)
+        db.execute(f"CREATE UNIQUE INDEX {_quote(meta.id + '_code')} ON {table} ({ID_FIELD})")
+        for spec in meta.fields:
+            if spec.name != ID_FIELD and (spec.codes or spec.type != "string"):
+                index = _quote(f"{meta.id}_{spec.name}")
+                db.execute(f"CREATE INDEX {index} ON {table} ({_quote(spec.name)})")
+        _write_search_table(db, meta, ordered)
+        db.execute("ANALYZE")
+    with sqlite3.connect(path) as db:
+        db.execute("VACUUM")
+    _fsync_file(path)
+
+
+def _write_search_table(db: sqlite3.Connection, meta: LayerMeta, frame: gpd.GeoDataFrame) -> None:
+    """A trigram full-text table of folded names: `q` matches with or without diacritics."""
+    search = _quote(meta.id + "_search")
+    db.execute(f"CREATE VIRTUAL TABLE {search} USING fts5(text, tokenize='trigram')")
+    present = [c for c in SEARCH_COLUMNS if c in frame.columns]
+    fids = db.execute(f"SELECT fid, {ID_FIELD} FROM {_quote(meta.id)}").fetchall()
+    text_by_code = {
+        code: fold(" ".join(str(v) for v in values if isinstance(v, str)))
+        for code, *values in frame[[ID_FIELD, *present]].itertuples(index=False, name=None)
+    }
+    db.executemany(
+        f"INSERT INTO {search} (rowid, text) VALUES (?, ?)",
+        ((fid, text_by_code[code]) for fid, code in fids),
+    )
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,228 @@
+"""The GeoPackage store on a generated grid: bbox, every operator, paging, sorting, text."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+import shapely
+
+from geo_service.errors import InvalidParameter, NotFound
+from geo_service.query import (
+    And,
+    Between,
+    Comparison,
+    Function,
+    GeometryLiteral,
+    In,
+    IsNull,
+    Like,
+    Literal,
+    Not,
+    Or,
+    Property,
+    Query,
+    SortKey,
+    SpatialPredicate,
+)
+
+ALL = 101  # 100 squares and the L-shape
+
+
+def codes(store, query: Query) -> list[str]:
+    return [f.id for f in store.query("grid", query).features]
+
+
+def matched(store, **kwargs) -> int:
+    return store.query("grid", Query(limit=0, **kwargs)).number_matched
+
+
+def test_layers_and_metadata(grid_store):
+    (meta,) = grid_store.layers()
+    assert meta.id == "grid" and meta.kind == "industrial_zone"
+    assert meta.field("status").codes and meta.field("area_ha").unit == "ha"
+    minx, miny, maxx, maxy = grid_store.extent("grid")
+    assert minx == pytest.approx(104.001) and maxy == pytest.approx(21.24)
+
+
+def test_unknown_layer_and_feature(grid_store):
+    with pytest.raises(NotFound):
+        grid_store.layer("nope")
+    with pytest.raises(NotFound):
+        grid_store.feature("grid", "G-99-99")
+    with pytest.raises(NotFound):
+        grid_store.layer("../../etc")
+
+
+def test_feature_by_id_has_all_properties(grid_store):
+    feature = grid_store.feature("grid", "G-3-4")
+    assert feature.properties["name_vi"] == "Khu Vân Hồ 34"
+    assert feature.properties["area_ha"] == 34.0
+    assert shapely.from_wkb(feature.geometry).equals(shapely.box(104.031, 21.041, 104.039, 21.049))
+
+
+def test_bbox_uses_exact_intersection(grid_store):
+    # one grid cell's interior only
+    assert codes(grid_store, Query(bbox=(104.032, 21.042, 104.033, 21.043))) == ["G-3-4"]
+    # the gap between cells touches nothing
+    assert matched(grid_store, bbox=(104.0091, 21.0, 104.0099, 21.2)) == 0
+    # inside the L's bounding box but in its notch: the box test alone would say yes
+    assert matched(grid_store, bbox=(104.23, 21.23, 104.235, 21.235)) == 0
+    assert codes(grid_store, Query(bbox=(104.21, 21.23, 104.215, 21.235))) == ["L-SHAPE"]
+    # a 3 × 2 block of cells
+    assert matched(grid_store, bbox=(104.005, 21.005, 104.025, 21.015)) == 6
+
+
+def test_s_intersects_polygon_and_point(grid_store):
+    triangle = shapely.Polygon([(104.0, 21.0), (104.1, 21.0), (104.0, 21.1)])
+    spatial = SpatialPredicate("s_intersects", Property("geometry"), GeometryLiteral(triangle))
+    # cell (i, j) touches the triangle when its lower-left corner is below the hypotenuse
+    expected = sum(1 for i in range(10) for j in range(10) if (i + j) * 0.01 + 0.002 < 0.1)
+    assert matched(grid_store, filter=spatial) == expected
+    point = GeometryLiteral(shapely.Point(104.055, 21.065))
+    assert codes(
+        grid_store, Query(filter=SpatialPredicate("s_intersects", Property("geom"), point))
+    ) == ["G-5-6"]
+    with pytest.raises(InvalidParameter):
+        matched(grid_store, filter=SpatialPredicate("s_intersects", Property("status"), point))
+
+
+@pytest.mark.parametrize(
+    ("expr", "expected"),
+    [
+        (Comparison("=", Property("status"), Literal("operating")), 33),
+        (Comparison("<>", Property("status"), Literal("operating")), 68),
+        (Comparison("<", Property("area_ha"), Literal(10)), 10),
+        (Comparison("<=", Property("area_ha"), Literal(10)), 11),
+        (Comparison(">", Property("area_ha"), Literal(90)), 9),
+        (Comparison(">=", Property("area_ha"), Literal(90.0)), 10),
+        (Comparison("=", Property("approved_year"), Literal(2005)), 5),
+        (Between(Property("area_ha"), Literal(10), Literal(19)), 10),
+        (Between(Property("area_ha"), Literal(10), Literal(19), negated=True), 90),
+        (In(Property("status"), (Literal("planned"), Literal("operating"))), 68),
+        (In(Property("status"), (Literal("planned"),), negated=True), 66),
+        (IsNull(Property("developer")), 16),
+        (IsNull(Property("developer"), negated=True), 85),
+        (Like(Property("name_vi"), Literal("Khu Mộc Châu%")), 20),
+        (Like(Property("name_vi"), Literal("khu mộc châu%")), 0),
+        (Like(Property("name_vi"), Literal("Khu Đà Bắc 1_")), 10),
+        (Like(Property("name_vi"), Literal("%Sơn%"), negated=True), 81),
+        (Comparison("=", Property("updated_at"), Literal(dt.date(2025, 3, 1))), 9),
+        (
+            Comparison(
+                "=", Function("casei", Property("name_en")), Function("casei", Literal("ZONE 7"))
+            ),
+            1,
+        ),
+        (
+            Like(
+                Function("casei", Property("name_vi")), Function("casei", Literal("KHU MỘC CHÂU%"))
+            ),
+            20,
+        ),
+        (
+            Comparison(
+                "=",
+                Function("accenti", Property("commune_name")),
+                Function("accenti", Literal("Xa Da Bac")),
+            ),
+            20,
+        ),
+        (Comparison(">", Property("area_ha"), Property("approved_year")), 0),
+        (
+            And(
+                (
+                    Comparison("=", Property("status"), Literal("planned")),
+                    Comparison(">", Property("area_ha"), Literal(50)),
+                )
+            ),
+            17,
+        ),
+        (
+            Or(
+                (
+                    Comparison("=", Property("code"), Literal("G-0-0")),
+                    Comparison("=", Property("code"), Literal("G-9-9")),
+                )
+            ),
+            2,
+        ),
+        (Not(Comparison("=", Property("status"), Literal("planned"))), 66),
+    ],
+)
+def test_filter_operators(grid_store, expr, expected):
+    assert matched(grid_store, filter=expr) == expected
+    page = grid_store.query("grid", Query(filter=expr, limit=200))
+    assert len(page.features) == expected
+
+
+def test_like_escapes_and_glob_characters_are_literal(grid_store):
+    assert matched(grid_store, filter=Like(Property("name_en"), Literal("Zone 1\\_"))) == 0
+    assert matched(grid_store, filter=Like(Property("name_en"), Literal("Zone *"))) == 0
+    assert matched(grid_store, filter=Like(Property("name_en"), Literal("Zone [1]"))) == 0
+
+
+def test_type_mismatch_is_a_client_error(grid_store):
+    with pytest.raises(InvalidParameter, match="area_ha"):
+        matched(grid_store, filter=Comparison(">", Property("area_ha"), Literal("big")))
+    with pytest.raises(InvalidParameter, match="unknown property"):
+        matched(grid_store, filter=Comparison("=", Property("nope"), Literal(1)))
+
+
+def test_paging_is_stable_and_complete(grid_store):
+    seen = []
+    for offset in range(0, ALL, 7):
+        page = grid_store.query("grid", Query(limit=7, offset=offset))
+        assert page.number_matched == ALL
+        seen.extend(f.id for f in page.features)
+    assert len(seen) == ALL == len(set(seen))
+    assert grid_store.query("grid", Query(limit=10, offset=500)).features == []
+
+
+def test_sorting(grid_store):
+    ids = codes(grid_store, Query(sortby=(SortKey("area_ha", descending=True),), limit=3))
+    assert ids == ["G-9-9", "G-9-8", "G-9-7"]
+    ids = codes(grid_store, Query(sortby=(SortKey("status"), SortKey("area_ha")), limit=2))
+    assert ids == ["G-0-1", "G-0-4"]  # calling_investment first, smallest area first
+    with pytest.raises(InvalidParameter):
+        codes(grid_store, Query(sortby=(SortKey("nope"),)))
+
+
+def test_property_selection(grid_store):
+    (feature,) = grid_store.query(
+        "grid", Query(properties=("name_vi", "area_ha"), limit=1)
+    ).features
+    assert set(feature.properties) == {"name_vi", "area_ha"}
+    with pytest.raises(InvalidParameter):
+        grid_store.query("grid", Query(properties=("nope",)))
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("moc chau", 36),
+        ("Mộc Châu", 36),
+        ("MỘC CHÂU", 36),
+        ("da bac", 36),
+        ("Đà", 36),
+        ("xa mai son 22", 1),
+        ("nothing here", 0),
+    ],
+)
+def test_free_text_ignores_diacritics(grid_store, text, expected):
+    assert matched(grid_store, text=text) == expected
+
+
+def test_combined_query(grid_store):
+    page = grid_store.query(
+        "grid",
+        Query(
+            bbox=(104.0, 21.0, 104.05, 21.1),
+            filter=Comparison("=", Property("status"), Literal("operating")),
+            text="moc",
+            sortby=(SortKey("area_ha"),),
+            limit=2,
+        ),
+    )
+    assert page.number_matched == 5
+    assert [f.id for f in page.features] == ["G-0-2", "G-0-5"]
