@@ -1,0 +1,216 @@
+"""OGC API – Features over the generated grid: documents, items, filters, links and errors."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+CONF = "http://www.opengis.net/spec/"
+
+
+def items(client, **params):
+    response = client.get("/collections/grid/items", params=params)
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("application/geo+json")
+    return response.json()
+
+
+def test_landing_is_json_by_default_and_html_on_request(grid_client):
+    body = grid_client.get("/").json()
+    rels = {link["rel"]: link["href"] for link in body["links"]}
+    assert {"self", "service-desc", "conformance", "data"} <= set(rels)
+    assert grid_client.get(rels["service-desc"]).json()["openapi"].startswith("3.0")
+    html = grid_client.get("/", headers={"Accept": "text/html"})
+    assert html.headers["content-type"].startswith("text/html") and "<h1>" in html.text
+    assert grid_client.get("/?f=html").headers["content-type"].startswith("text/html")
+    assert grid_client.get("/?f=json").headers["content-type"].startswith("application/json")
+
+
+def test_openapi_30_has_no_31_only_constructs(grid_client):
+    text = json.dumps(grid_client.get("/api").json())
+    assert '"type": "null"' not in text
+    paths = grid_client.get("/api").json()["paths"]
+    assert "/collections/{collection_id}/items" in paths
+
+
+def test_conformance_declares_what_is_implemented(grid_client):
+    classes = grid_client.get("/conformance").json()["conformsTo"]
+    assert CONF + "ogcapi-features-1/1.0/conf/core" in classes
+    assert CONF + "cql2/1.0/conf/cql2-text" in classes
+    assert not any("html" in c for c in classes)
+
+
+def test_collections_and_collection(grid_client):
+    collections = grid_client.get("/collections").json()["collections"]
+    assert [c["id"] for c in collections] == ["grid"]
+    grid = grid_client.get("/collections/grid").json()
+    assert grid["title_vi"] == "Lưới thử nghiệm" and grid["title_en"] == "Test grid"
+    assert grid["extent"]["spatial"]["bbox"][0][0] == pytest.approx(104.001)
+    assert any(link["rel"] == "items" for link in grid["links"])
+    status = next(f for f in grid["fields"] if f["name"] == "status")
+    assert {"code": "operating", "label_vi": "Đang hoạt động", "label_en": "Operating"} in status[
+        "codes"
+    ]
+    assert (
+        grid_client.get("/collections/grid", params={"lang": "en"}).json()["title"] == "Test grid"
+    )
+    assert (
+        grid_client.get("/collections/grid", headers={"Accept-Language": "vi"}).json()["title"]
+        == "Lưới thử nghiệm"
+    )
+
+
+def test_queryables(grid_client):
+    response = grid_client.get("/collections/grid/queryables")
+    assert response.headers["content-type"].startswith("application/schema+json")
+    props = response.json()["properties"]
+    assert props["area_ha"]["type"] == "number" and props["area_ha"]["x-ogc-unit"] == "ha"
+    assert "operating" in props["status"]["enum"]
+    assert props["geometry"]["format"] == "geometry-polygon"
+
+
+def test_items_default_page_and_links(grid_client):
+    body = items(grid_client, limit=40)
+    assert body["numberMatched"] == 101 and body["numberReturned"] == 40
+    rels = {link["rel"]: link["href"] for link in body["links"]}
+    assert "offset=40" in rels["next"] and "prev" not in rels
+    second = grid_client.get(rels["next"]).json()
+    assert second["numberReturned"] == 40 and "prev" in {link["rel"] for link in second["links"]}
+    last = items(grid_client, limit=40, offset=80)
+    assert last["numberReturned"] == 21 and "next" not in {link["rel"] for link in last["links"]}
+    feature = body["features"][0]
+    assert feature["type"] == "Feature" and feature["id"] == "G-0-0"
+    assert feature["geometry"]["type"] == "Polygon"
+
+
+def test_limit_is_clamped_to_the_maximum(grid_client):
+    body = items(grid_client, limit=1000)
+    assert body["numberReturned"] == 50  # this app's maximum
+
+
+def test_feature_by_id(grid_client):
+    response = grid_client.get("/collections/grid/items/G-2-3")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/geo+json")
+    body = response.json()
+    assert body["id"] == "G-2-3" and body["properties"]["name_vi"] == "Khu Mai Sơn 23"
+    assert any(link["rel"] == "collection" for link in body["links"])
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({"status": "operating"}, 33),
+        ({"approved_year": "2005"}, 5),
+        ({"bbox": "104.005,21.005,104.025,21.015"}, 6),
+        ({"bbox": "104.23,21.23,104.235,21.235"}, 0),
+        ({"filter": "status = 'operating' AND area_ha > 50"}, 16),
+        ({"filter": "status IN ('planned', 'operating')"}, 68),
+        ({"filter": "area_ha BETWEEN 10 AND 19"}, 10),
+        ({"filter": "developer IS NULL"}, 16),
+        ({"filter": "name_vi LIKE 'Khu Mộc Châu%'"}, 20),
+        ({"filter": "name_vi LIKE 'khu mộc châu%'"}, 0),
+        ({"filter": "CASEI(name_vi) LIKE CASEI('KHU MỘC CHÂU%')"}, 20),
+        ({"filter": "ACCENTI(commune_name) = ACCENTI('Xa Da Bac')"}, 20),
+        ({"filter": "NOT (status = 'planned') OR code = 'L-SHAPE'"}, 67),
+        ({"filter": "S_INTERSECTS(geometry, POINT(104.055 21.065))"}, 1),
+        ({"filter": "S_INTERSECTS(geometry, BBOX(104.005, 21.005, 104.025, 21.015))"}, 6),
+        (
+            {
+                "filter": "S_INTERSECTS(geometry, POLYGON((104.21 21.23, 104.215 21.23, 104.215 21.235, 104.21 21.23)))"
+            },
+            1,
+        ),
+        ({"filter": "updated_at = DATE('2025-03-01')"}, 9),
+        ({"datetime": "2025-03-01"}, 9),
+        ({"datetime": "2025-11-01/.."}, 17),
+        ({"q": "moc chau"}, 36),
+        ({"q": "Quỳnh"}, 36),
+        (
+            {
+                "filter": json.dumps({"op": "=", "args": [{"property": "status"}, "operating"]}),
+                "filter-lang": "cql2-json",
+            },
+            33,
+        ),
+    ],
+)
+def test_filters(grid_client, params, expected):
+    body = items(grid_client, limit=50, **params)
+    assert body["numberMatched"] == expected
+    assert body["numberReturned"] == min(expected, 50)
+
+
+def test_sortby_and_properties(grid_client):
+    body = items(grid_client, sortby="-area_ha", properties="name_en,area_ha", limit=2)
+    assert [f["id"] for f in body["features"]] == ["G-9-9", "G-9-8"]
+    assert set(body["features"][0]["properties"]) == {"name_en", "area_ha"}
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"bbox": "1,2,3"},
+        {"bbox": "a,b,c,d"},
+        {"bbox": "10,10,5,20"},
+        {"bbox": "0,-100,1,1"},
+        {"bbox-crs": "EPSG:3857", "bbox": "1,1,2,2"},
+        {"limit": "0"},
+        {"limit": "-1"},
+        {"limit": "ten"},
+        {"offset": "-5"},
+        {"sortby": "nope"},
+        {"properties": "nope"},
+        {"f": "xml"},
+        {"filter": "status = "},
+        {"filter": "nope = 1"},
+        {"filter": "area_ha > 'big'"},
+        {"filter": "S_INTERSECTS(status, POINT(1 1))"},
+        {"filter": "x", "filter-lang": "sql"},
+        {"unknown_param": "1"},
+        {"approved_year": "recent"},
+        {"datetime": "yesterday"},
+    ],
+)
+def test_bad_input_is_a_400_with_code_and_description(grid_client, params):
+    response = grid_client.get("/collections/grid/items", params=params)
+    assert response.status_code == 400, response.text
+    body = response.json()
+    assert body["code"] == "InvalidParameterValue" and body["description"]
+
+
+def test_unknown_collection_and_feature_are_404(grid_client):
+    for path in (
+        "/collections/nope",
+        "/collections/nope/items",
+        "/collections/grid/items/NOPE",
+        "/nothing",
+    ):
+        response = grid_client.get(path)
+        assert response.status_code == 404, path
+        assert set(response.json()) == {"code", "description"}
+
+
+@pytest.mark.parametrize(
+    "attack",
+    [
+        "status = 'x'; DROP TABLE grid; --",
+        "status = 'x' OR 1=1",
+        "status = 'x'' OR ''1''=''1'",
+        "\"status\" = 'x') OR (1=1",
+        "name_vi LIKE '%' UNION SELECT sql FROM sqlite_master --",
+        'code = "fid"',
+    ],
+)
+def test_filter_injection_never_reaches_sql(grid_client, grid_dir, attack, tmp_path):
+    snapshot = tmp_path / "before.gpkg"
+    current = (grid_dir / "grid" / "current.gpkg").resolve()
+    shutil.copyfile(current, snapshot)
+    response = grid_client.get("/collections/grid/items", params={"filter": attack})
+    assert response.status_code in (200, 400)
+    if response.status_code == 200:
+        assert response.json()["numberMatched"] == 0
+    assert current.read_bytes() == snapshot.read_bytes()
+    assert items(grid_client, limit=1)["numberMatched"] == 101

@@ -1,0 +1,58 @@
+"""The `geo-service` command: sample from any directory, layers table, serve builds the sample."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+from .server import running_server
+
+SAMPLE_LAYERS = {
+    "industrial_zones",
+    "tourism_areas",
+    "energy_sites",
+    "logistics_trade",
+    "investment_projects",
+    "land_auction_plots",
+    "communes",
+}
+
+
+def geo_service(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "geo_service.cli", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_sample_then_layers_from_any_directory(tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    data_dir = tmp_path / "data"
+    built = geo_service("sample", "--data-dir", str(data_dir), cwd=elsewhere)
+    assert built.returncode == 0, built.stderr
+    listed = geo_service("layers", "--data-dir", str(data_dir), cwd=elsewhere)
+    assert listed.returncode == 0, listed.stderr
+    rows = {line.split()[0]: line.split() for line in listed.stdout.splitlines()[1:]}
+    assert set(rows) == SAMPLE_LAYERS
+    assert rows["communes"][3] == str(75 + 54 + 124)
+
+
+def test_layers_on_an_empty_directory_says_what_to_do(tmp_path):
+    listed = geo_service("layers", "--data-dir", str(tmp_path), cwd=tmp_path)
+    assert listed.returncode == 1 and "geo-service sample" in listed.stdout
+
+
+def test_serve_builds_the_sample_when_the_data_directory_is_empty(tmp_path):
+    with (
+        running_server(tmp_path / "fresh") as url,
+        urllib.request.urlopen(f"{url}/collections") as r,
+    ):
+        ids = {c["id"] for c in json.load(r)["collections"]}
+    assert ids == SAMPLE_LAYERS

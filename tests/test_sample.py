@@ -1,0 +1,85 @@
+"""The sample catalogue: every layer present, honest attributes, stable ids across rebuilds."""
+
+from __future__ import annotations
+
+import shapely
+from pyproj import Geod
+
+from geo_service.query import Query
+from geo_service.sample import build_sample
+from geo_service.store.gpkg import GeoPackageStore
+
+
+def everything(store: GeoPackageStore, layer_id: str) -> dict:
+    return {f.id: f for f in store.query(layer_id, Query(limit=None)).features}
+
+
+def test_every_layer_says_its_source_and_quality(sample_dir):
+    store = GeoPackageStore(sample_dir)
+    for meta in store.layers():
+        assert meta.title_vi and meta.title_en and meta.source and meta.licence
+        for feature in everything(store, meta.id).values():
+            props = feature.properties
+            assert props["source"], (meta.id, feature.id)
+            assert props["data_quality"] in {"authoritative", "indicative", "synthetic_demo"}
+            assert props["commune_code"] and props["commune_name"] and props["province_code"]
+
+
+def test_communes_cover_the_three_provinces(sample_dir):
+    store = GeoPackageStore(sample_dir)
+    communes = everything(store, "communes")
+    provinces = [f.properties["province_code"] for f in communes.values()]
+    assert (provinces.count("14"), provinces.count("22"), provinces.count("08")) == (75, 54, 124)
+    assert communes["04123"].properties["name_vi"] == "Xã Chiềng Mung"
+
+
+def test_auction_plots_are_all_marked_synthetic(sample_dir):
+    store = GeoPackageStore(sample_dir)
+    plots = everything(store, "land_auction_plots")
+    assert plots and all(p.properties["data_quality"] == "synthetic_demo" for p in plots.values())
+    assert "mô phỏng" in store.layer("land_auction_plots").title_vi
+
+
+def test_indicative_shapes_have_their_stated_area(sample_dir):
+    store = GeoPackageStore(sample_dir)
+    for meta in store.layers():
+        if meta.geometry_type != "polygon":
+            continue
+        for feature in everything(store, meta.id).values():
+            area_ha = feature.properties["area_ha"]
+            if area_ha:
+                geometry = shapely.from_wkb(feature.geometry)
+                measured = _geodesic_area_ha(geometry)
+                assert abs(measured - area_ha) / area_ha < 0.01, (meta.id, feature.id)
+
+
+def _geodesic_area_ha(geometry) -> float:
+    area, _ = Geod(ellps="WGS84").geometry_area_perimeter(geometry)
+    return abs(area) / 10_000
+
+
+def test_rebuilding_keeps_ids_and_shapes(tmp_path, sample_dir):
+    build_sample(tmp_path)
+    first, second = GeoPackageStore(sample_dir), GeoPackageStore(tmp_path)
+    for meta in first.layers():
+        a, b = everything(first, meta.id), everything(second, meta.id)
+        assert a.keys() == b.keys()
+        assert all(a[k].geometry == b[k].geometry and a[k].properties == b[k].properties for k in a)
+    build_sample(tmp_path)  # again into the same directory: a new version, the same ids
+    assert second.layer("communes").version == 2
+    assert everything(second, "communes").keys() == everything(first, "communes").keys()
+
+
+def test_readme_documents_every_field_of_every_kind():
+    from pathlib import Path
+
+    from geo_service.kinds import COMMON_FIELDS, KIND_FIELDS
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    for kind, fields in KIND_FIELDS.items():
+        if kind != "other":
+            assert f"`{kind}`" in readme
+        for spec in [*COMMON_FIELDS, *fields]:
+            assert f"`{spec.name}`" in readme, spec.name
+            for code in spec.codes or []:
+                assert f"`{code.code}`" in readme, code.code
