@@ -26,7 +26,7 @@ from ..query import BBox, Query
 from ..text import lower, unaccent
 from .base import Feature, FeaturePage
 from .gpkg_files import METADATA_TABLE, current_file, layer_dirs, publish_layer
-from .sqlite_sql import FilterCompiler, TableInfo, like_to_glob, quote_identifier
+from .sqlite_sql import MATCH_ALL, FilterCompiler, TableInfo, like_to_glob, quote_identifier
 
 __all__ = ["GeoPackageStore", "publish_layer"]
 
@@ -107,6 +107,11 @@ class _LayerFile:
             (self.meta.id,),
         ).fetchone()
         self.extent: BBox | None = None if not row[4] or row[0] is None else tuple(row[:4])
+        (max_fid, count) = connection.execute(
+            f"SELECT max(fid), count(*) FROM {quote_identifier(self.meta.id)}"
+        ).fetchone()
+        # fids run 1..count: an unfiltered offset becomes a rowid seek instead of a walk
+        self.dense_fids = max_fid == count
         self.counts: OrderedDict[tuple, int] = OrderedDict()
         self.counts_lock = threading.Lock()
 
@@ -157,14 +162,17 @@ class GeoPackageStore:
         where = layer.compiler.where(query)
         number_matched = self._count(layer, connection, where.sql, tuple(where.params))
         columns = self._selected_columns(layer, query.properties)
+        where_sql, params, offset = where.sql, list(where.params), query.offset
+        if where_sql == MATCH_ALL and not query.sortby and layer.dense_fids:
+            where_sql, params, offset = "t.fid > ?", [offset], 0
         sql = (
             f"SELECT t.{ID_FIELD}, t.{quote_identifier(layer.table.geometry_column)}"
             + "".join(f", t.{quote_identifier(c)}" for c in columns)
-            + f" FROM {quote_identifier(layer.table.table)} AS t WHERE {where.sql}"
+            + f" FROM {quote_identifier(layer.table.table)} AS t WHERE {where_sql}"
             + f" ORDER BY {layer.compiler.order_by(query.sortby)} LIMIT ? OFFSET ?"
         )
         limit = -1 if query.limit is None else query.limit
-        rows = connection.execute(sql, [*where.params, limit, query.offset]).fetchall()
+        rows = connection.execute(sql, [*params, limit, offset]).fetchall()
         return FeaturePage([_feature(row, columns) for row in rows], number_matched)
 
     def feature(self, layer_id: str, feature_id: str) -> Feature:

@@ -38,6 +38,9 @@ from ..query import (
 )
 from ..text import fold
 
+MATCH_ALL = "1"
+"""The WHERE clause of a query without conditions."""
+
 GEOMETRY_NAMES = frozenset({"geometry", "geom", "the_geom"})
 
 _TYPE_ACCEPTS: dict[str, tuple[type, ...]] = {
@@ -94,7 +97,7 @@ class FilterCompiler:
         for term in search_terms(query.text):
             parts.append(f"t.fid IN (SELECT rowid FROM {search} WHERE text LIKE ?)")
             params.append(f"%{term}%")
-        return SqlFragment(" AND ".join(parts) if parts else "1", params)
+        return SqlFragment(" AND ".join(parts) if parts else MATCH_ALL, params)
 
     def order_by(self, sortby: tuple[SortKey, ...]) -> str:
         keys = [
