@@ -36,16 +36,12 @@ def test_gdal_reads_every_collection_like_the_store(server_url, sample_dir):
                     continue
                 got = row[name]
                 got = None if got is None or (isinstance(got, float) and math.isnan(got)) else got
+                if meta.field(name).type == "date" and got is not None:
+                    got = str(got)[:10]
                 if isinstance(value, float) or isinstance(got, float):
                     assert got == pytest.approx(value), (meta.id, feature.id, name)
                 else:
-                    assert (None if got is None else str(got)) == (
-                        None if value is None else str(value)
-                    ), (
-                        meta.id,
-                        feature.id,
-                        name,
-                    )
+                    assert got == value, (meta.id, feature.id, name)
             assert shapely.from_wkb(feature.geometry).equals_exact(row.geometry, 1e-9)
 
 

@@ -1,7 +1,5 @@
 """Dependencies every router shares: the store, the settings, the response format and language."""
 
-from __future__ import annotations
-
 from typing import Annotated, Literal
 
 from fastapi import Depends, Query, Request

@@ -35,6 +35,7 @@ RESERVED = frozenset(
     {
         "bbox",
         "bbox-crs",
+        "crs",
         "limit",
         "offset",
         "filter",
@@ -139,6 +140,7 @@ class FeatureQueryParams:
     request: Request
     bbox: str | None
     bbox_crs: str | None
+    crs: str | None
     limit: int | None
     offset: int
     filter: str | None
@@ -152,6 +154,7 @@ class FeatureQueryParams:
     def to_query(self, meta: LayerMeta, settings: Settings) -> FeatureQuery:
         """The backend-neutral query for this layer; unknown parameters are a 400."""
         _check_crs("bbox-crs", self.bbox_crs)
+        _check_crs("crs", self.crs)
         _check_crs("filter-crs", self.filter_crs)
         equality = []
         for name, value in self.request.query_params.multi_items():
@@ -194,6 +197,7 @@ def feature_query_params(
         Query(description="minLon,minLat,maxLon,maxLat (WGS 84); features that really intersect"),
     ] = None,
     bbox_crs: Annotated[str | None, Query(alias="bbox-crs", description="only CRS84")] = None,
+    crs: Annotated[str | None, Query(description="output CRS; only CRS84")] = None,
     limit: Annotated[
         int | None,
         Query(ge=1, description="features per page (default 100, clamped to the maximum)"),
@@ -218,18 +222,19 @@ def feature_query_params(
     ] = None,
 ) -> FeatureQueryParams:
     return FeatureQueryParams(
-        request,
-        bbox,
-        bbox_crs,
-        limit,
-        offset,
-        filter,
-        filter_lang,
-        filter_crs,
-        sortby,
-        properties,
-        q,
-        datetime,
+        request=request,
+        bbox=bbox,
+        bbox_crs=bbox_crs,
+        crs=crs,
+        limit=limit,
+        offset=offset,
+        filter=filter,
+        filter_lang=filter_lang,
+        filter_crs=filter_crs,
+        sortby=sortby,
+        properties=properties,
+        q=q,
+        datetime=datetime,
     )
 
 

@@ -19,7 +19,6 @@ from typing import Any
 from pyproj import Transformer
 from shapely.geometry import Point, Polygon
 from shapely.geometry.base import BaseGeometry
-from shapely.ops import transform
 
 from ..catalogue import LayerMeta
 from ..kinds import fields_for_kind
@@ -106,12 +105,12 @@ def _indicative_polygon(centre: Point, area_ha: float | None, sides: int = 12) -
     else:
         radius = NOMINAL_RADIUS_M
     local = f"+proj=aeqd +lat_0={centre.y} +lon_0={centre.x} +datum=WGS84 +units=m"
-    to_wgs84 = Transformer.from_crs(local, "EPSG:4326", always_xy=True).transform
-    ring = [
-        (radius * math.cos(2 * math.pi * k / sides), radius * math.sin(2 * math.pi * k / sides))
-        for k in range(sides)
-    ]
-    return transform(to_wgs84, Polygon(ring))
+    to_wgs84 = Transformer.from_crs(local, "EPSG:4326", always_xy=True)
+    angles = [2 * math.pi * k / sides for k in range(sides)]
+    lons, lats = to_wgs84.transform(
+        [radius * math.cos(a) for a in angles], [radius * math.sin(a) for a in angles]
+    )
+    return Polygon(zip(lons, lats, strict=True))
 
 
 def _communes_layer() -> tuple[LayerMeta, list[dict], list[BaseGeometry]]:

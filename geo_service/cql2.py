@@ -1,0 +1,425 @@
+"""OGC CQL2 (text and JSON encodings) parsed into the query model's expression tree.
+
+Supported: comparisons, AND/OR/NOT, LIKE, BETWEEN, IN, IS NULL, CASEI, ACCENTI, DATE and
+TIMESTAMP literals, property-property comparisons, and S_INTERSECTS with any WKT geometry or
+BBOX. Anything else is a `CQL2Error` that says what was wrong and where.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import shapely
+from shapely import wkt
+from shapely.errors import ShapelyError
+from shapely.geometry import box, shape
+
+from .query import (
+    And,
+    Between,
+    Comparison,
+    Expr,
+    Function,
+    GeometryLiteral,
+    In,
+    IsNull,
+    Like,
+    Literal,
+    Not,
+    Or,
+    Property,
+    SpatialPredicate,
+)
+from .text import nfc
+
+LANGUAGES = ("cql2-text", "cql2-json")
+COMPARISON_OPS = ("=", "<>", "<", "<=", ">", ">=")
+GEOMETRY_TYPES = frozenset(
+    {
+        "POINT",
+        "LINESTRING",
+        "POLYGON",
+        "MULTIPOINT",
+        "MULTILINESTRING",
+        "MULTIPOLYGON",
+        "GEOMETRYCOLLECTION",
+    }
+)
+KEYWORDS = frozenset({"AND", "OR", "NOT", "LIKE", "BETWEEN", "IN", "IS", "NULL", "TRUE", "FALSE"})
+SCALAR_FUNCTIONS = {"CASEI": "casei", "ACCENTI": "accenti"}
+SPATIAL_FUNCTIONS = {"S_INTERSECTS": "s_intersects"}
+
+
+class CQL2Error(ValueError):
+    """A filter that is not valid CQL2 (or uses a part of CQL2 not implemented here)."""
+
+
+def parse_filter(text: str, lang: str | None = None) -> Expr:
+    """Parse a `filter` parameter in the given `filter-lang` (default cql2-text)."""
+    if lang in (None, "cql2-text"):
+        return parse_cql2_text(text)
+    if lang == "cql2-json":
+        return parse_cql2_json(text)
+    raise CQL2Error(f"filter-lang {lang!r} is not supported; use one of: {', '.join(LANGUAGES)}")
+
+
+# -- CQL2 text -------------------------------------------------------------------------------
+
+_TOKEN = re.compile(
+    r"""
+    (?P<space>\s+)
+  | (?P<string>'(?:[^']|'')*')
+  | (?P<number>\d+(?:\.\d*)?(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?)
+  | (?P<quoted>"(?:[^"]|"")+")
+  | (?P<name>[^\W\d][\w:.]*)
+  | (?P<op><>|<=|>=|[=<>(),-])
+    """,
+    re.VERBOSE,
+)
+
+
+@dataclass(frozen=True)
+class Token:
+    kind: str
+    text: str
+    position: int
+
+    @property
+    def upper(self) -> str:
+        return self.text.upper() if self.kind == "name" else self.text
+
+
+def _tokenize(text: str) -> list[Token]:
+    tokens, position = [], 0
+    while position < len(text):
+        match = _TOKEN.match(text, position)
+        if match is None:
+            raise CQL2Error(
+                f"CQL2 syntax error at position {position}: unexpected {text[position]!r}"
+            )
+        if match.lastgroup == "string" and not match.group().endswith("'"):
+            raise CQL2Error(f"CQL2 syntax error at position {position}: unterminated string")
+        if match.lastgroup != "space":
+            tokens.append(Token(match.lastgroup, match.group(), position))
+        position = match.end()
+    tokens.append(Token("end", "", len(text)))
+    return tokens
+
+
+class _TextParser:
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.tokens = _tokenize(text)
+        self.index = 0
+
+    # -- token helpers --
+    @property
+    def current(self) -> Token:
+        return self.tokens[self.index]
+
+    def advance(self) -> Token:
+        token = self.current
+        self.index += 1
+        return token
+
+    def accept(self, *words: str) -> bool:
+        if self.current.upper in words and self.current.kind in ("name", "op"):
+            self.index += 1
+            return True
+        return False
+
+    def expect(self, word: str, what: str) -> None:
+        if not self.accept(word):
+            self.fail(f"expected {what}")
+
+    def fail(self, message: str) -> None:
+        token = self.current
+        found = "end of input" if token.kind == "end" else repr(token.text)
+        raise CQL2Error(f"CQL2 syntax error at position {token.position}: {message}, found {found}")
+
+    # -- grammar --
+    def parse(self) -> Expr:
+        if self.current.kind == "end":
+            raise CQL2Error("the filter is empty")
+        expr = self.disjunction()
+        if self.current.kind != "end":
+            self.fail("expected AND, OR or the end of the filter")
+        return expr
+
+    def disjunction(self) -> Expr:
+        items = [self.conjunction()]
+        while self.accept("OR"):
+            items.append(self.conjunction())
+        return items[0] if len(items) == 1 else Or(tuple(items))
+
+    def conjunction(self) -> Expr:
+        items = [self.negation()]
+        while self.accept("AND"):
+            items.append(self.negation())
+        return items[0] if len(items) == 1 else And(tuple(items))
+
+    def negation(self) -> Expr:
+        if self.accept("NOT"):
+            return Not(self.negation())
+        return self.predicate()
+
+    def predicate(self) -> Expr:
+        if self.accept("("):
+            inner = self.disjunction()
+            self.expect(")", "')'")
+            return inner
+        if self.current.upper in SPATIAL_FUNCTIONS:
+            return self.spatial()
+        left = self.scalar()
+        token = self.current
+        if token.kind == "op" and token.text in COMPARISON_OPS:
+            self.advance()
+            return Comparison(token.text, left, self.scalar())  # type: ignore[arg-type]
+        negated = self.accept("NOT")
+        if self.accept("LIKE"):
+            return Like(left, self.scalar(), negated)
+        if self.accept("BETWEEN"):
+            low = self.scalar()
+            self.expect("AND", "AND in BETWEEN")
+            return Between(left, low, self.scalar(), negated)
+        if self.accept("IN"):
+            self.expect("(", "'(' after IN")
+            items = [self.scalar()]
+            while self.accept(","):
+                items.append(self.scalar())
+            self.expect(")", "')' closing the IN list")
+            return In(left, tuple(items), negated)
+        if not negated and self.accept("IS"):
+            is_not = self.accept("NOT")
+            self.expect("NULL", "NULL after IS")
+            return IsNull(left, is_not)
+        if not negated and isinstance(left, Literal) and isinstance(left.value, bool):
+            return left
+        self.fail("expected a comparison, LIKE, BETWEEN, IN or IS NULL")
+        raise AssertionError  # unreachable: fail() raises
+
+    def scalar(self) -> Expr:
+        token = self.current
+        if token.kind == "string":
+            self.advance()
+            return Literal(nfc(token.text[1:-1].replace("''", "'")))
+        if token.kind == "number" or (
+            token.text == "-" and self.tokens[self.index + 1].kind == "number"
+        ):
+            return Literal(self.number())
+        if token.kind == "quoted":
+            self.advance()
+            return Property(token.text[1:-1].replace('""', '"'))
+        if token.kind != "name":
+            self.fail("expected a value or a property name")
+        word = token.upper
+        if word in ("TRUE", "FALSE"):
+            self.advance()
+            return Literal(word == "TRUE")
+        if word in ("DATE", "TIMESTAMP") and self.tokens[self.index + 1].text == "(":
+            return Literal(self.temporal(word))
+        if word in SCALAR_FUNCTIONS:
+            self.advance()
+            self.expect("(", f"'(' after {word}")
+            argument = self.scalar()
+            self.expect(")", f"')' closing {word}")
+            return Function(SCALAR_FUNCTIONS[word], argument)  # type: ignore[arg-type]
+        if word in KEYWORDS:
+            self.fail("expected a value or a property name")
+        if self.tokens[self.index + 1].text == "(":
+            self.fail("unknown function; supported: CASEI, ACCENTI, DATE, TIMESTAMP, S_INTERSECTS")
+        self.advance()
+        return Property(token.text)
+
+    def number(self) -> int | float:
+        sign = -1 if self.accept("-") else 1
+        token = self.current
+        if token.kind != "number":
+            self.fail("expected a number")
+        self.advance()
+        text = token.text
+        return sign * (int(text) if text.isdigit() else float(text))
+
+    def temporal(self, word: str) -> dt.date | dt.datetime:
+        self.advance()
+        self.expect("(", f"'(' after {word}")
+        token = self.current
+        if token.kind != "string":
+            self.fail(f"expected a quoted {word.lower()}")
+        self.advance()
+        self.expect(")", f"')' closing {word}")
+        return _temporal(word.lower(), token.text[1:-1], token.position)
+
+    def spatial(self) -> Expr:
+        name = self.advance().upper
+        self.expect("(", f"'(' after {name}")
+        first = self.spatial_argument()
+        self.expect(",", "',' between the two arguments")
+        second = self.spatial_argument()
+        self.expect(")", f"')' closing {name}")
+        properties = [a for a in (first, second) if isinstance(a, Property)]
+        geometries = [a for a in (first, second) if isinstance(a, GeometryLiteral)]
+        if len(properties) != 1 or len(geometries) != 1:
+            raise CQL2Error(f"{name} needs one geometry property and one geometry literal")
+        return SpatialPredicate(SPATIAL_FUNCTIONS[name], properties[0], geometries[0])  # type: ignore[arg-type]
+
+    def spatial_argument(self) -> Property | GeometryLiteral:
+        token = self.current
+        if token.upper == "BBOX":
+            self.advance()
+            self.expect("(", "'(' after BBOX")
+            numbers = [self.number()]
+            while self.accept(","):
+                numbers.append(self.number())
+            self.expect(")", "')' closing BBOX")
+            return GeometryLiteral(_bbox(numbers))
+        if token.upper in GEOMETRY_TYPES:
+            return GeometryLiteral(self.wkt_geometry())
+        if token.kind == "quoted" or (token.kind == "name" and token.upper not in KEYWORDS):
+            if self.tokens[self.index + 1].text == "(":
+                self.fail("unknown geometry type")
+            self.advance()
+            return Property(token.text.strip('"') if token.kind == "quoted" else token.text)
+        self.fail("expected a geometry property or a geometry (POINT, POLYGON, BBOX, ...)")
+        raise AssertionError  # unreachable: fail() raises
+
+    def wkt_geometry(self) -> Any:
+        """Hand the WKT span (keyword to its balanced closing parenthesis) to shapely."""
+        start = self.current.position
+        depth, seen_open = 0, False
+        while True:
+            token = self.advance()
+            if token.kind == "end":
+                self.index -= 1
+                self.fail("unbalanced parentheses in the geometry")
+            if token.text == "(":
+                depth, seen_open = depth + 1, True
+            elif token.text == ")":
+                depth -= 1
+            if seen_open and depth == 0:
+                end = token.position + 1
+                break
+        try:
+            return wkt.loads(self.text[start:end])
+        except (ShapelyError, ValueError) as exc:
+            raise CQL2Error(f"invalid geometry at position {start}: {exc}") from None
+
+
+def parse_cql2_text(text: str) -> Expr:
+    return _TextParser(text).parse()
+
+
+# -- CQL2 JSON -------------------------------------------------------------------------------
+
+
+def parse_cql2_json(document: str | dict) -> Expr:
+    if isinstance(document, str):
+        try:
+            document = json.loads(document)
+        except json.JSONDecodeError as exc:
+            raise CQL2Error(f"the filter is not valid JSON: {exc}") from None
+    return _json_predicate(document)
+
+
+def _json_args(node: dict, count: int | None = None) -> list:
+    args = node.get("args")
+    if not isinstance(args, list) or (count is not None and len(args) != count):
+        raise CQL2Error(f"operator {node.get('op')!r} needs {count or 'a list of'} arguments")
+    return args
+
+
+def _json_predicate(node: Any) -> Expr:
+    if isinstance(node, bool):
+        return Literal(node)
+    if not isinstance(node, dict) or not isinstance(node.get("op"), str):
+        raise CQL2Error(f"expected a predicate object with 'op' and 'args', found {node!r}")
+    op = node["op"]
+    lowered = op.lower()
+    if lowered in ("and", "or"):
+        items = tuple(_json_predicate(a) for a in _json_args(node))
+        if len(items) < 2:
+            raise CQL2Error(f"'{op}' needs at least two arguments")
+        return And(items) if lowered == "and" else Or(items)
+    if lowered == "not":
+        return Not(_json_predicate(_json_args(node, 1)[0]))
+    if op in COMPARISON_OPS:
+        left, right = (_json_scalar(a) for a in _json_args(node, 2))
+        return Comparison(op, left, right)  # type: ignore[arg-type]
+    if lowered == "like":
+        value, pattern = (_json_scalar(a) for a in _json_args(node, 2))
+        return Like(value, pattern)
+    if lowered == "between":
+        value, low, high = (_json_scalar(a) for a in _json_args(node, 3))
+        return Between(value, low, high)
+    if lowered == "in":
+        value, items = _json_args(node, 2)
+        if not isinstance(items, list) or not items:
+            raise CQL2Error("'in' needs a non-empty list as its second argument")
+        return In(_json_scalar(value), tuple(_json_scalar(i) for i in items))
+    if lowered == "isnull":
+        return IsNull(_json_scalar(_json_args(node, 1)[0]))
+    if lowered in SPATIAL_FUNCTIONS.values():
+        arguments = [_json_spatial_argument(a) for a in _json_args(node, 2)]
+        properties = [a for a in arguments if isinstance(a, Property)]
+        geometries = [a for a in arguments if isinstance(a, GeometryLiteral)]
+        if len(properties) != 1 or len(geometries) != 1:
+            raise CQL2Error(f"'{op}' needs one geometry property and one geometry")
+        return SpatialPredicate(lowered, properties[0], geometries[0])  # type: ignore[arg-type]
+    raise CQL2Error(f"operator {op!r} is not supported")
+
+
+def _json_scalar(node: Any) -> Expr:
+    if isinstance(node, str):
+        return Literal(nfc(node))
+    if isinstance(node, bool | int | float) or node is None:
+        return Literal(node)
+    if isinstance(node, dict):
+        if set(node) == {"property"} and isinstance(node["property"], str):
+            return Property(node["property"])
+        for kind in ("date", "timestamp"):
+            if set(node) == {kind} and isinstance(node[kind], str):
+                return Literal(_temporal(kind, node[kind], None))
+        if isinstance(node.get("op"), str) and node["op"].lower() in SCALAR_FUNCTIONS.values():
+            return Function(node["op"].lower(), _json_scalar(_json_args(node, 1)[0]))
+    raise CQL2Error(f"expected a value, a property or CASEI/ACCENTI, found {node!r}")
+
+
+def _json_spatial_argument(node: Any) -> Property | GeometryLiteral:
+    if isinstance(node, dict) and set(node) == {"property"}:
+        return Property(str(node["property"]))
+    if isinstance(node, dict) and set(node) == {"bbox"} and isinstance(node["bbox"], list):
+        return GeometryLiteral(_bbox(node["bbox"]))
+    if isinstance(node, dict) and "type" in node:
+        try:
+            return GeometryLiteral(shape(node))
+        except (ShapelyError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise CQL2Error(f"invalid GeoJSON geometry: {exc}") from None
+    raise CQL2Error(f"expected a property or a geometry, found {node!r}")
+
+
+# -- shared ----------------------------------------------------------------------------------
+
+
+def _bbox(numbers: list) -> shapely.Geometry:
+    if len(numbers) == 6:
+        numbers = [numbers[0], numbers[1], numbers[3], numbers[4]]
+    if len(numbers) != 4 or not all(isinstance(n, int | float) for n in numbers):
+        raise CQL2Error("BBOX needs 4 (or 6) numbers: minLon, minLat, maxLon, maxLat")
+    return box(*numbers)
+
+
+def _temporal(kind: str, text: str, position: int | None) -> dt.date | dt.datetime:
+    where = "" if position is None else f" at position {position}"
+    try:
+        if kind == "date":
+            return dt.date.fromisoformat(text)
+        value = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise CQL2Error(f"invalid {kind.upper()} {text!r}{where}") from None
+    if value.tzinfo is None:
+        raise CQL2Error(f"TIMESTAMP {text!r}{where} needs a time zone, e.g. 'Z'")
+    return value
