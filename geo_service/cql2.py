@@ -98,11 +98,9 @@ def _tokenize(text: str) -> list[Token]:
     while position < len(text):
         match = _TOKEN.match(text, position)
         if match is None:
-            raise CQL2Error(
-                f"CQL2 syntax error at position {position}: unexpected {text[position]!r}"
-            )
-        if match.lastgroup == "string" and not match.group().endswith("'"):
-            raise CQL2Error(f"CQL2 syntax error at position {position}: unterminated string")
+            found = text[position]
+            problem = "unterminated quote" if found in "'\"" else f"unexpected {found!r}"
+            raise CQL2Error(f"CQL2 syntax error at position {position}: {problem}")
         if match.lastgroup != "space":
             tokens.append(Token(match.lastgroup, match.group(), position))
         position = match.end()
