@@ -83,3 +83,60 @@ def test_readme_documents_every_field_of_every_kind():
             assert f"`{spec.name}`" in readme, spec.name
             for code in spec.codes or []:
                 assert f"`{code.code}`" in readme, code.code
+
+
+NAMED_PLACES = {
+    # code: (layer, 2025 commune) for the places the Sơn La plans name, as DOMAIN.md places them
+    "SL-KCN-MAISON-1": ("industrial_zones", "Xã Chiềng Mung"),
+    "SL-KCN-MAISON-2": ("industrial_zones", "Xã Chiềng Mung"),
+    "SL-KCN-VANHO": ("industrial_zones", "Xã Vân Hồ"),
+    "SL-DL-MOCCHAU": ("tourism_areas", "Phường Mộc Châu"),
+    "SL-DL-LONGHO": ("tourism_areas", "Xã Mường La"),
+    "SL-DL-QUYNHNHAI": ("tourism_areas", "Xã Quỳnh Nhai"),
+    "SL-DL-BACYEN": ("tourism_areas", "Xã Bắc Yên"),
+    "SL-DL-TAXUA": ("tourism_areas", "Xã Tà Xùa"),
+    "SL-DL-NGOCCHIEN": ("tourism_areas", "Xã Ngọc Chiến"),
+    "SL-DL-MUONGCHANH": ("tourism_areas", "Xã Mường Chanh"),
+    "SL-DL-PHADIN": ("tourism_areas", "Xã Bình Thuận"),
+    "SL-DL-NHATU": ("tourism_areas", "Phường Tô Hiệu"),
+    "SL-NL-THUYDIEN-SONLA": ("energy_sites", "Xã Mường La"),
+    "SL-NL-GIO-MAISON": ("energy_sites", "Xã Mai Sơn"),
+    "SL-NL-GIO-HONGNGAI": ("energy_sites", "Xã Bắc Yên"),
+    "SL-NL-GIO-TAXUA": ("energy_sites", "Xã Tà Xùa"),
+    "SL-CK-LONGSAP": ("logistics_trade", "Xã Lóng Sập"),
+    "SL-LG-MAISON": ("logistics_trade", "Xã Mai Sơn"),
+    "QN-KKT-MONGCAI": ("industrial_zones", "Phường Móng Cái 1"),
+    "QN-KKT-VANDON": ("industrial_zones", "Đặc khu Vân Đồn"),
+    "TQ-KCN-NHUKHE": ("industrial_zones", "Xã Nhữ Khê"),
+}
+
+
+def test_named_places_sit_at_their_2025_commune(sample_dir):
+    store = GeoPackageStore(sample_dir)
+    for code, (layer_id, commune) in NAMED_PLACES.items():
+        feature = store.feature(layer_id, code)
+        assert feature.properties["commune_name"] == commune, code
+        assert feature.properties["data_quality"] == "indicative"
+
+
+def test_published_figures_are_kept_and_unknown_ones_stay_empty(sample_dir):
+    store = GeoPackageStore(sample_dir)
+    assert store.feature("industrial_zones", "SL-KCN-MAISON-1").properties["area_ha"] == 63.7
+    assert store.feature("industrial_zones", "SL-KCN-MAISON-2").properties["area_ha"] == 86.3
+    assert store.feature("energy_sites", "SL-NL-THUYDIEN-SONLA").properties["capacity_mw"] == 2400
+    van_ho = store.feature("industrial_zones", "SL-KCN-VANHO").properties
+    assert van_ho["area_ha"] is None and van_ho["occupancy_pct"] is None
+    zones = everything(store, "industrial_zones").values()
+    assert all(z.properties["occupancy_pct"] is None for z in zones)
+    assert {z.properties["province_code"] for z in zones} == {"14", "22", "08"}
+
+
+def test_codes_are_unique_across_layers(sample_dir):
+    store = GeoPackageStore(sample_dir)
+    codes = [
+        code
+        for meta in store.layers()
+        if meta.id != "communes"
+        for code in everything(store, meta.id)
+    ]
+    assert len(codes) == len(set(codes))
