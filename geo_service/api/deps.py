@@ -1,4 +1,8 @@
-"""Dependencies every router shares: the store, the settings, the response format and language."""
+"""Dependencies every router shares: the store, the settings, the response format and language.
+
+They do no I/O, so they are `async`: FastAPI then runs them on the event loop instead of handing
+each one to the thread pool.
+"""
 
 from typing import Annotated, Literal
 
@@ -11,15 +15,15 @@ from ..store import Store
 Lang = Literal["vi", "en"]
 
 
-def get_store(request: Request) -> Store:
+async def get_store(request: Request) -> Store:
     return request.app.state.store
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_lang(
+async def get_lang(
     request: Request,
     lang: Annotated[
         Lang | None, Query(description="vi or en (default: Accept-Language, then vi)")
@@ -38,7 +42,7 @@ def output_format(allowed: tuple[str, ...], html: bool = False):
     text/html) and only where the endpoint has an HTML view.
     """
 
-    def negotiate(
+    async def negotiate(
         request: Request,
         f: Annotated[
             str | None, Query(description=f"response format: {', '.join(allowed)}")

@@ -190,7 +190,7 @@ class FeatureQueryParams:
         )
 
 
-def feature_query_params(
+async def feature_query_params(
     request: Request,
     bbox: Annotated[
         str | None,
