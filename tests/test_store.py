@@ -176,7 +176,10 @@ def test_paging_is_stable_and_complete(grid_store):
         assert page.number_matched == ALL
         seen.extend(f.id for f in page.features)
     assert len(seen) == ALL == len(set(seen))
-    assert grid_store.query("grid", Query(limit=10, offset=500)).features == []
+    beyond = grid_store.query("grid", Query(limit=10, offset=500))
+    assert beyond.features == [] and beyond.number_matched == ALL
+    assert grid_store.query("grid", Query(limit=0)).number_matched == ALL
+    assert grid_store.query("grid", Query(limit=None)).number_matched == ALL
 
 
 def test_sorting(grid_store):

@@ -164,7 +164,6 @@ class GeoPackageStore:
     def query(self, layer_id: str, query: Query) -> FeaturePage:
         layer, connection = self._open(layer_id)
         where = layer.compiler.where(query)
-        number_matched = self._count(layer, connection, where.sql, tuple(where.params))
         columns = self._selected_columns(layer, query.properties)
         where_sql, params, offset = where.sql, list(where.params), query.offset
         if where_sql == MATCH_ALL and not query.sortby and layer.dense_fids:
@@ -177,6 +176,10 @@ class GeoPackageStore:
         )
         limit = -1 if query.limit is None else query.limit
         rows = connection.execute(sql, [*params, limit, offset]).fetchall()
+        if query.limit is None or (len(rows) < query.limit and (rows or query.offset == 0)):
+            number_matched = query.offset + len(rows)  # the page reached the end: no count needed
+        else:
+            number_matched = self._count(layer, connection, where.sql, tuple(where.params))
         return FeaturePage([_feature(row, columns) for row in rows], number_matched)
 
     def feature(self, layer_id: str, feature_id: str) -> Feature:

@@ -1,0 +1,114 @@
+"""Generate the synthetic parcel layer for the benchmarks (marked synthetic, never committed).
+
+    python benchmarks/make_parcels.py [--count 1000000] [--data-dir benchmarks/data]
+
+Parcels are small irregular quadrilaterals (about 0.1–5 ha) scattered over Sơn La, each with
+the catalogue's common fields and the land-auction-plot fields, at its nearest 2025 commune.
+Deterministic: the same count gives the same layer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import shapely
+
+from geo_service.catalogue import LayerMeta
+from geo_service.kinds import fields_for_kind
+from geo_service.places import communes_of_province
+from geo_service.store.gpkg_files import publish_layer
+
+LAYER_ID = "parcels"
+STATUSES = np.array(["planned", "calling_investment", "operating", "upcoming_auction", "auctioned"])
+PURPOSES = np.array(["residential", "commercial_service", "production_business", "agriculture"])
+BOUNDS = (103.2, 20.6, 105.0, 22.0)
+
+
+def parcel_meta() -> LayerMeta:
+    return LayerMeta(
+        id=LAYER_ID,
+        title_vi="Thửa đất mô phỏng (dữ liệu benchmark)",
+        title_en="Synthetic parcels (benchmark data)",
+        description_vi="Dữ liệu sinh ngẫu nhiên để đo hiệu năng; không phải thông tin thật.",
+        description_en="Randomly generated to measure performance; not real information.",
+        kind="land_auction_plot",
+        geometry_type="polygon",
+        fields=fields_for_kind("land_auction_plot"),
+        source="synthetic benchmark data",
+        licence="CC0",
+        updated="2026-11-23",
+        data_quality="synthetic_demo",
+        provinces=["14"],
+    )
+
+
+def parcels(count: int, seed: int = 20251) -> gpd.GeoDataFrame:
+    rng = np.random.default_rng(seed)
+    minx, miny, maxx, maxy = BOUNDS
+    cx = rng.uniform(minx, maxx, count)
+    cy = rng.uniform(miny, maxy, count)
+    # side of 30–220 m in degrees (about 0.1–5 ha), corners jittered by up to 20 %
+    side = rng.uniform(0.0003, 0.002, count)
+    jitter = rng.uniform(-0.2, 0.2, (count, 4, 2)) * side[:, None, None]
+    unit = np.array([[-0.5, -0.5], [0.5, -0.5], [0.5, 0.5], [-0.5, 0.5]])
+    corners = unit[None, :, :] * side[:, None, None] + jitter
+    corners[:, :, 0] += cx[:, None]
+    corners[:, :, 1] += cy[:, None]
+    rings = np.concatenate([corners, corners[:, :1, :]], axis=1)
+    geometries = shapely.polygons(rings)
+
+    communes = communes_of_province("14")
+    tree = shapely.STRtree([shapely.Point(c.lon, c.lat) for c in communes])
+    _, nearest = tree.query_nearest(
+        shapely.points(cx, cy), return_distance=False, all_matches=False
+    )
+    commune_codes = np.array([c.code for c in communes])[nearest]
+    commune_names = np.array([c.name for c in communes])[nearest]
+
+    numbers = np.arange(count)
+    frame = gpd.GeoDataFrame(
+        {
+            "code": [f"SYN-{n:07d}" for n in numbers],
+            "name_vi": [f"Thửa đất mô phỏng {n}" for n in numbers],
+            "name_en": [f"Synthetic parcel {n}" for n in numbers],
+            "province_code": "14",
+            "commune_code": commune_codes,
+            "commune_name": commune_names,
+            "status": STATUSES[rng.integers(0, len(STATUSES), count)],
+            "source": "synthetic benchmark data",
+            "data_quality": "synthetic_demo",
+            "updated_at": np.datetime_as_string(
+                np.datetime64("2025-01-01") + rng.integers(0, 700, count), unit="D"
+            ),
+            "land_use_purpose": PURPOSES[rng.integers(0, len(PURPOSES), count)],
+            "starting_price_million_vnd": np.round(rng.uniform(100, 50_000, count), -1),
+            "auction_date": None,
+        },
+        geometry=geometries,
+        crs="EPSG:4326",
+    )
+    frame["area_ha"] = np.round(frame.geometry.to_crs("EPSG:9206").area / 10_000, 4)
+    return frame
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=1_000_000)
+    parser.add_argument("--data-dir", type=Path, default=Path(__file__).parent / "data")
+    args = parser.parse_args()
+    started = time.perf_counter()
+    frame = parcels(args.count)
+    generated = time.perf_counter()
+    path = publish_layer(args.data_dir, parcel_meta(), frame)
+    print(
+        f"{args.count:,} parcels generated in {generated - started:.1f} s, "
+        f"published in {time.perf_counter() - generated:.1f} s: {path}"
+    )
+
+
+if __name__ == "__main__":
+    main()
