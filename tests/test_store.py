@@ -229,3 +229,12 @@ def test_combined_query(grid_store):
     )
     assert page.number_matched == 5
     assert [f.id for f in page.features] == ["G-0-2", "G-0-5"]
+
+
+def test_iter_features_streams_every_selected_feature_in_batches(grid_store):
+    batches = list(grid_store.iter_features("grid", Query(limit=None), batch_size=30))
+    assert [len(b) for b in batches] == [30, 30, 30, 11]
+    assert [f.id for b in batches for f in b] == codes(grid_store, Query(limit=None))
+    operating = Comparison("=", Property("status"), Literal("operating"))
+    selected = [f for b in grid_store.iter_features("grid", Query(filter=operating, limit=None)) for f in b]
+    assert len(selected) == 33 and all(f.properties["status"] == "operating" for f in selected)

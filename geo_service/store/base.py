@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -35,6 +36,11 @@ class Store(Protocol):
 
     def query(self, layer_id: str, query: Query) -> FeaturePage:
         """One page of features matching the query, and how many match in all."""
+
+    def iter_features(
+        self, layer_id: str, query: Query, batch_size: int = 2000
+    ) -> Iterator[list[Feature]]:
+        """Every feature the query selects, in batches, without holding them all (exports)."""
 
     def feature(self, layer_id: str, feature_id: str) -> Feature:
         """One feature by its stable id; `NotFound` if absent."""

@@ -12,6 +12,7 @@ import sqlite3
 import struct
 import threading
 from collections import OrderedDict
+from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -164,23 +165,26 @@ class GeoPackageStore:
     def query(self, layer_id: str, query: Query) -> FeaturePage:
         layer, connection = self._open(layer_id)
         where = layer.compiler.where(query)
-        columns = self._selected_columns(layer, query.properties)
-        where_sql, params, offset = where.sql, list(where.params), query.offset
-        if where_sql == MATCH_ALL and not query.sortby and layer.dense_fids:
-            where_sql, params, offset = "t.fid > ?", [offset], 0
-        sql = (
-            f"SELECT t.{ID_FIELD}, t.{quote_identifier(layer.table.geometry_column)}"
-            + "".join(f", t.{quote_identifier(c)}" for c in columns)
-            + f" FROM {quote_identifier(layer.table.table)} AS t WHERE {where_sql}"
-            + f" ORDER BY {layer.compiler.order_by(query.sortby)} LIMIT ? OFFSET ?"
-        )
-        limit = -1 if query.limit is None else query.limit
-        rows = connection.execute(sql, [*params, limit, offset]).fetchall()
+        sql, params, columns = self._select(layer, query, where)
+        rows = connection.execute(sql, params).fetchall()
         if query.limit is None or (len(rows) < query.limit and (rows or query.offset == 0)):
             number_matched = query.offset + len(rows)  # the page reached the end: no count needed
         else:
             number_matched = self._count(layer, connection, where.sql, tuple(where.params))
         return FeaturePage([_feature(row, columns) for row in rows], number_matched)
+
+    def iter_features(
+        self, layer_id: str, query: Query, batch_size: int = 2000
+    ) -> Iterator[list[Feature]]:
+        """Every feature the query selects (its limit and offset too), in batches, from one SELECT."""
+        layer, connection = self._open(layer_id)
+        sql, params, columns = self._select(layer, query, layer.compiler.where(query))
+        cursor = connection.execute(sql, params)
+        try:
+            while rows := cursor.fetchmany(batch_size):
+                yield [_feature(row, columns) for row in rows]
+        finally:
+            cursor.close()
 
     def feature(self, layer_id: str, feature_id: str) -> Feature:
         layer, connection = self._open(layer_id)
@@ -196,6 +200,20 @@ class GeoPackageStore:
         return _feature(row, columns)
 
     # -- helpers -----------------------------------------------------------------------------
+    def _select(self, layer: _LayerFile, query: Query, where) -> tuple[str, list, list[str]]:
+        columns = self._selected_columns(layer, query.properties)
+        where_sql, params, offset = where.sql, list(where.params), query.offset
+        if where_sql == MATCH_ALL and not query.sortby and layer.dense_fids:
+            where_sql, params, offset = "t.fid > ?", [offset], 0
+        sql = (
+            f"SELECT t.{ID_FIELD}, t.{quote_identifier(layer.table.geometry_column)}"
+            + "".join(f", t.{quote_identifier(c)}" for c in columns)
+            + f" FROM {quote_identifier(layer.table.table)} AS t WHERE {where_sql}"
+            + f" ORDER BY {layer.compiler.order_by(query.sortby)} LIMIT ? OFFSET ?"
+        )
+        limit = -1 if query.limit is None else query.limit
+        return sql, [*params, limit, offset], columns
+
     def _count(
         self, layer: _LayerFile, connection: sqlite3.Connection, where: str, params: tuple
     ) -> int:
