@@ -29,3 +29,8 @@ class NotFound(ServiceError):
 class NotAcceptable(ServiceError):
     status = 406
     code = "NotAcceptable"
+
+
+class TooLarge(ServiceError):
+    status = 413
+    code = "PayloadTooLarge"

@@ -236,5 +236,7 @@ def test_iter_features_streams_every_selected_feature_in_batches(grid_store):
     assert [len(b) for b in batches] == [30, 30, 30, 11]
     assert [f.id for b in batches for f in b] == codes(grid_store, Query(limit=None))
     operating = Comparison("=", Property("status"), Literal("operating"))
-    selected = [f for b in grid_store.iter_features("grid", Query(filter=operating, limit=None)) for f in b]
+    selected = [
+        f for b in grid_store.iter_features("grid", Query(filter=operating, limit=None)) for f in b
+    ]
     assert len(selected) == 33 and all(f.properties["status"] == "operating" for f in selected)

@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import Response, StreamingResponse
+from fastapi.responses import FileResponse, Response, StreamingResponse
+from starlette.background import BackgroundTask
 
+from ..exports import FORMATS, export_query
 from ..geojson import CHUNK_FEATURES, feature_collection, feature_document
-from .deps import output_format
+from ..query import Query
+from ..settings import Settings
+from ..store import Store
+from .deps import LangDep, output_format
 from .links import GEOJSON, JSON, base_url, link, with_params
-from .params import FeatureParams, SettingsDep, StoreDep
+from .params import FeatureParams, SettingsDep, StoreDep, check_crs84
 
 router = APIRouter(tags=["Features"])
 GeoJsonOnly = Annotated[str, Depends(output_format(("json", "geojson")))]
+PageOrExport = Annotated[str, Depends(output_format(("json", *FORMATS)))]
 
 
 @router.get(
@@ -29,10 +36,14 @@ def items(
     params: FeatureParams,
     store: StoreDep,
     settings: SettingsDep,
-    f: GeoJsonOnly,
+    lang: LangDep,
+    f: PageOrExport,
 ) -> Response:
     meta = store.layer(collection_id)
     query = params.to_query(meta, settings)
+    if f != "json":
+        return export_response(store, collection_id, query, f, params.crs, lang, settings)
+    check_crs84("crs", params.crs)
     page = store.query(collection_id, query)
     returned = len(page.features)
     links = [
@@ -83,3 +94,22 @@ def item(
         ]
     }
     return Response(feature_document(feature, links), media_type=GEOJSON)
+
+
+def export_response(
+    store: Store,
+    layer_id: str,
+    query: Query,
+    f: str,
+    crs: str | None,
+    lang: str,
+    settings: Settings,
+) -> FileResponse:
+    """The whole result as a download; the temporary file goes once it is sent."""
+    path, media_type = export_query(store, layer_id, query, f, crs, lang, settings.max_export)
+    return FileResponse(
+        path,
+        media_type=media_type,
+        filename=path.name,
+        background=BackgroundTask(shutil.rmtree, path.parent, ignore_errors=True),
+    )

@@ -68,7 +68,7 @@ def parse_bbox(text: str) -> BBox:
     return minx, miny, maxx, maxy
 
 
-def _check_crs(name: str, value: str | None) -> None:
+def check_crs84(name: str, value: str | None) -> None:
     if value is not None and value not in CRS84_ALIASES:
         raise InvalidParameter(f"{name} {value!r} is not supported; use {CRS84}")
 
@@ -153,9 +153,8 @@ class FeatureQueryParams:
 
     def to_query(self, meta: LayerMeta, settings: Settings) -> FeatureQuery:
         """The backend-neutral query for this layer; unknown parameters are a 400."""
-        _check_crs("bbox-crs", self.bbox_crs)
-        _check_crs("crs", self.crs)
-        _check_crs("filter-crs", self.filter_crs)
+        check_crs84("bbox-crs", self.bbox_crs)
+        check_crs84("filter-crs", self.filter_crs)
         equality = []
         for name, value in self.request.query_params.multi_items():
             if name in RESERVED:
@@ -197,7 +196,10 @@ async def feature_query_params(
         Query(description="minLon,minLat,maxLon,maxLat (WGS 84); features that really intersect"),
     ] = None,
     bbox_crs: Annotated[str | None, Query(alias="bbox-crs", description="only CRS84")] = None,
-    crs: Annotated[str | None, Query(description="output CRS; only CRS84")] = None,
+    crs: Annotated[
+        str | None,
+        Query(description="output CRS of an export (EPSG:9206, an OGC URI); pages are CRS84"),
+    ] = None,
     limit: Annotated[
         int | None,
         Query(ge=1, description="features per page (default 100, clamped to the maximum)"),

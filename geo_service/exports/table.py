@@ -1,0 +1,130 @@
+"""Feature batches as tables: typed Arrow columns, reprojected geometry, labels for headers.
+
+Every export format reads through here, so the columns, their order, the CRS handling and the
+spreadsheet conveniences (a representative point's x/y, WKT within Excel's cell limit) are the
+same in CSV, XLSX, GeoPackage, Shapefile, FlatGeobuf and KML.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import shapely
+from pyproj import CRS, Transformer
+
+from ..catalogue import FieldSpec, LayerMeta
+from ..errors import InvalidParameter
+from ..store import Feature
+
+EXCEL_CELL_LIMIT = 32_767
+WGS84 = CRS.from_epsg(4326)
+_ARROW_TYPES = {
+    "string": pa.string(),
+    "integer": pa.int64(),
+    "number": pa.float64(),
+    "date": pa.date32(),
+    "datetime": pa.string(),
+    "boolean": pa.bool_(),
+}
+
+
+def parse_crs(text: str | None) -> CRS:
+    """`EPSG:9206`, an OGC CRS URI or CRS84; anything pyproj does not know is a 400."""
+    if text is None or text.rstrip("/").endswith(("CRS84", "OGC:CRS84")):
+        return WGS84
+    candidate = text
+    if "/def/crs/EPSG/" in text:
+        candidate = "EPSG:" + text.rstrip("/").rsplit("/", 1)[-1]
+    try:
+        return CRS.from_user_input(candidate)
+    except Exception:  # pyproj raises CRSError and others for garbage
+        raise InvalidParameter(f"crs {text!r} is not a CRS pyproj knows (try EPSG:9206)") from None
+
+
+@dataclass(frozen=True)
+class ExportColumns:
+    """The property columns of an export, in schema order, with their labels."""
+
+    fields: list[FieldSpec]
+    lang: str
+
+    @classmethod
+    def of(cls, meta: LayerMeta, properties: tuple[str, ...] | None, lang: str) -> ExportColumns:
+        chosen = [f for f in meta.fields if properties is None or f.name in properties]
+        return cls(chosen, lang)
+
+    def header(self, spec: FieldSpec) -> str:
+        label = spec.label_vi if self.lang == "vi" else spec.label_en
+        return f"{label} ({spec.unit})" if spec.unit else label
+
+
+def reproject(geometries: np.ndarray, crs: CRS) -> np.ndarray:
+    if crs == WGS84:
+        return geometries
+    transformer = Transformer.from_crs(WGS84, crs, always_xy=True)
+    return shapely.transform(
+        geometries, lambda xy: np.column_stack(transformer.transform(xy[:, 0], xy[:, 1]))
+    )
+
+
+def _property_array(spec: FieldSpec, values: list) -> pa.Array:
+    if spec.type == "date":
+        values = [None if v is None else dt.date.fromisoformat(str(v)[:10]) for v in values]
+    return pa.array(values, type=_ARROW_TYPES[spec.type])
+
+
+def geometry_batches(
+    columns: ExportColumns, batches: Iterable[list[Feature]], crs: CRS
+) -> Iterator[pa.RecordBatch]:
+    """Arrow batches with the properties and a WKB `geometry` column in `crs`."""
+    for features in batches:
+        geometries = reproject(shapely.from_wkb([f.geometry for f in features]), crs)
+        arrays = [
+            _property_array(s, [f.properties.get(s.name) for f in features]) for s in columns.fields
+        ]
+        arrays.append(pa.array(shapely.to_wkb(geometries), type=pa.binary()))
+        yield pa.RecordBatch.from_arrays(
+            arrays, names=[s.name for s in columns.fields] + ["geometry"]
+        )
+
+
+def spreadsheet_rows(
+    columns: ExportColumns, batches: Iterable[list[Feature]], crs: CRS
+) -> Iterator[list]:
+    """Rows of property values, then x and y of a representative point, then WKT.
+
+    WKT longer than an Excel cell holds is replaced by a note saying so.
+    """
+    for features in batches:
+        geometries = reproject(shapely.from_wkb([f.geometry for f in features]), crs)
+        points = shapely.point_on_surface(geometries)
+        xs, ys = shapely.get_x(points), shapely.get_y(points)
+        texts = shapely.to_wkt(geometries, rounding_precision=-1)
+        for feature, x, y, wkt in zip(features, xs, ys, texts, strict=True):
+            if wkt is not None and len(wkt) > EXCEL_CELL_LIMIT:
+                wkt = (
+                    f"(geometry of {len(wkt):,} characters is too long for a spreadsheet cell; "
+                    "export GeoPackage for it / hình học quá dài, hãy xuất GeoPackage)"
+                )
+            values = [feature.properties.get(s.name) for s in columns.fields]
+            yield [
+                *values,
+                None if np.isnan(x) else float(x),
+                None if np.isnan(y) else float(y),
+                wkt,
+            ]
+
+
+def spreadsheet_header(columns: ExportColumns, crs: CRS) -> list[str]:
+    code = crs.to_epsg()
+    crs_name = f"EPSG:{code}" if code else crs.name
+    return [
+        *(columns.header(s) for s in columns.fields),
+        f"x ({crs_name})",
+        f"y ({crs_name})",
+        f"WKT ({crs_name})",
+    ]
