@@ -7,6 +7,7 @@ import os
 import sys
 from pathlib import Path
 
+from .exports.formats import FORMATS
 from .settings import Settings
 
 
@@ -66,6 +67,50 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    import shutil
+
+    from tqdm import tqdm
+
+    from .api.params import parse_bbox
+    from .cql2 import CQL2Error, parse_filter
+    from .errors import ServiceError
+    from .exports import export_query
+    from .query import Query
+    from .store.gpkg import GeoPackageStore
+
+    store = GeoPackageStore(_data_dir(args))
+    bar = tqdm(unit=" features", file=sys.stderr, disable=None)
+
+    def progress(done: int, total: int) -> None:
+        bar.total = total
+        bar.update(done - bar.n)
+
+    try:
+        query = Query(
+            bbox=parse_bbox(args.bbox) if args.bbox else None,
+            filter=parse_filter(args.filter, args.filter_lang) if args.filter else None,
+            text=args.q,
+            limit=None,
+        )
+        path, _ = export_query(
+            store, args.layer, query, args.format, args.crs, args.lang, args.max_features, progress
+        )
+    except CQL2Error as exc:
+        print(f"geo-service export: --filter: {exc}", file=sys.stderr)
+        return 2
+    except ServiceError as exc:
+        print(f"geo-service export: {exc.description}", file=sys.stderr)
+        return 2
+    finally:
+        bar.close()
+    output = Path(args.output)
+    shutil.move(path, output)
+    shutil.rmtree(path.parent, ignore_errors=True)
+    print(f"wrote {output} ({output.stat().st_size:,} bytes)", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="geo-service",
@@ -88,6 +133,20 @@ def build_parser() -> argparse.ArgumentParser:
     sample.set_defaults(handler=cmd_sample)
     layers = with_data_dir(commands.add_parser("layers", help="list layers with feature counts"))
     layers.set_defaults(handler=cmd_layers)
+    export = with_data_dir(
+        commands.add_parser("export", help="export a layer (or part of it) to a file")
+    )
+    export.add_argument("--layer", required=True, help="layer id")
+    export.add_argument("--format", required=True, choices=sorted(FORMATS), help="file format")
+    export.add_argument("-o", "--output", required=True, help="file to write")
+    export.add_argument("--filter", help="CQL2 filter, e.g. \"status = 'operating'\"")
+    export.add_argument("--filter-lang", default="cql2-text", choices=["cql2-text", "cql2-json"])
+    export.add_argument("--bbox", help="minLon,minLat,maxLon,maxLat")
+    export.add_argument("--q", help="free text over names")
+    export.add_argument("--crs", help="output CRS, e.g. EPSG:9206 (default WGS 84)")
+    export.add_argument("--lang", default="vi", choices=["vi", "en"], help="column header language")
+    export.add_argument("--max-features", type=int, default=Settings().max_export)
+    export.set_defaults(handler=cmd_export)
     return parser
 
 

@@ -56,3 +56,26 @@ def test_serve_builds_the_sample_when_the_data_directory_is_empty(tmp_path):
     ):
         ids = {c["id"] for c in json.load(r)["collections"]}
     assert ids == SAMPLE_LAYERS
+
+
+def test_export_writes_a_file_and_refuses_bad_input(sample_dir, tmp_path):
+    import pyogrio
+
+    out = tmp_path / "zones.gpkg"
+    done = geo_service(
+        "export", "--data-dir", str(sample_dir), "--layer", "industrial_zones", "--format", "gpkg",
+        "--crs", "EPSG:9206", "--filter", "province_code = '14'", "-o", str(out), cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    frame = pyogrio.read_dataframe(out)
+    assert len(frame) == 3 and frame.crs.to_epsg() == 9206 and set(frame["province_code"]) == {"14"}
+    bad = geo_service(
+        "export", "--data-dir", str(sample_dir), "--layer", "industrial_zones", "--format", "csv",
+        "--filter", "area_ha >", "-o", str(tmp_path / "x.csv"), cwd=tmp_path,
+    )  # fmt: skip
+    assert bad.returncode == 2 and "CQL2" in bad.stderr and not (tmp_path / "x.csv").exists()
+    limited = geo_service(
+        "export", "--data-dir", str(sample_dir), "--layer", "communes", "--format", "csv",
+        "--max-features", "10", "-o", str(tmp_path / "c.csv"), cwd=tmp_path,
+    )  # fmt: skip
+    assert limited.returncode == 2 and "10" in limited.stderr

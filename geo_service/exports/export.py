@@ -5,11 +5,12 @@ from __future__ import annotations
 import dataclasses
 import shutil
 import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from ..errors import TooLarge
 from ..query import Query
-from ..store import Store
+from ..store import Feature, Store
 from .formats import export_format
 from .table import ExportColumns, parse_crs
 
@@ -22,10 +23,12 @@ def export_query(
     crs_text: str | None,
     lang: str,
     max_features: int,
+    progress: Callable[[int, int], None] | None = None,
 ) -> tuple[Path, str]:
     """Write every feature the query matches (not one page); returns (file, media type).
 
-    The caller owns the file's folder (`file.parent`) and removes it when sent.
+    The caller owns the file's folder (`file.parent`) and removes it when sent. `progress`,
+    if given, is called with (features written so far, features in all) after each batch.
     """
     meta = store.layer(layer_id)
     crs = parse_crs(crs_text)
@@ -41,8 +44,21 @@ def export_query(
     columns = ExportColumns.of(meta, query.properties, lang)
     folder = Path(tempfile.mkdtemp(prefix="geo-service-export-"))
     try:
-        path = chosen.write(folder, meta, columns, store.iter_features(layer_id, whole), crs)
+        batches = store.iter_features(layer_id, whole)
+        if progress is not None:
+            batches = _reporting(batches, matched, progress)
+        path = chosen.write(folder, meta, columns, batches, crs)
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
     return path, chosen.media_type
+
+
+def _reporting(
+    batches: Iterator[list[Feature]], total: int, progress: Callable[[int, int], None]
+) -> Iterator[list[Feature]]:
+    done = 0
+    for batch in batches:
+        yield batch
+        done += len(batch)
+        progress(done, total)
