@@ -164,3 +164,9 @@ def test_export_over_the_limit_is_413_saying_the_limit(grid_dir):
         ).status_code
         == 200
     )
+
+
+@pytest.mark.parametrize("f", ["csv", "xlsx", "gpkg", "shp", "fgb", "geojson", "kml"])
+def test_an_empty_result_still_exports(grid_client, f):
+    response = download(grid_client, f=f, filter="status = 'no such status'")
+    assert response.content

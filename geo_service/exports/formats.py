@@ -1,8 +1,7 @@
 """Export formats: each writes a query's whole result to a file, batch by batch.
 
-GDAL's drivers (through pyogrio) write CSV, GeoPackage, Shapefile, FlatGeobuf, KML and GeoJSON
-from a stream of Arrow batches; openpyxl writes XLSX in write-only mode. Memory stays bounded
-by the batch size whatever the result's size.
+GDAL's drivers (through pyogrio) write every format from a stream of Arrow batches, so memory
+stays bounded by the batch size whatever the result's size.
 """
 
 from __future__ import annotations
@@ -10,19 +9,19 @@ from __future__ import annotations
 import csv
 import itertools
 import zipfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
 import pyogrio
-from openpyxl import Workbook
 from pyproj import CRS
 
 from ..catalogue import LayerMeta
 from ..errors import InvalidParameter
 from ..store import Feature
-from .table import WGS84, ExportColumns, geometry_batches, spreadsheet_header, spreadsheet_rows
+from .spreadsheet import freeze_header_and_filter
+from .table import WGS84, ExportColumns, geometry_batches, spreadsheet_batches
 
 Batches = Iterable[list[Feature]]
 Writer = Callable[[Path, LayerMeta, ExportColumns, Batches, CRS], Path]
@@ -42,7 +41,8 @@ def _vector_writer(driver: str, extension: str, **layer_options: str) -> Writer:
         folder: Path, meta: LayerMeta, columns: ExportColumns, batches: Batches, crs: CRS
     ) -> Path:
         path = folder / f"{meta.id}.{extension}"
-        _write_arrow(path, driver, meta, columns, batches, crs, layer_options)
+        stream = geometry_batches(columns, _at_least_one(batches), crs)
+        _write_arrow(path, driver, meta.id, stream, crs, layer_options)
         return path
 
     return write
@@ -51,37 +51,46 @@ def _vector_writer(driver: str, extension: str, **layer_options: str) -> Writer:
 def _write_arrow(
     path: Path,
     driver: str,
-    meta: LayerMeta,
-    columns: ExportColumns,
-    batches: Batches,
-    crs: CRS,
+    layer: str,
+    stream: Iterator[pa.RecordBatch],
+    crs: CRS | None,
     layer_options: dict[str, str],
-    names: list[str] | None = None,
+    rename: list[str] | None = None,
 ) -> None:
-    """Stream Arrow batches into one GDAL write; `names` renames the property columns."""
-    stream = geometry_batches(columns, batches, crs)
-    first = next(stream, None) or next(geometry_batches(columns, [[]], crs))
+    """Stream Arrow batches into one GDAL write; a `geometry` column, if any, is WKB in `crs`.
+
+    `stream` must yield at least one (possibly empty) batch; `rename` renames the columns.
+    """
+    first = next(stream)
     schema = first.schema
-    if names is not None:
+    if rename is not None:
         schema = pa.schema(
-            [
-                field.with_name(name)
-                for field, name in zip(schema, [*names, "geometry"], strict=True)
-            ]
+            [field.with_name(name) for field, name in zip(schema, rename, strict=True)]
         )
     reader = pa.RecordBatchReader.from_batches(
         schema, (batch.rename_columns(schema.names) for batch in itertools.chain([first], stream))
     )
+    spatial = "geometry" in schema.names
     pyogrio.write_arrow(
         reader,
         path,
-        layer=meta.id,
+        layer=layer,
         driver=driver,
-        geometry_name="geometry",
-        geometry_type="Unknown",
-        crs=crs.to_wkt(),
+        geometry_name="geometry" if spatial else None,
+        geometry_type="Unknown" if spatial else None,
+        crs=crs.to_wkt() if spatial else None,
         layer_options=layer_options or None,
     )
+
+
+def _at_least_one(batches: Batches) -> Iterator[list[Feature]]:
+    """The batches, or one empty batch when there are none (so an empty export has its columns)."""
+    empty = True
+    for batch in batches:
+        empty = False
+        yield batch
+    if empty:
+        yield []
 
 
 def write_csv(
@@ -89,37 +98,20 @@ def write_csv(
 ) -> Path:
     """UTF-8 with a byte-order mark (Excel then reads Vietnamese right), labelled headers."""
     path = folder / f"{meta.id}.csv"
-    with path.open("w", encoding="utf-8-sig", newline="") as out:
-        writer = csv.writer(out)
-        writer.writerow(spreadsheet_header(columns, crs))
-        writer.writerows(spreadsheet_rows(columns, batches, crs))
+    rows = spreadsheet_batches(columns, _at_least_one(batches), crs)
+    _write_arrow(path, "CSV", meta.id, rows, None, {"WRITE_BOM": "YES"})
     return path
 
 
 def write_xlsx(
     folder: Path, meta: LayerMeta, columns: ExportColumns, batches: Batches, crs: CRS
 ) -> Path:
+    """One sheet, labelled header row frozen, an autofilter over every column."""
     path = folder / f"{meta.id}.xlsx"
-    book = Workbook(write_only=True)
-    sheet = book.create_sheet(meta.id[:31])
-    header = spreadsheet_header(columns, crs)
-    sheet.freeze_panes = "A2"
-    sheet.append(header)
-    count = 0
-    for row in spreadsheet_rows(columns, batches, crs):
-        sheet.append(row)
-        count += 1
-    sheet.auto_filter.ref = f"A1:{_column_letter(len(header))}{count + 1}"
-    book.save(path)
+    rows = spreadsheet_batches(columns, _at_least_one(batches), crs)
+    _write_arrow(path, "XLSX", meta.id[:31], rows, None, {})
+    freeze_header_and_filter(path)
     return path
-
-
-def _column_letter(number: int) -> str:
-    letters = ""
-    while number:
-        number, rest = divmod(number - 1, 26)
-        letters = chr(65 + rest) + letters
-    return letters
 
 
 def shapefile_names(fields: list[str]) -> list[str]:
@@ -141,15 +133,16 @@ def write_shapefile(
     parts = folder / "shapefile"
     parts.mkdir()
     names = shapefile_names([s.name for s in columns.fields])
+    stream = geometry_batches(columns, _at_least_one(batches), crs)
+    options = {"ENCODING": "UTF-8"}
     _write_arrow(
         parts / f"{meta.id}.shp",
         "ESRI Shapefile",
-        meta,
-        columns,
-        batches,
+        meta.id,
+        stream,
         crs,
-        {"ENCODING": "UTF-8"},
-        names,
+        options,
+        [*names, "geometry"],
     )
     with (parts / "fields.csv").open("w", encoding="utf-8-sig", newline="") as out:
         writer = csv.writer(out)

@@ -92,31 +92,37 @@ def geometry_batches(
         )
 
 
-def spreadsheet_rows(
+def _too_long_for_a_cell(wkt: str) -> str:
+    return (
+        f"(geometry of {len(wkt):,} characters is too long for a spreadsheet cell; "
+        "export GeoPackage for it / hình học quá dài cho một ô, hãy xuất GeoPackage)"
+    )
+
+
+def spreadsheet_batches(
     columns: ExportColumns, batches: Iterable[list[Feature]], crs: CRS
-) -> Iterator[list]:
-    """Rows of property values, then x and y of a representative point, then WKT.
+) -> Iterator[pa.RecordBatch]:
+    """Labelled columns: the properties, x and y of a representative point, then WKT.
 
     WKT longer than an Excel cell holds is replaced by a note saying so.
     """
+    names = spreadsheet_header(columns, crs)
     for features in batches:
         geometries = reproject(shapely.from_wkb([f.geometry for f in features]), crs)
         points = shapely.point_on_surface(geometries)
-        xs, ys = shapely.get_x(points), shapely.get_y(points)
-        texts = shapely.to_wkt(geometries, rounding_precision=-1)
-        for feature, x, y, wkt in zip(features, xs, ys, texts, strict=True):
-            if wkt is not None and len(wkt) > EXCEL_CELL_LIMIT:
-                wkt = (
-                    f"(geometry of {len(wkt):,} characters is too long for a spreadsheet cell; "
-                    "export GeoPackage for it / hình học quá dài, hãy xuất GeoPackage)"
-                )
-            values = [feature.properties.get(s.name) for s in columns.fields]
-            yield [
-                *values,
-                None if np.isnan(x) else float(x),
-                None if np.isnan(y) else float(y),
-                wkt,
-            ]
+        texts = [
+            None if t is None else (t if len(t) <= EXCEL_CELL_LIMIT else _too_long_for_a_cell(t))
+            for t in shapely.to_wkt(geometries, rounding_precision=-1)
+        ]
+        arrays = [
+            _property_array(s, [f.properties.get(s.name) for f in features]) for s in columns.fields
+        ]
+        arrays += [
+            pa.array(shapely.get_x(points), type=pa.float64(), from_pandas=True),
+            pa.array(shapely.get_y(points), type=pa.float64(), from_pandas=True),
+            pa.array(texts, type=pa.string()),
+        ]
+        yield pa.RecordBatch.from_arrays(arrays, names=names)
 
 
 def spreadsheet_header(columns: ExportColumns, crs: CRS) -> list[str]:

@@ -78,12 +78,16 @@ def _text_function(function):
     return lambda value: function(value) if isinstance(value, str) else value
 
 
-def open_readonly(path: Path) -> sqlite3.Connection:
+def open_readonly(path: Path, mapped: bool = True) -> sqlite3.Connection:
+    """A read-only connection with our SQL functions.
+
+    Version files never change, so mapping them is safe and spares a read() per page for the
+    random reads of pages and bboxes; long sequential reads (exports) go unmapped.
+    """
     connection = sqlite3.connect(
         f"file:{pathname2url(str(path))}?mode=ro&immutable=1", uri=True, check_same_thread=False
     )
-    # Version files never change, so mapping them is safe and spares a read() per page.
-    connection.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")
+    connection.execute(f"PRAGMA mmap_size = {MMAP_BYTES if mapped else 0}")
     connection.create_function("gs_intersects", 2, sql_intersects, deterministic=True)
     connection.create_function("gs_lower", 1, _text_function(lower), deterministic=True)
     connection.create_function("gs_unaccent", 1, _text_function(unaccent), deterministic=True)
@@ -176,15 +180,17 @@ class GeoPackageStore:
     def iter_features(
         self, layer_id: str, query: Query, batch_size: int = 2000
     ) -> Iterator[list[Feature]]:
-        """Every feature the query selects (its limit and offset too), in batches, from one SELECT."""
-        layer, connection = self._open(layer_id)
+        """Every feature the query selects (its limit and offset too), in batches, from one SELECT
+        on a connection of its own, so a long export ties up nothing else."""
+        layer, _ = self._open(layer_id)
         sql, params, columns = self._select(layer, query, layer.compiler.where(query))
-        cursor = connection.execute(sql, params)
+        connection = open_readonly(layer.path, mapped=False)
         try:
+            cursor = connection.execute(sql, params)
             while rows := cursor.fetchmany(batch_size):
                 yield [_feature(row, columns) for row in rows]
         finally:
-            cursor.close()
+            connection.close()
 
     def feature(self, layer_id: str, feature_id: str) -> Feature:
         layer, connection = self._open(layer_id)
