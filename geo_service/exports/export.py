@@ -47,7 +47,10 @@ def export_query(
         batches = store.iter_features(layer_id, whole)
         if progress is not None:
             batches = _reporting(batches, matched, progress)
-        path = chosen.write(folder, meta, columns, batches, crs)
+        path = folder / f"{meta.id}.{chosen.extension}"
+        chosen.write(path, meta, columns, batches, crs, False)
+        if chosen.finish is not None:
+            chosen.finish(path)
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import itertools
+import shutil
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -24,7 +25,9 @@ from .spreadsheet import freeze_header_and_filter
 from .table import WGS84, ExportColumns, geometry_batches, spreadsheet_batches
 
 Batches = Iterable[list[Feature]]
-Writer = Callable[[Path, LayerMeta, ExportColumns, Batches, CRS], Path]
+Writer = Callable[[Path, LayerMeta, ExportColumns, Batches, CRS, bool], None]
+"""write(target, meta, columns, batches, crs, append): one layer into `target`; with `append`,
+as a further layer of a file that already holds others (formats with `multi_layer` only)."""
 
 
 @dataclass(frozen=True)
@@ -34,16 +37,22 @@ class ExportFormat:
     extension: str
     write: Writer
     wgs84_only: bool = False
+    multi_layer: bool = False
+    finish: Callable[[Path], None] | None = None
+    """Run once on the finished file, after every layer is written."""
 
 
-def _vector_writer(driver: str, extension: str, **layer_options: str) -> Writer:
+def _vector_writer(driver: str, **layer_options: str) -> Writer:
     def write(
-        folder: Path, meta: LayerMeta, columns: ExportColumns, batches: Batches, crs: CRS
-    ) -> Path:
-        path = folder / f"{meta.id}.{extension}"
+        target: Path,
+        meta: LayerMeta,
+        columns: ExportColumns,
+        batches: Batches,
+        crs: CRS,
+        append: bool,
+    ) -> None:
         stream = geometry_batches(columns, _at_least_one(batches), crs)
-        _write_arrow(path, driver, meta.id, stream, crs, layer_options)
-        return path
+        _write_arrow(target, driver, meta.id, stream, crs, layer_options, append=append)
 
     return write
 
@@ -56,6 +65,7 @@ def _write_arrow(
     crs: CRS | None,
     layer_options: dict[str, str],
     rename: list[str] | None = None,
+    append: bool = False,
 ) -> None:
     """Stream Arrow batches into one GDAL write; a `geometry` column, if any, is WKB in `crs`.
 
@@ -80,6 +90,7 @@ def _write_arrow(
         geometry_type="Unknown" if spatial else None,
         crs=crs.to_wkt() if spatial else None,
         layer_options=layer_options or None,
+        append=append,
     )
 
 
@@ -94,24 +105,26 @@ def _at_least_one(batches: Batches) -> Iterator[list[Feature]]:
 
 
 def write_csv(
-    folder: Path, meta: LayerMeta, columns: ExportColumns, batches: Batches, crs: CRS
-) -> Path:
+    target: Path, meta: LayerMeta, columns: ExportColumns, batches: Batches, crs: CRS, append: bool
+) -> None:
     """UTF-8 with a byte-order mark (Excel then reads Vietnamese right), labelled headers."""
-    path = folder / f"{meta.id}.csv"
     rows = spreadsheet_batches(columns, _at_least_one(batches), crs)
-    _write_arrow(path, "CSV", meta.id, rows, None, {"WRITE_BOM": "YES"})
-    return path
+    _write_arrow(target, "CSV", meta.id, rows, None, {"WRITE_BOM": "YES"})
 
 
 def write_xlsx(
-    folder: Path, meta: LayerMeta, columns: ExportColumns, batches: Batches, crs: CRS
-) -> Path:
-    """One sheet, labelled header row frozen, an autofilter over every column."""
-    path = folder / f"{meta.id}.xlsx"
+    target: Path, meta: LayerMeta, columns: ExportColumns, batches: Batches, crs: CRS, append: bool
+) -> None:
+    """A sheet of labelled columns (the header is frozen and filtered by `finish`)."""
     rows = spreadsheet_batches(columns, _at_least_one(batches), crs)
-    _write_arrow(path, "XLSX", meta.id[:31], rows, None, {})
-    freeze_header_and_filter(path)
-    return path
+    _write_arrow(target, "XLSX", meta.id[:31], rows, None, {}, append=append)
+
+
+def write_sheet(target: Path, name: str, header: list[str], rows: list[list], append: bool) -> None:
+    """A plain sheet (e.g. a summary) of text columns."""
+    columns = [pa.array([str(r[i]) for r in rows], type=pa.string()) for i in range(len(header))]
+    batch = pa.RecordBatch.from_arrays(columns, names=header)
+    _write_arrow(target, "XLSX", name[:31], iter([batch]), None, {}, append=append)
 
 
 def shapefile_names(fields: list[str]) -> list[str]:
@@ -127,10 +140,10 @@ def shapefile_names(fields: list[str]) -> list[str]:
 
 
 def write_shapefile(
-    folder: Path, meta: LayerMeta, columns: ExportColumns, batches: Batches, crs: CRS
-) -> Path:
+    target: Path, meta: LayerMeta, columns: ExportColumns, batches: Batches, crs: CRS, append: bool
+) -> None:
     """A zip of .shp/.shx/.dbf/.prj/.cpg (UTF-8) and fields.csv mapping names to the originals."""
-    parts = folder / "shapefile"
+    parts = target.with_name(target.stem + "-parts")
     parts.mkdir()
     names = shapefile_names([s.name for s in columns.fields])
     stream = geometry_batches(columns, _at_least_one(batches), crs)
@@ -149,11 +162,10 @@ def write_shapefile(
         writer.writerow(["shapefile_field", "field", "label_vi", "label_en", "unit"])
         for short, spec in zip(names, columns.fields, strict=True):
             writer.writerow([short, spec.name, spec.label_vi, spec.label_en, spec.unit or ""])
-    path = folder / f"{meta.id}.zip"
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
         for part in sorted(parts.iterdir()):
             archive.write(part, part.name)
-    return path
+    shutil.rmtree(parts)
 
 
 FORMATS: dict[str, ExportFormat] = {
@@ -165,20 +177,26 @@ FORMATS: dict[str, ExportFormat] = {
             "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
             "xlsx",
             write_xlsx,
+            multi_layer=True,
+            finish=freeze_header_and_filter,
         ),
         ExportFormat(
-            "gpkg", "application/geopackage+sqlite3", "gpkg", _vector_writer("GPKG", "gpkg")
+            "gpkg",
+            "application/geopackage+sqlite3",
+            "gpkg",
+            _vector_writer("GPKG"),
+            multi_layer=True,
         ),
         ExportFormat("shp", "application/zip", "zip", write_shapefile),
-        ExportFormat("fgb", "application/flatgeobuf", "fgb", _vector_writer("FlatGeobuf", "fgb")),
+        ExportFormat("fgb", "application/flatgeobuf", "fgb", _vector_writer("FlatGeobuf")),
         ExportFormat(
-            "kml", "application/vnd.google-earth.kml+xml", "kml", _vector_writer("KML", "kml"), True
+            "kml", "application/vnd.google-earth.kml+xml", "kml", _vector_writer("KML"), True
         ),
         ExportFormat(
             "geojson",
             "application/geo+json",
             "geojson",
-            _vector_writer("GeoJSON", "geojson", RFC7946="YES", WRITE_NAME="NO"),
+            _vector_writer("GeoJSON", RFC7946="YES", WRITE_NAME="NO"),
             True,
         ),
     )
