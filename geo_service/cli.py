@@ -75,8 +75,9 @@ def cmd_export(args: argparse.Namespace) -> int:
     from .api.params import parse_bbox
     from .cql2 import CQL2Error, parse_filter
     from .errors import ServiceError
-    from .exports import export_query
+    from .exports import export_query, export_shortlist
     from .query import Query
+    from .shortlists import ShortlistStore
     from .store.gpkg import GeoPackageStore
 
     store = GeoPackageStore(_data_dir(args))
@@ -93,9 +94,25 @@ def cmd_export(args: argparse.Namespace) -> int:
             text=args.q,
             limit=None,
         )
-        path, _ = export_query(
-            store, args.layer, query, args.format, args.crs, args.lang, args.max_features, progress
-        )
+        if args.shortlist:
+            settings = Settings()
+            shortlists = ShortlistStore(
+                store.data_dir, settings.shortlist_max_items, settings.shortlists_per_client
+            )
+            path, _ = export_shortlist(
+                store, shortlists.get(args.shortlist), args.format, args.crs, args.lang
+            )
+        else:
+            path, _ = export_query(
+                store,
+                args.layer,
+                query,
+                args.format,
+                args.crs,
+                args.lang,
+                args.max_features,
+                progress,
+            )
     except CQL2Error as exc:
         print(f"geo-service export: --filter: {exc}", file=sys.stderr)
         return 2
@@ -136,7 +153,11 @@ def build_parser() -> argparse.ArgumentParser:
     export = with_data_dir(
         commands.add_parser("export", help="export a layer (or part of it) to a file")
     )
-    export.add_argument("--layer", required=True, help="layer id")
+    source = export.add_mutually_exclusive_group(required=True)
+    source.add_argument("--layer", help="layer id")
+    source.add_argument(
+        "--shortlist", help="shortlist id: every site of it, one table or file per layer"
+    )
     export.add_argument("--format", required=True, choices=sorted(FORMATS), help="file format")
     export.add_argument("-o", "--output", required=True, help="file to write")
     export.add_argument("--filter", help="CQL2 filter, e.g. \"status = 'operating'\"")

@@ -18,6 +18,10 @@ class Settings(BaseSettings):
     default_limit: int = Field(100, ge=1, description="features per page when none is asked")
     max_limit: int = Field(10_000, ge=1, description="larger limits are clamped to this")
     max_export: int = Field(1_000_000, ge=1, description="most features one export may hold")
+    shortlist_max_items: int = Field(500, ge=1, description="most sites in one shortlist")
+    shortlists_per_client: int = Field(
+        200, ge=1, description="most shortlists one client address may create"
+    )
     cors_origins: list[str] = Field(default_factory=lambda: ["*"])
     title_vi: str = "Danh mục địa điểm đầu tư"
     title_en: str = "Investment site catalogue"

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, Response, StreamingResponse
-from starlette.background import BackgroundTask
 
 from ..exports import FORMATS, export_query
 from ..geojson import CHUNK_FEATURES, feature_collection, feature_document
@@ -16,6 +14,7 @@ from ..query import Query
 from ..settings import Settings
 from ..store import Store
 from .deps import LangDep, output_format
+from .downloads import file_download
 from .links import GEOJSON, JSON, base_url, link, with_params
 from .params import FeatureParams, SettingsDep, StoreDep, check_crs84
 
@@ -105,11 +104,5 @@ def export_response(
     lang: str,
     settings: Settings,
 ) -> FileResponse:
-    """The whole result as a download; the temporary file goes once it is sent."""
-    path, media_type = export_query(store, layer_id, query, f, crs, lang, settings.max_export)
-    return FileResponse(
-        path,
-        media_type=media_type,
-        filename=path.name,
-        background=BackgroundTask(shutil.rmtree, path.parent, ignore_errors=True),
-    )
+    """The whole result as a download."""
+    return file_download(*export_query(store, layer_id, query, f, crs, lang, settings.max_export))

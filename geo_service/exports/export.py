@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import shutil
 import tempfile
+import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from ..catalogue import ID_FIELD
 from ..errors import TooLarge
-from ..query import Query
+from ..query import In, Literal, Property, Query
+from ..shortlists import Shortlist
 from ..store import Feature, Store
-from .formats import export_format
+from .formats import export_format, write_sheet
 from .table import ExportColumns, parse_crs
 
 
@@ -42,8 +46,7 @@ def export_query(
             f"{matched:,} đối tượng vượt giới hạn xuất {max_features:,}; hãy thu hẹp bằng bbox, filter hoặc q"
         )
     columns = ExportColumns.of(meta, query.properties, lang)
-    folder = Path(tempfile.mkdtemp(prefix="geo-service-export-"))
-    try:
+    with _temporary_folder() as folder:
         batches = store.iter_features(layer_id, whole)
         if progress is not None:
             batches = _reporting(batches, matched, progress)
@@ -51,10 +54,91 @@ def export_query(
         chosen.write(path, meta, columns, batches, crs, False)
         if chosen.finish is not None:
             chosen.finish(path)
+    return path, chosen.media_type
+
+
+def shortlist_query(ids: list[str]) -> Query:
+    return Query(filter=In(Property(ID_FIELD), tuple(Literal(i) for i in ids)), limit=None)
+
+
+def export_shortlist(
+    store: Store, shortlist: Shortlist, format_name: str, crs_text: str | None, lang: str
+) -> tuple[Path, str]:
+    """Every site of a shortlist, grouped by layer: one table or sheet per layer where the format
+    holds several (GeoPackage; XLSX after a summary sheet), else a zip of one file per layer."""
+    crs = parse_crs(crs_text)
+    chosen = export_format(format_name, crs)
+    groups: dict[str, list[str]] = {}
+    for item in shortlist.items:
+        groups.setdefault(item.collection, []).append(item.id)
+    layers = [
+        (store.layer(c), ids) for c, ids in groups.items() if c in {m.id for m in store.layers()}
+    ]
+    stem = f"shortlist-{shortlist.id}"
+    with _temporary_folder() as folder:
+        if chosen.multi_layer:
+            path = folder / f"{stem}.{chosen.extension}"
+            append = False
+            if chosen.name == "xlsx":
+                write_sheet(
+                    path, "shortlist", *_summary(store, shortlist, layers, lang), append=False
+                )
+                append = True
+            for meta, ids in layers:
+                batches = store.iter_features(meta.id, shortlist_query(ids))
+                chosen.write(path, meta, ExportColumns.of(meta, None, lang), batches, crs, append)
+                append = True
+            if chosen.finish is not None:
+                chosen.finish(path)
+            return path, chosen.media_type
+        parts = folder / "parts"
+        parts.mkdir()
+        for meta, ids in layers:
+            target = parts / f"{meta.id}.{chosen.extension}"
+            batches = store.iter_features(meta.id, shortlist_query(ids))
+            chosen.write(target, meta, ExportColumns.of(meta, None, lang), batches, crs, False)
+        path = folder / f"{stem}.zip"
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+            for part in sorted(parts.iterdir()):
+                archive.write(part, part.name)
+        return path, "application/zip"
+
+
+def _summary(
+    store: Store, shortlist: Shortlist, layers: list, lang: str
+) -> tuple[list[str], list[list]]:
+    vi = lang == "vi"
+    rows: list[list] = [
+        ["Tên danh sách" if vi else "Shortlist", shortlist.name],
+        ["Ghi chú" if vi else "Note", shortlist.note],
+        ["Tạo lúc" if vi else "Created", shortlist.created],
+        ["Cập nhật" if vi else "Updated", shortlist.updated],
+    ]
+    for meta, ids in layers:
+        found = store.query(
+            meta.id, dataclasses.replace(shortlist_query(ids), limit=0)
+        ).number_matched
+        title = meta.title_vi if vi else meta.title_en
+        missing = len(ids) - found
+        rows.append(
+            [
+                title,
+                f"{found}"
+                + (f" ({missing} {'không còn' if vi else 'missing'})" if missing else ""),
+            ]
+        )
+    return (["Mục" if vi else "Item", "Giá trị" if vi else "Value"], rows)
+
+
+@contextlib.contextmanager
+def _temporary_folder() -> Iterator[Path]:
+    """A folder for the export; removed here only if writing fails (else the caller removes it)."""
+    folder = Path(tempfile.mkdtemp(prefix="geo-service-export-"))
+    try:
+        yield folder
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
-    return path, chosen.media_type
 
 
 def _reporting(

@@ -1,0 +1,142 @@
+"""Shortlists: create, read, change (with the edit key) and export a planner's list of sites."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi.responses import FileResponse
+from pydantic import BaseModel, Field
+
+from ..catalogue import LAYER_ID_PATTERN
+from ..exports import FORMATS, export_shortlist, shortlist_query
+from ..shortlists import ItemRef, Shortlist, ShortlistStore
+from ..store import Store
+from .deps import LangDep, output_format
+from .downloads import file_download
+from .links import GEOJSON, JSON, base_url, link
+from .params import StoreDep
+
+router = APIRouter(tags=["Shortlists"])
+
+
+async def get_shortlists(request: Request) -> ShortlistStore:
+    return request.app.state.shortlists
+
+
+Shortlists = Annotated[ShortlistStore, Depends(get_shortlists)]
+ExportFormat = Annotated[str, Depends(output_format(tuple(FORMATS)))]
+
+
+class Item(BaseModel):
+    collection: str = Field(pattern=LAYER_ID_PATTERN.pattern, examples=["industrial_zones"])
+    id: str = Field(min_length=1, max_length=200, examples=["SL-KCN-MAISON-1"])
+
+    def ref(self) -> ItemRef:
+        return ItemRef(self.collection, self.id)
+
+
+class ShortlistIn(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    note: str = Field("", max_length=4000)
+    items: list[Item] = Field(default_factory=list)
+
+
+class ShortlistChange(BaseModel):
+    name: str | None = Field(None, min_length=1, max_length=200)
+    note: str | None = Field(None, max_length=4000)
+    add: list[Item] = Field(default_factory=list)
+    remove: list[Item] = Field(default_factory=list)
+
+
+def describe(request: Request, store: Store, shortlist: Shortlist) -> dict[str, Any]:
+    """The list with each item resolved: its names and link, or `found: false` if it has gone."""
+    root = base_url(request)
+    known = {m.id for m in store.layers()}
+    found: dict[ItemRef, dict] = {}
+    groups: dict[str, list[str]] = {}
+    for item in shortlist.items:
+        groups.setdefault(item.collection, []).append(item.id)
+    for collection, ids in groups.items():
+        if collection not in known:
+            continue
+        query = dataclasses.replace(shortlist_query(ids), properties=("name_vi", "name_en"))
+        for feature in store.query(collection, query).features:
+            found[ItemRef(collection, feature.id)] = feature.properties
+    items = []
+    for item in shortlist.items:
+        entry: dict[str, Any] = {
+            "collection": item.collection,
+            "id": item.id,
+            "found": item in found,
+        }
+        if item in found:
+            entry.update(found[item])
+            entry["href"] = f"{root}/collections/{item.collection}/items/{item.id}"
+        else:
+            entry["reason"] = (
+                "the site is no longer in the catalogue / địa điểm không còn trong danh mục"
+            )
+        items.append(entry)
+    url = f"{root}/shortlists/{shortlist.id}"
+    return {
+        "id": shortlist.id,
+        "name": shortlist.name,
+        "note": shortlist.note,
+        "created": shortlist.created,
+        "updated": shortlist.updated,
+        "items": items,
+        "links": [
+            link(url, "self", JSON, "This shortlist"),
+            *(
+                link(f"{url}/export?f={f}", "enclosure", FORMATS[f].media_type, f"Export as {f}")
+                for f in FORMATS
+            ),
+            link(f"{root}/collections", "data", GEOJSON, "Collections"),
+        ],
+    }
+
+
+@router.post("/shortlists", status_code=201, summary="Create a shortlist / Tạo danh sách")
+def create(request: Request, body: ShortlistIn, shortlists: Shortlists, store: StoreDep) -> dict:
+    client = request.client.host if request.client else "unknown"
+    shortlist, key = shortlists.create(body.name, body.note, [i.ref() for i in body.items], client)
+    return {**describe(request, store, shortlist), "edit_key": key}
+
+
+@router.get("/shortlists/{shortlist_id}", summary="Read a shortlist / Xem danh sách")
+def read(request: Request, shortlist_id: str, shortlists: Shortlists, store: StoreDep) -> dict:
+    return describe(request, store, shortlists.get(shortlist_id))
+
+
+@router.patch("/shortlists/{shortlist_id}", summary="Change a shortlist (edit key) / Sửa danh sách")
+def change(
+    request: Request,
+    shortlist_id: str,
+    body: ShortlistChange,
+    shortlists: Shortlists,
+    store: StoreDep,
+    key: Annotated[str | None, Header(alias="X-Shortlist-Key")] = None,
+) -> dict:
+    shortlist = shortlists.update(
+        shortlist_id,
+        key,
+        name=body.name,
+        note=body.note,
+        add=[i.ref() for i in body.add],
+        remove=[i.ref() for i in body.remove],
+    )
+    return describe(request, store, shortlist)
+
+
+@router.get("/shortlists/{shortlist_id}/export", summary="Export a shortlist / Xuất danh sách")
+def export(
+    shortlist_id: str,
+    shortlists: Shortlists,
+    store: StoreDep,
+    lang: LangDep,
+    f: ExportFormat,
+    crs: Annotated[str | None, Query(description="output CRS, e.g. EPSG:9206")] = None,
+) -> FileResponse:
+    return file_download(*export_shortlist(store, shortlists.get(shortlist_id), f, crs, lang))

@@ -1,0 +1,214 @@
+"""Shortlists: create, read, change with the edit key, limits, persistence and exports."""
+
+from __future__ import annotations
+
+import io
+import shutil
+import zipfile
+
+import openpyxl
+import pyogrio
+import pytest
+from fastapi.testclient import TestClient
+
+from geo_service.app import create_app
+from geo_service.settings import Settings
+
+ITEMS = [
+    {"collection": "industrial_zones", "id": "SL-KCN-MAISON-1"},
+    {"collection": "industrial_zones", "id": "SL-KCN-MAISON-2"},
+    {"collection": "tourism_areas", "id": "SL-DL-MOCCHAU"},
+    {"collection": "industrial_zones", "id": "GONE-SINCE"},
+]
+
+
+@pytest.fixture()
+def data_dir(sample_dir, tmp_path):
+    copy = tmp_path / "data"
+    shutil.copytree(
+        sample_dir, copy, symlinks=True, ignore=shutil.ignore_patterns("shortlists.sqlite*")
+    )
+    return copy
+
+
+def app_client(data_dir, **settings) -> TestClient:
+    return TestClient(create_app(Settings(data_dir=data_dir, **settings)))
+
+
+def create(client, items=ITEMS, name="Mai Sơn và Mộc Châu"):
+    response = client.post(
+        "/shortlists", json={"name": name, "note": "Họp với nhà đầu tư", "items": items}
+    )
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def test_create_read_and_missing_items(data_dir):
+    client = app_client(data_dir)
+    created = create(client)
+    assert (
+        len(created["id"]) >= 20
+        and len(created["edit_key"]) >= 30
+        and created["id"] != created["edit_key"]
+    )
+    body = client.get(f"/shortlists/{created['id']}").json()
+    assert "edit_key" not in body and body["name"] == "Mai Sơn và Mộc Châu"
+    found = {i["id"]: i for i in body["items"]}
+    assert found["SL-KCN-MAISON-1"]["found"] and found["SL-KCN-MAISON-1"]["name_vi"].startswith(
+        "Khu công nghiệp Mai Sơn"
+    )
+    assert found["SL-KCN-MAISON-1"]["href"].endswith(
+        "/collections/industrial_zones/items/SL-KCN-MAISON-1"
+    )
+    assert found["GONE-SINCE"]["found"] is False and found["GONE-SINCE"]["reason"]
+    assert client.get("/shortlists/not-a-list").status_code == 404
+
+
+def test_changes_need_the_edit_key(data_dir):
+    client = app_client(data_dir)
+    created = create(client)
+    url = f"/shortlists/{created['id']}"
+    change = {
+        "name": "Chỉ Mai Sơn",
+        "remove": [ITEMS[2]],
+        "add": [{"collection": "energy_sites", "id": "SL-NL-GIO-MAISON"}],
+    }
+    assert client.patch(url, json=change).status_code == 401
+    wrong = client.patch(url, json=change, headers={"X-Shortlist-Key": "guess"})
+    assert wrong.status_code == 403 and wrong.json()["code"] == "Forbidden"
+    assert client.get(url).json()["name"] == "Mai Sơn và Mộc Châu"  # unchanged
+    done = client.patch(url, json=change, headers={"X-Shortlist-Key": created["edit_key"]})
+    assert done.status_code == 200
+    ids = [i["id"] for i in client.get(url).json()["items"]]
+    assert ids == ["SL-KCN-MAISON-1", "SL-KCN-MAISON-2", "GONE-SINCE", "SL-NL-GIO-MAISON"]
+    assert client.get(url).json()["name"] == "Chỉ Mai Sơn"
+
+
+def test_bad_bodies_are_400(data_dir):
+    client = app_client(data_dir)
+    assert client.post("/shortlists", json={"items": []}).status_code == 400
+    assert (
+        client.post(
+            "/shortlists", json={"name": "x", "items": [{"collection": "../etc", "id": "x"}]}
+        ).status_code
+        == 400
+    )
+    assert (
+        client.post(
+            "/shortlists", content=b"not json", headers={"content-type": "application/json"}
+        ).status_code
+        == 400
+    )
+
+
+def test_limits(data_dir):
+    client = app_client(data_dir, shortlist_max_items=3, shortlists_per_client=2)
+    too_many = client.post("/shortlists", json={"name": "x", "items": ITEMS})
+    assert too_many.status_code == 413 and "3" in too_many.json()["description"]
+    first = create(client, ITEMS[:3])
+    create(client, ITEMS[:1])
+    third = client.post("/shortlists", json={"name": "x", "items": []})
+    assert third.status_code == 429
+    grow = client.patch(
+        f"/shortlists/{first['id']}",
+        json={"add": [ITEMS[3]]},
+        headers={"X-Shortlist-Key": first["edit_key"]},
+    )
+    assert grow.status_code == 413
+    assert len(client.get(f"/shortlists/{first['id']}").json()["items"]) == 3
+
+
+def test_shortlists_survive_a_restart(data_dir):
+    created = create(app_client(data_dir))
+    again = app_client(data_dir)
+    assert again.get(f"/shortlists/{created['id']}").json()["name"] == "Mai Sơn và Mộc Châu"
+    changed = again.patch(
+        f"/shortlists/{created['id']}",
+        json={"note": "sau khởi động lại"},
+        headers={"X-Shortlist-Key": created["edit_key"]},
+    )
+    assert changed.status_code == 200
+
+
+def test_xlsx_export_has_a_summary_then_a_sheet_per_layer(data_dir, tmp_path):
+    client = app_client(data_dir)
+    created = create(client)
+    response = client.get(
+        f"/shortlists/{created['id']}/export",
+        params={"f": "xlsx", "lang": "en", "crs": "EPSG:9206"},
+    )
+    assert response.status_code == 200
+    path = tmp_path / "s.xlsx"
+    path.write_bytes(response.content)
+    book = openpyxl.load_workbook(path)
+    assert book.sheetnames == ["shortlist", "industrial_zones", "tourism_areas"]
+    summary = list(book["shortlist"].iter_rows(values_only=True))
+    assert ("Shortlist", "Mai Sơn và Mộc Châu") in summary
+    assert any(r[1] == "2 (1 missing)" for r in summary)
+    zones = book["industrial_zones"]
+    rows = list(zones.iter_rows(values_only=True))
+    assert (
+        rows[0][:2] == ("Code", "Name (Vietnamese)")
+        and "Area (ha)" in rows[0]
+        and rows[0][-1] == "WKT (EPSG:9206)"
+    )
+    assert {r[0] for r in rows[1:]} == {"SL-KCN-MAISON-1", "SL-KCN-MAISON-2"}
+    assert zones.freeze_panes == "A2" and zones.auto_filter.ref
+
+
+def test_gpkg_export_has_a_table_per_layer(data_dir, tmp_path):
+    client = app_client(data_dir)
+    created = create(client)
+    path = tmp_path / "s.gpkg"
+    path.write_bytes(
+        client.get(f"/shortlists/{created['id']}/export", params={"f": "gpkg"}).content
+    )
+    assert [name for name, _ in pyogrio.list_layers(path)] == ["industrial_zones", "tourism_areas"]
+    assert list(pyogrio.read_dataframe(path, layer="tourism_areas")["code"]) == ["SL-DL-MOCCHAU"]
+
+
+@pytest.mark.parametrize("f", ["csv", "shp", "fgb", "kml", "geojson"])
+def test_single_layer_formats_come_as_a_zip_of_layers(data_dir, f):
+    client = app_client(data_dir)
+    created = create(client)
+    response = client.get(f"/shortlists/{created['id']}/export", params={"f": f})
+    assert response.status_code == 200 and response.headers["content-type"] == "application/zip"
+    names = zipfile.ZipFile(io.BytesIO(response.content)).namelist()
+    extension = {"shp": "zip"}.get(f, f)
+    assert sorted(names) == [f"industrial_zones.{extension}", f"tourism_areas.{extension}"]
+
+
+def test_export_errors(data_dir):
+    client = app_client(data_dir)
+    created = create(client)
+    assert client.get("/shortlists/nope/export", params={"f": "csv"}).status_code == 404
+    assert (
+        client.get(f"/shortlists/{created['id']}/export", params={"f": "docx"}).status_code == 400
+    )
+    assert (
+        client.get(
+            f"/shortlists/{created['id']}/export", params={"f": "kml", "crs": "EPSG:9206"}
+        ).status_code
+        == 400
+    )
+
+
+def test_cli_exports_a_shortlist(data_dir, tmp_path):
+    import subprocess
+    import sys
+
+    created = create(app_client(data_dir))
+    out = tmp_path / "list.gpkg"
+    done = subprocess.run(
+        [sys.executable, "-m", "geo_service.cli", "export", "--data-dir", str(data_dir),
+         "--shortlist", created["id"], "--format", "gpkg", "--crs", "EPSG:9206", "-o", str(out)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert [name for name, _ in pyogrio.list_layers(out)] == ["industrial_zones", "tourism_areas"]
+    missing = subprocess.run(
+        [sys.executable, "-m", "geo_service.cli", "export", "--data-dir", str(data_dir),
+         "--shortlist", "nope", "--format", "csv", "-o", str(tmp_path / "x.zip")],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert missing.returncode == 2 and "nope" in missing.stderr
