@@ -8,18 +8,18 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, Response, StreamingResponse
 
-from ..exports import FORMATS, export_query
+from ..exports import FORMATS, Site, export_query, site_sheets
 from ..geojson import CHUNK_FEATURES, feature_collection, feature_document
 from ..query import Query
 from ..settings import Settings
 from ..store import Store
 from .deps import LangDep, output_format
 from .downloads import file_download
-from .links import GEOJSON, JSON, base_url, link, with_params
+from .links import GEOJSON, JSON, PDF, base_url, link, with_params
 from .params import FeatureParams, SettingsDep, StoreDep, check_crs84
 
 router = APIRouter(tags=["Features"])
-GeoJsonOnly = Annotated[str, Depends(output_format(("json", "geojson")))]
+FeatureFormat = Annotated[str, Depends(output_format(("json", "geojson", "pdf")))]
 PageOrExport = Annotated[str, Depends(output_format(("json", *FORMATS)))]
 
 
@@ -82,10 +82,18 @@ def items(
     responses={200: {"content": {GEOJSON: {}}, "description": "a GeoJSON Feature"}},
 )
 def item(
-    request: Request, collection_id: str, feature_id: str, store: StoreDep, f: GeoJsonOnly
+    request: Request,
+    collection_id: str,
+    feature_id: str,
+    store: StoreDep,
+    lang: LangDep,
+    f: FeatureFormat,
 ) -> Response:
     feature = store.feature(collection_id, feature_id)
     collection_url = f"{base_url(request)}/collections/{collection_id}"
+    if f == "pdf":
+        site = Site(store.layer(collection_id), feature, f"{collection_url}/items/{feature_id}")
+        return file_download(site_sheets(store, [site], lang, f"{collection_id}-{feature_id}"), PDF)
     links = {
         "links": [
             link(f"{collection_url}/items/{feature_id}", "self", GEOJSON, "This feature"),

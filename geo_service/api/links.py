@@ -10,6 +10,7 @@ JSON = "application/json"
 GEOJSON = "application/geo+json"
 OPENAPI = "application/vnd.oai.openapi+json;version=3.0"
 HTML = "text/html"
+PDF = "application/pdf"
 
 
 def base_url(request: Request) -> str:

@@ -10,12 +10,12 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
 from ..catalogue import LAYER_ID_PATTERN
-from ..exports import FORMATS, export_shortlist, shortlist_query
+from ..exports import FORMATS, export_shortlist, shortlist_query, shortlist_site_sheets
 from ..shortlists import ItemRef, Shortlist, ShortlistStore
 from ..store import Store
 from .deps import LangDep, output_format
 from .downloads import file_download
-from .links import GEOJSON, JSON, base_url, link
+from .links import GEOJSON, JSON, PDF, base_url, link
 from .params import StoreDep
 
 router = APIRouter(tags=["Shortlists"])
@@ -26,7 +26,7 @@ async def get_shortlists(request: Request) -> ShortlistStore:
 
 
 Shortlists = Annotated[ShortlistStore, Depends(get_shortlists)]
-ExportFormat = Annotated[str, Depends(output_format(tuple(FORMATS)))]
+ExportFormat = Annotated[str, Depends(output_format((*FORMATS, "pdf")))]
 
 
 class Item(BaseModel):
@@ -132,6 +132,7 @@ def change(
 
 @router.get("/shortlists/{shortlist_id}/export", summary="Export a shortlist / Xuất danh sách")
 def export(
+    request: Request,
     shortlist_id: str,
     shortlists: Shortlists,
     store: StoreDep,
@@ -139,4 +140,7 @@ def export(
     f: ExportFormat,
     crs: Annotated[str | None, Query(description="output CRS, e.g. EPSG:9206")] = None,
 ) -> FileResponse:
-    return file_download(*export_shortlist(store, shortlists.get(shortlist_id), f, crs, lang))
+    shortlist = shortlists.get(shortlist_id)
+    if f == "pdf":
+        return file_download(shortlist_site_sheets(store, shortlist, lang, base_url(request)), PDF)
+    return file_download(*export_shortlist(store, shortlist, f, crs, lang))

@@ -1,6 +1,15 @@
 """Exports of any query to the formats planners and GIS staff use."""
 
-from .export import export_query, export_shortlist, shortlist_query
+from .export import export_query, export_shortlist, shortlist_query, shortlist_site_sheets
 from .formats import FORMATS
+from .site_sheet import Site, site_sheets
 
-__all__ = ["FORMATS", "export_query", "export_shortlist", "shortlist_query"]
+__all__ = [
+    "FORMATS",
+    "Site",
+    "export_query",
+    "export_shortlist",
+    "shortlist_query",
+    "shortlist_site_sheets",
+    "site_sheets",
+]

@@ -10,12 +10,13 @@ import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from ..catalogue import ID_FIELD
+from ..catalogue import ID_FIELD, LayerMeta
 from ..errors import TooLarge
 from ..query import In, Literal, Property, Query
 from ..shortlists import Shortlist
 from ..store import Feature, Store
 from .formats import export_format, write_sheet
+from .site_sheet import Site, site_sheets
 from .table import ExportColumns, parse_crs
 
 
@@ -102,6 +103,26 @@ def export_shortlist(
             for part in sorted(parts.iterdir()):
                 archive.write(part, part.name)
         return path, "application/zip"
+
+
+def shortlist_site_sheets(store: Store, shortlist: Shortlist, lang: str, root_url: str) -> Path:
+    """The printable site sheet of every site of the shortlist still in the catalogue."""
+    sites = [
+        Site(meta, feature, f"{root_url}/collections/{meta.id}/items/{feature.id}")
+        for meta, ids in _layer_groups(store, shortlist)
+        for batch in store.iter_features(meta.id, shortlist_query(ids))
+        for feature in batch
+    ]
+    return site_sheets(store, sites, lang, f"shortlist-{shortlist.id}")
+
+
+def _layer_groups(store: Store, shortlist: Shortlist) -> list[tuple[LayerMeta, list[str]]]:
+    """The shortlist's ids grouped by layer, in first-seen order; layers that are gone are left out."""
+    groups: dict[str, list[str]] = {}
+    for item in shortlist.items:
+        groups.setdefault(item.collection, []).append(item.id)
+    known = {meta.id: meta for meta in store.layers()}
+    return [(known[c], ids) for c, ids in groups.items() if c in known]
 
 
 def _summary(
