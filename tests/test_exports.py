@@ -6,6 +6,7 @@ import csv
 import io
 import zipfile
 
+import numpy as np
 import openpyxl
 import pyogrio
 import pytest
@@ -170,3 +171,46 @@ def test_export_over_the_limit_is_413_saying_the_limit(grid_dir):
 def test_an_empty_result_still_exports(grid_client, f):
     response = download(grid_client, f=f, filter="status = 'no such status'")
     assert response.content
+
+
+def test_gpkg_in_vn2000_keeps_polygons_where_pyproj_puts_them(grid_client, tmp_path):
+    response = download(grid_client, f="gpkg", crs="EPSG:9206", **OPERATING)
+    frame = read_vector(tmp_path, response, "grid9206.gpkg")
+    assert frame.crs.to_epsg() == 9206
+    to_vn2000 = Transformer.from_crs(4326, 9206, always_xy=True)
+    want = expected(grid_client, **OPERATING)
+    for row in frame.itertuples():
+        source = shapely.geometry.shape(want[row.code]["geometry"])
+        projected = shapely.transform(
+            source, lambda xy: np.column_stack(to_vn2000.transform(xy[:, 0], xy[:, 1]))
+        )
+        assert row.geometry.equals_exact(projected, 0.01)
+
+
+def test_wkt_too_long_for_a_cell_is_replaced_by_a_note():
+    from geo_service.catalogue import FieldSpec
+    from geo_service.exports.table import (
+        EXCEL_CELL_LIMIT,
+        WGS84,
+        ExportColumns,
+        spreadsheet_batches,
+    )
+    from geo_service.store import Feature
+
+    ring = shapely.Point(104, 21).buffer(0.1, quad_segs=2000)
+    small = shapely.box(104, 21, 104.1, 21.1)
+    features = [
+        Feature("big", shapely.to_wkb(ring), {"code": "big"}),
+        Feature("small", shapely.to_wkb(small), {"code": "small"}),
+    ]
+    columns = ExportColumns(
+        [FieldSpec(name="code", type="string", label_vi="Mã", label_en="Code")], "en"
+    )
+    (batch,) = spreadsheet_batches(columns, [features], WGS84)
+    wkt = batch.column(3).to_pylist()
+    assert len(shapely.to_wkt(ring)) > EXCEL_CELL_LIMIT
+    assert "too long for a spreadsheet cell" in wkt[0] and len(wkt[0]) < 300
+    assert shapely.from_wkt(wkt[1]).equals(small)
+    assert batch.column(1).to_pylist()[1] == pytest.approx(104.05) and batch.column(2).to_pylist()[
+        1
+    ] == pytest.approx(21.05)
