@@ -22,13 +22,14 @@ from geo_service.cql2 import parse_cql2_text
 from geo_service.exports import export_query
 from geo_service.query import Query
 from geo_service.store.gpkg import GeoPackageStore
+from make_parcels import parcel_code
 
 HERE = Path(__file__).resolve().parent
 
 
 def run_one(data_dir: Path, count: int, format_name: str) -> dict:
     store = GeoPackageStore(data_dir)
-    query = Query(filter=parse_cql2_text(f"code < 'SYN-{count:07d}'"), limit=None)
+    query = Query(filter=parse_cql2_text(f"code < '{parcel_code(count)}'"), limit=None)
     started = time.perf_counter()
     path, _ = export_query(store, "parcels", query, format_name, "EPSG:9206", "vi", 10_000_000)
     seconds = time.perf_counter() - started

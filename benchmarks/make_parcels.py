@@ -20,12 +20,18 @@ import shapely
 from geo_service.catalogue import LayerMeta
 from geo_service.kinds import fields_for_kind
 from geo_service.places import communes_of_province
-from geo_service.store.gpkg_files import publish_layer
+from geo_service.store.gpkg import publish_layer
 
 LAYER_ID = "parcels"
 STATUSES = np.array(["planned", "calling_investment", "operating", "upcoming_auction", "auctioned"])
 PURPOSES = np.array(["residential", "commercial_service", "production_business", "agriculture"])
 BOUNDS = (103.2, 20.6, 105.0, 22.0)
+SEED = 20251
+
+
+def parcel_code(number: int) -> str:
+    """The unique code of parcel `number` (0-based), e.g. SYN-000000123."""
+    return f"SYN-{number:09d}"
 
 
 def parcel_meta() -> LayerMeta:
@@ -46,7 +52,7 @@ def parcel_meta() -> LayerMeta:
     )
 
 
-def parcels(count: int, seed: int = 20251) -> gpd.GeoDataFrame:
+def parcels(count: int, seed: int = SEED) -> gpd.GeoDataFrame:
     rng = np.random.default_rng(seed)
     minx, miny, maxx, maxy = BOUNDS
     cx = rng.uniform(minx, maxx, count)
@@ -72,7 +78,7 @@ def parcels(count: int, seed: int = 20251) -> gpd.GeoDataFrame:
     numbers = np.arange(count)
     frame = gpd.GeoDataFrame(
         {
-            "code": [f"SYN-{n:07d}" for n in numbers],
+            "code": [parcel_code(n) for n in numbers],
             "name_vi": [f"Thửa đất mô phỏng {n}" for n in numbers],
             "name_en": [f"Synthetic parcel {n}" for n in numbers],
             "province_code": "14",
@@ -99,9 +105,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=1_000_000)
     parser.add_argument("--data-dir", type=Path, default=Path(__file__).parent / "data")
+    parser.add_argument("--seed", type=int, default=SEED)
     args = parser.parse_args()
     started = time.perf_counter()
-    frame = parcels(args.count)
+    frame = parcels(args.count, args.seed)
     generated = time.perf_counter()
     path = publish_layer(args.data_dir, parcel_meta(), frame)
     print(

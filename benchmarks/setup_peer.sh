@@ -9,7 +9,7 @@
 # Running it again checks everything and installs only what is missing or mismatched.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-VENV="$HERE/.peer-venv"
+VENV="${PEER_VENV:-$HERE/.peer-venv}"
 PYTHON="${PEER_PYTHON:-python3}"
 PIP=("$VENV/bin/pip" install --quiet --disable-pip-version-check)
 
