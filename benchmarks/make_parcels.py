@@ -55,15 +55,22 @@ def parcel_meta() -> LayerMeta:
 def parcels(count: int, seed: int = SEED) -> gpd.GeoDataFrame:
     rng = np.random.default_rng(seed)
     minx, miny, maxx, maxy = BOUNDS
-    cx = rng.uniform(minx, maxx, count)
-    cy = rng.uniform(miny, maxy, count)
-    # side of 30–220 m in degrees (about 0.1–5 ha), corners jittered by up to 20 %
-    side = rng.uniform(0.0003, 0.002, count)
-    jitter = rng.uniform(-0.2, 0.2, (count, 4, 2)) * side[:, None, None]
+    margin = 0.002  # degrees: a parcel is at most about 300 m across, so all stay in BOUNDS
+    cx = rng.uniform(minx + margin, maxx - margin, count)
+    cy = rng.uniform(miny + margin, maxy - margin, count)
+    # A unit square around the centre, corners jittered by up to 20 % of the side (each corner
+    # stays in its own quadrant, so the quadrilateral is simple), then scaled in metres to a
+    # log-uniform target area of 0.1–5 ha (a little margin for the projection's scale).
     unit = np.array([[-0.5, -0.5], [0.5, -0.5], [0.5, 0.5], [-0.5, 0.5]])
-    corners = unit[None, :, :] * side[:, None, None] + jitter
-    corners[:, :, 0] += cx[:, None]
-    corners[:, :, 1] += cy[:, None]
+    shape = unit[None, :, :] + rng.uniform(-0.2, 0.2, (count, 4, 2))
+    x, y = shape[:, :, 0], shape[:, :, 1]
+    unit_area = 0.5 * np.abs(np.sum(x * np.roll(y, -1, axis=1) - np.roll(x, -1, axis=1) * y, 1))
+    hectares = np.exp(rng.uniform(np.log(0.102), np.log(4.9), count))
+    scale_m = np.sqrt(hectares * 10_000 / unit_area)
+    metres_per_degree_lon = 111_320 * np.cos(np.radians(cy))
+    corners = np.empty_like(shape)
+    corners[:, :, 0] = cx[:, None] + shape[:, :, 0] * (scale_m / metres_per_degree_lon)[:, None]
+    corners[:, :, 1] = cy[:, None] + shape[:, :, 1] * (scale_m / 110_574)[:, None]
     rings = np.concatenate([corners, corners[:, :1, :]], axis=1)
     geometries = shapely.polygons(rings)
 

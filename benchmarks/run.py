@@ -1,12 +1,17 @@
 """Side-by-side benchmark: this service and pygeoapi (OGR provider) on the same GeoPackage.
 
-    bash benchmarks/setup_peer.sh                  # once: wrk, pygeoapi + GDAL bindings
+    bash benchmarks/setup_peer.sh                  # once: pygeoapi + GDAL bindings, own venv
     python benchmarks/make_parcels.py              # once: 1,000,000 synthetic parcels
-    python benchmarks/run.py [--duration 10]
+    python benchmarks/run.py [--duration 10] [--max-requests 2000]
 
-Both servers run on 127.0.0.1 with 2 worker processes, read the same file, get the same
-request lists from wrk (a C load generator, so the client costs little CPU), with pages of 100.
-Each case runs at concurrency 1 and 8. The table gives req/s, p50 and p95 in ms, and the ratio.
+Both servers run on 127.0.0.1 with 2 worker processes and read the same file (the layer's
+current.gpkg). Before timing, the first requests of every case go to both and their answers
+(feature ids in order, numberMatched, numberReturned, properties and geometry) are compared.
+Then each case runs at concurrency 1 and 8, first a short warm-up on other requests of the same
+case, then the timed run: `--duration` seconds or `--max-requests` requests, whichever comes
+first, from the same request list for both servers (loadgen.py: Python threads, one keep-alive
+connection each; `--client wrk` uses wrk instead, for `--duration` only). Pages of 100.
+Prints a table (req/s, p50 and p95 in ms, ratio ours/pygeoapi) and writes benchmarks/results/.
 """
 
 from __future__ import annotations
@@ -14,27 +19,40 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import math
 import os
+import platform
 import random
 import re
+import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-PEER_VENV = HERE / ".peer-venv"
-LAYER = "parcels"
-PAGE = 100
-BOUNDS = (103.25, 20.65, 104.95, 21.95)
-BOX_DEGREES = 0.015  # about 1.5 km
+import loadgen
+from make_parcels import BOUNDS, LAYER_ID, parcel_code
 
-LUA = """
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+PEER_VENV = HERE / ".peer-venv"
+PAGE = 100
+BOX_DEGREES = 0.015  # about 1.6 km × 1.7 km at 21° N
+DISTINCT = 500  # distinct boxes / offsets / ids per case; the timed list cycles through them
+CHECKED = 5  # requests per case whose answers are compared between the servers
+CQL2_CASE = "CQL2 bbox + attribute"
+BBOX_ATTRIBUTE_GOAL_MS = 50.0
+THROUGHPUT_GOAL = 5.0
+
+WRK_LUA = """
 local paths = {}
 for line in io.lines(os.getenv("BENCH_PATHS")) do paths[#paths + 1] = line end
 local counter = 0
@@ -55,6 +73,9 @@ end
 """
 
 
+# --- servers ---------------------------------------------------------------------------------
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -73,27 +94,43 @@ def wait_ready(url: str, process: subprocess.Popen, timeout: float = 120) -> Non
 
 
 @contextlib.contextmanager
-def started(command: list[str], env: dict | None, ready_url: str, log: Path) -> Iterator[None]:
+def started(command: list[str], env: dict | None, ready_url: str, log: Path) -> Iterator[int]:
+    """Run a server in its own process group; stop the whole group (by its id) afterwards."""
     with log.open("wb") as output:
         process = subprocess.Popen(
             command, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
         )
     try:
         wait_ready(ready_url, process)
-        yield
+        yield process.pid
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGTERM)
         try:
             process.wait(timeout=20)
         except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=20)
 
 
-def peer_config(gpkg: Path, port: int, folder: Path) -> tuple[Path, Path]:
+def our_command(port: int, data_dir: Path, workers: int) -> list[str]:
+    script = REPO / ".venv" / "bin" / "geo-service"
+    if not script.exists():
+        found = shutil.which("geo-service", path=str(Path(sys.executable).parent))
+        script = Path(found) if found else None
+    prefix = [str(script)] if script else [sys.executable, "-m", "geo_service.cli"]
+    return [
+        *prefix, "serve", "--host", "127.0.0.1", "--port", str(port),
+        "--data-dir", str(data_dir), "--workers", str(workers),
+    ]  # fmt: skip
+
+
+def peer_config(gpkg: Path, port: int, folder: Path) -> dict[str, str]:
+    """Write pygeoapi's config and OpenAPI document; return the environment to serve them."""
     config = folder / "pygeoapi.yml"
     openapi = folder / "pygeoapi-openapi.yml"
+    minx, miny, maxx, maxy = BOUNDS
     config.write_text(
         f"""
 server:
@@ -101,6 +138,7 @@ server:
   url: http://127.0.0.1:{port}
   mimetype: application/json; charset=UTF-8
   encoding: utf-8
+  pretty_print: false
   languages: [en-US]
   limits: {{default_items: {PAGE}, max_items: 10000}}
   map: {{url: "https://tile.openstreetmap.org/{{z}}/{{x}}/{{y}}.png", attribution: OSM}}
@@ -111,13 +149,13 @@ metadata:
   provider: {{name: bench, url: http://127.0.0.1}}
   contact: {{name: bench}}
 resources:
-  {LAYER}:
+  {LAYER_ID}:
     type: collection
     title: parcels
     description: synthetic parcels
     keywords: [parcels]
     extents:
-      spatial: {{bbox: [103.2, 20.6, 105.0, 22.0], crs: http://www.opengis.net/def/crs/OGC/1.3/CRS84}}
+      spatial: {{bbox: [{minx}, {miny}, {maxx}, {maxy}], crs: http://www.opengis.net/def/crs/OGC/1.3/CRS84}}
     providers:
       - type: feature
         name: OGR
@@ -128,7 +166,7 @@ resources:
           target_srs: EPSG:4326
           source_capabilities: {{paging: true}}
         id_field: code
-        layer: {LAYER}
+        layer: {LAYER_ID}
 """,
         encoding="utf-8",
     )
@@ -136,77 +174,200 @@ resources:
     subprocess.run(
         [str(PEER_VENV / "bin" / "pygeoapi"), "openapi", "generate", str(config),
          "--output-file", str(openapi)],
-        env=env, check=True, capture_output=True,
+        env=env, check=True, capture_output=True, timeout=300,
     )  # fmt: skip
-    return config, openapi
+    return env
 
 
-def request_lists(
-    count: int, features: int, seed: int = 7
-) -> dict[str, tuple[list[str], list[str]]]:
-    """Per case: (our paths, the peer's paths) — the same requests in each server's dialect."""
+def peer_command(port: int, workers: int) -> list[str]:
+    return [
+        str(PEER_VENV / "bin" / "gunicorn"), "-w", str(workers),
+        "-b", f"127.0.0.1:{port}", "pygeoapi.flask_app:APP",
+    ]  # fmt: skip
+
+
+def peer_versions() -> dict:
+    code = "import pygeoapi, gunicorn; from osgeo import gdal; print(pygeoapi.__version__, gdal.__version__, gunicorn.__version__)"
+    out = subprocess.run(
+        [str(PEER_VENV / "bin" / "python"), "-c", code], capture_output=True, text=True, timeout=60
+    ).stdout.split()
+    return dict(zip(("pygeoapi", "gdal", "gunicorn"), out, strict=False))
+
+
+# --- requests --------------------------------------------------------------------------------
+
+
+def cql2_path(box: str) -> str:
+    text = f"S_INTERSECTS(geometry,BBOX({box})) AND status='calling_investment'"
+    return (
+        f"/collections/{LAYER_ID}/items?limit={PAGE}&filter-lang=cql2-text"
+        f"&filter={urllib.parse.quote(text, safe='')}"
+    )
+
+
+def request_lists(features: int, seed: int) -> dict[str, dict[str, list[str]]]:
+    """Per case, the request paths: 'timed' and 'warmup' (other requests of the same case).
+
+    The CQL2 case also has 'peer_fallback': the same selection as bbox + property filter, for a
+    pygeoapi provider that takes no CQL2.
+    """
     rng = random.Random(seed)
-    items = f"/collections/{LAYER}/items"
+    items = f"/collections/{LAYER_ID}/items"
+    minx, miny, maxx, maxy = BOUNDS
 
     def box() -> str:
-        x = rng.uniform(BOUNDS[0], BOUNDS[2] - BOX_DEGREES)
-        y = rng.uniform(BOUNDS[1], BOUNDS[3] - BOX_DEGREES)
+        x = rng.uniform(minx, maxx - BOX_DEGREES)
+        y = rng.uniform(miny, maxy - BOX_DEGREES)
         return f"{x:.5f},{y:.5f},{x + BOX_DEGREES:.5f},{y + BOX_DEGREES:.5f}"
 
-    same = {
-        "first page": [f"{items}?limit={PAGE}"] * count,
-        "small bbox": [f"{items}?bbox={box()}&limit={PAGE}" for _ in range(count)],
-        "attribute filter": [f"{items}?status=calling_investment&limit={PAGE}"] * count,
-        "deep offset": [
-            f"{items}?limit={PAGE}&offset={rng.randrange(features // 2, features - PAGE)}"
-            for _ in range(count)
-        ],
-        "feature by id": [f"{items}/SYN-{rng.randrange(features):07d}" for _ in range(count)],
+    def offset() -> int:
+        return rng.randrange(features // 2, max(features - PAGE, features // 2 + 1))
+
+    makers = {
+        "first page": lambda: f"{items}?limit={PAGE}",
+        "small bbox": lambda: f"{items}?bbox={box()}&limit={PAGE}",
+        "attribute filter": lambda: f"{items}?status=calling_investment&limit={PAGE}",
+        CQL2_CASE: box,  # boxes here; paths below
+        "deep offset": lambda: f"{items}?offset={offset()}&limit={PAGE}",
+        "feature by id": lambda: f"{items}/{parcel_code(rng.randrange(features))}",
     }
-    cases = {name: (paths, paths) for name, paths in same.items()}
-    boxes = [box() for _ in range(count)]
-    ours = [
-        f"{items}?limit={PAGE}&filter-lang=cql2-text&filter="
-        + urllib.request.quote(
-            f"S_INTERSECTS(geometry,BBOX({b})) AND status='calling_investment'", safe=""
-        )
-        for b in boxes
-    ]
-    # pygeoapi's OGR provider takes no CQL2: the same selection as bbox + property filter
-    peer = [f"{items}?bbox={b}&status=calling_investment&limit={PAGE}" for b in boxes]
-    cases["CQL2 bbox + attribute"] = (ours, peer)
+    cases: dict[str, dict[str, list[str]]] = {}
+    for name, make in makers.items():
+        made = [make() for _ in range(DISTINCT + 50)]
+        cases[name] = {"timed": made[:DISTINCT], "warmup": made[DISTINCT:]}
+    boxes = cases[CQL2_CASE]
+    cases[CQL2_CASE] = {
+        "timed": [cql2_path(b) for b in boxes["timed"]],
+        "warmup": [cql2_path(b) for b in boxes["warmup"]],
+        "peer_fallback_timed": [
+            f"{items}?bbox={b}&status=calling_investment&limit={PAGE}" for b in boxes["timed"]
+        ],
+        "peer_fallback_warmup": [
+            f"{items}?bbox={b}&status=calling_investment&limit={PAGE}" for b in boxes["warmup"]
+        ],
+    }
     return cases
 
 
-def fetch(url: str) -> dict:
-    with urllib.request.urlopen(url, timeout=60) as response:
-        return json.load(response)
+# --- answers ---------------------------------------------------------------------------------
 
 
-def same_answer(ours: str, peer: str) -> str:
-    a, b = fetch(ours), fetch(peer)
-    if a.get("type") == "Feature":
-        return "ok" if a["id"] == b["id"] else f"ids differ: {a['id']} / {b['id']}"
-    ids_a = sorted(f["id"] for f in a["features"])
-    ids_b = sorted(str(f["id"]) for f in b["features"])
+def fetch(url: str) -> tuple[int, dict | str]:
+    request = urllib.request.Request(url, headers={"Accept": "application/geo+json"})
+    try:
+        with urllib.request.urlopen(request, timeout=120) as response:
+            return response.status, json.load(response)
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode("utf-8", "replace")[:500]
+
+
+def _same_value(a: object, b: object) -> bool:
+    if isinstance(a, int | float) and isinstance(b, int | float):
+        return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9)
+    return a == b
+
+
+def _coords(geometry: dict | None) -> list[tuple[float, float]]:
+    def walk(value):
+        if value and isinstance(value[0], int | float):
+            yield (value[0], value[1])
+        else:
+            for part in value or []:
+                yield from walk(part)
+
+    return list(walk((geometry or {}).get("coordinates")))
+
+
+def compare_features(ours: dict, peer: dict) -> str | None:
+    """The first difference between two GeoJSON features, or None."""
+    if str(ours.get("id")) != str(peer.get("id")):
+        return f"id {ours.get('id')!r} vs {peer.get('id')!r}"
+    a, b = ours.get("properties") or {}, peer.get("properties") or {}
+    for key in sorted(a.keys() & b.keys()):
+        if not _same_value(a[key], b[key]):
+            return f"{ours.get('id')}: property {key} = {a[key]!r} vs {b[key]!r}"
+    if (ours.get("geometry") or {}).get("type") != (peer.get("geometry") or {}).get("type"):
+        return f"{ours.get('id')}: geometry type differs"
+    ca, cb = _coords(ours.get("geometry")), _coords(peer.get("geometry"))
+    if len(ca) != len(cb) or any(
+        abs(x1 - x2) > 1e-9 or abs(y1 - y2) > 1e-9 for (x1, y1), (x2, y2) in zip(ca, cb, strict=True)
+    ):
+        return f"{ours.get('id')}: geometry coordinates differ"
+    return None
+
+
+def compare_answers(ours_url: str, peer_url: str) -> tuple[str | None, list[str]]:
+    """(the first difference or None, notes) between the two servers' answers to one request."""
+    notes: list[str] = []
+    (status_a, a), (status_b, b) = fetch(ours_url), fetch(peer_url)
+    if status_a != 200 or status_b != 200:
+        return f"HTTP {status_a} vs {status_b}: ours {a!r:.300} | pygeoapi {b!r:.300}", notes
+    if a.get("type") == "Feature" or b.get("type") == "Feature":
+        return compare_features(a, b), notes
+    ids_a = [str(f.get("id")) for f in a.get("features", [])]
+    ids_b = [str(f.get("id")) for f in b.get("features", [])]
     if ids_a != ids_b:
-        return f"feature ids differ ({len(ids_a)} vs {len(ids_b)})"
-    if a.get("numberMatched") != b.get("numberMatched", a.get("numberMatched")):
-        return f"numberMatched differs: {a.get('numberMatched')} / {b.get('numberMatched')}"
-    return "ok"
+        if sorted(ids_a) == sorted(ids_b):
+            return f"same {len(ids_a)} features in another order: {ids_a[:3]} vs {ids_b[:3]}", notes
+        only_a, only_b = sorted(set(ids_a) - set(ids_b)), sorted(set(ids_b) - set(ids_a))
+        return (
+            f"feature ids differ: {len(ids_a)} vs {len(ids_b)} features; only ours "
+            f"{only_a[:3]}, only pygeoapi {only_b[:3]}"
+        ), notes
+    for key in ("numberMatched", "numberReturned"):
+        if key in a and key in b:
+            if a[key] != b[key]:
+                return f"{key} {a[key]} vs {b[key]}", notes
+        elif key in a or key in b:
+            notes.append(f"{key} only from {'ours' if key in a else 'pygeoapi'}")
+    for fa, fb in zip(a.get("features", []), b.get("features", []), strict=True):
+        difference = compare_features(fa, fb)
+        if difference:
+            return difference, notes
+    notes.append(f"{len(ids_a)} features, numberMatched {a.get('numberMatched')}")
+    return None, notes
 
 
-def wrk(base: str, paths: list[str], concurrency: int, duration: int, folder: Path) -> dict:
+def check_case(ours_base: str, peer_base: str, ours: list[str], peer: list[str]) -> dict:
+    """Compare the servers' answers to the first CHECKED requests of a case."""
+    checked, notes = 0, []
+    for path_a, path_b in list(zip(ours, peer, strict=True))[:CHECKED]:
+        difference, found = compare_answers(ours_base + path_a, peer_base + path_b)
+        checked += 1
+        notes.extend(n for n in found if n not in notes)
+        if difference:
+            return {
+                "same": False,
+                "checked": checked,
+                "difference": difference,
+                "ours_request": path_a,
+                "peer_request": path_b,
+                "notes": notes,
+            }
+    return {"same": True, "checked": checked, "notes": notes}
+
+
+# --- load ------------------------------------------------------------------------------------
+
+
+def measure_python(base: str, paths: list[str], concurrency: int, duration: float, count: int):
+    cpu = time.process_time()
+    result = loadgen.run(base, paths, concurrency, duration, count)
+    result["client_cpu_s"] = time.process_time() - cpu
+    return result
+
+
+def measure_wrk(base: str, paths: list[str], concurrency: int, duration: float, folder: Path):
     paths_file = folder / "paths.txt"
     paths_file.write_text("\n".join(paths) + "\n")
     script = folder / "paths.lua"
-    script.write_text(LUA)
-    threads = min(concurrency, 2)
+    script.write_text(WRK_LUA)
+    seconds = max(1, round(duration))
     output = subprocess.run(
-        ["wrk", f"-t{threads}", f"-c{concurrency}", f"-d{duration}s", "--timeout", "30s",
-         "-s", str(script), base],
+        ["wrk", f"-t{min(concurrency, 2)}", f"-c{concurrency}", f"-d{seconds}s",
+         "--timeout", "30s", "-s", str(script), base],
         env={**os.environ, "BENCH_PATHS": str(paths_file)},
-        capture_output=True, text=True, check=True,
+        capture_output=True, text=True, check=True, timeout=seconds + 60,
     ).stdout  # fmt: skip
     match = re.search(r"RESULT (\d+) (\d+) (\d+) ([\d.]+) ([\d.]+)", output)
     if not match:
@@ -215,82 +376,191 @@ def wrk(base: str, paths: list[str], concurrency: int, duration: int, folder: Pa
     return {
         "requests": int(requests),
         "errors": int(errors),
-        "rps": int(requests) / (int(micros) / 1e6),
+        "seconds": int(micros) / 1e6,
+        "rps": (int(requests) - int(errors)) / (int(micros) / 1e6),
         "p50_ms": float(p50),
         "p95_ms": float(p95),
     }
 
 
+# --- report ----------------------------------------------------------------------------------
+
+
+def format_table(rows: list[dict]) -> str:
+    lines = [
+        "| case | server | c | req/s | p50 ms | p95 ms | errors | ours/pygeoapi req/s |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for row in rows:
+        for server in ("ours", "pygeoapi"):
+            r = row[server]
+            ratio = f"{row['ratio']:.1f}×" if server == "ours" else ""
+            lines.append(
+                f"| {row['case']} | {server} | {row['concurrency']} | {r['rps']:,.1f} | "
+                f"{r['p50_ms']:.1f} | {r['p95_ms']:.1f} | {r['errors']} | {ratio} |"
+            )
+    return "\n".join(lines)
+
+
+def goals(rows: list[dict]) -> list[str]:
+    lowest = min(rows, key=lambda r: r["ratio"])
+    lines = [
+        f"throughput: ours/pygeoapi from {lowest['ratio']:.1f}× (lowest: {lowest['case']}, "
+        f"c={lowest['concurrency']}) to {max(r['ratio'] for r in rows):.1f}× — goal ≥ "
+        f"{THROUGHPUT_GOAL:.0f}× on every case: {'met' if lowest['ratio'] >= THROUGHPUT_GOAL else 'NOT met'}"
+    ]
+    target = [r for r in rows if r["case"] == CQL2_CASE and r["concurrency"] == 8]
+    if target:
+        p95 = target[0]["ours"]["p95_ms"]
+        lines.append(
+            f"bbox + attribute page of {PAGE} at concurrency 8: ours p95 {p95:.1f} ms — goal < "
+            f"{BBOX_ATTRIBUTE_GOAL_MS:.0f} ms: {'met' if p95 < BBOX_ATTRIBUTE_GOAL_MS else 'NOT met'}"
+        )
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", type=Path, default=HERE / "data")
-    parser.add_argument("--duration", type=int, default=10, help="seconds per case and level")
+    parser.add_argument("--duration", type=float, default=10, help="seconds per case and level, at most")
+    parser.add_argument("--max-requests", type=int, default=2000, help="per case and level, at most")
+    parser.add_argument("--warmup", type=float, default=2, help="seconds of warm-up, at most")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8])
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--cases", nargs="+", help="only these cases (names as in the table)")
+    parser.add_argument("--client", choices=["python", "wrk"], default="python")
+    parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
+    if not 0 < args.duration <= 600 or not 0 < args.max_requests <= 1_000_000:
+        sys.exit("--duration must be in (0, 600] s and --max-requests in (0, 1,000,000]")
 
-    gpkg = (args.data_dir / LAYER / "current.gpkg").resolve()
-    if not gpkg.exists():
-        sys.exit(f"no {gpkg}: run python benchmarks/make_parcels.py first")
+    data_dir = args.data_dir.resolve()
+    current = data_dir / LAYER_ID / "current.gpkg"
+    if not current.exists():
+        sys.exit(f"no {current}: run python benchmarks/make_parcels.py first")
     if not (PEER_VENV / "bin" / "gunicorn").exists():
         sys.exit("the peer is not installed: run bash benchmarks/setup_peer.sh first")
+    if args.client == "wrk" and not shutil.which("wrk"):
+        sys.exit("wrk is not installed: run bash benchmarks/setup_peer.sh (or use --client python)")
+    with contextlib.closing(sqlite3.connect(f"file:{current}?mode=ro", uri=True)) as db:
+        features = db.execute(f'SELECT count(*) FROM "{LAYER_ID}"').fetchone()[0]
 
-    from geo_service.query import Query
-    from geo_service.store.gpkg import GeoPackageStore
-
-    features = GeoPackageStore(args.data_dir).query(LAYER, Query(limit=0)).number_matched
-    cases = request_lists(500, features)
+    cases = request_lists(features, args.seed)
+    if args.cases:
+        unknown = set(args.cases) - cases.keys()
+        if unknown:
+            sys.exit(f"unknown cases {sorted(unknown)}; cases: {list(cases)}")
+        cases = {k: v for k, v in cases.items() if k in args.cases}
     results_dir = HERE / "results"
     results_dir.mkdir(exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
     ours_port, peer_port = free_port(), free_port()
+    while peer_port == ours_port:
+        peer_port = free_port()
     ours_url, peer_url = f"http://127.0.0.1:{ours_port}", f"http://127.0.0.1:{peer_port}"
-    rows = []
+    meta = {
+        "started": stamp,
+        "features": features,
+        "gpkg": str(current),
+        "gpkg_file": str(current.resolve()),
+        "workers": args.workers,
+        "page": PAGE,
+        "client": args.client,
+        "duration_s": args.duration,
+        "max_requests": args.max_requests,
+        "warmup_s": args.warmup,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "peer": peer_versions(),
+        "ours_command": " ".join(our_command(ours_port, data_dir, args.workers)),
+        "peer_command": " ".join(peer_command(peer_port, args.workers)),
+    }
+    print(
+        f"{features:,} features in {current.resolve()}; {args.workers} workers each; "
+        f"client {args.client}; {args.duration:g} s or {args.max_requests:,} requests per run",
+        flush=True,
+    )
+    rows: list[dict] = []
+    checks: dict[str, dict] = {}
+    notes: list[str] = []
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch)
-        config, openapi = peer_config(gpkg, peer_port, folder)
-        peer_env = {**os.environ, "PYGEOAPI_CONFIG": str(config), "PYGEOAPI_OPENAPI": str(openapi)}
-        ours_cmd = [
-            sys.executable, "-m", "geo_service.cli", "serve", "--host", "127.0.0.1",
-            "--port", str(ours_port), "--data-dir", str(args.data_dir),
-            "--workers", str(args.workers),
-        ]  # fmt: skip
-        peer_cmd = [
-            str(PEER_VENV / "bin" / "gunicorn"), "-w", str(args.workers),
-            "-b", f"127.0.0.1:{peer_port}", "pygeoapi.flask_app:APP",
-        ]  # fmt: skip
+        peer_env = peer_config(current, peer_port, folder)
+        ready = f"/collections/{LAYER_ID}"
         with (
-            started(ours_cmd, None, f"{ours_url}/conformance", results_dir / "ours.log"),
-            started(peer_cmd, peer_env, f"{peer_url}/conformance", results_dir / "peer.log"),
-        ):
-            for name, (ours_paths, peer_paths) in cases.items():
-                check = same_answer(ours_url + ours_paths[0], peer_url + peer_paths[0])
+            started(our_command(ours_port, data_dir, args.workers), None, ours_url + ready,
+                    results_dir / f"ours-{stamp}.log") as ours_pid,
+            started(peer_command(peer_port, args.workers), peer_env, peer_url + ready,
+                    results_dir / f"peer-{stamp}.log") as peer_pid,
+        ):  # fmt: skip
+            meta["pids"] = {"ours": ours_pid, "pygeoapi": peer_pid}
+            if CQL2_CASE in cases:
+                lists = cases[CQL2_CASE]
+                probe = check_case(ours_url, peer_url, lists["timed"], lists["timed"])
+                if probe["same"]:
+                    lists["peer_timed"], lists["peer_warmup"] = lists["timed"], lists["warmup"]
+                    notes.append(f"{CQL2_CASE}: pygeoapi answered the same CQL2 requests")
+                else:
+                    lists["peer_timed"] = lists["peer_fallback_timed"]
+                    lists["peer_warmup"] = lists["peer_fallback_warmup"]
+                    notes.append(
+                        f"{CQL2_CASE}: pygeoapi's OGR provider does not answer the CQL2 request "
+                        f"({probe['difference'][:160]}); it gets the same selection as "
+                        f"bbox=…&status=calling_investment instead"
+                    )
+                    print(notes[-1], flush=True)
+            for name, lists in cases.items():
+                ours_paths = lists["timed"]
+                peer_paths = lists.get("peer_timed", ours_paths)
+                checks[name] = check_case(ours_url, peer_url, ours_paths, peer_paths)
+                check = checks[name]
+                verdict = (
+                    f"same answers ({check['checked']} requests; {'; '.join(check['notes'])})"
+                    if check["same"]
+                    else f"DIFFERENT: {check['difference']}\n    ours:     {check['ours_request']}"
+                    f"\n    pygeoapi: {check['peer_request']}"
+                )
+                print(f"check {name}: {verdict}", flush=True)
                 for concurrency in args.concurrency:
-                    row = {"case": name, "concurrency": concurrency, "same_answer": check}
-                    for server, base, paths in (
-                        ("ours", ours_url, ours_paths),
-                        ("pygeoapi", peer_url, peer_paths),
-                    ):
-                        wrk(base, paths[:20], concurrency, 1, folder)  # warm-up
-                        row[server] = wrk(base, paths, concurrency, args.duration, folder)
+                    row = {"case": name, "concurrency": concurrency, "same_answer": check["same"]}
+                    for server, base, paths, warm in (
+                        ("ours", ours_url, ours_paths, lists["warmup"]),
+                        ("pygeoapi", peer_url, peer_paths, lists.get("peer_warmup", lists["warmup"])),
+                    ):  # fmt: skip
+                        if args.client == "wrk":
+                            measure_wrk(base, warm, concurrency, args.warmup, folder)
+                            row[server] = measure_wrk(base, paths, concurrency, args.duration, folder)
+                        else:
+                            loadgen.run(base, warm, concurrency, args.warmup, len(warm))
+                            row[server] = measure_python(
+                                base, paths, concurrency, args.duration, args.max_requests
+                            )
                     row["ratio"] = row["ours"]["rps"] / max(row["pygeoapi"]["rps"], 1e-9)
                     rows.append(row)
-                    print_row(row, flush=True)
-    stamp = time.strftime("%Y%m%d-%H%M%S")
+                    print_row(row)
     out = results_dir / f"run-{stamp}.json"
     out.write_text(
-        json.dumps({"features": features, "workers": args.workers, "rows": rows}, indent=2)
+        json.dumps({"meta": meta, "notes": notes, "checks": checks, "rows": rows}, indent=2)
     )
-    print(f"\nresults: {out}")
+    print()
+    print(format_table(rows))
+    print()
+    for line in [*notes, *goals(rows)] if rows else notes:
+        print(line)
+    different = [name for name, check in checks.items() if not check["same"]]
+    print(f"answers differ on: {', '.join(different)}" if different else "answers agree on every case")
+    print(f"results: {out}")
 
 
-def print_row(row: dict, flush: bool = False) -> None:
+def print_row(row: dict) -> None:
     o, p = row["ours"], row["pygeoapi"]
     print(
         f"{row['case']:<22} c={row['concurrency']:<2} "
-        f"ours {o['rps']:8.1f} req/s p50 {o['p50_ms']:7.1f} p95 {o['p95_ms']:7.1f} ms | "
-        f"pygeoapi {p['rps']:7.1f} req/s p50 {p['p50_ms']:7.1f} p95 {p['p95_ms']:7.1f} ms | "
-        f"x{row['ratio']:.1f} | errors {o['errors']}/{p['errors']} | answers {row['same_answer']}",
-        flush=flush,
+        f"ours {o['rps']:8.1f} req/s p50 {o['p50_ms']:7.1f} p95 {o['p95_ms']:7.1f} ms "
+        f"({o['requests']} req, {o['seconds']:.1f} s) | pygeoapi {p['rps']:7.1f} req/s "
+        f"p50 {p['p50_ms']:7.1f} p95 {p['p95_ms']:7.1f} ms ({p['requests']} req, "
+        f"{p['seconds']:.1f} s) | x{row['ratio']:.1f} | errors {o['errors']}/{p['errors']}",
+        flush=True,
     )
 
 

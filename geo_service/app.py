@@ -7,7 +7,8 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
 
 from . import __version__
-from .api import collections, features, landing, shortlists
+from .admin_store import AdminStore
+from .api import admin, collections, features, landing, shortlists
 from .api.errors import install_error_handlers
 from .api.openapi30 import to_openapi_30
 from .settings import Settings
@@ -27,6 +28,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     )
     app.state.settings = settings
     app.state.store = store or GeoPackageStore(settings.data_dir)
+    app.state.admin = AdminStore(settings.data_dir)
     app.state.shortlists = ShortlistStore(
         settings.data_dir, settings.shortlist_max_items, settings.shortlists_per_client
     )
@@ -34,11 +36,17 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origins,
-        allow_methods=["GET", "POST", "PATCH"],
+        allow_methods=["GET", "POST", "PATCH", "PUT", "DELETE"],
         allow_headers=["*"],
     )
     install_error_handlers(app)
-    for router in (landing.router, collections.router, features.router, shortlists.router):
+    for router in (
+        landing.router,
+        collections.router,
+        features.router,
+        shortlists.router,
+        admin.router,
+    ):
         app.include_router(router)
     app.state.openapi_30 = to_openapi_30(app.openapi())
     return app

@@ -128,6 +128,26 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_token(args: argparse.Namespace) -> int:
+    from .admin_store import AdminStore
+
+    admin = AdminStore(_data_dir(args))
+    if args.action == "create":
+        _, secret = admin.create_token(args.role, args.label or "")
+        print(secret)
+        return 0
+    if args.action == "revoke":
+        if admin.revoke(args.token_id):
+            print(f"revoked {args.token_id}", file=sys.stderr)
+            return 0
+        print(f"geo-service token revoke: no live token {args.token_id!r}", file=sys.stderr)
+        return 1
+    for token in admin.tokens():
+        state = f"revoked {token.revoked}" if token.revoked else "live"
+        print(f"{token.id}  {token.role:<6}  {token.created}  {state}  {token.label}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="geo-service",
@@ -168,6 +188,17 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--lang", default="vi", choices=["vi", "en"], help="column header language")
     export.add_argument("--max-features", type=int, default=Settings().max_export)
     export.set_defaults(handler=cmd_export)
+    token = commands.add_parser("token", help="manage GIS staff tokens")
+    actions = token.add_subparsers(dest="action", required=True)
+    create = with_data_dir(
+        actions.add_parser("create", help="create a token; prints only the token")
+    )
+    create.add_argument("--role", required=True, choices=["editor", "admin"])
+    create.add_argument("--label", help="who or what it is for")
+    with_data_dir(actions.add_parser("list", help="list tokens (never their secrets)"))
+    revoke = with_data_dir(actions.add_parser("revoke", help="revoke a token by its id"))
+    revoke.add_argument("token_id")
+    token.set_defaults(handler=cmd_token)
     return parser
 
 

@@ -21,6 +21,16 @@ class InvalidParameter(ServiceError):
     code = "InvalidParameterValue"
 
 
+class Unauthorized(ServiceError):
+    status = 401
+    code = "Unauthorized"
+
+
+class Forbidden(ServiceError):
+    status = 403
+    code = "Forbidden"
+
+
 class NotFound(ServiceError):
     status = 404
     code = "NotFound"

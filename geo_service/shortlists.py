@@ -18,19 +18,9 @@ from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import NotFound, ServiceError, TooLarge
+from .errors import Forbidden, NotFound, ServiceError, TooLarge, Unauthorized
 
 FILE_NAME = "shortlists.sqlite"
-
-
-class Forbidden(ServiceError):
-    status = 403
-    code = "Forbidden"
-
-
-class Unauthorized(ServiceError):
-    status = 401
-    code = "Unauthorized"
 
 
 class TooManyShortlists(ServiceError):

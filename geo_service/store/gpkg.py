@@ -95,6 +95,19 @@ def open_readonly(path: Path, mapped: bool = True) -> sqlite3.Connection:
     return connection
 
 
+def version_summary(path: Path) -> tuple[LayerMeta, int]:
+    """The metadata and feature count of one version file (current or not)."""
+    connection = open_readonly(path, mapped=False)
+    try:
+        layer = _LayerFile(path, connection)
+        (count,) = connection.execute(
+            f"SELECT count(*) FROM {quote_identifier(layer.meta.id)}"
+        ).fetchone()
+        return layer.meta, count
+    finally:
+        connection.close()
+
+
 class _LayerFile:
     """Everything fixed about one immutable version file."""
 

@@ -9,10 +9,13 @@ and never changes afterwards, so readers open it read-only and immutable and can
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import re
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import geopandas as gpd
@@ -22,6 +25,7 @@ from ..catalogue import ID_FIELD, LAYER_ID_PATTERN, LayerMeta
 from ..text import fold
 
 CURRENT = "current.gpkg"
+ARCHIVE = ".archive"
 METADATA_TABLE = "geo_service_layer"
 _VERSION_FILE = re.compile(r"^v(\d{6})\.gpkg$")
 SEARCH_COLUMNS = ("name_vi", "name_en", "commune_name", ID_FIELD)
@@ -59,31 +63,66 @@ def version_path(data_dir: Path, layer_id: str, version: int) -> Path:
     return data_dir / layer_id / f"v{version:06d}.gpkg"
 
 
-def publish_layer(data_dir: Path, meta: LayerMeta, frame: gpd.GeoDataFrame) -> Path:
-    """Write `frame` as the next version of `meta.id` and make it the served one.
+@contextlib.contextmanager
+def layer_lock(data_dir: Path, layer_id: str) -> Iterator[None]:
+    """An exclusive lock on one layer, held across processes: publishes never interleave."""
+    folder = Path(data_dir) / layer_id
+    folder.mkdir(parents=True, exist_ok=True)
+    with (folder / ".lock").open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def publish_layer(
+    data_dir: Path, meta: LayerMeta, frame: gpd.GeoDataFrame, activate_now: bool = True
+) -> Path:
+    """Write `frame` as the next version of `meta.id` and (unless a draft) make it the served one.
 
     `frame` must be in EPSG:4326 and hold a column per field of `meta` (missing values as
-    None/NaN). Returns the path of the new version file.
+    None/NaN). Returns the path of the new version file. A failure at any point leaves the
+    served version as it was.
     """
     data_dir = Path(data_dir)
-    folder = data_dir / meta.id
-    folder.mkdir(parents=True, exist_ok=True)
-    version = (versions(data_dir, meta.id) or [0])[-1] + 1
-    meta = meta.model_copy(update={"version": version})
-    final = version_path(data_dir, meta.id, version)
-    staging = final.with_name(f"{final.stem}.partial.gpkg")
-    staging.unlink(missing_ok=True)
-    try:
-        _write_version(staging, meta, frame)
-        os.replace(staging, final)
-    finally:
+    with layer_lock(data_dir, meta.id):
+        version = (versions(data_dir, meta.id) or [0])[-1] + 1
+        meta = meta.model_copy(update={"version": version})
+        final = version_path(data_dir, meta.id, version)
+        staging = final.with_name(f"{final.stem}.partial.gpkg")
         staging.unlink(missing_ok=True)
-    activate(data_dir, meta.id, version)
+        try:
+            _write_version(staging, meta, frame)
+            os.replace(staging, final)
+        finally:
+            staging.unlink(missing_ok=True)
+        if activate_now:
+            _activate(data_dir, meta.id, version)
     return final
 
 
+def archive_layer(data_dir: Path, layer_id: str) -> Path:
+    """Take a layer out of the catalogue in one rename, keeping every version under `.archive/`."""
+    data_dir = Path(data_dir)
+    if current_file(data_dir, layer_id) is None:
+        raise FileNotFoundError(layer_id)
+    with layer_lock(data_dir, layer_id):
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+        target = data_dir / ARCHIVE / f"{layer_id}-{stamp}"
+        target.parent.mkdir(exist_ok=True)
+        os.replace(data_dir / layer_id, target)
+    _fsync_dir(data_dir)
+    return target
+
+
 def activate(data_dir: Path, layer_id: str, version: int) -> None:
-    """Point the layer's `current.gpkg` at a version in one atomic rename."""
+    """Point the layer's `current.gpkg` at a version (publish a draft, roll back), atomically."""
+    with layer_lock(data_dir, layer_id):
+        _activate(Path(data_dir), layer_id, version)
+
+
+def _activate(data_dir: Path, layer_id: str, version: int) -> None:
     target = version_path(data_dir, layer_id, version)
     if not target.exists():
         raise FileNotFoundError(target)

@@ -1,0 +1,40 @@
+"""Bearer-token authentication with roles: no or unknown token 401, too weak a role 403."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
+
+from fastapi import Depends, Header, Request
+
+from ..admin_store import ROLES, AdminStore, Role, Token
+from ..errors import Forbidden, Unauthorized
+
+
+async def get_admin_store(request: Request) -> AdminStore:
+    return request.app.state.admin
+
+
+def require(role: Role) -> Callable[..., Coroutine[Any, Any, Token]]:
+    """A dependency admitting tokens of `role` or a stronger one."""
+
+    async def check(
+        admin: Annotated[AdminStore, Depends(get_admin_store)],
+        authorization: Annotated[str | None, Header()] = None,
+    ) -> Token:
+        scheme, _, secret = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer" or not secret.strip():
+            raise Unauthorized("this needs a GIS staff token: Authorization: Bearer <token>")
+        token = admin.authenticate(secret.strip())
+        if token is None:
+            raise Unauthorized("the token is unknown or revoked")
+        if ROLES.index(token.role) < ROLES.index(role):
+            raise Forbidden(f"this needs the {role} role; the token has {token.role}")
+        return token
+
+    return check
+
+
+Editor = Annotated[Token, Depends(require("editor"))]
+Admin = Annotated[Token, Depends(require("admin"))]
+AdminStoreDep = Annotated[AdminStore, Depends(get_admin_store)]

@@ -1,0 +1,150 @@
+"""GIS staff administration: tokens and roles, versions, rollback, archive, audit, locking."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from fastapi.testclient import TestClient
+
+from geo_service.admin_store import AdminStore
+from geo_service.app import create_app
+from geo_service.layer_frame import records_to_frame
+from geo_service.settings import Settings
+from geo_service.store.gpkg_files import publish_layer, versions
+
+from .conftest import grid_layer
+from .server import running_server
+
+
+@pytest.fixture()
+def data_dir(tmp_path):
+    meta, records, geometries = grid_layer()
+    publish_layer(tmp_path, meta, records_to_frame(meta, records, geometries))
+    # a second version with only the first ten squares
+    publish_layer(tmp_path, meta, records_to_frame(meta, records[:10], geometries[:10]))
+    return tmp_path
+
+
+def cli(*args: str, data_dir) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "geo_service.cli", *args, "--data-dir", str(data_dir)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+
+
+def bearer(secret: str) -> dict:
+    return {"Authorization": f"Bearer {secret}"}
+
+
+def test_token_cli_prints_only_the_token_lists_and_revokes(tmp_path):
+    created = cli("token", "create", "--role", "editor", "--label", "Sở KH&ĐT", data_dir=tmp_path)
+    assert created.returncode == 0
+    (secret,) = created.stdout.split()
+    assert secret.startswith("gst_") and len(secret) > 40
+    assert secret not in (tmp_path / "admin.sqlite").read_bytes().decode("latin-1")  # stored hashed
+    listed = cli("token", "list", data_dir=tmp_path).stdout
+    token_id = listed.split()[0]
+    assert "editor" in listed and "Sở KH&ĐT" in listed and secret not in listed
+    assert cli("token", "revoke", token_id, data_dir=tmp_path).returncode == 0
+    assert "revoked" in cli("token", "list", data_dir=tmp_path).stdout
+    assert cli("token", "revoke", token_id, data_dir=tmp_path).returncode == 1
+    assert cli("token", "create", "--role", "owner", data_dir=tmp_path).returncode != 0
+
+
+def test_writes_need_a_token_of_the_right_role(data_dir):
+    admin = AdminStore(data_dir)
+    _, editor = admin.create_token("editor")
+    _, boss = admin.create_token("admin")
+    client = TestClient(create_app(Settings(data_dir=data_dir)))
+    assert client.get("/admin/layers/grid/versions").status_code == 401
+    assert client.get("/admin/layers/grid/versions", headers=bearer("nope")).status_code == 401
+    assert (
+        client.get("/admin/layers/grid/versions", headers={"Authorization": "Basic x"}).status_code
+        == 401
+    )
+    assert client.get("/admin/layers/grid/versions", headers=bearer(editor)).status_code == 200
+    denied = client.delete("/admin/layers/grid", headers=bearer(editor))
+    assert denied.status_code == 403 and denied.json()["code"] == "Forbidden"
+    assert client.get("/admin/audit", headers=bearer(editor)).status_code == 403
+    assert client.get("/admin/audit", headers=bearer(boss)).status_code == 200
+    assert client.get("/collections/grid/items").status_code == 200  # reads stay public
+
+
+def test_versions_and_rollback_restore_the_exact_previous_features(data_dir):
+    _, editor = AdminStore(data_dir).create_token("editor")
+    client = TestClient(create_app(Settings(data_dir=data_dir)))
+    listed = client.get("/admin/layers/grid/versions", headers=bearer(editor)).json()["versions"]
+    assert [(v["version"], v["current"], v["features"]) for v in listed] == [
+        (1, False, 101),
+        (2, True, 10),
+    ]
+    before = client.get("/collections/grid/items", params={"limit": 1000}).json()
+    assert before["numberMatched"] == 10
+    done = client.post("/admin/layers/grid/rollback", params={"version": 1}, headers=bearer(editor))
+    assert done.status_code == 200 and done.json()["current"] == 1
+    after = client.get("/collections/grid/items", params={"limit": 1000}).json()
+    assert after["numberMatched"] == 101
+    assert [f["id"] for f in after["features"]][:10] == [f["id"] for f in before["features"]]
+    assert (
+        client.post(
+            "/admin/layers/grid/rollback", params={"version": 9}, headers=bearer(editor)
+        ).status_code
+        == 400
+    )
+    assert (
+        client.post(
+            "/admin/layers/nope/rollback", params={"version": 1}, headers=bearer(editor)
+        ).status_code
+        == 404
+    )
+
+
+def test_archive_takes_a_layer_out_and_the_audit_log_says_who(data_dir):
+    admin = AdminStore(data_dir)
+    token, secret = admin.create_token("admin", "chief")
+    client = TestClient(create_app(Settings(data_dir=data_dir)))
+    client.post("/admin/layers/grid/rollback", params={"version": 1}, headers=bearer(secret))
+    assert client.delete("/admin/layers/grid", headers=bearer(secret)).status_code == 200
+    assert client.get("/collections/grid").status_code == 404
+    assert client.delete("/admin/layers/grid", headers=bearer(secret)).status_code == 404
+    assert any(p.name.startswith("grid-") for p in (data_dir / ".archive").iterdir())
+    entries = client.get("/admin/audit", headers=bearer(secret)).json()["entries"]
+    actions = [(e["action"], e["layer"], e["actor"]) for e in entries]
+    assert ("layer.archive", "grid", f"token:{token.id}") in actions
+    assert ("layer.rollback", "grid", f"token:{token.id}") in actions
+
+
+def test_concurrent_publishes_are_serialised(data_dir):
+    meta, records, geometries = grid_layer()
+    frame = records_to_frame(meta, records, geometries)
+    with ThreadPoolExecutor(4) as pool:
+        paths = list(pool.map(lambda _: publish_layer(data_dir, meta, frame), range(4)))
+    assert sorted(p.name for p in paths) == [f"v00000{n}.gpkg" for n in range(3, 7)]
+    assert versions(data_dir, "grid") == [1, 2, 3, 4, 5, 6]
+
+
+def test_tokens_count_from_the_next_request_in_every_worker(data_dir):
+    with running_server(data_dir, workers=2) as url:
+
+        def status(secret: str) -> int:
+            request = urllib.request.Request(
+                f"{url}/admin/layers/grid/versions", headers=bearer(secret)
+            )
+            try:
+                with urllib.request.urlopen(request, timeout=10) as response:
+                    json.load(response)
+                    return response.status
+            except urllib.error.HTTPError as error:
+                return error.code
+
+        secret = cli("token", "create", "--role", "editor", data_dir=data_dir).stdout.strip()
+        assert {status(secret) for _ in range(12)} == {200}
+        token_id = cli("token", "list", data_dir=data_dir).stdout.split()[0]
+        assert cli("token", "revoke", token_id, data_dir=data_dir).returncode == 0
+        assert {status(secret) for _ in range(12)} == {401}
