@@ -148,3 +148,38 @@ def test_tokens_count_from_the_next_request_in_every_worker(data_dir):
         token_id = cli("token", "list", data_dir=data_dir).stdout.split()[0]
         assert cli("token", "revoke", token_id, data_dir=data_dir).returncode == 0
         assert {status(secret) for _ in range(12)} == {401}
+
+
+def test_a_failure_in_the_middle_of_publishing_leaves_the_old_version_served(data_dir, monkeypatch):
+    from geo_service.store import gpkg_files
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full while writing the search table")
+
+    monkeypatch.setattr(gpkg_files, "_write_search_table", broken)
+    before = sorted(p.name for p in (data_dir / "grid").iterdir())
+    meta, records, geometries = grid_layer()
+    with pytest.raises(OSError):
+        publish_layer(data_dir, meta, records_to_frame(meta, records, geometries))
+    assert sorted(p.name for p in (data_dir / "grid").iterdir()) == before
+    client = TestClient(create_app(Settings(data_dir=data_dir)))
+    assert client.get("/collections/grid/items").json()["numberMatched"] == 10  # still version 2
+
+
+def test_after_a_rollback_every_worker_serves_the_version(data_dir):
+    _, secret = AdminStore(data_dir).create_token("editor")
+    with running_server(data_dir, workers=2) as url:
+
+        def matched() -> int:
+            with urllib.request.urlopen(
+                f"{url}/collections/grid/items?limit=1", timeout=10
+            ) as response:
+                return json.load(response)["numberMatched"]
+
+        assert {matched() for _ in range(12)} == {10}
+        request = urllib.request.Request(
+            f"{url}/admin/layers/grid/rollback?version=1", method="POST", headers=bearer(secret)
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert response.status == 200
+        assert {matched() for _ in range(12)} == {101}
