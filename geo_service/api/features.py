@@ -44,35 +44,35 @@ def items(
         return export_response(store, collection_id, query, f, params.crs, lang, settings)
     check_crs84("crs", params.crs)
     page = store.query(collection_id, query)
-    returned = len(page.features)
+    members = {
+        "numberMatched": page.number_matched,
+        "numberReturned": len(page.features),
+        "timeStamp": dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "links": page_links(request, collection_id, query, len(page.features), page.number_matched),
+    }
+    chunks = feature_collection(page.features, members)
+    if len(page.features) > CHUNK_FEATURES:
+        return StreamingResponse(chunks, media_type=GEOJSON)
+    return Response(b"".join(chunks), media_type=GEOJSON)
+
+
+def page_links(
+    request: Request, collection_id: str, query: Query, returned: int, matched: int
+) -> list[dict]:
+    """self and collection, then next and prev where there is such a page."""
     links = [
         link(str(request.url), "self", GEOJSON, "This page"),
         link(
             f"{base_url(request)}/collections/{collection_id}", "collection", JSON, "The collection"
         ),
     ]
-    if query.offset + returned < page.number_matched:
-        links.append(
-            link(
-                with_params(request, offset=query.offset + query.limit),
-                "next",
-                GEOJSON,
-                "Next page",
-            )
-        )
+    if query.offset + returned < matched:
+        following = with_params(request, offset=query.offset + query.limit)
+        links.append(link(following, "next", GEOJSON, "Next page"))
     if query.offset > 0:
-        previous = max(query.offset - query.limit, 0)
-        links.append(link(with_params(request, offset=previous), "prev", GEOJSON, "Previous page"))
-    members = {
-        "numberMatched": page.number_matched,
-        "numberReturned": returned,
-        "timeStamp": dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
-        "links": links,
-    }
-    chunks = feature_collection(page.features, members)
-    if returned > CHUNK_FEATURES:
-        return StreamingResponse(chunks, media_type=GEOJSON)
-    return Response(b"".join(chunks), media_type=GEOJSON)
+        previous = with_params(request, offset=max(query.offset - query.limit, 0))
+        links.append(link(previous, "prev", GEOJSON, "Previous page"))
+    return links
 
 
 @router.get(
