@@ -11,9 +11,11 @@ class ServiceError(Exception):
     status = 500
     code = "ServerError"
 
-    def __init__(self, description: str) -> None:
+    def __init__(self, description: str, extra: dict | None = None) -> None:
         super().__init__(description)
         self.description = description
+        self.extra = extra or {}
+        """More members of the error document (e.g. a validation report)."""
 
 
 class InvalidParameter(ServiceError):
@@ -29,6 +31,11 @@ class Unauthorized(ServiceError):
 class Forbidden(ServiceError):
     status = 403
     code = "Forbidden"
+
+
+class Conflict(ServiceError):
+    status = 409
+    code = "Conflict"
 
 
 class NotFound(ServiceError):

@@ -22,6 +22,11 @@ class Settings(BaseSettings):
     shortlists_per_client: int = Field(
         200, ge=1, description="most shortlists one client address may create"
     )
+    province: str = Field("14", description="the province served: its extent checks uploads")
+    upload_max_bytes: int = Field(200 * 2**20, ge=1, description="largest upload, bytes")
+    upload_max_features: int = Field(1_000_000, ge=1, description="most features in one upload")
+    upload_max_zip_members: int = Field(50, ge=1, description="most files in an uploaded archive")
+    upload_max_uncompressed: int = Field(2**30, ge=1, description="largest unpacked archive, bytes")
     cors_origins: list[str] = Field(default_factory=lambda: ["*"])
     title_vi: str = "Danh mục địa điểm đầu tư"
     title_en: str = "Investment site catalogue"

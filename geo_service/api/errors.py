@@ -14,14 +14,18 @@ from ..errors import ServiceError
 log = logging.getLogger(__name__)
 
 
-def error_response(status: int, code: str, description: str) -> JSONResponse:
-    return JSONResponse({"code": code, "description": description}, status_code=status)
+def error_response(
+    status: int, code: str, description: str, extra: dict | None = None
+) -> JSONResponse:
+    return JSONResponse(
+        {"code": code, "description": description, **(extra or {})}, status_code=status
+    )
 
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ServiceError)
     async def service_error(request: Request, exc: ServiceError) -> JSONResponse:
-        return error_response(exc.status, exc.code, exc.description)
+        return error_response(exc.status, exc.code, exc.description, exc.extra)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -1,0 +1,341 @@
+"""Validate an uploaded layer and shape it to the catalogue's schema, with a report that says
+exactly what is wrong, how often, and where (example feature ids).
+
+Errors stop a publish; warnings and notes are published with the data. Nothing here writes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from pyproj import CRS
+
+from ..catalogue import ID_FIELD, FieldSpec, LayerMeta
+from ..kinds import fields_for_kind
+from ..layer_frame import records_to_frame
+from ..places import UnmatchedPlace, communes_of_province, resolve_commune
+from ..text import nfc
+
+Severity = Literal["error", "warning", "info"]
+FAMILIES = {
+    "Point": "point",
+    "MultiPoint": "point",
+    "LineString": "line",
+    "MultiLineString": "line",
+    "Polygon": "polygon",
+    "MultiPolygon": "polygon",
+}
+PROVINCE_ZONES = {"14": 9206, "22": 5899, "08": 9211}
+"""Each province's VN-2000 TM-3 zone (Sơn La 104°00', Quảng Ninh 107°45', Tuyên Quang 106°00')."""
+BOUNDS_MARGIN_DEGREES = 0.1  # about 10 km around the province's communes
+EXAMPLES = 5
+_MOJIBAKE = re.compile("Ã.|Ä.|Æ.|á»|áº")
+_FIELD_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+
+
+@dataclass
+class Finding:
+    severity: Severity
+    code: str
+    message: str
+    count: int = 0
+    examples: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Report:
+    layer: str
+    features: int = 0
+    source_crs: str | None = None
+    findings: list[Finding] = field(default_factory=list)
+    defaulted: list[str] = field(default_factory=list)
+    published: bool = False
+    version: int | None = None
+    draft: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return not any(f.severity == "error" for f in self.findings)
+
+    def add(
+        self, severity: Severity, code: str, message: str, ids: list[str] | None = None
+    ) -> None:
+        ids = ids or []
+        self.findings.append(
+            Finding(severity, code, message, len(ids), [str(i) for i in ids[:EXAMPLES]])
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "ok": self.ok}
+
+
+def province_bounds(province_code: str) -> tuple[float, float, float, float]:
+    communes = communes_of_province(province_code)
+    if not communes:
+        raise ValueError(f"no 2025 communes for province {province_code!r}")
+    lons, lats = [c.lon for c in communes], [c.lat for c in communes]
+    m = BOUNDS_MARGIN_DEGREES
+    return min(lons) - m, min(lats) - m, max(lons) + m, max(lats) + m
+
+
+def _ids(frame: pd.DataFrame, mask) -> list[str]:
+    return [str(v) for v in frame.loc[mask, "__id"].head(EXAMPLES * 4)]
+
+
+def prepare(
+    frame: gpd.GeoDataFrame, meta: LayerMeta, declared_crs: str | None, province_code: str
+) -> tuple[gpd.GeoDataFrame | None, LayerMeta, Report]:
+    """The features in WGS 84 with the layer's schema (None if there are errors), and the report."""
+    report = Report(meta.id, features=len(frame))
+    frame = frame.copy()
+    frame["__id"] = (
+        frame[ID_FIELD].astype(str)
+        if ID_FIELD in frame
+        else [f"#{i + 1}" for i in range(len(frame))]
+    )
+
+    if frame.crs is None and declared_crs is None:
+        report.add(
+            "error", "crs_missing", "the file declares no CRS; give one with `crs` (e.g. EPSG:9206)"
+        )
+        return None, meta, report
+    source_crs = CRS.from_user_input(declared_crs) if frame.crs is None else frame.crs
+    report.source_crs = source_crs.to_string()
+    frame = frame.set_crs(source_crs, allow_override=True).to_crs(4326)
+
+    _check_geometries(frame, report, meta)
+    _check_extent(frame, report, province_code, source_crs)
+    _fix_text(frame, report)
+    fields = _schema(frame, meta, report)
+    meta = meta.model_copy(update={"fields": fields})
+    _check_ids(frame, report)
+    records = _records(frame, meta, report, province_code)
+    if not report.ok:
+        return None, meta, report
+    return records_to_frame(meta, records, frame.geometry.values), meta, report
+
+
+def _check_geometries(frame: gpd.GeoDataFrame, report: Report, meta: LayerMeta) -> None:
+    empty = frame.geometry.isna() | frame.geometry.is_empty
+    if empty.any():
+        report.add("error", "geometry_empty", "features without a geometry", _ids(frame, empty))
+    invalid = ~empty & ~frame.geometry.is_valid
+    if invalid.any():
+        frame.loc[invalid, "geometry"] = shapely.make_valid(frame.geometry[invalid].values)
+        report.add(
+            "warning",
+            "geometry_repaired",
+            "invalid geometries repaired with make_valid",
+            _ids(frame, invalid),
+        )
+    families = {FAMILIES.get(t) for t in frame.geometry[~empty].geom_type.unique()}
+    if None in families or len(families) > 1:
+        report.add(
+            "error",
+            "geometry_mixed",
+            f"a layer holds one geometry family; found {sorted(map(str, families))}",
+        )
+    elif families and families != {meta.geometry_type}:
+        report.add("info", "geometry_family", f"geometry family is {families.pop()}")
+
+
+def _check_extent(frame: gpd.GeoDataFrame, report: Report, province: str, source_crs: CRS) -> None:
+    minx, miny, maxx, maxy = province_bounds(province)
+    points = frame.geometry.representative_point()
+    x, y = points.x.to_numpy(), points.y.to_numpy()
+    outside = ~((x >= minx) & (x <= maxx) & (y >= miny) & (y <= maxy)) & ~np.isnan(x)
+    if not outside.any():
+        return
+    swapped = outside & (y >= minx) & (y <= maxx) & (x >= miny) & (x <= maxy)
+    hint = ""
+    if swapped.any():
+        hint = "; some look like latitude and longitude swapped"
+    zone = PROVINCE_ZONES.get(province)
+    if (
+        zone
+        and source_crs.to_epsg()
+        and source_crs.to_epsg() != zone
+        and "VN-2000" in source_crs.name
+    ):
+        hint += f"; the file is in {source_crs.name}, the province's zone is EPSG:{zone}"
+    report.add(
+        "error",
+        "outside_province",
+        f"features outside province {province}'s extent ({minx:.2f}, {miny:.2f}, {maxx:.2f}, {maxy:.2f}){hint}",
+        _ids(frame, outside),
+    )
+
+
+def _fix_text(frame: gpd.GeoDataFrame, report: Report) -> None:
+    """NFC everywhere; UTF-8 read as Latin-1 (mojibake) is converted back, or refused."""
+    for column in frame.columns:
+        if column in ("geometry", "__id") or frame[column].dtype != object:
+            continue
+        values = frame[column]
+        broken = values.map(lambda v: isinstance(v, str) and bool(_MOJIBAKE.search(v)))
+        if broken.any():
+            try:
+                frame.loc[broken, column] = values[broken].map(
+                    lambda v: v.encode("latin-1").decode("utf-8")
+                )
+                report.add(
+                    "warning",
+                    "encoding_converted",
+                    f"{column}: text read in the wrong encoding, converted to UTF-8",
+                    _ids(frame, broken),
+                )
+            except (UnicodeEncodeError, UnicodeDecodeError):
+                report.add(
+                    "error",
+                    "encoding",
+                    f"{column}: text is not valid UTF-8; save the file as UTF-8",
+                    _ids(frame, broken),
+                )
+        frame[column] = frame[column].map(lambda v: nfc(v) if isinstance(v, str) else v)
+
+
+def _schema(frame: gpd.GeoDataFrame, meta: LayerMeta, report: Report) -> list[FieldSpec]:
+    """The kind's fields, then the file's other columns (kept, typed from the data)."""
+    fields = fields_for_kind(meta.kind)
+    known = {f.name for f in fields}
+    extra = []
+    for column in frame.columns:
+        if column in known or column in ("geometry", "__id"):
+            continue
+        if not _FIELD_NAME.match(column):
+            report.add(
+                "warning",
+                "column_dropped",
+                f"column {column!r} has a name that is not a plain identifier; left out",
+            )
+            continue
+        kind = frame[column].dtype.kind
+        type_ = {"i": "integer", "u": "integer", "f": "number", "b": "boolean"}.get(kind, "string")
+        extra.append(FieldSpec(name=column, type=type_, label_vi=column, label_en=column))
+        if type_ == "string":
+            frame[column] = frame[column].map(lambda v: None if v is None or v != v else str(v))
+    return fields + extra
+
+
+def _check_ids(frame: gpd.GeoDataFrame, report: Report) -> None:
+    if ID_FIELD not in frame:
+        report.add(
+            "error", "id_missing", f"a `{ID_FIELD}` column with a stable id per feature is required"
+        )
+        return
+    blank = frame[ID_FIELD].isna() | (frame[ID_FIELD].astype(str).str.strip() == "")
+    if blank.any():
+        report.add("error", "id_blank", f"features without a `{ID_FIELD}`", _ids(frame, blank))
+    duplicated = ~blank & frame[ID_FIELD].astype(str).duplicated(keep=False)
+    if duplicated.any():
+        report.add(
+            "error",
+            "id_duplicate",
+            f"`{ID_FIELD}` values used more than once",
+            _ids(frame, duplicated),
+        )
+
+
+def _coerce(spec: FieldSpec, value: Any) -> Any:
+    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NaT:
+        return None
+    if spec.type == "integer":
+        number = float(value)
+        if not number.is_integer():
+            raise ValueError(value)
+        return int(number)
+    if spec.type == "number":
+        return float(value)
+    if spec.type in ("date", "datetime"):
+        if isinstance(value, dt.datetime | pd.Timestamp):
+            return value.date().isoformat() if spec.type == "date" else value.isoformat()
+        parsed = dt.date.fromisoformat(str(value)[:10])
+        return parsed.isoformat() if spec.type == "date" else str(value)
+    if spec.type == "boolean":
+        return {"true": True, "false": False, "1": True, "0": False}[str(value).lower()]
+    if spec.codes and str(value) not in spec.code_labels():
+        raise ValueError(value)
+    return str(value)
+
+
+def _records(frame: gpd.GeoDataFrame, meta: LayerMeta, report: Report, province: str) -> list[dict]:
+    columns = [f for f in meta.fields if f.name in frame.columns]
+    bad: dict[str, list[str]] = {}
+    records = []
+    for row in frame.itertuples(index=False):
+        values = row._asdict()
+        record = {}
+        for spec in columns:
+            try:
+                record[spec.name] = _coerce(spec, values[spec.name])
+            except (ValueError, TypeError, KeyError):
+                bad.setdefault(spec.name, []).append(values["__id"])
+        records.append(record)
+    for name, ids in bad.items():
+        spec = meta.field(name)
+        allowed = f" (allowed: {', '.join(spec.code_labels())})" if spec.codes else ""
+        report.add(
+            "error", "field_type", f"{name}: values that are not a {spec.type}{allowed}", ids
+        )
+    if "name_vi" not in frame.columns:
+        report.add("error", "field_missing", "a `name_vi` column (the Vietnamese name) is required")
+    _derive(frame, meta, records, report, province)
+    return records
+
+
+def _derive(
+    frame: gpd.GeoDataFrame, meta: LayerMeta, records: list[dict], report: Report, province: str
+) -> None:
+    """Fill the common fields that can be derived, and say which were."""
+    present = set(frame.columns)
+    if "province_code" not in present:
+        for r in records:
+            r["province_code"] = province
+        report.defaulted.append(f"province_code = {province}")
+    if "area_ha" not in present and meta.geometry_type == "polygon":
+        areas = frame.geometry.to_crs(f"EPSG:{PROVINCE_ZONES.get(province, 3405)}").area / 10_000
+        for r, area in zip(records, areas, strict=True):
+            r["area_ha"] = round(float(area), 4)
+        report.defaulted.append("area_ha from the geometry")
+    for name, value in (
+        ("source", meta.source),
+        ("data_quality", meta.data_quality),
+        ("updated_at", meta.updated),
+    ):
+        if name not in present:
+            for r in records:
+                r[name] = value
+            report.defaulted.append(f"{name} = {value}")
+    if "commune_name" in present:
+        unmatched = []
+        province_name = next((c.province_name for c in communes_of_province(province)), "")
+        cache: dict[str, Any] = {}
+        for r, row_id in zip(records, frame["__id"], strict=True):
+            name = r.get("commune_name")
+            if not name or r.get("commune_code"):
+                continue
+            if name not in cache:
+                address = name if "tỉnh" in name.lower() else f"{name}, {province_name}"
+                try:
+                    cache[name] = resolve_commune(address)
+                except UnmatchedPlace:
+                    cache[name] = None
+            commune = cache[name]
+            if commune is None:
+                unmatched.append(row_id)
+            else:
+                r["commune_code"], r["commune_name"] = commune.code, commune.name
+        if unmatched:
+            report.add(
+                "warning",
+                "commune_unmatched",
+                "commune names that match no 2025 commune or ward",
+                unmatched,
+            )

@@ -1,0 +1,268 @@
+"""GIS staff uploads: validation report, VN-2000 reprojection, drafts, and hostile input."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import stat
+import zipfile
+from pathlib import Path
+
+import geopandas as gpd
+import pyogrio
+import pytest
+import shapely
+from fastapi.testclient import TestClient
+from pyproj import Transformer
+
+from geo_service.admin_store import AdminStore
+from geo_service.app import create_app
+from geo_service.settings import Settings
+
+ZONES = [
+    ("Z-1", "Khu Mộc Châu", 104.60, 20.85),
+    ("Z-2", "Khu Mai Sơn", 104.05, 21.25),
+    ("Z-3", "Khu Vân Hồ", 104.70, 20.75),
+]
+
+
+def zones_frame(crs: int = 4326) -> gpd.GeoDataFrame:
+    frame = gpd.GeoDataFrame(
+        {"code": [z[0] for z in ZONES], "name_vi": [z[1] for z in ZONES], "status": ["planned"] * 3,
+         "commune_name": ["Phường Mộc Châu", "Xã Mường Bằng, Huyện Mai Sơn, Tỉnh Sơn La", "Xã Nowhere"]},
+        geometry=[shapely.box(x, y, x + 0.01, y + 0.01) for _, _, x, y in ZONES],
+        crs=4326,
+    )  # fmt: skip
+    return frame.to_crs(crs)
+
+
+def as_file(frame: gpd.GeoDataFrame, tmp_path: Path, name: str, driver: str, **kwargs) -> Path:
+    path = tmp_path / name
+    pyogrio.write_dataframe(frame, path, driver=driver, **kwargs)
+    return path
+
+
+@pytest.fixture()
+def setup(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    admin = AdminStore(data)
+    _, editor = admin.create_token("editor")
+    client = TestClient(create_app(Settings(data_dir=data, upload_max_bytes=5_000_000)))
+    return client, {"Authorization": f"Bearer {editor}"}, data
+
+
+def upload(client, headers, path: Path, layer="zones", method="post", params=None, **form):
+    files = {"file": (path.name, path.read_bytes())}
+    data = {k: v for k, v in form.items() if v is not None}
+    if method == "post":
+        data["id"] = layer
+        return client.post("/admin/layers", files=files, data=data, headers=headers, params=params)
+    return client.put(
+        f"/admin/layers/{layer}", files=files, data=data, headers=headers, params=params
+    )
+
+
+def snapshot(folder: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and not p.name.startswith("admin.sqlite")
+    }
+
+
+def test_a_vn2000_geopackage_is_reprojected_and_published(setup, tmp_path):
+    client, headers, _ = setup
+    path = as_file(zones_frame(9206), tmp_path, "zones.gpkg", "GPKG")
+    meta = json.dumps({"title_vi": "Khu thử", "title_en": "Test zones", "kind": "industrial_zone"})
+    response = upload(client, headers, path, metadata=meta)
+    assert response.status_code == 201, response.text
+    report = response.json()
+    assert report["published"] and report["version"] == 1 and report["source_crs"] == "EPSG:9206"
+    assert "area_ha from the geometry" in report["defaulted"]
+    unmatched = next(f for f in report["findings"] if f["code"] == "commune_unmatched")
+    assert unmatched["examples"] == ["Z-3"]
+    served = client.get("/collections/zones/items/Z-2").json()
+    assert served["properties"]["commune_name"] == "Xã Chiềng Mung"
+    to_vn2000 = Transformer.from_crs(4326, 9206, always_xy=True)
+    (x0, y0), original = (
+        shapely.geometry.shape(served["geometry"]).exterior.coords[0],
+        zones_frame(9206).geometry[1],
+    )
+    x, y = to_vn2000.transform(x0, y0)
+    assert (
+        min(shapely.Point(x, y).distance(shapely.Point(c)) for c in original.exterior.coords) < 1.0
+    )
+    assert client.get("/collections/zones").json()["title_en"] == "Test zones"
+
+
+def test_dry_run_and_draft(setup, tmp_path):
+    client, headers, data = setup
+    path = as_file(zones_frame(), tmp_path, "zones.geojson", "GeoJSON")
+    dry = upload(client, headers, path, params={"dry_run": "true"})
+    assert dry.status_code == 200 and not dry.json()["published"] and not (data / "zones").exists()
+    draft = upload(client, headers, path, params={"draft": "true"})
+    assert draft.status_code == 201 and draft.json()["draft"]
+    assert client.get("/collections/zones").status_code == 404  # drafts are not public
+    assert client.post("/admin/layers/zones/publish", headers=headers).status_code == 200
+    assert client.get("/collections/zones/items").json()["numberMatched"] == 3
+    again = upload(client, headers, path, method="put")
+    assert again.status_code == 200 and again.json()["version"] == 2
+    assert upload(client, headers, path).status_code == 409  # POST on an existing layer
+
+
+def test_csv_needs_a_crs_and_says_so(setup, tmp_path):
+    client, headers, _ = setup
+    path = tmp_path / "sites.csv"
+    path.write_text("code,name_vi,lon,lat\nC-1,Điểm Mộc Châu,104.6,20.85\n", encoding="utf-8")
+    refused = upload(client, headers, path, layer="sites", x_field="lon", y_field="lat")
+    assert refused.status_code == 400 and refused.json()["code"] == "ValidationFailed"
+    assert refused.json()["report"]["findings"][0]["code"] == "crs_missing"
+    accepted = upload(
+        client, headers, path, layer="sites", x_field="lon", y_field="lat", crs="EPSG:4326"
+    )
+    assert accepted.status_code == 201, accepted.text
+    assert (
+        upload(client, headers, path, layer="sites2").status_code == 400
+    )  # no geometry columns named
+
+
+def test_errors_are_reported_with_counts_and_examples(setup, tmp_path):
+    client, headers, data = setup
+    frame = zones_frame()
+    frame.loc[2, "code"] = "Z-1"
+    frame.loc[1, "geometry"] = shapely.box(
+        21.25, 104.05, 21.26, 104.06
+    )  # latitude and longitude swapped
+    path = as_file(frame, tmp_path, "bad.gpkg", "GPKG")
+    response = upload(client, headers, path, layer="bad")
+    assert response.status_code == 400
+    findings = {f["code"]: f for f in response.json()["report"]["findings"]}
+    assert findings["id_duplicate"]["count"] == 2 and findings["id_duplicate"]["examples"] == [
+        "Z-1",
+        "Z-1",
+    ]
+    assert "swapped" in findings["outside_province"]["message"] and findings["outside_province"][
+        "examples"
+    ] == ["Z-2"]
+    assert not (data / "bad").exists()
+
+
+def test_writes_need_an_editor_token(setup, tmp_path):
+    client, _, _ = setup
+    path = as_file(zones_frame(), tmp_path, "zones.geojson", "GeoJSON")
+    assert upload(client, {}, path).status_code == 401
+    assert upload(client, {"Authorization": "Bearer wrong"}, path).status_code == 401
+
+
+def _zip(
+    tmp_path: Path, name: str, members: list[tuple[str, bytes]], symlink: str | None = None
+) -> Path:
+    path = tmp_path / name
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for member, content in members:
+            archive.writestr(member, content)
+        if symlink:
+            info = zipfile.ZipInfo(symlink)
+            info.external_attr = (stat.S_IFLNK | 0o777) << 16
+            archive.writestr(info, "/etc/passwd")
+    return path
+
+
+def _shapefile_members(tmp_path: Path) -> list[tuple[str, bytes]]:
+    folder = tmp_path / "shp"
+    folder.mkdir()
+    pyogrio.write_dataframe(zones_frame(), folder / "zones.shp")
+    return [(p.name, p.read_bytes()) for p in sorted(folder.iterdir())]
+
+
+def hostile_files(tmp_path: Path) -> dict[str, tuple[Path, int]]:
+    good = _shapefile_members(tmp_path)
+    kml = b'<?xml version="1.0"?><!DOCTYPE kml [<!ENTITY lol "lol">]><kml><Document>&lol;</Document></kml>'
+    geojson = tmp_path / "really.gpkg"
+    geojson.write_text('{"type": "FeatureCollection", "features": []}')
+    corrupt = tmp_path / "corrupt.gpkg"
+    corrupt.write_bytes(b"SQLite format 3\x00" + b"\x13" * 5000)
+    big = tmp_path / "big.geojson"
+    big.write_bytes(b"{" + b" " * 6_000_000 + b"}")
+    return {
+        "zip slip": (_zip(tmp_path, "slip.zip", [("../evil.shp", good[0][1]), *good[1:]]), 400),
+        "absolute path": (
+            _zip(tmp_path, "abs.zip", [("/tmp/evil.shp", good[0][1]), *good[1:]]),
+            400,
+        ),
+        "symlink": (_zip(tmp_path, "link.zip", good, symlink="zones.prj.lnk"), 400),
+        "zip bomb": (_zip(tmp_path, "bomb.zip", [*good, ("padding.txt", b"\0" * 20_000_000)]), 400),
+        "too many members": (
+            _zip(tmp_path, "many.zip", [*good, *((f"f{i}.txt", b"x") for i in range(60))]),
+            413,
+        ),
+        "xml entities": (_write(tmp_path / "lol.kml", kml), 400),
+        "claims another format": (geojson, 400),
+        "corrupt geopackage": (corrupt, 400),
+        "too many bytes": (big, 413),
+    }
+
+
+def _write(path: Path, content: bytes) -> Path:
+    path.write_bytes(content)
+    return path
+
+
+def test_hostile_uploads_are_refused_and_change_nothing(setup, tmp_path):
+    client, headers, data = setup
+    upload(client, headers, as_file(zones_frame(), tmp_path, "zones.geojson", "GeoJSON"))
+    before = snapshot(data)
+    for label, (path, status) in hostile_files(tmp_path).items():
+        for method in ("post", "put"):
+            layer = "hostile" if method == "post" else "zones"
+            response = upload(client, headers, path, layer=layer, method=method)
+            assert response.status_code == status, (label, method, response.text)
+            assert response.json()["description"], label
+        assert snapshot(data) == before, label
+    assert client.get("/collections/zones/items").json()["numberMatched"] == 3
+
+
+def test_too_many_members_and_bytes_name_the_limit(setup, tmp_path):
+    client, headers, _ = setup
+    files = hostile_files(tmp_path)
+    assert (
+        "50"
+        in upload(client, headers, files["too many members"][0], layer="x").json()["description"]
+    )
+    assert (
+        "5,000,000"
+        in upload(client, headers, files["too many bytes"][0], layer="x").json()["description"]
+    )
+
+
+def test_invalid_geometries_are_repaired_and_counted(setup, tmp_path):
+    client, headers, _ = setup
+    frame = zones_frame()
+    frame.loc[0, "geometry"] = shapely.Polygon(
+        [(104.6, 20.85), (104.61, 20.86), (104.61, 20.85), (104.6, 20.86)]
+    )
+    response = upload(client, headers, as_file(frame, tmp_path, "bow.gpkg", "GPKG"), layer="bow")
+    assert response.status_code == 201
+    repaired = next(f for f in response.json()["findings"] if f["code"] == "geometry_repaired")
+    assert repaired["count"] == 1 and repaired["examples"] == ["Z-1"]
+    geometry = shapely.geometry.shape(client.get("/collections/bow/items/Z-1").json()["geometry"])
+    assert geometry.is_valid
+
+
+def test_a_kmz_reads(setup, tmp_path):
+    client, headers, _ = setup
+    kml = as_file(zones_frame(), tmp_path, "doc.kml", "KML")
+    path = _zip(tmp_path, "zones.kmz", [("doc.kml", kml.read_bytes())])
+    response = upload(client, headers, path, layer="kmz_zones")
+    assert response.status_code == 201, response.text
+    served = client.get("/collections/kmz_zones/items/Z-1").json()["properties"]
+    assert served["name_vi"] == "Khu Mộc Châu" and served["commune_name"] == "Phường Mộc Châu"
+
+
+def test_upload_unknown_metadata_key_is_400(setup, tmp_path):
+    client, headers, _ = setup
+    path = as_file(zones_frame(), tmp_path, "zones.geojson", "GeoJSON")
+    assert upload(client, headers, path, metadata=json.dumps({"colour": "red"})).status_code == 400
+    assert upload(client, headers, path, metadata="{not json").status_code == 400
+    assert upload(client, headers, path, metadata=json.dumps({"kind": "castle"})).status_code == 400
