@@ -148,6 +148,61 @@ def cmd_token(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_import(args: argparse.Namespace) -> int:
+    import getpass
+    import json
+
+    from .admin_store import AdminStore
+    from .errors import ServiceError
+    from .ingest import UploadRequest, ingest
+    from .ingest.read import ReadOptions, UploadLimits
+
+    settings = Settings()
+    data_dir = _data_dir(args)
+    try:
+        metadata = (
+            json.loads(Path(args.metadata).read_text(encoding="utf-8")) if args.metadata else {}
+        )
+    except (OSError, json.JSONDecodeError) as exc:
+        print(f"geo-service import: --metadata: {exc}", file=sys.stderr)
+        return 2
+    source = Path(args.file)
+    if not source.is_file():
+        print(f"geo-service import: no file {source}", file=sys.stderr)
+        return 2
+    request = UploadRequest(
+        args.layer,
+        source,
+        source.name,
+        metadata,
+        ReadOptions(args.table, args.wkt_field, args.x_field, args.y_field),
+        args.crs,
+        args.dry_run,
+        args.draft,
+    )
+    limits = UploadLimits(
+        settings.upload_max_bytes,
+        settings.upload_max_features,
+        settings.upload_max_zip_members,
+        settings.upload_max_uncompressed,
+    )
+    print(f"importing {source} into {args.layer} …", file=sys.stderr)
+    try:
+        report = ingest(
+            request,
+            data_dir,
+            limits,
+            settings.province,
+            AdminStore(data_dir),
+            f"cli:{getpass.getuser()}",
+        )
+    except ServiceError as exc:
+        print(f"geo-service import: {exc.description}", file=sys.stderr)
+        return 2
+    print(report.to_text())
+    return 0 if report.ok else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="geo-service",
@@ -188,6 +243,26 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--lang", default="vi", choices=["vi", "en"], help="column header language")
     export.add_argument("--max-features", type=int, default=Settings().max_export)
     export.set_defaults(handler=cmd_export)
+    importer = with_data_dir(
+        commands.add_parser("import", help="validate a file and publish it as a layer")
+    )
+    importer.add_argument(
+        "file", help="GeoPackage, zipped Shapefile, GeoJSON, KML/KMZ, CSV or FlatGeobuf"
+    )
+    importer.add_argument(
+        "--layer", required=True, help="layer id (a new layer, or a new version of one)"
+    )
+    importer.add_argument(
+        "--metadata", help="JSON file: title_vi, title_en, kind, source, licence, …"
+    )
+    importer.add_argument("--table", help="which table of a multi-table GeoPackage")
+    importer.add_argument("--crs", help="the CRS of a file that declares none, e.g. EPSG:9206")
+    importer.add_argument("--wkt-field", help="CSV: the column holding WKT")
+    importer.add_argument("--x-field", help="CSV: the longitude / easting column")
+    importer.add_argument("--y-field", help="CSV: the latitude / northing column")
+    importer.add_argument("--dry-run", action="store_true", help="validate only, publish nothing")
+    importer.add_argument("--draft", action="store_true", help="store as a draft, not served yet")
+    importer.set_defaults(handler=cmd_import)
     token = commands.add_parser("token", help="manage GIS staff tokens")
     actions = token.add_subparsers(dest="action", required=True)
     create = with_data_dir(

@@ -266,3 +266,43 @@ def test_upload_unknown_metadata_key_is_400(setup, tmp_path):
     assert upload(client, headers, path, metadata=json.dumps({"colour": "red"})).status_code == 400
     assert upload(client, headers, path, metadata="{not json").status_code == 400
     assert upload(client, headers, path, metadata=json.dumps({"kind": "castle"})).status_code == 400
+
+
+def test_cli_import_goes_through_the_same_validation_and_audit(tmp_path):
+    import subprocess
+    import sys
+
+    data = tmp_path / "data"
+    good = as_file(zones_frame(9206), tmp_path, "zones.gpkg", "GPKG")
+    metadata = tmp_path / "meta.json"
+    metadata.write_text(
+        json.dumps({"title_vi": "Khu", "title_en": "Zones", "kind": "industrial_zone"}),
+        encoding="utf-8",
+    )
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        command = [
+            sys.executable,
+            "-m",
+            "geo_service.cli",
+            "import",
+            *args,
+            "--data-dir",
+            str(data),
+        ]
+        return subprocess.run(command, capture_output=True, text=True, timeout=120)
+
+    dry = run(str(good), "--layer", "zones", "--dry-run")
+    assert dry.returncode == 0 and "not published" in dry.stdout and not (data / "zones").exists()
+    done = run(str(good), "--layer", "zones", "--metadata", str(metadata))
+    assert done.returncode == 0 and "published as version 1" in done.stdout, done.stderr
+    frame = zones_frame()
+    frame.loc[2, "code"] = "Z-1"
+    bad = run(str(as_file(frame, tmp_path, "dup.gpkg", "GPKG")), "--layer", "zones")
+    assert bad.returncode == 1 and "id_duplicate" in bad.stdout
+    hostile = run(str(hostile_files(tmp_path)["zip slip"][0]), "--layer", "zones")
+    assert hostile.returncode == 2 and "outside the archive" in hostile.stderr
+    actions = [
+        (e["action"], e["actor"].startswith("cli:")) for e in AdminStore(data).audit("zones")
+    ]
+    assert actions == [("layer.publish", True)]

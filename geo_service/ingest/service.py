@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -95,6 +96,9 @@ def layer_meta(
     return meta, province
 
 
+STAGES = ("read", "validate", "publish")
+
+
 def ingest(
     request: UploadRequest,
     data_dir: Path,
@@ -102,23 +106,30 @@ def ingest(
     default_province: str,
     admin: AdminStore,
     actor: str,
+    progress: Callable[[str], None] = lambda stage: None,
 ) -> Report:
-    """Validate the upload and, unless a dry run or if errors were found, publish it."""
+    """Validate the upload and, unless a dry run or if errors were found, publish it.
+
+    `progress` is told each stage of STAGES as it starts.
+    """
     if not LAYER_ID_PATTERN.match(request.layer_id):
         raise InvalidParameter(
             f"layer id {request.layer_id!r} must match {LAYER_ID_PATTERN.pattern}"
         )
     report = Report(request.layer_id)
     meta, province = layer_meta(request.layer_id, request.metadata, default_province, report)
+    progress("read")
     with tempfile.TemporaryDirectory(prefix="geo-service-upload-") as workdir:
         frame = read_upload(request.file, request.filename, request.options, limits, Path(workdir))
     geometry_type = _family(frame)
     meta = meta.model_copy(update={"geometry_type": geometry_type})
+    progress("validate")
     prepared, meta, checked = prepare(frame, meta, request.crs, province)
     checked.defaulted[:0] = report.defaulted
     report = checked
     if prepared is None or request.dry_run:
         return report
+    progress("publish")
     path = publish_layer(data_dir, meta, prepared, activate_now=not request.draft)
     report.published, report.draft = not request.draft, request.draft
     report.version = int(path.stem[1:])

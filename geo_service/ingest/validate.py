@@ -75,6 +75,23 @@ class Report:
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "ok": self.ok}
 
+    def to_text(self) -> str:
+        """The report as a person reads it in a terminal."""
+        state = "draft stored" if self.draft else "published" if self.published else "not published"
+        lines = [
+            f"layer {self.layer}: {self.features} features, CRS {self.source_crs or '?'}; {state}"
+        ]
+        if self.version:
+            lines[0] += f" as version {self.version}"
+        for finding in self.findings:
+            examples = f" (e.g. {', '.join(finding.examples)})" if finding.examples else ""
+            count = f" ×{finding.count}" if finding.count else ""
+            lines.append(
+                f"  {finding.severity.upper():<7} {finding.code}{count}: {finding.message}{examples}"
+            )
+        lines += [f"  default  {item}" for item in self.defaulted]
+        return "\n".join(lines)
+
 
 def province_bounds(province_code: str) -> tuple[float, float, float, float]:
     communes = communes_of_province(province_code)
@@ -286,7 +303,8 @@ def _records(frame: gpd.GeoDataFrame, meta: LayerMeta, report: Report, province:
         )
     if "name_vi" not in frame.columns:
         report.add("error", "field_missing", "a `name_vi` column (the Vietnamese name) is required")
-    _derive(frame, meta, records, report, province)
+    if report.ok:
+        _derive(frame, meta, records, report, province)
     return records
 
 
