@@ -85,3 +85,26 @@ def resolve_commune(address: str) -> Commune:
     if not unit.ward_code:
         raise UnmatchedPlace(f"address {address!r} matches no 2025 commune or ward")
     return commune_by_code(unit.ward_code)
+
+
+@lru_cache(maxsize=64)
+def province_bounds(province_code: str) -> tuple[float, float, float, float]:
+    """A province's extent (lon/lat): the bounds of the pre-2025 provinces merged into it, joined
+    with its 2025 communes' centres (some published bounds are too small)."""
+    communes = communes_of_province(province_code)
+    if not communes:
+        raise UnmatchedPlace(f"no 2025 province has code {province_code!r}")
+    xs, ys = [c.lon for c in communes], [c.lat for c in communes]
+    rows = admin_query(
+        "SELECT DISTINCT l.provinceBounds FROM admin_units_legacy l JOIN admin_units n "
+        f"ON l.wardCode = n.wardCode WHERE n.provinceCode = '{province_code}'"
+        if province_code.isdigit()
+        else "SELECT NULL"
+    )
+    for row in rows:
+        text = row.get("provinceBounds") or ""
+        corners = [part.split(",") for part in text.replace(" ", "").split("–") if part]
+        for lat, lon in (c for c in corners if len(c) == 2):
+            ys.append(float(lat))
+            xs.append(float(lon))
+    return min(xs), min(ys), max(xs), max(ys)

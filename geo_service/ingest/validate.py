@@ -20,7 +20,7 @@ from pyproj import CRS
 from ..catalogue import ID_FIELD, FieldSpec, LayerMeta
 from ..kinds import fields_for_kind
 from ..layer_frame import records_to_frame
-from ..places import UnmatchedPlace, communes_of_province, resolve_commune
+from ..places import UnmatchedPlace, communes_of_province, province_bounds, resolve_commune
 from ..text import nfc
 
 Severity = Literal["error", "warning", "info"]
@@ -34,7 +34,7 @@ FAMILIES = {
 }
 PROVINCE_ZONES = {"14": 9206, "22": 5899, "08": 9211}
 """Each province's VN-2000 TM-3 zone (Sơn La 104°00', Quảng Ninh 107°45', Tuyên Quang 106°00')."""
-BOUNDS_MARGIN_DEGREES = 0.1  # about 10 km around the province's communes
+BOUNDS_MARGIN_DEGREES = 0.05  # about 5 km around the province
 EXAMPLES = 5
 _MOJIBAKE = re.compile("Ã.|Ä.|Æ.|á»|áº")
 _FIELD_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
@@ -93,13 +93,10 @@ class Report:
         return "\n".join(lines)
 
 
-def province_bounds(province_code: str) -> tuple[float, float, float, float]:
-    communes = communes_of_province(province_code)
-    if not communes:
-        raise ValueError(f"no 2025 communes for province {province_code!r}")
-    lons, lats = [c.lon for c in communes], [c.lat for c in communes]
+def province_extent(province_code: str) -> tuple[float, float, float, float]:
+    minx, miny, maxx, maxy = province_bounds(province_code)
     m = BOUNDS_MARGIN_DEGREES
-    return min(lons) - m, min(lats) - m, max(lons) + m, max(lats) + m
+    return minx - m, miny - m, maxx + m, maxy + m
 
 
 def _ids(frame: pd.DataFrame, mask) -> list[str]:
@@ -164,7 +161,7 @@ def _check_geometries(frame: gpd.GeoDataFrame, report: Report, meta: LayerMeta) 
 
 
 def _check_extent(frame: gpd.GeoDataFrame, report: Report, province: str, source_crs: CRS) -> None:
-    minx, miny, maxx, maxy = province_bounds(province)
+    minx, miny, maxx, maxy = province_extent(province)
     points = frame.geometry.representative_point()
     x, y = points.x.to_numpy(), points.y.to_numpy()
     outside = ~((x >= minx) & (x <= maxx) & (y >= miny) & (y <= maxy)) & ~np.isnan(x)
