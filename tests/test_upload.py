@@ -306,3 +306,13 @@ def test_cli_import_goes_through_the_same_validation_and_audit(tmp_path):
         (e["action"], e["actor"].startswith("cli:")) for e in AdminStore(data).audit("zones")
     ]
     assert actions == [("layer.publish", True)]
+
+
+def test_a_shapefile_without_its_encoding_is_not_mojibake(setup, tmp_path):
+    client, headers, _ = setup
+    members = [(n, b) for n, b in _shapefile_members(tmp_path) if not n.endswith(".cpg")]
+    response = upload(client, headers, _zip(tmp_path, "nocpg.zip", members), layer="nocpg")
+    assert response.status_code == 201, response.text
+    served = client.get("/collections/nocpg/items/Z-1").json()["properties"]
+    assert served["name_vi"] == "Khu Mộc Châu"
+    assert any(f["code"] == "encoding_converted" for f in response.json()["findings"])

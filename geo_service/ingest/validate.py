@@ -190,7 +190,9 @@ def _check_extent(frame: gpd.GeoDataFrame, report: Report, province: str, source
 def _fix_text(frame: gpd.GeoDataFrame, report: Report) -> None:
     """NFC everywhere; UTF-8 read as Latin-1 (mojibake) is converted back, or refused."""
     for column in frame.columns:
-        if column in ("geometry", "__id") or frame[column].dtype != object:
+        if column in ("geometry", "__id") or not (
+            frame[column].dtype == object or pd.api.types.is_string_dtype(frame[column])
+        ):
             continue
         values = frame[column]
         broken = values.map(lambda v: isinstance(v, str) and bool(_MOJIBAKE.search(v)))
