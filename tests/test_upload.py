@@ -316,3 +316,23 @@ def test_a_shapefile_without_its_encoding_is_not_mojibake(setup, tmp_path):
     served = client.get("/collections/nocpg/items/Z-1").json()["properties"]
     assert served["name_vi"] == "Khu Mộc Châu"
     assert any(f["code"] == "encoding_converted" for f in response.json()["findings"])
+
+
+def test_flatgeobuf_and_wkt_csv_upload(setup, tmp_path):
+    client, headers, _ = setup
+    fgb = as_file(zones_frame(), tmp_path, "zones.fgb", "FlatGeobuf")
+    assert upload(client, headers, fgb, layer="fgb_zones").status_code == 201
+    assert client.get("/collections/fgb_zones/items").json()["numberMatched"] == 3
+    csv_path = tmp_path / "wkt.csv"
+    csv_path.write_text(
+        'code,name_vi,wkt\nW-1,Điểm Sơn La,"POINT (103.92 21.33)"\n', encoding="utf-8"
+    )
+    response = upload(
+        client, headers, csv_path, layer="wkt_sites", wkt_field="wkt", crs="EPSG:4326"
+    )
+    assert response.status_code == 201, response.text
+    served = client.get("/collections/wkt_sites/items/W-1").json()
+    assert (
+        served["geometry"]["coordinates"] == [103.92, 21.33]
+        and served["properties"]["name_vi"] == "Điểm Sơn La"
+    )
