@@ -151,13 +151,18 @@ class FeatureQueryParams:
     q: str | None
     datetime: str | None
 
-    def to_query(self, meta: LayerMeta, settings: Settings) -> FeatureQuery:
-        """The backend-neutral query for this layer; unknown parameters are a 400."""
+    def to_query(
+        self, meta: LayerMeta, settings: Settings, reserved: tuple[str, ...] = ()
+    ) -> FeatureQuery:
+        """The backend-neutral query for this layer; unknown parameters are a 400.
+
+        `reserved` names the endpoint's own parameters, which are not property filters.
+        """
         check_crs84("bbox-crs", self.bbox_crs)
         check_crs84("filter-crs", self.filter_crs)
         equality = []
         for name, value in self.request.query_params.multi_items():
-            if name in RESERVED:
+            if name in RESERVED or name in reserved:
                 continue
             spec = meta.field(name)
             if spec is None:

@@ -24,6 +24,16 @@ class FeaturePage:
     number_matched: int
 
 
+@dataclass(frozen=True)
+class Facet:
+    values: list[tuple[Any, int]] | None = None
+    """(value, count), most frequent first, for text and coded fields."""
+    minimum: Any = None
+    maximum: Any = None
+    count: int = 0
+    """Features with a value."""
+
+
 class Store(Protocol):
     def layers(self) -> list[LayerMeta]:
         """Metadata of every published layer, ordered by id."""
@@ -44,3 +54,7 @@ class Store(Protocol):
 
     def feature(self, layer_id: str, feature_id: str) -> Feature:
         """One feature by its stable id; `NotFound` if absent."""
+
+    def facets(self, layer_id: str, query: Query, fields: tuple[str, ...]) -> dict[str, Facet]:
+        """Per field, over every feature the query matches (its paging ignored): the counts of
+        each value, or for numbers and dates their range."""

@@ -25,12 +25,14 @@ from ..catalogue import ID_FIELD, LayerMeta
 from ..errors import NotFound
 from ..query import BBox, Query
 from ..text import lower, unaccent
-from .base import Feature, FeaturePage
+from .base import Facet, Feature, FeaturePage
 from .gpkg_files import METADATA_TABLE, current_file, layer_dirs, publish_layer
 from .sqlite_sql import MATCH_ALL, FilterCompiler, TableInfo, like_to_glob, quote_identifier
 
 __all__ = ["GeoPackageStore", "publish_layer"]
 
+FACET_VALUES = 200
+"""Most distinct values one facet lists."""
 MMAP_BYTES = 2**31 - 2**16
 """SQLite's largest memory map (its compiled-in maximum is just under 2 GiB)."""
 _ENVELOPE_BYTES = {0: 0, 1: 32, 2: 48, 3: 48, 4: 64}
@@ -217,6 +219,31 @@ class GeoPackageStore:
         if row is None:
             raise NotFound(f"no feature {feature_id!r} in collection {layer_id!r}")
         return _feature(row, columns)
+
+    def facets(self, layer_id: str, query: Query, fields: tuple[str, ...]) -> dict[str, Facet]:
+        layer, connection = self._open(layer_id)
+        where = layer.compiler.where(query)
+        table = quote_identifier(layer.table.table)
+        result = {}
+        for name in fields:
+            spec = layer.compiler.field_spec(name)
+            column = f"t.{quote_identifier(spec.name)}"
+            if spec.type in ("integer", "number", "date", "datetime") and not spec.codes:
+                low, high, count = connection.execute(
+                    f"SELECT min({column}), max({column}), count({column}) FROM {table} AS t WHERE {where.sql}",
+                    where.params,
+                ).fetchone()
+                result[name] = Facet(minimum=low, maximum=high, count=count)
+            else:
+                rows = connection.execute(
+                    f"SELECT {column}, count(*) FROM {table} AS t WHERE {where.sql} AND {column} IS NOT NULL "
+                    f"GROUP BY {column} ORDER BY count(*) DESC, {column} LIMIT {FACET_VALUES}",
+                    where.params,
+                ).fetchall()
+                result[name] = Facet(
+                    values=[(v, n) for v, n in rows], count=sum(n for _, n in rows)
+                )
+        return result
 
     # -- helpers -----------------------------------------------------------------------------
     def _select(self, layer: _LayerFile, query: Query, where) -> tuple[str, list, list[str]]:
