@@ -7,7 +7,6 @@ every worker. The audit log records who changed what, when, with the counts.
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import json
 import secrets
@@ -16,6 +15,8 @@ from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
+
+from .clock import utc_now
 
 Role = Literal["editor", "admin"]
 ROLES: tuple[Role, ...] = ("editor", "admin")
@@ -29,10 +30,6 @@ class Token:
     label: str
     created: str
     revoked: str | None
-
-
-def _now() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def _hash(secret: str) -> str:
@@ -62,7 +59,7 @@ class AdminStore:
         if role not in ROLES:
             raise ValueError(f"role must be one of {', '.join(ROLES)}")
         secret = "gst_" + secrets.token_urlsafe(32)
-        token = Token(secrets.token_hex(4), role, label, _now(), None)
+        token = Token(secrets.token_hex(4), role, label, utc_now(), None)
         with closing(self._connect()) as db:
             db.execute(
                 "INSERT INTO tokens VALUES (?, ?, ?, ?, ?, NULL)",
@@ -81,7 +78,8 @@ class AdminStore:
     def revoke(self, token_id: str) -> bool:
         with closing(self._connect()) as db:
             changed = db.execute(
-                "UPDATE tokens SET revoked = ? WHERE id = ? AND revoked IS NULL", (_now(), token_id)
+                "UPDATE tokens SET revoked = ? WHERE id = ? AND revoked IS NULL",
+                (utc_now(), token_id),
             ).rowcount
         if changed:
             self.record(f"cli:{token_id}", "token.revoke", None, {})
@@ -101,7 +99,7 @@ class AdminStore:
         with closing(self._connect()) as db:
             db.execute(
                 "INSERT INTO audit VALUES (?, ?, ?, ?, ?)",
-                (_now(), actor, action, layer, json.dumps(details, ensure_ascii=False)),
+                (utc_now(), actor, action, layer, json.dumps(details, ensure_ascii=False)),
             )
 
     def audit(self, layer: str | None = None, limit: int = 200) -> list[dict[str, Any]]:

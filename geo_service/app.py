@@ -8,7 +8,7 @@ from fastapi.middleware.gzip import GZipMiddleware
 
 from . import __version__
 from .admin_store import AdminStore
-from .api import admin, collections, facets, features, landing, shortlists
+from .api import admin, collections, facets, features, landing, shortlists, uploads
 from .api.errors import install_error_handlers
 from .api.openapi30 import to_openapi_30
 from .settings import Settings
@@ -47,6 +47,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         facets.router,
         shortlists.router,
         admin.router,
+        uploads.router,
     ):
         app.include_router(router)
     app.state.openapi_30 = to_openapi_30(app.openapi())

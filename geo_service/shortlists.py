@@ -8,7 +8,6 @@ reported as missing, never a failure of the list.
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import hmac
 import json
@@ -18,6 +17,7 @@ from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .clock import utc_now
 from .errors import Forbidden, NotFound, ServiceError, TooLarge, Unauthorized
 
 FILE_NAME = "shortlists.sqlite"
@@ -46,10 +46,6 @@ class Shortlist:
 
 def _hash(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
-
-
-def _now() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def _unique(items: list[ItemRef]) -> list[ItemRef]:
@@ -86,7 +82,7 @@ class ShortlistStore:
         items = _unique(items)
         self._check_size(items)
         key = secrets.token_urlsafe(24)
-        now = _now()
+        now = utc_now()
         shortlist = Shortlist(secrets.token_urlsafe(16), name, note, items, now, now)
         with closing(self._connect()) as db:
             db.execute("BEGIN IMMEDIATE")
@@ -151,7 +147,7 @@ class ShortlistStore:
             shortlist.items = items
             shortlist.name = shortlist.name if name is None else name
             shortlist.note = shortlist.note if note is None else note
-            shortlist.updated = _now()
+            shortlist.updated = utc_now()
             db.execute(
                 "UPDATE shortlists SET name = ?, note = ?, items = ?, updated = ? WHERE id = ?",
                 (

@@ -336,3 +336,9 @@ def test_flatgeobuf_and_wkt_csv_upload(setup, tmp_path):
         served["geometry"]["coordinates"] == [103.92, 21.33]
         and served["properties"]["name_vi"] == "Điểm Sơn La"
     )
+
+
+def test_put_on_a_layer_that_does_not_exist_is_404(setup, tmp_path):
+    client, headers, _ = setup
+    path = as_file(zones_frame(), tmp_path, "zones.geojson", "GeoJSON")
+    assert upload(client, headers, path, layer="nothing_here", method="put").status_code == 404

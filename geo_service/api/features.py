@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, Response, StreamingResponse
 
+from ..clock import utc_now
 from ..exports import FORMATS, Site, export_query, site_sheets
 from ..geojson import CHUNK_FEATURES, feature_collection, feature_document
 from ..query import Query
@@ -47,7 +47,7 @@ def items(
     members = {
         "numberMatched": page.number_matched,
         "numberReturned": len(page.features),
-        "timeStamp": dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "timeStamp": utc_now(),
         "links": page_links(request, collection_id, query, len(page.features), page.number_matched),
     }
     chunks = feature_collection(page.features, members)
