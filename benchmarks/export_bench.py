@@ -18,11 +18,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from make_parcels import parcel_code
+
 from geo_service.cql2 import parse_cql2_text
 from geo_service.exports import export_query
 from geo_service.query import Query
 from geo_service.store.gpkg import GeoPackageStore
-from make_parcels import parcel_code
 
 HERE = Path(__file__).resolve().parent
 
