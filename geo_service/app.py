@@ -8,7 +8,7 @@ from fastapi.middleware.gzip import GZipMiddleware
 
 from . import __version__
 from .admin_store import AdminStore
-from .api import admin, collections, facets, features, landing, shortlists, uploads
+from .api import admin, collections, facets, features, grid, landing, shortlists, uploads
 from .api.errors import install_error_handlers
 from .api.openapi30 import to_openapi_30
 from .settings import Settings
@@ -45,6 +45,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         collections.router,
         features.router,
         facets.router,
+        grid.router,
         shortlists.router,
         admin.router,
         uploads.router,

@@ -34,6 +34,18 @@ class Facet:
     """Features with a value."""
 
 
+@dataclass(frozen=True)
+class GridCell:
+    """Features whose bounding-box centre falls in one cell of a grid over a bbox."""
+
+    count: int
+    x: float
+    """Mean longitude of the members' box centres (where a cluster marker belongs)."""
+    y: float
+    bbox: BBox
+    """The cell's own rectangle."""
+
+
 class Store(Protocol):
     def layers(self) -> list[LayerMeta]:
         """Metadata of every published layer, ordered by id."""
@@ -58,3 +70,10 @@ class Store(Protocol):
     def facets(self, layer_id: str, query: Query, fields: tuple[str, ...]) -> dict[str, Facet]:
         """Per field, over every feature the query matches (its paging ignored): the counts of
         each value, or for numbers and dates their range."""
+
+    def grid(
+        self, layer_id: str, query: Query, bbox: BBox, columns: int, rows: int
+    ) -> list[GridCell]:
+        """Counts of the features the query matches (its own bbox and paging ignored) per cell
+        of a columns × rows grid over `bbox`, by bounding-box centre, empty cells left out.
+        The map draws these where a view holds too many features to draw one by one."""

@@ -8,11 +8,12 @@ metadata, extents and counts are cached per file without any invalidation.
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 import struct
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -25,9 +26,16 @@ from ..catalogue import ID_FIELD, LayerMeta
 from ..errors import NotFound
 from ..query import BBox, Query
 from ..text import lower, unaccent
-from .base import Facet, Feature, FeaturePage
+from .base import Facet, Feature, FeaturePage, GridCell
 from .gpkg_files import METADATA_TABLE, current_file, layer_dirs, publish_layer
-from .sqlite_sql import MATCH_ALL, FilterCompiler, TableInfo, like_to_glob, quote_identifier
+from .sqlite_sql import (
+    MATCH_ALL,
+    FilterCompiler,
+    SqlFragment,
+    TableInfo,
+    like_to_glob,
+    quote_identifier,
+)
 
 __all__ = ["GeoPackageStore", "publish_layer"]
 
@@ -136,14 +144,15 @@ class _LayerFile:
         ).fetchone()
         # fids run 1..count: an unfiltered offset becomes a rowid seek instead of a walk
         self.dense_fids = max_fid == count
-        self.counts: OrderedDict[tuple, int] = OrderedDict()
-        self.counts_lock = threading.Lock()
+        self.cache: OrderedDict[tuple, Any] = OrderedDict()
+        """Counts and grids by query: the file never changes, so they never go stale."""
+        self.cache_lock = threading.Lock()
 
 
 class GeoPackageStore:
     """The `Store` over a data directory of GeoPackage layers."""
 
-    COUNT_CACHE_SIZE = 256
+    CACHE_SIZE = 256
 
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = Path(data_dir)
@@ -245,6 +254,51 @@ class GeoPackageStore:
                 )
         return result
 
+    def grid(
+        self, layer_id: str, query: Query, bbox: BBox, columns: int, rows: int
+    ) -> list[GridCell]:
+        layer, connection = self._open(layer_id)
+        where = layer.compiler.where(dataclasses.replace(query, bbox=None))
+        key = ("grid", where.sql, tuple(where.params), bbox, columns, rows)
+        return self._cached(
+            layer, key, lambda: self._grid(layer, connection, where, bbox, columns, rows)
+        )
+
+    @staticmethod
+    def _grid(
+        layer: _LayerFile,
+        connection: sqlite3.Connection,
+        where: SqlFragment,
+        bbox: BBox,
+        columns: int,
+        rows: int,
+    ) -> list[GridCell]:
+        xmin, ymin, xmax, ymax = bbox
+        width, height = (xmax - xmin) / columns, (ymax - ymin) / rows
+        join = ""
+        if where.sql != MATCH_ALL:
+            join = (
+                f" JOIN {quote_identifier(layer.table.table)} AS t ON t.fid = r.id AND {where.sql}"
+            )
+        # One integer key per cell sorts faster than two; centres are computed once per row.
+        sql = (
+            "SELECT cell, count(*), avg(cx), avg(cy) FROM ("
+            " SELECT CAST((cx - ?) / ? AS INTEGER) * ? + CAST((cy - ?) / ? AS INTEGER) AS cell, cx, cy"
+            " FROM (SELECT (r.minx + r.maxx) / 2 AS cx, (r.miny + r.maxy) / 2 AS cy"
+            f"  FROM {quote_identifier(layer.table.rtree)} AS r{join}"
+            "  WHERE r.minx <= ? AND r.maxx >= ? AND r.miny <= ? AND r.maxy >= ?)"
+            " WHERE cx >= ? AND cx < ? AND cy >= ? AND cy < ?)"
+            " GROUP BY cell"
+        )
+        params = [xmin, width, rows, ymin, height, *where.params, xmax, xmin, ymax, ymin]
+        params += [xmin, xmax, ymin, ymax]
+        cells = []
+        for cell, count, x, y in connection.execute(sql, params):
+            i, j = divmod(cell, rows)
+            x0, y0 = xmin + i * width, ymin + j * height
+            cells.append(GridCell(count, x, y, (x0, y0, x0 + width, y0 + height)))
+        return cells
+
     # -- helpers -----------------------------------------------------------------------------
     def _select(self, layer: _LayerFile, query: Query, where) -> tuple[str, list, list[str]]:
         columns = self._selected_columns(layer, query.properties)
@@ -263,20 +317,23 @@ class GeoPackageStore:
     def _count(
         self, layer: _LayerFile, connection: sqlite3.Connection, where: str, params: tuple
     ) -> int:
-        key = (where, params)
-        with layer.counts_lock:
-            if key in layer.counts:
-                layer.counts.move_to_end(key)
-                return layer.counts[key]
         table = quote_identifier(layer.table.table)
-        (count,) = connection.execute(
-            f"SELECT count(*) FROM {table} AS t WHERE {where}", params
-        ).fetchone()
-        with layer.counts_lock:
-            layer.counts[key] = count
-            while len(layer.counts) > self.COUNT_CACHE_SIZE:
-                layer.counts.popitem(last=False)
-        return count
+        sql = f"SELECT count(*) FROM {table} AS t WHERE {where}"
+        return self._cached(
+            layer, ("count", where, params), lambda: connection.execute(sql, params).fetchone()[0]
+        )
+
+    def _cached(self, layer: _LayerFile, key: tuple, compute: Callable[[], Any]) -> Any:
+        with layer.cache_lock:
+            if key in layer.cache:
+                layer.cache.move_to_end(key)
+                return layer.cache[key]
+        value = compute()
+        with layer.cache_lock:
+            layer.cache[key] = value
+            while len(layer.cache) > self.CACHE_SIZE:
+                layer.cache.popitem(last=False)
+        return value
 
     @staticmethod
     def _selected_columns(layer: _LayerFile, properties: tuple[str, ...] | None) -> list[str]:

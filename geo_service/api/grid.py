@@ -1,0 +1,47 @@
+"""Grid counts: how many features a filtered collection holds per cell of a view.
+
+The map asks for these instead of features when a view holds more sites than it can draw one
+by one (a million parcels at province scale), and draws one counted marker per cell.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from ..errors import InvalidParameter
+from .params import FeatureParams, SettingsDep, StoreDep
+
+router = APIRouter(tags=["Features"])
+
+MAX_CELLS = 256
+
+
+@router.get("/collections/{collection_id}/grid", summary="Counts per grid cell / Đếm theo ô lưới")
+def grid(
+    collection_id: str,
+    params: FeatureParams,
+    store: StoreDep,
+    settings: SettingsDep,
+    columns: Annotated[int, Query(ge=1, le=MAX_CELLS, description="cells across the bbox")] = 32,
+    rows: Annotated[int, Query(ge=1, le=MAX_CELLS, description="cells down the bbox")] = 32,
+) -> dict[str, Any]:
+    meta = store.layer(collection_id)
+    query = params.to_query(meta, settings, reserved=("columns", "rows"))
+    if query.bbox is None:
+        raise InvalidParameter("bbox is required: the grid covers it, e.g. bbox=103,20.5,105,22")
+    cells = store.grid(collection_id, query, query.bbox, columns, rows)
+    return {
+        "type": "FeatureCollection",
+        "numberMatched": sum(c.count for c in cells),
+        "features": [
+            {
+                "type": "Feature",
+                "geometry": {"type": "Point", "coordinates": [c.x, c.y]},
+                "properties": {"count": c.count},
+                "bbox": list(c.bbox),
+            }
+            for c in cells
+        ],
+    }

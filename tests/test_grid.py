@@ -1,0 +1,53 @@
+"""Grid counts per cell of a view, honouring the items parameters, computed from the R-tree."""
+
+from __future__ import annotations
+
+import pytest
+
+
+def grid(client, **params):
+    response = client.get("/collections/grid/grid", params=params)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def cells(body):
+    return {
+        tuple(round(v, 3) for v in f["bbox"]): f["properties"]["count"] for f in body["features"]
+    }
+
+
+def test_each_feature_counts_once_in_the_cell_of_its_centre(grid_client):
+    body = grid(grid_client, bbox="104,21,104.3,21.3", columns=3, rows=3)
+    assert body["numberMatched"] == 101
+    assert cells(body) == {(104.0, 21.0, 104.1, 21.1): 100, (104.2, 21.2, 104.3, 21.3): 1}
+    squares = next(f for f in body["features"] if f["properties"]["count"] == 100)
+    # the mean of the 100 centres (R-tree boxes are float32: 1e-6 degrees)
+    assert squares["geometry"]["coordinates"] == pytest.approx([104.05, 21.05], abs=1e-6)
+    fine = grid(grid_client, bbox="104,21,104.1,21.1", columns=10, rows=10)
+    assert len(fine["features"]) == 100
+    assert {f["properties"]["count"] for f in fine["features"]} == {1}
+
+
+def test_counts_follow_filters_and_text(grid_client):
+    bbox = "104,21,104.3,21.3"
+    for params in ({"status": "planned"}, {"filter": "area_ha > 50"}, {"q": "moc chau"}):
+        body = grid(grid_client, bbox=bbox, columns=4, rows=4, **params)
+        items = grid_client.get(
+            "/collections/grid/items", params={"bbox": bbox, "limit": 1, **params}
+        ).json()
+        assert body["numberMatched"] == items["numberMatched"] > 0, params
+
+
+def test_grid_errors(grid_client):
+    assert grid_client.get("/collections/grid/grid").status_code == 400
+    for params in ({"columns": 0}, {"rows": 1000}, {"bbox": "1,2,3"}, {"nope": "1"}):
+        response = grid_client.get(
+            "/collections/grid/grid", params={"bbox": "104,21,105,22", **params}
+        )
+        assert response.status_code in (400, 422), params
+        assert "code" in response.json()
+    assert (
+        grid_client.get("/collections/nope/grid", params={"bbox": "104,21,105,22"}).status_code
+        == 404
+    )
