@@ -8,7 +8,17 @@ from fastapi.middleware.gzip import GZipMiddleware
 
 from . import __version__
 from .admin_store import AdminStore
-from .api import admin, collections, facets, features, grid, landing, shortlists, uploads
+from .api import (
+    admin,
+    collections,
+    facets,
+    features,
+    grid,
+    landing,
+    maps,
+    shortlists,
+    uploads,
+)
 from .api.errors import install_error_handlers
 from .api.openapi30 import to_openapi_30
 from .settings import Settings
@@ -23,7 +33,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         title=f"{settings.title_vi} / {settings.title_en}",
         version=__version__,
         description="OGC API – Features over the investment-site catalogue (GeoPackage store).",
-        docs_url="/docs",
+        docs_url=None,  # served by the maps router, with our own copy of Swagger UI
         openapi_url="/openapi.json",
     )
     app.state.settings = settings
@@ -49,7 +59,9 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         shortlists.router,
         admin.router,
         uploads.router,
+        maps.router,
     ):
         app.include_router(router)
+    maps.mount_static(app, settings.assets_dir)
     app.state.openapi_30 = to_openapi_30(app.openapi())
     return app

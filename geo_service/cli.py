@@ -49,13 +49,21 @@ def cmd_layers(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from .maps.assets import missing_assets_message
     from .store.gpkg_files import layer_dirs
 
+    settings = Settings()
+    problem = missing_assets_message(settings.assets_dir)
+    if problem:
+        print(f"geo-service serve: {problem}", file=sys.stderr)
+        return 1
     data_dir = _data_dir(args)
     if not list(layer_dirs(data_dir)):
         print(f"{data_dir} holds no layers: building the sample catalogue first", file=sys.stderr)
         cmd_sample(args)
     os.environ["GEO_SERVICE_DATA_DIR"] = str(data_dir.resolve())
+    os.environ["GEO_SERVICE_ASSETS_DIR"] = str(settings.assets_dir.resolve())
+    os.environ["GEO_SERVICE_MAPS_DIR"] = str(settings.maps_dir.resolve())
     uvicorn.run(
         "geo_service.app:create_app",
         factory=True,

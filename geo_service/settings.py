@@ -12,9 +12,6 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GEO_SERVICE_")
 
     data_dir: Path = Field(Path("layers"), description="where the layers' GeoPackages live")
-    province: str = Field(
-        "14", description="the province this catalogue serves (code; 14 = Sơn La)"
-    )
     default_limit: int = Field(100, ge=1, description="features per page when none is asked")
     max_limit: int = Field(10_000, ge=1, description="larger limits are clamped to this")
     max_export: int = Field(1_000_000, ge=1, description="most features one export may hold")
@@ -27,6 +24,10 @@ class Settings(BaseSettings):
     upload_max_features: int = Field(1_000_000, ge=1, description="most features in one upload")
     upload_max_zip_members: int = Field(50, ge=1, description="most files in an uploaded archive")
     upload_max_uncompressed: int = Field(2**30, ge=1, description="largest unpacked archive, bytes")
+    maps_dir: Path = Field(Path("maps"), description="map definitions (<id>.toml)")
+    assets_dir: Path = Field(
+        Path("node_modules"), description="scripts and styles installed by `npm ci`"
+    )
     cors_origins: list[str] = Field(default_factory=lambda: ["*"])
     title_vi: str = "Danh mục địa điểm đầu tư"
     title_en: str = "Investment site catalogue"

@@ -1,0 +1,86 @@
+"""The web pages: the investor map (`/map`, `/map/{id}`), the API docs, and their static assets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+
+from ..errors import ServiceError
+from ..maps.assets import (
+    OWN_DIR,
+    OWN_ROUTE,
+    SWAGGER_CSS,
+    SWAGGER_JS,
+    VENDOR_PACKAGES,
+    missing_assets_message,
+    vendor_url,
+)
+from ..maps.definition import DEFAULT_MAP, load_map, map_ids
+from ..maps.page import build_map_page
+from .links import HTML, JSON, base_url, link
+from .params import SettingsDep, StoreDep
+
+router = APIRouter(tags=["Map"])
+
+
+class AssetsMissing(ServiceError):
+    status = 503
+    code = "AssetsMissing"
+
+
+@router.get("/maps", summary="Maps / Danh sách bản đồ")
+def maps(request: Request, settings: SettingsDep) -> dict[str, Any]:
+    root = base_url(request)
+    entries = []
+    for map_id in map_ids(settings.maps_dir):
+        definition = load_map(settings.maps_dir, map_id)
+        entries.append(
+            {
+                "id": map_id,
+                "title_vi": definition.title_vi,
+                "title_en": definition.title_en,
+                "links": [link(f"{root}/map/{map_id}", "alternate", HTML, definition.title_en)],
+            }
+        )
+    return {"maps": entries, "links": [link(f"{root}/maps", "self", JSON, "Maps")]}
+
+
+@router.get("/map", response_class=HTMLResponse, summary="The investor map / Bản đồ đầu tư")
+def default_map(settings: SettingsDep, store: StoreDep) -> HTMLResponse:
+    return map_page(DEFAULT_MAP, settings, store)
+
+
+@router.get("/map/{map_id}", response_class=HTMLResponse, summary="A map by id / Bản đồ theo mã")
+def map_page(map_id: str, settings: SettingsDep, store: StoreDep) -> HTMLResponse:
+    definition = load_map(settings.maps_dir, map_id)
+    problem = missing_assets_message(settings.assets_dir)
+    if problem:
+        raise AssetsMissing(f"{problem} / thiếu tệp giao diện, chạy `npm ci`")
+    return HTMLResponse(build_map_page(definition, store))
+
+
+@router.get("/docs", include_in_schema=False)
+def docs(request: Request) -> HTMLResponse:
+    return get_swagger_ui_html(
+        openapi_url=f"{base_url(request)}/openapi.json",
+        title="API – Swagger UI",
+        swagger_js_url=vendor_url(SWAGGER_JS),
+        swagger_css_url=vendor_url(SWAGGER_CSS),
+        swagger_favicon_url=f"{OWN_ROUTE}/favicon.svg",
+    )
+
+
+def mount_static(app: FastAPI, assets_dir: Path) -> None:
+    """Our own scripts, and each npm package's folder (only those the pages use)."""
+    app.mount(OWN_ROUTE, StaticFiles(directory=OWN_DIR), name="map-static")
+    for package in VENDOR_PACKAGES:
+        app.mount(
+            vendor_url(package),
+            StaticFiles(directory=assets_dir / package, check_dir=False),
+            name=f"vendor-{package}",
+        )

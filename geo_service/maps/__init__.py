@@ -1,0 +1,1 @@
+"""The investor web map: map definitions (data in `maps/`), served assets, and the page."""

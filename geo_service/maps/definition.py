@@ -1,0 +1,108 @@
+"""Map definitions: which layers a map shows, how each kind looks, which filters it offers.
+
+A definition is a TOML file in the maps directory (`maps/investor.toml` is the default map);
+its file name is the map's id, so adding a map is adding a file. Definitions are data, checked
+here, so a mistake in one is a clear error naming the file, not a broken page.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ..errors import NotFound, ServiceError
+
+MAP_ID_PATTERN = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
+DEFAULT_MAP = "investor"
+
+
+class InvalidMapDefinition(ServiceError):
+    status = 500
+    code = "InvalidMapDefinition"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class KindStyle(Strict):
+    """How every layer of one kind is drawn and where it sits in the layer control."""
+
+    color: str = Field(pattern=r"^#[0-9a-fA-F]{6}$", examples=["#c2410c"])
+    icon: str = Field(
+        pattern=r"^[a-z0-9-]+$", description="a Font Awesome 6 solid icon name, e.g. industry"
+    )
+    group_vi: str
+    group_en: str
+
+
+class MapLayer(Strict):
+    """One collection on the map; anything left out comes from its kind's style."""
+
+    collection: str
+    visible: bool = True
+    tooltip: list[str] = Field(default_factory=list, description="fields shown on hover")
+    filters: list[str] = Field(
+        default_factory=list, description="fields offered in the filter panel"
+    )
+    color: str | None = Field(None, pattern=r"^#[0-9a-fA-F]{6}$")
+    icon: str | None = Field(None, pattern=r"^[a-z0-9-]+$")
+
+
+class MapView(Strict):
+    """The view a map opens on: a centre and zoom, or (by default) the province's extent."""
+
+    center: tuple[float, float] | None = Field(None, description="[latitude, longitude]")
+    zoom: int | None = Field(None, ge=1, le=19)
+
+
+class MapDefinition(Strict):
+    id: str = ""
+    title_vi: str
+    title_en: str
+    description_vi: str = ""
+    description_en: str = ""
+    provinces: list[str] = Field(
+        default_factory=list, description="province codes offered by the place pickers"
+    )
+    view: MapView = Field(default_factory=MapView)
+    basemaps: list[str] = Field(
+        default_factory=lambda: ["OpenStreetMap.Mapnik", "Esri.WorldImagery"],
+        description="xyzservices provider names, the first shown at start",
+    )
+    all_layers: bool = Field(
+        True, description="also show every published layer not listed, styled by its kind"
+    )
+    max_features: int = Field(
+        2000, ge=1, le=20000, description="most sites drawn one by one per layer and view"
+    )
+    default_style: KindStyle
+    kinds: dict[str, KindStyle] = Field(default_factory=dict)
+    layers: list[MapLayer] = Field(default_factory=list)
+
+    def style(self, kind: str) -> KindStyle:
+        return self.kinds.get(kind, self.default_style)
+
+
+def map_ids(maps_dir: Path) -> list[str]:
+    return sorted(p.stem for p in Path(maps_dir).glob("*.toml") if MAP_ID_PATTERN.match(p.stem))
+
+
+def load_map(maps_dir: Path, map_id: str) -> MapDefinition:
+    """The definition `maps_dir/<map_id>.toml`; `NotFound` if there is none."""
+    path = Path(maps_dir) / f"{map_id}.toml"
+    if not MAP_ID_PATTERN.match(map_id) or not path.is_file():
+        raise NotFound(
+            f"no map {map_id!r}; maps: {', '.join(map_ids(maps_dir)) or 'none'} "
+            f"/ không có bản đồ {map_id!r}"
+        )
+    try:
+        definition = MapDefinition.model_validate(tomllib.loads(path.read_text("utf-8")))
+    except (tomllib.TOMLDecodeError, ValidationError, UnicodeDecodeError) as exc:
+        raise InvalidMapDefinition(
+            f"map definition {path.name} is invalid / định nghĩa bản đồ không hợp lệ: {exc}"
+        ) from None
+    return definition.model_copy(update={"id": map_id})

@@ -1,0 +1,238 @@
+"""The map page: a Folium map built from a map definition and the catalogue's metadata.
+
+The page holds no features. Folium lays out the map, basemaps, controls and one empty group per
+layer; `static/map.js` fills the groups from the live API for the current view and filters,
+and draws the filter panel, site card and shortlist basket. Every asset is served by us.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import folium
+import xyzservices
+from folium import plugins
+
+from ..catalogue import LayerMeta
+from ..places import communes_of_province, province_bounds
+from ..query import Query
+from ..store import Store
+from ..text import fold
+from .assets import LEAFLET_CSS, LEAFLET_JS, OWN_ROUTE, PLUGINS, served
+from .definition import MapDefinition, MapLayer
+
+FILTERABLE_TYPES = ("string", "integer", "number", "date")
+
+
+@dataclass(frozen=True)
+class PlacedLayer:
+    """A layer as this map shows it: its metadata, its entry in the definition, its group."""
+
+    meta: LayerMeta
+    entry: MapLayer
+    group: folium.FeatureGroup
+
+
+def bilingual(vi: str, en: str) -> str:
+    """A label the page's language switch can flip (Leaflet controls take HTML names)."""
+    return (
+        f'<span class="i18n" data-vi="{html.escape(vi)}" data-en="{html.escape(en)}">'
+        f"{html.escape(vi)}</span>"
+    )
+
+
+def default_entry(meta: LayerMeta) -> MapLayer:
+    """For a layer the definition does not list: its name on hover, coded and numeric filters."""
+    filters = [
+        f.name
+        for f in meta.fields
+        if f.codes or (f.type in ("integer", "number", "date") and not f.name.endswith("_code"))
+    ]
+    return MapLayer(collection=meta.id, tooltip=["commune_name", "status"], filters=filters)
+
+
+def map_layers(definition: MapDefinition, store: Store) -> list[tuple[LayerMeta, MapLayer]]:
+    """The definition's layers that exist, in its order, then (if `all_layers`) every other."""
+    published = {meta.id: meta for meta in store.layers()}
+    listed = [(published[e.collection], e) for e in definition.layers if e.collection in published]
+    if definition.all_layers:
+        named = {e.collection for e in definition.layers}
+        listed += [(m, default_entry(m)) for i, m in published.items() if i not in named]
+    return listed
+
+
+def field_config(meta: LayerMeta) -> dict[str, Any]:
+    return {
+        f.name: {
+            "type": f.type,
+            "label_vi": f.label_vi,
+            "label_en": f.label_en,
+            "unit": f.unit,
+            "codes": {c.code: [c.label_vi, c.label_en] for c in f.codes or []} or None,
+        }
+        for f in meta.fields
+    }
+
+
+def layer_config(definition: MapDefinition, placed: PlacedLayer, total: int) -> dict[str, Any]:
+    meta, entry = placed.meta, placed.entry
+    style = definition.style(meta.kind)
+    return {
+        "id": meta.id,
+        "title_vi": meta.title_vi,
+        "title_en": meta.title_en,
+        "kind": meta.kind,
+        "geometry": meta.geometry_type,
+        "color": entry.color or style.color,
+        "icon": entry.icon or style.icon,
+        "group": placed.group.get_name(),
+        "visible": entry.visible,
+        "total": total,
+        "tooltip": [n for n in entry.tooltip if meta.field(n)],
+        "filters": [
+            n for n in entry.filters if (f := meta.field(n)) and f.type in FILTERABLE_TYPES
+        ],
+        "fields": field_config(meta),
+        "data_quality": meta.data_quality,
+        "updated": meta.updated,
+        "source": meta.source,
+        "licence": meta.licence,
+    }
+
+
+def places_config(province_codes: list[str]) -> list[dict[str, Any]]:
+    provinces = []
+    for code in province_codes:
+        communes = sorted(communes_of_province(code), key=lambda c: fold(c.name))
+        if communes:
+            provinces.append(
+                {
+                    "code": code,
+                    "name": communes[0].province_name,
+                    "communes": [[c.code, c.name] for c in communes],
+                }
+            )
+    return provinces
+
+
+def start_view(definition: MapDefinition, layers: list[LayerMeta]) -> dict[str, Any]:
+    view = definition.view
+    if view.center and view.zoom:
+        return {"center": list(view.center), "zoom": view.zoom}
+    codes = definition.provinces or sorted({p for m in layers for p in m.provinces})
+    if codes:
+        boxes = [province_bounds(c) for c in codes]
+        west, south = min(b[0] for b in boxes), min(b[1] for b in boxes)
+        east, north = max(b[2] for b in boxes), max(b[3] for b in boxes)
+        return {"bounds": [[south, west], [north, east]]}
+    return {"center": [16.0, 106.0], "zoom": 6}
+
+
+def _with_our_assets(element: Any, plugin: str) -> Any:
+    scripts, styles = PLUGINS[plugin]
+    element.default_js = served(scripts)
+    element.default_css = served(styles)
+    return element
+
+
+def basemap(name: str, show: bool) -> folium.TileLayer:
+    provider = xyzservices.providers.query_name(name)
+    label = {"OpenStreetMap.Mapnik": ("Bản đồ nền OSM", "OpenStreetMap")}.get(
+        name, ("Ảnh vệ tinh", "Satellite imagery") if "Imagery" in name else (name, name)
+    )
+    return folium.TileLayer(
+        tiles=provider.build_url(),
+        attr=provider.html_attribution,
+        name=bilingual(*label),
+        max_zoom=provider.get("max_zoom", 19),
+        max_native_zoom=provider.get("max_zoom", 19),
+        show=show,
+    )
+
+
+def build_map_page(definition: MapDefinition, store: Store) -> str:
+    """The whole HTML page for one map definition over the store's current layers."""
+    start = start_view(definition, [meta for meta, _ in map_layers(definition, store)])
+    fmap = folium.Map(
+        location=start.get("center", [21.3, 104.0]),
+        zoom_start=start.get("zoom", 8),
+        tiles=None,
+        control_scale=True,
+        prefer_canvas=True,
+        zoom_control=True,
+    )
+    fmap.default_js = served(LEAFLET_JS)
+    fmap.default_css = served(LEAFLET_CSS)
+    root = fmap.get_root()
+    root.title = f"{definition.title_vi} / {definition.title_en}"
+    for index, name in enumerate(definition.basemaps):
+        basemap(name, show=index == 0).add_to(fmap)
+
+    placed: list[PlacedLayer] = []
+    groups: dict[str, list[folium.FeatureGroup]] = {}
+    for meta, entry in map_layers(definition, store):
+        name = (
+            bilingual(meta.title_vi, meta.title_en)
+            + f'<span class="layer-count" data-layer="{meta.id}"></span>'
+        )
+        if meta.geometry_type == "point":
+            group = _with_our_assets(
+                plugins.MarkerCluster(
+                    name=name, show=entry.visible, options={"maxClusterRadius": 50}
+                ),
+                "MarkerCluster",
+            )
+        else:
+            group = folium.FeatureGroup(name=name, show=entry.visible)
+        group.add_to(fmap)
+        style = definition.style(meta.kind)
+        groups.setdefault(bilingual(style.group_vi, style.group_en), []).append(group)
+        placed.append(PlacedLayer(meta, entry, group))
+
+    folium.LayerControl(position="topright", collapsed=True).add_to(fmap)
+    if groups:
+        _with_our_assets(
+            plugins.GroupedLayerControl(groups, exclusive_groups=False, collapsed=True),
+            "GroupedLayerControl",
+        ).add_to(fmap)
+    _with_our_assets(
+        plugins.Fullscreen(
+            position="topleft", title="Toàn màn hình", title_cancel="Thoát toàn màn hình"
+        ),
+        "Fullscreen",
+    ).add_to(fmap)
+    _with_our_assets(
+        plugins.LocateControl(
+            position="topleft",
+            strings={"title": "Vị trí của tôi"},
+            icon="fa-solid fa-location-crosshairs",
+            flyTo=True,
+        ),
+        "LocateControl",
+    ).add_to(fmap)
+
+    config = {
+        "map": fmap.get_name(),
+        "id": definition.id,
+        "title_vi": definition.title_vi,
+        "title_en": definition.title_en,
+        "description_vi": definition.description_vi,
+        "description_en": definition.description_en,
+        "max_features": definition.max_features,
+        "view": start,
+        "provinces": places_config(definition.provinces),
+        "layers": [
+            layer_config(definition, p, store.query(p.meta.id, Query(limit=0)).number_matched)
+            for p in placed
+        ],
+    }
+    payload = json.dumps(config, ensure_ascii=False).replace("</", "<\\/")
+    root.header.add_child(folium.CssLink(f"{OWN_ROUTE}/map.css"))
+    root.html.add_child(
+        folium.Element(f'<script type="application/json" id="map-config">{payload}</script>')
+    )
+    root.html.add_child(folium.JavascriptLink(f"{OWN_ROUTE}/map.js"))
+    return root.render()

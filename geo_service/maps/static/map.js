@@ -1,0 +1,774 @@
+/* The investor map's behaviour over the live API.
+ *
+ * The page (built by Folium from a map definition) holds the Leaflet map, basemaps, controls and
+ * one empty group per layer, plus a JSON config (#map-config). This script fills each group for
+ * the current view and filters, draws the filter panel with facet counts, the site card and the
+ * shortlist basket, keeps every choice in the URL, and switches Vietnamese / English.
+ */
+(function () {
+  "use strict";
+
+  const TEXT = {
+    vi: {
+      filters: "Bộ lọc", search: "Tìm theo tên, xã… (không cần dấu)", province: "Tỉnh",
+      commune: "Xã/phường", all: "Tất cả", onlyInView: "Chỉ trong vùng đang xem",
+      clear: "Xóa bộ lọc", sitesOf: "{n} / {m} địa điểm", min: "từ", max: "đến",
+      zoomIn: "{n} địa điểm — phóng to để xem", tooMany: "{layer}: {n} địa điểm trong vùng này, hiển thị theo ô; phóng to để xem từng địa điểm.",
+      close: "Đóng", addToShortlist: "Thêm vào danh sách", removeFromShortlist: "Bỏ khỏi danh sách",
+      apiLink: "Dữ liệu (API)", pdf: "Phiếu thông tin (PDF)", zoomTo: "Phóng tới",
+      shortlist: "Danh sách quan tâm", shortlistEmpty: "Chưa có địa điểm nào. Mở một địa điểm và chọn “Thêm vào danh sách”.",
+      export: "Tải về", myShortlist: "Danh sách của tôi", readOnly: "Danh sách được chia sẻ (chỉ xem). Thêm địa điểm sẽ tạo danh sách của bạn.",
+      gone: "không còn trong danh mục", source: "Nguồn", updated: "Cập nhật", layer: "Lớp",
+      error: "Không tải được dữ liệu: {msg}", legend: "Chú giải", indicativeNote: "Vị trí, hình dạng mang tính minh họa",
+      language: "English", languageTitle: "Switch to English", zoomInTitle: "Phóng to", zoomOutTitle: "Thu nhỏ",
+      fullscreen: "Toàn màn hình", exitFullscreen: "Thoát toàn màn hình", locate: "Vị trí của tôi",
+      shareHint: "Địa chỉ trang luôn giữ vùng xem và bộ lọc: sao chép để chia sẻ.", stats: "Thống kê địa hình",
+      loading: "Đang tải…", layersHidden: "Lớp đang ẩn", noValues: "Không có giá trị",
+    },
+    en: {
+      filters: "Filters", search: "Search names, communes… (accents optional)", province: "Province",
+      commune: "Commune/ward", all: "All", onlyInView: "Only in current view",
+      clear: "Clear filters", sitesOf: "{n} of {m} sites", min: "from", max: "to",
+      zoomIn: "{n} sites — zoom in to see them", tooMany: "{layer}: {n} sites in this view, shown per area; zoom in to see each site.",
+      close: "Close", addToShortlist: "Add to shortlist", removeFromShortlist: "Remove from shortlist",
+      apiLink: "Data (API)", pdf: "Site sheet (PDF)", zoomTo: "Zoom to",
+      shortlist: "Shortlist", shortlistEmpty: "No sites yet. Open a site and choose “Add to shortlist”.",
+      export: "Download", myShortlist: "My shortlist", readOnly: "A shared shortlist (read only). Adding a site starts your own.",
+      gone: "no longer in the catalogue", source: "Source", updated: "Last updated", layer: "Layer",
+      error: "Could not load data: {msg}", legend: "Legend", indicativeNote: "Locations and shapes are indicative",
+      language: "Tiếng Việt", languageTitle: "Chuyển sang tiếng Việt", zoomInTitle: "Zoom in", zoomOutTitle: "Zoom out",
+      fullscreen: "Full screen", exitFullscreen: "Exit full screen", locate: "Show my location",
+      shareHint: "The page address always holds the view and filters: copy it to share.", stats: "Terrain statistics",
+      loading: "Loading…", layersHidden: "Hidden layers", noValues: "No values",
+    },
+  };
+  const EXPORTS = ["xlsx", "csv", "gpkg", "geojson", "kml", "pdf"];
+  const BASKET_KEY = "geo-service.shortlist";
+
+  const config = JSON.parse(document.getElementById("map-config").textContent);
+  const layers = config.layers;
+  const byId = Object.fromEntries(layers.map((l) => [l.id, l]));
+  let map;
+  const state = {
+    lang: "vi", q: "", province: "", commune: "", inview: false,
+    filters: {}, visible: new Set(), site: null, shortlist: null,
+  };
+  const runtime = { pending: 0, seq: {}, counts: {}, shortlist: null, card: null };
+
+  // -- small helpers ---------------------------------------------------------------------------
+  const t = (key, vars) => {
+    let s = TEXT[state.lang][key] || key;
+    for (const [k, v] of Object.entries(vars || {})) s = s.replace("{" + k + "}", v);
+    return s;
+  };
+  const pick = (obj, base) => obj[base + "_" + state.lang] || obj[base + "_vi"] || "";
+  const el = (tag, attrs, ...children) => {
+    const node = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (v === null || v === undefined || v === false) continue;
+      if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+      else if (k === "text") node.textContent = v;
+      else node.setAttribute(k, v === true ? "" : v);
+    }
+    for (const c of children.flat()) if (c !== null && c !== undefined) node.append(c);
+    return node;
+  };
+  const locale = () => (state.lang === "vi" ? "vi-VN" : "en-GB");
+  const fmtNumber = (v) => Number(v).toLocaleString(locale(), { maximumFractionDigits: 2 });
+  const quote = (v) => "'" + String(v).replace(/'/g, "''") + "'";
+  const fieldLabel = (layer, name) => {
+    const f = layer.fields[name];
+    return f ? pick(f, "label") : name;
+  };
+  const valueLabel = (layer, name, value) => {
+    const f = layer.fields[name];
+    if (value === null || value === undefined || value === "") return "";
+    if (f && f.codes && f.codes[value]) return f.codes[value][state.lang === "vi" ? 0 : 1];
+    if (f && (f.type === "number" || f.type === "integer")) return fmtNumber(value) + (f.unit ? " " + f.unit : "");
+    return String(value);
+  };
+  const featureName = (p) => (state.lang === "en" && p.name_en) || p.name_vi || p.name_en || "";
+  const busy = (delta) => {
+    runtime.pending += delta;
+    document.body.dataset.mapState = runtime.pending > 0 ? "loading" : "idle";
+  };
+  async function api(path, params, options) {
+    const url = path + (params && String(params) ? "?" + params : "");
+    busy(1);
+    try {
+      const response = await fetch(url, options);
+      const body = response.headers.get("content-type")?.includes("json") ? await response.json() : null;
+      if (!response.ok) throw new Error((body && body.description) || response.status + " " + response.statusText);
+      return body;
+    } finally {
+      busy(-1);
+    }
+  }
+  function showError(error) {
+    if (error.name === "AbortError") return;
+    const box = document.getElementById("map-message");
+    box.textContent = t("error", { msg: error.message });
+    box.hidden = false;
+    console.warn(error);
+  }
+
+  // -- URL state ---------------------------------------------------------------------------
+  function readUrl() {
+    const p = new URLSearchParams(location.search);
+    state.lang = p.get("lang") === "en" ? "en" : "vi";
+    state.q = p.get("q") || "";
+    state.province = p.get("province") || "";
+    state.commune = p.get("commune") || "";
+    state.inview = p.get("inview") === "1";
+    state.site = p.get("site");
+    state.shortlist = p.get("shortlist") || (loadBasket().id || null);
+    state.visible = p.has("layers")
+      ? new Set(p.get("layers").split(",").filter((id) => byId[id]))
+      : new Set(layers.filter((l) => l.visible).map((l) => l.id));
+    state.filters = {};
+    for (const [key, value] of p.entries()) {
+      const m = /^(f|r)\.([^.]+)\.(.+)$/.exec(key);
+      if (!m || !byId[m[2]] || !byId[m[2]].fields[m[3]]) continue;
+      const entry = ((state.filters[m[2]] ||= {})[m[3]] ||= {});
+      if (m[1] === "f") (entry.values ||= []).push(value);
+      else {
+        const [lo, hi] = value.split("..");
+        if (lo) entry.min = lo;
+        if (hi) entry.max = hi;
+      }
+    }
+    const view = /^(\d+)\/(-?[\d.]+)\/(-?[\d.]+)$/.exec(p.get("map") || "");
+    return view ? { zoom: +view[1], center: [+view[2], +view[3]] } : null;
+  }
+  function writeUrl(push) {
+    const p = new URLSearchParams();
+    if (state.lang !== "vi") p.set("lang", state.lang);
+    const c = map.getCenter();
+    p.set("map", `${map.getZoom()}/${c.lat.toFixed(5)}/${c.lng.toFixed(5)}`);
+    const defaults = layers.filter((l) => l.visible).map((l) => l.id).join(",");
+    const visible = layers.filter((l) => state.visible.has(l.id)).map((l) => l.id).join(",");
+    if (visible !== defaults) p.set("layers", visible);
+    if (state.q) p.set("q", state.q);
+    if (state.province) p.set("province", state.province);
+    if (state.commune) p.set("commune", state.commune);
+    if (state.inview) p.set("inview", "1");
+    for (const [layerId, fields] of Object.entries(state.filters)) {
+      for (const [name, entry] of Object.entries(fields)) {
+        for (const v of entry.values || []) p.append(`f.${layerId}.${name}`, v);
+        if (entry.min || entry.max) p.set(`r.${layerId}.${name}`, `${entry.min || ""}..${entry.max || ""}`);
+      }
+    }
+    if (state.site) p.set("site", state.site);
+    if (state.shortlist) p.set("shortlist", state.shortlist);
+    const url = location.pathname + "?" + p.toString().replace(/%2F/g, "/").replace(/%2C/g, ",");
+    if (url === location.pathname + location.search) return;
+    if (push) history.pushState(null, "", url);
+    else history.replaceState(null, "", url);
+  }
+
+  // -- queries -------------------------------------------------------------------------------
+  function layerFilter(layer, except) {
+    const parts = [];
+    if (state.province && layer.fields.province_code) parts.push(`province_code = ${quote(state.province)}`);
+    if (state.commune && layer.fields.commune_code) parts.push(`commune_code = ${quote(state.commune)}`);
+    for (const [name, entry] of Object.entries(state.filters[layer.id] || {})) {
+      if (name === except) continue;
+      const f = layer.fields[name];
+      if (entry.values && entry.values.length) {
+        const values = entry.values.map((v) => (f.type === "integer" || f.type === "number" ? Number(v) : quote(v)));
+        parts.push(`${name} IN (${values.join(", ")})`);
+      }
+      const literal = (v) => (f.type === "date" ? `DATE(${quote(v)})` : Number(v));
+      if (entry.min) parts.push(`${name} >= ${literal(entry.min)}`);
+      if (entry.max) parts.push(`${name} <= ${literal(entry.max)}`);
+    }
+    return parts.join(" AND ");
+  }
+  function viewBbox() {
+    const b = map.getBounds();
+    const clamp = (v, lo, hi) => Math.min(hi, Math.max(lo, v));
+    return [clamp(b.getWest(), -180, 180), clamp(b.getSouth(), -90, 90), clamp(b.getEast(), -180, 180), clamp(b.getNorth(), -90, 90)]
+      .map((v) => v.toFixed(6)).join(",");
+  }
+  function queryParams(layer, options) {
+    const p = new URLSearchParams();
+    const filter = layerFilter(layer, options && options.except);
+    if (filter) {
+      p.set("filter", filter);
+      p.set("filter-lang", "cql2-text");
+    }
+    if (state.q) p.set("q", state.q);
+    if (options && options.bbox) p.set("bbox", options.bbox);
+    return p;
+  }
+  const hasFilters = (layer) => Boolean(layerFilter(layer) || state.q);
+
+  // -- drawing ---------------------------------------------------------------------------------
+  function group(layer) {
+    return window[layer.group];
+  }
+  function pinIcon(layer, extraClass) {
+    return L.divIcon({
+      className: "site-pin-wrap " + (extraClass || ""),
+      html: `<span class="site-pin" style="background:${layer.color}"><i class="fa-solid fa-${layer.icon}"></i></span>`,
+      iconSize: [28, 28], iconAnchor: [14, 14],
+    });
+  }
+  function tooltipHtml(layer, feature) {
+    const p = feature.properties;
+    const rows = layer.tooltip.map((n) => valueLabel(layer, n, p[n])).filter(Boolean);
+    const div = el("div", {}, el("strong", { text: featureName(p) }), rows.length ? el("div", { text: rows.join(" · ") }) : null);
+    return div.outerHTML;
+  }
+  function isSelected(layer, feature) {
+    return state.site === `${layer.id}/${feature.id}`;
+  }
+  function polygonStyle(layer, feature) {
+    const selected = feature && isSelected(layer, feature);
+    return { color: selected ? "#111827" : layer.color, weight: selected ? 4 : 2, fillColor: layer.color, fillOpacity: 0.3 };
+  }
+  function drawFeatures(layer, collection) {
+    const target = group(layer);
+    const geo = L.geoJSON(collection, {
+      style: (f) => polygonStyle(layer, f),
+      pointToLayer: (f, latlng) => L.marker(latlng, { icon: pinIcon(layer), title: featureName(f.properties) }),
+      onEachFeature: (f, item) => {
+        item.bindTooltip(() => tooltipHtml(layer, f), { sticky: layer.geometry !== "point" });
+        item.on("click", () => openCard(layer.id, f.id));
+      },
+    });
+    target.clearLayers();
+    if (target.addLayers) target.addLayers(geo.getLayers());
+    else geo.eachLayer((item) => target.addLayer(item));
+    if (layer.geometry !== "point") {
+      // a pin per area, shown only at zooms where the shapes are too small to see or click
+      geo.eachLayer((item) => {
+        const pin = L.marker(item.getBounds().getCenter(), { icon: pinIcon(layer, "area-pin"), title: featureName(item.feature.properties) });
+        pin.on("click", () => openCard(layer.id, item.feature.id));
+        target.addLayer(pin);
+      });
+    }
+  }
+  function drawCells(layer, grid) {
+    const target = group(layer);
+    target.clearLayers();
+    const cells = grid.features.map((cell) => {
+      const n = cell.properties.count;
+      const size = Math.round(26 + Math.min(24, Math.log10(n + 1) * 8));
+      const marker = L.marker([cell.geometry.coordinates[1], cell.geometry.coordinates[0]], {
+        icon: L.divIcon({
+          className: "grid-cell-wrap",
+          html: `<span class="grid-cell" style="border-color:${layer.color};width:${size}px;height:${size}px;line-height:${size - 4}px">${n >= 10000 ? Math.round(n / 1000) + "k" : n}</span>`,
+          iconSize: [size, size],
+        }),
+        cell: true,
+      });
+      marker.bindTooltip(() => t("zoomIn", { n: fmtNumber(n) }));
+      const [w, s, e, nb] = cell.bbox;
+      marker.on("click", () => map.fitBounds([[s, w], [nb, e]]));
+      return marker;
+    });
+    // cells go straight into the group: never into a cluster, which would count them as sites
+    if (target.addLayers) cells.forEach((m) => L.FeatureGroup.prototype.addLayer.call(target, m));
+    else cells.forEach((m) => target.addLayer(m));
+  }
+  async function drawLayer(layer) {
+    const seq = (runtime.seq["draw:" + layer.id] || 0) + 1;
+    runtime.seq["draw:" + layer.id] = seq;
+    const target = group(layer);
+    if (!state.visible.has(layer.id)) {
+      target.clearLayers();
+      return;
+    }
+    const bbox = viewBbox();
+    busy(1);
+    try {
+      let cells = null;
+      if (layer.total > config.max_features) {
+        const size = map.getSize();
+        const params = queryParams(layer, { bbox });
+        params.set("columns", Math.max(1, Math.round(size.x / 80)));
+        params.set("rows", Math.max(1, Math.round(size.y / 80)));
+        cells = await api(`/collections/${layer.id}/grid`, params);
+        if (cells.numberMatched <= config.max_features) cells = null;
+      }
+      let data = null;
+      if (!cells) {
+        const params = queryParams(layer, { bbox });
+        params.set("limit", config.max_features);
+        params.set("properties", ["name_vi", "name_en", ...layer.tooltip].join(","));
+        data = await api(`/collections/${layer.id}/items`, params);
+      }
+      if (runtime.seq["draw:" + layer.id] !== seq) return;
+      if (cells) drawCells(layer, cells);
+      else drawFeatures(layer, data);
+      runtime.counts["view:" + layer.id] = cells ? cells.numberMatched : data.numberMatched;
+      updateMessage();
+    } catch (error) {
+      showError(error);
+    } finally {
+      busy(-1);
+    }
+  }
+  function updateMessage() {
+    const box = document.getElementById("map-message");
+    const gridded = layers.filter((l) => state.visible.has(l.id) && group(l).getLayers().some((m) => m.options.cell));
+    box.hidden = gridded.length === 0;
+    box.textContent = gridded.map((l) => t("tooMany", { layer: pick(l, "title"), n: fmtNumber(runtime.counts["view:" + l.id] || 0) })).join(" ");
+  }
+
+  // -- facets and counts -------------------------------------------------------------------
+  async function updateFacets(layer) {
+    const seq = (runtime.seq["facets:" + layer.id] || 0) + 1;
+    runtime.seq["facets:" + layer.id] = seq;
+    const bbox = state.inview ? viewBbox() : null;
+    const active = layer.filters.filter((n) => {
+      const e = (state.filters[layer.id] || {})[n];
+      return e && ((e.values && e.values.length) || e.min || e.max);
+    });
+    const rest = layer.filters.filter((n) => !active.includes(n));
+    const ask = (fields, except) => {
+      const p = queryParams(layer, { bbox, except });
+      p.set("fields", fields.join(","));
+      p.set("lang", state.lang);
+      return api(`/collections/${layer.id}/facets`, p);
+    };
+    try {
+      // Each filtered field is counted with the other filters only (so its other values stay
+      // visible with the counts they would give); the rest with every filter.
+      const [all, ...own] = await Promise.all([
+        ask(rest.length ? rest : [layer.filters[0] || (layer.fields.status ? "status" : "code")]),
+        ...active.map((n) => ask([n], n)),
+      ]);
+      if (runtime.seq["facets:" + layer.id] !== seq) return;
+      const facets = Object.assign({}, all.facets);
+      own.forEach((r) => Object.assign(facets, r.facets));
+      runtime.counts[layer.id] = all.numberMatched;
+      renderFacets(layer, facets);
+      renderCounts();
+    } catch (error) {
+      showError(error);
+    }
+  }
+  function renderCounts() {
+    let n = 0, m = 0;
+    for (const layer of layers) {
+      const matched = runtime.counts[layer.id];
+      const text = matched === undefined ? "" : t("sitesOf", { n: fmtNumber(matched), m: fmtNumber(layer.total) });
+      document.querySelectorAll(`[data-count="${layer.id}"]`).forEach((node) => (node.textContent = text));
+      document.querySelectorAll(`.layer-count[data-layer="${layer.id}"]`).forEach((node) => (node.textContent = matched === undefined ? "" : ` (${fmtNumber(matched)})`));
+      if (state.visible.has(layer.id) && matched !== undefined) {
+        n += matched;
+        m += layer.total;
+      }
+    }
+    document.getElementById("total-count").textContent = t("sitesOf", { n: fmtNumber(n), m: fmtNumber(m) });
+  }
+  function renderFacets(layer, facets) {
+    for (const name of layer.filters) {
+      const box = document.querySelector(`[data-facet="${layer.id}.${name}"]`);
+      const facet = facets[name];
+      if (!box || !facet) continue;
+      const entry = (state.filters[layer.id] || {})[name] || {};
+      if (facet.values) {
+        const values = facet.values.map((v) => [v.value, v.count]);
+        for (const v of entry.values || []) if (!values.some(([x]) => String(x) === v)) values.push([v, 0]);
+        box.replaceChildren(
+          ...(values.length ? values.map(([value, count]) =>
+            el("label", { class: "facet-value" },
+              el("input", {
+                type: "checkbox", value: String(value), checked: (entry.values || []).includes(String(value)),
+                "data-layer": layer.id, "data-field": name,
+                onchange: (e) => toggleValue(layer.id, name, String(value), e.target.checked),
+              }),
+              el("span", { class: "facet-label", text: valueLabel(layer, name, value) }),
+              el("span", { class: "facet-n", text: fmtNumber(count) }),
+            )) : [el("span", { class: "muted", text: t("noValues") })]),
+        );
+      } else {
+        const [lo, hi] = box.querySelectorAll("input");
+        const show = (v) => (v === null || v === undefined ? "" : layer.fields[name].type === "date" ? String(v) : String(v));
+        lo.placeholder = `${t("min")} ${show(facet.minimum)}`;
+        hi.placeholder = `${t("max")} ${show(facet.maximum)}`;
+      }
+    }
+  }
+  function toggleValue(layerId, name, value, on) {
+    const entry = ((state.filters[layerId] ||= {})[name] ||= {});
+    const values = new Set(entry.values || []);
+    if (on) values.add(value);
+    else values.delete(value);
+    entry.values = [...values];
+    changed(layerId);
+  }
+  function setRange(layerId, name, which, value) {
+    const entry = ((state.filters[layerId] ||= {})[name] ||= {});
+    entry[which] = value || undefined;
+    changed(layerId);
+  }
+  function changed(layerId) {
+    writeUrl(true);
+    const targets = layerId ? [byId[layerId]] : layers;
+    for (const layer of targets) refreshLayer(layer);
+  }
+  function refreshLayer(layer) {
+    drawLayer(layer);
+    if (state.visible.has(layer.id)) updateFacets(layer);
+    else {
+      delete runtime.counts[layer.id];
+      renderCounts();
+    }
+  }
+
+  // -- page chrome -------------------------------------------------------------------------
+  function i18n(key, tag, attrs) {
+    return el(tag || "span", Object.assign({ "data-i18n": key }, attrs || {}), t(key));
+  }
+  function buildChrome() {
+    const mapDiv = document.getElementById(config.map);
+    const header = el("header", { id: "map-header" },
+      el("button", { id: "panel-toggle", type: "button", class: "btn", onclick: () => document.body.classList.toggle("panel-open") },
+        el("i", { class: "fa-solid fa-filter" }), " ", i18n("filters")),
+      el("h1", { id: "map-title" }),
+      el("span", { id: "total-count", class: "total", "aria-live": "polite" }),
+      el("button", { id: "basket-toggle", type: "button", class: "btn", onclick: () => toggleAside("basket") },
+        el("i", { class: "fa-solid fa-list-check" }), " ", i18n("shortlist"), " ", el("span", { id: "basket-count", class: "badge" }, "0")),
+      el("button", { id: "lang-toggle", type: "button", class: "btn", onclick: () => setLang(state.lang === "vi" ? "en" : "vi") }),
+    );
+    const provinceSelect = el("select", { id: "province", onchange: (e) => { state.province = e.target.value; state.commune = ""; fillCommunes(); changed(); } },
+      el("option", { value: "" }), ...config.provinces.map((p) => el("option", { value: p.code, text: p.name })));
+    const communeSelect = el("select", { id: "commune", onchange: (e) => { state.commune = e.target.value; changed(); } });
+    let searchTimer;
+    const panel = el("aside", { id: "panel", "aria-label": "filters" },
+      el("div", { class: "panel-head" }, el("strong", {}, i18n("filters")),
+        el("button", { type: "button", class: "btn close", onclick: () => document.body.classList.remove("panel-open"), "data-i18n-title": "close" }, "×")),
+      el("input", { id: "search", type: "search", autocomplete: "off", oninput: (e) => {
+        clearTimeout(searchTimer);
+        searchTimer = setTimeout(() => { state.q = e.target.value.trim(); changed(); }, 300);
+      } }),
+      el("div", { class: "places" },
+        el("label", {}, i18n("province"), provinceSelect),
+        el("label", {}, i18n("commune"), communeSelect)),
+      el("label", { class: "toggle" }, el("input", { id: "inview", type: "checkbox", onchange: (e) => { state.inview = e.target.checked; changed(); } }), i18n("onlyInView")),
+      el("button", { id: "clear-filters", type: "button", class: "btn", onclick: clearFilters }, i18n("clear")),
+      ...layers.map(layerSection),
+      el("p", { class: "muted hint" }, i18n("shareHint")),
+    );
+    const card = el("aside", { id: "card", hidden: true, "aria-live": "polite" });
+    const basket = el("aside", { id: "basket", hidden: true });
+    const message = el("div", { id: "map-message", hidden: true, role: "status" });
+    document.body.prepend(header);
+    document.body.append(panel, card, basket);
+    mapDiv.append(message);
+    L.DomEvent.disableClickPropagation(message);
+  }
+  function layerSection(layer) {
+    return el("details", { class: "layer-filters", "data-layer": layer.id, open: layer.visible && layer.filters.length ? true : null },
+      el("summary", {},
+        el("span", { class: "swatch", style: `background:${layer.color}` }, el("i", { class: `fa-solid fa-${layer.icon}` })),
+        el("span", { class: "layer-title", "data-title": layer.id }),
+        el("span", { class: "layer-n", "data-count": layer.id })),
+      ...layer.filters.map((name) => {
+        const f = layer.fields[name];
+        const legend = el("legend", { "data-label": `${layer.id}.${name}` });
+        if (f.codes || f.type === "string") return el("fieldset", {}, legend, el("div", { class: "facet-values", "data-facet": `${layer.id}.${name}` }));
+        const type = f.type === "date" ? "date" : "number";
+        const input = (which) => el("input", {
+          type, step: "any", "data-layer": layer.id, "data-field": name, "data-range": which,
+          onchange: (e) => setRange(layer.id, name, which, e.target.value),
+        });
+        return el("fieldset", {}, legend, el("div", { class: "range", "data-facet": `${layer.id}.${name}` }, input("min"), el("span", {}, "–"), input("max")));
+      }),
+    );
+  }
+  function fillCommunes() {
+    const select = document.getElementById("commune");
+    const province = config.provinces.find((p) => p.code === state.province);
+    select.replaceChildren(el("option", { value: "", text: t("all") }),
+      ...(province ? province.communes.map(([code, name]) => el("option", { value: code, text: name })) : []));
+    select.disabled = !province;
+    select.value = state.commune;
+  }
+  function syncControls() {
+    document.getElementById("search").value = state.q;
+    document.getElementById("province").value = state.province;
+    fillCommunes();
+    document.getElementById("inview").checked = state.inview;
+    document.querySelectorAll("input[data-range]").forEach((input) => {
+      const entry = (state.filters[input.dataset.layer] || {})[input.dataset.field] || {};
+      input.value = entry[input.dataset.range] || "";
+    });
+    for (const layer of layers) {
+      const target = group(layer);
+      if (state.visible.has(layer.id) && !map.hasLayer(target)) map.addLayer(target);
+      if (!state.visible.has(layer.id) && map.hasLayer(target)) map.removeLayer(target);
+    }
+    document.querySelectorAll(".leaflet-control-layers-selector").forEach((box) => {
+      const layer = layers.find((l) => box.parentElement && box.parentElement.querySelector(`.layer-count[data-layer="${l.id}"]`));
+      if (layer) box.checked = state.visible.has(layer.id);
+    });
+  }
+  function clearFilters() {
+    state.filters = {};
+    state.q = "";
+    state.province = "";
+    state.commune = "";
+    syncControls();
+    changed();
+  }
+  function setLang(lang) {
+    state.lang = lang;
+    applyLang();
+    writeUrl(true);
+    for (const layer of layers) if (state.visible.has(layer.id)) updateFacets(layer);
+    renderBasket();
+    if (runtime.card) renderCard(...runtime.card);
+  }
+  function applyLang() {
+    document.documentElement.lang = state.lang;
+    document.title = pick(config, "title");
+    document.getElementById("map-title").textContent = pick(config, "title");
+    document.getElementById("lang-toggle").textContent = t("language");
+    document.getElementById("lang-toggle").title = t("languageTitle");
+    document.getElementById("search").placeholder = t("search");
+    document.querySelectorAll("[data-i18n]").forEach((node) => (node.textContent = t(node.dataset.i18n)));
+    document.querySelectorAll("[data-i18n-title]").forEach((node) => (node.title = t(node.dataset.i18nTitle)));
+    document.querySelectorAll(".i18n").forEach((node) => (node.textContent = node.dataset[state.lang]));
+    document.querySelectorAll("[data-title]").forEach((node) => (node.textContent = pick(byId[node.dataset.title], "title")));
+    document.querySelectorAll("[data-label]").forEach((node) => {
+      const [layerId, name] = node.dataset.label.split(".");
+      const f = byId[layerId].fields[name];
+      node.textContent = pick(f, "label") + (f.unit ? ` (${f.unit})` : "");
+    });
+    const titles = { ".leaflet-control-zoom-in": "zoomInTitle", ".leaflet-control-zoom-out": "zoomOutTitle", ".leaflet-control-locate a": "locate" };
+    for (const [selector, key] of Object.entries(titles)) document.querySelectorAll(selector).forEach((n) => n.setAttribute("title", t(key)));
+    document.querySelectorAll(".leaflet-control-zoom-fullscreen").forEach((n) => n.setAttribute("title", t(map.isFullscreen && map.isFullscreen() ? "exitFullscreen" : "fullscreen")));
+    fillCommunes();
+    renderLegend();
+    renderCounts();
+    updateMessage();
+  }
+  let legendControl;
+  function renderLegend() {
+    if (!legendControl) {
+      legendControl = L.control({ position: "bottomright" });
+      legendControl.onAdd = () => {
+        const div = L.DomUtil.create("div", "legend leaflet-bar");
+        L.DomEvent.disableClickPropagation(div);
+        return div;
+      };
+      legendControl.addTo(map);
+    }
+    const div = legendControl.getContainer();
+    const shown = layers.filter((l) => state.visible.has(l.id));
+    div.replaceChildren(
+      el("details", { open: window.innerWidth > 700 ? true : null },
+        el("summary", { text: t("legend") }),
+        ...shown.map((l) => el("div", { class: "legend-row" },
+          el("span", { class: "swatch", style: `background:${l.color}` }, el("i", { class: `fa-solid fa-${l.icon}` })),
+          el("span", { text: pick(l, "title") }))),
+        el("div", { class: "muted", text: t("indicativeNote") })),
+    );
+  }
+  function toggleAside(id, open) {
+    const node = document.getElementById(id);
+    node.hidden = open === undefined ? !node.hidden : !open;
+    if (id === "basket" && !node.hidden) renderBasket();
+  }
+
+  // -- site card -------------------------------------------------------------------------
+  async function openCard(layerId, fid, push = true) {
+    const layer = byId[layerId];
+    if (!layer) return;
+    state.site = `${layerId}/${fid}`;
+    if (push) writeUrl(true);
+    restyle();
+    try {
+      const feature = await api(`/collections/${layerId}/items/${encodeURIComponent(fid)}`);
+      if (state.site !== `${layerId}/${fid}`) return;
+      runtime.card = [layer, feature];
+      renderCard(layer, feature);
+    } catch (error) {
+      showError(error);
+    }
+  }
+  function closeCard(push = true) {
+    state.site = null;
+    runtime.card = null;
+    document.getElementById("card").hidden = true;
+    restyle();
+    if (push) writeUrl(true);
+  }
+  function restyle() {
+    for (const layer of layers) {
+      if (layer.geometry === "point") continue;
+      group(layer).eachLayer((item) => item.feature && item.setStyle && item.setStyle(polygonStyle(layer, item.feature)));
+    }
+  }
+  function renderCard(layer, feature) {
+    const p = feature.properties;
+    const card = document.getElementById("card");
+    const quality = p.data_quality || layer.data_quality;
+    const rows = Object.keys(layer.fields)
+      .filter((n) => !["name_vi", "name_en", "data_quality"].includes(n) && p[n] !== null && p[n] !== undefined && p[n] !== "")
+      .map((n) => el("tr", {}, el("th", { text: fieldLabel(layer, n) }), el("td", { text: valueLabel(layer, n, p[n]) })));
+    const inBasket = basketHas(layer.id, feature.id);
+    const href = `/collections/${layer.id}/items/${encodeURIComponent(feature.id)}`;
+    card.replaceChildren(
+      el("div", { class: "card-head" },
+        el("span", { class: "swatch", style: `background:${layer.color}` }, el("i", { class: `fa-solid fa-${layer.icon}` })),
+        el("div", {}, el("h2", { text: featureName(p) }), el("div", { class: "muted", text: pick(layer, "title") })),
+        el("button", { type: "button", class: "btn close", title: t("close"), onclick: () => closeCard() }, "×")),
+      quality ? el("span", { class: `badge quality-${quality}`, text: valueLabel(layer, "data_quality", quality) }) : null,
+      el("table", { class: "attributes" }, ...rows),
+      el("div", { id: "card-stats" }),
+      el("div", { class: "card-actions" },
+        el("button", { type: "button", class: "btn primary", id: "card-shortlist", onclick: () => (inBasket ? removeFromBasket : addToBasket)(layer.id, feature.id) },
+          el("i", { class: `fa-solid fa-${inBasket ? "minus" : "plus"}` }), " ", t(inBasket ? "removeFromShortlist" : "addToShortlist")),
+        el("button", { type: "button", class: "btn", onclick: () => zoomToFeature(feature) }, el("i", { class: "fa-solid fa-magnifying-glass-plus" }), " ", t("zoomTo")),
+        el("a", { class: "btn", href: `${href}?f=pdf&lang=${state.lang}`, target: "_blank" }, el("i", { class: "fa-solid fa-file-pdf" }), " ", t("pdf")),
+        el("a", { class: "btn", href, target: "_blank", id: "card-api" }, el("i", { class: "fa-solid fa-code" }), " ", t("apiLink"))),
+    );
+    card.hidden = false;
+  }
+  function zoomToFeature(feature) {
+    const bounds = L.geoJSON(feature).getBounds();
+    if (bounds.isValid()) map.fitBounds(bounds, { maxZoom: 15, padding: [40, 40] });
+  }
+
+  // -- shortlist basket -----------------------------------------------------------------
+  function loadBasket() {
+    try {
+      return JSON.parse(localStorage.getItem(BASKET_KEY)) || {};
+    } catch (e) {
+      return {};
+    }
+  }
+  function saveBasket(basket) {
+    localStorage.setItem(BASKET_KEY, JSON.stringify(basket));
+  }
+  const editKey = (id) => (loadBasket().keys || {})[id];
+  const basketHas = (layerId, fid) => Boolean(runtime.shortlist && runtime.shortlist.items.some((i) => i.collection === layerId && i.id === fid));
+  async function loadShortlist() {
+    if (!state.shortlist) {
+      runtime.shortlist = null;
+      renderBasket();
+      return;
+    }
+    try {
+      runtime.shortlist = await api(`/shortlists/${encodeURIComponent(state.shortlist)}`);
+    } catch (error) {
+      runtime.shortlist = null;
+      showError(error);
+    }
+    renderBasket();
+  }
+  async function addToBasket(layerId, fid) {
+    const item = { collection: layerId, id: fid };
+    try {
+      if (state.shortlist && editKey(state.shortlist)) {
+        runtime.shortlist = await api(`/shortlists/${state.shortlist}`, null, {
+          method: "PATCH", headers: { "Content-Type": "application/json", "X-Shortlist-Key": editKey(state.shortlist) },
+          body: JSON.stringify({ add: [item] }),
+        });
+      } else {
+        const shared = runtime.shortlist ? runtime.shortlist.items.filter((i) => i.found !== false).map((i) => ({ collection: i.collection, id: i.id })) : [];
+        const created = await api("/shortlists", null, {
+          method: "POST", headers: { "Content-Type": "application/json" },
+          body: JSON.stringify({ name: `${TEXT.vi.myShortlist} / ${TEXT.en.myShortlist}`, items: [...shared, item] }),
+        });
+        const basket = loadBasket();
+        saveBasket({ id: created.id, keys: Object.assign(basket.keys || {}, { [created.id]: created.edit_key }) });
+        state.shortlist = created.id;
+        runtime.shortlist = created;
+      }
+      afterBasketChange();
+    } catch (error) {
+      showError(error);
+    }
+  }
+  async function removeFromBasket(layerId, fid) {
+    if (!state.shortlist || !editKey(state.shortlist)) return;
+    try {
+      runtime.shortlist = await api(`/shortlists/${state.shortlist}`, null, {
+        method: "PATCH", headers: { "Content-Type": "application/json", "X-Shortlist-Key": editKey(state.shortlist) },
+        body: JSON.stringify({ remove: [{ collection: layerId, id: fid }] }),
+      });
+      afterBasketChange();
+    } catch (error) {
+      showError(error);
+    }
+  }
+  function afterBasketChange() {
+    writeUrl(false);
+    renderBasket();
+    if (runtime.card) renderCard(...runtime.card);
+  }
+  function renderBasket() {
+    const items = runtime.shortlist ? runtime.shortlist.items : [];
+    document.getElementById("basket-count").textContent = String(items.length);
+    const box = document.getElementById("basket");
+    const editable = state.shortlist && editKey(state.shortlist);
+    box.replaceChildren(
+      el("div", { class: "card-head" }, el("h2", { text: t("shortlist") }),
+        el("button", { type: "button", class: "btn close", title: t("close"), onclick: () => toggleAside("basket", false) }, "×")),
+      state.shortlist && !editable ? el("p", { class: "muted", text: t("readOnly") }) : null,
+      items.length ? el("ol", { id: "basket-items" }, ...items.map((i) => el("li", { "data-item": `${i.collection}/${i.id}` },
+        el("a", { href: "#", onclick: (e) => { e.preventDefault(); openCard(i.collection, i.id); } },
+          i.found === false ? `${i.id} (${t("gone")})` : featureName(i)),
+        el("span", { class: "muted", text: " · " + (byId[i.collection] ? pick(byId[i.collection], "title") : i.collection) }),
+        editable ? el("button", { type: "button", class: "btn small", title: t("removeFromShortlist"), onclick: () => removeFromBasket(i.collection, i.id) }, "×") : null,
+      ))) : el("p", { class: "muted", text: t("shortlistEmpty") }),
+      items.length ? el("div", { class: "exports" }, el("strong", { text: t("export") + ": " }),
+        ...EXPORTS.map((f) => el("a", { class: "btn small", href: `/shortlists/${state.shortlist}/export?f=${f}&lang=${state.lang}`, "data-format": f }, f.toUpperCase()))) : null,
+    );
+  }
+
+  // -- start -------------------------------------------------------------------------------
+  function start() {
+    map = window[config.map];
+    const view = readUrl();
+    buildChrome();
+    if (view) map.setView(view.center, view.zoom, { animate: false });
+    else if (config.view.bounds) map.fitBounds(config.view.bounds);
+    syncControls();
+    applyLang();
+    map.on("overlayadd overlayremove", (e) => {
+      const layer = layers.find((l) => group(l) === e.layer);
+      if (!layer) return;
+      if (e.type === "overlayadd") state.visible.add(layer.id);
+      else state.visible.delete(layer.id);
+      writeUrl(true);
+      renderLegend();
+      refreshLayer(layer);
+    });
+    const zoomClass = () => map.getContainer().classList.toggle("shapes-visible", map.getZoom() >= 12);
+    zoomClass();
+    map.on("zoomend", zoomClass);
+    map.on("moveend", () => {
+      writeUrl(false);
+      for (const layer of layers) {
+        if (!state.visible.has(layer.id)) continue;
+        drawLayer(layer);
+        if (state.inview) updateFacets(layer);
+      }
+    });
+    window.addEventListener("popstate", () => {
+      const view = readUrl();
+      if (view) map.setView(view.center, view.zoom, { animate: false });
+      syncControls();
+      applyLang();
+      for (const layer of layers) refreshLayer(layer);
+      if (state.site) openCard(...state.site.split(/\/(.*)/s).slice(0, 2), false);
+      else closeCard(false);
+      loadShortlist();
+    });
+    for (const layer of layers) refreshLayer(layer);
+    if (state.site) openCard(...state.site.split(/\/(.*)/s).slice(0, 2), false);
+    loadShortlist();
+    writeUrl(false);
+    busy(0);
+  }
+  window.siteMap = { state, config, runtime, layerFilter, queryParams, group, viewBbox };
+  document.addEventListener("DOMContentLoaded", start);
+})();

@@ -1,0 +1,131 @@
+"""The map page as HTML: built from a definition in maps/, only our own assets, clear errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from geo_service.app import create_app
+from geo_service.maps.assets import required_files
+from geo_service.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+ASSETS = ROOT / "node_modules"
+
+
+def page_config(html: str) -> dict:
+    match = re.search(r'<script type="application/json" id="map-config">(.*?)</script>', html, re.S)
+    assert match, "the page carries its config"
+    return json.loads(match.group(1))
+
+
+@pytest.fixture()
+def maps_dir(tmp_path: Path) -> Path:
+    folder = tmp_path / "maps"
+    folder.mkdir()
+    shutil.copy(ROOT / "maps" / "investor.toml", folder)
+    return folder
+
+
+def client_for(data_dir: Path, maps_dir: Path, assets_dir: Path = ASSETS) -> TestClient:
+    return TestClient(
+        create_app(Settings(data_dir=data_dir, maps_dir=maps_dir, assets_dir=assets_dir))
+    )
+
+
+def test_map_page_holds_no_features_and_loads_only_our_assets(sample_dir, maps_dir):
+    client = client_for(sample_dir, maps_dir)
+    response = client.get("/map")
+    assert response.status_code == 200
+    html = response.text
+    assert len(response.content) < 1_000_000
+    assert "SL-KCN-MAISON-1" not in html  # no feature is embedded: the page asks the API
+    assets = re.findall(r'<(?:script|link)[^>]+(?:src|href)="([^"]+)"', html)
+    assert assets and all(a.startswith("/static/") for a in assets), assets
+    for asset in assets:
+        assert client.get(asset).status_code == 200, asset
+    # the only addresses outside this server are basemap tile templates and attributions
+    hosts = set(re.findall(r"https?://([^/\"'\\]+)", html))
+    assert hosts <= {"tile.openstreetmap.org", "server.arcgisonline.com", "www.openstreetmap.org"}
+    config = page_config(html)
+    ids = [layer["id"] for layer in config["layers"]]
+    assert ids[:3] == ["industrial_zones", "investment_projects", "tourism_areas"]
+    assert set(ids) == {m["id"] for m in client.get("/collections").json()["collections"]}
+    zones = config["layers"][0]
+    assert zones["total"] == 14 and zones["color"] == "#c2410c" and zones["icon"] == "industry"
+    assert zones["filters"] == [
+        "zone_type",
+        "status",
+        "area_ha",
+        "leasable_area_ha",
+        "occupancy_pct",
+    ]
+    assert zones["fields"]["area_ha"]["unit"] == "ha"
+    assert config["provinces"][0]["code"] == "14" and len(config["provinces"][0]["communes"]) == 75
+
+
+def test_adding_a_map_is_adding_a_file(sample_dir, maps_dir):
+    text = (maps_dir / "investor.toml").read_text(encoding="utf-8")
+    text = text.replace("all_layers = true", "all_layers = false")
+    text = text.replace('title_en = "Son La investment site map"', 'title_en = "Tourism map"')
+    (maps_dir / "tourism.toml").write_text(
+        text.split("[[layers]]")[0]
+        + """
+[[layers]]
+collection = "tourism_areas"
+filters = ["tourism_level"]
+
+[[layers]]
+collection = "no_such_layer"
+""",
+        encoding="utf-8",
+    )
+    client = client_for(sample_dir, maps_dir)
+    config = page_config(client.get("/map/tourism").text)
+    assert config["title_en"] == "Tourism map"
+    assert [layer["id"] for layer in config["layers"]] == ["tourism_areas"]
+    listed = client.get("/maps").json()["maps"]
+    assert [m["id"] for m in listed] == ["investor", "tourism"]
+
+
+def test_map_errors_are_clear(sample_dir, maps_dir, tmp_path):
+    client = client_for(sample_dir, maps_dir)
+    missing = client.get("/map/nope")
+    assert missing.status_code == 404 and missing.json()["code"] == "NotFound"
+    (maps_dir / "broken.toml").write_text('title_vi = "x"\ncolour = "red"\n', encoding="utf-8")
+    broken = client.get("/map/broken")
+    assert broken.status_code == 500
+    assert broken.json()["code"] == "InvalidMapDefinition"
+    assert "broken.toml" in broken.json()["description"]
+    no_assets = client_for(sample_dir, maps_dir, assets_dir=tmp_path / "empty").get("/map")
+    assert no_assets.status_code == 503
+    assert "npm ci" in no_assets.json()["description"]
+
+
+def test_serve_refuses_to_start_without_assets(sample_dir, tmp_path):
+    env = {**os.environ, "GEO_SERVICE_ASSETS_DIR": str(tmp_path / "none")}
+    result = subprocess.run(
+        [sys.executable, "-m", "geo_service.cli", "serve", "--data-dir", str(sample_dir)],
+        capture_output=True, text=True, env=env, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert "npm ci" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_every_required_asset_is_installed():
+    missing = [path for path in required_files() if not (ASSETS / path).is_file()]
+    assert not missing, "run `npm ci` (the README's commands do)"
+
+
+def test_api_docs_use_our_swagger_copy(sample_client):
+    html = sample_client.get("/docs").text
+    assert "/static/vendor/swagger-ui-dist/swagger-ui-bundle.js" in html
+    assert "cdn.jsdelivr.net" not in html and "tiangolo" not in html
