@@ -22,6 +22,7 @@
       error: "Không tải được dữ liệu: {msg}", legend: "Chú giải", indicativeNote: "Vị trí, hình dạng mang tính minh họa",
       language: "English", languageTitle: "Switch to English", zoomInTitle: "Phóng to", zoomOutTitle: "Thu nhỏ",
       fullscreen: "Toàn màn hình", exitFullscreen: "Thoát toàn màn hình", locate: "Vị trí của tôi",
+      basemaps: "Bản đồ nền", overlays: "Lớp dữ liệu",
       shareHint: "Địa chỉ trang luôn giữ vùng xem và bộ lọc: sao chép để chia sẻ.", stats: "Thống kê địa hình",
       loading: "Đang tải…", layersHidden: "Lớp đang ẩn", noValues: "Không có giá trị",
     },
@@ -38,6 +39,7 @@
       error: "Could not load data: {msg}", legend: "Legend", indicativeNote: "Locations and shapes are indicative",
       language: "Tiếng Việt", languageTitle: "Chuyển sang tiếng Việt", zoomInTitle: "Zoom in", zoomOutTitle: "Zoom out",
       fullscreen: "Full screen", exitFullscreen: "Exit full screen", locate: "Show my location",
+      basemaps: "Basemap", overlays: "Data layers",
       shareHint: "The page address always holds the view and filters: copy it to share.", stats: "Terrain statistics",
       loading: "Loading…", layersHidden: "Hidden layers", noValues: "No values",
     },
@@ -73,6 +75,8 @@
     for (const c of children.flat()) if (c !== null && c !== undefined) node.append(c);
     return node;
   };
+  /** replaceChildren, skipping the null a conditional child leaves (it would print "null"). */
+  const fill = (node, ...children) => node.replaceChildren(...children.flat().filter((c) => c !== null && c !== undefined));
   const locale = () => (state.lang === "vi" ? "vi-VN" : "en-GB");
   const fmtNumber = (v) => Number(v).toLocaleString(locale(), { maximumFractionDigits: 2 });
   const quote = (v) => "'" + String(v).replace(/'/g, "''") + "'";
@@ -84,6 +88,7 @@
     const f = layer.fields[name];
     if (value === null || value === undefined || value === "") return "";
     if (f && f.codes && f.codes[value]) return f.codes[value][state.lang === "vi" ? 0 : 1];
+    if (f && f.type === "integer" && /(^|_)year$/.test(name)) return String(value); // 2006, not 2,006
     if (f && (f.type === "number" || f.type === "integer")) return fmtNumber(value) + (f.unit ? " " + f.unit : "");
     return String(value);
   };
@@ -373,7 +378,7 @@
       if (facet.values) {
         const values = facet.values.map((v) => [v.value, v.count]);
         for (const v of entry.values || []) if (!values.some(([x]) => String(x) === v)) values.push([v, 0]);
-        box.replaceChildren(
+        fill(box, 
           ...(values.length ? values.map(([value, count]) =>
             el("label", { class: "facet-value" },
               el("input", {
@@ -387,7 +392,7 @@
         );
       } else {
         const [lo, hi] = box.querySelectorAll("input");
-        const show = (v) => (v === null || v === undefined ? "" : layer.fields[name].type === "date" ? String(v) : String(v));
+        const show = (v) => (v === null || v === undefined ? "" : String(v));
         lo.placeholder = `${t("min")} ${show(facet.minimum)}`;
         hi.placeholder = `${t("max")} ${show(facet.maximum)}`;
       }
@@ -436,7 +441,7 @@
       el("button", { id: "lang-toggle", type: "button", class: "btn", onclick: () => setLang(state.lang === "vi" ? "en" : "vi") }),
     );
     const provinceSelect = el("select", { id: "province", onchange: (e) => { state.province = e.target.value; state.commune = ""; fillCommunes(); changed(); } },
-      el("option", { value: "" }), ...config.provinces.map((p) => el("option", { value: p.code, text: p.name })));
+      i18n("all", "option", { value: "" }), ...config.provinces.map((p) => el("option", { value: p.code, text: p.name })));
     const communeSelect = el("select", { id: "commune", onchange: (e) => { state.commune = e.target.value; changed(); } });
     let searchTimer;
     const panel = el("aside", { id: "panel", "aria-label": "filters" },
@@ -484,7 +489,7 @@
   function fillCommunes() {
     const select = document.getElementById("commune");
     const province = config.provinces.find((p) => p.code === state.province);
-    select.replaceChildren(el("option", { value: "", text: t("all") }),
+    fill(select, el("option", { value: "", text: t("all") }),
       ...(province ? province.communes.map(([code, name]) => el("option", { value: code, text: name })) : []));
     select.disabled = !province;
     select.value = state.commune;
@@ -540,7 +545,10 @@
       const f = byId[layerId].fields[name];
       node.textContent = pick(f, "label") + (f.unit ? ` (${f.unit})` : "");
     });
-    const titles = { ".leaflet-control-zoom-in": "zoomInTitle", ".leaflet-control-zoom-out": "zoomOutTitle", ".leaflet-control-locate a": "locate" };
+    const titles = {
+      ".leaflet-control-zoom-in": "zoomInTitle", ".leaflet-control-zoom-out": "zoomOutTitle", ".leaflet-control-locate a": "locate",
+      ".basemap-toggle": "basemaps", ".overlay-toggle": "overlays",
+    };
     for (const [selector, key] of Object.entries(titles)) document.querySelectorAll(selector).forEach((n) => n.setAttribute("title", t(key)));
     document.querySelectorAll(".leaflet-control-zoom-fullscreen").forEach((n) => n.setAttribute("title", t(map.isFullscreen && map.isFullscreen() ? "exitFullscreen" : "fullscreen")));
     fillCommunes();
@@ -561,7 +569,7 @@
     }
     const div = legendControl.getContainer();
     const shown = layers.filter((l) => state.visible.has(l.id));
-    div.replaceChildren(
+    fill(div, 
       el("details", { open: window.innerWidth > 700 ? true : null },
         el("summary", { text: t("legend") }),
         ...shown.map((l) => el("div", { class: "legend-row" },
@@ -614,7 +622,7 @@
       .map((n) => el("tr", {}, el("th", { text: fieldLabel(layer, n) }), el("td", { text: valueLabel(layer, n, p[n]) })));
     const inBasket = basketHas(layer.id, feature.id);
     const href = `/collections/${layer.id}/items/${encodeURIComponent(feature.id)}`;
-    card.replaceChildren(
+    fill(card, 
       el("div", { class: "card-head" },
         el("span", { class: "swatch", style: `background:${layer.color}` }, el("i", { class: `fa-solid fa-${layer.icon}` })),
         el("div", {}, el("h2", { text: featureName(p) }), el("div", { class: "muted", text: pick(layer, "title") })),
@@ -709,7 +717,7 @@
     document.getElementById("basket-count").textContent = String(items.length);
     const box = document.getElementById("basket");
     const editable = state.shortlist && editKey(state.shortlist);
-    box.replaceChildren(
+    fill(box, 
       el("div", { class: "card-head" }, el("h2", { text: t("shortlist") }),
         el("button", { type: "button", class: "btn close", title: t("close"), onclick: () => toggleAside("basket", false) }, "×")),
       state.shortlist && !editable ? el("p", { class: "muted", text: t("readOnly") }) : null,
@@ -724,11 +732,18 @@
     );
   }
 
+  /** page.py adds the basemap switcher first, then the grouped data layers: give each its own icon. */
+  function markLayerControls() {
+    const toggles = document.getElementById(config.map).querySelectorAll(".leaflet-control-layers-toggle");
+    ["basemap-toggle", "overlay-toggle"].forEach((name, i) => toggles[i] && toggles[i].classList.add(name));
+  }
+
   // -- start -------------------------------------------------------------------------------
   function start() {
     map = window[config.map];
     const view = readUrl();
     buildChrome();
+    markLayerControls();
     if (view) map.setView(view.center, view.zoom, { animate: false });
     else if (config.view.bounds) map.fitBounds(config.view.bounds);
     syncControls();
