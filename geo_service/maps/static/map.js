@@ -44,6 +44,7 @@
       loading: "Loading…", layersHidden: "Hidden layers", noValues: "No values",
     },
   };
+  const SHAPES_ZOOM = 12; // from this zoom on, areas are drawn as shapes alone, without pins
   const EXPORTS = ["xlsx", "csv", "gpkg", "geojson", "kml", "pdf"];
   const BASKET_KEY = "geo-service.shortlist";
 
@@ -245,8 +246,8 @@
     target.clearLayers();
     if (target.addLayers) target.addLayers(geo.getLayers());
     else geo.eachLayer((item) => target.addLayer(item));
-    if (layer.geometry !== "point") {
-      // a pin per area, shown only at zooms where the shapes are too small to see or click
+    if (layer.geometry !== "point" && map.getZoom() < SHAPES_ZOOM) {
+      // a pin per area at zooms where the shapes are too small to see or click (each move redraws)
       geo.eachLayer((item) => {
         const pin = L.marker(item.getBounds().getCenter(), { icon: pinIcon(layer, "area-pin"), title: featureName(item.feature.properties) });
         pin.on("click", () => openCard(layer.id, item.feature.id));
@@ -757,9 +758,6 @@
       renderLegend();
       refreshLayer(layer);
     });
-    const zoomClass = () => map.getContainer().classList.toggle("shapes-visible", map.getZoom() >= 12);
-    zoomClass();
-    map.on("zoomend", zoomClass);
     map.on("moveend", () => {
       writeUrl(false);
       for (const layer of layers) {
