@@ -22,9 +22,7 @@ from ..query import Query
 from ..store import Store
 from ..text import fold
 from .assets import LEAFLET_CSS, LEAFLET_JS, OWN_ROUTE, PLUGINS, served
-from .definition import MapDefinition, MapLayer
-
-FILTERABLE_TYPES = ("string", "integer", "number", "date")
+from .definition import FILTERABLE_TYPES, MapDefinition, MapLayer
 
 
 @dataclass(frozen=True)
