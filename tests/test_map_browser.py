@@ -267,7 +267,7 @@ def test_language_switch_changes_every_label(watched):
     watched.clean()
 
 
-def test_site_card_and_shortlist_survive_a_reload(watched):
+def test_site_card_and_shortlist_survive_a_reload(watched, browser):
     watched.open("/map?map=11/21.33/103.95")
     page = watched.page
     pin = page.locator(".site-pin").first
@@ -303,6 +303,18 @@ def test_site_card_and_shortlist_survive_a_reload(watched):
         .startswith(f"/shortlists/{shortlist}/export?f=xlsx")
     )
     watched.screenshot("map-basket.png")
+    # someone else opens the shared address: the same basket, read only
+    other = browser.new_context(viewport={"width": 1280, "height": 800})
+    try:
+        shared = Watched(other.new_page(), watched.base_url)
+        shared.open(f"/map?shortlist={shortlist}")
+        assert shared.page.locator("#basket-count").inner_text() == "1"
+        shared.page.click("#basket-toggle")
+        assert shared.page.locator(f'#basket-items li[data-item="{site}"]').count() == 1
+        assert shared.page.locator("#basket-items li button").count() == 0  # no edit key here
+        shared.clean()
+    finally:
+        other.close()
     page.click("#basket-items li button")
     watched.idle()
     assert page.locator("#basket-count").inner_text() == "0"
