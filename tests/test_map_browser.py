@@ -353,3 +353,20 @@ def test_phone_viewport(browser, base_url):
         watched.clean()
     finally:
         context.close()
+
+
+def test_place_pickers_filter_every_layer_by_commune(watched):
+    watched.open("/map")
+    page = watched.page
+    assert page.is_disabled("#commune")  # no province chosen yet
+    page.select_option("#province", "14")
+    watched.idle()
+    page.select_option("#commune", "04123")  # Xã Chiềng Mung, home of the Mai Sơn zone
+    watched.idle()
+    assert "province=14" in page.url and "commune=04123" in page.url
+    cql = "province_code = '14' AND commune_code = '04123'"
+    drawn = {layer: watched.drawn(layer) for layer in visible_layers(watched)}
+    assert drawn["industrial_zones"] >= 1
+    for layer, count in drawn.items():
+        assert count == watched.api_matched(layer, cql), layer
+    watched.clean()
