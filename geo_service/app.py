@@ -15,17 +15,20 @@ from . import __version__
 from .admin_store import AdminStore
 from .api import (
     admin,
+    analysis,
     collections,
     facets,
     features,
     grid,
     landing,
     maps,
+    rasters,
     shortlists,
     uploads,
 )
 from .api.errors import install_error_handlers
 from .api.openapi30 import to_openapi_30
+from .rasters.store import RasterStore
 from .settings import Settings
 from .shortlists import ShortlistStore
 from .store import Store
@@ -64,6 +67,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.state.shortlists = ShortlistStore(
         settings.data_dir, settings.shortlist_max_items, settings.shortlists_per_client
     )
+    app.state.rasters = RasterStore(settings.data_dir)
     app.add_middleware(GZipMiddleware, minimum_size=4096)
     app.add_middleware(
         CORSMiddleware,
@@ -81,6 +85,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         shortlists.router,
         admin.router,
         uploads.router,
+        rasters.router,
+        analysis.router,
         maps.router,
     ):
         app.include_router(router)

@@ -24,6 +24,9 @@ class Settings(BaseSettings):
     upload_max_features: int = Field(1_000_000, ge=1, description="most features in one upload")
     upload_max_zip_members: int = Field(50, ge=1, description="most files in an uploaded archive")
     upload_max_uncompressed: int = Field(2**30, ge=1, description="largest unpacked archive, bytes")
+    raster_max_pixels: int = Field(
+        400_000_000, ge=1, description="most pixels (width × height) in one raster upload"
+    )
     maps_dir: Path = Field(Path("maps"), description="map definitions (<id>.toml)")
     assets_dir: Path = Field(
         Path("node_modules"), description="scripts and styles installed by `npm ci`"

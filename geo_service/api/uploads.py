@@ -71,12 +71,7 @@ def _upload(
     request: Request, layer_id: str, fields: UploadFields, token: Token, admin: AdminStore
 ) -> Report:
     settings = request.app.state.settings
-    try:
-        metadata = json.loads(fields.metadata) if fields.metadata else {}
-    except json.JSONDecodeError as exc:
-        raise InvalidParameter(f"metadata is not valid JSON: {exc}") from None
-    if not isinstance(metadata, dict):
-        raise InvalidParameter("metadata must be a JSON object")
+    metadata = parse_metadata(fields.metadata)
     limits = UploadLimits(
         max_bytes=settings.upload_max_bytes,
         max_features=settings.upload_max_features,
@@ -86,7 +81,7 @@ def _upload(
     filename = fields.file.filename or "upload"
     with tempfile.TemporaryDirectory(prefix="geo-service-upload-") as folder:
         path = Path(folder) / ("upload" + claimed_suffix(filename))
-        _save(fields.file, path, limits.max_bytes)
+        save_upload(fields.file, path, limits.max_bytes)
         request_ = UploadRequest(
             layer_id,
             path,
@@ -109,13 +104,30 @@ def _upload(
     return report
 
 
-def _save(upload: UploadFile, path: Path, limit: int) -> None:
+def parse_metadata(text: str | None) -> dict:
+    """The `metadata` form field: a JSON object, or nothing."""
+    try:
+        metadata = json.loads(text) if text else {}
+    except json.JSONDecodeError as exc:
+        raise InvalidParameter(
+            f"metadata is not valid JSON: {exc} / metadata không phải JSON hợp lệ"
+        ) from None
+    if not isinstance(metadata, dict):
+        raise InvalidParameter("metadata must be a JSON object / metadata phải là đối tượng JSON")
+    return metadata
+
+
+def save_upload(upload: UploadFile, path: Path, limit: int) -> None:
+    """Stream the uploaded file to `path`, refusing (413) past `limit` bytes."""
     written = 0
     with path.open("wb") as out:
         while chunk := upload.file.read(1 << 20):
             written += len(chunk)
             if written > limit:
-                raise TooLarge(f"the upload is larger than the limit of {limit:,} bytes")
+                raise TooLarge(
+                    f"the upload is larger than the limit of {limit:,} bytes / "
+                    f"tệp tải lên vượt giới hạn {limit:,} byte"
+                )
             out.write(chunk)
 
 

@@ -112,7 +112,7 @@ def archive_layer(data_dir: Path, layer_id: str) -> Path:
         target = data_dir / ARCHIVE / f"{layer_id}-{stamp}"
         target.parent.mkdir(exist_ok=True)
         os.replace(data_dir / layer_id, target)
-    _fsync_dir(data_dir)
+    fsync_dir(data_dir)
     return target
 
 
@@ -126,12 +126,16 @@ def _activate(data_dir: Path, layer_id: str, version: int) -> None:
     target = version_path(data_dir, layer_id, version)
     if not target.exists():
         raise FileNotFoundError(target)
-    link = data_dir / layer_id / CURRENT
-    temporary = link.with_name(f".{CURRENT}.{os.getpid()}")
+    swap_link(data_dir / layer_id / CURRENT, target.name)
+
+
+def swap_link(link: Path, target_name: str) -> None:
+    """Point the symlink `link` at `target_name` (beside it) in one rename, durably."""
+    temporary = link.with_name(f".{link.name}.{os.getpid()}")
     temporary.unlink(missing_ok=True)
-    temporary.symlink_to(target.name)
+    temporary.symlink_to(target_name)
     os.replace(temporary, link)
-    _fsync_dir(link.parent)
+    fsync_dir(link.parent)
 
 
 def _write_version(path: Path, meta: LayerMeta, frame: gpd.GeoDataFrame) -> None:
@@ -165,7 +169,7 @@ def _write_version(path: Path, meta: LayerMeta, frame: gpd.GeoDataFrame) -> None
         db.execute("ANALYZE")
     with sqlite3.connect(path) as db:
         db.execute("VACUUM")
-    _fsync_file(path)
+    fsync_file(path)
 
 
 def _write_search_table(db: sqlite3.Connection, meta: LayerMeta, frame: gpd.GeoDataFrame) -> None:
@@ -188,7 +192,7 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _fsync_file(path: Path) -> None:
+def fsync_file(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -196,7 +200,7 @@ def _fsync_file(path: Path) -> None:
         os.close(fd)
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:
         os.fsync(fd)

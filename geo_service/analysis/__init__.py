@@ -1,0 +1,1 @@
+"""Site analytics over the store and the rasters: proximity, and explainable suitability ranking."""

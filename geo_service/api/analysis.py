@@ -1,0 +1,100 @@
+"""Site analytics: raster statistics and nearest features of one site, and suitability ranking."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import shapely
+from fastapi import APIRouter, Query, Request
+
+from ..analysis.proximity import nearest
+from ..errors import InvalidParameter
+from ..rasters.measures import all_measures, measure
+from ..rasters.zonal import empty
+from .links import JSON, base_url, link
+from .params import StoreDep
+from .rasters import RasterStoreDep
+
+router = APIRouter(tags=["Analysis"])
+MAX_NEIGHBOURS = 50
+NO_GEOMETRY = "the feature has no geometry / đối tượng không có hình học"
+
+
+def names_list(text: str, what: str) -> list[str]:
+    """A comma-separated list of names, at least one, each once."""
+    names = list(dict.fromkeys(n.strip() for n in text.split(",") if n.strip()))
+    if not names:
+        raise InvalidParameter(f"{what} names nothing / {what} không có giá trị nào")
+    return names
+
+
+@router.get(
+    "/collections/{collection_id}/items/{feature_id}/stats",
+    summary="Raster statistics of a site / Thống kê raster của một địa điểm",
+)
+def feature_stats(
+    request: Request,
+    collection_id: str,
+    feature_id: str,
+    store: StoreDep,
+    rasters: RasterStoreDep,
+    names: Annotated[
+        str | None,
+        Query(
+            alias="rasters",
+            description="comma-separated raster ids, and `<dem>:slope` for a DEM's slope "
+            "(default: every raster, with the slope of each DEM)",
+        ),
+    ] = None,
+) -> dict:
+    feature = store.feature(collection_id, feature_id)
+    chosen = (
+        [measure(rasters, n) for n in names_list(names, "rasters")]
+        if names is not None
+        else all_measures(rasters)
+    )
+    geometry = shapely.from_wkb(feature.geometry) if feature.geometry else None
+    root = base_url(request)
+    entries = []
+    for item in chosen:
+        stats = item.stats([geometry])[0] if geometry is not None else empty(NO_GEOMETRY)
+        raster_url = f"{root}/rasters/{item.meta.id}"
+        entries.append(item.describe() | stats | {"links": [link(raster_url, "describedby", JSON)]})
+    return {"collection": collection_id, "id": feature_id, "stats": entries}
+
+
+@router.get(
+    "/collections/{collection_id}/items/{feature_id}/nearby",
+    summary="Nearest features of other layers / Đối tượng gần nhất",
+)
+def feature_nearby(
+    request: Request,
+    collection_id: str,
+    feature_id: str,
+    store: StoreDep,
+    layers: Annotated[str, Query(description="comma-separated collection ids")],
+    k: Annotated[int, Query(ge=1, le=MAX_NEIGHBOURS, description="features per layer")] = 3,
+) -> dict:
+    feature = store.feature(collection_id, feature_id)
+    chosen = names_list(layers, "layers")
+    for layer_id in chosen:
+        store.layer(layer_id)  # unknown → 404 before any work
+    site = shapely.from_wkb(feature.geometry) if feature.geometry else None
+    root = base_url(request)
+    nearby = {}
+    for layer_id in chosen:
+        found = [] if site is None else nearest(
+            store, site, layer_id, k, exclude=feature_id if layer_id == collection_id else None
+        )  # fmt: skip
+        nearby[layer_id] = [
+            {
+                "id": n.id,
+                "name_vi": n.properties.get("name_vi"),
+                "name_en": n.properties.get("name_en"),
+                "distance_m": round(n.distance_m, 1),
+                "line": [list(n.site_point), list(n.point)],
+                "link": f"{root}/collections/{layer_id}/items/{n.id}",
+            }
+            for n in found
+        ]
+    return {"collection": collection_id, "id": feature_id, "k": k, "nearby": nearby}

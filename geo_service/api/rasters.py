@@ -1,0 +1,192 @@
+"""Raster layers: GIS staff register GeoTIFFs (stored as COGs); anyone lists them, draws their
+map tiles and reads their legend."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi import Path as PathParam
+from fastapi.responses import JSONResponse, Response
+
+from ..admin_store import AdminStore
+from ..catalogue import LAYER_ID_PATTERN
+from ..errors import Conflict, NotFound
+from ..rasters.ingest import ingest_raster
+from ..rasters.meta import RasterMeta
+from ..rasters.store import RasterStore
+from ..rasters.tiles import legend, native_zoom, render_tile
+from .auth import AdminStoreDep, Editor
+from .links import JSON, base_url, link
+from .uploads import parse_metadata, save_upload
+
+router = APIRouter(tags=["Rasters"])
+PNG = "image/png"
+TILE_CACHE_SECONDS = 3600
+"""Tile URLs carry the raster's version (`?v=`), so a new version is new URLs."""
+
+
+async def get_rasters(request: Request) -> RasterStore:
+    return request.app.state.rasters
+
+
+RasterStoreDep = Annotated[RasterStore, Depends(get_rasters)]
+
+
+def raster_document(request: Request, meta: RasterMeta) -> dict[str, Any]:
+    """A raster's metadata (all but the CRS's WKT) with its tile template and links."""
+    url = f"{base_url(request)}/rasters/{meta.id}"
+    tiles = f"{url}/tiles/{{z}}/{{x}}/{{y}}.png?v={meta.version}"
+    document = meta.model_dump(exclude={"crs_wkt"})
+    document["bbox"] = document.pop("bounds_wgs84")
+    document["derived"] = [f"{meta.id}:slope"] if meta.kind == "dem" else []
+    document["tiles"] = tiles
+    document["max_native_zoom"] = native_zoom(meta)
+    document["links"] = [
+        link(url, "self", JSON, "This raster / Lớp raster này"),
+        link(tiles, "tiles", PNG, "Web-mercator tiles (XYZ) / Ô bản đồ") | {"templated": True},
+        link(f"{url}/legend", "legend", JSON, "Legend / Chú giải"),
+    ]
+    return document
+
+
+@router.get("/rasters", summary="Raster layers / Các lớp raster")
+def list_rasters(request: Request, rasters: RasterStoreDep) -> dict:
+    return {
+        "rasters": [raster_document(request, meta) for meta in rasters.rasters()],
+        "links": [link(f"{base_url(request)}/rasters", "self", JSON, "Raster layers")],
+    }
+
+
+@router.get("/rasters/{raster_id}", summary="One raster layer / Một lớp raster")
+def get_raster(request: Request, raster_id: str, rasters: RasterStoreDep) -> dict:
+    return raster_document(request, rasters.get(raster_id)[0])
+
+
+@router.get("/rasters/{raster_id}/legend", summary="A raster's legend / Chú giải")
+def get_legend(raster_id: str, rasters: RasterStoreDep) -> dict:
+    return legend(rasters.get(raster_id)[0])
+
+
+@router.get(
+    "/rasters/{raster_id}/tiles/{z}/{x}/{y}.png",
+    summary="A web-mercator map tile / Một ô bản đồ",
+    response_class=Response,
+    responses={200: {"content": {PNG: {}}, "description": "a 256 × 256 RGBA PNG"}},
+)
+def get_tile(
+    raster_id: str,
+    z: Annotated[int, PathParam(description="zoom")],
+    x: Annotated[int, PathParam(description="column, from the west")],
+    y: Annotated[int, PathParam(description="row, from the north")],
+    rasters: RasterStoreDep,
+) -> Response:
+    meta, path = rasters.get(raster_id)
+    return Response(
+        render_tile(path, meta, z, x, y),
+        media_type=PNG,
+        headers={"Cache-Control": f"public, max-age={TILE_CACHE_SECONDS}"},
+    )
+
+
+def _register(
+    request: Request,
+    raster_id: str,
+    file: UploadFile,
+    metadata: str | None,
+    crs: str | None,
+    dry_run: bool,
+    token_id: str,
+    admin: AdminStore,
+    previous: dict | None = None,
+) -> dict:
+    settings = request.app.state.settings
+    fields = (previous or {}) | parse_metadata(metadata)
+    with tempfile.TemporaryDirectory(prefix="geo-service-raster-upload-") as folder:
+        path = Path(folder) / "upload.tif"
+        save_upload(file, path, settings.upload_max_bytes)
+        meta = ingest_raster(
+            path,
+            raster_id,
+            fields,
+            crs,
+            settings.raster_max_pixels,
+            settings.province,
+            request.app.state.rasters,
+            dry_run,
+        )
+    if not dry_run:
+        admin.record(
+            f"token:{token_id}",
+            "raster.publish",
+            raster_id,
+            {"version": meta.version, "file": file.filename},
+        )
+    return {"published": not dry_run, "raster": raster_document(request, meta)}
+
+
+RasterFile = Annotated[UploadFile, File(description="a single-band GeoTIFF")]
+Metadata = Annotated[
+    str | None,
+    Form(
+        description="JSON: title_vi, title_en, kind (dem|continuous), unit, source, licence, "
+        "derived_from, colormap [[value, '#rrggbb'], …], value_range, nodata"
+    ),  # fmt: skip
+]
+KEPT_ACROSS_VERSIONS = {
+    "title_vi", "title_en", "description_vi", "description_en", "kind", "unit", "source",
+    "licence", "derived_from",
+}  # fmt: skip
+"""What a new version keeps of the previous one's metadata unless `metadata` says otherwise;
+colours, value range and nodata follow the new data."""
+CrsField = Annotated[str | None, Form(description="CRS of a file that declares none")]
+
+
+@router.post(
+    "/admin/rasters", summary="Register a raster / Đăng ký lớp raster", tags=["Administration"]
+)
+def create_raster(
+    request: Request,
+    token: Editor,
+    admin: AdminStoreDep,
+    rasters: RasterStoreDep,
+    file: RasterFile,
+    id: Annotated[str, Form(pattern=LAYER_ID_PATTERN.pattern)],
+    metadata: Metadata = None,
+    crs: CrsField = None,
+    dry_run: bool = False,
+) -> JSONResponse:
+    if rasters.versions(id):
+        raise Conflict(
+            f"raster {id!r} exists; send a new version with PUT /admin/rasters/{id} / "
+            f"lớp raster {id!r} đã có; gửi phiên bản mới bằng PUT /admin/rasters/{id}"
+        )
+    result = _register(request, id, file, metadata, crs, dry_run, token.id, admin)
+    return JSONResponse(result, status_code=200 if dry_run else 201)
+
+
+@router.put(
+    "/admin/rasters/{raster_id}",
+    summary="A new version of a raster / Phiên bản mới",
+    tags=["Administration"],
+)
+def replace_raster(
+    request: Request,
+    raster_id: str,
+    token: Editor,
+    admin: AdminStoreDep,
+    rasters: RasterStoreDep,
+    file: RasterFile,
+    metadata: Metadata = None,
+    crs: CrsField = None,
+    dry_run: bool = False,
+) -> dict:
+    if not rasters.versions(raster_id):
+        raise NotFound(
+            f"no raster {raster_id!r} to replace; create it with POST /admin/rasters / "
+            f"không có lớp raster {raster_id!r}; hãy tạo bằng POST /admin/rasters"
+        )
+    previous = rasters.get(raster_id)[0].model_dump(include=KEPT_ACROSS_VERSIONS)
+    return _register(request, raster_id, file, metadata, crs, dry_run, token.id, admin, previous)

@@ -1,0 +1,79 @@
+"""What statistics can be asked of: each raster by its id, and the slope of each DEM as
+`<id>:slope` (degrees, derived on the fly by Horn's method, never stored)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import rasterio
+from shapely.geometry.base import BaseGeometry
+
+from ..errors import InvalidParameter
+from .meta import RasterMeta
+from .store import RasterStore
+from .zonal import slope_reader, to_raster_crs, value_reader, zonal_stats
+
+SLOPE = "slope"
+
+
+@dataclass(frozen=True)
+class Measure:
+    name: str
+    """The raster's id, or `<id>:slope`."""
+    meta: RasterMeta
+    path: Path
+    slope: bool = False
+
+    def describe(self) -> dict:
+        """Titles, unit and CRS of what is measured, for a response."""
+        if self.slope:
+            titles = {
+                "title_vi": f"Độ dốc (tính từ {self.meta.title_vi})",
+                "title_en": f"Slope (derived from {self.meta.title_en})",
+                "unit": "°",
+                "derived_from": f"{self.meta.id}, by Horn's method",
+            }
+        else:
+            titles = {
+                "title_vi": self.meta.title_vi,
+                "title_en": self.meta.title_en,
+                "unit": self.meta.unit,
+                "derived_from": self.meta.derived_from,
+            }
+        return {"raster": self.name, **titles, "crs": self.meta.crs}
+
+    def stats(self, geometries: list[BaseGeometry]) -> list[dict]:
+        """Zonal statistics of each WGS 84 geometry, in one pass over the raster."""
+        with rasterio.open(self.path) as source:
+            read = slope_reader(source) if self.slope else value_reader(source)
+            return zonal_stats(source, read, to_raster_crs(geometries, self.meta))
+
+
+def measure(store: RasterStore, name: str) -> Measure:
+    """The measure called `name`; an unknown raster is `NotFound`, a bad suffix a 400."""
+    raster_id, _, derived = name.partition(":")
+    meta, path = store.get(raster_id)
+    if not derived:
+        return Measure(name, meta, path)
+    if derived != SLOPE:
+        raise InvalidParameter(
+            f"{name!r}: the only derived measure is '{raster_id}:{SLOPE}' / "
+            f"{name!r}: chỉ có đại lượng dẫn xuất '{raster_id}:{SLOPE}'"
+        )
+    if meta.kind != "dem":
+        raise InvalidParameter(
+            f"{name!r}: slope is derived from DEMs only, and {raster_id!r} is not one / "
+            f"{name!r}: độ dốc chỉ tính từ DEM, {raster_id!r} không phải DEM"
+        )
+    return Measure(name, meta, path, slope=True)
+
+
+def all_measures(store: RasterStore) -> list[Measure]:
+    """Every raster, each DEM followed by its slope."""
+    found = []
+    for meta in store.rasters():
+        found.append(measure(store, meta.id))
+        if meta.kind == "dem":
+            found.append(measure(store, f"{meta.id}:{SLOPE}"))
+    return found

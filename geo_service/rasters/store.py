@@ -1,0 +1,99 @@
+"""Where raster layers live, and how a new version is published.
+
+    DATA_DIR/_rasters/<id>/v000001.tif     one immutable Cloud Optimised GeoTIFF per version
+    DATA_DIR/_rasters/<id>/v000001.json    its metadata
+    DATA_DIR/_rasters/<id>/current.tif     symlink to the served version, swapped atomically
+
+The folder's name cannot be a layer id, so no vector layer's folder (nor its archiving) can
+ever hold the rasters. As for vector layers (`store.gpkg_files`), a version is complete and
+synced on disk (metadata, then COG) before the link moves, under the same cross-process lock,
+so a failure at any point leaves the previous version served.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from pathlib import Path
+
+from ..catalogue import LAYER_ID_PATTERN
+from ..errors import NotFound
+from ..store.gpkg_files import fsync_file, layer_lock, swap_link
+from .meta import RasterMeta
+
+FOLDER = "_rasters"
+CURRENT = "current.tif"
+_VERSION_FILE = re.compile(r"^v(\d{6})\.tif$")
+
+
+class RasterStore:
+    """The raster layers of a data directory; metadata cached per immutable version file."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.root = Path(data_dir) / FOLDER
+        self._meta: dict[Path, RasterMeta] = {}
+
+    def ids(self) -> list[str]:
+        if not self.root.is_dir():
+            return []
+        return sorted(
+            p.name
+            for p in self.root.iterdir()
+            if LAYER_ID_PATTERN.match(p.name) and (p / CURRENT).exists()
+        )
+
+    def rasters(self) -> list[RasterMeta]:
+        return [self.get(i)[0] for i in self.ids()]
+
+    def versions(self, raster_id: str) -> list[int]:
+        folder = self.root / raster_id
+        if not LAYER_ID_PATTERN.match(raster_id) or not folder.is_dir():
+            return []
+        found = (_VERSION_FILE.match(p.name) for p in folder.iterdir())
+        return sorted(int(m.group(1)) for m in found if m)
+
+    def get(self, raster_id: str) -> tuple[RasterMeta, Path]:
+        """The served version's metadata and COG path; `NotFound` if there is none."""
+        path = self._current(raster_id)
+        if path is None:
+            raise NotFound(
+                f"no raster {raster_id!r}; GET /rasters lists them / "
+                f"không có lớp raster {raster_id!r}; xem danh sách tại GET /rasters"
+            )
+        meta = self._meta.get(path)
+        if meta is None:
+            meta = RasterMeta.model_validate_json(path.with_suffix(".json").read_text("utf-8"))
+            self._meta[path] = meta
+        return meta, path
+
+    def _current(self, raster_id: str) -> Path | None:
+        if not LAYER_ID_PATTERN.match(raster_id):
+            return None
+        link = self.root / raster_id / CURRENT
+        try:
+            path = (link.parent / os.readlink(link)).resolve()
+        except OSError:
+            return None
+        return path if path.exists() else None
+
+    def publish(self, meta: RasterMeta, cog: Path) -> RasterMeta:
+        """Copy a finished COG in as the next version of `meta.id` and serve it."""
+        with layer_lock(self.root, meta.id):
+            version = (self.versions(meta.id) or [0])[-1] + 1
+            meta = meta.model_copy(update={"version": version})
+            final = self.root / meta.id / f"v{version:06d}.tif"
+            staged_cog = final.with_name(f".{final.stem}.partial.tif")
+            staged_meta = final.with_name(f".{final.stem}.partial.json")
+            try:
+                shutil.copyfile(cog, staged_cog)
+                staged_meta.write_text(meta.model_dump_json(indent=1), "utf-8")
+                fsync_file(staged_cog)
+                fsync_file(staged_meta)
+                os.replace(staged_meta, final.with_suffix(".json"))
+                os.replace(staged_cog, final)
+            finally:
+                staged_cog.unlink(missing_ok=True)
+                staged_meta.unlink(missing_ok=True)
+            swap_link(final.parent / CURRENT, final.name)
+        return meta
