@@ -80,6 +80,7 @@ class MapDefinition(Strict):
     all_layers: bool = Field(
         True, description="also show every published layer not listed, styled by its kind"
     )
+    rasters: bool = Field(True, description="offer every raster layer as an overlay")
     max_features: int = Field(
         2000, ge=1, le=20000, description="most sites drawn one by one per layer and view"
     )

@@ -23,7 +23,8 @@
       language: "English", languageTitle: "Switch to English", zoomInTitle: "Phóng to", zoomOutTitle: "Thu nhỏ",
       fullscreen: "Toàn màn hình", exitFullscreen: "Thoát toàn màn hình", locate: "Vị trí của tôi",
       basemaps: "Bản đồ nền", overlays: "Lớp dữ liệu",
-      shareHint: "Địa chỉ trang luôn giữ vùng xem và bộ lọc: sao chép để chia sẻ.", stats: "Thống kê địa hình",
+      shareHint: "Địa chỉ trang luôn giữ vùng xem và bộ lọc: sao chép để chia sẻ.", stats: "Thống kê theo lớp raster",
+      statMean: "trung bình {mean} (từ {min} đến {max})", statCoverage: "phủ {pct}% diện tích", derivedFrom: "Dữ liệu dẫn xuất: {what}",
       loading: "Đang tải…", layersHidden: "Lớp đang ẩn", noValues: "Không có giá trị",
     },
     en: {
@@ -40,7 +41,8 @@
       language: "Tiếng Việt", languageTitle: "Chuyển sang tiếng Việt", zoomInTitle: "Zoom in", zoomOutTitle: "Zoom out",
       fullscreen: "Full screen", exitFullscreen: "Exit full screen", locate: "Show my location",
       basemaps: "Basemap", overlays: "Data layers",
-      shareHint: "The page address always holds the view and filters: copy it to share.", stats: "Terrain statistics",
+      shareHint: "The page address always holds the view and filters: copy it to share.", stats: "Raster statistics",
+      statMean: "mean {mean} (from {min} to {max})", statCoverage: "covers {pct}% of the area", derivedFrom: "Derived data: {what}",
       loading: "Loading…", layersHidden: "Hidden layers", noValues: "No values",
     },
   };
@@ -54,9 +56,10 @@
   let map;
   const state = {
     lang: "vi", q: "", province: "", commune: "", inview: false,
-    filters: {}, visible: new Set(), site: null, shortlist: null,
+    filters: {}, visible: new Set(), rasters: new Set(), site: null, shortlist: null,
   };
-  const runtime = { pending: 0, seq: {}, counts: {}, shortlist: null, card: null };
+  const runtime = { pending: 0, seq: {}, counts: {}, shortlist: null, card: null, stats: {} };
+  const rasters = config.rasters;
 
   // -- small helpers ---------------------------------------------------------------------------
   const t = (key, vars) => {
@@ -131,6 +134,7 @@
     state.visible = p.has("layers")
       ? new Set(p.get("layers").split(",").filter((id) => byId[id]))
       : new Set(layers.filter((l) => l.visible).map((l) => l.id));
+    state.rasters = new Set((p.get("rasters") || "").split(",").filter((id) => rasters.some((r) => r.id === id)));
     state.filters = {};
     for (const [key, value] of p.entries()) {
       const m = /^(f|r)\.([^.]+)\.(.+)$/.exec(key);
@@ -154,6 +158,7 @@
     const defaults = layers.filter((l) => l.visible).map((l) => l.id).join(",");
     const visible = layers.filter((l) => state.visible.has(l.id)).map((l) => l.id).join(",");
     if (visible !== defaults) p.set("layers", visible);
+    if (state.rasters.size) p.set("rasters", rasters.filter((r) => state.rasters.has(r.id)).map((r) => r.id).join(","));
     if (state.q) p.set("q", state.q);
     if (state.province) p.set("province", state.province);
     if (state.commune) p.set("commune", state.commune);
@@ -509,9 +514,16 @@
       if (state.visible.has(layer.id) && !map.hasLayer(target)) map.addLayer(target);
       if (!state.visible.has(layer.id) && map.hasLayer(target)) map.removeLayer(target);
     }
+    for (const raster of rasters) {
+      const overlay = window[raster.layer];
+      if (state.rasters.has(raster.id) !== map.hasLayer(overlay)) map[state.rasters.has(raster.id) ? "addLayer" : "removeLayer"](overlay);
+    }
     document.querySelectorAll(".leaflet-control-layers-selector").forEach((box) => {
-      const layer = layers.find((l) => box.parentElement && box.parentElement.querySelector(`.layer-count[data-layer="${l.id}"]`));
+      const label = box.parentElement;
+      const layer = layers.find((l) => label && label.querySelector(`.layer-count[data-layer="${l.id}"]`));
       if (layer) box.checked = state.visible.has(layer.id);
+      const raster = rasters.find((r) => label && label.querySelector(`[data-raster="${r.id}"]`));
+      if (raster) box.checked = state.rasters.has(raster.id);
     });
   }
   function clearFilters() {
@@ -576,8 +588,21 @@
         ...shown.map((l) => el("div", { class: "legend-row" },
           el("span", { class: "swatch", style: `background:${l.color}` }, el("i", { class: `fa-solid fa-${l.icon}` })),
           el("span", { text: pick(l, "title") }))),
+        ...rasters.filter((r) => state.rasters.has(r.id)).map(rasterLegend),
         el("div", { class: "muted", text: t("indicativeNote") })),
     );
+  }
+  /** A raster's colour ramp between its value range, as the tiles draw it (linear, clamped). */
+  function rasterLegend(raster) {
+    const [lo, hi] = raster.value_range;
+    const at = (v) => (((v - lo) / (hi - lo || 1)) * 100).toFixed(1);
+    const ramp = raster.stops.map((s) => `${s.color} ${at(s.value)}%`).join(", ");
+    const unit = raster.unit ? ` ${raster.unit}` : "";
+    return el("div", { class: "legend-raster", "data-raster": raster.id },
+      el("div", { text: pick(raster, "title") }),
+      el("div", { class: "ramp", style: `background: linear-gradient(to right, ${ramp})` }),
+      el("div", { class: "ramp-labels" }, el("span", { text: fmtNumber(lo) + unit }), el("span", { text: fmtNumber(hi) + unit })),
+      raster.derived_from ? el("div", { class: "muted", text: t("derivedFrom", { what: raster.derived_from }) }) : null);
   }
   function toggleAside(id, open) {
     const node = document.getElementById(id);
@@ -639,6 +664,34 @@
         el("a", { class: "btn", href, target: "_blank", id: "card-api" }, el("i", { class: "fa-solid fa-code" }), " ", t("apiLink"))),
     );
     card.hidden = false;
+    if (rasters.length) showStats(layer, feature);
+  }
+  /** Every raster's statistics over the site, fetched once per site and shown under its attributes. */
+  async function showStats(layer, feature) {
+    const site = `${layer.id}/${feature.id}`;
+    runtime.stats[site] ||= api(`/collections/${layer.id}/items/${encodeURIComponent(feature.id)}/stats`).catch((error) => {
+      delete runtime.stats[site];
+      throw error;
+    });
+    let body;
+    try {
+      body = await runtime.stats[site];
+    } catch (error) {
+      showError(error);
+      return;
+    }
+    const box = document.getElementById("card-stats");
+    if (state.site !== site || !box) return;
+    const value = (s) => {
+      const unit = s.unit ? " " + s.unit : "";
+      if (s.mean === null) return s.reason || "–";
+      const text = s.min === s.max ? fmtNumber(s.mean) + unit
+        : t("statMean", { mean: fmtNumber(s.mean) + unit, min: fmtNumber(s.min), max: fmtNumber(s.max) + unit });
+      return s.coverage < 0.995 ? `${text}; ${t("statCoverage", { pct: fmtNumber(s.coverage * 100) })}` : text;
+    };
+    fill(box, el("h3", { text: t("stats") }),
+      el("table", { class: "attributes" }, ...body.stats.map((s) => el("tr", { "data-raster": s.raster },
+        el("th", { text: pick(s, "title") }), el("td", { text: value(s) })))));
   }
   function zoomToFeature(feature) {
     const bounds = L.geoJSON(feature).getBounds();
@@ -750,6 +803,13 @@
     syncControls();
     applyLang();
     map.on("overlayadd overlayremove", (e) => {
+      const raster = rasters.find((r) => window[r.layer] === e.layer);
+      if (raster) {
+        state.rasters[e.type === "overlayadd" ? "add" : "delete"](raster.id);
+        writeUrl(true);
+        renderLegend();
+        return;
+      }
       const layer = layers.find((l) => group(l) === e.layer);
       if (!layer) return;
       if (e.type === "overlayadd") state.visible.add(layer.id);
