@@ -13,8 +13,13 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
+import rasterio
+from rasterio.transform import from_origin
 
+from geo_service.rasters.ingest import ingest_raster
+from geo_service.rasters.store import RasterStore
 from geo_service.sample import build_sample
 
 from .server import running_server
@@ -26,10 +31,30 @@ ARTIFACTS = Path(__file__).parent / "artifacts"
 sync_api = pytest.importorskip("playwright.sync_api")
 
 
+RASTER = "test_gradient"
+
+
+def add_gradient_raster(data_dir: Path, folder: Path) -> None:
+    """A raster over Sơn La whose value is the longitude × 100; a nodata block in the north-west."""
+    lon, lat = np.meshgrid(np.linspace(103.205, 104.995, 180), np.linspace(21.995, 20.605, 140))
+    values = (lon * 100).astype("float32")
+    values[:20, :20] = -9999
+    path = folder / "gradient.tif"
+    profile = {"driver": "GTiff", "width": 180, "height": 140, "count": 1, "dtype": "float32",
+               "crs": "EPSG:4326", "nodata": -9999,
+               "transform": from_origin(103.2, 22.0, 0.01, 0.01)}  # fmt: skip
+    with rasterio.open(path, "w", **profile) as target:
+        target.write(values[None])
+    metadata = {"title_vi": "Kinh độ × 100 (thử nghiệm)", "title_en": "Longitude × 100 (test)",
+                "unit": "°/100", "derived_from": "generated in the test"}  # fmt: skip
+    ingest_raster(path, RASTER, metadata, None, 10**8, "14", RasterStore(data_dir))
+
+
 @pytest.fixture(scope="module")
 def base_url(tmp_path_factory) -> Iterator[str]:
     data_dir = tmp_path_factory.mktemp("map-data")
     build_sample(data_dir)
+    add_gradient_raster(data_dir, tmp_path_factory.mktemp("raster-source"))
     with running_server(data_dir) as url:
         yield url
 
@@ -369,4 +394,46 @@ def test_place_pickers_filter_every_layer_by_commune(watched):
     assert drawn["industrial_zones"] >= 1
     for layer, count in drawn.items():
         assert count == watched.api_matched(layer, cql), layer
+    watched.clean()
+
+
+def test_raster_overlay_legend_and_site_statistics(watched):
+    tiles: list[tuple[str, int, str]] = []
+    watched.page.on(
+        "response",
+        lambda r: (
+            f"/rasters/{RASTER}/tiles/" in r.url
+            and tiles.append((r.url, r.status, r.headers.get("content-type")))
+        ),
+    )
+    watched.open(
+        f"/map?map=10/21.20000/104.00000&rasters={RASTER}&site=industrial_zones/SL-KCN-MAISON-1"
+    )
+    page = watched.page
+    raster = page.evaluate(f"siteMap.config.rasters.find(r => r.id === '{RASTER}')")
+    assert page.evaluate(f"window[siteMap.config.map].hasLayer(window['{raster['layer']}'])")
+    page.wait_for_timeout(300)
+    assert tiles and all(status == 200 and kind == "image/png" for _, status, kind in tiles)
+    legend = page.locator(f'.legend-raster[data-raster="{RASTER}"]')
+    assert "Kinh độ × 100" in legend.inner_text()
+    ramp = legend.locator(".ramp").get_attribute("style")
+    assert all(stop["color"] in ramp for stop in raster["stops"])
+    # the card shows the raster's statistics over the site, as the API computes them
+    row = page.locator(f'#card-stats tr[data-raster="{RASTER}"]')
+    row.wait_for()
+    stats = watched.api("/collections/industrial_zones/items/SL-KCN-MAISON-1/stats")["stats"]
+    ours = next(s for s in stats if s["raster"] == RASTER)
+    assert 10300 < ours["mean"] < 10500 and ours["coverage"] > 0.99
+    assert "trung bình" in row.inner_text() and "°/100" in row.inner_text()
+    watched.screenshot("map-raster.png")
+    # switched off in the layer control: gone from the map, the legend and the address
+    page.hover(".leaflet-control-layers:has(.overlay-toggle)")  # opens on hover
+    box = page.locator(f'label:has([data-raster="{RASTER}"]) input')
+    box.uncheck()
+    watched.idle()
+    assert not page.evaluate(f"window[siteMap.config.map].hasLayer(window['{raster['layer']}'])")
+    assert legend.count() == 0 and "rasters=" not in page.url
+    page.go_back()
+    watched.idle()
+    assert page.evaluate(f"window[siteMap.config.map].hasLayer(window['{raster['layer']}'])")
     watched.clean()
