@@ -27,6 +27,7 @@ class Settings(BaseSettings):
     raster_max_pixels: int = Field(
         400_000_000, ge=1, description="most pixels (width × height) in one raster upload"
     )
+    rank_max_candidates: int = Field(1000, ge=1, description="most sites one ranking may hold")
     maps_dir: Path = Field(Path("maps"), description="map definitions (<id>.toml)")
     assets_dir: Path = Field(
         Path("node_modules"), description="scripts and styles installed by `npm ci`"

@@ -340,3 +340,14 @@ def test_coverage_fractions_match_shapely_intersections():
                 (x0, y1), (x1, y0) = transform @ (c, r), transform @ (c + 1, r + 1)
                 exact = shapely.box(x0, y0, x1, y1).intersection(polygon).area / 400.0
                 assert cells.get((r, c), 0.0) == pytest.approx(exact, abs=1e-9)
+
+
+def test_the_sample_has_a_derived_distance_raster_and_no_invented_terrain(sample_client):
+    rasters = sample_client.get("/rasters").json()["rasters"]
+    assert [r["id"] for r in rasters] == ["logistics_distance"]
+    (raster,) = rasters
+    assert "(derived)" in raster["title_en"] and raster["kind"] == "continuous"
+    assert raster["derived_from"].startswith("logistics_trade") and raster["unit"] == "m"
+    url = "/collections/logistics_trade/items/SL-CK-LONGSAP/stats?rasters=logistics_distance"
+    (gate,) = sample_client.get(url).json()["stats"]
+    assert gate["mean"] < 500 / math.sqrt(2)  # its own pixel: at most half a diagonal away

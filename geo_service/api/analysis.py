@@ -5,18 +5,24 @@ from __future__ import annotations
 from typing import Annotated
 
 import shapely
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse, Response
 
 from ..analysis.proximity import nearest
+from ..analysis.rank import RankRequest, rank
 from ..errors import InvalidParameter
+from ..exports import export_table
 from ..rasters.measures import all_measures, measure
 from ..rasters.zonal import empty
+from .deps import LangDep, output_format
+from .downloads import file_download
 from .links import JSON, base_url, link
-from .params import StoreDep
+from .params import SettingsDep, StoreDep
 from .rasters import RasterStoreDep
 
 router = APIRouter(tags=["Analysis"])
 MAX_NEIGHBOURS = 50
+RankFormat = Annotated[str, Depends(output_format(("json", "csv", "xlsx")))]
 NO_GEOMETRY = "the feature has no geometry / đối tượng không có hình học"
 
 
@@ -98,3 +104,24 @@ def feature_nearby(
             for n in found
         ]
     return {"collection": collection_id, "id": feature_id, "k": k, "nearby": nearby}
+
+
+@router.post(
+    "/analysis/rank",
+    summary="Rank candidate sites by weighted criteria / Xếp hạng địa điểm theo tiêu chí",
+    response_class=Response,
+    responses={200: {"content": {JSON: {}, "text/csv": {}}, "description": "the ranking"}},
+)
+def rank_sites(
+    request: Request,
+    body: RankRequest,
+    store: StoreDep,
+    rasters: RasterStoreDep,
+    settings: SettingsDep,
+    lang: LangDep,
+    f: RankFormat,
+) -> Response:
+    ranking = rank(store, rasters, body, settings.rank_max_candidates)
+    if f == "json":
+        return JSONResponse(ranking.to_dict(base_url(request)))
+    return file_download(*export_table(f"ranking-{ranking.collection}", ranking.table(lang), f))

@@ -1,6 +1,12 @@
 """Exports of any query to the formats planners and GIS staff use."""
 
-from .export import export_query, export_shortlist, shortlist_query, shortlist_site_sheets
+from .export import (
+    export_query,
+    export_shortlist,
+    export_table,
+    shortlist_query,
+    shortlist_site_sheets,
+)
 from .formats import FORMATS
 from .site_sheet import Site, site_sheets
 
@@ -9,6 +15,7 @@ __all__ = [
     "Site",
     "export_query",
     "export_shortlist",
+    "export_table",
     "shortlist_query",
     "shortlist_site_sheets",
     "site_sheets",

@@ -15,7 +15,7 @@ from ..errors import TooLarge
 from ..query import In, Literal, Property, Query
 from ..shortlists import Shortlist
 from ..store import Feature, Store
-from .formats import export_format, write_sheet
+from .formats import FORMATS, export_format, write_sheet, write_table
 from .site_sheet import Site, site_sheets
 from .table import ExportColumns, parse_crs
 
@@ -56,6 +56,15 @@ def export_query(
         if chosen.finish is not None:
             chosen.finish(path)
     return path, chosen.media_type
+
+
+def export_table(name: str, columns: dict[str, list], format_name: str) -> tuple[Path, str]:
+    """A table of results (not a layer) as a CSV or XLSX download: (file, media type); the
+    caller removes `file.parent` once sent."""
+    with _temporary_folder() as folder:
+        path = folder / f"{name}.{FORMATS[format_name].extension}"
+        write_table(path, format_name, name, columns)
+    return path, FORMATS[format_name].media_type
 
 
 def shortlist_query(ids: list[str]) -> Query:

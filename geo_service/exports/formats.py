@@ -127,6 +127,19 @@ def write_sheet(target: Path, name: str, header: list[str], rows: list[list], ap
     _write_arrow(target, "XLSX", name[:31], iter([batch]), None, {}, append=append)
 
 
+def write_table(target: Path, format_name: str, name: str, columns: dict[str, list]) -> None:
+    """Rows without geometry (e.g. a ranking) as CSV (UTF-8 with BOM) or XLSX (header frozen
+    and filtered), typed from the values: numbers stay numbers."""
+    batch = pa.RecordBatch.from_pydict(columns)
+    if format_name == "csv":
+        _write_arrow(target, "CSV", name, iter([batch]), None, {"WRITE_BOM": "YES"})
+    elif format_name == "xlsx":
+        _write_arrow(target, "XLSX", name[:31], iter([batch]), None, {})
+        freeze_header_and_filter(target)
+    else:
+        raise InvalidParameter(f"a table exports as csv or xlsx, not {format_name!r}")
+
+
 def shapefile_names(fields: list[str]) -> list[str]:
     """dBASE's 10-character field names: truncated, then numbered where two would clash."""
     names: list[str] = []

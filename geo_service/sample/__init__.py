@@ -26,6 +26,7 @@ from ..layer_frame import records_to_frame
 from ..places import Commune, communes_of_province, resolve_commune
 from ..store.gpkg_files import publish_layer
 from ..text import unaccent
+from .derived import logistics_distance
 
 SAMPLE_DATE = "2026-11-23"
 PROVINCES = {"14": "Sơn La", "22": "Quảng Ninh", "08": "Tuyên Quang"}
@@ -40,12 +41,15 @@ def source_files() -> list[Path]:
 
 
 def build_sample(data_dir: Path) -> list[LayerMeta]:
-    """Build every sample layer into `data_dir` (each as a new published version)."""
+    """Build every sample layer into `data_dir` (each as a new published version), and the
+    raster derived from them (`derived.logistics_distance`)."""
     built = []
     for path in source_files():
         document = json.loads(path.read_text(encoding="utf-8"))
         meta, records, geometries = _layer_from_source(document)
         built.append(_publish(data_dir, meta, records, geometries))
+        if meta.id == "logistics_trade":
+            logistics_distance(data_dir, records, geometries)
     built.append(_publish(data_dir, *_communes_layer()))
     built.append(_publish(data_dir, *_auction_plots_layer()))
     return built
