@@ -8,10 +8,12 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 
 def free_port() -> int:
@@ -28,27 +30,32 @@ def running_server(data_dir: Path, workers: int = 1, timeout: float = 60) -> Ite
         "--host", "127.0.0.1", "--port", str(port), "--data-dir", str(data_dir),
         "--workers", str(workers),
     ]  # fmt: skip
-    process = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"server exited: {process.stdout.read().decode()}")
-            try:
-                with urllib.request.urlopen(f"{url}/conformance", timeout=2):
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"server on {url} did not start") from None
-                time.sleep(0.2)
-        yield url
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
+    # the log goes to a file: a pipe nobody reads fills up and then blocks the server
+    with tempfile.TemporaryFile() as log:
+        process = subprocess.Popen(
+            command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+            yield wait_until_up(f"http://127.0.0.1:{port}", process, log, timeout)
+        finally:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+
+def wait_until_up(url: str, process: subprocess.Popen, log: IO[bytes], timeout: float) -> str:
+    deadline = time.monotonic() + timeout
+    while True:
+        if process.poll() is not None:
+            log.seek(0)
+            raise RuntimeError(f"server exited: {log.read().decode(errors='replace')}")
+        try:
+            with urllib.request.urlopen(f"{url}/conformance", timeout=2):
+                return url
+        except OSError:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"server on {url} did not start") from None
+            time.sleep(0.2)

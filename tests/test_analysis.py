@@ -189,3 +189,16 @@ def test_bad_rankings_are_clear_errors(world, change, status):
     response = client.post("/analysis/rank", json=body)
     assert response.status_code == status, response.text
     assert response.json()["code"] in ("NotFound", "InvalidParameterValue", "PayloadTooLarge")
+
+
+def test_candidates_take_the_maps_text_search_and_view(world):
+    """The map ranks what it shows: the filter, and also the search text and "only in view"."""
+    client, _ = world
+    west, south, east, north = shapely.union_all([PLOTS["P1"], PLOTS["P2"]]).bounds
+    view = f"{west},{south},{east},{north}"
+    in_view = ranked(client, candidates={"collection": "plots", "bbox": view}).json()
+    assert sorted(s["id"] for s in in_view["sites"]) == ["P1", "P2"]
+    searched = ranked(client, candidates={"collection": "plots", "q": "dia diem p3"}).json()
+    assert [s["id"] for s in searched["sites"]] == ["P3"]
+    bad = ranked(client, candidates={"collection": "plots", "bbox": "1,2,3"})
+    assert bad.status_code == 400 and "bbox" in bad.json()["description"]

@@ -437,3 +437,58 @@ def test_raster_overlay_legend_and_site_statistics(watched):
     watched.idle()
     assert page.evaluate(f"window[siteMap.config.map].hasLayer(window['{raster['layer']}'])")
     watched.clean()
+
+
+def test_rank_these_sites_explains_the_order(watched):
+    watched.open("/map")
+    page = watched.page
+    page.check(
+        'input[data-layer="industrial_zones"][data-field="zone_type"][value="industrial_zone"]'
+    )
+    watched.idle()
+    page.click('.rank-open[data-layer="industrial_zones"]')
+    rank = page.locator("#rank")
+    assert rank.is_visible() and "Xếp hạng" in rank.inner_text()
+    labels = rank.locator(".rank-row").first.locator(".rank-choice option").all_inner_texts()
+    page.click("#rank button:has-text('Thêm tiêu chí')")
+    second = rank.locator(".rank-row").nth(1)
+    distance = next(i for i, text in enumerate(labels) if "Logistics" in text)
+    second.locator(".rank-choice").select_option(str(distance))
+    assert second.locator(".rank-direction").input_value() == "lower"  # distances: nearer is better
+    second.locator(".rank-weight").fill("3")
+    page.click("#rank-run")
+    watched.idle()
+    shown = page.locator("#rank-sites li").evaluate_all("items => items.map(i => i.dataset.site)")
+    body = {
+        "candidates": {
+            "collection": "industrial_zones", "filter": "zone_type IN ('industrial_zone')",
+            "filter_lang": "cql2-text", "limit": 1000,
+        },
+        "criteria": [
+            {"type": "attribute", "field": "area_ha", "weight": 1, "direction": "higher"},
+            {"type": "distance", "layer": "logistics_trade", "weight": 3, "direction": "lower"},
+        ],
+    }  # fmt: skip
+    request = urllib.request.Request(
+        f"{watched.base_url}/analysis/rank", json.dumps(body).encode(),
+        {"Content-Type": "application/json"},
+    )  # fmt: skip
+    with urllib.request.urlopen(request) as response:
+        expected = json.load(response)
+    assert labels[0].startswith("Diện tích")  # the first criterion offered: area, higher better
+    assert shown == [s["id"] for s in expected["sites"]]
+    matched = watched.api_matched(
+        "industrial_zones", "zone_type IN ('industrial_zone')", bbox=False
+    )
+    assert len(shown) == matched == 9  # exactly the filtered sites, in view or not
+    bars = page.locator("#rank-sites li").first.locator(".rank-bar span")
+    assert bars.count() == 2
+    watched.screenshot("map-rank.png")
+    with page.expect_download() as download:
+        page.click('#rank button[data-format="csv"]')
+    lines = Path(download.value.path()).read_text(encoding="utf-8-sig").splitlines()
+    assert len(lines) == 1 + len(shown)
+    page.click(f'#rank-sites li[data-site="{shown[0]}"] a')
+    watched.idle()
+    assert page.locator("#card").is_visible() and shown[0] in page.locator("#card").inner_text()
+    watched.clean()

@@ -23,6 +23,7 @@ from typing import Any, Literal
 import shapely
 from pydantic import BaseModel, Field, model_validator
 
+from ..api.params import parse_bbox
 from ..cql2 import CQL2Error, parse_filter
 from ..errors import InvalidParameter, TooLarge
 from ..query import Expr, Query
@@ -41,7 +42,14 @@ class Candidates(BaseModel):
     collection: str
     filter: str | dict | None = Field(None, description="CQL2 text (or JSON) on the collection")
     filter_lang: Literal["cql2-text", "cql2-json"] | None = None
+    q: str | None = Field(None, description="free text over names, as the items' `q`")
+    bbox: str | None = Field(None, description="minLon,minLat,maxLon,maxLat, as the items' `bbox`")
     limit: int = Field(100, ge=1, description="most candidates; more matching is a 413")
+
+    def query(self, expr: Expr | None, limit: int | None) -> Query:
+        """The items query these candidates are: the same filter, text and box as on the map."""
+        bbox = parse_bbox(self.bbox) if self.bbox else None
+        return Query(filter=expr, text=self.q or None, bbox=bbox, limit=limit)
 
 
 class Criterion(BaseModel):
@@ -174,14 +182,14 @@ def rank(store: Store, rasters: RasterStore, request: RankRequest, most: int) ->
         )
     store.layer(chosen.collection)
     expr = _filter(chosen.filter, chosen.filter_lang, "candidates.filter")
-    matched = store.query(chosen.collection, Query(filter=expr, limit=0)).number_matched
+    matched = store.query(chosen.collection, chosen.query(expr, limit=0)).number_matched
     if matched > chosen.limit:
         raise TooLarge(
             f"{matched} candidates match, more than the limit of {chosen.limit}; narrow "
             f"candidates.filter or raise candidates.limit (at most {most}) / {matched} địa điểm "
             f"khớp, vượt giới hạn {chosen.limit}; hãy thu hẹp bộ lọc"
         )
-    batches = store.iter_features(chosen.collection, Query(filter=expr, limit=None))
+    batches = store.iter_features(chosen.collection, chosen.query(expr, limit=None))
     features = list(itertools.chain.from_iterable(batches))
     raw = [_raw_values(store, rasters, chosen.collection, c, features) for c in request.criteria]
     kept, excluded = [], []

@@ -64,7 +64,9 @@ def map_page(
     problem = missing_assets_message(settings.assets_dir)
     if problem:
         raise AssetsMissing(f"{problem} / thiếu tệp giao diện, chạy `npm ci`")
-    return HTMLResponse(build_map_page(definition, store, rasters.rasters()))
+    return HTMLResponse(
+        build_map_page(definition, store, rasters.rasters(), settings.rank_max_candidates)
+    )
 
 
 @router.get("/docs", include_in_schema=False)

@@ -167,8 +167,11 @@ def raster_overlay(meta: RasterMeta) -> folium.TileLayer:
     )
 
 
-def build_map_page(definition: MapDefinition, store: Store, rasters: list[RasterMeta]) -> str:
-    """The whole HTML page for one map definition over the store's current layers and rasters."""
+def build_map_page(
+    definition: MapDefinition, store: Store, rasters: list[RasterMeta], rank_limit: int
+) -> str:
+    """The whole HTML page for one map definition over the store's current layers and rasters;
+    `rank_limit` is the most sites one ranking may hold."""
     start = start_view(definition, [meta for meta, _ in map_layers(definition, store)])
     fmap = folium.Map(
         location=start.get("center", [21.3, 104.0]),
@@ -249,11 +252,13 @@ def build_map_page(definition: MapDefinition, store: Store, rasters: list[Raster
             for p in placed
         ],
         "rasters": overlays,
+        "rank_limit": rank_limit,
     }
     payload = json.dumps(config, ensure_ascii=False).replace("</", "<\\/")
     root.header.add_child(folium.CssLink(f"{OWN_ROUTE}/map.css"))
     root.html.add_child(
         folium.Element(f'<script type="application/json" id="map-config">{payload}</script>')
     )
-    root.html.add_child(folium.JavascriptLink(f"{OWN_ROUTE}/map.js"))
+    for script in ("map.js", "rank.js"):
+        root.html.add_child(folium.JavascriptLink(f"{OWN_ROUTE}/{script}"))
     return root.render()

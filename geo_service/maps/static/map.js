@@ -541,6 +541,7 @@
     for (const layer of layers) if (state.visible.has(layer.id)) updateFacets(layer);
     renderBasket();
     if (runtime.card) renderCard(...runtime.card);
+    document.dispatchEvent(new Event("sitemap:lang"));
   }
   function applyLang() {
     document.documentElement.lang = state.lang;
@@ -840,8 +841,14 @@
     if (state.site) openCard(...state.site.split(/\/(.*)/s).slice(0, 2), false);
     loadShortlist();
     writeUrl(false);
+    document.dispatchEvent(new Event("sitemap:ready"));
     busy(0);
   }
-  window.siteMap = { state, config, runtime, layerFilter, queryParams, group, viewBbox };
+  /** What other scripts of the page (rank.js) build on; they start on the "sitemap:ready" event. */
+  const ui = {
+    el, fill, t, pick, fmtNumber, config, state, api, showError, openCard, layerFilter, viewBbox,
+    addText: (extra) => Object.keys(TEXT).forEach((lang) => Object.assign(TEXT[lang], extra[lang])),
+  };
+  window.siteMap = { state, config, runtime, layerFilter, queryParams, group, viewBbox, ui };
   document.addEventListener("DOMContentLoaded", start);
 })();
