@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import threading
+from collections.abc import AsyncIterator
+
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
@@ -29,6 +34,22 @@ from .shortlists import ShortlistStore
 from .store import Store
 from .store.gpkg import GeoPackageStore
 
+log = logging.getLogger(__name__)
+
+
+@contextlib.asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Warm the store in the background: the service answers at once, large layers get faster."""
+
+    def warm() -> None:
+        try:
+            app.state.store.warm()
+        except Exception:  # a broken layer is reported by the requests that touch it
+            log.exception("warming the store failed")
+
+    threading.Thread(target=warm, name="warm-store", daemon=True).start()
+    yield
+
 
 def create_app(settings: Settings | None = None, store: Store | None = None) -> FastAPI:
     settings = settings or Settings()
@@ -38,6 +59,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         description="OGC API – Features over the investment-site catalogue (GeoPackage store).",
         docs_url=None,  # served by the maps router, with our own copy of Swagger UI
         openapi_url="/openapi.json",
+        lifespan=lifespan,
     )
     app.state.settings = settings
     app.state.store = store or GeoPackageStore(settings.data_dir)

@@ -46,6 +46,35 @@ def cmd_layers(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_maps(args: argparse.Namespace) -> int:
+    from .errors import ServiceError
+    from .maps.definition import load_map, map_ids
+    from .store.gpkg import GeoPackageStore
+
+    settings = Settings()
+    published = {meta.id: meta for meta in GeoPackageStore(_data_dir(args)).layers()}
+    ids = map_ids(settings.maps_dir)
+    if not ids:
+        print(f"no map definitions (*.toml) in {settings.maps_dir.resolve()}", file=sys.stderr)
+        return 1
+    failed = False
+    for map_id in ids:
+        try:
+            definition = load_map(settings.maps_dir, map_id)
+        except ServiceError as exc:
+            print(f"{map_id}: ERROR {exc.description}")
+            failed = True
+            continue
+        errors, notes = definition.problems(published)
+        failed = failed or bool(errors)
+        print(f"{map_id}: {'ERRORS' if errors else 'ok'} — {definition.title_en}  (/map/{map_id})")
+        for line in errors:
+            print(f"  error: {line}")
+        for line in notes:
+            print(f"  note: {line}")
+    return 1 if failed else 0
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -233,6 +262,10 @@ def build_parser() -> argparse.ArgumentParser:
     sample.set_defaults(handler=cmd_sample)
     layers = with_data_dir(commands.add_parser("layers", help="list layers with feature counts"))
     layers.set_defaults(handler=cmd_layers)
+    maps = with_data_dir(
+        commands.add_parser("maps", help="check the map definitions against the layers")
+    )
+    maps.set_defaults(handler=cmd_maps)
     export = with_data_dir(
         commands.add_parser("export", help="export a layer (or part of it) to a file")
     )

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
+
+from geo_service.store.gpkg import GeoPackageStore
 
 
 def grid(client, **params):
@@ -51,3 +55,31 @@ def test_grid_errors(grid_client):
         grid_client.get("/collections/nope/grid", params={"bbox": "104,21,105,22"}).status_code
         == 404
     )
+
+
+def test_unfiltered_grids_from_memory_match_the_sql_grid(grid_client):
+    """Unfiltered views are counted from the centres in memory, filtered ones in SQL: same cells."""
+    everything = {"filter": "code IS NOT NULL"}  # matches every feature, but goes through SQL
+    rng = random.Random(3)
+    views = ["104,21,104.3,21.3", "104,21,104.1,21.1", "104.05,21.05,104.25,21.25"]
+    views += [
+        ",".join(f"{v:.4f}" for v in (x, y, x + rng.uniform(0.01, 0.4), y + rng.uniform(0.01, 0.4)))
+        for x, y in ((rng.uniform(103.9, 104.2), rng.uniform(20.9, 21.2)) for _ in range(20))
+    ]
+    for bbox in views:
+        size = {"columns": rng.randint(1, 12), "rows": rng.randint(1, 12)}
+        memory = grid(grid_client, bbox=bbox, **size)
+        sql = grid(grid_client, bbox=bbox, **size, **everything)
+        assert cells(memory) == cells(sql), bbox
+        assert memory["numberMatched"] == sql["numberMatched"]
+        for a, b in zip(memory["features"], sql["features"], strict=True):
+            assert a["geometry"]["coordinates"] == pytest.approx(b["geometry"]["coordinates"])
+
+
+def test_warming_reads_the_centres_of_large_layers_only(grid_dir):
+    large, small = GeoPackageStore(grid_dir), GeoPackageStore(grid_dir)
+    large.WARM_CENTRES_FROM, small.WARM_CENTRES_FROM = 100, 101  # the layer has 101 features
+    large.warm()
+    small.warm()
+    assert len(large._open("grid")[0].centres.x) == 101
+    assert small._open("grid")[0].centres is None

@@ -105,6 +105,12 @@ def test_map_errors_are_clear(sample_dir, maps_dir, tmp_path):
     assert broken.status_code == 500
     assert broken.json()["code"] == "InvalidMapDefinition"
     assert "broken.toml" in broken.json()["description"]
+    investor = (maps_dir / "investor.toml").read_text(encoding="utf-8")
+    (maps_dir / "paid.toml").write_text(
+        investor.replace('"Esri.WorldImagery"', '"Thunderforest.OpenCycleMap"'), encoding="utf-8"
+    )
+    paid = client.get("/map/paid")
+    assert paid.status_code == 500 and "needs an API key" in paid.json()["description"]
     no_assets = client_for(sample_dir, maps_dir, assets_dir=tmp_path / "empty").get("/map")
     assert no_assets.status_code == 503
     assert "npm ci" in no_assets.json()["description"]
@@ -129,3 +135,32 @@ def test_api_docs_use_our_swagger_copy(sample_client):
     html = sample_client.get("/docs").text
     assert "/static/vendor/swagger-ui-dist/swagger-ui-bundle.js" in html
     assert "cdn.jsdelivr.net" not in html and "tiangolo" not in html
+
+
+def test_maps_command_checks_definitions_against_the_layers(sample_dir, maps_dir):
+    def check() -> subprocess.CompletedProcess:
+        env = {**os.environ, "GEO_SERVICE_MAPS_DIR": str(maps_dir)}
+        command = [sys.executable, "-m", "geo_service.cli", "maps", "--data-dir", str(sample_dir)]
+        return subprocess.run(command, capture_output=True, text=True, env=env, timeout=60)
+
+    good = check()
+    assert good.returncode == 0 and "investor: ok" in good.stdout, good.stdout + good.stderr
+    investor = (maps_dir / "investor.toml").read_text(encoding="utf-8")
+    (maps_dir / "typo.toml").write_text(
+        investor.replace('"occupancy_pct"]\nfilters', '"occupancy"]\nfilters')
+        + '\n[[layers]]\ncollection = "border_gates"\n',
+        encoding="utf-8",
+    )
+    (maps_dir / "nobase.toml").write_text(
+        investor.replace('"Esri.WorldImagery"', '"Nowhere.Tiles"'), encoding="utf-8"
+    )
+    bad = check()
+    assert bad.returncode == 1
+    assert "industrial_zones: no field 'occupancy' (tooltip)" in bad.stdout
+    assert "note: layer 'border_gates' is not published" in bad.stdout
+    assert "nobase: ERROR" in bad.stdout and "unknown basemap 'Nowhere.Tiles'" in bad.stdout
+    # the page itself still opens, leaving out what it cannot show
+    page = client_for(sample_dir, maps_dir).get("/map/typo")
+    assert page.status_code == 200
+    zones = next(x for x in page_config(page.text)["layers"] if x["id"] == "industrial_zones")
+    assert zones["tooltip"] == ["zone_type", "area_ha"]

@@ -24,6 +24,7 @@ from ..maps.definition import DEFAULT_MAP, load_map, map_ids
 from ..maps.page import build_map_page
 from .links import HTML, JSON, base_url, link
 from .params import SettingsDep, StoreDep
+from .rasters import RasterStoreDep
 
 router = APIRouter(tags=["Map"])
 
@@ -51,17 +52,19 @@ def maps(request: Request, settings: SettingsDep) -> dict[str, Any]:
 
 
 @router.get("/map", response_class=HTMLResponse, summary="The investor map / Bản đồ đầu tư")
-def default_map(settings: SettingsDep, store: StoreDep) -> HTMLResponse:
-    return map_page(DEFAULT_MAP, settings, store)
+def default_map(settings: SettingsDep, store: StoreDep, rasters: RasterStoreDep) -> HTMLResponse:
+    return map_page(DEFAULT_MAP, settings, store, rasters)
 
 
 @router.get("/map/{map_id}", response_class=HTMLResponse, summary="A map by id / Bản đồ theo mã")
-def map_page(map_id: str, settings: SettingsDep, store: StoreDep) -> HTMLResponse:
+def map_page(
+    map_id: str, settings: SettingsDep, store: StoreDep, rasters: RasterStoreDep
+) -> HTMLResponse:
     definition = load_map(settings.maps_dir, map_id)
     problem = missing_assets_message(settings.assets_dir)
     if problem:
         raise AssetsMissing(f"{problem} / thiếu tệp giao diện, chạy `npm ci`")
-    return HTMLResponse(build_map_page(definition, store))
+    return HTMLResponse(build_map_page(definition, store, rasters.rasters()))
 
 
 @router.get("/docs", include_in_schema=False)

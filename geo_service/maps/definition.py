@@ -11,10 +11,14 @@ import re
 import tomllib
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+import xyzservices
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from ..catalogue import LayerMeta
 from ..errors import NotFound, ServiceError
 
+FILTERABLE_TYPES = ("string", "integer", "number", "date")
+"""Field types the filter panel has a control for (checkboxes, or a range)."""
 MAP_ID_PATTERN = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 DEFAULT_MAP = "investor"
 
@@ -76,6 +80,7 @@ class MapDefinition(Strict):
     all_layers: bool = Field(
         True, description="also show every published layer not listed, styled by its kind"
     )
+    rasters: bool = Field(True, description="offer every raster layer as an overlay")
     max_features: int = Field(
         2000, ge=1, le=20000, description="most sites drawn one by one per layer and view"
     )
@@ -83,8 +88,41 @@ class MapDefinition(Strict):
     kinds: dict[str, KindStyle] = Field(default_factory=dict)
     layers: list[MapLayer] = Field(default_factory=list)
 
+    @field_validator("basemaps")
+    @classmethod
+    def _known_basemaps(cls, names: list[str]) -> list[str]:
+        for name in names:
+            try:
+                provider = xyzservices.providers.query_name(name)
+            except ValueError:
+                raise ValueError(f"unknown basemap {name!r} (an xyzservices name)") from None
+            if provider.requires_token():
+                raise ValueError(f"basemap {name!r} needs an API key")
+        return names
+
     def style(self, kind: str) -> KindStyle:
         return self.kinds.get(kind, self.default_style)
+
+    def problems(self, published: dict[str, LayerMeta]) -> tuple[list[str], list[str]]:
+        """(errors, notes) against the published layers. The page leaves out what it cannot
+        show, so a layer changing under a map never breaks it; `geo-service maps` says why."""
+        errors, notes = [], []
+        for entry in self.layers:
+            meta = published.get(entry.collection)
+            if meta is None:
+                notes.append(f"layer {entry.collection!r} is not published: left out for now")
+                continue
+            for role, names in (("tooltip", entry.tooltip), ("filters", entry.filters)):
+                for name in names:
+                    spec = meta.field(name)
+                    if spec is None:
+                        errors.append(f"{entry.collection}: no field {name!r} ({role})")
+                    elif role == "filters" and spec.type not in FILTERABLE_TYPES:
+                        errors.append(
+                            f"{entry.collection}: {name!r} is a {spec.type} field, "
+                            f"not one to filter on ({', '.join(FILTERABLE_TYPES)})"
+                        )
+        return errors, notes
 
 
 def map_ids(maps_dir: Path) -> list[str]:

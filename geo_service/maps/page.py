@@ -19,12 +19,12 @@ from folium import plugins
 from ..catalogue import LayerMeta
 from ..places import communes_of_province, province_bounds
 from ..query import Query
+from ..rasters.meta import RasterMeta
+from ..rasters.tiles import legend, native_zoom
 from ..store import Store
 from ..text import fold
 from .assets import LEAFLET_CSS, LEAFLET_JS, OWN_ROUTE, PLUGINS, served
-from .definition import MapDefinition, MapLayer
-
-FILTERABLE_TYPES = ("string", "integer", "number", "date")
+from .definition import FILTERABLE_TYPES, MapDefinition, MapLayer
 
 
 @dataclass(frozen=True)
@@ -153,8 +153,22 @@ def basemap(name: str, show: bool) -> folium.TileLayer:
     )
 
 
-def build_map_page(definition: MapDefinition, store: Store) -> str:
-    """The whole HTML page for one map definition over the store's current layers."""
+def raster_overlay(meta: RasterMeta) -> folium.TileLayer:
+    """A raster as a transparent overlay of our own PNG tiles, hidden until chosen."""
+    return folium.TileLayer(
+        tiles=f"/rasters/{meta.id}/tiles/{{z}}/{{x}}/{{y}}.png?v={meta.version}",
+        attr=html.escape(meta.source or meta.title_en),
+        name=bilingual(meta.title_vi, meta.title_en) + f'<span data-raster="{meta.id}"></span>',
+        overlay=True,
+        show=False,
+        opacity=0.7,
+        max_zoom=19,
+        max_native_zoom=native_zoom(meta),
+    )
+
+
+def build_map_page(definition: MapDefinition, store: Store, rasters: list[RasterMeta]) -> str:
+    """The whole HTML page for one map definition over the store's current layers and rasters."""
     start = start_view(definition, [meta for meta, _ in map_layers(definition, store)])
     fmap = folium.Map(
         location=start.get("center", [21.3, 104.0]),
@@ -192,6 +206,12 @@ def build_map_page(definition: MapDefinition, store: Store) -> str:
         groups.setdefault(bilingual(style.group_vi, style.group_en), []).append(group)
         placed.append(PlacedLayer(meta, entry, group))
 
+    overlays = []
+    for meta in rasters if definition.rasters else []:
+        overlay = raster_overlay(meta).add_to(fmap)
+        groups.setdefault(bilingual("Lớp raster", "Raster layers"), []).append(overlay)
+        overlays.append({**legend(meta), "layer": overlay.get_name()})
+
     folium.LayerControl(position="topright", collapsed=True).add_to(fmap)
     if groups:
         _with_our_assets(
@@ -228,6 +248,7 @@ def build_map_page(definition: MapDefinition, store: Store) -> str:
             layer_config(definition, p, store.query(p.meta.id, Query(limit=0)).number_matched)
             for p in placed
         ],
+        "rasters": overlays,
     }
     payload = json.dumps(config, ensure_ascii=False).replace("</", "<\\/")
     root.header.add_child(folium.CssLink(f"{OWN_ROUTE}/map.css"))

@@ -77,3 +77,7 @@ class Store(Protocol):
         """Counts of the features the query matches (its own bbox and paging ignored) per cell
         of a columns × rows grid over `bbox`, by bounding-box centre, empty cells left out.
         The map draws these where a view holds too many features to draw one by one."""
+
+    def warm(self) -> None:
+        """Build in-memory aids for large layers before the first request needs them; run in
+        the background at start-up, so it must be safe alongside requests."""

@@ -27,6 +27,7 @@ from ..errors import NotFound
 from ..query import BBox, Query
 from ..text import lower, unaccent
 from .base import Facet, Feature, FeaturePage, GridCell
+from .centres import Centres, grid_cells
 from .gpkg_files import METADATA_TABLE, current_file, layer_dirs, publish_layer
 from .sqlite_sql import (
     MATCH_ALL,
@@ -144,15 +145,21 @@ class _LayerFile:
         ).fetchone()
         # fids run 1..count: an unfiltered offset becomes a rowid seek instead of a walk
         self.dense_fids = max_fid == count
+        self.count: int = count
         self.cache: OrderedDict[tuple, Any] = OrderedDict()
         """Counts and grids by query: the file never changes, so they never go stale."""
         self.cache_lock = threading.Lock()
+        self.centres: Centres | None = None
+        """Read on the first unfiltered grid request (see centres.py)."""
+        self.centres_lock = threading.Lock()
 
 
 class GeoPackageStore:
     """The `Store` over a data directory of GeoPackage layers."""
 
     CACHE_SIZE = 256
+    WARM_CENTRES_FROM = 50_000
+    """Layers larger than this have their grid centres read at start-up (1 s per million)."""
 
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = Path(data_dir)
@@ -177,6 +184,9 @@ class GeoPackageStore:
         if layer is None:
             with self._files_lock:
                 layer = self._files.get(path) or _LayerFile(path, connection)
+                # a new version replaces the layer's older ones, and their caches with them
+                for old in [p for p in self._files if p.parent == path.parent and p != path]:
+                    del self._files[old]
                 self._files[path] = layer
         return layer, connection
 
@@ -259,10 +269,25 @@ class GeoPackageStore:
     ) -> list[GridCell]:
         layer, connection = self._open(layer_id)
         where = layer.compiler.where(dataclasses.replace(query, bbox=None))
+        if where.sql == MATCH_ALL:
+            return self._centres(layer, connection).grid(bbox, columns, rows)
         key = ("grid", where.sql, tuple(where.params), bbox, columns, rows)
         return self._cached(
             layer, key, lambda: self._grid(layer, connection, where, bbox, columns, rows)
         )
+
+    def warm(self) -> None:
+        for folder in layer_dirs(self.data_dir):
+            layer, connection = self._open(folder.name)
+            if layer.count > self.WARM_CENTRES_FROM:
+                self._centres(layer, connection)
+
+    @staticmethod
+    def _centres(layer: _LayerFile, connection: sqlite3.Connection) -> Centres:
+        with layer.centres_lock:
+            if layer.centres is None:
+                layer.centres = Centres.from_rtree(connection, layer.table.rtree)
+            return layer.centres
 
     @staticmethod
     def _grid(
@@ -275,29 +300,21 @@ class GeoPackageStore:
     ) -> list[GridCell]:
         xmin, ymin, xmax, ymax = bbox
         width, height = (xmax - xmin) / columns, (ymax - ymin) / rows
-        join = ""
-        if where.sql != MATCH_ALL:
-            join = (
-                f" JOIN {quote_identifier(layer.table.table)} AS t ON t.fid = r.id AND {where.sql}"
-            )
+        join = f" JOIN {quote_identifier(layer.table.table)} AS t ON t.fid = r.id AND {where.sql}"
         # One integer key per cell sorts faster than two; centres are computed once per row.
         sql = (
             "SELECT cell, count(*), avg(cx), avg(cy) FROM ("
-            " SELECT CAST((cx - ?) / ? AS INTEGER) * ? + CAST((cy - ?) / ? AS INTEGER) AS cell, cx, cy"
+            " SELECT min(CAST((cx - ?) / ? AS INTEGER), ?) * ?"
+            "  + min(CAST((cy - ?) / ? AS INTEGER), ?) AS cell, cx, cy"
             " FROM (SELECT (r.minx + r.maxx) / 2 AS cx, (r.miny + r.maxy) / 2 AS cy"
             f"  FROM {quote_identifier(layer.table.rtree)} AS r{join}"
             "  WHERE r.minx <= ? AND r.maxx >= ? AND r.miny <= ? AND r.maxy >= ?)"
             " WHERE cx >= ? AND cx < ? AND cy >= ? AND cy < ?)"
             " GROUP BY cell"
         )
-        params = [xmin, width, rows, ymin, height, *where.params, xmax, xmin, ymax, ymin]
-        params += [xmin, xmax, ymin, ymax]
-        cells = []
-        for cell, count, x, y in connection.execute(sql, params):
-            i, j = divmod(cell, rows)
-            x0, y0 = xmin + i * width, ymin + j * height
-            cells.append(GridCell(count, x, y, (x0, y0, x0 + width, y0 + height)))
-        return cells
+        params = [xmin, width, columns - 1, rows, ymin, height, rows - 1, *where.params]
+        params += [xmax, xmin, ymax, ymin, xmin, xmax, ymin, ymax]
+        return grid_cells(connection.execute(sql, params), bbox, columns, rows)
 
     # -- helpers -----------------------------------------------------------------------------
     def _select(self, layer: _LayerFile, query: Query, where) -> tuple[str, list, list[str]]:

@@ -22,7 +22,9 @@
       error: "Không tải được dữ liệu: {msg}", legend: "Chú giải", indicativeNote: "Vị trí, hình dạng mang tính minh họa",
       language: "English", languageTitle: "Switch to English", zoomInTitle: "Phóng to", zoomOutTitle: "Thu nhỏ",
       fullscreen: "Toàn màn hình", exitFullscreen: "Thoát toàn màn hình", locate: "Vị trí của tôi",
-      shareHint: "Địa chỉ trang luôn giữ vùng xem và bộ lọc: sao chép để chia sẻ.", stats: "Thống kê địa hình",
+      basemaps: "Bản đồ nền", overlays: "Lớp dữ liệu",
+      shareHint: "Địa chỉ trang luôn giữ vùng xem và bộ lọc: sao chép để chia sẻ.", stats: "Thống kê theo lớp raster",
+      statMean: "trung bình {mean} (từ {min} đến {max})", statCoverage: "phủ {pct}% diện tích", derivedFrom: "Dữ liệu dẫn xuất: {what}",
       loading: "Đang tải…", layersHidden: "Lớp đang ẩn", noValues: "Không có giá trị",
     },
     en: {
@@ -38,10 +40,13 @@
       error: "Could not load data: {msg}", legend: "Legend", indicativeNote: "Locations and shapes are indicative",
       language: "Tiếng Việt", languageTitle: "Chuyển sang tiếng Việt", zoomInTitle: "Zoom in", zoomOutTitle: "Zoom out",
       fullscreen: "Full screen", exitFullscreen: "Exit full screen", locate: "Show my location",
-      shareHint: "The page address always holds the view and filters: copy it to share.", stats: "Terrain statistics",
+      basemaps: "Basemap", overlays: "Data layers",
+      shareHint: "The page address always holds the view and filters: copy it to share.", stats: "Raster statistics",
+      statMean: "mean {mean} (from {min} to {max})", statCoverage: "covers {pct}% of the area", derivedFrom: "Derived data: {what}",
       loading: "Loading…", layersHidden: "Hidden layers", noValues: "No values",
     },
   };
+  const SHAPES_ZOOM = 12; // from this zoom on, areas are drawn as shapes alone, without pins
   const EXPORTS = ["xlsx", "csv", "gpkg", "geojson", "kml", "pdf"];
   const BASKET_KEY = "geo-service.shortlist";
 
@@ -51,9 +56,10 @@
   let map;
   const state = {
     lang: "vi", q: "", province: "", commune: "", inview: false,
-    filters: {}, visible: new Set(), site: null, shortlist: null,
+    filters: {}, visible: new Set(), rasters: new Set(), site: null, shortlist: null,
   };
-  const runtime = { pending: 0, seq: {}, counts: {}, shortlist: null, card: null };
+  const runtime = { pending: 0, seq: {}, counts: {}, shortlist: null, card: null, stats: {} };
+  const rasters = config.rasters;
 
   // -- small helpers ---------------------------------------------------------------------------
   const t = (key, vars) => {
@@ -73,6 +79,8 @@
     for (const c of children.flat()) if (c !== null && c !== undefined) node.append(c);
     return node;
   };
+  /** replaceChildren, skipping the null a conditional child leaves (it would print "null"). */
+  const fill = (node, ...children) => node.replaceChildren(...children.flat().filter((c) => c !== null && c !== undefined));
   const locale = () => (state.lang === "vi" ? "vi-VN" : "en-GB");
   const fmtNumber = (v) => Number(v).toLocaleString(locale(), { maximumFractionDigits: 2 });
   const quote = (v) => "'" + String(v).replace(/'/g, "''") + "'";
@@ -84,6 +92,7 @@
     const f = layer.fields[name];
     if (value === null || value === undefined || value === "") return "";
     if (f && f.codes && f.codes[value]) return f.codes[value][state.lang === "vi" ? 0 : 1];
+    if (f && f.type === "integer" && /(^|_)year$/.test(name)) return String(value); // 2006, not 2,006
     if (f && (f.type === "number" || f.type === "integer")) return fmtNumber(value) + (f.unit ? " " + f.unit : "");
     return String(value);
   };
@@ -125,6 +134,7 @@
     state.visible = p.has("layers")
       ? new Set(p.get("layers").split(",").filter((id) => byId[id]))
       : new Set(layers.filter((l) => l.visible).map((l) => l.id));
+    state.rasters = new Set((p.get("rasters") || "").split(",").filter((id) => rasters.some((r) => r.id === id)));
     state.filters = {};
     for (const [key, value] of p.entries()) {
       const m = /^(f|r)\.([^.]+)\.(.+)$/.exec(key);
@@ -148,6 +158,7 @@
     const defaults = layers.filter((l) => l.visible).map((l) => l.id).join(",");
     const visible = layers.filter((l) => state.visible.has(l.id)).map((l) => l.id).join(",");
     if (visible !== defaults) p.set("layers", visible);
+    if (state.rasters.size) p.set("rasters", rasters.filter((r) => state.rasters.has(r.id)).map((r) => r.id).join(","));
     if (state.q) p.set("q", state.q);
     if (state.province) p.set("province", state.province);
     if (state.commune) p.set("commune", state.commune);
@@ -240,8 +251,8 @@
     target.clearLayers();
     if (target.addLayers) target.addLayers(geo.getLayers());
     else geo.eachLayer((item) => target.addLayer(item));
-    if (layer.geometry !== "point") {
-      // a pin per area, shown only at zooms where the shapes are too small to see or click
+    if (layer.geometry !== "point" && map.getZoom() < SHAPES_ZOOM) {
+      // a pin per area at zooms where the shapes are too small to see or click (each move redraws)
       geo.eachLayer((item) => {
         const pin = L.marker(item.getBounds().getCenter(), { icon: pinIcon(layer, "area-pin"), title: featureName(item.feature.properties) });
         pin.on("click", () => openCard(layer.id, item.feature.id));
@@ -373,7 +384,7 @@
       if (facet.values) {
         const values = facet.values.map((v) => [v.value, v.count]);
         for (const v of entry.values || []) if (!values.some(([x]) => String(x) === v)) values.push([v, 0]);
-        box.replaceChildren(
+        fill(box, 
           ...(values.length ? values.map(([value, count]) =>
             el("label", { class: "facet-value" },
               el("input", {
@@ -387,7 +398,7 @@
         );
       } else {
         const [lo, hi] = box.querySelectorAll("input");
-        const show = (v) => (v === null || v === undefined ? "" : layer.fields[name].type === "date" ? String(v) : String(v));
+        const show = (v) => (v === null || v === undefined ? "" : String(v));
         lo.placeholder = `${t("min")} ${show(facet.minimum)}`;
         hi.placeholder = `${t("max")} ${show(facet.maximum)}`;
       }
@@ -436,7 +447,7 @@
       el("button", { id: "lang-toggle", type: "button", class: "btn", onclick: () => setLang(state.lang === "vi" ? "en" : "vi") }),
     );
     const provinceSelect = el("select", { id: "province", onchange: (e) => { state.province = e.target.value; state.commune = ""; fillCommunes(); changed(); } },
-      el("option", { value: "" }), ...config.provinces.map((p) => el("option", { value: p.code, text: p.name })));
+      i18n("all", "option", { value: "" }), ...config.provinces.map((p) => el("option", { value: p.code, text: p.name })));
     const communeSelect = el("select", { id: "commune", onchange: (e) => { state.commune = e.target.value; changed(); } });
     let searchTimer;
     const panel = el("aside", { id: "panel", "aria-label": "filters" },
@@ -484,7 +495,7 @@
   function fillCommunes() {
     const select = document.getElementById("commune");
     const province = config.provinces.find((p) => p.code === state.province);
-    select.replaceChildren(el("option", { value: "", text: t("all") }),
+    fill(select, el("option", { value: "", text: t("all") }),
       ...(province ? province.communes.map(([code, name]) => el("option", { value: code, text: name })) : []));
     select.disabled = !province;
     select.value = state.commune;
@@ -503,9 +514,16 @@
       if (state.visible.has(layer.id) && !map.hasLayer(target)) map.addLayer(target);
       if (!state.visible.has(layer.id) && map.hasLayer(target)) map.removeLayer(target);
     }
+    for (const raster of rasters) {
+      const overlay = window[raster.layer];
+      if (state.rasters.has(raster.id) !== map.hasLayer(overlay)) map[state.rasters.has(raster.id) ? "addLayer" : "removeLayer"](overlay);
+    }
     document.querySelectorAll(".leaflet-control-layers-selector").forEach((box) => {
-      const layer = layers.find((l) => box.parentElement && box.parentElement.querySelector(`.layer-count[data-layer="${l.id}"]`));
+      const label = box.parentElement;
+      const layer = layers.find((l) => label && label.querySelector(`.layer-count[data-layer="${l.id}"]`));
       if (layer) box.checked = state.visible.has(layer.id);
+      const raster = rasters.find((r) => label && label.querySelector(`[data-raster="${r.id}"]`));
+      if (raster) box.checked = state.rasters.has(raster.id);
     });
   }
   function clearFilters() {
@@ -540,7 +558,10 @@
       const f = byId[layerId].fields[name];
       node.textContent = pick(f, "label") + (f.unit ? ` (${f.unit})` : "");
     });
-    const titles = { ".leaflet-control-zoom-in": "zoomInTitle", ".leaflet-control-zoom-out": "zoomOutTitle", ".leaflet-control-locate a": "locate" };
+    const titles = {
+      ".leaflet-control-zoom-in": "zoomInTitle", ".leaflet-control-zoom-out": "zoomOutTitle", ".leaflet-control-locate a": "locate",
+      ".basemap-toggle": "basemaps", ".overlay-toggle": "overlays",
+    };
     for (const [selector, key] of Object.entries(titles)) document.querySelectorAll(selector).forEach((n) => n.setAttribute("title", t(key)));
     document.querySelectorAll(".leaflet-control-zoom-fullscreen").forEach((n) => n.setAttribute("title", t(map.isFullscreen && map.isFullscreen() ? "exitFullscreen" : "fullscreen")));
     fillCommunes();
@@ -561,14 +582,27 @@
     }
     const div = legendControl.getContainer();
     const shown = layers.filter((l) => state.visible.has(l.id));
-    div.replaceChildren(
+    fill(div, 
       el("details", { open: window.innerWidth > 700 ? true : null },
         el("summary", { text: t("legend") }),
         ...shown.map((l) => el("div", { class: "legend-row" },
           el("span", { class: "swatch", style: `background:${l.color}` }, el("i", { class: `fa-solid fa-${l.icon}` })),
           el("span", { text: pick(l, "title") }))),
+        ...rasters.filter((r) => state.rasters.has(r.id)).map(rasterLegend),
         el("div", { class: "muted", text: t("indicativeNote") })),
     );
+  }
+  /** A raster's colour ramp between its value range, as the tiles draw it (linear, clamped). */
+  function rasterLegend(raster) {
+    const [lo, hi] = raster.value_range;
+    const at = (v) => (((v - lo) / (hi - lo || 1)) * 100).toFixed(1);
+    const ramp = raster.stops.map((s) => `${s.color} ${at(s.value)}%`).join(", ");
+    const unit = raster.unit ? ` ${raster.unit}` : "";
+    return el("div", { class: "legend-raster", "data-raster": raster.id },
+      el("div", { text: pick(raster, "title") }),
+      el("div", { class: "ramp", style: `background: linear-gradient(to right, ${ramp})` }),
+      el("div", { class: "ramp-labels" }, el("span", { text: fmtNumber(lo) + unit }), el("span", { text: fmtNumber(hi) + unit })),
+      raster.derived_from ? el("div", { class: "muted", text: t("derivedFrom", { what: raster.derived_from }) }) : null);
   }
   function toggleAside(id, open) {
     const node = document.getElementById(id);
@@ -614,7 +648,7 @@
       .map((n) => el("tr", {}, el("th", { text: fieldLabel(layer, n) }), el("td", { text: valueLabel(layer, n, p[n]) })));
     const inBasket = basketHas(layer.id, feature.id);
     const href = `/collections/${layer.id}/items/${encodeURIComponent(feature.id)}`;
-    card.replaceChildren(
+    fill(card, 
       el("div", { class: "card-head" },
         el("span", { class: "swatch", style: `background:${layer.color}` }, el("i", { class: `fa-solid fa-${layer.icon}` })),
         el("div", {}, el("h2", { text: featureName(p) }), el("div", { class: "muted", text: pick(layer, "title") })),
@@ -630,6 +664,34 @@
         el("a", { class: "btn", href, target: "_blank", id: "card-api" }, el("i", { class: "fa-solid fa-code" }), " ", t("apiLink"))),
     );
     card.hidden = false;
+    if (rasters.length) showStats(layer, feature);
+  }
+  /** Every raster's statistics over the site, fetched once per site and shown under its attributes. */
+  async function showStats(layer, feature) {
+    const site = `${layer.id}/${feature.id}`;
+    runtime.stats[site] ||= api(`/collections/${layer.id}/items/${encodeURIComponent(feature.id)}/stats`).catch((error) => {
+      delete runtime.stats[site];
+      throw error;
+    });
+    let body;
+    try {
+      body = await runtime.stats[site];
+    } catch (error) {
+      showError(error);
+      return;
+    }
+    const box = document.getElementById("card-stats");
+    if (state.site !== site || !box) return;
+    const value = (s) => {
+      const unit = s.unit ? " " + s.unit : "";
+      if (s.mean === null) return s.reason || "–";
+      const text = s.min === s.max ? fmtNumber(s.mean) + unit
+        : t("statMean", { mean: fmtNumber(s.mean) + unit, min: fmtNumber(s.min), max: fmtNumber(s.max) + unit });
+      return s.coverage < 0.995 ? `${text}; ${t("statCoverage", { pct: fmtNumber(s.coverage * 100) })}` : text;
+    };
+    fill(box, el("h3", { text: t("stats") }),
+      el("table", { class: "attributes" }, ...body.stats.map((s) => el("tr", { "data-raster": s.raster },
+        el("th", { text: pick(s, "title") }), el("td", { text: value(s) })))));
   }
   function zoomToFeature(feature) {
     const bounds = L.geoJSON(feature).getBounds();
@@ -709,7 +771,7 @@
     document.getElementById("basket-count").textContent = String(items.length);
     const box = document.getElementById("basket");
     const editable = state.shortlist && editKey(state.shortlist);
-    box.replaceChildren(
+    fill(box, 
       el("div", { class: "card-head" }, el("h2", { text: t("shortlist") }),
         el("button", { type: "button", class: "btn close", title: t("close"), onclick: () => toggleAside("basket", false) }, "×")),
       state.shortlist && !editable ? el("p", { class: "muted", text: t("readOnly") }) : null,
@@ -724,16 +786,30 @@
     );
   }
 
+  /** page.py adds the basemap switcher first, then the grouped data layers: give each its own icon. */
+  function markLayerControls() {
+    const toggles = document.getElementById(config.map).querySelectorAll(".leaflet-control-layers-toggle");
+    ["basemap-toggle", "overlay-toggle"].forEach((name, i) => toggles[i] && toggles[i].classList.add(name));
+  }
+
   // -- start -------------------------------------------------------------------------------
   function start() {
     map = window[config.map];
     const view = readUrl();
     buildChrome();
+    markLayerControls();
     if (view) map.setView(view.center, view.zoom, { animate: false });
     else if (config.view.bounds) map.fitBounds(config.view.bounds);
     syncControls();
     applyLang();
     map.on("overlayadd overlayremove", (e) => {
+      const raster = rasters.find((r) => window[r.layer] === e.layer);
+      if (raster) {
+        state.rasters[e.type === "overlayadd" ? "add" : "delete"](raster.id);
+        writeUrl(true);
+        renderLegend();
+        return;
+      }
       const layer = layers.find((l) => group(l) === e.layer);
       if (!layer) return;
       if (e.type === "overlayadd") state.visible.add(layer.id);
@@ -742,9 +818,6 @@
       renderLegend();
       refreshLayer(layer);
     });
-    const zoomClass = () => map.getContainer().classList.toggle("shapes-visible", map.getZoom() >= 12);
-    zoomClass();
-    map.on("zoomend", zoomClass);
     map.on("moveend", () => {
       writeUrl(false);
       for (const layer of layers) {

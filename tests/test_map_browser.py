@@ -1,0 +1,439 @@
+"""The investor map in a real browser: Debian's Chromium driven by Playwright for Python.
+
+Basemap tiles are unreachable (as on these machines and many intranets) and any other request
+that leaves 127.0.0.1 fails the test. Counts drawn are read from Leaflet's own layers and
+compared with what the API returns for the same filter and view.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+from rasterio.transform import from_origin
+
+from geo_service.rasters.ingest import ingest_raster
+from geo_service.rasters.store import RasterStore
+from geo_service.sample import build_sample
+
+from .server import running_server
+
+CHROMIUM = Path("/usr/bin/chromium")
+TILE_HOSTS = {"tile.openstreetmap.org", "server.arcgisonline.com"}
+ARTIFACTS = Path(__file__).parent / "artifacts"
+
+sync_api = pytest.importorskip("playwright.sync_api")
+
+
+RASTER = "test_gradient"
+
+
+def add_gradient_raster(data_dir: Path, folder: Path) -> None:
+    """A raster over Sơn La whose value is the longitude × 100; a nodata block in the north-west."""
+    lon, lat = np.meshgrid(np.linspace(103.205, 104.995, 180), np.linspace(21.995, 20.605, 140))
+    values = (lon * 100).astype("float32")
+    values[:20, :20] = -9999
+    path = folder / "gradient.tif"
+    profile = {"driver": "GTiff", "width": 180, "height": 140, "count": 1, "dtype": "float32",
+               "crs": "EPSG:4326", "nodata": -9999,
+               "transform": from_origin(103.2, 22.0, 0.01, 0.01)}  # fmt: skip
+    with rasterio.open(path, "w", **profile) as target:
+        target.write(values[None])
+    metadata = {"title_vi": "Kinh độ × 100 (thử nghiệm)", "title_en": "Longitude × 100 (test)",
+                "unit": "°/100", "derived_from": "generated in the test"}  # fmt: skip
+    ingest_raster(path, RASTER, metadata, None, 10**8, "14", RasterStore(data_dir))
+
+
+@pytest.fixture(scope="module")
+def base_url(tmp_path_factory) -> Iterator[str]:
+    data_dir = tmp_path_factory.mktemp("map-data")
+    build_sample(data_dir)
+    add_gradient_raster(data_dir, tmp_path_factory.mktemp("raster-source"))
+    with running_server(data_dir) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        pytest.fail(
+            "Debian's chromium is missing: `apt-get install -y chromium` (scripts/test.sh does)"
+        )
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        yield browser
+        browser.close()
+
+
+class Watched:
+    """A page whose console errors and outside requests are recorded."""
+
+    def __init__(self, page, base_url: str) -> None:
+        self.page, self.base_url = page, base_url
+        self.errors: list[str] = []
+        self.outside: list[str] = []
+        self.tiles = 0
+        page.on("console", self._console)
+        page.on("pageerror", lambda error: self.errors.append(f"page error: {error}"))
+        page.route("**/*", self._route)
+
+    def _console(self, message) -> None:
+        host = urllib.parse.urlsplit(message.location.get("url") or "").hostname
+        if message.type == "error" and host not in TILE_HOSTS:
+            self.errors.append(message.text)
+
+    def _route(self, route) -> None:
+        url = route.request.url
+        host = urllib.parse.urlsplit(url).hostname
+        if host == "127.0.0.1":
+            route.continue_()
+            return
+        if host in TILE_HOSTS:
+            self.tiles += 1
+        else:
+            self.outside.append(url)
+        route.abort("internetdisconnected")
+
+    def open(self, path: str) -> None:
+        self.page.goto(self.base_url + path)
+        self.idle()
+
+    def idle(self) -> None:
+        self.page.wait_for_function("document.body.dataset.mapState === 'idle'", timeout=20000)
+        self.page.wait_for_timeout(150)
+        self.page.wait_for_function("document.body.dataset.mapState === 'idle'", timeout=20000)
+
+    def drawn(self, layer: str) -> int:
+        return self.page.evaluate(
+            "id => siteMap.group(siteMap.config.layers.find(l => l.id === id))"
+            ".getLayers().filter(x => x.feature).length",
+            layer,
+        )
+
+    def api(self, path: str, **params) -> dict:
+        query = urllib.parse.urlencode({k: v for k, v in params.items() if v})
+        with urllib.request.urlopen(f"{self.base_url}{path}?{query}") as response:
+            return json.load(response)
+
+    def api_matched(self, layer: str, cql: str = "", bbox: bool = True) -> int:
+        view = self.page.evaluate("siteMap.viewBbox()") if bbox else ""
+        body = self.api(
+            f"/collections/{layer}/items", bbox=view, filter=cql, limit="1",
+            **({"filter-lang": "cql2-text"} if cql else {}),
+        )  # fmt: skip
+        return body["numberMatched"]
+
+    def clean(self) -> None:
+        assert self.errors == [], self.errors
+        assert self.outside == [], f"requests left 127.0.0.1: {self.outside}"
+
+    def screenshot(self, name: str) -> None:
+        ARTIFACTS.mkdir(exist_ok=True)
+        self.page.screenshot(path=str(ARTIFACTS / name))
+
+
+@pytest.fixture()
+def watched(browser, base_url) -> Iterator[Watched]:
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    yield Watched(context.new_page(), base_url)
+    context.close()
+
+
+def visible_layers(watched: Watched) -> list[str]:
+    return watched.page.evaluate("[...siteMap.state.visible]")
+
+
+def test_map_draws_each_layer_as_the_api_answers_offline(watched):
+    watched.open("/map")
+    watched.clean()
+    assert watched.tiles > 0, "the basemap was asked for (and is unreachable)"
+    layers = visible_layers(watched)
+    assert "industrial_zones" in layers and "communes" not in layers
+    total = 0
+    for layer in layers:
+        drawn = watched.drawn(layer)
+        assert drawn == watched.api_matched(layer), layer
+        total += drawn
+    assert total > 50
+    assert watched.drawn("communes") == 0  # hidden by the definition
+    assert watched.page.locator(".leaflet-control-scale").count() == 1
+    assert watched.page.locator(".leaflet-control-zoom-fullscreen").count() == 1
+    assert watched.page.locator(".leaflet-control-locate").count() == 1
+    assert watched.page.locator(".legend .legend-row").count() == len(layers)
+    watched.screenshot("map-desktop.png")
+
+
+def facet_counts(watched: Watched, layer: str, field: str) -> dict[str, int]:
+    return watched.page.evaluate(
+        """([layer, field]) => Object.fromEntries([...document.querySelectorAll(
+            `[data-facet="${layer}.${field}"] .facet-value`)].map(row => [
+            row.querySelector('input').value, Number(row.querySelector('.facet-n').textContent)]))""",
+        [layer, field],
+    )
+
+
+def test_a_facet_click_filters_the_drawing_and_updates_other_counts(watched):
+    watched.open("/map")
+    before = facet_counts(watched, "industrial_zones", "status")
+    watched.page.check(
+        'input[data-layer="industrial_zones"][data-field="zone_type"][value="industrial_zone"]'
+    )
+    watched.idle()
+    cql = "zone_type IN ('industrial_zone')"
+    assert watched.drawn("industrial_zones") == watched.api_matched("industrial_zones", cql)
+    after = facet_counts(watched, "industrial_zones", "status")
+    api = watched.api(
+        "/collections/industrial_zones/facets", fields="status", filter=cql,
+        **{"filter-lang": "cql2-text"},
+    )  # fmt: skip
+    assert after == {v["value"]: v["count"] for v in api["facets"]["status"]["values"]}
+    assert after != before
+    matched = api["numberMatched"]
+    label = watched.page.locator('[data-count="industrial_zones"]').inner_text()
+    assert label.startswith(f"{matched} / 14")
+    # the clicked field keeps its other values, counted without its own filter
+    assert set(facet_counts(watched, "industrial_zones", "zone_type")) >= {
+        "industrial_zone",
+        "economic_zone",
+    }
+    assert "f.industrial_zones.zone_type=industrial_zone" in watched.page.url
+    # a range narrows further, and other layers are untouched
+    auction_drawn = watched.drawn("land_auction_plots")
+    watched.page.fill(
+        'input[data-layer="industrial_zones"][data-field="area_ha"][data-range="min"]', "100"
+    )
+    watched.page.keyboard.press("Enter")
+    watched.idle()
+    narrowed = f"{cql} AND area_ha >= 100"
+    assert watched.drawn("industrial_zones") == watched.api_matched("industrial_zones", narrowed)
+    assert watched.drawn("land_auction_plots") == auction_drawn
+    watched.clean()
+
+
+def test_a_shared_url_reproduces_the_view_filters_and_selection(watched, browser, base_url):
+    shared = (
+        "/map?lang=en&map=10/21.20000/104.00000&layers=industrial_zones,land_auction_plots"
+        "&f.land_auction_plots.status=upcoming_auction&r.land_auction_plots.area_ha=1..&q=chieng"
+        "&site=industrial_zones/SL-KCN-MAISON-1"
+    )
+    watched.open(shared)
+    page = watched.page
+    assert page.evaluate("siteMap.state.visible.size") == 2
+    assert page.evaluate(
+        "[map => [map.getZoom(), map.getCenter().lat, map.getCenter().lng]][0](window[siteMap.config.map])"
+    ) == [10, 21.2, 104.0]
+    assert page.is_checked(
+        'input[data-layer="land_auction_plots"][data-field="status"][value="upcoming_auction"]'
+    )
+    assert (
+        page.input_value(
+            'input[data-layer="land_auction_plots"][data-field="area_ha"][data-range="min"]'
+        )
+        == "1"
+    )
+    assert page.input_value("#search") == "chieng"
+    view = page.evaluate("siteMap.viewBbox()")
+    body = watched.api(
+        "/collections/land_auction_plots/items", bbox=view, q="chieng", limit="1",
+        filter="status IN ('upcoming_auction') AND area_ha >= 1", **{"filter-lang": "cql2-text"},
+    )  # fmt: skip
+    assert watched.drawn("land_auction_plots") == body["numberMatched"]
+    assert watched.drawn("tourism_areas") == 0
+    card = page.locator("#card")
+    assert card.is_visible() and "Mai Son Industrial Zone" in card.inner_text()
+    watched.screenshot("map-shared-url.png")
+    # back and forward walk through filter changes
+    page.uncheck(
+        'input[data-layer="land_auction_plots"][data-field="status"][value="upcoming_auction"]'
+    )
+    watched.idle()
+    unfiltered = watched.drawn("land_auction_plots")
+    page.go_back()
+    watched.idle()
+    assert page.is_checked(
+        'input[data-layer="land_auction_plots"][data-field="status"][value="upcoming_auction"]'
+    )
+    assert watched.drawn("land_auction_plots") == body["numberMatched"]
+    page.go_forward()
+    watched.idle()
+    assert watched.drawn("land_auction_plots") == unfiltered
+    watched.clean()
+
+
+def test_language_switch_changes_every_label(watched):
+    watched.open("/map")
+    page = watched.page
+    assert page.locator("#panel-toggle").inner_text().strip() == "Bộ lọc"
+    assert "Loại" in page.locator("#panel").inner_text()
+    page.click("#lang-toggle")
+    watched.idle()
+    assert page.evaluate("document.documentElement.lang") == "en"
+    panel = page.locator("#panel").inner_text()
+    assert "Industrial zones, clusters and economic zones" in panel
+    assert "Only in current view" in panel and "Chỉ trong vùng" not in panel
+    assert "Industrial cluster" in panel  # coded values from the layer's own labels
+    assert page.locator(".leaflet-control-zoom-in").get_attribute("title") == "Zoom in"
+    overlays = page.locator(".leaflet-control-layers", has=page.locator(".overlay-toggle"))
+    assert "Son La tourism areas" in overlays.text_content()
+    assert page.locator(".basemap-toggle").get_attribute("title") == "Basemap"
+    assert "lang=en" in page.url
+    page.reload()
+    watched.idle()
+    assert page.locator("#map-title").inner_text() == "Son La investment site map"
+    watched.clean()
+
+
+def test_site_card_and_shortlist_survive_a_reload(watched, browser):
+    watched.open("/map?map=11/21.33/103.95")
+    page = watched.page
+    # pins may overlap (two phases of one zone): click the first one's own element
+    page.locator(".site-pin-wrap").first.dispatch_event("click")
+    watched.idle()
+    card = page.locator("#card")
+    assert card.is_visible()
+    text = card.inner_text()
+    assert "Nguồn" in text and "Cập nhật" in text  # source and last updated, in Vietnamese
+    assert "null" not in text and "undefined" not in text
+    assert page.locator("#card .badge").count() == 1
+    api_link = page.locator("#card-api").get_attribute("href")
+    feature = watched.api(api_link)
+    assert feature["properties"]["name_vi"] in text
+    site = page.evaluate("siteMap.state.site")
+    page.click("#card-shortlist")
+    watched.idle()
+    assert page.locator("#basket-count").inner_text() == "1"
+    shortlist = page.evaluate("siteMap.state.shortlist")
+    assert f"shortlist={shortlist}" in page.url
+    items = watched.api(f"/shortlists/{shortlist}")["items"]
+    assert [f"{i['collection']}/{i['id']}" for i in items] == [site]
+    page.goto(watched.base_url + "/map")  # localStorage keeps the basket without the URL
+    watched.idle()
+    assert page.locator("#basket-count").inner_text() == "1"
+    page.click("#basket-toggle")
+    assert page.locator("#basket-items li").count() == 1
+    basket = page.locator("#basket").inner_text()
+    assert "null" not in basket and "undefined" not in basket
+    assert (
+        page.locator('#basket a[data-format="xlsx"]')
+        .get_attribute("href")
+        .startswith(f"/shortlists/{shortlist}/export?f=xlsx")
+    )
+    watched.screenshot("map-basket.png")
+    # someone else opens the shared address: the same basket, read only
+    other = browser.new_context(viewport={"width": 1280, "height": 800})
+    try:
+        shared = Watched(other.new_page(), watched.base_url)
+        shared.open(f"/map?shortlist={shortlist}")
+        assert shared.page.locator("#basket-count").inner_text() == "1"
+        shared.page.click("#basket-toggle")
+        assert shared.page.locator(f'#basket-items li[data-item="{site}"]').count() == 1
+        assert shared.page.locator("#basket-items li button").count() == 0  # no edit key here
+        shared.clean()
+    finally:
+        other.close()
+    page.click("#basket-items li button")
+    watched.idle()
+    assert page.locator("#basket-count").inner_text() == "0"
+    page.reload()
+    watched.idle()
+    assert page.locator("#basket-count").inner_text() == "0"
+    assert watched.api(f"/shortlists/{shortlist}")["items"] == []
+    watched.clean()
+
+
+def test_phone_viewport(browser, base_url):
+    context = browser.new_context(
+        viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True
+    )
+    watched = Watched(context.new_page(), base_url)
+    try:
+        watched.open("/map?site=industrial_zones/SL-KCN-MAISON-1")
+        page = watched.page
+        assert not page.locator("#panel").is_visible()  # collapsed behind the Filters button
+        card = page.locator("#card").bounding_box()
+        assert card["width"] == pytest.approx(390, abs=2) and card["y"] > 300  # a bottom sheet
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390  # nothing wider than the screen
+        watched.screenshot("map-phone-card.png")
+        page.click("#card .close")
+        page.click("#panel-toggle")
+        assert page.locator("#panel").is_visible()
+        page.check(
+            'input[data-layer="industrial_zones"][data-field="zone_type"][value="industrial_zone"]'
+        )
+        watched.idle()
+        assert watched.drawn("industrial_zones") == watched.api_matched(
+            "industrial_zones", "zone_type IN ('industrial_zone')"
+        )
+        watched.screenshot("map-phone-filters.png")
+        watched.clean()
+    finally:
+        context.close()
+
+
+def test_place_pickers_filter_every_layer_by_commune(watched):
+    watched.open("/map")
+    page = watched.page
+    assert page.is_disabled("#commune")  # no province chosen yet
+    page.select_option("#province", "14")
+    watched.idle()
+    page.select_option("#commune", "04123")  # Xã Chiềng Mung, home of the Mai Sơn zone
+    watched.idle()
+    assert "province=14" in page.url and "commune=04123" in page.url
+    cql = "province_code = '14' AND commune_code = '04123'"
+    drawn = {layer: watched.drawn(layer) for layer in visible_layers(watched)}
+    assert drawn["industrial_zones"] >= 1
+    for layer, count in drawn.items():
+        assert count == watched.api_matched(layer, cql), layer
+    watched.clean()
+
+
+def test_raster_overlay_legend_and_site_statistics(watched):
+    tiles: list[tuple[str, int, str]] = []
+    watched.page.on(
+        "response",
+        lambda r: (
+            f"/rasters/{RASTER}/tiles/" in r.url
+            and tiles.append((r.url, r.status, r.headers.get("content-type")))
+        ),
+    )
+    watched.open(
+        f"/map?map=10/21.20000/104.00000&rasters={RASTER}&site=industrial_zones/SL-KCN-MAISON-1"
+    )
+    page = watched.page
+    raster = page.evaluate(f"siteMap.config.rasters.find(r => r.id === '{RASTER}')")
+    assert page.evaluate(f"window[siteMap.config.map].hasLayer(window['{raster['layer']}'])")
+    page.wait_for_timeout(300)
+    assert tiles and all(status == 200 and kind == "image/png" for _, status, kind in tiles)
+    legend = page.locator(f'.legend-raster[data-raster="{RASTER}"]')
+    assert "Kinh độ × 100" in legend.inner_text()
+    ramp = legend.locator(".ramp").get_attribute("style")
+    assert all(stop["color"] in ramp for stop in raster["stops"])
+    # the card shows the raster's statistics over the site, as the API computes them
+    row = page.locator(f'#card-stats tr[data-raster="{RASTER}"]')
+    row.wait_for()
+    stats = watched.api("/collections/industrial_zones/items/SL-KCN-MAISON-1/stats")["stats"]
+    ours = next(s for s in stats if s["raster"] == RASTER)
+    assert 10300 < ours["mean"] < 10500 and ours["coverage"] > 0.99
+    assert "trung bình" in row.inner_text() and "°/100" in row.inner_text()
+    watched.screenshot("map-raster.png")
+    # switched off in the layer control: gone from the map, the legend and the address
+    page.hover(".leaflet-control-layers:has(.overlay-toggle)")  # opens on hover
+    box = page.locator(f'label:has([data-raster="{RASTER}"]) input')
+    box.uncheck()
+    watched.idle()
+    assert not page.evaluate(f"window[siteMap.config.map].hasLayer(window['{raster['layer']}'])")
+    assert legend.count() == 0 and "rasters=" not in page.url
+    page.go_back()
+    watched.idle()
+    assert page.evaluate(f"window[siteMap.config.map].hasLayer(window['{raster['layer']}'])")
+    watched.clean()
