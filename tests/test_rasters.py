@@ -7,6 +7,7 @@ hand-computed pixel weights, slope against the analytic angle of an inclined pla
 from __future__ import annotations
 
 import math
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,7 @@ import pytest
 import rasterio
 import shapely
 from fastapi.testclient import TestClient
+from rasterio.errors import NotGeoreferencedWarning
 from rasterio.io import MemoryFile
 from rasterio.transform import from_origin
 
@@ -181,9 +183,12 @@ def tile_of(lon: float, lat: float, z: int) -> tuple[int, int, int, int]:
     return int(x // 256), int(y // 256), int(x % 256), int(y % 256)
 
 
-@pytest.mark.filterwarnings("ignore::rasterio.errors.NotGeoreferencedWarning")
 def read_png(content: bytes) -> np.ndarray:
-    with MemoryFile(content) as memory, memory.open() as image:
+    with (
+        warnings.catch_warnings(category=NotGeoreferencedWarning, action="ignore"),
+        MemoryFile(content) as memory,
+        memory.open() as image,
+    ):
         assert image.driver == "PNG"
         return image.read()
 

@@ -219,7 +219,7 @@ def rank(store: Store, rasters: RasterStore, request: RankRequest, most: int) ->
             site.score += contribution
     scored.sort(key=lambda s: (-s.score, s.feature.id))
     echo = [
-        criterion.model_dump(exclude_none=True)
+        criterion.model_dump(exclude_none=True, exclude=None if criterion.raster else {"stat"})
         | {"name": criterion.name, "weight_share": criterion.weight / total_weight}
         for criterion in request.criteria
     ]

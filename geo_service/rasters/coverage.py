@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import shapely
-from affine import Affine
+from rasterio.transform import Affine
 from shapely.geometry.base import BaseGeometry
 
 NEGLIGIBLE = 1e-9

@@ -6,13 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import rasterio
 from shapely.geometry.base import BaseGeometry
 
 from ..errors import InvalidParameter
 from .meta import RasterMeta
 from .store import RasterStore
-from .zonal import slope_reader, to_raster_crs, value_reader, zonal_stats
+from .zonal import to_raster_crs, zonal_stats
 
 SLOPE = "slope"
 
@@ -45,9 +44,7 @@ class Measure:
 
     def stats(self, geometries: list[BaseGeometry]) -> list[dict]:
         """Zonal statistics of each WGS 84 geometry, in one pass over the raster."""
-        with rasterio.open(self.path) as source:
-            read = slope_reader(source) if self.slope else value_reader(source)
-            return zonal_stats(source, read, to_raster_crs(geometries, self.meta))
+        return zonal_stats(self.path, to_raster_crs(geometries, self.meta), self.slope)
 
 
 def measure(store: RasterStore, name: str) -> Measure:

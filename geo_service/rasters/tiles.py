@@ -15,12 +15,12 @@ from pathlib import Path
 
 import numpy as np
 import rasterio
+from pyproj import CRS, Transformer
 from rasterio.enums import Resampling
 from rasterio.errors import NotGeoreferencedWarning
 from rasterio.io import MemoryFile
 from rasterio.transform import from_bounds
 from rasterio.vrt import WarpedVRT
-from rasterio.warp import transform_bounds
 
 from ..errors import InvalidParameter
 from .meta import ColourStop, RasterMeta
@@ -30,6 +30,7 @@ MAX_ZOOM = 22
 HALF_WORLD = 20037508.342789244
 """Half the width of the web-mercator square, in metres."""
 MERCATOR_LATITUDE = 85.0511287798
+_TO_MERCATOR = Transformer.from_crs("EPSG:4326", "EPSG:3857", always_xy=True)
 
 
 def check_tile(z: int, x: int, y: int) -> None:
@@ -59,15 +60,11 @@ def render_tile(path: Path, meta: RasterMeta, z: int, x: int, y: int) -> bytes:
     """A 256 × 256 RGBA PNG of the raster over tile z/x/y."""
     check_tile(z, x, y)
     bounds = tile_bounds(z, x, y)
-    west, south, east, north = meta.bounds_wgs84
-    south, north = max(south, -MERCATOR_LATITUDE), min(north, MERCATOR_LATITUDE)
-    if south >= north:
-        return empty_tile()
-    left, bottom, right, top = transform_bounds("EPSG:4326", "EPSG:3857", west, south, east, north)
+    left, bottom, right, top = _mercator_extent(meta.bounds_wgs84)
     if not (left < bounds[2] and bounds[0] < right and bottom < bounds[3] and bounds[1] < top):
         return empty_tile()
     with rasterio.open(path) as source:
-        level = _overview_level(source, bounds)
+        level = _overview_level(source, _from_mercator(meta.crs_wkt).transform_bounds(*bounds))
     options = {} if level is None else {"overview_level": level}
     with (
         rasterio.open(path, **options) as source,
@@ -90,9 +87,25 @@ def render_tile(path: Path, meta: RasterMeta, z: int, x: int, y: int) -> bytes:
     return encode_png(np.dstack([rgb, alpha]))
 
 
-def _overview_level(source: rasterio.DatasetReader, bounds: tuple) -> int | None:
-    """The coarsest overview (index for `overview_level`) still as fine as the tile."""
-    left, bottom, right, top = transform_bounds("EPSG:3857", source.crs, *bounds)
+@lru_cache(maxsize=256)
+def _mercator_extent(bounds_wgs84: tuple[float, float, float, float]) -> tuple[float, ...]:
+    """The raster's extent in EPSG:3857, clipped to the latitudes web-mercator reaches."""
+    west, south, east, north = bounds_wgs84
+    south, north = max(south, -MERCATOR_LATITUDE), min(north, MERCATOR_LATITUDE)
+    if south >= north:
+        return (0.0, 0.0, 0.0, 0.0)
+    return _TO_MERCATOR.transform_bounds(west, south, east, north)
+
+
+@lru_cache(maxsize=32)
+def _from_mercator(crs_wkt: str) -> Transformer:
+    return Transformer.from_crs("EPSG:3857", CRS.from_wkt(crs_wkt), always_xy=True)
+
+
+def _overview_level(source: rasterio.DatasetReader, tile: tuple[float, ...]) -> int | None:
+    """The coarsest overview (index for `overview_level`) still as fine as the tile, whose
+    bounds `tile` are in the raster's CRS."""
+    left, bottom, right, top = tile
     needed = min(abs(right - left), abs(top - bottom)) / TILE_SIZE
     pixel = min(abs(source.transform.a), abs(source.transform.e))
     level = None

@@ -20,8 +20,12 @@ From a DEM (`kind = dem`) the slope in degrees is derived with Horn's 3 × 3 met
 from __future__ import annotations
 
 import math
+import queue
+from collections import deque
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 import rasterio
@@ -33,11 +37,13 @@ from shapely.geometry.base import BaseGeometry
 from .coverage import Coverage, cover
 from .meta import RasterMeta
 
-Reader = Callable[[Window], np.ndarray]
-"""Reads a window of the grid as float64, NaN where there is no data."""
+Reader = Callable[[rasterio.DatasetReader, Window], np.ndarray]
+"""Reads a window of an open raster: any numeric dtype, gaps NaN or the raster's nodata."""
 
 BAND_ROWS = 256
 """Rows read at a time: one row of the COG's 256-pixel blocks."""
+READ_THREADS = 2
+"""Bands decoded side by side (GDAL releases the GIL), while the previous one is summed."""
 GEOD = Geod(ellps="WGS84")
 OUTSIDE = "the feature lies outside the raster / đối tượng nằm ngoài phạm vi raster"
 ALL_NODATA = "the raster has no data under the feature / raster không có dữ liệu tại đối tượng"
@@ -64,40 +70,52 @@ def empty(reason: str) -> dict:
             "reason": reason}  # fmt: skip
 
 
-def value_reader(source: rasterio.DatasetReader) -> Reader:
-    def read(window: Window) -> np.ndarray:
-        band = source.read(1, window=window, masked=True)
-        return np.ma.filled(band.astype("float64"), np.nan)
-
-    return read
+def raw_values(source: rasterio.DatasetReader, window: Window) -> np.ndarray:
+    """The values as stored: gaps are told apart only for the pixels summed, not the window."""
+    return source.read(1, window=window)
 
 
-def slope_reader(source: rasterio.DatasetReader) -> Reader:
-    """Slope in degrees of a DEM, read with a one-pixel margin so windows join seamlessly.
+def slope_values(source: rasterio.DatasetReader, window: Window) -> np.ndarray:
+    """Slope in degrees of a DEM (NaN gaps), read with a one-pixel margin so that windows
+    join seamlessly; at the raster's own edges the elevation is extended linearly, so a plane
+    keeps its slope."""
+    col, row = int(window.col_off), int(window.row_off)
+    width, height = int(window.width), int(window.height)
+    c0, r0 = max(col - 1, 0), max(row - 1, 0)
+    c1, r1 = min(col + width + 1, source.width), min(row + height + 1, source.height)
+    z = source.read(1, window=Window(c0, r0, c1 - c0, r1 - r0), masked=True)
+    z = np.ma.filled(z.astype("float64"), np.nan)
+    pads = ((r0 - row + 1, row + height + 1 - r1), (c0 - col + 1, col + width + 1 - c1))
+    z = np.pad(z, pads, mode="reflect" if min(z.shape) > 1 else "edge", reflect_type="odd")
+    rx, ry = abs(source.transform.a), abs(source.transform.e)
+    if source.crs.is_geographic:
+        lon, lat = source.transform @ (col + width / 2, row + height / 2)
+        dx, dy = GEOD.inv(lon, lat, lon + rx, lat)[2], GEOD.inv(lon, lat, lon, lat + ry)[2]
+    else:
+        factor = source.crs.linear_units_factor[1]
+        dx, dy = rx * factor, ry * factor
+    return slope_degrees(z, dx, dy)
 
-    At the raster's own edges the elevation is extended linearly, so a plane keeps its slope.
-    """
-    values = value_reader(source)
-    geographic = source.crs.is_geographic
-    factor = 1.0 if geographic else source.crs.linear_units_factor[1]
 
-    def read(window: Window) -> np.ndarray:
-        col, row = int(window.col_off), int(window.row_off)
-        width, height = int(window.width), int(window.height)
-        c0, r0 = max(col - 1, 0), max(row - 1, 0)
-        c1, r1 = min(col + width + 1, source.width), min(row + height + 1, source.height)
-        z = values(Window(c0, r0, c1 - c0, r1 - r0))
-        pads = ((r0 - row + 1, row + height + 1 - r1), (c0 - col + 1, col + width + 1 - c1))
-        z = np.pad(z, pads, mode="reflect" if min(z.shape) > 1 else "edge", reflect_type="odd")
-        rx, ry = abs(source.transform.a), abs(source.transform.e)
-        if geographic:
-            lon, lat = source.transform @ (col + width / 2, row + height / 2)
-            dx, dy = GEOD.inv(lon, lat, lon + rx, lat)[2], GEOD.inv(lon, lat, lon, lat + ry)[2]
-        else:
-            dx, dy = rx * factor, ry * factor
-        return slope_degrees(z, dx, dy)
+class _Handles:
+    """A few open handles on one raster, so that bands can be decoded on several threads."""
 
-    return read
+    def __init__(self, path: Path, count: int) -> None:
+        self.all = [rasterio.open(path) for _ in range(count)]
+        self.free: queue.SimpleQueue = queue.SimpleQueue()
+        for handle in self.all:
+            self.free.put(handle)
+
+    def read(self, read: Reader, window: Window) -> np.ndarray:
+        handle = self.free.get()
+        try:
+            return read(handle, window)
+        finally:
+            self.free.put(handle)
+
+    def close(self) -> None:
+        for handle in self.all:
+            handle.close()
 
 
 def slope_degrees(z: np.ndarray, dx: float, dy: float) -> np.ndarray:
@@ -110,30 +128,42 @@ def slope_degrees(z: np.ndarray, dx: float, dy: float) -> np.ndarray:
     return np.degrees(np.arctan(np.hypot(dz_dx, dz_dy)))
 
 
-def zonal_stats(
-    source: rasterio.DatasetReader, read: Reader, shapes: list[BaseGeometry]
-) -> list[dict]:
-    """The statistics of each shape (in the raster's CRS) over the values `read` gives."""
-    results: list[dict | None] = [None] * len(shapes)
-    polygons, positions, points = [], [], []
-    half_pixel = min(abs(source.transform.a), abs(source.transform.e)) / 2
-    raster_box = shapely.box(*source.bounds)
-    for index, shape in enumerate(shapes):
-        if shape.is_empty or not shape.intersects(raster_box):
-            results[index] = empty(OUTSIDE)
-        elif shape.geom_type in ("Point", "MultiPoint"):
-            points.append(index)
-        else:
-            polygonal = shape.geom_type in ("Polygon", "MultiPolygon")
-            polygons.append(shape if polygonal else shape.buffer(half_pixel))
-            positions.append(index)
-    for index in points:
-        results[index] = _point_stats(source, read, shapes[index])
-    if polygons:
-        found = _polygon_stats(source, read, polygons)
-        for index, stats in zip(positions, found, strict=True):
-            results[index] = stats
-    return results  # type: ignore[return-value]
+def zonal_stats(path: Path, shapes: list[BaseGeometry], slope: bool = False) -> list[dict]:
+    """The statistics of each shape (in the raster's CRS) over the raster at `path`, or over
+    its slope in degrees when `slope` (a DEM)."""
+    read = slope_values if slope else raw_values
+    handles = _Handles(path, READ_THREADS)
+    try:
+        source = handles.all[0]
+        results: list[dict | None] = [None] * len(shapes)
+        polygons, positions, points = [], [], []
+        half_pixel = min(abs(source.transform.a), abs(source.transform.e)) / 2
+        raster_box = shapely.box(*source.bounds)
+        for index, shape in enumerate(shapes):
+            if shape.is_empty or not shape.intersects(raster_box):
+                results[index] = empty(OUTSIDE)
+            elif shape.geom_type in ("Point", "MultiPoint"):
+                points.append(index)
+            else:
+                polygonal = shape.geom_type in ("Polygon", "MultiPolygon")
+                polygons.append(shape if polygonal else shape.buffer(half_pixel))
+                positions.append(index)
+        for index in points:
+            results[index] = _point_stats(source, read, shapes[index])
+        if polygons:
+            found = _polygon_stats(handles, read, polygons)
+            for index, stats in zip(positions, found, strict=True):
+                results[index] = stats
+        return results  # type: ignore[return-value]
+    finally:
+        handles.close()
+
+
+def _valid(values: np.ndarray, source: rasterio.DatasetReader) -> np.ndarray:
+    valid = np.isfinite(values)
+    if source.nodata is not None and not math.isnan(source.nodata):
+        valid &= values != source.nodata
+    return valid
 
 
 def _point_stats(source: rasterio.DatasetReader, read: Reader, shape: BaseGeometry) -> dict:
@@ -141,10 +171,11 @@ def _point_stats(source: rasterio.DatasetReader, read: Reader, shape: BaseGeomet
     for x, y in shapely.get_coordinates(shape):
         col, row = (math.floor(v) for v in ~source.transform @ (x, y))
         if 0 <= col < source.width and 0 <= row < source.height:
-            samples.append(float(read(Window(col, row, 1, 1))[0, 0]))
+            samples.append(read(source, Window(col, row, 1, 1))[0, 0])
     if not samples:
         return empty(OUTSIDE)
-    valid = np.array([v for v in samples if math.isfinite(v)])
+    samples = np.array(samples, dtype="float64")
+    valid = samples[_valid(samples, source)]
     if valid.size == 0:
         return empty(ALL_NODATA)
     return {"count": float(valid.size), "min": float(valid.min()), "mean": float(valid.mean()),
@@ -152,27 +183,47 @@ def _point_stats(source: rasterio.DatasetReader, read: Reader, shape: BaseGeomet
             "coverage": valid.size / len(shapely.get_coordinates(shape)), "reason": None}  # fmt: skip
 
 
-def _polygon_stats(
-    source: rasterio.DatasetReader, read: Reader, polygons: list[BaseGeometry]
-) -> list[dict]:
+def _polygon_stats(handles: _Handles, read: Reader, polygons: list[BaseGeometry]) -> list[dict]:
+    """Reads start from the polygons' bounds while their exact coverage is being computed."""
+    source = handles.all[0]
     count = len(polygons)
-    coverage = cover(polygons, source.transform)
+    windows = _band_windows(polygons, source)
     inside, weight, first, second = (np.zeros(count) for _ in range(4))
     low, high = np.full(count, np.inf), np.full(count, -np.inf)
     reference = None  # values are summed about it, so the variance keeps its precision
-    for window, feature, rows, cols, fraction in _bands(coverage, source.height, source.width):
-        values = read(window)[rows - window.row_off, cols - window.col_off]
-        inside += np.bincount(feature, fraction, count)
-        valid = np.isfinite(values)
+
+    def add(window: Window, values: np.ndarray, feature, rows, cols, fraction) -> None:
+        nonlocal reference
+        values = values[rows - window.row_off, cols - window.col_off].astype("float64")
+        inside[:] += np.bincount(feature, fraction, count)
+        valid = _valid(values, source)
         feature, values, fraction = feature[valid], values[valid], fraction[valid]
         if reference is None and values.size:
             reference = float(values.mean())
         shifted = values - (reference or 0.0)
-        weight += np.bincount(feature, fraction, count)
-        first += np.bincount(feature, fraction * shifted, count)
-        second += np.bincount(feature, fraction * shifted * shifted, count)
+        weight[:] += np.bincount(feature, fraction, count)
+        first[:] += np.bincount(feature, fraction * shifted, count)
+        second[:] += np.bincount(feature, fraction * shifted * shifted, count)
         np.minimum.at(low, feature, values)
         np.maximum.at(high, feature, values)
+
+    with ThreadPoolExecutor(READ_THREADS) as pool:
+        upcoming = iter(windows.items())
+        reads: deque = deque()
+
+        def read_ahead() -> None:
+            while len(reads) <= READ_THREADS and (item := next(upcoming, None)):
+                reads.append((item[0], pool.submit(handles.read, read, item[1])))
+
+        read_ahead()
+        coverage = cover(polygons, source.transform)
+        for band, *pixels in _band_pixels(coverage, source.height, source.width):
+            while reads[0][0] != band:  # a band the bounds reach but no pixel is in
+                reads.popleft()
+                read_ahead()
+            _, future = reads.popleft()
+            read_ahead()
+            add(windows[band], future.result(), *pixels)
     cell_area = abs(source.transform.determinant)
     results = []
     for i, polygon in enumerate(polygons):
@@ -195,10 +246,40 @@ def _polygon_stats(
     return results
 
 
-def _bands(coverage: Coverage, height: int, width: int):
-    """The covered pixels inside the grid, `BAND_ROWS` rows at a time, each band with the window
-    that holds them: (window, feature, row, col, fraction). Runs are expanded one band at a
-    time, so a large polygon never holds all its pixels in memory at once."""
+def _band_windows(polygons: list[BaseGeometry], source: rasterio.DatasetReader) -> dict:
+    """For each band of `BAND_ROWS` rows that polygons' bounds reach, in order, the window of
+    the grid spanning their columns there (a superset of the pixels they cover)."""
+    minx, miny, maxx, maxy = shapely.bounds(np.asarray(polygons, dtype=object)).T
+    inverse = ~source.transform
+    cols, rows = zip(*(inverse @ (x, y) for x, y in ((minx, miny), (minx, maxy), (maxx, miny), (maxx, maxy))), strict=True)  # fmt: skip
+    c0 = np.clip(np.floor(np.min(cols, axis=0)), 0, source.width).astype("int64")
+    c1 = np.clip(np.ceil(np.max(cols, axis=0)), 0, source.width).astype("int64")
+    r0 = np.clip(np.floor(np.min(rows, axis=0)), 0, source.height).astype("int64")
+    r1 = np.clip(np.ceil(np.max(rows, axis=0)), 0, source.height).astype("int64")
+    keep = (c1 > c0) & (r1 > r0)
+    c0, c1, first, last = c0[keep], c1[keep], r0[keep] // BAND_ROWS, (r1[keep] - 1) // BAND_ROWS
+    spans = last - first + 1
+    band = (
+        np.repeat(first, spans)
+        + np.arange(spans.sum())
+        - np.repeat(np.cumsum(spans) - spans, spans)
+    )
+    bands = np.unique(band)
+    left, right = np.full(bands.size, source.width), np.zeros(bands.size, dtype="int64")
+    at = np.searchsorted(bands, band)
+    np.minimum.at(left, at, np.repeat(c0, spans))
+    np.maximum.at(right, at, np.repeat(c1, spans))
+    windows = {}
+    for b, lo, hi in zip(bands.tolist(), left.tolist(), right.tolist(), strict=True):
+        top = b * BAND_ROWS
+        windows[b] = Window(lo, top, hi - lo, min(top + BAND_ROWS, source.height) - top)
+    return windows
+
+
+def _band_pixels(coverage: Coverage, height: int, width: int):
+    """The covered pixels inside the grid, `BAND_ROWS` rows at a time, as (band, feature, row,
+    col, fraction). Runs are expanded one band at a time, so a large polygon never holds all
+    its pixels in memory at once."""
     edge = (
         (coverage.edge_row >= 0)
         & (coverage.edge_row < height)
@@ -221,9 +302,7 @@ def _bands(coverage: Coverage, height: int, width: int):
         feature = np.concatenate([edges[1][e0:e1], np.repeat(runs[1][s0:s1], lengths)])
         cols = np.concatenate([edges[2][e0:e1], np.repeat(runs[2][s0:s1], lengths) + offsets])
         fraction = np.concatenate([edges[3][e0:e1], np.ones(lengths.sum())])
-        r0, c0 = int(rows.min()), int(cols.min())
-        window = Window(c0, r0, int(cols.max()) + 1 - c0, int(rows.max()) + 1 - r0)
-        yield window, feature, rows, cols, fraction
+        yield int(band), feature, rows, cols, fraction
 
 
 def _by_row(rows: np.ndarray, *columns: np.ndarray) -> tuple[np.ndarray, ...]:
