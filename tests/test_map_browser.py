@@ -425,6 +425,16 @@ def test_raster_overlay_legend_and_site_statistics(watched):
     ours = next(s for s in stats if s["raster"] == RASTER)
     assert 10300 < ours["mean"] < 10500 and ours["coverage"] > 0.99
     assert "trung bình" in row.inner_text() and "°/100" in row.inner_text()
+    # and the nearest site of each layer the definition names, as the nearby API finds it
+    nearby = watched.api(
+        "/collections/industrial_zones/items/SL-KCN-MAISON-1/nearby",
+        layers="logistics_trade,industrial_zones,energy_sites", k="1",
+    )["nearby"]  # fmt: skip
+    page.locator("#card-nearby tr").first.wait_for()
+    for layer, (near,) in nearby.items():
+        text = page.locator(f'#card-nearby tr[data-layer="{layer}"]').inner_text()
+        assert near["name_vi"] in text and "km" in text
+    assert nearby["industrial_zones"][0]["id"] == "SL-KCN-MAISON-2"  # not the site itself
     watched.screenshot("map-raster.png")
     # switched off in the layer control: gone from the map, the legend and the address
     page.hover(".leaflet-control-layers:has(.overlay-toggle)")  # opens on hover

@@ -81,6 +81,10 @@ class MapDefinition(Strict):
         True, description="also show every published layer not listed, styled by its kind"
     )
     rasters: bool = Field(True, description="offer every raster layer as an overlay")
+    nearby: list[str] = Field(
+        default_factory=list,
+        description="layers whose nearest feature (and its distance) a site's card lists",
+    )
     max_features: int = Field(
         2000, ge=1, le=20000, description="most sites drawn one by one per layer and view"
     )
@@ -122,6 +126,9 @@ class MapDefinition(Strict):
                             f"{entry.collection}: {name!r} is a {spec.type} field, "
                             f"not one to filter on ({', '.join(FILTERABLE_TYPES)})"
                         )
+        for layer_id in self.nearby:
+            if layer_id not in published:
+                notes.append(f"nearby layer {layer_id!r} is not published: left out for now")
         return errors, notes
 
 

@@ -173,6 +173,7 @@ def build_map_page(
     """The whole HTML page for one map definition over the store's current layers and rasters;
     `rank_limit` is the most sites one ranking may hold."""
     start = start_view(definition, [meta for meta, _ in map_layers(definition, store)])
+    published = {meta.id for meta in store.layers()}
     fmap = folium.Map(
         location=start.get("center", [21.3, 104.0]),
         zoom_start=start.get("zoom", 8),
@@ -246,6 +247,7 @@ def build_map_page(
         "description_en": definition.description_en,
         "max_features": definition.max_features,
         "view": start,
+        "nearby": [layer_id for layer_id in definition.nearby if layer_id in published],
         "provinces": places_config(definition.provinces),
         "layers": [
             layer_config(definition, p, store.query(p.meta.id, Query(limit=0)).number_matched)

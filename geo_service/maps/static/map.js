@@ -24,7 +24,7 @@
       fullscreen: "Toàn màn hình", exitFullscreen: "Thoát toàn màn hình", locate: "Vị trí của tôi",
       basemaps: "Bản đồ nền", overlays: "Lớp dữ liệu",
       shareHint: "Địa chỉ trang luôn giữ vùng xem và bộ lọc: sao chép để chia sẻ.", stats: "Thống kê theo lớp raster",
-      statMean: "trung bình {mean} (từ {min} đến {max})", statCoverage: "phủ {pct}% diện tích", derivedFrom: "Dữ liệu dẫn xuất: {what}",
+      nearest: "Gần nhất (đường chim bay)", statMean: "trung bình {mean} (từ {min} đến {max})", statCoverage: "phủ {pct}% diện tích", derivedFrom: "Dữ liệu dẫn xuất: {what}",
       loading: "Đang tải…", layersHidden: "Lớp đang ẩn", noValues: "Không có giá trị",
     },
     en: {
@@ -42,7 +42,7 @@
       fullscreen: "Full screen", exitFullscreen: "Exit full screen", locate: "Show my location",
       basemaps: "Basemap", overlays: "Data layers",
       shareHint: "The page address always holds the view and filters: copy it to share.", stats: "Raster statistics",
-      statMean: "mean {mean} (from {min} to {max})", statCoverage: "covers {pct}% of the area", derivedFrom: "Derived data: {what}",
+      nearest: "Nearest (straight line)", statMean: "mean {mean} (from {min} to {max})", statCoverage: "covers {pct}% of the area", derivedFrom: "Derived data: {what}",
       loading: "Loading…", layersHidden: "Hidden layers", noValues: "No values",
     },
   };
@@ -58,7 +58,7 @@
     lang: "vi", q: "", province: "", commune: "", inview: false,
     filters: {}, visible: new Set(), rasters: new Set(), site: null, shortlist: null,
   };
-  const runtime = { pending: 0, seq: {}, counts: {}, shortlist: null, card: null, stats: {} };
+  const runtime = { pending: 0, seq: {}, counts: {}, shortlist: null, card: null, stats: {}, nearby: {} };
   const rasters = config.rasters;
 
   // -- small helpers ---------------------------------------------------------------------------
@@ -657,6 +657,7 @@
       quality ? el("span", { class: `badge quality-${quality}`, text: valueLabel(layer, "data_quality", quality) }) : null,
       el("table", { class: "attributes" }, ...rows),
       el("div", { id: "card-stats" }),
+      el("div", { id: "card-nearby" }),
       el("div", { class: "card-actions" },
         el("button", { type: "button", class: "btn primary", id: "card-shortlist", onclick: () => (inBasket ? removeFromBasket : addToBasket)(layer.id, feature.id) },
           el("i", { class: `fa-solid fa-${inBasket ? "minus" : "plus"}` }), " ", t(inBasket ? "removeFromShortlist" : "addToShortlist")),
@@ -666,6 +667,34 @@
     );
     card.hidden = false;
     if (rasters.length) showStats(layer, feature);
+    if (config.nearby.length) showNearby(layer, feature);
+  }
+  /** The nearest feature of each layer the definition names, with its distance on the ellipsoid. */
+  async function showNearby(layer, feature) {
+    const site = `${layer.id}/${feature.id}`;
+    const params = new URLSearchParams({ layers: config.nearby.join(","), k: "1" });
+    runtime.nearby[site] ||= api(`/collections/${layer.id}/items/${encodeURIComponent(feature.id)}/nearby`, params).catch((error) => {
+      delete runtime.nearby[site];
+      throw error;
+    });
+    let body;
+    try {
+      body = await runtime.nearby[site];
+    } catch (error) {
+      showError(error);
+      return;
+    }
+    const box = document.getElementById("card-nearby");
+    if (state.site !== site || !box) return;
+    const distance = (m) => (m < 1000 ? `${fmtNumber(Math.round(m))} m` : `${fmtNumber(m / 1000)} km`);
+    const rows = Object.entries(body.nearby).filter(([, found]) => found.length).map(([layerId, [near]]) => {
+      const other = byId[layerId];
+      const name = (state.lang === "en" && near.name_en) || near.name_vi || near.id;
+      const label = other ? pick(other, "title") : layerId;
+      const target = other ? el("a", { href: "#", text: name, onclick: (e) => { e.preventDefault(); openCard(layerId, near.id); } }) : name;
+      return el("tr", { "data-layer": layerId }, el("th", { text: label }), el("td", {}, target, ` — ${distance(near.distance_m)}`));
+    });
+    fill(box, rows.length ? el("h3", { text: t("nearest") }) : null, rows.length ? el("table", { class: "attributes" }, ...rows) : null);
   }
   /** Every raster's statistics over the site, fetched once per site and shown under its attributes. */
   async function showStats(layer, feature) {
