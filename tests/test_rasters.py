@@ -155,7 +155,7 @@ def test_an_upload_over_the_byte_limit_is_413(tmp_path):
     assert response.status_code == 413 and response.json()["code"] == "PayloadTooLarge"
 
 
-def test_a_float_raster_without_nodata_uses_nan_and_a_new_version_keeps_titles(world, tmp_path):
+def test_a_float_raster_without_nodata_a_new_version_keeping_titles_and_rollback(world, tmp_path):
     client, headers, _ = world
     grid = np.full((30, 30), 7.0, dtype="float32")
     grid[0, 0] = np.nan
@@ -172,6 +172,24 @@ def test_a_float_raster_without_nodata_uses_nan_and_a_new_version_keeps_titles(w
     assert response.status_code == 200, response.text
     assert response.json()["raster"]["version"] == 2
     assert client.get("/rasters/nan_gaps").json()["title_en"] == "No nodata"
+    # GIS staff list the versions and serve the first one again
+    listed = client.get("/admin/rasters/nan_gaps/versions", headers=headers).json()["versions"]
+    assert [(v["version"], v["current"]) for v in listed] == [(1, False), (2, True)]
+    assert [v["value_range"] for v in listed] == [
+        [7.0, 8.0],
+        [14.0, 15.0],
+    ]  # one value: a unit-wide range
+    rolled = client.post("/admin/rasters/nan_gaps/rollback", params={"version": 1}, headers=headers)
+    assert rolled.status_code == 200, rolled.text
+    served = client.get("/rasters/nan_gaps").json()
+    assert served["version"] == 1 and served["tiles"].endswith("?v=1")
+    for params, status in (({"version": 9}, 400), ({"version": 0}, 400), ({}, 400)):
+        bad = client.post("/admin/rasters/nan_gaps/rollback", params=params, headers=headers)
+        assert bad.status_code == status and "code" in bad.json(), params
+    assert client.post("/admin/rasters/nope/rollback?version=1", headers=headers).status_code == 404
+    assert client.get("/admin/rasters/nope/versions", headers=headers).status_code == 404
+    assert client.get("/admin/rasters/nan_gaps/versions").status_code == 401
+    assert client.get("/rasters/nan_gaps").json()["version"] == 1  # bad requests changed nothing
 
 
 # -- tiles -----------------------------------------------------------------------------------

@@ -3,17 +3,18 @@ map tiles and reads their legend."""
 
 from __future__ import annotations
 
+import datetime as dt
 import tempfile
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse, Response
 
 from ..admin_store import AdminStore
 from ..catalogue import LAYER_ID_PATTERN
-from ..errors import Conflict, NotFound
+from ..errors import Conflict, InvalidParameter, NotFound
 from ..rasters.ingest import ingest_raster
 from ..rasters.meta import RasterMeta
 from ..rasters.store import RasterStore
@@ -190,3 +191,59 @@ def replace_raster(
         )
     previous = rasters.get(raster_id)[0].model_dump(include=KEPT_ACROSS_VERSIONS)
     return _register(request, raster_id, file, metadata, crs, dry_run, token.id, admin, previous)
+
+
+@router.get(
+    "/admin/rasters/{raster_id}/versions",
+    summary="Versions of a raster / Các phiên bản lớp raster",
+    tags=["Administration"],
+)
+def raster_versions(raster_id: str, token: Editor, rasters: RasterStoreDep) -> dict:
+    numbers = rasters.versions(raster_id)
+    if not numbers:
+        raise NotFound(f"no raster {raster_id!r} / không có lớp raster {raster_id!r}")
+    current = rasters.current_version(raster_id)
+    listed = []
+    for number in numbers:
+        meta, path = rasters.version_meta(raster_id, number)
+        written = dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC)
+        listed.append(
+            {
+                "version": number,
+                "current": number == current,
+                "written": written.isoformat(timespec="seconds"),
+                "title_vi": meta.title_vi,
+                "title_en": meta.title_en,
+                "updated": meta.updated,
+                "width": meta.width,
+                "height": meta.height,
+                "value_range": list(meta.value_range),
+            }
+        )
+    return {"raster": raster_id, "versions": listed}
+
+
+@router.post(
+    "/admin/rasters/{raster_id}/rollback",
+    summary="Serve an earlier raster version / Quay lại phiên bản",
+    tags=["Administration"],
+)
+def rollback_raster(
+    request: Request,
+    raster_id: str,
+    token: Editor,
+    admin: AdminStoreDep,
+    rasters: RasterStoreDep,
+    version: Annotated[int, Query(ge=1, description="the version to serve")],
+) -> dict:
+    numbers = rasters.versions(raster_id)
+    if not numbers:
+        raise NotFound(f"no raster {raster_id!r} / không có lớp raster {raster_id!r}")
+    if version not in numbers:
+        raise InvalidParameter(
+            f"raster {raster_id!r} has no version {version}; it has {numbers} / "
+            f"lớp raster {raster_id!r} không có phiên bản {version}"
+        )
+    meta = rasters.activate(raster_id, version)
+    admin.record(f"token:{token.id}", "raster.rollback", raster_id, {"version": version})
+    return {"raster": raster_id, "current": version, "document": raster_document(request, meta)}

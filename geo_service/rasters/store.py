@@ -67,6 +67,29 @@ class RasterStore:
             self._meta[path] = meta
         return meta, path
 
+    def version_meta(self, raster_id: str, version: int) -> tuple[RasterMeta, Path]:
+        """One stored version's metadata and COG, served or not."""
+        path = self.root / raster_id / f"v{version:06d}.tif"
+        if version not in self.versions(raster_id):
+            raise NotFound(
+                f"raster {raster_id!r} has no version {version} / "
+                f"lớp raster {raster_id!r} không có phiên bản {version}"
+            )
+        meta = RasterMeta.model_validate_json(path.with_suffix(".json").read_text("utf-8"))
+        return meta, path
+
+    def current_version(self, raster_id: str) -> int | None:
+        path = self._current(raster_id)
+        match = _VERSION_FILE.match(path.name) if path else None
+        return int(match.group(1)) if match else None
+
+    def activate(self, raster_id: str, version: int) -> RasterMeta:
+        """Serve an earlier (or later) stored version again: the link moves, nothing is copied."""
+        with layer_lock(self.root, raster_id):
+            meta, path = self.version_meta(raster_id, version)
+            swap_link(path.parent / CURRENT, path.name)
+        return meta
+
     def _current(self, raster_id: str) -> Path | None:
         if not LAYER_ID_PATTERN.match(raster_id):
             return None
