@@ -192,6 +192,28 @@ def test_a_float_raster_without_nodata_a_new_version_keeping_titles_and_rollback
     assert client.get("/rasters/nan_gaps").json()["version"] == 1  # bad requests changed nothing
 
 
+def test_an_admin_archives_a_raster_and_keeps_its_versions(world, tmp_path):
+    client, headers, data = world
+    path = write_tiff(tmp_path / "old.tif", np.full((20, 20), 3.0, dtype="float32"))
+    assert (
+        register(client, headers, path, "old", {"title_vi": "Cũ", "title_en": "Old"}).status_code
+        == 201
+    )
+    assert (
+        client.delete("/admin/rasters/old", headers=headers).status_code == 403
+    )  # editors may not
+    _, secret = AdminStore(data).create_token("admin")
+    admin = {"Authorization": f"Bearer {secret}"}
+    archived = client.delete("/admin/rasters/old", headers=admin)
+    assert archived.status_code == 200, archived.text
+    assert client.get("/rasters/old").status_code == 404
+    assert "old" not in [r["id"] for r in client.get("/rasters").json()["rasters"]]
+    kept = data / "_rasters" / ".archive" / archived.json()["archived"]
+    assert (kept / "v000001.tif").is_file() and (kept / "v000001.json").is_file()
+    assert client.delete("/admin/rasters/old", headers=admin).status_code == 404
+    assert "values" in [r["id"] for r in client.get("/rasters").json()["rasters"]]
+
+
 # -- tiles -----------------------------------------------------------------------------------
 def tile_of(lon: float, lat: float, z: int) -> tuple[int, int, int, int]:
     """The XYZ tile holding (lon, lat) at zoom z, and the pixel (column, row) in it."""

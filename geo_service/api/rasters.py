@@ -19,7 +19,7 @@ from ..rasters.ingest import ingest_raster
 from ..rasters.meta import RasterMeta
 from ..rasters.store import RasterStore
 from ..rasters.tiles import legend, native_zoom, render_tile
-from .auth import AdminStoreDep, Editor
+from .auth import Admin, AdminStoreDep, Editor
 from .links import JSON, base_url, link
 from .uploads import parse_metadata, save_upload
 
@@ -247,3 +247,16 @@ def rollback_raster(
     meta = rasters.activate(raster_id, version)
     admin.record(f"token:{token.id}", "raster.rollback", raster_id, {"version": version})
     return {"raster": raster_id, "current": version, "document": raster_document(request, meta)}
+
+
+@router.delete(
+    "/admin/rasters/{raster_id}",
+    summary="Archive a raster (admin) / Lưu trữ lớp raster",
+    tags=["Administration"],
+)
+def archive_raster(
+    raster_id: str, token: Admin, admin: AdminStoreDep, rasters: RasterStoreDep
+) -> dict:
+    archived = rasters.archive(raster_id)
+    admin.record(f"token:{token.id}", "raster.archive", raster_id, {"archive": archived.name})
+    return {"raster": raster_id, "archived": archived.name}

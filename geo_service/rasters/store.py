@@ -19,7 +19,7 @@ from pathlib import Path
 
 from ..catalogue import LAYER_ID_PATTERN
 from ..errors import NotFound
-from ..store.gpkg_files import fsync_file, layer_lock, swap_link
+from ..store.gpkg_files import archive_folder, fsync_file, layer_lock, swap_link
 from .meta import RasterMeta
 
 FOLDER = "_rasters"
@@ -89,6 +89,11 @@ class RasterStore:
             meta, path = self.version_meta(raster_id, version)
             swap_link(path.parent / CURRENT, path.name)
         return meta
+
+    def archive(self, raster_id: str) -> Path:
+        """Stop serving a raster, keeping every version under `_rasters/.archive/`."""
+        self.get(raster_id)  # NotFound unless served
+        return archive_folder(self.root, raster_id)
 
     def _current(self, raster_id: str) -> Path | None:
         if not LAYER_ID_PATTERN.match(raster_id):

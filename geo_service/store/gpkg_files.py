@@ -104,15 +104,19 @@ def publish_layer(
 
 def archive_layer(data_dir: Path, layer_id: str) -> Path:
     """Take a layer out of the catalogue in one rename, keeping every version under `.archive/`."""
-    data_dir = Path(data_dir)
-    if current_file(data_dir, layer_id) is None:
+    if current_file(Path(data_dir), layer_id) is None:
         raise FileNotFoundError(layer_id)
-    with layer_lock(data_dir, layer_id):
+    return archive_folder(Path(data_dir), layer_id)
+
+
+def archive_folder(root: Path, item_id: str) -> Path:
+    """Move `root/<item_id>`, every version of a layer or raster, to `root/.archive/` at once."""
+    with layer_lock(root, item_id):
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-        target = data_dir / ARCHIVE / f"{layer_id}-{stamp}"
+        target = root / ARCHIVE / f"{item_id}-{stamp}"
         target.parent.mkdir(exist_ok=True)
-        os.replace(data_dir / layer_id, target)
-    fsync_dir(data_dir)
+        os.replace(root / item_id, target)
+    fsync_dir(root)
     return target
 
 
