@@ -6,7 +6,7 @@
   "use strict";
   const TEXT = {
     vi: {
-      rankThese: "Xếp hạng các địa điểm này", rankTitle: "Xếp hạng: {layer}", criteria: "Tiêu chí",
+      rankThese: "Xếp hạng các địa điểm này", rankTitle: "Xếp hạng: {layer}",
       addCriterion: "Thêm tiêu chí", weight: "Trọng số", higher: "cao hơn là tốt hơn", lower: "thấp hơn là tốt hơn",
       run: "Xếp hạng", distanceTo: "Khoảng cách tới {layer} gần nhất", rasterMean: "{raster}: trung bình",
       slopeMean: "Độ dốc từ {raster}: trung bình", score: "điểm", excludedSites: "Bị loại ({n})",
@@ -15,7 +15,7 @@
       removeCriterion: "Bỏ tiêu chí", noCriteria: "Lớp này chưa có tiêu chí số nào để xếp hạng.",
     },
     en: {
-      rankThese: "Rank these sites", rankTitle: "Ranking: {layer}", criteria: "Criteria",
+      rankThese: "Rank these sites", rankTitle: "Ranking: {layer}",
       addCriterion: "Add a criterion", weight: "Weight", higher: "higher is better", lower: "lower is better",
       run: "Rank", distanceTo: "Distance to the nearest {layer}", rasterMean: "{raster}: mean",
       slopeMean: "Slope from {raster}: mean", score: "score", excludedSites: "Excluded ({n})",
