@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 
 def utc_now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def modified_at(path: Path) -> str:
+    """When a file was last written, UTC to the second (as the version listings show it)."""
+    return dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC).isoformat(timespec="seconds")

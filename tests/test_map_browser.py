@@ -15,13 +15,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import rasterio
 from rasterio.transform import from_origin
 
 from geo_service.rasters.ingest import ingest_raster
 from geo_service.rasters.store import RasterStore
 from geo_service.sample import build_sample
 
+from .raster_data import write_tiff
 from .server import running_server
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -36,15 +36,11 @@ RASTER = "test_gradient"
 
 def add_gradient_raster(data_dir: Path, folder: Path) -> None:
     """A raster over Sơn La whose value is the longitude × 100; a nodata block in the north-west."""
-    lon, lat = np.meshgrid(np.linspace(103.205, 104.995, 180), np.linspace(21.995, 20.605, 140))
+    lon = np.tile(np.linspace(103.205, 104.995, 180), (140, 1))  # pixel centres, west to east
     values = (lon * 100).astype("float32")
     values[:20, :20] = -9999
-    path = folder / "gradient.tif"
-    profile = {"driver": "GTiff", "width": 180, "height": 140, "count": 1, "dtype": "float32",
-               "crs": "EPSG:4326", "nodata": -9999,
-               "transform": from_origin(103.2, 22.0, 0.01, 0.01)}  # fmt: skip
-    with rasterio.open(path, "w", **profile) as target:
-        target.write(values[None])
+    path = write_tiff(folder / "gradient.tif", values, crs="EPSG:4326", nodata=-9999,
+                      transform=from_origin(103.2, 22.0, 0.01, 0.01))  # fmt: skip
     metadata = {"title_vi": "Kinh độ × 100 (thử nghiệm)", "title_en": "Longitude × 100 (test)",
                 "unit": "°/100", "derived_from": "generated in the test"}  # fmt: skip
     ingest_raster(path, RASTER, metadata, None, 10**8, "14", RasterStore(data_dir))

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
+from ..clock import modified_at
 from ..errors import InvalidParameter, NotFound
 from ..store.gpkg import version_summary
 from ..store.gpkg_files import activate, archive_layer, current_file, version_path, versions
@@ -34,12 +34,11 @@ def layer_versions(request: Request, layer_id: str, token: Editor) -> dict:
     for number in _known_versions(request, layer_id):
         path = version_path(data_dir, layer_id, number)
         meta, count = version_summary(path)
-        written = dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC)
         listed.append(
             {
                 "version": number,
                 "current": current == path.resolve(),
-                "written": written.isoformat(timespec="seconds"),
+                "written": modified_at(path),
                 "features": count,
                 "title_vi": meta.title_vi,
                 "title_en": meta.title_en,

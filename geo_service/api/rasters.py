@@ -3,7 +3,6 @@ map tiles and reads their legend."""
 
 from __future__ import annotations
 
-import datetime as dt
 import tempfile
 from pathlib import Path
 from typing import Annotated, Any
@@ -14,6 +13,7 @@ from fastapi.responses import JSONResponse, Response
 
 from ..admin_store import AdminStore
 from ..catalogue import LAYER_ID_PATTERN
+from ..clock import modified_at
 from ..errors import Conflict, InvalidParameter, NotFound
 from ..rasters.ingest import ingest_raster
 from ..rasters.meta import RasterMeta
@@ -193,25 +193,29 @@ def replace_raster(
     return _register(request, raster_id, file, metadata, crs, dry_run, token.id, admin, previous)
 
 
+def _known_versions(rasters: RasterStore, raster_id: str) -> list[int]:
+    numbers = rasters.versions(raster_id)
+    if not numbers:
+        raise NotFound(f"no raster {raster_id!r} / không có lớp raster {raster_id!r}")
+    return numbers
+
+
 @router.get(
     "/admin/rasters/{raster_id}/versions",
     summary="Versions of a raster / Các phiên bản lớp raster",
     tags=["Administration"],
 )
 def raster_versions(raster_id: str, token: Editor, rasters: RasterStoreDep) -> dict:
-    numbers = rasters.versions(raster_id)
-    if not numbers:
-        raise NotFound(f"no raster {raster_id!r} / không có lớp raster {raster_id!r}")
+    numbers = _known_versions(rasters, raster_id)
     current = rasters.current_version(raster_id)
     listed = []
     for number in numbers:
         meta, path = rasters.version_meta(raster_id, number)
-        written = dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC)
         listed.append(
             {
                 "version": number,
                 "current": number == current,
-                "written": written.isoformat(timespec="seconds"),
+                "written": modified_at(path),
                 "title_vi": meta.title_vi,
                 "title_en": meta.title_en,
                 "updated": meta.updated,
@@ -236,9 +240,7 @@ def rollback_raster(
     rasters: RasterStoreDep,
     version: Annotated[int, Query(ge=1, description="the version to serve")],
 ) -> dict:
-    numbers = rasters.versions(raster_id)
-    if not numbers:
-        raise NotFound(f"no raster {raster_id!r} / không có lớp raster {raster_id!r}")
+    numbers = _known_versions(rasters, raster_id)
     if version not in numbers:
         raise InvalidParameter(
             f"raster {raster_id!r} has no version {version}; it has {numbers} / "

@@ -55,6 +55,22 @@ class MapLayer(Strict):
     color: str | None = Field(None, pattern=r"^#[0-9a-fA-F]{6}$")
     icon: str | None = Field(None, pattern=r"^[a-z0-9-]+$")
 
+    def field_problem(self, meta: LayerMeta, role: str, name: str) -> str | None:
+        """Why the page cannot use field `name` as a `tooltip` or `filters` entry, or None."""
+        spec = meta.field(name)
+        if spec is None:
+            return f"{self.collection}: no field {name!r} ({role})"
+        if role == "filters" and spec.type not in FILTERABLE_TYPES:
+            return (
+                f"{self.collection}: {name!r} is a {spec.type} field, "
+                f"not one to filter on ({', '.join(FILTERABLE_TYPES)})"
+            )
+        return None
+
+    def usable(self, meta: LayerMeta, role: str) -> list[str]:
+        """The `tooltip` or `filters` names the page can show for this layer's current version."""
+        return [n for n in getattr(self, role) if self.field_problem(meta, role, n) is None]
+
 
 class MapView(Strict):
     """The view a map opens on: a centre and zoom, or (by default) the province's extent."""
@@ -116,16 +132,9 @@ class MapDefinition(Strict):
             if meta is None:
                 notes.append(f"layer {entry.collection!r} is not published: left out for now")
                 continue
-            for role, names in (("tooltip", entry.tooltip), ("filters", entry.filters)):
-                for name in names:
-                    spec = meta.field(name)
-                    if spec is None:
-                        errors.append(f"{entry.collection}: no field {name!r} ({role})")
-                    elif role == "filters" and spec.type not in FILTERABLE_TYPES:
-                        errors.append(
-                            f"{entry.collection}: {name!r} is a {spec.type} field, "
-                            f"not one to filter on ({', '.join(FILTERABLE_TYPES)})"
-                        )
+            for role in ("tooltip", "filters"):
+                found = (entry.field_problem(meta, role, name) for name in getattr(entry, role))
+                errors += [problem for problem in found if problem]
         for layer_id in self.nearby:
             if layer_id not in published:
                 notes.append(f"nearby layer {layer_id!r} is not published: left out for now")

@@ -24,7 +24,7 @@ from ..rasters.tiles import legend, native_zoom
 from ..store import Store
 from ..text import fold
 from .assets import LEAFLET_CSS, LEAFLET_JS, OWN_ROUTE, PLUGINS, served
-from .definition import FILTERABLE_TYPES, MapDefinition, MapLayer
+from .definition import MapDefinition, MapLayer
 
 
 @dataclass(frozen=True)
@@ -54,9 +54,10 @@ def default_entry(meta: LayerMeta) -> MapLayer:
     return MapLayer(collection=meta.id, tooltip=["commune_name", "status"], filters=filters)
 
 
-def map_layers(definition: MapDefinition, store: Store) -> list[tuple[LayerMeta, MapLayer]]:
+def map_layers(
+    definition: MapDefinition, published: dict[str, LayerMeta]
+) -> list[tuple[LayerMeta, MapLayer]]:
     """The definition's layers that exist, in its order, then (if `all_layers`) every other."""
-    published = {meta.id: meta for meta in store.layers()}
     listed = [(published[e.collection], e) for e in definition.layers if e.collection in published]
     if definition.all_layers:
         named = {e.collection for e in definition.layers}
@@ -91,10 +92,8 @@ def layer_config(definition: MapDefinition, placed: PlacedLayer, total: int) -> 
         "group": placed.group.get_name(),
         "visible": entry.visible,
         "total": total,
-        "tooltip": [n for n in entry.tooltip if meta.field(n)],
-        "filters": [
-            n for n in entry.filters if (f := meta.field(n)) and f.type in FILTERABLE_TYPES
-        ],
+        "tooltip": entry.usable(meta, "tooltip"),
+        "filters": entry.usable(meta, "filters"),
         "fields": field_config(meta),
         "data_quality": meta.data_quality,
         "updated": meta.updated,
@@ -172,8 +171,9 @@ def build_map_page(
 ) -> str:
     """The whole HTML page for one map definition over the store's current layers and rasters;
     `rank_limit` is the most sites one ranking may hold."""
-    start = start_view(definition, [meta for meta, _ in map_layers(definition, store)])
-    published = {meta.id for meta in store.layers()}
+    published = {meta.id: meta for meta in store.layers()}
+    shown = map_layers(definition, published)
+    start = start_view(definition, [meta for meta, _ in shown])
     fmap = folium.Map(
         location=start.get("center", [21.3, 104.0]),
         zoom_start=start.get("zoom", 8),
@@ -191,7 +191,7 @@ def build_map_page(
 
     placed: list[PlacedLayer] = []
     groups: dict[str, list[folium.FeatureGroup]] = {}
-    for meta, entry in map_layers(definition, store):
+    for meta, entry in shown:
         name = (
             bilingual(meta.title_vi, meta.title_en)
             + f'<span class="layer-count" data-layer="{meta.id}"></span>'

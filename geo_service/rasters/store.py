@@ -61,22 +61,26 @@ class RasterStore:
                 f"no raster {raster_id!r}; GET /rasters lists them / "
                 f"không có lớp raster {raster_id!r}; xem danh sách tại GET /rasters"
             )
-        meta = self._meta.get(path)
-        if meta is None:
-            meta = RasterMeta.model_validate_json(path.with_suffix(".json").read_text("utf-8"))
-            self._meta[path] = meta
+        meta = self._meta_of(path)
         return meta, path
 
     def version_meta(self, raster_id: str, version: int) -> tuple[RasterMeta, Path]:
         """One stored version's metadata and COG, served or not."""
         path = self.root / raster_id / f"v{version:06d}.tif"
-        if version not in self.versions(raster_id):
+        if not LAYER_ID_PATTERN.match(raster_id) or not path.is_file():
             raise NotFound(
                 f"raster {raster_id!r} has no version {version} / "
                 f"lớp raster {raster_id!r} không có phiên bản {version}"
             )
-        meta = RasterMeta.model_validate_json(path.with_suffix(".json").read_text("utf-8"))
-        return meta, path
+        return self._meta_of(path), path
+
+    def _meta_of(self, path: Path) -> RasterMeta:
+        """A version's metadata, read once: version files never change."""
+        meta = self._meta.get(path)
+        if meta is None:
+            meta = RasterMeta.model_validate_json(path.with_suffix(".json").read_text("utf-8"))
+            self._meta[path] = meta
+        return meta
 
     def current_version(self, raster_id: str) -> int | None:
         path = self._current(raster_id)

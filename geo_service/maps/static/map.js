@@ -58,7 +58,7 @@
     lang: "vi", q: "", province: "", commune: "", inview: false,
     filters: {}, visible: new Set(), rasters: new Set(), site: null, shortlist: null,
   };
-  const runtime = { pending: 0, seq: {}, counts: {}, shortlist: null, card: null, stats: {}, nearby: {} };
+  const runtime = { pending: 0, seq: {}, counts: {}, shortlist: null, card: null, cardParts: {} };
   const rasters = config.rasters;
 
   // -- small helpers ---------------------------------------------------------------------------
@@ -666,52 +666,45 @@
         el("a", { class: "btn", href, target: "_blank", id: "card-api" }, el("i", { class: "fa-solid fa-code" }), " ", t("apiLink"))),
     );
     card.hidden = false;
-    if (rasters.length) showStats(layer, feature);
-    if (config.nearby.length) showNearby(layer, feature);
+    if (rasters.length) cardSection("stats", layer, feature, null, statsRows);
+    if (config.nearby.length) {
+      cardSection("nearby", layer, feature, new URLSearchParams({ layers: config.nearby.join(","), k: "1" }), nearbyRows);
+    }
   }
-  /** The nearest feature of each layer the definition names, with its distance on the ellipsoid. */
-  async function showNearby(layer, feature) {
+  /** One more part of the open site's card, from `/items/{fid}/{part}`: asked once per site (a
+      failed answer is asked again next time), drawn into `#card-{part}` if the site is still open. */
+  async function cardSection(part, layer, feature, params, rows) {
     const site = `${layer.id}/${feature.id}`;
-    const params = new URLSearchParams({ layers: config.nearby.join(","), k: "1" });
-    runtime.nearby[site] ||= api(`/collections/${layer.id}/items/${encodeURIComponent(feature.id)}/nearby`, params).catch((error) => {
-      delete runtime.nearby[site];
+    const cache = (runtime.cardParts[part] ||= {});
+    cache[site] ||= api(`/collections/${layer.id}/items/${encodeURIComponent(feature.id)}/${part}`, params).catch((error) => {
+      delete cache[site];
       throw error;
     });
     let body;
     try {
-      body = await runtime.nearby[site];
+      body = await cache[site];
     } catch (error) {
       showError(error);
       return;
     }
-    const box = document.getElementById("card-nearby");
+    const box = document.getElementById(`card-${part}`);
     if (state.site !== site || !box) return;
+    const [title, found] = rows(body);
+    fill(box, found.length ? [el("h3", { text: t(title) }), el("table", { class: "attributes" }, ...found)] : null);
+  }
+  /** The nearest feature of each layer the definition names, with its distance on the ellipsoid. */
+  function nearbyRows(body) {
     const distance = (m) => (m < 1000 ? `${fmtNumber(Math.round(m))} m` : `${fmtNumber(m / 1000)} km`);
-    const rows = Object.entries(body.nearby).filter(([, found]) => found.length).map(([layerId, [near]]) => {
+    return ["nearest", Object.entries(body.nearby).filter(([, found]) => found.length).map(([layerId, [near]]) => {
       const other = byId[layerId];
       const name = (state.lang === "en" && near.name_en) || near.name_vi || near.id;
       const label = other ? pick(other, "title") : layerId;
       const target = other ? el("a", { href: "#", text: name, onclick: (e) => { e.preventDefault(); openCard(layerId, near.id); } }) : name;
       return el("tr", { "data-layer": layerId }, el("th", { text: label }), el("td", {}, target, ` — ${distance(near.distance_m)}`));
-    });
-    fill(box, rows.length ? el("h3", { text: t("nearest") }) : null, rows.length ? el("table", { class: "attributes" }, ...rows) : null);
+    })];
   }
-  /** Every raster's statistics over the site, fetched once per site and shown under its attributes. */
-  async function showStats(layer, feature) {
-    const site = `${layer.id}/${feature.id}`;
-    runtime.stats[site] ||= api(`/collections/${layer.id}/items/${encodeURIComponent(feature.id)}/stats`).catch((error) => {
-      delete runtime.stats[site];
-      throw error;
-    });
-    let body;
-    try {
-      body = await runtime.stats[site];
-    } catch (error) {
-      showError(error);
-      return;
-    }
-    const box = document.getElementById("card-stats");
-    if (state.site !== site || !box) return;
+  /** Every raster's statistics over the site. */
+  function statsRows(body) {
     const value = (s) => {
       const unit = s.unit ? " " + s.unit : "";
       if (s.mean === null) return s.reason || "–";
@@ -719,9 +712,8 @@
         : t("statMean", { mean: fmtNumber(s.mean) + unit, min: fmtNumber(s.min), max: fmtNumber(s.max) + unit });
       return s.coverage < 0.995 ? `${text}; ${t("statCoverage", { pct: fmtNumber(s.coverage * 100) })}` : text;
     };
-    fill(box, el("h3", { text: t("stats") }),
-      el("table", { class: "attributes" }, ...body.stats.map((s) => el("tr", { "data-raster": s.raster },
-        el("th", { text: pick(s, "title") }), el("td", { text: value(s) })))));
+    return ["stats", body.stats.map((s) => el("tr", { "data-raster": s.raster },
+      el("th", { text: pick(s, "title") }), el("td", { text: value(s) })))];
   }
   function zoomToFeature(feature) {
     const bounds = L.geoJSON(feature).getBounds();
