@@ -2,23 +2,28 @@
 
 Supported: comparisons, AND/OR/NOT, LIKE, BETWEEN, IN, IS NULL, CASEI, ACCENTI, DATE and
 TIMESTAMP literals, property-property comparisons, and S_INTERSECTS with any WKT geometry or
-BBOX. Anything else is a `CQL2Error` that says what was wrong and where.
+BBOX. Anything else is a `CQL2Error` that says what was wrong and where, and so is a filter
+beyond the query model's limits (`query.MAX_DEPTH`, `MAX_NODES`, `MAX_IN_TERMS`, 64-bit
+integers, finite numbers) or a number literal longer than `MAX_NUMBER_LENGTH` characters.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import shapely
 from shapely import wkt
 from shapely.errors import ShapelyError
 from shapely.geometry import box, shape
 
+from .errors import InvalidParameter
 from .query import (
+    MAX_DEPTH,
+    MAX_IN_TERMS,
     And,
     Between,
     Comparison,
@@ -33,8 +38,13 @@ from .query import (
     Or,
     Property,
     SpatialPredicate,
+    check_filter,
 )
+from .strict_json import StrictJSONError
+from .strict_json import loads as strict_loads
 from .text import nfc
+
+T = TypeVar("T")
 
 LANGUAGES = ("cql2-text", "cql2-json")
 COMPARISON_OPS = ("=", "<>", "<", "<=", ">", ">=")
@@ -52,19 +62,46 @@ GEOMETRY_TYPES = frozenset(
 KEYWORDS = frozenset({"AND", "OR", "NOT", "LIKE", "BETWEEN", "IN", "IS", "NULL", "TRUE", "FALSE"})
 SCALAR_FUNCTIONS = {"CASEI": "casei", "ACCENTI": "accenti"}
 SPATIAL_FUNCTIONS = {"S_INTERSECTS": "s_intersects"}
+MAX_NUMBER_LENGTH = 40
+"""Longest number literal in CQL2 text, in characters (a 64-bit integer has 19 digits)."""
 
 
 class CQL2Error(ValueError):
     """A filter that is not valid CQL2 (or uses a part of CQL2 not implemented here)."""
 
 
-def parse_filter(text: str, lang: str | None = None) -> Expr:
+def parse_filter(text: str | dict, lang: str | None = None) -> Expr:
     """Parse a `filter` parameter in the given `filter-lang` (default cql2-text)."""
-    if lang in (None, "cql2-text"):
+    if lang in (None, "cql2-text") and isinstance(text, str):
         return parse_cql2_text(text)
     if lang == "cql2-json":
         return parse_cql2_json(text)
+    if lang in LANGUAGES:
+        raise CQL2Error("a cql2-text filter is text, not a JSON object")
     raise CQL2Error(f"filter-lang {lang!r} is not supported; use one of: {', '.join(LANGUAGES)}")
+
+
+def _within_limits(parse: Callable[[], Expr]) -> Expr:
+    """The parsed filter, checked against the query model's limits; every refusal, the model's
+    own included (an integer beyond 64 bits, a non-finite number), as a `CQL2Error`."""
+    try:
+        return check_filter(parse())  # type: ignore[return-value]
+    except InvalidParameter as exc:
+        raise CQL2Error(exc.description) from None
+
+
+def _too_deep(where: str) -> CQL2Error:
+    return CQL2Error(
+        f"the expression nests deeper than {MAX_DEPTH} levels (parentheses, NOT, functions)"
+        f"{where} / biểu thức lồng nhau quá {MAX_DEPTH} cấp"
+    )
+
+
+def _too_many_terms(count: int) -> CQL2Error:
+    return CQL2Error(
+        f"an IN list has {count} values; at most {MAX_IN_TERMS} / "
+        f"danh sách IN tối đa {MAX_IN_TERMS} giá trị"
+    )
 
 
 # -- CQL2 text -------------------------------------------------------------------------------
@@ -113,6 +150,8 @@ class _TextParser:
         self.text = text
         self.tokens = _tokenize(text)
         self.index = 0
+        self.depth = 1
+        """Nesting level of what is being parsed; the whole filter is level 1."""
 
     # -- token helpers --
     @property
@@ -139,6 +178,16 @@ class _TextParser:
         found = "end of input" if token.kind == "end" else repr(token.text)
         raise CQL2Error(f"CQL2 syntax error at position {token.position}: {message}, found {found}")
 
+    def nested(self, parse: Callable[[], T]) -> T:
+        """Parse one level deeper (parentheses, NOT, a function's argument), at most MAX_DEPTH
+        levels."""
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise _too_deep(f" at position {self.current.position}")
+        result = parse()
+        self.depth -= 1
+        return result
+
     # -- grammar --
     def parse(self) -> Expr:
         if self.current.kind == "end":
@@ -162,12 +211,12 @@ class _TextParser:
 
     def negation(self) -> Expr:
         if self.accept("NOT"):
-            return Not(self.negation())
+            return Not(self.nested(self.negation))
         return self.predicate()
 
     def predicate(self) -> Expr:
         if self.accept("("):
-            inner = self.disjunction()
+            inner = self.nested(self.disjunction)
             self.expect(")", "')'")
             return inner
         if self.current.upper in SPATIAL_FUNCTIONS:
@@ -188,6 +237,8 @@ class _TextParser:
             self.expect("(", "'(' after IN")
             items = [self.scalar()]
             while self.accept(","):
+                if len(items) == MAX_IN_TERMS:
+                    raise _too_many_terms(MAX_IN_TERMS + 1)
                 items.append(self.scalar())
             self.expect(")", "')' closing the IN list")
             return In(left, tuple(items), negated)
@@ -223,7 +274,7 @@ class _TextParser:
         if word in SCALAR_FUNCTIONS:
             self.advance()
             self.expect("(", f"'(' after {word}")
-            argument = self.scalar()
+            argument = self.nested(self.scalar)
             self.expect(")", f"')' closing {word}")
             return Function(SCALAR_FUNCTIONS[word], argument)  # type: ignore[arg-type]
         if word in KEYWORDS:
@@ -240,6 +291,11 @@ class _TextParser:
             self.fail("expected a number")
         self.advance()
         text = token.text
+        if len(text) > MAX_NUMBER_LENGTH:
+            raise CQL2Error(
+                f"the number at position {token.position} has {len(text)} characters; at most "
+                f"{MAX_NUMBER_LENGTH} / số tại vị trí {token.position} quá dài"
+            )
         return sign * (int(text) if text.isdigit() else float(text))
 
     def temporal(self, word: str) -> dt.date | dt.datetime:
@@ -296,6 +352,8 @@ class _TextParser:
                 self.fail("unbalanced parentheses in the geometry")
             if token.text == "(":
                 depth, seen_open = depth + 1, True
+                if depth > MAX_DEPTH:
+                    raise _too_deep(f" in the geometry at position {token.position}")
             elif token.text == ")":
                 depth -= 1
             if seen_open and depth == 0:
@@ -308,19 +366,20 @@ class _TextParser:
 
 
 def parse_cql2_text(text: str) -> Expr:
-    return _TextParser(text).parse()
+    return _within_limits(_TextParser(text).parse)
 
 
 # -- CQL2 JSON -------------------------------------------------------------------------------
 
 
 def parse_cql2_json(document: str | dict) -> Expr:
+    """A cql2-json filter, as text (read by the strict JSON parser) or already parsed."""
     if isinstance(document, str):
         try:
-            document = json.loads(document)
-        except json.JSONDecodeError as exc:
+            document = strict_loads(document)
+        except StrictJSONError as exc:
             raise CQL2Error(f"the filter is not valid JSON: {exc}") from None
-    return _json_predicate(document)
+    return _within_limits(lambda: _json_predicate(document, 1))
 
 
 def _json_args(node: dict, count: int | None = None) -> list:
@@ -330,36 +389,40 @@ def _json_args(node: dict, count: int | None = None) -> list:
     return args
 
 
-def _json_predicate(node: Any) -> Expr:
+def _json_predicate(node: Any, depth: int) -> Expr:
+    if depth > MAX_DEPTH:
+        raise _too_deep("")
     if isinstance(node, bool):
         return Literal(node)
     if not isinstance(node, dict) or not isinstance(node.get("op"), str):
-        raise CQL2Error(f"expected a predicate object with 'op' and 'args', found {node!r}")
+        raise CQL2Error(f"expected a predicate object with 'op' and 'args', found {_shown(node)}")
     op = node["op"]
     lowered = op.lower()
     if lowered in ("and", "or"):
-        items = tuple(_json_predicate(a) for a in _json_args(node))
+        items = tuple(_json_predicate(a, depth + 1) for a in _json_args(node))
         if len(items) < 2:
             raise CQL2Error(f"'{op}' needs at least two arguments")
         return And(items) if lowered == "and" else Or(items)
     if lowered == "not":
-        return Not(_json_predicate(_json_args(node, 1)[0]))
+        return Not(_json_predicate(_json_args(node, 1)[0], depth + 1))
     if op in COMPARISON_OPS:
-        left, right = (_json_scalar(a) for a in _json_args(node, 2))
+        left, right = (_json_scalar(a, depth + 1) for a in _json_args(node, 2))
         return Comparison(op, left, right)  # type: ignore[arg-type]
     if lowered == "like":
-        value, pattern = (_json_scalar(a) for a in _json_args(node, 2))
+        value, pattern = (_json_scalar(a, depth + 1) for a in _json_args(node, 2))
         return Like(value, pattern)
     if lowered == "between":
-        value, low, high = (_json_scalar(a) for a in _json_args(node, 3))
+        value, low, high = (_json_scalar(a, depth + 1) for a in _json_args(node, 3))
         return Between(value, low, high)
     if lowered == "in":
         value, items = _json_args(node, 2)
         if not isinstance(items, list) or not items:
             raise CQL2Error("'in' needs a non-empty list as its second argument")
-        return In(_json_scalar(value), tuple(_json_scalar(i) for i in items))
+        if len(items) > MAX_IN_TERMS:
+            raise _too_many_terms(len(items))
+        return In(_json_scalar(value, depth + 1), tuple(_json_scalar(i, depth + 1) for i in items))
     if lowered == "isnull":
-        return IsNull(_json_scalar(_json_args(node, 1)[0]))
+        return IsNull(_json_scalar(_json_args(node, 1)[0], depth + 1))
     if lowered in SPATIAL_FUNCTIONS.values():
         arguments = [_json_spatial_argument(a) for a in _json_args(node, 2)]
         properties = [a for a in arguments if isinstance(a, Property)]
@@ -370,7 +433,8 @@ def _json_predicate(node: Any) -> Expr:
     raise CQL2Error(f"operator {op!r} is not supported")
 
 
-def _json_scalar(node: Any) -> Expr:
+def _json_scalar(node: Any, depth: int) -> Expr:
+    """A value, a property or a function of one; `depth` is the level a function here is at."""
     if isinstance(node, str):
         return Literal(nfc(node))
     if isinstance(node, bool | int | float) or node is None:
@@ -382,8 +446,11 @@ def _json_scalar(node: Any) -> Expr:
             if set(node) == {kind} and isinstance(node[kind], str):
                 return Literal(_temporal(kind, node[kind], None))
         if isinstance(node.get("op"), str) and node["op"].lower() in SCALAR_FUNCTIONS.values():
-            return Function(node["op"].lower(), _json_scalar(_json_args(node, 1)[0]))
-    raise CQL2Error(f"expected a value, a property or CASEI/ACCENTI, found {node!r}")
+            if depth > MAX_DEPTH:
+                raise _too_deep("")
+            argument = _json_scalar(_json_args(node, 1)[0], depth + 1)
+            return Function(node["op"].lower(), argument)
+    raise CQL2Error(f"expected a value, a property or CASEI/ACCENTI, found {_shown(node)}")
 
 
 def _json_spatial_argument(node: Any) -> Property | GeometryLiteral:
@@ -393,13 +460,20 @@ def _json_spatial_argument(node: Any) -> Property | GeometryLiteral:
         return GeometryLiteral(_bbox(node["bbox"]))
     if isinstance(node, dict) and "type" in node:
         try:
-            return GeometryLiteral(shape(node))
-        except (ShapelyError, ValueError, KeyError, TypeError, AttributeError) as exc:
-            raise CQL2Error(f"invalid GeoJSON geometry: {exc}") from None
-    raise CQL2Error(f"expected a property or a geometry, found {node!r}")
+            geometry = shape(node)
+        except Exception as exc:  # shapely raises many kinds for malformed GeoJSON
+            raise CQL2Error(f"invalid GeoJSON geometry: {_shown(exc)}") from None
+        return GeometryLiteral(geometry)
+    raise CQL2Error(f"expected a property or a geometry, found {_shown(node)}")
 
 
 # -- shared ----------------------------------------------------------------------------------
+
+
+def _shown(value: Any) -> str:
+    """A client's value for an error message: its repr, cut to a readable length."""
+    text = repr(value)
+    return text if len(text) <= 200 else text[:200] + "…"
 
 
 def _bbox(numbers: list) -> shapely.Geometry:

@@ -3,17 +3,45 @@
 A request (OGC API parameters, the map, an export) becomes one `Query`; each store compiles it
 to its own SQL. Filter expressions are a small immutable tree (`Expr`) produced by the CQL2
 parser and by simple `?field=value` parameters alike, so a new backend only needs a compiler.
+
+What a client may ask is bounded here, once for every reader and backend: a literal is a
+64-bit integer, a finite number or Unicode text; a geometry has finite coordinates; a filter,
+a text search, a sort order and a property list stay within the limits below. Anything else is
+an `InvalidParameter` (400) that names the limit, never an error deep in a driver.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass, field
 from typing import Literal as TypingLiteral
 
+import numpy as np
+import shapely
 from shapely.geometry.base import BaseGeometry
 
+from .errors import InvalidParameter
+from .strict_json import StrictJSONError, check_text
+
 Scalar = str | int | float | bool | dt.date | dt.datetime | None
+
+MIN_INTEGER, MAX_INTEGER = -(2**63), 2**63 - 1
+"""Integers a literal, a limit or an offset may hold: SQLite's (and PostgreSQL's) 64 bits."""
+MAX_DEPTH = 20
+"""Deepest nesting of a filter: AND/OR/NOT, parentheses and functions inside one another."""
+MAX_NODES = 1000
+"""Most elements in one filter (properties, values, operators), all parameters together."""
+MAX_IN_TERMS = 500
+"""Most values in one IN list."""
+MAX_TEXT_WORDS = 20
+"""Most words in a free-text search (`q`); each one must match."""
+MAX_TEXT_LENGTH = 500
+"""Longest free-text search (`q`), in characters."""
+MAX_SORT_KEYS = 10
+"""Most properties in one `sortby`."""
+MAX_PROPERTIES = 500
+"""Most names in one `properties` list."""
 
 
 @dataclass(frozen=True)
@@ -25,9 +53,24 @@ class Property:
 
 @dataclass(frozen=True)
 class Literal:
-    """A constant: string, number, boolean, DATE or TIMESTAMP."""
+    """A constant: string, number, boolean, DATE or TIMESTAMP.
+
+    Only values every backend can bind: a 64-bit integer, a finite number, Unicode text.
+    """
 
     value: Scalar
+
+    def __post_init__(self) -> None:
+        value = self.value
+        if isinstance(value, int) and not isinstance(value, bool):
+            check_integer(value)
+        elif isinstance(value, float) and not math.isfinite(value):
+            raise InvalidParameter(f"the number {value} is not finite / số {value} không hữu hạn")
+        elif isinstance(value, str):
+            try:
+                check_text(value, repr(value)[:40])
+            except StrictJSONError as exc:
+                raise InvalidParameter(str(exc)) from None
 
 
 @dataclass(frozen=True)
@@ -35,6 +78,13 @@ class GeometryLiteral:
     """A geometry constant (POINT, POLYGON, BBOX, ...) in WGS 84 longitude/latitude."""
 
     geometry: BaseGeometry
+
+    def __post_init__(self) -> None:
+        if not np.isfinite(shapely.get_coordinates(self.geometry)).all():
+            raise InvalidParameter(
+                "a geometry has coordinates that are not finite numbers / "
+                "hình học có toạ độ không phải số hữu hạn"
+            )
 
 
 @dataclass(frozen=True)
@@ -137,7 +187,11 @@ BBox = tuple[float, float, float, float]
 
 @dataclass(frozen=True)
 class Query:
-    """What a reader asks of a layer. Every reader goes through this one shape."""
+    """What a reader asks of a layer. Every reader goes through this one shape.
+
+    The text, sort keys, property list, limit and offset are checked against the limits above
+    when the query is made; a filter from a client is checked by `check_filter`.
+    """
 
     bbox: BBox | None = None
     filter: Expr | None = None
@@ -147,39 +201,111 @@ class Query:
     limit: int | None = 100
     offset: int = 0
 
+    def __post_init__(self) -> None:
+        if self.text is not None:
+            check_search_text(self.text)
+        if len(self.sortby) > MAX_SORT_KEYS:
+            raise InvalidParameter(
+                f"sortby names {len(self.sortby)} properties; at most {MAX_SORT_KEYS} / "
+                f"sortby tối đa {MAX_SORT_KEYS} thuộc tính"
+            )
+        if self.properties is not None and len(self.properties) > MAX_PROPERTIES:
+            raise InvalidParameter(
+                f"properties names {len(self.properties)} properties; at most {MAX_PROPERTIES} / "
+                f"properties tối đa {MAX_PROPERTIES} tên"
+            )
+        for name, number in (("limit", self.limit), ("offset", self.offset)):
+            if number is not None:
+                check_integer(number, name)
+
+
+def check_integer(value: int, what: str = "") -> int:
+    """`value`, or a 400 when it does not fit in 64 bits (compared nowhere, never truncated);
+    `what` names the parameter in the message."""
+    if not MIN_INTEGER <= value <= MAX_INTEGER:
+        digits = int(value.bit_length() * math.log10(2)) + 1
+        shown = str(value) if digits <= 40 else f"of about {digits} digits"
+        raise InvalidParameter(
+            f"{what + ': ' if what else ''}the integer {shown} is outside the 64-bit range "
+            f"{MIN_INTEGER}..{MAX_INTEGER} / số nguyên nằm ngoài phạm vi 64 bit"
+        )
+    return value
+
+
+def check_search_text(text: str) -> str:
+    """A free-text search within MAX_TEXT_LENGTH characters and MAX_TEXT_WORDS words."""
+    try:
+        check_text(text, "q")
+    except StrictJSONError as exc:
+        raise InvalidParameter(str(exc)) from None
+    if len(text) > MAX_TEXT_LENGTH:
+        raise InvalidParameter(
+            f"q has {len(text)} characters; at most {MAX_TEXT_LENGTH} / "
+            f"q tối đa {MAX_TEXT_LENGTH} ký tự"
+        )
+    if len(text.split()) > MAX_TEXT_WORDS:
+        raise InvalidParameter(
+            f"q has {len(text.split())} words; at most {MAX_TEXT_WORDS} / "
+            f"q tối đa {MAX_TEXT_WORDS} từ"
+        )
+    return text
+
+
+def check_filter(expr: Expr | None) -> Expr | None:
+    """`expr`, or a 400 when its operators nest deeper than MAX_DEPTH or it holds more than
+    MAX_NODES elements. Walks without recursion, so any tree can be measured."""
+    if expr is None:
+        return None
+    nodes, deepest = 0, 0
+    pending: list[tuple[Expr, int]] = [(expr, 1)]
+    while pending:
+        node, depth = pending.pop()
+        nodes += 1
+        if not isinstance(node, Property | Literal | GeometryLiteral):  # operands add no level
+            deepest = max(deepest, depth)
+        if nodes > MAX_NODES:
+            raise InvalidParameter(
+                f"the expression has more than {MAX_NODES} elements (properties, values, "
+                f"operators) / biểu thức có quá {MAX_NODES} phần tử"
+            )
+        if deepest > MAX_DEPTH:
+            raise InvalidParameter(
+                f"the expression nests deeper than {MAX_DEPTH} levels / "
+                f"biểu thức lồng nhau quá {MAX_DEPTH} cấp"
+            )
+        pending.extend((child, depth + 1) for child in _children(node))
+    return expr
+
+
+def _children(expr: Expr) -> tuple[Expr, ...]:
+    """The operands of an operator; nothing for a property, a value or a geometry."""
+    if isinstance(expr, Function):
+        return (expr.argument,)
+    if isinstance(expr, Comparison):
+        return (expr.left, expr.right)
+    if isinstance(expr, Like):
+        return (expr.value, expr.pattern)
+    if isinstance(expr, Between):
+        return (expr.value, expr.low, expr.high)
+    if isinstance(expr, In):
+        return (expr.value, *expr.items)
+    if isinstance(expr, IsNull):
+        return (expr.value,)
+    if isinstance(expr, SpatialPredicate):
+        return (expr.property, expr.geometry)
+    if isinstance(expr, And | Or):
+        return expr.items
+    if isinstance(expr, Not):
+        return (expr.item,)
+    return ()
+
 
 def conjunction(*exprs: Expr | None) -> Expr | None:
-    """AND together the given expressions, skipping missing ones."""
-    present = tuple(e for e in exprs if e is not None)
+    """AND together the given expressions, skipping missing ones; an AND among them is
+    merged into the result rather than nested in it."""
+    present = tuple(
+        item for e in exprs if e is not None for item in (e.items if isinstance(e, And) else (e,))
+    )
     if not present:
         return None
     return present[0] if len(present) == 1 else And(present)
-
-
-def referenced_properties(expr: Expr | None) -> set[str]:
-    """Every property name an expression mentions (for validation against a schema)."""
-    if expr is None:
-        return set()
-    if isinstance(expr, Property):
-        return {expr.name}
-    if isinstance(expr, Literal | GeometryLiteral | SpatialPredicate):
-        return set()
-    if isinstance(expr, Function):
-        return referenced_properties(expr.argument)
-    if isinstance(expr, Comparison):
-        return referenced_properties(expr.left) | referenced_properties(expr.right)
-    if isinstance(expr, Like):
-        return referenced_properties(expr.value) | referenced_properties(expr.pattern)
-    if isinstance(expr, Between):
-        return set().union(*(referenced_properties(e) for e in (expr.value, expr.low, expr.high)))
-    if isinstance(expr, In):
-        return set().union(
-            referenced_properties(expr.value), *map(referenced_properties, expr.items)
-        )
-    if isinstance(expr, IsNull):
-        return referenced_properties(expr.value)
-    if isinstance(expr, And | Or):
-        return set().union(*(referenced_properties(e) for e in expr.items))
-    if isinstance(expr, Not):
-        return referenced_properties(expr.item)
-    raise TypeError(f"not a filter expression: {expr!r}")

@@ -4,14 +4,24 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import json
 import random
 import re
 
 import pytest
 import shapely
 
-from geo_service.cql2 import CQL2Error, parse_cql2_json, parse_cql2_text, parse_filter
+from geo_service.cql2 import (
+    MAX_NUMBER_LENGTH,
+    CQL2Error,
+    parse_cql2_json,
+    parse_cql2_text,
+    parse_filter,
+)
 from geo_service.query import (
+    MAX_DEPTH,
+    MAX_IN_TERMS,
+    MAX_NODES,
     And,
     Between,
     Comparison,
@@ -274,3 +284,102 @@ def test_garbage_never_raises_anything_but_cql2_error():
         text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 25)))
         with contextlib.suppress(CQL2Error):
             parse_cql2_text(text)
+
+
+# -- limits: each refusal is a CQL2Error naming the limit --------------------------------------
+
+BIG = 2**63  # one more than SQLite's largest integer
+
+
+def deep_json_not(depth: int) -> dict:
+    node: dict = {"op": "=", "args": [{"property": "status"}, "a"]}
+    for _ in range(depth):
+        node = {"op": "not", "args": [node]}
+    return node
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (f"area_ha > {BIG}", "64-bit"),
+        (f"area_ha < -{BIG + 1}", "64-bit"),
+        (f"approved_year IN (1, {BIG})", "64-bit"),
+        (f"area_ha BETWEEN 1 AND {BIG}", "64-bit"),
+        ("area_ha > " + "9" * 5000, f"at most {MAX_NUMBER_LENGTH}"),
+        ("area_ha > 0." + "0" * 5000 + "1", f"at most {MAX_NUMBER_LENGTH}"),
+        ("area_ha > 1e999", "not finite"),
+        ("(" * 300 + "status = 'a'" + ")" * 300, f"deeper than {MAX_DEPTH}"),
+        ("NOT " * 150 + "status = 'a'", f"deeper than {MAX_DEPTH}"),
+        ("CASEI(" * 50 + "name_en" + ")" * 50 + " = 'a'", f"deeper than {MAX_DEPTH}"),
+        ("status = 'a' AND " * 1500 + "TRUE", f"more than {MAX_NODES}"),
+        ("status = 'a' OR " * 1500 + "TRUE", f"more than {MAX_NODES}"),
+        (f"code IN ({', '.join(['1'] * (MAX_IN_TERMS + 1))})", f"at most {MAX_IN_TERMS}"),
+        (
+            "S_INTERSECTS(geometry, "
+            + "GEOMETRYCOLLECTION(" * 100
+            + "POINT(1 1)"
+            + ")" * 100
+            + ")",
+            f"deeper than {MAX_DEPTH}",
+        ),
+        ("S_INTERSECTS(geometry, POINT(nan 1))", "not finite"),
+    ],
+)
+def test_text_beyond_the_limits_is_refused_saying_the_limit(text, message):
+    with pytest.raises(CQL2Error, match=re.escape(message)):
+        parse_cql2_text(text)
+
+
+@pytest.mark.parametrize(
+    ("document", "message"),
+    [
+        ({"op": ">", "args": [{"property": "area_ha"}, BIG]}, "64-bit"),
+        ({"op": "in", "args": [{"property": "code"}, [1, -BIG - 1]]}, "64-bit"),
+        ({"op": "between", "args": [{"property": "area_ha"}, 1, BIG]}, "64-bit"),
+        ({"op": "in", "args": [{"property": "code"}, [1] * (MAX_IN_TERMS + 1)]}, "at most"),
+        (deep_json_not(MAX_DEPTH + 5), f"deeper than {MAX_DEPTH}"),
+        (json.dumps(deep_json_not(150)), "deeper than"),
+        ({"op": "and", "args": [deep_json_not(0)] * 600}, f"more than {MAX_NODES}"),
+        (
+            '{"op":"s_intersects","args":[{"property":"geometry"},{"bbox":[NaN,1,2,3]}]}',
+            "NaN",
+        ),
+        (
+            '{"op":"s_intersects","args":[{"property":"geometry"},{"bbox":[1e999,1,2,3]}]}',
+            "too large",
+        ),
+        (
+            {"op": "s_intersects", "args": [{"property": "g"}, {"bbox": [float("nan"), 1, 2, 3]}]},
+            "not finite",
+        ),
+        ('{"op":"=","args":[{"property":"status"},"\\ud800"]}', "surrogate"),
+        ({"op": "=", "args": [{"property": "status"}, "\ud800"]}, "surrogate"),
+        ({"op": ">", "args": [{"property": "area_ha"}, float("inf")]}, "not finite"),
+    ],
+)
+def test_json_beyond_the_limits_is_refused_saying_the_limit(document, message):
+    with pytest.raises(CQL2Error, match=re.escape(message)):
+        parse_cql2_json(document)
+
+
+def test_filters_at_the_limits_parse():
+    largest = 2**63 - 1
+    assert parse_cql2_text(f"a = {largest}") == Comparison("=", P("a"), L(largest))
+    assert parse_cql2_text(f"a = -{largest + 1}") == Comparison("=", P("a"), L(-largest - 1))
+    nested = "(" * (MAX_DEPTH - 1) + "a = 1" + ")" * (MAX_DEPTH - 1)
+    assert parse_cql2_text(nested) == Comparison("=", P("a"), L(1))
+    assert isinstance(parse_cql2_text("NOT " * (MAX_DEPTH - 1) + "a = 1"), Not)
+    with pytest.raises(CQL2Error, match="deeper"):
+        parse_cql2_text("NOT " * MAX_DEPTH + "a = 1")
+    terms = ", ".join(["1"] * MAX_IN_TERMS)
+    assert len(parse_cql2_text(f"a IN ({terms})").items) == MAX_IN_TERMS
+    conjunction = parse_cql2_text(" AND ".join(["a = 1"] * ((MAX_NODES - 1) // 3)))
+    assert isinstance(conjunction, And)
+    assert isinstance(parse_cql2_json(json.dumps(deep_json_not(MAX_DEPTH - 1))), Not)
+    with pytest.raises(CQL2Error, match="deeper"):
+        parse_cql2_json(deep_json_not(MAX_DEPTH))
+
+
+def test_a_cql2_text_filter_must_be_text():
+    with pytest.raises(CQL2Error, match="text"):
+        parse_filter({"op": "=", "args": [1, 1]}, "cql2-text")

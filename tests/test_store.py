@@ -240,3 +240,18 @@ def test_iter_features_streams_every_selected_feature_in_batches(grid_store):
         f for b in grid_store.iter_features("grid", Query(filter=operating, limit=None)) for f in b
     ]
     assert len(selected) == 33 and all(f.properties["status"] == "operating" for f in selected)
+
+
+def test_long_conjunctions_and_disjunctions_compile_within_sqlites_depth(grid_store):
+    """SQLite parses a flat `a AND b AND …` one level per term and refuses past 1000 levels;
+    the compiler groups terms in a balanced tree, so internal queries (a shortlist's ids) of
+    any length run."""
+    every_code = [Comparison("<>", Property("code"), Literal(f"X-{n}")) for n in range(3000)]
+    assert matched(grid_store, filter=And(tuple(every_code))) == ALL
+    some_codes = [Comparison("=", Property("code"), Literal(f"G-{n % 10}-0")) for n in range(3000)]
+    assert matched(grid_store, filter=Or(tuple(some_codes))) == 10
+
+
+def test_like_on_numbers_and_numeric_columns_is_not_an_error(grid_store):
+    assert matched(grid_store, filter=Like(Literal(0), Literal(0))) == ALL
+    assert matched(grid_store, filter=Like(Property("name_en"), Property("approved_year"))) == 0

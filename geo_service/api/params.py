@@ -16,7 +16,18 @@ from fastapi import Depends, Query, Request
 from ..catalogue import FieldSpec, LayerMeta
 from ..cql2 import CQL2Error, parse_filter
 from ..errors import InvalidParameter
-from ..query import BBox, Between, Comparison, Expr, Literal, Property, SortKey, conjunction
+from ..query import (
+    BBox,
+    Between,
+    Comparison,
+    Expr,
+    Literal,
+    Property,
+    SortKey,
+    check_filter,
+    check_integer,
+    conjunction,
+)
 from ..query import Query as FeatureQuery
 from ..settings import Settings
 from ..store import Store
@@ -121,9 +132,11 @@ def coerce_value(spec: FieldSpec, text: str) -> Any:
     """A query-string value as the field's type, or a 400 that says what was expected."""
     try:
         if spec.type == "integer":
-            return int(text)
+            return check_integer(int(text), spec.name)
+        if spec.type == "number" and math.isfinite(number := float(text)):
+            return number
         if spec.type == "number":
-            return float(text)
+            raise ValueError("not a finite number")
         if spec.type == "boolean":
             return {"true": True, "false": False, "1": True, "0": False}[text.lower()]
         if spec.type == "date":
@@ -176,15 +189,19 @@ class FeatureQueryParams:
         except CQL2Error as exc:
             raise InvalidParameter(f"filter: {exc}") from None
         limit = (
-            settings.default_limit if self.limit is None else min(self.limit, settings.max_limit)
+            settings.default_limit
+            if self.limit is None
+            else min(check_integer(self.limit, "limit"), settings.max_limit)
         )
         properties = None
         if self.properties is not None:
             properties = tuple(p.strip() for p in self.properties.split(",") if p.strip())
         return FeatureQuery(
             bbox=parse_bbox(self.bbox) if self.bbox else None,
-            filter=conjunction(
-                *equality, parse_datetime(self.datetime) if self.datetime else None, cql
+            filter=check_filter(
+                conjunction(
+                    *equality, parse_datetime(self.datetime) if self.datetime else None, cql
+                )
             ),
             text=self.q,
             properties=properties,

@@ -86,6 +86,8 @@ def sql_intersects(blob: bytes | None, query_wkb: bytes) -> int:
 
 
 def _text_function(function):
+    """A text function for SQL: numbers, blobs and NULL pass unchanged (SQLite compares them as
+    it would without the function), so no column's value can make it raise."""
     return lambda value: function(value) if isinstance(value, str) else value
 
 
@@ -102,7 +104,9 @@ def open_readonly(path: Path, mapped: bool = True) -> sqlite3.Connection:
     connection.create_function("gs_intersects", 2, sql_intersects, deterministic=True)
     connection.create_function("gs_lower", 1, _text_function(lower), deterministic=True)
     connection.create_function("gs_unaccent", 1, _text_function(unaccent), deterministic=True)
-    connection.create_function("gs_like_to_glob", 1, like_to_glob, deterministic=True)
+    connection.create_function(
+        "gs_like_to_glob", 1, _text_function(like_to_glob), deterministic=True
+    )
     return connection
 
 

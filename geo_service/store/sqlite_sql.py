@@ -198,10 +198,7 @@ class FilterCompiler:
         return SqlFragment(f"(NOT {inner.sql})", inner.params)
 
     def _join(self, op: str, items: tuple[Expr, ...]) -> SqlFragment:
-        parts = [self.compile(item) for item in items]
-        return SqlFragment(
-            "(" + op.join(p.sql for p in parts) + ")", [v for p in parts for v in p.params]
-        )
+        return _balanced(op, [self.compile(item) for item in items])
 
     def _check_types(self, subject: Expr, others: list[Expr]) -> None:
         """A property compared with a literal of another type is a client error, said clearly."""
@@ -219,6 +216,16 @@ class FilterCompiler:
                         f"property {spec.name!r} is of type {spec.type}; "
                         f"it cannot be compared with {literal.value!r}"
                     )
+
+
+def _balanced(op: str, parts: list[SqlFragment]) -> SqlFragment:
+    """`a op b op c …` grouped as a balanced tree: SQLite parses a flat chain of n terms n
+    levels deep (and refuses past 1000), a balanced one only log2(n) levels deep."""
+    if len(parts) == 1:
+        return parts[0]
+    middle = len(parts) // 2
+    left, right = _balanced(op, parts[:middle]), _balanced(op, parts[middle:])
+    return SqlFragment(f"({left.sql}{op}{right.sql})", left.params + right.params)
 
 
 def _unwrap(expr: Expr) -> Expr:
@@ -243,10 +250,8 @@ def sql_value(value: Any) -> Any:
     return value
 
 
-def like_to_glob(pattern: str | None) -> str | None:
+def like_to_glob(pattern: str) -> str:
     """CQL2 LIKE pattern (`%`, `_`, backslash escapes) as an equivalent SQLite GLOB pattern."""
-    if pattern is None:
-        return None
     out = []
     chars = iter(pattern)
     for ch in chars:
