@@ -33,16 +33,33 @@ _ARROW_TYPES = {
 
 
 def parse_crs(text: str | None) -> CRS:
-    """`EPSG:9206`, an OGC CRS URI or CRS84; anything pyproj does not know is a 400."""
+    """`EPSG:9206`, an OGC CRS URI or CRS84; a 400 for anything pyproj does not know, or that
+    is not a geographic or projected CRS WGS 84 longitude/latitude can be transformed into
+    (another planet's, a vertical, geocentric or engineering CRS)."""
     if text is None or text.rstrip("/").endswith(("CRS84", "OGC:CRS84")):
         return WGS84
     candidate = text
     if "/def/crs/EPSG/" in text:
         candidate = "EPSG:" + text.rstrip("/").rsplit("/", 1)[-1]
     try:
-        return CRS.from_user_input(candidate)
+        crs = CRS.from_user_input(candidate)
     except Exception:  # pyproj raises CRSError and others for garbage
-        raise InvalidParameter(f"crs {text!r} is not a CRS pyproj knows (try EPSG:9206)") from None
+        raise InvalidParameter(
+            f"crs {text!r} is not a CRS pyproj knows (try EPSG:9206) / "
+            f"hệ toạ độ {text!r} không được hỗ trợ (thử EPSG:9206)"
+        ) from None
+    try:
+        Transformer.from_crs(WGS84, crs, always_xy=True)
+        usable = crs.is_geographic or crs.is_projected
+    except Exception:  # ProjError: no transformation (another body, …)
+        usable = False
+    if not usable:
+        raise InvalidParameter(
+            f"crs {text!r}: WGS 84 longitude/latitude cannot be transformed into it; use a "
+            f"projected or geographic CRS of the Earth, e.g. EPSG:9206 / không thể chuyển "
+            f"toạ độ WGS 84 sang hệ {text!r}; hãy dùng hệ toạ độ của Trái Đất, ví dụ EPSG:9206"
+        )
+    return crs
 
 
 @dataclass(frozen=True)
@@ -66,9 +83,16 @@ def reproject(geometries: np.ndarray, crs: CRS) -> np.ndarray:
     if crs == WGS84:
         return geometries
     transformer = Transformer.from_crs(WGS84, crs, always_xy=True)
-    return shapely.transform(
+    moved = shapely.transform(
         geometries, lambda xy: np.column_stack(transformer.transform(xy[:, 0], xy[:, 1]))
     )
+    if not np.isfinite(shapely.get_coordinates(moved)).all():
+        raise InvalidParameter(
+            f"crs {crs.name!r}: some sites lie outside what this CRS can show (their "
+            f"coordinates would not be finite); choose a CRS that covers them, e.g. EPSG:9206 / "
+            f"một số địa điểm nằm ngoài phạm vi của hệ toạ độ này"
+        )
+    return moved
 
 
 def _property_array(spec: FieldSpec, values: list) -> pa.Array:
