@@ -10,6 +10,7 @@ import shapely
 from fastapi.testclient import TestClient
 from pyproj import Geod
 
+from geo_service import strict_json
 from geo_service.app import create_app
 from geo_service.settings import Settings
 from geo_service.store.gpkg import GeoPackageStore, publish_layer
@@ -202,3 +203,45 @@ def test_candidates_take_the_maps_text_search_and_view(world):
     assert [s["id"] for s in searched["sites"]] == ["P3"]
     bad = ranked(client, candidates={"collection": "plots", "bbox": "1,2,3"})
     assert bad.status_code == 400 and "bbox" in bad.json()["description"]
+
+
+AREA = '{"type": "attribute", "field": "area_ha", "direction": "higher"'
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (f'{{"candidates": {{"collection": "plots"}}, "criteria": [{AREA}, "weight": NaN}}]}}',
+         "NaN"),
+        (f'{{"candidates": {{"collection": "plots"}}, "criteria": [{AREA}, "weight": 1e999}}]}}',
+         "too large"),
+        (f'{{"candidates": {{"collection": "plots"}}, "criteria": [{AREA}, "weight": 1, '
+         f'"min": -Infinity}}]}}', "Infinity"),
+        (f'{{"candidates": {{"collection": "plots"}}, "criteria": [{AREA}, "weight": 1, '
+         f'"max": Infinity}}]}}', "Infinity"),
+        ('{"candidates": {"collection": "plots", "filter": "area_ha > 9223372036854775808"}, '
+         f'"criteria": [{AREA}, "weight": 1}}]}}', "64-bit"),
+        ('{"candidates": {"collection": "plots", "filter": {"op": ">", "args": '
+         '[{"property": "area_ha"}, 9223372036854775808]}}, '
+         f'"criteria": [{AREA}, "weight": 1}}]}}', "64-bit"),
+        ('{"candidates": {"collection": "plots", "q": "\\ud800"}, '
+         f'"criteria": [{AREA}, "weight": 1}}]}}', "surrogate"),
+    ],
+)  # fmt: skip
+def test_rankings_with_numbers_that_are_not_finite_are_400s(world, body, message):
+    client, _ = world
+    response = client.post(
+        "/analysis/rank", content=body, headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 400, response.text
+    assert message in response.json()["description"]
+
+
+def test_the_largest_weights_still_give_finite_shares_and_scores(world):
+    client, _ = world
+    huge = {"type": "attribute", "field": "area_ha", "weight": 1.7e308, "direction": "higher"}
+    response = ranked(client, criteria=[huge, huge | {"direction": "lower"}])
+    assert response.status_code == 200, response.text
+    result = strict_json.loads(response.text)  # which refuses NaN and Infinity
+    assert [c["weight_share"] for c in result["criteria"]] == [0.5, 0.5]
+    assert all(s["score"] == pytest.approx(0.5) for s in result["sites"])

@@ -11,6 +11,9 @@ nearest feature of a layer (optionally filtered). Then:
 3. A candidate with no value for a criterion (no threshold) gets 0 for it, flagged `missing`.
 4. Contribution = weight / (sum of weights) × normalised value; the score is their sum (0–1),
    so the contributions always add up to the score and explain the order.
+
+Weights and thresholds are finite numbers (JSON has no others; NaN and Infinity are refused),
+and every figure computed from them stays finite, however large they are.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import shapely
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ..api.params import parse_bbox
 from ..cql2 import CQL2Error, parse_filter
@@ -36,8 +39,12 @@ NUMERIC = ("integer", "number")
 STATS = ("count", "min", "mean", "max", "std", "coverage")
 
 
+STRICT = ConfigDict(extra="forbid", allow_inf_nan=False)
+"""Unknown members are mistakes; numbers are finite."""
+
+
 class Candidates(BaseModel):
-    model_config = {"extra": "forbid"}
+    model_config = STRICT
 
     collection: str
     filter: str | dict | None = Field(None, description="CQL2 text (or JSON) on the collection")
@@ -53,7 +60,7 @@ class Candidates(BaseModel):
 
 
 class Criterion(BaseModel):
-    model_config = {"extra": "forbid"}
+    model_config = STRICT
 
     type: Literal["attribute", "raster", "distance"]
     field: str | None = Field(None, description="attribute: a numeric property")
@@ -88,7 +95,7 @@ class Criterion(BaseModel):
 
 
 class RankRequest(BaseModel):
-    model_config = {"extra": "forbid"}
+    model_config = STRICT
 
     candidates: Candidates
     criteria: list[Criterion] = Field(min_length=1, max_length=20)
@@ -203,12 +210,11 @@ def rank(store: Store, rasters: RasterStore, request: RankRequest, most: int) ->
             excluded.append((feature, reasons))
         else:
             kept.append(index)
-    total_weight = sum(c.weight for c in request.criteria)
+    shares = _weight_shares([c.weight for c in request.criteria])
     scored = [Scored(features[i], 0.0, []) for i in kept]
-    for criterion, values in zip(request.criteria, raw, strict=True):
+    for criterion, values, share in zip(request.criteria, raw, shares, strict=True):
         present = [values[i] for i in kept if values[i] is not None]
         low, high = (min(present), max(present)) if present else (0.0, 0.0)
-        share = criterion.weight / total_weight
         for site, index in zip(scored, kept, strict=True):
             value = values[index]
             normalised = None if value is None else _normalise(value, low, high, criterion)
@@ -220,8 +226,8 @@ def rank(store: Store, rasters: RasterStore, request: RankRequest, most: int) ->
     scored.sort(key=lambda s: (-s.score, s.feature.id))
     echo = [
         criterion.model_dump(exclude_none=True, exclude=None if criterion.raster else {"stat"})
-        | {"name": criterion.name, "weight_share": criterion.weight / total_weight}
-        for criterion in request.criteria
+        | {"name": criterion.name, "weight_share": share}
+        for criterion, share in zip(request.criteria, shares, strict=True)
     ]
     return Ranking(chosen.collection, len(features), echo, scored, excluded)
 
@@ -282,8 +288,17 @@ def _outside(criterion: Criterion, value: float | None) -> str | None:
     return None
 
 
+def _weight_shares(weights: list[float]) -> list[float]:
+    """Each weight's share of their sum; scaled by the largest first, so that weights near the
+    largest float do not add up to infinity."""
+    largest = max(weights)
+    scaled = [w / largest for w in weights]
+    return [w / sum(scaled) for w in scaled]
+
+
 def _normalise(value: float, low: float, high: float, criterion: Criterion) -> float:
     if high == low:
         return 1.0
-    share = (value - low) / (high - low)
+    # halves: the span of two finite floats can overflow, the span of their halves cannot
+    share = (value / 2 - low / 2) / (high / 2 - low / 2)
     return share if criterion.direction == "higher" else 1.0 - share
