@@ -215,3 +215,91 @@ def test_filter_injection_never_reaches_sql(grid_client, grid_dir, attack, tmp_p
         assert response.json()["numberMatched"] == 0
     assert current.read_bytes() == snapshot.read_bytes()
     assert items(grid_client, limit=1)["numberMatched"] == 101
+
+
+BIG = str(2**63)  # one more than SQLite's largest integer
+NOT_DEEP = '{"op":"=","args":[{"property":"status"},"a"]}'
+for _ in range(150):
+    NOT_DEEP = '{"op":"not","args":[' + NOT_DEEP + "]}"
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"filter": f"area_ha > {BIG}"}, "64-bit"),
+        ({"filter": f"approved_year IN (1, {BIG})"}, "64-bit"),
+        ({"filter": f"area_ha BETWEEN -{BIG}1 AND 1"}, "64-bit"),
+        (
+            {
+                "filter": f'{{"op":">","args":[{{"property":"area_ha"}},{BIG}]}}',
+                "filter-lang": "cql2-json",
+            },
+            "64-bit",
+        ),  # fmt: skip
+        ({"approved_year": BIG}, "approved_year"),
+        ({"area_ha": "1e999"}, "area_ha"),
+        ({"offset": BIG}, "offset"),
+        ({"limit": BIG}, "limit"),
+        ({"offset": "9" * 5000}, "offset"),
+        ({"filter": "area_ha > " + "9" * 5000}, "at most 40"),
+        ({"filter": "(" * 300 + "status = 'a'" + ")" * 300}, "deeper than 20"),
+        ({"filter": "NOT " * 150 + "status = 'a'"}, "deeper than 20"),
+        ({"filter": NOT_DEEP, "filter-lang": "cql2-json"}, "deeper than"),
+        ({"filter": "status = 'a' AND " * 1500 + "TRUE"}, "more than 1000"),
+        ({"q": " ".join(f"w{n}" for n in range(3000))}, "at most 500"),
+        ({"q": " ".join("w" * 21)}, "21 words; at most 20"),
+        ({"sortby": ",".join(["area_ha"] * 3000)}, "at most 10"),
+        ({"properties": ",".join(["area_ha"] * 3000)}, "at most 500"),
+        (
+            {
+                "filter": '{"op":"s_intersects","args":[{"property":"geometry"},'
+                '{"bbox":[NaN,21,105,22]}]}',
+                "filter-lang": "cql2-json",
+            },
+            "NaN",
+        ),  # fmt: skip
+        (
+            {
+                "filter": '{"op":"=","args":[{"property":"status"},"\\ud800"]}',
+                "filter-lang": "cql2-json",
+            },
+            "surrogate",
+        ),  # fmt: skip
+        ({"f": "csv", "crs": "IAU_2015:30100"}, "cannot be transformed"),
+        ({"f": "gpkg", "crs": "+proj=longlat +a=1"}, "cannot be transformed"),
+        ({"f": "csv", "crs": "EPSG:5773"}, "cannot be transformed"),  # a vertical CRS
+        ({"f": "shp", "crs": "+proj=ortho +lat_0=-90"}, "outside what this CRS can show"),
+    ],
+)
+def test_inputs_that_once_were_500s_are_400s_saying_why(grid_client, params, message):
+    response = grid_client.get("/collections/grid/items", params=params)
+    assert response.status_code == 400, response.text
+    body = response.json()
+    assert body["code"] == "InvalidParameterValue"
+    assert message in body["description"]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/collections/grid/items?q=%ED%A0%80",
+        "/collections/grid/items?status=a%ED%A0%80",
+        "/collections/grid/items?filter=status%3D%27%ED%A0%80%27",
+        "/collections/grid/facets?fields=status&q=%FF",
+        "/collections/grid%ED%A0%80/items",
+        "/map/investor%ED%A0%80",
+    ],
+)
+def test_invalid_utf8_in_a_path_or_query_string_is_a_400(grid_client, url):
+    response = grid_client.get(url)
+    assert response.status_code == 400, response.text
+    assert "UTF-8" in response.json()["description"]
+
+
+def test_the_largest_accepted_values_still_answer(grid_client):
+    largest = str(2**63 - 1)
+    assert items(grid_client, filter=f"approved_year < {largest}")["numberMatched"] == 100
+    assert items(grid_client, approved_year=largest)["numberMatched"] == 0
+    assert items(grid_client, offset=largest)["features"] == []
+    assert items(grid_client, limit=largest)["numberReturned"] == 50  # clamped to the maximum
+    assert items(grid_client, filter="status = 'x' OR " * 300 + "TRUE")["numberMatched"] == 101

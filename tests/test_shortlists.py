@@ -101,6 +101,34 @@ def test_bad_bodies_are_400(data_dir):
     )
 
 
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b'{"name": "\\ud800"}', "surrogate"),
+        (b'{"name": "x", "note": "\\udfff tail"}', "surrogate"),
+        (b'{"name": NaN}', "NaN"),
+        (b'{"name": "x", "items": [], "extra": 1e999}', "too large"),
+        (b'{"name": "x", "items": ' + b"[" * 100 + b"]" * 100 + b"}", "nesting"),
+        (b'{"name": "x", "note": 1' + b"0" * 50 + b"}", "integer"),
+    ],
+)
+def test_bodies_that_are_not_strict_json_are_400_and_store_nothing(data_dir, body, message):
+    client = app_client(data_dir)
+    response = client.post(
+        "/shortlists", content=body, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 400, response.text
+    assert message in response.json()["description"]
+    created = create(client)
+    change = client.patch(
+        f"/shortlists/{created['id']}",
+        content=body,
+        headers={"content-type": "application/json", "X-Shortlist-Key": created["edit_key"]},
+    )
+    assert change.status_code == 400 and message in change.json()["description"]
+    assert client.get(f"/shortlists/{created['id']}").json()["name"] == created["name"]
+
+
 def test_limits(data_dir):
     client = app_client(data_dir, shortlist_max_items=3, shortlists_per_client=2)
     too_many = client.post("/shortlists", json={"name": "x", "items": ITEMS})

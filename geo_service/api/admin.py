@@ -11,8 +11,9 @@ from ..errors import InvalidParameter, NotFound
 from ..store.gpkg import version_summary
 from ..store.gpkg_files import activate, archive_layer, current_file, version_path, versions
 from .auth import Admin, AdminStoreDep, Editor
+from .strict_input import StrictRoute
 
-router = APIRouter(prefix="/admin", tags=["Administration"])
+router = APIRouter(prefix="/admin", tags=["Administration"], route_class=StrictRoute)
 
 
 def _data_dir(request: Request):

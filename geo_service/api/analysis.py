@@ -19,8 +19,9 @@ from .downloads import file_download
 from .links import JSON, base_url, link
 from .params import SettingsDep, StoreDep
 from .rasters import RasterStoreDep
+from .strict_input import StrictRoute
 
-router = APIRouter(tags=["Analysis"])
+router = APIRouter(tags=["Analysis"], route_class=StrictRoute)
 MAX_NEIGHBOURS = 50
 RankFormat = Annotated[str, Depends(output_format(("json", "csv", "xlsx")))]
 NO_GEOMETRY = "the feature has no geometry / đối tượng không có hình học"

@@ -11,8 +11,9 @@ from ..catalogue import FieldSpec, LayerMeta
 from .deps import Lang, LangDep, output_format
 from .links import GEOJSON, JSON, base_url, link
 from .params import CRS84, StoreDep
+from .strict_input import StrictRoute
 
-router = APIRouter(tags=["Collections"])
+router = APIRouter(tags=["Collections"], route_class=StrictRoute)
 JsonOnly = Annotated[str, Depends(output_format(("json",)))]
 
 _JSON_TYPES = {

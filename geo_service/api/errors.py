@@ -9,7 +9,16 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from ..errors import ServiceError
+from ..errors import (
+    Conflict,
+    Forbidden,
+    InvalidParameter,
+    NotAcceptable,
+    NotFound,
+    ServiceError,
+    TooLarge,
+    Unauthorized,
+)
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +31,29 @@ def error_response(
     )
 
 
+HTTP_CODES = {
+    400: InvalidParameter.code,
+    401: Unauthorized.code,
+    403: Forbidden.code,
+    404: NotFound.code,
+    405: "MethodNotAllowed",
+    406: NotAcceptable.code,
+    409: Conflict.code,
+    413: TooLarge.code,
+    415: "UnsupportedMediaType",
+    429: "TooManyRequests",
+}
+"""The `code` of an error Starlette or FastAPI raise with only a status."""
+
+
+def _problem(error: dict) -> str:
+    """One validation error as `where: what`; an unreadable JSON body says why."""
+    if error["type"] == "json_invalid":
+        return f"request body: {error.get('ctx', {}).get('error', 'not valid JSON')}"
+    where = ".".join(str(p) for p in error["loc"][1:]) or error["loc"][0]
+    return f"{where}: {error['msg']}"
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ServiceError)
     async def service_error(request: Request, exc: ServiceError) -> JSONResponse:
@@ -29,16 +61,25 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'][1:]) or e['loc'][0]}: {e['msg']}"
-            for e in exc.errors()
-        )
+        problems = "; ".join(_problem(e) for e in exc.errors())
         return error_response(400, "InvalidParameterValue", problems)
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
-        code = {404: "NotFound", 405: "MethodNotAllowed"}.get(exc.status_code, "HTTPError")
-        return error_response(exc.status_code, code, str(exc.detail))
+        """Errors Starlette and FastAPI raise themselves: unknown path, wrong method, …"""
+        code = HTTP_CODES.get(exc.status_code, "HTTPError")
+        description = str(exc.detail)
+        if exc.status_code == 404 and description == "Not Found":
+            description = f"no such path: {request.url.path} / không có đường dẫn này"
+        elif exc.status_code == 405:
+            allowed = (exc.headers or {}).get("Allow", "")
+            description = (
+                f"method {request.method} is not allowed on {request.url.path}; allowed: "
+                f"{allowed} / phương thức {request.method} không được phép"
+            )
+        response = error_response(exc.status_code, code, description)
+        response.headers.update(exc.headers or {})
+        return response
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -14,8 +14,9 @@ from fastapi import APIRouter, Query
 from ..errors import InvalidParameter
 from .deps import LangDep
 from .params import FeatureParams, SettingsDep, StoreDep
+from .strict_input import StrictRoute
 
-router = APIRouter(tags=["Features"])
+router = APIRouter(tags=["Features"], route_class=StrictRoute)
 
 
 @router.get("/collections/{collection_id}/facets", summary="Facet counts / Đếm theo thuộc tính")

@@ -17,8 +17,9 @@ from .deps import LangDep, output_format
 from .downloads import file_download
 from .links import GEOJSON, JSON, PDF, base_url, link, with_params
 from .params import FeatureParams, SettingsDep, StoreDep, check_crs84
+from .strict_input import StrictRoute
 
-router = APIRouter(tags=["Features"])
+router = APIRouter(tags=["Features"], route_class=StrictRoute)
 FeatureFormat = Annotated[str, Depends(output_format(("json", "geojson", "pdf")))]
 PageOrExport = Annotated[str, Depends(output_format(("json", *FORMATS)))]
 

@@ -12,8 +12,9 @@ from fastapi import APIRouter, Query
 
 from ..errors import InvalidParameter
 from .params import FeatureParams, SettingsDep, StoreDep
+from .strict_input import StrictRoute
 
-router = APIRouter(tags=["Features"])
+router = APIRouter(tags=["Features"], route_class=StrictRoute)
 
 MAX_CELLS = 256
 

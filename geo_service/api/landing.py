@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from .deps import LangDep, output_format
 from .links import HTML, JSON, OPENAPI, base_url, link
 from .params import SettingsDep
+from .strict_input import StrictRoute
 
 CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
@@ -31,7 +32,7 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/cql2/1.0/conf/property-property",
 ]
 
-router = APIRouter(tags=["Capabilities"])
+router = APIRouter(tags=["Capabilities"], route_class=StrictRoute)
 
 
 @router.get("/", summary="Landing page / Trang chủ")

@@ -25,8 +25,9 @@ from ..maps.page import build_map_page
 from .links import HTML, JSON, base_url, link
 from .params import SettingsDep, StoreDep
 from .rasters import RasterStoreDep
+from .strict_input import StrictRoute
 
-router = APIRouter(tags=["Map"])
+router = APIRouter(tags=["Map"], route_class=StrictRoute)
 
 
 class AssetsMissing(ServiceError):

@@ -21,9 +21,10 @@ from ..rasters.store import RasterStore
 from ..rasters.tiles import legend, native_zoom, render_tile
 from .auth import Admin, AdminStoreDep, Editor
 from .links import JSON, base_url, link
+from .strict_input import StrictRoute
 from .uploads import parse_metadata, save_upload
 
-router = APIRouter(tags=["Rasters"])
+router = APIRouter(tags=["Rasters"], route_class=StrictRoute)
 PNG = "image/png"
 TILE_CACHE_SECONDS = 3600
 """Tile URLs carry the raster's version (`?v=`), so a new version is new URLs."""

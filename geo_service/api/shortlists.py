@@ -17,8 +17,9 @@ from .deps import LangDep, output_format
 from .downloads import file_download
 from .links import GEOJSON, JSON, PDF, base_url, link
 from .params import StoreDep
+from .strict_input import StrictRoute
 
-router = APIRouter(tags=["Shortlists"])
+router = APIRouter(tags=["Shortlists"], route_class=StrictRoute)
 
 
 async def get_shortlists(request: Request) -> ShortlistStore:

@@ -19,8 +19,9 @@ from ..ingest import Report, UploadRequest, ingest
 from ..ingest.read import ReadOptions, UploadLimits, claimed_suffix
 from ..store.gpkg_files import versions
 from .auth import AdminStoreDep, Editor
+from .strict_input import StrictRoute
 
-router = APIRouter(prefix="/admin", tags=["Administration"])
+router = APIRouter(prefix="/admin", tags=["Administration"], route_class=StrictRoute)
 
 
 class ValidationFailed(ServiceError):
