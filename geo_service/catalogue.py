@@ -59,7 +59,7 @@ class LayerMeta(BaseModel):
     @field_validator("id")
     @classmethod
     def _valid_id(cls, value: str) -> str:
-        if not LAYER_ID_PATTERN.match(value):
+        if not LAYER_ID_PATTERN.fullmatch(value):
             raise ValueError(f"layer id {value!r} must match {LAYER_ID_PATTERN.pattern}")
         return value
 

@@ -7,8 +7,19 @@ import os
 import sys
 from pathlib import Path
 
+from .catalogue import LAYER_ID_PATTERN
 from .exports.formats import FORMATS
 from .settings import Settings
+
+
+def layer_id(text: str) -> str:
+    """An argument that must be a whole layer id (no trailing newline, no path)."""
+    if not LAYER_ID_PATTERN.fullmatch(text):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a layer id: a lower-case letter, then at most 62 lower-case "
+            f"letters, digits or '_' / {text!r} không phải mã lớp hợp lệ"
+        )
+    return text
 
 
 def _data_dir(args: argparse.Namespace) -> Path:
@@ -270,7 +281,7 @@ def build_parser() -> argparse.ArgumentParser:
         commands.add_parser("export", help="export a layer (or part of it) to a file")
     )
     source = export.add_mutually_exclusive_group(required=True)
-    source.add_argument("--layer", help="layer id")
+    source.add_argument("--layer", type=layer_id, help="layer id")
     source.add_argument(
         "--shortlist", help="shortlist id: every site of it, one table or file per layer"
     )
@@ -291,7 +302,10 @@ def build_parser() -> argparse.ArgumentParser:
         "file", help="GeoPackage, zipped Shapefile, GeoJSON, KML/KMZ, CSV or FlatGeobuf"
     )
     importer.add_argument(
-        "--layer", required=True, help="layer id (a new layer, or a new version of one)"
+        "--layer",
+        required=True,
+        type=layer_id,
+        help="layer id (a new layer, or a new version of one)",
     )
     importer.add_argument(
         "--metadata", help="JSON file: title_vi, title_en, kind, source, licence, …"

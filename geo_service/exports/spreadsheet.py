@@ -33,7 +33,7 @@ def freeze_header_and_filter(path: Path) -> None:
                 source.open(item) as reader,
                 target.open(item.filename, "w", force_zip64=True) as writer,
             ):
-                if _SHEET.match(item.filename):
+                if _SHEET.fullmatch(item.filename):
                     _rewrite_sheet(reader, writer)
                 else:
                     shutil.copyfileobj(reader, writer, _CHUNK)

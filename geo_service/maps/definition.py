@@ -142,13 +142,13 @@ class MapDefinition(Strict):
 
 
 def map_ids(maps_dir: Path) -> list[str]:
-    return sorted(p.stem for p in Path(maps_dir).glob("*.toml") if MAP_ID_PATTERN.match(p.stem))
+    return sorted(p.stem for p in Path(maps_dir).glob("*.toml") if MAP_ID_PATTERN.fullmatch(p.stem))
 
 
 def load_map(maps_dir: Path, map_id: str) -> MapDefinition:
     """The definition `maps_dir/<map_id>.toml`; `NotFound` if there is none."""
     path = Path(maps_dir) / f"{map_id}.toml"
-    if not MAP_ID_PATTERN.match(map_id) or not path.is_file():
+    if not MAP_ID_PATTERN.fullmatch(map_id) or not path.is_file():
         raise NotFound(
             f"no map {map_id!r}; maps: {', '.join(map_ids(maps_dir)) or 'none'} "
             f"/ không có bản đồ {map_id!r}"

@@ -69,7 +69,7 @@ def ingest_raster(
 ) -> RasterMeta:
     """Validate `path` (a file the caller lets us change); unless `dry_run`, publish it as the
     next version of `raster_id`. Returns the metadata as published (or as it would be)."""
-    if not LAYER_ID_PATTERN.match(raster_id):
+    if not LAYER_ID_PATTERN.fullmatch(raster_id):
         raise InvalidParameter(
             f"raster id {raster_id!r} must match {LAYER_ID_PATTERN.pattern} / "
             f"mã lớp raster {raster_id!r} phải khớp {LAYER_ID_PATTERN.pattern}"

@@ -28,7 +28,7 @@ class ColourStop(BaseModel):
     @field_validator("color")
     @classmethod
     def _hex(cls, value: str) -> str:
-        if not HEX_COLOUR.match(value):
+        if not HEX_COLOUR.fullmatch(value):
             raise ValueError(f"colour {value!r} must be #rrggbb")
         return value.lower()
 

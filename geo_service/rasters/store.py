@@ -40,7 +40,7 @@ class RasterStore:
         return sorted(
             p.name
             for p in self.root.iterdir()
-            if LAYER_ID_PATTERN.match(p.name) and (p / CURRENT).exists()
+            if LAYER_ID_PATTERN.fullmatch(p.name) and (p / CURRENT).exists()
         )
 
     def rasters(self) -> list[RasterMeta]:
@@ -48,9 +48,9 @@ class RasterStore:
 
     def versions(self, raster_id: str) -> list[int]:
         folder = self.root / raster_id
-        if not LAYER_ID_PATTERN.match(raster_id) or not folder.is_dir():
+        if not LAYER_ID_PATTERN.fullmatch(raster_id) or not folder.is_dir():
             return []
-        found = (_VERSION_FILE.match(p.name) for p in folder.iterdir())
+        found = (_VERSION_FILE.fullmatch(p.name) for p in folder.iterdir())
         return sorted(int(m.group(1)) for m in found if m)
 
     def get(self, raster_id: str) -> tuple[RasterMeta, Path]:
@@ -67,7 +67,7 @@ class RasterStore:
     def version_meta(self, raster_id: str, version: int) -> tuple[RasterMeta, Path]:
         """One stored version's metadata and COG, served or not."""
         path = self.root / raster_id / f"v{version:06d}.tif"
-        if not LAYER_ID_PATTERN.match(raster_id) or not path.is_file():
+        if not LAYER_ID_PATTERN.fullmatch(raster_id) or not path.is_file():
             raise NotFound(
                 f"raster {raster_id!r} has no version {version} / "
                 f"lớp raster {raster_id!r} không có phiên bản {version}"
@@ -84,7 +84,7 @@ class RasterStore:
 
     def current_version(self, raster_id: str) -> int | None:
         path = self._current(raster_id)
-        match = _VERSION_FILE.match(path.name) if path else None
+        match = _VERSION_FILE.fullmatch(path.name) if path else None
         return int(match.group(1)) if match else None
 
     def activate(self, raster_id: str, version: int) -> RasterMeta:
@@ -100,7 +100,7 @@ class RasterStore:
         return archive_folder(self.root, raster_id)
 
     def _current(self, raster_id: str) -> Path | None:
-        if not LAYER_ID_PATTERN.match(raster_id):
+        if not LAYER_ID_PATTERN.fullmatch(raster_id):
             return None
         link = self.root / raster_id / CURRENT
         try:

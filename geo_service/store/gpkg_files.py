@@ -36,13 +36,15 @@ def layer_dirs(data_dir: Path) -> Iterable[Path]:
     if not data_dir.is_dir():
         return []
     return sorted(
-        p for p in data_dir.iterdir() if LAYER_ID_PATTERN.match(p.name) and (p / CURRENT).exists()
+        p
+        for p in data_dir.iterdir()
+        if LAYER_ID_PATTERN.fullmatch(p.name) and (p / CURRENT).exists()
     )
 
 
 def current_file(data_dir: Path, layer_id: str) -> Path | None:
     """The resolved path of the served version of a layer, or None."""
-    if not LAYER_ID_PATTERN.match(layer_id):
+    if not LAYER_ID_PATTERN.fullmatch(layer_id):
         return None
     link = data_dir / layer_id / CURRENT
     try:
@@ -55,7 +57,7 @@ def versions(data_dir: Path, layer_id: str) -> list[int]:
     folder = data_dir / layer_id
     if not folder.is_dir():
         return []
-    found = (_VERSION_FILE.match(p.name) for p in folder.iterdir())
+    found = (_VERSION_FILE.fullmatch(p.name) for p in folder.iterdir())
     return sorted(int(m.group(1)) for m in found if m)
 
 

@@ -1,0 +1,113 @@
+"""Ids (and colours) are whole matches of their pattern: `$` also matches before a trailing
+newline, so an id such as `zones\\n` must be refused wherever an id is checked, before anything
+is written."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pydantic
+import pytest
+
+from geo_service.catalogue import LayerMeta
+from geo_service.errors import InvalidParameter, NotFound
+from geo_service.maps.definition import load_map, map_ids
+from geo_service.rasters.ingest import ingest_raster
+from geo_service.rasters.meta import ColourStop
+from geo_service.rasters.store import RasterStore
+from geo_service.store.gpkg_files import current_file, layer_dirs
+
+from .raster_data import make_world
+
+NEWLINE_IDS = ["grid\n", "grid\r\n", "grid\n\n", "\ngrid"]
+
+
+def geo_service(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "geo_service.cli", *args],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("layer_id", NEWLINE_IDS)
+def test_cli_import_refuses_the_id_and_creates_nothing(tmp_path, layer_id):
+    data = tmp_path / "data"
+    source = tmp_path / "zones.geojson"
+    source.write_text('{"type": "FeatureCollection", "features": []}', encoding="utf-8")
+    done = geo_service("import", str(source), "--layer", layer_id, "--data-dir", str(data))
+    assert done.returncode == 2
+    assert "is not a layer id" in done.stderr and "Traceback" not in done.stderr
+    assert not data.exists()
+
+
+def test_cli_export_refuses_the_id(grid_dir, tmp_path):
+    out = tmp_path / "grid.csv"
+    args = ("--data-dir", str(grid_dir), "--format", "csv", "-o", str(out))
+    done = geo_service("export", "--layer", "grid\n", *args)
+    assert done.returncode == 2 and "is not a layer id" in done.stderr and not out.exists()
+    assert geo_service("export", "--layer", "grid", *args).returncode == 0
+
+
+def test_layer_meta_refuses_the_id():
+    for layer_id in NEWLINE_IDS:
+        with pytest.raises(pydantic.ValidationError, match="layer id"):
+            LayerMeta(id=layer_id, title_vi="x", title_en="x", geometry_type="point", fields=[],
+                      updated="2026-01-01")  # fmt: skip
+
+
+def test_files_named_with_a_newline_are_not_layers_rasters_or_maps(grid_dir, tmp_path):
+    """Even when a folder or file with such a name exists, it is never read as one."""
+    (tmp_path / "grid").symlink_to(grid_dir / "grid")
+    (tmp_path / "grid\n").symlink_to(grid_dir / "grid")
+    assert [p.name for p in layer_dirs(tmp_path)] == ["grid"]
+    assert current_file(tmp_path, "grid\n") is None
+    assert current_file(tmp_path, "grid") is not None
+    rasters = RasterStore(tmp_path)
+    rasters.root.mkdir()
+    (rasters.root / "values\n").symlink_to(grid_dir / "grid")
+    assert rasters.ids() == [] and rasters.versions("values\n") == []
+    with pytest.raises(NotFound):
+        rasters.get("values\n")
+    maps = tmp_path / "maps"
+    maps.mkdir()
+    (maps / "investor\n.toml").write_bytes(Path("maps/investor.toml").read_bytes())
+    assert map_ids(maps) == []
+    with pytest.raises(NotFound):
+        load_map(maps, "investor\n")
+
+
+def test_a_raster_id_with_a_newline_is_refused_before_reading(tmp_path):
+    with pytest.raises(InvalidParameter, match="raster id"):
+        ingest_raster(tmp_path / "none.tif", "dem\n", {}, None, 1, "14", RasterStore(tmp_path))
+
+
+def test_the_api_refuses_ids_with_a_newline(tmp_path_factory):
+    client, headers = make_world(
+        tmp_path_factory.mktemp("ids"), tmp_path_factory.mktemp("ids-files")
+    )
+    tiff = tmp_path_factory.mktemp("tiff") / "r.tif"
+    from .raster_data import register, values_grid, write_tiff
+
+    write_tiff(tiff, values_grid())
+    assert register(client, headers, tiff, "r\n").status_code == 400
+    layer = client.post(
+        "/admin/layers",
+        files={"file": ("x.geojson", b'{"type":"FeatureCollection","features":[]}')},
+        data={"id": "zones\n", "data_quality": "indicative"},
+        headers=headers,
+    )
+    assert layer.status_code == 400
+    shortlist = client.post(
+        "/shortlists", json={"name": "x", "items": [{"collection": "sites\n", "id": "EDGE"}]}
+    )
+    assert shortlist.status_code == 400
+    assert client.get("/rasters/values%0A").status_code == 404
+    assert client.get("/map/investor%0A").status_code == 404
+
+
+def test_a_colour_with_a_newline_is_refused():
+    assert ColourStop(value=0, color="#A0B0C0").color == "#a0b0c0"
+    with pytest.raises(pydantic.ValidationError, match="#rrggbb"):
+        ColourStop(value=0, color="#a0b0c0\n")
