@@ -88,6 +88,16 @@ def grid_layer() -> tuple[LayerMeta, list[dict], list]:
     return meta, records, geometries
 
 
+def error_document(response) -> dict:
+    """The body of an error answer, checked: JSON with a non-empty `code` and `description`."""
+    assert response.status_code >= 400, response.text
+    assert response.headers["content-type"].startswith("application/json"), response.text
+    body = response.json()
+    assert isinstance(body.get("code"), str) and body["code"], body
+    assert isinstance(body.get("description"), str) and body["description"], body
+    return body
+
+
 @pytest.fixture(scope="session")
 def grid_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     data_dir = tmp_path_factory.mktemp("grid")

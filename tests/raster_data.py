@@ -21,6 +21,8 @@ from geo_service.layer_frame import records_to_frame
 from geo_service.settings import Settings
 from geo_service.store.gpkg import publish_layer
 
+from .conftest import grid_layer
+
 ORIGIN = (500_000.0, 2_350_000.0)
 """Top-left corner of the test rasters in EPSG:9206 (near Mai Sơn, 104° E, 21.2° N)."""
 PIXEL = 10.0
@@ -117,6 +119,13 @@ def make_world(data: Path, files: Path) -> tuple[TestClient, dict]:
         response = register(client, headers, path, raster_id, meta)
         assert response.status_code == 201, response.text
     return client, headers
+
+
+def make_world_with_grid(data: Path, files: Path) -> tuple[TestClient, dict]:
+    """`make_world` with the test grid (conftest's `grid_layer`) published beside it."""
+    meta, records, geometries = grid_layer()
+    publish_layer(data, meta, records_to_frame(meta, records, geometries))
+    return make_world(data, files)
 
 
 def register(client, headers, path: Path, raster_id="r", metadata=None, **form):

@@ -13,13 +13,11 @@ from geo_service import errors
 from geo_service.admin_store import AdminStore
 from geo_service.api.strict_input import StrictRoute
 from geo_service.app import create_app
-from geo_service.layer_frame import records_to_frame
 from geo_service.settings import Settings
 from geo_service.shortlists import TooManyShortlists
-from geo_service.store.gpkg import publish_layer
 
-from .conftest import grid_layer
-from .raster_data import make_world
+from .conftest import error_document
+from .raster_data import make_world_with_grid
 
 GEOJSON = b'{"type": "FeatureCollection", "features": []}'
 
@@ -28,9 +26,7 @@ GEOJSON = b'{"type": "FeatureCollection", "features": []}'
 def world(tmp_path_factory):
     """Layers, rasters, an editor and an admin token; tight limits so 413 and 429 are near."""
     data = tmp_path_factory.mktemp("errors")
-    meta, records, geometries = grid_layer()
-    publish_layer(data, meta, records_to_frame(meta, records, geometries))
-    _, editor_headers = make_world(data, tmp_path_factory.mktemp("errors-files"))
+    _, editor_headers = make_world_with_grid(data, tmp_path_factory.mktemp("errors-files"))
     _, boss = AdminStore(data).create_token("admin")
     settings = Settings(
         data_dir=data, max_export=5, shortlist_max_items=2, shortlists_per_client=1,
@@ -116,11 +112,7 @@ CASES = {
 
 def assert_error_document(response, status: int) -> dict:
     assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/json"), response.text
-    body = response.json()
-    assert isinstance(body["code"], str) and body["code"]
-    assert isinstance(body["description"], str) and body["description"]
-    return body
+    return error_document(response)
 
 
 @pytest.mark.parametrize("case", CASES, ids=list(CASES))

@@ -24,12 +24,11 @@ from hypothesis import strategies as st
 from geo_service.cql2 import CQL2Error, parse_cql2_json, parse_cql2_text
 from geo_service.errors import ServiceError
 from geo_service.exports.formats import FORMATS
-from geo_service.layer_frame import records_to_frame
 from geo_service.query import Query
-from geo_service.store.gpkg import GeoPackageStore, publish_layer
+from geo_service.store.gpkg import GeoPackageStore
 
-from .conftest import grid_layer
-from .raster_data import make_world
+from .conftest import error_document
+from .raster_data import make_world_with_grid
 
 LONG_HUNT = int(os.environ.get("GEO_SERVICE_FUZZ_EXAMPLES", "0"))
 MAX_URL = 65_000
@@ -255,10 +254,7 @@ def assert_answered(response) -> None:
     """No 5xx; an error is JSON with a code and a description."""
     assert response.status_code < 500, (response.request.url, response.text[:500])
     if response.status_code >= 400:
-        assert response.headers["content-type"].startswith("application/json"), response.text
-        body = response.json()
-        assert isinstance(body.get("code"), str) and body["code"], body
-        assert isinstance(body.get("description"), str) and body["description"], body
+        error_document(response)
 
 
 # -- the service -------------------------------------------------------------------------------
@@ -268,9 +264,7 @@ def assert_answered(response) -> None:
 def world(tmp_path_factory):
     """The grid, sites and gates layers, the `values` and `dem` rasters, one shortlist."""
     data = tmp_path_factory.mktemp("fuzz")
-    meta, records, geometries = grid_layer()
-    publish_layer(data, meta, records_to_frame(meta, records, geometries))
-    client, _ = make_world(data, tmp_path_factory.mktemp("fuzz-files"))
+    client, _ = make_world_with_grid(data, tmp_path_factory.mktemp("fuzz-files"))
     created = client.post(
         "/shortlists",
         json={"name": "fuzz", "items": [{"collection": "grid", "id": "G-1-1"},
@@ -437,8 +431,13 @@ def test_ranking_bodies(world, collection, candidate_filter, criteria, limit, ra
 # -- the parsers, and the SQL they compile to ---------------------------------------------------
 
 
-def run_on_the_store(store: GeoPackageStore, expr) -> None:
-    """A parsed filter either runs or is refused as a client error."""
+def parsed_runs_or_is_refused(store: GeoPackageStore, parse, source) -> None:
+    """The parser refuses the filter (CQL2Error), or the store runs it or refuses it as a
+    client error."""
+    try:
+        expr = parse(source)
+    except CQL2Error:
+        return
     try:
         store.query("grid", Query(filter=expr, limit=1))
     except ServiceError as exc:
@@ -448,20 +447,10 @@ def run_on_the_store(store: GeoPackageStore, expr) -> None:
 @budget(1500)
 @given(text=CQL_TEXT)
 def test_cql2_text_parser(world, text):
-    _, _, store = world
-    try:
-        expr = parse_cql2_text(text)
-    except CQL2Error:
-        return
-    run_on_the_store(store, expr)
+    parsed_runs_or_is_refused(world[2], parse_cql2_text, text)
 
 
 @budget(1500)
 @given(document=st.one_of(CQL_JSON, JSON_PREDICATE))
 def test_cql2_json_parser(world, document):
-    _, _, store = world
-    try:
-        expr = parse_cql2_json(document)
-    except CQL2Error:
-        return
-    run_on_the_store(store, expr)
+    parsed_runs_or_is_refused(world[2], parse_cql2_json, document)
