@@ -51,3 +51,10 @@ class NotAcceptable(ServiceError):
 class TooLarge(ServiceError):
     status = 413
     code = "PayloadTooLarge"
+
+
+class LayerUnavailable(ServiceError):
+    """A published layer or raster whose stored files cannot be read (see `listing.py`)."""
+
+    status = 503
+    code = "LayerUnavailable"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from typing import Annotated, Any
 
@@ -10,7 +11,14 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
 from ..catalogue import LAYER_ID_PATTERN
-from ..exports import FORMATS, export_shortlist, shortlist_query, shortlist_site_sheets
+from ..errors import LayerUnavailable, NotFound
+from ..exports import (
+    FORMATS,
+    export_shortlist,
+    layer_groups,
+    shortlist_query,
+    shortlist_site_sheets,
+)
 from ..shortlists import ItemRef, Shortlist, ShortlistStore
 from ..store import Store
 from .deps import LangDep, output_format
@@ -53,17 +61,12 @@ class ShortlistChange(BaseModel):
 def describe(request: Request, store: Store, shortlist: Shortlist) -> dict[str, Any]:
     """The list with each item resolved: its names and link, or `found: false` if it has gone."""
     root = base_url(request)
-    known = {m.id for m in store.layers()}
     found: dict[ItemRef, dict] = {}
-    groups: dict[str, list[str]] = {}
-    for item in shortlist.items:
-        groups.setdefault(item.collection, []).append(item.id)
-    for collection, ids in groups.items():
-        if collection not in known:
-            continue
+    for meta, ids in layer_groups(store, shortlist):
         query = dataclasses.replace(shortlist_query(ids), properties=("name_vi", "name_en"))
-        for feature in store.query(collection, query).features:
-            found[ItemRef(collection, feature.id)] = feature.properties
+        with contextlib.suppress(NotFound, LayerUnavailable):  # archived or damaged meanwhile
+            for feature in store.query(meta.id, query).features:
+                found[ItemRef(meta.id, feature.id)] = feature.properties
     items = []
     for item in shortlist.items:
         entry: dict[str, Any] = {

@@ -4,6 +4,7 @@ from .export import (
     export_query,
     export_shortlist,
     export_table,
+    layer_groups,
     shortlist_query,
     shortlist_site_sheets,
 )
@@ -16,6 +17,7 @@ __all__ = [
     "export_query",
     "export_shortlist",
     "export_table",
+    "layer_groups",
     "shortlist_query",
     "shortlist_site_sheets",
     "site_sheets",
