@@ -27,7 +27,9 @@ from .api import (
     uploads,
 )
 from .api.errors import install_error_handlers
+from .api.heavy import HeavyExports
 from .api.openapi30 import to_openapi_30
+from .exports import PdfCache
 from .rasters.store import RasterStore
 from .settings import Settings
 from .shortlists import ShortlistStore
@@ -68,6 +70,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         settings.data_dir, settings.shortlist_max_items, settings.shortlists_per_client
     )
     app.state.rasters = RasterStore(settings.data_dir)
+    app.state.pdf_cache = PdfCache(settings.data_dir / "_cache" / "pdf", settings.pdf_cache_bytes)
+    app.state.heavy = HeavyExports(settings.heavy_exports, settings.heavy_export_wait)
     app.add_middleware(GZipMiddleware, minimum_size=4096)
     app.add_middleware(
         CORSMiddleware,

@@ -10,6 +10,8 @@ from __future__ import annotations
 class ServiceError(Exception):
     status = 500
     code = "ServerError"
+    headers: dict[str, str] = {}
+    """Response headers the error calls for (e.g. `Retry-After`)."""
 
     def __init__(self, description: str, extra: dict | None = None) -> None:
         super().__init__(description)

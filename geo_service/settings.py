@@ -28,6 +28,18 @@ class Settings(BaseSettings):
         400_000_000, ge=1, description="most pixels (width × height) in one raster upload"
     )
     rank_max_candidates: int = Field(1000, ge=1, description="most sites one ranking may hold")
+    pdf_cache_bytes: int = Field(
+        256 * 2**20, ge=0, description="disk kept for generated PDF site sheets (0: none)"
+    )
+    heavy_exports: int = Field(
+        2, ge=1, description="heavy exports (new PDFs, large exports) made at once per process"
+    )
+    heavy_export_wait: float = Field(
+        5.0, ge=0, description="seconds a heavy export waits for a slot before a 429"
+    )
+    large_export: int = Field(
+        10_000, ge=1, description="an export of more features than this is a heavy one"
+    )
     maps_dir: Path = Field(Path("maps"), description="map definitions (<id>.toml)")
     assets_dir: Path = Field(
         Path("node_modules"), description="scripts and styles installed by `npm ci`"

@@ -67,8 +67,9 @@ def test_descriptors_stay_flat_over_100_publishes_with_reads_from_several_thread
             versions_open.append(len(versions))
             totals.append(len(open_descriptors()))
     assert max(versions_open) <= gpkg.IDLE_CONNECTIONS
-    # flat: after the first rounds have filled the pools, no growth at all
-    assert max(totals[10:]) <= max(totals[:10]), totals
+    # flat: the process's other descriptors come and go by one or two (threads, GDAL), but one
+    # left open per publish would add a hundred
+    assert max(totals) - min(totals) <= 5, totals
     print(f"descriptors over {PUBLISHES} publishes: first {totals[0]}, last {totals[-1]}, "
           f"most {max(totals)}; version files open at the end: {versions_open[-1]}")  # fmt: skip
     archive_layer(tmp_path, "grid")

@@ -15,17 +15,23 @@ log = logging.getLogger(__name__)
 
 
 def error_response(
-    status: int, code: str, description: str, extra: dict | None = None
+    status: int,
+    code: str,
+    description: str,
+    extra: dict | None = None,
+    headers: dict[str, str] | None = None,
 ) -> JSONResponse:
     return JSONResponse(
-        {"code": code, "description": description, **(extra or {})}, status_code=status
+        {"code": code, "description": description, **(extra or {})},
+        status_code=status,
+        headers=headers,
     )
 
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ServiceError)
     async def service_error(request: Request, exc: ServiceError) -> JSONResponse:
-        return error_response(exc.status, exc.code, exc.description, exc.extra)
+        return error_response(exc.status, exc.code, exc.description, exc.extra, exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:

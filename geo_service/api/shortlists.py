@@ -17,13 +17,14 @@ from ..exports import (
     export_shortlist,
     layer_groups,
     shortlist_query,
-    shortlist_site_sheets,
+    shortlist_sites,
 )
 from ..shortlists import ItemRef, Shortlist, ShortlistStore
 from ..store import Store
 from .deps import LangDep, output_format
-from .downloads import file_download
-from .links import GEOJSON, JSON, PDF, base_url, link
+from .downloads import PdfCacheDep, file_download, sheets_download
+from .heavy import HeavyDep
+from .links import GEOJSON, JSON, base_url, link
 from .params import StoreDep
 
 router = APIRouter(tags=["Shortlists"])
@@ -141,9 +142,16 @@ def export(
     store: StoreDep,
     lang: LangDep,
     f: ExportFormat,
+    pdf_cache: PdfCacheDep,
+    heavy: HeavyDep,
     crs: Annotated[str | None, Query(description="output CRS, e.g. EPSG:9206")] = None,
 ) -> FileResponse:
     shortlist = shortlists.get(shortlist_id)
     if f == "pdf":
-        return file_download(shortlist_site_sheets(store, shortlist, lang, base_url(request)), PDF)
+        items = [(item.collection, item.id) for item in shortlist.items]
+        return sheets_download(
+            request, store, pdf_cache, heavy, lang, f"shortlist-{shortlist.id}",
+            ("shortlist", shortlist.id, shortlist.updated, items),
+            lambda: shortlist_sites(store, shortlist, base_url(request)),
+        )  # fmt: skip
     return file_download(*export_shortlist(store, shortlist, f, crs, lang))

@@ -16,7 +16,7 @@ from ..query import In, Literal, Property, Query
 from ..shortlists import Shortlist
 from ..store import Feature, Store
 from .formats import FORMATS, export_format, write_sheet, write_table
-from .site_sheet import Site, site_sheets
+from .site_sheet import Site
 from .table import ExportColumns, parse_crs
 
 
@@ -109,15 +109,14 @@ def export_shortlist(
         return path, "application/zip"
 
 
-def shortlist_site_sheets(store: Store, shortlist: Shortlist, lang: str, root_url: str) -> Path:
-    """The printable site sheet of every site of the shortlist still in the catalogue."""
-    sites = [
+def shortlist_sites(store: Store, shortlist: Shortlist, root_url: str) -> list[Site]:
+    """Every site of the shortlist still in the catalogue, for its printable sheets."""
+    return [
         Site(meta, feature, f"{root_url}/collections/{meta.id}/items/{feature.id}")
         for meta, ids in layer_groups(store, shortlist)
         for batch in store.iter_features(meta.id, shortlist_query(ids))
         for feature in batch
     ]
-    return site_sheets(store, sites, lang, f"shortlist-{shortlist.id}")
 
 
 def layer_groups(store: Store, shortlist: Shortlist) -> list[tuple[LayerMeta, list[str]]]:
