@@ -107,6 +107,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         port=args.port,
         workers=args.workers,
         log_level="info",
+        # uvicorn would believe X-Forwarded-For from 127.0.0.1 by default; the app itself
+        # believes it from GEO_SERVICE_TRUSTED_PROXIES only (none by default), under any server
+        proxy_headers=False,
     )
     return 0
 
@@ -141,7 +144,10 @@ def cmd_export(args: argparse.Namespace) -> int:
         if args.shortlist:
             settings = Settings()
             shortlists = ShortlistStore(
-                store.data_dir, settings.shortlist_max_items, settings.shortlists_per_client
+                store.data_dir,
+                settings.shortlist_max_items,
+                settings.shortlists_per_client,
+                settings.shortlist_expiry_days,
             )
             path, _ = export_shortlist(
                 store, shortlists.get(args.shortlist), args.format, args.crs, args.lang

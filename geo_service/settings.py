@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -18,6 +19,14 @@ class Settings(BaseSettings):
     shortlist_max_items: int = Field(500, ge=1, description="most sites in one shortlist")
     shortlists_per_client: int = Field(
         200, ge=1, description="most shortlists one client address may create"
+    )
+    shortlist_expiry_days: float = Field(
+        365, gt=0, description="a shortlist not read or changed for this long is removed"
+    )
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="addresses or networks of reverse proxies whose X-Forwarded-For and "
+        "X-Forwarded-Proto are believed (JSON list); none by default",
     )
     province: str = Field("14", description="the province served: its extent checks uploads")
     upload_max_bytes: int = Field(200 * 2**20, ge=1, description="largest upload, bytes")
@@ -45,5 +54,18 @@ class Settings(BaseSettings):
         Path("node_modules"), description="scripts and styles installed by `npm ci`"
     )
     cors_origins: list[str] = Field(default_factory=lambda: ["*"])
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _addresses(cls, values: list[str]) -> list[str]:
+        for value in values:
+            try:
+                ipaddress.ip_network(value, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"trusted proxy {value!r} is not an IP address or network (e.g. 10.0.0.0/8)"
+                ) from None
+        return values
+
     title_vi: str = "Danh mục địa điểm đầu tư"
     title_en: str = "Investment site catalogue"

@@ -7,7 +7,7 @@ import dataclasses
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, Field
 
 from ..catalogue import LAYER_ID_PATTERN
@@ -132,6 +132,20 @@ def change(
         remove=[i.ref() for i in body.remove],
     )
     return describe(request, store, shortlist)
+
+
+@router.delete(
+    "/shortlists/{shortlist_id}",
+    status_code=204,
+    summary="Delete a shortlist (edit key) / Xóa danh sách",
+)
+def delete(
+    shortlist_id: str,
+    shortlists: Shortlists,
+    key: Annotated[str | None, Header(alias="X-Shortlist-Key")] = None,
+) -> Response:
+    shortlists.delete(shortlist_id, key)
+    return Response(status_code=204)
 
 
 @router.get("/shortlists/{shortlist_id}/export", summary="Export a shortlist / Xuất danh sách")
