@@ -30,6 +30,7 @@ from .api import (
 from .api.errors import install_error_handlers
 from .api.heavy import HeavyExports
 from .api.openapi30 import to_openapi_30
+from .api.security import SecurityHeaders
 from .exports import PdfCache
 from .rasters.store import RasterStore
 from .settings import Settings
@@ -87,6 +88,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         allow_methods=["GET", "POST", "PATCH", "PUT", "DELETE"],
         allow_headers=["*"],
     )
+    app.add_middleware(SecurityHeaders)
     install_error_handlers(app)
     for router in (
         landing.router,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import xyzservices
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
@@ -20,11 +21,12 @@ from ..maps.assets import (
     missing_assets_message,
     vendor_url,
 )
-from ..maps.definition import DEFAULT_MAP, load_map, map_ids
+from ..maps.definition import DEFAULT_MAP, MapDefinition, load_map, map_ids
 from ..maps.page import build_map_page
 from .links import HTML, JSON, base_url, link
 from .params import SettingsDep, StoreDep
 from .rasters import RasterStoreDep
+from .security import html_page, tile_source
 
 router = APIRouter(tags=["Map"])
 
@@ -32,6 +34,14 @@ router = APIRouter(tags=["Map"])
 class AssetsMissing(ServiceError):
     status = 503
     code = "AssetsMissing"
+
+
+def tile_sources(definition: MapDefinition) -> list[str]:
+    """The hosts the map's basemaps draw tiles from, as Content-Security-Policy sources."""
+    return [
+        tile_source(xyzservices.providers.query_name(name).build_url())
+        for name in definition.basemaps
+    ]
 
 
 @router.get("/maps", summary="Maps / Danh sách bản đồ")
@@ -64,20 +74,20 @@ def map_page(
     problem = missing_assets_message(settings.assets_dir)
     if problem:
         raise AssetsMissing(f"{problem} / thiếu tệp giao diện, chạy `npm ci`")
-    return HTMLResponse(
-        build_map_page(definition, store, rasters.rasters(), settings.rank_max_candidates)
-    )
+    page = build_map_page(definition, store, rasters.rasters(), settings.rank_max_candidates)
+    return html_page(page, tile_sources(definition))
 
 
 @router.get("/docs", include_in_schema=False)
 def docs(request: Request) -> HTMLResponse:
-    return get_swagger_ui_html(
+    page = get_swagger_ui_html(
         openapi_url=f"{base_url(request)}/openapi.json",
         title="API – Swagger UI",
         swagger_js_url=vendor_url(SWAGGER_JS),
         swagger_css_url=vendor_url(SWAGGER_CSS),
         swagger_favicon_url=f"{OWN_ROUTE}/favicon.svg",
     )
+    return html_page(bytes(page.body).decode())
 
 
 def mount_static(app: FastAPI, assets_dir: Path) -> None:
