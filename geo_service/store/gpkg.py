@@ -191,7 +191,12 @@ class _LayerFile:
         with self._pool_lock:
             connection = self._idle.pop() if self._idle else None
         if connection is None:
-            connection = open_readonly(self.path)
+            try:
+                connection = open_readonly(self.path)
+            except sqlite3.OperationalError:
+                if self.path.exists():
+                    raise
+                raise NotFound(f"no collection {self.meta.id!r}") from None  # archived just now
         try:
             yield connection
         finally:
