@@ -249,7 +249,11 @@ class GeoPackageStore:
             known = self._files.get(layer_id)
         if known is not None and known.path == path:
             return known
-        fresh = self._read(layer_id, path)
+        try:
+            fresh = self._read(layer_id, path)
+        except (NotFound, LayerUnavailable):
+            self._retire(layer_id)  # what it served before is no longer served either
+            raise
         with self._files_lock:
             known = self._files.get(layer_id)
             if known is not None and known.path == path:  # another thread read it first
@@ -289,8 +293,10 @@ class GeoPackageStore:
             except LayerUnavailable as exc:
                 skipped.append(Skipped(folder.name, exc.description))
         listed = {meta.id for meta in found} | {s.id for s in skipped}
-        for layer_id in set(self._files) - listed:
-            self._retire(layer_id)  # archived: its connections go
+        with self._files_lock:
+            archived = set(self._files) - listed
+        for layer_id in archived:
+            self._retire(layer_id)  # its connections go
         return Listing(found, skipped)
 
     def layer(self, layer_id: str) -> LayerMeta:
