@@ -144,6 +144,26 @@ def test_geo_service_layers_names_the_layers_it_skips(tmp_path, capsys):
         assert f"skipped {layer_id}:" in err
 
 
+def test_a_broken_map_definition_is_named_not_fatal_to_the_list_of_maps(tmp_path):
+    publish_grid(tmp_path, "healthy")
+    maps_dir = tmp_path / "maps"
+    maps_dir.mkdir()
+    (maps_dir / "investor.toml").write_bytes((ROOT / "maps" / "investor.toml").read_bytes())
+    (maps_dir / "broken.toml").write_text("title_vi = [", "utf-8")
+    (maps_dir / "infinite.toml").write_text(
+        (ROOT / "maps" / "investor.toml").read_text("utf-8").replace("center = [21.25, 104.0]", "center = [nan, 104.0]"),
+        "utf-8",
+    )
+    client = TestClient(
+        create_app(settings_for(tmp_path).model_copy(update={"maps_dir": maps_dir}))
+    )
+    listed = client.get("/maps")
+    assert listed.status_code == 200, listed.text
+    assert [m["id"] for m in listed.json()["maps"]] == ["investor"]
+    assert {s["id"] for s in listed.json()["skipped"]} == {"broken", "infinite"}
+    assert client.get("/map").status_code == 200
+
+
 # -- listings while a layer is archived ---------------------------------------------------------
 def test_listings_tolerate_a_layer_archived_between_list_and_open(tmp_path, monkeypatch):
     """The layer's folder is listed, then archived, then opened: it is left out, not a 404."""

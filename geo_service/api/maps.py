@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from ..errors import ServiceError
+from ..listing import Skipped
 from ..maps.assets import (
     OWN_DIR,
     OWN_ROUTE,
@@ -46,10 +47,15 @@ def tile_sources(definition: MapDefinition) -> list[str]:
 
 @router.get("/maps", summary="Maps / Danh sách bản đồ")
 def maps(request: Request, settings: SettingsDep) -> dict[str, Any]:
+    """Every map; a definition that cannot be read is named in `skipped` with the reason."""
     root = base_url(request)
-    entries = []
+    entries, skipped = [], []
     for map_id in map_ids(settings.maps_dir):
-        definition = load_map(settings.maps_dir, map_id)
+        try:
+            definition = load_map(settings.maps_dir, map_id)
+        except ServiceError as exc:  # invalid, or removed since the folder was listed
+            skipped.append(Skipped(map_id, exc.description).to_dict())
+            continue
         entries.append(
             {
                 "id": map_id,
@@ -58,7 +64,11 @@ def maps(request: Request, settings: SettingsDep) -> dict[str, Any]:
                 "links": [link(f"{root}/map/{map_id}", "alternate", HTML, definition.title_en)],
             }
         )
-    return {"maps": entries, "links": [link(f"{root}/maps", "self", JSON, "Maps")]}
+    return {
+        "maps": entries,
+        "skipped": skipped,
+        "links": [link(f"{root}/maps", "self", JSON, "Maps")],
+    }
 
 
 @router.get("/map", response_class=HTMLResponse, summary="The investor map / Bản đồ đầu tư")
