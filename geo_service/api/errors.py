@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from ..errors import ServiceError
+from .security import ALWAYS
 
 log = logging.getLogger(__name__)
 
@@ -49,4 +50,7 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unexpected error on %s", request.url.path)
-        return error_response(500, "ServerError", "unexpected server error; it has been logged")
+        # answered outside the middleware stack, so the security headers are added here
+        return error_response(
+            500, "ServerError", "unexpected server error; it has been logged", headers=ALWAYS
+        )
