@@ -151,7 +151,9 @@ def test_a_broken_map_definition_is_named_not_fatal_to_the_list_of_maps(tmp_path
     (maps_dir / "investor.toml").write_bytes((ROOT / "maps" / "investor.toml").read_bytes())
     (maps_dir / "broken.toml").write_text("title_vi = [", "utf-8")
     (maps_dir / "infinite.toml").write_text(
-        (ROOT / "maps" / "investor.toml").read_text("utf-8").replace("center = [21.25, 104.0]", "center = [nan, 104.0]"),
+        (ROOT / "maps" / "investor.toml")
+        .read_text("utf-8")
+        .replace("center = [21.25, 104.0]", "center = [nan, 104.0]"),
         "utf-8",
     )
     client = TestClient(
