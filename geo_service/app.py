@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from . import __version__
 from .admin_store import AdminStore
@@ -27,7 +28,10 @@ from .api import (
     uploads,
 )
 from .api.errors import install_error_handlers
+from .api.heavy import HeavyExports
 from .api.openapi30 import to_openapi_30
+from .api.security import SecurityHeaders
+from .exports import PdfCache
 from .rasters.store import RasterStore
 from .settings import Settings
 from .shortlists import ShortlistStore
@@ -65,16 +69,26 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.state.store = store or GeoPackageStore(settings.data_dir)
     app.state.admin = AdminStore(settings.data_dir)
     app.state.shortlists = ShortlistStore(
-        settings.data_dir, settings.shortlist_max_items, settings.shortlists_per_client
+        settings.data_dir,
+        settings.shortlist_max_items,
+        settings.shortlists_per_client,
+        settings.shortlist_expiry_days,
     )
     app.state.rasters = RasterStore(settings.data_dir)
+    app.state.pdf_cache = PdfCache(settings.data_dir / "_cache" / "pdf", settings.pdf_cache_bytes)
+    app.state.heavy = HeavyExports(settings.heavy_exports, settings.heavy_export_wait)
     app.add_middleware(GZipMiddleware, minimum_size=4096)
+    if settings.trusted_proxies:
+        # the client's own address from a trusted proxy's X-Forwarded-For (the right-most one
+        # not itself a trusted proxy); from anyone else the header is ignored
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origins,
         allow_methods=["GET", "POST", "PATCH", "PUT", "DELETE"],
         allow_headers=["*"],
     )
+    app.add_middleware(SecurityHeaders)
     install_error_handlers(app)
     for router in (
         landing.router,

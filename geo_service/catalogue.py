@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 FieldType = Literal["string", "integer", "number", "date", "datetime", "boolean"]
 GeometryFamily = Literal["point", "line", "polygon"]
@@ -20,13 +20,20 @@ ID_FIELD = "code"
 """Every layer's stable feature id lives in this text column."""
 
 
-class CodedValue(BaseModel):
+class MetadataModel(BaseModel):
+    """Metadata we store and serve: every number finite (JSON has no NaN or Infinity, and one
+    stored would break every later reader of the file)."""
+
+    model_config = ConfigDict(allow_inf_nan=False)
+
+
+class CodedValue(MetadataModel):
     code: str
     label_vi: str
     label_en: str
 
 
-class FieldSpec(BaseModel):
+class FieldSpec(MetadataModel):
     name: str
     type: FieldType
     label_vi: str
@@ -40,7 +47,7 @@ class FieldSpec(BaseModel):
         return {c.code: c for c in self.codes or []}
 
 
-class LayerMeta(BaseModel):
+class LayerMeta(MetadataModel):
     id: str
     title_vi: str
     title_en: str

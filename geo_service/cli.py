@@ -37,24 +37,31 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 
 def cmd_layers(args: argparse.Namespace) -> int:
+    """A table of the readable layers; unreadable ones are named on stderr (exit status 1)."""
+    from .errors import ServiceError
     from .query import Query
     from .store.gpkg import GeoPackageStore
 
     store = GeoPackageStore(_data_dir(args))
     layers = store.layers()
-    if not layers:
+    if not layers and not layers.skipped:
         print(f"no layers in {store.data_dir.resolve()}; build the sample with: geo-service sample")
         return 1
     rows = [("id", "kind", "geometry", "features", "version", "title")]
     for meta in layers:
-        count = store.query(meta.id, Query(limit=0)).number_matched
+        try:
+            count = str(store.query(meta.id, Query(limit=0)).number_matched)
+        except ServiceError:  # archived or damaged since it was listed
+            count = "?"
         rows.append(
-            (meta.id, meta.kind, meta.geometry_type, str(count), str(meta.version), meta.title_en)
+            (meta.id, meta.kind, meta.geometry_type, count, str(meta.version), meta.title_en)
         )
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
     for row in rows:
         print("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=False)) + "  " + row[-1])
-    return 0
+    for skipped in layers.skipped:
+        print(f"geo-service layers: skipped {skipped.id}: {skipped.reason}", file=sys.stderr)
+    return 1 if layers.skipped else 0
 
 
 def cmd_maps(args: argparse.Namespace) -> int:
@@ -111,6 +118,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         port=args.port,
         workers=args.workers,
         log_level="info",
+        # uvicorn would believe X-Forwarded-For from 127.0.0.1 by default; the app itself
+        # believes it from GEO_SERVICE_TRUSTED_PROXIES only (none by default), under any server
+        proxy_headers=False,
     )
     return 0
 
@@ -145,7 +155,10 @@ def cmd_export(args: argparse.Namespace) -> int:
         if args.shortlist:
             settings = Settings()
             shortlists = ShortlistStore(
-                store.data_dir, settings.shortlist_max_items, settings.shortlists_per_client
+                store.data_dir,
+                settings.shortlist_max_items,
+                settings.shortlists_per_client,
+                settings.shortlist_expiry_days,
             )
             path, _ = export_shortlist(
                 store, shortlists.get(args.shortlist), args.format, args.crs, args.lang
@@ -198,8 +211,8 @@ def cmd_token(args: argparse.Namespace) -> int:
 
 def cmd_import(args: argparse.Namespace) -> int:
     import getpass
-    import json
 
+    from . import strict_json
     from .admin_store import AdminStore
     from .errors import ServiceError
     from .ingest import UploadRequest, ingest
@@ -208,10 +221,8 @@ def cmd_import(args: argparse.Namespace) -> int:
     settings = Settings()
     data_dir = _data_dir(args)
     try:
-        metadata = (
-            json.loads(Path(args.metadata).read_text(encoding="utf-8")) if args.metadata else {}
-        )
-    except (OSError, json.JSONDecodeError) as exc:
+        metadata = strict_json.loads(Path(args.metadata).read_bytes()) if args.metadata else {}
+    except (OSError, strict_json.StrictJSONError) as exc:
         print(f"geo-service import: --metadata: {exc}", file=sys.stderr)
         return 2
     source = Path(args.file)

@@ -6,8 +6,16 @@ import datetime as dt
 from pathlib import Path
 
 
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def utc_stamp(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
 def utc_now() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return utc_stamp(now())
 
 
 def modified_at(path: Path) -> str:

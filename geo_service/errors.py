@@ -10,6 +10,8 @@ from __future__ import annotations
 class ServiceError(Exception):
     status = 500
     code = "ServerError"
+    headers: dict[str, str] = {}
+    """Response headers the error calls for (e.g. `Retry-After`)."""
 
     def __init__(self, description: str, extra: dict | None = None) -> None:
         super().__init__(description)
@@ -51,3 +53,10 @@ class NotAcceptable(ServiceError):
 class TooLarge(ServiceError):
     status = 413
     code = "PayloadTooLarge"
+
+
+class LayerUnavailable(ServiceError):
+    """A published layer or raster whose stored files cannot be read (see `listing.py`)."""
+
+    status = 503
+    code = "LayerUnavailable"

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -19,6 +20,14 @@ class Settings(BaseSettings):
     shortlists_per_client: int = Field(
         200, ge=1, description="most shortlists one client address may create"
     )
+    shortlist_expiry_days: float = Field(
+        365, gt=0, description="a shortlist not read or changed for this long is removed"
+    )
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="addresses or networks of reverse proxies whose X-Forwarded-For and "
+        "X-Forwarded-Proto are believed (JSON list); none by default",
+    )
     province: str = Field("14", description="the province served: its extent checks uploads")
     upload_max_bytes: int = Field(200 * 2**20, ge=1, description="largest upload, bytes")
     upload_max_features: int = Field(1_000_000, ge=1, description="most features in one upload")
@@ -28,10 +37,35 @@ class Settings(BaseSettings):
         400_000_000, ge=1, description="most pixels (width × height) in one raster upload"
     )
     rank_max_candidates: int = Field(1000, ge=1, description="most sites one ranking may hold")
+    pdf_cache_bytes: int = Field(
+        256 * 2**20, ge=0, description="disk kept for generated PDF site sheets (0: none)"
+    )
+    heavy_exports: int = Field(
+        2, ge=1, description="heavy exports (new PDFs, large exports) made at once per process"
+    )
+    heavy_export_wait: float = Field(
+        5.0, ge=0, description="seconds a heavy export waits for a slot before a 429"
+    )
+    large_export: int = Field(
+        10_000, ge=1, description="an export of more features than this is a heavy one"
+    )
     maps_dir: Path = Field(Path("maps"), description="map definitions (<id>.toml)")
     assets_dir: Path = Field(
         Path("node_modules"), description="scripts and styles installed by `npm ci`"
     )
     cors_origins: list[str] = Field(default_factory=lambda: ["*"])
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _addresses(cls, values: list[str]) -> list[str]:
+        for value in values:
+            try:
+                ipaddress.ip_network(value, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"trusted proxy {value!r} is not an IP address or network (e.g. 10.0.0.0/8)"
+                ) from None
+        return values
+
     title_vi: str = "Danh mục địa điểm đầu tư"
     title_en: str = "Investment site catalogue"

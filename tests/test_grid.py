@@ -81,5 +81,5 @@ def test_warming_reads_the_centres_of_large_layers_only(grid_dir):
     large.WARM_CENTRES_FROM, small.WARM_CENTRES_FROM = 100, 101  # the layer has 101 features
     large.warm()
     small.warm()
-    assert len(large._open("grid")[0].centres.x) == 101
-    assert small._open("grid")[0].centres is None
+    assert len(large._layer_file("grid").centres.x) == 101
+    assert small._layer_file("grid").centres is None

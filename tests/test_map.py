@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import os
 import re
@@ -164,3 +166,25 @@ def test_maps_command_checks_definitions_against_the_layers(sample_dir, maps_dir
     assert page.status_code == 200
     zones = next(x for x in page_config(page.text)["layers"] if x["id"] == "industrial_zones")
     assert zones["tooltip"] == ["zone_type", "area_ha"]
+
+
+def test_every_answer_is_nosniff_unframeable_and_html_names_its_inline_code(sample_dir, maps_dir):
+    client = client_for(sample_dir, maps_dir)
+    for path in ("/collections", "/collections/communes/items?limit=1", "/nope",
+                 "/static/map/map.js", "/map", "/docs", "/?f=html"):  # fmt: skip
+        response = client.get(path)
+        assert response.headers["x-content-type-options"] == "nosniff", path
+        assert response.headers["x-frame-options"] == "DENY", path
+        assert response.headers["referrer-policy"] == "strict-origin-when-cross-origin", path
+    page = client.get("/map")
+    policy = page.headers["content-security-policy"]
+    inline = re.findall(r"<script>(.*?)</script>", page.text, re.S)
+    assert inline, "folium writes inline scripts"
+    for body in inline:
+        digest = base64.b64encode(hashlib.sha256(body.encode()).digest()).decode()
+        assert f"'sha256-{digest}'" in policy
+    assert "unsafe" not in policy and "frame-ancestors 'none'" in policy
+    assert (
+        "https://tile.openstreetmap.org" in policy and "https://server.arcgisonline.com" in policy
+    )
+    assert "content-security-policy" not in client.get("/collections").headers

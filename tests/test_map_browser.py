@@ -70,16 +70,25 @@ def browser():
         browser.close()
 
 
+REPORT_CSP = """document.addEventListener("securitypolicyviolation", (e) =>
+    window.reportCspViolation(`${e.effectiveDirective} blocked ${e.blockedURI || "inline"} in ` +
+                              `${e.sourceFile}:${e.lineNumber}: ${e.sample}`));"""
+
+
 class Watched:
-    """A page whose console errors and outside requests are recorded."""
+    """A page whose console errors, Content-Security-Policy violations and outside requests are
+    recorded, across every page it loads."""
 
     def __init__(self, page, base_url: str) -> None:
         self.page, self.base_url = page, base_url
         self.errors: list[str] = []
+        self.violations: list[str] = []
         self.outside: list[str] = []
         self.tiles = 0
         page.on("console", self._console)
         page.on("pageerror", lambda error: self.errors.append(f"page error: {error}"))
+        page.expose_function("reportCspViolation", lambda text: self.violations.append(text))
+        page.add_init_script(REPORT_CSP)
         page.route("**/*", self._route)
 
     def _console(self, message) -> None:
@@ -104,9 +113,12 @@ class Watched:
         self.idle()
 
     def idle(self) -> None:
-        self.page.wait_for_function("document.body.dataset.mapState === 'idle'", timeout=20000)
+        # a function, not an expression: Playwright evaluates expressions with `eval`, which the
+        # page's Content-Security-Policy refuses
+        idle = "() => document.body.dataset.mapState === 'idle'"
+        self.page.wait_for_function(idle, timeout=20000)
         self.page.wait_for_timeout(150)
-        self.page.wait_for_function("document.body.dataset.mapState === 'idle'", timeout=20000)
+        self.page.wait_for_function(idle, timeout=20000)
 
     def drawn(self, layer: str) -> int:
         return self.page.evaluate(
@@ -129,6 +141,8 @@ class Watched:
         return body["numberMatched"]
 
     def clean(self) -> None:
+        self.page.wait_for_timeout(50)  # violation reports arrive asynchronously
+        assert self.violations == [], self.violations
         assert self.errors == [], self.errors
         assert self.outside == [], f"requests left 127.0.0.1: {self.outside}"
 
@@ -142,6 +156,11 @@ def watched(browser, base_url) -> Iterator[Watched]:
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     yield Watched(context.new_page(), base_url)
     context.close()
+
+
+def css_rgb(hex_colour: str) -> str:
+    red, green, blue = (int(hex_colour[i : i + 2], 16) for i in (1, 3, 5))
+    return f"rgb({red}, {green}, {blue})"
 
 
 def visible_layers(watched: Watched) -> list[str]:
@@ -412,8 +431,8 @@ def test_raster_overlay_legend_and_site_statistics(watched):
     assert tiles and all(status == 200 and kind == "image/png" for _, status, kind in tiles)
     legend = page.locator(f'.legend-raster[data-raster="{RASTER}"]')
     assert "Kinh độ × 100" in legend.inner_text()
-    ramp = legend.locator(".ramp").get_attribute("style")
-    assert all(stop["color"] in ramp for stop in raster["stops"])
+    ramp = legend.locator(".ramp").get_attribute("style")  # as the browser writes CSS colours
+    assert all(css_rgb(stop["color"]) in ramp for stop in raster["stops"]), ramp
     # the card shows the raster's statistics over the site, as the API computes them
     row = page.locator(f'#card-stats tr[data-raster="{RASTER}"]')
     row.wait_for()
@@ -497,4 +516,36 @@ def test_rank_these_sites_explains_the_order(watched):
     page.click(f'#rank-sites li[data-site="{shown[0]}"] a')
     watched.idle()
     assert page.locator("#card").is_visible() and shown[0] in page.locator("#card").inner_text()
+    watched.clean()
+
+
+@pytest.mark.parametrize(
+    ("path", "ready"),
+    [
+        ("/map", "#map-title"),
+        ("/map/investor?lang=en", "#map-title"),
+        ("/docs", ".swagger-ui .info .title"),
+        ("/?f=html", "h1"),
+    ],
+)
+def test_every_page_keeps_to_its_content_security_policy(watched, path, ready):
+    response = watched.page.goto(watched.base_url + path)
+    headers = response.headers
+    policy = headers["content-security-policy"]
+    directives = dict(d.strip().split(" ", 1) for d in policy.split(";"))
+    assert "unsafe-eval" not in policy and "unsafe-inline" not in policy, policy
+    assert directives["frame-ancestors"] == "'none'" and directives["object-src"] == "'none'"
+    assert directives["script-src"].split()[0] == "'self'"
+    assert all(s == "'self'" or s.startswith("'sha256-") for s in directives["script-src"].split())
+    assert all(s == "'self'" or s.startswith("'sha256-") for s in directives["style-src"].split())
+    if path.startswith("/map"):
+        assert set(directives["img-src"].split()) >= {f"https://{host}" for host in TILE_HOSTS}
+    assert headers["x-content-type-options"] == "nosniff"
+    assert headers["x-frame-options"] == "DENY"
+    assert headers["referrer-policy"] == "strict-origin-when-cross-origin"
+    watched.page.locator(ready).first.wait_for()
+    if path.startswith("/map"):
+        watched.idle()
+    name = path.strip("/?").replace("/", "-").replace("?", "-").replace("=", "-") or "landing"
+    watched.screenshot(f"csp-{name}.png")
     watched.clean()

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
+import json
 import shutil
+import sqlite3
+import urllib.error
+import urllib.request
 import zipfile
 
 import openpyxl
@@ -11,8 +16,11 @@ import pyogrio
 import pytest
 from fastapi.testclient import TestClient
 
+from geo_service import clock
 from geo_service.app import create_app
 from geo_service.settings import Settings
+
+from .server import running_server
 
 ITEMS = [
     {"collection": "industrial_zones", "id": "SL-KCN-MAISON-1"},
@@ -240,3 +248,97 @@ def test_cli_exports_a_shortlist(data_dir, tmp_path):
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert missing.returncode == 2 and "nope" in missing.stderr
+
+
+# -- who a client is, expiry and deletion ------------------------------------------------------
+def quota_client(data_dir, peer: str, **settings) -> TestClient:
+    return TestClient(
+        create_app(Settings(data_dir=data_dir, shortlists_per_client=1, **settings)),
+        client=(peer, 40000),
+    )
+
+
+def create_from(client: TestClient, forwarded_for: str | None) -> int:
+    headers = {"X-Forwarded-For": forwarded_for} if forwarded_for else {}
+    return client.post("/shortlists", json={"name": "x"}, headers=headers).status_code
+
+
+def test_forwarded_for_is_believed_only_from_trusted_proxies(data_dir):
+    direct = quota_client(data_dir, "203.0.113.7")  # no proxy trusted (the default)
+    assert create_from(direct, "198.51.100.1") == 201
+    assert create_from(direct, "198.51.100.2") == 429  # the same peer, whatever it claims
+    proxied = quota_client(data_dir, "10.1.2.3", trusted_proxies=["10.0.0.0/8"])
+    assert create_from(proxied, "198.51.100.1") == 201
+    assert create_from(proxied, "198.51.100.2") == 201  # two clients behind the proxy
+    assert create_from(proxied, "198.51.100.1") == 429
+    assert create_from(proxied, "192.0.2.4, 10.9.9.9") == 201  # the right-most untrusted hop
+    assert create_from(proxied, "192.0.2.4") == 429
+    stranger = quota_client(data_dir, "203.0.113.9", trusted_proxies=["10.0.0.0/8"])
+    assert create_from(stranger, "198.51.100.3") == 201
+    assert create_from(stranger, "198.51.100.4") == 429
+    with pytest.raises(ValueError, match="not an IP address"):
+        Settings(data_dir=data_dir, trusted_proxies=["proxy.example"])
+
+
+@pytest.mark.parametrize(("trusted", "second"), [(None, 429), ('["127.0.0.1"]', 201)])
+def test_geo_service_serve_believes_forwarded_for_only_when_told(
+    data_dir, monkeypatch, trusted, second
+):
+    monkeypatch.setenv("GEO_SERVICE_SHORTLISTS_PER_CLIENT", "1")
+    if trusted:
+        monkeypatch.setenv("GEO_SERVICE_TRUSTED_PROXIES", trusted)
+    with running_server(data_dir) as url:
+        statuses = []
+        for address in ("198.51.100.1", "198.51.100.2"):
+            request = urllib.request.Request(
+                f"{url}/shortlists", json.dumps({"name": "x"}).encode(),
+                {"Content-Type": "application/json", "X-Forwarded-For": address},
+            )  # fmt: skip
+            try:
+                with urllib.request.urlopen(request) as response:
+                    statuses.append(response.status)
+            except urllib.error.HTTPError as error:
+                statuses.append(error.code)
+    assert statuses == [201, second]
+
+
+def test_a_shortlist_expires_when_unused_and_reading_counts_as_use(data_dir, monkeypatch):
+    client = app_client(data_dir, shortlist_expiry_days=30, shortlists_per_client=1)
+    created = create(client)
+    url = f"/shortlists/{created['id']}"
+    start = clock.now()
+
+    def days_later(days: float) -> None:
+        monkeypatch.setattr(clock, "now", lambda: start + dt.timedelta(days=days))
+
+    days_later(20)
+    assert client.get(url).status_code == 200  # read: used again
+    days_later(45)
+    assert client.get(f"{url}/export", params={"f": "csv"}).status_code == 200  # 25 days on
+    days_later(76)  # 31 days after the last use
+    gone = client.get(url)
+    assert gone.status_code == 404 and "30 days" in gone.json()["description"]
+    assert client.get(url).status_code == 404
+    key = {"X-Shortlist-Key": created["edit_key"]}
+    assert client.patch(url, json={"name": "y"}, headers=key).status_code == 404
+    with sqlite3.connect(data_dir / "shortlists.sqlite") as db:
+        assert db.execute("SELECT count(*) FROM shortlists").fetchone() == (0,)
+    # an expired list no longer counts against its client's quota
+    create(client)
+    days_later(200)
+    create(client)
+
+
+def test_the_owner_deletes_a_shortlist_with_its_edit_key(data_dir):
+    client = app_client(data_dir)
+    created = create(client)
+    url = f"/shortlists/{created['id']}"
+    assert client.delete(url).status_code == 401
+    assert client.delete(url, headers={"X-Shortlist-Key": "guess"}).status_code == 403
+    assert client.get(url).status_code == 200
+    done = client.delete(url, headers={"X-Shortlist-Key": created["edit_key"]})
+    assert done.status_code == 204 and done.content == b""
+    assert client.get(url).status_code == 404
+    assert client.get(f"{url}/export", params={"f": "xlsx"}).status_code == 404
+    again = client.delete(url, headers={"X-Shortlist-Key": created["edit_key"]})
+    assert again.status_code == 404 and again.json()["code"] == "NotFound"

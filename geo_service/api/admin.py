@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 
 from ..clock import modified_at
-from ..errors import InvalidParameter, NotFound
+from ..errors import InvalidParameter, LayerUnavailable, NotFound
 from ..store.gpkg import version_summary
 from ..store.gpkg_files import activate, archive_layer, current_file, version_path, versions
 from .auth import Admin, AdminStoreDep, Editor
@@ -34,11 +34,15 @@ def layer_versions(request: Request, layer_id: str, token: Editor) -> dict:
     listed = []
     for number in _known_versions(request, layer_id):
         path = version_path(data_dir, layer_id, number)
-        meta, count = version_summary(path)
+        entry = {"version": number, "current": current == path.resolve()}
+        try:
+            meta, count = version_summary(path)
+        except LayerUnavailable as exc:  # listed, so that GIS staff can roll back past it
+            listed.append(entry | {"problem": exc.description})
+            continue
         listed.append(
-            {
-                "version": number,
-                "current": current == path.resolve(),
+            entry
+            | {
                 "written": modified_at(path),
                 "features": count,
                 "title_vi": meta.title_vi,

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse, Response
 
 from ..analysis.proximity import nearest
 from ..analysis.rank import RankRequest, rank
-from ..errors import InvalidParameter
+from ..errors import InvalidParameter, LayerUnavailable
 from ..exports import export_table
 from ..rasters.measures import all_measures, measure
 from ..rasters.zonal import empty
@@ -64,7 +64,10 @@ def feature_stats(
     root = base_url(request)
     entries = []
     for item in chosen:
-        stats = item.stats([geometry])[0] if geometry is not None else empty(NO_GEOMETRY)
+        try:
+            stats = item.stats([geometry])[0] if geometry is not None else empty(NO_GEOMETRY)
+        except LayerUnavailable as exc:  # its COG is damaged: said here, the others still count
+            stats = empty(exc.description)
         raster_url = f"{root}/rasters/{item.meta.id}"
         entries.append(item.describe() | stats | {"links": [link(raster_url, "describedby", JSON)]})
     return {"collection": collection_id, "id": feature_id, "stats": entries}

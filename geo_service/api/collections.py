@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from ..catalogue import FieldSpec, LayerMeta
+from ..errors import NotFound
 from .deps import Lang, LangDep, output_format
 from .links import GEOJSON, JSON, base_url, link
 from .params import CRS84, StoreDep
@@ -85,11 +87,17 @@ def collection_document(root: str, meta: LayerMeta, extent, lang: Lang) -> dict[
 
 @router.get("/collections", summary="Collections / Lớp dữ liệu")
 def collections(request: Request, store: StoreDep, lang: LangDep, f: JsonOnly) -> dict:
+    """Every layer; those whose files cannot be read are named in `skipped`, and one archived
+    while the list is made is left out."""
     root = base_url(request)
+    listing = store.layers()
+    documents = []
+    for meta in listing:
+        with contextlib.suppress(NotFound):
+            documents.append(collection_document(root, meta, store.extent(meta.id), lang))
     return {
-        "collections": [
-            collection_document(root, meta, store.extent(meta.id), lang) for meta in store.layers()
-        ],
+        "collections": documents,
+        "skipped": [s.to_dict() for s in listing.skipped],
         "links": [link(f"{root}/collections", "self", JSON, "Collections")],
     }
 

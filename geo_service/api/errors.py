@@ -19,15 +19,22 @@ from ..errors import (
     TooLarge,
     Unauthorized,
 )
+from .security import ALWAYS
 
 log = logging.getLogger(__name__)
 
 
 def error_response(
-    status: int, code: str, description: str, extra: dict | None = None
+    status: int,
+    code: str,
+    description: str,
+    extra: dict | None = None,
+    headers: dict[str, str] | None = None,
 ) -> JSONResponse:
     return JSONResponse(
-        {"code": code, "description": description, **(extra or {})}, status_code=status
+        {"code": code, "description": description, **(extra or {})},
+        status_code=status,
+        headers=headers,
     )
 
 
@@ -57,7 +64,7 @@ def _problem(error: dict) -> str:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ServiceError)
     async def service_error(request: Request, exc: ServiceError) -> JSONResponse:
-        return error_response(exc.status, exc.code, exc.description, exc.extra)
+        return error_response(exc.status, exc.code, exc.description, exc.extra, exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -84,4 +91,7 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unexpected error on %s", request.url.path)
-        return error_response(500, "ServerError", "unexpected server error; it has been logged")
+        # answered outside the middleware stack, so the security headers are added here
+        return error_response(
+            500, "ServerError", "unexpected server error; it has been logged", headers=ALWAYS
+        )

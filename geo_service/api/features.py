@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, Response, StreamingResponse
 
 from ..clock import utc_now
-from ..exports import FORMATS, Site, export_query, site_sheets
+from ..exports import FORMATS, Site, export_query
 from ..geojson import CHUNK_FEATURES, feature_collection, feature_document
 from ..query import Query
 from ..settings import Settings
 from ..store import Store
 from .deps import LangDep, output_format
-from .downloads import file_download
-from .links import GEOJSON, JSON, PDF, base_url, link, with_params
+from .downloads import PdfCacheDep, file_download, sheets_download
+from .heavy import HeavyDep, HeavyExports
+from .links import GEOJSON, JSON, base_url, link, with_params
 from .params import FeatureParams, SettingsDep, StoreDep, check_crs84
 from .strict_input import StrictRoute
 
@@ -38,11 +41,12 @@ def items(
     settings: SettingsDep,
     lang: LangDep,
     f: PageOrExport,
+    heavy: HeavyDep,
 ) -> Response:
     meta = store.layer(collection_id)
     query = params.to_query(meta, settings)
     if f != "json":
-        return export_response(store, collection_id, query, f, params.crs, lang, settings)
+        return export_response(store, collection_id, query, f, params.crs, lang, settings, heavy)
     check_crs84("crs", params.crs)
     page = store.query(collection_id, query)
     members = {
@@ -89,12 +93,17 @@ def item(
     store: StoreDep,
     lang: LangDep,
     f: FeatureFormat,
+    pdf_cache: PdfCacheDep,
+    heavy: HeavyDep,
 ) -> Response:
     feature = store.feature(collection_id, feature_id)
     collection_url = f"{base_url(request)}/collections/{collection_id}"
     if f == "pdf":
         site = Site(store.layer(collection_id), feature, f"{collection_url}/items/{feature_id}")
-        return file_download(site_sheets(store, [site], lang, f"{collection_id}-{feature_id}"), PDF)
+        return sheets_download(
+            request, store, pdf_cache, heavy, lang, f"{collection_id}-{feature_id}",
+            ("feature", collection_id, feature_id), lambda: [site],
+        )  # fmt: skip
     links = {
         "links": [
             link(f"{collection_url}/items/{feature_id}", "self", GEOJSON, "This feature"),
@@ -112,6 +121,12 @@ def export_response(
     crs: str | None,
     lang: str,
     settings: Settings,
+    heavy: HeavyExports,
 ) -> FileResponse:
-    """The whole result as a download."""
-    return file_download(*export_query(store, layer_id, query, f, crs, lang, settings.max_export))
+    """The whole result as a download; one of more than `settings.large_export` features takes
+    a heavy-export slot while it is written."""
+    matched = store.query(layer_id, dataclasses.replace(query, limit=0, offset=0)).number_matched
+    with heavy.slot() if matched > settings.large_export else contextlib.nullcontext():
+        return file_download(
+            *export_query(store, layer_id, query, f, crs, lang, settings.max_export)
+        )

@@ -6,11 +6,12 @@ import html
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import JSONResponse
 
 from .deps import LangDep, output_format
 from .links import HTML, JSON, OPENAPI, base_url, link
 from .params import SettingsDep
+from .security import html_page
 from .strict_input import StrictRoute
 
 CONFORMANCE = [
@@ -61,7 +62,7 @@ def landing(
             f'<li><a href="{html.escape(item["href"])}">{html.escape(item["title"])}</a></li>'
             for item in document["links"]
         )
-        return HTMLResponse(
+        return html_page(
             f"<!doctype html><html lang='{lang}'><head><meta charset='utf-8'>"
             f"<meta name='viewport' content='width=device-width, initial-scale=1'>"
             f"<title>{html.escape(title)}</title></head><body><h1>{html.escape(title)}</h1>"

@@ -5,12 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import xyzservices
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from ..errors import ServiceError
+from ..listing import Skipped
 from ..maps.assets import (
     OWN_DIR,
     OWN_ROUTE,
@@ -20,11 +22,12 @@ from ..maps.assets import (
     missing_assets_message,
     vendor_url,
 )
-from ..maps.definition import DEFAULT_MAP, load_map, map_ids
+from ..maps.definition import DEFAULT_MAP, MapDefinition, load_map, map_ids
 from ..maps.page import build_map_page
 from .links import HTML, JSON, base_url, link
 from .params import SettingsDep, StoreDep
 from .rasters import RasterStoreDep
+from .security import html_page, tile_source
 from .strict_input import StrictRoute
 
 router = APIRouter(tags=["Map"], route_class=StrictRoute)
@@ -35,12 +38,25 @@ class AssetsMissing(ServiceError):
     code = "AssetsMissing"
 
 
+def tile_sources(definition: MapDefinition) -> list[str]:
+    """The hosts the map's basemaps draw tiles from, as Content-Security-Policy sources."""
+    return [
+        tile_source(xyzservices.providers.query_name(name).build_url())
+        for name in definition.basemaps
+    ]
+
+
 @router.get("/maps", summary="Maps / Danh sách bản đồ")
 def maps(request: Request, settings: SettingsDep) -> dict[str, Any]:
+    """Every map; a definition that cannot be read is named in `skipped` with the reason."""
     root = base_url(request)
-    entries = []
+    entries, skipped = [], []
     for map_id in map_ids(settings.maps_dir):
-        definition = load_map(settings.maps_dir, map_id)
+        try:
+            definition = load_map(settings.maps_dir, map_id)
+        except ServiceError as exc:  # invalid, or removed since the folder was listed
+            skipped.append(Skipped(map_id, exc.description).to_dict())
+            continue
         entries.append(
             {
                 "id": map_id,
@@ -49,7 +65,11 @@ def maps(request: Request, settings: SettingsDep) -> dict[str, Any]:
                 "links": [link(f"{root}/map/{map_id}", "alternate", HTML, definition.title_en)],
             }
         )
-    return {"maps": entries, "links": [link(f"{root}/maps", "self", JSON, "Maps")]}
+    return {
+        "maps": entries,
+        "skipped": skipped,
+        "links": [link(f"{root}/maps", "self", JSON, "Maps")],
+    }
 
 
 @router.get("/map", response_class=HTMLResponse, summary="The investor map / Bản đồ đầu tư")
@@ -65,20 +85,20 @@ def map_page(
     problem = missing_assets_message(settings.assets_dir)
     if problem:
         raise AssetsMissing(f"{problem} / thiếu tệp giao diện, chạy `npm ci`")
-    return HTMLResponse(
-        build_map_page(definition, store, rasters.rasters(), settings.rank_max_candidates)
-    )
+    page = build_map_page(definition, store, rasters.rasters(), settings.rank_max_candidates)
+    return html_page(page, tile_sources(definition))
 
 
 @router.get("/docs", include_in_schema=False)
 def docs(request: Request) -> HTMLResponse:
-    return get_swagger_ui_html(
+    page = get_swagger_ui_html(
         openapi_url=f"{base_url(request)}/openapi.json",
         title="API – Swagger UI",
         swagger_js_url=vendor_url(SWAGGER_JS),
         swagger_css_url=vendor_url(SWAGGER_CSS),
         swagger_favicon_url=f"{OWN_ROUTE}/favicon.svg",
     )
+    return html_page(bytes(page.body).decode())
 
 
 def mount_static(app: FastAPI, assets_dir: Path) -> None:

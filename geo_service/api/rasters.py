@@ -14,10 +14,10 @@ from fastapi.responses import JSONResponse, Response
 from ..admin_store import AdminStore
 from ..catalogue import LAYER_ID_PATTERN
 from ..clock import modified_at
-from ..errors import Conflict, InvalidParameter, NotFound
+from ..errors import Conflict, InvalidParameter, LayerUnavailable, NotFound
 from ..rasters.ingest import ingest_raster
 from ..rasters.meta import RasterMeta
-from ..rasters.store import RasterStore
+from ..rasters.store import RasterStore, reading_cog
 from ..rasters.tiles import legend, native_zoom, render_tile
 from .auth import Admin, AdminStoreDep, Editor
 from .links import JSON, base_url, link
@@ -56,8 +56,11 @@ def raster_document(request: Request, meta: RasterMeta) -> dict[str, Any]:
 
 @router.get("/rasters", summary="Raster layers / Các lớp raster")
 def list_rasters(request: Request, rasters: RasterStoreDep) -> dict:
+    """Every raster served; those whose files cannot be read are named in `skipped`."""
+    listing = rasters.rasters()
     return {
-        "rasters": [raster_document(request, meta) for meta in rasters.rasters()],
+        "rasters": [raster_document(request, meta) for meta in listing],
+        "skipped": [s.to_dict() for s in listing.skipped],
         "links": [link(f"{base_url(request)}/rasters", "self", JSON, "Raster layers")],
     }
 
@@ -86,8 +89,10 @@ def get_tile(
     rasters: RasterStoreDep,
 ) -> Response:
     meta, path = rasters.get(raster_id)
+    with reading_cog(raster_id):
+        tile = render_tile(path, meta, z, x, y)
     return Response(
-        render_tile(path, meta, z, x, y),
+        tile,
         media_type=PNG,
         headers={"Cache-Control": f"public, max-age={TILE_CACHE_SECONDS}"},
     )
@@ -190,7 +195,10 @@ def replace_raster(
             f"no raster {raster_id!r} to replace; create it with POST /admin/rasters / "
             f"không có lớp raster {raster_id!r}; hãy tạo bằng POST /admin/rasters"
         )
-    previous = rasters.get(raster_id)[0].model_dump(include=KEPT_ACROSS_VERSIONS)
+    try:
+        previous = rasters.get(raster_id)[0].model_dump(include=KEPT_ACROSS_VERSIONS)
+    except LayerUnavailable:  # the version served is damaged: this one must say it all
+        previous = None
     return _register(request, raster_id, file, metadata, crs, dry_run, token.id, admin, previous)
 
 
@@ -211,11 +219,15 @@ def raster_versions(raster_id: str, token: Editor, rasters: RasterStoreDep) -> d
     current = rasters.current_version(raster_id)
     listed = []
     for number in numbers:
-        meta, path = rasters.version_meta(raster_id, number)
+        entry = {"version": number, "current": number == current}
+        try:
+            meta, path = rasters.version_meta(raster_id, number)
+        except LayerUnavailable as exc:  # listed, so that GIS staff can roll back past it
+            listed.append(entry | {"problem": exc.description})
+            continue
         listed.append(
-            {
-                "version": number,
-                "current": number == current,
+            entry
+            | {
                 "written": modified_at(path),
                 "title_vi": meta.title_vi,
                 "title_en": meta.title_en,

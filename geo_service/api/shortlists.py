@@ -2,20 +2,29 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, Field
 
 from ..catalogue import LAYER_ID_PATTERN
-from ..exports import FORMATS, export_shortlist, shortlist_query, shortlist_site_sheets
+from ..errors import LayerUnavailable, NotFound
+from ..exports import (
+    FORMATS,
+    export_shortlist,
+    layer_groups,
+    shortlist_query,
+    shortlist_sites,
+)
 from ..shortlists import ItemRef, Shortlist, ShortlistStore
 from ..store import Store
 from .deps import LangDep, output_format
-from .downloads import file_download
-from .links import GEOJSON, JSON, PDF, base_url, link
+from .downloads import PdfCacheDep, file_download, sheets_download
+from .heavy import HeavyDep
+from .links import GEOJSON, JSON, base_url, link
 from .params import StoreDep
 from .strict_input import StrictRoute
 
@@ -54,17 +63,12 @@ class ShortlistChange(BaseModel):
 def describe(request: Request, store: Store, shortlist: Shortlist) -> dict[str, Any]:
     """The list with each item resolved: its names and link, or `found: false` if it has gone."""
     root = base_url(request)
-    known = {m.id for m in store.layers()}
     found: dict[ItemRef, dict] = {}
-    groups: dict[str, list[str]] = {}
-    for item in shortlist.items:
-        groups.setdefault(item.collection, []).append(item.id)
-    for collection, ids in groups.items():
-        if collection not in known:
-            continue
+    for meta, ids in layer_groups(store, shortlist):
         query = dataclasses.replace(shortlist_query(ids), properties=("name_vi", "name_en"))
-        for feature in store.query(collection, query).features:
-            found[ItemRef(collection, feature.id)] = feature.properties
+        with contextlib.suppress(NotFound, LayerUnavailable):  # archived or damaged meanwhile
+            for feature in store.query(meta.id, query).features:
+                found[ItemRef(meta.id, feature.id)] = feature.properties
     items = []
     for item in shortlist.items:
         entry: dict[str, Any] = {
@@ -131,6 +135,20 @@ def change(
     return describe(request, store, shortlist)
 
 
+@router.delete(
+    "/shortlists/{shortlist_id}",
+    status_code=204,
+    summary="Delete a shortlist (edit key) / Xóa danh sách",
+)
+def delete(
+    shortlist_id: str,
+    shortlists: Shortlists,
+    key: Annotated[str | None, Header(alias="X-Shortlist-Key")] = None,
+) -> Response:
+    shortlists.delete(shortlist_id, key)
+    return Response(status_code=204)
+
+
 @router.get("/shortlists/{shortlist_id}/export", summary="Export a shortlist / Xuất danh sách")
 def export(
     request: Request,
@@ -139,9 +157,16 @@ def export(
     store: StoreDep,
     lang: LangDep,
     f: ExportFormat,
+    pdf_cache: PdfCacheDep,
+    heavy: HeavyDep,
     crs: Annotated[str | None, Query(description="output CRS, e.g. EPSG:9206")] = None,
 ) -> FileResponse:
     shortlist = shortlists.get(shortlist_id)
     if f == "pdf":
-        return file_download(shortlist_site_sheets(store, shortlist, lang, base_url(request)), PDF)
+        items = [(item.collection, item.id) for item in shortlist.items]
+        return sheets_download(
+            request, store, pdf_cache, heavy, lang, f"shortlist-{shortlist.id}",
+            ("shortlist", shortlist.id, shortlist.updated, items),
+            lambda: shortlist_sites(store, shortlist, base_url(request)),
+        )  # fmt: skip
     return file_download(*export_shortlist(store, shortlist, f, crs, lang))

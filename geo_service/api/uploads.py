@@ -3,7 +3,6 @@ published, through the same ingest path as `geo-service import`."""
 
 from __future__ import annotations
 
-import json
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import JSONResponse
 
+from .. import strict_json
 from ..admin_store import AdminStore, Token
 from ..catalogue import LAYER_ID_PATTERN
 from ..errors import Conflict, InvalidParameter, NotFound, ServiceError, TooLarge
@@ -108,8 +108,8 @@ def _upload(
 def parse_metadata(text: str | None) -> dict:
     """The `metadata` form field: a JSON object, or nothing."""
     try:
-        metadata = json.loads(text) if text else {}
-    except json.JSONDecodeError as exc:
+        metadata = strict_json.loads(text) if text else {}
+    except strict_json.StrictJSONError as exc:
         raise InvalidParameter(
             f"metadata is not valid JSON: {exc} / metadata không phải JSON hợp lệ"
         ) from None

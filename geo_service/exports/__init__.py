@@ -4,19 +4,24 @@ from .export import (
     export_query,
     export_shortlist,
     export_table,
+    layer_groups,
     shortlist_query,
-    shortlist_site_sheets,
+    shortlist_sites,
 )
 from .formats import FORMATS
-from .site_sheet import Site, site_sheets
+from .pdf_cache import PdfCache
+from .site_sheet import Site, sheets_key, site_sheets
 
 __all__ = [
     "FORMATS",
+    "PdfCache",
     "Site",
     "export_query",
     "export_shortlist",
     "export_table",
+    "layer_groups",
     "shortlist_query",
-    "shortlist_site_sheets",
+    "sheets_key",
+    "shortlist_sites",
     "site_sheets",
 ]

@@ -16,7 +16,7 @@ from ..query import In, Literal, Property, Query
 from ..shortlists import Shortlist
 from ..store import Feature, Store
 from .formats import FORMATS, export_format, write_sheet, write_table
-from .site_sheet import Site, site_sheets
+from .site_sheet import Site
 from .table import ExportColumns, parse_crs
 
 
@@ -78,12 +78,7 @@ def export_shortlist(
     holds several (GeoPackage; XLSX after a summary sheet), else a zip of one file per layer."""
     crs = parse_crs(crs_text)
     chosen = export_format(format_name, crs)
-    groups: dict[str, list[str]] = {}
-    for item in shortlist.items:
-        groups.setdefault(item.collection, []).append(item.id)
-    layers = [
-        (store.layer(c), ids) for c, ids in groups.items() if c in {m.id for m in store.layers()}
-    ]
+    layers = layer_groups(store, shortlist)
     stem = f"shortlist-{shortlist.id}"
     with _temporary_folder() as folder:
         if chosen.multi_layer:
@@ -114,18 +109,17 @@ def export_shortlist(
         return path, "application/zip"
 
 
-def shortlist_site_sheets(store: Store, shortlist: Shortlist, lang: str, root_url: str) -> Path:
-    """The printable site sheet of every site of the shortlist still in the catalogue."""
-    sites = [
+def shortlist_sites(store: Store, shortlist: Shortlist, root_url: str) -> list[Site]:
+    """Every site of the shortlist still in the catalogue, for its printable sheets."""
+    return [
         Site(meta, feature, f"{root_url}/collections/{meta.id}/items/{feature.id}")
-        for meta, ids in _layer_groups(store, shortlist)
+        for meta, ids in layer_groups(store, shortlist)
         for batch in store.iter_features(meta.id, shortlist_query(ids))
         for feature in batch
     ]
-    return site_sheets(store, sites, lang, f"shortlist-{shortlist.id}")
 
 
-def _layer_groups(store: Store, shortlist: Shortlist) -> list[tuple[LayerMeta, list[str]]]:
+def layer_groups(store: Store, shortlist: Shortlist) -> list[tuple[LayerMeta, list[str]]]:
     """The shortlist's ids grouped by layer, in first-seen order; layers that are gone are left out."""
     groups: dict[str, list[str]] = {}
     for item in shortlist.items:

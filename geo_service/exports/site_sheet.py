@@ -1,36 +1,53 @@
 """Printable site sheets (PDF): per site a page with a map drawn offline and every attribute.
 
-The map is drawn with matplotlib from the catalogue itself (the site, its commune centre and the
-catalogue features nearby), so it needs no tiles and no internet. Text uses DejaVu Sans, which
-matplotlib ships and which has every Vietnamese diacritic.
+The map is drawn from the catalogue itself (the site, the catalogue features nearby, commune
+names) as vector paths straight into the PDF: it needs no tiles and no internet, prints sharp at
+any size, and costs about a millisecond a page, where a matplotlib image of it cost some 60 ms.
+Text uses DejaVu Sans, which matplotlib ships and which has every Vietnamese diacritic. The
+catalogue is listed once per PDF, not once per page.
 """
 
 from __future__ import annotations
 
-import io
+import contextlib
 import math
 import tempfile
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib
 import shapely
 from fpdf import FPDF
-from fpdf.fonts import FontFace
-from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
+from .. import __version__
 from ..catalogue import FieldSpec, LayerMeta
-from ..query import Query
+from ..errors import LayerUnavailable, NotFound
+from ..query import BBox, Query
 from ..store import Feature, Store
+from .pdf_cache import cache_key
 
+LAYOUT = 2
+"""Raise when the sheet's layout changes, so that cached PDFs of the old one are not served."""
 FONT_DIR = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
+FONT = "DejaVu"
 NEARBY_DEGREES = 0.03  # about 3 km around the site
+NEARBY_PER_LAYER = 200
 MAP_HEIGHT_MM = 85
+AXIS_MM = 11
+"""Room left of and below the map for the latitude and longitude labels."""
+SITE_COLOUR, OTHER_COLOUR, LABEL_COLOUR = (214, 69, 69), (154, 165, 177), (82, 96, 109)
+ROW_MM = 5
+TABLE_SHARES = (0.45, 0.55)
 QUALITY_BADGE = {
     "authoritative": ("Dữ liệu chính thức", "Authoritative data"),
     "indicative": ("Vị trí, hình dạng minh họa", "Indicative location and shape"),
     "synthetic_demo": ("Dữ liệu mô phỏng (demo)", "Synthetic demo data"),
 }
+
+ToPage = Callable[[Sequence[tuple[float, ...]]], list[tuple[float, float]]]
+"""Longitude/latitude points to page positions in mm."""
 
 
 @dataclass(frozen=True)
@@ -38,6 +55,14 @@ class Site:
     meta: LayerMeta
     feature: Feature
     url: str
+
+
+def sheets_key(layers: list[LayerMeta], lang: str, root_url: str, *what: object) -> str:
+    """The PDF cache's key for site sheets of `what` (the sites, named so that any change to
+    them changes it): a page shows features of every layer near its site, so every layer's
+    version counts."""
+    stamp = [(meta.id, meta.version, meta.updated) for meta in layers]
+    return cache_key("site-sheets", LAYOUT, __version__, lang, root_url, stamp, *what)
 
 
 def format_value(spec: FieldSpec, value) -> str:
@@ -49,87 +74,177 @@ def format_value(spec: FieldSpec, value) -> str:
     return str(value)
 
 
-def _map_png(store: Store, site: Site) -> bytes:
-    geometry = shapely.from_wkb(site.feature.geometry)
+# -- the map ----------------------------------------------------------------------------------
+def _view(geometry, width: float, height: float) -> BBox:
+    """The site's box grown by NEARBY_DEGREES, then widened to the frame's shape (a degree of
+    longitude is cos(latitude) of one of latitude)."""
     minx, miny, maxx, maxy = geometry.bounds
-    box = (
-        minx - NEARBY_DEGREES,
-        miny - NEARBY_DEGREES,
-        maxx + NEARBY_DEGREES,
-        maxy + NEARBY_DEGREES,
-    )
-    figure = Figure(figsize=(7, 4.2), dpi=130)
-    axes = figure.subplots()
-    for meta in store.layers():
-        nearby = store.query(meta.id, Query(bbox=box, limit=200, properties=("name_vi",))).features
-        for other in nearby:
-            if meta.id == site.meta.id and other.id == site.feature.id:
+    west, south = minx - NEARBY_DEGREES, miny - NEARBY_DEGREES
+    east, north = maxx + NEARBY_DEGREES, maxy + NEARBY_DEGREES
+    shrink = math.cos(math.radians((south + north) / 2))
+    wide, tall = (east - west) * shrink, north - south
+    if wide / tall < width / height:
+        grow = (tall * width / height - wide) / shrink / 2
+        west, east = west - grow, east + grow
+    else:
+        grow = (wide * height / width - tall) / 2
+        south, north = south - grow, north + grow
+    return west, south, east, north
+
+
+def _nearby(
+    store: Store, layers: list[LayerMeta], site: Site, view: BBox
+) -> list[tuple[str, Feature]]:
+    """(kind, feature) of every catalogue feature in view but the site itself; a layer archived
+    or damaged since the PDF began is left out."""
+    query = Query(bbox=view, limit=NEARBY_PER_LAYER, properties=("name_vi",))
+    found = []
+    for meta in layers:
+        with contextlib.suppress(NotFound, LayerUnavailable):
+            found += [
+                (meta.kind, other)
+                for other in store.query(meta.id, query).features
+                if not (meta.id == site.meta.id and other.id == site.feature.id)
+            ]
+    return found
+
+
+def _shape(
+    pdf: FPDF, geometry, colour: tuple[int, int, int], opacity: float, to_page: ToPage
+) -> None:
+    with pdf.local_context(
+        fill_color=colour, draw_color=colour, fill_opacity=opacity, stroke_opacity=opacity
+    ):
+        for part in getattr(geometry, "geoms", [geometry]):
+            if part.is_empty:
                 continue
-            _draw(axes, shapely.from_wkb(other.geometry), "#9aa5b1", 0.35)
-            if meta.kind == "commune":
-                point = shapely.from_wkb(other.geometry)
-                axes.annotate(
-                    other.properties["name_vi"], (point.x, point.y), fontsize=7, color="#52606d"
-                )
-    _draw(axes, geometry, "#d64545", 0.8)
-    axes.set_xlim(box[0], box[2])
-    axes.set_ylim(box[1], box[3])
-    axes.set_aspect(1 / math.cos(math.radians(geometry.centroid.y)))
-    axes.tick_params(labelsize=7)
-    axes.ticklabel_format(useOffset=False)
-    axes.set_title("Vị trí minh họa / Indicative location (WGS 84)", fontsize=8)
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", bbox_inches="tight")
-    return buffer.getvalue()
+            if part.geom_type == "Polygon":
+                pdf.polygon(to_page(part.exterior.coords), style="DF")
+            elif part.geom_type == "Point":
+                ((x, y),) = to_page([(part.x, part.y)])
+                pdf.circle(x, y, 1.0, style="F")
+            else:
+                pdf.polyline(to_page(part.coords))
 
 
-def _draw(axes, geometry, colour: str, alpha: float) -> None:
-    for part in getattr(geometry, "geoms", [geometry]):
-        if part.geom_type == "Polygon":
-            x, y = part.exterior.xy
-            axes.fill(x, y, color=colour, alpha=alpha, linewidth=0.8)
-        elif part.geom_type == "Point":
-            axes.plot(part.x, part.y, "o", color=colour, markersize=5, alpha=min(1, alpha + 0.3))
-        else:
-            x, y = part.xy
-            axes.plot(x, y, color=colour, alpha=alpha)
+def _ticks(low: float, high: float) -> list[tuple[float, str]]:
+    """Round positions within [low, high], labelled with as many decimals as their step needs."""
+    values = [v for v in MaxNLocator(6, steps=[1, 2, 5, 10]).tick_values(low, high)]
+    values = [v for v in values if low <= v <= high]
+    step = values[1] - values[0] if len(values) > 1 else 1.0
+    decimals = next(d for d in range(12) if abs(round(step, d) - step) < step * 1e-6)
+    return [(v, f"{v:.{decimals}f}") for v in values]
 
 
-def _page(pdf: FPDF, store: Store, site: Site, lang: str) -> None:
+def _frame(pdf: FPDF) -> tuple[float, float]:
+    """Width and height of the map's frame, in mm."""
+    return pdf.epw - AXIS_MM, MAP_HEIGHT_MM
+
+
+def _draw_map(pdf: FPDF, geometry, view: BBox, nearby: list[tuple[str, Feature]]) -> None:
+    """The map below the cursor: its title, the frame with the features, lon/lat labels."""
+    pdf.set_font(FONT, "", 8)
+    pdf.cell(0, 5, "Vị trí minh họa / Indicative location (WGS 84)", align="C")
+    pdf.ln(5)
+    left, top = pdf.l_margin + AXIS_MM, pdf.get_y()
+    width, height = _frame(pdf)
+    west, south, east, north = view
+    x_scale, y_scale = width / (east - west), height / (north - south)
+
+    def to_page(points: Sequence[tuple[float, ...]]) -> list[tuple[float, float]]:
+        return [(left + (x - west) * x_scale, top + (north - y) * y_scale) for x, y, *_ in points]
+
+    pdf.set_line_width(0.2)
+    with pdf.rect_clip(left, top, width, height):
+        for kind, other in nearby:
+            shape = shapely.from_wkb(other.geometry)
+            _shape(pdf, shape, OTHER_COLOUR, 0.35, to_page)
+            name = other.properties.get("name_vi")
+            if kind == "commune" and name and shape.geom_type == "Point":
+                ((x, y),) = to_page([(shape.x, shape.y)])
+                with pdf.local_context(font_size_pt=6.5, text_color=LABEL_COLOUR):
+                    pdf.text(x + 1.5, y + 1, name)
+        _shape(pdf, geometry, SITE_COLOUR, 0.8, to_page)
+    pdf.rect(left, top, width, height)
+    pdf.set_font(FONT, "", 6.5)
+    for value, label in _ticks(west, east):
+        x = left + (value - west) * x_scale
+        pdf.line(x, top + height, x, top + height + 1)
+        pdf.text(x - pdf.get_string_width(label) / 2, top + height + 3.8, label)
+    for value, label in _ticks(south, north):
+        y = top + (north - value) * y_scale
+        pdf.line(left - 1, y, left, y)
+        pdf.text(left - 1.5 - pdf.get_string_width(label), y + 1, label)
+    pdf.set_y(top + height + 6)
+
+
+# -- text -------------------------------------------------------------------------------------
+def _paragraph(pdf: FPDF, height: float, text: str) -> None:
+    """A line of text across the page, wrapped only when it does not fit (fpdf2's line breaking
+    costs far more than a single cell)."""
+    if pdf.get_string_width(text) <= pdf.epw - 2 * pdf.c_margin:
+        pdf.cell(0, height, text, new_x="LMARGIN", new_y="NEXT")
+    else:
+        pdf.multi_cell(0, height, text, new_x="LMARGIN", new_y="NEXT")
+
+
+def _table(pdf: FPDF, rows: list[tuple[str, str]]) -> None:
+    """Two bordered columns, the first row bold; a row that fits its columns is one cell each,
+    a longer one wraps; a row that would cross the page's foot starts a new page."""
+    widths = [pdf.epw * share for share in TABLE_SHARES]
+    for index, row in enumerate(rows):
+        pdf.set_font(FONT, "B" if index == 0 else "", 8)
+        room = [w - 2 * pdf.c_margin for w in widths]
+        if all(pdf.get_string_width(t) <= r for t, r in zip(row, room, strict=True)):
+            if pdf.will_page_break(ROW_MM):
+                pdf.add_page()
+            for text, width in zip(row, widths, strict=True):
+                pdf.cell(width, ROW_MM, text, border=1, new_x="RIGHT", new_y="TOP")
+            pdf.ln(ROW_MM)
+            continue
+        lines = max(
+            len(pdf.multi_cell(w, ROW_MM - 1, t, dry_run=True, output="LINES"))
+            for t, w in zip(row, widths, strict=True)
+        )
+        height = lines * (ROW_MM - 1) + 1
+        if pdf.will_page_break(height):
+            pdf.add_page()
+        top = pdf.get_y()
+        for text, width in zip(row, widths, strict=True):
+            pdf.rect(pdf.get_x(), top, width, height)
+            pdf.multi_cell(width, ROW_MM - 1, text, new_x="RIGHT", new_y="TOP")
+        pdf.set_xy(pdf.l_margin, top + height)
+
+
+def _page(pdf: FPDF, store: Store, layers: list[LayerMeta], site: Site, lang: str) -> None:
     props = site.feature.properties
     pdf.add_page()
-    pdf.set_font("DejaVu", "B", 15)
+    pdf.set_font(FONT, "B", 15)
     first, second = (props.get("name_vi"), props.get("name_en"))
     if lang == "en":
         first, second = second, first
-    pdf.multi_cell(0, 8, first or site.feature.id, new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font("DejaVu", "", 10)
+    _paragraph(pdf, 8, first or site.feature.id)
+    pdf.set_font(FONT, "", 10)
     if second:
-        pdf.multi_cell(0, 6, second, new_x="LMARGIN", new_y="NEXT")
+        _paragraph(pdf, 6, second)
     quality_vi, quality_en = QUALITY_BADGE.get(props.get("data_quality"), ("", ""))
     pdf.set_text_color(180, 40, 40)
-    pdf.multi_cell(
-        0,
-        6,
-        f"{site.meta.title_vi} / {site.meta.title_en} — {quality_vi} / {quality_en}",
-        new_x="LMARGIN",
-        new_y="NEXT",
-    )
+    _paragraph(pdf, 6, f"{site.meta.title_vi} / {site.meta.title_en} — {quality_vi} / {quality_en}")
     pdf.set_text_color(0, 0, 0)
-    pdf.image(io.BytesIO(_map_png(store, site)), h=MAP_HEIGHT_MM, x=pdf.l_margin)
+    if site.feature.geometry is not None:
+        geometry = shapely.from_wkb(site.feature.geometry)
+        view = _view(geometry, *_frame(pdf))
+        _draw_map(pdf, geometry, view, _nearby(store, layers, site, view))
+    rows = [("Thuộc tính / Attribute", "Giá trị / Value")]
+    for spec in site.meta.fields:
+        value = props.get(spec.name)
+        if value is None or value == "":
+            continue
+        unit = f" ({spec.unit})" if spec.unit else ""
+        rows.append((f"{spec.label_vi} / {spec.label_en}{unit}", format_value(spec, value)))
+    _table(pdf, rows)
     pdf.ln(2)
-    pdf.set_font("DejaVu", "", 8)
-    with pdf.table(
-        line_height=4.5, col_widths=(45, 55), headings_style=FontFace(emphasis="BOLD")
-    ) as table:
-        table.row(["Thuộc tính / Attribute", "Giá trị / Value"])
-        for spec in site.meta.fields:
-            value = props.get(spec.name)
-            if value is None or value == "":
-                continue
-            unit = f" ({spec.unit})" if spec.unit else ""
-            table.row([f"{spec.label_vi} / {spec.label_en}{unit}", format_value(spec, value)])
-    pdf.ln(2)
+    pdf.set_font(FONT, "", 8)
     pdf.multi_cell(0, 5, f"Liên kết / Link: {site.url}", new_x="LMARGIN", new_y="NEXT")
 
 
@@ -137,11 +252,12 @@ def site_sheets(store: Store, sites: list[Site], lang: str, stem: str) -> Path:
     """A PDF with one page per site, in a temporary folder the caller removes."""
     pdf = FPDF(format="A4")
     pdf.set_auto_page_break(auto=True, margin=12)
-    pdf.add_font("DejaVu", "", str(FONT_DIR / "DejaVuSans.ttf"))
-    pdf.add_font("DejaVu", "B", str(FONT_DIR / "DejaVuSans-Bold.ttf"))
+    pdf.add_font(FONT, "", str(FONT_DIR / "DejaVuSans.ttf"))
+    pdf.add_font(FONT, "B", str(FONT_DIR / "DejaVuSans-Bold.ttf"))
     pdf.set_title(stem)
+    layers = store.layers()
     for site in sites:
-        _page(pdf, store, site, lang)
+        _page(pdf, store, layers, site, lang)
     folder = Path(tempfile.mkdtemp(prefix="geo-service-export-"))
     path = folder / f"{stem}.pdf"
     pdf.output(str(path))

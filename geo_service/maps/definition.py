@@ -12,9 +12,9 @@ import tomllib
 from pathlib import Path
 
 import xyzservices
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import ConfigDict, Field, ValidationError, field_validator
 
-from ..catalogue import LayerMeta
+from ..catalogue import LayerMeta, MetadataModel
 from ..errors import NotFound, ServiceError
 
 FILTERABLE_TYPES = ("string", "integer", "number", "date")
@@ -28,7 +28,7 @@ class InvalidMapDefinition(ServiceError):
     code = "InvalidMapDefinition"
 
 
-class Strict(BaseModel):
+class Strict(MetadataModel):
     model_config = ConfigDict(extra="forbid")
 
 

@@ -7,6 +7,7 @@ and draws the filter panel, site card and shortlist basket. Every asset is serve
 
 from __future__ import annotations
 
+import contextlib
 import html
 import json
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ import xyzservices
 from folium import plugins
 
 from ..catalogue import LayerMeta
+from ..errors import LayerUnavailable, NotFound
 from ..places import communes_of_province, province_bounds
 from ..query import Query
 from ..rasters.meta import RasterMeta
@@ -102,6 +104,15 @@ def layer_config(definition: MapDefinition, placed: PlacedLayer, total: int) -> 
     }
 
 
+def feature_counts(store: Store, layer_ids: list[str]) -> dict[str, int]:
+    """Each layer's feature count; a layer archived (or broken) since it was listed is left out."""
+    counts = {}
+    for layer_id in layer_ids:
+        with contextlib.suppress(NotFound, LayerUnavailable):
+            counts[layer_id] = store.query(layer_id, Query(limit=0)).number_matched
+    return counts
+
+
 def places_config(province_codes: list[str]) -> list[dict[str, Any]]:
     provinces = []
     for code in province_codes:
@@ -173,6 +184,8 @@ def build_map_page(
     `rank_limit` is the most sites one ranking may hold."""
     published = {meta.id: meta for meta in store.layers()}
     shown = map_layers(definition, published)
+    totals = feature_counts(store, [meta.id for meta, _ in shown])
+    shown = [(meta, entry) for meta, entry in shown if meta.id in totals]
     start = start_view(definition, [meta for meta, _ in shown])
     fmap = folium.Map(
         location=start.get("center", [21.3, 104.0]),
@@ -249,10 +262,7 @@ def build_map_page(
         "view": start,
         "nearby": [layer_id for layer_id in definition.nearby if layer_id in published],
         "provinces": places_config(definition.provinces),
-        "layers": [
-            layer_config(definition, p, store.query(p.meta.id, Query(limit=0)).number_matched)
-            for p in placed
-        ],
+        "layers": [layer_config(definition, p, totals[p.meta.id]) for p in placed],
         "rasters": overlays,
         "rank_limit": rank_limit,
     }

@@ -191,6 +191,11 @@ def _crs_name(crs: CRS) -> str:
 
 def _nodata(source: rasterio.DatasetReader, given: float | None) -> float:
     if source.nodata is not None:
+        if math.isinf(source.nodata):
+            raise RasterRefused(
+                f"the raster's nodata value is {source.nodata}, which metadata cannot hold; set a "
+                "finite one (or NaN) / giá trị nodata vô hạn; hãy đặt giá trị hữu hạn (hoặc NaN)"
+            )
         return float(source.nodata)
     if given is not None:
         return given

@@ -10,7 +10,7 @@ from shapely.geometry.base import BaseGeometry
 
 from ..errors import InvalidParameter
 from .meta import RasterMeta
-from .store import RasterStore
+from .store import RasterStore, reading_cog
 from .zonal import to_raster_crs, zonal_stats
 
 SLOPE = "slope"
@@ -44,7 +44,8 @@ class Measure:
 
     def stats(self, geometries: list[BaseGeometry]) -> list[dict]:
         """Zonal statistics of each WGS 84 geometry, in one pass over the raster."""
-        return zonal_stats(self.path, to_raster_crs(geometries, self.meta), self.slope)
+        with reading_cog(self.meta.id):
+            return zonal_stats(self.path, to_raster_crs(geometries, self.meta), self.slope)
 
 
 def measure(store: RasterStore, name: str) -> Measure:

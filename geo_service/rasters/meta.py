@@ -8,9 +8,9 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from ..catalogue import LAYER_ID_PATTERN
+from ..catalogue import LAYER_ID_PATTERN, MetadataModel
 
 RasterKind = Literal["dem", "continuous"]
 """`dem`: elevation, from which slope in degrees is derived (offered as `<id>:slope`)."""
@@ -19,7 +19,7 @@ DEFAULT_RAMP = ("#440154", "#3b528b", "#21918c", "#5ec962", "#fde725")
 """viridis at five stops: readable in print and by colour-blind readers."""
 
 
-class ColourStop(BaseModel):
+class ColourStop(MetadataModel):
     """A value and its colour; colours are interpolated linearly between stops."""
 
     value: float
@@ -44,7 +44,7 @@ class ColourStop(BaseModel):
         return tuple(int(self.color[i : i + 2], 16) for i in (1, 3, 5))
 
 
-class RasterInput(BaseModel):
+class RasterInput(MetadataModel):
     """The `metadata` GIS staff send with a raster."""
 
     model_config = {"extra": "forbid"}

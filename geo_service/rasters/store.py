@@ -8,23 +8,41 @@ The folder's name cannot be a layer id, so no vector layer's folder (nor its arc
 ever hold the rasters. As for vector layers (`store.gpkg_files`), a version is complete and
 synced on disk (metadata, then COG) before the link moves, under the same cross-process lock,
 so a failure at any point leaves the previous version served.
+
+Reads survive damaged files (see `listing.py`): a raster whose metadata or COG cannot be read is
+skipped by the listing, answers `LayerUnavailable` by id, and can still be archived.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
+from rasterio.errors import RasterioError
+
+from .. import strict_json
 from ..catalogue import LAYER_ID_PATTERN
-from ..errors import NotFound
+from ..errors import LayerUnavailable, NotFound
+from ..listing import UNREADABLE_ERRORS, Listing, Skipped, unreadable
 from ..store.gpkg_files import archive_folder, fsync_file, layer_lock, swap_link
 from .meta import RasterMeta
 
 FOLDER = "_rasters"
 CURRENT = "current.tif"
 _VERSION_FILE = re.compile(r"^v(\d{6})\.tif$")
+
+
+@contextlib.contextmanager
+def reading_cog(raster_id: str) -> Iterator[None]:
+    """Around reads of a raster's COG (tiles, statistics): a damaged file is `LayerUnavailable`."""
+    try:
+        yield
+    except RasterioError as exc:
+        raise unreadable("raster", raster_id, exc) from None
 
 
 class RasterStore:
@@ -35,16 +53,27 @@ class RasterStore:
         self._meta: dict[Path, RasterMeta] = {}
 
     def ids(self) -> list[str]:
+        """The rasters served, readable or not (a link to a missing file counts)."""
         if not self.root.is_dir():
             return []
         return sorted(
             p.name
             for p in self.root.iterdir()
-            if LAYER_ID_PATTERN.fullmatch(p.name) and (p / CURRENT).exists()
+            if LAYER_ID_PATTERN.fullmatch(p.name) and (p / CURRENT).is_symlink()
         )
 
-    def rasters(self) -> list[RasterMeta]:
-        return [self.get(i)[0] for i in self.ids()]
+    def rasters(self) -> Listing:
+        """Every served raster's metadata; unreadable ones skipped and named, and those archived
+        since the folder was listed left out."""
+        found, skipped = [], []
+        for raster_id in self.ids():
+            try:
+                found.append(self.get(raster_id)[0])
+            except NotFound:
+                continue
+            except LayerUnavailable as exc:
+                skipped.append(Skipped(raster_id, exc.description))
+        return Listing(found, skipped)
 
     def versions(self, raster_id: str) -> list[int]:
         folder = self.root / raster_id
@@ -54,15 +83,15 @@ class RasterStore:
         return sorted(int(m.group(1)) for m in found if m)
 
     def get(self, raster_id: str) -> tuple[RasterMeta, Path]:
-        """The served version's metadata and COG path; `NotFound` if there is none."""
+        """The served version's metadata and COG path; `NotFound` if there is none,
+        `LayerUnavailable` if its files cannot be read."""
         path = self._current(raster_id)
         if path is None:
             raise NotFound(
                 f"no raster {raster_id!r}; GET /rasters lists them / "
                 f"không có lớp raster {raster_id!r}; xem danh sách tại GET /rasters"
             )
-        meta = self._meta_of(path)
-        return meta, path
+        return self._meta_of(raster_id, path), path
 
     def version_meta(self, raster_id: str, version: int) -> tuple[RasterMeta, Path]:
         """One stored version's metadata and COG, served or not."""
@@ -72,13 +101,21 @@ class RasterStore:
                 f"raster {raster_id!r} has no version {version} / "
                 f"lớp raster {raster_id!r} không có phiên bản {version}"
             )
-        return self._meta_of(path), path
+        return self._meta_of(raster_id, path), path
 
-    def _meta_of(self, path: Path) -> RasterMeta:
+    def _meta_of(self, raster_id: str, path: Path) -> RasterMeta:
         """A version's metadata, read once: version files never change."""
         meta = self._meta.get(path)
         if meta is None:
-            meta = RasterMeta.model_validate_json(path.with_suffix(".json").read_text("utf-8"))
+            try:
+                if not path.is_file():
+                    raise FileNotFoundError(path.name)
+                text = path.with_suffix(".json").read_text("utf-8")
+                meta = RasterMeta.model_validate(strict_json.loads(text))
+            except UNREADABLE_ERRORS as exc:
+                if self._current(raster_id) is None:  # archived while we looked
+                    raise NotFound(f"no raster {raster_id!r} / không có lớp raster") from None
+                raise unreadable("raster", raster_id, exc) from None
             self._meta[path] = meta
         return meta
 
@@ -95,19 +132,21 @@ class RasterStore:
         return meta
 
     def archive(self, raster_id: str) -> Path:
-        """Stop serving a raster, keeping every version under `_rasters/.archive/`."""
-        self.get(raster_id)  # NotFound unless served
+        """Stop serving a raster, keeping every version under `_rasters/.archive/`; one whose
+        files cannot be read is archived too."""
+        if self._current(raster_id) is None:
+            raise NotFound(f"no raster {raster_id!r} / không có lớp raster {raster_id!r}")
         return archive_folder(self.root, raster_id)
 
     def _current(self, raster_id: str) -> Path | None:
+        """Where the served version's link points (the file may be missing); None if unserved."""
         if not LAYER_ID_PATTERN.fullmatch(raster_id):
             return None
         link = self.root / raster_id / CURRENT
         try:
-            path = (link.parent / os.readlink(link)).resolve()
+            return (link.parent / os.readlink(link)).resolve()
         except OSError:
             return None
-        return path if path.exists() else None
 
     def publish(self, meta: RasterMeta, cog: Path) -> RasterMeta:
         """Copy a finished COG in as the next version of `meta.id` and serve it."""

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ..catalogue import LayerMeta
+from ..listing import Listing
 from ..query import BBox, Query
 
 
@@ -47,11 +48,13 @@ class GridCell:
 
 
 class Store(Protocol):
-    def layers(self) -> list[LayerMeta]:
-        """Metadata of every published layer, ordered by id."""
+    def layers(self) -> Listing:
+        """Metadata of every published layer, ordered by id. A layer that cannot be read is left
+        out and named in `skipped`; one archived while the listing is made is left out."""
 
     def layer(self, layer_id: str) -> LayerMeta:
-        """Metadata of one layer; `NotFound` if there is none."""
+        """Metadata of one layer; `NotFound` if there is none, `LayerUnavailable` if its stored
+        files cannot be read."""
 
     def extent(self, layer_id: str) -> BBox | None:
         """Bounding box of the layer's geometries in WGS 84, None when empty."""

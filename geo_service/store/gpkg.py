@@ -1,13 +1,16 @@
 """The GeoPackage store: one immutable GeoPackage per layer version, read with SQLite.
 
-Connections are opened read-only and `immutable`, one per thread and file, so any number of
-threads and uvicorn worker processes read side by side. A publish moves `current.gpkg`; the
-next request resolves the link and opens the new file. Because a version file never changes,
-metadata, extents and counts are cached per file without any invalidation.
+Connections are opened read-only and `immutable` and lent out per call from a small pool per
+version file, so any number of threads and uvicorn worker processes read side by side. A
+publish (or rollback) moves `current.gpkg`; the next request resolves the link, opens the new
+file and retires the old one: its idle connections close at once, those still lent out when
+their reader has finished, so descriptors do not pile up over versions. Because a version file
+never changes, metadata, extents and counts are cached per file without any invalidation.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import sqlite3
 import struct
@@ -22,8 +25,10 @@ from urllib.request import pathname2url
 import shapely
 from shapely import prepared
 
+from .. import strict_json
 from ..catalogue import ID_FIELD, LayerMeta
-from ..errors import NotFound
+from ..errors import LayerUnavailable, NotFound
+from ..listing import UNREADABLE_ERRORS, Listing, Skipped, unreadable
 from ..query import BBox, Query
 from ..text import lower, unaccent
 from .base import Facet, Feature, FeaturePage, GridCell
@@ -44,6 +49,8 @@ FACET_VALUES = 200
 """Most distinct values one facet lists."""
 MMAP_BYTES = 2**31 - 2**16
 """SQLite's largest memory map (its compiled-in maximum is just under 2 GiB)."""
+IDLE_CONNECTIONS = 4
+"""Idle connections kept per version file; readers beyond them open (and close) their own."""
 _ENVELOPE_BYTES = {0: 0, 1: 32, 2: 48, 3: 48, 4: 64}
 
 
@@ -111,25 +118,46 @@ def open_readonly(path: Path, mapped: bool = True) -> sqlite3.Connection:
 
 
 def version_summary(path: Path) -> tuple[LayerMeta, int]:
-    """The metadata and feature count of one version file (current or not)."""
-    connection = open_readonly(path, mapped=False)
+    """The metadata and feature count of one version file (current or not); `LayerUnavailable`
+    if it cannot be read."""
+    try:
+        connection = open_readonly(path, mapped=False)
+    except sqlite3.Error as exc:
+        raise unreadable("layer version", path.stem, exc) from None
     try:
         layer = _LayerFile(path, connection)
         (count,) = connection.execute(
             f"SELECT count(*) FROM {quote_identifier(layer.meta.id)}"
         ).fetchone()
         return layer.meta, count
+    except UNREADABLE_ERRORS as exc:
+        raise unreadable("layer version", path.stem, exc) from None
     finally:
         connection.close()
 
 
+@contextlib.contextmanager
+def _damage_reported(layer_id: str) -> Iterator[None]:
+    """A page found damaged in the middle of a query (opening checks only the file's header and
+    metadata) is `LayerUnavailable`; SQLite's other errors (`OperationalError` and kin, raised
+    for the query itself) pass."""
+    try:
+        yield
+    except sqlite3.DatabaseError as exc:
+        if type(exc) is not sqlite3.DatabaseError:
+            raise
+        raise unreadable("layer", layer_id, exc) from None
+
+
 class _LayerFile:
-    """Everything fixed about one immutable version file."""
+    """Everything fixed about one immutable version file, and its pool of connections."""
 
     def __init__(self, path: Path, connection: sqlite3.Connection) -> None:
+        """Read the file's facts over `connection`, which joins the pool (the caller closes it
+        if this raises)."""
         self.path = path
         (raw,) = connection.execute(f"SELECT metadata FROM {METADATA_TABLE}").fetchone()
-        self.meta = LayerMeta.model_validate_json(raw)
+        self.meta = LayerMeta.model_validate(strict_json.loads(raw))
         (geometry_column,) = connection.execute(
             "SELECT column_name FROM gpkg_geometry_columns WHERE table_name = ?", (self.meta.id,)
         ).fetchone()
@@ -156,6 +184,40 @@ class _LayerFile:
         self.centres: Centres | None = None
         """Read on the first unfiltered grid request (see centres.py)."""
         self.centres_lock = threading.Lock()
+        self._idle = [connection]
+        self._retired = False
+        self._pool_lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[sqlite3.Connection]:
+        """A connection of this file's own for one call; back to the pool afterwards, or closed
+        if the pool is full or the file has been retired meanwhile."""
+        with self._pool_lock:
+            connection = self._idle.pop() if self._idle else None
+        if connection is None:
+            try:
+                connection = open_readonly(self.path)
+            except sqlite3.OperationalError:
+                if self.path.exists():
+                    raise
+                raise NotFound(f"no collection {self.meta.id!r}") from None  # archived just now
+        try:
+            yield connection
+        finally:
+            with self._pool_lock:
+                keep = not self._retired and len(self._idle) < IDLE_CONNECTIONS
+                if keep:
+                    self._idle.append(connection)
+            if not keep:
+                connection.close()
+
+    def retire(self) -> None:
+        """No longer the served version: close idle connections now, lent ones on return."""
+        with self._pool_lock:
+            self._retired = True
+            idle, self._idle = self._idle, []
+        for connection in idle:
+            connection.close()
 
 
 class GeoPackageStore:
@@ -167,52 +229,95 @@ class GeoPackageStore:
 
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = Path(data_dir)
-        self._local = threading.local()
-        self._files: dict[Path, _LayerFile] = {}
+        self._files: dict[str, _LayerFile] = {}
+        """By layer id: the version file served when the layer was last opened."""
         self._files_lock = threading.Lock()
 
-    # -- connections and cached file facts ----------------------------------------------------
-    def _connection(self, path: Path) -> sqlite3.Connection:
-        connections = self._local.__dict__.setdefault("connections", {})
-        connection = connections.get(path)
-        if connection is None:
-            connection = connections[path] = open_readonly(path)
-        return connection
+    # -- version files and their connections --------------------------------------------------
+    @contextlib.contextmanager
+    def _open(self, layer_id: str) -> Iterator[tuple[_LayerFile, sqlite3.Connection]]:
+        """The served version of a layer and a connection to it, for one call."""
+        layer = self._layer_file(layer_id)
+        with layer.reading() as connection, _damage_reported(layer_id):
+            yield layer, connection
 
-    def _open(self, layer_id: str) -> tuple[_LayerFile, sqlite3.Connection]:
+    def _layer_file(self, layer_id: str) -> _LayerFile:
+        """The served version's facts; the version it replaces is retired. `NotFound` if the
+        layer is not published (or was archived a moment ago), `LayerUnavailable` if its file
+        cannot be read."""
         path = current_file(self.data_dir, layer_id)
-        if path is None or not path.exists():
+        if path is None:
+            self._retire(layer_id)
             raise NotFound(f"no collection {layer_id!r}")
-        connection = self._connection(path)
-        layer = self._files.get(path)
-        if layer is None:
-            with self._files_lock:
-                layer = self._files.get(path) or _LayerFile(path, connection)
-                # a new version replaces the layer's older ones, and their caches with them
-                for old in [p for p in self._files if p.parent == path.parent and p != path]:
-                    del self._files[old]
-                self._files[path] = layer
-        return layer, connection
+        with self._files_lock:
+            known = self._files.get(layer_id)
+        if known is not None and known.path == path:
+            return known
+        try:
+            fresh = self._read(layer_id, path)
+        except (NotFound, LayerUnavailable):
+            self._retire(layer_id)  # what it served before is no longer served either
+            raise
+        with self._files_lock:
+            known = self._files.get(layer_id)
+            if known is not None and known.path == path:  # another thread read it first
+                stale, fresh = fresh, known
+            else:
+                stale, self._files[layer_id] = known, fresh
+        if stale is not None:
+            stale.retire()
+        return fresh
+
+    def _read(self, layer_id: str, path: Path) -> _LayerFile:
+        connection = None
+        try:
+            connection = open_readonly(path)
+            return _LayerFile(path, connection)
+        except UNREADABLE_ERRORS as exc:
+            if connection is not None:
+                connection.close()
+            if current_file(self.data_dir, layer_id) is None:  # archived while we looked
+                raise NotFound(f"no collection {layer_id!r}") from None
+            raise unreadable("layer", layer_id, exc) from None
+
+    def _retire(self, layer_id: str) -> None:
+        with self._files_lock:
+            gone = self._files.pop(layer_id, None)
+        if gone is not None:
+            gone.retire()
 
     # -- the Store protocol -------------------------------------------------------------------
-    def layers(self) -> list[LayerMeta]:
-        return [self._open(folder.name)[0].meta for folder in layer_dirs(self.data_dir)]
+    def layers(self) -> Listing:
+        found, skipped = [], []
+        for folder in layer_dirs(self.data_dir):
+            try:
+                found.append(self._layer_file(folder.name).meta)
+            except NotFound:
+                continue  # archived between the listing and the opening
+            except LayerUnavailable as exc:
+                skipped.append(Skipped(folder.name, exc.description))
+        listed = {meta.id for meta in found} | {s.id for s in skipped}
+        with self._files_lock:
+            archived = set(self._files) - listed
+        for layer_id in archived:
+            self._retire(layer_id)  # its connections go
+        return Listing(found, skipped)
 
     def layer(self, layer_id: str) -> LayerMeta:
-        return self._open(layer_id)[0].meta
+        return self._layer_file(layer_id).meta
 
     def extent(self, layer_id: str) -> BBox | None:
-        return self._open(layer_id)[0].extent
+        return self._layer_file(layer_id).extent
 
     def query(self, layer_id: str, query: Query) -> FeaturePage:
-        layer, connection = self._open(layer_id)
-        where = layer.compiler.where(query)
-        sql, params, columns = self._select(layer, query, where)
-        rows = connection.execute(sql, params).fetchall()
-        if query.limit is None or (len(rows) < query.limit and (rows or query.offset == 0)):
-            number_matched = query.offset + len(rows)  # the page reached the end: no count needed
-        else:
-            number_matched = self._count(layer, connection, where.sql, tuple(where.params))
+        with self._open(layer_id) as (layer, connection):
+            where = layer.compiler.where(query)
+            sql, params, columns = self._select(layer, query, where)
+            rows = connection.execute(sql, params).fetchall()
+            if query.limit is None or (len(rows) < query.limit and (rows or query.offset == 0)):
+                number_matched = query.offset + len(rows)  # the page reached the end: no count
+            else:
+                number_matched = self._count(layer, connection, where.sql, tuple(where.params))
         return FeaturePage([_feature(row, columns) for row in rows], number_matched)
 
     def iter_features(
@@ -220,31 +325,38 @@ class GeoPackageStore:
     ) -> Iterator[list[Feature]]:
         """Every feature the query selects (its limit and offset too), in batches, from one SELECT
         on a connection of its own, so a long export ties up nothing else."""
-        layer, _ = self._open(layer_id)
+        layer = self._layer_file(layer_id)
         sql, params, columns = self._select(layer, query, layer.compiler.where(query))
         connection = open_readonly(layer.path, mapped=False)
         try:
-            cursor = connection.execute(sql, params)
-            while rows := cursor.fetchmany(batch_size):
-                yield [_feature(row, columns) for row in rows]
+            with _damage_reported(layer_id):
+                cursor = connection.execute(sql, params)
+                while rows := cursor.fetchmany(batch_size):
+                    yield [_feature(row, columns) for row in rows]
         finally:
             connection.close()
 
     def feature(self, layer_id: str, feature_id: str) -> Feature:
-        layer, connection = self._open(layer_id)
-        columns = layer.columns
-        row = connection.execute(
-            f"SELECT {ID_FIELD}, {quote_identifier(layer.table.geometry_column)}"
-            + "".join(f", {quote_identifier(c)}" for c in columns)
-            + f" FROM {quote_identifier(layer.table.table)} WHERE {ID_FIELD} = ?",
-            (feature_id,),
-        ).fetchone()
+        with self._open(layer_id) as (layer, connection):
+            columns = layer.columns
+            row = connection.execute(
+                f"SELECT {ID_FIELD}, {quote_identifier(layer.table.geometry_column)}"
+                + "".join(f", {quote_identifier(c)}" for c in columns)
+                + f" FROM {quote_identifier(layer.table.table)} WHERE {ID_FIELD} = ?",
+                (feature_id,),
+            ).fetchone()
         if row is None:
             raise NotFound(f"no feature {feature_id!r} in collection {layer_id!r}")
         return _feature(row, columns)
 
     def facets(self, layer_id: str, query: Query, fields: tuple[str, ...]) -> dict[str, Facet]:
-        layer, connection = self._open(layer_id)
+        with self._open(layer_id) as (layer, connection):
+            return self._facets(layer, connection, query, fields)
+
+    @staticmethod
+    def _facets(
+        layer: _LayerFile, connection: sqlite3.Connection, query: Query, fields: tuple[str, ...]
+    ) -> dict[str, Facet]:
         where = layer.compiler.where(query)
         table = quote_identifier(layer.table.table)
         result = {}
@@ -271,20 +383,23 @@ class GeoPackageStore:
     def grid(
         self, layer_id: str, query: Query, bbox: BBox, columns: int, rows: int
     ) -> list[GridCell]:
-        layer, connection = self._open(layer_id)
-        where = layer.compiler.where(dataclasses.replace(query, bbox=None))
-        if where.sql == MATCH_ALL:
-            return self._centres(layer, connection).grid(bbox, columns, rows)
-        key = ("grid", where.sql, tuple(where.params), bbox, columns, rows)
-        return self._cached(
-            layer, key, lambda: self._grid(layer, connection, where, bbox, columns, rows)
-        )
+        with self._open(layer_id) as (layer, connection):
+            where = layer.compiler.where(dataclasses.replace(query, bbox=None))
+            if where.sql == MATCH_ALL:
+                return self._centres(layer, connection).grid(bbox, columns, rows)
+            key = ("grid", where.sql, tuple(where.params), bbox, columns, rows)
+            return self._cached(
+                layer, key, lambda: self._grid(layer, connection, where, bbox, columns, rows)
+            )
 
     def warm(self) -> None:
-        for folder in layer_dirs(self.data_dir):
-            layer, connection = self._open(folder.name)
-            if layer.count > self.WARM_CENTRES_FROM:
-                self._centres(layer, connection)
+        for meta in self.layers():
+            with (
+                contextlib.suppress(NotFound, LayerUnavailable),
+                self._open(meta.id) as (layer, connection),
+            ):
+                if layer.count > self.WARM_CENTRES_FROM:
+                    self._centres(layer, connection)
 
     @staticmethod
     def _centres(layer: _LayerFile, connection: sqlite3.Connection) -> Centres:

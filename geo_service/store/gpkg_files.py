@@ -33,12 +33,13 @@ SEARCH_COLUMNS = ("name_vi", "name_en", "commune_name", ID_FIELD)
 
 
 def layer_dirs(data_dir: Path) -> Iterable[Path]:
+    """The folders of published layers (their `current.gpkg` link may point to a missing file)."""
     if not data_dir.is_dir():
         return []
     return sorted(
         p
         for p in data_dir.iterdir()
-        if LAYER_ID_PATTERN.fullmatch(p.name) and (p / CURRENT).exists()
+        if LAYER_ID_PATTERN.fullmatch(p.name) and os.path.lexists(p / CURRENT)
     )
 
 
@@ -162,7 +163,8 @@ def _write_version(path: Path, meta: LayerMeta, frame: gpd.GeoDataFrame) -> None
         spatial_index=True,
         layer_options={"IDENTIFIER": meta.title_en, "DESCRIPTION": meta.description_en},
     )
-    with sqlite3.connect(path) as db:
+    # `with connection` only commits: `closing` releases the file's descriptor at once
+    with contextlib.closing(sqlite3.connect(path)) as db, db:
         db.execute(f"CREATE TABLE {METADATA_TABLE} (id TEXT PRIMARY KEY, metadata TEXT NOT NULL)")
         db.execute(f"INSERT INTO {METADATA_TABLE} VALUES (?, ?)", (meta.id, meta.model_dump_json()))
         table = _quote(meta.id)
@@ -173,7 +175,7 @@ def _write_version(path: Path, meta: LayerMeta, frame: gpd.GeoDataFrame) -> None
                 db.execute(f"CREATE INDEX {index} ON {table} ({_quote(spec.name)})")
         _write_search_table(db, meta, ordered)
         db.execute("ANALYZE")
-    with sqlite3.connect(path) as db:
+    with contextlib.closing(sqlite3.connect(path)) as db:
         db.execute("VACUUM")
     fsync_file(path)
 

@@ -74,6 +74,8 @@
       if (v === null || v === undefined || v === false) continue;
       if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
       else if (k === "text") node.textContent = v;
+      // through the CSSOM: the page's Content-Security-Policy refuses inline style attributes
+      else if (k === "style") node.style.cssText = v;
       else node.setAttribute(k, v === true ? "" : v);
     }
     for (const c of children.flat()) if (c !== null && c !== undefined) node.append(c);
@@ -221,7 +223,7 @@
   function pinIcon(layer, extraClass) {
     return L.divIcon({
       className: "site-pin-wrap " + (extraClass || ""),
-      html: `<span class="site-pin" style="background:${layer.color}"><i class="fa-solid fa-${layer.icon}"></i></span>`,
+      html: el("span", { class: "site-pin", style: `background:${layer.color}` }, el("i", { class: `fa-solid fa-${layer.icon}` })),
       iconSize: [28, 28], iconAnchor: [14, 14],
     });
   }
@@ -269,7 +271,10 @@
       const marker = L.marker([cell.geometry.coordinates[1], cell.geometry.coordinates[0]], {
         icon: L.divIcon({
           className: "grid-cell-wrap",
-          html: `<span class="grid-cell" style="border-color:${layer.color};width:${size}px;height:${size}px;line-height:${size - 4}px">${n >= 10000 ? Math.round(n / 1000) + "k" : n}</span>`,
+          html: el("span", {
+            class: "grid-cell", text: n >= 10000 ? Math.round(n / 1000) + "k" : String(n),
+            style: `border-color:${layer.color};width:${size}px;height:${size}px;line-height:${size - 4}px`,
+          }),
           iconSize: [size, size],
         }),
         cell: true,

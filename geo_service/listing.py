@@ -1,0 +1,74 @@
+"""Listings that survive a broken item: what could be read, and what was skipped and why.
+
+A layer or raster whose stored files cannot be read (corrupt or non-finite metadata, a truncated
+GeoPackage, a missing file) is left out of every listing (the catalogue, the map, `/rasters`,
+`geo-service layers`), logged once, and named in the listing's `skipped`, so one bad item never
+takes the others down. Asked for by its id, it answers `LayerUnavailable` (503); GIS staff can
+still archive it.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from pydantic import ValidationError
+
+from .errors import LayerUnavailable
+
+log = logging.getLogger(__name__)
+_logged: set[tuple[str, str, str]] = set()
+_logged_lock = threading.Lock()
+
+UNREADABLE_ERRORS = (OSError, sqlite3.Error, ValueError, TypeError, KeyError, IndexError)
+"""What reading damaged stored files raises: a missing or truncated file, SQLite's refusals,
+invalid JSON or values (`StrictJSONError` and pydantic's `ValidationError` are `ValueError`s), a
+metadata row or table that is not there."""
+
+
+@dataclass(frozen=True)
+class Skipped:
+    id: str
+    reason: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"id": self.id, "reason": self.reason}
+
+
+class Listing(list):
+    """The readable items, in order, as a list; `skipped` names the unreadable ones."""
+
+    def __init__(self, items: Iterable = (), skipped: Iterable[Skipped] = ()) -> None:
+        super().__init__(items)
+        self.skipped: list[Skipped] = list(skipped)
+
+
+def unreadable(kind: str, item_id: str, exc: BaseException) -> LayerUnavailable:
+    """The error for a layer or raster whose files raised `exc` when read; logged once."""
+    detail = _detail(exc)
+    with _logged_lock:
+        first = (kind, item_id, detail) not in _logged
+        _logged.add((kind, item_id, detail))
+    if first:
+        log.error("%s %r cannot be read and is left out: %s", kind, item_id, detail)
+    return LayerUnavailable(
+        f"{kind} {item_id!r} cannot be read ({detail}); it is left out until GIS staff publish "
+        f"a new version or archive it / không đọc được lớp {item_id!r}; lớp được bỏ qua cho đến "
+        "khi có phiên bản mới hoặc được lưu trữ"
+    )
+
+
+def _detail(exc: BaseException) -> str:
+    """What went wrong, without paths of the server's disk."""
+    if isinstance(exc, ValidationError):
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "metadata"
+        return f"invalid metadata: {where}: {first['msg']}"
+    if isinstance(exc, sqlite3.Error):
+        return f"not a readable GeoPackage: {exc}"
+    if isinstance(exc, ValueError):
+        return f"invalid metadata: {exc}"
+    return "a stored file is missing, truncated or unreadable"
