@@ -187,8 +187,8 @@ def cmd_token(args: argparse.Namespace) -> int:
 
 def cmd_import(args: argparse.Namespace) -> int:
     import getpass
-    import json
 
+    from . import strict_json
     from .admin_store import AdminStore
     from .errors import ServiceError
     from .ingest import UploadRequest, ingest
@@ -197,11 +197,13 @@ def cmd_import(args: argparse.Namespace) -> int:
     settings = Settings()
     data_dir = _data_dir(args)
     try:
-        metadata = (
-            json.loads(Path(args.metadata).read_text(encoding="utf-8")) if args.metadata else {}
-        )
-    except (OSError, json.JSONDecodeError) as exc:
+        text = Path(args.metadata).read_text(encoding="utf-8") if args.metadata else "{}"
+        metadata = strict_json.loads(text)
+    except (OSError, UnicodeDecodeError, strict_json.StrictJSONError) as exc:
         print(f"geo-service import: --metadata: {exc}", file=sys.stderr)
+        return 2
+    if not isinstance(metadata, dict):
+        print("geo-service import: --metadata: the file must hold a JSON object", file=sys.stderr)
         return 2
     source = Path(args.file)
     if not source.is_file():
@@ -217,12 +219,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         args.dry_run,
         args.draft,
     )
-    limits = UploadLimits(
-        settings.upload_max_bytes,
-        settings.upload_max_features,
-        settings.upload_max_zip_members,
-        settings.upload_max_uncompressed,
-    )
+    limits = UploadLimits.from_settings(settings)
     print(f"importing {source} into {args.layer} …", file=sys.stderr)
     try:
         report = ingest(
@@ -294,7 +291,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--layer", required=True, help="layer id (a new layer, or a new version of one)"
     )
     importer.add_argument(
-        "--metadata", help="JSON file: title_vi, title_en, kind, source, licence, …"
+        "--metadata",
+        help="JSON file: title_vi, title_en, kind, source, licence, data_quality (required for a "
+        "new layer), …; a new version keeps what it does not give",
     )
     importer.add_argument("--table", help="which table of a multi-table GeoPackage")
     importer.add_argument("--crs", help="the CRS of a file that declares none, e.g. EPSG:9206")
