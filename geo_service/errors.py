@@ -51,3 +51,8 @@ class NotAcceptable(ServiceError):
 class TooLarge(ServiceError):
     status = 413
     code = "PayloadTooLarge"
+
+
+class UnsupportedMediaType(ServiceError):
+    status = 415
+    code = "UnsupportedMediaType"

@@ -26,18 +26,13 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
 
-from ..errors import InvalidParameter, ServiceError, TooLarge
+from ..errors import InvalidParameter, TooLarge, UnsupportedMediaType
 
 TEXT_BYTES = 64 * 1024
 """Most bytes of all the text fields of one form together (metadata and options)."""
 FRAMING_BYTES = 64 * 1024
 """Room for the multipart boundaries and part headers beside the file and the text fields."""
 MAX_PARTS = 16
-
-
-class UnsupportedMediaType(ServiceError):
-    status = 415
-    code = "UnsupportedMediaType"
 
 
 @dataclass(frozen=True)

@@ -113,10 +113,34 @@ def _upload(
     return report
 
 
+async def _receive_and_ingest(
+    request: Request,
+    token: Token,
+    admin: AdminStore,
+    layer_id: str | None,
+    dry_run: bool,
+    draft: bool,
+) -> Report:
+    """Receive the form (the token was checked already) and ingest it off the event loop;
+    `layer_id` None: a new layer, named by the form's `id`."""
+    settings = request.app.state.settings
+    form_of = NEW_LAYER if layer_id is None else NEW_VERSION
+    async with receive_form(request, form_of, settings.upload_max_bytes, _saved_as) as form:
+        return await run_in_threadpool(
+            _upload,
+            settings,
+            admin,
+            token,
+            layer_id or form.fields["id"],
+            form,
+            layer_id is None,
+            dry_run,
+            draft,
+        )
+
+
 @router.post(
-    "/layers",
-    summary="Upload a new layer / Tải lên lớp mới",
-    openapi_extra=NEW_LAYER.openapi(),
+    "/layers", summary="Upload a new layer / Tải lên lớp mới", openapi_extra=NEW_LAYER.openapi()
 )
 async def create_layer(
     request: Request,
@@ -125,12 +149,7 @@ async def create_layer(
     dry_run: bool = False,
     draft: bool = False,
 ) -> JSONResponse:
-    settings = request.app.state.settings
-    async with receive_form(request, NEW_LAYER, settings.upload_max_bytes, _saved_as) as form:
-        layer_id = form.fields["id"]
-        report = await run_in_threadpool(
-            _upload, settings, admin, token, layer_id, form, True, dry_run, draft
-        )
+    report = await _receive_and_ingest(request, token, admin, None, dry_run, draft)
     return JSONResponse(
         report.to_dict(), status_code=201 if report.published or report.draft else 200
     )
@@ -149,11 +168,6 @@ async def replace_layer(
     dry_run: bool = False,
     draft: bool = False,
 ) -> dict:
-    settings = request.app.state.settings
-    if not versions(settings.data_dir, layer_id):  # before the body; asked again under the lock
+    if not versions(request.app.state.settings.data_dir, layer_id):  # asked again under the lock
         raise missing(layer_id, "layer")
-    async with receive_form(request, NEW_VERSION, settings.upload_max_bytes, _saved_as) as form:
-        report = await run_in_threadpool(
-            _upload, settings, admin, token, layer_id, form, False, dry_run, draft
-        )
-    return report.to_dict()
+    return (await _receive_and_ingest(request, token, admin, layer_id, dry_run, draft)).to_dict()
