@@ -100,6 +100,7 @@ class RasterStore:
 
     def archive(self, raster_id: str) -> Path:
         """Stop serving a raster, keeping every version under `_rasters/.archive/`."""
+        self.get(raster_id)  # NotFound unless served
         try:
             return archive_folder(self.root, raster_id, CURRENT)
         except FileNotFoundError:

@@ -55,7 +55,7 @@ def current_file(data_dir: Path, layer_id: str) -> Path | None:
 
 def versions(data_dir: Path, layer_id: str) -> list[int]:
     folder = data_dir / layer_id
-    if not folder.is_dir():
+    if not LAYER_ID_PATTERN.match(layer_id) or not folder.is_dir():
         return []
     found = (_VERSION_FILE.match(p.name) for p in folder.iterdir())
     return sorted(int(m.group(1)) for m in found if m)
@@ -78,6 +78,8 @@ def layer_lock(root: Path, item_id: str) -> Iterator[Path]:
     still the one at the path, and starts again if not. On release a folder left with nothing
     but the lock is removed, so a failed publish leaves nothing behind.
     """
+    if not LAYER_ID_PATTERN.match(item_id):
+        raise ValueError(f"not a layer or raster id: {item_id!r}")
     folder = Path(root) / item_id
     handle = _take_lock(folder)
     try:
@@ -186,6 +188,8 @@ def publish_layer(
 def archive_layer(data_dir: Path, layer_id: str) -> Path:
     """Take a layer out of the catalogue in one rename, keeping every version under `.archive/`;
     `FileNotFoundError` if it is not served."""
+    if current_file(Path(data_dir), layer_id) is None:
+        raise FileNotFoundError(layer_id)
     return archive_folder(Path(data_dir), layer_id, CURRENT)
 
 
