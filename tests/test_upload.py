@@ -384,7 +384,12 @@ def test_a_new_layer_must_state_its_data_quality(setup, tmp_path):
     path = as_file(zones_frame(), tmp_path, "zones.geojson", "GeoJSON")
     refused = upload(client, headers, path, metadata='{"title_en": "Zones"}')
     assert refused.status_code == 400 and "data_quality" in refused.json()["description"]
+    twice = upload(client, headers, path, data_quality="authoritative")  # metadata: indicative
+    assert twice.status_code == 400 and "twice" in twice.json()["description"]
     assert not (data / "zones").exists()
+    as_field = upload(client, headers, path, metadata="{}", data_quality="synthetic_demo")
+    assert as_field.status_code == 201, as_field.text
+    assert client.get("/collections/zones").json()["data_quality"] == "synthetic_demo"
 
 
 def test_a_doctype_split_across_the_read_chunks_is_refused(tmp_path):

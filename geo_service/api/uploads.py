@@ -37,6 +37,12 @@ LAYER_FIELDS = {
         "JSON: title_vi, title_en, kind, source, licence, data_quality (required for a new "
         "layer), …; a new version keeps what it does not give"
     ),
+    "data_quality": {
+        "type": "string",
+        "enum": ["authoritative", "indicative", "synthetic_demo"],
+        "description": "the layer's data quality, as in metadata (one or the other); required "
+        "for a new layer",
+    },
     "table": _text("table of a multi-table GeoPackage"),
     "crs": _text("CRS of a file that declares none, e.g. EPSG:9206"),
     "wkt_field": _text("CSV: column holding WKT"),
@@ -63,6 +69,18 @@ def parse_metadata(text: str | None) -> dict:
     return metadata
 
 
+def _metadata(fields: dict[str, str]) -> dict:
+    """The `metadata` field, with `data_quality` given as its own field if it was."""
+    metadata = parse_metadata(fields.get("metadata"))
+    quality = fields.get("data_quality")
+    if quality is not None and metadata.setdefault("data_quality", quality) != quality:
+        raise InvalidParameter(
+            "data_quality is given twice, differently (a field and in metadata) / "
+            "data_quality được nêu hai lần với giá trị khác nhau"
+        )
+    return metadata
+
+
 def _saved_as(filename: str) -> str:
     """The upload keeps its suffix, so GDAL recognises it."""
     return "upload" + claimed_suffix(filename)
@@ -83,7 +101,7 @@ def _upload(
         layer_id,
         form.file,
         form.filename,
-        parse_metadata(fields.get("metadata")),
+        _metadata(fields),
         ReadOptions(
             fields.get("table"),
             fields.get("wkt_field"),

@@ -159,7 +159,7 @@ def ingest(
 
     `progress` is told each stage of STAGES as it starts.
     """
-    if not LAYER_ID_PATTERN.match(request.layer_id):
+    if not LAYER_ID_PATTERN.fullmatch(request.layer_id):
         raise InvalidParameter(
             f"layer id {request.layer_id!r} must match {LAYER_ID_PATTERN.pattern} / "
             f"mã lớp {request.layer_id!r} phải khớp {LAYER_ID_PATTERN.pattern}"

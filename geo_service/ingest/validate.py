@@ -230,7 +230,7 @@ def _schema(frame: gpd.GeoDataFrame, meta: LayerMeta, report: Report) -> list[Fi
     for column in frame.columns:
         if column in known or column in ("geometry", "__id"):
             continue
-        if not _FIELD_NAME.match(column):
+        if not _FIELD_NAME.fullmatch(column):
             report.add(
                 "warning",
                 "column_dropped",

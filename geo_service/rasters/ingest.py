@@ -74,7 +74,7 @@ def ingest_raster(
 
     `new` True: a new raster (409 if it exists), False: a new version (404 unless it exists),
     asked before the work and again under the raster's lock."""
-    if not LAYER_ID_PATTERN.match(raster_id):
+    if not LAYER_ID_PATTERN.fullmatch(raster_id):
         raise InvalidParameter(
             f"raster id {raster_id!r} must match {LAYER_ID_PATTERN.pattern} / "
             f"mã lớp raster {raster_id!r} phải khớp {LAYER_ID_PATTERN.pattern}"

@@ -55,9 +55,9 @@ def current_file(data_dir: Path, layer_id: str) -> Path | None:
 
 def versions(data_dir: Path, layer_id: str) -> list[int]:
     folder = data_dir / layer_id
-    if not LAYER_ID_PATTERN.match(layer_id) or not folder.is_dir():
+    if not LAYER_ID_PATTERN.fullmatch(layer_id) or not folder.is_dir():
         return []
-    found = (_VERSION_FILE.match(p.name) for p in folder.iterdir())
+    found = (_VERSION_FILE.fullmatch(p.name) for p in folder.iterdir())
     return sorted(int(m.group(1)) for m in found if m)
 
 
@@ -78,7 +78,7 @@ def layer_lock(root: Path, item_id: str) -> Iterator[Path]:
     still the one at the path, and starts again if not. On release a folder left with nothing
     but the lock is removed, so a failed publish leaves nothing behind.
     """
-    if not LAYER_ID_PATTERN.match(item_id):
+    if not LAYER_ID_PATTERN.fullmatch(item_id):
         raise ValueError(f"not a layer or raster id: {item_id!r}")
     folder = Path(root) / item_id
     handle = _take_lock(folder)
@@ -123,7 +123,7 @@ def next_version(root: Path, item_id: str, pattern: re.Pattern[str]) -> int:
         int(match.group(1))
         for folder in folders
         if folder.is_dir()
-        for match in map(pattern.match, (p.name for p in folder.iterdir()))
+        for match in map(pattern.fullmatch, (p.name for p in folder.iterdir()))
         if match
     ]
     return max(numbers, default=0) + 1
