@@ -88,12 +88,14 @@ def end() -> bytes:
     return f"--{BOUNDARY}--\r\n".encode()
 
 
-def oversized_file(name: str = "big.geojson", new: bool = True) -> Callable[[], Iterator[bytes]]:
+def oversized_file(
+    name: str = "big.geojson", id_: bytes | None = b"hostile"
+) -> Callable[[], Iterator[bytes]]:
     """A file part one byte over the limit, sent chunked: only counting the bytes can stop it.
     (The test client reads a whole body before sending it, so it must end.)"""
 
     def chunks() -> Iterator[bytes]:
-        yield (part("id", b"hostile") if new else b"") + part("file", b"", name)[:-2]
+        yield (b"" if id_ is None else part("id", id_)) + part("file", b"", name)[:-2]
         left = MAX_BYTES + 1
         while left > 0:
             yield b" " * min(left, 65536)
@@ -245,6 +247,8 @@ def layer_cases(tmp_path: Path) -> list[Case]:
          raw("/admin/layers", part("metadata", b" " * 70_000) + end())),
         ("a file over the limit, chunked", 413, "limit of 5,000,000 bytes",
          raw("/admin/layers", oversized_file())),
+        ("an existing id, before its file is read", 409, "'zones' exists",
+         raw("/admin/layers", oversized_file(id_=b"zones"))),
     ]  # fmt: skip
     return cases
 
@@ -263,6 +267,8 @@ def raster_cases(tmp_path: Path) -> list[Case]:
     return [
         ("raster: not a raster", 400, "not a raster", post(text)),
         ("raster: an existing id", 409, "'terrain' exists", post(tiff, id="terrain")),
+        ("raster: an existing id, before its file is read", 409, "'terrain' exists",
+         raw("/admin/rasters", oversized_file("big.tif", id_=b"terrain"))),
         ("raster: non-finite metadata", 400, "Infinity is not a JSON number",
          post(tiff, metadata='{"title_vi": "a", "title_en": "b", "nodata": Infinity}')),
         ("raster: unknown field", 400, "unknown field 'table'",
@@ -270,7 +276,7 @@ def raster_cases(tmp_path: Path) -> list[Case]:
         ("raster: a file over the limit, chunked", 413, "limit of 5,000,000 bytes",
          raw("/admin/rasters", oversized_file("big.tif"))),
         ("raster: PUT, a file over the limit", 413, "limit of 5,000,000 bytes",
-         raw("/admin/rasters/terrain", oversized_file("big.tif", new=False), "put")),
+         raw("/admin/rasters/terrain", oversized_file("big.tif", id_=None), "put")),
         ("raster: PUT on a raster that does not exist", 404, "no raster 'nothing'", lambda c, h: c.put(
             "/admin/rasters/nothing", files={"file": ("r.tif", b"x")}, headers=h)),
     ]  # fmt: skip

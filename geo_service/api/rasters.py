@@ -20,7 +20,7 @@ from ..rasters.store import RasterStore
 from ..rasters.tiles import legend, native_zoom, render_tile
 from .auth import Admin, AdminStoreDep, Editor
 from .links import JSON, base_url, link
-from .upload_body import ReceivedForm, UploadForm, receive_form
+from .upload_body import ReceivedForm, UploadForm, receive_form, refuse_an_existing_id
 from .uploads import parse_metadata
 
 router = APIRouter(tags=["Rasters"])
@@ -163,8 +163,10 @@ async def create_raster(
     admin: AdminStoreDep,
     dry_run: bool = False,
 ) -> JSONResponse:
+    rasters: RasterStore = request.app.state.rasters
+    early = refuse_an_existing_id(lambda id_: bool(rasters.versions(id_)), "raster")
     limit = request.app.state.settings.upload_max_bytes
-    async with receive_form(request, NEW_RASTER, limit, _saved_as) as form:
+    async with receive_form(request, NEW_RASTER, limit, _saved_as, early) as form:
         result = await run_in_threadpool(
             _register, request, form.fields["id"], form, True, dry_run, token.id, admin
         )

@@ -27,6 +27,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
 
 from ..errors import InvalidParameter, TooLarge, UnsupportedMediaType
+from ..store.gpkg_files import check_existence
 
 TEXT_BYTES = 64 * 1024
 """Most bytes of all the text fields of one form together (metadata and options)."""
@@ -86,10 +87,17 @@ def _too_large(limit: int) -> TooLarge:
 
 @contextlib.asynccontextmanager
 async def receive_form(
-    request: Request, form: UploadForm, limit: int, saved_as: Callable[[str], str]
+    request: Request,
+    form: UploadForm,
+    limit: int,
+    saved_as: Callable[[str], str],
+    on_field: Callable[[str, str], None] = lambda name, value: None,
 ) -> AsyncIterator[ReceivedForm]:
     """Read the request's multipart body as `form`, the file at most `limit` bytes and saved
-    under the name `saved_as(client's file name)`; the file lives as long as the context."""
+    under the name `saved_as(client's file name)`; the file lives as long as the context.
+
+    `on_field(name, value)` sees each text field as soon as it is complete: what it refuses is
+    refused before the rest of the body (a file sent after the `id`) is read."""
     boundary = _boundary(request)
     length = request.headers.get("content-length", "")
     if length.isdigit() and int(length) > limit + TEXT_BYTES + FRAMING_BYTES:
@@ -100,12 +108,23 @@ async def receive_form(
             )
         )
     with tempfile.TemporaryDirectory(prefix="geo-service-upload-") as folder:
-        receiver = _Receiver(form, Path(folder), limit, saved_as)
+        receiver = _Receiver(form, Path(folder), limit, saved_as, on_field)
         try:
             await receiver.read(request, boundary)
         finally:
             receiver.close()
         yield receiver.result()
+
+
+def refuse_an_existing_id(exists: Callable[[str], bool], what: str) -> Callable[[str, str], None]:
+    """An `on_field` for the form of a new layer or raster: 409 as soon as its `id` arrives,
+    if `exists(id)`, before the file sent after it is read (asked again under the lock)."""
+
+    def check(name: str, value: str) -> None:
+        if name == "id":
+            check_existence(value, exists(value), True, what)
+
+    return check
 
 
 def _boundary(request: Request) -> bytes:
@@ -128,9 +147,15 @@ class _Receiver:
     """The callbacks of python-multipart's streaming parser, writing the file part to disk."""
 
     def __init__(
-        self, form: UploadForm, folder: Path, limit: int, saved_as: Callable[[str], str]
+        self,
+        form: UploadForm,
+        folder: Path,
+        limit: int,
+        saved_as: Callable[[str], str],
+        on_field: Callable[[str, str], None],
     ) -> None:
         self.form, self.folder, self.limit, self.saved_as = form, folder, limit, saved_as
+        self.on_field = on_field
         self.fields: dict[str, str] = {}
         self.file: Path | None = None
         self.filename = ""
@@ -295,6 +320,7 @@ class _Receiver:
                     f"trường {self.name!r} không phải văn bản UTF-8",
                 )
             ) from None
+        self.on_field(self.name, self.fields[self.name])
 
     def _end(self) -> None:
         self.complete = True

@@ -18,7 +18,7 @@ from ..ingest.read import ReadOptions, UploadLimits, claimed_suffix
 from ..settings import Settings
 from ..store.gpkg_files import missing, versions
 from .auth import AdminStoreDep, Editor
-from .upload_body import ReceivedForm, UploadForm, receive_form
+from .upload_body import ReceivedForm, UploadForm, receive_form, refuse_an_existing_id
 
 router = APIRouter(prefix="/admin", tags=["Administration"])
 
@@ -143,7 +143,8 @@ async def _receive_and_ingest(
     `layer_id` None: a new layer, named by the form's `id`."""
     settings = request.app.state.settings
     form_of = NEW_LAYER if layer_id is None else NEW_VERSION
-    async with receive_form(request, form_of, settings.upload_max_bytes, _saved_as) as form:
+    early = refuse_an_existing_id(lambda id_: bool(versions(settings.data_dir, id_)), "layer")
+    async with receive_form(request, form_of, settings.upload_max_bytes, _saved_as, early) as form:
         return await run_in_threadpool(
             _upload,
             settings,
