@@ -13,8 +13,10 @@ from __future__ import annotations
 import stat
 import zipfile
 import zlib
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import TypeVar
 from xml.parsers import expat
 
 import geopandas as gpd
@@ -65,6 +67,8 @@ _ARCHIVE_ERRORS = (
 RESERVED_COLUMNS = {"fid", "geom", "geometry"}
 """Names the GeoPackage a layer is published as keeps for its own id and geometry columns."""
 XML_CHUNK = 1 << 20
+"""Bytes of a KML fed to the XML parser at a time."""
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -126,7 +130,7 @@ def sniff(path: Path) -> str:
     return "csv"
 
 
-def _archive_call(path: Path, action):
+def _archive_call(path: Path, action: Callable[[zipfile.ZipFile], T]) -> T:
     """`action(archive)` on the zip at `path`; a corrupt archive is a 400."""
     try:
         with zipfile.ZipFile(path) as archive:
@@ -215,7 +219,7 @@ def _choose_layer(layers: list[str], table: str | None) -> str | None:
     return layers[0] if layers else None
 
 
-def _refuse_reserved_columns(names) -> None:
+def _refuse_reserved_columns(names: Iterable[str]) -> None:
     reserved = [str(name) for name in names if str(name).lower() in RESERVED_COLUMNS]
     if reserved:
         raise InvalidParameter(

@@ -130,8 +130,9 @@ def next_version(root: Path, item_id: str, pattern: re.Pattern[str]) -> int:
 
 
 def check_existence(item_id: str, exists: bool, new: bool | None, what: str) -> None:
-    """Under the item's lock: refuse to create what exists (409) or to add a version to what
-    does not, or no longer does, exist (404). `new` None accepts either."""
+    """Refuse to create what exists (409) or to add a version to what does not, or no longer
+    does, exist (404); `new` None accepts either. Asked early to spare the work, and always
+    again under the item's lock, where the answer holds."""
     if new is True and exists:
         raise Conflict(
             f"{what} {item_id!r} exists; send a new version with PUT / "
