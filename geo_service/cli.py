@@ -225,6 +225,9 @@ def cmd_import(args: argparse.Namespace) -> int:
     except (OSError, strict_json.StrictJSONError) as exc:
         print(f"geo-service import: --metadata: {exc}", file=sys.stderr)
         return 2
+    if not isinstance(metadata, dict):
+        print("geo-service import: --metadata: the file must hold a JSON object", file=sys.stderr)
+        return 2
     source = Path(args.file)
     if not source.is_file():
         print(f"geo-service import: no file {source}", file=sys.stderr)
@@ -239,12 +242,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         args.dry_run,
         args.draft,
     )
-    limits = UploadLimits(
-        settings.upload_max_bytes,
-        settings.upload_max_features,
-        settings.upload_max_zip_members,
-        settings.upload_max_uncompressed,
-    )
+    limits = UploadLimits.from_settings(settings)
     print(f"importing {source} into {args.layer} …", file=sys.stderr)
     try:
         report = ingest(
@@ -319,7 +317,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="layer id (a new layer, or a new version of one)",
     )
     importer.add_argument(
-        "--metadata", help="JSON file: title_vi, title_en, kind, source, licence, …"
+        "--metadata",
+        help="JSON file: title_vi, title_en, kind, source, licence, data_quality (required for a "
+        "new layer), …; a new version keeps what it does not give",
     )
     importer.add_argument("--table", help="which table of a multi-table GeoPackage")
     importer.add_argument("--crs", help="the CRS of a file that declares none, e.g. EPSG:9206")

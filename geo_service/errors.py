@@ -60,3 +60,8 @@ class LayerUnavailable(ServiceError):
 
     status = 503
     code = "LayerUnavailable"
+
+
+class UnsupportedMediaType(ServiceError):
+    status = 415
+    code = "UnsupportedMediaType"

@@ -33,6 +33,12 @@ class Settings(BaseSettings):
     upload_max_features: int = Field(1_000_000, ge=1, description="most features in one upload")
     upload_max_zip_members: int = Field(50, ge=1, description="most files in an uploaded archive")
     upload_max_uncompressed: int = Field(2**30, ge=1, description="largest unpacked archive, bytes")
+    upload_check_seconds: float = Field(
+        30.0, gt=0, description="longest an uploaded GeoPackage's own SQL may run while checked"
+    )
+    upload_max_geometry_bytes: int = Field(
+        64 * 2**20, ge=1, description="largest single geometry (or value) in an uploaded GeoPackage"
+    )
     raster_max_pixels: int = Field(
         400_000_000, ge=1, description="most pixels (width × height) in one raster upload"
     )

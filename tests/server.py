@@ -24,6 +24,16 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def running_server(data_dir: Path, workers: int = 1, timeout: float = 60) -> Iterator[str]:
+    with server_process(data_dir, workers, timeout) as (url, _):
+        yield url
+
+
+@contextlib.contextmanager
+def server_process(
+    data_dir: Path, workers: int = 1, timeout: float = 60, env: dict[str, str] | None = None
+) -> Iterator[tuple[str, subprocess.Popen]]:
+    """The server's URL and process (with one worker, the process that serves), with `env`
+    added to the environment."""
     port = free_port()
     command = [
         sys.executable, "-m", "geo_service.cli", "serve",
@@ -33,10 +43,14 @@ def running_server(data_dir: Path, workers: int = 1, timeout: float = 60) -> Ite
     # the log goes to a file: a pipe nobody reads fills up and then blocks the server
     with tempfile.TemporaryFile() as log:
         process = subprocess.Popen(
-            command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            command,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env=os.environ | (env or {}),
         )
         try:
-            yield wait_until_up(f"http://127.0.0.1:{port}", process, log, timeout)
+            yield wait_until_up(f"http://127.0.0.1:{port}", process, log, timeout), process
         finally:
             os.killpg(process.pid, signal.SIGTERM)
             try:

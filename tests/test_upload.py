@@ -52,11 +52,16 @@ def setup(tmp_path):
     return client, {"Authorization": f"Bearer {editor}"}, data
 
 
+NEW_LAYER_METADATA = json.dumps({"data_quality": "indicative"})
+"""What a new layer must at least state."""
+
+
 def upload(client, headers, path: Path, layer="zones", method="post", params=None, **form):
     files = {"file": (path.name, path.read_bytes())}
     data = {k: v for k, v in form.items() if v is not None}
     if method == "post":
         data["id"] = layer
+        data.setdefault("metadata", NEW_LAYER_METADATA)
         return client.post("/admin/layers", files=files, data=data, headers=headers, params=params)
     return client.put(
         f"/admin/layers/{layer}", files=files, data=data, headers=headers, params=params
@@ -74,7 +79,8 @@ def snapshot(folder: Path) -> dict[str, str]:
 def test_a_vn2000_geopackage_is_reprojected_and_published(setup, tmp_path):
     client, headers, _ = setup
     path = as_file(zones_frame(9206), tmp_path, "zones.gpkg", "GPKG")
-    meta = json.dumps({"title_vi": "Khu thử", "title_en": "Test zones", "kind": "industrial_zone"})
+    meta = json.dumps({"title_vi": "Khu thử", "title_en": "Test zones", "kind": "industrial_zone",
+                       "data_quality": "authoritative"})  # fmt: skip
     response = upload(client, headers, path, metadata=meta)
     assert response.status_code == 201, response.text
     report = response.json()
@@ -276,7 +282,14 @@ def test_cli_import_goes_through_the_same_validation_and_audit(tmp_path):
     good = as_file(zones_frame(9206), tmp_path, "zones.gpkg", "GPKG")
     metadata = tmp_path / "meta.json"
     metadata.write_text(
-        json.dumps({"title_vi": "Khu", "title_en": "Zones", "kind": "industrial_zone"}),
+        json.dumps(
+            {
+                "title_vi": "Khu",
+                "title_en": "Zones",
+                "kind": "industrial_zone",
+                "data_quality": "indicative",
+            }
+        ),  # fmt: skip
         encoding="utf-8",
     )
 
@@ -292,7 +305,7 @@ def test_cli_import_goes_through_the_same_validation_and_audit(tmp_path):
         ]
         return subprocess.run(command, capture_output=True, text=True, timeout=120)
 
-    dry = run(str(good), "--layer", "zones", "--dry-run")
+    dry = run(str(good), "--layer", "zones", "--metadata", str(metadata), "--dry-run")
     assert dry.returncode == 0 and "not published" in dry.stdout and not (data / "zones").exists()
     done = run(str(good), "--layer", "zones", "--metadata", str(metadata))
     assert done.returncode == 0 and "published as version 1" in done.stdout, done.stderr
@@ -342,3 +355,78 @@ def test_put_on_a_layer_that_does_not_exist_is_404(setup, tmp_path):
     client, headers, _ = setup
     path = as_file(zones_frame(), tmp_path, "zones.geojson", "GeoJSON")
     assert upload(client, headers, path, layer="nothing_here", method="put").status_code == 404
+
+
+def test_a_new_version_keeps_the_metadata_it_does_not_give(setup, tmp_path):
+    client, headers, _ = setup
+    path = as_file(zones_frame(), tmp_path, "zones.geojson", "GeoJSON")
+    stated = {"title_vi": "Khu công nghiệp", "title_en": "Industrial zones",
+              "description_en": "Zones of the plan", "kind": "industrial_zone",
+              "source": "Sở KH&ĐT", "licence": "CC-BY-4.0", "data_quality": "indicative"}  # fmt: skip
+    assert upload(client, headers, path, metadata=json.dumps(stated)).status_code == 201
+    first = client.get("/collections/zones").json()
+    again = upload(client, headers, path, method="put")
+    assert again.status_code == 200, again.text
+    assert "metadata data_quality = 'indicative' (kept from version 1)" in again.json()["defaulted"]
+    second = client.get("/collections/zones").json()
+    kept = ("title_vi", "title_en", "description_en", "kind", "source", "licence", "data_quality")
+    assert second["version"] == 2 and {k: second[k] for k in kept} == stated
+    assert second["fields"] == first["fields"]  # the kind's fields and code lists
+    renamed = upload(client, headers, path, method="put", metadata='{"title_en": "Zones"}')
+    assert renamed.status_code == 200
+    third = client.get("/collections/zones").json()
+    assert third["title_en"] == "Zones" and third["title_vi"] == stated["title_vi"]
+    assert third["data_quality"] == "indicative" and third["licence"] == "CC-BY-4.0"
+
+
+def test_a_new_layer_must_state_its_data_quality(setup, tmp_path):
+    client, headers, data = setup
+    path = as_file(zones_frame(), tmp_path, "zones.geojson", "GeoJSON")
+    refused = upload(client, headers, path, metadata='{"title_en": "Zones"}')
+    assert refused.status_code == 400 and "data_quality" in refused.json()["description"]
+    twice = upload(client, headers, path, data_quality="authoritative")  # metadata: indicative
+    assert twice.status_code == 400 and "twice" in twice.json()["description"]
+    assert not (data / "zones").exists()
+    as_field = upload(client, headers, path, metadata="{}", data_quality="synthetic_demo")
+    assert as_field.status_code == 201, as_field.text
+    assert client.get("/collections/zones").json()["data_quality"] == "synthetic_demo"
+
+
+def test_a_doctype_split_across_the_read_chunks_is_refused(tmp_path):
+    from geo_service.errors import InvalidParameter
+    from geo_service.ingest.read import XML_CHUNK, refuse_xml_doctype
+
+    for split in range(1, len("<!DOCTYPE")):
+        head = b'<?xml version="1.0"?><!--'
+        start = XML_CHUNK - split
+        content = head + b" " * (start - len(head) - 3) + b'--><!DOCTYPE kml SYSTEM "x.dtd">'
+        assert content[start:].startswith(b"<!DOCTYPE")
+        path = tmp_path / "split.kml"
+        path.write_bytes(content + b"<kml/>")
+        with pytest.raises(InvalidParameter, match="DOCTYPE"):
+            refuse_xml_doctype(path)
+    path.write_bytes(b'<?xml version="1.0"?><!--' + b" " * XML_CHUNK + b"--><kml/>")
+    refuse_xml_doctype(path)  # a long comment alone is fine
+
+
+def test_cli_import_reports_values_outside_a_code_list_and_asks_for_data_quality(tmp_path):
+    import subprocess
+    import sys
+
+    frame = zones_frame()
+    frame["status"] = ["planned", "open", "Planned"]
+    source = as_file(frame, tmp_path, "codes.gpkg", "GPKG")
+    metadata = tmp_path / "meta.json"
+    metadata.write_text('{"kind": "industrial_zone", "data_quality": "indicative"}')
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        command = [sys.executable, "-m", "geo_service.cli", "import", str(source),
+                   "--layer", "zones", "--data-dir", str(tmp_path / "data"), *args]  # fmt: skip
+        return subprocess.run(command, capture_output=True, text=True, timeout=120)
+
+    bad = run("--metadata", str(metadata))
+    assert bad.returncode == 1, bad.stderr
+    assert "status: values outside its code list: 'open', 'Planned'" in bad.stdout
+    assert "(e.g. Z-2, Z-3)" in bad.stdout and "Traceback" not in bad.stderr
+    unstated = run()
+    assert unstated.returncode == 2 and "data_quality" in unstated.stderr

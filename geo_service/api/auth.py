@@ -24,12 +24,20 @@ def require(role: Role) -> Callable[..., Coroutine[Any, Any, Token]]:
     ) -> Token:
         scheme, _, secret = (authorization or "").partition(" ")
         if scheme.lower() != "bearer" or not secret.strip():
-            raise Unauthorized("this needs a GIS staff token: Authorization: Bearer <token>")
+            raise Unauthorized(
+                "this needs a GIS staff token: Authorization: Bearer <token> / "
+                "cần mã truy cập của cán bộ GIS: Authorization: Bearer <token>"
+            )
         token = admin.authenticate(secret.strip())
         if token is None:
-            raise Unauthorized("the token is unknown or revoked")
+            raise Unauthorized(
+                "the token is unknown or revoked / mã truy cập không có hoặc đã bị thu hồi"
+            )
         if ROLES.index(token.role) < ROLES.index(role):
-            raise Forbidden(f"this needs the {role} role; the token has {token.role}")
+            raise Forbidden(
+                f"this needs the {role} role; the token has {token.role} / "
+                f"cần vai trò {role}; mã truy cập có vai trò {token.role}"
+            )
         return token
 
     return check

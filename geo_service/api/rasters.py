@@ -3,18 +3,17 @@ map tiles and reads their legend."""
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from ..admin_store import AdminStore
 from ..catalogue import LAYER_ID_PATTERN
 from ..clock import modified_at
-from ..errors import Conflict, InvalidParameter, LayerUnavailable, NotFound
+from ..errors import InvalidParameter, LayerUnavailable, NotFound
 from ..rasters.ingest import ingest_raster
 from ..rasters.meta import RasterMeta
 from ..rasters.store import RasterStore, reading_cog
@@ -22,7 +21,8 @@ from ..rasters.tiles import legend, native_zoom, render_tile
 from .auth import Admin, AdminStoreDep, Editor
 from .links import JSON, base_url, link
 from .strict_input import StrictRoute
-from .uploads import parse_metadata, save_upload
+from .upload_body import ReceivedForm, UploadForm, receive_form, refuse_an_existing_id
+from .uploads import parse_metadata
 
 router = APIRouter(tags=["Rasters"], route_class=StrictRoute)
 PNG = "image/png"
@@ -101,76 +101,81 @@ def get_tile(
 def _register(
     request: Request,
     raster_id: str,
-    file: UploadFile,
-    metadata: str | None,
-    crs: str | None,
+    form: ReceivedForm,
+    new: bool,
     dry_run: bool,
     token_id: str,
     admin: AdminStore,
     previous: dict | None = None,
 ) -> dict:
     settings = request.app.state.settings
-    fields = (previous or {}) | parse_metadata(metadata)
-    with tempfile.TemporaryDirectory(prefix="geo-service-raster-upload-") as folder:
-        path = Path(folder) / "upload.tif"
-        save_upload(file, path, settings.upload_max_bytes)
-        meta = ingest_raster(
-            path,
-            raster_id,
-            fields,
-            crs,
-            settings.raster_max_pixels,
-            settings.province,
-            request.app.state.rasters,
-            dry_run,
-        )
+    fields = (previous or {}) | parse_metadata(form.fields.get("metadata"))
+    meta = ingest_raster(
+        form.file,
+        raster_id,
+        fields,
+        form.fields.get("crs"),
+        settings.raster_max_pixels,
+        settings.province,
+        request.app.state.rasters,
+        dry_run,
+        new,
+    )
     if not dry_run:
         admin.record(
             f"token:{token_id}",
             "raster.publish",
             raster_id,
-            {"version": meta.version, "file": file.filename},
+            {"version": meta.version, "file": form.filename},
         )
     return {"published": not dry_run, "raster": raster_document(request, meta)}
 
 
-RasterFile = Annotated[UploadFile, File(description="a single-band GeoTIFF")]
-Metadata = Annotated[
-    str | None,
-    Form(
-        description="JSON: title_vi, title_en, kind (dem|continuous), unit, source, licence, "
-        "derived_from, colormap [[value, '#rrggbb'], …], value_range, nodata"
-    ),  # fmt: skip
-]
+RASTER_FIELDS = {
+    "metadata": {
+        "type": "string",
+        "description": "JSON: title_vi, title_en, kind (dem|continuous), unit, source, licence, "
+        "derived_from, colormap [[value, '#rrggbb'], …], value_range, nodata",
+    },
+    "crs": {"type": "string", "description": "CRS of a file that declares none"},
+}
+NEW_RASTER = UploadForm(
+    "a single-band GeoTIFF",
+    {"id": {"type": "string", "pattern": LAYER_ID_PATTERN.pattern}} | RASTER_FIELDS,
+    ("id",),
+)
+NEW_RASTER_VERSION = UploadForm("a single-band GeoTIFF", RASTER_FIELDS)
 KEPT_ACROSS_VERSIONS = {
     "title_vi", "title_en", "description_vi", "description_en", "kind", "unit", "source",
     "licence", "derived_from",
 }  # fmt: skip
 """What a new version keeps of the previous one's metadata unless `metadata` says otherwise;
 colours, value range and nodata follow the new data."""
-CrsField = Annotated[str | None, Form(description="CRS of a file that declares none")]
+
+
+def _saved_as(filename: str) -> str:
+    return "upload.tif"
 
 
 @router.post(
-    "/admin/rasters", summary="Register a raster / Đăng ký lớp raster", tags=["Administration"]
+    "/admin/rasters",
+    summary="Register a raster / Đăng ký lớp raster",
+    tags=["Administration"],
+    openapi_extra=NEW_RASTER.openapi(),
 )
-def create_raster(
+async def create_raster(
     request: Request,
     token: Editor,
     admin: AdminStoreDep,
-    rasters: RasterStoreDep,
-    file: RasterFile,
-    id: Annotated[str, Form(pattern=LAYER_ID_PATTERN.pattern)],
-    metadata: Metadata = None,
-    crs: CrsField = None,
     dry_run: bool = False,
 ) -> JSONResponse:
-    if rasters.versions(id):
-        raise Conflict(
-            f"raster {id!r} exists; send a new version with PUT /admin/rasters/{id} / "
-            f"lớp raster {id!r} đã có; gửi phiên bản mới bằng PUT /admin/rasters/{id}"
+    rasters: RasterStore = request.app.state.rasters
+    early = refuse_an_existing_id(lambda id_: bool(rasters.versions(id_)), "raster")
+    limit = request.app.state.settings.upload_max_bytes
+    async with receive_form(request, NEW_RASTER, limit, _saved_as, early) as form:
+        result = await run_in_threadpool(
+            _register, request, form.fields["id"], form, True, dry_run, token.id, admin
         )
-    result = _register(request, id, file, metadata, crs, dry_run, token.id, admin)
     return JSONResponse(result, status_code=200 if dry_run else 201)
 
 
@@ -178,28 +183,26 @@ def create_raster(
     "/admin/rasters/{raster_id}",
     summary="A new version of a raster / Phiên bản mới",
     tags=["Administration"],
+    openapi_extra=NEW_RASTER_VERSION.openapi(),
 )
-def replace_raster(
+async def replace_raster(
     request: Request,
     raster_id: str,
     token: Editor,
     admin: AdminStoreDep,
     rasters: RasterStoreDep,
-    file: RasterFile,
-    metadata: Metadata = None,
-    crs: CrsField = None,
     dry_run: bool = False,
 ) -> dict:
-    if not rasters.versions(raster_id):
-        raise NotFound(
-            f"no raster {raster_id!r} to replace; create it with POST /admin/rasters / "
-            f"không có lớp raster {raster_id!r}; hãy tạo bằng POST /admin/rasters"
-        )
+    # before the body: the metadata it keeps; whether it still exists is asked again under the lock
     try:
         previous = rasters.get(raster_id)[0].model_dump(include=KEPT_ACROSS_VERSIONS)
     except LayerUnavailable:  # the version served is damaged: this one must say it all
         previous = None
-    return _register(request, raster_id, file, metadata, crs, dry_run, token.id, admin, previous)
+    limit = request.app.state.settings.upload_max_bytes
+    async with receive_form(request, NEW_RASTER_VERSION, limit, _saved_as) as form:
+        return await run_in_threadpool(
+            _register, request, raster_id, form, False, dry_run, token.id, admin, previous
+        )
 
 
 def _known_versions(rasters: RasterStore, raster_id: str) -> list[int]:

@@ -1,25 +1,25 @@
 """GIS staff's uploads: a new layer (POST) or a new version (PUT), validated before anything is
-published, through the same ingest path as `geo-service import`."""
+published, through the same ingest path as `geo-service import`.
+
+The token is checked from the headers before a byte of the body is read (`upload_body`)."""
 
 from __future__ import annotations
 
-import tempfile
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Annotated
-
-from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from .. import strict_json
 from ..admin_store import AdminStore, Token
 from ..catalogue import LAYER_ID_PATTERN
-from ..errors import Conflict, InvalidParameter, NotFound, ServiceError, TooLarge
+from ..errors import InvalidParameter, ServiceError
 from ..ingest import Report, UploadRequest, ingest
 from ..ingest.read import ReadOptions, UploadLimits, claimed_suffix
-from ..store.gpkg_files import versions
+from ..settings import Settings
+from ..store.gpkg_files import missing, versions
 from .auth import AdminStoreDep, Editor
 from .strict_input import StrictRoute
+from .upload_body import ReceivedForm, UploadForm, receive_form, refuse_an_existing_id
 
 router = APIRouter(prefix="/admin", tags=["Administration"], route_class=StrictRoute)
 
@@ -29,80 +29,34 @@ class ValidationFailed(ServiceError):
     code = "ValidationFailed"
 
 
-@dataclass
-class UploadFields:
-    """The multipart fields every upload takes."""
-
-    file: UploadFile
-    metadata: str | None
-    table: str | None
-    crs: str | None
-    wkt_field: str | None
-    x_field: str | None
-    y_field: str | None
-    dry_run: bool
-    draft: bool
+def _text(description: str) -> dict:
+    return {"type": "string", "description": description}
 
 
-async def upload_fields(
-    file: Annotated[
-        UploadFile,
-        File(description="GeoPackage, zipped Shapefile, GeoJSON, KML/KMZ, CSV or FlatGeobuf"),
-    ],
-    metadata: Annotated[
-        str | None, Form(description="JSON: title_vi, title_en, kind, source, …")
-    ] = None,
-    table: Annotated[str | None, Form(description="table of a multi-table GeoPackage")] = None,
-    crs: Annotated[
-        str | None, Form(description="CRS of a file that declares none, e.g. EPSG:9206")
-    ] = None,
-    wkt_field: Annotated[str | None, Form(description="CSV: column holding WKT")] = None,
-    x_field: Annotated[str | None, Form(description="CSV: longitude / easting column")] = None,
-    y_field: Annotated[str | None, Form(description="CSV: latitude / northing column")] = None,
-    dry_run: bool = False,
-    draft: bool = False,
-) -> UploadFields:
-    return UploadFields(file, metadata, table, crs, wkt_field, x_field, y_field, dry_run, draft)
-
-
-Upload = Annotated[UploadFields, Depends(upload_fields)]
-
-
-def _upload(
-    request: Request, layer_id: str, fields: UploadFields, token: Token, admin: AdminStore
-) -> Report:
-    settings = request.app.state.settings
-    metadata = parse_metadata(fields.metadata)
-    limits = UploadLimits(
-        max_bytes=settings.upload_max_bytes,
-        max_features=settings.upload_max_features,
-        max_zip_members=settings.upload_max_zip_members,
-        max_uncompressed=settings.upload_max_uncompressed,
-    )
-    filename = fields.file.filename or "upload"
-    with tempfile.TemporaryDirectory(prefix="geo-service-upload-") as folder:
-        path = Path(folder) / ("upload" + claimed_suffix(filename))
-        save_upload(fields.file, path, limits.max_bytes)
-        request_ = UploadRequest(
-            layer_id,
-            path,
-            filename,
-            metadata,
-            ReadOptions(fields.table, fields.wkt_field, fields.x_field, fields.y_field),
-            fields.crs,
-            fields.dry_run,
-            fields.draft,
-        )
-        report = ingest(
-            request_, settings.data_dir, limits, settings.province, admin, f"token:{token.id}"
-        )
-    if not report.ok:
-        errors = sum(f.severity == "error" for f in report.findings)
-        raise ValidationFailed(
-            f"the upload has {errors} kinds of error; nothing was published",
-            extra={"report": report.to_dict()},
-        )
-    return report
+LAYER_FIELDS = {
+    "metadata": _text(
+        "JSON: title_vi, title_en, kind, source, licence, data_quality (required for a new "
+        "layer), …; a new version keeps what it does not give"
+    ),
+    "data_quality": {
+        "type": "string",
+        "enum": ["authoritative", "indicative", "synthetic_demo"],
+        "description": "the layer's data quality, as in metadata (one or the other); required "
+        "for a new layer",
+    },
+    "table": _text("table of a multi-table GeoPackage"),
+    "crs": _text("CRS of a file that declares none, e.g. EPSG:9206"),
+    "wkt_field": _text("CSV: column holding WKT"),
+    "x_field": _text("CSV: longitude / easting column"),
+    "y_field": _text("CSV: latitude / northing column"),
+}
+FILE = "GeoPackage, zipped Shapefile, GeoJSON, KML/KMZ, CSV or FlatGeobuf"
+NEW_LAYER = UploadForm(
+    FILE,
+    {"id": {"type": "string", "pattern": LAYER_ID_PATTERN.pattern}} | LAYER_FIELDS,
+    ("id",),
+)
+NEW_VERSION = UploadForm(FILE, LAYER_FIELDS)
 
 
 def parse_metadata(text: str | None) -> dict:
@@ -110,48 +64,130 @@ def parse_metadata(text: str | None) -> dict:
     try:
         metadata = strict_json.loads(text) if text else {}
     except strict_json.StrictJSONError as exc:
-        raise InvalidParameter(
-            f"metadata is not valid JSON: {exc} / metadata không phải JSON hợp lệ"
-        ) from None
+        raise InvalidParameter(f"metadata: {exc}") from None
     if not isinstance(metadata, dict):
         raise InvalidParameter("metadata must be a JSON object / metadata phải là đối tượng JSON")
     return metadata
 
 
-def save_upload(upload: UploadFile, path: Path, limit: int) -> None:
-    """Stream the uploaded file to `path`, refusing (413) past `limit` bytes."""
-    written = 0
-    with path.open("wb") as out:
-        while chunk := upload.file.read(1 << 20):
-            written += len(chunk)
-            if written > limit:
-                raise TooLarge(
-                    f"the upload is larger than the limit of {limit:,} bytes / "
-                    f"tệp tải lên vượt giới hạn {limit:,} byte"
-                )
-            out.write(chunk)
+def _metadata(fields: dict[str, str]) -> dict:
+    """The `metadata` field, with `data_quality` given as its own field if it was."""
+    metadata = parse_metadata(fields.get("metadata"))
+    quality = fields.get("data_quality")
+    if quality is not None and metadata.setdefault("data_quality", quality) != quality:
+        raise InvalidParameter(
+            "data_quality is given twice, differently (a field and in metadata) / "
+            "data_quality được nêu hai lần với giá trị khác nhau"
+        )
+    return metadata
 
 
-@router.post("/layers", summary="Upload a new layer / Tải lên lớp mới")
-def create_layer(
+def _saved_as(filename: str) -> str:
+    """The upload keeps its suffix, so GDAL recognises it."""
+    return "upload" + claimed_suffix(filename)
+
+
+def _upload(
+    settings: Settings,
+    admin: AdminStore,
+    token: Token,
+    layer_id: str,
+    form: ReceivedForm,
+    new_layer: bool,
+    dry_run: bool,
+    draft: bool,
+) -> Report:
+    fields = form.fields
+    request = UploadRequest(
+        layer_id,
+        form.file,
+        form.filename,
+        _metadata(fields),
+        ReadOptions(
+            fields.get("table"),
+            fields.get("wkt_field"),
+            fields.get("x_field"),
+            fields.get("y_field"),
+        ),
+        fields.get("crs"),
+        dry_run,
+        draft,
+        new_layer,
+    )
+    report = ingest(
+        request,
+        settings.data_dir,
+        UploadLimits.from_settings(settings),
+        settings.province,
+        admin,
+        f"token:{token.id}",
+    )
+    if not report.ok:
+        errors = sum(f.severity == "error" for f in report.findings)
+        raise ValidationFailed(
+            f"the upload has {errors} kinds of error; nothing was published / tệp tải lên có "
+            f"{errors} loại lỗi; không có gì được công bố",
+            extra={"report": report.to_dict()},
+        )
+    return report
+
+
+async def _receive_and_ingest(
+    request: Request,
+    token: Token,
+    admin: AdminStore,
+    layer_id: str | None,
+    dry_run: bool,
+    draft: bool,
+) -> Report:
+    """Receive the form (the token was checked already) and ingest it off the event loop;
+    `layer_id` None: a new layer, named by the form's `id`."""
+    settings = request.app.state.settings
+    form_of = NEW_LAYER if layer_id is None else NEW_VERSION
+    early = refuse_an_existing_id(lambda id_: bool(versions(settings.data_dir, id_)), "layer")
+    async with receive_form(request, form_of, settings.upload_max_bytes, _saved_as, early) as form:
+        return await run_in_threadpool(
+            _upload,
+            settings,
+            admin,
+            token,
+            layer_id or form.fields["id"],
+            form,
+            layer_id is None,
+            dry_run,
+            draft,
+        )
+
+
+@router.post(
+    "/layers", summary="Upload a new layer / Tải lên lớp mới", openapi_extra=NEW_LAYER.openapi()
+)
+async def create_layer(
     request: Request,
     token: Editor,
     admin: AdminStoreDep,
-    fields: Upload,
-    id: Annotated[str, Form(pattern=LAYER_ID_PATTERN.pattern)],
+    dry_run: bool = False,
+    draft: bool = False,
 ) -> JSONResponse:
-    if versions(request.app.state.settings.data_dir, id):
-        raise Conflict(f"layer {id!r} exists; send a new version with PUT /admin/layers/{id}")
-    report = _upload(request, id, fields, token, admin)
+    report = await _receive_and_ingest(request, token, admin, None, dry_run, draft)
     return JSONResponse(
         report.to_dict(), status_code=201 if report.published or report.draft else 200
     )
 
 
-@router.put("/layers/{layer_id}", summary="Upload a new version / Tải lên phiên bản mới")
-def replace_layer(
-    request: Request, layer_id: str, token: Editor, admin: AdminStoreDep, fields: Upload
+@router.put(
+    "/layers/{layer_id}",
+    summary="Upload a new version / Tải lên phiên bản mới",
+    openapi_extra=NEW_VERSION.openapi(),
+)
+async def replace_layer(
+    request: Request,
+    layer_id: str,
+    token: Editor,
+    admin: AdminStoreDep,
+    dry_run: bool = False,
+    draft: bool = False,
 ) -> dict:
-    if not versions(request.app.state.settings.data_dir, layer_id):
-        raise NotFound(f"no layer {layer_id!r} to replace; create it with POST /admin/layers")
-    return _upload(request, layer_id, fields, token, admin).to_dict()
+    if not versions(request.app.state.settings.data_dir, layer_id):  # asked again under the lock
+        raise missing(layer_id, "layer")
+    return (await _receive_and_ingest(request, token, admin, layer_id, dry_run, draft)).to_dict()

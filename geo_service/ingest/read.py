@@ -1,25 +1,31 @@
 """Read an uploaded file safely: check what it really is, unpack archives with care, then let
 GDAL (through pyogrio) read it.
 
-Every refusal is a `ServiceError` with a clear message: 413 for a size limit (the limit named),
-400 for anything malformed or hostile (zip slip, absolute paths, symlinks, zip bombs, XML
-entities, a file that claims one format and is another, a corrupt GeoPackage).
+Every refusal is a `ServiceError` with a clear, bilingual message: 413 for a size limit (the
+limit named), 400 for anything malformed or hostile (zip slip, absolute paths, symlinks, zip
+bombs, a corrupt archive or one whose headers lie, a KML with a DOCTYPE, a file that claims one
+format and is another, a GeoPackage that is corrupt or holds programs (`geopackage.py`), a
+column GDAL or the GeoPackage reserves).
 """
 
 from __future__ import annotations
 
-import re
-import sqlite3
 import stat
 import zipfile
+import zlib
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import TypeVar
+from xml.parsers import expat
 
 import geopandas as gpd
 import pyogrio
 from pyogrio.errors import DataLayerError, DataSourceError
 
 from ..errors import InvalidParameter, TooLarge
+from ..settings import Settings
+from .geopackage import check_geopackage
 
 FORMATS = ("gpkg", "shp", "geojson", "kml", "kmz", "csv", "fgb")
 _EXTENSIONS = {
@@ -32,7 +38,37 @@ _EXTENSIONS = {
     ".csv": "csv",
     ".fgb": "fgb",
 }
-_XML_DANGER = re.compile(rb"<!(DOCTYPE|ENTITY)", re.IGNORECASE)
+_MAGIC = {
+    b"\x89PNG": "a PNG image",
+    b"\xff\xd8\xff": "a JPEG image",
+    b"GIF8": "a GIF image",
+    b"%PDF": "a PDF document",
+    b"II*\x00": "a TIFF image",
+    b"MM\x00*": "a TIFF image",
+    b"\x1f\x8b": "a gzip archive",
+    b"7z\xbc\xaf": "a 7-Zip archive",
+    b"Rar!": "a RAR archive",
+    b"BZh": "a bzip2 archive",
+    b"\xd0\xcf\x11\xe0": "an old Office document",
+    b"\xff\xfe": "UTF-16 text (save it as UTF-8)",
+    b"\xfe\xff": "UTF-16 text (save it as UTF-8)",
+}
+"""Magic bytes of files people send by mistake, so the refusal can say what was sent."""
+_ARCHIVE_ERRORS = (
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    EOFError,
+    NotImplementedError,
+    RuntimeError,
+    ValueError,
+    zlib.error,
+)
+"""What `zipfile` raises on a corrupt, encrypted or lying archive."""
+RESERVED_COLUMNS = {"fid", "geom", "geometry"}
+"""Names the GeoPackage a layer is published as keeps for its own id and geometry columns."""
+XML_CHUNK = 1 << 20
+"""Bytes of a KML fed to the XML parser at a time."""
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -43,6 +79,21 @@ class UploadLimits:
     max_uncompressed: int = 1 * 2**30
     max_ratio: int = 200
     """Largest uncompressed/compressed ratio of an archive member (zip bombs go far beyond)."""
+    check_seconds: float = 30.0
+    """Longest an uploaded GeoPackage's own SQL may run while it is checked."""
+    max_geometry_bytes: int = 64 * 2**20
+    """Largest single geometry (and any value) an uploaded GeoPackage may hold."""
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> UploadLimits:
+        return cls(
+            max_bytes=settings.upload_max_bytes,
+            max_features=settings.upload_max_features,
+            max_zip_members=settings.upload_max_zip_members,
+            max_uncompressed=settings.upload_max_uncompressed,
+            check_seconds=settings.upload_check_seconds,
+            max_geometry_bytes=settings.upload_max_geometry_bytes,
+        )
 
 
 @dataclass(frozen=True)
@@ -54,25 +105,41 @@ class ReadOptions:
 
 
 def sniff(path: Path) -> str:
-    """What the bytes say the file is."""
+    """What the bytes say the file is: one of FORMATS, or words naming something else."""
     with path.open("rb") as handle:
         head = handle.read(4096)
     if head.startswith(b"SQLite format 3\x00"):
         return "gpkg"
     if head.startswith(b"fgb\x03"):
         return "fgb"
-    if head.startswith(b"PK\x03\x04"):
-        with zipfile.ZipFile(path) as archive:
-            names = [n.lower() for n in archive.namelist()]
-        if any(n.endswith(".kml") for n in names) and not any(n.endswith(".shp") for n in names):
-            return "kmz"
-        return "shp"
+    if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
+        names = [n.lower() for n in _archive_call(path, zipfile.ZipFile.namelist)]
+        if any(n.endswith(".shp") for n in names):
+            return "shp"
+        return "kmz" if any(n.endswith(".kml") for n in names) else "a zip archive without a .shp"
+    for magic, what in _MAGIC.items():
+        if head.startswith(magic):
+            return what
+    if b"\x00" in head:
+        return "binary data"
     text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
     if text.startswith(b"{"):
         return "geojson"
     if text.startswith(b"<"):
         return "kml"
     return "csv"
+
+
+def _archive_call(path: Path, action: Callable[[zipfile.ZipFile], T]) -> T:
+    """`action(archive)` on the zip at `path`; a corrupt archive is a 400."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return action(archive)
+    except _ARCHIVE_ERRORS as exc:
+        raise InvalidParameter(
+            f"the archive is corrupt or its headers are wrong ({exc}) / "
+            f"tệp nén bị hỏng hoặc phần đầu khai báo sai ({exc})"
+        ) from None
 
 
 def claimed_suffix(filename: str) -> str:
@@ -86,7 +153,8 @@ def claimed_format(filename: str) -> str:
     if suffix not in _EXTENSIONS:
         raise InvalidParameter(
             f"{filename!r}: unsupported file type; send one of .gpkg, .zip (Shapefile), .geojson, "
-            ".kml, .kmz, .csv, .fgb"
+            ".kml, .kmz, .csv, .fgb / loại tệp không được hỗ trợ; hãy gửi .gpkg, .zip "
+            "(Shapefile), .geojson, .kml, .kmz, .csv hoặc .fgb"
         )
     return _EXTENSIONS[suffix]
 
@@ -98,42 +166,67 @@ def read_upload(
     size = path.stat().st_size
     if size > limits.max_bytes:
         raise TooLarge(
-            f"the file is {size:,} bytes; the upload limit is {limits.max_bytes:,} bytes"
+            f"the file is {size:,} bytes; the upload limit is {limits.max_bytes:,} bytes / "
+            f"tệp có {size:,} byte; giới hạn tải lên là {limits.max_bytes:,} byte"
         )
     claimed, actual = claimed_format(filename), sniff(path)
     if claimed != actual:
-        raise InvalidParameter(f"{filename!r} is named as {claimed} but its content is {actual}")
-    source = path
+        raise InvalidParameter(
+            f"{filename!r} is named as {claimed} but its content is {actual} / "
+            f"tên tệp {filename!r} là {claimed} nhưng nội dung là {actual}"
+        )
+    source, layer = path, None
     if actual in ("shp", "kmz"):
         source = _unpack(path, workdir / "unpacked", limits, ".shp" if actual == "shp" else ".kml")
     if actual in ("kml", "kmz"):
-        _refuse_xml_entities(source)
+        refuse_xml_doctype(source)
     if actual == "gpkg":
-        _check_geopackage(path)
+        layer = check_geopackage(
+            path, options.table, limits.check_seconds, limits.max_geometry_bytes
+        )
     open_options = _csv_options(options) if actual == "csv" else {}
     try:
-        layers = [name for name, _ in pyogrio.list_layers(source)]
-        layer = _choose_layer(layers, options.table, actual)
+        if layer is None:
+            layer = _choose_layer([name for name, _ in pyogrio.list_layers(source)], options.table)
         info = pyogrio.read_info(source, layer=layer, **open_options)
+        _refuse_reserved_columns(info["fields"])
         if info["features"] > limits.max_features:
             raise TooLarge(
-                f"the file holds {info['features']:,} features; the limit is {limits.max_features:,}"
+                f"the file holds {info['features']:,} features; the limit is "
+                f"{limits.max_features:,} / tệp có {info['features']:,} đối tượng; giới hạn là "
+                f"{limits.max_features:,}"
             )
-        return pyogrio.read_dataframe(source, layer=layer, **open_options)
+        frame = pyogrio.read_dataframe(source, layer=layer, **open_options)
     except (DataSourceError, DataLayerError, OSError, ValueError) as exc:
-        raise InvalidParameter(f"{filename!r} cannot be read as {actual}: {exc}") from None
+        raise InvalidParameter(
+            f"{filename!r} cannot be read as {actual}: {exc} / không đọc được tệp {filename!r}"
+        ) from None
+    if not isinstance(frame, gpd.GeoDataFrame):
+        raise InvalidParameter(
+            f"{filename!r} has no geometry column / tệp {filename!r} không có cột hình học"
+        )
+    return frame
 
 
-def _choose_layer(layers: list[str], table: str | None, kind: str) -> str | None:
+def _choose_layer(layers: list[str], table: str | None) -> str | None:
     if table is not None:
         if table not in layers:
-            raise InvalidParameter(f"no table {table!r} in the file; it has: {', '.join(layers)}")
+            raise InvalidParameter(
+                f"no table {table!r} in the file; it has: {', '.join(layers)} / "
+                f"tệp không có bảng {table!r}; các bảng: {', '.join(layers)}"
+            )
         return table
-    if len(layers) > 1 and kind == "gpkg":
-        raise InvalidParameter(
-            f"the GeoPackage has several tables ({', '.join(layers)}); say which with `table`"
-        )
     return layers[0] if layers else None
+
+
+def _refuse_reserved_columns(names: Iterable[str]) -> None:
+    reserved = [str(name) for name in names if str(name).lower() in RESERVED_COLUMNS]
+    if reserved:
+        raise InvalidParameter(
+            f"the file has a column named {', '.join(reserved)}, a name the layer keeps for its "
+            f"own id or geometry; rename it / tệp có cột tên {', '.join(reserved)}, tên dành "
+            "riêng cho mã hoặc hình học của lớp; hãy đổi tên"
+        )
 
 
 def _csv_options(options: ReadOptions) -> dict[str, str]:
@@ -146,75 +239,92 @@ def _csv_options(options: ReadOptions) -> dict[str, str]:
             "KEEP_GEOM_COLUMNS": "NO",
         }
     raise InvalidParameter(
-        "a CSV needs `wkt_field`, or `x_field` and `y_field`, to locate its geometry"
+        "a CSV needs `wkt_field`, or `x_field` and `y_field`, to locate its geometry / tệp CSV "
+        "cần `wkt_field`, hoặc `x_field` và `y_field`, để xác định hình học"
     )
 
 
-def _check_geopackage(path: Path) -> None:
+def refuse_xml_doctype(path: Path) -> None:
+    """Parse the KML with expat, refusing any DOCTYPE (entities, external references) before
+    GDAL reads it. The parser is fed in chunks and keeps its state between them, so a
+    `<!DOCTYPE` split across two chunks is seen whole; any encoding XML allows is understood."""
+
+    def refuse(*_) -> None:
+        raise InvalidParameter(
+            "the KML declares a DOCTYPE or ENTITY; XML entities are refused / tệp KML khai báo "
+            "DOCTYPE hoặc ENTITY; thực thể XML bị từ chối"
+        )
+
+    parser = expat.ParserCreate()
+    parser.StartDoctypeDeclHandler = refuse
+    parser.EntityDeclHandler = refuse
     try:
-        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
-            (result,) = db.execute("PRAGMA quick_check").fetchone()
-            db.execute("SELECT count(*) FROM gpkg_contents").fetchone()
-    except sqlite3.DatabaseError as exc:
-        raise InvalidParameter(f"the GeoPackage is corrupt or not a GeoPackage: {exc}") from None
-    if result != "ok":
-        raise InvalidParameter(f"the GeoPackage is corrupt: {result}")
-
-
-def _refuse_xml_entities(path: Path) -> None:
-    files = [path] if path.is_file() else sorted(path.rglob("*.kml"))
-    for kml in files:
-        with kml.open("rb") as handle:
-            while chunk := handle.read(1 << 20):
-                if _XML_DANGER.search(chunk):
-                    raise InvalidParameter(
-                        "the KML declares a DOCTYPE or ENTITY; XML entities are refused"
-                    )
+        with path.open("rb") as handle:
+            while chunk := handle.read(XML_CHUNK):
+                parser.Parse(chunk, False)
+            parser.Parse(b"", True)
+    except expat.ExpatError as exc:
+        raise InvalidParameter(
+            f"the KML is not well-formed XML: {exc} / tệp KML không phải XML hợp lệ: {exc}"
+        ) from None
 
 
 def _unpack(archive_path: Path, target: Path, limits: UploadLimits, wanted: str) -> Path:
     """Extract a zip after checking every member; returns the file GDAL should open."""
-    with zipfile.ZipFile(archive_path) as archive:
-        members = archive.infolist()
-        if len(members) > limits.max_zip_members:
-            raise TooLarge(
-                f"the archive has {len(members)} members; the limit is {limits.max_zip_members}"
-            )
-        total = sum(m.file_size for m in members)
-        if total > limits.max_uncompressed:
-            raise TooLarge(
-                f"the archive unpacks to {total:,} bytes; the limit is {limits.max_uncompressed:,} bytes"
-            )
-        for member in members:
-            name = PurePosixPath(member.filename)
-            if name.is_absolute() or ".." in name.parts or member.filename.startswith(("/", "\\")):
-                raise InvalidParameter(
-                    f"the archive member {member.filename!r} points outside the archive"
-                )
-            if stat.S_ISLNK(member.external_attr >> 16):
-                raise InvalidParameter(f"the archive member {member.filename!r} is a symbolic link")
-            if member.compress_size and member.file_size / member.compress_size > limits.max_ratio:
-                raise InvalidParameter(
-                    f"the archive member {member.filename!r} expands {member.file_size // member.compress_size}"
-                    "-fold: refused as a zip bomb"
-                )
-        target.mkdir(parents=True)
-        budget = limits.max_uncompressed  # headers can lie: count the bytes really written
-        for member in members:
-            if member.is_dir():
-                continue
-            destination = target / PurePosixPath(member.filename).name
-            with archive.open(member) as source, destination.open("wb") as out:
-                while chunk := source.read(1 << 20):
-                    budget -= len(chunk)
-                    if budget < 0:
-                        raise TooLarge(
-                            f"the archive unpacks to more than {limits.max_uncompressed:,} bytes"
-                        )
-                    out.write(chunk)
+    _archive_call(archive_path, lambda archive: _extract(archive, target, limits))
     found = sorted(target.glob(f"*{wanted}"))
     if len(found) != 1:
         raise InvalidParameter(
-            f"the archive must hold exactly one {wanted} file; it holds {len(found)}"
+            f"the archive must hold exactly one {wanted} file; it holds {len(found)} / "
+            f"tệp nén phải chứa đúng một tệp {wanted}; nó chứa {len(found)}"
         )
     return found[0]
+
+
+def _extract(archive: zipfile.ZipFile, target: Path, limits: UploadLimits) -> None:
+    members = archive.infolist()
+    if len(members) > limits.max_zip_members:
+        raise TooLarge(
+            f"the archive has {len(members)} members; the limit is {limits.max_zip_members} / "
+            f"tệp nén có {len(members)} tệp; giới hạn là {limits.max_zip_members}"
+        )
+    total = sum(m.file_size for m in members)
+    if total > limits.max_uncompressed:
+        raise TooLarge(
+            f"the archive unpacks to {total:,} bytes; the limit is {limits.max_uncompressed:,} "
+            f"bytes / tệp nén giải nén ra {total:,} byte; giới hạn là "
+            f"{limits.max_uncompressed:,} byte"
+        )
+    for member in members:
+        name = PurePosixPath(member.filename)
+        if name.is_absolute() or ".." in name.parts or member.filename.startswith(("/", "\\")):
+            raise InvalidParameter(
+                f"the archive member {member.filename!r} points outside the archive / "
+                f"tệp {member.filename!r} trong tệp nén trỏ ra ngoài tệp nén"
+            )
+        if stat.S_ISLNK(member.external_attr >> 16):
+            raise InvalidParameter(
+                f"the archive member {member.filename!r} is a symbolic link / "
+                f"tệp {member.filename!r} trong tệp nén là liên kết tượng trưng"
+            )
+        if member.compress_size and member.file_size / member.compress_size > limits.max_ratio:
+            ratio = member.file_size // member.compress_size
+            raise InvalidParameter(
+                f"the archive member {member.filename!r} expands {ratio}-fold: refused as a zip "
+                f"bomb / tệp {member.filename!r} giãn {ratio} lần: bị từ chối như bom nén"
+            )
+    target.mkdir(parents=True)
+    budget = limits.max_uncompressed  # headers can lie: count the bytes really written
+    for member in members:
+        name = PurePosixPath(member.filename).name
+        if member.is_dir() or not name:
+            continue
+        with archive.open(member) as source, (target / name).open("wb") as out:
+            while chunk := source.read(1 << 20):
+                budget -= len(chunk)
+                if budget < 0:
+                    raise TooLarge(
+                        f"the archive unpacks to more than {limits.max_uncompressed:,} bytes / "
+                        f"tệp nén giải nén ra hơn {limits.max_uncompressed:,} byte"
+                    )
+                out.write(chunk)

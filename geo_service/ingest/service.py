@@ -1,9 +1,14 @@
 """One ingest path for the API and the CLI: read, validate, then publish (or not) under the
-layer's lock, and record it in the audit log."""
+layer's lock, and record it in the audit log.
+
+A new layer states its `data_quality` (nothing is presumed authoritative); a new version keeps
+the served version's metadata except what its upload gives.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,7 +21,15 @@ from ..admin_store import AdminStore
 from ..catalogue import LAYER_ID_PATTERN, LayerMeta
 from ..errors import InvalidParameter
 from ..kinds import KIND_FIELDS
-from ..store.gpkg_files import publish_layer
+from ..store.gpkg import version_summary
+from ..store.gpkg_files import (
+    check_existence,
+    current_file,
+    missing,
+    publish_layer,
+    version_path,
+    versions,
+)
 from .read import ReadOptions, UploadLimits, read_upload
 from .validate import FAMILIES, Report, prepare
 
@@ -43,38 +56,61 @@ class UploadRequest:
     crs: str | None = None
     dry_run: bool = False
     draft: bool = False
+    new_layer: bool | None = None
+    """True: a new layer (409 if it exists); False: a new version (404 unless the layer exists);
+    None: whichever the layer's existence says (the CLI)."""
 
 
 def layer_meta(
-    layer_id: str, metadata: dict[str, Any], default_province: str, report: Report
+    layer_id: str,
+    metadata: dict[str, Any],
+    default_province: str,
+    report: Report,
+    previous: LayerMeta | None = None,
 ) -> tuple[LayerMeta, str]:
-    """The layer's metadata from the upload's, with sensible defaults the report lists."""
+    """The layer's metadata from the upload's: over the `previous` version's for a new version,
+    else over defaults (a new layer must state its `data_quality`); the report lists what was
+    not given."""
     unknown = set(metadata) - METADATA_KEYS
     if unknown:
         raise InvalidParameter(
-            f"unknown metadata keys: {', '.join(sorted(unknown))}; allowed: {', '.join(sorted(METADATA_KEYS))}"
+            f"unknown metadata keys: {', '.join(sorted(unknown))}; allowed: "
+            f"{', '.join(sorted(METADATA_KEYS))} / khóa metadata không hợp lệ: "
+            f"{', '.join(sorted(unknown))}"
         )
-    kind = metadata.get("kind", "other")
+    if previous is None and "data_quality" not in metadata:
+        raise InvalidParameter(
+            "a new layer's metadata must state its data_quality: authoritative, indicative or "
+            "synthetic_demo; none is presumed / metadata của lớp mới phải nêu data_quality: "
+            "authoritative, indicative hoặc synthetic_demo; không mặc định giá trị nào"
+        )
+    if previous is None:
+        base = {
+            "title_vi": layer_id,
+            "title_en": layer_id,
+            "description_vi": "",
+            "description_en": "",
+            "kind": "other",
+            "source": "uploaded by GIS staff",
+            "licence": "",
+            "province_code": default_province,
+        }
+        given_by = "default"
+    else:
+        base = previous.model_dump(include=METADATA_KEYS - {"province_code"})
+        base["province_code"] = (previous.provinces or [default_province])[0]
+        given_by = f"kept from version {previous.version}"
+    for key, value in base.items():
+        if key not in metadata:
+            report.defaulted.append(f"metadata {key} = {value!r} ({given_by})")
+    values = {**base, **metadata}
+    kind = values["kind"]
     if kind not in KIND_FIELDS:
         raise InvalidParameter(
-            f"kind {kind!r} is unknown; use one of {', '.join(sorted(KIND_FIELDS))}"
+            f"kind {kind!r} is unknown; use one of {', '.join(sorted(KIND_FIELDS))} / "
+            f"loại {kind!r} không có; hãy dùng một trong {', '.join(sorted(KIND_FIELDS))}"
         )
-    province = str(metadata.get("province_code", default_province))
-    defaults = {
-        "title_vi": layer_id,
-        "title_en": layer_id,
-        "description_vi": "",
-        "description_en": "",
-        "kind": "other",
-        "source": "uploaded by GIS staff",
-        "licence": "",
-        "data_quality": "authoritative",
-        "province_code": default_province,
-    }
-    for key, value in defaults.items():
-        if key not in metadata:
-            report.defaulted.append(f"metadata {key} = {value!r}")
-    values = {**defaults, **metadata}
+    province = str(values["province_code"])
     try:
         meta = LayerMeta(
             id=layer_id,
@@ -92,8 +128,19 @@ def layer_meta(
             provinces=[province],
         )
     except ValidationError as exc:
-        raise InvalidParameter(f"metadata: {exc.errors()[0]['msg']}") from None
+        problem = exc.errors()[0]["msg"]
+        raise InvalidParameter(f"metadata: {problem} / metadata không hợp lệ: {problem}") from None
     return meta, province
+
+
+def served_meta(data_dir: Path, layer_id: str, numbers: list[int]) -> LayerMeta:
+    """The metadata of the layer's served version, else of its newest (a draft); `NotFound`
+    when the version went away meanwhile (archived)."""
+    path = current_file(data_dir, layer_id) or version_path(data_dir, layer_id, numbers[-1])
+    try:
+        return version_summary(path)[0]
+    except sqlite3.Error:
+        raise missing(layer_id, "layer") from None
 
 
 STAGES = ("read", "validate", "publish")
@@ -114,10 +161,18 @@ def ingest(
     """
     if not LAYER_ID_PATTERN.fullmatch(request.layer_id):
         raise InvalidParameter(
-            f"layer id {request.layer_id!r} must match {LAYER_ID_PATTERN.pattern}"
+            f"layer id {request.layer_id!r} must match {LAYER_ID_PATTERN.pattern} / "
+            f"mã lớp {request.layer_id!r} phải khớp {LAYER_ID_PATTERN.pattern}"
         )
+    numbers = versions(data_dir, request.layer_id)
+    new = not numbers if request.new_layer is None else request.new_layer
+    # a first answer before the work; publish_layer asks again under the layer's lock
+    check_existence(request.layer_id, bool(numbers), new, "layer")
+    previous = None if new else served_meta(data_dir, request.layer_id, numbers)
     report = Report(request.layer_id)
-    meta, province = layer_meta(request.layer_id, request.metadata, default_province, report)
+    meta, province = layer_meta(
+        request.layer_id, request.metadata, default_province, report, previous
+    )
     progress("read")
     with tempfile.TemporaryDirectory(prefix="geo-service-upload-") as workdir:
         frame = read_upload(request.file, request.filename, request.options, limits, Path(workdir))
@@ -130,7 +185,7 @@ def ingest(
     if prepared is None or request.dry_run:
         return report
     progress("publish")
-    path = publish_layer(data_dir, meta, prepared, activate_now=not request.draft)
+    path = publish_layer(data_dir, meta, prepared, activate_now=not request.draft, new=new)
     report.published, report.draft = not request.draft, request.draft
     report.version = int(path.stem[1:])
     admin.record(

@@ -218,9 +218,14 @@ def _fix_text(frame: gpd.GeoDataFrame, report: Report) -> None:
 
 
 def _schema(frame: gpd.GeoDataFrame, meta: LayerMeta, report: Report) -> list[FieldSpec]:
-    """The kind's fields, then the file's other columns (kept, typed from the data)."""
+    """The kind's fields, then the file's other columns (kept, typed from the data).
+
+    A GeoPackage's column names ignore case, so a column whose name differs from another's (or
+    from a field of the kind) only in case cannot be stored beside it: an error naming both.
+    """
     fields = fields_for_kind(meta.kind)
     known = {f.name for f in fields}
+    taken = {name.lower(): name for name in known}
     extra = []
     for column in frame.columns:
         if column in known or column in ("geometry", "__id"):
@@ -232,6 +237,15 @@ def _schema(frame: gpd.GeoDataFrame, meta: LayerMeta, report: Report) -> list[Fi
                 f"column {column!r} has a name that is not a plain identifier; left out",
             )
             continue
+        if column.lower() in taken:
+            report.add(
+                "error",
+                "column_case",
+                f"column {column!r} differs only in case from {taken[column.lower()]!r}, which "
+                "a GeoPackage cannot tell apart; rename it",
+            )
+            continue
+        taken[column.lower()] = column
         kind = frame[column].dtype.kind
         type_ = {"i": "integer", "u": "integer", "f": "number", "b": "boolean"}.get(kind, "string")
         extra.append(FieldSpec(name=column, type=type_, label_vi=column, label_en=column))
@@ -283,28 +297,31 @@ def _coerce(spec: FieldSpec, value: Any) -> Any:
 
 def _records(frame: gpd.GeoDataFrame, meta: LayerMeta, report: Report, province: str) -> list[dict]:
     columns = [f for f in meta.fields if f.name in frame.columns]
-    bad: dict[str, list[str]] = {}
-    records = []
-    for row in frame.itertuples(index=False):
-        values = row._asdict()
-        record = {}
-        for spec in columns:
+    records: list[dict] = [{} for _ in range(len(frame))]
+    ids = frame["__id"].tolist()
+    for spec in columns:
+        bad_ids, bad_values = [], []
+        for record, row_id, value in zip(records, ids, frame[spec.name].tolist(), strict=True):
             try:
-                record[spec.name] = _coerce(spec, values[spec.name])
+                record[spec.name] = _coerce(spec, value)
             except (ValueError, TypeError, KeyError):
-                bad.setdefault(spec.name, []).append(values["__id"])
-        records.append(record)
-    for name, ids in bad.items():
-        spec = meta.field(name)
-        allowed = f" (allowed: {', '.join(spec.code_labels())})" if spec.codes else ""
-        report.add(
-            "error", "field_type", f"{name}: values that are not a {spec.type}{allowed}", ids
-        )
+                bad_ids.append(row_id)
+                bad_values.append(str(value))
+        if bad_ids:
+            report.add("error", "field_type", _bad_values_message(spec, bad_values), bad_ids)
     if "name_vi" not in frame.columns:
         report.add("error", "field_missing", "a `name_vi` column (the Vietnamese name) is required")
     if report.ok:
         _derive(frame, meta, records, report, province)
     return records
+
+
+def _bad_values_message(spec: FieldSpec, values: list[str]) -> str:
+    shown = ", ".join(repr(v[:40]) for v in list(dict.fromkeys(values))[:EXAMPLES])
+    if spec.codes and spec.type == "string":
+        allowed = ", ".join(spec.code_labels())
+        return f"{spec.name}: values outside its code list: {shown} (allowed: {allowed})"
+    return f"{spec.name}: values that are not a {spec.type}: {shown}"
 
 
 def _derive(

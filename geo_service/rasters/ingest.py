@@ -32,6 +32,7 @@ from ..catalogue import LAYER_ID_PATTERN
 from ..clock import utc_now
 from ..errors import InvalidParameter, ServiceError, TooLarge
 from ..ingest.validate import province_extent
+from ..store.gpkg_files import check_existence
 from .meta import RasterInput, RasterMeta, default_colormap
 from .store import RasterStore
 
@@ -66,14 +67,19 @@ def ingest_raster(
     province: str,
     store: RasterStore,
     dry_run: bool = False,
+    new: bool | None = None,
 ) -> RasterMeta:
     """Validate `path` (a file the caller lets us change); unless `dry_run`, publish it as the
-    next version of `raster_id`. Returns the metadata as published (or as it would be)."""
+    next version of `raster_id`. Returns the metadata as published (or as it would be).
+
+    `new` True: a new raster (409 if it exists), False: a new version (404 unless it exists),
+    asked before the work and again under the raster's lock."""
     if not LAYER_ID_PATTERN.fullmatch(raster_id):
         raise InvalidParameter(
             f"raster id {raster_id!r} must match {LAYER_ID_PATTERN.pattern} / "
             f"mã lớp raster {raster_id!r} phải khớp {LAYER_ID_PATTERN.pattern}"
         )
+    check_existence(raster_id, bool(store.versions(raster_id)), new, "raster")
     given = parse_input(metadata)
     try:
         source = rasterio.open(path)
@@ -125,7 +131,7 @@ def ingest_raster(
             )
         if dry_run:
             return meta
-        return store.publish(meta, cog)
+        return store.publish(meta, cog, new)
 
 
 def _check_grid(source: rasterio.DatasetReader, max_pixels: int) -> None:

@@ -28,7 +28,14 @@ from .. import strict_json
 from ..catalogue import LAYER_ID_PATTERN
 from ..errors import LayerUnavailable, NotFound
 from ..listing import UNREADABLE_ERRORS, Listing, Skipped, unreadable
-from ..store.gpkg_files import archive_folder, fsync_file, layer_lock, swap_link
+from ..store.gpkg_files import (
+    archive_folder,
+    check_existence,
+    fsync_file,
+    layer_lock,
+    next_version,
+    swap_link,
+)
 from .meta import RasterMeta
 
 FOLDER = "_rasters"
@@ -87,10 +94,7 @@ class RasterStore:
         `LayerUnavailable` if its files cannot be read."""
         path = self._current(raster_id)
         if path is None:
-            raise NotFound(
-                f"no raster {raster_id!r}; GET /rasters lists them / "
-                f"không có lớp raster {raster_id!r}; xem danh sách tại GET /rasters"
-            )
+            raise _no_raster(raster_id)
         return self._meta_of(raster_id, path), path
 
     def version_meta(self, raster_id: str, version: int) -> tuple[RasterMeta, Path]:
@@ -135,8 +139,11 @@ class RasterStore:
         """Stop serving a raster, keeping every version under `_rasters/.archive/`; one whose
         files cannot be read is archived too."""
         if self._current(raster_id) is None:
-            raise NotFound(f"no raster {raster_id!r} / không có lớp raster {raster_id!r}")
-        return archive_folder(self.root, raster_id)
+            raise _no_raster(raster_id)
+        try:
+            return archive_folder(self.root, raster_id, CURRENT)
+        except FileNotFoundError:
+            raise _no_raster(raster_id) from None
 
     def _current(self, raster_id: str) -> Path | None:
         """Where the served version's link points (the file may be missing); None if unserved."""
@@ -148,10 +155,14 @@ class RasterStore:
         except OSError:
             return None
 
-    def publish(self, meta: RasterMeta, cog: Path) -> RasterMeta:
-        """Copy a finished COG in as the next version of `meta.id` and serve it."""
+    def publish(self, meta: RasterMeta, cog: Path, new: bool | None = None) -> RasterMeta:
+        """Copy a finished COG in as the next version of `meta.id` and serve it.
+
+        `new` True: the raster must not exist yet (`Conflict`); False: it must (`NotFound`);
+        checked under the lock, as for layers (`store.gpkg_files.publish_layer`)."""
         with layer_lock(self.root, meta.id):
-            version = (self.versions(meta.id) or [0])[-1] + 1
+            check_existence(meta.id, bool(self.versions(meta.id)), new, "raster")
+            version = next_version(self.root, meta.id, _VERSION_FILE)
             meta = meta.model_copy(update={"version": version})
             final = self.root / meta.id / f"v{version:06d}.tif"
             staged_cog = final.with_name(f".{final.stem}.partial.tif")
@@ -168,3 +179,10 @@ class RasterStore:
                 staged_meta.unlink(missing_ok=True)
             swap_link(final.parent / CURRENT, final.name)
         return meta
+
+
+def _no_raster(raster_id: str) -> NotFound:
+    return NotFound(
+        f"no raster {raster_id!r}; GET /rasters lists them / "
+        f"không có lớp raster {raster_id!r}; xem danh sách tại GET /rasters"
+    )
