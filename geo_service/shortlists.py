@@ -54,6 +54,14 @@ class Shortlist:
     updated: str = ""
 
 
+def new_id() -> str:
+    """An unguessable id that never starts with '-', which a command line would take for an
+    option (`geo-service export --shortlist ID`)."""
+    while (candidate := secrets.token_urlsafe(16))[0] == "-":
+        pass
+    return candidate
+
+
 def _hash(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
@@ -157,7 +165,7 @@ class ShortlistStore:
         self._check_size(items)
         key = secrets.token_urlsafe(24)
         now = clock.utc_now()
-        shortlist = Shortlist(secrets.token_urlsafe(16), name, note, items, now, now)
+        shortlist = Shortlist(new_id(), name, note, items, now, now)
         with self._writing() as db:
             self._purge(db)  # expired lists no longer count against the client's quota
             (count,) = db.execute(

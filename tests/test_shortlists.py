@@ -342,3 +342,11 @@ def test_the_owner_deletes_a_shortlist_with_its_edit_key(data_dir):
     assert client.get(f"{url}/export", params={"f": "xlsx"}).status_code == 404
     again = client.delete(url, headers={"X-Shortlist-Key": created["edit_key"]})
     assert again.status_code == 404 and again.json()["code"] == "NotFound"
+
+
+def test_shortlist_ids_never_look_like_a_command_line_option(monkeypatch):
+    from geo_service import shortlists
+
+    drawn = iter(["-starts-with-a-dash", "Plain_id"])
+    monkeypatch.setattr(shortlists.secrets, "token_urlsafe", lambda n: next(drawn))
+    assert shortlists.new_id() == "Plain_id"
