@@ -32,6 +32,20 @@ class Settings(BaseSettings):
     assets_dir: Path = Field(
         Path("node_modules"), description="scripts and styles installed by `npm ci`"
     )
+    database_url: str | None = Field(
+        None,
+        description="records database (pipeline projects, enquiries); default: SQLite file "
+        "records.sqlite in the data directory; postgresql+psycopg://… for PostgreSQL",
+    )
+    procedures_dir: Path = Field(
+        Path("procedures"), description="investment procedures (<form>.toml) and sectors.toml"
+    )
+    enquiries_per_client_hour: int = Field(
+        5, ge=1, description="most enquiries one client address may send in an hour"
+    )
+    records_max_body_bytes: int = Field(
+        64 * 1024, ge=1, description="largest JSON body of a project, event or enquiry, bytes"
+    )
     cors_origins: list[str] = Field(default_factory=lambda: ["*"])
     title_vi: str = "Danh mục địa điểm đầu tư"
     title_en: str = "Investment site catalogue"
