@@ -17,18 +17,23 @@ from .api import (
     admin,
     analysis,
     collections,
+    enquiries,
     facets,
     features,
     grid,
     landing,
     maps,
+    projects,
     rasters,
     shortlists,
     uploads,
 )
 from .api.errors import install_error_handlers
 from .api.openapi30 import to_openapi_30
+from .pipeline.enquiries import EnquiryStore
+from .pipeline.projects import ProjectStore
 from .rasters.store import RasterStore
+from .records import Records, upgrade
 from .settings import Settings
 from .shortlists import ShortlistStore
 from .store import Store
@@ -49,6 +54,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
     threading.Thread(target=warm, name="warm-store", daemon=True).start()
     yield
+    app.state.records.dispose()
 
 
 def create_app(settings: Settings | None = None, store: Store | None = None) -> FastAPI:
@@ -68,6 +74,10 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         settings.data_dir, settings.shortlist_max_items, settings.shortlists_per_client
     )
     app.state.rasters = RasterStore(settings.data_dir)
+    app.state.records = Records.from_settings(settings)
+    upgrade(app.state.records)  # several workers may start at once: it takes a lock
+    app.state.projects = ProjectStore(app.state.records, settings.procedures_dir)
+    app.state.enquiries = EnquiryStore(app.state.records, settings.enquiries_per_client_hour)
     app.add_middleware(GZipMiddleware, minimum_size=4096)
     app.add_middleware(
         CORSMiddleware,
@@ -87,9 +97,12 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         uploads.router,
         rasters.router,
         analysis.router,
+        projects.router,
+        enquiries.router,
         maps.router,
     ):
         app.include_router(router)
     maps.mount_static(app, settings.assets_dir)
+    projects.mount_static(app)
     app.state.openapi_30 = to_openapi_30(app.openapi())
     return app

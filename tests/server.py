@@ -23,7 +23,10 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_server(data_dir: Path, workers: int = 1, timeout: float = 60) -> Iterator[str]:
+def running_server(
+    data_dir: Path, workers: int = 1, timeout: float = 60, env: dict[str, str] | None = None
+) -> Iterator[str]:
+    """The server's base URL; `env` adds to its environment (e.g. GEO_SERVICE_DATABASE_URL)."""
     port = free_port()
     command = [
         sys.executable, "-m", "geo_service.cli", "serve",
@@ -33,7 +36,11 @@ def running_server(data_dir: Path, workers: int = 1, timeout: float = 60) -> Ite
     # the log goes to a file: a pipe nobody reads fills up and then blocks the server
     with tempfile.TemporaryFile() as log:
         process = subprocess.Popen(
-            command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            command,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env={**os.environ, **(env or {})},
         )
         try:
             yield wait_until_up(f"http://127.0.0.1:{port}", process, log, timeout)

@@ -1,6 +1,7 @@
 """Exports of any query to the formats planners and GIS staff use."""
 
 from .export import (
+    export_features,
     export_query,
     export_shortlist,
     export_table,
@@ -13,6 +14,7 @@ from .site_sheet import Site, site_sheets
 __all__ = [
     "FORMATS",
     "Site",
+    "export_features",
     "export_query",
     "export_shortlist",
     "export_table",
