@@ -125,16 +125,7 @@ class EventDocument(Strict):
         return self
 
     def event(self, actor: str) -> DossierEvent:
-        return DossierEvent(
-            kind=self.kind,
-            step=self.step,
-            date=self.date,
-            planned_date=self.planned_date,
-            document=self.document,
-            note=self.note,
-            public=self.public,
-            actor=actor,
-        )
+        return DossierEvent(**self.model_dump(), actor=actor)
 
 
 EnquiryStatus = Literal["new", "in_progress", "answered", "closed"]

@@ -8,7 +8,6 @@ the coded sectors. They are checked here, so a mistake is a clear message naming
 
 from __future__ import annotations
 
-import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -179,6 +178,3 @@ def load_procedures(folder: Path) -> Procedures:
         )
     _cache[folder] = (stamp, procedures)
     return procedures
-
-
-STEP_CODE = re.compile(CODE)

@@ -9,6 +9,7 @@ projects. `rebuild_progress` recomputes every row from the events.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -107,19 +108,20 @@ def _progress_values(progress: Progress) -> dict[str, Any]:
     }
 
 
+EVENT_COLUMNS = [f.name for f in dataclasses.fields(DossierEvent)]
+
+
 def _event(row: Row) -> DossierEvent:
-    return DossierEvent(
-        kind=row.kind,
-        step=row.step,
-        date=row.date,
-        planned_date=row.planned_date,
-        document=row.document,
-        note=row.note,
-        public=row.public,
-        actor=row.actor,
-        recorded_at=row.recorded_at,
-        seq=row.seq,
-    )
+    return DossierEvent(**{name: row._mapping[name] for name in EVENT_COLUMNS})
+
+
+def _site_rows(checked: CheckedProject) -> list[dict[str, Any]]:
+    """The project's linked sites as rows, in order, each once."""
+    unique = dict.fromkeys((s.collection, s.id) for s in checked.document.sites)
+    return [
+        {"project_id": checked.document.id, "collection": c, "feature_id": i, "position": n}
+        for n, (c, i) in enumerate(unique)
+    ]
 
 
 class ProjectStore:
@@ -295,14 +297,9 @@ class ProjectStore:
             new = document.event(actor)
             procedure = self.procedures.procedure(current.investment_form)
             progress = derive(procedure, [*events, new], today)
-            stored = DossierEvent(
-                **{**new.__dict__, "seq": len(events) + 1, "recorded_at": utc_now()}
-            )
+            stored = dataclasses.replace(new, seq=len(events) + 1, recorded_at=utc_now())
             session.execute(
-                insert(dossier_events).values(
-                    project_id=project_id,
-                    **{k: v for k, v in stored.__dict__.items()},
-                )
+                insert(dossier_events).values(project_id=project_id, **dataclasses.asdict(stored))
             )
             self._write_progress(session, project_id, progress)
             session.execute(
@@ -364,12 +361,7 @@ class ProjectStore:
         now = utc_now()
         rows = [{**_row(c), "created_at": now, "updated_at": now, "version": 1} for c in checked]
         session.execute(insert(projects), rows)
-        links = [
-            {"project_id": c.document.id, "collection": s.collection, "feature_id": s.id,
-             "position": n}
-            for c in checked
-            for n, s in enumerate(_unique_sites(c))
-        ]  # fmt: skip
+        links = [row for c in checked for row in _site_rows(c)]
         if links:
             session.execute(insert(project_sites), links)
         procedures = self.procedures
@@ -403,11 +395,7 @@ class ProjectStore:
             .values(**values, version=current.version + 1, updated_at=utc_now())
         )
         session.execute(project_sites.delete().where(project_sites.c.project_id == project_id))
-        links = [
-            {"project_id": project_id, "collection": s.collection, "feature_id": s.id,
-             "position": n}
-            for n, s in enumerate(_unique_sites(checked))
-        ]  # fmt: skip
+        links = _site_rows(checked)
         if links:
             session.execute(insert(project_sites), links)
         if form != current.investment_form:
@@ -421,13 +409,6 @@ class ProjectStore:
             .where(project_progress.c.project_id == project_id)
             .values(**_progress_values(progress))
         )
-
-
-def _unique_sites(checked: CheckedProject) -> list:
-    seen: dict[tuple[str, str], Any] = {}
-    for site in checked.document.sites:
-        seen.setdefault((site.collection, site.id), site)
-    return list(seen.values())
 
 
 def check_version(version: int, if_match: str | None) -> None:
