@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import shapely
-from sqlalchemy import Row, and_, func, insert, select, true, update
+from sqlalchemy import Row, and_, bindparam, func, insert, select, true, update
 from sqlalchemy.orm import Session
 
 from ..clock import utc_now
@@ -282,7 +282,7 @@ class ProjectStore:
             if current is None:
                 raise NotFound(f"no project {project_id!r} / không có dự án {project_id!r}")
             check_version(current.version, if_match)
-            self._replace(session, current, checked, today)
+            self._replace(session, {project_id: current}, [checked], today)
         return self.get(project_id)
 
     def append_event(
@@ -322,9 +322,9 @@ class ProjectStore:
             }
             fresh = [c for c in checked if c.document.id not in existing]
             self._insert(session, fresh, today)
-            for item in checked:
-                if item.document.id in existing:
-                    self._replace(session, existing[item.document.id], item, today)
+            self._replace(
+                session, existing, [c for c in checked if c.document.id in existing], today
+            )
         return len(fresh), len(checked) - len(fresh)
 
     def rebuild_progress(self, today: dt.date) -> int:
@@ -378,28 +378,55 @@ class ProjectStore:
             ],
         )
 
-    def _replace(self, session: Session, current: Row, checked: CheckedProject, today) -> None:
-        project_id = current.id
-        events = self._events(session, project_id, True)
-        form = checked.document.investment_form
-        if form != current.investment_form and any(e.step for e in events):
+    def _replace(
+        self,
+        session: Session,
+        current: dict[str, Row],
+        checked: Sequence[CheckedProject],
+        today: dt.date,
+    ) -> None:
+        """Replace stored projects (`current`, by id) with `checked`, in a few statements."""
+        if not checked:
+            return
+        ids = [c.document.id for c in checked]
+        moved = [
+            c.document.id
+            for c in checked
+            if c.document.investment_form != current[c.document.id].investment_form
+        ]
+        events: dict[str, list[DossierEvent]] = {i: [] for i in moved}
+        for start in range(0, len(moved), 500):
+            rows = session.execute(
+                select(dossier_events)
+                .where(dossier_events.c.project_id.in_(moved[start : start + 500]))
+                .order_by(dossier_events.c.project_id, dossier_events.c.seq)
+            )
+            for row in rows:
+                events[row.project_id].append(_event(row))
+        if any(e.step for stored in events.values() for e in stored):
             raise Conflict(
                 "the investment form cannot change once steps of its procedure are recorded / "
                 "không thể đổi hình thức đầu tư khi đã ghi các bước thủ tục"
             )
-        values = _row(checked)
-        values.pop("id")
+        now = utc_now()
+        rows = [
+            {**_row(c), "version": current[c.document.id].version + 1, "updated_at": now}
+            for c in checked
+        ]
         session.execute(
-            update(projects)
-            .where(projects.c.id == project_id)
-            .values(**values, version=current.version + 1, updated_at=utc_now())
+            update(projects).where(projects.c.id == bindparam("project")),
+            [{"project": r.pop("id"), **r} for r in rows],
         )
-        session.execute(project_sites.delete().where(project_sites.c.project_id == project_id))
-        links = _site_rows(checked)
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            session.execute(project_sites.delete().where(project_sites.c.project_id.in_(chunk)))
+        links = [row for c in checked for row in _site_rows(c)]
         if links:
             session.execute(insert(project_sites), links)
-        if form != current.investment_form:
-            progress = derive(self.procedures.procedure(form), events, today)
+        procedures = self.procedures
+        forms = {c.document.id: c.document.investment_form for c in checked}
+        for project_id in moved:
+            progress = derive(procedures.procedure(forms[project_id]), events[project_id], today)
             self._write_progress(session, project_id, progress)
 
     @staticmethod
