@@ -7,6 +7,9 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+"""The folder holding the package, `maps/` and `procedures/`."""
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GEO_SERVICE_")
@@ -38,7 +41,9 @@ class Settings(BaseSettings):
         "records.sqlite in the data directory; postgresql+psycopg://… for PostgreSQL",
     )
     procedures_dir: Path = Field(
-        Path("procedures"), description="investment procedures (<form>.toml) and sectors.toml"
+        PROJECT_ROOT / "procedures",
+        description="investment procedures (<form>.toml) and sectors.toml; by default the "
+        "project's own, so commands work from any directory",
     )
     enquiries_per_client_hour: int = Field(
         5, ge=1, description="most enquiries one client address may send in an hour"

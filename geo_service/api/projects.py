@@ -405,9 +405,8 @@ def change_project(
     record = projects.update(
         project_id, _checked(projects, store, document), if_match, today_in_vietnam()
     )
-    changed = sorted(
-        k for k in set(before) | set(record.document()) if before.get(k) != record.document().get(k)
-    )
+    after = record.document()
+    changed = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
     admin.record(
         f"token:{token.id}",
         "project.update",

@@ -13,6 +13,8 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from ..clock import today_in_vietnam
+
 STATIC_DIR = Path(__file__).parent / "static"
 STATIC_ROUTE = "/static/pipeline"
 
@@ -171,5 +173,5 @@ def project_page(document: dict[str, Any], events: list[dict[str, Any]], lang: s
         t=TEXT[lang],
         root=root,
         static=STATIC_ROUTE,
-        today=dt.date.today().isoformat(),
+        today=today_in_vietnam().isoformat(),
     )

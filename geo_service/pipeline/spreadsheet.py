@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from shapely.geometry import Point, mapping
 
 from ..catalogue import CodedValue, FieldSpec, LayerMeta
+from ..clock import today_in_vietnam
 from ..errors import InvalidParameter
 from ..exports import export_features
 from ..places import UnmatchedPlace, commune_by_code
@@ -89,7 +90,7 @@ def projects_meta(procedures: Procedures) -> LayerMeta:
         kind="investment_project",
         geometry_type="polygon",
         fields=project_fields(procedures),
-        updated=dt.date.today().isoformat(),
+        updated=today_in_vietnam().isoformat(),
     )
 
 
