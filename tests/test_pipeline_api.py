@@ -7,13 +7,17 @@ import datetime as dt
 import io
 import json
 import random
+import threading
 from pathlib import Path
 
 import openpyxl
 import pytest
 
 from geo_service.clock import today_in_vietnam
-from geo_service.pipeline.progress import derive
+from geo_service.pipeline.documents import EventDocument
+from geo_service.pipeline.progress import EventRefused, derive
+from geo_service.pipeline.projects import ProjectStore
+from geo_service.records import Records
 
 from .pipeline_app import MAI_SON_POINT, pipeline_client, pipeline_data_dir, project_body
 
@@ -180,6 +184,36 @@ def test_events_the_procedure_does_not_allow_get_409(client, editor):
     project = client.get("/projects/SL-DA-0001").json()
     assert (project["stage"], project["current_step"]) == ("revoked", None)
     assert len(client.get("/projects/SL-DA-0001/events").json()["events"]) == 1
+
+
+def test_two_officers_recording_the_same_step_at_once(client, editor, records_url):
+    """Two workers (two engines) append the same step together: one succeeds, the other is
+    refused cleanly (409), never a database error or a duplicate."""
+    create(client, editor)
+    today = today_in_vietnam()
+    first = client.app.state.projects
+    second = ProjectStore(Records(records_url), first.procedures_dir)
+    start = EventDocument(kind="step_started", step="dossier_received", date=today)
+    barrier, outcomes = threading.Barrier(2), []
+
+    def record(store: ProjectStore) -> None:
+        barrier.wait()
+        try:
+            store.append_event("SL-DA-0001", start, "officer", today)
+            outcomes.append("stored")
+        except EventRefused:
+            outcomes.append("refused")
+
+    try:
+        workers = [threading.Thread(target=record, args=(s,)) for s in (first, second)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+    finally:
+        second.records.dispose()
+    assert sorted(outcomes) == ["refused", "stored"]
+    assert len(first.events("SL-DA-0001", include_internal=True)) == 1
 
 
 def test_the_form_cannot_change_once_steps_are_recorded(client, editor):
