@@ -19,6 +19,7 @@ from geo_service.sample import build_sample
 from geo_service.settings import Settings
 from geo_service.store.gpkg import GeoPackageStore, publish_layer
 
+from .pipeline_app import PipelineDir, pipeline_data_dir
 from .postgres import DatabaseFactory, PostgresUnavailable, throwaway_cluster
 
 GRID_NAMES = ["Mộc Châu", "Đà Bắc", "Mai Sơn", "Vân Hồ", "Quỳnh Nhai"]
@@ -173,3 +174,20 @@ def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterat
     url = factory.create()
     yield url
     factory.drop(url)
+
+
+@pytest.fixture(scope="module")
+def pipeline_dir(tmp_path_factory: pytest.TempPathFactory) -> PipelineDir:
+    """A data directory with the `grid` layer and an editor's and an admin's token (per module:
+    each test brings its own records database)."""
+    return pipeline_data_dir(tmp_path_factory.mktemp("pipeline"))
+
+
+@pytest.fixture
+def editor(pipeline_dir: PipelineDir) -> dict[str, str]:
+    return pipeline_dir.editor
+
+
+@pytest.fixture
+def admin(pipeline_dir: PipelineDir) -> dict[str, str]:
+    return pipeline_dir.admin

@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from fastapi.testclient import TestClient
 
@@ -16,20 +16,27 @@ from geo_service.layer_frame import records_to_frame
 from geo_service.settings import Settings
 from geo_service.store.gpkg import publish_layer
 
-from .conftest import grid_layer
-
 MAI_SON_POINT = {"type": "Point", "coordinates": [104.08, 21.25]}
 """Near the centre of Xã Chiềng Mung (04123), where the Mai Sơn industrial zone lies."""
 
 
-def pipeline_data_dir(folder: Path) -> tuple[Path, dict[str, str], dict[str, str]]:
-    """A data directory holding the `grid` test layer; (folder, editor headers, admin headers)."""
+class PipelineDir(NamedTuple):
+    folder: Path
+    editor: dict[str, str]
+    """Authorization header of an editor's token."""
+    admin: dict[str, str]
+
+
+def pipeline_data_dir(folder: Path) -> PipelineDir:
+    """A data directory holding the `grid` test layer, with an editor's and an admin's token."""
+    from .conftest import grid_layer
+
     meta, records, geometries = grid_layer()
     publish_layer(folder, meta, records_to_frame(meta, records, geometries))
     admin = AdminStore(folder)
     _, editor_secret = admin.create_token("editor", "Phòng Đầu tư (thử nghiệm)")
     _, admin_secret = admin.create_token("admin", "admin")
-    return (
+    return PipelineDir(
         folder,
         {"Authorization": f"Bearer {editor_secret}"},
         {"Authorization": f"Bearer {admin_secret}"},

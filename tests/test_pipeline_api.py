@@ -8,7 +8,6 @@ import io
 import json
 import random
 import threading
-from pathlib import Path
 
 import openpyxl
 import pytest
@@ -19,28 +18,13 @@ from geo_service.pipeline.progress import EventRefused, derive
 from geo_service.pipeline.projects import ProjectStore
 from geo_service.records import Records
 
-from .pipeline_app import MAI_SON_POINT, pipeline_client, pipeline_data_dir, project_body
-
-
-@pytest.fixture(scope="module")
-def data_dir(tmp_path_factory) -> tuple[Path, dict, dict]:
-    return pipeline_data_dir(tmp_path_factory.mktemp("pipeline"))
+from .pipeline_app import MAI_SON_POINT, pipeline_client, project_body
 
 
 @pytest.fixture
-def client(data_dir, records_url):
-    with pipeline_client(data_dir[0], records_url) as client:
+def client(pipeline_dir, records_url):
+    with pipeline_client(pipeline_dir.folder, records_url) as client:
         yield client
-
-
-@pytest.fixture
-def editor(data_dir) -> dict[str, str]:
-    return data_dir[1]
-
-
-@pytest.fixture
-def admin(data_dir) -> dict[str, str]:
-    return data_dir[2]
 
 
 def days_ago(n: int) -> str:

@@ -4,11 +4,10 @@ references checked, officers following them up, and the audit log kept free of c
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
-from .pipeline_app import pipeline_client, pipeline_data_dir, project_body
+from .pipeline_app import pipeline_client, project_body
 
 ENQUIRY = {
     "name": "Trần Thị Nhà Đầu Tư",
@@ -19,20 +18,10 @@ ENQUIRY = {
 }
 
 
-@pytest.fixture(scope="module")
-def data_dir(tmp_path_factory) -> tuple[Path, dict, dict]:
-    return pipeline_data_dir(tmp_path_factory.mktemp("enquiries"))
-
-
 @pytest.fixture
-def client(data_dir, records_url):
-    with pipeline_client(data_dir[0], records_url, enquiries_per_client_hour=3) as client:
+def client(pipeline_dir, records_url):
+    with pipeline_client(pipeline_dir.folder, records_url, enquiries_per_client_hour=3) as client:
         yield client
-
-
-@pytest.fixture
-def editor(data_dir) -> dict[str, str]:
-    return data_dir[1]
 
 
 def listed(client, editor) -> list[dict]:
@@ -108,7 +97,7 @@ def test_each_client_address_sends_a_few_an_hour(client, editor):
     assert len(listed(client, editor)) == 3
 
 
-def test_officers_assign_answer_and_close(client, editor, data_dir):
+def test_officers_assign_answer_and_close(client, editor, admin):
     enquiry_id = client.post("/enquiries", json=ENQUIRY).json()["id"]
     url = f"/enquiries/{enquiry_id}"
     taken = client.patch(url, json={"officer": "Chị Lan", "status": "in_progress"}, headers=editor)
@@ -133,7 +122,6 @@ def test_officers_assign_answer_and_close(client, editor, data_dir):
         ]
         == 1
     )
-    admin = data_dir[2]
     audit = json.dumps(client.get("/admin/audit", headers=admin).json(), ensure_ascii=False)
     assert enquiry_id in audit
     for secret in ("Trần Thị", "investor@example.com", "Thử Nghiệm", "still available"):

@@ -18,7 +18,7 @@ from geo_service.pipeline.documents import site_checker
 from geo_service.pipeline.projects import ProjectFilters
 from geo_service.pipeline.spreadsheet import export_projects, import_projects
 
-from .pipeline_app import pipeline_client, pipeline_data_dir, project_body
+from .pipeline_app import pipeline_client, project_body
 
 POLYGON = {
     "type": "Polygon",
@@ -26,14 +26,9 @@ POLYGON = {
 }
 
 
-@pytest.fixture(scope="module")
-def data_dir(tmp_path_factory) -> tuple[Path, dict, dict]:
-    return pipeline_data_dir(tmp_path_factory.mktemp("spreadsheets"))
-
-
 @pytest.fixture
-def client(data_dir, records_url):
-    with pipeline_client(data_dir[0], records_url) as client:
+def client(pipeline_dir, records_url):
+    with pipeline_client(pipeline_dir.folder, records_url) as client:
         yield client
 
 
@@ -67,8 +62,8 @@ def documents(client) -> dict[str, dict]:
 
 
 @pytest.mark.parametrize(("fmt", "lang"), [("xlsx", "vi"), ("csv", "en")])
-def test_an_export_imports_back_unchanged(client, data_dir, tmp_path, fmt, lang):
-    fill(client, data_dir[1])
+def test_an_export_imports_back_unchanged(client, editor, tmp_path, fmt, lang):
+    fill(client, editor)
     store = client.app.state.projects
     today = today_in_vietnam()
     before = documents(client)
@@ -171,10 +166,10 @@ def test_missing_columns_and_unreadable_files(client, tmp_path):
         import_projects(tmp_path / "broken.xlsx", store, checker, today_in_vietnam())
 
 
-def test_the_projects_commands(data_dir, records_url, tmp_path):
+def test_the_projects_commands(pipeline_dir, records_url, tmp_path):
     environment = {**os.environ, "GEO_SERVICE_DATABASE_URL": records_url}
     base = [sys.executable, "-m", "geo_service.cli", "projects"]
-    where = ["--data-dir", str(data_dir[0])]
+    where = ["--data-dir", str(pipeline_dir.folder)]
 
     def run(*args: str) -> subprocess.CompletedProcess:
         return subprocess.run([*base, *args], env=environment, capture_output=True, text=True)
