@@ -170,11 +170,23 @@ class ProjectStore:
         """One page of matching projects (ordered by id) and how many match in all."""
         condition = self._where(filters, today)
         with self.records.reading() as session:
-            matched = session.scalar(
-                select(func.count()).select_from(projects.join(project_progress)).where(condition)
-            )
+            matched = session.scalar(self._count(filters, condition))
             page = self._records(session, condition, limit, offset) if limit else []
         return page, matched
+
+    @staticmethod
+    def _count(filters: ProjectFilters, condition):
+        """Count over the one table the filters need when they need one (each project has
+        exactly one progress row), so `behind=true` counts within an index."""
+        on_projects = any(
+            getattr(filters, n) for n in ("investment_form", "sector", "commune_code", "q")
+        )
+        on_progress = filters.stage is not None or filters.behind
+        if on_projects and on_progress:
+            source = projects.join(project_progress)
+        else:
+            source = project_progress if on_progress else projects
+        return select(func.count()).select_from(source).where(condition)
 
     def batches(
         self, filters: ProjectFilters, today: dt.date, size: int = 2000
