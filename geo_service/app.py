@@ -18,11 +18,13 @@ from .api import (
     admin,
     analysis,
     collections,
+    enquiries,
     facets,
     features,
     grid,
     landing,
     maps,
+    projects,
     rasters,
     shortlists,
     uploads,
@@ -32,7 +34,10 @@ from .api.heavy import HeavyExports
 from .api.openapi30 import to_openapi_30
 from .api.security import SecurityHeaders
 from .exports import PdfCache
+from .pipeline.enquiries import EnquiryStore
+from .pipeline.projects import ProjectStore
 from .rasters.store import RasterStore
+from .records import Records, upgrade
 from .settings import Settings
 from .shortlists import ShortlistStore
 from .store import Store
@@ -53,6 +58,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
     threading.Thread(target=warm, name="warm-store", daemon=True).start()
     yield
+    app.state.records.dispose()
 
 
 def create_app(settings: Settings | None = None, store: Store | None = None) -> FastAPI:
@@ -77,6 +83,10 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.state.rasters = RasterStore(settings.data_dir)
     app.state.pdf_cache = PdfCache(settings.data_dir / "_cache" / "pdf", settings.pdf_cache_bytes)
     app.state.heavy = HeavyExports(settings.heavy_exports, settings.heavy_export_wait)
+    app.state.records = Records.from_settings(settings)
+    upgrade(app.state.records)  # several workers may start at once: it takes a lock
+    app.state.projects = ProjectStore(app.state.records, settings.procedures_dir)
+    app.state.enquiries = EnquiryStore(app.state.records, settings.enquiries_per_client_hour)
     app.add_middleware(GZipMiddleware, minimum_size=4096)
     if settings.trusted_proxies:
         # the client's own address from a trusted proxy's X-Forwarded-For (the right-most one
@@ -101,9 +111,12 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         uploads.router,
         rasters.router,
         analysis.router,
+        projects.router,
+        enquiries.router,
         maps.router,
     ):
         app.include_router(router)
     maps.mount_static(app, settings.assets_dir)
+    projects.mount_static(app)
     app.state.openapi_30 = to_openapi_30(app.openapi())
     return app

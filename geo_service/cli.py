@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -26,12 +27,34 @@ def _data_dir(args: argparse.Namespace) -> Path:
     return Path(args.data_dir) if args.data_dir else Settings().data_dir
 
 
+def _records(args: argparse.Namespace):
+    """The records database of the data directory (or GEO_SERVICE_DATABASE_URL), migrated."""
+    from .records import Records, database_url, upgrade
+
+    records = Records(database_url(Settings().database_url, _data_dir(args)))
+    upgrade(records)
+    return records
+
+
+def _project_store(args: argparse.Namespace):
+    from .pipeline.projects import ProjectStore
+
+    return ProjectStore(_records(args), Settings().procedures_dir)
+
+
 def cmd_sample(args: argparse.Namespace) -> int:
+    from .clock import today_in_vietnam
     from .sample import build_sample
+    from .sample.projects import load_pipeline_sample
+    from .store.gpkg import GeoPackageStore
 
     data_dir = _data_dir(args)
     for meta in build_sample(data_dir):
         print(f"built {meta.id}: {meta.title_en}")
+    added = load_pipeline_sample(
+        _project_store(args), GeoPackageStore(data_dir), today_in_vietnam()
+    )
+    print(f"pipeline sample: {added} projects added (projects already stored are kept)")
     print(f"sample catalogue written to {data_dir.resolve()}")
     return 0
 
@@ -111,6 +134,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     os.environ["GEO_SERVICE_DATA_DIR"] = str(data_dir.resolve())
     os.environ["GEO_SERVICE_ASSETS_DIR"] = str(settings.assets_dir.resolve())
     os.environ["GEO_SERVICE_MAPS_DIR"] = str(settings.maps_dir.resolve())
+    os.environ["GEO_SERVICE_PROCEDURES_DIR"] = str(settings.procedures_dir.resolve())
     uvicorn.run(
         "geo_service.app:create_app",
         factory=True,
@@ -126,7 +150,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    import shutil
 
     from tqdm import tqdm
 
@@ -260,6 +283,88 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+def cmd_db(args: argparse.Namespace) -> int:
+    from .records import Records, current_revision, database_url, head_revision, upgrade
+
+    records = Records(database_url(Settings().database_url, _data_dir(args)))
+    try:
+        if args.action == "upgrade":
+            before, after = upgrade(records)
+            print(f"records database {records.engine.url!r}: {before or 'empty'} → {after}")
+            return 0
+        current, head = current_revision(records), head_revision()
+        state = "up to date" if current == head else f"behind (newest is {head})"
+        print(f"{current or 'empty (no revision)'}: {state}")
+        return 0 if current == head else 1
+    finally:
+        records.dispose()
+
+
+def cmd_procedures(args: argparse.Namespace) -> int:
+    from .pipeline.procedures import read_procedures
+
+    folder = Settings().procedures_dir
+    procedures, problems = read_procedures(folder)
+    if procedures is None:
+        for line in problems:
+            print(f"error: {line}", file=sys.stderr)
+        return 1
+    for form, procedure in procedures.forms.items():
+        timed = sum(s.duration_days is not None for s in procedure.steps)
+        print(
+            f"{form}: ok — {len(procedure.steps)} steps ({timed} with a standard duration), "
+            f"{procedure.title_en}"
+        )
+    print(f"sectors: ok — {len(procedures.sectors)} codes")
+    return 0
+
+
+def cmd_projects(args: argparse.Namespace) -> int:
+    import getpass
+
+    from .admin_store import AdminStore
+    from .clock import today_in_vietnam
+    from .errors import ServiceError
+    from .pipeline.documents import site_checker
+    from .pipeline.projects import ProjectFilters
+    from .pipeline.spreadsheet import export_projects, import_projects
+    from .store.gpkg import GeoPackageStore
+
+    today = today_in_vietnam()
+    try:
+        projects = _project_store(args)
+        if args.action == "import":
+            source = Path(args.file)
+            if not source.is_file():
+                print(f"geo-service projects import: no file {source}", file=sys.stderr)
+                return 2
+            store = GeoPackageStore(_data_dir(args))
+            report = import_projects(source, projects, site_checker(store), today, args.dry_run)
+            print(report.to_text())
+            if report.stored:
+                AdminStore(_data_dir(args)).record(
+                    f"cli:{getpass.getuser()}",
+                    "project.import",
+                    "investment_projects",
+                    {"file": source.name, "created": report.created, "updated": report.updated},
+                )
+            return 0 if report.ok else 1
+        if args.action == "export":
+            output = Path(args.output)
+            fmt = args.format or output.suffix.lstrip(".").lower() or "xlsx"
+            path, _ = export_projects(projects, ProjectFilters(), today, fmt, args.lang)
+            shutil.move(path, output)
+            shutil.rmtree(path.parent, ignore_errors=True)
+            print(f"wrote {output} ({output.stat().st_size:,} bytes)", file=sys.stderr)
+            return 0
+        count = projects.rebuild_progress(today)
+        print(f"rebuilt the progress of {count} projects from their events")
+        return 0
+    except ServiceError as exc:
+        print(f"geo-service projects {args.action}: {exc.description}", file=sys.stderr)
+        return 2
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="geo-service",
@@ -340,6 +445,41 @@ def build_parser() -> argparse.ArgumentParser:
     revoke = with_data_dir(actions.add_parser("revoke", help="revoke a token by its id"))
     revoke.add_argument("token_id")
     token.set_defaults(handler=cmd_token)
+    db = commands.add_parser("db", help="the records database (pipeline projects, enquiries)")
+    db_actions = db.add_subparsers(dest="action", required=True)
+    with_data_dir(db_actions.add_parser("upgrade", help="apply the migrations it lacks"))
+    with_data_dir(db_actions.add_parser("current", help="its revision (exit 1 if behind)"))
+    db.set_defaults(handler=cmd_db)
+    procedures = commands.add_parser(
+        "procedures",
+        help="check the investment procedures and sectors (GEO_SERVICE_PROCEDURES_DIR)",
+    )
+    procedures.set_defaults(handler=cmd_procedures)
+    projects = commands.add_parser("projects", help="pipeline projects: import, export, rebuild")
+    project_actions = projects.add_subparsers(dest="action", required=True)
+    project_import = with_data_dir(
+        project_actions.add_parser("import", help="add or replace projects from a spreadsheet")
+    )
+    project_import.add_argument("file", help=".xlsx or .csv, Vietnamese or English headers")
+    project_import.add_argument(
+        "--dry-run", action="store_true", help="validate and report, store nothing"
+    )
+    project_export = with_data_dir(
+        project_actions.add_parser("export", help="every project to a spreadsheet")
+    )
+    project_export.add_argument("-o", "--output", required=True, help="file to write")
+    project_export.add_argument(
+        "--format", choices=["csv", "xlsx"], help="default: from the file name"
+    )
+    project_export.add_argument(
+        "--lang", default="vi", choices=["vi", "en"], help="header language"
+    )
+    with_data_dir(
+        project_actions.add_parser(
+            "rebuild-progress", help="recompute every project's progress row from its events"
+        )
+    )
+    projects.set_defaults(handler=cmd_projects)
     return parser
 
 

@@ -21,3 +21,12 @@ def utc_now() -> str:
 def modified_at(path: Path) -> str:
     """When a file was last written, UTC to the second (as the version listings show it)."""
     return dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC).isoformat(timespec="seconds")
+
+
+VIETNAM = dt.timezone(dt.timedelta(hours=7), "ICT")
+"""Vietnam's time zone (UTC+7 all year)."""
+
+
+def today_in_vietnam() -> dt.date:
+    """The calendar date where the province is: plans and delays are counted in it."""
+    return dt.datetime.now(VIETNAM).date()

@@ -10,6 +10,7 @@ integers, finite numbers) or a number literal longer than `MAX_NUMBER_LENGTH` ch
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -479,8 +480,12 @@ def _shown(value: Any) -> str:
 def _bbox(numbers: list) -> shapely.Geometry:
     if len(numbers) == 6:
         numbers = [numbers[0], numbers[1], numbers[3], numbers[4]]
-    if len(numbers) != 4 or not all(isinstance(n, int | float) for n in numbers):
+    if len(numbers) != 4 or not all(
+        isinstance(n, int | float) and not isinstance(n, bool) for n in numbers
+    ):
         raise CQL2Error("BBOX needs 4 (or 6) numbers: minLon, minLat, maxLon, maxLat")
+    if not all(math.isfinite(n) for n in numbers):
+        raise CQL2Error(f"BBOX {_shown(numbers)}: a coordinate is not finite")
     return box(*numbers)
 
 

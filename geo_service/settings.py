@@ -8,6 +8,9 @@ from pathlib import Path
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+"""The folder holding the package, `maps/` and `procedures/`."""
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GEO_SERVICE_")
@@ -58,6 +61,22 @@ class Settings(BaseSettings):
     maps_dir: Path = Field(Path("maps"), description="map definitions (<id>.toml)")
     assets_dir: Path = Field(
         Path("node_modules"), description="scripts and styles installed by `npm ci`"
+    )
+    database_url: str | None = Field(
+        None,
+        description="records database (pipeline projects, enquiries); default: SQLite file "
+        "records.sqlite in the data directory; postgresql+psycopg://… for PostgreSQL",
+    )
+    procedures_dir: Path = Field(
+        PROJECT_ROOT / "procedures",
+        description="investment procedures (<form>.toml) and sectors.toml; by default the "
+        "project's own, so commands work from any directory",
+    )
+    enquiries_per_client_hour: int = Field(
+        5, ge=1, description="most enquiries one client address may send in an hour"
+    )
+    records_max_body_bytes: int = Field(
+        64 * 1024, ge=1, description="largest JSON body of a project, event or enquiry, bytes"
     )
     cors_origins: list[str] = Field(default_factory=lambda: ["*"])
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -11,9 +14,13 @@ from fastapi.testclient import TestClient
 from geo_service.catalogue import LayerMeta
 from geo_service.kinds import fields_for_kind
 from geo_service.layer_frame import records_to_frame
+from geo_service.records import Records, database_url, upgrade
 from geo_service.sample import build_sample
 from geo_service.settings import Settings
 from geo_service.store.gpkg import GeoPackageStore, publish_layer
+
+from .pipeline_app import PipelineDir, pipeline_data_dir
+from .postgres import DatabaseFactory, PostgresUnavailable, throwaway_cluster
 
 GRID_NAMES = ["Mộc Châu", "Đà Bắc", "Mai Sơn", "Vân Hồ", "Quỳnh Nhai"]
 STATUSES = ["planned", "calling_investment", "operating"]
@@ -130,3 +137,67 @@ def sample_client(sample_dir: Path) -> TestClient:
     from geo_service.app import create_app
 
     return TestClient(create_app(Settings(data_dir=sample_dir)))
+
+
+@pytest.fixture(scope="session")
+def postgres_databases() -> Iterator[DatabaseFactory]:
+    """Fresh PostgreSQL databases: on GEO_SERVICE_TEST_DATABASE_URL's server if set, else on a
+    throwaway cluster. PostgreSQL missing or not starting fails the tests, never skips them."""
+    with contextlib.ExitStack() as stack:
+        server = os.environ.get("GEO_SERVICE_TEST_DATABASE_URL")
+        try:
+            url = (
+                database_url(server, Path()) if server else stack.enter_context(throwaway_cluster())
+            )
+        except PostgresUnavailable as exc:
+            pytest.fail(f"the records tests need PostgreSQL, which could not be started: {exc}")
+        factory = DatabaseFactory(url)
+        template = factory.create()
+        records = Records(template)
+        upgrade(records)
+        records.dispose()
+        factory.template = template.rsplit("/", 1)[-1]
+        yield factory
+        factory.drop(template)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def records_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh records database for one test, on each backend in turn (PostgreSQL's already
+    migrated, from a template; SQLite's created and migrated when first opened)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'records.sqlite'}"
+        return
+    factory: DatabaseFactory = request.getfixturevalue("postgres_databases")
+    url = factory.create(factory.template)
+    yield url
+    factory.drop(url)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database (no tables at all) on each backend in turn."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'empty.sqlite'}"
+        return
+    factory: DatabaseFactory = request.getfixturevalue("postgres_databases")
+    url = factory.create()
+    yield url
+    factory.drop(url)
+
+
+@pytest.fixture(scope="module")
+def pipeline_dir(tmp_path_factory: pytest.TempPathFactory) -> PipelineDir:
+    """A data directory with the `grid` layer and an editor's and an admin's token (per module:
+    each test brings its own records database)."""
+    return pipeline_data_dir(tmp_path_factory.mktemp("pipeline"))
+
+
+@pytest.fixture
+def editor(pipeline_dir: PipelineDir) -> dict[str, str]:
+    return pipeline_dir.editor
+
+
+@pytest.fixture
+def admin(pipeline_dir: PipelineDir) -> dict[str, str]:
+    return pipeline_dir.admin

@@ -23,8 +23,11 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_server(data_dir: Path, workers: int = 1, timeout: float = 60) -> Iterator[str]:
-    with server_process(data_dir, workers, timeout) as (url, _):
+def running_server(
+    data_dir: Path, workers: int = 1, timeout: float = 60, env: dict[str, str] | None = None
+) -> Iterator[str]:
+    """The server's base URL; `env` adds to its environment (e.g. GEO_SERVICE_DATABASE_URL)."""
+    with server_process(data_dir, workers, timeout, env) as (url, _):
         yield url
 
 

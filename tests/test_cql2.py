@@ -383,3 +383,12 @@ def test_filters_at_the_limits_parse():
 def test_a_cql2_text_filter_must_be_text():
     with pytest.raises(CQL2Error, match="text"):
         parse_filter({"op": "=", "args": [1, 1]}, "cql2-text")
+
+
+@pytest.mark.parametrize(
+    "numbers", [[0.0, 0.0, float("nan"), 0.0], [0, 0, float("inf"), 1], [True, 0, 1, 1]]
+)
+def test_a_json_bbox_of_numbers_that_are_not_finite_is_refused(numbers):
+    document = {"op": "s_intersects", "args": [{"property": "geometry"}, {"bbox": numbers}]}
+    with pytest.raises(CQL2Error, match="BBOX"):
+        parse_cql2_json(document)

@@ -1,6 +1,7 @@
 """Exports of any query to the formats planners and GIS staff use."""
 
 from .export import (
+    export_features,
     export_query,
     export_shortlist,
     export_table,
@@ -16,6 +17,7 @@ __all__ = [
     "FORMATS",
     "PdfCache",
     "Site",
+    "export_features",
     "export_query",
     "export_shortlist",
     "export_table",

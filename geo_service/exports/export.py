@@ -7,7 +7,7 @@ import dataclasses
 import shutil
 import tempfile
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from ..catalogue import ID_FIELD, LayerMeta
@@ -17,7 +17,7 @@ from ..shortlists import Shortlist
 from ..store import Feature, Store
 from .formats import FORMATS, export_format, write_sheet, write_table
 from .site_sheet import Site
-from .table import ExportColumns, parse_crs
+from .table import WGS84, ExportColumns, parse_crs
 
 
 def export_query(
@@ -53,6 +53,21 @@ def export_query(
             batches = _reporting(batches, matched, progress)
         path = folder / f"{meta.id}.{chosen.extension}"
         chosen.write(path, meta, columns, batches, crs, False)
+        if chosen.finish is not None:
+            chosen.finish(path)
+    return path, chosen.media_type
+
+
+def export_features(
+    meta: LayerMeta, batches: Iterable[list[Feature]], format_name: str, lang: str
+) -> tuple[Path, str]:
+    """Features that are not read from the store (e.g. pipeline records) to a file in WGS 84,
+    with the same writers and labelled columns as a layer's export: (file, media type); the
+    caller removes `file.parent` once sent."""
+    chosen = FORMATS[format_name]
+    with _temporary_folder() as folder:
+        path = folder / f"{meta.id}.{chosen.extension}"
+        chosen.write(path, meta, ExportColumns.of(meta, None, lang), iter(batches), WGS84, False)
         if chosen.finish is not None:
             chosen.finish(path)
     return path, chosen.media_type

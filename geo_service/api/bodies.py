@@ -1,0 +1,56 @@
+"""JSON request bodies of the records API: size-limited, parsed strictly, documented.
+
+Bodies are read here rather than by FastAPI so that a body over the limit is a 413 before it is
+parsed, and so that parsing is `strict_json` (no NaN, Infinity or lone surrogates). The model's
+JSON schema is still published in the OpenAPI document (`body_schema`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request
+from pydantic import BaseModel
+
+from .. import strict_json
+from ..errors import InvalidParameter, TooLarge
+
+
+async def json_body(request: Request) -> Any:
+    """The request's JSON document; 413 past `records_max_body_bytes`, 400 if not JSON."""
+    limit = request.app.state.settings.records_max_body_bytes
+    declared = request.headers.get("content-length", "")
+    too_large = TooLarge(
+        f"the body is larger than {limit:,} bytes / nội dung vượt quá {limit:,} byte"
+    )
+    if declared.isdigit() and int(declared) > limit:
+        raise too_large
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise too_large
+    if not body:
+        raise InvalidParameter("the body is empty; send a JSON object / nội dung trống")
+    try:
+        return strict_json.loads(bytes(body))
+    except strict_json.StrictJSONError as exc:
+        raise InvalidParameter(str(exc)) from None
+
+
+def body_schema(model: type[BaseModel], *media_types: str) -> dict[str, Any]:
+    """`openapi_extra` documenting a JSON body of `model` (its definitions inlined)."""
+    schema = model.model_json_schema()
+    definitions = schema.pop("$defs", {})
+
+    def inline(node: Any) -> Any:
+        if isinstance(node, list):
+            return [inline(item) for item in node]
+        if not isinstance(node, dict):
+            return node
+        if "$ref" in node:
+            return inline(definitions[node["$ref"].rsplit("/", 1)[-1]])
+        return {key: inline(value) for key, value in node.items()}
+
+    content = {media: {"schema": inline(schema)} for media in media_types or ("application/json",)}
+    return {"requestBody": {"required": True, "content": content}}

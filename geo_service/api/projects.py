@@ -1,0 +1,462 @@
+"""The investment pipeline over HTTP: procedures, projects, their dossier events and page.
+
+Reading is public; writing needs an editor token and is recorded in the audit log. A change
+(PATCH, a JSON merge patch) must name the version it was made on (`If-Match` with the ETag of the
+last GET), so two officers never overwrite each other.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from shapely import from_wkb
+from shapely.geometry import mapping
+
+from ..admin_store import AdminStore, Token
+from ..clock import today_in_vietnam, utc_now
+from ..errors import InvalidParameter, NotFound
+from ..pipeline.documents import (
+    PROJECT_ID,
+    EventDocument,
+    ProjectDocument,
+    check_project,
+    merge_patch,
+    parse,
+    site_checker,
+)
+from ..pipeline.page import STATIC_DIR, STATIC_ROUTE, project_page
+from ..pipeline.procedures import FORMS, Procedure, Procedures
+from ..pipeline.progress import EVENT_KINDS, DossierEvent, Progress, days_behind
+from ..pipeline.projects import ProjectFilters, ProjectRecord, ProjectStore, check_version
+from ..pipeline.spreadsheet import commune_name, export_projects
+from ..pipeline.stages import STAGES
+from ..store import Store
+from .auth import AdminStoreDep, Editor, get_admin_store, require
+from .bodies import body_schema, json_body
+from .deps import LangDep, output_format
+from .downloads import file_download
+from .links import HTML, JSON, base_url, link, with_params
+from .params import SettingsDep, StoreDep
+from .strict_input import StrictRoute
+
+router = APIRouter(tags=["Investment pipeline"], route_class=StrictRoute)
+AUDIT_LAYER = "investment_projects"
+ProjectId = Annotated[str, Path(pattern=PROJECT_ID, max_length=64, examples=["SL-DA-0001"])]
+ListFormat = Annotated[str, Depends(output_format(("json", "csv", "xlsx")))]
+PageFormat = Annotated[str, Depends(output_format(("json", "html"), html=True))]
+Body = Annotated[Any, Depends(json_body)]
+_editor = require("editor")
+
+
+async def get_projects(request: Request) -> ProjectStore:
+    return request.app.state.projects
+
+
+async def optional_editor(
+    admin: Annotated[AdminStore, Depends(get_admin_store)],
+    authorization: Annotated[str | None, Header()] = None,
+) -> Token | None:
+    """The editor's token if one is sent (a bad one is still a 401), else None."""
+    if authorization is None:
+        return None
+    return await _editor(admin, authorization)
+
+
+Projects = Annotated[ProjectStore, Depends(get_projects)]
+MaybeEditor = Annotated[Token | None, Depends(optional_editor)]
+
+
+def actor(token: Token) -> str:
+    """How an officer appears on the events they record: the token's label."""
+    return token.label or f"token {token.id}"
+
+
+# -- procedures ------------------------------------------------------------------------------
+
+
+def procedure_json(procedure: Procedure) -> dict[str, Any]:
+    return procedure.model_dump()
+
+
+@router.get("/procedures", summary="Investment procedures / Quy trình, thủ tục đầu tư")
+def procedures(request: Request, projects: Projects) -> dict[str, Any]:
+    reference = projects.procedures
+    root = base_url(request)
+    return {
+        "forms": [procedure_json(p) for p in reference.forms.values()],
+        "sectors": [s.model_dump() for s in reference.sectors.values()],
+        "sectors_source": reference.sectors_source,
+        "stages": [{"code": c, "name_vi": vi, "name_en": en} for c, (vi, en) in STAGES.items()],
+        "event_kinds": [
+            {"code": c, "name_vi": vi, "name_en": en} for c, (vi, en) in EVENT_KINDS.items()
+        ],
+        "links": [link(f"{root}/procedures", "self", JSON, "Procedures")],
+    }
+
+
+@router.get("/procedures/{form}", summary="One form's procedure / Quy trình một hình thức")
+def procedure(form: str, projects: Projects) -> dict[str, Any]:
+    found = projects.procedures.procedure(form)
+    if found is None:
+        raise NotFound(f"no investment form {form!r} (one of {', '.join(FORMS)})")
+    return procedure_json(found)
+
+
+# -- projects --------------------------------------------------------------------------------
+
+
+def project_json(
+    request: Request, record: ProjectRecord, reference: Procedures, progress: Progress | None
+) -> dict[str, Any]:
+    """A project's public document: its fields, names of its codes, its derived progress (from
+    `progress` when given, else from the stored projection) and links."""
+    values = record.values
+    today = today_in_vietnam()
+    root = base_url(request)
+    url = f"{root}/projects/{record.id}"
+    location = values["location"]
+    bbox = [values[k] for k in ("min_lon", "min_lat", "max_lon", "max_lat")]
+    if progress is None:
+        derived = {
+            "stage": values["stage"],
+            "current_step": values["current_step"],
+            "steps_completed": values["steps_completed"],
+            "steps_total": values["steps_total"],
+            "days_behind": days_behind(values["earliest_open_planned"], today),
+        }
+    else:
+        derived = {
+            "stage": progress.stage,
+            "current_step": progress.current_step,
+            "steps_completed": progress.steps_completed,
+            "steps_total": len(progress.steps),
+            "days_behind": progress.days_behind,
+        }
+    form = reference.procedure(values["investment_form"])
+    sector = reference.sectors.get(values["sector"] or "")
+    return {
+        "id": record.id,
+        **{k: values[k] for k in ("name_vi", "name_en", "summary_vi", "summary_en")},
+        "investment_form": values["investment_form"],
+        "investment_form_name": None
+        if form is None
+        else {"vi": form.title_vi, "en": form.title_en},
+        "sector": values["sector"],
+        "sector_name": None if sector is None else {"vi": sector.name_vi, "en": sector.name_en},
+        **derived,
+        "stage_name": dict(zip(("vi", "en"), STAGES[derived["stage"]], strict=True)),
+        "location": None if location is None else mapping(from_wkb(location)),
+        "bbox": None if location is None else bbox,
+        "commune_code": values["commune_code"],
+        "commune_name": commune_name(values["commune_code"]),
+        "sites": [
+            {"collection": c, "id": i, "href": f"{root}/collections/{c}/items/{i}"}
+            for c, i in record.sites
+        ],
+        **{
+            k: values[k]
+            for k in (
+                "area_ha",
+                "capital_planned_billion_vnd",
+                "capital_registered_billion_vnd",
+                "capital_disbursed_billion_vnd",
+                "investor",
+                "responsible_agency",
+                "public_contact",
+                "source",
+                "data_quality",
+                "created_at",
+                "updated_at",
+            )
+        },
+        "links": [
+            link(url, "self", JSON, "This project"),
+            link(f"{url}?f=html", "alternate", HTML, "Printable page / Trang in"),
+            link(f"{url}/events", "related", JSON, "Dossier events / Sự kiện hồ sơ"),
+        ],
+    }
+
+
+def timeline(procedure: Procedure | None, progress: Progress) -> list[dict[str, Any]]:
+    """Each step of the form's procedure with its state and dates, in order."""
+    if procedure is None:
+        return []
+    today = today_in_vietnam()
+    return [
+        {
+            "step": step.code,
+            "name_vi": step.name_vi,
+            "name_en": step.name_en,
+            "agency_vi": step.agency_vi,
+            "agency_en": step.agency_en,
+            "legal_basis": step.legal_basis,
+            "optional": step.optional,
+            "duration_days": step.duration_days,
+            "state": state.state,
+            "started": state.started,
+            "planned": state.planned,
+            "completed": state.completed,
+            "days_late": state.days_late(today),
+            "delay_days": state.delay_days,
+            "reopened": state.reopened,
+        }
+        for step, state in zip(procedure.steps, progress.steps, strict=True)
+    ]
+
+
+def event_json(event: DossierEvent, editor: bool) -> dict[str, Any]:
+    document = {
+        "seq": event.seq,
+        "kind": event.kind,
+        "kind_name": dict(zip(("vi", "en"), EVENT_KINDS[event.kind], strict=True)),
+        "step": event.step,
+        "date": event.date,
+        "planned_date": event.planned_date,
+        "document": event.document,
+        "note": event.note,
+        "public": event.public,
+        "recorded_at": event.recorded_at,
+    }
+    if editor:
+        document["actor"] = event.actor
+    return document
+
+
+def _filters(
+    reference: Procedures,
+    investment_form: str | None,
+    stage: str | None,
+    sector: str | None,
+    commune_code: str | None,
+    behind: bool,
+    q: str | None,
+) -> ProjectFilters:
+    for name, value, known in (
+        ("investment_form", investment_form, FORMS),
+        ("stage", stage, tuple(STAGES)),
+        ("sector", sector, tuple(reference.sectors)),
+    ):
+        if value is not None and value not in known:
+            raise InvalidParameter(
+                f"unknown {name} {value!r}; one of: {', '.join(known)} / mã {name} không hợp lệ"
+            )
+    return ProjectFilters(investment_form, stage, sector, commune_code, behind, q or None)
+
+
+@router.get("/projects", summary="Pipeline projects / Danh mục dự án", response_model=None)
+def list_projects(
+    request: Request,
+    projects: Projects,
+    settings: SettingsDep,
+    lang: LangDep,
+    f: ListFormat,
+    investment_form: Annotated[str | None, Query(description=", ".join(FORMS))] = None,
+    stage: Annotated[str | None, Query(description=", ".join(STAGES))] = None,
+    sector: Annotated[str | None, Query(description="a code of GET /procedures' sectors")] = None,
+    commune_code: Annotated[
+        str | None, Query(pattern=r"^[0-9]{5}$", description="2025 commune or ward")
+    ] = None,
+    behind: Annotated[bool, Query(description="only projects with a step past its plan")] = False,
+    q: Annotated[
+        str | None, Query(max_length=200, description="text, with or without diacritics")
+    ] = None,
+    limit: Annotated[int | None, Query(ge=1)] = None,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> Response:
+    reference = projects.procedures
+    filters = _filters(reference, investment_form, stage, sector, commune_code, behind, q)
+    today = today_in_vietnam()
+    if f != "json":
+        return file_download(*export_projects(projects, filters, today, f, lang))
+    limit = min(limit or settings.default_limit, settings.max_limit)
+    page, matched = projects.search(filters, limit, offset, today)
+    links = [link(str(request.url), "self", JSON, "This page")]
+    if offset + len(page) < matched:
+        links.append(link(with_params(request, offset=offset + limit), "next", JSON, "Next page"))
+    if offset > 0:
+        links.append(
+            link(with_params(request, offset=max(offset - limit, 0)), "prev", JSON, "Previous page")
+        )
+    links += [
+        link(with_params(request, f=name), "alternate", media, f"All matching as {name}")
+        for name, media in (
+            ("csv", "text/csv"),
+            ("xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+        )
+    ]
+    return JSONResponse(
+        _jsonable(
+            {
+                "projects": [project_json(request, r, reference, None) for r in page],
+                "numberMatched": matched,
+                "numberReturned": len(page),
+                "timeStamp": utc_now(),
+                "links": links,
+            }
+        )
+    )
+
+
+def _jsonable(document: Any) -> Any:
+    """Dates as ISO text (the one non-JSON type our documents hold)."""
+    return jsonable_encoder(document)
+
+
+@router.get(
+    "/projects/{project_id}",
+    summary="One project with its timeline / Một dự án và tiến độ",
+    response_model=None,
+)
+def read_project(
+    request: Request, project_id: ProjectId, projects: Projects, lang: LangDep, f: PageFormat
+) -> Response:
+    record, progress = projects.progress(project_id, today_in_vietnam())
+    reference = projects.procedures
+    procedure = reference.procedure(record.values["investment_form"])
+    document = {
+        **project_json(request, record, reference, progress),
+        "procedure": None
+        if procedure is None
+        else {k: getattr(procedure, k) for k in ("form", "title_vi", "title_en", "legal_basis")},
+        "timeline": timeline(procedure, progress),
+    }
+    document = _jsonable(document)
+    headers = {"ETag": record.etag}
+    if f == "html":
+        events = [_jsonable(event_json(e, False)) for e in projects.events(project_id)]
+        return HTMLResponse(project_page(document, events, lang), headers=headers)
+    return JSONResponse(document, headers=headers)
+
+
+@router.get("/projects/{project_id}/events", summary="Dossier events / Sự kiện hồ sơ")
+def read_events(project_id: ProjectId, projects: Projects, editor: MaybeEditor) -> dict:
+    """Public events; an editor's token shows internal ones too, and who recorded each."""
+    events = projects.events(project_id, include_internal=editor is not None)
+    return _jsonable(
+        {"project": project_id, "events": [event_json(e, editor is not None) for e in events]}
+    )
+
+
+def _checked(projects: Projects, store: Store, document: ProjectDocument):
+    checked, problems = check_project(document, projects.procedures, site_checker(store))
+    if checked is None:
+        raise InvalidParameter(
+            "; ".join(f"{name}: {message}" for name, message in problems),
+            extra={"problems": [{"field": n, "message": m} for n, m in problems]},
+        )
+    return checked
+
+
+@router.post(
+    "/projects",
+    status_code=201,
+    summary="Add a project (editor) / Thêm dự án",
+    openapi_extra=body_schema(ProjectDocument),
+    response_model=None,
+)
+def create_project(
+    request: Request,
+    body: Body,
+    projects: Projects,
+    store: StoreDep,
+    token: Editor,
+    admin: AdminStoreDep,
+) -> JSONResponse:
+    document = parse(ProjectDocument, body)
+    record = projects.create(_checked(projects, store, document), today_in_vietnam())
+    admin.record(f"token:{token.id}", "project.create", AUDIT_LAYER, {"project": record.id})
+    url = f"{base_url(request)}/projects/{record.id}"
+    return JSONResponse(
+        _jsonable(project_json(request, record, projects.procedures, None)),
+        status_code=201,
+        headers={"Location": url, "ETag": record.etag},
+    )
+
+
+@router.patch(
+    "/projects/{project_id}",
+    summary="Change a project (editor, If-Match) / Sửa dự án",
+    openapi_extra=body_schema(ProjectDocument, "application/merge-patch+json", "application/json"),
+    response_model=None,
+)
+def change_project(
+    request: Request,
+    project_id: ProjectId,
+    body: Body,
+    projects: Projects,
+    store: StoreDep,
+    token: Editor,
+    admin: AdminStoreDep,
+    if_match: Annotated[
+        str | None, Header(description='the ETag of your last GET, e.g. "v3"')
+    ] = None,
+) -> JSONResponse:
+    current = projects.get(project_id)
+    check_version(current.version, if_match)
+    if not isinstance(body, dict):
+        raise InvalidParameter("a merge patch is a JSON object / bản vá phải là đối tượng JSON")
+    if body.get("id", project_id) != project_id:
+        raise InvalidParameter("a project's id cannot change / không thể đổi mã dự án")
+    before = current.document()
+    document = parse(ProjectDocument, merge_patch(before, body))
+    record = projects.update(
+        project_id, _checked(projects, store, document), if_match, today_in_vietnam()
+    )
+    after = record.document()
+    changed = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
+    admin.record(
+        f"token:{token.id}",
+        "project.update",
+        AUDIT_LAYER,
+        {"project": project_id, "fields": changed, "version": record.version},
+    )
+    return JSONResponse(
+        _jsonable(project_json(request, record, projects.procedures, None)),
+        headers={"ETag": record.etag},
+    )
+
+
+@router.post(
+    "/projects/{project_id}/events",
+    status_code=201,
+    summary="Record a dossier event (editor) / Ghi sự kiện hồ sơ",
+    openapi_extra=body_schema(EventDocument),
+    response_model=None,
+)
+def append_event(
+    project_id: ProjectId,
+    body: Body,
+    projects: Projects,
+    token: Editor,
+    admin: AdminStoreDep,
+) -> JSONResponse:
+    document = parse(EventDocument, body)
+    event, progress = projects.append_event(project_id, document, actor(token), today_in_vietnam())
+    admin.record(
+        f"token:{token.id}",
+        "project.event",
+        AUDIT_LAYER,
+        {"project": project_id, "seq": event.seq, "kind": event.kind, "step": event.step,
+         "public": event.public},
+    )  # fmt: skip
+    return JSONResponse(
+        _jsonable(
+            {
+                "project": project_id,
+                "event": event_json(event, True),
+                "stage": progress.stage,
+                "current_step": progress.current_step,
+                "days_behind": progress.days_behind,
+            }
+        ),
+        status_code=201,
+    )
+
+
+def mount_static(app: FastAPI) -> None:
+    """The project page's own script and style sheet."""
+    app.mount(STATIC_ROUTE, StaticFiles(directory=STATIC_DIR), name="pipeline-static")

@@ -1,0 +1,52 @@
+// The project page: print, and send the enquiry form as JSON to POST /enquiries.
+// Replies are shown with textContent only: nothing a server or a person wrote becomes HTML.
+"use strict";
+
+document.addEventListener("DOMContentLoaded", () => {
+  const print = document.getElementById("print-page");
+  if (print) print.addEventListener("click", () => window.print());
+
+  const form = document.getElementById("enquiry-form");
+  if (!form) return;
+  const status = document.getElementById("enquiry-status");
+  const show = (text, kind) => {
+    status.textContent = text;
+    status.className = kind;
+  };
+
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const fields = Object.fromEntries(new FormData(form));
+    if (!fields.email && !fields.phone) {
+      show(form.dataset.reach, "error");
+      return;
+    }
+    const body = {
+      name: fields.name,
+      organisation: fields.organisation,
+      email: fields.email || null,
+      phone: fields.phone || null,
+      language: fields.language,
+      message: fields.message,
+      project: fields.project,
+      website: fields.website,
+    };
+    show(form.dataset.sending, "");
+    try {
+      const response = await fetch(form.action, {
+        method: "POST",
+        headers: { "Content-Type": "application/json", Accept: "application/json" },
+        body: JSON.stringify(body),
+      });
+      const answer = await response.json();
+      if (response.status === 201) {
+        form.reset();
+        show(form.dataset.sent.replace("{id}", answer.id), "ok");
+      } else {
+        show(answer.description || form.dataset.failed, "error");
+      }
+    } catch (error) {
+      show(form.dataset.failed, "error");
+    }
+  });
+});

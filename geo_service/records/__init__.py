@@ -1,0 +1,7 @@
+"""Records: transactional data edited one by one (pipeline projects, dossier events, enquiries),
+in a relational database through SQLAlchemy 2.0 with Alembic migrations."""
+
+from .database import Records, database_url
+from .migrate import current_revision, head_revision, upgrade
+
+__all__ = ["Records", "current_revision", "database_url", "head_revision", "upgrade"]

@@ -1,0 +1,119 @@
+"""The records database: one SQLAlchemy engine, sessions for reading and for writing.
+
+Records (pipeline projects and their dossier events, enquiries; later shortlists, tokens and the
+audit log) are edited one by one, so they live in a relational database rather than in layer
+files: an SQLite file in the data directory by default, PostgreSQL (psycopg 3) by URL.
+
+SQLite runs with WAL (readers never wait for the writer), foreign keys on and a busy timeout.
+Its write sessions begin with `BEGIN IMMEDIATE`, so a transaction that reads and then writes
+(check an event against the dossier, then append it) holds the write lock from its first read:
+two workers never both pass a check on the same state. On PostgreSQL the same is done per row
+with `SELECT … FOR UPDATE` (see `lock_row`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, Table, create_engine, event, select
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+FILE_NAME = "records.sqlite"
+BUSY_TIMEOUT_MS = 30_000
+_BEGIN = "geo_service_begin"
+"""Execution option naming the SQLite BEGIN mode of a connection (DEFERRED or IMMEDIATE)."""
+
+
+def database_url(url: str | None, data_dir: Path) -> str:
+    """The URL to use: the one configured (a bare `postgresql://` means psycopg 3), else the
+    SQLite file in the data directory."""
+    if not url:
+        return f"sqlite:///{(Path(data_dir) / FILE_NAME).resolve()}"
+    if url.startswith(("postgresql://", "postgres://")):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+def _sqlite_engine(url: str) -> Engine:
+    path = make_url(url).database
+    if path:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
+
+    @event.listens_for(engine, "connect")
+    def configure(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we emit BEGIN ourselves (below)
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def begin(connection: Any) -> None:
+        mode = connection.get_execution_options().get(_BEGIN, "DEFERRED")
+        connection.exec_driver_sql(f"BEGIN {mode}")
+
+    return engine
+
+
+class Records:
+    """The records database of one service: an engine and its sessions."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        if make_url(url).get_backend_name() == "sqlite":
+            self.engine = _sqlite_engine(url)
+        else:
+            # no server-side prepared statements: a generic plan for `id IN (…500 parameters)`
+            # compares every row with every parameter (100x slower on 100,000 projects), and
+            # they do not survive a transaction-pooling proxy either
+            self.engine = create_engine(
+                url, pool_pre_ping=True, connect_args={"prepare_threshold": None}
+            )
+        self._writer = self.engine.execution_options(**{_BEGIN: "IMMEDIATE"})
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> Records:
+        return cls(database_url(settings.database_url, settings.data_dir))
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A session for reads; its transaction ends (rolled back) when the block does."""
+        with Session(self.engine) as session, session.begin():
+            yield session
+
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[Session]:
+        """A session whose transaction commits when the block ends without an error."""
+        with Session(self._writer) as session, session.begin():
+            yield session
+
+    def lock_row(self, session: Session, table: Table, key: Any) -> Any:
+        """The row of `table` with primary key `key` (None if absent), locked until the
+        transaction ends (SQLite's write sessions already hold the database's write lock)."""
+        (column,) = table.primary_key.columns
+        statement = select(table).where(column == key)
+        if self.dialect == "postgresql":
+            statement = statement.with_for_update()
+        return session.execute(statement).first()
+
+    def refresh_statistics(self, *tables: Table) -> None:
+        """Have PostgreSQL's planner look again at tables a bulk write has just filled (left to
+        autovacuum, a first large import into empty tables is planned as if they were tiny)."""
+        if self.dialect == "postgresql":
+            with self.engine.begin() as connection:
+                for table in tables:
+                    connection.exec_driver_sql(f'ANALYZE "{table.name}"')
+
+    def dispose(self) -> None:
+        self.engine.dispose()

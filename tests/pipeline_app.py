@@ -1,0 +1,74 @@
+"""Helpers for the pipeline tests: a data directory with a site layer and tokens, an app on a
+given records database, and a valid project document to vary."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from fastapi.testclient import TestClient
+
+from geo_service.admin_store import AdminStore
+from geo_service.app import create_app
+from geo_service.layer_frame import records_to_frame
+from geo_service.settings import Settings
+from geo_service.store.gpkg import publish_layer
+
+MAI_SON_POINT = {"type": "Point", "coordinates": [104.08, 21.25]}
+"""Near the centre of Xã Chiềng Mung (04123), where the Mai Sơn industrial zone lies."""
+
+
+class PipelineDir(NamedTuple):
+    folder: Path
+    editor: dict[str, str]
+    """Authorization header of an editor's token."""
+    admin: dict[str, str]
+
+
+def pipeline_data_dir(folder: Path) -> PipelineDir:
+    """A data directory holding the `grid` test layer, with an editor's and an admin's token."""
+    from .conftest import grid_layer
+
+    meta, records, geometries = grid_layer()
+    publish_layer(folder, meta, records_to_frame(meta, records, geometries))
+    admin = AdminStore(folder)
+    _, editor_secret = admin.create_token("editor", "Phòng Đầu tư (thử nghiệm)")
+    _, admin_secret = admin.create_token("admin", "admin")
+    return PipelineDir(
+        folder,
+        {"Authorization": f"Bearer {editor_secret}"},
+        {"Authorization": f"Bearer {admin_secret}"},
+    )
+
+
+@contextlib.contextmanager
+def pipeline_client(data_dir: Path, records_url: str, **settings: Any) -> Iterator[TestClient]:
+    app = create_app(Settings(data_dir=data_dir, database_url=records_url, **settings))
+    try:
+        yield TestClient(app)
+    finally:
+        app.state.records.dispose()
+
+
+def project_body(**changes: Any) -> dict[str, Any]:
+    body = {
+        "id": "SL-DA-0001",
+        "name_vi": "Nhà máy chế biến xoài Mai Sơn",
+        "name_en": "Mai Son mango processing plant",
+        "summary_vi": "Chế biến sâu nông sản.",
+        "sector": "agro_processing",
+        "investment_form": "policy_approval",
+        "location": MAI_SON_POINT,
+        "commune_code": "04123",
+        "sites": [{"collection": "grid", "id": "G-1-2"}],
+        "area_ha": 12.5,
+        "capital_planned_billion_vnd": 350.0,
+        "responsible_agency": "Cơ quan đăng ký đầu tư cấp tỉnh",
+        "public_contact": "Bộ phận một cửa, 0212 000 000",
+        "source": "test",
+        "data_quality": "synthetic_demo",
+    }
+    body.update(changes)
+    return {k: v for k, v in body.items() if v is not None}

@@ -1,0 +1,126 @@
+"""The records database on SQLite and PostgreSQL: migrations from empty, under concurrency, the
+schema they build, the append-only dossier events, and the `geo-service db` commands."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+
+from geo_service.records import Records, current_revision, head_revision, upgrade
+from geo_service.records.schema import metadata
+
+
+def test_migrations_upgrade_an_empty_database_to_the_schema(empty_database_url: str):
+    records = Records(empty_database_url)
+    try:
+        assert current_revision(records) is None
+        assert upgrade(records) == (None, head_revision())
+        assert upgrade(records) == (head_revision(), head_revision())  # nothing left to do
+        with records.engine.connect() as connection:
+            differences = compare_metadata(MigrationContext.configure(connection), metadata)
+            tables = set(sa.inspect(connection).get_table_names())
+        assert differences == []
+        assert {"projects", "dossier_events", "project_progress", "enquiries"} <= tables
+    finally:
+        records.dispose()
+
+
+def test_workers_starting_together_migrate_once(empty_database_url: str):
+    results, errors = [], []
+
+    def start() -> None:
+        records = Records(empty_database_url)
+        try:
+            results.append(upgrade(records))
+        except Exception as exc:  # collected: the test fails on any
+            errors.append(exc)
+        finally:
+            records.dispose()
+
+    workers = [threading.Thread(target=start) for _ in range(4)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert errors == []
+    assert all(after == head_revision() for _, after in results)
+    assert sum(before is None for before, _ in results) == 1  # one migrated, the others waited
+
+
+def test_dossier_events_are_append_only(records_url: str):
+    records = Records(records_url)
+    upgrade(records)
+    try:
+        with records.writing() as session:
+            session.execute(
+                sa.text(
+                    "INSERT INTO projects (id, name_vi, name_en, summary_vi, summary_en, source, "
+                    "data_quality, search_text, created_at, updated_at, version) VALUES "
+                    "('SL-DA-1', 'a', '', '', '', 's', 'indicative', 'a', 't', 't', 1)"
+                )
+            )
+            session.execute(
+                sa.text(
+                    "INSERT INTO dossier_events (project_id, seq, kind, note, public, actor, "
+                    "recorded_at) VALUES ('SL-DA-1', 1, 'note', 'n', true, 'a', 't')"
+                )
+            )
+        for statement in ("UPDATE dossier_events SET note = 'x'", "DELETE FROM dossier_events"):
+            with pytest.raises(sa.exc.DatabaseError, match="append-only"), records.writing() as s:
+                s.execute(sa.text(statement))
+        with records.reading() as session:
+            assert session.scalar(sa.text("SELECT note FROM dossier_events")) == "n"
+    finally:
+        records.dispose()
+
+
+def test_sqlite_runs_with_wal_and_foreign_keys(tmp_path):
+    records = Records(f"sqlite:///{tmp_path / 'r.sqlite'}")
+    upgrade(records)
+    with records.reading() as session:
+        assert session.scalar(sa.text("PRAGMA journal_mode")) == "wal"
+        assert session.scalar(sa.text("PRAGMA foreign_keys")) == 1
+    with pytest.raises(sa.exc.IntegrityError), records.writing() as session:
+        session.execute(
+            sa.text(
+                "INSERT INTO project_progress (project_id, stage, steps_completed, steps_total, "
+                "events) VALUES ('SL-DA-NONE', 'unknown', 0, 0, 0)"
+            )
+        )
+    records.dispose()
+
+
+def test_the_test_cluster_offers_postgis(postgres_databases):
+    """Later work (the PostGIS store) needs the extension in the same throwaway cluster."""
+    url = postgres_databases.create()
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as connection:
+            connection.exec_driver_sql("CREATE EXTENSION postgis")
+            version = connection.exec_driver_sql("SELECT postgis_version()").scalar()
+        assert version.split()[0].startswith("3")
+    finally:
+        engine.dispose()
+        postgres_databases.drop(url)
+
+
+def test_db_commands(empty_database_url: str, tmp_path):
+    environment = {**os.environ, "GEO_SERVICE_DATABASE_URL": empty_database_url}
+    command = [sys.executable, "-m", "geo_service.cli", "db"]
+    args = ["--data-dir", str(tmp_path)]
+    behind = subprocess.run([*command, "current", *args], env=environment, capture_output=True)
+    assert behind.returncode == 1
+    assert b"empty" in behind.stdout
+    upgraded = subprocess.run([*command, "upgrade", *args], env=environment, capture_output=True)
+    assert upgraded.returncode == 0, upgraded.stderr
+    assert head_revision().encode() in upgraded.stdout
+    current = subprocess.run([*command, "current", *args], env=environment, capture_output=True)
+    assert current.returncode == 0
+    assert b"up to date" in current.stdout
