@@ -10,7 +10,8 @@ from ..clock import modified_at
 from ..errors import InvalidParameter, LayerUnavailable, NotFound
 from ..store.gpkg import version_summary
 from ..store.gpkg_files import activate, archive_layer, current_file, version_path, versions
-from .auth import Admin, AdminStoreDep, Editor
+from .auth import Admin, Editor
+from .deps import AdminStoreDep
 from .strict_input import StrictRoute
 
 router = APIRouter(prefix="/admin", tags=["Administration"], route_class=StrictRoute)

@@ -12,8 +12,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from ..errors import InvalidParameter
-from .deps import LangDep
-from .params import FeatureParams, SettingsDep, StoreDep
+from .deps import LangDep, SettingsDep, StoreDep
+from .params import FeatureParams
 from .strict_input import StrictRoute
 
 router = APIRouter(tags=["Features"], route_class=StrictRoute)

@@ -11,7 +11,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from ..errors import InvalidParameter
-from .params import FeatureParams, SettingsDep, StoreDep
+from .deps import SettingsDep, StoreDep
+from .params import FeatureParams
 from .strict_input import StrictRoute
 
 router = APIRouter(tags=["Features"], route_class=StrictRoute)

@@ -30,8 +30,6 @@ from ..query import (
 )
 from ..query import Query as FeatureQuery
 from ..settings import Settings
-from ..store import Store
-from .deps import get_settings, get_store
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 CRS84_ALIASES = {
@@ -263,5 +261,3 @@ async def feature_query_params(
 
 
 FeatureParams = Annotated[FeatureQueryParams, Depends(feature_query_params)]
-StoreDep = Annotated[Store, Depends(get_store)]
-SettingsDep = Annotated[Settings, Depends(get_settings)]

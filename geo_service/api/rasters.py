@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
@@ -18,7 +18,8 @@ from ..rasters.ingest import ingest_raster
 from ..rasters.meta import RasterMeta
 from ..rasters.store import RasterStore, reading_cog
 from ..rasters.tiles import legend, native_zoom, render_tile
-from .auth import Admin, AdminStoreDep, Editor
+from .auth import Admin, Editor
+from .deps import AdminStoreDep, RasterStoreDep
 from .links import JSON, base_url, link
 from .strict_input import StrictRoute
 from .upload_body import ReceivedForm, UploadForm, receive_form, refuse_an_existing_id
@@ -28,13 +29,6 @@ router = APIRouter(tags=["Rasters"], route_class=StrictRoute)
 PNG = "image/png"
 TILE_CACHE_SECONDS = 3600
 """Tile URLs carry the raster's version (`?v=`), so a new version is new URLs."""
-
-
-async def get_rasters(request: Request) -> RasterStore:
-    return request.app.state.rasters
-
-
-RasterStoreDep = Annotated[RasterStore, Depends(get_rasters)]
 
 
 def raster_document(request: Request, meta: RasterMeta) -> dict[str, Any]:

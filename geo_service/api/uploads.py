@@ -17,7 +17,8 @@ from ..ingest import Report, UploadRequest, ingest
 from ..ingest.read import ReadOptions, UploadLimits, claimed_suffix
 from ..settings import Settings
 from ..store.gpkg_files import missing, versions
-from .auth import AdminStoreDep, Editor
+from .auth import Editor
+from .deps import AdminStoreDep
 from .strict_input import StrictRoute
 from .upload_body import ReceivedForm, UploadForm, receive_form, refuse_an_existing_id
 
