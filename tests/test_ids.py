@@ -65,9 +65,9 @@ def test_files_named_with_a_newline_are_not_layers_rasters_or_maps(grid_dir, tmp
     assert current_file(tmp_path, "grid\n") is None
     assert current_file(tmp_path, "grid") is not None
     rasters = RasterStore(tmp_path)
-    rasters.root.mkdir()
-    (rasters.root / "values\n").symlink_to(grid_dir / "grid")
-    assert rasters.ids() == [] and rasters.versions("values\n") == []
+    rasters.folder.root.mkdir()
+    (rasters.folder.root / "values\n").symlink_to(grid_dir / "grid")
+    assert rasters.folder.ids() == [] and rasters.version_numbers("values\n") == []
     with pytest.raises(NotFound):
         rasters.get("values\n")
     maps = tmp_path / "maps"

@@ -20,10 +20,9 @@ from geo_service.admin_store import AdminStore
 from geo_service.errors import Conflict
 from geo_service.ingest import service
 from geo_service.layer_frame import records_to_frame
-from geo_service.rasters import store as raster_store
 from geo_service.rasters.ingest import ingest_raster
 from geo_service.rasters.store import RasterStore
-from geo_service.store import gpkg_files
+from geo_service.store import gpkg_files, versioned
 from geo_service.store.gpkg_files import layer_lock, publish_layer, versions
 
 from .conftest import grid_layer
@@ -192,7 +191,7 @@ def test_two_new_rasters_with_one_id_make_one_raster_and_one_409(world, monkeypa
     with ThreadPoolExecutor(2) as pool:
         answers = list(pool.map(lambda _: post_raster(client, editor, tiff), range(2)))
     assert sorted(a.status_code for a in answers) == [201, 409], [a.text for a in answers]
-    assert RasterStore(data).versions("terrain") == [1]
+    assert RasterStore(data).version_numbers("terrain") == [1]
 
 
 def test_a_raster_version_in_flight_does_not_bring_back_an_archived_raster(world, monkeypatch):
@@ -232,9 +231,9 @@ def test_failed_first_publishes_leave_no_folder(tmp_path, monkeypatch):
         publish_layer(tmp_path, meta, records_to_frame(meta, records, geometries))
     assert not (tmp_path / "grid").exists()
 
-    monkeypatch.setattr(raster_store, "fsync_file", broken)
+    monkeypatch.setattr(versioned, "fsync_file", broken)
     tiff = write_tiff(tmp_path / "t.tif", np.ones((20, 20), dtype="float32"), nodata=0)
     store = RasterStore(tmp_path)
     with pytest.raises(OSError):
         ingest_raster(tiff, "terrain", {"title_vi": "a", "title_en": "a"}, None, 10**6, "14", store)
-    assert list(store.root.iterdir()) == []
+    assert list(store.folder.root.iterdir()) == []

@@ -304,15 +304,16 @@ def test_a_raster_archived_while_listed_is_left_out(tmp_path, monkeypatch):
     data, files = tmp_path / "data", tmp_path / "files"
     files.mkdir()
     make_world(data, files)
-    listed = RasterStore.ids
+    store = RasterStore(data)
+    listed = store.folder.ids
 
-    def list_then_archive(self: RasterStore) -> list[str]:
-        ids = listed(self)
-        self.archive("dem")
+    def list_then_archive() -> list[str]:
+        ids = listed()
+        store.archive("dem")
         return ids
 
-    monkeypatch.setattr(RasterStore, "ids", list_then_archive)
-    found = RasterStore(data).rasters()
+    monkeypatch.setattr(store.folder, "ids", list_then_archive)
+    found = store.rasters()
     assert [m.id for m in found] == ["values"] and found.skipped == []
 
 

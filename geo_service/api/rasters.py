@@ -12,8 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ..admin_store import AdminStore
 from ..catalogue import LAYER_ID_PATTERN
-from ..clock import modified_at
-from ..errors import InvalidParameter, LayerUnavailable, NotFound
+from ..errors import LayerUnavailable
 from ..rasters.ingest import ingest_raster
 from ..rasters.meta import RasterMeta
 from ..rasters.store import RasterStore, reading_cog
@@ -164,7 +163,7 @@ async def create_raster(
     dry_run: bool = False,
 ) -> JSONResponse:
     rasters: RasterStore = request.app.state.rasters
-    early = refuse_an_existing_id(lambda id_: bool(rasters.versions(id_)), "raster")
+    early = refuse_an_existing_id(lambda id_: bool(rasters.version_numbers(id_)), "raster")
     limit = request.app.state.settings.upload_max_bytes
     async with receive_form(request, NEW_RASTER, limit, _saved_as, early) as form:
         result = await run_in_threadpool(
@@ -199,33 +198,23 @@ async def replace_raster(
         )
 
 
-def _known_versions(rasters: RasterStore, raster_id: str) -> list[int]:
-    numbers = rasters.versions(raster_id)
-    if not numbers:
-        raise NotFound(f"no raster {raster_id!r} / không có lớp raster {raster_id!r}")
-    return numbers
-
-
 @router.get(
     "/admin/rasters/{raster_id}/versions",
     summary="Versions of a raster / Các phiên bản lớp raster",
     tags=["Administration"],
 )
 def raster_versions(raster_id: str, token: Editor, rasters: RasterStoreDep) -> dict:
-    numbers = _known_versions(rasters, raster_id)
-    current = rasters.current_version(raster_id)
     listed = []
-    for number in numbers:
-        entry = {"version": number, "current": number == current}
-        try:
-            meta, path = rasters.version_meta(raster_id, number)
-        except LayerUnavailable as exc:  # listed, so that GIS staff can roll back past it
-            listed.append(entry | {"problem": exc.description})
+    for summary in rasters.versions(raster_id):
+        entry = {"version": summary.number, "current": summary.current}
+        meta = summary.meta
+        if meta is None:
+            listed.append(entry | {"problem": summary.problem})
             continue
         listed.append(
             entry
             | {
-                "written": modified_at(path),
+                "written": summary.written,
                 "title_vi": meta.title_vi,
                 "title_en": meta.title_en,
                 "updated": meta.updated,
@@ -250,13 +239,8 @@ def rollback_raster(
     rasters: RasterStoreDep,
     version: Annotated[int, Query(ge=1, description="the version to serve")],
 ) -> dict:
-    numbers = _known_versions(rasters, raster_id)
-    if version not in numbers:
-        raise InvalidParameter(
-            f"raster {raster_id!r} has no version {version}; it has {numbers} / "
-            f"lớp raster {raster_id!r} không có phiên bản {version}"
-        )
-    meta = rasters.activate(raster_id, version)
+    rasters.activate(raster_id, version)
+    meta = rasters.version_meta(raster_id, version)[0]
     admin.record(f"token:{token.id}", "raster.rollback", raster_id, {"version": version})
     return {"raster": raster_id, "current": version, "document": raster_document(request, meta)}
 
@@ -270,5 +254,5 @@ def archive_raster(
     raster_id: str, token: Admin, admin: AdminStoreDep, rasters: RasterStoreDep
 ) -> dict:
     archived = rasters.archive(raster_id)
-    admin.record(f"token:{token.id}", "raster.archive", raster_id, {"archive": archived.name})
-    return {"raster": raster_id, "archived": archived.name}
+    admin.record(f"token:{token.id}", "raster.archive", raster_id, {"archive": archived})
+    return {"raster": raster_id, "archived": archived}

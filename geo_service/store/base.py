@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 from ..catalogue import LayerMeta
 from ..listing import Listing
@@ -45,6 +45,26 @@ class GridCell:
     y: float
     bbox: BBox
     """The cell's own rectangle."""
+
+
+M = TypeVar("M")
+
+
+@dataclass(frozen=True)
+class VersionSummary(Generic[M]):
+    """One stored version of a layer or raster, as GIS staff list them."""
+
+    number: int
+    current: bool
+    """Whether it is the version served."""
+    written: str | None = None
+    """When it was stored (UTC, to the second)."""
+    meta: M | None = None
+    """Its metadata; None when it cannot be read."""
+    features: int | None = None
+    """How many features it holds (layers)."""
+    problem: str | None = None
+    """Why it cannot be read: it is listed all the same, so that GIS staff can roll back past it."""
 
 
 class Store(Protocol):
