@@ -97,7 +97,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from .maps.assets import missing_assets_message
-    from .store.gpkg_files import layer_dirs
+    from .store.gpkg import GeoPackageStore
 
     settings = Settings()
     problem = missing_assets_message(settings.assets_dir)
@@ -105,7 +105,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"geo-service serve: {problem}", file=sys.stderr)
         return 1
     data_dir = _data_dir(args)
-    if not list(layer_dirs(data_dir)):
+    listing = GeoPackageStore(data_dir).layers()
+    if not listing and not listing.skipped:
         print(f"{data_dir} holds no layers: building the sample catalogue first", file=sys.stderr)
         cmd_sample(args)
     os.environ["GEO_SERVICE_DATA_DIR"] = str(data_dir.resolve())
@@ -217,6 +218,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     from .errors import ServiceError
     from .ingest import UploadRequest, ingest
     from .ingest.read import ReadOptions, UploadLimits
+    from .store.gpkg import GeoPackageStore
 
     settings = Settings()
     data_dir = _data_dir(args)
@@ -247,7 +249,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     try:
         report = ingest(
             request,
-            data_dir,
+            GeoPackageStore(data_dir),
             limits,
             settings.province,
             AdminStore(data_dir),

@@ -13,7 +13,7 @@ from geo_service.kinds import fields_for_kind
 from geo_service.layer_frame import records_to_frame
 from geo_service.sample import build_sample
 from geo_service.settings import Settings
-from geo_service.store.gpkg import GeoPackageStore, publish_layer
+from geo_service.store.gpkg import GeoPackageStore
 
 GRID_NAMES = ["Mộc Châu", "Đà Bắc", "Mai Sơn", "Vân Hồ", "Quỳnh Nhai"]
 STATUSES = ["planned", "calling_investment", "operating"]
@@ -98,11 +98,16 @@ def error_document(response) -> dict:
     return body
 
 
+def publish(data_dir: Path, meta: LayerMeta, frame, **options) -> int:
+    """Publish `frame` as the next version of a layer in `data_dir`, as GIS staff would."""
+    return GeoPackageStore(data_dir).publish(meta, frame, **options)
+
+
 @pytest.fixture(scope="session")
 def grid_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     data_dir = tmp_path_factory.mktemp("grid")
     meta, records, geometries = grid_layer()
-    publish_layer(data_dir, meta, records_to_frame(meta, records, geometries))
+    publish(data_dir, meta, records_to_frame(meta, records, geometries))
     return data_dir
 
 

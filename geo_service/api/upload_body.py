@@ -26,8 +26,7 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
 
-from ..errors import InvalidParameter, TooLarge, UnsupportedMediaType
-from ..store.gpkg_files import check_existence
+from ..errors import InvalidParameter, TooLarge, UnsupportedMediaType, check_existence
 
 TEXT_BYTES = 64 * 1024
 """Most bytes of all the text fields of one form together (metadata and options)."""
@@ -122,7 +121,7 @@ def refuse_an_existing_id(exists: Callable[[str], bool], what: str) -> Callable[
 
     def check(name: str, value: str) -> None:
         if name == "id":
-            check_existence(value, exists(value), True, what)
+            check_existence(what, value, exists(value), True)
 
     return check
 

@@ -12,13 +12,13 @@ from starlette.concurrency import run_in_threadpool
 from .. import strict_json
 from ..admin_store import AdminStore, Token
 from ..catalogue import LAYER_ID_PATTERN
-from ..errors import InvalidParameter, ServiceError
+from ..errors import InvalidParameter, ServiceError, missing
 from ..ingest import Report, UploadRequest, ingest
 from ..ingest.read import ReadOptions, UploadLimits, claimed_suffix
 from ..settings import Settings
-from ..store.gpkg_files import missing, versions
+from ..store import Store
 from .auth import Editor
-from .deps import AdminStoreDep
+from .deps import AdminStoreDep, SettingsDep, StoreDep
 from .strict_input import StrictRoute
 from .upload_body import ReceivedForm, UploadForm, receive_form, refuse_an_existing_id
 
@@ -90,6 +90,7 @@ def _saved_as(filename: str) -> str:
 
 def _upload(
     settings: Settings,
+    store: Store,
     admin: AdminStore,
     token: Token,
     layer_id: str,
@@ -117,7 +118,7 @@ def _upload(
     )
     report = ingest(
         request,
-        settings.data_dir,
+        store,
         UploadLimits.from_settings(settings),
         settings.province,
         admin,
@@ -135,6 +136,8 @@ def _upload(
 
 async def _receive_and_ingest(
     request: Request,
+    settings: Settings,
+    store: Store,
     token: Token,
     admin: AdminStore,
     layer_id: str | None,
@@ -143,13 +146,13 @@ async def _receive_and_ingest(
 ) -> Report:
     """Receive the form (the token was checked already) and ingest it off the event loop;
     `layer_id` None: a new layer, named by the form's `id`."""
-    settings = request.app.state.settings
     form_of = NEW_LAYER if layer_id is None else NEW_VERSION
-    early = refuse_an_existing_id(lambda id_: bool(versions(settings.data_dir, id_)), "layer")
+    early = refuse_an_existing_id(lambda id_: bool(store.version_numbers(id_)), "layer")
     async with receive_form(request, form_of, settings.upload_max_bytes, _saved_as, early) as form:
         return await run_in_threadpool(
             _upload,
             settings,
+            store,
             admin,
             token,
             layer_id or form.fields["id"],
@@ -167,10 +170,12 @@ async def create_layer(
     request: Request,
     token: Editor,
     admin: AdminStoreDep,
+    settings: SettingsDep,
+    store: StoreDep,
     dry_run: bool = False,
     draft: bool = False,
 ) -> JSONResponse:
-    report = await _receive_and_ingest(request, token, admin, None, dry_run, draft)
+    report = await _receive_and_ingest(request, settings, store, token, admin, None, dry_run, draft)
     return JSONResponse(
         report.to_dict(), status_code=201 if report.published or report.draft else 200
     )
@@ -186,9 +191,14 @@ async def replace_layer(
     layer_id: str,
     token: Editor,
     admin: AdminStoreDep,
+    settings: SettingsDep,
+    store: StoreDep,
     dry_run: bool = False,
     draft: bool = False,
 ) -> dict:
-    if not versions(request.app.state.settings.data_dir, layer_id):  # asked again under the lock
-        raise missing(layer_id, "layer")
-    return (await _receive_and_ingest(request, token, admin, layer_id, dry_run, draft)).to_dict()
+    if not store.version_numbers(layer_id):  # asked again as the store publishes
+        raise missing("layer", layer_id)
+    report = await _receive_and_ingest(
+        request, settings, store, token, admin, layer_id, dry_run, draft
+    )
+    return report.to_dict()
