@@ -25,7 +25,6 @@ from .api import (
     maps,
     rasters,
     shortlists,
-    uploads,
 )
 from .api.errors import install_error_handlers
 from .api.heavy import HeavyExports
@@ -98,7 +97,6 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         grid.router,
         shortlists.router,
         admin.router,
-        uploads.router,
         rasters.router,
         analysis.router,
         maps.router,

@@ -6,6 +6,7 @@ They do no I/O, so they are `async`: FastAPI then runs them on the event loop in
 each one to the thread pool.
 """
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Query, Request
@@ -22,37 +23,18 @@ from .heavy import HeavyExports
 Lang = Literal["vi", "en"]
 
 
-async def get_store(request: Request) -> Store:
-    return request.app.state.store
+def held(name: str) -> Callable[[Request], Awaitable[Any]]:
+    """A dependency giving what `create_app` holds as `app.state.<name>`."""
+
+    async def dependency(request: Request) -> Any:
+        return getattr(request.app.state, name)
+
+    dependency.__name__ = f"get_{name}"
+    return dependency
 
 
-async def get_rasters(request: Request) -> RasterStore:
-    return request.app.state.rasters
-
-
-async def get_settings(request: Request) -> Settings:
-    return request.app.state.settings
-
-
-async def get_admin_store(request: Request) -> AdminStore:
-    return request.app.state.admin
-
-
-async def get_shortlists(request: Request) -> ShortlistStore:
-    return request.app.state.shortlists
-
-
-async def get_pdf_cache(request: Request) -> PdfCache:
-    return request.app.state.pdf_cache
-
-
-async def get_heavy(request: Request) -> HeavyExports:
-    return request.app.state.heavy
-
-
-async def get_openapi_30(request: Request) -> dict[str, Any]:
-    """The service description as OpenAPI 3.0, made once at start-up."""
-    return request.app.state.openapi_30
+get_store = held("store")
+get_rasters = held("rasters")
 
 
 async def get_lang(
@@ -96,12 +78,13 @@ def output_format(allowed: tuple[str, ...], html: bool = False):
 
 StoreDep = Annotated[Store, Depends(get_store)]
 RasterStoreDep = Annotated[RasterStore, Depends(get_rasters)]
-SettingsDep = Annotated[Settings, Depends(get_settings)]
-AdminStoreDep = Annotated[AdminStore, Depends(get_admin_store)]
-ShortlistsDep = Annotated[ShortlistStore, Depends(get_shortlists)]
-PdfCacheDep = Annotated[PdfCache, Depends(get_pdf_cache)]
-HeavyDep = Annotated[HeavyExports, Depends(get_heavy)]
-OpenAPI30Dep = Annotated[dict[str, Any], Depends(get_openapi_30)]
+SettingsDep = Annotated[Settings, Depends(held("settings"))]
+AdminStoreDep = Annotated[AdminStore, Depends(held("admin"))]
+ShortlistsDep = Annotated[ShortlistStore, Depends(held("shortlists"))]
+PdfCacheDep = Annotated[PdfCache, Depends(held("pdf_cache"))]
+HeavyDep = Annotated[HeavyExports, Depends(held("heavy"))]
+OpenAPI30Dep = Annotated[dict[str, Any], Depends(held("openapi_30"))]
+"""The service description as OpenAPI 3.0, made once at start-up."""
 LangDep = Annotated[Lang, Depends(get_lang)]
 
 # the formats each kind of answer offers, the first being the default

@@ -26,6 +26,7 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
 
+from .. import strict_json
 from ..errors import InvalidParameter, TooLarge, UnsupportedMediaType, check_existence
 
 TEXT_BYTES = 64 * 1024
@@ -124,6 +125,17 @@ def refuse_an_existing_id(exists: Callable[[str], bool], what: str) -> Callable[
             check_existence(what, value, exists(value), True)
 
     return check
+
+
+def parse_metadata(text: str | None) -> dict:
+    """The `metadata` form field: a JSON object, or nothing."""
+    try:
+        metadata = strict_json.loads(text) if text else {}
+    except strict_json.StrictJSONError as exc:
+        raise InvalidParameter(f"metadata: {exc}") from None
+    if not isinstance(metadata, dict):
+        raise InvalidParameter("metadata must be a JSON object / metadata phải là đối tượng JSON")
+    return metadata
 
 
 def _boundary(request: Request) -> bytes:

@@ -23,8 +23,7 @@ from pathlib import Path
 from rasterio.errors import RasterioError
 
 from .. import strict_json
-from ..clock import modified_at
-from ..errors import LayerUnavailable, NotFound, not_found
+from ..errors import LayerUnavailable, NotFound
 from ..listing import UNREADABLE_ERRORS, Listing, Skipped, unreadable
 from ..store.base import VersionSummary
 from ..store.versioned import VersionedFolder
@@ -104,20 +103,9 @@ class RasterStore:
         return self.folder.current_version(raster_id)
 
     def versions(self, raster_id: str) -> list[VersionSummary[RasterMeta]]:
-        """Every stored version, oldest first; `NotFound` if there is none."""
-        numbers = self.folder.numbers(raster_id)
-        if not numbers:
-            raise not_found("raster", raster_id)
-        current = self.folder.current_version(raster_id)
-        listed = []
-        for number in numbers:
-            try:
-                meta, path = self.version_meta(raster_id, number)
-            except LayerUnavailable as exc:
-                listed.append(VersionSummary(number, number == current, problem=exc.description))
-                continue
-            listed.append(VersionSummary(number, number == current, modified_at(path), meta))
-        return listed
+        return self.folder.summaries(
+            raster_id, lambda version, path: (self.version_meta(raster_id, version)[0], None)
+        )
 
     def publish(self, meta: RasterMeta, cog: Path, new: bool | None = None) -> RasterMeta:
         """Copy a finished COG in as the next version of `meta.id` and serve it.

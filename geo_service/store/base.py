@@ -76,7 +76,31 @@ class VersionSummary(Generic[M]):
     """Why it cannot be read: it is listed all the same, so that GIS staff can roll back past it."""
 
 
-class Store(Protocol):
+class Versions(Protocol):
+    """Versions of what GIS staff publish (layers, rasters): listed, rolled back, archived."""
+
+    def version_numbers(self, item_id: str) -> list[int]:
+        """Every stored version of an item, drafts included, oldest first; [] if none."""
+
+    def current_version(self, item_id: str) -> int | None:
+        """The version served; None if none is (no such item, or only drafts)."""
+
+    def versions(self, item_id: str) -> list[VersionSummary]:
+        """Every stored version with its metadata, oldest first; one that cannot be read is
+        listed with its problem. `NotFound` if there is none."""
+
+    def activate(self, item_id: str, version: int) -> None:
+        """Serve a stored version: roll back, or publish a draft. `NotFound` if the item is
+        not there (any more), `InvalidParameter` if it has no such version."""
+
+    def archive(self, item_id: str) -> str:
+        """Take a served item out of the catalogue, keeping every version; returns the name it
+        is archived under. `NotFound` unless it is served."""
+
+
+class Store(Versions, Protocol):
+    """Layers: their reads, and publishing their versions."""
+
     def layers(self) -> Listing:
         """Metadata of every published layer, ordered by id. A layer that cannot be read is left
         out and named in `skipped`; one archived while the listing is made is left out."""
@@ -115,17 +139,6 @@ class Store(Protocol):
         """Build in-memory aids for large layers before the first request needs them; run in
         the background at start-up, so it must be safe alongside requests."""
 
-    # -- versions: what GIS staff publish, list, roll back and archive ------------------------
-    def version_numbers(self, layer_id: str) -> list[int]:
-        """Every stored version of a layer, drafts included, oldest first; [] if none."""
-
-    def current_version(self, layer_id: str) -> int | None:
-        """The version served; None if none is (no such layer, or only drafts)."""
-
-    def versions(self, layer_id: str) -> list[VersionSummary[LayerMeta]]:
-        """Every stored version with its metadata and feature count, oldest first; one that
-        cannot be read is listed with its problem. `NotFound` if there is none."""
-
     def publish(
         self,
         meta: LayerMeta,
@@ -143,11 +156,3 @@ class Store(Protocol):
         both succeed and an archive is never undone by a version in flight. A failure at any
         point leaves the layer as it was.
         """
-
-    def activate(self, layer_id: str, version: int) -> None:
-        """Serve a stored version: roll back, or publish a draft. `NotFound` if the layer is
-        not there (any more), `InvalidParameter` if it has no such version."""
-
-    def archive(self, layer_id: str) -> str:
-        """Take a served layer out of the catalogue, keeping every version; returns the name it
-        is archived under. `NotFound` unless it is served."""

@@ -31,8 +31,7 @@ from shapely import prepared
 
 from .. import strict_json
 from ..catalogue import ID_FIELD, LayerMeta
-from ..clock import modified_at
-from ..errors import LayerUnavailable, NotFound, not_found
+from ..errors import LayerUnavailable, NotFound
 from ..listing import UNREADABLE_ERRORS, Listing, Skipped, unreadable
 from ..query import BBox, Query
 from ..text import lower, unaccent
@@ -452,20 +451,7 @@ class GeoPackageStore:
         return self.folder.current_version(layer_id)
 
     def versions(self, layer_id: str) -> list[VersionSummary[LayerMeta]]:
-        numbers = self.folder.numbers(layer_id)
-        if not numbers:
-            raise not_found("layer", layer_id)
-        current = self.folder.current_version(layer_id)
-        listed = []
-        for number in numbers:
-            path = self.folder.path(layer_id, number)
-            try:
-                meta, count = version_summary(path)
-            except LayerUnavailable as exc:
-                listed.append(VersionSummary(number, number == current, problem=exc.description))
-                continue
-            listed.append(VersionSummary(number, number == current, modified_at(path), meta, count))
-        return listed
+        return self.folder.summaries(layer_id, lambda version, path: version_summary(path))
 
     def publish(
         self,

@@ -21,10 +21,12 @@ import re
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from ..catalogue import LAYER_ID_PATTERN
-from ..errors import check_existence, no_version, not_found
+from ..clock import modified_at
+from ..errors import LayerUnavailable, check_existence, no_version, not_found
+from .base import VersionSummary
 
 ARCHIVE = ".archive"
 LOCK = ".lock"
@@ -78,6 +80,29 @@ class VersionedFolder:
         path = self.current(item_id)
         match = self._version_file.fullmatch(path.name) if path else None
         return int(match.group(1)) if match else None
+
+    def summaries(
+        self, item_id: str, read: Callable[[int, Path], tuple[Any, int | None]]
+    ) -> list[VersionSummary]:
+        """Every stored version, oldest first, with what `read(version, path)` finds in it
+        (its metadata, and its feature count where it has one); a version `read` finds
+        unreadable (`LayerUnavailable`) is listed with the problem. `NotFound` if none."""
+        numbers = self.numbers(item_id)
+        if not numbers:
+            raise not_found(self.what, item_id)
+        current = self.current_version(item_id)
+        listed = []
+        for number in numbers:
+            path = self.path(item_id, number)
+            try:
+                meta, features = read(number, path)
+            except LayerUnavailable as exc:
+                listed.append(VersionSummary(number, number == current, problem=exc.description))
+                continue
+            listed.append(
+                VersionSummary(number, number == current, modified_at(path), meta, features)
+            )
+        return listed
 
     def _numbers_in(self, folder: Path) -> Iterator[int]:
         for name in os.listdir(folder):
