@@ -131,11 +131,9 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     from tqdm import tqdm
 
-    from .api.params import parse_bbox
-    from .cql2 import CQL2Error, parse_filter
     from .errors import ServiceError
     from .exports import export_query, export_shortlist
-    from .query import Query
+    from .query_text import EVERY_FEATURE, build_query
     from .shortlists import ShortlistStore
     from .store.gpkg import GeoPackageStore
 
@@ -147,12 +145,6 @@ def cmd_export(args: argparse.Namespace) -> int:
         bar.update(done - bar.n)
 
     try:
-        query = Query(
-            bbox=parse_bbox(args.bbox) if args.bbox else None,
-            filter=parse_filter(args.filter, args.filter_lang) if args.filter else None,
-            text=args.q,
-            limit=None,
-        )
         if args.shortlist:
             settings = Settings()
             shortlists = ShortlistStore(
@@ -165,6 +157,14 @@ def cmd_export(args: argparse.Namespace) -> int:
                 store, shortlists.get(args.shortlist), args.format, args.crs, args.lang
             )
         else:
+            query = build_query(
+                store.layer(args.layer),
+                EVERY_FEATURE,
+                bbox=args.bbox,
+                filter=args.filter,
+                filter_lang=args.filter_lang,
+                q=args.q,
+            )
             path, _ = export_query(
                 store,
                 args.layer,
@@ -175,9 +175,6 @@ def cmd_export(args: argparse.Namespace) -> int:
                 args.max_features,
                 progress,
             )
-    except CQL2Error as exc:
-        print(f"geo-service export: --filter: {exc}", file=sys.stderr)
-        return 2
     except ServiceError as exc:
         print(f"geo-service export: {exc.description}", file=sys.stderr)
         return 2

@@ -10,9 +10,9 @@ from fastapi.responses import JSONResponse
 
 from ..catalogue import FieldSpec, LayerMeta
 from ..errors import NotFound
+from ..query_text import CRS84
 from .deps import JsonOnly, Lang, LangDep, StoreDep
 from .links import GEOJSON, JSON, base_url, link
-from .params import CRS84
 from .strict_input import StrictRoute
 
 router = APIRouter(tags=["Collections"], route_class=StrictRoute)

@@ -12,6 +12,7 @@ from ..clock import utc_now
 from ..exports import Site, export_query
 from ..geojson import CHUNK_FEATURES, feature_collection, feature_document
 from ..query import Query
+from ..query_text import check_crs84
 from ..settings import Settings
 from ..store import Store
 from .deps import (
@@ -26,7 +27,7 @@ from .deps import (
 from .downloads import file_download, sheets_download
 from .heavy import HeavyExports
 from .links import GEOJSON, JSON, base_url, link, with_params
-from .params import FeatureParams, check_crs84
+from .params import FeatureParams
 from .strict_input import StrictRoute
 
 router = APIRouter(tags=["Features"], route_class=StrictRoute)
