@@ -42,10 +42,11 @@ def cmd_layers(args: argparse.Namespace) -> int:
     from .query import Query
     from .store.gpkg import GeoPackageStore
 
-    store = GeoPackageStore(_data_dir(args))
+    data_dir = _data_dir(args)
+    store = GeoPackageStore(data_dir)
     layers = store.layers()
     if not layers and not layers.skipped:
-        print(f"no layers in {store.data_dir.resolve()}; build the sample with: geo-service sample")
+        print(f"no layers in {data_dir.resolve()}; build the sample with: geo-service sample")
         return 1
     rows = [("id", "kind", "geometry", "features", "version", "title")]
     for meta in layers:
@@ -148,7 +149,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         if args.shortlist:
             settings = Settings()
             shortlists = ShortlistStore(
-                store.data_dir,
+                _data_dir(args),
                 settings.shortlist_max_items,
                 settings.shortlists_per_client,
                 settings.shortlist_expiry_days,

@@ -45,11 +45,6 @@ class NotFound(ServiceError):
     code = "NotFound"
 
 
-class NotAcceptable(ServiceError):
-    status = 406
-    code = "NotAcceptable"
-
-
 class TooLarge(ServiceError):
     status = 413
     code = "PayloadTooLarge"

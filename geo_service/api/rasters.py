@@ -142,7 +142,7 @@ class RasterAdmin(VersionAdmin):
     @staticmethod
     def _kept(store: RasterStore, raster_id: str) -> dict[str, Any]:
         """What a new version keeps of the served one; nothing if that cannot be read (the new
-        one must then say it all). Whether the raster still exists is asked under its lock."""
+        one must then say it all). Whether the raster still exists is asked again as it is published."""
         try:
             return store.get(raster_id)[0].model_dump(include=KEPT_ACROSS_VERSIONS)
         except LayerUnavailable:

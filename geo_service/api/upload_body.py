@@ -118,7 +118,7 @@ async def receive_form(
 
 def refuse_an_existing_id(exists: Callable[[str], bool], what: str) -> Callable[[str, str], None]:
     """An `on_field` for the form of a new layer or raster: 409 as soon as its `id` arrives,
-    if `exists(id)`, before the file sent after it is read (asked again under the lock)."""
+    if `exists(id)`, before the file sent after it is read (asked again as it is published)."""
 
     def check(name: str, value: str) -> None:
         if name == "id":

@@ -5,9 +5,10 @@
     DATA_DIR/_rasters/<id>/current.tif     symlink to the served version, swapped atomically
 
 The folder's name cannot be a layer id, so no vector layer's folder (nor its archiving) can
-ever hold the rasters. Versions, the lock, drafts-free publishing and archiving are those of
-every versioned item (`store.versioned`): a version is complete and synced on disk (metadata,
-then COG) before the link moves, so a failure at any point leaves the previous version served.
+ever hold the rasters. The versions are kept as vector layers' are (`store.versioned`): a
+version is complete and synced on disk (metadata, then COG) before the link moves, under the
+raster's lock, so a failure at any point leaves the previous version served. Rasters have no
+drafts: a new version is served at once.
 
 Reads survive damaged files (see `listing.py`): a raster whose metadata or COG cannot be read is
 skipped by the listing, answers `LayerUnavailable` by id, and can still be archived.

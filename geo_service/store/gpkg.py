@@ -228,8 +228,7 @@ class GeoPackageStore:
     """Layers larger than this have their grid centres read at start-up (1 s per million)."""
 
     def __init__(self, data_dir: Path) -> None:
-        self.data_dir = Path(data_dir)
-        self.folder = VersionedFolder(self.data_dir, ".gpkg", "layer")
+        self.folder = VersionedFolder(Path(data_dir), ".gpkg", "layer")
         self._files: dict[str, _LayerFile] = {}
         """By layer id: the version file served when the layer was last opened."""
         self._files_lock = threading.Lock()
