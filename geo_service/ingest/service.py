@@ -126,11 +126,9 @@ def layer_meta(
 def served_meta(store: Store, layer_id: str, numbers: list[int]) -> LayerMeta:
     """The metadata of the layer's served version, else of its newest (a draft); `NotFound`
     when the layer went away meanwhile (archived)."""
+    served = store.current_version(layer_id) is not None
     try:
-        try:
-            return store.layer(layer_id)
-        except NotFound:  # nothing served: only drafts
-            return store.layer(layer_id, numbers[-1])
+        return store.layer(layer_id, None if served else numbers[-1])
     except NotFound:
         raise missing("layer", layer_id) from None
 
