@@ -6,7 +6,7 @@ facets, grids and the map reuse them.
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request
@@ -37,23 +37,10 @@ class FeatureQueryParams:
     nor one of the endpoint's own."""
 
     def to_query(self, meta: LayerMeta, limits: PageLimits) -> FeatureQuery:
-        """The backend-neutral query for this layer; unknown parameters are a 400."""
-        return build_query(
-            meta,
-            limits,
-            bbox=self.bbox,
-            bbox_crs=self.bbox_crs,
-            filter=self.filter,
-            filter_lang=self.filter_lang,
-            filter_crs=self.filter_crs,
-            equals=self.equals,
-            q=self.q,
-            datetime=self.datetime,
-            sortby=self.sortby,
-            properties=self.properties,
-            limit=self.limit,
-            offset=self.offset,
-        )
+        """The backend-neutral query for this layer (`crs` is the answer's, not the query's);
+        unknown parameters are a 400."""
+        text = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "crs"}
+        return build_query(meta, limits, **text)
 
 
 def feature_query_params(
