@@ -25,6 +25,7 @@ from make_parcels import parcels
 from geo_service.admin_store import AdminStore
 from geo_service.ingest import UploadRequest, ingest
 from geo_service.ingest.read import UploadLimits
+from geo_service.store.gpkg import GeoPackageStore
 
 
 def run_one(source: Path, data_dir: Path) -> dict:
@@ -36,7 +37,12 @@ def run_one(source: Path, data_dir: Path) -> dict:
     )
     started = time.perf_counter()
     report = ingest(
-        request, data_dir, UploadLimits(max_bytes=2**32), "14", AdminStore(data_dir), "benchmark"
+        request,
+        GeoPackageStore(data_dir),
+        UploadLimits(max_bytes=2**32),
+        "14",
+        AdminStore(data_dir),
+        "benchmark",
     )
     return {
         "seconds": time.perf_counter() - started,

@@ -20,7 +20,7 @@ import shapely
 from geo_service.catalogue import LayerMeta
 from geo_service.kinds import fields_for_kind
 from geo_service.places import communes_of_province
-from geo_service.store.gpkg import publish_layer
+from geo_service.store.gpkg import GeoPackageStore
 
 LAYER_ID = "parcels"
 STATUSES = np.array(["planned", "calling_investment", "operating", "upcoming_auction", "auctioned"])
@@ -117,10 +117,11 @@ def main() -> None:
     started = time.perf_counter()
     frame = parcels(args.count, args.seed)
     generated = time.perf_counter()
-    path = publish_layer(args.data_dir, parcel_meta(), frame)
+    meta = parcel_meta()
+    version = GeoPackageStore(args.data_dir).publish(meta, frame)
     print(
         f"{args.count:,} parcels generated in {generated - started:.1f} s, "
-        f"published in {time.perf_counter() - generated:.1f} s: {path}"
+        f"published in {time.perf_counter() - generated:.1f} s: {meta.id} version {version}"
     )
 
 

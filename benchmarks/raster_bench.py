@@ -50,7 +50,7 @@ TILES_PER_ZOOM = 25
 def benchmark_raster(data_dir: Path, size: int) -> tuple[RasterMeta, Path]:
     """The benchmark COG's metadata and path, generated and registered on first use."""
     store = RasterStore(data_dir / f"raster-{size}")
-    if store.ids():
+    if store.current_version(RASTER_ID) is not None:
         return store.get(RASTER_ID)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(dir=data_dir) as folder:

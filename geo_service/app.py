@@ -27,7 +27,6 @@ from .api import (
     projects,
     rasters,
     shortlists,
-    uploads,
 )
 from .api.errors import install_error_handlers
 from .api.heavy import HeavyExports
@@ -108,7 +107,6 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         grid.router,
         shortlists.router,
         admin.router,
-        uploads.router,
         rasters.router,
         analysis.router,
         projects.router,

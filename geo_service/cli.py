@@ -65,10 +65,11 @@ def cmd_layers(args: argparse.Namespace) -> int:
     from .query import Query
     from .store.gpkg import GeoPackageStore
 
-    store = GeoPackageStore(_data_dir(args))
+    data_dir = _data_dir(args)
+    store = GeoPackageStore(data_dir)
     layers = store.layers()
     if not layers and not layers.skipped:
-        print(f"no layers in {store.data_dir.resolve()}; build the sample with: geo-service sample")
+        print(f"no layers in {data_dir.resolve()}; build the sample with: geo-service sample")
         return 1
     rows = [("id", "kind", "geometry", "features", "version", "title")]
     for meta in layers:
@@ -120,7 +121,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from .maps.assets import missing_assets_message
-    from .store.gpkg_files import layer_dirs
+    from .store.gpkg import GeoPackageStore
 
     settings = Settings()
     problem = missing_assets_message(settings.assets_dir)
@@ -128,7 +129,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"geo-service serve: {problem}", file=sys.stderr)
         return 1
     data_dir = _data_dir(args)
-    if not list(layer_dirs(data_dir)):
+    listing = GeoPackageStore(data_dir).layers()
+    if not listing and not listing.skipped:
         print(f"{data_dir} holds no layers: building the sample catalogue first", file=sys.stderr)
         cmd_sample(args)
     os.environ["GEO_SERVICE_DATA_DIR"] = str(data_dir.resolve())
@@ -153,11 +155,9 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     from tqdm import tqdm
 
-    from .api.params import parse_bbox
-    from .cql2 import CQL2Error, parse_filter
     from .errors import ServiceError
     from .exports import export_query, export_shortlist
-    from .query import Query
+    from .query_text import EVERY_FEATURE, build_query
     from .shortlists import ShortlistStore
     from .store.gpkg import GeoPackageStore
 
@@ -169,16 +169,10 @@ def cmd_export(args: argparse.Namespace) -> int:
         bar.update(done - bar.n)
 
     try:
-        query = Query(
-            bbox=parse_bbox(args.bbox) if args.bbox else None,
-            filter=parse_filter(args.filter, args.filter_lang) if args.filter else None,
-            text=args.q,
-            limit=None,
-        )
         if args.shortlist:
             settings = Settings()
             shortlists = ShortlistStore(
-                store.data_dir,
+                _data_dir(args),
                 settings.shortlist_max_items,
                 settings.shortlists_per_client,
                 settings.shortlist_expiry_days,
@@ -187,6 +181,14 @@ def cmd_export(args: argparse.Namespace) -> int:
                 store, shortlists.get(args.shortlist), args.format, args.crs, args.lang
             )
         else:
+            query = build_query(
+                store.layer(args.layer),
+                EVERY_FEATURE,
+                bbox=args.bbox,
+                filter=args.filter,
+                filter_lang=args.filter_lang,
+                q=args.q,
+            )
             path, _ = export_query(
                 store,
                 args.layer,
@@ -197,9 +199,6 @@ def cmd_export(args: argparse.Namespace) -> int:
                 args.max_features,
                 progress,
             )
-    except CQL2Error as exc:
-        print(f"geo-service export: --filter: {exc}", file=sys.stderr)
-        return 2
     except ServiceError as exc:
         print(f"geo-service export: {exc.description}", file=sys.stderr)
         return 2
@@ -240,6 +239,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     from .errors import ServiceError
     from .ingest import UploadRequest, ingest
     from .ingest.read import ReadOptions, UploadLimits
+    from .store.gpkg import GeoPackageStore
 
     settings = Settings()
     data_dir = _data_dir(args)
@@ -270,7 +270,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     try:
         report = ingest(
             request,
-            data_dir,
+            GeoPackageStore(data_dir),
             limits,
             settings.province,
             AdminStore(data_dir),

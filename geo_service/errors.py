@@ -45,11 +45,6 @@ class NotFound(ServiceError):
     code = "NotFound"
 
 
-class NotAcceptable(ServiceError):
-    status = 406
-    code = "NotAcceptable"
-
-
 class TooLarge(ServiceError):
     status = 413
     code = "PayloadTooLarge"
@@ -65,3 +60,40 @@ class LayerUnavailable(ServiceError):
 class UnsupportedMediaType(ServiceError):
     status = 415
     code = "UnsupportedMediaType"
+
+
+_VI = {"layer": "lớp", "raster": "lớp raster"}
+"""The kinds of versioned item (`store.versioned`), as Vietnamese names them."""
+
+
+def not_found(what: str, item_id: str) -> NotFound:
+    """The error for a layer or raster (`what`) that is not there."""
+    return NotFound(f"no {what} {item_id!r} / không có {_VI[what]} {item_id!r}")
+
+
+def missing(what: str, item_id: str) -> NotFound:
+    """The error for a new version of a layer or raster that is not there (any more)."""
+    return NotFound(
+        f"no {what} {item_id!r} (any more); create it with POST / "
+        f"không có {_VI[what]} {item_id!r} (hoặc đã được lưu trữ); hãy tạo bằng POST"
+    )
+
+
+def no_version(what: str, item_id: str, version: int, numbers: list[int]) -> InvalidParameter:
+    return InvalidParameter(
+        f"{what} {item_id!r} has no version {version}; it has {numbers} / "
+        f"{_VI[what]} {item_id!r} không có phiên bản {version}"
+    )
+
+
+def check_existence(what: str, item_id: str, exists: bool, new: bool | None) -> None:
+    """Refuse to create what exists (409) or to add a version to what does not, or no longer
+    does, exist (404); `new` None accepts either. Asked early to spare the work, and always
+    again under the item's lock, where the answer holds."""
+    if new is True and exists:
+        raise Conflict(
+            f"{what} {item_id!r} exists; send a new version with PUT / "
+            f"{_VI[what]} {item_id!r} đã có; hãy gửi phiên bản mới bằng PUT"
+        )
+    if new is False and not exists:
+        raise missing(what, item_id)

@@ -17,7 +17,7 @@ from geo_service.layer_frame import records_to_frame
 from geo_service.records import Records, database_url, upgrade
 from geo_service.sample import build_sample
 from geo_service.settings import Settings
-from geo_service.store.gpkg import GeoPackageStore, publish_layer
+from geo_service.store.gpkg import GeoPackageStore
 
 from .pipeline_app import PipelineDir, pipeline_data_dir
 from .postgres import DatabaseFactory, PostgresUnavailable, throwaway_cluster
@@ -105,11 +105,16 @@ def error_document(response) -> dict:
     return body
 
 
+def publish(data_dir: Path, meta: LayerMeta, frame, **options) -> int:
+    """Publish `frame` as the next version of a layer in `data_dir`, as GIS staff would."""
+    return GeoPackageStore(data_dir).publish(meta, frame, **options)
+
+
 @pytest.fixture(scope="session")
 def grid_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     data_dir = tmp_path_factory.mktemp("grid")
     meta, records, geometries = grid_layer()
-    publish_layer(data_dir, meta, records_to_frame(meta, records, geometries))
+    publish(data_dir, meta, records_to_frame(meta, records, geometries))
     return data_dir
 
 

@@ -19,9 +19,8 @@ from geo_service.catalogue import LayerMeta
 from geo_service.kinds import fields_for_kind
 from geo_service.layer_frame import records_to_frame
 from geo_service.settings import Settings
-from geo_service.store.gpkg import publish_layer
 
-from .conftest import grid_layer
+from .conftest import grid_layer, publish
 
 ORIGIN = (500_000.0, 2_350_000.0)
 """Top-left corner of the test rasters in EPSG:9206 (near Mai Sơn, 104° E, 21.2° N)."""
@@ -104,8 +103,8 @@ def layer(layer_id: str, kind: str, geometry_type: str, sites: dict, area=None) 
 def make_world(data: Path, files: Path) -> tuple[TestClient, dict]:
     """A data directory with sites and gates, an editor token, and the rasters `values`
     (continuous) and `dem` (an inclined plane) registered through the API."""
-    publish_layer(data, *layer("sites", "industrial_zone", "polygon", SITES))
-    publish_layer(data, *layer("gates", "logistics_trade", "point", GATES))
+    publish(data, *layer("sites", "industrial_zone", "polygon", SITES))
+    publish(data, *layer("gates", "logistics_trade", "point", GATES))
     _, editor = AdminStore(data).create_token("editor")
     client = TestClient(create_app(Settings(data_dir=data, raster_max_pixels=100_000)))
     headers = {"Authorization": f"Bearer {editor}"}
@@ -124,7 +123,7 @@ def make_world(data: Path, files: Path) -> tuple[TestClient, dict]:
 def make_world_with_grid(data: Path, files: Path) -> tuple[TestClient, dict]:
     """`make_world` with the test grid (conftest's `grid_layer`) published beside it."""
     meta, records, geometries = grid_layer()
-    publish_layer(data, meta, records_to_frame(meta, records, geometries))
+    publish(data, meta, records_to_frame(meta, records, geometries))
     return make_world(data, files)
 
 

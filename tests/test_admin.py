@@ -16,18 +16,18 @@ from geo_service.admin_store import AdminStore
 from geo_service.app import create_app
 from geo_service.layer_frame import records_to_frame
 from geo_service.settings import Settings
-from geo_service.store.gpkg_files import publish_layer, versions
+from geo_service.store.gpkg import GeoPackageStore
 
-from .conftest import grid_layer
+from .conftest import grid_layer, publish
 from .server import running_server
 
 
 @pytest.fixture()
 def data_dir(tmp_path):
     meta, records, geometries = grid_layer()
-    publish_layer(tmp_path, meta, records_to_frame(meta, records, geometries))
+    publish(tmp_path, meta, records_to_frame(meta, records, geometries))
     # a second version with only the first ten squares
-    publish_layer(tmp_path, meta, records_to_frame(meta, records[:10], geometries[:10]))
+    publish(tmp_path, meta, records_to_frame(meta, records[:10], geometries[:10]))
     return tmp_path
 
 
@@ -124,9 +124,9 @@ def test_concurrent_publishes_are_serialised(data_dir):
     meta, records, geometries = grid_layer()
     frame = records_to_frame(meta, records, geometries)
     with ThreadPoolExecutor(4) as pool:
-        paths = list(pool.map(lambda _: publish_layer(data_dir, meta, frame), range(4)))
-    assert sorted(p.name for p in paths) == [f"v00000{n}.gpkg" for n in range(3, 7)]
-    assert versions(data_dir, "grid") == [1, 2, 3, 4, 5, 6]
+        numbers = list(pool.map(lambda _: publish(data_dir, meta, frame), range(4)))
+    assert sorted(numbers) == [3, 4, 5, 6]
+    assert GeoPackageStore(data_dir).version_numbers("grid") == [1, 2, 3, 4, 5, 6]
 
 
 def test_tokens_count_from_the_next_request_in_every_worker(data_dir):
@@ -151,16 +151,16 @@ def test_tokens_count_from_the_next_request_in_every_worker(data_dir):
 
 
 def test_a_failure_in_the_middle_of_publishing_leaves_the_old_version_served(data_dir, monkeypatch):
-    from geo_service.store import gpkg_files
+    from geo_service.store import gpkg_write
 
     def broken(*args, **kwargs):
         raise OSError("disk full while writing the search table")
 
-    monkeypatch.setattr(gpkg_files, "_write_search_table", broken)
+    monkeypatch.setattr(gpkg_write, "_write_search_table", broken)
     before = sorted(p.name for p in (data_dir / "grid").iterdir())
     meta, records, geometries = grid_layer()
     with pytest.raises(OSError):
-        publish_layer(data_dir, meta, records_to_frame(meta, records, geometries))
+        publish(data_dir, meta, records_to_frame(meta, records, geometries))
     assert sorted(p.name for p in (data_dir / "grid").iterdir()) == before
     client = TestClient(create_app(Settings(data_dir=data_dir)))
     assert client.get("/collections/grid/items").json()["numberMatched"] == 10  # still version 2

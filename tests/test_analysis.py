@@ -13,8 +13,9 @@ from pyproj import Geod
 from geo_service import strict_json
 from geo_service.app import create_app
 from geo_service.settings import Settings
-from geo_service.store.gpkg import GeoPackageStore, publish_layer
+from geo_service.store.gpkg import GeoPackageStore
 
+from .conftest import publish
 from .raster_data import GATES, SITES, box_offsets, layer, make_world
 
 GEOD = Geod(ellps="WGS84")
@@ -33,7 +34,7 @@ PLOT_MEAN = {"P1": 4969.5, "P2": 11059.5, "P3": 2209.5, "P4": 18159.5}  # 100 ·
 @pytest.fixture(scope="module")
 def world(tmp_path_factory) -> tuple[TestClient, dict]:
     data = tmp_path_factory.mktemp("analysis")
-    publish_layer(data, *layer("plots", "land_auction_plot", "polygon", PLOTS, PLOT_AREA))
+    publish(data, *layer("plots", "land_auction_plot", "polygon", PLOTS, PLOT_AREA))
     return make_world(data, tmp_path_factory.mktemp("files"))
 
 

@@ -13,9 +13,8 @@ from geo_service.layer_frame import records_to_frame
 from geo_service.query import Query
 from geo_service.store import gpkg
 from geo_service.store.gpkg import GeoPackageStore
-from geo_service.store.gpkg_files import archive_layer, current_file, publish_layer
 
-from .conftest import grid_layer
+from .conftest import grid_layer, publish
 
 READERS = 4
 PUBLISHES = 100
@@ -51,17 +50,17 @@ def read_everything(store: GeoPackageStore) -> int:
 
 def test_descriptors_stay_flat_over_100_publishes_with_reads_from_several_threads(tmp_path):
     meta, frame = small_layer()
-    publish_layer(tmp_path, meta, frame)
+    publish(tmp_path, meta, frame)
     store = GeoPackageStore(tmp_path)
     expected = read_everything(store)
     assert expected == 7  # squares 0-0 … 0-4, 1-0 and 1-1
     totals, versions_open = [], []
     with ThreadPoolExecutor(READERS) as readers:
         for _ in range(PUBLISHES):
-            publish_layer(tmp_path, meta, frame)
+            publish(tmp_path, meta, frame)
             found = set(readers.map(lambda _: read_everything(store), range(3 * READERS)))
             assert found == {expected}
-            served = str(current_file(tmp_path, "grid"))
+            served = str(store.folder.current("grid"))
             versions = open_versions(tmp_path)
             assert set(versions) == {served}, "only the served version is open"
             versions_open.append(len(versions))
@@ -72,14 +71,14 @@ def test_descriptors_stay_flat_over_100_publishes_with_reads_from_several_thread
     assert max(totals) - min(totals) <= 5, totals
     print(f"descriptors over {PUBLISHES} publishes: first {totals[0]}, last {totals[-1]}, "
           f"most {max(totals)}; version files open at the end: {versions_open[-1]}")  # fmt: skip
-    archive_layer(tmp_path, "grid")
+    store.archive("grid")
     assert store.layers() == []
     assert open_versions(tmp_path) == [], "an archived layer's connections close"
 
 
 def test_a_reader_mid_query_finishes_before_its_version_closes(tmp_path, monkeypatch):
     meta, frame = small_layer()
-    publish_layer(tmp_path, meta, frame)
+    publish(tmp_path, meta, frame)
     started, release = threading.Event(), threading.Event()
     exact = gpkg.sql_intersects
 
@@ -91,13 +90,13 @@ def test_a_reader_mid_query_finishes_before_its_version_closes(tmp_path, monkeyp
 
     monkeypatch.setattr(gpkg, "sql_intersects", slow_intersects)
     store = GeoPackageStore(tmp_path)
-    old = str(current_file(tmp_path, "grid"))
+    old = str(store.folder.current("grid"))
     with ThreadPoolExecutor(1) as pool:
         reading = pool.submit(
             store.query, "grid", Query(bbox=(104.0, 21.0, 104.02, 21.05), limit=50)
         )
         assert started.wait(30)
-        publish_layer(tmp_path, meta, frame)
+        publish(tmp_path, meta, frame)
         assert store.query("grid", Query(limit=1)).number_matched == 12  # the new version
         assert old in open_versions(tmp_path), "still lent to the reader"
         release.set()

@@ -17,7 +17,7 @@ from geo_service.maps.definition import load_map, map_ids
 from geo_service.rasters.ingest import ingest_raster
 from geo_service.rasters.meta import ColourStop
 from geo_service.rasters.store import RasterStore
-from geo_service.store.gpkg_files import current_file, layer_dirs
+from geo_service.store.gpkg import GeoPackageStore
 
 from .raster_data import make_world
 
@@ -61,13 +61,14 @@ def test_files_named_with_a_newline_are_not_layers_rasters_or_maps(grid_dir, tmp
     """Even when a folder or file with such a name exists, it is never read as one."""
     (tmp_path / "grid").symlink_to(grid_dir / "grid")
     (tmp_path / "grid\n").symlink_to(grid_dir / "grid")
-    assert [p.name for p in layer_dirs(tmp_path)] == ["grid"]
-    assert current_file(tmp_path, "grid\n") is None
-    assert current_file(tmp_path, "grid") is not None
+    layers = GeoPackageStore(tmp_path)
+    assert layers.folder.ids() == ["grid"]
+    assert layers.folder.current("grid\n") is None
+    assert layers.folder.current("grid") is not None
     rasters = RasterStore(tmp_path)
-    rasters.root.mkdir()
-    (rasters.root / "values\n").symlink_to(grid_dir / "grid")
-    assert rasters.ids() == [] and rasters.versions("values\n") == []
+    rasters.folder.root.mkdir()
+    (rasters.folder.root / "values\n").symlink_to(grid_dir / "grid")
+    assert rasters.folder.ids() == [] and rasters.version_numbers("values\n") == []
     with pytest.raises(NotFound):
         rasters.get("values\n")
     maps = tmp_path / "maps"

@@ -21,9 +21,8 @@ from geo_service.exports import PdfCache
 from geo_service.kinds import fields_for_kind
 from geo_service.layer_frame import records_to_frame
 from geo_service.settings import Settings
-from geo_service.store.gpkg_files import publish_layer
 
-from .conftest import grid_layer
+from .conftest import grid_layer, publish
 
 SITES = [f"G-{i}-{j}" for i in range(3) for j in range(2)]
 
@@ -35,13 +34,13 @@ def publish_communes(data_dir: Path) -> None:
                      updated="2026-01-01", data_quality="synthetic_demo")  # fmt: skip
     records = [{"code": "C1", "name_vi": "Xã Thử Nghiệm"}, {"code": "C2", "name_vi": "Xã Ở Xa"}]
     points = [shapely.Point(104.012, 21.012), shapely.Point(105.5, 22.5)]
-    publish_layer(data_dir, meta, records_to_frame(meta, records, points))
+    publish(data_dir, meta, records_to_frame(meta, records, points))
 
 
 @pytest.fixture()
 def data_dir(tmp_path: Path) -> Path:
     meta, records, geometries = grid_layer()
-    publish_layer(tmp_path, meta, records_to_frame(meta, records, geometries))
+    publish(tmp_path, meta, records_to_frame(meta, records, geometries))
     publish_communes(tmp_path)
     return tmp_path
 

@@ -20,13 +20,12 @@ from geo_service.admin_store import AdminStore
 from geo_service.errors import Conflict
 from geo_service.ingest import service
 from geo_service.layer_frame import records_to_frame
-from geo_service.rasters import store as raster_store
 from geo_service.rasters.ingest import ingest_raster
 from geo_service.rasters.store import RasterStore
-from geo_service.store import gpkg_files
-from geo_service.store.gpkg_files import layer_lock, publish_layer, versions
+from geo_service.store import gpkg, gpkg_write, versioned
+from geo_service.store.gpkg import GeoPackageStore
 
-from .conftest import grid_layer
+from .conftest import grid_layer, publish
 from .raster_data import write_tiff
 from .test_upload import NEW_LAYER_METADATA, as_file, setup, zones_frame  # noqa: F401
 
@@ -86,7 +85,7 @@ def test_two_new_layers_with_one_id_make_one_layer_and_one_409(world, monkeypatc
     assert sorted(a.status_code for a in answers) == [201, 409], [a.text for a in answers]
     refused = next(a for a in answers if a.status_code == 409).json()
     assert refused["code"] == "Conflict" and " / " in refused["description"]
-    assert versions(data, "zones") == [1]
+    assert GeoPackageStore(data).version_numbers("zones") == [1]
     assert sorted(p.name for p in (data / "zones").iterdir()) == [
         ".lock", "current.gpkg", "v000001.gpkg"
     ]  # fmt: skip
@@ -126,7 +125,7 @@ def test_a_publisher_waiting_on_an_archived_lock_starts_again_on_the_new_one(tmp
     layer U made: 409, not a second first version written beside U's."""
     meta, records, geometries = grid_layer()
     frame = records_to_frame(meta, records, geometries)
-    publish_layer(tmp_path, meta, frame)
+    publish(tmp_path, meta, frame)
     t_locking = [threading.Event(), threading.Event()]
     u_writing, u_may_finish = threading.Event(), threading.Event()
     real_flock = fcntl.flock
@@ -140,7 +139,7 @@ def test_a_publisher_waiting_on_an_archived_lock_starts_again_on_the_new_one(tmp
                 next(e for e in t_locking if not e.is_set()).set()
             return real_flock(handle, operation)
 
-    original_write = gpkg_files._write_version
+    original_write = gpkg.write_version
 
     def write(*args):
         if threading.current_thread().name == "U":
@@ -148,14 +147,14 @@ def test_a_publisher_waiting_on_an_archived_lock_starts_again_on_the_new_one(tmp
             assert u_may_finish.wait(WAIT)
         return original_write(*args)
 
-    monkeypatch.setattr(gpkg_files, "fcntl", CountingFcntl)
-    monkeypatch.setattr(gpkg_files, "_write_version", write)
+    monkeypatch.setattr(versioned, "fcntl", CountingFcntl)
+    monkeypatch.setattr(gpkg, "write_version", write)
     results: dict[str, object] = {}
 
     def run(name: str) -> threading.Thread:
         def target() -> None:
             try:
-                results[name] = publish_layer(tmp_path, meta, frame, new=True)
+                results[name] = publish(tmp_path, meta, frame, new=True)
             except Exception as exc:  # the outcome is what the test checks
                 results[name] = exc
 
@@ -163,7 +162,7 @@ def test_a_publisher_waiting_on_an_archived_lock_starts_again_on_the_new_one(tmp
         thread.start()
         return thread
 
-    with layer_lock(tmp_path, "grid"):
+    with GeoPackageStore(tmp_path).folder.lock("grid"):
         t = run("T")
         assert t_locking[0].wait(WAIT)  # T holds the lock file open and is about to wait on it
         (tmp_path / ".archive").mkdir()
@@ -175,8 +174,8 @@ def test_a_publisher_waiting_on_an_archived_lock_starts_again_on_the_new_one(tmp
     t.join(WAIT)
     u.join(WAIT)
     assert isinstance(results["T"], Conflict), results["T"]
-    assert results["U"].name == "v000002.gpkg"
-    assert versions(tmp_path, "grid") == [2]
+    assert results["U"] == 2
+    assert GeoPackageStore(tmp_path).version_numbers("grid") == [2]
 
 
 def test_two_new_rasters_with_one_id_make_one_raster_and_one_409(world, monkeypatch):
@@ -184,15 +183,15 @@ def test_two_new_rasters_with_one_id_make_one_raster_and_one_409(world, monkeypa
     both_checked = threading.Barrier(2, timeout=WAIT)
     original = RasterStore.publish
 
-    def publish(self, *args, **kwargs):
+    def checked_together(self, *args, **kwargs):
         both_checked.wait()
         return original(self, *args, **kwargs)
 
-    monkeypatch.setattr(RasterStore, "publish", publish)
+    monkeypatch.setattr(RasterStore, "publish", checked_together)
     with ThreadPoolExecutor(2) as pool:
         answers = list(pool.map(lambda _: post_raster(client, editor, tiff), range(2)))
     assert sorted(a.status_code for a in answers) == [201, 409], [a.text for a in answers]
-    assert RasterStore(data).versions("terrain") == [1]
+    assert RasterStore(data).version_numbers("terrain") == [1]
 
 
 def test_a_raster_version_in_flight_does_not_bring_back_an_archived_raster(world, monkeypatch):
@@ -201,13 +200,13 @@ def test_a_raster_version_in_flight_does_not_bring_back_an_archived_raster(world
     checked, archived = threading.Event(), threading.Event()
     original = RasterStore.publish
 
-    def publish(self, *args, **kwargs):
+    def held_once(self, *args, **kwargs):
         if not checked.is_set():
             checked.set()
             assert archived.wait(WAIT)
         return original(self, *args, **kwargs)
 
-    monkeypatch.setattr(RasterStore, "publish", publish)
+    monkeypatch.setattr(RasterStore, "publish", held_once)
     files = {"file": ("t.tif", tiff.read_bytes())}
     with ThreadPoolExecutor(1) as pool:
         in_flight = pool.submit(client.put, "/admin/rasters/terrain", files=files, headers=editor)
@@ -227,14 +226,14 @@ def test_failed_first_publishes_leave_no_folder(tmp_path, monkeypatch):
         raise OSError("disk full")
 
     meta, records, geometries = grid_layer()
-    monkeypatch.setattr(gpkg_files, "_write_search_table", broken)
+    monkeypatch.setattr(gpkg_write, "_write_search_table", broken)
     with pytest.raises(OSError):
-        publish_layer(tmp_path, meta, records_to_frame(meta, records, geometries))
+        publish(tmp_path, meta, records_to_frame(meta, records, geometries))
     assert not (tmp_path / "grid").exists()
 
-    monkeypatch.setattr(raster_store, "fsync_file", broken)
+    monkeypatch.setattr(versioned, "fsync_file", broken)
     tiff = write_tiff(tmp_path / "t.tif", np.ones((20, 20), dtype="float32"), nodata=0)
     store = RasterStore(tmp_path)
     with pytest.raises(OSError):
         ingest_raster(tiff, "terrain", {"title_vi": "a", "title_en": "a"}, None, 10**6, "14", store)
-    assert list(store.root.iterdir()) == []
+    assert list(store.folder.root.iterdir()) == []

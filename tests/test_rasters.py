@@ -23,8 +23,8 @@ from geo_service.admin_store import AdminStore
 from geo_service.app import create_app
 from geo_service.rasters.coverage import cover
 from geo_service.settings import Settings
-from geo_service.store.gpkg import publish_layer
 
+from .conftest import publish
 from .raster_data import PIXEL, SITES, layer, make_world, register, vn2000, write_tiff
 
 
@@ -320,7 +320,7 @@ def test_slope_of_an_inclined_plane_is_its_analytic_angle(world):
 def test_zonal_statistics_in_a_geographic_raster(tmp_path):
     """The same polygon over a lon/lat raster: computed in that raster's CRS."""
     data = tmp_path / "data"
-    publish_layer(data, *layer("sites", "industrial_zone", "polygon", SITES))
+    publish(data, *layer("sites", "industrial_zone", "polygon", SITES))
     _, editor = AdminStore(data).create_token("editor")
     client = TestClient(create_app(Settings(data_dir=data)))
     rows, cols = np.mgrid[0:100, 0:100]

@@ -18,11 +18,9 @@ from geo_service.app import create_app
 from geo_service.layer_frame import records_to_frame
 from geo_service.rasters.store import RasterStore
 from geo_service.settings import Settings
-from geo_service.store import gpkg
 from geo_service.store.gpkg import GeoPackageStore
-from geo_service.store.gpkg_files import archive_layer, publish_layer
 
-from .conftest import grid_layer
+from .conftest import grid_layer, publish
 from .raster_data import make_world, plane_grid, register, write_tiff
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,7 +34,7 @@ def publish_grid(data_dir: Path, *layer_ids: str) -> None:
     meta, records, geometries = grid_layer()
     frame = records_to_frame(meta, records, geometries)
     for layer_id in layer_ids:
-        publish_layer(data_dir, meta.model_copy(update={"id": layer_id}), frame)
+        publish(data_dir, meta.model_copy(update={"id": layer_id}), frame)
 
 
 def bearer(secret: str) -> dict:
@@ -171,16 +169,17 @@ def test_listings_tolerate_a_layer_archived_between_list_and_open(tmp_path, monk
     """The layer's folder is listed, then archived, then opened: it is left out, not a 404."""
     publish_grid(tmp_path, "kept", "first", "second")
     victims = ["first", "second"]
-    listed = gpkg.layer_dirs
+    store = GeoPackageStore(tmp_path)
+    listed = store.folder.ids
 
-    def list_then_archive(data_dir: Path):
-        folders = list(listed(data_dir))
+    def list_then_archive() -> list[str]:
+        ids = listed()
         if victims:
-            archive_layer(data_dir, victims.pop(0))
-        return folders
+            store.archive(victims.pop(0))
+        return ids
 
-    monkeypatch.setattr(gpkg, "layer_dirs", list_then_archive)
-    client = TestClient(create_app(settings_for(tmp_path)))
+    monkeypatch.setattr(store.folder, "ids", list_then_archive)
+    client = TestClient(create_app(settings_for(tmp_path), store=store))
     collections = client.get("/collections")
     assert collections.status_code == 200, collections.text
     assert [c["id"] for c in collections.json()["collections"]] == ["kept", "second"]
@@ -199,7 +198,7 @@ class ArchivingStore(GeoPackageStore):
     def layers(self):
         listing = super().layers()
         if self.victims:
-            archive_layer(self.data_dir, self.victims.pop(0))
+            self.archive(self.victims.pop(0))
         return listing
 
 
@@ -304,15 +303,16 @@ def test_a_raster_archived_while_listed_is_left_out(tmp_path, monkeypatch):
     data, files = tmp_path / "data", tmp_path / "files"
     files.mkdir()
     make_world(data, files)
-    listed = RasterStore.ids
+    store = RasterStore(data)
+    listed = store.folder.ids
 
-    def list_then_archive(self: RasterStore) -> list[str]:
-        ids = listed(self)
-        self.archive("dem")
+    def list_then_archive() -> list[str]:
+        ids = listed()
+        store.archive("dem")
         return ids
 
-    monkeypatch.setattr(RasterStore, "ids", list_then_archive)
-    found = RasterStore(data).rasters()
+    monkeypatch.setattr(store.folder, "ids", list_then_archive)
+    found = store.rasters()
     assert [m.id for m in found] == ["values"] and found.skipped == []
 
 

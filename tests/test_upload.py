@@ -117,6 +117,18 @@ def test_dry_run_and_draft(setup, tmp_path):
     assert upload(client, headers, path).status_code == 409  # POST on an existing layer
 
 
+def test_a_new_version_over_a_layer_with_only_a_draft_keeps_the_drafts_metadata(setup, tmp_path):
+    client, headers, _ = setup
+    path = as_file(zones_frame(), tmp_path, "zones.geojson", "GeoJSON")
+    titled = json.dumps({"data_quality": "indicative", "title_en": "Drafted zones"})
+    draft = upload(client, headers, path, params={"draft": "true"}, metadata=titled)
+    assert draft.status_code == 201, draft.text
+    again = upload(client, headers, path, method="put")
+    assert again.status_code == 200 and again.json()["version"] == 2, again.text
+    assert any("kept from version 1" in line for line in again.json()["defaulted"])
+    assert client.get("/collections/zones").json()["title_en"] == "Drafted zones"
+
+
 def test_csv_needs_a_crs_and_says_so(setup, tmp_path):
     client, headers, _ = setup
     path = tmp_path / "sites.csv"

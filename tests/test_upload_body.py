@@ -17,9 +17,8 @@ import pytest
 
 from geo_service.admin_store import AdminStore
 from geo_service.layer_frame import records_to_frame
-from geo_service.store.gpkg_files import publish_layer
 
-from .conftest import grid_layer
+from .conftest import grid_layer, publish
 from .server import server_process
 
 MiB = 2**20
@@ -35,7 +34,7 @@ unsent."""
 def server(tmp_path_factory):
     data = tmp_path_factory.mktemp("data")
     meta, records, geometries = grid_layer()
-    publish_layer(data, meta, records_to_frame(meta, records, geometries))
+    publish(data, meta, records_to_frame(meta, records, geometries))
     _, editor = AdminStore(data).create_token("editor")
     temporary = tmp_path_factory.mktemp("tmp")
     env = {"TMPDIR": str(temporary), "GEO_SERVICE_UPLOAD_MAX_BYTES": str(LIMIT)}

@@ -18,6 +18,7 @@ and every figure computed from them stays finite, however large they are.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 from dataclasses import dataclass
@@ -26,17 +27,16 @@ from typing import Any, Literal
 import shapely
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from ..api.params import parse_bbox
-from ..cql2 import CQL2Error, parse_filter
+from ..catalogue import LayerMeta
 from ..errors import InvalidParameter, TooLarge
-from ..query import Expr, Query
+from ..query import Query
+from ..query_text import EVERY_FEATURE, build_query, parse_filter_text
 from ..rasters.measures import measure
 from ..rasters.store import RasterStore
 from ..store import Feature, Store
 from .proximity import nearest
 
 NUMERIC = ("integer", "number")
-STATS = ("count", "min", "mean", "max", "std", "coverage")
 
 
 STRICT = ConfigDict(extra="forbid", allow_inf_nan=False)
@@ -53,10 +53,20 @@ class Candidates(BaseModel):
     bbox: str | None = Field(None, description="minLon,minLat,maxLon,maxLat, as the items' `bbox`")
     limit: int = Field(100, ge=1, description="most candidates; more matching is a 413")
 
-    def query(self, expr: Expr | None, limit: int | None) -> Query:
-        """The items query these candidates are: the same filter, text and box as on the map."""
-        bbox = parse_bbox(self.bbox) if self.bbox else None
-        return Query(filter=expr, text=self.q or None, bbox=bbox, limit=limit)
+    def query(self, meta: LayerMeta) -> Query:
+        """The items query these candidates are (the same filter, text and box as on the map),
+        selecting every feature it matches."""
+        try:
+            return build_query(
+                meta,
+                EVERY_FEATURE,
+                bbox=self.bbox,
+                filter=self.filter,
+                filter_lang=self.filter_lang,
+                q=self.q,
+            )
+        except InvalidParameter as exc:
+            raise InvalidParameter(f"candidates: {exc.description}") from None
 
 
 class Criterion(BaseModel):
@@ -187,16 +197,16 @@ def rank(store: Store, rasters: RasterStore, request: RankRequest, most: int) ->
         raise InvalidParameter(
             f"candidates.limit is at most {most} / candidates.limit tối đa {most}"
         )
-    store.layer(chosen.collection)
-    expr = _filter(chosen.filter, chosen.filter_lang, "candidates.filter")
-    matched = store.query(chosen.collection, chosen.query(expr, limit=0)).number_matched
+    query = chosen.query(store.layer(chosen.collection))
+    counting = dataclasses.replace(query, limit=0)
+    matched = store.query(chosen.collection, counting).number_matched
     if matched > chosen.limit:
         raise TooLarge(
             f"{matched} candidates match, more than the limit of {chosen.limit}; narrow "
             f"candidates.filter or raise candidates.limit (at most {most}) / {matched} địa điểm "
             f"khớp, vượt giới hạn {chosen.limit}; hãy thu hẹp bộ lọc"
         )
-    batches = store.iter_features(chosen.collection, chosen.query(expr, limit=None))
+    batches = store.iter_features(chosen.collection, query)
     features = list(itertools.chain.from_iterable(batches))
     raw = [_raw_values(store, rasters, chosen.collection, c, features) for c in request.criteria]
     kept, excluded = [], []
@@ -232,15 +242,6 @@ def rank(store: Store, rasters: RasterStore, request: RankRequest, most: int) ->
     return Ranking(chosen.collection, len(features), echo, scored, excluded)
 
 
-def _filter(text: str | dict | None, lang: str | None, what: str) -> Expr | None:
-    if text is None:
-        return None
-    try:
-        return parse_filter(text, lang or ("cql2-json" if isinstance(text, dict) else None))
-    except CQL2Error as exc:
-        raise InvalidParameter(f"{what}: {exc}") from None
-
-
 def _raw_values(
     store: Store, rasters: RasterStore, collection: str, criterion: Criterion, features: list
 ) -> list[float | None]:
@@ -259,7 +260,7 @@ def _raw_values(
         return [_number(s[criterion.stat]) for s in chosen.stats(shapes)]
     layer = str(criterion.layer)
     store.layer(layer)
-    expr = _filter(criterion.filter, None, f"criterion filter on {layer}")
+    expr = parse_filter_text(criterion.filter, None, f"criterion filter on {layer}")
     found = []
     for feature, geometry in zip(features, geometries, strict=True):
         closest = [] if geometry is None else nearest(

@@ -1,81 +1,137 @@
-"""GIS staff's layer administration: versions, rollback, archive, and the audit log."""
+"""GIS staff's layer administration: a new layer (POST) or a new version (PUT) from an upload,
+validated before anything is published through the same ingest path as `geo-service import`;
+versions, rollback, drafts and archive (the routes every versioned kind has, `version_admin`);
+and the audit log."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 
-from ..clock import modified_at
-from ..errors import InvalidParameter, LayerUnavailable, NotFound
-from ..store.gpkg import version_summary
-from ..store.gpkg_files import activate, archive_layer, current_file, version_path, versions
-from .auth import Admin, AdminStoreDep, Editor
+from ..catalogue import LAYER_ID_PATTERN
+from ..errors import InvalidParameter, ServiceError
+from ..ingest import UploadRequest, ingest
+from ..ingest.read import ReadOptions, UploadLimits, claimed_suffix
+from ..store import VersionSummary
+from .auth import Admin
+from .deps import AdminStoreDep, get_store
 from .strict_input import StrictRoute
-
-router = APIRouter(prefix="/admin", tags=["Administration"], route_class=StrictRoute)
-
-
-def _data_dir(request: Request):
-    return request.app.state.settings.data_dir
+from .upload_body import ReceivedForm, UploadForm, parse_metadata
+from .version_admin import Route, Uploading, VersionAdmin
 
 
-def _known_versions(request: Request, layer_id: str) -> list[int]:
-    found = versions(_data_dir(request), layer_id)
-    if not found:
-        raise NotFound(f"no layer {layer_id!r}")
-    return found
+class ValidationFailed(ServiceError):
+    status = 400
+    code = "ValidationFailed"
 
 
-@router.get("/layers/{layer_id}/versions", summary="Versions of a layer / Các phiên bản")
-def layer_versions(request: Request, layer_id: str, token: Editor) -> dict:
-    data_dir = _data_dir(request)
-    current = current_file(data_dir, layer_id)
-    listed = []
-    for number in _known_versions(request, layer_id):
-        path = version_path(data_dir, layer_id, number)
-        entry = {"version": number, "current": current == path.resolve()}
-        try:
-            meta, count = version_summary(path)
-        except LayerUnavailable as exc:  # listed, so that GIS staff can roll back past it
-            listed.append(entry | {"problem": exc.description})
-            continue
-        listed.append(
-            entry
-            | {
-                "written": modified_at(path),
-                "features": count,
-                "title_vi": meta.title_vi,
-                "title_en": meta.title_en,
-                "updated": meta.updated,
-            }
+def _text(description: str) -> dict:
+    return {"type": "string", "description": description}
+
+
+LAYER_FIELDS = {
+    "metadata": _text(
+        "JSON: title_vi, title_en, kind, source, licence, data_quality (required for a new "
+        "layer), …; a new version keeps what it does not give"
+    ),
+    "data_quality": {
+        "type": "string",
+        "enum": ["authoritative", "indicative", "synthetic_demo"],
+        "description": "the layer's data quality, as in metadata (one or the other); required "
+        "for a new layer",
+    },
+    "table": _text("table of a multi-table GeoPackage"),
+    "crs": _text("CRS of a file that declares none, e.g. EPSG:9206"),
+    "wkt_field": _text("CSV: column holding WKT"),
+    "x_field": _text("CSV: longitude / easting column"),
+    "y_field": _text("CSV: latitude / northing column"),
+}
+FILE = "GeoPackage, zipped Shapefile, GeoJSON, KML/KMZ, CSV or FlatGeobuf"
+NEW_LAYER = UploadForm(
+    FILE,
+    {"id": {"type": "string", "pattern": LAYER_ID_PATTERN.pattern}} | LAYER_FIELDS,
+    ("id",),
+)
+NEW_VERSION = UploadForm(FILE, LAYER_FIELDS)
+
+
+def _metadata(fields: dict[str, str]) -> dict:
+    """The `metadata` field, with `data_quality` given as its own field if it was."""
+    metadata = parse_metadata(fields.get("metadata"))
+    quality = fields.get("data_quality")
+    if quality is not None and metadata.setdefault("data_quality", quality) != quality:
+        raise InvalidParameter(
+            "data_quality is given twice, differently (a field and in metadata) / "
+            "data_quality được nêu hai lần với giá trị khác nhau"
         )
-    return {"layer": layer_id, "versions": listed}
+    return metadata
 
 
-@router.post("/layers/{layer_id}/rollback", summary="Serve an earlier version / Quay lại phiên bản")
-def rollback(
-    request: Request,
-    layer_id: str,
-    token: Editor,
-    admin: AdminStoreDep,
-    version: Annotated[int, Query(ge=1, description="the version to serve")],
-) -> dict:
-    if version not in _known_versions(request, layer_id):
-        raise InvalidParameter(f"layer {layer_id!r} has no version {version}")
-    activate(_data_dir(request), layer_id, version)
-    admin.record(f"token:{token.id}", "layer.rollback", layer_id, {"version": version})
-    return {"layer": layer_id, "current": version}
+class LayerAdmin(VersionAdmin):
+    """Layers: uploads go through `ingest` (which records them in the audit log), and may be
+    stored as drafts."""
+
+    def upload(
+        self, sent: Uploading, item_id: str, form: ReceivedForm, new: bool
+    ) -> tuple[dict[str, Any], bool]:
+        fields = form.fields
+        options = ReadOptions(
+            fields.get("table"),
+            fields.get("wkt_field"),
+            fields.get("x_field"),
+            fields.get("y_field"),
+        )
+        wanted = UploadRequest(
+            item_id,
+            form.file,
+            form.filename,
+            _metadata(fields),
+            options,
+            fields.get("crs"),
+            sent.dry_run,
+            sent.draft,
+            new,
+        )
+        settings = sent.settings
+        limits = UploadLimits.from_settings(settings)
+        report = ingest(wanted, sent.store, limits, settings.province, sent.admin, sent.actor)
+        if not report.ok:
+            errors = sum(f.severity == "error" for f in report.findings)
+            raise ValidationFailed(
+                f"the upload has {errors} kinds of error; nothing was published / tệp tải lên có "
+                f"{errors} loại lỗi; không có gì được công bố",
+                extra={"report": report.to_dict()},
+            )
+        return report.to_dict(), report.published or report.draft
+
+    def saved_as(self, filename: str) -> str:
+        """The upload keeps its suffix, so GDAL recognises it."""
+        return "upload" + claimed_suffix(filename)
+
+    def details(self, summary: VersionSummary) -> dict[str, Any]:
+        return {"features": summary.features}
 
 
-@router.delete("/layers/{layer_id}", summary="Archive a layer (admin) / Lưu trữ lớp")
-def archive(request: Request, layer_id: str, token: Admin, admin: AdminStoreDep) -> dict:
-    try:
-        archived = archive_layer(_data_dir(request), layer_id)
-    except FileNotFoundError:
-        raise NotFound(f"no layer {layer_id!r}") from None
-    admin.record(f"token:{token.id}", "layer.archive", layer_id, {"archive": archived.name})
-    return {"layer": layer_id, "archived": archived.name}
+layers = LayerAdmin(
+    kind="layer",
+    prefix="/layers",
+    id_name="layer_id",
+    store=get_store,
+    new_item=NEW_LAYER,
+    new_version=NEW_VERSION,
+    drafts=True,
+    routes={
+        "create": Route("create_layer", "Upload a new layer / Tải lên lớp mới"),
+        "replace": Route("replace_layer", "Upload a new version / Tải lên phiên bản mới"),
+        "versions": Route("layer_versions", "Versions of a layer / Các phiên bản"),
+        "rollback": Route("rollback", "Serve an earlier version / Quay lại phiên bản"),
+        "archive": Route("archive", "Archive a layer (admin) / Lưu trữ lớp"),
+        "publish": Route("publish_draft", "Publish the latest draft / Công bố bản nháp"),
+    },
+)
+router = APIRouter(prefix="/admin", tags=["Administration"], route_class=StrictRoute)
+router.include_router(layers.router)
 
 
 @router.get("/audit", summary="Audit log (admin) / Nhật ký")
@@ -85,14 +141,3 @@ def audit(
     layer: Annotated[str | None, Query(description="only this layer")] = None,
 ) -> dict:
     return {"entries": admin.audit(layer)}
-
-
-@router.post("/layers/{layer_id}/publish", summary="Publish the latest draft / Công bố bản nháp")
-def publish_draft(request: Request, layer_id: str, token: Editor, admin: AdminStoreDep) -> dict:
-    data_dir = _data_dir(request)
-    latest = _known_versions(request, layer_id)[-1]
-    if current_file(data_dir, layer_id) == version_path(data_dir, layer_id, latest).resolve():
-        raise InvalidParameter(f"layer {layer_id!r} has no draft newer than the version served")
-    activate(data_dir, layer_id, latest)
-    admin.record(f"token:{token.id}", "layer.publish_draft", layer_id, {"version": latest})
-    return {"layer": layer_id, "current": latest}

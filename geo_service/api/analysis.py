@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import shapely
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from ..analysis.proximity import nearest
@@ -14,16 +14,13 @@ from ..errors import InvalidParameter, LayerUnavailable
 from ..exports import export_table
 from ..rasters.measures import all_measures, measure
 from ..rasters.zonal import empty
-from .deps import LangDep, output_format
+from .deps import LangDep, RankFormat, RasterStoreDep, SettingsDep, StoreDep
 from .downloads import file_download
 from .links import JSON, base_url, link
-from .params import SettingsDep, StoreDep
-from .rasters import RasterStoreDep
 from .strict_input import StrictRoute
 
 router = APIRouter(tags=["Analysis"], route_class=StrictRoute)
 MAX_NEIGHBOURS = 50
-RankFormat = Annotated[str, Depends(output_format(("json", "csv", "xlsx")))]
 NO_GEOMETRY = "the feature has no geometry / đối tượng không có hình học"
 
 

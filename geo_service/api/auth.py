@@ -5,21 +5,18 @@ from __future__ import annotations
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header
 
-from ..admin_store import ROLES, AdminStore, Role, Token
+from ..admin_store import ROLES, Role, Token
 from ..errors import Forbidden, Unauthorized
-
-
-async def get_admin_store(request: Request) -> AdminStore:
-    return request.app.state.admin
+from .deps import AdminStoreDep
 
 
 def require(role: Role) -> Callable[..., Coroutine[Any, Any, Token]]:
     """A dependency admitting tokens of `role` or a stronger one."""
 
     async def check(
-        admin: Annotated[AdminStore, Depends(get_admin_store)],
+        admin: AdminStoreDep,
         authorization: Annotated[str | None, Header()] = None,
     ) -> Token:
         scheme, _, secret = (authorization or "").partition(" ")
@@ -45,4 +42,3 @@ def require(role: Role) -> Callable[..., Coroutine[Any, Any, Token]]:
 
 Editor = Annotated[Token, Depends(require("editor"))]
 Admin = Annotated[Token, Depends(require("admin"))]
-AdminStoreDep = Annotated[AdminStore, Depends(get_admin_store)]

@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import contextlib
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from ..catalogue import FieldSpec, LayerMeta
 from ..errors import NotFound
-from .deps import Lang, LangDep, output_format
+from ..query_text import CRS84
+from .deps import JsonOnly, Lang, LangDep, StoreDep
 from .links import GEOJSON, JSON, base_url, link
-from .params import CRS84, StoreDep
 from .strict_input import StrictRoute
 
 router = APIRouter(tags=["Collections"], route_class=StrictRoute)
-JsonOnly = Annotated[str, Depends(output_format(("json",)))]
 
 _JSON_TYPES = {
     "string": {"type": "string"},

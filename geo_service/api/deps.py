@@ -1,26 +1,40 @@
-"""Dependencies every router shares: the store, the settings, the response format and language.
+"""Every dependency the routers share, declared once: the stores and services the application
+holds (`create_app` puts them on `app.state`, and only this module reads it back), the settings,
+and the answer's language and format, each decided here for every route that takes it.
 
 They do no I/O, so they are `async`: FastAPI then runs them on the event loop instead of handing
 each one to the thread pool.
 """
 
-from typing import Annotated, Literal
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Query, Request
 
+from ..admin_store import AdminStore
 from ..errors import InvalidParameter
+from ..exports import FORMATS, PdfCache
+from ..rasters.store import RasterStore
 from ..settings import Settings
+from ..shortlists import ShortlistStore
 from ..store import Store
+from .heavy import HeavyExports
 
 Lang = Literal["vi", "en"]
 
 
-async def get_store(request: Request) -> Store:
-    return request.app.state.store
+def held(name: str) -> Callable[[Request], Awaitable[Any]]:
+    """A dependency giving what `create_app` holds as `app.state.<name>`."""
+
+    async def dependency(request: Request) -> Any:
+        return getattr(request.app.state, name)
+
+    dependency.__name__ = f"get_{name}"
+    return dependency
 
 
-async def get_settings(request: Request) -> Settings:
-    return request.app.state.settings
+get_store = held("store")
+get_rasters = held("rasters")
 
 
 async def get_lang(
@@ -62,4 +76,21 @@ def output_format(allowed: tuple[str, ...], html: bool = False):
     return negotiate
 
 
+StoreDep = Annotated[Store, Depends(get_store)]
+RasterStoreDep = Annotated[RasterStore, Depends(get_rasters)]
+SettingsDep = Annotated[Settings, Depends(held("settings"))]
+AdminStoreDep = Annotated[AdminStore, Depends(held("admin"))]
+ShortlistsDep = Annotated[ShortlistStore, Depends(held("shortlists"))]
+PdfCacheDep = Annotated[PdfCache, Depends(held("pdf_cache"))]
+HeavyDep = Annotated[HeavyExports, Depends(held("heavy"))]
+OpenAPI30Dep = Annotated[dict[str, Any], Depends(held("openapi_30"))]
+"""The service description as OpenAPI 3.0, made once at start-up."""
 LangDep = Annotated[Lang, Depends(get_lang)]
+
+# the formats each kind of answer offers, the first being the default
+JsonOnly = Annotated[str, Depends(output_format(("json",)))]
+JsonOrHtml = Annotated[str, Depends(output_format(("json", "html"), html=True))]
+ItemFormat = Annotated[str, Depends(output_format(("json", "geojson", "pdf")))]
+PageOrExport = Annotated[str, Depends(output_format(("json", *FORMATS)))]
+RankFormat = Annotated[str, Depends(output_format(("json", "csv", "xlsx")))]
+ShortlistFormat = Annotated[str, Depends(output_format((*FORMATS, "pdf")))]

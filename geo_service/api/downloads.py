@@ -6,9 +6,8 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Request
 from fastapi.responses import FileResponse
 from starlette.background import BackgroundTask
 
@@ -25,13 +24,6 @@ def file_download(path: Path, media_type: str) -> FileResponse:
         filename=path.name,
         background=BackgroundTask(shutil.rmtree, path.parent, ignore_errors=True),
     )
-
-
-async def get_pdf_cache(request: Request) -> PdfCache:
-    return request.app.state.pdf_cache
-
-
-PdfCacheDep = Annotated[PdfCache, Depends(get_pdf_cache)]
 
 
 def sheets_download(

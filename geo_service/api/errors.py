@@ -13,11 +13,11 @@ from ..errors import (
     Conflict,
     Forbidden,
     InvalidParameter,
-    NotAcceptable,
     NotFound,
     ServiceError,
     TooLarge,
     Unauthorized,
+    UnsupportedMediaType,
 )
 from .security import ALWAYS
 
@@ -44,10 +44,10 @@ HTTP_CODES = {
     403: Forbidden.code,
     404: NotFound.code,
     405: "MethodNotAllowed",
-    406: NotAcceptable.code,
+    406: "NotAcceptable",
     409: Conflict.code,
     413: TooLarge.code,
-    415: "UnsupportedMediaType",
+    415: UnsupportedMediaType.code,
     429: "TooManyRequests",
 }
 """The `code` of an error Starlette or FastAPI raise with only a status."""

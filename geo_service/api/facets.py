@@ -12,8 +12,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from ..errors import InvalidParameter
-from .deps import LangDep
-from .params import FeatureParams, SettingsDep, StoreDep
+from .deps import LangDep, SettingsDep, StoreDep
+from .params import FacetParams
 from .strict_input import StrictRoute
 
 router = APIRouter(tags=["Features"], route_class=StrictRoute)
@@ -22,7 +22,7 @@ router = APIRouter(tags=["Features"], route_class=StrictRoute)
 @router.get("/collections/{collection_id}/facets", summary="Facet counts / Đếm theo thuộc tính")
 def facets(
     collection_id: str,
-    params: FeatureParams,
+    params: FacetParams,
     store: StoreDep,
     settings: SettingsDep,
     lang: LangDep,
@@ -32,9 +32,7 @@ def facets(
     names = tuple(dict.fromkeys(f.strip() for f in fields.split(",") if f.strip()))
     if not names:
         raise InvalidParameter("fields names no property; e.g. fields=status,area_ha")
-    query = dataclasses.replace(
-        params.to_query(meta, settings, reserved=("fields",)), limit=0, offset=0
-    )
+    query = dataclasses.replace(params.to_query(meta, settings), limit=0, offset=0)
     matched = store.query(collection_id, query).number_matched
     counted = store.facets(collection_id, query, names)
     described = {}

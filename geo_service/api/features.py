@@ -4,27 +4,33 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, Response, StreamingResponse
 
 from ..clock import utc_now
-from ..exports import FORMATS, Site, export_query
+from ..exports import Site, export_query
 from ..geojson import CHUNK_FEATURES, feature_collection, feature_document
 from ..query import Query
+from ..query_text import check_crs84
 from ..settings import Settings
 from ..store import Store
-from .deps import LangDep, output_format
-from .downloads import PdfCacheDep, file_download, sheets_download
-from .heavy import HeavyDep, HeavyExports
+from .deps import (
+    HeavyDep,
+    ItemFormat,
+    LangDep,
+    PageOrExport,
+    PdfCacheDep,
+    SettingsDep,
+    StoreDep,
+)
+from .downloads import file_download, sheets_download
+from .heavy import HeavyExports
 from .links import GEOJSON, JSON, base_url, link, with_params
-from .params import FeatureParams, SettingsDep, StoreDep, check_crs84
+from .params import FeatureParams
 from .strict_input import StrictRoute
 
 router = APIRouter(tags=["Features"], route_class=StrictRoute)
-FeatureFormat = Annotated[str, Depends(output_format(("json", "geojson", "pdf")))]
-PageOrExport = Annotated[str, Depends(output_format(("json", *FORMATS)))]
 
 
 @router.get(
@@ -92,7 +98,7 @@ def item(
     feature_id: str,
     store: StoreDep,
     lang: LangDep,
-    f: FeatureFormat,
+    f: ItemFormat,
     pdf_cache: PdfCacheDep,
     heavy: HeavyDep,
 ) -> Response:

@@ -11,7 +11,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from ..errors import InvalidParameter
-from .params import FeatureParams, SettingsDep, StoreDep
+from .deps import SettingsDep, StoreDep
+from .params import GridParams
 from .strict_input import StrictRoute
 
 router = APIRouter(tags=["Features"], route_class=StrictRoute)
@@ -22,14 +23,14 @@ MAX_CELLS = 256
 @router.get("/collections/{collection_id}/grid", summary="Counts per grid cell / Đếm theo ô lưới")
 def grid(
     collection_id: str,
-    params: FeatureParams,
+    params: GridParams,
     store: StoreDep,
     settings: SettingsDep,
     columns: Annotated[int, Query(ge=1, le=MAX_CELLS, description="cells across the bbox")] = 32,
     rows: Annotated[int, Query(ge=1, le=MAX_CELLS, description="cells down the bbox")] = 32,
 ) -> dict[str, Any]:
     meta = store.layer(collection_id)
-    query = params.to_query(meta, settings, reserved=("columns", "rows"))
+    query = params.to_query(meta, settings)
     if query.bbox is None:
         raise InvalidParameter("bbox is required: the grid covers it, e.g. bbox=103,20.5,105,22")
     cells = store.grid(collection_id, query, query.bbox, columns, rows)

@@ -7,9 +7,6 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Iterator
-from typing import Annotated
-
-from fastapi import Depends, Request
 
 from ..errors import ServiceError
 
@@ -40,10 +37,3 @@ class HeavyExports:
             yield
         finally:
             self._free.release()
-
-
-async def get_heavy(request: Request) -> HeavyExports:
-    return request.app.state.heavy
-
-
-HeavyDep = Annotated[HeavyExports, Depends(get_heavy)]

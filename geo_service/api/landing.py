@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import html
-from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from .deps import LangDep, output_format
+from .deps import JsonOnly, JsonOrHtml, LangDep, OpenAPI30Dep, SettingsDep
 from .links import HTML, JSON, OPENAPI, base_url, link
-from .params import SettingsDep
 from .security import html_page
 from .strict_input import StrictRoute
 
@@ -41,7 +39,7 @@ def landing(
     request: Request,
     settings: SettingsDep,
     lang: LangDep,
-    f: Annotated[str, Depends(output_format(("json", "html"), html=True))],
+    f: JsonOrHtml,
 ):
     root = base_url(request)
     title = settings.title_vi if lang == "vi" else settings.title_en
@@ -72,10 +70,10 @@ def landing(
 
 
 @router.get("/conformance", summary="Conformance classes / Lớp tuân thủ")
-def conformance(f: Annotated[str, Depends(output_format(("json",)))]) -> dict:
+def conformance(f: JsonOnly) -> dict:
     return {"conformsTo": CONFORMANCE}
 
 
 @router.get("/api", summary="OpenAPI 3.0 definition", include_in_schema=False)
-def service_description(request: Request) -> JSONResponse:
-    return JSONResponse(request.app.state.openapi_30, media_type=OPENAPI)
+def service_description(description: OpenAPI30Dep) -> JSONResponse:
+    return JSONResponse(description, media_type=OPENAPI)

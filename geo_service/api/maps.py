@@ -24,9 +24,8 @@ from ..maps.assets import (
 )
 from ..maps.definition import DEFAULT_MAP, MapDefinition, load_map, map_ids
 from ..maps.page import build_map_page
+from .deps import RasterStoreDep, SettingsDep, StoreDep
 from .links import HTML, JSON, base_url, link
-from .params import SettingsDep, StoreDep
-from .rasters import RasterStoreDep
 from .security import html_page, tile_source
 from .strict_input import StrictRoute
 

@@ -1,40 +1,31 @@
-"""Raster layers: GIS staff register GeoTIFFs (stored as COGs); anyone lists them, draws their
-map tiles and reads their legend."""
+"""Raster layers: anyone lists them, draws their map tiles and reads their legend; GIS staff
+register GeoTIFFs (stored as COGs) and administer their versions (`version_admin`)."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Request
 from fastapi import Path as PathParam
-from fastapi.responses import JSONResponse, Response
-from starlette.concurrency import run_in_threadpool
+from fastapi.responses import Response
 
-from ..admin_store import AdminStore
 from ..catalogue import LAYER_ID_PATTERN
-from ..clock import modified_at
-from ..errors import InvalidParameter, LayerUnavailable, NotFound
+from ..errors import LayerUnavailable
 from ..rasters.ingest import ingest_raster
 from ..rasters.meta import RasterMeta
 from ..rasters.store import RasterStore, reading_cog
 from ..rasters.tiles import legend, native_zoom, render_tile
-from .auth import Admin, AdminStoreDep, Editor
+from ..store import VersionSummary
+from .deps import RasterStoreDep, get_rasters
 from .links import JSON, base_url, link
 from .strict_input import StrictRoute
-from .upload_body import ReceivedForm, UploadForm, receive_form, refuse_an_existing_id
-from .uploads import parse_metadata
+from .upload_body import ReceivedForm, UploadForm, parse_metadata
+from .version_admin import Route, Uploading, VersionAdmin
 
 router = APIRouter(tags=["Rasters"], route_class=StrictRoute)
 PNG = "image/png"
 TILE_CACHE_SECONDS = 3600
 """Tile URLs carry the raster's version (`?v=`), so a new version is new URLs."""
-
-
-async def get_rasters(request: Request) -> RasterStore:
-    return request.app.state.rasters
-
-
-RasterStoreDep = Annotated[RasterStore, Depends(get_rasters)]
 
 
 def raster_document(request: Request, meta: RasterMeta) -> dict[str, Any]:
@@ -98,39 +89,6 @@ def get_tile(
     )
 
 
-def _register(
-    request: Request,
-    raster_id: str,
-    form: ReceivedForm,
-    new: bool,
-    dry_run: bool,
-    token_id: str,
-    admin: AdminStore,
-    previous: dict | None = None,
-) -> dict:
-    settings = request.app.state.settings
-    fields = (previous or {}) | parse_metadata(form.fields.get("metadata"))
-    meta = ingest_raster(
-        form.file,
-        raster_id,
-        fields,
-        form.fields.get("crs"),
-        settings.raster_max_pixels,
-        settings.province,
-        request.app.state.rasters,
-        dry_run,
-        new,
-    )
-    if not dry_run:
-        admin.record(
-            f"token:{token_id}",
-            "raster.publish",
-            raster_id,
-            {"version": meta.version, "file": form.filename},
-        )
-    return {"published": not dry_run, "raster": raster_document(request, meta)}
-
-
 RASTER_FIELDS = {
     "metadata": {
         "type": "string",
@@ -153,128 +111,72 @@ KEPT_ACROSS_VERSIONS = {
 colours, value range and nodata follow the new data."""
 
 
-def _saved_as(filename: str) -> str:
-    return "upload.tif"
+class RasterAdmin(VersionAdmin):
+    """Rasters: an upload is checked and turned into a COG (`rasters.ingest`), and published at
+    once (rasters have no drafts)."""
 
-
-@router.post(
-    "/admin/rasters",
-    summary="Register a raster / Đăng ký lớp raster",
-    tags=["Administration"],
-    openapi_extra=NEW_RASTER.openapi(),
-)
-async def create_raster(
-    request: Request,
-    token: Editor,
-    admin: AdminStoreDep,
-    dry_run: bool = False,
-) -> JSONResponse:
-    rasters: RasterStore = request.app.state.rasters
-    early = refuse_an_existing_id(lambda id_: bool(rasters.versions(id_)), "raster")
-    limit = request.app.state.settings.upload_max_bytes
-    async with receive_form(request, NEW_RASTER, limit, _saved_as, early) as form:
-        result = await run_in_threadpool(
-            _register, request, form.fields["id"], form, True, dry_run, token.id, admin
+    def upload(
+        self, sent: Uploading, item_id: str, form: ReceivedForm, new: bool
+    ) -> tuple[dict[str, Any], bool]:
+        store: RasterStore = sent.store
+        fields = {} if new else self._kept(store, item_id)
+        fields |= parse_metadata(form.fields.get("metadata"))
+        settings = sent.settings
+        meta = ingest_raster(
+            form.file,
+            item_id,
+            fields,
+            form.fields.get("crs"),
+            settings.raster_max_pixels,
+            settings.province,
+            store,
+            sent.dry_run,
+            new,
         )
-    return JSONResponse(result, status_code=200 if dry_run else 201)
+        if not sent.dry_run:
+            details = {"version": meta.version, "file": form.filename}
+            sent.admin.record(sent.actor, "raster.publish", item_id, details)
+        document = raster_document(sent.request, meta)
+        return {"published": not sent.dry_run, "raster": document}, not sent.dry_run
 
-
-@router.put(
-    "/admin/rasters/{raster_id}",
-    summary="A new version of a raster / Phiên bản mới",
-    tags=["Administration"],
-    openapi_extra=NEW_RASTER_VERSION.openapi(),
-)
-async def replace_raster(
-    request: Request,
-    raster_id: str,
-    token: Editor,
-    admin: AdminStoreDep,
-    rasters: RasterStoreDep,
-    dry_run: bool = False,
-) -> dict:
-    # before the body: the metadata it keeps; whether it still exists is asked again under the lock
-    try:
-        previous = rasters.get(raster_id)[0].model_dump(include=KEPT_ACROSS_VERSIONS)
-    except LayerUnavailable:  # the version served is damaged: this one must say it all
-        previous = None
-    limit = request.app.state.settings.upload_max_bytes
-    async with receive_form(request, NEW_RASTER_VERSION, limit, _saved_as) as form:
-        return await run_in_threadpool(
-            _register, request, raster_id, form, False, dry_run, token.id, admin, previous
-        )
-
-
-def _known_versions(rasters: RasterStore, raster_id: str) -> list[int]:
-    numbers = rasters.versions(raster_id)
-    if not numbers:
-        raise NotFound(f"no raster {raster_id!r} / không có lớp raster {raster_id!r}")
-    return numbers
-
-
-@router.get(
-    "/admin/rasters/{raster_id}/versions",
-    summary="Versions of a raster / Các phiên bản lớp raster",
-    tags=["Administration"],
-)
-def raster_versions(raster_id: str, token: Editor, rasters: RasterStoreDep) -> dict:
-    numbers = _known_versions(rasters, raster_id)
-    current = rasters.current_version(raster_id)
-    listed = []
-    for number in numbers:
-        entry = {"version": number, "current": number == current}
+    @staticmethod
+    def _kept(store: RasterStore, raster_id: str) -> dict[str, Any]:
+        """What a new version keeps of the served one; nothing if that cannot be read (the new
+        one must then say it all). Whether the raster still exists is asked again as it is published."""
         try:
-            meta, path = rasters.version_meta(raster_id, number)
-        except LayerUnavailable as exc:  # listed, so that GIS staff can roll back past it
-            listed.append(entry | {"problem": exc.description})
-            continue
-        listed.append(
-            entry
-            | {
-                "written": modified_at(path),
-                "title_vi": meta.title_vi,
-                "title_en": meta.title_en,
-                "updated": meta.updated,
-                "width": meta.width,
-                "height": meta.height,
-                "value_range": list(meta.value_range),
-            }
-        )
-    return {"raster": raster_id, "versions": listed}
+            return store.get(raster_id)[0].model_dump(include=KEPT_ACROSS_VERSIONS)
+        except LayerUnavailable:
+            return {}
+
+    def saved_as(self, filename: str) -> str:
+        return "upload.tif"
+
+    def details(self, summary: VersionSummary) -> dict[str, Any]:
+        meta = summary.meta
+        return {"width": meta.width, "height": meta.height, "value_range": list(meta.value_range)}
+
+    def rollback_answer(
+        self, request: Request, store: RasterStore, raster_id: str, version: int
+    ) -> dict[str, Any]:
+        return {"document": raster_document(request, store.version_meta(raster_id, version)[0])}
 
 
-@router.post(
-    "/admin/rasters/{raster_id}/rollback",
-    summary="Serve an earlier raster version / Quay lại phiên bản",
+administration = RasterAdmin(
+    kind="raster",
+    prefix="/admin/rasters",
+    id_name="raster_id",
+    store=get_rasters,
+    new_item=NEW_RASTER,
+    new_version=NEW_RASTER_VERSION,
     tags=["Administration"],
+    routes={
+        "create": Route("create_raster", "Register a raster / Đăng ký lớp raster"),
+        "replace": Route("replace_raster", "A new version of a raster / Phiên bản mới"),
+        "versions": Route("raster_versions", "Versions of a raster / Các phiên bản lớp raster"),
+        "rollback": Route(
+            "rollback_raster", "Serve an earlier raster version / Quay lại phiên bản"
+        ),
+        "archive": Route("archive_raster", "Archive a raster (admin) / Lưu trữ lớp raster"),
+    },
 )
-def rollback_raster(
-    request: Request,
-    raster_id: str,
-    token: Editor,
-    admin: AdminStoreDep,
-    rasters: RasterStoreDep,
-    version: Annotated[int, Query(ge=1, description="the version to serve")],
-) -> dict:
-    numbers = _known_versions(rasters, raster_id)
-    if version not in numbers:
-        raise InvalidParameter(
-            f"raster {raster_id!r} has no version {version}; it has {numbers} / "
-            f"lớp raster {raster_id!r} không có phiên bản {version}"
-        )
-    meta = rasters.activate(raster_id, version)
-    admin.record(f"token:{token.id}", "raster.rollback", raster_id, {"version": version})
-    return {"raster": raster_id, "current": version, "document": raster_document(request, meta)}
-
-
-@router.delete(
-    "/admin/rasters/{raster_id}",
-    summary="Archive a raster (admin) / Lưu trữ lớp raster",
-    tags=["Administration"],
-)
-def archive_raster(
-    raster_id: str, token: Admin, admin: AdminStoreDep, rasters: RasterStoreDep
-) -> dict:
-    archived = rasters.archive(raster_id)
-    admin.record(f"token:{token.id}", "raster.archive", raster_id, {"archive": archived.name})
-    return {"raster": raster_id, "archived": archived.name}
+router.include_router(administration.router)

@@ -6,7 +6,7 @@ import contextlib
 import dataclasses
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, Field
 
@@ -19,24 +19,14 @@ from ..exports import (
     shortlist_query,
     shortlist_sites,
 )
-from ..shortlists import ItemRef, Shortlist, ShortlistStore
+from ..shortlists import ItemRef, Shortlist
 from ..store import Store
-from .deps import LangDep, output_format
-from .downloads import PdfCacheDep, file_download, sheets_download
-from .heavy import HeavyDep
+from .deps import HeavyDep, LangDep, PdfCacheDep, ShortlistFormat, ShortlistsDep, StoreDep
+from .downloads import file_download, sheets_download
 from .links import GEOJSON, JSON, base_url, link
-from .params import StoreDep
 from .strict_input import StrictRoute
 
 router = APIRouter(tags=["Shortlists"], route_class=StrictRoute)
-
-
-async def get_shortlists(request: Request) -> ShortlistStore:
-    return request.app.state.shortlists
-
-
-Shortlists = Annotated[ShortlistStore, Depends(get_shortlists)]
-ExportFormat = Annotated[str, Depends(output_format((*FORMATS, "pdf")))]
 
 
 class Item(BaseModel):
@@ -104,14 +94,14 @@ def describe(request: Request, store: Store, shortlist: Shortlist) -> dict[str, 
 
 
 @router.post("/shortlists", status_code=201, summary="Create a shortlist / Tạo danh sách")
-def create(request: Request, body: ShortlistIn, shortlists: Shortlists, store: StoreDep) -> dict:
+def create(request: Request, body: ShortlistIn, shortlists: ShortlistsDep, store: StoreDep) -> dict:
     client = request.client.host if request.client else "unknown"
     shortlist, key = shortlists.create(body.name, body.note, [i.ref() for i in body.items], client)
     return {**describe(request, store, shortlist), "edit_key": key}
 
 
 @router.get("/shortlists/{shortlist_id}", summary="Read a shortlist / Xem danh sách")
-def read(request: Request, shortlist_id: str, shortlists: Shortlists, store: StoreDep) -> dict:
+def read(request: Request, shortlist_id: str, shortlists: ShortlistsDep, store: StoreDep) -> dict:
     return describe(request, store, shortlists.get(shortlist_id))
 
 
@@ -120,7 +110,7 @@ def change(
     request: Request,
     shortlist_id: str,
     body: ShortlistChange,
-    shortlists: Shortlists,
+    shortlists: ShortlistsDep,
     store: StoreDep,
     key: Annotated[str | None, Header(alias="X-Shortlist-Key")] = None,
 ) -> dict:
@@ -142,7 +132,7 @@ def change(
 )
 def delete(
     shortlist_id: str,
-    shortlists: Shortlists,
+    shortlists: ShortlistsDep,
     key: Annotated[str | None, Header(alias="X-Shortlist-Key")] = None,
 ) -> Response:
     shortlists.delete(shortlist_id, key)
@@ -153,10 +143,10 @@ def delete(
 def export(
     request: Request,
     shortlist_id: str,
-    shortlists: Shortlists,
+    shortlists: ShortlistsDep,
     store: StoreDep,
     lang: LangDep,
-    f: ExportFormat,
+    f: ShortlistFormat,
     pdf_cache: PdfCacheDep,
     heavy: HeavyDep,
     crs: Annotated[str | None, Query(description="output CRS, e.g. EPSG:9206")] = None,

@@ -26,8 +26,8 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
 
-from ..errors import InvalidParameter, TooLarge, UnsupportedMediaType
-from ..store.gpkg_files import check_existence
+from .. import strict_json
+from ..errors import InvalidParameter, TooLarge, UnsupportedMediaType, check_existence
 
 TEXT_BYTES = 64 * 1024
 """Most bytes of all the text fields of one form together (metadata and options)."""
@@ -118,13 +118,24 @@ async def receive_form(
 
 def refuse_an_existing_id(exists: Callable[[str], bool], what: str) -> Callable[[str, str], None]:
     """An `on_field` for the form of a new layer or raster: 409 as soon as its `id` arrives,
-    if `exists(id)`, before the file sent after it is read (asked again under the lock)."""
+    if `exists(id)`, before the file sent after it is read (asked again as it is published)."""
 
     def check(name: str, value: str) -> None:
         if name == "id":
-            check_existence(value, exists(value), True, what)
+            check_existence(what, value, exists(value), True)
 
     return check
+
+
+def parse_metadata(text: str | None) -> dict:
+    """The `metadata` form field: a JSON object, or nothing."""
+    try:
+        metadata = strict_json.loads(text) if text else {}
+    except strict_json.StrictJSONError as exc:
+        raise InvalidParameter(f"metadata: {exc}") from None
+    if not isinstance(metadata, dict):
+        raise InvalidParameter("metadata must be a JSON object / metadata phải là đối tượng JSON")
+    return metadata
 
 
 def _boundary(request: Request) -> bytes:

@@ -1,5 +1,5 @@
-"""One ingest path for the API and the CLI: read, validate, then publish (or not) under the
-layer's lock, and record it in the audit log.
+"""One ingest path for the API and the CLI: read, validate, then publish (or not) through the
+store, and record it in the audit log.
 
 A new layer states its `data_quality` (nothing is presumed authoritative); a new version keeps
 the served version's metadata except what its upload gives.
@@ -8,9 +8,7 @@ the served version's metadata except what its upload gives.
 from __future__ import annotations
 
 import datetime as dt
-import sqlite3
 import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,17 +17,9 @@ from pydantic import ValidationError
 
 from ..admin_store import AdminStore
 from ..catalogue import LAYER_ID_PATTERN, LayerMeta
-from ..errors import InvalidParameter
+from ..errors import InvalidParameter, NotFound, check_existence, missing
 from ..kinds import KIND_FIELDS
-from ..store.gpkg import version_summary
-from ..store.gpkg_files import (
-    check_existence,
-    current_file,
-    missing,
-    publish_layer,
-    version_path,
-    versions,
-)
+from ..store import Store
 from .read import ReadOptions, UploadLimits, read_upload
 from .validate import FAMILIES, Report, prepare
 
@@ -133,61 +123,50 @@ def layer_meta(
     return meta, province
 
 
-def served_meta(data_dir: Path, layer_id: str, numbers: list[int]) -> LayerMeta:
+def served_meta(store: Store, layer_id: str, numbers: list[int]) -> LayerMeta:
     """The metadata of the layer's served version, else of its newest (a draft); `NotFound`
-    when the version went away meanwhile (archived)."""
-    path = current_file(data_dir, layer_id) or version_path(data_dir, layer_id, numbers[-1])
+    when the layer went away meanwhile (archived)."""
+    served = store.current_version(layer_id) is not None
     try:
-        return version_summary(path)[0]
-    except sqlite3.Error:
-        raise missing(layer_id, "layer") from None
-
-
-STAGES = ("read", "validate", "publish")
+        return store.layer(layer_id, None if served else numbers[-1])
+    except NotFound:
+        raise missing("layer", layer_id) from None
 
 
 def ingest(
     request: UploadRequest,
-    data_dir: Path,
+    store: Store,
     limits: UploadLimits,
     default_province: str,
     admin: AdminStore,
     actor: str,
-    progress: Callable[[str], None] = lambda stage: None,
 ) -> Report:
-    """Validate the upload and, unless a dry run or if errors were found, publish it.
-
-    `progress` is told each stage of STAGES as it starts.
-    """
+    """Validate the upload and, unless a dry run or if errors were found, publish it."""
     if not LAYER_ID_PATTERN.fullmatch(request.layer_id):
         raise InvalidParameter(
             f"layer id {request.layer_id!r} must match {LAYER_ID_PATTERN.pattern} / "
             f"mã lớp {request.layer_id!r} phải khớp {LAYER_ID_PATTERN.pattern}"
         )
-    numbers = versions(data_dir, request.layer_id)
+    numbers = store.version_numbers(request.layer_id)
     new = not numbers if request.new_layer is None else request.new_layer
-    # a first answer before the work; publish_layer asks again under the layer's lock
-    check_existence(request.layer_id, bool(numbers), new, "layer")
-    previous = None if new else served_meta(data_dir, request.layer_id, numbers)
+    # a first answer before the work; the store asks again as it publishes
+    check_existence("layer", request.layer_id, bool(numbers), new)
+    previous = None if new else served_meta(store, request.layer_id, numbers)
     report = Report(request.layer_id)
     meta, province = layer_meta(
         request.layer_id, request.metadata, default_province, report, previous
     )
-    progress("read")
     with tempfile.TemporaryDirectory(prefix="geo-service-upload-") as workdir:
         frame = read_upload(request.file, request.filename, request.options, limits, Path(workdir))
     geometry_type = _family(frame)
     meta = meta.model_copy(update={"geometry_type": geometry_type})
-    progress("validate")
     prepared, meta, checked = prepare(frame, meta, request.crs, province)
     checked.defaulted[:0] = report.defaulted
     report = checked
     if prepared is None or request.dry_run:
         return report
-    progress("publish")
-    path = publish_layer(data_dir, meta, prepared, activate_now=not request.draft, new=new)
+    report.version = store.publish(meta, prepared, new=new, draft=request.draft)
     report.published, report.draft = not request.draft, request.draft
-    report.version = int(path.stem[1:])
     admin.record(
         actor,
         "layer.draft" if request.draft else "layer.publish",

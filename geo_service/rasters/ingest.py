@@ -30,9 +30,8 @@ from rasterio.windows import Window
 
 from ..catalogue import LAYER_ID_PATTERN
 from ..clock import utc_now
-from ..errors import InvalidParameter, ServiceError, TooLarge
+from ..errors import InvalidParameter, ServiceError, TooLarge, check_existence
 from ..ingest.validate import province_extent
-from ..store.gpkg_files import check_existence
 from .meta import RasterInput, RasterMeta, default_colormap
 from .store import RasterStore
 
@@ -79,7 +78,7 @@ def ingest_raster(
             f"raster id {raster_id!r} must match {LAYER_ID_PATTERN.pattern} / "
             f"mã lớp raster {raster_id!r} phải khớp {LAYER_ID_PATTERN.pattern}"
         )
-    check_existence(raster_id, bool(store.versions(raster_id)), new, "raster")
+    check_existence("raster", raster_id, bool(store.version_numbers(raster_id)), new)
     given = parse_input(metadata)
     try:
         source = rasterio.open(path)

@@ -5,9 +5,10 @@
     DATA_DIR/_rasters/<id>/current.tif     symlink to the served version, swapped atomically
 
 The folder's name cannot be a layer id, so no vector layer's folder (nor its archiving) can
-ever hold the rasters. As for vector layers (`store.gpkg_files`), a version is complete and
-synced on disk (metadata, then COG) before the link moves, under the same cross-process lock,
-so a failure at any point leaves the previous version served.
+ever hold the rasters. The versions are kept as vector layers' are (`store.versioned`): a
+version is complete and synced on disk (metadata, then COG) before the link moves, under the
+raster's lock, so a failure at any point leaves the previous version served. Rasters have no
+drafts: a new version is served at once.
 
 Reads survive damaged files (see `listing.py`): a raster whose metadata or COG cannot be read is
 skipped by the listing, answers `LayerUnavailable` by id, and can still be archived.
@@ -16,8 +17,6 @@ skipped by the listing, answers `LayerUnavailable` by id, and can still be archi
 from __future__ import annotations
 
 import contextlib
-import os
-import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,22 +24,13 @@ from pathlib import Path
 from rasterio.errors import RasterioError
 
 from .. import strict_json
-from ..catalogue import LAYER_ID_PATTERN
 from ..errors import LayerUnavailable, NotFound
 from ..listing import UNREADABLE_ERRORS, Listing, Skipped, unreadable
-from ..store.gpkg_files import (
-    archive_folder,
-    check_existence,
-    fsync_file,
-    layer_lock,
-    next_version,
-    swap_link,
-)
+from ..store.base import VersionSummary
+from ..store.versioned import VersionedFolder
 from .meta import RasterMeta
 
 FOLDER = "_rasters"
-CURRENT = "current.tif"
-_VERSION_FILE = re.compile(r"^v(\d{6})\.tif$")
 
 
 @contextlib.contextmanager
@@ -56,24 +46,14 @@ class RasterStore:
     """The raster layers of a data directory; metadata cached per immutable version file."""
 
     def __init__(self, data_dir: Path) -> None:
-        self.root = Path(data_dir) / FOLDER
+        self.folder = VersionedFolder(Path(data_dir) / FOLDER, ".tif", "raster", (".json",))
         self._meta: dict[Path, RasterMeta] = {}
-
-    def ids(self) -> list[str]:
-        """The rasters served, readable or not (a link to a missing file counts)."""
-        if not self.root.is_dir():
-            return []
-        return sorted(
-            p.name
-            for p in self.root.iterdir()
-            if LAYER_ID_PATTERN.fullmatch(p.name) and (p / CURRENT).is_symlink()
-        )
 
     def rasters(self) -> Listing:
         """Every served raster's metadata; unreadable ones skipped and named, and those archived
         since the folder was listed left out."""
         found, skipped = [], []
-        for raster_id in self.ids():
+        for raster_id in self.folder.ids():
             try:
                 found.append(self.get(raster_id)[0])
             except NotFound:
@@ -82,25 +62,18 @@ class RasterStore:
                 skipped.append(Skipped(raster_id, exc.description))
         return Listing(found, skipped)
 
-    def versions(self, raster_id: str) -> list[int]:
-        folder = self.root / raster_id
-        if not LAYER_ID_PATTERN.fullmatch(raster_id) or not folder.is_dir():
-            return []
-        found = (_VERSION_FILE.fullmatch(p.name) for p in folder.iterdir())
-        return sorted(int(m.group(1)) for m in found if m)
-
     def get(self, raster_id: str) -> tuple[RasterMeta, Path]:
         """The served version's metadata and COG path; `NotFound` if there is none,
         `LayerUnavailable` if its files cannot be read."""
-        path = self._current(raster_id)
+        path = self.folder.current(raster_id)
         if path is None:
             raise _no_raster(raster_id)
         return self._meta_of(raster_id, path), path
 
     def version_meta(self, raster_id: str, version: int) -> tuple[RasterMeta, Path]:
         """One stored version's metadata and COG, served or not."""
-        path = self.root / raster_id / f"v{version:06d}.tif"
-        if not LAYER_ID_PATTERN.fullmatch(raster_id) or not path.is_file():
+        path = self.folder.path(raster_id, version)
+        if version not in self.folder.numbers(raster_id):
             raise NotFound(
                 f"raster {raster_id!r} has no version {version} / "
                 f"lớp raster {raster_id!r} không có phiên bản {version}"
@@ -117,68 +90,49 @@ class RasterStore:
                 text = path.with_suffix(".json").read_text("utf-8")
                 meta = RasterMeta.model_validate(strict_json.loads(text))
             except UNREADABLE_ERRORS as exc:
-                if self._current(raster_id) is None:  # archived while we looked
+                if self.folder.current(raster_id) is None:  # archived while we looked
                     raise NotFound(f"no raster {raster_id!r} / không có lớp raster") from None
                 raise unreadable("raster", raster_id, exc) from None
             self._meta[path] = meta
         return meta
 
+    # -- versions -----------------------------------------------------------------------------
+    def version_numbers(self, raster_id: str) -> list[int]:
+        return self.folder.numbers(raster_id)
+
     def current_version(self, raster_id: str) -> int | None:
-        path = self._current(raster_id)
-        match = _VERSION_FILE.fullmatch(path.name) if path else None
-        return int(match.group(1)) if match else None
+        return self.folder.current_version(raster_id)
 
-    def activate(self, raster_id: str, version: int) -> RasterMeta:
-        """Serve an earlier (or later) stored version again: the link moves, nothing is copied."""
-        with layer_lock(self.root, raster_id):
-            meta, path = self.version_meta(raster_id, version)
-            swap_link(path.parent / CURRENT, path.name)
-        return meta
-
-    def archive(self, raster_id: str) -> Path:
-        """Stop serving a raster, keeping every version under `_rasters/.archive/`; one whose
-        files cannot be read is archived too."""
-        if self._current(raster_id) is None:
-            raise _no_raster(raster_id)
-        try:
-            return archive_folder(self.root, raster_id, CURRENT)
-        except FileNotFoundError:
-            raise _no_raster(raster_id) from None
-
-    def _current(self, raster_id: str) -> Path | None:
-        """Where the served version's link points (the file may be missing); None if unserved."""
-        if not LAYER_ID_PATTERN.fullmatch(raster_id):
-            return None
-        link = self.root / raster_id / CURRENT
-        try:
-            return (link.parent / os.readlink(link)).resolve()
-        except OSError:
-            return None
+    def versions(self, raster_id: str) -> list[VersionSummary[RasterMeta]]:
+        return self.folder.summaries(
+            raster_id, lambda version, path: (self.version_meta(raster_id, version)[0], None)
+        )
 
     def publish(self, meta: RasterMeta, cog: Path, new: bool | None = None) -> RasterMeta:
         """Copy a finished COG in as the next version of `meta.id` and serve it.
 
         `new` True: the raster must not exist yet (`Conflict`); False: it must (`NotFound`);
-        checked under the lock, as for layers (`store.gpkg_files.publish_layer`)."""
-        with layer_lock(self.root, meta.id):
-            check_existence(meta.id, bool(self.versions(meta.id)), new, "raster")
-            version = next_version(self.root, meta.id, _VERSION_FILE)
-            meta = meta.model_copy(update={"version": version})
-            final = self.root / meta.id / f"v{version:06d}.tif"
-            staged_cog = final.with_name(f".{final.stem}.partial.tif")
-            staged_meta = final.with_name(f".{final.stem}.partial.json")
-            try:
-                shutil.copyfile(cog, staged_cog)
-                staged_meta.write_text(meta.model_dump_json(indent=1), "utf-8")
-                fsync_file(staged_cog)
-                fsync_file(staged_meta)
-                os.replace(staged_meta, final.with_suffix(".json"))
-                os.replace(staged_cog, final)
-            finally:
-                staged_cog.unlink(missing_ok=True)
-                staged_meta.unlink(missing_ok=True)
-            swap_link(final.parent / CURRENT, final.name)
-        return meta
+        checked under the lock, as for every versioned item."""
+
+        def write(version: int, path: Path) -> None:
+            shutil.copyfile(cog, path)
+            stored = meta.model_copy(update={"version": version}).model_dump_json(indent=1)
+            path.with_suffix(".json").write_text(stored, "utf-8")
+
+        version = self.folder.publish(meta.id, write, new=new)
+        return meta.model_copy(update={"version": version})
+
+    def activate(self, raster_id: str, version: int) -> None:
+        """Serve an earlier (or later) stored version again: the link moves, nothing is copied.
+        A version whose metadata cannot be read is not served (`LayerUnavailable`)."""
+        if version in self.folder.numbers(raster_id):
+            self.version_meta(raster_id, version)
+        self.folder.activate(raster_id, version)
+
+    def archive(self, raster_id: str) -> str:
+        """Stop serving a raster, keeping every version under `_rasters/.archive/`; one whose
+        files cannot be read is archived too. Returns the archived folder's name."""
+        return self.folder.archive(raster_id)
 
 
 def _no_raster(raster_id: str) -> NotFound:

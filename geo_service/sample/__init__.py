@@ -24,7 +24,8 @@ from ..catalogue import LayerMeta
 from ..kinds import fields_for_kind
 from ..layer_frame import records_to_frame
 from ..places import Commune, communes_of_province, resolve_commune
-from ..store.gpkg_files import publish_layer
+from ..store import Store
+from ..store.gpkg import GeoPackageStore
 from ..text import unaccent
 from .derived import logistics_distance
 
@@ -43,22 +44,23 @@ def source_files() -> list[Path]:
 def build_sample(data_dir: Path) -> list[LayerMeta]:
     """Build every sample layer into `data_dir` (each as a new published version), and the
     raster derived from them (`derived.logistics_distance`)."""
+    store = GeoPackageStore(data_dir)
     built = []
     for path in source_files():
         document = json.loads(path.read_text(encoding="utf-8"))
         meta, records, geometries = _layer_from_source(document)
-        built.append(_publish(data_dir, meta, records, geometries))
+        built.append(_publish(store, meta, records, geometries))
         if meta.id == "logistics_trade":
             logistics_distance(data_dir, records, geometries)
-    built.append(_publish(data_dir, *_communes_layer()))
-    built.append(_publish(data_dir, *_auction_plots_layer()))
+    built.append(_publish(store, *_communes_layer()))
+    built.append(_publish(store, *_auction_plots_layer()))
     return built
 
 
 def _publish(
-    data_dir: Path, meta: LayerMeta, records: list[dict], geometries: list[BaseGeometry]
+    store: Store, meta: LayerMeta, records: list[dict], geometries: list[BaseGeometry]
 ) -> LayerMeta:
-    publish_layer(data_dir, meta, records_to_frame(meta, records, geometries))
+    store.publish(meta, records_to_frame(meta, records, geometries))
     return meta
 
 

@@ -1,5 +1,5 @@
-"""The store boundary: every reader (API, map, exports) asks a `Store`, never a file."""
+"""The store boundary: whoever reads or publishes layers asks a `Store` (see `base.py`)."""
 
-from .base import Facet, Feature, FeaturePage, GridCell, Store
+from .base import Facet, Feature, FeaturePage, GridCell, Store, VersionSummary
 
-__all__ = ["Facet", "Feature", "FeaturePage", "GridCell", "Store"]
+__all__ = ["Facet", "Feature", "FeaturePage", "GridCell", "Store", "VersionSummary"]

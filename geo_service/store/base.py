@@ -1,14 +1,23 @@
-"""The backend-neutral store protocol, implemented by the GeoPackage store (and later PostGIS)."""
+"""The store boundary: every reader (API, map, exports, analysis) and every writer (uploads,
+the command line, the sample) asks a `Store`, and only the store knows where and how layers are
+kept. `gpkg.GeoPackageStore` keeps each version as a GeoPackage file in the data directory.
+
+A version is whatever the store switches in one step: readers see the whole previous version or
+the whole new one, never part of either. Version numbers are per layer and never reused.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from ..catalogue import LayerMeta
 from ..listing import Listing
 from ..query import BBox, Query
+
+if TYPE_CHECKING:
+    import geopandas as gpd
 
 
 @dataclass(frozen=True)
@@ -47,14 +56,59 @@ class GridCell:
     """The cell's own rectangle."""
 
 
-class Store(Protocol):
+M = TypeVar("M")
+
+
+@dataclass(frozen=True)
+class VersionSummary(Generic[M]):
+    """One stored version of a layer or raster, as GIS staff list them."""
+
+    number: int
+    current: bool
+    """Whether it is the version served."""
+    written: str | None = None
+    """When it was stored (UTC, to the second)."""
+    meta: M | None = None
+    """Its metadata; None when it cannot be read."""
+    features: int | None = None
+    """How many features it holds (layers)."""
+    problem: str | None = None
+    """Why it cannot be read: it is listed all the same, so that GIS staff can roll back past it."""
+
+
+class Versions(Protocol):
+    """Versions of what GIS staff publish (layers, rasters): listed, rolled back, archived."""
+
+    def version_numbers(self, item_id: str) -> list[int]:
+        """Every stored version of an item, drafts included, oldest first; [] if none."""
+
+    def current_version(self, item_id: str) -> int | None:
+        """The version served; None if none is (no such item, or only drafts)."""
+
+    def versions(self, item_id: str) -> list[VersionSummary]:
+        """Every stored version with its metadata, oldest first; one that cannot be read is
+        listed with its problem. `NotFound` if there is none."""
+
+    def activate(self, item_id: str, version: int) -> None:
+        """Serve a stored version: roll back, or publish a draft. `NotFound` if the item is
+        not there (any more), `InvalidParameter` if it has no such version."""
+
+    def archive(self, item_id: str) -> str:
+        """Take a served item out of the catalogue, keeping every version; returns the name it
+        is archived under. `NotFound` unless it is served."""
+
+
+class Store(Versions, Protocol):
+    """Layers: their reads, and publishing their versions."""
+
     def layers(self) -> Listing:
         """Metadata of every published layer, ordered by id. A layer that cannot be read is left
         out and named in `skipped`; one archived while the listing is made is left out."""
 
-    def layer(self, layer_id: str) -> LayerMeta:
-        """Metadata of one layer; `NotFound` if there is none, `LayerUnavailable` if its stored
-        files cannot be read."""
+    def layer(self, layer_id: str, version: int | None = None) -> LayerMeta:
+        """Metadata of one layer as served, or of one of its stored `version`s (a draft, an
+        earlier one); `NotFound` if there is no such layer or version, `LayerUnavailable` if
+        its stored files cannot be read."""
 
     def extent(self, layer_id: str) -> BBox | None:
         """Bounding box of the layer's geometries in WGS 84, None when empty."""
@@ -84,3 +138,21 @@ class Store(Protocol):
     def warm(self) -> None:
         """Build in-memory aids for large layers before the first request needs them; run in
         the background at start-up, so it must be safe alongside requests."""
+
+    def publish(
+        self,
+        meta: LayerMeta,
+        frame: gpd.GeoDataFrame,
+        *,
+        new: bool | None = None,
+        draft: bool = False,
+    ) -> int:
+        """Store `frame` as the next version of `meta.id` and, unless a `draft`, serve it;
+        returns the version's number.
+
+        `frame` is in EPSG:4326 with a column per field of `meta` (missing values as None/NaN).
+        `new` True: the layer must not exist yet (`Conflict`); False: it must (`NotFound`);
+        None: either. Checked where the publish itself is serialised, so two creations never
+        both succeed and an archive is never undone by a version in flight. A failure at any
+        point leaves the layer as it was.
+        """

@@ -1,5 +1,8 @@
 """The GeoPackage store: one immutable GeoPackage per layer version, read with SQLite.
 
+    DATA_DIR/<layer_id>/v000001.gpkg     one GeoPackage per version (`gpkg_write.py`)
+    DATA_DIR/<layer_id>/current.gpkg     symlink to the served version (`versioned.py`)
+
 Connections are opened read-only and `immutable` and lent out per call from a small pool per
 version file, so any number of threads and uvicorn worker processes read side by side. A
 publish (or rollback) moves `current.gpkg`; the next request resolves the link, opens the new
@@ -22,6 +25,7 @@ from pathlib import Path
 from typing import Any
 from urllib.request import pathname2url
 
+import geopandas as gpd
 import shapely
 from shapely import prepared
 
@@ -31,9 +35,9 @@ from ..errors import LayerUnavailable, NotFound
 from ..listing import UNREADABLE_ERRORS, Listing, Skipped, unreadable
 from ..query import BBox, Query
 from ..text import lower, unaccent
-from .base import Facet, Feature, FeaturePage, GridCell
+from .base import Facet, Feature, FeaturePage, GridCell, VersionSummary
 from .centres import Centres, grid_cells
-from .gpkg_files import METADATA_TABLE, current_file, layer_dirs, publish_layer
+from .gpkg_write import METADATA_TABLE, write_version
 from .sqlite_sql import (
     MATCH_ALL,
     FilterCompiler,
@@ -42,8 +46,7 @@ from .sqlite_sql import (
     like_to_glob,
     quote_identifier,
 )
-
-__all__ = ["GeoPackageStore", "publish_layer"]
+from .versioned import VersionedFolder
 
 FACET_VALUES = 200
 """Most distinct values one facet lists."""
@@ -126,10 +129,7 @@ def version_summary(path: Path) -> tuple[LayerMeta, int]:
         raise unreadable("layer version", path.stem, exc) from None
     try:
         layer = _LayerFile(path, connection)
-        (count,) = connection.execute(
-            f"SELECT count(*) FROM {quote_identifier(layer.meta.id)}"
-        ).fetchone()
-        return layer.meta, count
+        return layer.meta, layer.count
     except UNREADABLE_ERRORS as exc:
         raise unreadable("layer version", path.stem, exc) from None
     finally:
@@ -228,7 +228,7 @@ class GeoPackageStore:
     """Layers larger than this have their grid centres read at start-up (1 s per million)."""
 
     def __init__(self, data_dir: Path) -> None:
-        self.data_dir = Path(data_dir)
+        self.folder = VersionedFolder(Path(data_dir), ".gpkg", "layer")
         self._files: dict[str, _LayerFile] = {}
         """By layer id: the version file served when the layer was last opened."""
         self._files_lock = threading.Lock()
@@ -245,7 +245,7 @@ class GeoPackageStore:
         """The served version's facts; the version it replaces is retired. `NotFound` if the
         layer is not published (or was archived a moment ago), `LayerUnavailable` if its file
         cannot be read."""
-        path = current_file(self.data_dir, layer_id)
+        path = self.folder.current(layer_id)
         if path is None:
             self._retire(layer_id)
             raise NotFound(f"no collection {layer_id!r}")
@@ -276,7 +276,7 @@ class GeoPackageStore:
         except UNREADABLE_ERRORS as exc:
             if connection is not None:
                 connection.close()
-            if current_file(self.data_dir, layer_id) is None:  # archived while we looked
+            if self.folder.current(layer_id) is None:  # archived while we looked
                 raise NotFound(f"no collection {layer_id!r}") from None
             raise unreadable("layer", layer_id, exc) from None
 
@@ -289,13 +289,13 @@ class GeoPackageStore:
     # -- the Store protocol -------------------------------------------------------------------
     def layers(self) -> Listing:
         found, skipped = [], []
-        for folder in layer_dirs(self.data_dir):
+        for layer_id in self.folder.ids():
             try:
-                found.append(self._layer_file(folder.name).meta)
+                found.append(self._layer_file(layer_id).meta)
             except NotFound:
                 continue  # archived between the listing and the opening
             except LayerUnavailable as exc:
-                skipped.append(Skipped(folder.name, exc.description))
+                skipped.append(Skipped(layer_id, exc.description))
         listed = {meta.id for meta in found} | {s.id for s in skipped}
         with self._files_lock:
             archived = set(self._files) - listed
@@ -303,8 +303,15 @@ class GeoPackageStore:
             self._retire(layer_id)  # its connections go
         return Listing(found, skipped)
 
-    def layer(self, layer_id: str) -> LayerMeta:
-        return self._layer_file(layer_id).meta
+    def layer(self, layer_id: str, version: int | None = None) -> LayerMeta:
+        if version is None:
+            return self._layer_file(layer_id).meta
+        if version not in self.folder.numbers(layer_id):
+            raise NotFound(
+                f"layer {layer_id!r} has no version {version} / "
+                f"lớp {layer_id!r} không có phiên bản {version}"
+            )
+        return version_summary(self.folder.path(layer_id, version))[0]
 
     def extent(self, layer_id: str) -> BBox | None:
         return self._layer_file(layer_id).extent
@@ -434,6 +441,35 @@ class GeoPackageStore:
         params = [xmin, width, columns - 1, rows, ymin, height, rows - 1, *where.params]
         params += [xmax, xmin, ymax, ymin, xmin, xmax, ymin, ymax]
         return grid_cells(connection.execute(sql, params), bbox, columns, rows)
+
+    # -- versions ----------------------------------------------------------------------------
+    def version_numbers(self, layer_id: str) -> list[int]:
+        return self.folder.numbers(layer_id)
+
+    def current_version(self, layer_id: str) -> int | None:
+        return self.folder.current_version(layer_id)
+
+    def versions(self, layer_id: str) -> list[VersionSummary[LayerMeta]]:
+        return self.folder.summaries(layer_id, lambda version, path: version_summary(path))
+
+    def publish(
+        self,
+        meta: LayerMeta,
+        frame: gpd.GeoDataFrame,
+        *,
+        new: bool | None = None,
+        draft: bool = False,
+    ) -> int:
+        def write(version: int, path: Path) -> None:
+            write_version(path, meta.model_copy(update={"version": version}), frame)
+
+        return self.folder.publish(meta.id, write, new=new, serve=not draft)
+
+    def activate(self, layer_id: str, version: int) -> None:
+        self.folder.activate(layer_id, version)
+
+    def archive(self, layer_id: str) -> str:
+        return self.folder.archive(layer_id)
 
     # -- helpers -----------------------------------------------------------------------------
     def _select(self, layer: _LayerFile, query: Query, where) -> tuple[str, list, list[str]]:

@@ -1,0 +1,82 @@
+"""Writing one layer version as a GeoPackage: the data and its R-tree, indexes for filters,
+the layer's metadata and a search table, complete before the version is published
+(`GeoPackageStore.publish`); the file never changes afterwards, so readers open it read-only and
+immutable and can cache freely.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from pathlib import Path
+
+import geopandas as gpd
+import pyogrio
+
+from ..catalogue import ID_FIELD, LayerMeta
+from ..text import fold
+from .sqlite_sql import quote_identifier
+
+METADATA_TABLE = "geo_service_layer"
+SEARCH_COLUMNS = ("name_vi", "name_en", "commune_name", ID_FIELD)
+"""The columns free-text search (`q`) looks in."""
+
+
+def write_version(path: Path, meta: LayerMeta, frame: gpd.GeoDataFrame) -> None:
+    """Write `frame` as the GeoPackage of one version of `meta.id` (`meta.version` set) at
+    `path`: data with its R-tree, an index per coded or non-text field, the metadata row and the
+    search table.
+
+    `frame` must be in EPSG:4326 and hold a column per field of `meta` (missing values as
+    None/NaN), with `code` present and unique.
+    """
+    columns = meta.field_names
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ValueError(f"layer {meta.id}: frame lacks fields {missing}")
+    ordered = gpd.GeoDataFrame(frame[columns], geometry=frame.geometry.values, crs=frame.crs)
+    if ordered.crs is None or ordered.crs.to_epsg() != 4326:
+        raise ValueError(f"layer {meta.id}: frame must be in EPSG:4326, not {ordered.crs}")
+    if ordered[ID_FIELD].isna().any() or ordered[ID_FIELD].duplicated().any():
+        raise ValueError(f"layer {meta.id}: '{ID_FIELD}' must be present and unique")
+    pyogrio.write_dataframe(
+        ordered,
+        path,
+        layer=meta.id,
+        driver="GPKG",
+        spatial_index=True,
+        layer_options={"IDENTIFIER": meta.title_en, "DESCRIPTION": meta.description_en},
+    )
+    # `with connection` only commits: `closing` releases the file's descriptor at once
+    with contextlib.closing(sqlite3.connect(path)) as db, db:
+        db.execute(f"CREATE TABLE {METADATA_TABLE} (id TEXT PRIMARY KEY, metadata TEXT NOT NULL)")
+        db.execute(f"INSERT INTO {METADATA_TABLE} VALUES (?, ?)", (meta.id, meta.model_dump_json()))
+        table = quote_identifier(meta.id)
+        db.execute(
+            f"CREATE UNIQUE INDEX {quote_identifier(meta.id + '_code')} ON {table} ({ID_FIELD})"
+        )
+        for number, spec in enumerate(meta.fields):
+            if spec.name != ID_FIELD and (spec.codes or spec.type != "string"):
+                # named by position: a field called `search` must not take the search table's name
+                index = quote_identifier(f"{meta.id}_i{number}")
+                db.execute(f"CREATE INDEX {index} ON {table} ({quote_identifier(spec.name)})")
+        _write_search_table(db, meta, ordered)
+        db.execute("ANALYZE")
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        db.execute("VACUUM")
+
+
+def _write_search_table(db: sqlite3.Connection, meta: LayerMeta, frame: gpd.GeoDataFrame) -> None:
+    """A trigram full-text table of folded names: `q` matches with or without diacritics."""
+    search = quote_identifier(meta.id + "_search")
+    db.execute(f"CREATE VIRTUAL TABLE {search} USING fts5(text, tokenize='trigram')")
+    present = [c for c in SEARCH_COLUMNS if c in frame.columns]
+    fids = db.execute(f"SELECT fid, {ID_FIELD} FROM {quote_identifier(meta.id)}").fetchall()
+    text_by_code = {
+        code: fold(" ".join(str(v) for v in values if isinstance(v, str)))
+        for code, *values in frame[[ID_FIELD, *present]].itertuples(index=False, name=None)
+    }
+    db.executemany(
+        f"INSERT INTO {search} (rowid, text) VALUES (?, ?)",
+        ((fid, text_by_code[code]) for fid, code in fids),
+    )

@@ -1,0 +1,261 @@
+"""Items kept as numbered, immutable versions in a folder each, one version of each served.
+
+    ROOT/<id>/v000001<suffix>      one immutable file per version (and its sidecars, if any)
+    ROOT/<id>/current<suffix>      symlink to the served version, swapped in one rename
+    ROOT/<id>/.lock                the cross-process lock every change takes
+    ROOT/.archive/<id>-<stamp>/    an archived item, with every version it had
+
+A version is written under a temporary name, synced, and renamed into place before the link
+moves, all under the item's lock, so a failure at any point leaves the item served as it was,
+and readers, who open a version file read-only, never meet half a version. Vector layers
+(`gpkg.GeoPackageStore`, one GeoPackage per version) and rasters (`rasters.store.RasterStore`,
+a COG and its JSON metadata per version) keep their versions here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import re
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+from ..catalogue import LAYER_ID_PATTERN
+from ..clock import modified_at
+from ..errors import LayerUnavailable, check_existence, no_version, not_found
+from .base import VersionSummary
+
+ARCHIVE = ".archive"
+LOCK = ".lock"
+
+
+class VersionedFolder:
+    """The items of one kind under `root`, each a folder of version files ending in `suffix`
+    (with a file per `sidecars` suffix beside each); `what` names the kind in errors."""
+
+    def __init__(self, root: Path, suffix: str, what: str, sidecars: tuple[str, ...] = ()) -> None:
+        self.root = Path(root)
+        self.suffix = suffix
+        self.what = what
+        self.sidecars = sidecars
+        self.current_name = f"current{suffix}"
+        self._version_file = re.compile(rf"^v(\d{{6}}){re.escape(suffix)}$")
+
+    # -- reading the layout -------------------------------------------------------------------
+    def ids(self) -> list[str]:
+        """The items served, readable or not (a link to a missing file counts)."""
+        if not self.root.is_dir():
+            return []
+        return sorted(
+            p.name
+            for p in self.root.iterdir()
+            if LAYER_ID_PATTERN.fullmatch(p.name) and (p / self.current_name).is_symlink()
+        )
+
+    def numbers(self, item_id: str) -> list[int]:
+        """Every stored version of the item, served or not, oldest first; [] if none."""
+        folder = self.root / item_id
+        if not LAYER_ID_PATTERN.fullmatch(item_id) or not folder.is_dir():
+            return []
+        return sorted(self._numbers_in(folder))
+
+    def path(self, item_id: str, version: int) -> Path:
+        """Where one version's file is (or would be)."""
+        return self.root / item_id / f"v{version:06d}{self.suffix}"
+
+    def current(self, item_id: str) -> Path | None:
+        """Where the served version's link points (the file may be missing); None if unserved."""
+        if not LAYER_ID_PATTERN.fullmatch(item_id):
+            return None
+        link = self.root / item_id / self.current_name
+        try:
+            return (link.parent / os.readlink(link)).resolve()
+        except OSError:
+            return None
+
+    def current_version(self, item_id: str) -> int | None:
+        path = self.current(item_id)
+        match = self._version_file.fullmatch(path.name) if path else None
+        return int(match.group(1)) if match else None
+
+    def summaries(
+        self, item_id: str, read: Callable[[int, Path], tuple[Any, int | None]]
+    ) -> list[VersionSummary]:
+        """Every stored version, oldest first, with what `read(version, path)` finds in it
+        (its metadata, and its feature count where it has one); a version `read` finds
+        unreadable (`LayerUnavailable`) is listed with the problem. `NotFound` if none."""
+        numbers = self.numbers(item_id)
+        if not numbers:
+            raise not_found(self.what, item_id)
+        current = self.current_version(item_id)
+        listed = []
+        for number in numbers:
+            path = self.path(item_id, number)
+            try:
+                meta, features = read(number, path)
+            except LayerUnavailable as exc:
+                listed.append(VersionSummary(number, number == current, problem=exc.description))
+                continue
+            listed.append(
+                VersionSummary(number, number == current, modified_at(path), meta, features)
+            )
+        return listed
+
+    def _numbers_in(self, folder: Path) -> Iterator[int]:
+        for name in os.listdir(folder):
+            if match := self._version_file.fullmatch(name):
+                yield int(match.group(1))
+
+    # -- changing it --------------------------------------------------------------------------
+    def publish(
+        self,
+        item_id: str,
+        write: Callable[[int, Path], None],
+        *,
+        new: bool | None = None,
+        serve: bool = True,
+    ) -> int:
+        """Add the next version of `item_id` and (unless `serve` is False) serve it; returns its
+        number.
+
+        `write(version, path)` writes the version's file at `path`, and each sidecar beside it
+        as `path.with_suffix(sidecar)`. `new` True: the item must not exist yet (`Conflict`);
+        False: it must (`NotFound`); checked under the lock, so two creations never both
+        succeed and an archive is never undone by a version in flight. A failure at any point
+        leaves no partial file, and no folder for an item that had none.
+        """
+        with self.lock(item_id) as folder:
+            check_existence(self.what, item_id, bool(self.numbers(item_id)), new)
+            version = self._next_version(item_id)
+            final = self.path(item_id, version)
+            suffixes = (*self.sidecars, self.suffix)  # the version's own file last
+            staged = final.with_name(f".{final.stem}.partial{self.suffix}")
+            parts = [staged.with_suffix(s) for s in suffixes]
+            for part in parts:
+                part.unlink(missing_ok=True)
+            try:
+                write(version, staged)
+                for part in parts:
+                    fsync_file(part)
+                for part, suffix in zip(parts, suffixes, strict=True):
+                    os.replace(part, final.with_suffix(suffix))
+            finally:
+                for part in parts:
+                    part.unlink(missing_ok=True)
+            fsync_dir(folder)
+            if serve:
+                self._swap(item_id, version)
+        return version
+
+    def activate(self, item_id: str, version: int) -> None:
+        """Serve a stored version (roll back, or publish a draft): the link moves, nothing is
+        copied. `NotFound` if the item is not there (any more), `InvalidParameter` if it has
+        no such version."""
+        if not self.numbers(item_id):  # before the lock, which would make its folder
+            raise not_found(self.what, item_id)
+        with self.lock(item_id):
+            numbers = self.numbers(item_id)
+            if not numbers:  # archived meanwhile
+                raise not_found(self.what, item_id)
+            if version not in numbers:
+                raise no_version(self.what, item_id, version, numbers)
+            self._swap(item_id, version)
+
+    def archive(self, item_id: str) -> str:
+        """Take a served item out in one rename, keeping every version under `.archive/`;
+        returns the archived folder's name. `NotFound` unless it is served, checked under the
+        lock (a second archive, or one racing another, finds nothing to move); one whose files
+        cannot be read is archived too."""
+        if self.current(item_id) is None:
+            raise not_found(self.what, item_id)
+        with self.lock(item_id) as folder:
+            if not (folder / self.current_name).is_symlink():
+                raise not_found(self.what, item_id)
+            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+            target = self.root / ARCHIVE / f"{item_id}-{stamp}"
+            target.parent.mkdir(exist_ok=True)
+            os.replace(folder, target)
+        fsync_dir(self.root)
+        return target.name
+
+    def _swap(self, item_id: str, version: int) -> None:
+        """Point the item's link at a version, in one rename, durably."""
+        link = self.root / item_id / self.current_name
+        temporary = link.with_name(f".{link.name}.{os.getpid()}")
+        temporary.unlink(missing_ok=True)
+        temporary.symlink_to(self.path(item_id, version).name)
+        os.replace(temporary, link)
+        fsync_dir(link.parent)
+
+    def _next_version(self, item_id: str) -> int:
+        """One more than any version the item ever had, archived ones included: an item made
+        again under an archived id never reuses a number (caches and tile URLs are keyed on
+        them)."""
+        folders = [self.root / item_id, *(self.root / ARCHIVE).glob(f"{item_id}-*")]
+        numbers = [n for folder in folders if folder.is_dir() for n in self._numbers_in(folder)]
+        return max(numbers, default=0) + 1
+
+    # -- the lock -----------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def lock(self, item_id: str) -> Iterator[Path]:
+        """An exclusive lock on one item's folder, held across processes; yields the folder.
+
+        The lock file lives in the folder, which archiving moves away and an unsuccessful first
+        publish removes: whoever waited on the lock checks, once it holds it, that its file is
+        still the one at the path, and starts again if not. On release a folder left with
+        nothing but the lock is removed, so a failed publish leaves nothing behind.
+        """
+        if not LAYER_ID_PATTERN.fullmatch(item_id):
+            raise ValueError(f"not a {self.what} id: {item_id!r}")
+        folder = self.root / item_id
+        handle = _take_lock(folder)
+        try:
+            yield folder
+        finally:
+            try:
+                if _holds(handle, folder / LOCK) and all(p.name == LOCK for p in folder.iterdir()):
+                    (folder / LOCK).unlink()
+                    with contextlib.suppress(OSError):  # someone is already making it again
+                        folder.rmdir()
+            finally:
+                handle.close()
+
+
+def _take_lock(folder: Path) -> IO[str]:
+    while True:
+        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            handle = (folder / LOCK).open("a")
+        except FileNotFoundError:  # the folder was removed between the two lines
+            continue
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        if _holds(handle, folder / LOCK):
+            return handle
+        handle.close()  # the file was archived or removed while we waited: start again
+
+
+def _holds(handle: IO[str], path: Path) -> bool:
+    """Whether the open lock file `handle` is still the file at `path`."""
+    try:
+        return os.path.samestat(os.fstat(handle.fileno()), os.stat(path))
+    except FileNotFoundError:
+        return False
+
+
+def fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

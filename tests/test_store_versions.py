@@ -1,0 +1,91 @@
+"""The write side of the store boundary, asked through the `Store` protocol alone: publishing
+new layers, versions and drafts, the version summaries, activating and archiving, each refusal
+a typed error, and nothing half-done left behind."""
+
+from __future__ import annotations
+
+import pytest
+
+from geo_service.errors import Conflict, InvalidParameter, NotFound
+from geo_service.layer_frame import records_to_frame
+from geo_service.query import Query
+from geo_service.store import Store
+from geo_service.store.gpkg import GeoPackageStore
+
+from .conftest import grid_layer
+
+
+@pytest.fixture()
+def store(tmp_path) -> Store:
+    return GeoPackageStore(tmp_path)
+
+
+def frames():
+    meta, records, geometries = grid_layer()
+    return (
+        meta,
+        records_to_frame(meta, records, geometries),
+        records_to_frame(meta, records[:10], geometries[:10]),
+    )
+
+
+def served_count(store: Store) -> int:
+    return store.query("grid", Query(limit=0)).number_matched
+
+
+def test_new_versions_and_drafts_through_the_protocol(store):
+    meta, whole, first_ten = frames()
+    assert store.version_numbers("grid") == [] and store.current_version("grid") is None
+    with pytest.raises(NotFound):
+        store.publish(meta, whole, new=False)  # a new version of nothing
+    assert store.publish(meta, whole, new=True) == 1
+    with pytest.raises(Conflict):
+        store.publish(meta, whole, new=True)
+    retitled = meta.model_copy(update={"title_en": "The draft"})
+    assert store.publish(retitled, first_ten, new=False, draft=True) == 2
+    assert store.current_version("grid") == 1 and served_count(store) == 101
+    assert store.layer("grid").title_en == "Test grid"
+    assert store.layer("grid", 2).title_en == "The draft"
+    with pytest.raises(NotFound):
+        store.layer("grid", 3)
+    summaries = store.versions("grid")
+    assert [(s.number, s.current, s.features) for s in summaries] == [
+        (1, True, 101),
+        (2, False, 10),
+    ]
+    assert summaries[1].meta.title_en == "The draft" and summaries[1].written
+    store.activate("grid", 2)
+    assert store.current_version("grid") == 2 and served_count(store) == 10
+    store.activate("grid", 1)  # and back
+    assert served_count(store) == 101
+    with pytest.raises(InvalidParameter):
+        store.activate("grid", 7)
+    assert store.current_version("grid") == 1
+
+
+def test_archive_through_the_protocol(store, tmp_path):
+    meta, whole, _ = frames()
+    with pytest.raises(NotFound):
+        store.archive("grid")
+    store.publish(meta, whole)
+    name = store.archive("grid")
+    assert name.startswith("grid-") and (tmp_path / ".archive" / name).is_dir()
+    assert store.version_numbers("grid") == [] and store.layers() == []
+    with pytest.raises(NotFound):
+        store.archive("grid")
+    with pytest.raises(NotFound):
+        store.activate("grid", 1)
+    with pytest.raises(NotFound):
+        store.versions("grid")
+    # made again, it goes on from the archived numbers
+    assert store.publish(meta, whole, new=True) == 2
+
+
+def test_unknown_or_malformed_ids_are_not_found_and_make_no_folder(store, tmp_path):
+    for layer_id in ("nope", "..", "Grid", "grid\n"):
+        with pytest.raises(NotFound):
+            store.activate(layer_id, 1)
+        with pytest.raises(NotFound):
+            store.archive(layer_id)
+        assert store.version_numbers(layer_id) == []
+    assert list(tmp_path.iterdir()) == []
