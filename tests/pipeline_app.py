@@ -14,7 +14,7 @@ from geo_service.admin_store import AdminStore
 from geo_service.app import create_app
 from geo_service.layer_frame import records_to_frame
 from geo_service.settings import Settings
-from geo_service.store.gpkg import publish_layer
+from geo_service.store.gpkg import GeoPackageStore
 
 MAI_SON_POINT = {"type": "Point", "coordinates": [104.08, 21.25]}
 """Near the centre of Xã Chiềng Mung (04123), where the Mai Sơn industrial zone lies."""
@@ -32,7 +32,7 @@ def pipeline_data_dir(folder: Path) -> PipelineDir:
     from .conftest import grid_layer
 
     meta, records, geometries = grid_layer()
-    publish_layer(folder, meta, records_to_frame(meta, records, geometries))
+    GeoPackageStore(folder).publish(meta, records_to_frame(meta, records, geometries))
     admin = AdminStore(folder)
     _, editor_secret = admin.create_token("editor", "Phòng Đầu tư (thử nghiệm)")
     _, admin_secret = admin.create_token("admin", "admin")

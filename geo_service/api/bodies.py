@@ -14,11 +14,12 @@ from pydantic import BaseModel
 
 from .. import strict_json
 from ..errors import InvalidParameter, TooLarge
+from .deps import SettingsDep
 
 
-async def json_body(request: Request) -> Any:
+async def json_body(request: Request, settings: SettingsDep) -> Any:
     """The request's JSON document; 413 past `records_max_body_bytes`, 400 if not JSON."""
-    limit = request.app.state.settings.records_max_body_bytes
+    limit = settings.records_max_body_bytes
     declared = request.headers.get("content-length", "")
     too_large = TooLarge(
         f"the body is larger than {limit:,} bytes / nội dung vượt quá {limit:,} byte"

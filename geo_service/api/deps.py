@@ -14,6 +14,8 @@ from fastapi import Depends, Query, Request
 from ..admin_store import AdminStore
 from ..errors import InvalidParameter
 from ..exports import FORMATS, PdfCache
+from ..pipeline.enquiries import EnquiryStore
+from ..pipeline.projects import ProjectStore
 from ..rasters.store import RasterStore
 from ..settings import Settings
 from ..shortlists import ShortlistStore
@@ -83,6 +85,8 @@ AdminStoreDep = Annotated[AdminStore, Depends(held("admin"))]
 ShortlistsDep = Annotated[ShortlistStore, Depends(held("shortlists"))]
 PdfCacheDep = Annotated[PdfCache, Depends(held("pdf_cache"))]
 HeavyDep = Annotated[HeavyExports, Depends(held("heavy"))]
+ProjectsDep = Annotated[ProjectStore, Depends(held("projects"))]
+EnquiriesDep = Annotated[EnquiryStore, Depends(held("enquiries"))]
 OpenAPI30Dep = Annotated[dict[str, Any], Depends(held("openapi_30"))]
 """The service description as OpenAPI 3.0, made once at start-up."""
 LangDep = Annotated[Lang, Depends(get_lang)]

@@ -15,12 +15,12 @@ from fastapi.responses import JSONResponse
 from ..clock import utc_now
 from ..errors import InvalidParameter
 from ..pipeline.documents import PROJECT_ID, EnquiryChange, EnquiryDocument, parse, site_checker
-from ..pipeline.enquiries import MOVES, EnquiryFilters, EnquiryStore
-from .auth import AdminStoreDep, Editor
+from ..pipeline.enquiries import MOVES, EnquiryFilters
+from .auth import Editor
 from .bodies import body_schema, json_body
 from .client import ClientAddress
+from .deps import AdminStoreDep, EnquiriesDep, SettingsDep, StoreDep
 from .links import JSON, base_url, link, with_params
-from .params import SettingsDep, StoreDep
 from .projects import Projects
 from .strict_input import StrictRoute
 
@@ -31,11 +31,7 @@ PRIVATE = {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
 """Headers of every answer holding contact details or messages."""
 
 
-async def get_enquiries(request: Request) -> EnquiryStore:
-    return request.app.state.enquiries
-
-
-Enquiries = Annotated[EnquiryStore, Depends(get_enquiries)]
+Enquiries = EnquiriesDep
 
 
 @router.post(

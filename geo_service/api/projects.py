@@ -16,7 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from shapely import from_wkb
 from shapely.geometry import mapping
 
-from ..admin_store import AdminStore, Token
+from ..admin_store import Token
 from ..clock import today_in_vietnam, utc_now
 from ..errors import InvalidParameter, NotFound
 from ..pipeline.documents import (
@@ -31,16 +31,15 @@ from ..pipeline.documents import (
 from ..pipeline.page import STATIC_DIR, STATIC_ROUTE, project_page
 from ..pipeline.procedures import FORMS, Procedure, Procedures
 from ..pipeline.progress import EVENT_KINDS, DossierEvent, Progress, days_behind
-from ..pipeline.projects import ProjectFilters, ProjectRecord, ProjectStore, check_version
+from ..pipeline.projects import ProjectFilters, ProjectRecord, check_version
 from ..pipeline.spreadsheet import commune_name, export_projects
 from ..pipeline.stages import STAGES
 from ..store import Store
-from .auth import AdminStoreDep, Editor, get_admin_store, require
+from .auth import Editor, require
 from .bodies import body_schema, json_body
-from .deps import LangDep, output_format
+from .deps import AdminStoreDep, LangDep, ProjectsDep, SettingsDep, StoreDep, output_format
 from .downloads import file_download
 from .links import HTML, JSON, base_url, link, with_params
-from .params import SettingsDep, StoreDep
 from .security import html_page
 from .strict_input import StrictRoute
 
@@ -53,12 +52,8 @@ Body = Annotated[Any, Depends(json_body)]
 _editor = require("editor")
 
 
-async def get_projects(request: Request) -> ProjectStore:
-    return request.app.state.projects
-
-
 async def optional_editor(
-    admin: Annotated[AdminStore, Depends(get_admin_store)],
+    admin: AdminStoreDep,
     authorization: Annotated[str | None, Header()] = None,
 ) -> Token | None:
     """The editor's token if one is sent (a bad one is still a 401), else None."""
@@ -67,7 +62,7 @@ async def optional_editor(
     return await _editor(admin, authorization)
 
 
-Projects = Annotated[ProjectStore, Depends(get_projects)]
+Projects = ProjectsDep
 MaybeEditor = Annotated[Token | None, Depends(optional_editor)]
 
 
