@@ -244,3 +244,17 @@ def settings_table() -> str:
         ]
         rows.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
     return "\n".join(rows) + "\n"
+
+
+def settings_environment(settings: Settings) -> str:
+    """The settings in force, one `GEO_SERVICE_NAME=value` line each (passwords hidden)."""
+    from sqlalchemy.engine import make_url
+
+    lines = []
+    for name in Settings.model_fields:
+        value = getattr(settings, name)
+        if name == "database_url" and value:
+            value = make_url(value).render_as_string(hide_password=True)
+        text = json.dumps(value) if isinstance(value, list) else "" if value is None else value
+        lines.append(f"{ENV_PREFIX}{name.upper()}={text}")
+    return "\n".join(lines) + "\n"

@@ -134,21 +134,28 @@ def missing_assets(assets_dir: Path) -> list[str]:
     return [path for path in required_files() if not (Path(assets_dir) / path).is_file()]
 
 
-def missing_assets_message(assets_dir: Path) -> str | None:
-    """None when the pages' files are all there, else what is missing and how to fix it."""
+def assets_fix() -> str:
+    """How to bring the pages' files back, for a checkout or an installed wheel."""
+    from ..locations import running_from_checkout  # here: the build loads this file alone
+
+    if running_from_checkout():
+        return "run `npm ci` in the project folder (or `bash scripts/run.sh`, which does it)"
+    return (
+        "reinstall the package from its wheel (which bundles them), or point "
+        "GEO_SERVICE_ASSETS_DIR at a node_modules folder made by `npm ci`"
+    )
+
+
+def missing_summary(assets_dir: Path) -> str | None:
+    """None when the pages' files are all there, else which are missing."""
     missing = missing_assets(assets_dir)
     if not missing:
         return None
-    from ..locations import running_from_checkout  # here: the build loads this file alone
+    more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
+    return f"missing in {assets_dir} ({missing[0]}{more})"
 
-    fix = (
-        "run `npm ci` in the project folder (or `bash scripts/run.sh`, which does it)"
-        if running_from_checkout()
-        else "reinstall the package from its wheel (which bundles them), or point "
-        "GEO_SERVICE_ASSETS_DIR at a node_modules folder made by `npm ci`"
-    )
-    return (
-        f"web assets missing in {assets_dir} ({missing[0]}"
-        + (f" and {len(missing) - 1} more" if len(missing) > 1 else "")
-        + f"): {fix}"
-    )
+
+def missing_assets_message(assets_dir: Path) -> str | None:
+    """None when the pages' files are all there, else what is missing and how to fix it."""
+    missing = missing_summary(assets_dir)
+    return f"web assets {missing}: {assets_fix()}" if missing else None
