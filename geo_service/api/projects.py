@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query, Request
 from fastapi.encoders import jsonable_encoder
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from shapely import from_wkb
 from shapely.geometry import mapping
@@ -41,6 +41,7 @@ from .deps import LangDep, output_format
 from .downloads import file_download
 from .links import HTML, JSON, base_url, link, with_params
 from .params import SettingsDep, StoreDep
+from .security import html_page
 from .strict_input import StrictRoute
 
 router = APIRouter(tags=["Investment pipeline"], route_class=StrictRoute)
@@ -328,7 +329,9 @@ def read_project(
     headers = {"ETag": record.etag}
     if f == "html":
         events = [_jsonable(event_json(e, False)) for e in projects.events(project_id)]
-        return HTMLResponse(project_page(document, events, lang), headers=headers)
+        page = html_page(project_page(document, events, lang))  # its policy allows its own files
+        page.headers.update(headers)
+        return page
     return JSONResponse(document, headers=headers)
 
 
