@@ -116,12 +116,28 @@ def cmd_maps(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _records_unreachable(settings: Settings, data_dir: Path) -> str | None:
+    """None when the records database answers, else why not and what to do."""
+    from .doctor import shown_url, unreachable
+    from .records import Records, database_url
+
+    records = Records(database_url(settings.database_url, data_dir))
+    try:
+        reason = unreachable(records)
+    finally:
+        records.dispose()
+    if reason is None:
+        return None
+    return (
+        f"cannot reach the records database {shown_url(records.url)}: {reason}; start its "
+        "server or correct GEO_SERVICE_DATABASE_URL (`geo-service doctor` checks everything)"
+    )
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from .doctor import shown_url, unreachable
     from .maps.assets import missing_assets_message
-    from .records import Records, database_url
     from .store.gpkg_files import layer_dirs
 
     settings = Settings()
@@ -129,18 +145,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if problem:
         print(f"geo-service serve: {problem}", file=sys.stderr)
         return 1
-    data_dir = _data_dir(args)
-    records = Records(database_url(settings.database_url, data_dir))
-    reason = unreachable(records)
-    records.dispose()
-    if reason:
-        print(
-            f"geo-service serve: cannot reach the records database {shown_url(records.url)}: "
-            f"{reason}; start its server or correct GEO_SERVICE_DATABASE_URL "
-            "(`geo-service doctor` checks everything)",
-            file=sys.stderr,
-        )
+    problem = _records_unreachable(settings, _data_dir(args))
+    if problem:
+        print(f"geo-service serve: {problem}", file=sys.stderr)
         return 1
+    data_dir = _data_dir(args)
     if not list(layer_dirs(data_dir)):
         print(f"{data_dir} holds no layers: building the sample catalogue first", file=sys.stderr)
         cmd_sample(args)

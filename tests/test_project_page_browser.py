@@ -1,8 +1,10 @@
 """The printable project page in a real browser (Debian's Chromium, Playwright for Python), on
 SQLite and on PostgreSQL: an investor sends an enquiry from it and an editor then sees it.
 
-The page is served under the service's own Content-Security-Policy, so a script or style it
-refuses shows as a console error; any request leaving 127.0.0.1 fails the test. The server runs two workers, which migrate the new database
+The page is served under the service's own Content-Security-Policy (the test checks it names no
+inline code and no outside source), so an inline script or style would show as a console error,
+and so would a policy that blocks the page's own files; any request
+leaving 127.0.0.1 fails the test. The server runs two workers, which migrate the new database
 together at start-up.
 """
 
@@ -60,7 +62,8 @@ def test_an_investor_asks_from_the_project_page(tmp_path: Path, records_url: str
                 request_route.continue_()
 
         page.route("**/*", route)
-        page.goto(f"{base}/projects/SL-DA-0001?lang=en")
+        policy = page.goto(f"{base}/projects/SL-DA-0001?lang=en").headers["content-security-policy"]
+        assert "script-src 'self';" in policy and "style-src 'self';" in policy, policy
         assert page.locator("h1").inner_text() == "Mai Son mango processing plant"
         assert page.locator(".stage").first.inner_text() == "Calling for investment"
         page.fill("input[name=name]", "Jane Investor")

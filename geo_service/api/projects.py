@@ -329,7 +329,7 @@ def read_project(
     headers = {"ETag": record.etag}
     if f == "html":
         events = [_jsonable(event_json(e, False)) for e in projects.events(project_id)]
-        page = html_page(project_page(document, events, lang))  # its policy allows its own files
+        page = html_page(project_page(document, events, lang))
         page.headers.update(headers)
         return page
     return JSONResponse(document, headers=headers)
