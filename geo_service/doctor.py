@@ -238,7 +238,7 @@ def check_procedures(procedures_dir: Path) -> Check:
 
 
 def check_data_dir(data_dir: Path) -> Check:
-    from .store.gpkg_files import layer_dirs
+    from .store.gpkg import GeoPackageStore
 
     if not data_dir.is_dir():
         return Check(
@@ -259,8 +259,10 @@ def check_data_dir(data_dir: Path) -> Check:
             "give the service's user write access to it (uploads, shortlists and the PDF "
             "cache are written there)",
         )
+    layers = GeoPackageStore(data_dir).layers()
+    unreadable = "".join(f"; unreadable: {s.id} ({s.reason})" for s in layers.skipped)
     return Check(
-        "data directory", True, f"{data_dir} is writable; {len(list(layer_dirs(data_dir)))} layers"
+        "data directory", True, f"{data_dir} is writable; {len(layers)} layers{unreadable}"
     )
 
 

@@ -11,11 +11,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
 
-from ..doctor import readiness
+from ..doctor import Check, readiness
 from ..errors import ServiceError
-from ..records import Records
 from .links import JSON
-from .params import SettingsDep, StoreDep
 from .strict_input import StrictRoute
 
 log = logging.getLogger(__name__)
@@ -29,11 +27,13 @@ class NotReady(ServiceError):
     headers = NO_STORE
 
 
-async def get_records(request: Request) -> Records:
-    return request.app.state.records
+def readiness_checks(request: Request) -> list[Check]:
+    """The checks of the store and records database this application holds."""
+    state = request.app.state
+    return readiness(state.settings, state.store, state.records)
 
 
-RecordsDep = Annotated[Records, Depends(get_records)]
+ReadinessChecks = Annotated[list[Check], Depends(readiness_checks)]
 
 
 @router.get(
@@ -73,10 +73,7 @@ async def health(response: Response) -> dict[str, str]:
         }
     },
 )
-def ready(
-    response: Response, settings: SettingsDep, store: StoreDep, records: RecordsDep
-) -> dict[str, Any]:
-    checks = readiness(settings, store, records)
+def ready(response: Response, checks: ReadinessChecks) -> dict[str, Any]:
     documents = [{"name": check.name, "ok": check.ok} for check in checks]
     failed = [check for check in checks if not check.ok]
     for check in failed:
