@@ -64,8 +64,8 @@ class Settings(BaseSettings):
     )
     database_url: str | None = Field(
         None,
-        description="records database (pipeline projects, enquiries); default: SQLite file "
-        "records.sqlite in the data directory; postgresql+psycopg://… for PostgreSQL",
+        description="records database (pipeline, tokens, audit log, shortlists); default: "
+        "SQLite file records.sqlite in the data directory; postgresql+psycopg://… for PostgreSQL",
     )
     procedures_dir: Path = Field(
         PROJECT_ROOT / "procedures",
