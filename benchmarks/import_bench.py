@@ -25,6 +25,7 @@ from make_parcels import parcels
 from geo_service.admin_store import AdminStore
 from geo_service.ingest import UploadRequest, ingest
 from geo_service.ingest.read import UploadLimits
+from geo_service.records import Records, database_url, upgrade
 from geo_service.store.gpkg import GeoPackageStore
 
 
@@ -35,13 +36,15 @@ def run_one(source: Path, data_dir: Path) -> dict:
         source.name,
         {"kind": "land_auction_plot", "data_quality": "synthetic_demo"},
     )
+    records = Records(database_url(None, data_dir))
+    upgrade(records)
     started = time.perf_counter()
     report = ingest(
         request,
         GeoPackageStore(data_dir),
         UploadLimits(max_bytes=2**32),
         "14",
-        AdminStore(data_dir),
+        AdminStore(records),
         "benchmark",
     )
     return {

@@ -24,6 +24,7 @@ from fastapi.testclient import TestClient
 from geo_service.app import create_app
 from geo_service.exports import shortlist_sites, site_sheets
 from geo_service.query import Query
+from geo_service.records import Records, database_url, upgrade
 from geo_service.sample import build_sample
 from geo_service.settings import Settings
 from geo_service.shortlists import ItemRef, ShortlistStore
@@ -52,7 +53,9 @@ def main() -> None:
         data_dir = Path(folder)
         build_sample(data_dir)
         store = GeoPackageStore(data_dir)
-        shortlists = ShortlistStore(data_dir, 500, 1000)
+        records = Records(database_url(None, data_dir))
+        upgrade(records)
+        shortlists = ShortlistStore(records, 500, 1000)
         shortlist, _ = shortlists.create("bench", "", shortlist_items(store, args.sites), "bench")
         profile = cProfile.Profile() if args.profile else None
         started = time.process_time()

@@ -1,26 +1,28 @@
-"""GIS staff's tokens and the audit log, in `DATA_DIR/admin.sqlite`.
+"""GIS staff's tokens and the audit log, in the records database.
 
 Tokens are random, shown once, and stored only as SHA-256 hashes. Every request looks its token
 up afresh, so a token created or revoked from the command line counts from the next request, in
-every worker. The audit log records who changed what, when, with the counts.
+every worker and every API process sharing the database. The audit log records who changed
+what, when, with the counts.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import secrets
-import sqlite3
-from contextlib import closing
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Literal
 
+from sqlalchemy import Row, insert, select, update
+
 from .clock import utc_now
+from .records import Records
+from .records.schema import audit_entries, tokens
 
 Role = Literal["editor", "admin"]
 ROLES: tuple[Role, ...] = ("editor", "admin")
-FILE_NAME = "admin.sqlite"
+AUDIT_PAGE = 200
+"""Entries the audit listing shows, newest first."""
 
 
 @dataclass(frozen=True)
@@ -36,50 +38,45 @@ def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-class AdminStore:
-    def __init__(self, data_dir: Path) -> None:
-        self.path = Path(data_dir) / FILE_NAME
+def _token(row: Row) -> Token:
+    return Token(row.id, row.role, row.label, row.created_at, row.revoked_at)
 
-    def _connect(self) -> sqlite3.Connection:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute(
-            "CREATE TABLE IF NOT EXISTS tokens (id TEXT PRIMARY KEY, hash TEXT UNIQUE NOT NULL, "
-            "role TEXT NOT NULL, label TEXT NOT NULL, created TEXT NOT NULL, revoked TEXT)"
-        )
-        db.execute(
-            "CREATE TABLE IF NOT EXISTS audit (at TEXT NOT NULL, actor TEXT NOT NULL, "
-            "action TEXT NOT NULL, layer TEXT, details TEXT NOT NULL)"
-        )
-        return db
+
+class AdminStore:
+    def __init__(self, records: Records) -> None:
+        self.records = records
 
     # -- tokens -----------------------------------------------------------------------------
     def create_token(self, role: Role, label: str = "") -> tuple[Token, str]:
+        """A new token and its secret, which is not kept and cannot be shown again."""
         if role not in ROLES:
             raise ValueError(f"role must be one of {', '.join(ROLES)}")
         secret = "gst_" + secrets.token_urlsafe(32)
         token = Token(secrets.token_hex(4), role, label, utc_now(), None)
-        with closing(self._connect()) as db:
-            db.execute(
-                "INSERT INTO tokens VALUES (?, ?, ?, ?, ?, NULL)",
-                (token.id, _hash(secret), role, label, token.created),
+        with self.records.writing() as session:
+            session.execute(
+                insert(tokens).values(
+                    id=token.id,
+                    secret_hash=_hash(secret),
+                    role=role,
+                    label=label,
+                    created_at=token.created,
+                )
             )
         self.record(f"cli:{token.id}", "token.create", None, {"role": role, "label": label})
         return token, secret
 
     def tokens(self) -> list[Token]:
-        with closing(self._connect()) as db:
-            rows = db.execute(
-                "SELECT id, role, label, created, revoked FROM tokens ORDER BY created, id"
-            ).fetchall()
-        return [Token(*row) for row in rows]
+        with self.records.reading() as session:
+            rows = session.execute(select(tokens).order_by(tokens.c.created_at, tokens.c.id))
+            return [_token(row) for row in rows]
 
     def revoke(self, token_id: str) -> bool:
-        with closing(self._connect()) as db:
-            changed = db.execute(
-                "UPDATE tokens SET revoked = ? WHERE id = ? AND revoked IS NULL",
-                (utc_now(), token_id),
+        with self.records.writing() as session:
+            changed = session.execute(
+                update(tokens)
+                .where(tokens.c.id == token_id, tokens.c.revoked_at.is_(None))
+                .values(revoked_at=utc_now())
             ).rowcount
         if changed:
             self.record(f"cli:{token_id}", "token.revoke", None, {})
@@ -87,35 +84,39 @@ class AdminStore:
 
     def authenticate(self, secret: str) -> Token | None:
         """The live token with this secret, or None."""
-        with closing(self._connect()) as db:
-            row = db.execute(
-                "SELECT id, role, label, created, revoked FROM tokens WHERE hash = ? AND revoked IS NULL",
-                (_hash(secret),),
-            ).fetchone()
-        return None if row is None else Token(*row)
+        with self.records.reading() as session:
+            row = session.execute(
+                select(tokens).where(
+                    tokens.c.secret_hash == _hash(secret), tokens.c.revoked_at.is_(None)
+                )
+            ).first()
+        return None if row is None else _token(row)
 
     # -- audit ------------------------------------------------------------------------------
     def record(self, actor: str, action: str, layer: str | None, details: dict[str, Any]) -> None:
-        with closing(self._connect()) as db:
-            db.execute(
-                "INSERT INTO audit VALUES (?, ?, ?, ?, ?)",
-                (utc_now(), actor, action, layer, json.dumps(details, ensure_ascii=False)),
+        with self.records.writing() as session:
+            session.execute(
+                insert(audit_entries).values(
+                    at=utc_now(), actor=actor, action=action, layer=layer, details=details
+                )
             )
 
-    def audit(self, layer: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
-        sql = "SELECT at, actor, action, layer, details FROM audit"
-        params: tuple = ()
+    def audit(self, layer: str | None = None, limit: int = AUDIT_PAGE) -> list[dict[str, Any]]:
+        """The newest entries first, of one layer or of all."""
+        statement = select(audit_entries).order_by(
+            audit_entries.c.at.desc(), audit_entries.c.id.desc()
+        )
         if layer is not None:
-            sql, params = sql + " WHERE layer = ?", (layer,)
-        with closing(self._connect()) as db:
-            rows = db.execute(sql + " ORDER BY rowid DESC LIMIT ?", (*params, limit)).fetchall()
-        return [
-            {
-                "at": at,
-                "actor": actor,
-                "action": action,
-                "layer": lyr,
-                "details": json.loads(details),
-            }
-            for at, actor, action, lyr, details in rows
-        ]
+            statement = statement.where(audit_entries.c.layer == layer)
+        with self.records.reading() as session:
+            rows = session.execute(statement.limit(limit))
+            return [
+                {
+                    "at": row.at,
+                    "actor": row.actor,
+                    "action": row.action,
+                    "layer": row.layer,
+                    "details": row.details,
+                }
+                for row in rows
+            ]

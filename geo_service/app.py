@@ -73,18 +73,14 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     )
     app.state.settings = settings
     app.state.store = store or GeoPackageStore(settings.data_dir)
-    app.state.admin = AdminStore(settings.data_dir)
-    app.state.shortlists = ShortlistStore(
-        settings.data_dir,
-        settings.shortlist_max_items,
-        settings.shortlists_per_client,
-        settings.shortlist_expiry_days,
-    )
     app.state.rasters = RasterStore(settings.data_dir)
     app.state.pdf_cache = PdfCache(settings.data_dir / "_cache" / "pdf", settings.pdf_cache_bytes)
     app.state.heavy = HeavyExports(settings.heavy_exports, settings.heavy_export_wait)
     app.state.records = Records.from_settings(settings)
-    upgrade(app.state.records)  # several workers may start at once: it takes a lock
+    # several workers may start at once: it takes a lock
+    upgrade(app.state.records, settings.data_dir)
+    app.state.admin = AdminStore(app.state.records)
+    app.state.shortlists = ShortlistStore.from_settings(app.state.records, settings)
     app.state.projects = ProjectStore(app.state.records, settings.procedures_dir)
     app.state.enquiries = EnquiryStore(app.state.records, settings.enquiries_per_client_hour)
     app.add_middleware(GZipMiddleware, minimum_size=4096)

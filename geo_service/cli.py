@@ -28,11 +28,13 @@ def _data_dir(args: argparse.Namespace) -> Path:
 
 
 def _records(args: argparse.Namespace):
-    """The records database of the data directory (or GEO_SERVICE_DATABASE_URL), migrated."""
+    """The records database of the data directory (or GEO_SERVICE_DATABASE_URL), migrated and
+    holding what an earlier release kept in files there."""
     from .records import Records, database_url, upgrade
 
-    records = Records(database_url(Settings().database_url, _data_dir(args)))
-    upgrade(records)
+    data_dir = _data_dir(args)
+    records = Records(database_url(Settings().database_url, data_dir))
+    upgrade(records, data_dir)
     return records
 
 
@@ -192,13 +194,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     try:
         if args.shortlist:
-            settings = Settings()
-            shortlists = ShortlistStore(
-                _data_dir(args),
-                settings.shortlist_max_items,
-                settings.shortlists_per_client,
-                settings.shortlist_expiry_days,
-            )
+            shortlists = ShortlistStore.from_settings(_records(args), Settings())
             path, _ = export_shortlist(
                 store, shortlists.get(args.shortlist), args.format, args.crs, args.lang
             )
@@ -236,7 +232,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_token(args: argparse.Namespace) -> int:
     from .admin_store import AdminStore
 
-    admin = AdminStore(_data_dir(args))
+    admin = AdminStore(_records(args))
     if args.action == "create":
         _, secret = admin.create_token(args.role, args.label or "")
         print(secret)
@@ -295,7 +291,7 @@ def cmd_import(args: argparse.Namespace) -> int:
             GeoPackageStore(data_dir),
             limits,
             settings.province,
-            AdminStore(data_dir),
+            AdminStore(_records(args)),
             f"cli:{getpass.getuser()}",
         )
     except ServiceError as exc:
@@ -307,11 +303,17 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 def cmd_db(args: argparse.Namespace) -> int:
     from .records import Records, current_revision, database_url, head_revision, upgrade
+    from .records.legacy import LegacyFileError
 
-    records = Records(database_url(Settings().database_url, _data_dir(args)))
+    data_dir = _data_dir(args)
+    records = Records(database_url(Settings().database_url, data_dir))
     try:
         if args.action == "upgrade":
-            before, after = upgrade(records)
+            try:
+                before, after = upgrade(records, data_dir)
+            except LegacyFileError as exc:
+                print(f"geo-service db upgrade: {exc}", file=sys.stderr)
+                return 2
             print(f"records database {records.engine.url!r}: {before or 'empty'} → {after}")
             return 0
         current, head = current_revision(records), head_revision()
@@ -403,7 +405,7 @@ def cmd_projects(args: argparse.Namespace) -> int:
             report = import_projects(source, projects, site_checker(store), today, args.dry_run)
             print(report.to_text())
             if report.stored:
-                AdminStore(_data_dir(args)).record(
+                AdminStore(projects.records).record(
                     f"cli:{getpass.getuser()}",
                     "project.import",
                     "investment_projects",
@@ -511,7 +513,9 @@ def build_parser() -> argparse.ArgumentParser:
     revoke = with_data_dir(actions.add_parser("revoke", help="revoke a token by its id"))
     revoke.add_argument("token_id")
     token.set_defaults(handler=cmd_token)
-    db = commands.add_parser("db", help="the records database (pipeline projects, enquiries)")
+    db = commands.add_parser(
+        "db", help="the records database (pipeline, enquiries, tokens, audit log, shortlists)"
+    )
     db_actions = db.add_subparsers(dest="action", required=True)
     with_data_dir(db_actions.add_parser("upgrade", help="apply the migrations it lacks"))
     with_data_dir(db_actions.add_parser("current", help="its revision (exit 1 if behind)"))

@@ -168,7 +168,7 @@ class Settings(BaseSettings):
     database_url: str | None = setting(
         None,
         unit="SQLAlchemy URL",
-        effect="the records database (pipeline projects, dossier events, enquiries); "
+        effect="the records database (pipeline projects, dossier events, enquiries, tokens, audit log, shortlists); "
         "`postgresql+psycopg://user:password@host/db` for PostgreSQL",
         shown_default="SQLite file `records.sqlite` in the data directory",
     )

@@ -1,10 +1,10 @@
 """Shortlists: a planner's named list of sites from any layers, shared by an unguessable id.
 
 Anyone with the id reads a list; only its edit key (returned once, stored hashed) changes or
-deletes it. Lists live in `DATA_DIR/shortlists.sqlite` (WAL, so several workers read and write
-safely) and survive restarts, but not disuse: a list nobody has read or changed for
-`expiry_days` is gone (404) and purged. Items are references (`collection`, `id`): a feature that
-has since gone is reported as missing, never a failure of the list.
+deletes it. Lists live in the records database, so every worker and every API process sharing
+it sees a change on its next request, and survive restarts, but not disuse: a list nobody has
+read or changed for `expiry_days` is gone (404) and purged. Items are references (`collection`,
+`id`): a feature that has since gone is reported as missing, never a failure of the list.
 """
 
 from __future__ import annotations
@@ -13,17 +13,19 @@ import contextlib
 import datetime as dt
 import hashlib
 import hmac
-import json
 import secrets
-import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Row, delete, func, insert, select, update
+from sqlalchemy.orm import Session
 
 from . import clock
 from .errors import Forbidden, NotFound, ServiceError, TooLarge, Unauthorized
+from .records import Records
+from .records.schema import shortlist_items, shortlists
 
-FILE_NAME = "shortlists.sqlite"
 USE_RESOLUTION = dt.timedelta(days=1)
 """A read refreshes a list's last use only when the stored one is older than this: expiry is
 counted in days, and most reads then write nothing."""
@@ -72,66 +74,53 @@ def _unique(items: list[ItemRef]) -> list[ItemRef]:
 
 class ShortlistStore:
     def __init__(
-        self, data_dir: Path, max_items: int, max_per_client: int, expiry_days: float = 365
+        self, records: Records, max_items: int, max_per_client: int, expiry_days: float = 365
     ) -> None:
-        self.path = Path(data_dir) / FILE_NAME
+        self.records = records
         self.max_items = max_items
         self.max_per_client = max_per_client
         self.expiry = dt.timedelta(days=expiry_days)
 
-    def _connect(self) -> sqlite3.Connection:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        connection = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        connection.execute("PRAGMA journal_mode=WAL")
-        connection.execute(
-            "CREATE TABLE IF NOT EXISTS shortlists (id TEXT PRIMARY KEY, key_hash TEXT NOT NULL, "
-            "name TEXT NOT NULL, note TEXT NOT NULL, items TEXT NOT NULL, client TEXT NOT NULL, "
-            "created TEXT NOT NULL, updated TEXT NOT NULL, used TEXT)"
+    @classmethod
+    def from_settings(cls, records: Records, settings: Any) -> ShortlistStore:
+        return cls(
+            records,
+            settings.shortlist_max_items,
+            settings.shortlists_per_client,
+            settings.shortlist_expiry_days,
         )
-        columns = {row[1] for row in connection.execute("PRAGMA table_info(shortlists)")}
-        if "used" not in columns:  # a file from before lists expired: last use = last change
-            with contextlib.suppress(sqlite3.OperationalError):  # another worker added it
-                connection.execute("ALTER TABLE shortlists ADD COLUMN used TEXT")
-        return connection
 
     @contextlib.contextmanager
-    def _writing(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction, committed unless the block fails; the purge of an expired list
-        found on the way stands."""
-        with contextlib.closing(self._connect()) as db:
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                yield db
-            except ShortlistExpired:
-                db.execute("COMMIT")
-                raise
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
+    def _session(self, shortlist_id: str, write: bool = True) -> Iterator[Session]:
+        """A transaction on one list (committed unless the block fails); if the list is found
+        expired, it is deleted, in a transaction of its own, before the 404 goes out."""
+        try:
+            with self.records.writing() if write else self.records.reading() as session:
+                yield session
+        except ShortlistExpired:
+            with self.records.writing() as session:
+                session.execute(
+                    delete(shortlists).where(
+                        shortlists.c.id == shortlist_id,
+                        shortlists.c.used_at < self._expired_before(),
+                    )
+                )
+            raise
 
     def _expired_before(self) -> str:
         """Lists last used before this moment have expired."""
         return clock.utc_stamp(clock.now() - self.expiry)
 
-    def _purge(self, db: sqlite3.Connection) -> None:
-        db.execute(
-            "DELETE FROM shortlists WHERE coalesce(used, updated) < ?", (self._expired_before(),)
-        )
-
-    def _live_row(self, db: sqlite3.Connection, shortlist_id: str) -> tuple:
-        """(id, name, note, items, created, updated, key_hash, last used) of a list; `NotFound`
-        if there is none, `ShortlistExpired` (and it is deleted) if it has not been used for
-        longer than the expiry."""
-        row = db.execute(
-            "SELECT id, name, note, items, created, updated, key_hash, coalesce(used, updated) "
-            "FROM shortlists WHERE id = ?",
-            (shortlist_id,),
-        ).fetchone()
+    def _live_row(self, session: Session, shortlist_id: str, lock: bool) -> Row:
+        """The list's row (locked until the transaction ends if `lock`); `NotFound` if there is
+        none, `ShortlistExpired` if it has not been used for longer than the expiry."""
+        if lock:
+            row = self.records.lock_row(session, shortlists, shortlist_id)
+        else:
+            row = session.execute(select(shortlists).where(shortlists.c.id == shortlist_id)).first()
         if row is None:
             raise NotFound(f"no shortlist {shortlist_id!r} / không có danh sách {shortlist_id!r}")
-        if row[7] < self._expired_before():
-            db.execute("DELETE FROM shortlists WHERE id = ?", (shortlist_id,))
+        if row.used_at < self._expired_before():
             days = self.expiry.days
             raise ShortlistExpired(
                 f"shortlist {shortlist_id!r} was not used for {days} days and has been removed "
@@ -140,13 +129,13 @@ class ShortlistStore:
         return row
 
     @staticmethod
-    def _check_key(row: tuple, key: str | None) -> None:
+    def _check_key(row: Row, key: str | None) -> None:
         if not key:
             raise Unauthorized(
                 "changing a shortlist needs its edit key in the X-Shortlist-Key header / "
                 "cần khóa sửa trong tiêu đề X-Shortlist-Key"
             )
-        if not hmac.compare_digest(row[6], _hash(key)):
+        if not hmac.compare_digest(row.key_hash, _hash(key)):
             raise Forbidden(
                 "the edit key does not match this shortlist / khóa sửa không khớp danh sách"
             )
@@ -161,42 +150,59 @@ class ShortlistStore:
     def create(
         self, name: str, note: str, items: list[ItemRef], client: str
     ) -> tuple[Shortlist, str]:
+        """A new list and its edit key; 429 once the client has `max_per_client` lists."""
         items = _unique(items)
         self._check_size(items)
         key = secrets.token_urlsafe(24)
         now = clock.utc_now()
         shortlist = Shortlist(new_id(), name, note, items, now, now)
-        with self._writing() as db:
-            self._purge(db)  # expired lists no longer count against the client's quota
-            (count,) = db.execute(
-                "SELECT count(*) FROM shortlists WHERE client = ?", (client,)
-            ).fetchone()
+        with self.records.writing() as session:
+            # two creates by one client count one after the other, so both cannot pass
+            self.records.lock_name(session, f"shortlists of {client}")
+            # expired lists no longer count against the client's quota
+            session.execute(delete(shortlists).where(shortlists.c.used_at < self._expired_before()))
+            count = session.scalar(
+                select(func.count()).select_from(shortlists).where(shortlists.c.client == client)
+            )
             if count >= self.max_per_client:
                 raise TooManyShortlists(
                     f"this client already has {count} shortlists, the most allowed is {self.max_per_client}"
                 )
-            db.execute(
-                "INSERT INTO shortlists VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (shortlist.id, _hash(key), name, note, _items_json(items), client, now, now, now),
+            session.execute(
+                insert(shortlists).values(
+                    id=shortlist.id,
+                    key_hash=_hash(key),
+                    name=name,
+                    note=note,
+                    client=client,
+                    created_at=now,
+                    updated_at=now,
+                    used_at=now,
+                )
             )
+            _write_items(session, shortlist.id, items)
         return shortlist, key
 
     def get(self, shortlist_id: str) -> Shortlist:
         """The list; reading it counts as using it."""
-        with contextlib.closing(self._connect()) as db:  # each statement commits on its own
-            row = self._live_row(db, shortlist_id)
-            now = clock.now()
-            if row[7] < clock.utc_stamp(now - USE_RESOLUTION):
-                db.execute(
-                    "UPDATE shortlists SET used = ? WHERE id = ?",
-                    (clock.utc_stamp(now), shortlist_id),
+        with self._session(shortlist_id, write=False) as session:
+            row = self._live_row(session, shortlist_id, lock=False)
+            shortlist = _shortlist(row, _read_items(session, shortlist_id))
+        now = clock.now()
+        if row.used_at < clock.utc_stamp(now - USE_RESOLUTION):
+            stamp = clock.utc_stamp(now)
+            with self.records.writing() as session:
+                session.execute(
+                    update(shortlists)
+                    .where(shortlists.c.id == shortlist_id, shortlists.c.used_at < stamp)
+                    .values(used_at=stamp)
                 )
-        return _shortlist(row[:6])
+        return shortlist
 
     def delete(self, shortlist_id: str, key: str | None) -> None:
-        with self._writing() as db:
-            self._check_key(self._live_row(db, shortlist_id), key)
-            db.execute("DELETE FROM shortlists WHERE id = ?", (shortlist_id,))
+        with self._session(shortlist_id) as session:
+            self._check_key(self._live_row(session, shortlist_id, lock=True), key)
+            session.execute(delete(shortlists).where(shortlists.c.id == shortlist_id))
 
     def update(
         self,
@@ -207,10 +213,10 @@ class ShortlistStore:
         add: list[ItemRef] | None = None,
         remove: list[ItemRef] | None = None,
     ) -> Shortlist:
-        with self._writing() as db:
-            row = self._live_row(db, shortlist_id)
+        with self._session(shortlist_id) as session:
+            row = self._live_row(session, shortlist_id, lock=True)
             self._check_key(row, key)
-            shortlist = _shortlist(row[:6])
+            shortlist = _shortlist(row, _read_items(session, shortlist_id))
             gone = set(remove or [])
             items = _unique([i for i in shortlist.items if i not in gone] + list(add or []))
             self._check_size(items)
@@ -218,26 +224,47 @@ class ShortlistStore:
             shortlist.name = shortlist.name if name is None else name
             shortlist.note = shortlist.note if note is None else note
             shortlist.updated = clock.utc_now()
-            db.execute(
-                "UPDATE shortlists SET name = ?, note = ?, items = ?, updated = ?, used = ? "
-                "WHERE id = ?",
-                (
-                    shortlist.name,
-                    shortlist.note,
-                    _items_json(items),
-                    shortlist.updated,
-                    shortlist.updated,
-                    shortlist_id,
-                ),
+            session.execute(
+                update(shortlists)
+                .where(shortlists.c.id == shortlist_id)
+                .values(
+                    name=shortlist.name,
+                    note=shortlist.note,
+                    updated_at=shortlist.updated,
+                    used_at=shortlist.updated,
+                )
             )
+            session.execute(
+                delete(shortlist_items).where(shortlist_items.c.shortlist_id == shortlist_id)
+            )
+            _write_items(session, shortlist_id, items)
         return shortlist
 
 
-def _items_json(items: list[ItemRef]) -> str:
-    return json.dumps([{"collection": i.collection, "id": i.id} for i in items], ensure_ascii=False)
+def _write_items(session: Session, shortlist_id: str, items: list[ItemRef]) -> None:
+    if items:
+        session.execute(
+            insert(shortlist_items),
+            [
+                {
+                    "shortlist_id": shortlist_id,
+                    "collection": i.collection,
+                    "feature_id": i.id,
+                    "position": n,
+                }
+                for n, i in enumerate(items)
+            ],
+        )
 
 
-def _shortlist(row: tuple) -> Shortlist:
-    shortlist_id, name, note, items, created, updated = row
-    refs = [ItemRef(i["collection"], i["id"]) for i in json.loads(items)]
-    return Shortlist(shortlist_id, name, note, refs, created, updated)
+def _read_items(session: Session, shortlist_id: str) -> list[ItemRef]:
+    rows = session.execute(
+        select(shortlist_items.c.collection, shortlist_items.c.feature_id)
+        .where(shortlist_items.c.shortlist_id == shortlist_id)
+        .order_by(shortlist_items.c.position)
+    )
+    return [ItemRef(collection, feature_id) for collection, feature_id in rows]
+
+
+def _shortlist(row: Row, items: list[ItemRef]) -> Shortlist:
+    return Shortlist(row.id, row.name, row.note, items, row.created_at, row.updated_at)

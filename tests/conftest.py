@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,8 +20,9 @@ from geo_service.sample import build_sample
 from geo_service.settings import Settings
 from geo_service.store.gpkg import GeoPackageStore
 
-from .pipeline_app import PipelineDir, pipeline_data_dir
+from .pipeline_app import pipeline_data_dir
 from .postgres import DatabaseFactory, PostgresUnavailable, throwaway_cluster
+from .staff import bearer, staff_token
 
 GRID_NAMES = ["Mộc Châu", "Đà Bắc", "Mai Sơn", "Vân Hồ", "Quỳnh Nhai"]
 STATUSES = ["planned", "calling_investment", "operating"]
@@ -110,6 +112,29 @@ def publish(data_dir: Path, meta: LayerMeta, frame, **options) -> int:
     return GeoPackageStore(data_dir).publish(meta, frame, **options)
 
 
+def upgrade_in_workers(url: str, data_dir: Path | None = None, workers: int = 4) -> list:
+    """Upgrade the records database from several threads at once, as workers starting together
+    do: each one's (revision before, revision after). Fails if any of them failed."""
+    results, errors = [], []
+
+    def start() -> None:
+        records = Records(url)
+        try:
+            results.append(upgrade(records, data_dir))
+        except Exception as exc:  # collected: the test fails on any
+            errors.append(exc)
+        finally:
+            records.dispose()
+
+    threads = [threading.Thread(target=start) for _ in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    return results
+
+
 @pytest.fixture(scope="session")
 def grid_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     data_dir = tmp_path_factory.mktemp("grid")
@@ -192,17 +217,18 @@ def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterat
 
 
 @pytest.fixture(scope="module")
-def pipeline_dir(tmp_path_factory: pytest.TempPathFactory) -> PipelineDir:
-    """A data directory with the `grid` layer and an editor's and an admin's token (per module:
-    each test brings its own records database)."""
+def pipeline_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data directory with the `grid` layer (per module: each test brings its own records
+    database, and its tokens there)."""
     return pipeline_data_dir(tmp_path_factory.mktemp("pipeline"))
 
 
 @pytest.fixture
-def editor(pipeline_dir: PipelineDir) -> dict[str, str]:
-    return pipeline_dir.editor
+def editor(pipeline_dir: Path, records_url: str) -> dict[str, str]:
+    """The Authorization header of an editor's token in the test's records database."""
+    return bearer(staff_token(pipeline_dir, "editor", "Phòng Đầu tư (thử nghiệm)", records_url))
 
 
 @pytest.fixture
-def admin(pipeline_dir: PipelineDir) -> dict[str, str]:
-    return pipeline_dir.admin
+def admin(pipeline_dir: Path, records_url: str) -> dict[str, str]:
+    return bearer(staff_token(pipeline_dir, "admin", "admin", records_url))

@@ -1,16 +1,15 @@
-"""Helpers for the pipeline tests: a data directory with a site layer and tokens, an app on a
-given records database, and a valid project document to vary."""
+"""Helpers for the pipeline tests: a data directory with a site layer, an app on a given records
+database, and a valid project document to vary."""
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 from fastapi.testclient import TestClient
 
-from geo_service.admin_store import AdminStore
 from geo_service.app import create_app
 from geo_service.layer_frame import records_to_frame
 from geo_service.settings import Settings
@@ -20,27 +19,13 @@ MAI_SON_POINT = {"type": "Point", "coordinates": [104.08, 21.25]}
 """Near the centre of Xã Chiềng Mung (04123), where the Mai Sơn industrial zone lies."""
 
 
-class PipelineDir(NamedTuple):
-    folder: Path
-    editor: dict[str, str]
-    """Authorization header of an editor's token."""
-    admin: dict[str, str]
-
-
-def pipeline_data_dir(folder: Path) -> PipelineDir:
-    """A data directory holding the `grid` test layer, with an editor's and an admin's token."""
+def pipeline_data_dir(folder: Path) -> Path:
+    """A data directory holding the `grid` test layer."""
     from .conftest import grid_layer
 
     meta, records, geometries = grid_layer()
     GeoPackageStore(folder).publish(meta, records_to_frame(meta, records, geometries))
-    admin = AdminStore(folder)
-    _, editor_secret = admin.create_token("editor", "Phòng Đầu tư (thử nghiệm)")
-    _, admin_secret = admin.create_token("admin", "admin")
-    return PipelineDir(
-        folder,
-        {"Authorization": f"Bearer {editor_secret}"},
-        {"Authorization": f"Bearer {admin_secret}"},
-    )
+    return folder
 
 
 @contextlib.contextmanager

@@ -13,7 +13,6 @@ from fastapi.testclient import TestClient
 from pyproj import Transformer
 from rasterio.transform import from_origin
 
-from geo_service.admin_store import AdminStore
 from geo_service.app import create_app
 from geo_service.catalogue import LayerMeta
 from geo_service.kinds import fields_for_kind
@@ -21,6 +20,7 @@ from geo_service.layer_frame import records_to_frame
 from geo_service.settings import Settings
 
 from .conftest import grid_layer, publish
+from .staff import staff_token
 
 ORIGIN = (500_000.0, 2_350_000.0)
 """Top-left corner of the test rasters in EPSG:9206 (near Mai Sơn, 104° E, 21.2° N)."""
@@ -105,7 +105,7 @@ def make_world(data: Path, files: Path) -> tuple[TestClient, dict]:
     (continuous) and `dem` (an inclined plane) registered through the API."""
     publish(data, *layer("sites", "industrial_zone", "polygon", SITES))
     publish(data, *layer("gates", "logistics_trade", "point", GATES))
-    _, editor = AdminStore(data).create_token("editor")
+    editor = staff_token(data, "editor")
     client = TestClient(create_app(Settings(data_dir=data, raster_max_pixels=100_000)))
     headers = {"Authorization": f"Bearer {editor}"}
     for raster_id, grid, meta in (

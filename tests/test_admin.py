@@ -1,25 +1,30 @@
-"""GIS staff administration: tokens and roles, versions, rollback, archive, audit, locking."""
+"""GIS staff administration: tokens and roles, versions, rollback, archive, audit, locking.
+Tokens and the audit log are tested on both records databases (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
-import sys
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from geo_service.admin_store import AdminStore
 from geo_service.app import create_app
 from geo_service.layer_frame import records_to_frame
+from geo_service.records import Records, upgrade
+from geo_service.records.schema import tokens
 from geo_service.settings import Settings
 from geo_service.store.gpkg import GeoPackageStore
 
 from .conftest import grid_layer, publish
 from .server import running_server
+from .staff import admin_store, bearer, cli, staff_token
 
 
 @pytest.fixture()
@@ -31,37 +36,34 @@ def data_dir(tmp_path):
     return tmp_path
 
 
-def cli(*args: str, data_dir) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "geo_service.cli", *args, "--data-dir", str(data_dir)],
-        capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+def test_token_cli_prints_only_the_token_lists_and_revokes(tmp_path, records_url):
+    def token(*args: str) -> subprocess.CompletedProcess:
+        return cli("token", *args, data_dir=tmp_path, url=records_url)
 
-
-def bearer(secret: str) -> dict:
-    return {"Authorization": f"Bearer {secret}"}
-
-
-def test_token_cli_prints_only_the_token_lists_and_revokes(tmp_path):
-    created = cli("token", "create", "--role", "editor", "--label", "Sở KH&ĐT", data_dir=tmp_path)
+    created = token("create", "--role", "editor", "--label", "Sở KH&ĐT")
     assert created.returncode == 0
     (secret,) = created.stdout.split()
     assert secret.startswith("gst_") and len(secret) > 40
-    assert secret not in (tmp_path / "admin.sqlite").read_bytes().decode("latin-1")  # stored hashed
-    listed = cli("token", "list", data_dir=tmp_path).stdout
+    records = Records(records_url)
+    with records.reading() as session:
+        (stored,) = session.execute(sa.select(tokens)).all()
+    records.dispose()
+    assert secret not in str(tuple(stored))  # stored hashed
+    assert stored.secret_hash == hashlib.sha256(secret.encode()).hexdigest()
+    listed = token("list").stdout
     token_id = listed.split()[0]
     assert "editor" in listed and "Sở KH&ĐT" in listed and secret not in listed
-    assert cli("token", "revoke", token_id, data_dir=tmp_path).returncode == 0
-    assert "revoked" in cli("token", "list", data_dir=tmp_path).stdout
-    assert cli("token", "revoke", token_id, data_dir=tmp_path).returncode == 1
-    assert cli("token", "create", "--role", "owner", data_dir=tmp_path).returncode != 0
+    assert token("revoke", token_id).returncode == 0
+    assert "revoked" in token("list").stdout
+    assert token("revoke", token_id).returncode == 1
+    assert token("create", "--role", "owner").returncode != 0
 
 
-def test_writes_need_a_token_of_the_right_role(data_dir):
-    admin = AdminStore(data_dir)
-    _, editor = admin.create_token("editor")
-    _, boss = admin.create_token("admin")
-    client = TestClient(create_app(Settings(data_dir=data_dir)))
+def test_writes_need_a_token_of_the_right_role(data_dir, records_url):
+    with admin_store(data_dir, records_url) as admin:
+        _, editor = admin.create_token("editor")
+        _, boss = admin.create_token("admin")
+    client = TestClient(create_app(Settings(data_dir=data_dir, database_url=records_url)))
     assert client.get("/admin/layers/grid/versions").status_code == 401
     assert client.get("/admin/layers/grid/versions", headers=bearer("nope")).status_code == 401
     assert (
@@ -77,7 +79,7 @@ def test_writes_need_a_token_of_the_right_role(data_dir):
 
 
 def test_versions_and_rollback_restore_the_exact_previous_features(data_dir):
-    _, editor = AdminStore(data_dir).create_token("editor")
+    editor = staff_token(data_dir, "editor")
     client = TestClient(create_app(Settings(data_dir=data_dir)))
     listed = client.get("/admin/layers/grid/versions", headers=bearer(editor)).json()["versions"]
     assert [(v["version"], v["current"], v["features"]) for v in listed] == [
@@ -105,10 +107,10 @@ def test_versions_and_rollback_restore_the_exact_previous_features(data_dir):
     )
 
 
-def test_archive_takes_a_layer_out_and_the_audit_log_says_who(data_dir):
-    admin = AdminStore(data_dir)
-    token, secret = admin.create_token("admin", "chief")
-    client = TestClient(create_app(Settings(data_dir=data_dir)))
+def test_archive_takes_a_layer_out_and_the_audit_log_says_who(data_dir, records_url):
+    with admin_store(data_dir, records_url) as admin:
+        token, secret = admin.create_token("admin", "chief")
+    client = TestClient(create_app(Settings(data_dir=data_dir, database_url=records_url)))
     client.post("/admin/layers/grid/rollback", params={"version": 1}, headers=bearer(secret))
     assert client.delete("/admin/layers/grid", headers=bearer(secret)).status_code == 200
     assert client.get("/collections/grid").status_code == 404
@@ -129,8 +131,9 @@ def test_concurrent_publishes_are_serialised(data_dir):
     assert GeoPackageStore(data_dir).version_numbers("grid") == [1, 2, 3, 4, 5, 6]
 
 
-def test_tokens_count_from_the_next_request_in_every_worker(data_dir):
-    with running_server(data_dir, workers=2) as url:
+def test_tokens_count_from_the_next_request_in_every_worker(data_dir, records_url):
+    database = {"GEO_SERVICE_DATABASE_URL": records_url}
+    with running_server(data_dir, workers=2, env=database) as url:
 
         def status(secret: str) -> int:
             request = urllib.request.Request(
@@ -143,10 +146,11 @@ def test_tokens_count_from_the_next_request_in_every_worker(data_dir):
             except urllib.error.HTTPError as error:
                 return error.code
 
-        secret = cli("token", "create", "--role", "editor", data_dir=data_dir).stdout.strip()
+        created = cli("token", "create", "--role", "editor", data_dir=data_dir, url=records_url)
+        secret = created.stdout.strip()
         assert {status(secret) for _ in range(12)} == {200}
-        token_id = cli("token", "list", data_dir=data_dir).stdout.split()[0]
-        assert cli("token", "revoke", token_id, data_dir=data_dir).returncode == 0
+        token_id = cli("token", "list", data_dir=data_dir, url=records_url).stdout.split()[0]
+        assert cli("token", "revoke", token_id, data_dir=data_dir, url=records_url).returncode == 0
         assert {status(secret) for _ in range(12)} == {401}
 
 
@@ -167,7 +171,7 @@ def test_a_failure_in_the_middle_of_publishing_leaves_the_old_version_served(dat
 
 
 def test_after_a_rollback_every_worker_serves_the_version(data_dir):
-    _, secret = AdminStore(data_dir).create_token("editor")
+    secret = staff_token(data_dir, "editor")
     with running_server(data_dir, workers=2) as url:
 
         def matched() -> int:
@@ -183,3 +187,44 @@ def test_after_a_rollback_every_worker_serves_the_version(data_dir):
         with urllib.request.urlopen(request, timeout=10) as response:
             assert response.status == 200
         assert {matched() for _ in range(12)} == {101}
+
+
+def test_the_audit_log_lists_the_newest_first_for_all_layers_or_one(records_url, monkeypatch):
+    records = Records(records_url)
+    upgrade(records)
+    admin = AdminStore(records)
+    moments = iter(["2026-03-01T08:00:00Z", "2026-03-01T09:00:00Z", "2026-03-01T09:00:00Z"])
+    monkeypatch.setattr("geo_service.admin_store.utc_now", lambda: next(moments))
+    admin.record("token:a1", "layer.publish", "zones", {"version": 2, "note": "Khu Mai Sơn"})
+    admin.record("token:b2", "layer.publish", "roads", {"version": 1})
+    admin.record("token:a1", "layer.rollback", "zones", {"to": 1})
+    try:
+        everything = admin.audit()
+        assert [(e["at"], e["action"], e["layer"]) for e in everything] == [
+            ("2026-03-01T09:00:00Z", "layer.rollback", "zones"),  # the later of one second
+            ("2026-03-01T09:00:00Z", "layer.publish", "roads"),
+            ("2026-03-01T08:00:00Z", "layer.publish", "zones"),
+        ]
+        assert everything[2]["details"] == {"version": 2, "note": "Khu Mai Sơn"}
+        assert [e["details"] for e in admin.audit("zones")] == [{"to": 1}, everything[2]["details"]]
+        assert admin.audit("zones", limit=1)[0]["action"] == "layer.rollback"
+        assert admin.audit("nothing") == []
+    finally:
+        records.dispose()
+
+
+def test_an_unknown_role_is_refused_by_the_store_and_the_database(records_url):
+    records = Records(records_url)
+    upgrade(records)
+    try:
+        with pytest.raises(ValueError, match="role"):
+            AdminStore(records).create_token("owner")  # type: ignore[arg-type]
+        with pytest.raises(sa.exc.IntegrityError), records.writing() as session:
+            session.execute(
+                sa.insert(tokens).values(
+                    id="x", secret_hash="0" * 64, role="owner", label="", created_at="t"
+                )
+            )
+        assert AdminStore(records).tokens() == []
+    finally:
+        records.dispose()

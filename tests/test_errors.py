@@ -10,7 +10,6 @@ from fastapi.testclient import TestClient
 from starlette.exceptions import HTTPException
 
 from geo_service import errors
-from geo_service.admin_store import AdminStore
 from geo_service.api.strict_input import StrictRoute
 from geo_service.app import create_app
 from geo_service.settings import Settings
@@ -18,6 +17,7 @@ from geo_service.shortlists import TooManyShortlists
 
 from .conftest import error_document
 from .raster_data import make_world_with_grid
+from .staff import staff_token
 
 GEOJSON = b'{"type": "FeatureCollection", "features": []}'
 
@@ -27,7 +27,7 @@ def world(tmp_path_factory):
     """Layers, rasters, an editor and an admin token; tight limits so 413 and 429 are near."""
     data = tmp_path_factory.mktemp("errors")
     _, editor_headers = make_world_with_grid(data, tmp_path_factory.mktemp("errors-files"))
-    _, boss = AdminStore(data).create_token("admin")
+    boss = staff_token(data, "admin")
     settings = Settings(
         data_dir=data, max_export=5, shortlist_max_items=2, shortlists_per_client=1,
         upload_max_bytes=10,

@@ -23,7 +23,7 @@ from .pipeline_app import MAI_SON_POINT, pipeline_client, project_body
 
 @pytest.fixture
 def client(pipeline_dir, records_url):
-    with pipeline_client(pipeline_dir.folder, records_url) as client:
+    with pipeline_client(pipeline_dir, records_url) as client:
         yield client
 
 

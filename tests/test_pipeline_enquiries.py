@@ -20,7 +20,7 @@ ENQUIRY = {
 
 @pytest.fixture
 def client(pipeline_dir, records_url):
-    with pipeline_client(pipeline_dir.folder, records_url, enquiries_per_client_hour=3) as client:
+    with pipeline_client(pipeline_dir, records_url, enquiries_per_client_hour=3) as client:
         yield client
 
 

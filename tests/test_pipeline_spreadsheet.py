@@ -28,7 +28,7 @@ POLYGON = {
 
 @pytest.fixture
 def client(pipeline_dir, records_url):
-    with pipeline_client(pipeline_dir.folder, records_url) as client:
+    with pipeline_client(pipeline_dir, records_url) as client:
         yield client
 
 
@@ -169,7 +169,7 @@ def test_missing_columns_and_unreadable_files(client, tmp_path):
 def test_the_projects_commands(pipeline_dir, records_url, tmp_path):
     environment = {**os.environ, "GEO_SERVICE_DATABASE_URL": records_url}
     base = [sys.executable, "-m", "geo_service.cli", "projects"]
-    where = ["--data-dir", str(pipeline_dir.folder)]
+    where = ["--data-dir", str(pipeline_dir)]
 
     def run(*args: str) -> subprocess.CompletedProcess:
         return subprocess.run([*base, *args], env=environment, capture_output=True, text=True)

@@ -19,6 +19,7 @@ import pytest
 
 from .pipeline_app import pipeline_data_dir, project_body
 from .server import running_server
+from .staff import bearer, staff_token
 from .test_map_browser import ARTIFACTS, CHROMIUM
 
 sync_api = pytest.importorskip("playwright.sync_api")
@@ -38,7 +39,8 @@ def call(url: str, method: str = "GET", body: dict | None = None, headers: dict 
 def test_an_investor_asks_from_the_project_page(tmp_path: Path, records_url: str):
     if not CHROMIUM.exists():
         pytest.fail("Debian's chromium is missing: `apt-get install -y chromium` (test.sh does)")
-    data_dir, editor, _ = pipeline_data_dir(tmp_path / "data")
+    data_dir = pipeline_data_dir(tmp_path / "data")
+    editor = bearer(staff_token(data_dir, "editor", url=records_url))
     env = {"GEO_SERVICE_DATABASE_URL": records_url}
     with running_server(data_dir, workers=2, env=env) as base, sync_api.sync_playwright() as pw:
         status, _ = call(f"{base}/projects", "POST", project_body(), editor)

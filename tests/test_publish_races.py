@@ -16,7 +16,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from geo_service.admin_store import AdminStore
 from geo_service.errors import Conflict
 from geo_service.ingest import service
 from geo_service.layer_frame import records_to_frame
@@ -27,6 +26,7 @@ from geo_service.store.gpkg import GeoPackageStore
 
 from .conftest import grid_layer, publish
 from .raster_data import write_tiff
+from .staff import staff_token
 from .test_upload import NEW_LAYER_METADATA, as_file, setup, zones_frame  # noqa: F401
 
 WAIT = 60
@@ -37,7 +37,7 @@ RASTER_META = json.dumps({"title_vi": "Địa hình", "title_en": "Terrain"})
 @pytest.fixture()
 def world(setup, tmp_path):  # noqa: F811 (the fixture imported above)
     client, editor, data = setup
-    _, chief = AdminStore(data).create_token("admin")
+    chief = staff_token(data, "admin")
     zones = as_file(zones_frame(), tmp_path, "zones.geojson", "GeoJSON")
     tiff = write_tiff(tmp_path / "t.tif", np.ones((20, 20), dtype="float32"), nodata=0)
     return client, editor, bearer(chief), data, zones, tiff

@@ -19,13 +19,13 @@ from rasterio.errors import NotGeoreferencedWarning
 from rasterio.io import MemoryFile
 from rasterio.transform import from_origin
 
-from geo_service.admin_store import AdminStore
 from geo_service.app import create_app
 from geo_service.rasters.coverage import cover
 from geo_service.settings import Settings
 
 from .conftest import publish
 from .raster_data import PIXEL, SITES, layer, make_world, register, vn2000, write_tiff
+from .staff import staff_token
 
 
 @pytest.fixture(scope="module")
@@ -147,7 +147,7 @@ def test_raster_uploads_need_an_editor_token(world, tmp_path):
 def test_an_upload_over_the_byte_limit_is_413(tmp_path):
     data = tmp_path / "data"
     data.mkdir()
-    _, editor = AdminStore(data).create_token("editor")
+    editor = staff_token(data, "editor")
     client = TestClient(create_app(Settings(data_dir=data, upload_max_bytes=1000)))
     path = write_tiff(tmp_path / "r.tif", np.ones((100, 100), dtype="float32"), nodata=0)
     response = register(client, {"Authorization": f"Bearer {editor}"}, path, "r",
@@ -202,7 +202,7 @@ def test_an_admin_archives_a_raster_and_keeps_its_versions(world, tmp_path):
     assert (
         client.delete("/admin/rasters/old", headers=headers).status_code == 403
     )  # editors may not
-    _, secret = AdminStore(data).create_token("admin")
+    secret = staff_token(data, "admin")
     admin = {"Authorization": f"Bearer {secret}"}
     archived = client.delete("/admin/rasters/old", headers=admin)
     assert archived.status_code == 200, archived.text
@@ -321,7 +321,7 @@ def test_zonal_statistics_in_a_geographic_raster(tmp_path):
     """The same polygon over a lon/lat raster: computed in that raster's CRS."""
     data = tmp_path / "data"
     publish(data, *layer("sites", "industrial_zone", "polygon", SITES))
-    _, editor = AdminStore(data).create_token("editor")
+    editor = staff_token(data, "editor")
     client = TestClient(create_app(Settings(data_dir=data)))
     rows, cols = np.mgrid[0:100, 0:100]
     path = write_tiff(tmp_path / "geo.tif", (rows * 1.0 + cols * 0.0).astype("float32"),

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import threading
 
 import pytest
 import sqlalchemy as sa
@@ -15,6 +14,8 @@ from alembic.runtime.migration import MigrationContext
 
 from geo_service.records import Records, current_revision, head_revision, upgrade
 from geo_service.records.schema import metadata
+
+from .conftest import upgrade_in_workers
 
 
 def test_migrations_upgrade_an_empty_database_to_the_schema(empty_database_url: str):
@@ -33,23 +34,7 @@ def test_migrations_upgrade_an_empty_database_to_the_schema(empty_database_url: 
 
 
 def test_workers_starting_together_migrate_once(empty_database_url: str):
-    results, errors = [], []
-
-    def start() -> None:
-        records = Records(empty_database_url)
-        try:
-            results.append(upgrade(records))
-        except Exception as exc:  # collected: the test fails on any
-            errors.append(exc)
-        finally:
-            records.dispose()
-
-    workers = [threading.Thread(target=start) for _ in range(4)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
-    assert errors == []
+    results = upgrade_in_workers(empty_database_url)
     assert all(after == head_revision() for _, after in results)
     assert sum(before is None for before, _ in results) == 1  # one migrated, the others waited
 

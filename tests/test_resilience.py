@@ -13,7 +13,6 @@ import pytest
 from fastapi.testclient import TestClient
 
 from geo_service import cli
-from geo_service.admin_store import AdminStore
 from geo_service.app import create_app
 from geo_service.layer_frame import records_to_frame
 from geo_service.rasters.store import RasterStore
@@ -22,6 +21,7 @@ from geo_service.store.gpkg import GeoPackageStore
 
 from .conftest import grid_layer, publish
 from .raster_data import make_world, plane_grid, register, write_tiff
+from .staff import staff_token
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -101,7 +101,7 @@ def test_a_broken_layer_is_reported_and_skipped_never_breaking_the_rest(tmp_path
 
 def test_an_admin_can_archive_a_broken_layer_and_see_its_versions(tmp_path):
     broken = damage_layers(tmp_path)
-    _, secret = AdminStore(tmp_path).create_token("admin")
+    secret = staff_token(tmp_path, "admin")
     client = TestClient(create_app(settings_for(tmp_path)))
     versions = client.get("/admin/layers/infinite/versions", headers=bearer(secret))
     assert versions.status_code == 200
@@ -229,7 +229,7 @@ def test_pages_tolerate_a_layer_archived_after_the_listing(tmp_path):
     ],
 )
 def test_non_finite_raster_metadata_is_refused_before_anything_is_stored(tmp_path, metadata):
-    _, editor = AdminStore(tmp_path).create_token("editor")
+    editor = staff_token(tmp_path, "editor")
     client = TestClient(create_app(settings_for(tmp_path)))
     path = write_tiff(tmp_path / "plane.tif", plane_grid(), nodata=-9999)
     response = register(client, bearer(editor), path, "plane", metadata)
@@ -291,7 +291,7 @@ def test_a_broken_raster_is_skipped_and_an_admin_can_archive_it(tmp_path):
         headers=editor,
     )
     assert replaced.status_code == 200, replaced.text
-    _, boss = AdminStore(data).create_token("admin")
+    boss = staff_token(data, "admin")
     for raster_id in ("dem", "gone", "cut"):
         archived = fresh.delete(f"/admin/rasters/{raster_id}", headers=bearer(boss))
         assert archived.status_code == 200, archived.text
@@ -317,7 +317,7 @@ def test_a_raster_archived_while_listed_is_left_out(tmp_path, monkeypatch):
 
 
 def test_a_raster_whose_nodata_is_infinite_is_refused(tmp_path):
-    _, editor = AdminStore(tmp_path).create_token("editor")
+    editor = staff_token(tmp_path, "editor")
     client = TestClient(create_app(settings_for(tmp_path)))
     path = write_tiff(tmp_path / "plane.tif", plane_grid(), nodata=-math.inf)
     response = register(client, bearer(editor), path, "plane", {"title_vi": "a", "title_en": "b"})

@@ -1,4 +1,5 @@
-"""Shortlists: create, read, change with the edit key, limits, persistence and exports."""
+"""Shortlists: create, read, change with the edit key, limits, persistence and exports; each
+test on both records databases (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,10 @@ import datetime as dt
 import io
 import json
 import shutil
-import sqlite3
+import subprocess
+import sys
+import threading
+import time
 import urllib.error
 import urllib.request
 import zipfile
@@ -14,11 +18,16 @@ import zipfile
 import openpyxl
 import pyogrio
 import pytest
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from geo_service import clock
 from geo_service.app import create_app
+from geo_service.errors import TooLarge
+from geo_service.records import Records, upgrade
+from geo_service.records.schema import shortlist_items, shortlists
 from geo_service.settings import Settings
+from geo_service.shortlists import ItemRef, ShortlistStore, TooManyShortlists
 
 from .server import running_server
 
@@ -31,16 +40,40 @@ ITEMS = [
 
 
 @pytest.fixture()
-def data_dir(sample_dir, tmp_path):
+def data_dir(sample_dir, tmp_path, records_url, monkeypatch):
+    """A copy of the sample catalogue; apps, servers and commands on it use the test's records
+    database (GEO_SERVICE_DATABASE_URL)."""
     copy = tmp_path / "data"
     shutil.copytree(
-        sample_dir, copy, symlinks=True, ignore=shutil.ignore_patterns("shortlists.sqlite*")
+        sample_dir, copy, symlinks=True, ignore=shutil.ignore_patterns("records.sqlite*")
     )
+    monkeypatch.setenv("GEO_SERVICE_DATABASE_URL", records_url)
     return copy
 
 
 def app_client(data_dir, **settings) -> TestClient:
     return TestClient(create_app(Settings(data_dir=data_dir, **settings)))
+
+
+@pytest.fixture()
+def store(records_url):
+    """The shortlists of the test's records database, at most two per client."""
+    records = Records(records_url)
+    upgrade(records)
+    yield ShortlistStore(records, max_items=10, max_per_client=2)
+    records.dispose()
+
+
+def stored_rows(records_url) -> tuple[int, int]:
+    """(shortlists, items) in the records database."""
+    records = Records(records_url)
+    with records.reading() as session:
+        counts = tuple(
+            session.scalar(sa.select(sa.func.count()).select_from(table))
+            for table in (shortlists, shortlist_items)
+        )
+    records.dispose()
+    return counts
 
 
 def create(client, items=ITEMS, name="Mai Sơn và Mộc Châu"):
@@ -230,9 +263,6 @@ def test_export_errors(data_dir):
 
 
 def test_cli_exports_a_shortlist(data_dir, tmp_path):
-    import subprocess
-    import sys
-
     created = create(app_client(data_dir))
     out = tmp_path / "list.gpkg"
     done = subprocess.run(
@@ -302,7 +332,9 @@ def test_geo_service_serve_believes_forwarded_for_only_when_told(
     assert statuses == [201, second]
 
 
-def test_a_shortlist_expires_when_unused_and_reading_counts_as_use(data_dir, monkeypatch):
+def test_a_shortlist_expires_when_unused_and_reading_counts_as_use(
+    data_dir, records_url, monkeypatch
+):
     client = app_client(data_dir, shortlist_expiry_days=30, shortlists_per_client=1)
     created = create(client)
     url = f"/shortlists/{created['id']}"
@@ -321,15 +353,14 @@ def test_a_shortlist_expires_when_unused_and_reading_counts_as_use(data_dir, mon
     assert client.get(url).status_code == 404
     key = {"X-Shortlist-Key": created["edit_key"]}
     assert client.patch(url, json={"name": "y"}, headers=key).status_code == 404
-    with sqlite3.connect(data_dir / "shortlists.sqlite") as db:
-        assert db.execute("SELECT count(*) FROM shortlists").fetchone() == (0,)
+    assert stored_rows(records_url) == (0, 0)  # purged, items and all
     # an expired list no longer counts against its client's quota
     create(client)
     days_later(200)
     create(client)
 
 
-def test_the_owner_deletes_a_shortlist_with_its_edit_key(data_dir):
+def test_the_owner_deletes_a_shortlist_with_its_edit_key(data_dir, records_url):
     client = app_client(data_dir)
     created = create(client)
     url = f"/shortlists/{created['id']}"
@@ -342,6 +373,7 @@ def test_the_owner_deletes_a_shortlist_with_its_edit_key(data_dir):
     assert client.get(f"{url}/export", params={"f": "xlsx"}).status_code == 404
     again = client.delete(url, headers={"X-Shortlist-Key": created["edit_key"]})
     assert again.status_code == 404 and again.json()["code"] == "NotFound"
+    assert stored_rows(records_url) == (0, 0)
 
 
 def test_shortlist_ids_never_look_like_a_command_line_option(monkeypatch):
@@ -350,3 +382,48 @@ def test_shortlist_ids_never_look_like_a_command_line_option(monkeypatch):
     drawn = iter(["-starts-with-a-dash", "Plain_id"])
     monkeypatch.setattr(shortlists.secrets, "token_urlsafe", lambda n: next(drawn))
     assert shortlists.new_id() == "Plain_id"
+
+
+def test_two_creates_at_the_same_time_cannot_pass_the_quota(store, records_url):
+    """Six creates by one client at once, with a pause after each counts the client's lists (so
+    that, unserialised, every count would come before any insert): two pass, four get 429."""
+
+    def pause_after_counting(conn, cursor, statement, *args) -> None:
+        if statement.lstrip().upper().startswith("SELECT COUNT") and "shortlists" in statement:
+            time.sleep(0.2)
+
+    sa.event.listen(store.records.engine, "after_cursor_execute", pause_after_counting)
+    start = threading.Barrier(6)
+    outcomes = []
+
+    def create_one() -> None:
+        start.wait()
+        try:
+            store.create("x", "", [], "198.51.100.7")
+            outcomes.append("created")
+        except TooManyShortlists:
+            outcomes.append("refused")
+
+    threads = [threading.Thread(target=create_one) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["created"] * 2 + ["refused"] * 4
+    assert stored_rows(records_url) == (2, 0)
+    store.create("x", "", [], "198.51.100.8")  # another client has its own quota
+
+
+def test_items_keep_their_order_once_each_and_their_limit(store):
+    refs = [ItemRef("zones", f"Z-{n}") for n in (3, 1, 2)]
+    shortlist, key = store.create("Khu Mai Sơn", "", [*refs, refs[0]], "client")
+    assert store.get(shortlist.id).items == refs
+    changed = store.update(
+        shortlist.id, key, add=[ItemRef("roads", "R-1"), refs[1]], remove=[refs[0]]
+    )
+    assert changed.items == [refs[1], refs[2], ItemRef("roads", "R-1")]
+    assert store.get(shortlist.id).items == changed.items
+    too_many = [ItemRef("zones", f"Z-{n}") for n in range(10, 20)]
+    with pytest.raises(TooLarge, match="at most 10 items"):
+        store.update(shortlist.id, key, add=too_many)
+    assert store.get(shortlist.id).items == changed.items  # nothing of the refused change stored

@@ -15,9 +15,10 @@ import shapely
 from fastapi.testclient import TestClient
 from pyproj import Transformer
 
-from geo_service.admin_store import AdminStore
 from geo_service.app import create_app
 from geo_service.settings import Settings
+
+from .staff import admin_store, staff_token
 
 ZONES = [
     ("Z-1", "Khu Mộc Châu", 104.60, 20.85),
@@ -46,8 +47,7 @@ def as_file(frame: gpd.GeoDataFrame, tmp_path: Path, name: str, driver: str, **k
 def setup(tmp_path):
     data = tmp_path / "data"
     data.mkdir()
-    admin = AdminStore(data)
-    _, editor = admin.create_token("editor")
+    editor = staff_token(data, "editor")
     client = TestClient(create_app(Settings(data_dir=data, upload_max_bytes=5_000_000)))
     return client, {"Authorization": f"Bearer {editor}"}, data
 
@@ -72,7 +72,7 @@ def snapshot(folder: Path) -> dict[str, str]:
     return {
         str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
         for p in sorted(folder.rglob("*"))
-        if p.is_file() and not p.name.startswith("admin.sqlite")
+        if p.is_file() and not p.name.startswith("records.sqlite")
     }
 
 
@@ -327,9 +327,8 @@ def test_cli_import_goes_through_the_same_validation_and_audit(tmp_path):
     assert bad.returncode == 1 and "id_duplicate" in bad.stdout
     hostile = run(str(hostile_files(tmp_path)["zip slip"][0]), "--layer", "zones")
     assert hostile.returncode == 2 and "outside the archive" in hostile.stderr
-    actions = [
-        (e["action"], e["actor"].startswith("cli:")) for e in AdminStore(data).audit("zones")
-    ]
+    with admin_store(data) as admin:
+        actions = [(e["action"], e["actor"].startswith("cli:")) for e in admin.audit("zones")]
     assert actions == [("layer.publish", True)]
 
 

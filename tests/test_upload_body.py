@@ -15,11 +15,11 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from geo_service.admin_store import AdminStore
 from geo_service.layer_frame import records_to_frame
 
 from .conftest import grid_layer, publish
 from .server import server_process
+from .staff import staff_token
 
 MiB = 2**20
 LIMIT = 8 * MiB
@@ -35,7 +35,7 @@ def server(tmp_path_factory):
     data = tmp_path_factory.mktemp("data")
     meta, records, geometries = grid_layer()
     publish(data, meta, records_to_frame(meta, records, geometries))
-    _, editor = AdminStore(data).create_token("editor")
+    editor = staff_token(data, "editor")
     temporary = tmp_path_factory.mktemp("tmp")
     env = {"TMPDIR": str(temporary), "GEO_SERVICE_UPLOAD_MAX_BYTES": str(LIMIT)}
     with server_process(data, env=env) as (url, process):

@@ -19,12 +19,12 @@ import pytest
 import shapely
 from fastapi.testclient import TestClient
 
-from geo_service.admin_store import AdminStore
 from geo_service.app import create_app
 from geo_service.ingest.read import XML_CHUNK
 from geo_service.settings import Settings
 
 from .raster_data import write_tiff
+from .staff import admin_store, staff_token
 from .test_upload import (
     NEW_LAYER_METADATA,
     _shapefile_members,
@@ -43,14 +43,15 @@ Case = tuple[str, int, str, Send]
 
 
 def snapshot(data: Path) -> dict:
-    """Every file's hash, and the admin store's rows (its WAL files change on mere reads)."""
+    """Every file's hash, and the tokens and audit log (the records database's WAL files change
+    on mere reads)."""
     files = {
         str(p.relative_to(data)): hashlib.sha256(p.read_bytes()).hexdigest()
         for p in sorted(data.rglob("*"))
-        if p.is_file() and not p.name.startswith("admin.sqlite")
+        if p.is_file() and not p.name.startswith("records.sqlite")
     }
-    admin = AdminStore(data)
-    return {"files": files, "audit": admin.audit(), "tokens": admin.tokens()}
+    with admin_store(data) as admin:
+        return {"files": files, "audit": admin.audit(), "tokens": admin.tokens()}
 
 
 def post_layer(path: Path, name: str | None = None, **form) -> Send:
@@ -286,7 +287,7 @@ def raster_cases(tmp_path: Path) -> list[Case]:
 def world(tmp_path, monkeypatch):
     data = tmp_path / "data"
     data.mkdir()
-    _, editor = AdminStore(data).create_token("editor")
+    editor = staff_token(data, "editor")
     headers = {"Authorization": f"Bearer {editor}"}
     settings = Settings(
         data_dir=data, upload_max_bytes=MAX_BYTES, upload_max_geometry_bytes=MAX_GEOMETRY_BYTES

@@ -1,14 +1,15 @@
 """The records database: one SQLAlchemy engine, sessions for reading and for writing.
 
-Records (pipeline projects and their dossier events, enquiries; later shortlists, tokens and the
-audit log) are edited one by one, so they live in a relational database rather than in layer
-files: an SQLite file in the data directory by default, PostgreSQL (psycopg 3) by URL.
+Records (pipeline projects and their dossier events, enquiries, GIS staff's tokens and the audit
+log, planners' shortlists) are edited one by one, so they live in a relational database rather
+than in layer files: an SQLite file in the data directory by default, PostgreSQL (psycopg 3) by
+URL, which any number of API processes on any number of machines then share.
 
 SQLite runs with WAL (readers never wait for the writer), foreign keys on and a busy timeout.
 Its write sessions begin with `BEGIN IMMEDIATE`, so a transaction that reads and then writes
 (check an event against the dossier, then append it) holds the write lock from its first read:
 two workers never both pass a check on the same state. On PostgreSQL the same is done per row
-with `SELECT … FOR UPDATE` (see `lock_row`).
+with `SELECT … FOR UPDATE` (see `lock_row`), or on a name with an advisory lock (`lock_name`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, Table, create_engine, event, select
+from sqlalchemy import Engine, Table, create_engine, event, func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
@@ -27,6 +28,7 @@ BUSY_TIMEOUT_MS = 30_000
 CONNECT_TIMEOUT_S = 10
 """How long a new PostgreSQL connection may take: an unreachable server is an error soon
 (readiness checks, `geo-service doctor`), not a wait of minutes."""
+NAME_LOCKS = 0x67656F5F  # "geo_": the first key of this service's advisory locks on names
 _BEGIN = "geo_service_begin"
 """Execution option naming the SQLite BEGIN mode of a connection (DEFERRED or IMMEDIATE)."""
 
@@ -111,6 +113,13 @@ class Records:
         if self.dialect == "postgresql":
             statement = statement.with_for_update()
         return session.execute(statement).first()
+
+    def lock_name(self, session: Session, name: str) -> None:
+        """Lock `name` until the transaction ends: transactions locking one name run one after
+        another, e.g. two that count a client's rows before adding one (a PostgreSQL advisory
+        lock on the name's hash; SQLite's write sessions already hold the database's lock)."""
+        if self.dialect == "postgresql":
+            session.execute(select(func.pg_advisory_xact_lock(NAME_LOCKS, func.hashtext(name))))
 
     def refresh_statistics(self, *tables: Table) -> None:
         """Have PostgreSQL's planner look again at tables a bulk write has just filled (left to

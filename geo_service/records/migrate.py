@@ -3,13 +3,16 @@
 The migration scripts ship inside the package (`migrations/`), so any install can upgrade its
 database. Several workers may start at once: each takes a lock first (a file lock beside an
 SQLite database, `pg_advisory_lock` on PostgreSQL), looks again, and only the first upgrades.
-A database already at the newest revision is recognised without taking the lock.
+A database already at the newest revision is recognised without taking the lock. Given the data
+directory, an upgrade also copies in what earlier releases kept in files there (`legacy`), under
+the same lock.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import logging
 from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
@@ -22,7 +25,9 @@ from sqlalchemy import Connection
 from sqlalchemy.engine import make_url
 
 from .database import Records
+from .legacy import import_legacy_files, pending
 
+log = logging.getLogger(__name__)
 ADVISORY_LOCK_KEY = 0x67656F5F7265  # "geo_re": this service's migrations, on its database
 
 
@@ -41,11 +46,12 @@ def current_revision(records: Records) -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
 
 
-def upgrade(records: Records) -> tuple[str | None, str | None]:
-    """Bring the database to the newest revision: (revision before, revision after)."""
+def upgrade(records: Records, data_dir: Path | None = None) -> tuple[str | None, str | None]:
+    """Bring the database to the newest revision, then copy in the files of an earlier release
+    found in `data_dir`: (revision before, revision after)."""
     head = head_revision()
     before = current_revision(records)
-    if before == head:
+    if before == head and (data_dir is None or not pending(data_dir)):
         return before, head
     config = alembic_config()
     with records.engine.connect() as connection, _migration_lock(records, connection):
@@ -54,6 +60,9 @@ def upgrade(records: Records) -> tuple[str | None, str | None]:
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
             connection.commit()
+        if data_dir is not None:
+            for line in import_legacy_files(records, data_dir):
+                log.warning("records database: %s", line)
     return before, current_revision(records)
 
 

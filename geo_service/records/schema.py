@@ -1,4 +1,5 @@
-"""The tables of the records database, as SQLAlchemy Core tables (the migrations create them).
+"""The tables of the records database, as SQLAlchemy Core tables (the migrations create them):
+the investment pipeline, GIS staff's tokens and the audit log, planners' shortlists.
 
 Portable across SQLite and PostgreSQL: a project's location is ISO WKB in WGS 84 with its bounding
 box in four plain columns (no spatial extension needed); dates are SQL dates, timestamps ISO 8601
@@ -8,7 +9,9 @@ UTC text (`clock.utc_now`), as elsewhere in the catalogue.
 from __future__ import annotations
 
 from sqlalchemy import (
+    JSON,
     Boolean,
+    CheckConstraint,
     Column,
     Date,
     Float,
@@ -137,3 +140,66 @@ enquiries = Table(
     Index(None, "status", "created_at"),
     Index(None, "client_hash", "created_at"),
 )
+
+tokens = Table(
+    "tokens",
+    metadata,
+    Column("id", String(16), primary_key=True),
+    Column("secret_hash", String(64), nullable=False, unique=True),
+    Column("role", String(16), nullable=False),
+    Column("label", Text, nullable=False),
+    Column("created_at", Timestamp, nullable=False),
+    Column("revoked_at", Timestamp),
+    CheckConstraint("role IN ('editor', 'admin')", name="role"),
+)
+"""GIS staff's tokens: only a SHA-256 hash of each secret is kept (looked up by its index)."""
+
+audit_entries = Table(
+    "audit_entries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", Timestamp, nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("layer", String(63)),
+    Column("details", JSON, nullable=False),
+    Index(None, "at", "id"),
+    Index(None, "layer", "at", "id"),
+)
+"""Who changed what and when, newest first by `at` (then `id`), for all layers or for one."""
+
+shortlists = Table(
+    "shortlists",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("key_hash", String(64), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("note", Text, nullable=False),
+    Column("client", Text, nullable=False),
+    Column("created_at", Timestamp, nullable=False),
+    Column("updated_at", Timestamp, nullable=False),
+    Column("used_at", Timestamp, nullable=False),
+    Index(None, "client"),
+    Index(None, "used_at"),
+)
+"""Planners' shortlists: the edit key hashed, the client address for its quota, the last use
+for expiry."""
+
+shortlist_items = Table(
+    "shortlist_items",
+    metadata,
+    Column("shortlist_id", ForeignKey("shortlists.id", ondelete="CASCADE"), primary_key=True),
+    Column("collection", String(63), primary_key=True),
+    Column("feature_id", String(200), primary_key=True),
+    Column("position", Integer, nullable=False),
+)
+
+imported_files = Table(
+    "imported_files",
+    metadata,
+    Column("fingerprint", String(64), primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("imported_at", Timestamp, nullable=False),
+)
+"""SQLite files of earlier releases whose rows have been copied in (`records.legacy`), by a
+hash of those rows: a file is never copied twice, even if renaming it failed."""

@@ -1,0 +1,44 @@
+"""GIS staff's tokens and audit log as the command line writes them: in the records database an
+app on the data directory uses (its SQLite file there, or `url`); and the command line itself."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+from geo_service.admin_store import AdminStore, Role
+from geo_service.records import Records, database_url, upgrade
+
+
+@contextlib.contextmanager
+def admin_store(data_dir: Path, url: str | None = None) -> Iterator[AdminStore]:
+    records = Records(database_url(url, data_dir))
+    upgrade(records)
+    try:
+        yield AdminStore(records)
+    finally:
+        records.dispose()
+
+
+def staff_token(data_dir: Path, role: Role, label: str = "", url: str | None = None) -> str:
+    """A new token's secret."""
+    with admin_store(data_dir, url) as admin:
+        return admin.create_token(role, label)[1]
+
+
+def bearer(secret: str) -> dict[str, str]:
+    """The Authorization header of a token."""
+    return {"Authorization": f"Bearer {secret}"}
+
+
+def cli(*args: str, data_dir: Path, url: str | None = None) -> subprocess.CompletedProcess:
+    """`geo-service …` on the data directory, and on the records database at `url` if given."""
+    return subprocess.run(
+        [sys.executable, "-m", "geo_service.cli", *args, "--data-dir", str(data_dir)],
+        capture_output=True, text=True, timeout=120,
+        env=os.environ | ({"GEO_SERVICE_DATABASE_URL": url} if url else {}),
+    )  # fmt: skip
