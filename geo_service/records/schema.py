@@ -21,6 +21,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 metadata = MetaData(
@@ -95,7 +96,11 @@ dossier_events = Table(
     Column("public", Boolean, nullable=False),
     Column("actor", Text, nullable=False),
     Column("recorded_at", Timestamp, nullable=False),
+    Column("obstacle", Boolean, nullable=False, server_default=false()),
+    Column("form_before", String(32)),
+    Column("form_after", String(32)),
     UniqueConstraint("project_id", "seq"),
+    Index(None, "obstacle", "date"),
 )
 
 project_progress = Table(
@@ -111,6 +116,33 @@ project_progress = Table(
     Index(None, "stage"),
     Index(None, "earliest_open_planned"),
 )
+
+project_states = Table(
+    "project_states",
+    metadata,
+    Column("project_id", ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True),
+    Column("since", Date, primary_key=True),
+    Column("until", Date),
+    Column("stage", String(32), nullable=False),
+    Column("investment_form", String(32)),
+    Index(None, "until", "since"),
+)
+"""Each project's stage and form over time, replayed from its dated events (`history`): the
+state on day D is the row with since <= D < until (until NULL: still so)."""
+
+project_milestones = Table(
+    "project_milestones",
+    metadata,
+    Column("project_id", ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True),
+    Column("in_pipeline_from", Date, nullable=False),
+    Column("selected_on", Date),
+    Column("completed_on", Date),
+    Column("revoked_on", Date),
+    Index(None, "selected_on"),
+    Index(None, "completed_on"),
+    Index(None, "revoked_on"),
+)
+"""The dates the dashboard counts from, one row per project (`history`)."""
 
 enquiries = Table(
     "enquiries",
@@ -136,4 +168,5 @@ enquiries = Table(
     Column("updated_at", Timestamp, nullable=False),
     Index(None, "status", "created_at"),
     Index(None, "client_hash", "created_at"),
+    Index(None, "created_at"),
 )
