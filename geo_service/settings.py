@@ -9,7 +9,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-"""The folder holding the package, `maps/` and `procedures/`."""
+"""The folder holding the package, `maps/`, `procedures/` and `targets/`."""
 
 
 class Settings(BaseSettings):
@@ -71,6 +71,11 @@ class Settings(BaseSettings):
         PROJECT_ROOT / "procedures",
         description="investment procedures (<form>.toml) and sectors.toml; by default the "
         "project's own, so commands work from any directory",
+    )
+    targets_dir: Path = Field(
+        PROJECT_ROOT / "targets",
+        description="the plans' targets (<plan>.toml) the dashboard measures; by default the "
+        "project's own",
     )
     enquiries_per_client_hour: int = Field(
         5, ge=1, description="most enquiries one client address may send in an hour"

@@ -1,0 +1,70 @@
+"""The targets dashboard over HTTP: the summary (public JSON), its page, and the annual report."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
+
+from ..clock import today_in_vietnam
+from ..dashboard.periods import Period
+from ..dashboard.summary import DIMENSIONS, Dashboard, parse_group_by
+from ..errors import InvalidParameter
+from .links import JSON, base_url, link
+from .strict_input import StrictRoute
+
+router = APIRouter(tags=["Targets dashboard"], route_class=StrictRoute)
+
+
+async def get_dashboard(request: Request) -> Dashboard:
+    return request.app.state.dashboard
+
+
+DashboardDep = Annotated[Dashboard, Depends(get_dashboard)]
+
+
+def period_of(start: dt.date | None, end: dt.date | None, today: dt.date) -> Period:
+    """`from`/`to` as a period: by default from 1 January of `to`'s year to today."""
+    end = end or today
+    return Period(start or dt.date(end.year, 1, 1), end)
+
+
+@router.get(
+    "/dashboard/summary",
+    summary="Investment attracted against the plans' targets / Kết quả thu hút đầu tư so với "
+    "mục tiêu",
+)
+def summary(
+    request: Request,
+    dashboard: DashboardDep,
+    start: Annotated[
+        dt.date | None,
+        Query(alias="from", description="first day (default: 1 January of `to`'s year)"),
+    ] = None,
+    end: Annotated[
+        dt.date | None, Query(alias="to", description="last day (default: today)")
+    ] = None,
+    group_by: Annotated[
+        str | None,
+        Query(description=f"one or more of {', '.join(DIMENSIONS)}, separated by commas"),
+    ] = None,
+) -> JSONResponse:
+    """Counts and capital by group for the period, beside the same period a year earlier,
+    progress against each target, late projects and enquiries. What is counted is defined in
+    the README ("Counting by period")."""
+    today = today_in_vietnam()
+    period = period_of(start, end, today)
+    if period.end > today:
+        raise InvalidParameter(
+            f"`to` ({period.end}) is after today ({today}): the pipeline counts what has "
+            "happened / ngày kết thúc sau ngày hôm nay"
+        )
+    document: dict[str, Any] = dashboard.summary(period, parse_group_by(group_by), today)
+    document["links"] = [
+        link(str(request.url), "self", JSON, "This summary"),
+        link(f"{base_url(request)}/dashboard", "alternate", "text/html", "Dashboard page"),
+    ]
+    return JSONResponse(jsonable_encoder(document))
