@@ -11,9 +11,14 @@ from fastapi.responses import JSONResponse
 
 from ..clock import today_in_vietnam
 from ..dashboard.periods import Period
+from ..dashboard.report import FORMATS, MEDIA_TYPES, build_report, report_file
 from ..dashboard.summary import DIMENSIONS, Dashboard, parse_group_by
 from ..errors import InvalidParameter
+from .deps import LangDep, output_format
+from .downloads import file_download
+from .heavy import HeavyDep
 from .links import JSON, base_url, link
+from .projects import MaybeEditor
 from .strict_input import StrictRoute
 
 router = APIRouter(tags=["Targets dashboard"], route_class=StrictRoute)
@@ -68,3 +73,26 @@ def summary(
         link(f"{base_url(request)}/dashboard", "alternate", "text/html", "Dashboard page"),
     ]
     return JSONResponse(jsonable_encoder(document))
+
+
+@router.get(
+    "/dashboard/report",
+    summary="Annual report on investment attraction / Báo cáo thu hút đầu tư hằng năm",
+    response_model=None,
+    responses={200: {"content": {m: {} for m in MEDIA_TYPES.values()}}},
+)
+def report(
+    dashboard: DashboardDep,
+    heavy: HeavyDep,
+    lang: LangDep,
+    editor: MaybeEditor,
+    year: Annotated[int, Query(description="the year reported on")],
+    f: Annotated[str, Depends(output_format(FORMATS))],
+):
+    """Results against the targets, the same period a year earlier, projects by form and stage,
+    late projects, enquiries and obstacles; an editor's token adds obstacles noted internally."""
+    today = today_in_vietnam()
+    with heavy.slot():
+        document = build_report(dashboard, year, lang, today, include_internal=editor is not None)
+        path = report_file(document, f, year)
+    return file_download(path, MEDIA_TYPES[f])
