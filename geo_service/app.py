@@ -122,5 +122,6 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         app.include_router(router)
     maps.mount_static(app, settings.assets_dir)
     projects.mount_static(app)
+    dashboard.mount_static(app)
     app.state.openapi_30 = to_openapi_30(app.openapi())
     return app

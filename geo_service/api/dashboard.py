@@ -5,11 +5,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.encoders import jsonable_encoder
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
 
 from ..clock import today_in_vietnam
+from ..dashboard.page import MEASURES, STATIC_DIR, STATIC_ROUTE, dashboard_page, image_sources
 from ..dashboard.periods import Period
 from ..dashboard.report import FORMATS, MEDIA_TYPES, build_report, report_file
 from ..dashboard.summary import DIMENSIONS, Dashboard, parse_group_by
@@ -19,6 +21,7 @@ from .downloads import file_download
 from .heavy import HeavyDep
 from .links import JSON, base_url, link
 from .projects import MaybeEditor
+from .security import html_page
 from .strict_input import StrictRoute
 
 router = APIRouter(tags=["Targets dashboard"], route_class=StrictRoute)
@@ -32,9 +35,22 @@ DashboardDep = Annotated[Dashboard, Depends(get_dashboard)]
 
 
 def period_of(start: dt.date | None, end: dt.date | None, today: dt.date) -> Period:
-    """`from`/`to` as a period: by default from 1 January of `to`'s year to today."""
+    """`from`/`to` as a period: by default from 1 January of `to`'s year to today; it may not
+    end after today (the pipeline counts what has happened)."""
     end = end or today
-    return Period(start or dt.date(end.year, 1, 1), end)
+    period = Period(start or dt.date(end.year, 1, 1), end)
+    if period.end > today:
+        raise InvalidParameter(
+            f"`to` ({period.end}) is after today ({today}): the pipeline counts what has "
+            "happened / ngày kết thúc sau ngày hôm nay"
+        )
+    return period
+
+
+From = Annotated[
+    dt.date | None, Query(alias="from", description="first day (default: 1 January of `to`'s year)")
+]
+To = Annotated[dt.date | None, Query(alias="to", description="last day (default: today)")]
 
 
 @router.get(
@@ -62,11 +78,6 @@ def summary(
     the README ("Counting by period")."""
     today = today_in_vietnam()
     period = period_of(start, end, today)
-    if period.end > today:
-        raise InvalidParameter(
-            f"`to` ({period.end}) is after today ({today}): the pipeline counts what has "
-            "happened / ngày kết thúc sau ngày hôm nay"
-        )
     document: dict[str, Any] = dashboard.summary(period, parse_group_by(group_by), today)
     document["links"] = [
         link(str(request.url), "self", JSON, "This summary"),
@@ -96,3 +107,30 @@ def report(
         document = build_report(dashboard, year, lang, today, include_internal=editor is not None)
         path = report_file(document, f, year)
     return file_download(path, MEDIA_TYPES[f])
+
+
+@router.get(
+    "/dashboard",
+    summary="Targets dashboard page / Trang theo dõi mục tiêu thu hút đầu tư",
+    response_class=HTMLResponse,
+)
+def page(
+    dashboard: DashboardDep,
+    lang: LangDep,
+    start: From = None,
+    end: To = None,
+    measure: Annotated[str, Query(description=", ".join(MEASURES))] = MEASURES[0],
+) -> HTMLResponse:
+    """The period, the figure shown and the language are in the URL, so a view can be shared."""
+    if measure not in MEASURES:
+        raise InvalidParameter(
+            f"measure must be one of {', '.join(MEASURES)} / số liệu không hợp lệ: {measure!r}"
+        )
+    today = today_in_vietnam()
+    html = dashboard_page(dashboard, period_of(start, end, today), measure, lang, today)
+    return html_page(html, image_sources())
+
+
+def mount_static(app: FastAPI) -> None:
+    """The dashboard's own script and style sheet."""
+    app.mount(STATIC_ROUTE, StaticFiles(directory=STATIC_DIR), name="dashboard-static")

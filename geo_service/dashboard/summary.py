@@ -84,7 +84,9 @@ class Dashboard:
         return self.projects.procedures
 
     def plans(self) -> list[Plan]:
-        return load_targets(self.targets_dir).for_province(self.province)
+        """The province's plans, the latest first."""
+        plans = load_targets(self.targets_dir).for_province(self.province)
+        return sorted(plans, key=lambda p: (p.period_end, p.period_start), reverse=True)
 
     # -- the summary ------------------------------------------------------------------------
     def summary(self, period: Period, group_by: Sequence[str], today: dt.date) -> dict[str, Any]:

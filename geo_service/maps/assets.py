@@ -19,6 +19,7 @@ VENDOR_PACKAGES = (
     "leaflet-groupedlayercontrol",
     "@fortawesome/fontawesome-free",
     "swagger-ui-dist",
+    "chart.js",
 )
 """The npm packages whose folders are served under VENDOR_ROUTE."""
 
@@ -60,6 +61,8 @@ PLUGINS: dict[str, tuple[list[tuple[str, str]], list[tuple[str, str]]]] = {
 }
 SWAGGER_JS = "swagger-ui-dist/swagger-ui-bundle.js"
 SWAGGER_CSS = "swagger-ui-dist/swagger-ui.css"
+CHART_JS = "chart.js/dist/chart.umd.min.js"
+"""Chart.js (the dashboard's charts), its self-contained UMD build."""
 
 
 def vendor_url(path: str) -> str:
@@ -75,7 +78,7 @@ def required_files() -> list[str]:
     files = [path for _, path in LEAFLET_JS + LEAFLET_CSS]
     for scripts, styles in PLUGINS.values():
         files += [path for _, path in scripts + styles]
-    return [*files, SWAGGER_JS, SWAGGER_CSS]
+    return [*files, SWAGGER_JS, SWAGGER_CSS, CHART_JS]
 
 
 def missing_assets(assets_dir: Path) -> list[str]:
