@@ -8,10 +8,14 @@ groups up into totals.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import itertools
+import threading
+import time
+from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -48,6 +52,7 @@ from .targets import UNIT_NAMES, Plan, Target, load_targets
 
 DIMENSIONS = ("investment_form", "sector", "stage", "commune_code", "year")
 LATE_SHOWN = 20
+CACHE_SECONDS = 30.0
 Key = tuple
 
 
@@ -69,11 +74,21 @@ def parse_group_by(text: str | None) -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class Dashboard:
-    """Counts the pipeline for the dashboard and the annual report."""
+    """Counts the pipeline for the dashboard and the annual report.
+
+    A summary is kept (a few dozen, per process) while the records do not change, for at most
+    CACHE_SECONDS: its key holds the newest event id and the newest `updated_at` of projects and
+    of enquiries (each read in an index), today's date and the targets files' state. Timestamps
+    are to the second, so a change in the same second as a cached summary could go unseen: the
+    time limit bounds that.
+    """
 
     projects: ProjectStore
     targets_dir: Path
     province: str
+    cache_size: int = 64
+    _cache: OrderedDict = field(default_factory=OrderedDict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def records(self):
@@ -90,6 +105,27 @@ class Dashboard:
 
     # -- the summary ------------------------------------------------------------------------
     def summary(self, period: Period, group_by: Sequence[str], today: dt.date) -> dict[str, Any]:
+        """The summary (see `api.dashboard.summary`); a copy, callers may change it."""
+        with self.records.reading() as session:
+            stamp = (
+                session.scalar(select(func.max(dossier_events.c.id))),
+                session.scalar(select(func.max(projects.c.updated_at))),
+                session.scalar(select(func.max(enquiries.c.updated_at))),
+            )
+        key = (period, tuple(group_by), today, stamp, id(load_targets(self.targets_dir)))
+        with self._lock:
+            found = self._cache.get(key)
+            if found is not None and time.monotonic() - found[0] < CACHE_SECONDS:
+                self._cache.move_to_end(key)
+                return copy.deepcopy(found[1])
+        document = self._summary(period, group_by, today)
+        with self._lock:
+            self._cache[key] = (time.monotonic(), document)
+            while len(self._cache) > self.cache_size:
+                self._cache.popitem(last=False)
+        return copy.deepcopy(document)
+
+    def _summary(self, period: Period, group_by: Sequence[str], today: dt.date) -> dict[str, Any]:
         previous = period.previous()
         with self.records.reading() as session:
             current_rows = self.figures(session, period, group_by)

@@ -69,6 +69,7 @@ projects = Table(
     Index(None, "sector"),
     Index(None, "commune_code"),
     Index(None, "min_lon", "max_lon", "min_lat", "max_lat"),
+    Index(None, "updated_at"),
 )
 
 project_sites = Table(
@@ -169,4 +170,5 @@ enquiries = Table(
     Index(None, "status", "created_at"),
     Index(None, "client_hash", "created_at"),
     Index(None, "created_at"),
+    Index(None, "updated_at"),
 )

@@ -26,6 +26,10 @@ def upgrade() -> None:
     op.add_column("dossier_events", sa.Column("form_after", sa.String(32)))
     op.create_index("ix_dossier_events_obstacle_date", "dossier_events", ["obstacle", "date"])
     op.create_index("ix_enquiries_created_at", "enquiries", ["created_at"])
+    # the newest change of each table, read at every summary to know whether a cached answer
+    # still holds
+    op.create_index("ix_projects_updated_at", "projects", ["updated_at"])
+    op.create_index("ix_enquiries_updated_at", "enquiries", ["updated_at"])
 
     op.create_table(
         "project_states",
@@ -79,6 +83,8 @@ def _replay_existing_projects() -> None:
 def downgrade() -> None:
     op.drop_table("project_milestones")
     op.drop_table("project_states")
+    op.drop_index("ix_enquiries_updated_at", "enquiries")
+    op.drop_index("ix_projects_updated_at", "projects")
     op.drop_index("ix_enquiries_created_at", "enquiries")
     op.drop_index("ix_dossier_events_obstacle_date", "dossier_events")
     with op.batch_alter_table("dossier_events") as batch:
