@@ -21,7 +21,7 @@ from ..errors import InvalidParameter
 from ..exports.site_sheet import FONT, new_pdf, paragraph, table, write_pdf
 from ..pipeline.stages import STAGES
 from .periods import Period
-from .summary import Dashboard
+from .summary import Dashboard, add_up, roll_up
 
 Kind = Literal["text", "int", "float", "percent", "date"]
 FORMATS = ("xlsx", "docx", "pdf")
@@ -31,6 +31,9 @@ MEDIA_TYPES = {
     "pdf": "application/pdf",
 }
 FIRST_YEAR = 2000
+LISTED = 500
+"""At most this many late projects (the longest delays) and obstacles (the latest) are listed;
+the report says how many there are in all."""
 
 
 @dataclass(frozen=True)
@@ -114,6 +117,9 @@ T = {
         "not_measurable": "Không đo được trên nền tảng",
         "unknown": "Chưa ghi",
         "internal": "Gồm cả ghi chú nội bộ.",
+        "latest": "Liệt kê {shown} ghi nhận gần nhất trong tổng số {total}.",
+        "longest": "Liệt kê {shown} dự án chậm lâu nhất trong tổng số {total}; danh sách đầy đủ: "
+        "/projects?behind=true&f=xlsx.",
         "public_only": "Chỉ gồm các ghi chú công khai.",
     },
     "en": {
@@ -170,6 +176,9 @@ T = {
         "not_measurable": "Not measurable on the platform",
         "unknown": "Not recorded",
         "internal": "Internal notes included.",
+        "latest": "The latest {shown} of {total} are listed.",
+        "longest": "The {shown} longest delays of {total} late projects are listed; all of them: "
+        "/projects?behind=true&f=xlsx.",
         "public_only": "Public notes only.",
     },
 }
@@ -200,16 +209,30 @@ def build_report(
     t = T[lang]
     period = report_period(year, today)
     previous = period.previous()
-    by_form = dashboard.summary(period, ("investment_form",), today)
+    both = ("investment_form", "stage")
     with dashboard.records.reading() as session:
-        by_stage_now = dashboard.figures(session, period, ("stage",))
-        by_stage_before = dashboard.figures(session, previous, ("stage",))
-        late, _ = dashboard.late_projects(session, today, None)
-        obstacles = dashboard.obstacles(session, period, include_internal)
+        now = dashboard.figures(session, period, both)
+        before = dashboard.figures(session, previous, both)
+        targets = dashboard.target_progress(session, period.end)
+        enquiries = {
+            "current": dashboard.enquiry_figures(session, period),
+            "previous": dashboard.enquiry_figures(session, previous),
+        }
+        late, late_total = dashboard.late_projects(session, today, LISTED)
+        obstacles, obstacles_total = dashboard.obstacles(session, period, include_internal, LISTED)
+    forms = dashboard.groups(
+        ("investment_form",),
+        period,
+        roll_up(now, both, ("investment_form",)),
+        roll_up(before, both, ("investment_form",)),
+    )
+    by_stage_now = roll_up(now, both, ("stage",))
+    by_stage_before = roll_up(before, both, ("stage",))
+    totals = {"current": add_up(now.values()), "previous": add_up(before.values())}
     sections = [
-        _targets(by_form["targets"], lang),
-        _comparison(by_form["totals"], lang),
-        _by_form(dashboard, by_form["groups"], lang),
+        _targets(targets, lang),
+        _comparison(totals, lang),
+        _by_form(dashboard, forms, lang),
         Section(
             *t["stages"],
             [
@@ -226,8 +249,8 @@ def build_report(
                 for code in STAGES
             ],
         ),  # fmt: skip
-        _late(late, lang),
-        _enquiries(by_form["enquiries"], lang),
+        _late(late, late_total, lang),
+        _enquiries(enquiries, lang),
         Section(
             *t["obstacles"],
             [
@@ -247,7 +270,14 @@ def build_report(
                 ]
                 for o in obstacles
             ],
-            note=t["internal"] if include_internal else t["public_only"],
+            note=" ".join(
+                [t["internal"] if include_internal else t["public_only"]]
+                + (
+                    [t["latest"].format(shown=len(obstacles), total=obstacles_total)]
+                    if obstacles_total > len(obstacles)
+                    else []
+                )
+            ),
         ),  # fmt: skip
     ]
     return Report(
@@ -325,7 +355,7 @@ def _by_form(dashboard: Dashboard, groups: list[dict], lang: str) -> Section:
     )  # fmt: skip
 
 
-def _late(late: list[dict], lang: str) -> Section:
+def _late(late: list[dict], total: int, lang: str) -> Section:
     t = T[lang]
     return Section(
         *t["late"],
@@ -336,6 +366,7 @@ def _late(late: list[dict], lang: str) -> Section:
           p["step_name"][lang] if p["step_name"] else "", dt.date.fromisoformat(p["planned"]),
           p["days_late"], p["responsible_agency"] or t["unknown"],
           p["step_agency"][lang] if p["step_agency"] else ""] for p in late],
+        note=t["longest"].format(shown=len(late), total=total) if total > len(late) else "",
     )  # fmt: skip
 
 

@@ -134,17 +134,7 @@ class Dashboard:
             received = self.enquiry_figures(session, period)
             received_before = self.enquiry_figures(session, previous)
             late, late_total = self.late_projects(session, today, LATE_SHOWN)
-        groups = [
-            {
-                "key": dict(zip(group_by, key, strict=True)),
-                "label": self.label(group_by, key),
-                **({"commune": self.commune_point(key[group_by.index("commune_code")])}
-                   if "commune_code" in group_by else {}),
-                "current": current_rows.get(key, zeros()),
-                "previous": previous_rows.get(_year_before(group_by, key), zeros()),
-            }
-            for key in self.group_keys(group_by, period, current_rows, previous_rows)
-        ]  # fmt: skip
+        groups = self.groups(group_by, period, current_rows, previous_rows)
         return {
             "period": period.as_json(),
             "previous_period": previous.as_json(),
@@ -158,6 +148,26 @@ class Dashboard:
             "enquiries": {"current": received, "previous": received_before},
             "late_projects": {"total": late_total, "as_of": today.isoformat(), "projects": late},
         }
+
+    def groups(
+        self,
+        group_by: Sequence[str],
+        period: Period,
+        current_rows: dict[Key, dict[str, float]],
+        previous_rows: dict[Key, dict[str, float]],
+    ) -> list[dict[str, Any]]:
+        """Every group (see `group_keys`) with its label, its figures and the year before's."""
+        return [
+            {
+                "key": dict(zip(group_by, key, strict=True)),
+                "label": self.label(group_by, key),
+                **({"commune": self.commune_point(key[group_by.index("commune_code")])}
+                   if "commune_code" in group_by else {}),
+                "current": current_rows.get(key, zeros()),
+                "previous": previous_rows.get(_year_before(group_by, key), zeros()),
+            }
+            for key in self.group_keys(group_by, period, current_rows, previous_rows)
+        ]  # fmt: skip
 
     def figures(
         self, session: Session, period: Period, group_by: Sequence[str]
@@ -426,9 +436,10 @@ class Dashboard:
 
     # -- obstacles --------------------------------------------------------------------------
     def obstacles(
-        self, session: Session, period: Period, include_internal: bool
-    ) -> list[dict[str, Any]]:
-        """Events flagged as obstacles and dated within the period, oldest first."""
+        self, session: Session, period: Period, include_internal: bool, limit: int | None = None
+    ) -> tuple[list[dict[str, Any]], int]:
+        """The latest `limit` events flagged as obstacles and dated within the period (oldest
+        first), and how many there are."""
         condition = and_(
             dossier_events.c.obstacle.is_(True),
             dossier_events.c.date.between(period.start, period.end),
@@ -448,16 +459,34 @@ class Dashboard:
             )
             .join(projects, projects.c.id == dossier_events.c.project_id)
             .where(condition)
-            .order_by(dossier_events.c.date, dossier_events.c.project_id, dossier_events.c.seq)
+            .order_by(
+                dossier_events.c.date.desc(),
+                dossier_events.c.project_id.desc(),
+                dossier_events.c.seq.desc(),
+            )
+            .limit(limit)
         )
-        return [
+        total = session.scalar(select(func.count()).select_from(dossier_events).where(condition))
+        found = [
             {**row._mapping, "date": row.date.isoformat()} for row in session.execute(statement)
         ]
+        return found[::-1], total
 
 
 def zeros() -> dict[str, float]:
     return {name: 0 if name in ("projects", "new_projects", "completed", "revoked") else 0.0
             for name in FIGURES}  # fmt: skip
+
+
+def roll_up(
+    rows: dict[Key, dict[str, float]], group_by: Sequence[str], keep: Sequence[str]
+) -> dict[Key, dict[str, float]]:
+    """Figures grouped by `group_by` added up into groups by `keep` (a part of it)."""
+    at = [group_by.index(d) for d in keep]
+    found: dict[Key, list] = {}
+    for key, values in rows.items():
+        found.setdefault(tuple(key[i] for i in at), []).append(values)
+    return {key: add_up(values) for key, values in found.items()}
 
 
 def add_up(rows) -> dict[str, float]:

@@ -70,6 +70,15 @@ projects = Table(
     Index(None, "commune_code"),
     Index(None, "min_lon", "max_lon", "min_lat", "max_lat"),
     Index(None, "updated_at"),
+    Index(
+        "ix_projects_dashboard",
+        "id",
+        "sector",
+        "commune_code",
+        "capital_planned_billion_vnd",
+        "capital_registered_billion_vnd",
+        "capital_disbursed_billion_vnd",
+    ),
 )
 
 project_sites = Table(
@@ -126,7 +135,7 @@ project_states = Table(
     Column("until", Date),
     Column("stage", String(32), nullable=False),
     Column("investment_form", String(32)),
-    Index(None, "until", "since"),
+    Index(None, "until", "since", "project_id", "stage", "investment_form"),
 )
 """Each project's stage and form over time, replayed from its dated events (`history`): the
 state on day D is the row with since <= D < until (until NULL: still so)."""
@@ -142,6 +151,14 @@ project_milestones = Table(
     Index(None, "selected_on"),
     Index(None, "completed_on"),
     Index(None, "revoked_on"),
+    Index(
+        "ix_project_milestones_dashboard",
+        "project_id",
+        "in_pipeline_from",
+        "selected_on",
+        "completed_on",
+        "revoked_on",
+    ),
 )
 """The dates the dashboard counts from, one row per project (`history`)."""
 
