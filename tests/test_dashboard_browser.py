@@ -55,7 +55,7 @@ def test_the_dashboard_draws_everything_from_our_own_server(base_url, viewport):
         lang = "vi" if viewport == "desktop" else "en"
         query = urllib.parse.urlencode({**PERIOD, "lang": lang})
         page.goto(f"{base_url}/dashboard?{query}")
-        page.wait_for_function("() => document.body.dataset.state === 'ready'", timeout=20000)
+        page.wait_for_function("() => document.body.dataset.state === 'ready'", timeout=60000)
         page.wait_for_timeout(300)
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / f"dashboard-{viewport}.png"), full_page=True)
@@ -94,7 +94,7 @@ def test_the_dashboard_draws_everything_from_our_own_server(base_url, viewport):
         if viewport == "phone":  # the view is in the URL: change the figure, share the link
             page.select_option("select[name=measure]", "projects")
             page.click("form.period button[type=submit]")
-            page.wait_for_function("() => document.body.dataset.state === 'ready'")
+            page.wait_for_function("() => document.body.dataset.state === 'ready'", timeout=60000)
             assert "measure=projects" in page.url and "lang=en" in page.url
             stages = page.evaluate("() => Chart.getChart('chart-stage').data.datasets[0].data")
             by_stage = summary(base_url, group_by="stage")
