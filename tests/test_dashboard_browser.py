@@ -51,6 +51,7 @@ def test_the_dashboard_draws_everything_from_our_own_server(base_url, viewport):
             args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
         )
         page = browser.new_page(viewport={"width": width, "height": height})
+        page.set_default_timeout(60000)  # the page is computed on the server, on shared cores
         watched = Watched(page, base_url)
         lang = "vi" if viewport == "desktop" else "en"
         query = urllib.parse.urlencode({**PERIOD, "lang": lang})
