@@ -20,6 +20,7 @@ from typing import Any, Literal
 from ..errors import InvalidParameter
 from ..exports.site_sheet import FONT, new_pdf, paragraph, table, write_pdf
 from ..pipeline.stages import STAGES
+from .page import day, number
 from .periods import Period
 from .summary import Dashboard, add_up, roll_up
 
@@ -389,14 +390,11 @@ def _text(value: Any, kind: Kind, lang: str) -> str:
     if value is None:
         return "—"
     if kind == "date":
-        return value.strftime("%d/%m/%Y") if lang == "vi" else value.isoformat()
+        return day(value, lang)
     if kind in ("int", "float", "percent"):
-        number = value * 100 if kind == "percent" else value
-        decimals = 0 if kind == "int" or float(number).is_integer() else 1
-        text = f"{number:,.{decimals}f}"
-        if lang == "vi":
-            text = text.replace(",", " ").replace(".", ",").replace(" ", ".")
-        return text + ("%" if kind == "percent" else "")
+        figure = value * 100 if kind == "percent" else value
+        decimals = 0 if kind == "int" or float(figure).is_integer() else 1
+        return number(figure, lang, decimals) + ("%" if kind == "percent" else "")
     return str(value)
 
 

@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 
 from ..errors import ServiceError
-from ..pipeline.procedures import CODE, FORMS, Form, Procedures
+from ..pipeline.procedures import CODE, FORMS, Form, Procedures, Strict
 
 Metric = Literal["new_projects", "registered_capital", "completed_share"]
 UNITS: dict[str, str] = {
@@ -41,10 +41,6 @@ PLAN_ID = r"^[a-z0-9][a-z0-9-]{0,62}$"
 class InvalidTargets(ServiceError):
     status = 500
     code = "InvalidTargets"
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class Document(Strict):
