@@ -18,6 +18,7 @@ from .api import (
     admin,
     analysis,
     collections,
+    dashboard,
     enquiries,
     facets,
     features,
@@ -33,6 +34,7 @@ from .api.errors import install_error_handlers
 from .api.heavy import HeavyExports
 from .api.openapi30 import to_openapi_30
 from .api.security import SecurityHeaders
+from .dashboard.summary import Dashboard
 from .exports import PdfCache
 from .pipeline.enquiries import EnquiryStore
 from .pipeline.projects import ProjectStore
@@ -83,6 +85,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.state.shortlists = ShortlistStore.from_settings(app.state.records, settings)
     app.state.projects = ProjectStore(app.state.records, settings.procedures_dir)
     app.state.enquiries = EnquiryStore(app.state.records, settings.enquiries_per_client_hour)
+    app.state.dashboard = Dashboard(app.state.projects, settings.targets_dir, settings.province)
     app.add_middleware(GZipMiddleware, minimum_size=4096)
     if settings.trusted_proxies:
         # the client's own address from a trusted proxy's X-Forwarded-For (the right-most one
@@ -109,10 +112,12 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         analysis.router,
         projects.router,
         enquiries.router,
+        dashboard.router,
         maps.router,
     ):
         app.include_router(router)
     maps.mount_static(app, settings.assets_dir)
     projects.mount_static(app)
+    dashboard.mount_static(app)
     app.state.openapi_30 = to_openapi_30(app.openapi())
     return app

@@ -382,6 +382,53 @@ def cmd_procedures(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_targets(args: argparse.Namespace) -> int:
+    from .dashboard.targets import read_targets
+    from .pipeline.procedures import read_procedures
+
+    settings = Settings()
+    procedures, _ = read_procedures(settings.procedures_dir)
+    plans, problems = read_targets(settings.targets_dir, procedures)
+    if plans is None:
+        for line in problems:
+            print(f"error: {line}", file=sys.stderr)
+        return 1
+    for plan in plans.plans:
+        measurable = sum(t.measurable for t in plan.targets)
+        print(
+            f"{plan.id}: ok — {len(plan.targets)} targets ({measurable} measurable), "
+            f"{plan.period_start}–{plan.period_end}, {plan.title_en}"
+        )
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from .clock import today_in_vietnam
+    from .dashboard.report import FORMATS, build_report, write_report
+    from .dashboard.summary import Dashboard
+    from .errors import ServiceError
+
+    output = Path(args.output)
+    fmt = args.format or output.suffix.lstrip(".").lower()
+    if fmt not in FORMATS:
+        print(
+            f"geo-service report: cannot tell the format of {output.name}; give --format "
+            f"({', '.join(FORMATS)}) or a file name ending in one",
+            file=sys.stderr,
+        )
+        return 2
+    settings = Settings()
+    try:
+        dashboard = Dashboard(_project_store(args), settings.targets_dir, settings.province)
+        report = build_report(dashboard, args.year, args.lang, today_in_vietnam(), True)
+        write_report(report, fmt, output)
+    except ServiceError as exc:
+        print(f"geo-service report: {exc.description}", file=sys.stderr)
+        return 2
+    print(f"wrote {output} ({output.stat().st_size:,} bytes)", file=sys.stderr)
+    return 0
+
+
 def cmd_projects(args: argparse.Namespace) -> int:
     import getpass
 
@@ -538,6 +585,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="instead, every setting's default, unit and effect as the README's Markdown table",
     )
     settings.set_defaults(handler=cmd_settings)
+    targets = commands.add_parser(
+        "targets", help="check the plans' targets (GEO_SERVICE_TARGETS_DIR)"
+    )
+    targets.set_defaults(handler=cmd_targets)
+    report = with_data_dir(
+        commands.add_parser("report", help="the annual report on investment attraction")
+    )
+    report.add_argument("--year", type=int, required=True, help="the year reported on")
+    report.add_argument("-o", "--output", required=True, help="file to write (.xlsx, .docx, .pdf)")
+    report.add_argument("--format", choices=["xlsx", "docx", "pdf"], help="default: from the name")
+    report.add_argument("--lang", default="vi", choices=["vi", "en"])
+    report.set_defaults(handler=cmd_report)
     projects = commands.add_parser("projects", help="pipeline projects: import, export, rebuild")
     project_actions = projects.add_subparsers(dest="action", required=True)
     project_import = with_data_dir(

@@ -165,6 +165,10 @@ class Settings(BaseSettings):
         "procedures",
         "the investment procedures (`<form>.toml`) and the sector list (`sectors.toml`)",
     )
+    targets_dir: Path = found_folder(
+        "targets",
+        "the plans' targets (`<plan>.toml`) the dashboard and the annual report measure",
+    )
     database_url: str | None = setting(
         None,
         unit="SQLAlchemy URL",

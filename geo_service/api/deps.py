@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 from fastapi import Depends, Query, Request
 
 from ..admin_store import AdminStore
+from ..dashboard.summary import Dashboard
 from ..errors import InvalidParameter
 from ..exports import FORMATS, PdfCache
 from ..pipeline.enquiries import EnquiryStore
@@ -87,6 +88,7 @@ ShortlistsDep = Annotated[ShortlistStore, Depends(held("shortlists"))]
 PdfCacheDep = Annotated[PdfCache, Depends(held("pdf_cache"))]
 HeavyDep = Annotated[HeavyExports, Depends(held("heavy"))]
 RecordsDep = Annotated[Records, Depends(held("records"))]
+DashboardDep = Annotated[Dashboard, Depends(held("dashboard"))]
 ProjectsDep = Annotated[ProjectStore, Depends(held("projects"))]
 EnquiriesDep = Annotated[EnquiryStore, Depends(held("enquiries"))]
 OpenAPI30Dep = Annotated[dict[str, Any], Depends(held("openapi_30"))]

@@ -215,8 +215,11 @@ def event_json(event: DossierEvent, editor: bool) -> dict[str, Any]:
         "document": event.document,
         "note": event.note,
         "public": event.public,
+        "obstacle": event.obstacle,
         "recorded_at": event.recorded_at,
     }
+    if event.kind == "form_changed":
+        document.update(form_before=event.form_before, form_after=event.form_after)
     if editor:
         document["actor"] = event.actor
     return document
@@ -402,7 +405,7 @@ def change_project(
     before = current.document()
     document = parse(ProjectDocument, merge_patch(before, body))
     record = projects.update(
-        project_id, _checked(projects, store, document), if_match, today_in_vietnam()
+        project_id, _checked(projects, store, document), if_match, today_in_vietnam(), actor(token)
     )
     after = record.document()
     changed = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))

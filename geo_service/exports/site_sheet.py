@@ -179,7 +179,7 @@ def _draw_map(pdf: FPDF, geometry, view: BBox, nearby: list[tuple[str, Feature]]
 
 
 # -- text -------------------------------------------------------------------------------------
-def _paragraph(pdf: FPDF, height: float, text: str) -> None:
+def paragraph(pdf: FPDF, height: float, text: str) -> None:
     """A line of text across the page, wrapped only when it does not fit (fpdf2's line breaking
     costs far more than a single cell)."""
     if pdf.get_string_width(text) <= pdf.epw - 2 * pdf.c_margin:
@@ -188,10 +188,11 @@ def _paragraph(pdf: FPDF, height: float, text: str) -> None:
         pdf.multi_cell(0, height, text, new_x="LMARGIN", new_y="NEXT")
 
 
-def _table(pdf: FPDF, rows: list[tuple[str, str]]) -> None:
-    """Two bordered columns, the first row bold; a row that fits its columns is one cell each,
-    a longer one wraps; a row that would cross the page's foot starts a new page."""
-    widths = [pdf.epw * share for share in TABLE_SHARES]
+def table(pdf: FPDF, rows: Sequence[Sequence[str]], shares: Sequence[float] = TABLE_SHARES) -> None:
+    """Bordered columns (`shares` of the page's width), the first row bold; a row that fits its
+    columns is one cell each, a longer one wraps; a row that would cross the page's foot starts
+    a new page."""
+    widths = [pdf.epw * share for share in shares]
     for index, row in enumerate(rows):
         pdf.set_font(FONT, "B" if index == 0 else "", 8)
         room = [w - 2 * pdf.c_margin for w in widths]
@@ -223,13 +224,13 @@ def _page(pdf: FPDF, store: Store, layers: list[LayerMeta], site: Site, lang: st
     first, second = (props.get("name_vi"), props.get("name_en"))
     if lang == "en":
         first, second = second, first
-    _paragraph(pdf, 8, first or site.feature.id)
+    paragraph(pdf, 8, first or site.feature.id)
     pdf.set_font(FONT, "", 10)
     if second:
-        _paragraph(pdf, 6, second)
+        paragraph(pdf, 6, second)
     quality_vi, quality_en = QUALITY_BADGE.get(props.get("data_quality"), ("", ""))
     pdf.set_text_color(180, 40, 40)
-    _paragraph(pdf, 6, f"{site.meta.title_vi} / {site.meta.title_en} — {quality_vi} / {quality_en}")
+    paragraph(pdf, 6, f"{site.meta.title_vi} / {site.meta.title_en} — {quality_vi} / {quality_en}")
     pdf.set_text_color(0, 0, 0)
     if site.feature.geometry is not None:
         geometry = shapely.from_wkb(site.feature.geometry)
@@ -242,23 +243,34 @@ def _page(pdf: FPDF, store: Store, layers: list[LayerMeta], site: Site, lang: st
             continue
         unit = f" ({spec.unit})" if spec.unit else ""
         rows.append((f"{spec.label_vi} / {spec.label_en}{unit}", format_value(spec, value)))
-    _table(pdf, rows)
+    table(pdf, rows)
     pdf.ln(2)
     pdf.set_font(FONT, "", 8)
     pdf.multi_cell(0, 5, f"Liên kết / Link: {site.url}", new_x="LMARGIN", new_y="NEXT")
 
 
-def site_sheets(store: Store, sites: list[Site], lang: str, stem: str) -> Path:
-    """A PDF with one page per site, in a temporary folder the caller removes."""
-    pdf = FPDF(format="A4")
+def new_pdf(title: str, orientation: str = "portrait") -> FPDF:
+    """An A4 document with DejaVu Sans (regular and bold) and automatic page breaks."""
+    pdf = FPDF(orientation=orientation, format="A4")
     pdf.set_auto_page_break(auto=True, margin=12)
     pdf.add_font(FONT, "", str(FONT_DIR / "DejaVuSans.ttf"))
     pdf.add_font(FONT, "B", str(FONT_DIR / "DejaVuSans-Bold.ttf"))
-    pdf.set_title(stem)
-    layers = store.layers()
-    for site in sites:
-        _page(pdf, store, layers, site, lang)
+    pdf.set_title(title)
+    return pdf
+
+
+def write_pdf(pdf: FPDF, stem: str) -> Path:
+    """The document as `<stem>.pdf` in a temporary folder the caller removes."""
     folder = Path(tempfile.mkdtemp(prefix="geo-service-export-"))
     path = folder / f"{stem}.pdf"
     pdf.output(str(path))
     return path
+
+
+def site_sheets(store: Store, sites: list[Site], lang: str, stem: str) -> Path:
+    """A PDF with one page per site, in a temporary folder the caller removes."""
+    pdf = new_pdf(stem)
+    layers = store.layers()
+    for site in sites:
+        _page(pdf, store, layers, site, lang)
+    return write_pdf(pdf, stem)

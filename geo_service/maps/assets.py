@@ -24,6 +24,7 @@ VENDOR_PACKAGES = (
     "leaflet-groupedlayercontrol",
     "@fortawesome/fontawesome-free",
     "swagger-ui-dist",
+    "chart.js",
 )
 """The npm packages whose folders are served under VENDOR_ROUTE."""
 
@@ -65,6 +66,8 @@ PLUGINS: dict[str, tuple[list[tuple[str, str]], list[tuple[str, str]]]] = {
 }
 SWAGGER_JS = "swagger-ui-dist/swagger-ui-bundle.js"
 SWAGGER_CSS = "swagger-ui-dist/swagger-ui.css"
+CHART_JS = "chart.js/dist/chart.umd.min.js"
+"""Chart.js (the dashboard's charts), its self-contained UMD build."""
 
 
 def vendor_url(path: str) -> str:
@@ -85,7 +88,13 @@ def required_styles() -> list[str]:
 def required_files() -> list[str]:
     """The scripts and style sheets the pages link (node_modules paths)."""
     plugin_scripts = [path for scripts, _ in PLUGINS.values() for _, path in scripts]
-    return [*(path for _, path in LEAFLET_JS), *plugin_scripts, SWAGGER_JS, *required_styles()]
+    return [
+        *(path for _, path in LEAFLET_JS),
+        *plugin_scripts,
+        SWAGGER_JS,
+        CHART_JS,
+        *required_styles(),
+    ]
 
 
 CSS_URL = re.compile(r"""url\(\s*['"]?([^'")]+?)['"]?\s*\)""")

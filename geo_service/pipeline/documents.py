@@ -34,7 +34,7 @@ from ..places import UnmatchedPlace, commune_by_code, resolve_commune
 from ..store import Store
 from ..text import nfc
 from .procedures import CODE, Form, Procedures
-from .progress import DATED_KINDS, STEP_KINDS, DossierEvent, EventKind
+from .progress import DATED_KINDS, RECORDED_KINDS, STEP_KINDS, DossierEvent, EventKind
 
 PROJECT_ID = r"^[A-Z]{2}-[A-Z0-9]+(?:-[A-Z0-9]+)*$"
 """A project's stable id: province prefix, then parts, e.g. SL-DA-0001."""
@@ -109,9 +109,17 @@ class EventDocument(Strict):
     document: Text | None = text(500, default=None)
     note: Text = text(4000)
     public: StrictBool = True
+    obstacle: StrictBool = Field(
+        False, description="a difficulty or obstacle (khó khăn, vướng mắc) for the annual report"
+    )
 
     @model_validator(mode="after")
     def _fits_kind(self) -> EventDocument:
+        if self.kind in RECORDED_KINDS:
+            raise ValueError(
+                f"a {self.kind} event is recorded by the service when the project's "
+                "investment_form changes (PATCH the project)"
+            )
         if self.kind in STEP_KINDS and self.step is None:
             raise ValueError(f"a {self.kind} event needs `step`")
         if self.kind in ("listed", "suspended", "resumed", "revoked") and self.step is not None:

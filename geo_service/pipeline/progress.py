@@ -14,7 +14,7 @@ largest such delay (today − the earliest open planned date), so it grows with 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
@@ -32,6 +32,7 @@ EventKind = Literal[
     "suspended",
     "resumed",
     "revoked",
+    "form_changed",
 ]
 EVENT_KINDS: dict[str, tuple[str, str]] = {
     "listed": ("Công bố trong danh mục kêu gọi đầu tư", "Listed as calling for investment"),
@@ -44,10 +45,13 @@ EVENT_KINDS: dict[str, tuple[str, str]] = {
     "suspended": ("Tạm dừng dự án", "Project suspended"),
     "resumed": ("Tiếp tục dự án", "Project resumed"),
     "revoked": ("Thu hồi, chấm dứt dự án", "Project revoked"),
+    "form_changed": ("Đổi hình thức đầu tư", "Investment form changed"),
 }
 STEP_KINDS = frozenset({"step_started", "step_completed", "step_reopened"})
 DATED_KINDS = frozenset(EVENT_KINDS) - {"listed", "note"}
 """Kinds that must say when they happened."""
+RECORDED_KINDS = frozenset({"form_changed"})
+"""Kinds the store records itself (a change of `investment_form`), never posted by clients."""
 StepState = Literal["pending", "in_progress", "completed"]
 
 
@@ -73,6 +77,12 @@ class DossierEvent:
     actor: str = ""
     recorded_at: str = ""
     seq: int = 0
+    obstacle: bool = False
+    """A difficulty or obstacle (khó khăn, vướng mắc) the annual report lists."""
+    form_before: str | None = None
+    """For `form_changed`: the investment form the project left …"""
+    form_after: str | None = None
+    """… and the one it took."""
 
 
 @dataclass(frozen=True)
@@ -305,11 +315,26 @@ def _in_order(first: dt.date | None, then: dt.date | None, first_name: str, then
         )
 
 
-def derive(procedure: Procedure | None, events: Iterable[DossierEvent], today: dt.date) -> Progress:
-    """Replay `events` (oldest first) against the form's procedure (None: no form yet)."""
+def _dossier(procedure: Procedure | None, today: dt.date) -> _Dossier:
     dossier = _Dossier(procedure, today)
     if procedure is not None:
         dossier.steps = [StepProgress(s.code) for s in procedure.steps]
+    return dossier
+
+
+def stages(
+    procedure: Procedure | None, events: Iterable[DossierEvent], today: dt.date
+) -> Iterator[str]:
+    """The project's stage after each of `events` in turn (oldest first)."""
+    dossier = _dossier(procedure, today)
+    for event in events:
+        dossier.apply(event)
+        yield dossier.stage()
+
+
+def derive(procedure: Procedure | None, events: Iterable[DossierEvent], today: dt.date) -> Progress:
+    """Replay `events` (oldest first) against the form's procedure (None: no form yet)."""
+    dossier = _dossier(procedure, today)
     for event in events:
         dossier.apply(event)
     open_planned = [

@@ -25,6 +25,7 @@ from ..errors import Conflict, NotFound, ServiceError
 from ..records import Records
 from ..records.schema import dossier_events, project_progress, project_sites, projects
 from ..text import fold
+from . import history
 from .documents import EDITABLE, CheckedProject, EventDocument
 from .procedures import Procedures, load_procedures
 from .progress import DossierEvent, Progress, derive
@@ -111,7 +112,7 @@ def _progress_values(progress: Progress) -> dict[str, Any]:
 EVENT_COLUMNS = [f.name for f in dataclasses.fields(DossierEvent)]
 
 
-def _event(row: Row) -> DossierEvent:
+def event_from_row(row: Row) -> DossierEvent:
     return DossierEvent(**{name: row._mapping[name] for name in EVENT_COLUMNS})
 
 
@@ -272,7 +273,7 @@ class ProjectStore:
         )
         if not include_internal:
             statement = statement.where(dossier_events.c.public.is_(True))
-        return [_event(row) for row in session.execute(statement)]
+        return [event_from_row(row) for row in session.execute(statement)]
 
     # -- writing ---------------------------------------------------------------------------
     def create(self, checked: CheckedProject, today: dt.date) -> ProjectRecord:
@@ -286,15 +287,21 @@ class ProjectStore:
         return self.get(checked.document.id)
 
     def update(
-        self, project_id: str, checked: CheckedProject, if_match: str | None, today: dt.date
+        self,
+        project_id: str,
+        checked: CheckedProject,
+        if_match: str | None,
+        today: dt.date,
+        actor: str = "",
     ) -> ProjectRecord:
-        """Replace the editable fields, if `if_match` names the stored version (else 412)."""
+        """Replace the editable fields, if `if_match` names the stored version (else 412); a
+        change of investment form is recorded as a `form_changed` event by `actor`."""
         with self.records.writing() as session:
             current = self.records.lock_row(session, projects, project_id)
             if current is None:
                 raise NotFound(f"no project {project_id!r} / không có dự án {project_id!r}")
             check_version(current.version, if_match)
-            self._replace(session, {project_id: current}, [checked], today)
+            self._replace(session, {project_id: current}, [checked], today, actor)
         return self.get(project_id)
 
     def append_event(
@@ -314,6 +321,17 @@ class ProjectStore:
                 insert(dossier_events).values(project_id=project_id, **dataclasses.asdict(stored))
             )
             self._write_progress(session, project_id, progress)
+            history.write(
+                session,
+                {
+                    project_id: history.replay(
+                        self.procedures,
+                        current.investment_form,
+                        history.recorded_day(current.created_at),
+                        [*events, stored],
+                    )
+                },
+            )
             session.execute(
                 update(projects)
                 .where(projects.c.id == project_id)
@@ -321,7 +339,9 @@ class ProjectStore:
             )
         return stored, progress
 
-    def import_projects(self, checked: Sequence[CheckedProject], today: dt.date) -> tuple[int, int]:
+    def import_projects(
+        self, checked: Sequence[CheckedProject], today: dt.date, actor: str = "import"
+    ) -> tuple[int, int]:
         """Create new projects and replace existing ones, all or nothing: (created, updated)."""
         with self.records.writing() as session:
             ids = [c.document.id for c in checked]
@@ -335,7 +355,7 @@ class ProjectStore:
             fresh = [c for c in checked if c.document.id not in existing]
             self._insert(session, fresh, today)
             self._replace(
-                session, existing, [c for c in checked if c.document.id in existing], today
+                session, existing, [c for c in checked if c.document.id in existing], today, actor
             )
         return len(fresh), len(checked) - len(fresh)
 
@@ -360,11 +380,13 @@ class ProjectStore:
                     .where(dossier_events.c.project_id.in_(chunk))
                     .order_by(dossier_events.c.project_id, dossier_events.c.seq)
                 ):
-                    grouped[row.project_id].append(_event(row))
+                    grouped[row.project_id].append(event_from_row(row))
                 for project_id in chunk:
                     procedure = self.procedures.procedure(forms[project_id])
                     progress = derive(procedure, grouped[project_id], today)
                     self._write_progress(session, project_id, progress)
+        with self.records.writing() as session:
+            history.rebuild(session, self.procedures)
         return len(ids)
 
     def _insert(self, session: Session, checked: Sequence[CheckedProject], today: dt.date) -> None:
@@ -389,6 +411,16 @@ class ProjectStore:
                 for c in checked
             ],
         )
+        created_on = history.recorded_day(now)
+        history.write(
+            session,
+            {
+                c.document.id: history.replay(
+                    procedures, c.document.investment_form, created_on, []
+                )
+                for c in checked
+            },
+        )
 
     def _replace(
         self,
@@ -396,8 +428,10 @@ class ProjectStore:
         current: dict[str, Row],
         checked: Sequence[CheckedProject],
         today: dt.date,
+        actor: str,
     ) -> None:
-        """Replace stored projects (`current`, by id) with `checked`, in a few statements."""
+        """Replace stored projects (`current`, by id) with `checked`, in a few statements; each
+        change of investment form is appended to the project's events (`form_changed`)."""
         if not checked:
             return
         ids = [c.document.id for c in checked]
@@ -414,7 +448,7 @@ class ProjectStore:
                 .order_by(dossier_events.c.project_id, dossier_events.c.seq)
             )
             for row in rows:
-                events[row.project_id].append(_event(row))
+                events[row.project_id].append(event_from_row(row))
         if any(e.step for stored in events.values() for e in stored):
             raise Conflict(
                 "the investment form cannot change once steps of its procedure are recorded / "
@@ -437,9 +471,30 @@ class ProjectStore:
             session.execute(insert(project_sites), links)
         procedures = self.procedures
         forms = {c.document.id: c.document.investment_form for c in checked}
+        changes = []
         for project_id in moved:
-            progress = derive(procedures.procedure(forms[project_id]), events[project_id], today)
+            change = DossierEvent(
+                kind="form_changed",
+                date=today,
+                actor=actor,
+                recorded_at=now,
+                seq=len(events[project_id]) + 1,
+                form_before=current[project_id].investment_form,
+                form_after=forms[project_id],
+            )
+            replayed = [*events[project_id], change]
+            progress = derive(procedures.procedure(forms[project_id]), replayed, today)
             self._write_progress(session, project_id, progress)
+            changes.append({"project_id": project_id, **dataclasses.asdict(change)})
+            history_of = history.replay(
+                procedures,
+                forms[project_id],
+                history.recorded_day(current[project_id].created_at),
+                replayed,
+            )
+            history.write(session, {project_id: history_of})
+        if changes:
+            session.execute(insert(dossier_events), changes)
 
     @staticmethod
     def _write_progress(session: Session, project_id: str, progress: Progress) -> None:

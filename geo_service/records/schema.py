@@ -24,6 +24,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 metadata = MetaData(
@@ -71,6 +72,16 @@ projects = Table(
     Index(None, "sector"),
     Index(None, "commune_code"),
     Index(None, "min_lon", "max_lon", "min_lat", "max_lat"),
+    Index(None, "updated_at"),
+    Index(
+        "ix_projects_dashboard",
+        "id",
+        "sector",
+        "commune_code",
+        "capital_planned_billion_vnd",
+        "capital_registered_billion_vnd",
+        "capital_disbursed_billion_vnd",
+    ),
 )
 
 project_sites = Table(
@@ -98,7 +109,11 @@ dossier_events = Table(
     Column("public", Boolean, nullable=False),
     Column("actor", Text, nullable=False),
     Column("recorded_at", Timestamp, nullable=False),
+    Column("obstacle", Boolean, nullable=False, server_default=false()),
+    Column("form_before", String(32)),
+    Column("form_after", String(32)),
     UniqueConstraint("project_id", "seq"),
+    Index(None, "obstacle", "date"),
 )
 
 project_progress = Table(
@@ -114,6 +129,41 @@ project_progress = Table(
     Index(None, "stage"),
     Index(None, "earliest_open_planned"),
 )
+
+project_states = Table(
+    "project_states",
+    metadata,
+    Column("project_id", ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True),
+    Column("since", Date, primary_key=True),
+    Column("until", Date),
+    Column("stage", String(32), nullable=False),
+    Column("investment_form", String(32)),
+    Index(None, "until", "since", "project_id", "stage", "investment_form"),
+)
+"""Each project's stage and form over time, replayed from its dated events (`history`): the
+state on day D is the row with since <= D < until (until NULL: still so)."""
+
+project_milestones = Table(
+    "project_milestones",
+    metadata,
+    Column("project_id", ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True),
+    Column("in_pipeline_from", Date, nullable=False),
+    Column("selected_on", Date),
+    Column("completed_on", Date),
+    Column("revoked_on", Date),
+    Index(None, "selected_on"),
+    Index(None, "completed_on"),
+    Index(None, "revoked_on"),
+    Index(
+        "ix_project_milestones_dashboard",
+        "project_id",
+        "in_pipeline_from",
+        "selected_on",
+        "completed_on",
+        "revoked_on",
+    ),
+)
+"""The dates the dashboard counts from, one row per project (`history`)."""
 
 enquiries = Table(
     "enquiries",
@@ -139,6 +189,8 @@ enquiries = Table(
     Column("updated_at", Timestamp, nullable=False),
     Index(None, "status", "created_at"),
     Index(None, "client_hash", "created_at"),
+    Index(None, "created_at"),
+    Index(None, "updated_at"),
 )
 
 tokens = Table(

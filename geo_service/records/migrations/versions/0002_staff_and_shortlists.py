@@ -3,7 +3,7 @@
 
 Revision ID: 0002_staff_and_shortlists
 Revises: 0001_pipeline
-Create Date: 2026-12-15
+Create Date: 2026-12-01
 """
 
 from __future__ import annotations

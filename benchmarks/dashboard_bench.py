@@ -1,0 +1,257 @@
+"""Dashboard and pipeline benchmark: 100,000 synthetic projects and 2,000,000 dossier events in
+SQLite and in PostgreSQL, served by a real `geo-service serve --workers 2`, at concurrency 8.
+
+    .venv/bin/python benchmarks/dashboard_bench.py [--projects 100000] [--events 2000000]
+        [--databases sqlite postgresql] [--requests 400] [--seed 7]
+
+Data (fixed seed, `data_quality = synthetic_demo`, source "synthetic benchmark data") go to
+`benchmarks/data/dashboard/` (git-ignored): each project walks its form's procedure from a random
+day since 2020 (some stop early, some are suspended or revoked), and notes (a tenth flagged as
+obstacles) bring the events to the number asked. Every event sequence is one the pipeline allows:
+each project's progress row and its replayed states and milestones are computed with the
+service's own `derive` and `history.replay`, then all rows are bulk-inserted. PostgreSQL runs in
+a throwaway cluster started like the tests' (`tests/postgres.py`: initdb in a temporary folder,
+a free 127.0.0.1 port, stopped by PID).
+
+Cases (`benchmarks/loadgen.py`, closed loop, 8 in flight): the summary for 2026 grouped in
+several ways and for other periods; `/projects?behind=true&limit=100`; one project's timeline;
+then the 2026 report in each format, one at a time. Results: `benchmarks/results/dashboard.json`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import datetime as dt
+import json
+import random
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from loadgen import run as load  # noqa: E402
+from sqlalchemy import insert  # noqa: E402
+
+from geo_service.pipeline import history  # noqa: E402
+from geo_service.pipeline.procedures import FORMS, load_procedures  # noqa: E402
+from geo_service.pipeline.progress import DossierEvent, derive  # noqa: E402
+from geo_service.pipeline.projects import _progress_values  # noqa: E402
+from geo_service.places import communes_of_province  # noqa: E402
+from geo_service.records import Records, upgrade  # noqa: E402
+from geo_service.records.schema import (  # noqa: E402
+    dossier_events,
+    project_milestones,
+    project_progress,
+    project_states,
+    projects,
+)
+from geo_service.settings import Settings  # noqa: E402
+from tests.postgres import throwaway_cluster  # noqa: E402
+from tests.server import running_server  # noqa: E402
+
+DATA = ROOT / "benchmarks" / "data" / "dashboard"
+RESULTS = ROOT / "benchmarks" / "results"
+TODAY = dt.date(2026, 11, 30)
+CREATED = "2026-01-01T00:00:00Z"
+BATCH = 20_000
+
+
+def project_rows(count: int, events_total: int, seed: int):
+    """Yield (project row, events) for each synthetic project."""
+    rng = random.Random(seed)
+    procedures = load_procedures(Settings().procedures_dir)
+    sectors = list(procedures.sectors)
+    communes = communes_of_province("14")
+    per_project = events_total / count
+    made = 0
+    for n in range(count):
+        form = rng.choice(FORMS) if rng.random() > 0.05 else None
+        commune = rng.choice(communes)
+        row = {
+            "id": f"SL-BM-{n:06d}",
+            "name_vi": f"Dự án mô phỏng {n}",
+            "name_en": f"Synthetic project {n}",
+            "summary_vi": "",
+            "summary_en": "",
+            "sector": rng.choice(sectors),
+            "investment_form": form,
+            "commune_code": commune.code,
+            "capital_planned_billion_vnd": round(rng.uniform(5, 5000), 1),
+            "capital_registered_billion_vnd": round(rng.uniform(5, 5000), 1),
+            "capital_disbursed_billion_vnd": round(rng.uniform(0, 2000), 1),
+            "responsible_agency": rng.choice(["Sở Tài chính", "Sở Nông nghiệp và Môi trường",
+                                              "Ban Quản lý các khu công nghiệp", "UBND xã"]),
+            "source": "synthetic benchmark data",
+            "data_quality": "synthetic_demo",
+            "search_text": f"sl-bm-{n:06d} du an mo phong {n}",
+            "created_at": CREATED,
+            "updated_at": CREATED,
+            "version": 1,
+        }  # fmt: skip
+        day = dt.date(2020, 1, 1) + dt.timedelta(days=rng.randrange(0, 2400))
+        events = [DossierEvent("listed", date=day)]
+        procedure = procedures.procedure(form)
+        for step in procedure.steps if procedure else ():
+            if step.optional and rng.random() < 0.5:
+                continue
+            if rng.random() < 0.1:
+                break
+            day += dt.timedelta(days=rng.randrange(1, 60))
+            if day > TODAY:
+                break
+            planned = day + dt.timedelta(days=rng.randrange(20, 200))
+            events.append(DossierEvent("step_started", step.code, day, planned))
+            done = day + dt.timedelta(days=rng.randrange(5, 150))
+            if done > TODAY or rng.random() < 0.08:
+                break
+            day = done
+            events.append(DossierEvent("step_completed", step.code, day))
+        # about per_project events each, the total kept on course for events_total
+        wanted = round((n + 1) * per_project - made + rng.uniform(-0.5, 0.5) * per_project)
+        notes = max(0, wanted - len(events) - 1)
+        for _ in range(notes):
+            day = min(TODAY, day + dt.timedelta(days=rng.randrange(0, 10)))
+            events.append(DossierEvent("note", date=day, note="ghi chú", obstacle=rng.random() < 0.1,
+                                       public=rng.random() < 0.8))  # fmt: skip
+        if rng.random() < 0.05:
+            events.append(DossierEvent("revoked", date=min(TODAY, day + dt.timedelta(days=30))))
+        events = [
+            dataclasses.replace(e, seq=i + 1, actor="benchmark", recorded_at=CREATED)
+            for i, e in enumerate(events)
+        ]
+        made += len(events)
+        yield row, events, procedure, procedures
+
+
+def load_database(records: Records, count: int, events_total: int, seed: int) -> dict:
+    started = time.perf_counter()
+    upgrade(records)
+    buffers: dict = {t: [] for t in ("p", "e", "g", "s", "m")}
+    written = {"projects": 0, "events": 0}
+
+    def flush(force: bool = False) -> None:
+        if not force and len(buffers["e"]) < BATCH * 5:
+            return
+        with records.engine.begin() as connection:
+            for key, table in (("p", projects), ("g", project_progress), ("s", project_states),
+                               ("m", project_milestones), ("e", dossier_events)):  # fmt: skip
+                if buffers[key]:
+                    connection.execute(insert(table), buffers[key])
+                    buffers[key].clear()
+
+    for row, events, procedure, procedures in project_rows(count, events_total, seed):
+        progress = derive(procedure, events, TODAY)
+        spans, milestones = history.replay(
+            procedures, row["investment_form"], dt.date(2026, 1, 1), events
+        )
+        buffers["p"].append(row)
+        buffers["g"].append({"project_id": row["id"], **_progress_values(progress)})
+        buffers["s"] += [{"project_id": row["id"], **dataclasses.asdict(s)} for s in spans]
+        buffers["m"].append({"project_id": row["id"], **dataclasses.asdict(milestones)})
+        buffers["e"] += [{"project_id": row["id"], **dataclasses.asdict(e)} for e in events]
+        written["projects"] += 1
+        written["events"] += len(events)
+        flush()
+    flush(force=True)
+    records.refresh_statistics(projects, project_progress, project_states, project_milestones,
+                               dossier_events)  # fmt: skip
+    return {**written, "load_seconds": round(time.perf_counter() - started, 1)}
+
+
+def summary_paths(rng: random.Random) -> list[str]:
+    groupings = ["", "investment_form", "sector", "stage", "year", "commune_code"]
+    periods = [("2026-01-01", "2026-11-30"), ("2025-01-01", "2025-12-31"),
+               ("2025-01-01", "2026-11-30"), ("2026-06-01", "2026-11-30")]  # fmt: skip
+    paths = []
+    for _ in range(200):
+        start, end = rng.choice(periods)
+        group = rng.choice(groupings)
+        paths.append(
+            f"/dashboard/summary?from={start}&to={end}" + (f"&group_by={group}" if group else "")
+        )
+    return paths
+
+
+def measure(url: str, count: int, requests: int, seed: int) -> dict:
+    rng = random.Random(seed)
+    fresh = [  # a period never asked before: each answer is computed, none comes from the cache
+        f"/dashboard/summary?from=2026-01-01&to={dt.date(2026, 1, 1) + dt.timedelta(days=k)}"
+        f"&group_by={rng.choice(['investment_form', 'sector', 'stage', 'commune_code'])}"
+        for k in range(120)
+    ]
+    cases = {
+        "summary": summary_paths(rng),
+        "summary, uncached": fresh,
+        "projects behind": ["/projects?behind=true&limit=100"],
+        "project timeline": [f"/projects/SL-BM-{rng.randrange(count):06d}" for _ in range(300)],
+    }
+    results = {}
+    for name, paths in cases.items():
+        if name == "summary":  # each worker computes each distinct answer before the timing
+            distinct = sorted(set(paths))
+            load(url, distinct * 4, 8, 600.0, len(distinct) * 4)
+        elif name != "summary, uncached":
+            load(url, paths[:20], 8, 5.0, 50)  # warm-up
+        count = len(paths) if name == "summary, uncached" else requests
+        results[name] = load(url, paths, 8, 600.0, count)
+        result = results[name]
+        print(f"  {name}: {result['ok']}/{result['requests']} ok, p50 {result['p50_ms']:.1f} ms, "
+              f"p95 {result['p95_ms']:.1f} ms, {result['rps']:.0f} req/s", flush=True)  # fmt: skip
+    for fmt in ("xlsx", "docx", "pdf"):
+        started = time.perf_counter()
+        with urllib.request.urlopen(f"{url}/dashboard/report?year=2026&f={fmt}", timeout=120) as r:
+            size = len(r.read())
+        seconds = time.perf_counter() - started
+        results[f"report {fmt}"] = {"seconds": round(seconds, 2), "bytes": size}
+        print(f"  report {fmt}: {seconds:.2f} s, {size:,} bytes", flush=True)
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--projects", type=int, default=100_000)
+    parser.add_argument("--events", type=int, default=2_000_000)
+    parser.add_argument("--databases", nargs="+", default=["sqlite", "postgresql"])
+    parser.add_argument("--requests", type=int, default=400)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--reuse", action="store_true", help="SQLite: measure the database already loaded"
+    )
+    args = parser.parse_args()
+    DATA.mkdir(parents=True, exist_ok=True)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    report = {"date": dt.date.today().isoformat(), "projects": args.projects}
+    for database in args.databases:
+        with contextlib.ExitStack() as stack:
+            reuse = args.reuse and database == "sqlite"
+            if database == "sqlite":
+                path = DATA / "records.sqlite"
+                for stale in [] if reuse else DATA.glob("records.sqlite*"):
+                    stale.unlink()
+                url = f"sqlite:///{path}"
+            else:
+                url = stack.enter_context(throwaway_cluster())
+            loaded = {}
+            if not reuse:
+                records = Records(url)
+                print(f"{database}: loading {args.projects:,} projects …", flush=True)
+                loaded = load_database(records, args.projects, args.events, args.seed)
+                records.dispose()
+                print(f"  loaded {loaded}", flush=True)
+            env = {"GEO_SERVICE_DATABASE_URL": url}
+            with running_server(DATA, workers=2, timeout=300, env=env) as base:
+                report[database] = {
+                    **loaded,
+                    **measure(base, args.projects, args.requests, args.seed),
+                }
+    (RESULTS / "dashboard.json").write_text(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()

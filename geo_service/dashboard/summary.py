@@ -1,0 +1,532 @@
+"""The dashboard's figures: counts and capital by group for a period and the same period a year
+earlier, progress against the plans' targets, late projects, enquiries and obstacles.
+
+Every figure is one SQL statement over the records database (see `periods` for what is counted);
+Python only lays the rows out, fills the groups no project falls in with zeros and adds the
+groups up into totals.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import itertools
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import TIMESTAMP, and_, cast, func, select, true
+from sqlalchemy.orm import Session
+
+from ..clock import VIETNAM, utc_stamp
+from ..errors import InvalidParameter
+from ..pipeline.procedures import FORMS, Procedures
+from ..pipeline.projects import ProjectStore
+from ..pipeline.stages import STAGES
+from ..places import communes_of_province
+from ..records.schema import (
+    dossier_events,
+    enquiries,
+    project_milestones,
+    project_progress,
+    projects,
+)
+from .periods import (
+    CAPITALS,
+    FIGURES,
+    Period,
+    completed_in,
+    count_where,
+    new_in,
+    not_revoked_by,
+    revoked_in,
+    states_on,
+    sum_where,
+)
+from .targets import UNIT_NAMES, Plan, Target, load_targets
+
+DIMENSIONS = ("investment_form", "sector", "stage", "commune_code", "year")
+LATE_SHOWN = 20
+CACHE_SECONDS = 30.0
+Key = tuple
+
+
+def parse_group_by(text: str | None) -> tuple[str, ...]:
+    """`sector,year` → ("sector", "year"); unknown or repeated names are a 400."""
+    if not text:
+        return ()
+    names = tuple(n.strip() for n in text.split(","))
+    for name in names:
+        if name not in DIMENSIONS:
+            raise InvalidParameter(
+                f"cannot group by {name!r}; group_by takes one or more of "
+                f"{', '.join(DIMENSIONS)}, separated by commas / không thể nhóm theo {name!r}"
+            )
+    if len(set(names)) != len(names):
+        raise InvalidParameter("group_by names a dimension twice / group_by lặp lại một chiều")
+    return names
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    """Counts the pipeline for the dashboard and the annual report.
+
+    A summary is kept (a few dozen, per process) while the records do not change, for at most
+    CACHE_SECONDS: its key holds the newest event id and the newest `updated_at` of projects and
+    of enquiries (each read in an index), today's date and the targets files' state. Timestamps
+    are to the second, so a change in the same second as a cached summary could go unseen: the
+    time limit bounds that.
+    """
+
+    projects: ProjectStore
+    targets_dir: Path
+    province: str
+    cache_size: int = 64
+    _cache: OrderedDict = field(default_factory=OrderedDict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def records(self):
+        return self.projects.records
+
+    @property
+    def procedures(self) -> Procedures:
+        return self.projects.procedures
+
+    def plans(self) -> list[Plan]:
+        """The province's plans, the latest first."""
+        plans = load_targets(self.targets_dir).for_province(self.province)
+        return sorted(plans, key=lambda p: (p.period_end, p.period_start), reverse=True)
+
+    # -- the summary ------------------------------------------------------------------------
+    def summary(self, period: Period, group_by: Sequence[str], today: dt.date) -> dict[str, Any]:
+        """The summary (see `api.dashboard.summary`); a copy, callers may change it."""
+        with self.records.reading() as session:
+            stamp = (
+                session.scalar(select(func.max(dossier_events.c.id))),
+                session.scalar(select(func.max(projects.c.updated_at))),
+                session.scalar(select(func.max(enquiries.c.updated_at))),
+            )
+        key = (period, tuple(group_by), today, stamp, id(load_targets(self.targets_dir)))
+        with self._lock:
+            found = self._cache.get(key)
+            if found is not None and time.monotonic() - found[0] < CACHE_SECONDS:
+                self._cache.move_to_end(key)
+                return copy.deepcopy(found[1])
+        document = self._summary(period, group_by, today)
+        with self._lock:
+            self._cache[key] = (time.monotonic(), document)
+            while len(self._cache) > self.cache_size:
+                self._cache.popitem(last=False)
+        return copy.deepcopy(document)
+
+    def _summary(self, period: Period, group_by: Sequence[str], today: dt.date) -> dict[str, Any]:
+        previous = period.previous()
+        with self.records.reading() as session:
+            current_rows = self.figures(session, period, group_by)
+            previous_rows = self.figures(session, previous, group_by)
+            targets = self.target_progress(session, period.end)
+            received = self.enquiry_figures(session, period)
+            received_before = self.enquiry_figures(session, previous)
+            late, late_total = self.late_projects(session, today, LATE_SHOWN)
+        groups = self.groups(group_by, period, current_rows, previous_rows)
+        return {
+            "period": period.as_json(),
+            "previous_period": previous.as_json(),
+            "group_by": list(group_by),
+            "totals": {
+                "current": add_up(current_rows.values()),
+                "previous": add_up(previous_rows.values()),
+            },
+            "groups": groups,
+            "targets": targets,
+            "enquiries": {"current": received, "previous": received_before},
+            "late_projects": {"total": late_total, "as_of": today.isoformat(), "projects": late},
+        }
+
+    def groups(
+        self,
+        group_by: Sequence[str],
+        period: Period,
+        current_rows: dict[Key, dict[str, float]],
+        previous_rows: dict[Key, dict[str, float]],
+    ) -> list[dict[str, Any]]:
+        """Every group (see `group_keys`) with its label, its figures and the year before's."""
+        return [
+            {
+                "key": dict(zip(group_by, key, strict=True)),
+                "label": self.label(group_by, key),
+                **({"commune": self.commune_point(key[group_by.index("commune_code")])}
+                   if "commune_code" in group_by else {}),
+                "current": current_rows.get(key, zeros()),
+                "previous": previous_rows.get(_year_before(group_by, key), zeros()),
+            }
+            for key in self.group_keys(group_by, period, current_rows, previous_rows)
+        ]  # fmt: skip
+
+    def figures(
+        self, session: Session, period: Period, group_by: Sequence[str]
+    ) -> dict[Key, dict[str, float]]:
+        """The figures of each group with at least one project, by group key."""
+        if "year" not in group_by:
+            return self._figures(session, period, group_by)
+        at = group_by.index("year")
+        others = tuple(d for d in group_by if d != "year")
+        found: dict[Key, dict[str, float]] = {}
+        for year, part in period.years():
+            for key, values in self._figures(session, part, others).items():
+                found[(*key[:at], year, *key[at:])] = values
+        return found
+
+    def _figures(
+        self, session: Session, period: Period, group_by: Sequence[str]
+    ) -> dict[Key, dict[str, float]]:
+        state = states_on(period.end)
+        columns = {
+            "investment_form": state.c.investment_form,
+            "stage": state.c.stage,
+            "sector": projects.c.sector,
+            "commune_code": projects.c.commune_code,
+        }
+        keys = [columns[d].label(f"key_{d}") for d in group_by]
+        new = new_in(period)
+        statement = (
+            select(
+                *keys,
+                func.count().label("projects"),
+                count_where(new).label("new_projects"),
+                count_where(completed_in(period)).label("completed"),
+                count_where(revoked_in(period)).label("revoked"),
+                *[sum_where(new, projects.c[c]).label(c) for c in CAPITALS],
+            )
+            .select_from(
+                state.join(projects, projects.c.id == state.c.project_id).join(
+                    project_milestones, project_milestones.c.project_id == state.c.project_id
+                )
+            )
+            .group_by(*keys)
+        )
+        return {
+            tuple(row[: len(keys)]): _numbers(row._mapping) for row in session.execute(statement)
+        }
+
+    def group_keys(
+        self, group_by: Sequence[str], period: Period, *found: dict[Key, Any]
+    ) -> list[Key]:
+        """Every combination of the coded lists' codes, then any other key a project has
+        (no code recorded, a code from elsewhere)."""
+        if not group_by:
+            return [()]
+        codes = {
+            "investment_form": list(FORMS),
+            "sector": list(self.procedures.sectors),
+            "stage": list(STAGES),
+            "commune_code": [c.code for c in communes_of_province(self.province)],
+            "year": [year for year, _ in period.years()],
+        }
+        keys = list(itertools.product(*(codes[d] for d in group_by)))
+        known = set(keys)
+        extra = {k for k in found[0] if k not in known}
+        if len(found) > 1:
+            extra |= {k for k in (_year_after(group_by, p) for p in found[1]) if k not in known}
+        return keys + sorted(extra, key=lambda k: tuple((v is None, str(v)) for v in k))
+
+    def label(self, group_by: Sequence[str], key: Key) -> dict[str, str]:
+        names = [self.code_name(d, v) for d, v in zip(group_by, key, strict=True)]
+        return {lang: " · ".join(n[i] for n in names) for i, lang in enumerate(("vi", "en"))}
+
+    def code_name(self, dimension: str, code: Any) -> tuple[str, str]:
+        if code is None:
+            return ("Chưa ghi", "Not recorded")
+        if dimension == "investment_form":
+            procedure = self.procedures.procedure(code)
+            return (procedure.title_vi, procedure.title_en) if procedure else (code, code)
+        if dimension == "sector":
+            sector = self.procedures.sectors.get(code)
+            return (sector.name_vi, sector.name_en) if sector else (code, code)
+        if dimension == "stage":
+            return STAGES.get(code, (code, code))
+        if dimension == "commune_code":
+            name = _commune_names(self.province).get(code, code)
+            return (name, name)
+        return (str(code), str(code))
+
+    def commune_point(self, code: str | None) -> dict[str, float] | None:
+        commune = _communes(self.province).get(code)
+        return None if commune is None else {"lon": commune.lon, "lat": commune.lat}
+
+    # -- targets ----------------------------------------------------------------------------
+    def target_progress(self, session: Session, as_of: dt.date) -> list[dict[str, Any]]:
+        return [
+            self._target(session, plan, target, as_of)
+            for plan in self.plans()
+            for target in plan.targets
+        ]
+
+    def _target(
+        self, session: Session, plan: Plan, target: Target, as_of: dt.date
+    ) -> dict[str, Any]:
+        day = min(as_of, plan.period_end)
+        total_days = (plan.period_end - plan.period_start).days + 1
+        elapsed = max(0, min(total_days, (day - plan.period_start).days + 1))
+        pace = target.goal * elapsed / total_days
+        document = {
+            "plan": plan.id,
+            "plan_title": {"vi": plan.title_vi, "en": plan.title_en},
+            "plan_period": {
+                "from": plan.period_start.isoformat(),
+                "to": plan.period_end.isoformat(),
+            },
+            "source": plan.document.model_dump(mode="json"),
+            "id": target.id,
+            "name": {"vi": target.name_vi, "en": target.name_en},
+            "quote": target.quote,
+            "how": {"vi": target.how_vi, "en": target.how_en},
+            "measurable": target.measurable,
+            "metric": target.metric,
+            "value": target.value,
+            "min": target.min,
+            "max": target.max,
+            "approximate": target.approximate,
+            "unit": target.unit,
+            "unit_name": dict(zip(("vi", "en"), UNIT_NAMES[target.unit], strict=True)),
+            "forms": list(target.forms),
+            "sectors": list(target.sectors),
+        }
+        if not target.measurable:
+            return {**document, "as_of": None, "achieved": None, "status": "not_measurable"}
+        achieved = None
+        if day >= plan.period_start:
+            achieved = self._achieved(session, target, Period(plan.period_start, day))
+        status = "not_started" if day < plan.period_start else (
+            "on_track" if achieved is not None and achieved >= pace else "behind"
+        )  # fmt: skip
+        return {
+            **document,
+            "as_of": day.isoformat(),
+            "achieved": achieved if achieved is not None else 0.0,
+            "share_of_goal": None if achieved is None else achieved / target.goal,
+            "share_of_max": None
+            if achieved is None or target.max is None
+            else achieved / target.max,
+            "elapsed_share": elapsed / total_days,
+            "expected_by_now": pace,
+            "on_track": status == "on_track",
+            "status": status,
+        }
+
+    def _achieved(self, session: Session, target: Target, period: Period) -> float | None:
+        """The target's figure over `period` (None: a share with nothing to share)."""
+        state = states_on(period.end)
+        scope = [state.c.investment_form.in_(target.forms)]
+        if target.sectors:
+            scope.append(projects.c.sector.in_(target.sectors))
+        approved = project_milestones.c.selected_on.between(period.start, period.end)
+        source = project_milestones.join(
+            state, state.c.project_id == project_milestones.c.project_id
+        ).join(projects, projects.c.id == project_milestones.c.project_id)
+        if target.metric == "completed_share":
+            row = session.execute(
+                select(
+                    func.count(),
+                    count_where(and_(project_milestones.c.completed_on <= period.end,
+                                     not_revoked_by(period.end))),
+                ).select_from(source).where(approved, *scope)
+            ).one()  # fmt: skip
+            approved_count, completed = row
+            return None if not approved_count else 100.0 * completed / approved_count
+        figure = (
+            func.count()
+            if target.metric == "new_projects"
+            else func.coalesce(func.sum(func.coalesce(projects.c.capital_registered_billion_vnd, 0.0)), 0.0)
+        )  # fmt: skip
+        value = session.scalar(
+            select(figure).select_from(source).where(approved, not_revoked_by(period.end), *scope)
+        )
+        return float(value or 0)
+
+    # -- enquiries --------------------------------------------------------------------------
+    def enquiry_figures(self, session: Session, period: Period) -> dict[str, Any]:
+        """Enquiries received in the period, how many were answered by its end, and the median
+        time from receipt to answer (hours) of those."""
+        low, high = day_bounds(period)
+        received = and_(enquiries.c.created_at >= low, enquiries.c.created_at < high)
+        answered = and_(
+            received, enquiries.c.answered_at.is_not(None), enquiries.c.answered_at < high
+        )
+        count, answered_count = session.execute(
+            select(func.count(), count_where(answered)).select_from(enquiries).where(received)
+        ).one()
+        median = None
+        if answered_count:
+            hours = self._hours(enquiries.c.created_at, enquiries.c.answered_at).label("hours")
+            middle = list(
+                session.scalars(
+                    select(hours)
+                    .where(answered)
+                    .order_by(hours)
+                    .limit(2 - answered_count % 2)
+                    .offset((answered_count - 1) // 2)
+                )
+            )
+            median = sum(float(h) for h in middle) / len(middle)
+        return {"received": count, "answered": answered_count, "median_hours_to_answer": median}
+
+    def _hours(self, start, end):
+        if self.records.dialect == "sqlite":
+            return (func.julianday(end) - func.julianday(start)) * 24.0
+        stamp = TIMESTAMP(timezone=True)
+        return func.extract("epoch", cast(end, stamp) - cast(start, stamp)) / 3600.0
+
+    # -- late projects ----------------------------------------------------------------------
+    def late_projects(
+        self, session: Session, today: dt.date, limit: int | None
+    ) -> tuple[list[dict[str, Any]], int]:
+        """Projects with a step past its planned date today, latest first, and how many."""
+        late = project_progress.c.earliest_open_planned < today
+        total = session.scalar(select(func.count()).select_from(project_progress).where(late))
+        statement = (
+            select(
+                projects.c.id,
+                projects.c.name_vi,
+                projects.c.name_en,
+                projects.c.investment_form,
+                projects.c.responsible_agency,
+                projects.c.commune_code,
+                project_progress.c.stage,
+                project_progress.c.current_step,
+                project_progress.c.earliest_open_planned,
+            )
+            .join(project_progress)
+            .where(late)
+            .order_by(project_progress.c.earliest_open_planned, projects.c.id)
+            .limit(limit)
+        )
+        found = []
+        for row in session.execute(statement):
+            procedure = self.procedures.procedure(row.investment_form)
+            index = None if procedure is None or row.current_step is None else (
+                procedure.index(row.current_step)
+            )  # fmt: skip
+            step = None if index is None else procedure.steps[index]
+            found.append(
+                {
+                    "id": row.id,
+                    "name_vi": row.name_vi,
+                    "name_en": row.name_en,
+                    "investment_form": row.investment_form,
+                    "stage": row.stage,
+                    "commune_code": row.commune_code,
+                    "planned": row.earliest_open_planned.isoformat(),
+                    "days_late": (today - row.earliest_open_planned).days,
+                    "responsible_agency": row.responsible_agency,
+                    "current_step": row.current_step,
+                    "step_name": None if step is None else {"vi": step.name_vi, "en": step.name_en},
+                    "step_agency": None
+                    if step is None
+                    else {"vi": step.agency_vi, "en": step.agency_en},
+                }
+            )
+        return found, total
+
+    # -- obstacles --------------------------------------------------------------------------
+    def obstacles(
+        self, session: Session, period: Period, include_internal: bool, limit: int | None = None
+    ) -> tuple[list[dict[str, Any]], int]:
+        """The latest `limit` events flagged as obstacles and dated within the period (oldest
+        first), and how many there are."""
+        condition = and_(
+            dossier_events.c.obstacle.is_(True),
+            dossier_events.c.date.between(period.start, period.end),
+            true() if include_internal else dossier_events.c.public.is_(True),
+        )
+        statement = (
+            select(
+                dossier_events.c.project_id,
+                projects.c.name_vi,
+                projects.c.name_en,
+                projects.c.responsible_agency,
+                dossier_events.c.date,
+                dossier_events.c.kind,
+                dossier_events.c.step,
+                dossier_events.c.note,
+                dossier_events.c.public,
+            )
+            .join(projects, projects.c.id == dossier_events.c.project_id)
+            .where(condition)
+            .order_by(
+                dossier_events.c.date.desc(),
+                dossier_events.c.project_id.desc(),
+                dossier_events.c.seq.desc(),
+            )
+            .limit(limit)
+        )
+        total = session.scalar(select(func.count()).select_from(dossier_events).where(condition))
+        found = [
+            {**row._mapping, "date": row.date.isoformat()} for row in session.execute(statement)
+        ]
+        return found[::-1], total
+
+
+def zeros() -> dict[str, float]:
+    return {name: 0 if name in ("projects", "new_projects", "completed", "revoked") else 0.0
+            for name in FIGURES}  # fmt: skip
+
+
+def roll_up(
+    rows: dict[Key, dict[str, float]], group_by: Sequence[str], keep: Sequence[str]
+) -> dict[Key, dict[str, float]]:
+    """Figures grouped by `group_by` added up into groups by `keep` (a part of it)."""
+    at = [group_by.index(d) for d in keep]
+    found: dict[Key, list] = {}
+    for key, values in rows.items():
+        found.setdefault(tuple(key[i] for i in at), []).append(values)
+    return {key: add_up(values) for key, values in found.items()}
+
+
+def add_up(rows) -> dict[str, float]:
+    total = zeros()
+    for row in rows:
+        for name in FIGURES:
+            total[name] += row[name]
+    return total
+
+
+def _numbers(row) -> dict[str, float]:
+    return {name: float(row[name]) if name in CAPITALS else int(row[name]) for name in FIGURES}
+
+
+def _year_before(group_by: Sequence[str], key: Key) -> Key:
+    """The previous period's key beside `key`: the same, a year earlier if grouped by year."""
+    if "year" not in group_by:
+        return key
+    at = group_by.index("year")
+    return (*key[:at], key[at] - 1, *key[at + 1 :])
+
+
+def _year_after(group_by: Sequence[str], key: Key) -> Key:
+    if "year" not in group_by:
+        return key
+    at = group_by.index("year")
+    return (*key[:at], key[at] + 1, *key[at + 1 :])
+
+
+def day_bounds(period: Period) -> tuple[str, str]:
+    """The period's days in Vietnam as UTC timestamps [low, high), as enquiries store them."""
+    start = dt.datetime.combine(period.start, dt.time(), VIETNAM)
+    end = dt.datetime.combine(period.end + dt.timedelta(days=1), dt.time(), VIETNAM)
+    return utc_stamp(start), utc_stamp(end)
+
+
+@lru_cache(maxsize=8)
+def _communes(province: str) -> dict:
+    return {c.code: c for c in communes_of_province(province)}
+
+
+def _commune_names(province: str) -> dict[str, str]:
+    return {code: c.name for code, c in _communes(province).items()}

@@ -1,0 +1,192 @@
+"""GET /dashboard/summary against a brute-force recount from the rows, on both databases:
+randomised pipelines (seeded) with forms that change and projects revoked inside the periods."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from geo_service.pipeline.procedures import FORMS
+from geo_service.pipeline.stages import STAGES
+
+from .conftest import error_document
+from .dashboard_data import Recount, random_enquiries, random_pipeline
+from .pipeline_app import pipeline_client
+
+PERIODS = [
+    ("2025-01-01", "2025-12-31"),
+    ("2026-03-15", "2026-11-30"),
+    ("2024-02-29", "2026-06-30"),
+]
+GROUPINGS = {
+    "investment_form": lambda life, stage, form: (form,),
+    "sector": lambda life, stage, form: (life.values["sector"],),
+    "stage": lambda life, stage, form: (stage,),
+    "commune_code": lambda life, stage, form: (life.values["commune_code"],),
+    "stage,investment_form": lambda life, stage, form: (stage, form),
+}
+
+
+@pytest.fixture(scope="module")
+def seeds() -> list[int]:
+    return [13, 2026]
+
+
+@pytest.fixture(params=[13, 2026], ids=lambda s: f"seed{s}")
+def pipeline(request, pipeline_dir, records_url):
+    with pipeline_client(pipeline_dir.folder, records_url) as client:
+        store = client.app.state.projects
+        random_pipeline(store, request.param)
+        random_enquiries(store, request.param)
+        yield client, Recount(store)
+
+
+def summary(client, **params) -> dict:
+    response = client.get("/dashboard/summary", params=params)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def close(a: dict, b: dict) -> None:
+    assert a.keys() == b.keys()
+    for name in a:
+        assert a[name] == pytest.approx(b[name], abs=1e-6), name
+
+
+def year_before(text: str) -> dt.date:
+    day = dt.date.fromisoformat(text)
+    return day.replace(year=day.year - 1, day=28 if (day.month, day.day) == (2, 29) else day.day)
+
+
+def test_every_figure_equals_a_recount_from_the_rows(pipeline):
+    client, recount = pipeline
+    lives = recount.lives.values()
+    assert any(e.kind == "form_changed" for life in lives for e in life.events)
+    assert any(e.kind == "revoked" for life in lives for e in life.events)
+    whole = recount.figures(dt.date(2024, 2, 29), dt.date(2026, 6, 30), lambda *_: ())[()]
+    assert whole["new_projects"] >= 5 and whole["completed"] >= 1 and whole["revoked"] >= 1
+    for start, end in PERIODS:
+        previous = (year_before(start), year_before(end))
+        for group_by, key in GROUPINGS.items():
+            document = summary(client, **{"from": start, "to": end, "group_by": group_by})
+            assert document["previous_period"] == {
+                "from": previous[0].isoformat(), "to": previous[1].isoformat()
+            }  # fmt: skip
+            expected = recount.figures(
+                dt.date.fromisoformat(start), dt.date.fromisoformat(end), key
+            )
+            expected_before = recount.figures(*previous, key)
+            dims = group_by.split(",")
+            found = {tuple(g["key"][d] for d in dims): g for g in document["groups"]}
+            assert len(found) == len(document["groups"])
+            for k, values in expected.items():
+                close(found[k]["current"], values)
+            for k, values in expected_before.items():
+                close(found[k]["previous"], values)
+            for k, group in found.items():  # every other group is zeros
+                if k not in expected:
+                    assert not any(group["current"].values()), (k, group)
+                if k not in expected_before:
+                    assert not any(group["previous"].values()), (k, group)
+            totals = document["totals"]
+            assert totals["current"]["projects"] == sum(v["projects"] for v in expected.values())
+            assert totals["previous"]["new_projects"] == sum(
+                v["new_projects"] for v in expected_before.values()
+            )
+
+
+def test_groups_with_no_project_are_present_with_zeros(pipeline):
+    client, _ = pipeline
+    stages = summary(client, **{"from": "2023-01-01", "to": "2023-01-31", "group_by": "stage"})
+    assert [g["key"]["stage"] for g in stages["groups"]][: len(STAGES)] == list(STAGES)
+    forms = summary(client, group_by="investment_form,commune_code")
+    keys = {(g["key"]["investment_form"], g["key"]["commune_code"]) for g in forms["groups"]}
+    assert len(keys) >= len(FORMS) * 75
+    communes = summary(client, group_by="commune_code")
+    assert all(g["commune"] is not None for g in communes["groups"] if g["key"]["commune_code"])
+
+
+def test_by_year_each_year_is_its_own_period_beside_the_year_before(pipeline):
+    client, recount = pipeline
+    document = summary(client, **{"from": "2024-06-01", "to": "2026-11-30", "group_by": "year"})
+    assert [g["key"]["year"] for g in document["groups"]] == [2024, 2025, 2026]
+    for group in document["groups"]:
+        year = group["key"]["year"]
+        start = max(dt.date(2024, 6, 1), dt.date(year, 1, 1))
+        end = min(dt.date(2026, 11, 30), dt.date(year, 12, 31))
+        whole = recount.figures(start, end, lambda *_: ())
+        close(group["current"], whole.get((), group["current"] | {k: 0 for k in group["current"]}))
+        before = recount.figures(year_before(start.isoformat()), year_before(end.isoformat()),
+                                 lambda *_: ())  # fmt: skip
+        if () in before:
+            close(group["previous"], before[()])
+
+
+def test_targets_enquiries_and_late_projects_equal_a_recount(pipeline):
+    client, recount = pipeline
+    end = "2026-06-30"
+    document = summary(client, **{"from": "2026-01-01", "to": end})
+    targets = {(t["plan"], t["id"]): t for t in document["targets"]}
+    plan = targets[("sonla-2025-2030", "new_projects")]
+    three = ("policy_approval", "land_auction", "investor_bidding")
+    day = dt.date.fromisoformat(end)
+    assert plan["achieved"] == recount.target("new_projects", three, dt.date(2025, 1, 1), day)
+    assert plan["expected_by_now"] == pytest.approx(100 * 546 / 2191)
+    assert plan["on_track"] == (plan["achieved"] >= plan["expected_by_now"])
+    capital = targets[("sonla-2025-2030", "registered_capital")]
+    assert capital["achieved"] == pytest.approx(
+        recount.target("registered_capital", three, dt.date(2025, 1, 1), day)
+    )
+    share = targets[("sonla-2025-2030", "completed_share")]
+    expected_share = recount.target(
+        "completed_share", ("policy_approval",), dt.date(2025, 1, 1), day
+    )
+    assert share["achieved"] == pytest.approx(expected_share or 0.0)
+    not_measured = targets[("sonla-2025-2030", "realised_capital_share")]
+    assert not_measured["status"] == "not_measurable" and not_measured["achieved"] is None
+    assert "25%" in not_measured["quote"]
+    year_2023 = targets[("sonla-2023", "new_projects")]
+    assert year_2023["as_of"] == "2023-12-31"  # the plan ended before the summary's end
+    assert year_2023["achieved"] == recount.target(
+        "new_projects", FORMS, dt.date(2023, 1, 1), dt.date(2023, 12, 31)
+    )
+    for key, period in (
+        ("current", ("2026-01-01", end)),
+        ("previous", ("2025-01-01", "2025-06-30")),
+    ):
+        expected = recount.enquiry_figures(*map(dt.date.fromisoformat, period))
+        found = document["enquiries"][key]
+        assert found["received"] == expected["received"]
+        assert found["answered"] == expected["answered"]
+        assert found["median_hours_to_answer"] == pytest.approx(
+            expected["median_hours_to_answer"], abs=1e-3
+        )
+    late = recount.late(_today())
+    assert document["late_projects"]["total"] == len(late)
+    assert [(p["id"], p["days_late"]) for p in document["late_projects"]["projects"]] == late[:20]
+
+
+def _today() -> dt.date:
+    from geo_service.clock import today_in_vietnam
+
+    return today_in_vietnam()
+
+
+@pytest.mark.parametrize(
+    ("params", "word"),
+    [
+        ({"from": "2026-05-01", "to": "2026-01-01"}, "before"),
+        ({"from": "2026-13-01"}, "from"),
+        ({"to": "yesterday"}, "to"),
+        ({"group_by": "province"}, "province"),
+        ({"group_by": "sector,sector"}, "twice"),
+        ({"from": "1990-01-01", "to": "2026-01-01"}, "20 years"),
+        ({"to": "2999-01-01"}, "after today"),
+    ],
+)
+def test_bad_parameters_get_400(pipeline_dir, records_url, params, word):
+    with pipeline_client(pipeline_dir.folder, records_url) as client:
+        response = client.get("/dashboard/summary", params=params)
+    assert response.status_code == 400
+    assert word in error_document(response)["description"]
