@@ -27,10 +27,10 @@ def base_url(tmp_path_factory):
     folder = tmp_path_factory.mktemp("dashboard")
     data = pipeline_data_dir(folder)
     url = f"sqlite:///{folder / 'records.sqlite'}"
-    with pipeline_client(data.folder, url) as client:
+    with pipeline_client(data, url) as client:
         random_pipeline(client.app.state.projects, 2026, count=80)
         random_enquiries(client.app.state.projects, 2026)
-    with running_server(data.folder, env={"GEO_SERVICE_DATABASE_URL": url}) as base:
+    with running_server(data, env={"GEO_SERVICE_DATABASE_URL": url}) as base:
         yield base
 
 

@@ -27,7 +27,7 @@ YEAR = 2026
 
 @pytest.fixture
 def client(pipeline_dir, records_url):
-    with pipeline_client(pipeline_dir.folder, records_url) as client:
+    with pipeline_client(pipeline_dir, records_url) as client:
         store = client.app.state.projects
         random_pipeline(store, 7)
         random_enquiries(store, 7)
@@ -130,7 +130,7 @@ def cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
 
 
 def test_geo_service_report_writes_the_file(tmp_path, pipeline_dir, records_url):
-    with pipeline_client(pipeline_dir.folder, records_url) as client:
+    with pipeline_client(pipeline_dir, records_url) as client:
         random_pipeline(client.app.state.projects, 5, count=15)
     import os
 
@@ -143,7 +143,7 @@ def test_geo_service_report_writes_the_file(tmp_path, pipeline_dir, records_url)
         "-o",
         str(target),
         "--data-dir",
-        str(pipeline_dir.folder),
+        str(pipeline_dir),
         env=env,
     )
     assert done.returncode == 0, done.stderr

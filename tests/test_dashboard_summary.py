@@ -35,7 +35,7 @@ def seeds() -> list[int]:
 
 @pytest.fixture(params=[13, 2026], ids=lambda s: f"seed{s}")
 def pipeline(request, pipeline_dir, records_url):
-    with pipeline_client(pipeline_dir.folder, records_url) as client:
+    with pipeline_client(pipeline_dir, records_url) as client:
         store = client.app.state.projects
         random_pipeline(store, request.param)
         random_enquiries(store, request.param)
@@ -186,7 +186,7 @@ def _today() -> dt.date:
     ],
 )
 def test_bad_parameters_get_400(pipeline_dir, records_url, params, word):
-    with pipeline_client(pipeline_dir.folder, records_url) as client:
+    with pipeline_client(pipeline_dir, records_url) as client:
         response = client.get("/dashboard/summary", params=params)
     assert response.status_code == 400
     assert word in error_document(response)["description"]
