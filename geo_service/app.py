@@ -34,6 +34,7 @@ from .api.openapi30 import to_openapi_30
 from .api.security import SecurityHeaders
 from .exports import PdfCache
 from .pipeline.enquiries import EnquiryStore
+from .pipeline.layer import with_projects
 from .pipeline.projects import ProjectStore
 from .rasters.store import RasterStore
 from .records import Records, upgrade
@@ -61,6 +62,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 def create_app(settings: Settings | None = None, store: Store | None = None) -> FastAPI:
+    """The service over `settings`; `store` keeps the layers (the data directory's GeoPackages
+    by default), the records database the pipeline's projects, served as a layer too."""
     settings = settings or Settings()
     app = FastAPI(
         title=f"{settings.title_vi} / {settings.title_en}",
@@ -71,7 +74,6 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.store = store or GeoPackageStore(settings.data_dir)
     app.state.admin = AdminStore(settings.data_dir)
     app.state.shortlists = ShortlistStore(
         settings.data_dir,
@@ -85,6 +87,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.state.records = Records.from_settings(settings)
     upgrade(app.state.records)  # several workers may start at once: it takes a lock
     app.state.projects = ProjectStore(app.state.records, settings.procedures_dir)
+    # pipeline projects are the `investment_projects` collection, read from the records
+    app.state.store = with_projects(store or GeoPackageStore(settings.data_dir), app.state.projects)
     app.state.enquiries = EnquiryStore(app.state.records, settings.enquiries_per_client_hour)
     app.add_middleware(GZipMiddleware, minimum_size=4096)
     if settings.trusted_proxies:

@@ -359,7 +359,8 @@ def test_search_filters_and_pages(client, editor):
     assert found(q="moc chau") == ["SL-DA-0001"]
     assert found(q="VÂN HỒ") == ["SL-DA-0002"]
     assert found(q="sl-da-0003") == ["SL-DA-0003"]
-    assert found(q="%") == []
+    assert found(q="mai son trung tam") == ["SL-DA-0003"]  # every word, in any order
+    assert found(q="%") == ["SL-DA-0001", "SL-DA-0002", "SL-DA-0003"]  # no word: no condition
     assert found(investment_form="land_auction") == ["SL-DA-0002"]
     assert found(sector="logistics_trade") == ["SL-DA-0003"]
     assert found(commune_code="04123") == ["SL-DA-0001", "SL-DA-0002", "SL-DA-0003"]

@@ -279,7 +279,7 @@ class FoldedText:
 
     def matches(self, words: list[str]) -> ColumnElement:
         escaped = (w.replace("\\", "\\\\") for w in words)
-        return and_(*(self.column.like(f"%{w}%", escape="\\") for w in escaped))
+        return and_(true(), *(self.column.like(f"%{w}%", escape="\\") for w in escaped))
 
 
 # -- fields computed at query time --------------------------------------------------------------

@@ -256,6 +256,7 @@
     if (layer.geometry !== "point" && map.getZoom() < SHAPES_ZOOM) {
       // a pin per area at zooms where the shapes are too small to see or click (each move redraws)
       geo.eachLayer((item) => {
+        if (!item.getBounds) return; // a point of a layer of areas (a project not yet drawn as one) is its own pin
         const pin = L.marker(item.getBounds().getCenter(), { icon: pinIcon(layer, "area-pin"), title: featureName(item.feature.properties) });
         pin.on("click", () => openCard(layer.id, item.feature.id));
         target.addLayer(pin);
