@@ -486,6 +486,11 @@ def test_the_printable_page(client, editor):
     assert scripts == ['<script src="/static/pipeline/project.js" defer></script>']
     english = client.get("/projects/SL-DA-0001", params={"f": "html", "lang": "en"}).text
     assert '<html lang="en">' in english and "10 days behind plan" in english
+    # labels, not codes: the data quality, and each event's step by its name
+    assert '<td class="quality">Dữ liệu mô phỏng</td>' in html and "synthetic_demo" not in html
+    assert '<span class="step-name">Tiếp nhận hồ sơ' in html and "· dossier_received" not in html
+    assert '<td class="quality">Synthetic demo data</td>' in english
+    assert '<span class="step-name">Investment policy approval dossier received' in english
     assert client.get("/static/pipeline/project.css").status_code == 200
 
 
