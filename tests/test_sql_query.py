@@ -392,3 +392,53 @@ def test_generated_filters_answer_or_are_a_400(grid_store, sql_grid, text):
     if found != "400":
         expected = answers(grid_store, "grid", query)
         assert expected in ("400", found), text
+
+
+def test_a_one_to_one_join_is_counted_over_the_one_table_a_filter_needs(tmp_path):
+    """A layer over two tables joined one to one: its counts, facets and extent read only the
+    table they need (through its indexes), and give the join's answers."""
+    metadata = MetaData()
+    sites = Table("sites", metadata, Column("code", Text, primary_key=True),
+                  Column("geometry", LargeBinary),
+                  *(Column(n, Float) for n in ("min_x", "min_y", "max_x", "max_y")))  # fmt: skip
+    states = Table("states", metadata, Column("code", Text, primary_key=True),
+                   Column("status", Text))  # fmt: skip
+    meta, records, geometries = grid_layer()
+    meta = meta.model_copy(update={"fields": [meta.field("code"), meta.field("status")]})
+    layer = SqlLayer(
+        meta=meta,
+        source=sites.join(states, sites.c.code == states.c.code),
+        id=sites.c.code,
+        columns={"status": states.c.status},
+        spatial=BoxedWkb(
+            sites.c.geometry, sites.c.min_x, sites.c.min_y, sites.c.max_x, sites.c.max_y
+        ),  # fmt: skip
+        tables=(sites, states),
+    )
+    records_db = Records(f"sqlite:///{tmp_path / 'two.sqlite'}")
+    try:
+        with records_db.engine.begin() as connection:
+            metadata.create_all(connection)
+            connection.execute(insert(sites), [
+                {"code": r["code"], "geometry": shapely.to_wkb(g),
+                 **dict(zip(("min_x", "min_y", "max_x", "max_y"), g.bounds, strict=True))}
+                for r, g in zip(records, geometries, strict=True)
+            ])  # fmt: skip
+            connection.execute(insert(states), [{"code": r["code"], "status": r["status"]}
+                                                for r in records])  # fmt: skip
+        reader = SqlReader(records_db.engine)
+        compiler = reader.compiler(layer)
+        operating = Query(filter=Comparison("=", P("status"), L("operating")), limit=0)
+        assert " JOIN " not in str(compiler.count(compiler.where(operating)))
+        assert "FROM states" in str(compiler.count(compiler.where(operating)))
+        assert "FROM sites" in str(compiler.extent())
+        boxed = Query(bbox=(104.0, 21.0, 104.05, 21.05), filter=operating.filter, limit=0)
+        assert " JOIN " in str(compiler.count(compiler.where(boxed)))
+        assert reader.query(layer, operating).number_matched == 33
+        assert reader.query(layer, Query(limit=1)).number_matched == 101
+        assert reader.facets(layer, Query(), ("status",))["status"].count == 101
+        grid_store_answer = sum(r["status"] == "operating" for r in records[:100]
+                                if r["code"][2] < "5" and r["code"][4] < "5")  # fmt: skip
+        assert reader.query(layer, boxed).number_matched == grid_store_answer
+    finally:
+        records_db.dispose()

@@ -48,6 +48,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql import operators
 from sqlalchemy.sql.elements import BinaryExpression, Grouping
+from sqlalchemy.sql.util import find_tables
 from sqlalchemy.types import TypeEngine
 
 from ..catalogue import ID_FIELD, FieldSpec, LayerMeta
@@ -359,6 +360,9 @@ class SqlLayer:
     spatial: Spatial
     search: TextSearch | None = None
     derived: Mapping[str, DaysSince] = field(default_factory=dict)
+    tables: tuple[FromClause, ...] = ()
+    """Tables of a `source` that joins them one to one (one row per feature in each): a count,
+    facet, grid or extent that reads only one of them reads it alone, through its indexes."""
 
     def __post_init__(self) -> None:
         missing = [
@@ -446,7 +450,7 @@ class QueryCompiler:
         return statement if query.limit is None else statement.limit(query.limit)
 
     def count(self, where: ColumnElement) -> Select:
-        return select(func.count()).select_from(self.layer.source).where(where)
+        return select(func.count()).select_from(self._from(where)).where(where)
 
     def feature(self, feature_id: str, fields: list[Selected]) -> Select:
         return (
@@ -478,16 +482,16 @@ class QueryCompiler:
         if days is not None:
             key = days.key()
             ranged = select(func.max(key), func.min(key), func.count())
-            return ranged.select_from(self.layer.source).where(where), True
+            return ranged.select_from(self._from(where, key)).where(where), True
         column = self._column(name)
         if spec.type in ("integer", "number", "date", "datetime") and not spec.codes:
             ranged = select(func.min(column), func.max(column), func.count(column))
-            return ranged.select_from(self.layer.source).where(where), True
+            return ranged.select_from(self._from(where, column)).where(where), True
         # grouped in an outer query: PostgreSQL needs GROUP BY to repeat a computed column's
         # SQL exactly, bound parameters and all
         values = (
             select(column.label("value"))
-            .select_from(self.layer.source)
+            .select_from(self._from(where, column))
             .where(and_(where, column.is_not(None)))
             .subquery()
         )
@@ -506,11 +510,14 @@ class QueryCompiler:
         xmin, ymin, xmax, ymax = bbox
         width, height = (xmax - xmin) / columns, (ymax - ymin) / rows
         minx, miny, maxx, maxy = self.layer.spatial.box()
-        where = self.where(Query(filter=query.filter, text=query.text, limit=None))
+        where = and_(
+            self.where(Query(filter=query.filter, text=query.text, limit=None)),
+            self.layer.spatial.overlaps(bbox),
+        )
         centres = (
             select(((minx + maxx) / 2).label("cx"), ((miny + maxy) / 2).label("cy"))
-            .select_from(self.layer.source)
-            .where(where, self.layer.spatial.overlaps(bbox))
+            .select_from(self._from(where, minx, miny, maxx, maxy))
+            .where(where)
             .subquery()
         )
         x, y = centres.c.cx, centres.c.cy
@@ -526,10 +533,16 @@ class QueryCompiler:
         ).group_by(cells.c.cell)
 
     def extent(self) -> Select:
-        minx, miny, maxx, maxy = self.layer.spatial.box()
+        box = self.layer.spatial.box()
+        minx, miny, maxx, maxy = box
         return select(func.min(minx), func.min(miny), func.max(maxx), func.max(maxy)).select_from(
-            self.layer.source
+            self._from(*box)
         )
+
+    def _from(self, *clauses: ColumnElement) -> FromClause:
+        """The one table of `tables` holding every column the clauses read, else the source."""
+        used = {t for c in clauses for t in find_tables(c, check_columns=True)}
+        return next((t for t in self.layer.tables if used <= {t}), self.layer.source)
 
     def _index(self, position: ColumnElement, count: int) -> ColumnElement:
         whole = self.flavour.whole(position)
