@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any, NoReturn
 
@@ -111,71 +112,83 @@ def describe(meta: LayerMeta, today: dt.date) -> SqlLayer:
         spatial=BoxedWkb(p.location, p.min_lon, p.min_lat, p.max_lon, p.max_lat),
         search=SEARCH,
         derived={"days_behind": DaysSince(earliest, today)},
+        tables=(projects, project_progress),
     )
 
 
 class ProjectLayer:
     """The read-only `Store` of the `investment_projects` collection."""
 
+    META_SECONDS = 5.0
+    """How long one process reuses the collection's metadata (its version, weakest data quality
+    and provinces: one pass over the projects) before reading it again."""
+
     def __init__(self, projects: ProjectStore) -> None:
         self.projects = projects
         self.reader = SqlReader(projects.records.engine)
-        self._cached: tuple[tuple, LayerMeta] | None = None
+        self._cached: tuple[tuple, float, LayerMeta] | None = None
         self._lock = threading.Lock()
 
     # -- the collection as of now -------------------------------------------------------------
-    def current(self) -> SqlLayer:
-        """The collection's description as of today; `NotFound` while it holds no project."""
+    def meta(self) -> LayerMeta:
+        """The collection's metadata; `NotFound` while it holds no project."""
         today = today_in_vietnam()
-        return describe(self._meta(today), today)
-
-    def _meta(self, today: dt.date) -> LayerMeta:
         procedures = self.projects.procedures
+        key = (today, id(procedures))
+        with self._lock:
+            cached = self._cached
+        if (
+            cached is not None
+            and cached[0] == key
+            and time.monotonic() - cached[1] < self.META_SECONDS
+        ):
+            return cached[2]
         with self.projects.records.reading() as session:
             by_quality = session.execute(
-                select(projects.c.data_quality, func.count(), func.sum(projects.c.version))
+                select(projects.c.data_quality, func.sum(projects.c.version))
                 .group_by(projects.c.data_quality)
             ).all()  # fmt: skip
             if not by_quality:
                 raise NotFound(f"no collection {LAYER_ID!r} (the pipeline holds no project yet)")
-            # every write raises a project's version, so their sum names the data's state
-            key = (today, id(procedures), tuple(sorted(tuple(row) for row in by_quality)))
-            with self._lock:
-                if self._cached is not None and self._cached[0] == key:
-                    return self._cached[1]
             communes = session.scalars(select(projects.c.commune_code).distinct()).all()
-        qualities = {row[0] for row in by_quality}
         meta = LayerMeta(
             id=LAYER_ID,
             kind=KIND,
             geometry_type="polygon",
             fields=layer_fields(procedures),
             updated=today.isoformat(),  # stages and delays are as of today
-            data_quality=max(qualities, key=QUALITY_ORDER.index),
+            data_quality=max((row[0] for row in by_quality), key=QUALITY_ORDER.index),
             provinces=sorted({p for p in map(_province, communes) if p}),
-            version=max(1, sum(row[2] for row in by_quality)),
+            # every write raises a project's version: their sum names the data's state
+            version=max(1, sum(row[1] for row in by_quality)),
             **TEXTS,
         )
         with self._lock:
-            self._cached = (key, meta)
+            self._cached = (key, time.monotonic(), meta)
         return meta
 
     def _layer(self, layer_id: str) -> SqlLayer:
+        """The collection as a described table, for reads (an empty one answers empty)."""
         if layer_id != LAYER_ID:
             raise NotFound(f"no collection {layer_id!r}")
-        return self.current()
+        procedures = self.projects.procedures
+        schema = LayerMeta(id=LAYER_ID, kind=KIND, geometry_type="polygon", updated="",
+                           fields=layer_fields(procedures), **TEXTS)  # fmt: skip
+        return describe(schema, today_in_vietnam())
 
     # -- reads --------------------------------------------------------------------------------
     def layers(self) -> Listing:
         try:
-            return Listing([self.current().meta])
+            return Listing([self.meta()])
         except NotFound:
             return Listing()
         except InvalidProcedures as exc:
             return Listing(skipped=[Skipped(LAYER_ID, exc.description)])
 
     def layer(self, layer_id: str, version: int | None = None) -> LayerMeta:
-        meta = self._layer(layer_id).meta
+        if layer_id != LAYER_ID:
+            raise NotFound(f"no collection {layer_id!r}")
+        meta = self.meta()
         if version is not None and version != meta.version:
             raise NotFound(
                 f"collection {layer_id!r} is read live; it keeps no version {version} / "
