@@ -13,11 +13,13 @@ import pyogrio
 import pytest
 
 from geo_service.clock import today_in_vietnam
+from geo_service.layer_frame import records_to_frame
 from geo_service.pipeline.procedures import FORMS
 from geo_service.pipeline.stages import STAGES
+from geo_service.store.gpkg import GeoPackageStore
 
-from .conftest import error_document
-from .pipeline_app import pipeline_client, project_body
+from .conftest import error_document, grid_layer
+from .pipeline_app import pipeline_client, pipeline_data_dir, project_body
 
 ITEMS = "/collections/investment_projects/items"
 
@@ -276,3 +278,28 @@ def test_an_empty_pipeline_lists_no_collection(pipeline_dir, records_url):
     with pipeline_client(pipeline_dir.folder, records_url) as client:
         assert [c["id"] for c in client.get("/collections").json()["collections"]] == ["grid"]
         assert error_document(client.get(ITEMS))["code"] == "NotFound"
+
+
+def test_a_records_database_that_does_not_answer_leaves_the_other_layers_served(client):
+    with client.app.state.records.engine.begin() as connection:
+        connection.exec_driver_sql("ALTER TABLE projects RENAME TO gone")  # damaged by hand
+    listed = client.get("/collections").json()
+    assert [c["id"] for c in listed["collections"]] == ["grid"]
+    assert [s["id"] for s in listed["skipped"]] == ["investment_projects"]
+    for path in (ITEMS, f"{ITEMS}/SL-DA-0001", "/collections/investment_projects"):
+        response = client.get(path, params={"lang": "en"})
+        assert (response.status_code, error_document(response)["code"]) == (503, "LayerUnavailable")
+    assert client.get("/collections/grid/items").status_code == 200
+    assert client.get("/map").status_code == 200
+
+
+def test_a_geopackage_layer_of_that_id_is_no_longer_served(tmp_path, records_url):
+    """An older data directory's own investment_projects layer: the pipeline's collection
+    takes its id, listed or not."""
+    folder = pipeline_data_dir(tmp_path / "data").folder
+    meta, records, geometries = grid_layer()
+    old = meta.model_copy(update={"id": "investment_projects"})
+    GeoPackageStore(folder).publish(old, records_to_frame(old, records, geometries))
+    with pipeline_client(folder, records_url) as client:
+        assert [c["id"] for c in client.get("/collections").json()["collections"]] == ["grid"]
+        assert client.get(ITEMS).status_code == 404

@@ -11,17 +11,20 @@ change through /projects and the spreadsheet import.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import logging
 import threading
 import time
 from collections.abc import Iterator
 from typing import Any, NoReturn
 
 from sqlalchemy import ColumnElement, String, case, func, literal, select
+from sqlalchemy.exc import SQLAlchemyError
 
 from ..catalogue import ID_FIELD, FieldSpec, LayerMeta
 from ..clock import today_in_vietnam
-from ..errors import NotFound, ReadOnlyCollection
+from ..errors import LayerUnavailable, NotFound, ReadOnlyCollection
 from ..listing import Listing, Skipped
 from ..places import UnmatchedPlace, commune_by_code
 from ..query import BBox, Query
@@ -33,6 +36,8 @@ from ..store.sql_reader import SqlReader
 from .procedures import InvalidProcedures, Procedures
 from .projects import SEARCH, ProjectStore
 from .spreadsheet import DATA_QUALITY, codes_of, project_fields
+
+log = logging.getLogger(__name__)
 
 LAYER_ID = "investment_projects"
 KIND = "investment_project"
@@ -178,17 +183,21 @@ class ProjectLayer:
 
     # -- reads --------------------------------------------------------------------------------
     def layers(self) -> Listing:
+        """The collection while it holds a project; named in `skipped` while the procedures
+        are invalid or the records database does not answer, so the other layers still list."""
         try:
-            return Listing([self.meta()])
+            with _answering():
+                return Listing([self.meta()])
         except NotFound:
             return Listing()
-        except InvalidProcedures as exc:
+        except (InvalidProcedures, LayerUnavailable) as exc:
             return Listing(skipped=[Skipped(LAYER_ID, exc.description)])
 
     def layer(self, layer_id: str, version: int | None = None) -> LayerMeta:
         if layer_id != LAYER_ID:
             raise NotFound(f"no collection {layer_id!r}")
-        meta = self.meta()
+        with _answering():
+            meta = self.meta()
         if version is not None and version != meta.version:
             raise NotFound(
                 f"collection {layer_id!r} is read live; it keeps no version {version} / "
@@ -197,26 +206,32 @@ class ProjectLayer:
         return meta
 
     def extent(self, layer_id: str) -> BBox | None:
-        return self.reader.extent(self._layer(layer_id))
+        with _answering():
+            return self.reader.extent(self._layer(layer_id))
 
     def query(self, layer_id: str, query: Query) -> FeaturePage:
-        return self.reader.query(self._layer(layer_id), query)
+        with _answering():
+            return self.reader.query(self._layer(layer_id), query)
 
     def iter_features(
         self, layer_id: str, query: Query, batch_size: int = 2000
     ) -> Iterator[list[Feature]]:
-        return self.reader.iter_features(self._layer(layer_id), query, batch_size)
+        with _answering():
+            yield from self.reader.iter_features(self._layer(layer_id), query, batch_size)
 
     def feature(self, layer_id: str, feature_id: str) -> Feature:
-        return self.reader.feature(self._layer(layer_id), feature_id)
+        with _answering():
+            return self.reader.feature(self._layer(layer_id), feature_id)
 
     def facets(self, layer_id: str, query: Query, fields: tuple[str, ...]) -> dict[str, Facet]:
-        return self.reader.facets(self._layer(layer_id), query, fields)
+        with _answering():
+            return self.reader.facets(self._layer(layer_id), query, fields)
 
     def grid(
         self, layer_id: str, query: Query, bbox: BBox, columns: int, rows: int
     ) -> list[GridCell]:
-        return self.reader.grid(self._layer(layer_id), query, bbox, columns, rows)
+        with _answering():
+            return self.reader.grid(self._layer(layer_id), query, bbox, columns, rows)
 
     def warm(self) -> None:
         """Nothing to prepare: the database keeps its own indexes."""
@@ -254,6 +269,21 @@ class ProjectLayer:
 def with_projects(layers: Store, projects: ProjectStore) -> RoutedStore:
     """The catalogue's store: `layers` for every collection but the pipeline's projects."""
     return RoutedStore(layers, {LAYER_ID: ProjectLayer(projects)})
+
+
+@contextlib.contextmanager
+def _answering() -> Iterator[None]:
+    """A records database that does not answer (down, unreachable, damaged) makes the
+    collection unavailable (503), as a damaged layer file does, never a server error."""
+    try:
+        yield
+    except SQLAlchemyError as exc:
+        log.warning("the %s collection cannot be read: %s", LAYER_ID, type(exc).__name__)
+        raise LayerUnavailable(
+            f"collection {LAYER_ID!r} cannot be read now: the records database does not "
+            f"answer ({type(exc).__name__}) / chưa đọc được lớp {LAYER_ID!r}: cơ sở dữ liệu "
+            "hồ sơ chưa phản hồi"
+        ) from None
 
 
 def _province(commune_code: str | None) -> str | None:
