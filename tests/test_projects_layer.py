@@ -254,6 +254,18 @@ def test_shortlists_site_sheets_and_nearby_see_projects(client):
         f"{ITEMS}/SL-DA-0001/nearby", params={"layers": "investment_projects", "k": 1}
     ).json()
     assert nearby["nearby"]["investment_projects"][0]["id"] == "SL-DA-0003"
+    ranked = client.post(
+        "/analysis/rank",
+        json={
+            "candidates": {"collection": "investment_projects", "filter": "days_behind > 0"},
+            "criteria": [
+                {"type": "attribute", "field": "days_behind", "weight": 2, "direction": "higher"},
+                {"type": "distance", "layer": "grid", "weight": 1, "direction": "lower"},
+            ],
+        },
+    )
+    assert ranked.status_code == 200, ranked.text
+    assert [s["id"] for s in ranked.json()["sites"]] == ["SL-DA-0001", "SL-DA-0002"]
 
 
 def test_writes_are_refused_projects_change_through_projects(client, editor, admin):
