@@ -90,8 +90,10 @@ def layer_fields(procedures: Procedures) -> list[FieldSpec]:
     )
     specs["days_behind"] = specs["days_behind"].model_copy(
         update={
-            "description_vi": "Số ngày bước chậm nhất đã quá kế hoạch, tính đến hôm nay",
-            "description_en": "Days the latest step is past its plan, as of today",
+            "description_vi": "Số ngày bước chậm nhất đã quá ngày hoàn thành theo kế hoạch, "
+            "tính đến hôm nay",
+            "description_en": "Days the step furthest behind is past its planned completion, "
+            "as of today",
         }
     )
     return [specs[name] for name in (ID_FIELD, *LAYER_FIELDS)]
@@ -131,23 +133,21 @@ class ProjectLayer:
     def __init__(self, projects: ProjectStore) -> None:
         self.projects = projects
         self.reader = SqlReader(projects.records.engine)
-        self._cached: tuple[tuple, float, LayerMeta] | None = None
+        self._cached: tuple[dt.date, Procedures, float, LayerMeta] | None = None
         self._lock = threading.Lock()
 
     # -- the collection as of now -------------------------------------------------------------
     def meta(self) -> LayerMeta:
         """The collection's metadata; `NotFound` while it holds no project."""
         today = today_in_vietnam()
-        procedures = self.projects.procedures
-        key = (today, id(procedures))
+        procedures = self.projects.procedures  # the same object while its files are unchanged
         with self._lock:
             cached = self._cached
-        if (
-            cached is not None
-            and cached[0] == key
-            and time.monotonic() - cached[1] < self.META_SECONDS
-        ):
-            return cached[2]
+        if cached is not None:
+            day, read_with, at, meta = cached
+            fresh = time.monotonic() - at < self.META_SECONDS
+            if day == today and read_with is procedures and fresh:
+                return meta
         with self.projects.records.reading() as session:
             by_quality = session.execute(
                 select(projects.c.data_quality, func.sum(projects.c.version))
@@ -169,7 +169,7 @@ class ProjectLayer:
             **TEXTS,
         )
         with self._lock:
-            self._cached = (key, time.monotonic(), meta)
+            self._cached = (today, procedures, time.monotonic(), meta)
         return meta
 
     def _layer(self, layer_id: str) -> SqlLayer:
