@@ -37,6 +37,7 @@ from .api.security import SecurityHeaders
 from .dashboard.summary import Dashboard
 from .exports import PdfCache
 from .pipeline.enquiries import EnquiryStore
+from .pipeline.layer import with_projects
 from .pipeline.projects import ProjectStore
 from .rasters.store import RasterStore
 from .records import Records, upgrade
@@ -64,6 +65,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 def create_app(settings: Settings | None = None, store: Store | None = None) -> FastAPI:
+    """The service over `settings`; `store` keeps the layers (the data directory's GeoPackages
+    by default), the records database the pipeline's projects, served as a layer too."""
     settings = settings or Settings()
     app = FastAPI(
         title=f"{settings.title_vi} / {settings.title_en}",
@@ -74,7 +77,6 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.store = store or GeoPackageStore(settings.data_dir)
     app.state.rasters = RasterStore(settings.data_dir)
     app.state.pdf_cache = PdfCache(settings.data_dir / "_cache" / "pdf", settings.pdf_cache_bytes)
     app.state.heavy = HeavyExports(settings.heavy_exports, settings.heavy_export_wait)
@@ -84,6 +86,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.state.admin = AdminStore(app.state.records)
     app.state.shortlists = ShortlistStore.from_settings(app.state.records, settings)
     app.state.projects = ProjectStore(app.state.records, settings.procedures_dir)
+    # pipeline projects are the `investment_projects` collection, read from the records
+    app.state.store = with_projects(store or GeoPackageStore(settings.data_dir), app.state.projects)
     app.state.enquiries = EnquiryStore(app.state.records, settings.enquiries_per_client_hour)
     app.state.dashboard = Dashboard(app.state.projects, settings.targets_dir, settings.province)
     app.add_middleware(GZipMiddleware, minimum_size=4096)

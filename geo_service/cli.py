@@ -44,6 +44,15 @@ def _project_store(args: argparse.Namespace):
     return ProjectStore(_records(args), Settings().procedures_dir)
 
 
+def _catalogue(args: argparse.Namespace):
+    """The catalogue as the service serves it: the data directory's layers, and the pipeline's
+    projects as the `investment_projects` collection."""
+    from .pipeline.layer import with_projects
+    from .store.gpkg import GeoPackageStore
+
+    return with_projects(GeoPackageStore(_data_dir(args)), _project_store(args))
+
+
 def cmd_sample(args: argparse.Namespace) -> int:
     from .clock import today_in_vietnam
     from .sample import build_sample
@@ -65,10 +74,9 @@ def cmd_layers(args: argparse.Namespace) -> int:
     """A table of the readable layers; unreadable ones are named on stderr (exit status 1)."""
     from .errors import ServiceError
     from .query import Query
-    from .store.gpkg import GeoPackageStore
 
     data_dir = _data_dir(args)
-    store = GeoPackageStore(data_dir)
+    store = _catalogue(args)
     layers = store.layers()
     if not layers and not layers.skipped:
         print(f"no layers in {data_dir.resolve()}; build the sample with: geo-service sample")
@@ -93,10 +101,9 @@ def cmd_layers(args: argparse.Namespace) -> int:
 def cmd_maps(args: argparse.Namespace) -> int:
     from .errors import ServiceError
     from .maps.definition import load_map, map_ids
-    from .store.gpkg import GeoPackageStore
 
     settings = Settings()
-    published = {meta.id: meta for meta in GeoPackageStore(_data_dir(args)).layers()}
+    published = {meta.id: meta for meta in _catalogue(args).layers()}
     ids = map_ids(settings.maps_dir)
     if not ids:
         print(f"no map definitions (*.toml) in {settings.maps_dir.resolve()}", file=sys.stderr)
@@ -183,9 +190,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     from .exports import export_query, export_shortlist
     from .query_text import EVERY_FEATURE, build_query
     from .shortlists import ShortlistStore
-    from .store.gpkg import GeoPackageStore
 
-    store = GeoPackageStore(_data_dir(args))
+    store = _catalogue(args)
     bar = tqdm(unit=" features", file=sys.stderr, disable=None)
 
     def progress(done: int, total: int) -> None:
@@ -257,10 +263,8 @@ def cmd_import(args: argparse.Namespace) -> int:
     from .errors import ServiceError
     from .ingest import UploadRequest, ingest
     from .ingest.read import ReadOptions, UploadLimits
-    from .store.gpkg import GeoPackageStore
 
     settings = Settings()
-    data_dir = _data_dir(args)
     try:
         metadata = strict_json.loads(Path(args.metadata).read_bytes()) if args.metadata else {}
     except (OSError, strict_json.StrictJSONError) as exc:
@@ -288,7 +292,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     try:
         report = ingest(
             request,
-            GeoPackageStore(data_dir),
+            _catalogue(args),
             limits,
             settings.province,
             AdminStore(_records(args)),

@@ -40,6 +40,12 @@ class Conflict(ServiceError):
     code = "Conflict"
 
 
+class ReadOnlyCollection(Conflict):
+    """A write to a collection the store only reads (its data changes elsewhere)."""
+
+    code = "ReadOnlyCollection"
+
+
 class NotFound(ServiceError):
     status = 404
     code = "NotFound"

@@ -1,7 +1,8 @@
 """Layer kinds and their field schemas.
 
 Every layer has the common fields; each kind adds its own. The sample builder, the README's
-table and (later) upload validation all read this one registry.
+table and upload validation all read this one registry. Investment projects are not a kind of
+upload: they are the pipeline's records, whose collection describes itself (`pipeline/layer.py`).
 """
 
 from __future__ import annotations
@@ -149,29 +150,6 @@ KIND_FIELDS: dict[str, list[FieldSpec]] = {
                 ("trade_centre", "Trung tâm thương mại", "Trade centre"),
             ),
         ),
-    ],
-    "investment_project": [
-        FieldSpec(
-            name="investment_form",
-            type="string",
-            label_vi="Hình thức đầu tư",
-            label_en="Investment form",
-            codes=_codes(
-                ("policy_approval", "Chấp thuận chủ trương đầu tư", "Investment policy approval"),
-                ("land_auction", "Đấu giá quyền sử dụng đất", "Land-use-right auction"),
-                ("bidding", "Đấu thầu lựa chọn nhà đầu tư", "Bidding for investor selection"),
-                ("ppp", "Đối tác công tư (PPP)", "Public-private partnership (PPP)"),
-            ),
-        ),
-        FieldSpec(name="sector", type="string", label_vi="Lĩnh vực", label_en="Sector"),
-        FieldSpec(
-            name="capital_billion_vnd",
-            type="number",
-            label_vi="Vốn đầu tư",
-            label_en="Investment capital",
-            unit="tỷ VND",
-        ),
-        FieldSpec(name="progress", type="string", label_vi="Tiến độ", label_en="Progress"),
     ],
     "land_auction_plot": [
         FieldSpec(

@@ -13,10 +13,13 @@ import shapely
 from fastapi.testclient import TestClient
 
 from geo_service.catalogue import LayerMeta
+from geo_service.clock import today_in_vietnam
 from geo_service.kinds import fields_for_kind
 from geo_service.layer_frame import records_to_frame
+from geo_service.pipeline.projects import ProjectStore
 from geo_service.records import Records, database_url, upgrade
 from geo_service.sample import build_sample
+from geo_service.sample.projects import load_pipeline_sample
 from geo_service.settings import Settings
 from geo_service.store.gpkg import GeoPackageStore
 
@@ -157,9 +160,22 @@ def grid_client(grid_dir: Path) -> TestClient:
 
 @pytest.fixture(scope="session")
 def sample_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sample catalogue as `geo-service sample` builds it: layers, and the sample pipeline
+    in the data directory's records database."""
     data_dir = tmp_path_factory.mktemp("sample")
     build_sample(data_dir)
+    load_sample_pipeline(data_dir)
     return data_dir
+
+
+def load_sample_pipeline(data_dir: Path) -> None:
+    records = Records(database_url(None, data_dir))
+    try:
+        upgrade(records)
+        projects = ProjectStore(records, Settings().procedures_dir)
+        load_pipeline_sample(projects, GeoPackageStore(data_dir), today_in_vietnam())
+    finally:
+        records.dispose()
 
 
 @pytest.fixture(scope="session")

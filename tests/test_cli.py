@@ -79,3 +79,30 @@ def test_export_writes_a_file_and_refuses_bad_input(sample_dir, tmp_path):
         "--max-features", "10", "-o", str(tmp_path / "c.csv"), cwd=tmp_path,
     )  # fmt: skip
     assert limited.returncode == 2 and "10" in limited.stderr
+
+
+def test_the_commands_see_pipeline_projects_as_a_collection(sample_dir, sample_client, tmp_path):
+    import pyogrio
+
+    out = tmp_path / "late.gpkg"
+    done = geo_service(
+        "export", "--data-dir", str(sample_dir), "--layer", "investment_projects",
+        "--format", "gpkg", "--filter", "days_behind > 0", "-o", str(out), cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    late = sample_client.get("/projects", params={"behind": "true", "limit": 100}).json()
+    assert late["numberMatched"] > 0
+    frame = pyogrio.read_dataframe(out)
+    assert sorted(frame["code"]) == sorted(p["id"] for p in late["projects"])
+    listed = geo_service("layers", "--data-dir", str(sample_dir), cwd=tmp_path)
+    rows = {line.split()[0]: line.split() for line in listed.stdout.splitlines()[1:]}
+    assert rows["investment_projects"][3] == str(
+        sample_client.get("/projects").json()["numberMatched"]
+    )
+    source = tmp_path / "p.geojson"
+    source.write_text('{"type": "FeatureCollection", "features": []}', encoding="utf-8")
+    refused = geo_service(
+        "import", str(source), "--data-dir", str(sample_dir), "--layer", "investment_projects",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert refused.returncode == 2 and "/projects" in refused.stderr

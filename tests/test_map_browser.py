@@ -17,10 +17,12 @@ import numpy as np
 import pytest
 from rasterio.transform import from_origin
 
+from geo_service.admin_store import AdminStore
 from geo_service.rasters.ingest import ingest_raster
 from geo_service.rasters.store import RasterStore
 from geo_service.sample import build_sample
 
+from .conftest import load_sample_pipeline
 from .raster_data import write_tiff
 from .server import running_server
 
@@ -47,11 +49,18 @@ def add_gradient_raster(data_dir: Path, folder: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def base_url(tmp_path_factory) -> Iterator[str]:
+def map_data(tmp_path_factory) -> Path:
+    """The sample catalogue and pipeline, a raster, and an editor's token."""
     data_dir = tmp_path_factory.mktemp("map-data")
     build_sample(data_dir)
+    load_sample_pipeline(data_dir)
     add_gradient_raster(data_dir, tmp_path_factory.mktemp("raster-source"))
-    with running_server(data_dir) as url:
+    return data_dir
+
+
+@pytest.fixture(scope="module")
+def base_url(map_data) -> Iterator[str]:
+    with running_server(map_data) as url:
         yield url
 
 
@@ -404,10 +413,12 @@ def test_place_pickers_filter_every_layer_by_commune(watched):
     page.select_option("#commune", "04123")  # Xã Chiềng Mung, home of the Mai Sơn zone
     watched.idle()
     assert "province=14" in page.url and "commune=04123" in page.url
-    cql = "province_code = '14' AND commune_code = '04123'"
     drawn = {layer: watched.drawn(layer) for layer in visible_layers(watched)}
-    assert drawn["industrial_zones"] >= 1
+    assert drawn["industrial_zones"] >= 1 and drawn["investment_projects"] >= 1
     for layer, count in drawn.items():
+        # the province applies to the layers that name it; pipeline projects name their commune
+        fields = watched.api(f"/collections/{layer}/queryables")["properties"]
+        cql = "province_code = '14' AND " * ("province_code" in fields) + "commune_code = '04123'"
         assert count == watched.api_matched(layer, cql), layer
     watched.clean()
 
@@ -549,3 +560,78 @@ def test_every_page_keeps_to_its_content_security_policy(watched, path, ready):
     name = path.strip("/?").replace("/", "-").replace("?", "-").replace("=", "-") or "landing"
     watched.screenshot(f"csp-{name}.png")
     watched.clean()
+
+
+# -- pipeline projects and enquiries on the map ---------------------------------------------------
+
+
+def test_a_late_projects_card_shows_its_timeline_and_days_behind(watched):
+    late = watched.api(
+        "/collections/investment_projects/items", filter="days_behind > 0", sortby="-days_behind"
+    )["features"][0]
+    project = watched.api(f"/projects/{late['id']}")
+    assert project["days_behind"] == late["properties"]["days_behind"] > 0
+    watched.open(f"/map?site=investment_projects/{late['id']}&lang=en")
+    page = watched.page
+    page.wait_for_selector("#card-timeline .behind")
+    assert (
+        page.inner_text("#card-timeline .behind")
+        == f"{project['days_behind']} days behind schedule"
+    )
+    steps = page.locator("#card-timeline li.step")
+    assert steps.count() == len(project["timeline"])
+    late_steps = [s for s in project["timeline"] if s["days_late"] > 0]
+    assert page.locator("#card-timeline li.step.late").count() == len(late_steps)
+    first = project["timeline"][0]
+    assert page.locator("#card-timeline li.step strong").first.inner_text() == first["name_en"]
+    link = page.get_attribute("#card-project-page", "href")
+    assert link == f"/projects/{late['id']}?f=html&lang=en"
+    watched.screenshot("map-project-card.png")
+    # the filter panel offers the stage and the schedule, with counts
+    schedule = facet_counts(watched, "investment_projects", "schedule")
+    assert schedule["late"] == watched.api_matched(
+        "investment_projects", "schedule = 'late'", bbox=False
+    )
+    stages = facet_counts(watched, "investment_projects", "stage")
+    assert sum(stages.values()) == watched.api_matched("investment_projects", bbox=False)
+    page.check('[data-facet="investment_projects.schedule"] input[value="late"]')
+    watched.idle()
+    assert watched.drawn("investment_projects") == watched.api_matched(
+        "investment_projects", "schedule IN ('late')"
+    )
+    watched.clean()
+
+
+def test_an_investor_asks_about_a_site_and_an_editor_sees_it(watched, map_data):
+    _, secret = AdminStore(map_data).create_token("editor", "Phòng Đầu tư")
+    watched.open("/map?site=industrial_zones/SL-KCN-MAISON-2")
+    page = watched.page
+    page.wait_for_selector("#card-enquiry")
+    assert page.inner_text("#card-enquiry summary") == "Hỏi về địa điểm này"
+    page.click("#lang-toggle")
+    assert page.inner_text("#card-enquiry summary") == "Ask about this site"
+    page.click("#card-enquiry summary")
+    message = "Is land available? <img src=x id=injected> <b>now</b>"
+    page.fill("#enquiry-form input[name=name]", "Jane Investor")
+    page.fill("#enquiry-form input[name=organisation]", "Example Holdings")
+    page.fill("#enquiry-form input[name=email]", "jane@example.com")
+    page.fill("#enquiry-form textarea[name=message]", message)
+    page.click("#enquiry-form button[type=submit]")
+    page.wait_for_selector(".enquiry-status.ok")
+    shown = page.inner_text(".enquiry-status")
+    assert page.locator("#injected").count() == 0
+    watched.screenshot("map-enquiry.png")
+    watched.clean()
+    request = urllib.request.Request(
+        f"{watched.base_url}/enquiries", headers={"Authorization": f"Bearer {secret}"}
+    )
+    with urllib.request.urlopen(request) as response:
+        listed = json.load(response)["enquiries"]
+    (enquiry,) = [e for e in listed if e["message"] == message]
+    assert enquiry["id"] in shown
+    assert enquiry["site"] == {"collection": "industrial_zones", "id": "SL-KCN-MAISON-2"}
+    assert (enquiry["name"], enquiry["email"], enquiry["language"]) == (
+        "Jane Investor",
+        "jane@example.com",
+        "en",
+    )

@@ -359,7 +359,8 @@ def test_search_filters_and_pages(client, editor):
     assert found(q="moc chau") == ["SL-DA-0001"]
     assert found(q="VÂN HỒ") == ["SL-DA-0002"]
     assert found(q="sl-da-0003") == ["SL-DA-0003"]
-    assert found(q="%") == []
+    assert found(q="mai son trung tam") == ["SL-DA-0003"]  # every word, in any order
+    assert found(q="%") == ["SL-DA-0001", "SL-DA-0002", "SL-DA-0003"]  # no word: no condition
     assert found(investment_form="land_auction") == ["SL-DA-0002"]
     assert found(sector="logistics_trade") == ["SL-DA-0003"]
     assert found(commune_code="04123") == ["SL-DA-0001", "SL-DA-0002", "SL-DA-0003"]
@@ -485,6 +486,11 @@ def test_the_printable_page(client, editor):
     assert scripts == ['<script src="/static/pipeline/project.js" defer></script>']
     english = client.get("/projects/SL-DA-0001", params={"f": "html", "lang": "en"}).text
     assert '<html lang="en">' in english and "10 days behind plan" in english
+    # labels, not codes: the data quality, and each event's step by its name
+    assert '<td class="quality">Dữ liệu mô phỏng</td>' in html and "synthetic_demo" not in html
+    assert '<span class="step-name">Tiếp nhận hồ sơ' in html and "· dossier_received" not in html
+    assert '<td class="quality">Synthetic demo data</td>' in english
+    assert '<span class="step-name">Investment policy approval dossier received' in english
     assert client.get("/static/pipeline/project.css").status_code == 200
 
 

@@ -3,6 +3,8 @@ synthetic demo set that shows timelines and delays, and loading twice adds nothi
 
 from __future__ import annotations
 
+import re
+
 import shapely
 
 from geo_service.clock import today_in_vietnam
@@ -35,6 +37,9 @@ def test_the_sample_pipeline(sample_dir, records_url):
             assert record["commune_code"]
             events = projects.events(project_id, include_internal=True)
             assert all(e.date is None for e in events)  # no invented dates
+            notes = [e.note for e in events if e.kind == "note" and e.public]
+            assert notes == ([item["progress"]] if item["progress"] else []), project_id
+            assert re.search(r"«[^»]+»", record["source"]), project_id  # the passage naming it
             if item["site"]:
                 collection, feature_id = item["site"].split("/")
                 site = store.feature(collection, feature_id)

@@ -21,7 +21,6 @@ LAYERS = {
     "tourism_areas": ("tourism_area", "polygon"),
     "energy_sites": ("energy_site", "polygon"),
     "logistics_trade": ("logistics_trade", "point"),
-    "investment_projects": ("investment_project", "polygon"),
 }
 SAMPLE_PROVINCES = {"14", "22", "08"}  # Sơn La, Quảng Ninh, Tuyên Quang
 SITE_KEYS = {
@@ -51,7 +50,7 @@ def sites(layer_id: str) -> list[dict]:
     return load(layer_id)["sites"]
 
 
-def test_the_five_files_are_there_and_codes_are_unique_across_them():
+def test_the_four_files_are_there_and_codes_are_unique_across_them():
     codes = [site["code"] for layer_id in LAYERS for site in sites(layer_id)]
     duplicates = sorted({c for c in codes if codes.count(c) > 1})
     assert not duplicates, duplicates

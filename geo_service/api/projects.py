@@ -32,7 +32,7 @@ from ..pipeline.page import STATIC_DIR, STATIC_ROUTE, project_page
 from ..pipeline.procedures import FORMS, Procedure, Procedures
 from ..pipeline.progress import EVENT_KINDS, DossierEvent, Progress, days_behind
 from ..pipeline.projects import ProjectFilters, ProjectRecord, check_version
-from ..pipeline.spreadsheet import commune_name, export_projects
+from ..pipeline.spreadsheet import DATA_QUALITY, commune_name, export_projects
 from ..pipeline.stages import STAGES
 from ..store import Store
 from .auth import Editor, require
@@ -145,6 +145,9 @@ def project_json(
         "sector_name": None if sector is None else {"vi": sector.name_vi, "en": sector.name_en},
         **derived,
         "stage_name": dict(zip(("vi", "en"), STAGES[derived["stage"]], strict=True)),
+        "data_quality_name": dict(
+            zip(("vi", "en"), DATA_QUALITY[values["data_quality"]], strict=True)
+        ),
         "location": None if location is None else mapping(from_wkb(location)),
         "bbox": None if location is None else bbox,
         "commune_code": values["commune_code"],

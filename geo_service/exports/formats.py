@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyogrio
+import shapely
 from pyproj import CRS
 
 from ..catalogue import LayerMeta
@@ -155,21 +156,22 @@ def shapefile_names(fields: list[str]) -> list[str]:
 def write_shapefile(
     target: Path, meta: LayerMeta, columns: ExportColumns, batches: Batches, crs: CRS, append: bool
 ) -> None:
-    """A zip of .shp/.shx/.dbf/.prj/.cpg (UTF-8) and fields.csv mapping names to the originals."""
+    """A zip of .shp/.shx/.dbf/.prj/.cpg (UTF-8) and fields.csv mapping names to the originals.
+
+    A shapefile holds one kind of geometry: features of another (a collection of points and
+    areas, such as pipeline projects) go to one more shapefile each, `<id>_<family>.shp`.
+    """
     parts = target.with_name(target.stem + "-parts")
     parts.mkdir()
     names = shapefile_names([s.name for s in columns.fields])
-    stream = geometry_batches(columns, _at_least_one(batches), crs)
-    options = {"ENCODING": "UTF-8"}
-    _write_arrow(
-        parts / f"{meta.id}.shp",
-        "ESRI Shapefile",
-        meta.id,
-        stream,
-        crs,
-        options,
-        [*names, "geometry"],
-    )
+    files: dict[str | None, Path] = {}
+    for batch in geometry_batches(columns, _at_least_one(batches), crs):
+        for family, rows in _by_family(batch, next(iter(files), None)):
+            path = files.setdefault(family, parts / f"{meta.id}_{family}.shp")
+            if len(files) == 1:
+                path = files[family] = parts / f"{meta.id}.shp"
+            _write_arrow(path, "ESRI Shapefile", path.stem, iter([rows]), crs,
+                         {"ENCODING": "UTF-8"}, [*names, "geometry"], append=path.exists())  # fmt: skip
     with (parts / "fields.csv").open("w", encoding="utf-8-sig", newline="") as out:
         writer = csv.writer(out)
         writer.writerow(["shapefile_field", "field", "label_vi", "label_en", "unit"])
@@ -179,6 +181,22 @@ def write_shapefile(
         for part in sorted(parts.iterdir()):
             archive.write(part, part.name)
     shutil.rmtree(parts)
+
+
+_FAMILIES = {0: "point", 4: "point", 1: "line", 2: "line", 5: "line", 3: "polygon", 6: "polygon"}
+
+
+def _by_family(
+    batch: pa.RecordBatch, first: str | None
+) -> Iterator[tuple[str | None, pa.RecordBatch]]:
+    """The batch's rows by geometry family, in the order met; rows without geometry (or with
+    a collection of several) join `first`, the family already written, else the batch's first."""
+    types = shapely.get_type_id(shapely.from_wkb(batch.column("geometry").to_numpy(False)))
+    families = [_FAMILIES.get(int(t)) for t in types]
+    first = first or next((f for f in families if f), None)
+    families = [f or first for f in families]
+    for family in dict.fromkeys(families) or [first]:
+        yield family, batch.filter(pa.array([f == family for f in families], type=pa.bool_()))
 
 
 FORMATS: dict[str, ExportFormat] = {
@@ -201,7 +219,10 @@ FORMATS: dict[str, ExportFormat] = {
             multi_layer=True,
         ),
         ExportFormat("shp", "application/zip", "zip", write_shapefile),
-        ExportFormat("fgb", "application/flatgeobuf", "fgb", _vector_writer("FlatGeobuf")),
+        # no spatial index: it cannot hold a record without geometry (a project not located yet)
+        ExportFormat(
+            "fgb", "application/flatgeobuf", "fgb", _vector_writer("FlatGeobuf", SPATIAL_INDEX="NO")
+        ),
         ExportFormat(
             "kml", "application/vnd.google-earth.kml+xml", "kml", _vector_writer("KML"), True
         ),

@@ -19,6 +19,7 @@ from folium import plugins
 
 from ..catalogue import LayerMeta
 from ..errors import LayerUnavailable, NotFound
+from ..pipeline.layer import LAYER_ID as PROJECTS_LAYER
 from ..places import communes_of_province, province_bounds
 from ..query import Query
 from ..rasters.meta import RasterMeta
@@ -101,6 +102,8 @@ def layer_config(definition: MapDefinition, placed: PlacedLayer, total: int) -> 
         "updated": meta.updated,
         "source": meta.source,
         "licence": meta.licence,
+        # the pipeline's projects: a card shows the project's timeline and printable page
+        "projects": meta.id == PROJECTS_LAYER,
     }
 
 

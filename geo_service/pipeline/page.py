@@ -72,7 +72,8 @@ TEXT: dict[str, dict[str, str]] = {
         "failed": "Chưa gửi được, vui lòng thử lại.",
         "reach": "Xin cho biết thư điện tử hoặc số điện thoại để được trả lời.",
         "printed": "Trang in từ danh mục dự án, ngày {date}.",
-        "quality_note": "Vị trí, số liệu có ghi chất lượng dữ liệu; «synthetic_demo» là dữ liệu mô phỏng.",
+        "quality_note": "Vị trí, số liệu có ghi chất lượng dữ liệu; «Dữ liệu mô phỏng» là dữ liệu "
+        "sinh ra để minh họa, không phải thông tin thật.",
     },
     "en": {
         "other_lang": "Tiếng Việt",
@@ -127,8 +128,8 @@ TEXT: dict[str, dict[str, str]] = {
         "failed": "Could not send it; please try again.",
         "reach": "Please give an email address or a phone number to be answered on.",
         "printed": "Printed from the project catalogue on {date}.",
-        "quality_note": "Locations and figures carry their data quality; «synthetic_demo» marks "
-        "simulated data.",
+        "quality_note": "Locations and figures carry their data quality; «Synthetic demo data» "
+        "marks simulated data, not real information.",
     },
 }
 
@@ -168,6 +169,7 @@ def project_page(document: dict[str, Any], events: list[dict[str, Any]], lang: s
     return _environment.get_template("project.html").render(
         p=document,
         events=events,
+        steps={step["step"]: step for step in document["timeline"]},
         lang=lang,
         other=other,
         t=TEXT[lang],

@@ -24,6 +24,8 @@ from ..clock import utc_now
 from ..errors import Conflict, NotFound, ServiceError
 from ..records import Records
 from ..records.schema import dossier_events, project_progress, project_sites, projects
+from ..store.sql_query import FoldedText
+from ..store.sqlite_sql import search_terms
 from ..text import fold
 from . import history
 from .documents import EDITABLE, CheckedProject, EventDocument
@@ -32,6 +34,7 @@ from .progress import DossierEvent, Progress, derive
 
 SEARCHED = ("id", "name_vi", "name_en", "investor")
 """The columns free-text search (`q`) looks in, diacritics ignored."""
+SEARCH = FoldedText(projects.c.search_text)
 
 
 class PreconditionRequired(ServiceError):
@@ -235,9 +238,8 @@ class ProjectStore:
             terms.append(project_progress.c.stage == filters.stage)
         if filters.behind:
             terms.append(project_progress.c.earliest_open_planned < today)
-        if filters.q:
-            pattern = fold(filters.q).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            terms.append(projects.c.search_text.like(f"%{pattern}%", escape="\\"))
+        if filters.q:  # every word, as the catalogue's `q`
+            terms.append(SEARCH.matches(search_terms(filters.q)))
         return and_(true(), *terms)
 
     def _records(

@@ -28,7 +28,7 @@ from ..places import UnmatchedPlace, commune_by_code
 from ..store import Feature
 from ..text import fold
 from .documents import EDITABLE, ProjectDocument, check_project
-from .procedures import Procedures
+from .procedures import FORMS, Procedures
 from .progress import days_behind
 from .projects import ProjectFilters, ProjectRecord, ProjectStore
 from .stages import STAGES
@@ -44,13 +44,13 @@ DERIVED = ("stage", "current_step", "days_behind", "steps_completed", "steps_tot
 """Export columns computed from the record: an import reads past them."""
 
 
-def _codes(labels: dict[str, tuple[str, str]]) -> list[CodedValue]:
+def codes_of(labels: dict[str, tuple[str, str]]) -> list[CodedValue]:
     return [CodedValue(code=c, label_vi=vi, label_en=en) for c, (vi, en) in labels.items()]
 
 
 def project_fields(procedures: Procedures) -> list[FieldSpec]:
     """The columns of a projects spreadsheet, in order, with their labels and code lists."""
-    forms = {f: (p.title_vi, p.title_en) for f, p in procedures.forms.items()}
+    forms = {f: (p.title_vi, p.title_en) for f in FORMS if (p := procedures.forms.get(f))}
     sectors = {c: (s.name_vi, s.name_en) for c, s in procedures.sectors.items()}
     spec = FieldSpec
     return [
@@ -59,9 +59,9 @@ def project_fields(procedures: Procedures) -> list[FieldSpec]:
         spec(name="name_en", type="string", label_vi="Tên tiếng Anh", label_en="Name (English)"),
         spec(name="summary_vi", type="string", label_vi="Tóm tắt", label_en="Summary (Vietnamese)"),
         spec(name="summary_en", type="string", label_vi="Tóm tắt tiếng Anh", label_en="Summary (English)"),
-        spec(name="investment_form", type="string", label_vi="Hình thức đầu tư", label_en="Investment form", codes=_codes(forms)),
-        spec(name="sector", type="string", label_vi="Lĩnh vực", label_en="Sector", codes=_codes(sectors)),
-        spec(name="stage", type="string", label_vi="Giai đoạn", label_en="Stage", codes=_codes(STAGES)),
+        spec(name="investment_form", type="string", label_vi="Hình thức đầu tư", label_en="Investment form", codes=codes_of(forms)),
+        spec(name="sector", type="string", label_vi="Lĩnh vực", label_en="Sector", codes=codes_of(sectors)),
+        spec(name="stage", type="string", label_vi="Giai đoạn", label_en="Stage", codes=codes_of(STAGES)),
         spec(name="current_step", type="string", label_vi="Bước hiện tại", label_en="Current step"),
         spec(name="days_behind", type="integer", label_vi="Số ngày chậm tiến độ", label_en="Days behind schedule"),
         spec(name="steps_completed", type="integer", label_vi="Số bước đã hoàn thành", label_en="Steps completed"),
@@ -77,7 +77,7 @@ def project_fields(procedures: Procedures) -> list[FieldSpec]:
         spec(name="public_contact", type="string", label_vi="Đầu mối liên hệ", label_en="Public contact"),
         spec(name="sites", type="string", label_vi="Địa điểm liên kết", label_en="Linked sites"),
         spec(name="source", type="string", label_vi="Nguồn", label_en="Source"),
-        spec(name="data_quality", type="string", label_vi="Chất lượng dữ liệu", label_en="Data quality", codes=_codes(DATA_QUALITY)),
+        spec(name="data_quality", type="string", label_vi="Chất lượng dữ liệu", label_en="Data quality", codes=codes_of(DATA_QUALITY)),
         spec(name="updated_at", type="datetime", label_vi="Cập nhật", label_en="Updated"),
     ]  # fmt: skip
 

@@ -10,6 +10,8 @@ Its write sessions begin with `BEGIN IMMEDIATE`, so a transaction that reads and
 (check an event against the dossier, then append it) holds the write lock from its first read:
 two workers never both pass a check on the same state. On PostgreSQL the same is done per row
 with `SELECT … FOR UPDATE` (see `lock_row`), or on a name with an advisory lock (`lock_name`).
+SQLite connections also get the Python functions compiled queries call
+(`store.sqlite_functions`): projects are read as a layer too.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from typing import Any
 from sqlalchemy import Engine, Table, create_engine, event, func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
+
+from ..store.sqlite_functions import register as register_query_functions
 
 FILE_NAME = "records.sqlite"
 BUSY_TIMEOUT_MS = 30_000
@@ -58,6 +62,7 @@ def _sqlite_engine(url: str) -> Engine:
         cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
+        register_query_functions(dbapi_connection)
 
     @event.listens_for(engine, "begin")
     def begin(connection: Any) -> None:

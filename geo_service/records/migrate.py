@@ -29,6 +29,13 @@ from .legacy import import_legacy_files, pending
 
 log = logging.getLogger(__name__)
 ADVISORY_LOCK_KEY = 0x67656F5F7265  # "geo_re": this service's migrations, on its database
+EXTENSION_TABLES = frozenset({"spatial_ref_sys"})
+"""Tables an extension the migrations create owns (PostGIS's): not ours to compare or drop."""
+
+
+def ours(name: str | None, type_: str, parent_names: dict) -> bool:
+    """Alembic's `include_name`: everything but the extensions' own tables."""
+    return not (type_ == "table" and name in EXTENSION_TABLES)
 
 
 def alembic_config() -> Config:

@@ -2,8 +2,8 @@
 
 Two sets. The projects the source plans name (`pipeline_sources/projects.json`), each with the
 passage that names it: located by the catalogue site it is linked to, `listed` (calling for
-investment) only where a plan says so, and no form, capital, dates or agency, since the plans
-state none. And a `synthetic_demo` set with generated events, marked as such everywhere, to show
+investment) only where a plan says so, what a plan says of its progress as a public note, and no
+form, capital, dates or agency, since the plans state none. And a `synthetic_demo` set with generated events, marked as such everywhere, to show
 timelines, delays, suspension and revocation; its dates are counted back from the day it is
 loaded. Every event goes through the same checks as an officer's. Projects already stored are
 left as they are, so loading twice adds nothing.
@@ -92,6 +92,8 @@ def _named_projects(store: Store) -> list[Planned]:
         events = []
         if item["listed"]:
             events.append((SAMPLE_ACTOR, EventDocument(kind="listed", note=item["listed"])))
+        if item["progress"]:
+            events.append((SAMPLE_ACTOR, EventDocument(kind="note", note=item["progress"])))
         planned.append((document, events))
     return planned
 

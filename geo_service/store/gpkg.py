@@ -20,30 +20,27 @@ import struct
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from urllib.request import pathname2url
 
 import geopandas as gpd
 import shapely
-from shapely import prepared
 
 from .. import strict_json
 from ..catalogue import ID_FIELD, LayerMeta
 from ..errors import LayerUnavailable, NotFound
 from ..listing import UNREADABLE_ERRORS, Listing, Skipped, unreadable
 from ..query import BBox, Query
-from ..text import lower, unaccent
 from .base import Facet, Feature, FeaturePage, GridCell, VersionSummary
 from .centres import Centres, grid_cells
 from .gpkg_write import METADATA_TABLE, write_version
+from .sqlite_functions import query_geometry, register_text_functions
 from .sqlite_sql import (
     MATCH_ALL,
     FilterCompiler,
     SqlFragment,
     TableInfo,
-    like_to_glob,
     quote_identifier,
 )
 from .versioned import VersionedFolder
@@ -65,14 +62,6 @@ def gpkg_to_wkb(blob: bytes | None) -> bytes | None:
     return blob[8 + _ENVELOPE_BYTES[(flags >> 1) & 0b111] :]
 
 
-@lru_cache(maxsize=64)
-def _query_geometry(wkb: bytes) -> tuple[Any, tuple[float, float, float, float] | None]:
-    """A prepared query geometry, and its bounds when it is an axis-aligned rectangle."""
-    geometry = shapely.from_wkb(wkb)
-    rectangle = geometry.bounds if geometry.equals(shapely.box(*geometry.bounds)) else None
-    return prepared.prep(geometry), rectangle
-
-
 def _envelope(blob: bytes) -> tuple[float, float, float, float] | None:
     if (blob[3] >> 1) & 0b111 == 0:
         return None
@@ -84,7 +73,7 @@ def sql_intersects(blob: bytes | None, query_wkb: bytes) -> int:
     """`gs_intersects(geom, wkb)`: exact intersection, skipping shapely when the box decides."""
     if blob is None:
         return 0
-    geometry, rectangle = _query_geometry(query_wkb)
+    geometry, rectangle = query_geometry(query_wkb)
     if rectangle is not None:
         envelope = _envelope(blob)
         if envelope is not None:
@@ -112,11 +101,7 @@ def open_readonly(path: Path, mapped: bool = True) -> sqlite3.Connection:
     )
     connection.execute(f"PRAGMA mmap_size = {MMAP_BYTES if mapped else 0}")
     connection.create_function("gs_intersects", 2, sql_intersects, deterministic=True)
-    connection.create_function("gs_lower", 1, _text_function(lower), deterministic=True)
-    connection.create_function("gs_unaccent", 1, _text_function(unaccent), deterministic=True)
-    connection.create_function(
-        "gs_like_to_glob", 1, _text_function(like_to_glob), deterministic=True
-    )
+    register_text_functions(connection)
     return connection
 
 

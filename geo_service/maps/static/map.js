@@ -26,6 +26,14 @@
       shareHint: "Địa chỉ trang luôn giữ vùng xem và bộ lọc: sao chép để chia sẻ.", stats: "Thống kê theo lớp raster",
       nearest: "Gần nhất (đường chim bay)", statMean: "trung bình {mean} (từ {min} đến {max})", statCoverage: "phủ {pct}% diện tích", derivedFrom: "Dữ liệu dẫn xuất: {what}",
       loading: "Đang tải…", noValues: "Không có giá trị",
+      timeline: "Tiến độ thủ tục", behind: "Chậm tiến độ {n} ngày", noProcedure: "Chưa xác định hình thức đầu tư, chưa có quy trình thủ tục.",
+      pending: "Chưa bắt đầu", in_progress: "Đang thực hiện", completed: "Đã hoàn thành",
+      started: "Bắt đầu", planned: "Kế hoạch", done: "Hoàn thành", lateBy: "chậm {n} ngày", projectPage: "Trang dự án (in)",
+      askSite: "Hỏi về địa điểm này", askProject: "Hỏi về dự án này",
+      askIntro: "Gửi câu hỏi tới cơ quan phụ trách; chỉ cán bộ phụ trách xem được thông tin liên hệ của bạn.",
+      name: "Họ và tên", organisation: "Tổ chức, doanh nghiệp", email: "Thư điện tử", phone: "Số điện thoại",
+      message: "Nội dung câu hỏi", trap: "Để trống ô này", send: "Gửi câu hỏi", sending: "Đang gửi…",
+      sent: "Đã gửi. Mã câu hỏi của bạn: {id}", reach: "Xin cho biết thư điện tử hoặc số điện thoại để được trả lời.",
     },
     en: {
       filters: "Filters", search: "Search names, communes… (accents optional)", province: "Province",
@@ -44,9 +52,18 @@
       shareHint: "The page address always holds the view and filters: copy it to share.", stats: "Raster statistics",
       nearest: "Nearest (straight line)", statMean: "mean {mean} (from {min} to {max})", statCoverage: "covers {pct}% of the area", derivedFrom: "Derived data: {what}",
       loading: "Loading…", noValues: "No values",
+      timeline: "Procedure progress", behind: "{n} days behind schedule", noProcedure: "The investment form is not set yet, so there is no procedure.",
+      pending: "Not started", in_progress: "In progress", completed: "Completed",
+      started: "Started", planned: "Planned", done: "Completed", lateBy: "{n} days late", projectPage: "Project page (printable)",
+      askSite: "Ask about this site", askProject: "Ask about this project",
+      askIntro: "Send a question to the responsible agency; only its officers see your contact details.",
+      name: "Name", organisation: "Organisation or company", email: "Email", phone: "Phone",
+      message: "Your question", trap: "Leave this empty", send: "Send the question", sending: "Sending…",
+      sent: "Sent. Your enquiry number: {id}", reach: "Please give an email address or a phone number to be answered on.",
     },
   };
   const SHAPES_ZOOM = 12; // from this zoom on, areas are drawn as shapes alone, without pins
+  const TIMELINE_FIELDS = ["schedule", "days_behind", "current_step", "steps_completed", "steps_total"]; // a project card's timeline shows them
   const EXPORTS = ["xlsx", "csv", "gpkg", "geojson", "kml", "pdf"];
   const BASKET_KEY = "geo-service.shortlist";
 
@@ -256,6 +273,7 @@
     if (layer.geometry !== "point" && map.getZoom() < SHAPES_ZOOM) {
       // a pin per area at zooms where the shapes are too small to see or click (each move redraws)
       geo.eachLayer((item) => {
+        if (!item.getBounds) return; // a point of a layer of areas (a project not yet drawn as one) is its own pin
         const pin = L.marker(item.getBounds().getCenter(), { icon: pinIcon(layer, "area-pin"), title: featureName(item.feature.properties) });
         pin.on("click", () => openCard(layer.id, item.feature.id));
         target.addLayer(pin);
@@ -649,8 +667,15 @@
     const p = feature.properties;
     const card = document.getElementById("card");
     const quality = p.data_quality || layer.data_quality;
+    const shown = (n) => p[n] !== null && p[n] !== undefined && p[n] !== "";
+    const otherLanguage = (n) => {
+      // of a pair such as summary_vi / summary_en, the one in the page's language (else the other)
+      const [, stem, lang] = /^(.*)_(vi|en)$/.exec(n) || [];
+      return lang && lang !== state.lang && layer.fields[`${stem}_${state.lang}`] && shown(`${stem}_${state.lang}`);
+    };
+    const hidden = ["name_vi", "name_en", "data_quality", ...(layer.projects ? TIMELINE_FIELDS : [])];
     const rows = Object.keys(layer.fields)
-      .filter((n) => !["name_vi", "name_en", "data_quality"].includes(n) && p[n] !== null && p[n] !== undefined && p[n] !== "")
+      .filter((n) => !hidden.includes(n) && shown(n) && !otherLanguage(n))
       .map((n) => el("tr", {}, el("th", { text: fieldLabel(layer, n) }), el("td", { text: valueLabel(layer, n, p[n]) })));
     const inBasket = basketHas(layer.id, feature.id);
     const href = `/collections/${layer.id}/items/${encodeURIComponent(feature.id)}`;
@@ -660,6 +685,7 @@
         el("div", {}, el("h2", { text: featureName(p) }), el("div", { class: "muted", text: pick(layer, "title") })),
         el("button", { type: "button", class: "btn close", title: t("close"), onclick: () => closeCard() }, "×")),
       quality ? el("span", { class: `badge quality-${quality}`, text: valueLabel(layer, "data_quality", quality) }) : null,
+      layer.projects ? el("div", { id: "card-timeline" }) : null,
       el("table", { class: "attributes" }, ...rows),
       el("div", { id: "card-stats" }),
       el("div", { id: "card-nearby" }),
@@ -669,19 +695,28 @@
         el("button", { type: "button", class: "btn", onclick: () => zoomToFeature(feature) }, el("i", { class: "fa-solid fa-magnifying-glass-plus" }), " ", t("zoomTo")),
         el("a", { class: "btn", href: `${href}?f=pdf&lang=${state.lang}`, target: "_blank" }, el("i", { class: "fa-solid fa-file-pdf" }), " ", t("pdf")),
         el("a", { class: "btn", href, target: "_blank", id: "card-api" }, el("i", { class: "fa-solid fa-code" }), " ", t("apiLink"))),
+      enquiryForm(layer, feature),
     );
     card.hidden = false;
+    if (layer.projects) projectTimeline(feature);
     if (rasters.length) cardSection("stats", layer, feature, null, statsRows);
     if (config.nearby.length) {
       cardSection("nearby", layer, feature, new URLSearchParams({ layers: config.nearby.join(","), k: "1" }), nearbyRows);
     }
   }
-  /** One more part of the open site's card, from `/items/{fid}/{part}`: asked once per site (a
-      failed answer is asked again next time), drawn into `#card-{part}` if the site is still open. */
+  /** One more part of the open site's card, from `/items/{fid}/{part}`, drawn as a table. */
   async function cardSection(part, layer, feature, params, rows) {
-    const site = `${layer.id}/${feature.id}`;
+    const path = `/collections/${layer.id}/items/${encodeURIComponent(feature.id)}/${part}`;
+    const [box, body] = await cardPart(part, `${layer.id}/${feature.id}`, path, params);
+    if (!box) return;
+    const [title, found] = rows(body);
+    fill(box, found.length ? [el("h3", { text: t(title) }), el("table", { class: "attributes" }, ...found)] : null);
+  }
+  /** [`#card-{part}`, the answer of `path`] for the open site: asked once per site (a failed
+      answer is asked again next time); [null] if it failed or the site is no longer open. */
+  async function cardPart(part, site, path, params) {
     const cache = (runtime.cardParts[part] ||= {});
-    cache[site] ||= api(`/collections/${layer.id}/items/${encodeURIComponent(feature.id)}/${part}`, params).catch((error) => {
+    cache[site] ||= api(path, params).catch((error) => {
       delete cache[site];
       throw error;
     });
@@ -690,12 +725,75 @@
       body = await cache[site];
     } catch (error) {
       showError(error);
-      return;
+      return [null];
     }
     const box = document.getElementById(`card-${part}`);
-    if (state.site !== site || !box) return;
-    const [title, found] = rows(body);
-    fill(box, found.length ? [el("h3", { text: t(title) }), el("table", { class: "attributes" }, ...found)] : null);
+    return state.site === site && box ? [box, body] : [null];
+  }
+  /** A pipeline project's timeline (/projects/{id}): how late it is, each step of its form's
+      procedure with its state and dates, and its printable page. */
+  async function projectTimeline(feature) {
+    const id = encodeURIComponent(feature.id);
+    const [box, project] = await cardPart("timeline", state.site, `/projects/${id}`);
+    if (!box) return;
+    const day = (iso) => (iso ? new Date(iso + "T00:00:00").toLocaleDateString(locale()) : "");
+    const steps = project.timeline.map((step) => el("li", { class: `step state-${step.state}${step.days_late > 0 ? " late" : ""}`, "data-step": step.step },
+      el("strong", { text: pick(step, "name") }),
+      el("div", { class: "step-state" }, t(step.state), step.days_late > 0 ? el("span", { class: "late-by", text: " · " + t("lateBy", { n: fmtNumber(step.days_late) }) }) : null),
+      el("div", { class: "muted" }, [["started", step.started], ["planned", step.planned], ["done", step.completed]]
+        .filter(([, date]) => date).map(([key, date]) => `${t(key)} ${day(date)}`).join(" · "))));
+    fill(box,
+      el("h3", { text: t("timeline") }),
+      project.days_behind > 0 ? el("p", { class: "behind", text: t("behind", { n: fmtNumber(project.days_behind) }) }) : null,
+      steps.length ? el("ol", { class: "timeline" }, ...steps) : el("p", { class: "muted", text: t("noProcedure") }),
+      el("a", { class: "btn", id: "card-project-page", href: `/projects/${id}?f=html&lang=${state.lang}`, target: "_blank" },
+        el("i", { class: "fa-solid fa-print" }), " ", t("projectPage")));
+  }
+  /** "Ask about this site" (or project): posts an enquiry to /enquiries. Nothing typed here or
+      answered by the server becomes HTML: the reply is shown as text. */
+  function enquiryForm(layer, feature) {
+    const about = layer.projects ? { project: feature.id } : { site: { collection: layer.id, id: feature.id } };
+    const status = el("p", { class: "enquiry-status", role: "status", "aria-live": "polite" });
+    const field = (name, attrs) => el("label", {}, el("span", { text: t(name) }), el(name === "message" ? "textarea" : "input", Object.assign({ name }, attrs)));
+    const form = el("form", { id: "enquiry-form", class: "enquiry" },
+      field("name", { required: true, maxlength: 200, autocomplete: "name" }),
+      field("organisation", { maxlength: 200, autocomplete: "organization" }),
+      field("email", { type: "email", maxlength: 254, autocomplete: "email" }),
+      field("phone", { type: "tel", maxlength: 24, autocomplete: "tel" }),
+      el("label", { class: "trap", "aria-hidden": "true" }, t("trap"), el("input", { name: "website", tabindex: "-1", autocomplete: "off" })),
+      field("message", { required: true, maxlength: 4000, rows: 4 }),
+      el("button", { type: "submit", class: "btn primary" }, t("send")),
+      status);
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      sendEnquiry(form, status, about);
+    });
+    return el("details", { class: "card-enquiry", id: "card-enquiry" },
+      el("summary", { text: t(layer.projects ? "askProject" : "askSite") }),
+      el("p", { class: "muted", text: t("askIntro") }), form);
+  }
+  async function sendEnquiry(form, status, about) {
+    const said = (text, kind) => {
+      status.textContent = text;
+      status.className = "enquiry-status " + kind;
+    };
+    const fields = Object.fromEntries(new FormData(form));
+    if (!fields.email && !fields.phone) return said(t("reach"), "error");
+    said(t("sending"), "");
+    try {
+      const created = await api("/enquiries", null, {
+        method: "POST", headers: { "Content-Type": "application/json" },
+        body: JSON.stringify(Object.assign({
+          name: fields.name, organisation: fields.organisation, email: fields.email || null,
+          phone: fields.phone || null, language: state.lang, message: fields.message, website: fields.website,
+        }, about)),
+      });
+      form.reset();
+      said(t("sent", { id: created.id }), "ok");
+      status.scrollIntoView({ block: "nearest" });
+    } catch (error) {
+      said(error.message, "error");
+    }
   }
   /** The nearest feature of each layer the definition names, with its distance on the ellipsoid. */
   function nearbyRows(body) {

@@ -2,6 +2,7 @@
 
 from alembic import context
 
+from geo_service.records.migrate import ours
 from geo_service.records.schema import metadata
 
 connection = context.config.attributes["connection"]
@@ -10,6 +11,7 @@ context.configure(
     target_metadata=metadata,
     render_as_batch=connection.dialect.name == "sqlite",
     transactional_ddl=True,
+    include_name=ours,
 )
 with context.begin_transaction():
     context.run_migrations()

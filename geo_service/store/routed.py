@@ -1,0 +1,85 @@
+"""One `Store` over several: named collections are kept by a store of their own (pipeline
+projects in the records database), every other by the default store (GeoPackages).
+
+Readers and writers see one catalogue; a write to a collection goes to the store that keeps
+it, which may refuse it with its own typed error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from ..catalogue import LayerMeta
+from ..listing import Listing
+from ..query import BBox, Query
+from .base import Facet, Feature, FeaturePage, GridCell, Store, VersionSummary
+
+
+class RoutedStore:
+    """The `Store` protocol, each call sent to the store keeping its collection."""
+
+    def __init__(self, default: Store, routes: Mapping[str, Store]) -> None:
+        self.default = default
+        self.routes = dict(routes)
+
+    def store(self, layer_id: str) -> Store:
+        return self.routes.get(layer_id, self.default)
+
+    def layers(self) -> Listing:
+        """Every store's layers, ordered by id; a default store's layer whose id is routed
+        elsewhere is not served, so it is not listed."""
+        listings = [self.default.layers(), *(store.layers() for store in self.routes.values())]
+        found = [m for m in listings[0] if m.id not in self.routes]
+        skipped = [s for s in listings[0].skipped if s.id not in self.routes]
+        for listing in listings[1:]:
+            found += listing
+            skipped += listing.skipped
+        return Listing(sorted(found, key=lambda m: m.id), sorted(skipped, key=lambda s: s.id))
+
+    def layer(self, layer_id: str, version: int | None = None) -> LayerMeta:
+        return self.store(layer_id).layer(layer_id, version)
+
+    def extent(self, layer_id: str) -> BBox | None:
+        return self.store(layer_id).extent(layer_id)
+
+    def query(self, layer_id: str, query: Query) -> FeaturePage:
+        return self.store(layer_id).query(layer_id, query)
+
+    def iter_features(
+        self, layer_id: str, query: Query, batch_size: int = 2000
+    ) -> Iterator[list[Feature]]:
+        return self.store(layer_id).iter_features(layer_id, query, batch_size)
+
+    def feature(self, layer_id: str, feature_id: str) -> Feature:
+        return self.store(layer_id).feature(layer_id, feature_id)
+
+    def facets(self, layer_id: str, query: Query, fields: tuple[str, ...]) -> dict[str, Facet]:
+        return self.store(layer_id).facets(layer_id, query, fields)
+
+    def grid(
+        self, layer_id: str, query: Query, bbox: BBox, columns: int, rows: int
+    ) -> list[GridCell]:
+        return self.store(layer_id).grid(layer_id, query, bbox, columns, rows)
+
+    def warm(self) -> None:
+        for store in (self.default, *self.routes.values()):
+            store.warm()
+
+    def publish(self, meta: LayerMeta, frame: Any, **options: Any) -> int:
+        return self.store(meta.id).publish(meta, frame, **options)
+
+    def version_numbers(self, layer_id: str) -> list[int]:
+        return self.store(layer_id).version_numbers(layer_id)
+
+    def current_version(self, layer_id: str) -> int | None:
+        return self.store(layer_id).current_version(layer_id)
+
+    def versions(self, layer_id: str) -> list[VersionSummary]:
+        return self.store(layer_id).versions(layer_id)
+
+    def activate(self, layer_id: str, version: int) -> None:
+        self.store(layer_id).activate(layer_id, version)
+
+    def archive(self, layer_id: str) -> str:
+        return self.store(layer_id).archive(layer_id)

@@ -1,0 +1,104 @@
+"""The read half of the `Store` protocol over described SQL tables (`sql_query.SqlLayer`).
+
+Runs what `QueryCompiler` compiles on one SQLAlchemy engine and turns rows into the store's
+answers: pages with `numberMatched`, streamed batches for exports (a server-side cursor on
+PostgreSQL), one feature, facets, grid cells and the extent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from sqlalchemy import Engine, Row
+
+from ..errors import NotFound
+from ..query import BBox, Query
+from .base import Facet, Feature, FeaturePage, GridCell
+from .centres import grid_cells
+from .sql_query import QueryCompiler, Selected, SqlLayer, plain_value
+
+
+class SqlReader:
+    """Reads of described tables in one database."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def compiler(self, layer: SqlLayer) -> QueryCompiler:
+        return QueryCompiler(layer, self.engine.dialect.name)
+
+    def query(self, layer: SqlLayer, query: Query) -> FeaturePage:
+        """One page and how many match in all (counted only when the page does not tell)."""
+        compiler = self.compiler(layer)
+        where = compiler.where(query)
+        fields = compiler.selected(query.properties)
+        with self.engine.connect() as connection:
+            rows = connection.execute(compiler.page(query, where, fields)).all()
+            if query.limit is None or (len(rows) < query.limit and (rows or query.offset == 0)):
+                matched = query.offset + len(rows)  # the page reached the end: no count
+            else:
+                matched = connection.execute(compiler.count(where)).scalar_one()
+        return FeaturePage([_feature(row, fields) for row in rows], matched)
+
+    def iter_features(
+        self, layer: SqlLayer, query: Query, batch_size: int = 2000
+    ) -> Iterator[list[Feature]]:
+        """Every feature the query selects (its limit and offset too), in batches from one
+        SELECT that streams."""
+        compiler = self.compiler(layer)
+        fields = compiler.selected(query.properties)
+        statement = compiler.page(query, compiler.where(query), fields)
+        with self.engine.connect() as connection:
+            streaming = connection.execution_options(stream_results=True, yield_per=batch_size)
+            for rows in streaming.execute(statement).partitions():
+                yield [_feature(row, fields) for row in rows]
+
+    def feature(self, layer: SqlLayer, feature_id: str) -> Feature:
+        compiler = self.compiler(layer)
+        fields = compiler.selected(None)
+        with self.engine.connect() as connection:
+            row = connection.execute(compiler.feature(feature_id, fields)).first()
+        if row is None:
+            raise NotFound(f"no feature {feature_id!r} in collection {layer.meta.id!r}")
+        return _feature(row, fields)
+
+    def facets(self, layer: SqlLayer, query: Query, fields: tuple[str, ...]) -> dict[str, Facet]:
+        compiler = self.compiler(layer)
+        where = compiler.where(query)
+        result = {}
+        with self.engine.connect() as connection:
+            for name in fields:
+                statement, ranged = compiler.facet(where, name)
+                if not ranged:
+                    values = [(plain_value(v), n) for v, n in connection.execute(statement)]
+                    result[name] = Facet(values=values, count=sum(n for _, n in values))
+                    continue
+                low, high, count = connection.execute(statement).one()
+                days = layer.derived.get(name)
+                if days is not None:  # the range of a date key, latest first
+                    low, high = days.days_of_key(low), days.days_of_key(high)
+                result[name] = Facet(
+                    minimum=plain_value(low), maximum=plain_value(high), count=count
+                )
+        return result
+
+    def grid(
+        self, layer: SqlLayer, query: Query, bbox: BBox, columns: int, rows: int
+    ) -> list[GridCell]:
+        statement = self.compiler(layer).grid(query, bbox, columns, rows)
+        with self.engine.connect() as connection:
+            return grid_cells(connection.execute(statement).all(), bbox, columns, rows)
+
+    def extent(self, layer: SqlLayer) -> BBox | None:
+        with self.engine.connect() as connection:
+            row = connection.execute(self.compiler(layer).extent()).one()
+        return None if row[0] is None else tuple(float(v) for v in row)
+
+
+def _feature(row: Row, fields: list[Selected]) -> Feature:
+    code, geometry, *values = row
+    return Feature(
+        str(code),
+        None if geometry is None else bytes(geometry),
+        {s.name: s.decode(v) for s, v in zip(fields, values, strict=True)},
+    )
