@@ -22,6 +22,7 @@ from .api import (
     facets,
     features,
     grid,
+    health,
     landing,
     maps,
     projects,
@@ -100,6 +101,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.add_middleware(SecurityHeaders)
     install_error_handlers(app)
     for router in (
+        health.router,
         landing.router,
         collections.router,
         features.router,

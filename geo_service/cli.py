@@ -117,6 +117,24 @@ def cmd_maps(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _records_unreachable(settings: Settings, data_dir: Path) -> str | None:
+    """None when the records database answers, else why not and what to do."""
+    from .doctor import shown_url, unreachable
+    from .records import Records, database_url
+
+    records = Records(database_url(settings.database_url, data_dir))
+    try:
+        reason = unreachable(records)
+    finally:
+        records.dispose()
+    if reason is None:
+        return None
+    return (
+        f"cannot reach the records database {shown_url(records.url)}: {reason}; start its "
+        "server or correct GEO_SERVICE_DATABASE_URL (`geo-service doctor` checks everything)"
+    )
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -125,6 +143,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     settings = Settings()
     problem = missing_assets_message(settings.assets_dir)
+    if problem:
+        print(f"geo-service serve: {problem}", file=sys.stderr)
+        return 1
+    problem = _records_unreachable(settings, _data_dir(args))
     if problem:
         print(f"geo-service serve: {problem}", file=sys.stderr)
         return 1
@@ -300,6 +322,45 @@ def cmd_db(args: argparse.Namespace) -> int:
         records.dispose()
 
 
+def cmd_doctor(args: argparse.Namespace) -> int:
+    """Every check of the installation, each with its fix when it fails (exit status 1)."""
+    from .doctor import run_checks
+
+    settings = Settings()
+    if args.data_dir:
+        settings = settings.model_copy(update={"data_dir": Path(args.data_dir)})
+    checks = run_checks(settings)
+    for check in checks:
+        print(f"{'ok  ' if check.ok else 'FAIL'}  {check.name}: {check.found}")
+        if not check.ok:
+            print(f"      fix: {check.fix}")
+    failed = sum(not check.ok for check in checks)
+    if failed:
+        print(f"geo-service doctor: {failed} of {len(checks)} checks failed", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def cmd_settings(args: argparse.Namespace) -> int:
+    from .settings import settings_environment, settings_table
+
+    print(settings_table() if args.markdown else settings_environment(Settings()), end="")
+    return 0
+
+
+class VersionAction(argparse.Action):
+    """`--version`: the package's version and those of the libraries it runs on (imported only
+    when asked, so other commands start as fast as before)."""
+
+    def __init__(self, option_strings: list[str], dest: str, **kwargs) -> None:
+        super().__init__(option_strings, dest, nargs=0, help=kwargs.get("help"))
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        from .doctor import version_text
+
+        print(version_text())
+        parser.exit()
+
+
 def cmd_procedures(args: argparse.Namespace) -> int:
     from .pipeline.procedures import read_procedures
 
@@ -369,6 +430,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="geo-service",
         description="Investment-site catalogue: OGC API – Features over GeoPackage",
+    )
+    parser.add_argument(
+        "--version",
+        action=VersionAction,
+        help="print the version, and those of GDAL, PROJ, GEOS and SQLite, and exit",
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -455,6 +521,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="check the investment procedures and sectors (GEO_SERVICE_PROCEDURES_DIR)",
     )
     procedures.set_defaults(handler=cmd_procedures)
+    doctor = with_data_dir(
+        commands.add_parser(
+            "doctor", help="check the installation; each failed check names its fix (exit 1)"
+        )
+    )
+    doctor.set_defaults(handler=cmd_doctor)
+    settings = commands.add_parser("settings", help="the settings in force (GEO_SERVICE_*)")
+    settings.add_argument(
+        "--markdown",
+        action="store_true",
+        help="instead, every setting's default, unit and effect as the README's Markdown table",
+    )
+    settings.set_defaults(handler=cmd_settings)
     projects = commands.add_parser("projects", help="pipeline projects: import, export, rebuild")
     project_actions = projects.add_subparsers(dest="action", required=True)
     project_import = with_data_dir(

@@ -11,7 +11,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import IO
 
@@ -33,13 +33,20 @@ def running_server(
 
 @contextlib.contextmanager
 def server_process(
-    data_dir: Path, workers: int = 1, timeout: float = 60, env: dict[str, str] | None = None
+    data_dir: Path,
+    workers: int = 1,
+    timeout: float = 60,
+    env: dict[str, str] | None = None,
+    program: list[str] | None = None,
+    cwd: Path | None = None,
+    base_env: Mapping[str, str] | None = None,
 ) -> Iterator[tuple[str, subprocess.Popen]]:
     """The server's URL and process (with one worker, the process that serves), with `env`
-    added to the environment."""
+    added to the environment (`base_env`, by default this process's). `program` runs
+    `geo-service` (by default this interpreter's), in `cwd`."""
     port = free_port()
     command = [
-        sys.executable, "-m", "geo_service.cli", "serve",
+        *(program or [sys.executable, "-m", "geo_service.cli"]), "serve",
         "--host", "127.0.0.1", "--port", str(port), "--data-dir", str(data_dir),
         "--workers", str(workers),
     ]  # fmt: skip
@@ -50,7 +57,8 @@ def server_process(
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            env=os.environ | (env or {}),
+            env=dict(os.environ if base_env is None else base_env) | (env or {}),
+            cwd=cwd,
         )
         try:
             yield wait_until_up(f"http://127.0.0.1:{port}", process, log, timeout), process

@@ -17,6 +17,7 @@ from ..exports import FORMATS, PdfCache
 from ..pipeline.enquiries import EnquiryStore
 from ..pipeline.projects import ProjectStore
 from ..rasters.store import RasterStore
+from ..records import Records
 from ..settings import Settings
 from ..shortlists import ShortlistStore
 from ..store import Store
@@ -85,6 +86,7 @@ AdminStoreDep = Annotated[AdminStore, Depends(held("admin"))]
 ShortlistsDep = Annotated[ShortlistStore, Depends(held("shortlists"))]
 PdfCacheDep = Annotated[PdfCache, Depends(held("pdf_cache"))]
 HeavyDep = Annotated[HeavyExports, Depends(held("heavy"))]
+RecordsDep = Annotated[Records, Depends(held("records"))]
 ProjectsDep = Annotated[ProjectStore, Depends(held("projects"))]
 EnquiriesDep = Annotated[EnquiryStore, Depends(held("enquiries"))]
 OpenAPI30Dep = Annotated[dict[str, Any], Depends(held("openapi_30"))]

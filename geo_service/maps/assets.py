@@ -1,10 +1,15 @@
 """Every script and style the pages load, served by this service from the npm packages that
 `npm ci` installs (package.json + package-lock.json), never from a CDN: provincial intranets
 and offline machines cannot reach CDNs, and the map is blank without them.
+
+A checkout serves them from its `node_modules`; a wheel bundles `bundle_files` (see
+`geo_service/locations.py`). This module imports only the standard library: the build backend
+loads it by path.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 VENDOR_ROUTE = "/static/vendor"
@@ -71,24 +76,86 @@ def served(assets: list[tuple[str, str]]) -> list[tuple[str, str]]:
     return [(name, vendor_url(path)) for name, path in assets]
 
 
+def required_styles() -> list[str]:
+    """The style sheets the pages link (node_modules paths)."""
+    plugin_styles = [path for _, styles in PLUGINS.values() for _, path in styles]
+    return [*(path for _, path in LEAFLET_CSS), *plugin_styles, SWAGGER_CSS]
+
+
 def required_files() -> list[str]:
-    files = [path for _, path in LEAFLET_JS + LEAFLET_CSS]
-    for scripts, styles in PLUGINS.values():
-        files += [path for _, path in scripts + styles]
-    return [*files, SWAGGER_JS, SWAGGER_CSS]
+    """The scripts and style sheets the pages link (node_modules paths)."""
+    plugin_scripts = [path for scripts, _ in PLUGINS.values() for _, path in scripts]
+    return [*(path for _, path in LEAFLET_JS), *plugin_scripts, SWAGGER_JS, *required_styles()]
+
+
+CSS_URL = re.compile(r"""url\(\s*['"]?([^'")]+?)['"]?\s*\)""")
+LICENCE_FILE = re.compile(r"^(LICEN[CS]E|MIT-LICEN[CS]E|NOTICE)", re.IGNORECASE)
+
+
+def loaded_by_styles(assets_dir: Path) -> list[str]:
+    """The files the required style sheets load themselves (fonts, images), as paths under
+    `assets_dir`; inline `data:` URLs, fragments and other sites' URLs are not files."""
+    found = []
+    for css in required_styles():
+        text = (assets_dir / css).read_text(encoding="utf-8", errors="replace")
+        for url in CSS_URL.findall(text):
+            if url.startswith(("data:", "#", "http:", "https:", "//")):
+                continue
+            relative = (Path(css).parent / url.split("?")[0].split("#")[0]).as_posix()
+            found.append(_normalise(relative))
+    return sorted(set(found))
+
+
+def _normalise(path: str) -> str:
+    parts: list[str] = []
+    for part in path.split("/"):
+        if part == "..":
+            parts.pop()
+        elif part not in ("", "."):
+            parts.append(part)
+    return "/".join(parts)
+
+
+def bundle_files(assets_dir: Path) -> list[str]:
+    """What a wheel carries from node_modules: the files the pages load, and each package's
+    licence and notice files (their terms ask for them to go along)."""
+    assets_dir = Path(assets_dir)
+    licences = [
+        f"{package}/{entry.name}"
+        for package in VENDOR_PACKAGES
+        for entry in sorted((assets_dir / package).iterdir())
+        if entry.is_file() and LICENCE_FILE.match(entry.name)
+    ]
+    return sorted({*required_files(), *loaded_by_styles(assets_dir), *licences})
 
 
 def missing_assets(assets_dir: Path) -> list[str]:
-    """The required files that `npm ci` has not put in `assets_dir` (node_modules)."""
+    """The required files missing from `assets_dir` (node_modules, or the wheel's bundle)."""
     return [path for path in required_files() if not (Path(assets_dir) / path).is_file()]
 
 
-def missing_assets_message(assets_dir: Path) -> str | None:
+def assets_fix() -> str:
+    """How to bring the pages' files back, for a checkout or an installed wheel."""
+    from ..locations import running_from_checkout  # here: the build loads this file alone
+
+    if running_from_checkout():
+        return "run `npm ci` in the project folder (or `bash scripts/run.sh`, which does it)"
+    return (
+        "reinstall the package from its wheel (which bundles them), or point "
+        "GEO_SERVICE_ASSETS_DIR at a node_modules folder made by `npm ci`"
+    )
+
+
+def missing_summary(assets_dir: Path) -> str | None:
+    """None when the pages' files are all there, else which are missing."""
     missing = missing_assets(assets_dir)
     if not missing:
         return None
-    return (
-        f"web assets missing in {assets_dir} ({missing[0]}"
-        + (f" and {len(missing) - 1} more" if len(missing) > 1 else "")
-        + "): run `npm ci` in the project folder (or `bash scripts/run.sh`, which does it)"
-    )
+    more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
+    return f"missing in {assets_dir} ({missing[0]}{more})"
+
+
+def missing_assets_message(assets_dir: Path) -> str | None:
+    """None when the pages' files are all there, else what is missing and how to fix it."""
+    missing = missing_summary(assets_dir)
+    return f"web assets {missing}: {assets_fix()}" if missing else None

@@ -27,6 +27,9 @@ from ..store.sqlite_functions import register as register_query_functions
 
 FILE_NAME = "records.sqlite"
 BUSY_TIMEOUT_MS = 30_000
+CONNECT_TIMEOUT_S = 10
+"""How long a new PostgreSQL connection may take: an unreachable server is an error soon
+(readiness checks, `geo-service doctor`), not a wait of minutes."""
 _BEGIN = "geo_service_begin"
 """Execution option naming the SQLite BEGIN mode of a connection (DEFERRED or IMMEDIATE)."""
 
@@ -78,7 +81,9 @@ class Records:
             # compares every row with every parameter (100x slower on 100,000 projects), and
             # they do not survive a transaction-pooling proxy either
             self.engine = create_engine(
-                url, pool_pre_ping=True, connect_args={"prepare_threshold": None}
+                url,
+                pool_pre_ping=True,
+                connect_args={"prepare_threshold": None, "connect_timeout": CONNECT_TIMEOUT_S},
             )
         self._writer = self.engine.execution_options(**{_BEGIN: "IMMEDIATE"})
 
