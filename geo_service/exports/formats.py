@@ -161,15 +161,25 @@ def write_shapefile(
     names = shapefile_names([s.name for s in columns.fields])
     stream = geometry_batches(columns, _at_least_one(batches), crs)
     options = {"ENCODING": "UTF-8"}
-    _write_arrow(
-        parts / f"{meta.id}.shp",
-        "ESRI Shapefile",
-        meta.id,
-        stream,
-        crs,
-        options,
-        [*names, "geometry"],
-    )
+    try:
+        _write_arrow(
+            parts / f"{meta.id}.shp",
+            "ESRI Shapefile",
+            meta.id,
+            stream,
+            crs,
+            options,
+            [*names, "geometry"],
+        )
+    except pyogrio.errors.DataLayerError as exc:
+        if "Attempt to write non-" not in str(exc):
+            raise
+        shutil.rmtree(parts)
+        raise InvalidParameter(
+            f"a shapefile holds one kind of geometry and {meta.id!r} mixes points, lines or "
+            "polygons: export it as GeoPackage, GeoJSON or KML / shapefile chỉ chứa một loại "
+            "hình học; hãy xuất lớp này dạng GeoPackage, GeoJSON hoặc KML"
+        ) from None
     with (parts / "fields.csv").open("w", encoding="utf-8-sig", newline="") as out:
         writer = csv.writer(out)
         writer.writerow(["shapefile_field", "field", "label_vi", "label_en", "unit"])
