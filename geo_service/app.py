@@ -40,8 +40,7 @@ from .rasters.store import RasterStore
 from .records import Records, upgrade
 from .settings import Settings
 from .shortlists import ShortlistStore
-from .store import Store
-from .store.gpkg import GeoPackageStore
+from .store import Store, open_store
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +58,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     threading.Thread(target=warm, name="warm-store", daemon=True).start()
     yield
     app.state.records.dispose()
+    dispose = getattr(app.state.store, "dispose", None)
+    if dispose is not None:  # a store holding database connections
+        dispose()
 
 
 def create_app(settings: Settings | None = None, store: Store | None = None) -> FastAPI:
@@ -66,13 +68,12 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app = FastAPI(
         title=f"{settings.title_vi} / {settings.title_en}",
         version=__version__,
-        description="OGC API – Features over the investment-site catalogue (GeoPackage store).",
+        description="OGC API – Features over the investment-site catalogue.",
         docs_url=None,  # served by the maps router, with our own copy of Swagger UI
         openapi_url="/openapi.json",
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.store = store or GeoPackageStore(settings.data_dir)
     app.state.admin = AdminStore(settings.data_dir)
     app.state.shortlists = ShortlistStore(
         settings.data_dir,
@@ -85,6 +86,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.state.heavy = HeavyExports(settings.heavy_exports, settings.heavy_export_wait)
     app.state.records = Records.from_settings(settings)
     upgrade(app.state.records)  # several workers may start at once: it takes a lock
+    app.state.store = store or open_store(settings)
     app.state.projects = ProjectStore(app.state.records, settings.procedures_dir)
     app.state.enquiries = EnquiryStore(app.state.records, settings.enquiries_per_client_hour)
     app.add_middleware(GZipMiddleware, minimum_size=4096)

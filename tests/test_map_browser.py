@@ -3,6 +3,10 @@
 Basemap tiles are unreachable (as on these machines and many intranets) and any other request
 that leaves 127.0.0.1 fails the test. Counts drawn are read from Leaflet's own layers and
 compared with what the API returns for the same filter and view.
+
+Run on the GeoPackage store only: the page sees the store through the API alone, whose answers
+are the same on both stores (the rest of the suite checks that on each), and these tests take
+minutes each time they run.
 """
 
 from __future__ import annotations

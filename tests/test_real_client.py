@@ -9,8 +9,8 @@ import pytest
 import shapely
 
 from geo_service.query import Query
-from geo_service.store.gpkg import GeoPackageStore
 
+from .conftest import store_of
 from .server import running_server
 
 
@@ -21,7 +21,7 @@ def server_url(sample_dir):
 
 
 def test_gdal_reads_every_collection_like_the_store(server_url, sample_dir):
-    store = GeoPackageStore(sample_dir)
+    store = store_of(sample_dir)
     layers = store.layers()
     assert {m.id for m in layers} >= {"communes", "land_auction_plots"}
     for meta in layers:
@@ -48,5 +48,5 @@ def test_gdal_reads_every_collection_like_the_store(server_url, sample_dir):
 def test_gdal_pushes_bbox_filters_to_the_server(server_url, sample_dir):
     bbox = (104.0, 21.2, 104.1, 21.3)
     frame = pyogrio.read_dataframe(f"OAPIF:{server_url}/collections/communes", bbox=bbox)
-    expected = GeoPackageStore(sample_dir).query("communes", Query(bbox=bbox, limit=None))
+    expected = store_of(sample_dir).query("communes", Query(bbox=bbox, limit=None))
     assert sorted(frame["code"]) == sorted(f.id for f in expected.features)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
-import shutil
+import os
 import sqlite3
 import urllib.error
 import urllib.request
@@ -18,8 +18,8 @@ from fastapi.testclient import TestClient
 
 from geo_service import clock
 from geo_service.app import create_app
-from geo_service.settings import Settings
 
+from .conftest import env_of, settings_of
 from .server import running_server
 
 ITEMS = [
@@ -31,16 +31,12 @@ ITEMS = [
 
 
 @pytest.fixture()
-def data_dir(sample_dir, tmp_path):
-    copy = tmp_path / "data"
-    shutil.copytree(
-        sample_dir, copy, symlinks=True, ignore=shutil.ignore_patterns("shortlists.sqlite*")
-    )
-    return copy
+def data_dir(sample_dir, tmp_path, backend):
+    return backend.copy(sample_dir, tmp_path / "data")
 
 
 def app_client(data_dir, **settings) -> TestClient:
-    return TestClient(create_app(Settings(data_dir=data_dir, **settings)))
+    return TestClient(create_app(settings_of(data_dir, **settings)))
 
 
 def create(client, items=ITEMS, name="Mai Sơn và Mộc Châu"):
@@ -235,17 +231,18 @@ def test_cli_exports_a_shortlist(data_dir, tmp_path):
 
     created = create(app_client(data_dir))
     out = tmp_path / "list.gpkg"
+    environment = {**os.environ, **env_of(data_dir)}
     done = subprocess.run(
         [sys.executable, "-m", "geo_service.cli", "export", "--data-dir", str(data_dir),
          "--shortlist", created["id"], "--format", "gpkg", "--crs", "EPSG:9206", "-o", str(out)],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True, text=True, timeout=120, env=environment,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert [name for name, _ in pyogrio.list_layers(out)] == ["industrial_zones", "tourism_areas"]
     missing = subprocess.run(
         [sys.executable, "-m", "geo_service.cli", "export", "--data-dir", str(data_dir),
          "--shortlist", "nope", "--format", "csv", "-o", str(tmp_path / "x.zip")],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True, text=True, timeout=120, env=environment,
     )  # fmt: skip
     assert missing.returncode == 2 and "nope" in missing.stderr
 
@@ -253,7 +250,7 @@ def test_cli_exports_a_shortlist(data_dir, tmp_path):
 # -- who a client is, expiry and deletion ------------------------------------------------------
 def quota_client(data_dir, peer: str, **settings) -> TestClient:
     return TestClient(
-        create_app(Settings(data_dir=data_dir, shortlists_per_client=1, **settings)),
+        create_app(settings_of(data_dir, shortlists_per_client=1, **settings)),
         client=(peer, 40000),
     )
 
@@ -277,7 +274,7 @@ def test_forwarded_for_is_believed_only_from_trusted_proxies(data_dir):
     assert create_from(stranger, "198.51.100.3") == 201
     assert create_from(stranger, "198.51.100.4") == 429
     with pytest.raises(ValueError, match="not an IP address"):
-        Settings(data_dir=data_dir, trusted_proxies=["proxy.example"])
+        settings_of(data_dir, trusted_proxies=["proxy.example"])
 
 
 @pytest.mark.parametrize(("trusted", "second"), [(None, 429), ('["127.0.0.1"]', 201)])

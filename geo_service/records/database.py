@@ -69,16 +69,17 @@ def _sqlite_engine(url: str) -> Engine:
     return engine
 
 
-def postgresql_engine(url: str) -> Engine:
+def postgresql_engine(url: str, ping: bool = True) -> Engine:
     """An engine on a PostgreSQL server (psycopg 3), shared by the records and the layer store.
 
     No server-side prepared statements: a generic plan for `id IN (…500 parameters)` compares
     every row with every parameter (100x slower on 100,000 projects), and they do not survive a
-    transaction-pooling proxy either.
+    transaction-pooling proxy either. `ping`: each connection is tried before it is lent (one
+    round trip), so a restarted server costs no request an error.
     """
     return create_engine(
         url,
-        pool_pre_ping=True,
+        pool_pre_ping=ping,
         connect_args={"prepare_threshold": None, "connect_timeout": CONNECT_TIMEOUT_S},
     )
 

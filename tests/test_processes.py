@@ -1,0 +1,77 @@
+"""Several API processes, one database: two `geo-service serve` processes on different ports
+against one PostgreSQL (the PostGIS store) hold no state of their own, so what GIS staff
+publish, roll back or archive through one is what the other serves on its very next request."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pyogrio
+import pytest
+
+from geo_service.admin_store import AdminStore
+from geo_service.layer_frame import records_to_frame
+
+from .conftest import grid_layer
+from .server import running_server
+
+pytestmark = pytest.mark.postgis
+
+
+def call(url: str, method: str = "GET", headers: dict | None = None, body=None) -> tuple:
+    request = urllib.request.Request(url, method=method, headers=headers or {}, data=body)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.load(response)
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"{}")
+
+
+def matched(base: str) -> int | None:
+    status, body = call(f"{base}/collections/grid/items?limit=1")
+    return body["numberMatched"] if status == 200 else status
+
+
+def upload(base: str, headers: dict, path: Path) -> tuple:
+    """PUT a new version of the grid as multipart form data."""
+    boundary = "two-processes"
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{path.name}"\r\n'
+            "Content-Type: application/geo+json\r\n\r\n"
+        ).encode()
+        + path.read_bytes()
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    headers = {**headers, "Content-Type": f"multipart/form-data; boundary={boundary}"}
+    return call(f"{base}/admin/layers/grid", "PUT", headers, body)
+
+
+def test_what_one_process_changes_the_other_serves_next(tmp_path, backend):
+    data = backend.claim(tmp_path / "data")
+    data.mkdir()
+    meta, records, geometries = grid_layer()
+    backend.publish(data, meta, records_to_frame(meta, records, geometries))
+    ten = tmp_path / "ten.geojson"
+    pyogrio.write_dataframe(records_to_frame(meta, records[:10], geometries[:10]), ten)
+    admin = AdminStore(data)
+    editor = {"Authorization": f"Bearer {admin.create_token('editor')[1]}"}
+    boss = {"Authorization": f"Bearer {admin.create_token('admin')[1]}"}
+    with running_server(data) as one, running_server(data) as two:
+        assert one != two and matched(one) == matched(two) == 101
+        status, report = upload(one, editor, ten)
+        assert status == 200 and report["version"] == 2, report
+        assert matched(two) == 10
+        assert call(f"{two}/collections/grid")[1]["version"] == 2
+        status, _ = call(f"{one}/admin/layers/grid/rollback?version=1", "POST", editor)
+        assert status == 200
+        assert matched(two) == 101 and call(f"{two}/collections/grid")[1]["version"] == 1
+        listed = call(f"{two}/admin/layers/grid/versions", headers=editor)[1]["versions"]
+        assert [(v["version"], v["current"]) for v in listed] == [(1, True), (2, False)]
+        status, archived = call(f"{two}/admin/layers/grid", "DELETE", boss)
+        assert status == 200 and archived["archived"].startswith("grid-")
+        assert matched(one) == 404
+        assert "grid" not in [c["id"] for c in call(f"{one}/collections")[1]["collections"]]
