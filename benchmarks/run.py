@@ -470,6 +470,8 @@ def cpu_used(before: dict[str, float], after: dict[str, float], server: str, sec
         "client_cpu_s": used["client"],
         "other_cpu_s": others,
         "other_cpu_share": others / seconds if seconds > 0 else 0.0,
+        # a database server both read (run_postgis.py), measured as its own process group
+        **({"database_cpu_s": used["database"]} if "database" in used else {}),
     }
 
 
@@ -526,6 +528,8 @@ def measure(
         result.update(cpu_used(before, cpu_snapshot(groups), server, result["seconds"]))
         answered = max(result["requests"] - result["errors"], 1)
         result["server_cpu_ms_per_request"] = 1000 * result["server_cpu_s"] / answered
+        if "database_cpu_s" in result:
+            result["database_cpu_ms_per_request"] = 1000 * result["database_cpu_s"] / answered
         result["attempt"] = attempt + 1
         attempts.append(result)
         if result["other_cpu_share"] <= args.max_other_cpu:
