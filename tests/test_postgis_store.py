@@ -298,3 +298,13 @@ def test_version_numbers_are_never_reused_after_an_archive(store):
         store.versions("grid")[0].number == 3
         and store.feature_history("grid", "G-1-1")[0].version == 3
     )
+
+
+def test_connections_the_server_dropped_cost_no_request(store):
+    assert len(ids(store)) == 101
+    with store.engine.connect() as connection:  # as a restart or an administrator would
+        connection.exec_driver_sql(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+    assert len(ids(store)) == 101 and store.feature("grid", "G-1-1").id == "G-1-1"

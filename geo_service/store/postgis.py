@@ -25,9 +25,10 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TypeVar
 
 import geopandas as gpd
 import numpy as np
@@ -42,7 +43,7 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.exc import DataError, OperationalError, ProgrammingError
+from sqlalchemy.exc import DataError, DBAPIError, OperationalError, ProgrammingError
 
 from .. import strict_json
 from ..catalogue import LAYER_ID_PATTERN, LayerMeta
@@ -86,6 +87,7 @@ from .sql_query import SqlLayer
 from .sql_reader import SqlReader
 from .sqlite_sql import search_terms
 
+T = TypeVar("T")
 LOCK_CLASS = 0x6C61  # "la": advisory locks on layer ids
 INDEX_MEMORY = "256MB"
 """`maintenance_work_mem` while a published version's indexes are built (GiST and trigrams
@@ -203,8 +205,7 @@ class PostGISStore:
             .select_from(_served_join())
             .where(_catalogue.id == layer_id, _LISTED)
         )
-        with self._reading(layer_id) as connection:
-            row = connection.execute(statement).first()
+        row = self._read(layer_id, lambda connection: connection.execute(statement).first())
         if row is None:
             raise NotFound(f"no collection {layer_id!r}")
         return _Served(*row)
@@ -244,8 +245,7 @@ class PostGISStore:
             )
             .where(_catalogue.id == layer_id, _LISTED, _versions.version == version)
         )
-        with self._reading(layer_id) as connection:
-            row = connection.execute(statement).first()
+        row = self._read(layer_id, lambda connection: connection.execute(statement).first())
         if row is None:
             raise NotFound(
                 f"layer {layer_id!r} has no version {version} / "
@@ -263,8 +263,8 @@ class PostGISStore:
             _versions.max_x,
             _versions.max_y,
         ).where(_versions.layer_uid == served.uid, _versions.version == served.version)
-        with self._reading(layer_id) as connection:
-            raw, features, max_fid, *box = connection.execute(statement).one()
+        found = self._read(layer_id, lambda connection: connection.execute(statement).one())
+        raw, features, max_fid, *box = found
         meta = _parse_meta(layer_id, raw)
         table = layer_table(meta, served.table_name)
         dense = max_fid == features
@@ -273,10 +273,27 @@ class PostGISStore:
         reader = _VersionReader(self.read_engine, SqlReader(self.stream_engine), features)
         return _Version(served.uid, served.version, meta, table, sql, features, extent, reader)
 
-    @contextlib.contextmanager
-    def _reading(self, layer_id: str | None = None) -> Iterator[Connection]:
-        with _database_errors(layer_id), self.read_engine.connect() as connection:
-            yield connection
+    def _read(self, layer_id: str | None, work: Callable[[Connection], T]) -> T:
+        """`work` on a read connection (see `_retried`)."""
+
+        def read() -> T:
+            with self.read_engine.connect() as connection:
+                return work(connection)
+
+        return self._retried(layer_id, read)
+
+    @staticmethod
+    def _retried(layer_id: str | None, read: Callable[[], T]) -> T:
+        """`read()`, and once more if the connection it was lent had been dropped by the
+        server (restarted, or its backend ended): the pool has replaced it by then, so one
+        dropped connection never costs a request."""
+        with _database_errors(layer_id):
+            try:
+                return read()
+            except DBAPIError as exc:
+                if not exc.connection_invalidated:
+                    raise
+            return read()
 
     # -- reads ------------------------------------------------------------------------------
     def layers(self) -> Listing:
@@ -287,8 +304,7 @@ class PostGISStore:
             .where(_LISTED)
             .order_by(_catalogue.id)
         )
-        with self._reading() as connection:
-            rows = connection.execute(statement).all()
+        rows = self._read(None, lambda connection: connection.execute(statement).all())
         found, skipped = [], []
         for layer_id, raw, table_present in rows:
             try:
@@ -307,8 +323,7 @@ class PostGISStore:
 
     def query(self, layer_id: str, query: Query) -> FeaturePage:
         layer = self._version(layer_id)
-        with _database_errors(layer_id):
-            return layer.reader.query(layer.sql, query)
+        return self._retried(layer_id, lambda: layer.reader.query(layer.sql, query))
 
     def iter_features(
         self, layer_id: str, query: Query, batch_size: int = 2000
@@ -320,13 +335,11 @@ class PostGISStore:
 
     def feature(self, layer_id: str, feature_id: str) -> Feature:
         layer = self._version(layer_id)
-        with _database_errors(layer_id):
-            return layer.reader.feature(layer.sql, feature_id)
+        return self._retried(layer_id, lambda: layer.reader.feature(layer.sql, feature_id))
 
     def facets(self, layer_id: str, query: Query, fields: tuple[str, ...]) -> dict[str, Facet]:
         layer = self._version(layer_id)
-        with _database_errors(layer_id):
-            return layer.reader.facets(layer.sql, query, fields)
+        return self._retried(layer_id, lambda: layer.reader.facets(layer.sql, query, fields))
 
     def grid(
         self, layer_id: str, query: Query, bbox: BBox, columns: int, rows: int
@@ -334,8 +347,9 @@ class PostGISStore:
         layer = self._version(layer_id)
         if query.filter is None and not search_terms(query.text):
             return self._centres(layer).grid(bbox, columns, rows)
-        with _database_errors(layer_id):
-            return layer.reader.grid(layer.sql, query, bbox, columns, rows)
+        return self._retried(
+            layer_id, lambda: layer.reader.grid(layer.sql, query, bbox, columns, rows)
+        )
 
     def warm(self) -> None:
         for meta in self.layers():
@@ -352,8 +366,8 @@ class PostGISStore:
                 statement = select((minx + maxx) / 2, (miny + maxy) / 2).select_from(
                     layer.sql.source
                 )
-                with self._reading(layer.meta.id) as connection:
-                    xy = np.array(connection.execute(statement).all(), dtype=np.float64)
+                found = self._read(layer.meta.id, lambda c: c.execute(statement).all())
+                xy = np.array(found, dtype=np.float64)
                 xy = xy.reshape(-1, 2)
                 present = ~np.isnan(xy).any(axis=1)  # features without a geometry
                 layer.centres = Centres(xy[present, 0].copy(), xy[present, 1].copy())
@@ -647,14 +661,18 @@ class PostGISStore:
         """Read from each table the layer's versions live in: the feature's rows, then its
         state in every version, compared with the one before."""
         records = self._version_records(layer_id)
-        held: dict[str, list[Row]] = {}
-        with self._reading(layer_id) as connection:
+
+        def rows_by_table(connection: Connection) -> dict[str, list[Row]]:
+            held: dict[str, list[Row]] = {}
             for record in records:
                 if record.table_name not in held:
                     table = layer_table(record.meta, record.table_name)
                     held[record.table_name] = feature_rows(
                         connection, table, record.meta, feature_id
                     )
+            return held
+
+        held = self._read(layer_id, rows_by_table)
         revisions, before = [], None
         for record in records:
             state = next((r for r in held[record.table_name] if r.holds(record.version)), None)
@@ -707,8 +725,7 @@ class PostGISStore:
             .where(_catalogue.id == layer_id, _LISTED)
             .order_by(_versions.version)
         )
-        with self._reading(layer_id) as connection:
-            found = connection.execute(statement).all()
+        found = self._read(layer_id, lambda connection: connection.execute(statement).all())
         if not found:
             raise not_found("layer", layer_id)
         return [
