@@ -90,6 +90,13 @@ def main() -> None:
     parser.add_argument("--cases", nargs="+", default=CASES)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument(
+        "--settle",
+        type=float,
+        default=0,
+        help="seconds to wait once the servers answer: ours reads the box centres of large "
+        "layers at start-up, in the background (about 3 s a million features per worker)",
+    )
+    parser.add_argument(
         "--retries", type=int, default=0, help="PostgreSQL's work counts as others' CPU here"
     )
     parser.add_argument("--max-other-cpu", type=float, default=0.15)
@@ -135,6 +142,7 @@ def main() -> None:
                         f"{peer_url}{peer_prefix}", results_dir / f"tipg-{stamp}.log") as peer_pid,
         ):  # fmt: skip
             groups = {"ours": ours_pid, "pygeoapi": peer_pid}  # run.py's name for the peer
+            time.sleep(args.settle)
             for name, lists in cases.items():
                 ours_paths, peer_paths = lists["timed"], for_peer(lists["timed"])
                 check = run.check_case(ours_url, peer_url, ours_paths, peer_paths)
