@@ -43,8 +43,7 @@ from .rasters.store import RasterStore
 from .records import Records, upgrade
 from .settings import Settings
 from .shortlists import ShortlistStore
-from .store import Store
-from .store.gpkg import GeoPackageStore
+from .store import Store, open_store
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +61,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     threading.Thread(target=warm, name="warm-store", daemon=True).start()
     yield
     app.state.records.dispose()
+    dispose = getattr(app.state.store, "dispose", None)
+    if dispose is not None:  # a store holding database connections
+        dispose()
 
 
 def create_app(settings: Settings | None = None, store: Store | None = None) -> FastAPI:
@@ -71,7 +73,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app = FastAPI(
         title=f"{settings.title_vi} / {settings.title_en}",
         version=__version__,
-        description="OGC API – Features over the investment-site catalogue (GeoPackage store).",
+        description="OGC API – Features over the investment-site catalogue.",
         docs_url=None,  # served by the maps router, with our own copy of Swagger UI
         openapi_url="/openapi.json",
         lifespan=lifespan,
@@ -87,7 +89,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.state.shortlists = ShortlistStore.from_settings(app.state.records, settings)
     app.state.projects = ProjectStore(app.state.records, settings.procedures_dir)
     # pipeline projects are the `investment_projects` collection, read from the records
-    app.state.store = with_projects(store or GeoPackageStore(settings.data_dir), app.state.projects)
+    app.state.store = with_projects(store or open_store(settings), app.state.projects)
     app.state.enquiries = EnquiryStore(app.state.records, settings.enquiries_per_client_hour)
     app.state.dashboard = Dashboard(app.state.projects, settings.targets_dir, settings.province)
     app.add_middleware(GZipMiddleware, minimum_size=4096)

@@ -27,6 +27,18 @@ def _data_dir(args: argparse.Namespace) -> Path:
     return Path(args.data_dir) if args.data_dir else Settings().data_dir
 
 
+def _settings(args: argparse.Namespace) -> Settings:
+    """The settings, with the data directory the command names."""
+    return Settings().model_copy(update={"data_dir": _data_dir(args)})
+
+
+def _store(args: argparse.Namespace):
+    """The layer store the settings name (`store.open_store`)."""
+    from .store import open_store
+
+    return open_store(_settings(args))
+
+
 def _records(args: argparse.Namespace):
     """The records database of the data directory (or GEO_SERVICE_DATABASE_URL), migrated and
     holding what an earlier release kept in files there."""
@@ -48,23 +60,20 @@ def _catalogue(args: argparse.Namespace):
     """The catalogue as the service serves it: the data directory's layers, and the pipeline's
     projects as the `investment_projects` collection."""
     from .pipeline.layer import with_projects
-    from .store.gpkg import GeoPackageStore
 
-    return with_projects(GeoPackageStore(_data_dir(args)), _project_store(args))
+    return with_projects(_store(args), _project_store(args))
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
     from .clock import today_in_vietnam
     from .sample import build_sample
     from .sample.projects import load_pipeline_sample
-    from .store.gpkg import GeoPackageStore
 
     data_dir = _data_dir(args)
-    for meta in build_sample(data_dir):
+    store = _store(args)
+    for meta in build_sample(data_dir, store):
         print(f"built {meta.id}: {meta.title_en}")
-    added = load_pipeline_sample(
-        _project_store(args), GeoPackageStore(data_dir), today_in_vietnam()
-    )
+    added = load_pipeline_sample(_project_store(args), store, today_in_vietnam())
     print(f"pipeline sample: {added} projects added (projects already stored are kept)")
     print(f"sample catalogue written to {data_dir.resolve()}")
     return 0
@@ -75,11 +84,10 @@ def cmd_layers(args: argparse.Namespace) -> int:
     from .errors import ServiceError
     from .query import Query
 
-    data_dir = _data_dir(args)
     store = _catalogue(args)
     layers = store.layers()
     if not layers and not layers.skipped:
-        print(f"no layers in {data_dir.resolve()}; build the sample with: geo-service sample")
+        print("no layers in the store; build the sample with: geo-service sample")
         return 1
     rows = [("id", "kind", "geometry", "features", "version", "title")]
     for meta in layers:
@@ -148,7 +156,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from .maps.assets import missing_assets_message
-    from .store.gpkg import GeoPackageStore
 
     settings = Settings()
     problem = missing_assets_message(settings.assets_dir)
@@ -160,9 +167,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"geo-service serve: {problem}", file=sys.stderr)
         return 1
     data_dir = _data_dir(args)
-    listing = GeoPackageStore(data_dir).layers()
+    listing = _store(args).layers()
     if not listing and not listing.skipped:
-        print(f"{data_dir} holds no layers: building the sample catalogue first", file=sys.stderr)
+        print("the store holds no layers: building the sample catalogue first", file=sys.stderr)
         cmd_sample(args)
     os.environ["GEO_SERVICE_DATA_DIR"] = str(data_dir.resolve())
     os.environ["GEO_SERVICE_ASSETS_DIR"] = str(settings.assets_dir.resolve())
@@ -305,6 +312,43 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+def cmd_migrate_store(args: argparse.Namespace) -> int:
+    """Move a catalogue of GeoPackage layers into the PostGIS store of a database."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from .errors import ServiceError
+    from .records import Records, database_url, upgrade
+    from .store.postgis import PostGISStore
+    from .store.transfer import transfer
+
+    source = Path(args.source)
+    if not source.is_dir():
+        print(f"geo-service migrate-store: no folder {source}", file=sys.stderr)
+        return 2
+    url = database_url(args.target, source)
+    if make_url(url).get_backend_name() != "postgresql":
+        print("geo-service migrate-store: --to must be a PostgreSQL URL", file=sys.stderr)
+        return 2
+    try:
+        records = Records(url)
+        try:
+            upgrade(records)
+        finally:
+            records.dispose()
+        target = PostGISStore(url)
+        try:
+            moved = transfer(source, target, progress=print)
+        finally:
+            target.dispose()
+    except (ServiceError, SQLAlchemyError) as exc:
+        reason = getattr(exc, "description", None) or str(getattr(exc, "orig", None) or exc)
+        print(f"geo-service migrate-store: {reason.strip().splitlines()[0]}", file=sys.stderr)
+        return 1
+    print(f"moved {len(moved)} layers into the PostGIS store", file=sys.stderr)
+    return 0
+
+
 def cmd_db(args: argparse.Namespace) -> int:
     from .records import Records, current_revision, database_url, head_revision, upgrade
     from .records.legacy import LegacyFileError
@@ -442,7 +486,6 @@ def cmd_projects(args: argparse.Namespace) -> int:
     from .pipeline.documents import site_checker
     from .pipeline.projects import ProjectFilters
     from .pipeline.spreadsheet import export_projects, import_projects
-    from .store.gpkg import GeoPackageStore
 
     today = today_in_vietnam()
     try:
@@ -452,7 +495,7 @@ def cmd_projects(args: argparse.Namespace) -> int:
             if not source.is_file():
                 print(f"geo-service projects import: no file {source}", file=sys.stderr)
                 return 2
-            store = GeoPackageStore(_data_dir(args))
+            store = _store(args)
             report = import_projects(source, projects, site_checker(store), today, args.dry_run)
             print(report.to_text())
             if report.stored:
@@ -564,6 +607,16 @@ def build_parser() -> argparse.ArgumentParser:
     revoke = with_data_dir(actions.add_parser("revoke", help="revoke a token by its id"))
     revoke.add_argument("token_id")
     token.set_defaults(handler=cmd_token)
+    migrate_store = commands.add_parser(
+        "migrate-store",
+        help="move the layers of a data directory's GeoPackages into the PostGIS store of a "
+        "PostgreSQL database, every version with its number, metadata and state",
+    )
+    migrate_store.add_argument("--from", dest="source", required=True, help="data directory")
+    migrate_store.add_argument(
+        "--to", dest="target", required=True, help="postgresql+psycopg://user:password@host/db"
+    )
+    migrate_store.set_defaults(handler=cmd_migrate_store)
     db = commands.add_parser(
         "db", help="the records database (pipeline, enquiries, tokens, audit log, shortlists)"
     )

@@ -237,9 +237,12 @@ def check_procedures(procedures_dir: Path) -> Check:
     )
 
 
-def check_data_dir(data_dir: Path) -> Check:
-    from .store.gpkg import GeoPackageStore
+def check_data_dir(settings: Settings) -> Check:
+    """The data directory is there and writable (rasters, uploads and caches are kept there),
+    and how many layers the store lists."""
+    from .store import open_store
 
+    data_dir = settings.data_dir
     if not data_dir.is_dir():
         return Check(
             "data directory",
@@ -259,7 +262,10 @@ def check_data_dir(data_dir: Path) -> Check:
             "give the service's user write access to it (uploads, shortlists and the PDF "
             "cache are written there)",
         )
-    layers = GeoPackageStore(data_dir).layers()
+    try:
+        layers = open_store(settings, migrate=False).layers()
+    except (ServiceError, SQLAlchemyError):  # the records database's check says why
+        return Check("data directory", True, f"{data_dir} is writable; layers not listed")
     unreadable = "".join(f"; unreadable: {s.id} ({s.reason})" for s in layers.skipped)
     return Check(
         "data directory", True, f"{data_dir} is writable; {len(layers)} layers{unreadable}"
@@ -359,6 +365,6 @@ def run_checks(settings: Settings) -> list[Check]:
         check_assets(settings.assets_dir),
         check_maps(settings.maps_dir),
         check_procedures(settings.procedures_dir),
-        check_data_dir(settings.data_dir),
+        check_data_dir(settings),
         check_records_of(settings),
     ]

@@ -46,6 +46,13 @@ class ReadOnlyCollection(Conflict):
     code = "ReadOnlyCollection"
 
 
+class PreconditionFailed(ServiceError):
+    """A change to a feature that changed since the editor read it (its ETag differs)."""
+
+    status = 412
+    code = "PreconditionFailed"
+
+
 class NotFound(ServiceError):
     status = 404
     code = "NotFound"

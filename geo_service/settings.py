@@ -172,9 +172,18 @@ class Settings(BaseSettings):
     database_url: str | None = setting(
         None,
         unit="SQLAlchemy URL",
-        effect="the records database (pipeline projects, dossier events, enquiries, tokens, audit log, shortlists); "
-        "`postgresql+psycopg://user:password@host/db` for PostgreSQL",
+        effect="the records database (pipeline projects, dossier events, enquiries, tokens, audit log, "
+        "shortlists); "
+        "`postgresql+psycopg://user:password@host/db` for PostgreSQL, whose database then also "
+        "keeps the layers (the PostGIS store) instead of the data directory's GeoPackages",
         shown_default="SQLite file `records.sqlite` in the data directory",
+    )
+    database_read_url: str | None = setting(
+        None,
+        unit="SQLAlchemy URL",
+        effect="a read replica of the PostgreSQL database: the PostGIS store reads layers there "
+        "(versions and every write go to `GEO_SERVICE_DATABASE_URL`)",
+        shown_default="unset: reads go to `GEO_SERVICE_DATABASE_URL`",
     )
     enquiries_per_client_hour: int = setting(
         5,
@@ -257,7 +266,7 @@ def settings_environment(settings: Settings) -> str:
     lines = []
     for name in Settings.model_fields:
         value = getattr(settings, name)
-        if name == "database_url" and value:
+        if name in ("database_url", "database_read_url") and value:
             value = make_url(value).render_as_string(hide_password=True)
         text = json.dumps(value) if isinstance(value, list) else "" if value is None else value
         lines.append(f"{ENV_PREFIX}{name.upper()}={text}")

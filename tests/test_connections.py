@@ -10,6 +10,8 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import pytest
+
 from geo_service.layer_frame import records_to_frame
 from geo_service.query import Query
 from geo_service.store import gpkg
@@ -19,6 +21,9 @@ from .conftest import grid_layer, publish
 
 READERS = 4
 PUBLISHES = 100
+
+
+pytestmark = pytest.mark.geopackage  # the GeoPackage store's own connections
 
 
 def open_descriptors() -> list[str]:

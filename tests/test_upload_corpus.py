@@ -21,7 +21,6 @@ from fastapi.testclient import TestClient
 
 from geo_service.app import create_app
 from geo_service.ingest.read import XML_CHUNK
-from geo_service.settings import Settings
 
 from .raster_data import write_tiff
 from .staff import admin_store, staff_token
@@ -284,13 +283,13 @@ def raster_cases(tmp_path: Path) -> list[Case]:
 
 
 @pytest.fixture()
-def world(tmp_path, monkeypatch):
+def world(tmp_path, monkeypatch, backend):
     data = tmp_path / "data"
     data.mkdir()
     editor = staff_token(data, "editor")
     headers = {"Authorization": f"Bearer {editor}"}
-    settings = Settings(
-        data_dir=data, upload_max_bytes=MAX_BYTES, upload_max_geometry_bytes=MAX_GEOMETRY_BYTES
+    settings = backend.settings(
+        data, upload_max_bytes=MAX_BYTES, upload_max_geometry_bytes=MAX_GEOMETRY_BYTES
     )
     client = TestClient(create_app(settings))
     files = tmp_path / "files"
@@ -336,8 +335,9 @@ def test_every_hostile_upload_is_a_clean_4xx_that_changes_nothing(world):
 
 def test_a_geopackage_whose_own_sql_outlasts_the_budget_is_refused(world, tmp_path):
     """The budget is the progress handler's: set below any real check, the check stops."""
-    _, headers, data, files, temporary = world
-    client = TestClient(create_app(Settings(data_dir=data, upload_check_seconds=1e-9)))
+    world_client, headers, data, files, temporary = world
+    client = TestClient(create_app(world_client.app.state.settings.model_copy(
+        update={"upload_check_seconds": 1e-9})))  # fmt: skip
     many = pd.concat([zones_frame()] * 2000, ignore_index=True)
     many["code"] = [f"Z-{i}" for i in range(len(many))]
     response = post_layer(gpkg(files, "many.gpkg", frame=many))(client, headers)

@@ -165,7 +165,7 @@ def ingest(
     report = checked
     if prepared is None or request.dry_run:
         return report
-    report.version = store.publish(meta, prepared, new=new, draft=request.draft)
+    report.version = store.publish(meta, prepared, new=new, draft=request.draft, actor=actor)
     report.published, report.draft = not request.draft, request.draft
     admin.record(
         actor,

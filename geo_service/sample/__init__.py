@@ -25,7 +25,6 @@ from ..kinds import fields_for_kind
 from ..layer_frame import records_to_frame
 from ..places import Commune, communes_of_province, resolve_commune
 from ..store import Store
-from ..store.gpkg import GeoPackageStore
 from ..text import unaccent
 from .derived import logistics_distance
 
@@ -41,10 +40,14 @@ def source_files() -> list[Path]:
     return sorted(Path(str(p)) for p in folder.iterdir() if p.name.endswith(".json"))
 
 
-def build_sample(data_dir: Path) -> list[LayerMeta]:
-    """Build every sample layer into `data_dir` (each as a new published version), and the
-    raster derived from them (`derived.logistics_distance`)."""
-    store = GeoPackageStore(data_dir)
+def build_sample(data_dir: Path, store: Store | None = None) -> list[LayerMeta]:
+    """Publish every sample layer into `store` (by default the GeoPackage store of `data_dir`),
+    each as a new version, and write the raster derived from them (`derived.logistics_distance`)
+    into `data_dir`."""
+    if store is None:
+        from ..store.gpkg import GeoPackageStore
+
+        store = GeoPackageStore(data_dir)
     built = []
     for path in source_files():
         document = json.loads(path.read_text(encoding="utf-8"))

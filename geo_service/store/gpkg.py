@@ -444,7 +444,11 @@ class GeoPackageStore:
         *,
         new: bool | None = None,
         draft: bool = False,
+        actor: str | None = None,
     ) -> int:
+        """`actor` is not recorded: a GeoPackage version is its file (the audit log names who
+        published it)."""
+
         def write(version: int, path: Path) -> None:
             write_version(path, meta.model_copy(update={"version": version}), frame)
 
