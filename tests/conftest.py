@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -103,6 +104,20 @@ def error_document(response) -> dict:
     assert isinstance(body.get("code"), str) and body["code"], body
     assert isinstance(body.get("description"), str) and body["description"], body
     return body
+
+
+def stored_files(folder: Path) -> dict[str, str]:
+    """Every stored file under `folder` by its hash, but the admin store's (its WAL files change
+    on mere reads) and what a mere reader of a GeoPackage makes: its WAL index (`-shm`) and an
+    empty WAL."""
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+        and not p.name.startswith("admin.sqlite")
+        and not p.name.endswith("-shm")
+        and not (p.name.endswith("-wal") and p.stat().st_size == 0)
+    }
 
 
 def publish(data_dir: Path, meta: LayerMeta, frame, **options) -> int:

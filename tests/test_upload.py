@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import stat
 import zipfile
@@ -18,6 +17,8 @@ from pyproj import Transformer
 from geo_service.admin_store import AdminStore
 from geo_service.app import create_app
 from geo_service.settings import Settings
+
+from .conftest import stored_files
 
 ZONES = [
     ("Z-1", "Khu Mộc Châu", 104.60, 20.85),
@@ -66,14 +67,6 @@ def upload(client, headers, path: Path, layer="zones", method="post", params=Non
     return client.put(
         f"/admin/layers/{layer}", files=files, data=data, headers=headers, params=params
     )
-
-
-def snapshot(folder: Path) -> dict[str, str]:
-    return {
-        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(folder.rglob("*"))
-        if p.is_file() and not p.name.startswith("admin.sqlite")
-    }
 
 
 def test_a_vn2000_geopackage_is_reprojected_and_published(setup, tmp_path):
@@ -230,14 +223,14 @@ def _write(path: Path, content: bytes) -> Path:
 def test_hostile_uploads_are_refused_and_change_nothing(setup, tmp_path):
     client, headers, data = setup
     upload(client, headers, as_file(zones_frame(), tmp_path, "zones.geojson", "GeoJSON"))
-    before = snapshot(data)
+    before = stored_files(data)
     for label, (path, status) in hostile_files(tmp_path).items():
         for method in ("post", "put"):
             layer = "hostile" if method == "post" else "zones"
             response = upload(client, headers, path, layer=layer, method=method)
             assert response.status_code == status, (label, method, response.text)
             assert response.json()["description"], label
-        assert snapshot(data) == before, label
+        assert stored_files(data) == before, label
     assert client.get("/collections/zones/items").json()["numberMatched"] == 3
 
 

@@ -5,7 +5,6 @@ refused with a 4xx JSON `{code, description}` (bilingual), leaving the data dire
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sqlite3
 import struct
@@ -24,6 +23,7 @@ from geo_service.app import create_app
 from geo_service.ingest.read import XML_CHUNK
 from geo_service.settings import Settings
 
+from .conftest import stored_files
 from .raster_data import write_tiff
 from .test_upload import (
     NEW_LAYER_METADATA,
@@ -43,14 +43,9 @@ Case = tuple[str, int, str, Send]
 
 
 def snapshot(data: Path) -> dict:
-    """Every file's hash, and the admin store's rows (its WAL files change on mere reads)."""
-    files = {
-        str(p.relative_to(data)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(data.rglob("*"))
-        if p.is_file() and not p.name.startswith("admin.sqlite")
-    }
+    """Every stored file's hash, and the admin store's rows."""
     admin = AdminStore(data)
-    return {"files": files, "audit": admin.audit(), "tokens": admin.tokens()}
+    return {"files": stored_files(data), "audit": admin.audit(), "tokens": admin.tokens()}
 
 
 def post_layer(path: Path, name: str | None = None, **form) -> Send:

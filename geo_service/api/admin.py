@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from ..catalogue import LAYER_ID_PATTERN
-from ..errors import InvalidParameter, ServiceError
+from ..errors import InvalidParameter, ValidationFailed
 from ..ingest import UploadRequest, ingest
 from ..ingest.read import ReadOptions, UploadLimits, claimed_suffix
 from ..store import VersionSummary
@@ -19,11 +19,6 @@ from .deps import AdminStoreDep, get_store
 from .strict_input import StrictRoute
 from .upload_body import ReceivedForm, UploadForm, parse_metadata
 from .version_admin import Route, Uploading, VersionAdmin
-
-
-class ValidationFailed(ServiceError):
-    status = 400
-    code = "ValidationFailed"
 
 
 def _text(description: str) -> dict:

@@ -1,9 +1,10 @@
 """The centres of a layer's R-tree boxes in memory, for grid counts of unfiltered views.
 
 A map at province scale asks for counts per cell on every pan; walking a million R-tree entries
-in SQL takes about a second each time. The centres of an immutable file are read once (16 bytes
-per feature), sorted by x, and a view's grid is then a binary search and a bincount: a few
-milliseconds. Filtered grids still go to SQL, which alone knows the filter.
+in SQL takes about a second each time. The centres of one version's features are read once (16
+bytes per feature; a version never changes), sorted by x, and a view's grid is then a binary
+search and a bincount: a few milliseconds. Filtered grids still go to SQL, which alone knows the
+filter.
 """
 
 from __future__ import annotations
@@ -33,16 +34,18 @@ def grid_cells(
 
 
 class Centres:
-    """Box centres of every feature of one file, as the R-tree stores them (float32 boxes)."""
+    """Box centres of every feature of one version, as the R-tree stores them (float32 boxes)."""
 
     def __init__(self, x: np.ndarray, y: np.ndarray) -> None:
         order = np.argsort(x, kind="stable")
         self.x, self.y = x[order], y[order]
 
     @classmethod
-    def from_rtree(cls, connection: sqlite3.Connection, rtree: str) -> Centres:
+    def from_rtree(cls, connection: sqlite3.Connection, rtree: str, ids: str = "1") -> Centres:
+        """The centres of the boxes whose `id` meets the SQL condition `ids`."""
         cursor = connection.execute(
-            f"SELECT (minx + maxx) / 2, (miny + maxy) / 2 FROM {quote_identifier(rtree)}"
+            f"SELECT (minx + maxx) / 2, (miny + maxy) / 2 FROM {quote_identifier(rtree)} "
+            f"WHERE {ids}"
         )
         xy = np.array(cursor.fetchall(), dtype=np.float64).reshape(-1, 2)
         return cls(xy[:, 0].copy(), xy[:, 1].copy())
