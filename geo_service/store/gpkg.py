@@ -21,10 +21,9 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import sqlite3
-import struct
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -40,8 +39,12 @@ from ..errors import LayerUnavailable, NotFound
 from ..listing import UNREADABLE_ERRORS, Listing, Skipped, unreadable
 from ..query import BBox, Query
 from ..text import lower, unaccent
+from . import etags, gpkg_history
 from .base import Facet, Feature, FeaturePage, GridCell, VersionSummary
 from .centres import Centres, grid_cells
+from .changes import FeatureChange, FeatureDiff, FeatureRevision
+from .gpkg_blobs import gpkg_to_wkb, header_envelope
+from .gpkg_edits import write_changes
 from .gpkg_write import METADATA_TABLE, write_version
 from .row_versions import VersionRecord, meta_of, read_records, visible, visible_ids
 from .sqlite_sql import (
@@ -60,15 +63,6 @@ MMAP_BYTES = 2**31 - 2**16
 """SQLite's largest memory map (its compiled-in maximum is just under 2 GiB)."""
 IDLE_CONNECTIONS = 4
 """Idle connections kept per version file; readers beyond them open (and close) their own."""
-_ENVELOPE_BYTES = {0: 0, 1: 32, 2: 48, 3: 48, 4: 64}
-
-
-def gpkg_to_wkb(blob: bytes | None) -> bytes | None:
-    """Strip the GeoPackage binary header, leaving standard WKB."""
-    if blob is None:
-        return None
-    flags = blob[3]
-    return blob[8 + _ENVELOPE_BYTES[(flags >> 1) & 0b111] :]
 
 
 @lru_cache(maxsize=64)
@@ -79,20 +73,13 @@ def _query_geometry(wkb: bytes) -> tuple[Any, tuple[float, float, float, float] 
     return prepared.prep(geometry), rectangle
 
 
-def _envelope(blob: bytes) -> tuple[float, float, float, float] | None:
-    if (blob[3] >> 1) & 0b111 == 0:
-        return None
-    minx, maxx, miny, maxy = struct.unpack("<dddd" if blob[3] & 1 else ">dddd", blob[8:40])
-    return minx, miny, maxx, maxy
-
-
 def sql_intersects(blob: bytes | None, query_wkb: bytes) -> int:
     """`gs_intersects(geom, wkb)`: exact intersection, skipping shapely when the box decides."""
     if blob is None:
         return 0
     geometry, rectangle = _query_geometry(query_wkb)
     if rectangle is not None:
-        envelope = _envelope(blob)
+        envelope = header_envelope(blob)
         if envelope is not None:
             qminx, qminy, qmaxx, qmaxy = rectangle
             minx, miny, maxx, maxy = envelope
@@ -505,6 +492,59 @@ class GeoPackageStore:
 
     def archive(self, layer_id: str) -> str:
         return self.folder.archive(layer_id)
+
+    # -- per-feature changes and their history ------------------------------------------------
+    def apply_changes(
+        self,
+        layer_id: str,
+        changes: Sequence[FeatureChange],
+        *,
+        base_version: int,
+        draft: bool = False,
+        actor: str,
+    ) -> int:
+        """The change set is written into the file holding `base_version`, as the next version
+        (`gpkg_edits.py`), and named there (`VersionedFolder.amend`): no copy of the layer."""
+
+        def write(version: int, path: Path) -> None:
+            write_changes(path, base_version, version, changes, actor)
+
+        return self.folder.amend(layer_id, base_version, write, serve=not draft)
+
+    def feature_etag(self, layer_id: str, feature_id: str) -> str:
+        return etags.feature_etag(self.feature(layer_id, feature_id))
+
+    def feature_history(self, layer_id: str, feature_id: str) -> list[FeatureRevision]:
+        numbers = self.folder.numbers(layer_id)
+        if not numbers:
+            raise NotFound(f"no collection {layer_id!r}")
+        versions = [(number, self.folder.file(layer_id, number)) for number in numbers]
+        with self._readable(layer_id):
+            revisions = gpkg_history.feature_history(versions, feature_id, open_readonly)
+        if not revisions:
+            raise NotFound(f"no feature {feature_id!r} in collection {layer_id!r}")
+        return revisions
+
+    def diff(self, layer_id: str, from_version: int, to_version: int) -> Iterator[FeatureDiff]:
+        """Checks both versions exist first (`NotFound`), then yields the differences."""
+        for version in (from_version, to_version):
+            self._check_version(layer_id, version)
+        before = (from_version, self.folder.file(layer_id, from_version))
+        after = (to_version, self.folder.file(layer_id, to_version))
+
+        def differences() -> Iterator[FeatureDiff]:
+            with self._readable(layer_id):
+                yield from gpkg_history.diff(before, after, open_readonly)
+
+        return differences()
+
+    @contextlib.contextmanager
+    def _readable(self, layer_id: str) -> Iterator[None]:
+        """Around reads of stored versions' files: one that cannot be read is `LayerUnavailable`."""
+        try:
+            yield
+        except UNREADABLE_ERRORS as exc:
+            raise unreadable("layer", layer_id, exc) from None
 
     # -- helpers -----------------------------------------------------------------------------
     def _check_version(self, layer_id: str, version: int) -> None:
