@@ -18,8 +18,11 @@ from typing import Any, Literal
 
 from .clock import utc_now
 
-Role = Literal["editor", "admin"]
-ROLES: tuple[Role, ...] = ("editor", "admin")
+Role = Literal["editor", "reviewer", "admin"]
+ROLES: tuple[Role, ...] = ("editor", "reviewer", "admin")
+"""Weakest first; each role may do what the ones before it may: an editor uploads and edits, a
+reviewer also publishes others' drafts when review is required, an admin also archives layers
+and reads the audit log."""
 FILE_NAME = "admin.sqlite"
 
 

@@ -107,9 +107,13 @@ def no_version(what: str, item_id: str, version: int, numbers: list[int]) -> Inv
     )
 
 
-def not_newest(what: str, item_id: str, base: int, newest: int) -> Conflict:
+class NotNewest(Conflict):
+    """Changes made over a version another has since been added after: read again, resend."""
+
+
+def not_newest(what: str, item_id: str, base: int, newest: int) -> NotNewest:
     """The error for changes made over a version that is no longer the newest."""
-    return Conflict(
+    return NotNewest(
         f"version {base} of {what} {item_id!r} is no longer the newest ({newest} is): read it "
         f"again and resend / phiên bản {base} của {_VI[what]} {item_id!r} không còn là mới nhất "
         f"({newest}): hãy đọc lại và gửi lại"

@@ -9,11 +9,15 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
+from ..admin_store import AdminStore, Token
 from ..catalogue import LAYER_ID_PATTERN
 from ..errors import InvalidParameter, ValidationFailed
 from ..ingest import UploadRequest, ingest
 from ..ingest.read import ReadOptions, UploadLimits, claimed_suffix
+from ..review import Review
+from ..settings import Settings
 from ..store import VersionSummary
+from . import layer_changes
 from .auth import Admin
 from .deps import AdminStoreDep, get_store
 from .strict_input import StrictRoute
@@ -85,7 +89,7 @@ class LayerAdmin(VersionAdmin):
             options,
             fields.get("crs"),
             sent.dry_run,
-            sent.draft,
+            sent.draft or sent.settings.review_required,
             new,
         )
         settings = sent.settings
@@ -105,7 +109,19 @@ class LayerAdmin(VersionAdmin):
         return "upload" + claimed_suffix(filename)
 
     def details(self, summary: VersionSummary) -> dict[str, Any]:
-        return {"features": summary.features}
+        return {"features": summary.features, "kind": summary.kind, "actor": summary.actor}
+
+    def serving(
+        self,
+        token: Token,
+        store: Any,
+        admin: AdminStore,
+        settings: Settings,
+        item_id: str,
+        version: int,
+    ) -> dict[str, Any]:
+        """With review required, a draft is served only by a reviewer who made none of it."""
+        return Review(store, admin, settings).check(token, item_id, version)
 
 
 layers = LayerAdmin(
@@ -127,6 +143,7 @@ layers = LayerAdmin(
 )
 router = APIRouter(prefix="/admin", tags=["Administration"], route_class=StrictRoute)
 router.include_router(layers.router)
+router.include_router(layer_changes.router)
 
 
 @router.get("/audit", summary="Audit log (admin) / Nhật ký")

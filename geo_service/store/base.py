@@ -126,8 +126,9 @@ class Store(Versions, Protocol):
     ) -> Iterator[list[Feature]]:
         """Every feature the query selects, in batches, without holding them all (exports)."""
 
-    def feature(self, layer_id: str, feature_id: str) -> Feature:
-        """One feature by its stable id; `NotFound` if absent."""
+    def feature(self, layer_id: str, feature_id: str, version: int | None = None) -> Feature:
+        """One feature by its stable id, as served or in one of the layer's stored `version`s
+        (a draft an edit goes on top of); `NotFound` if absent."""
 
     def facets(self, layer_id: str, query: Query, fields: tuple[str, ...]) -> dict[str, Facet]:
         """Per field, over every feature the query matches (its paging ignored): the counts of

@@ -247,11 +247,23 @@ class GeoPackageStore:
 
     # -- version files and their connections --------------------------------------------------
     @contextlib.contextmanager
-    def _open(self, layer_id: str) -> Iterator[tuple[_LayerFile, sqlite3.Connection]]:
-        """The served version of a layer and a connection to it, for one call."""
-        layer = self._layer_file(layer_id)
-        with layer.reading() as connection, _damage_reported(layer_id):
-            yield layer, connection
+    def _open(
+        self, layer_id: str, version: int | None = None
+    ) -> Iterator[tuple[_LayerFile, sqlite3.Connection]]:
+        """The served version of a layer (or another stored `version` of it, opened for this
+        call alone) and a connection to it, for one call."""
+        if version is None or version == self.folder.current_version(layer_id):
+            layer = self._layer_file(layer_id)
+            with layer.reading() as connection, _damage_reported(layer_id):
+                yield layer, connection
+            return
+        self._check_version(layer_id, version)
+        layer = self._read(layer_id, self.folder.file(layer_id, version), version)
+        try:
+            with layer.reading() as connection, _damage_reported(layer_id):
+                yield layer, connection
+        finally:
+            layer.retire()
 
     def _layer_file(self, layer_id: str) -> _LayerFile:
         """The served version's facts; the version it replaces is retired. `NotFound` if the
@@ -352,8 +364,8 @@ class GeoPackageStore:
         finally:
             connection.close()
 
-    def feature(self, layer_id: str, feature_id: str) -> Feature:
-        with self._open(layer_id) as (layer, connection):
+    def feature(self, layer_id: str, feature_id: str, version: int | None = None) -> Feature:
+        with self._open(layer_id, version) as (layer, connection):
             columns = layer.columns
             row = connection.execute(
                 f"SELECT t.{ID_FIELD}, t.{quote_identifier(layer.table.geometry_column)}"

@@ -252,3 +252,12 @@ def write_changes(
         except BaseException:
             db.execute("ROLLBACK")
             raise
+        checkpoint(db)
+
+
+def checkpoint(db: sqlite3.Connection) -> None:
+    """Copy the WAL into the file and empty it, as far as readers still reading an older
+    version allow, without waiting for them: a large WAL costs every process that opens the file
+    next a pass over it."""
+    db.execute("PRAGMA busy_timeout = 0")
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
