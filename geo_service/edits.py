@@ -31,6 +31,7 @@ from .errors import (
     drafts_pending,
     not_found,
     not_newest,
+    stale_feature,
 )
 from .ingest.features import check_feature
 from .ingest.validate import Report
@@ -40,8 +41,9 @@ from .store.changes import FeatureChange
 from .store.etags import feature_etag
 
 Op = Literal["create", "replace", "update", "delete"]
-ATTEMPTS = 5
-"""How often a change set is checked and sent again over a newer version made meanwhile."""
+ATTEMPTS = 50
+"""How often a change set is sent again over a newer version made meanwhile (each attempt
+costs a wait for the layer's lock, not a new check)."""
 AUDITED_CHANGES = 100
 """Operations a change set's audit entry lists one by one (it counts them all)."""
 ANY = "*"
@@ -121,17 +123,23 @@ class Editing:
                 extra={"features": unguarded[:100]},
             )
         draft = draft or self.settings.review_required
-        for attempt in range(ATTEMPTS):
-            base = self._base(layer_id, base_version, draft)
-            changes, report = self._checked(layer_id, base, edits)
+        base = self._base(layer_id, base_version, draft)
+        meta = self.store.layer(layer_id, base)
+        changes, report = self._checked(layer_id, base, meta, edits)
+        for attempt in range(1, ATTEMPTS + 1):
             try:
                 version = self.store.apply_changes(
                     layer_id, changes, base_version=base, draft=draft, actor=actor
                 )
                 break
             except NotNewest:
-                if base_version is not None or attempt == ATTEMPTS - 1:
+                if base_version is not None or attempt == ATTEMPTS:
                     raise
+            base = self._base(layer_id, None, draft)
+            newer = self.store.layer(layer_id, base)
+            if newer.fields != meta.fields or any(e.if_match == ANY for e in edits):
+                meta = newer  # an upload changed the schema, or ETags do not guard the merges
+                changes, report = self._checked(layer_id, base, meta, edits)
         counts = {
             op: sum(e.op == op for e in edits) for op in ("create", "replace", "update", "delete")
         }
@@ -170,11 +178,16 @@ class Editing:
         return newest
 
     def _checked(
-        self, layer_id: str, base: int, edits: Sequence[Edit]
+        self, layer_id: str, base: int, meta: LayerMeta, edits: Sequence[Edit]
     ) -> tuple[list[FeatureChange], Report]:
-        """The store's changes for `edits` over version `base`, and the report of their checks
-        (warnings); `ValidationFailed` with that report if any edit fails."""
-        meta = self.store.layer(layer_id, base)
+        """The store's changes for `edits` over version `base` (whose metadata is `meta`), and
+        the report of their checks (warnings); `ValidationFailed` with that report if any edit
+        fails.
+
+        The changes hold for any later version of the same schema in which the features have
+        the ETags the editors sent: an update's merge is made over the state the editor saw
+        (checked here), creations and replacements depend on no state, and the store checks
+        the ETags again as it writes."""
         report = Report(layer_id, features=len(edits))
         changes = []
         for edit in edits:
@@ -184,7 +197,7 @@ class Editing:
                 continue
             document = edit.body
             if edit.op == "update":
-                document = self._patched(layer_id, base, meta, str(edit.feature_id), edit.body)
+                document = self._patched(layer_id, base, meta, edit)
             checked, found = check_feature(meta, document, edit.feature_id, self.settings.province)
             report.absorb(found, str(edit.feature_id or (checked.id if checked else "?")))
             if checked is None:
@@ -208,11 +221,11 @@ class Editing:
             )
         return changes, report
 
-    def _patched(
-        self, layer_id: str, base: int, meta: LayerMeta, feature_id: str, patch: Any
-    ) -> dict[str, Any]:
-        """The feature as version `base` holds it with the merge patch applied; its `area_ha`
-        is derived again from a new geometry unless the patch gives it."""
+    def _patched(self, layer_id: str, base: int, meta: LayerMeta, edit: Edit) -> dict[str, Any]:
+        """The feature as version `base` holds it with the merge patch applied (412 if that is
+        not the state the editor saw); its `area_ha` is derived again from a new geometry unless
+        the patch gives it."""
+        feature_id, patch = str(edit.feature_id), edit.body
         if not isinstance(patch, dict):
             raise InvalidParameter(
                 "an update is a JSON merge patch of the feature: an object such as "
@@ -225,6 +238,9 @@ class Editing:
                 f"no feature {feature_id!r} in layer {layer_id!r} / "
                 f"không có đối tượng {feature_id!r} trong lớp {layer_id!r}"
             ) from None
+        etag = feature_etag(current)
+        if edit.if_match not in (None, ANY) and edit.if_match != etag:
+            raise stale_feature(feature_id, etag, str(edit.if_match))
         document = {
             "type": "Feature",
             "id": current.id,

@@ -130,6 +130,16 @@ def drafts_pending(what: str, item_id: str, newest: int, served: int | None) -> 
     )
 
 
+def stale_feature(feature_id: str, etag: str, sent: str) -> PreconditionFailed:
+    """The error for a change to a feature whose ETag is no longer the one the editor sent."""
+    return PreconditionFailed(
+        f'feature {feature_id!r} has changed since it was read (ETag "{etag}", not '
+        f'"{sent}"); read it again / đối tượng {feature_id!r} đã thay đổi từ lúc được đọc; '
+        "hãy đọc lại",
+        extra={"feature": feature_id, "etag": etag},
+    )
+
+
 def check_existence(what: str, item_id: str, exists: bool, new: bool | None) -> None:
     """Refuse to create what exists (409) or to add a version to what does not, or no longer
     does, exist (404); `new` None accepts either. Asked early to spare the work, and always

@@ -19,7 +19,7 @@ from typing import Any
 from .. import strict_json
 from ..catalogue import ID_FIELD, LayerMeta
 from ..clock import utc_now
-from ..errors import Conflict, InvalidParameter, NotFound, PreconditionFailed
+from ..errors import Conflict, InvalidParameter, NotFound, stale_feature
 from .base import Feature
 from .changes import FeatureChange
 from .etags import feature_etag
@@ -143,12 +143,7 @@ class _ChangeSet:
         if change.if_match is not None:
             etag = feature_etag(Feature(change.feature_id, wkb, properties))
             if change.if_match != etag:
-                raise PreconditionFailed(
-                    f"feature {change.feature_id!r} has changed since it was read (ETag "
-                    f'"{etag}", not "{change.if_match}"); read it again / đối tượng '
-                    f"{change.feature_id!r} đã thay đổi từ lúc được đọc; hãy đọc lại",
-                    extra={"feature": change.feature_id, "etag": etag},
-                )
+                raise stale_feature(change.feature_id, etag, change.if_match)
         self.close(fid, blob)
         if change.op == "delete":
             return
