@@ -27,7 +27,6 @@ from .errors import (
     NotNewest,
     PreconditionRequired,
     TooLarge,
-    ValidationFailed,
     drafts_pending,
     not_found,
     not_newest,
@@ -213,12 +212,7 @@ class Editing:
                 )
             )
         if not report.ok:
-            errors = sum(f.severity == "error" for f in report.findings)
-            raise ValidationFailed(
-                f"the edit has {errors} kinds of error; nothing was stored / thay đổi có "
-                f"{errors} loại lỗi; không có gì được lưu",
-                extra={"report": report.to_dict()},
-            )
+            raise report.refusal("the edit", "thay đổi")
         return changes, report
 
     def _patched(self, layer_id: str, base: int, meta: LayerMeta, edit: Edit) -> dict[str, Any]:

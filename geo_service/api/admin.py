@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query
 
 from ..admin_store import AdminStore, Token
 from ..catalogue import LAYER_ID_PATTERN
-from ..errors import InvalidParameter, ValidationFailed
+from ..errors import InvalidParameter
 from ..ingest import UploadRequest, ingest
 from ..ingest.read import ReadOptions, UploadLimits, claimed_suffix
 from ..review import Review
@@ -96,12 +96,7 @@ class LayerAdmin(VersionAdmin):
         limits = UploadLimits.from_settings(settings)
         report = ingest(wanted, sent.store, limits, settings.province, sent.admin, sent.actor)
         if not report.ok:
-            errors = sum(f.severity == "error" for f in report.findings)
-            raise ValidationFailed(
-                f"the upload has {errors} kinds of error; nothing was published / tệp tải lên có "
-                f"{errors} loại lỗi; không có gì được công bố",
-                extra={"report": report.to_dict()},
-            )
+            raise report.refusal("the upload", "tệp tải lên")
         return report.to_dict(), report.published or report.draft
 
     def saved_as(self, filename: str) -> str:

@@ -167,52 +167,48 @@ def create_item(
     return _answer(request, editing, published, 201)
 
 
-@router.put(
-    "/collections/{collection_id}/items/{feature_id}",
-    summary="Replace a feature (editor) / Thay đối tượng",
-    response_class=Response,
-    openapi_extra=_body(FEATURE_SCHEMA, GEOJSON, JSON),
-    responses={200: {"description": "the feature as stored, with its new ETag"}}
-    | {202: {"description": "stored as a draft for review"}}
-    | _errors(400, 401, 403, 404, 409, 412, 413, 415, 428),
-)
-def replace_item(
-    request: Request,
-    collection_id: str,
-    feature_id: str,
-    token: Editor,
-    editing: EditingDep,
-    body: Body,
-    if_match: IfMatch = None,
-) -> Response:
-    edit = Edit("replace", feature_id, body, if_match_tag(if_match))
-    published = editing.apply(
-        collection_id, [edit], actor=actor_of(token), action="feature.replace"
+def _register_change(op: str, method: str, summary: str, schema: dict, media: str) -> None:
+    """PUT (replace) and PATCH (update): one route shape, each with its own body."""
+
+    def change_item(
+        request: Request,
+        collection_id: str,
+        feature_id: str,
+        token: Editor,
+        editing: EditingDep,
+        body: Body,
+        if_match: IfMatch = None,
+    ) -> Response:
+        edit = Edit(op, feature_id, body, if_match_tag(if_match))
+        published = editing.apply(
+            collection_id, [edit], actor=actor_of(token), action=f"feature.{op}"
+        )
+        return _answer(request, editing, published, 200)
+
+    router.add_api_route(
+        "/collections/{collection_id}/items/{feature_id}",
+        change_item,
+        methods=[method],
+        name=f"{op}_item",
+        summary=summary,
+        response_class=Response,
+        openapi_extra=_body(schema, media, JSON),
+        responses={200: {"description": "the feature as stored, with its new ETag"}}
+        | {202: {"description": "stored as a draft for review"}}
+        | _errors(400, 401, 403, 404, 409, 412, 413, 415, 428),
     )
-    return _answer(request, editing, published, 200)
 
 
-@router.patch(
-    "/collections/{collection_id}/items/{feature_id}",
-    summary="Update a feature's properties or geometry (editor) / Sửa đối tượng",
-    response_class=Response,
-    openapi_extra=_body(PATCH_SCHEMA, "application/merge-patch+json", JSON),
-    responses={200: {"description": "the feature as stored, with its new ETag"}}
-    | {202: {"description": "stored as a draft for review"}}
-    | _errors(400, 401, 403, 404, 409, 412, 413, 415, 428),
+_register_change(
+    "replace", "PUT", "Replace a feature (editor) / Thay đối tượng", FEATURE_SCHEMA, GEOJSON
 )
-def update_item(
-    request: Request,
-    collection_id: str,
-    feature_id: str,
-    token: Editor,
-    editing: EditingDep,
-    body: Body,
-    if_match: IfMatch = None,
-) -> Response:
-    edit = Edit("update", feature_id, body, if_match_tag(if_match))
-    published = editing.apply(collection_id, [edit], actor=actor_of(token), action="feature.update")
-    return _answer(request, editing, published, 200)
+_register_change(
+    "update",
+    "PATCH",
+    "Update a feature's properties or geometry (editor) / Sửa đối tượng",
+    PATCH_SCHEMA,
+    "application/merge-patch+json",
+)
 
 
 @router.delete(

@@ -18,6 +18,7 @@ import shapely
 from pyproj import CRS
 
 from ..catalogue import ID_FIELD, FieldSpec, LayerMeta
+from ..errors import ValidationFailed
 from ..kinds import fields_for_kind
 from ..layer_frame import records_to_frame
 from ..places import UnmatchedPlace, communes_of_province, province_bounds, resolve_commune
@@ -94,6 +95,15 @@ class Report:
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "ok": self.ok}
+
+    def refusal(self, subject_en: str, subject_vi: str) -> ValidationFailed:
+        """The 400 for what this report found errors in: nothing of it was stored."""
+        errors = sum(f.severity == "error" for f in self.findings)
+        return ValidationFailed(
+            f"{subject_en} has {errors} kinds of error; nothing was stored / {subject_vi} có "
+            f"{errors} loại lỗi; không có gì được lưu",
+            extra={"report": self.to_dict()},
+        )
 
     def to_text(self) -> str:
         """The report as a person reads it in a terminal."""
