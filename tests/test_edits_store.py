@@ -493,3 +493,31 @@ def test_feature_etags_follow_the_content(store):
         base_version=2, actor="a",
     )  # fmt: skip
     assert etag(store, "G-2-2") == first  # the same content, the same tag
+
+
+def test_the_grid_of_an_edited_version_follows_from_the_one_before(store, tmp_path):
+    """The unfiltered grid's centres of the version served are carried over to the next one a
+    change set makes (less its closed rows, with its new ones): the same cells as a store that
+    reads them afresh."""
+    bbox, size = (103.9, 20.9, 104.6, 21.6), (7, 7)
+
+    def cells(of: Store) -> list:
+        return sorted(
+            (c.bbox, c.count, round(c.x, 9), round(c.y, 9))
+            for c in of.grid("grid", Query(), bbox, *size)
+        )
+
+    first = cells(store)
+    changes = [
+        FeatureChange("delete", "G-0-0"),
+        FeatureChange("update", "G-9-9", {}, square(104.55, 21.55)),
+        FeatureChange("create", "NEW-G", {"name_vi": "Mới"}, square(104.31, 21.31)),
+    ]
+    for version in (2, 3):
+        store.apply_changes("grid", changes if version == 2 else [FeatureChange("delete", "G-5-5")],
+                            base_version=version - 1, actor="a")  # fmt: skip
+        derived = cells(store)
+        assert derived == cells(GeoPackageStore(tmp_path)) != first
+    assert sum(c[1] for c in derived) == 100  # 101 − G-0-0 + NEW-G − G-5-5
+    store.activate("grid", 1)
+    assert cells(store) == first

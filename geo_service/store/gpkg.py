@@ -30,6 +30,7 @@ from typing import Any
 from urllib.request import pathname2url
 
 import geopandas as gpd
+import numpy as np
 import shapely
 from shapely import prepared
 
@@ -46,7 +47,7 @@ from .changes import FeatureChange, FeatureDiff, FeatureRevision
 from .gpkg_blobs import gpkg_to_wkb, header_envelope
 from .gpkg_edits import write_changes
 from .gpkg_write import METADATA_TABLE, write_version
-from .row_versions import VersionRecord, meta_of, read_records, visible, visible_ids
+from .row_versions import TO, VersionRecord, meta_of, read_records, visible, visible_ids
 from .sqlite_sql import (
     MATCH_ALL,
     FilterCompiler,
@@ -177,6 +178,8 @@ class _LayerFile:
         self.cache_lock = threading.Lock()
         self.centres: Centres | None = None
         """Read on the first unfiltered grid request (see centres.py)."""
+        self.earlier_centres: tuple[int, Centres] | None = None
+        """An earlier version of the same file and its centres, to derive these from."""
         self.centres_lock = threading.Lock()
         self._idle = [connection]
         self._retired = False
@@ -214,6 +217,24 @@ class _LayerFile:
     def rtree_ids(self) -> str:
         """The condition on an R-tree's `id` for the boxes of this version's rows."""
         return visible_ids("id", self.table.table, self.version, self.records)
+
+    def centres_after(
+        self, connection: sqlite3.Connection, earlier: int, centres: Centres
+    ) -> Centres:
+        """This version's centres from those of an `earlier` version of the file: less the rows
+        closed since, with the rows added since that this version holds."""
+        old_max = self.records[earlier].max_fid
+        table = quote_identifier(self.table.table)
+        removed = np.array(
+            connection.execute(
+                f"SELECT fid FROM {table} WHERE {TO} IS NOT NULL AND {TO} > ? AND {TO} <= ? "
+                "AND fid <= ?",
+                (earlier, self.version, old_max),
+            ).fetchall(),
+            dtype=np.int64,
+        ).reshape(-1)
+        ids = f"id > {int(old_max)} AND {self.rtree_ids()}"
+        return centres.changed(removed, Centres.from_rtree(connection, self.table.rtree, ids))
 
     def _extent(self, connection: sqlite3.Connection) -> BBox | None:
         """The version's extent from its R-tree boxes, where its record does not know it."""
@@ -289,6 +310,13 @@ class GeoPackageStore:
                 stale, fresh = fresh, known  # another thread read it first
             else:
                 stale, self._files[layer_id] = known, fresh
+                if (
+                    stale is not None
+                    and stale.centres is not None
+                    and stale.path == path
+                    and stale.version < version
+                ):  # a change set over the version served: its grid follows from that one's
+                    fresh.earlier_centres = (stale.version, stale.centres)
         if stale is not None:
             stale.retire()
         return fresh
@@ -434,8 +462,11 @@ class GeoPackageStore:
     @staticmethod
     def _centres(layer: _LayerFile, connection: sqlite3.Connection) -> Centres:
         with layer.centres_lock:
+            if layer.centres is None and layer.earlier_centres is not None:
+                layer.centres = layer.centres_after(connection, *layer.earlier_centres)
             if layer.centres is None:
                 layer.centres = Centres.from_rtree(connection, layer.table.rtree, layer.rtree_ids())
+            layer.earlier_centres = None
             return layer.centres
 
     @staticmethod
