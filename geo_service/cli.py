@@ -8,6 +8,7 @@ import shutil
 import sys
 from pathlib import Path
 
+from .admin_store import ROLES
 from .catalogue import LAYER_ID_PATTERN
 from .exports.formats import FORMATS
 from .settings import Settings
@@ -258,7 +259,7 @@ def cmd_token(args: argparse.Namespace) -> int:
         return 1
     for token in admin.tokens():
         state = f"revoked {token.revoked}" if token.revoked else "live"
-        print(f"{token.id}  {token.role:<6}  {token.created}  {state}  {token.label}")
+        print(f"{token.id}  {token.role:<8}  {token.created}  {state}  {token.label}")
     return 0
 
 
@@ -292,7 +293,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         ReadOptions(args.table, args.wkt_field, args.x_field, args.y_field),
         args.crs,
         args.dry_run,
-        args.draft,
+        args.draft or settings.review_required,
     )
     limits = UploadLimits.from_settings(settings)
     print(f"importing {source} into {args.layer} …", file=sys.stderr)
@@ -601,7 +602,7 @@ def build_parser() -> argparse.ArgumentParser:
     create = with_data_dir(
         actions.add_parser("create", help="create a token; prints only the token")
     )
-    create.add_argument("--role", required=True, choices=["editor", "admin"])
+    create.add_argument("--role", required=True, choices=ROLES)
     create.add_argument("--label", help="who or what it is for")
     with_data_dir(actions.add_parser("list", help="list tokens (never their secrets)"))
     revoke = with_data_dir(actions.add_parser("revoke", help="revoke a token by its id"))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, field_validator
 from pydantic.fields import FieldInfo
@@ -197,6 +197,24 @@ class Settings(BaseSettings):
         unit="bytes",
         effect="largest JSON body of a project, dossier event or enquiry (more → 413)",
     )
+    review: Literal["none", "required"] = setting(
+        "none",
+        unit="`none` or `required`",
+        effect="`required`: every upload, change set and feature edit is stored as a draft, "
+        "published only by a reviewer or admin who did not make any of it",
+    )
+    edit_max_body_bytes: int = setting(
+        16 * 2**20,
+        ge=1,
+        unit="bytes",
+        effect="largest JSON body of a feature edit or a change set (more → 413)",
+    )
+    edit_max_changes: int = setting(
+        10_000,
+        ge=1,
+        unit="features",
+        effect="most features one change set may change (more → 413)",
+    )
     cors_origins: list[str] = setting(
         default_factory=lambda: ["*"],
         unit="JSON list of origins",
@@ -210,6 +228,11 @@ class Settings(BaseSettings):
     title_en: str = setting(
         "Investment site catalogue", unit="text", effect="the service's English title"
     )
+
+    @property
+    def review_required(self) -> bool:
+        """Whether every change is stored as a draft for another to publish."""
+        return self.review == "required"
 
     @field_validator("trusted_proxies")
     @classmethod

@@ -4,6 +4,7 @@ layer stores (the `backend` fixture: GeoPackage files, and PostGIS in a throwawa
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import shutil
 import threading
@@ -111,6 +112,20 @@ def error_document(response) -> dict:
     assert isinstance(body.get("code"), str) and body["code"], body
     assert isinstance(body.get("description"), str) and body["description"], body
     return body
+
+
+def stored_files(folder: Path) -> dict[str, str]:
+    """Every stored file under `folder` by its hash, but the records database's (its WAL files
+    change on mere reads) and what a mere reader of a GeoPackage makes: its WAL index (`-shm`) and an
+    empty WAL."""
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+        and not p.name.startswith("records.sqlite")
+        and not p.name.endswith("-shm")
+        and not (p.name.endswith("-wal") and p.stat().st_size == 0)
+    }
 
 
 def publish(data_dir: Path, meta: LayerMeta, frame, **options) -> int:

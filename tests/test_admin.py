@@ -226,5 +226,7 @@ def test_an_unknown_role_is_refused_by_the_store_and_the_database(records_url):
                 )
             )
         assert AdminStore(records).tokens() == []
+        AdminStore(records).create_token("reviewer")  # the role the newest migration allows
+        assert [t.role for t in AdminStore(records).tokens()] == ["reviewer"]
     finally:
         records.dispose()

@@ -18,7 +18,8 @@ from geo_service.errors import Conflict, InvalidParameter, NotFound, Preconditio
 from geo_service.layer_frame import records_to_frame
 from geo_service.query import Comparison, Literal, Property, Query, SortKey
 from geo_service.store import postgis_tables
-from geo_service.store.changes import FeatureChange, content_etag
+from geo_service.store.changes import FeatureChange
+from geo_service.store.etags import feature_etag
 from geo_service.store.postgis import PostGISStore
 
 from .conftest import grid_layer
@@ -66,7 +67,7 @@ SQUARE = shapely.to_wkb(shapely.box(104.5, 21.5, 104.51, 21.51))
 def test_a_change_set_is_one_new_version_stamped_into_the_same_table(store):
     before = store.feature("grid", "G-3-3")
     etag = store.feature_etag("grid", "G-3-3")
-    assert etag == content_etag(before.id, before.properties, before.geometry)
+    assert etag == feature_etag(before)
     changes = [
         FeatureChange("create", "NEW-1", {"name_vi": "Khu mới", "status": "planned"}, SQUARE),
         FeatureChange("update", "G-3-3", {"area_ha": 99.5}, if_match=etag),

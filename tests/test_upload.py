@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import stat
@@ -18,7 +17,7 @@ from pyproj import Transformer
 
 from geo_service.app import create_app
 
-from .conftest import unpublished
+from .conftest import stored_files, unpublished
 from .staff import admin_store, staff_token
 
 ZONES = [
@@ -67,14 +66,6 @@ def upload(client, headers, path: Path, layer="zones", method="post", params=Non
     return client.put(
         f"/admin/layers/{layer}", files=files, data=data, headers=headers, params=params
     )
-
-
-def snapshot(folder: Path) -> dict[str, str]:
-    return {
-        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(folder.rglob("*"))
-        if p.is_file() and not p.name.startswith("records.sqlite")
-    }
 
 
 def test_a_vn2000_geopackage_is_reprojected_and_published(setup, tmp_path):
@@ -232,14 +223,14 @@ def _write(path: Path, content: bytes) -> Path:
 def test_hostile_uploads_are_refused_and_change_nothing(setup, tmp_path):
     client, headers, data = setup
     upload(client, headers, as_file(zones_frame(), tmp_path, "zones.geojson", "GeoJSON"))
-    before = snapshot(data)
+    before = stored_files(data)
     for label, (path, status) in hostile_files(tmp_path).items():
         for method in ("post", "put"):
             layer = "hostile" if method == "post" else "zones"
             response = upload(client, headers, path, layer=layer, method=method)
             assert response.status_code == status, (label, method, response.text)
             assert response.json()["description"], label
-        assert snapshot(data) == before, label
+        assert stored_files(data) == before, label
     assert client.get("/collections/zones/items").json()["numberMatched"] == 3
 
 

@@ -5,7 +5,6 @@ refused with a 4xx JSON `{code, description}` (bilingual), leaving the data dire
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sqlite3
 import struct
@@ -22,6 +21,7 @@ from fastapi.testclient import TestClient
 from geo_service.app import create_app
 from geo_service.ingest.read import XML_CHUNK
 
+from .conftest import stored_files
 from .raster_data import write_tiff
 from .staff import admin_store, staff_token
 from .test_upload import (
@@ -42,15 +42,9 @@ Case = tuple[str, int, str, Send]
 
 
 def snapshot(data: Path) -> dict:
-    """Every file's hash, and the tokens and audit log (the records database's WAL files change
-    on mere reads)."""
-    files = {
-        str(p.relative_to(data)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(data.rglob("*"))
-        if p.is_file() and not p.name.startswith("records.sqlite")
-    }
+    """Every stored file's hash, and the tokens and audit log."""
     with admin_store(data) as admin:
-        return {"files": files, "audit": admin.audit(), "tokens": admin.tokens()}
+        return {"files": stored_files(data), "audit": admin.audit(), "tokens": admin.tokens()}
 
 
 def post_layer(path: Path, name: str | None = None, **form) -> Send:

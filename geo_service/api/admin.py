@@ -9,21 +9,20 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
+from ..admin_store import AdminStore, Token
 from ..catalogue import LAYER_ID_PATTERN
-from ..errors import InvalidParameter, ServiceError
+from ..errors import InvalidParameter
 from ..ingest import UploadRequest, ingest
 from ..ingest.read import ReadOptions, UploadLimits, claimed_suffix
+from ..review import Review
+from ..settings import Settings
 from ..store import VersionSummary
+from . import layer_changes
 from .auth import Admin
 from .deps import AdminStoreDep, get_store
 from .strict_input import StrictRoute
 from .upload_body import ReceivedForm, UploadForm, parse_metadata
 from .version_admin import Route, Uploading, VersionAdmin
-
-
-class ValidationFailed(ServiceError):
-    status = 400
-    code = "ValidationFailed"
 
 
 def _text(description: str) -> dict:
@@ -90,19 +89,14 @@ class LayerAdmin(VersionAdmin):
             options,
             fields.get("crs"),
             sent.dry_run,
-            sent.draft,
+            sent.draft or sent.settings.review_required,
             new,
         )
         settings = sent.settings
         limits = UploadLimits.from_settings(settings)
         report = ingest(wanted, sent.store, limits, settings.province, sent.admin, sent.actor)
         if not report.ok:
-            errors = sum(f.severity == "error" for f in report.findings)
-            raise ValidationFailed(
-                f"the upload has {errors} kinds of error; nothing was published / tệp tải lên có "
-                f"{errors} loại lỗi; không có gì được công bố",
-                extra={"report": report.to_dict()},
-            )
+            raise report.refusal("the upload", "tệp tải lên")
         return report.to_dict(), report.published or report.draft
 
     def saved_as(self, filename: str) -> str:
@@ -110,7 +104,19 @@ class LayerAdmin(VersionAdmin):
         return "upload" + claimed_suffix(filename)
 
     def details(self, summary: VersionSummary) -> dict[str, Any]:
-        return {"features": summary.features}
+        return {"features": summary.features, "kind": summary.kind, "actor": summary.actor}
+
+    def serving(
+        self,
+        token: Token,
+        store: Any,
+        admin: AdminStore,
+        settings: Settings,
+        item_id: str,
+        version: int,
+    ) -> dict[str, Any]:
+        """With review required, a draft is served only by a reviewer who made none of it."""
+        return Review(store, admin, settings).check(token, item_id, version)
 
 
 layers = LayerAdmin(
@@ -132,6 +138,7 @@ layers = LayerAdmin(
 )
 router = APIRouter(prefix="/admin", tags=["Administration"], route_class=StrictRoute)
 router.include_router(layers.router)
+router.include_router(layer_changes.router)
 
 
 @router.get("/audit", summary="Audit log (admin) / Nhật ký")

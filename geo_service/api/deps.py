@@ -13,12 +13,14 @@ from fastapi import Depends, Query, Request
 
 from ..admin_store import AdminStore
 from ..dashboard.summary import Dashboard
+from ..edits import Editing
 from ..errors import InvalidParameter
 from ..exports import FORMATS, PdfCache
 from ..pipeline.enquiries import EnquiryStore
 from ..pipeline.projects import ProjectStore
 from ..rasters.store import RasterStore
 from ..records import Records
+from ..review import Review
 from ..settings import Settings
 from ..shortlists import ShortlistStore
 from ..store import Store
@@ -94,6 +96,18 @@ EnquiriesDep = Annotated[EnquiryStore, Depends(held("enquiries"))]
 OpenAPI30Dep = Annotated[dict[str, Any], Depends(held("openapi_30"))]
 """The service description as OpenAPI 3.0, made once at start-up."""
 LangDep = Annotated[Lang, Depends(get_lang)]
+
+
+async def get_editing(store: StoreDep, admin: AdminStoreDep, settings: SettingsDep) -> Editing:
+    return Editing(store, admin, settings)
+
+
+async def get_review(store: StoreDep, admin: AdminStoreDep, settings: SettingsDep) -> Review:
+    return Review(store, admin, settings)
+
+
+EditingDep = Annotated[Editing, Depends(get_editing)]
+ReviewDep = Annotated[Review, Depends(get_review)]
 
 # the formats each kind of answer offers, the first being the default
 JsonOnly = Annotated[str, Depends(output_format(("json",)))]

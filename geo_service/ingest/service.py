@@ -167,11 +167,17 @@ def ingest(
         return report
     report.version = store.publish(meta, prepared, new=new, draft=request.draft, actor=actor)
     report.published, report.draft = not request.draft, request.draft
+    found = report.to_dict()
     admin.record(
         actor,
         "layer.draft" if request.draft else "layer.publish",
         request.layer_id,
-        {"version": report.version, "features": report.features, "file": request.filename},
+        {
+            "version": report.version,
+            "features": report.features,
+            "file": request.filename,
+            "report": {"findings": found["findings"], "defaulted": found["defaulted"]},
+        },
     )
     return report
 

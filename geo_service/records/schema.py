@@ -208,7 +208,7 @@ tokens = Table(
     Column("label", Text, nullable=False),
     Column("created_at", Timestamp, nullable=False),
     Column("revoked_at", Timestamp),
-    CheckConstraint("role IN ('editor', 'admin')", name="role"),
+    CheckConstraint("role IN ('editor', 'reviewer', 'admin')", name="role"),
 )
 """GIS staff's tokens: only a SHA-256 hash of each secret is kept (looked up by its index)."""
 

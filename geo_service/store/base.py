@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar
 
 from ..catalogue import LayerMeta
 from ..listing import Listing
@@ -75,10 +75,10 @@ class VersionSummary(Generic[M]):
     """How many features it holds (layers)."""
     problem: str | None = None
     """Why it cannot be read: it is listed all the same, so that GIS staff can roll back past it."""
-    kind: str | None = None
-    """What made it: `upload` (a whole layer) or `changes` (a change set); None if unrecorded."""
     actor: str | None = None
-    """Who made it (`token:<id>`, `cli:<user>`); None if unrecorded."""
+    """Who made it, as the audit log names them; None where it was not recorded."""
+    kind: Literal["upload", "changes"] | None = None
+    """How it was made: a whole upload, or a change set over the version before it."""
 
 
 class Versions(Protocol):
@@ -126,8 +126,9 @@ class Store(Versions, Protocol):
     ) -> Iterator[list[Feature]]:
         """Every feature the query selects, in batches, without holding them all (exports)."""
 
-    def feature(self, layer_id: str, feature_id: str) -> Feature:
-        """One feature by its stable id; `NotFound` if absent."""
+    def feature(self, layer_id: str, feature_id: str, version: int | None = None) -> Feature:
+        """One feature by its stable id, as served or in one of the layer's stored `version`s
+        (a draft an edit goes on top of); `NotFound` if absent."""
 
     def facets(self, layer_id: str, query: Query, fields: tuple[str, ...]) -> dict[str, Facet]:
         """Per field, over every feature the query matches (its paging ignored): the counts of

@@ -3,25 +3,23 @@
 Both layer stores keep every feature row with the version it appeared in and the version that
 superseded it, so a change set of a few features becomes one new version at the cost of those
 features, and history and diffs are read from the rows (`base.Store.apply_changes`,
-`feature_history`, `diff`). What they report is computed here, once for every store: a
-feature's ETag from its content, the fields that differ between two states of a feature, and
-how far a geometry moved.
+`feature_history`, `diff`). What they report is computed here, once for every store: the
+fields that differ between two states of a feature, and how far a geometry moved; a feature's
+ETag is `etags.feature_etag`.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import shapely
-from pyproj import Geod
+
+from .moves import metres_moved
 
 GEOMETRY = "geometry"
 """The name a changed geometry goes by among a revision's changed fields."""
-_ELLIPSOID = Geod(ellps="WGS84")
 
 
 @dataclass(frozen=True)
@@ -50,15 +48,6 @@ class FeatureDiff:
     geometry_moved_m: float | None  # None when the geometry did not change
 
 
-def content_etag(feature_id: str, properties: Mapping[str, Any], geometry: bytes | None) -> str:
-    """A feature's ETag: a digest of its id, properties and geometry, so it changes exactly when
-    the feature does (and two stores holding the same feature give the same tag)."""
-    digest = hashlib.sha256()
-    digest.update(json.dumps([feature_id, properties], sort_keys=True, default=str).encode())
-    digest.update(shapely.to_wkb(shapely.from_wkb(geometry)) if geometry else b"")
-    return digest.hexdigest()[:32]
-
-
 def changed_fields(
     before: Mapping[str, Any], after: Mapping[str, Any]
 ) -> dict[str, tuple[Any, Any]]:
@@ -72,9 +61,8 @@ def changed_fields(
 
 
 def geometry_moved_m(before: bytes | None, after: bytes | None) -> float | None:
-    """How far a geometry moved: the distance between the centroids of its two states, in metres
-    on the WGS 84 ellipsoid (a geodesic); 0.0 for a geometry reshaped around the same centroid,
-    or given to (taken from) a feature that had none; None when both states are the same."""
+    """How far a geometry moved (`moves.metres_moved`); 0.0 for a geometry given to (taken from)
+    a feature that had none; None when both states are the same."""
     if before == after:
         return None
     first = shapely.from_wkb(before) if before else None
@@ -83,6 +71,4 @@ def geometry_moved_m(before: bytes | None, after: bytes | None) -> float | None:
         return None
     if first is None or second is None or first.is_empty or second.is_empty:
         return 0.0
-    a, b = first.centroid, second.centroid
-    _, _, metres = _ELLIPSOID.inv(a.x, a.y, b.x, b.y)
-    return float(metres)
+    return metres_moved([before], [after])[0]

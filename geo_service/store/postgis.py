@@ -69,9 +69,9 @@ from .changes import (
     FeatureDiff,
     FeatureRevision,
     changed_fields,
-    content_etag,
     geometry_moved_m,
 )
+from .etags import feature_etag
 from .postgis_changes import Row, apply, changed_rows, differing_rows, feature_rows
 from .postgis_tables import (
     LAYER_SCHEMA,
@@ -654,8 +654,7 @@ class PostGISStore:
         return version
 
     def feature_etag(self, layer_id: str, feature_id: str) -> str:
-        feature = self.feature(layer_id, feature_id)
-        return content_etag(feature.id, feature.properties, feature.geometry)
+        return feature_etag(self.feature(layer_id, feature_id))
 
     def feature_history(self, layer_id: str, feature_id: str) -> list[FeatureRevision]:
         """Read from each table the layer's versions live in: the feature's rows, then its

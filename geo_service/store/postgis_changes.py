@@ -35,7 +35,9 @@ from sqlalchemy import (
 from ..catalogue import ID_FIELD, LayerMeta
 from ..errors import Conflict, InvalidParameter, NotFound, PreconditionFailed
 from ..query import BBox
-from .changes import FeatureChange, content_etag
+from .base import Feature
+from .changes import FeatureChange
+from .etags import feature_etag
 from .postgis_tables import FID, FROM, GEOM, LAYER_SCHEMA, TO
 from .sql_query import WGS84_SRID, plain_value
 
@@ -60,7 +62,7 @@ class Row:
         return str(self.properties[ID_FIELD])
 
     def etag(self) -> str:
-        return content_etag(self.feature_id, self.properties, self.geometry)
+        return feature_etag(Feature(self.feature_id, self.geometry, self.properties))
 
     def holds(self, version: int) -> bool:
         return self.first <= version and (self.last is None or self.last > version)

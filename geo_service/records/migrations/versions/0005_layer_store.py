@@ -5,7 +5,7 @@ names are searched in (`unaccent`, then lower case).
 
 Revision ID: 0005_layer_store
 Revises: 0004_query_extensions
-Create Date: 2026-12-10
+Create Date: 2026-12-01
 """
 
 from __future__ import annotations
