@@ -15,13 +15,12 @@ import pytest
 import shapely
 from fastapi.testclient import TestClient
 
-from geo_service.admin_store import AdminStore
 from geo_service.app import create_app
 from geo_service.layer_frame import records_to_frame
-from geo_service.settings import Settings
 
-from .conftest import error_document, grid_layer, publish, stored_files
+from .conftest import error_document, grid_layer, settings_of, stored_files
 from .server import running_server
+from .staff import bearer, staff_token
 
 PATCH = "application/merge-patch+json"
 GEOJSON = "application/geo+json"
@@ -41,24 +40,20 @@ def feature(feature_id: str, **properties) -> dict:
 
 
 @pytest.fixture()
-def data_dir(tmp_path):
+def data_dir(tmp_path, backend):
     meta, records, geometries = grid_layer()
-    publish(tmp_path, meta, records_to_frame(meta, records, geometries))
+    backend.publish(tmp_path, meta, records_to_frame(meta, records, geometries))
     return tmp_path
 
 
 @pytest.fixture()
 def staff(data_dir) -> dict[str, dict[str, str]]:
-    admin = AdminStore(data_dir)
-    return {
-        role: {"Authorization": f"Bearer {admin.create_token(role)[1]}"}
-        for role in ("editor", "admin")
-    }
+    return {role: bearer(staff_token(data_dir, role)) for role in ("editor", "admin")}
 
 
 @pytest.fixture()
 def client(data_dir) -> TestClient:
-    return TestClient(create_app(Settings(data_dir=data_dir, edit_max_body_bytes=20_000)))
+    return TestClient(create_app(settings_of(data_dir, edit_max_body_bytes=20_000)))
 
 
 def send(client: TestClient, method: str, path: str, body=None, headers=None, media=GEOJSON):

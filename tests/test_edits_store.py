@@ -293,10 +293,10 @@ def translation_metres(before: bytes, after: bytes) -> float:
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
-def test_history_and_diff_equal_a_brute_force_comparison_of_whole_versions(tmp_path, seed):
+def test_history_and_diff_equal_a_brute_force_comparison_of_whole_versions(tmp_path, seed, backend):
     rng = random.Random(seed)
     meta, records, geometries = grid_layer()
-    store = GeoPackageStore(tmp_path)
+    store = backend.store(backend.claim(tmp_path))
     counter = [0]
     store.publish(meta, records_to_frame(meta, records[:40], geometries[:40]), actor="token:u0")
     versions = {1: everything(store)}

@@ -185,7 +185,8 @@ def test_history_and_diffs_within_and_across_uploads(store):
     ]
     assert all(r.at.endswith("Z") for r in history)
     assert [r.change for r in store.feature_history("grid", "G-0-0")] == ["created", "deleted"]
-    assert store.feature_history("grid", "NOPE") == []
+    with pytest.raises(NotFound):
+        store.feature_history("grid", "NOPE")
 
     within = {d.feature_id: d for d in store.diff("grid", 1, 3)}
     assert set(within) == {"G-5-5", "G-0-0"}
@@ -202,7 +203,7 @@ def test_history_and_diffs_within_and_across_uploads(store):
     }
     assert across["G-5-5"].geometry_moved_m is None  # the upload put it back
     assert [(d.feature_id, d.change) for d in store.diff("grid", 4, 5)] == [("G-5-5", "removed")]
-    with pytest.raises(InvalidParameter):
+    with pytest.raises(NotFound):
         list(store.diff("grid", 1, 9))
 
 

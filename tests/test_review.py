@@ -10,28 +10,27 @@ import pytest
 import shapely
 from fastapi.testclient import TestClient
 
-from geo_service.admin_store import AdminStore
 from geo_service.app import create_app
 from geo_service.layer_frame import records_to_frame
-from geo_service.settings import Settings
 
-from .conftest import error_document, grid_layer, publish
+from .conftest import error_document, grid_layer, settings_of
+from .staff import admin_store, staff_token
 from .test_upload import as_file, zones_frame
 
 PATCH = "application/merge-patch+json"
 
 
 @pytest.fixture()
-def setup(tmp_path):
+def setup(tmp_path, backend):
     meta, records, geometries = grid_layer()
-    publish(tmp_path, meta, records_to_frame(meta, records, geometries))
-    admin = AdminStore(tmp_path)
+    backend.publish(tmp_path, meta, records_to_frame(meta, records, geometries))
     tokens = {}
-    for name, role in (("ana", "editor"), ("bao", "editor"), ("chi", "reviewer"),
-                       ("dung", "reviewer"), ("boss", "admin")):  # fmt: skip
-        token, secret = admin.create_token(role, name)
-        tokens[name] = ({"Authorization": f"Bearer {secret}"}, f"token:{token.id}")
-    client = TestClient(create_app(Settings(data_dir=tmp_path, review="required")))
+    with admin_store(tmp_path) as admin:
+        for name, role in (("ana", "editor"), ("bao", "editor"), ("chi", "reviewer"),
+                           ("dung", "reviewer"), ("boss", "admin")):  # fmt: skip
+            token, secret = admin.create_token(role, name)
+            tokens[name] = ({"Authorization": f"Bearer {secret}"}, f"token:{token.id}")
+    client = TestClient(create_app(settings_of(tmp_path, review="required")))
     return client, tokens
 
 
@@ -148,11 +147,11 @@ def test_uploads_are_drafts_for_review_too(setup, tmp_path):
     assert client.get("/collections/zones/items").json()["numberMatched"] == 3
 
 
-def test_without_review_an_editor_publishes_as_before(tmp_path):
+def test_without_review_an_editor_publishes_as_before(tmp_path, backend):
     meta, records, geometries = grid_layer()
-    publish(tmp_path, meta, records_to_frame(meta, records, geometries))
-    _, secret = AdminStore(tmp_path).create_token("editor")
-    client = TestClient(create_app(Settings(data_dir=tmp_path)))
+    backend.publish(tmp_path, meta, records_to_frame(meta, records, geometries))
+    secret = staff_token(tmp_path, "editor")
+    client = TestClient(create_app(settings_of(tmp_path)))
     answer = edit(client, ({"Authorization": f"Bearer {secret}"}, None), "G-0-0", "Now")
     assert answer.status_code == 200 and developer(client, "G-0-0") == "Now"
     assert shapely.from_geojson(json.dumps(answer.json()["geometry"])).is_valid

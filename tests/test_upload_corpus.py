@@ -278,7 +278,7 @@ def raster_cases(tmp_path: Path) -> list[Case]:
 
 @pytest.fixture()
 def world(tmp_path, monkeypatch, backend):
-    data = tmp_path / "data"
+    data = backend.claim(tmp_path / "data")
     data.mkdir()
     editor = staff_token(data, "editor")
     headers = {"Authorization": f"Bearer {editor}"}

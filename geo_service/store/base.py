@@ -183,7 +183,8 @@ class Store(Versions, Protocol):
         """The feature's ETag in the served version: changes whenever the feature changes."""
 
     def feature_history(self, layer_id: str, feature_id: str) -> list[FeatureRevision]:
-        """Every version in which the feature changed (created, changed, deleted), oldest first."""
+        """Every version in which the feature changed (created, changed, deleted), oldest first;
+        `NotFound` if no version ever held it."""
 
     def diff(self, layer_id: str, from_version: int, to_version: int) -> Iterator[FeatureDiff]:
         """Features added, removed and changed between two versions, with field-level changes and

@@ -56,6 +56,7 @@ from ..errors import (
     check_existence,
     no_version,
     not_found,
+    not_newest,
 )
 from ..listing import Listing, Skipped, unreadable
 from ..query import BBox, Query
@@ -74,6 +75,7 @@ from .changes import (
 from .etags import feature_etag
 from .postgis_changes import Row, apply, changed_rows, differing_rows, feature_rows
 from .postgis_tables import (
+    FID,
     LAYER_SCHEMA,
     check_fields,
     copy_rows,
@@ -333,8 +335,8 @@ class PostGISStore:
         with _database_errors(layer_id):
             yield from layer.reader.iter_features(layer.sql, query, batch_size)
 
-    def feature(self, layer_id: str, feature_id: str) -> Feature:
-        layer = self._version(layer_id)
+    def feature(self, layer_id: str, feature_id: str, version: int | None = None) -> Feature:
+        layer = self._version(layer_id, version)
         return self._retried(layer_id, lambda: layer.reader.feature(layer.sql, feature_id))
 
     def facets(self, layer_id: str, query: Query, fields: tuple[str, ...]) -> dict[str, Facet]:
@@ -359,18 +361,19 @@ class PostGISStore:
                     self._centres(layer)
 
     def _centres(self, layer: _Version) -> Centres:
-        """The box centres of every feature of a version, read once (16 bytes a feature)."""
+        """The box centres of every feature of a version, read once (24 bytes a feature)."""
         with layer.centres_lock:
             if layer.centres is None:
                 minx, miny, maxx, maxy = layer.sql.spatial.box()
-                statement = select((minx + maxx) / 2, (miny + maxy) / 2).select_from(
-                    layer.sql.source
-                )
+                statement = select(
+                    layer.table.c[FID], (minx + maxx) / 2, (miny + maxy) / 2
+                ).select_from(layer.sql.source)
                 found = self._read(layer.meta.id, lambda c: c.execute(statement).all())
-                xy = np.array(found, dtype=np.float64)
-                xy = xy.reshape(-1, 2)
-                present = ~np.isnan(xy).any(axis=1)  # features without a geometry
-                layer.centres = Centres(xy[present, 0].copy(), xy[present, 1].copy())
+                rows = np.array(found, dtype=np.float64).reshape(-1, 3)
+                rows = rows[~np.isnan(rows[:, 1:]).any(axis=1)]  # features without a geometry
+                layer.centres = Centres(
+                    rows[:, 1].copy(), rows[:, 2].copy(), rows[:, 0].astype(np.int64)
+                )
             return layer.centres
 
     # -- versions ---------------------------------------------------------------------------
@@ -627,11 +630,7 @@ class PostGISStore:
                 raise not_found("layer", layer_id)
             newest = _newest(connection, uid)
             if base_version != newest.version:
-                raise Conflict(
-                    f"layer {layer_id!r} is at version {newest.version}, not {base_version}: "
-                    f"apply the changes to the newest version / lớp {layer_id!r} đã có phiên "
-                    f"bản {newest.version}"
-                )
+                raise not_newest("layer", layer_id, base_version, newest.version)
             meta = _parse_meta(layer_id, newest.metadata)
             version = _next_version(connection, layer_id)
             table = layer_table(meta, newest.table_name)
@@ -682,16 +681,21 @@ class PostGISStore:
                     FeatureRevision(record.version, kind, fields, record.actor, record.written)
                 )
             before = None if state is None else (record.table_name, state)
+        if not revisions:
+            raise NotFound(f"no feature {feature_id!r} in collection {layer_id!r}")
         return revisions
 
     def diff(self, layer_id: str, from_version: int, to_version: int) -> Iterator[FeatureDiff]:
         """Within one table, only the rows stamped between the two versions are read; across an
-        upload, the database compares the two versions feature by feature."""
+        upload, the database compares the two versions feature by feature. Unknown versions are
+        refused before the first difference is asked for (a streamed answer has begun by then)."""
         records = {r.version: r for r in self._version_records(layer_id)}
         for number in (from_version, to_version):
             if number not in records:
-                raise no_version("layer", layer_id, number, sorted(records))
-        first, second = records[from_version], records[to_version]
+                raise NotFound(no_version("layer", layer_id, number, sorted(records)).description)
+        return self._differences(layer_id, records[from_version], records[to_version])
+
+    def _differences(self, layer_id: str, first: _Record, second: _Record) -> Iterator[FeatureDiff]:
         a = (layer_table(first.meta, first.table_name), first.meta, first.version)
         b = (layer_table(second.meta, second.table_name), second.meta, second.version)
         with _database_errors(layer_id), self.stream_engine.connect() as connection:
