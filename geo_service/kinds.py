@@ -21,7 +21,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from .catalogue import ID_FIELD, LAYER_ID_PATTERN, CodedValue, FieldSpec, FieldType, GeometryFamily
+from .catalogue import ID_FIELD, LAYER_ID_PATTERN, FieldSpec, FieldType, GeometryFamily
+from .definition_files import DefinitionFolders, check_unique
 from .errors import InvalidParameter, NotFound, ServiceError
 
 COMMON_FILE = "common.toml"
@@ -68,36 +69,16 @@ class KindField(Strict):
         if self.codes is not None:
             if self.type != "string":
                 raise ValueError("a code list belongs to a field of type string")
-            codes = [c.code for c in self.codes]
-            repeated = sorted({c for c in codes if codes.count(c) > 1})
-            if repeated:
-                raise ValueError(f"codes used twice: {', '.join(repeated)}")
+            check_unique([c.code for c in self.codes], "codes")
         return self
 
     def spec(self) -> FieldSpec:
         """The field as a layer's metadata stores it."""
-        return FieldSpec(
-            name=self.name,
-            type=self.type,
-            label_vi=self.label_vi,
-            label_en=self.label_en,
-            unit=self.unit,
-            codes=None
-            if self.codes is None
-            else [CodedValue(**c.model_dump()) for c in self.codes],
-            description_vi=self.description_vi,
-            description_en=self.description_en,
-            required=self.required,
-            facetable=self.facetable,
-            queryable=self.queryable,
-        )
+        return FieldSpec.model_validate(self.model_dump(exclude={"aliases"}))
 
 
 def _unique_names(fields: tuple[KindField, ...]) -> None:
-    names = [f.name for f in fields]
-    repeated = sorted({n for n in names if names.count(n) > 1})
-    if repeated:
-        raise ValueError(f"field names used twice: {', '.join(repeated)}")
+    check_unique([f.name for f in fields], "field names")
 
 
 class CommonFields(Strict):
@@ -285,32 +266,18 @@ def read_kinds(folder: Path) -> tuple[Kinds | None, list[str]]:
     return Kinds(common, kinds), []
 
 
-_cache: dict[Path, tuple[tuple, Kinds]] = {}
-
-
-def _stamp(folder: Path) -> tuple:
-    if not folder.is_dir():
-        return ()
-    return tuple(
-        (p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in sorted(folder.glob("*.toml"))
-    )
+_folders = DefinitionFolders(
+    read_kinds,
+    lambda problems: InvalidKinds(
+        "the layer kinds are not valid (run `geo-service kinds`): " + "; ".join(problems)
+    ),
+)
 
 
 def load_kinds(folder: Path) -> Kinds:
     """The kinds the files define, read again only when a file has changed; `InvalidKinds` when
     a definition is wrong."""
-    folder = Path(folder).resolve()
-    stamp = _stamp(folder)
-    cached = _cache.get(folder)
-    if cached is not None and cached[0] == stamp:
-        return cached[1]
-    kinds, problems = read_kinds(folder)
-    if kinds is None:
-        raise InvalidKinds(
-            "the layer kinds are not valid (run `geo-service kinds`): " + "; ".join(problems)
-        )
-    _cache[folder] = (stamp, kinds)
-    return kinds
+    return _folders.load(folder)
 
 
 def fields_for_kind(kind: str, kinds: Kinds | None = None) -> list[FieldSpec]:
