@@ -25,6 +25,7 @@ from .api import (
     features,
     grid,
     health,
+    kinds,
     landing,
     maps,
     projects,
@@ -37,6 +38,7 @@ from .api.openapi30 import to_openapi_30
 from .api.security import SecurityHeaders
 from .dashboard.summary import Dashboard
 from .exports import PdfCache
+from .kind_versions import KindRegistry
 from .pipeline.enquiries import EnquiryStore
 from .pipeline.layer import with_projects
 from .pipeline.projects import ProjectStore
@@ -81,6 +83,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     )
     app.state.settings = settings
     app.state.rasters = RasterStore(settings.data_dir)
+    app.state.kinds = KindRegistry(settings.kinds_dir, settings.data_dir)
     app.state.pdf_cache = PdfCache(settings.data_dir / "_cache" / "pdf", settings.pdf_cache_bytes)
     app.state.heavy = HeavyExports(settings.heavy_exports, settings.heavy_export_wait)
     app.state.records = Records.from_settings(settings)
@@ -110,6 +113,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         health.router,
         landing.router,
         collections.router,
+        kinds.router,
         features.router,
         edits.router,
         facets.router,

@@ -270,7 +270,9 @@ def cmd_import(args: argparse.Namespace) -> int:
     from .admin_store import AdminStore
     from .errors import ServiceError
     from .ingest import UploadRequest, ingest
+    from .ingest.mapping import parse_mapping
     from .ingest.read import ReadOptions, UploadLimits
+    from .kind_versions import KindRegistry
 
     settings = Settings()
     try:
@@ -280,6 +282,14 @@ def cmd_import(args: argparse.Namespace) -> int:
         return 2
     if not isinstance(metadata, dict):
         print("geo-service import: --metadata: the file must hold a JSON object", file=sys.stderr)
+        return 2
+    try:
+        mapping = parse_mapping(Path(args.fields).read_bytes() if args.fields else None)
+    except OSError as exc:
+        print(f"geo-service import: --fields: {exc}", file=sys.stderr)
+        return 2
+    except ServiceError as exc:
+        print(f"geo-service import: --fields: {exc.description}", file=sys.stderr)
         return 2
     source = Path(args.file)
     if not source.is_file():
@@ -294,6 +304,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         args.crs,
         args.dry_run,
         args.draft or settings.review_required,
+        fields=mapping,
     )
     limits = UploadLimits.from_settings(settings)
     print(f"importing {source} into {args.layer} …", file=sys.stderr)
@@ -305,6 +316,7 @@ def cmd_import(args: argparse.Namespace) -> int:
             settings.province,
             AdminStore(_records(args)),
             f"cli:{getpass.getuser()}",
+            KindRegistry(settings.kinds_dir, _data_dir(args)).current(),
         )
     except ServiceError as exc:
         print(f"geo-service import: {exc.description}", file=sys.stderr)
@@ -451,6 +463,25 @@ def cmd_targets(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_kinds(args: argparse.Namespace) -> int:
+    from .kinds import read_kinds
+
+    kinds, problems = read_kinds(Settings().kinds_dir)
+    if kinds is None:
+        for line in problems:
+            print(f"error: {line}", file=sys.stderr)
+        return 1
+    print(f"common: ok — {len(kinds.common)} fields every kind has")
+    for kind_id, kind in sorted(kinds.kinds.items()):
+        definition = kind.definition
+        coded = sum(f.codes is not None for f in definition.fields)
+        print(
+            f"{kind_id}: ok — {len(definition.fields)} fields of its own ({coded} coded), "
+            f"{'/'.join(definition.geometry)}, {definition.label_en}"
+        )
+    return 0
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from .clock import today_in_vietnam
     from .dashboard.report import FORMATS, build_report, write_report
@@ -589,6 +620,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="JSON file: title_vi, title_en, kind, source, licence, data_quality (required for a "
         "new layer), …; a new version keeps what it does not give",
     )
+    importer.add_argument(
+        "--fields",
+        help="JSON file mapping the file's columns and values to the kind's fields and codes: "
+        '{"fields": {"name_vi": "TEN_KCN"}, "values": {"status": {"Đang hoạt động": '
+        '"operating"}}} (a refused import prints the mapping it proposes)',
+    )
     importer.add_argument("--table", help="which table of a multi-table GeoPackage")
     importer.add_argument("--crs", help="the CRS of a file that declares none, e.g. EPSG:9206")
     importer.add_argument("--wkt-field", help="CSV: the column holding WKT")
@@ -647,6 +684,10 @@ def build_parser() -> argparse.ArgumentParser:
         "targets", help="check the plans' targets (GEO_SERVICE_TARGETS_DIR)"
     )
     targets.set_defaults(handler=cmd_targets)
+    kinds = commands.add_parser(
+        "kinds", help="check the layer kinds' definitions (GEO_SERVICE_KINDS_DIR)"
+    )
+    kinds.set_defaults(handler=cmd_kinds)
     report = with_data_dir(
         commands.add_parser("report", help="the annual report on investment attraction")
     )

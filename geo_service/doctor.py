@@ -217,24 +217,38 @@ def check_maps(maps_dir: Path) -> Check:
     return Check("map definitions", True, f"{', '.join(ids)} in {maps_dir}")
 
 
+def _definitions_check(name: str, problems: list[str], command: str, setting: str) -> Check:
+    """A failed check of a folder of definitions, naming the command that checks them."""
+    return Check(
+        name,
+        False,
+        "; ".join(problems),
+        f"correct the named files (`geo-service {command}` checks them), or set "
+        f"GEO_SERVICE_{setting}_DIR to a folder of {command}",
+    )
+
+
 def check_procedures(procedures_dir: Path) -> Check:
     from .pipeline.procedures import read_procedures
 
     procedures, problems = read_procedures(procedures_dir)
     if procedures is None:
-        return Check(
-            "procedures",
-            False,
-            "; ".join(problems),
-            "correct the named files (`geo-service procedures` checks them), or set "
-            "GEO_SERVICE_PROCEDURES_DIR to a folder of procedures",
-        )
+        return _definitions_check("procedures", problems, "procedures", "PROCEDURES")
     return Check(
         "procedures",
         True,
         f"{len(procedures.forms)} investment forms and {len(procedures.sectors)} sectors "
         f"in {procedures_dir}",
     )
+
+
+def check_kinds(kinds_dir: Path) -> Check:
+    from .kinds import read_kinds
+
+    kinds, problems = read_kinds(kinds_dir)
+    if kinds is None:
+        return _definitions_check("layer kinds", problems, "kinds", "KINDS")
+    return Check("layer kinds", True, f"{', '.join(sorted(kinds.kinds))} in {kinds_dir}")
 
 
 def check_data_dir(settings: Settings) -> Check:
@@ -365,6 +379,7 @@ def run_checks(settings: Settings) -> list[Check]:
         check_assets(settings.assets_dir),
         check_maps(settings.maps_dir),
         check_procedures(settings.procedures_dir),
+        check_kinds(settings.kinds_dir),
         check_data_dir(settings),
         check_records_of(settings),
     ]

@@ -89,7 +89,7 @@ class UnsupportedMediaType(ServiceError):
     code = "UnsupportedMediaType"
 
 
-_VI = {"layer": "lớp", "raster": "lớp raster"}
+_VI = {"layer": "lớp", "raster": "lớp raster", "kind": "loại lớp"}
 """The kinds of versioned item (`store.versioned`), as Vietnamese names them."""
 
 

@@ -169,6 +169,11 @@ class Settings(BaseSettings):
         "targets",
         "the plans' targets (`<plan>.toml`) the dashboard and the annual report measure",
     )
+    kinds_dir: Path = found_folder(
+        "kinds",
+        "the layer kinds (`<kind>.toml`) and the fields every kind has (`common.toml`): labels, "
+        "types, units and code lists that uploads are checked against",
+    )
     database_url: str | None = setting(
         None,
         unit="SQLAlchemy URL",

@@ -76,13 +76,14 @@ def test_rebuilding_keeps_ids_and_shapes(tmp_path, sample_dir, backend):
 def test_readme_documents_every_field_of_every_kind():
     from pathlib import Path
 
-    from geo_service.kinds import COMMON_FIELDS, KIND_FIELDS
+    from geo_service.kinds import load_kinds
+    from geo_service.settings import Settings
 
     readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
-    for kind, fields in KIND_FIELDS.items():
-        if kind != "other":
-            assert f"`{kind}`" in readme
-        for spec in [*COMMON_FIELDS, *fields]:
+    for kind in load_kinds(Settings().kinds_dir).kinds.values():
+        if kind.id != "other":
+            assert f"`{kind.id}`" in readme
+        for spec in kind.all_fields:
             assert f"`{spec.name}`" in readme, spec.name
             for code in spec.codes or []:
                 assert f"`{code.code}`" in readme, code.code

@@ -13,13 +13,14 @@ from ..admin_store import AdminStore, Token
 from ..catalogue import LAYER_ID_PATTERN
 from ..errors import InvalidParameter
 from ..ingest import UploadRequest, ingest
+from ..ingest.mapping import parse_mapping
 from ..ingest.read import ReadOptions, UploadLimits, claimed_suffix
 from ..review import Review
 from ..settings import Settings
 from ..store import VersionSummary
 from . import layer_changes
 from .auth import Admin
-from .deps import AdminStoreDep, get_store
+from .deps import AdminStoreDep, get_store, kinds_of
 from .strict_input import StrictRoute
 from .upload_body import ReceivedForm, UploadForm, parse_metadata
 from .version_admin import Route, Uploading, VersionAdmin
@@ -40,6 +41,11 @@ LAYER_FIELDS = {
         "description": "the layer's data quality, as in metadata (one or the other); required "
         "for a new layer",
     },
+    "fields": _text(
+        "JSON: how the file's columns and values map to the kind's fields and codes, e.g. "
+        '{"fields": {"name_vi": "TEN_KCN"}, "values": {"status": {"Đang hoạt động": '
+        '"operating"}}}; a refused upload\'s report proposes one (mapping.fields)'
+    ),
     "table": _text("table of a multi-table GeoPackage"),
     "crs": _text("CRS of a file that declares none, e.g. EPSG:9206"),
     "wkt_field": _text("CSV: column holding WKT"),
@@ -91,10 +97,14 @@ class LayerAdmin(VersionAdmin):
             sent.dry_run,
             sent.draft or sent.settings.review_required,
             new,
+            parse_mapping(fields.get("fields")),
         )
         settings = sent.settings
         limits = UploadLimits.from_settings(settings)
-        report = ingest(wanted, sent.store, limits, settings.province, sent.admin, sent.actor)
+        kinds = kinds_of(sent.request).current()
+        report = ingest(
+            wanted, sent.store, limits, settings.province, sent.admin, sent.actor, kinds
+        )
         if not report.ok:
             raise report.refusal("the upload", "tệp tải lên")
         return report.to_dict(), report.published or report.draft

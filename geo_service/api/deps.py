@@ -16,6 +16,7 @@ from ..dashboard.summary import Dashboard
 from ..edits import Editing
 from ..errors import InvalidParameter
 from ..exports import FORMATS, PdfCache
+from ..kind_versions import KindRegistry
 from ..pipeline.enquiries import EnquiryStore
 from ..pipeline.projects import ProjectStore
 from ..rasters.store import RasterStore
@@ -96,6 +97,13 @@ EnquiriesDep = Annotated[EnquiryStore, Depends(held("enquiries"))]
 OpenAPI30Dep = Annotated[dict[str, Any], Depends(held("openapi_30"))]
 """The service description as OpenAPI 3.0, made once at start-up."""
 LangDep = Annotated[Lang, Depends(get_lang)]
+KindsDep = Annotated[KindRegistry, Depends(held("kinds"))]
+"""The layer kinds in force: the kinds files' and those admins put."""
+
+
+def kinds_of(request: Request) -> KindRegistry:
+    """The kinds registry, for code that holds the request but takes no dependencies."""
+    return request.app.state.kinds
 
 
 async def get_editing(store: StoreDep, admin: AdminStoreDep, settings: SettingsDep) -> Editing:

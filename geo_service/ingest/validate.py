@@ -19,7 +19,7 @@ from pyproj import CRS
 
 from ..catalogue import ID_FIELD, FieldSpec, LayerMeta
 from ..errors import ValidationFailed
-from ..kinds import fields_for_kind
+from ..kinds import Kind, load_kinds
 from ..layer_frame import records_to_frame
 from ..places import UnmatchedPlace, communes_of_province, province_bounds, resolve_commune
 from ..text import nfc
@@ -60,6 +60,9 @@ class Report:
     published: bool = False
     version: int | None = None
     draft: bool = False
+    mapping: dict[str, Any] | None = None
+    """The column and value mapping proposed (`mapping.Proposal`): its `fields` member can be
+    sent back as the upload's `fields`."""
 
     @property
     def ok(self) -> bool:
@@ -120,6 +123,9 @@ class Report:
                 f"  {finding.severity.upper():<7} {finding.code}{count}: {finding.message}{examples}"
             )
         lines += [f"  default  {item}" for item in self.defaulted]
+        if self.mapping and self.mapping["proposed"]:
+            lines.append("  proposed mapping (use with --fields):")
+            lines += [f"    {item}" for item in self.mapping["proposed"]]
         return "\n".join(lines)
 
 
@@ -138,16 +144,22 @@ def prepare(
     meta: LayerMeta,
     declared_crs: str | None,
     province_code: str,
+    kind: Kind | None = None,
     *,
     strict: bool = False,
 ) -> tuple[gpd.GeoDataFrame | None, LayerMeta, Report]:
     """The features in WGS 84 with the layer's schema (None if there are errors), and the report.
 
+    `kind` is the layer's kind as in force (default: as the settings' kinds files define it).
     `strict` is for features edited one by one in a published layer (`ingest.features`): its
     schema is `meta.fields` as they are, and an invalid geometry, one of another family than the
     layer's, or a property the layer lacks is an error; an upload repairs the geometry, reports
     the family and adds the property as a new field.
     """
+    if kind is None:
+        from ..settings import Settings
+
+        kind = load_kinds(Settings().kinds_dir).check(meta.kind)
     report = Report(meta.id, features=len(frame))
     frame = frame.copy()
     frame["__id"] = (
@@ -165,10 +177,10 @@ def prepare(
     report.source_crs = source_crs.to_string()
     frame = frame.set_crs(source_crs, allow_override=True).to_crs(4326)
 
-    _check_geometries(frame, report, meta, strict)
+    _check_geometries(frame, report, meta, kind, strict)
     _check_extent(frame, report, province_code, source_crs)
     _fix_text(frame, report)
-    fields = _fields_of_layer(frame, meta, report) if strict else _schema(frame, meta, report)
+    fields = _fields_of_layer(frame, meta, report) if strict else _schema(frame, kind, report)
     meta = meta.model_copy(update={"fields": fields})
     _check_ids(frame, report)
     records = _records(frame, meta, report, province_code)
@@ -178,7 +190,7 @@ def prepare(
 
 
 def _check_geometries(
-    frame: gpd.GeoDataFrame, report: Report, meta: LayerMeta, strict: bool
+    frame: gpd.GeoDataFrame, report: Report, meta: LayerMeta, kind: Kind, strict: bool
 ) -> None:
     empty = frame.geometry.isna() | frame.geometry.is_empty
     if empty.any():
@@ -207,6 +219,13 @@ def _check_geometries(
             "error",
             "geometry_mixed",
             f"a layer holds one geometry family; found {sorted(map(str, families))}",
+        )
+    elif families and not families <= set(kind.definition.geometry):
+        report.add(
+            "error",
+            "geometry_kind",
+            f"a layer of kind {kind.id!r} holds {' or '.join(kind.definition.geometry)} "
+            f"geometries; the file has {families.pop()}",
         )
     elif families and families != {meta.geometry_type}:
         family = families.pop()
@@ -279,13 +298,13 @@ def _fix_text(frame: gpd.GeoDataFrame, report: Report) -> None:
         frame[column] = frame[column].map(lambda v: nfc(v) if isinstance(v, str) else v)
 
 
-def _schema(frame: gpd.GeoDataFrame, meta: LayerMeta, report: Report) -> list[FieldSpec]:
+def _schema(frame: gpd.GeoDataFrame, kind: Kind, report: Report) -> list[FieldSpec]:
     """The kind's fields, then the file's other columns (kept, typed from the data).
 
     A GeoPackage's column names ignore case, so a column whose name differs from another's (or
     from a field of the kind) only in case cannot be stored beside it: an error naming both.
     """
-    fields = fields_for_kind(meta.kind)
+    fields = kind.fields()
     known = {f.name for f in fields}
     taken = {name.lower(): name for name in known}
     extra = []
@@ -386,11 +405,34 @@ def _records(frame: gpd.GeoDataFrame, meta: LayerMeta, report: Report, province:
                 bad_values.append(str(value))
         if bad_ids:
             report.add("error", "field_type", _bad_values_message(spec, bad_values), bad_ids)
-    if "name_vi" not in frame.columns:
-        report.add("error", "field_missing", "a `name_vi` column (the Vietnamese name) is required")
+    _check_required(frame, meta, report)
     if report.ok:
         _derive(frame, meta, records, report, province)
     return records
+
+
+def _check_required(frame: gpd.GeoDataFrame, meta: LayerMeta, report: Report) -> None:
+    """Every field the kind requires has a column, and a value in each feature (the id is
+    checked on its own, `_check_ids`)."""
+    for spec in meta.fields:
+        if not spec.required or spec.name == ID_FIELD:
+            continue
+        if spec.name not in frame.columns:
+            report.add(
+                "error",
+                "field_missing",
+                f"a `{spec.name}` column ({spec.label_en} / {spec.label_vi}) is required",
+            )
+            continue
+        values = frame[spec.name]
+        blank = values.isna() | (values.astype(str).str.strip() == "")
+        if blank.any():
+            report.add(
+                "error",
+                "field_blank",
+                f"`{spec.name}` ({spec.label_en}) is required; features without it",
+                _ids(frame, blank),
+            )
 
 
 def _bad_values_message(spec: FieldSpec, values: list[str]) -> str:
