@@ -18,7 +18,7 @@ def test_health_and_ready_are_documented(grid_client):
 
 
 def test_ready_on_each_records_backend(pipeline_dir, records_url):
-    with pipeline_client(pipeline_dir.folder, records_url) as client:
+    with pipeline_client(pipeline_dir, records_url) as client:
         health = client.get("/health")
         assert health.status_code == 200 and health.json() == {"status": "ok"}
         ready = client.get("/ready")
@@ -30,7 +30,7 @@ def test_ready_on_each_records_backend(pipeline_dir, records_url):
 def test_not_ready_once_the_database_is_unreachable(pipeline_dir, postgres_databases):
     url = postgres_databases.create(postgres_databases.template)
     try:
-        with pipeline_client(pipeline_dir.folder, url) as client:
+        with pipeline_client(pipeline_dir, url) as client:
             assert client.get("/ready").status_code == 200
             postgres_databases.drop(url)  # the server ends the service's connections too
             gone = client.get("/ready")

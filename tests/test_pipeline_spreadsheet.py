@@ -167,7 +167,7 @@ def test_missing_columns_and_unreadable_files(client, tmp_path):
 
 
 def test_the_projects_commands(pipeline_dir, records_url, tmp_path):
-    with_grid(pipeline_dir.folder, records_url)
+    with_grid(pipeline_dir, records_url)
     environment = {**os.environ, "GEO_SERVICE_DATABASE_URL": records_url}
     base = [sys.executable, "-m", "geo_service.cli", "projects"]
     where = ["--data-dir", str(pipeline_dir)]

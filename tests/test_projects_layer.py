@@ -51,7 +51,7 @@ PROJECTS = [
 @pytest.fixture
 def client(pipeline_dir, records_url, editor):
     """Four projects: 0001 late by 40 days, 0002 late by 10, 0003 on schedule, 0004 listed."""
-    with pipeline_client(pipeline_dir.folder, records_url) as client:
+    with pipeline_client(pipeline_dir, records_url) as client:
         for pid, name, form, sector, commune, (x, y), capital in PROJECTS:
             body = project_body(
                 id=pid, name_vi=name, name_en="", investment_form=form, sector=sector,
@@ -287,7 +287,7 @@ def test_writes_are_refused_projects_change_through_projects(client, editor, adm
 
 
 def test_an_empty_pipeline_lists_no_collection(pipeline_dir, records_url):
-    with pipeline_client(pipeline_dir.folder, records_url) as client:
+    with pipeline_client(pipeline_dir, records_url) as client:
         assert [c["id"] for c in client.get("/collections").json()["collections"]] == ["grid"]
         assert error_document(client.get(ITEMS))["code"] == "NotFound"
 
@@ -308,7 +308,7 @@ def test_a_records_database_that_does_not_answer_leaves_the_other_layers_served(
 def test_a_geopackage_layer_of_that_id_is_no_longer_served(tmp_path, records_url):
     """An older data directory's own investment_projects layer: the pipeline's collection
     takes its id, listed or not."""
-    folder = pipeline_data_dir(tmp_path / "data").folder
+    folder = pipeline_data_dir(tmp_path / "data")
     meta, records, geometries = grid_layer()
     old = meta.model_copy(update={"id": "investment_projects"})
     GeoPackageStore(folder).publish(old, records_to_frame(old, records, geometries))
