@@ -215,7 +215,9 @@ def test_wkt_too_long_for_a_cell_is_replaced_by_a_note():
     ] == pytest.approx(21.05)
 
 
-def test_a_shapefile_of_a_layer_mixing_points_and_polygons_is_refused_clearly(tmp_path, backend):
+def test_a_layer_mixing_points_and_polygons_exports_one_shapefile_per_family(tmp_path, backend):
+    """A shapefile holds one kind of geometry: the first family met keeps `<id>.shp`, each
+    other family goes to `<id>_<family>.shp` in the same zip, every feature in one of them."""
     from fastapi.testclient import TestClient
 
     from geo_service.app import create_app
@@ -224,7 +226,14 @@ def test_a_shapefile_of_a_layer_mixing_points_and_polygons_is_refused_clearly(tm
 
     backend.publish(tmp_path, *layer("sites", "industrial_zone", "polygon", SITES))
     client = TestClient(create_app(backend.settings(tmp_path)))
-    refused = client.get("/collections/sites/items", params={"f": "shp"})
-    assert refused.status_code == 400, refused.text
-    assert "GeoPackage" in refused.json()["description"]
-    assert client.get("/collections/sites/items", params={"f": "gpkg"}).status_code == 200
+    response = download(client, "sites", f="shp")
+    folder = tmp_path / "unzipped"
+    with zipfile.ZipFile(io.BytesIO(response.content)) as archive:
+        archive.extractall(folder)
+    assert sorted(p.name for p in folder.glob("*.shp")) == ["sites.shp", "sites_point.shp"]
+    polygons = pyogrio.read_dataframe(folder / "sites.shp")
+    points = pyogrio.read_dataframe(folder / "sites_point.shp")
+    assert sorted(polygons["code"]) == sorted(c for c in SITES if c != "POINT")
+    assert set(polygons.geometry.geom_type) <= {"Polygon", "MultiPolygon"}
+    assert list(points["code"]) == ["POINT"] and list(points.geometry.geom_type) == ["Point"]
+    assert (folder / "sites_point.prj").exists() and (folder / "sites_point.dbf").exists()

@@ -11,21 +11,20 @@ from contextlib import closing
 
 import pytest
 import sqlalchemy as sa
-from fastapi.testclient import TestClient
 
 from geo_service import clock
 from geo_service.admin_store import AdminStore
 from geo_service.app import create_app
 from geo_service.errors import Forbidden, NotFound
-from geo_service.layer_frame import records_to_frame
 from geo_service.records import Records, upgrade
 from geo_service.records.legacy import LegacyFileError
 from geo_service.records.schema import audit_entries, shortlist_items, shortlists, tokens
 from geo_service.settings import Settings
 from geo_service.shortlists import ItemRef, ShortlistStore, TooManyShortlists
 
-from .conftest import grid_layer, publish, upgrade_in_workers
+from .conftest import upgrade_in_workers
 from .legacy_files import AUDIT, old_installation, old_lists, write_shortlists_file
+from .pipeline_app import pipeline_client, pipeline_data_dir
 from .staff import bearer, cli
 
 
@@ -159,11 +158,8 @@ def test_lists_from_before_expiry_count_their_last_change_as_their_last_use(tmp_
 
 
 def test_the_service_takes_the_old_files_in_when_it_starts(old, records_url):
-    meta, rows, geometries = grid_layer()
-    publish(old.data_dir, meta, records_to_frame(meta, rows, geometries))
-    app = create_app(Settings(data_dir=old.data_dir, database_url=records_url))
-    client = TestClient(app)
-    try:
+    pipeline_data_dir(old.data_dir)  # the grid; pipeline_client puts it in PostGIS too
+    with pipeline_client(old.data_dir, records_url) as client:
         audit = client.get("/admin/audit", headers=bearer(old.admin))
         assert audit.status_code == 200
         assert [e["action"] for e in audit.json()["entries"]][-1] == "token.create"
@@ -181,8 +177,6 @@ def test_the_service_takes_the_old_files_in_when_it_starts(old, records_url):
             headers={"X-Shortlist-Key": recent.key},
         )
         assert renamed.status_code == 200 and renamed.json()["name"] == "Mới"
-    finally:
-        app.state.records.dispose()
 
 
 def test_an_unreadable_old_file_stops_the_upgrade_and_is_left_alone(tmp_path, records_url, records):

@@ -9,10 +9,7 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from geo_service.layer_frame import records_to_frame
-
-from .conftest import grid_layer, publish
-from .pipeline_app import project_body
+from .pipeline_app import project_body, with_grid
 from .server import running_server
 from .staff import bearer, cli
 
@@ -36,10 +33,10 @@ def call(
 
 def test_two_processes_share_tokens_the_audit_log_and_shortlists(tmp_path, postgres_databases):
     url = postgres_databases.create(postgres_databases.template)
-    meta, records, geometries = grid_layer()
     machines = [tmp_path / "machine-a", tmp_path / "machine-b"]
     for folder in machines:
-        publish(folder, meta, records_to_frame(meta, records, geometries))
+        folder.mkdir()
+    with_grid(machines[0], url)  # the layers are in the database too (PostGIS): published once
     office = tmp_path / "office"  # where GIS staff run the command line: no layers, no files
     database = {"GEO_SERVICE_DATABASE_URL": url}
     try:
