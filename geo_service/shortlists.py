@@ -13,6 +13,7 @@ import contextlib
 import datetime as dt
 import hashlib
 import hmac
+import re
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -56,6 +57,11 @@ class Shortlist:
     updated: str = ""
 
 
+SHORTLIST_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+"""The shape of every shortlist id (`secrets.token_urlsafe`'s alphabet, in every release): text
+of any other shape is no list, and never reaches the database (PostgreSQL refuses NUL in text)."""
+
+
 def new_id() -> str:
     """An unguessable id that never starts with '-', which a command line would take for an
     option (`geo-service export --shortlist ID`)."""
@@ -93,7 +99,10 @@ class ShortlistStore:
     @contextlib.contextmanager
     def _session(self, shortlist_id: str, write: bool = True) -> Iterator[Session]:
         """A transaction on one list (committed unless the block fails); if the list is found
-        expired, it is deleted, in a transaction of its own, before the 404 goes out."""
+        expired, it is deleted, in a transaction of its own, before the 404 goes out; an id of
+        another shape than a shortlist's is a 404 at once."""
+        if not SHORTLIST_ID.fullmatch(shortlist_id):
+            raise _no_shortlist(shortlist_id)
         try:
             with self.records.writing() if write else self.records.reading() as session:
                 yield session
@@ -119,7 +128,7 @@ class ShortlistStore:
         else:
             row = session.execute(select(shortlists).where(shortlists.c.id == shortlist_id)).first()
         if row is None:
-            raise NotFound(f"no shortlist {shortlist_id!r} / không có danh sách {shortlist_id!r}")
+            raise _no_shortlist(shortlist_id)
         if row.used_at < self._expired_before():
             days = self.expiry.days
             raise ShortlistExpired(
@@ -239,6 +248,10 @@ class ShortlistStore:
             )
             _write_items(session, shortlist_id, items)
         return shortlist
+
+
+def _no_shortlist(shortlist_id: str) -> NotFound:
+    return NotFound(f"no shortlist {shortlist_id!r} / không có danh sách {shortlist_id!r}")
 
 
 def _write_items(session: Session, shortlist_id: str, items: list[ItemRef]) -> None:

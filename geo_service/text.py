@@ -1,14 +1,36 @@
-"""Vietnamese text: NFC normalisation and diacritic-insensitive folding for search."""
+"""Vietnamese text: NFC normalisation and diacritic-insensitive folding for search; the text
+types of what clients send to be stored."""
 
 from __future__ import annotations
 
 import unicodedata
+from typing import Annotated
+
+from pydantic import AfterValidator
 
 _D_TO_ASCII = str.maketrans({"đ": "d", "Đ": "D"})
 
 
 def nfc(text: str) -> str:
     return unicodedata.normalize("NFC", text)
+
+
+def without_nul(text: str) -> str:
+    """`text` itself, or a `ValueError` (a 400 in a document) if it holds NUL: no one means it,
+    and PostgreSQL cannot store it, so neither records database is given it."""
+    if "\x00" in text:
+        raise ValueError("text cannot hold the NUL character / văn bản không được chứa ký tự NUL")
+    return text
+
+
+def stored_text(text: str) -> str:
+    return nfc(without_nul(text))
+
+
+Text = Annotated[str, AfterValidator(stored_text)]
+"""Text a person wrote, stored NFC."""
+TextId = Annotated[str, AfterValidator(without_nul)]
+"""An id or address sent as text, stored as it came."""
 
 
 def unaccent(text: str) -> str:

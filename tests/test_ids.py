@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pydantic
 import pytest
+from fastapi.testclient import TestClient
 
 from geo_service.catalogue import LayerMeta
 from geo_service.errors import InvalidParameter, NotFound
@@ -20,7 +21,10 @@ from geo_service.rasters.meta import ColourStop
 from geo_service.rasters.store import RasterStore
 from geo_service.store.gpkg import GeoPackageStore
 
+from .conftest import error_document
+from .pipeline_app import project_body
 from .raster_data import make_world
+from .staff import bearer, staff_token
 
 NEWLINE_IDS = ["grid\n", "grid\r\n", "grid\n\n", "\ngrid"]
 
@@ -116,3 +120,70 @@ def test_a_colour_with_a_newline_is_refused():
     assert ColourStop(value=0, color="#A0B0C0").color == "#a0b0c0"
     with pytest.raises(pydantic.ValidationError, match="#rrggbb"):
         ColourStop(value=0, color="#a0b0c0\n")
+
+
+NUL = "x%00y"
+"""An id holding NUL, which PostgreSQL cannot hold in text: every route taking a string id into
+a query must answer 400 or 404 before the database sees it."""
+
+
+def test_ids_holding_nul_are_refused_before_the_database(sample_dir, sample_client):
+    admin = bearer(staff_token(sample_dir, "admin"))
+    client = TestClient(sample_client.app, raise_server_exceptions=False)
+    layer = sample_client.get("/collections").json()["collections"][0]["id"]
+    requests = [
+        ("GET", path)
+        for path in (
+            f"/collections/{NUL}", f"/collections/{NUL}/items", f"/collections/{NUL}/queryables",
+            f"/collections/{NUL}/facets", f"/collections/{NUL}/grid",
+            f"/collections/{layer}/items/{NUL}", f"/collections/{layer}/items/{NUL}/stats",
+            f"/collections/{layer}/items/{NUL}/nearby", f"/collections/{layer}/items/{NUL}/history",
+            f"/collections/investment_projects/items/{NUL}", f"/projects/{NUL}",
+            f"/projects/{NUL}/events", f"/enquiries/{NUL}", f"/kinds/{NUL}",
+            f"/admin/kinds/{NUL}/versions", f"/admin/layers/{NUL}/versions",
+            f"/admin/layers/{NUL}/diff?from=1&to=2", f"/procedures/{NUL}", f"/map/{NUL}",
+            f"/rasters/{NUL}", f"/rasters/{NUL}/legend", f"/shortlists/{NUL}",
+            f"/shortlists/{NUL}/export", f"/collections/{layer}/items?ids={NUL}",
+        )
+    ] + [
+        ("PATCH", f"/shortlists/{NUL}"), ("DELETE", f"/shortlists/{NUL}"),
+        ("PATCH", f"/enquiries/{NUL}"), ("PATCH", f"/projects/{NUL}"),
+        ("DELETE", f"/projects/{NUL}"), ("POST", f"/projects/{NUL}/events"),
+        ("DELETE", f"/collections/{layer}/items/{NUL}"),
+        ("PUT", f"/collections/{layer}/items/{NUL}"),
+        ("POST", f"/admin/layers/{NUL}/rollback?version=1"),
+        ("POST", f"/admin/layers/{NUL}/publish"), ("DELETE", f"/admin/layers/{NUL}"),
+        ("POST", f"/admin/layers/{NUL}/changes"), ("POST", f"/admin/layers/{NUL}/review"),
+    ]  # fmt: skip
+    answers = {}
+    for method, path in requests:
+        response = client.request(method, path, headers={**admin, "X-Shortlist-Key": "k"}, json={})
+        answers[method, path] = response.status_code
+        if response.status_code >= 400:
+            error_document(response)
+    assert {k: v for k, v in answers.items() if v >= 500 or v < 400} == {}
+
+
+def test_text_holding_nul_in_a_body_is_a_400_on_every_records_database(sample_dir, sample_client):
+    editor = bearer(staff_token(sample_dir, "editor"))
+    client = TestClient(sample_client.app, raise_server_exceptions=False)
+    layer = sample_client.get("/collections").json()["collections"][0]["id"]
+    project = sample_client.get("/projects", params={"limit": 1}).json()["projects"][0]["id"]
+    requests = [
+        ("/shortlists", {"name": "a\x00", "items": []}),
+        ("/shortlists", {"name": "a", "items": [{"collection": layer, "id": "x\x00y"}]}),
+        ("/projects", project_body(id="SL-DA-9999", name_vi="A\x00", sites=[])),
+        ("/enquiries", {"name": "a\x00", "message": "m", "email": "a@b.cd"}),
+        ("/enquiries", {"name": "a", "message": "m", "email": "a@b.cd",
+                        "site": {"collection": layer, "id": "x\x00y"}}),
+        (f"/projects/{project}/events", {"kind": "note", "note": "n\x00"}),
+        (f"/collections/{layer}/items",
+         {"type": "Feature", "id": "x\x00y", "geometry": None, "properties": {}}),
+    ]  # fmt: skip
+    answers = {}
+    for path, body in requests:
+        response = client.post(path, json=body, headers=editor)
+        answers[path, str(body)] = response.status_code
+        if response.status_code >= 400:
+            error_document(response)
+    assert {k: v for k, v in answers.items() if v >= 500 or v < 400} == {}

@@ -23,7 +23,7 @@ from fastapi.testclient import TestClient
 
 from geo_service import clock
 from geo_service.app import create_app
-from geo_service.errors import TooLarge
+from geo_service.errors import NotFound, TooLarge
 from geo_service.records import Records, database_url, upgrade
 from geo_service.records.schema import shortlist_items, shortlists
 from geo_service.shortlists import ItemRef, ShortlistStore, TooManyShortlists
@@ -424,3 +424,13 @@ def test_items_keep_their_order_once_each_and_their_limit(store):
     with pytest.raises(TooLarge, match="at most 10 items"):
         store.update(shortlist.id, key, add=too_many)
     assert store.get(shortlist.id).items == changed.items  # nothing of the refused change stored
+
+
+@pytest.mark.parametrize("shortlist_id", ["x\x00y", "a" * 65, "../x", "a b", "lá"])
+def test_an_id_of_another_shape_than_a_shortlists_is_none_before_the_database(store, shortlist_id):
+    with pytest.raises(NotFound, match="no shortlist"):
+        store.get(shortlist_id)
+    with pytest.raises(NotFound):
+        store.update(shortlist_id, "key", name="x")
+    with pytest.raises(NotFound):
+        store.delete(shortlist_id, "key")

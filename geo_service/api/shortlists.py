@@ -21,6 +21,7 @@ from ..exports import (
 )
 from ..shortlists import ItemRef, Shortlist
 from ..store import Store
+from ..text import Text, TextId
 from .deps import HeavyDep, LangDep, PdfCacheDep, ShortlistFormat, ShortlistsDep, StoreDep
 from .downloads import file_download, sheets_download
 from .links import GEOJSON, JSON, base_url, link
@@ -31,21 +32,21 @@ router = APIRouter(tags=["Shortlists"], route_class=StrictRoute)
 
 class Item(BaseModel):
     collection: str = Field(pattern=LAYER_ID_PATTERN.pattern, examples=["industrial_zones"])
-    id: str = Field(min_length=1, max_length=200, examples=["SL-KCN-MAISON-1"])
+    id: TextId = Field(min_length=1, max_length=200, examples=["SL-KCN-MAISON-1"])
 
     def ref(self) -> ItemRef:
         return ItemRef(self.collection, self.id)
 
 
 class ShortlistIn(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
-    note: str = Field("", max_length=4000)
+    name: Text = Field(min_length=1, max_length=200)
+    note: Text = Field("", max_length=4000)
     items: list[Item] = Field(default_factory=list)
 
 
 class ShortlistChange(BaseModel):
-    name: str | None = Field(None, min_length=1, max_length=200)
-    note: str | None = Field(None, max_length=4000)
+    name: Text | None = Field(None, min_length=1, max_length=200)
+    note: Text | None = Field(None, max_length=4000)
     add: list[Item] = Field(default_factory=list)
     remove: list[Item] = Field(default_factory=list)
 

@@ -16,7 +16,6 @@ from typing import Annotated, Any, Literal
 
 import shapely
 from pydantic import (
-    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -32,7 +31,7 @@ from ..catalogue import LAYER_ID_PATTERN, DataQuality
 from ..errors import InvalidParameter, NotFound
 from ..places import UnmatchedPlace, commune_by_code, resolve_commune
 from ..store import Store
-from ..text import nfc
+from ..text import Text, TextId
 from .procedures import CODE, Form, Procedures
 from .progress import DATED_KINDS, RECORDED_KINDS, STEP_KINDS, DossierEvent, EventKind
 
@@ -42,8 +41,6 @@ COMMUNE_CODE = r"^[0-9]{5}$"
 GEOMETRY_TYPES = ("Point", "Polygon", "MultiPolygon")
 MAX_SITES = 50
 _GEOD = Geod(ellps="WGS84")
-
-Text = Annotated[str, AfterValidator(nfc)]
 
 
 def text(max_length: int, min_length: int = 0, default: Any = ...) -> Any:
@@ -62,7 +59,7 @@ class Strict(BaseModel):
 
 class SiteRef(Strict):
     collection: str = Field(pattern=LAYER_ID_PATTERN.pattern, examples=["industrial_zones"])
-    id: str = Field(min_length=1, max_length=200, examples=["SL-KCN-MAISON-2"])
+    id: TextId = Field(min_length=1, max_length=200, examples=["SL-KCN-MAISON-2"])
 
 
 class ProjectDocument(Strict):
@@ -142,7 +139,7 @@ EnquiryStatus = Literal["new", "in_progress", "answered", "closed"]
 class EnquiryDocument(Strict):
     name: Text = text(200, 1)
     organisation: Text = text(200)
-    email: str | None = Field(None, max_length=254, pattern=r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
+    email: TextId | None = Field(None, max_length=254, pattern=r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
     phone: str | None = Field(None, pattern=r"^\+?[0-9 ().-]{6,24}$")
     language: Literal["vi", "en"] = "vi"
     message: Text = text(4000, 1)

@@ -39,7 +39,7 @@ from .base import Feature
 from .changes import FeatureChange
 from .etags import feature_etag
 from .postgis_tables import FID, FROM, GEOM, LAYER_SCHEMA, TO
-from .sql_query import WGS84_SRID, plain_value
+from .sql_query import WGS84_SRID, plain_value, postgres_text
 
 WKB = "gs_wkb"
 """The geometry as WKB, as rows are read."""
@@ -293,7 +293,9 @@ def feature_rows(
 ) -> list[Row]:
     """Every row a table holds of one feature, oldest first."""
     statement = (
-        row_select(table, meta).where(table.c[ID_FIELD] == feature_id).order_by(table.c[FROM])
+        row_select(table, meta)
+        .where(table.c[ID_FIELD] == postgres_text(feature_id))
+        .order_by(table.c[FROM])
     )
     return list(rows(connection.execute(statement), meta))
 

@@ -200,11 +200,16 @@ class PostgresFlavour:
         return cast(func.floor(value), Integer)
 
     def text(self, value: str) -> str:
-        if "\x00" in value:
-            raise InvalidParameter(
-                "text values cannot hold the NUL character / giá trị không được chứa ký tự NUL"
-            )
-        return value
+        return postgres_text(value)
+
+
+def postgres_text(value: str) -> str:
+    """`value` as PostgreSQL can hold it in text (without NUL), or a 400."""
+    if "\x00" in value:
+        raise InvalidParameter(
+            "text values cannot hold the NUL character / giá trị không được chứa ký tự NUL"
+        )
+    return value
 
 
 def postgis_geometry(geometry: BaseGeometry) -> ColumnElement:
