@@ -6,9 +6,12 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+import sqlalchemy as sa
 
+from geo_service.pipeline.documents import EventDocument
 from geo_service.pipeline.procedures import FORMS
 from geo_service.pipeline.stages import STAGES
+from geo_service.records.schema import projects
 
 from .conftest import error_document
 from .dashboard_data import Recount, random_enquiries, random_pipeline
@@ -190,3 +193,63 @@ def test_bad_parameters_get_400(pipeline_dir, records_url, params, word):
         response = client.get("/dashboard/summary", params=params)
     assert response.status_code == 400
     assert word in error_document(response)["description"]
+
+
+def test_a_change_by_another_process_is_seen_on_the_next_request(pipeline_dir, records_url):
+    """Two apps on one database stand for two processes: the reader keeps its answers, the
+    other writes through the pipeline, then a third engine writes plain SQL; each change shows
+    in the reader's very next answer, which equals a recount (no time limit involved)."""
+    period = {"from": "2023-01-01", "to": "2026-11-30"}
+    with (
+        pipeline_client(pipeline_dir, records_url) as reader,
+        pipeline_client(pipeline_dir, records_url) as writer,
+    ):
+        store = writer.app.state.projects
+        random_pipeline(store, 13, count=25)
+        random_enquiries(store, 13, count=10)
+
+        def check(group_by: str, key) -> dict:
+            document = summary(reader, **period, group_by=group_by)
+            assert summary(reader, **period, group_by=group_by) == document
+            expected = Recount(reader.app.state.projects).figures(
+                dt.date(2023, 1, 1), dt.date(2026, 11, 30), key
+            )
+            dims = group_by.split(",")
+            found = {tuple(g["key"][d] for d in dims): g["current"] for g in document["groups"]}
+            for k, values in expected.items():
+                close(found[k], values)
+            assert document["totals"]["current"]["projects"] == sum(
+                v["projects"] for v in expected.values()
+            )
+            return document
+
+        before = check("investment_form", GROUPINGS["investment_form"])
+        recount = Recount(store)
+        alive = next(
+            p for p, life in recount.lives.items()
+            if recount.state_on(life, dt.date(2026, 11, 30)) is not None
+            and recount.revoked_on(life) is None
+        )  # fmt: skip
+        store.append_event(
+            alive, EventDocument(kind="revoked", date="2026-11-30"), "test", dt.date(2026, 11, 30)
+        )
+        after = check("investment_form", GROUPINGS["investment_form"])
+        assert after["totals"]["current"]["revoked"] == before["totals"]["current"]["revoked"] + 1
+
+        check("commune_code", GROUPINGS["commune_code"])
+        other = sa.create_engine(records_url)
+        try:
+            with other.begin() as connection:
+                connection.execute(sa.update(projects).values(commune_code="04144"))
+        finally:
+            other.dispose()
+        moved = check("commune_code", GROUPINGS["commune_code"])
+        assert {g["key"]["commune_code"] for g in moved["groups"] if g["current"]["projects"]} == {
+            "04144"
+        }
+
+        received = summary(reader, **{"from": "2026-01-01"})["enquiries"]["current"]["received"]
+        asked = {"name": "An", "email": "an@example.vn", "language": "vi", "message": "Giá thuê?"}
+        assert writer.post("/enquiries", json=asked).status_code == 201
+        now = summary(reader, **{"from": "2026-01-01"})["enquiries"]["current"]["received"]
+        assert now == received + 1

@@ -12,7 +12,6 @@ import copy
 import datetime as dt
 import itertools
 import threading
-import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -30,6 +29,7 @@ from ..pipeline.projects import ProjectStore
 from ..pipeline.stages import STAGES
 from ..places import communes_of_province
 from ..records.schema import (
+    change_counters,
     dossier_events,
     enquiries,
     project_milestones,
@@ -52,7 +52,7 @@ from .targets import UNIT_NAMES, Plan, Target, load_targets
 
 DIMENSIONS = ("investment_form", "sector", "stage", "commune_code", "year")
 LATE_SHOWN = 20
-CACHE_SECONDS = 30.0
+PIPELINE_CHANGES = "pipeline"
 Key = tuple
 
 
@@ -76,11 +76,11 @@ def parse_group_by(text: str | None) -> tuple[str, ...]:
 class Dashboard:
     """Counts the pipeline for the dashboard and the annual report.
 
-    A summary is kept (a few dozen, per process) while the records do not change, for at most
-    CACHE_SECONDS: its key holds the newest event id and the newest `updated_at` of projects and
-    of enquiries (each read in an index), today's date and the targets files' state. Timestamps
-    are to the second, so a change in the same second as a cached summary could go unseen: the
-    time limit bounds that.
+    A summary is kept (a few dozen, per process) while the records do not change: its key holds
+    the pipeline's change counter (`records.schema.change_counters`, bumped by the database in
+    the same transaction as every write to the tables counted here, by any process), read with
+    one primary-key lookup per request before anything is counted, so an answer never misses a
+    change committed before the request; and today's date and the targets files' state.
     """
 
     projects: ProjectStore
@@ -106,24 +106,33 @@ class Dashboard:
     # -- the summary ------------------------------------------------------------------------
     def summary(self, period: Period, group_by: Sequence[str], today: dt.date) -> dict[str, Any]:
         """The summary (see `api.dashboard.summary`); a copy, callers may change it."""
-        with self.records.reading() as session:
-            stamp = (
-                session.scalar(select(func.max(dossier_events.c.id))),
-                session.scalar(select(func.max(projects.c.updated_at))),
-                session.scalar(select(func.max(enquiries.c.updated_at))),
-            )
-        key = (period, tuple(group_by), today, stamp, id(load_targets(self.targets_dir)))
+        key = (
+            self.changes(),
+            period,
+            tuple(group_by),
+            today,
+            id(load_targets(self.targets_dir)),
+        )
         with self._lock:
             found = self._cache.get(key)
-            if found is not None and time.monotonic() - found[0] < CACHE_SECONDS:
+            if found is not None:
                 self._cache.move_to_end(key)
-                return copy.deepcopy(found[1])
+                return copy.deepcopy(found)
         document = self._summary(period, group_by, today)
         with self._lock:
-            self._cache[key] = (time.monotonic(), document)
+            for stale in [k for k in self._cache if k[0] != key[0]]:
+                del self._cache[stale]
+            self._cache[key] = document
             while len(self._cache) > self.cache_size:
                 self._cache.popitem(last=False)
         return copy.deepcopy(document)
+
+    def changes(self) -> int:
+        """The pipeline's change counter now."""
+        with self.records.reading() as session:
+            return session.scalar(
+                select(change_counters.c.value).where(change_counters.c.name == PIPELINE_CHANGES)
+            )
 
     def _summary(self, period: Period, group_by: Sequence[str], today: dt.date) -> dict[str, Any]:
         previous = period.previous()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     CheckConstraint,
     Column,
@@ -164,6 +165,16 @@ project_milestones = Table(
     ),
 )
 """The dates the dashboard counts from, one row per project (`history`)."""
+
+change_counters = Table(
+    "change_counters",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("value", BigInteger, nullable=False),
+)
+"""Counters the database bumps itself (triggers, migration `0005_pipeline_changes`) in the same
+transaction as every write to the tables they watch: `pipeline` counts the writes to projects,
+their sites, events, progress, states and milestones, and enquiries."""
 
 enquiries = Table(
     "enquiries",

@@ -1,0 +1,71 @@
+"""A change counter of the pipeline, bumped by the database itself in the same transaction as
+every write to a pipeline table, so that a process keeping answers computed from those tables
+(the dashboard) knows with one primary-key read whether any process has changed them since.
+
+Revision ID: 0005_pipeline_changes
+Revises: 0004_query_extensions
+Create Date: 2026-12-01
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0005_pipeline_changes"
+down_revision = "0004_query_extensions"
+branch_labels = None
+depends_on = None
+
+COUNTER = "pipeline"
+TABLES = (
+    "projects",
+    "project_sites",
+    "dossier_events",
+    "project_progress",
+    "project_states",
+    "project_milestones",
+    "enquiries",
+)
+"""Every table a dashboard figure is read from."""
+BUMP = f"UPDATE change_counters SET value = value + 1 WHERE name = '{COUNTER}'"
+
+
+def upgrade() -> None:
+    op.create_table(
+        "change_counters",
+        sa.Column("name", sa.String(32), nullable=False),
+        sa.Column("value", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("name", name="pk_change_counters"),
+    )
+    op.execute(f"INSERT INTO change_counters (name, value) VALUES ('{COUNTER}', 0)")
+    if op.get_bind().dialect.name == "postgresql":
+        # once per statement: a bulk import bumps it once, not once per row
+        op.execute(
+            "CREATE FUNCTION bump_pipeline_changes() RETURNS trigger LANGUAGE plpgsql AS "
+            f"$$ BEGIN {BUMP}; RETURN NULL; END $$"
+        )
+        for table in TABLES:
+            op.execute(
+                f"CREATE TRIGGER {table}_changes AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE "
+                f"ON {table} FOR EACH STATEMENT EXECUTE FUNCTION bump_pipeline_changes()"
+            )
+        return
+    for table in TABLES:  # SQLite has row triggers only
+        for action in ("INSERT", "UPDATE", "DELETE"):
+            op.execute(
+                f"CREATE TRIGGER {table}_changes_{action.lower()} AFTER {action} ON {table} "
+                f"BEGIN {BUMP}; END"
+            )
+
+
+def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        for table in TABLES:
+            op.execute(f"DROP TRIGGER {table}_changes ON {table}")
+        op.execute("DROP FUNCTION bump_pipeline_changes()")
+    else:
+        for table in TABLES:
+            for action in ("insert", "update", "delete"):
+                op.execute(f"DROP TRIGGER {table}_changes_{action}")
+    op.drop_table("change_counters")
