@@ -46,7 +46,6 @@ from geo_service.places import communes_of_province  # noqa: E402
 from geo_service.records import Records, upgrade  # noqa: E402
 from geo_service.records.schema import (  # noqa: E402
     dossier_events,
-    project_milestones,
     project_progress,
     project_states,
     projects,
@@ -132,7 +131,7 @@ def project_rows(count: int, events_total: int, seed: int):
 def load_database(records: Records, count: int, events_total: int, seed: int) -> dict:
     started = time.perf_counter()
     upgrade(records)
-    buffers: dict = {t: [] for t in ("p", "e", "g", "s", "m")}
+    buffers: dict = {t: [] for t in ("p", "e", "g", "s")}
     written = {"projects": 0, "events": 0}
 
     def flush(force: bool = False) -> None:
@@ -140,7 +139,7 @@ def load_database(records: Records, count: int, events_total: int, seed: int) ->
             return
         with records.engine.begin() as connection:
             for key, table in (("p", projects), ("g", project_progress), ("s", project_states),
-                               ("m", project_milestones), ("e", dossier_events)):  # fmt: skip
+                               ("e", dossier_events)):  # fmt: skip
                 if buffers[key]:
                     connection.execute(insert(table), buffers[key])
                     buffers[key].clear()
@@ -152,15 +151,18 @@ def load_database(records: Records, count: int, events_total: int, seed: int) ->
         )
         buffers["p"].append(row)
         buffers["g"].append({"project_id": row["id"], **_progress_values(progress)})
-        buffers["s"] += [{"project_id": row["id"], **dataclasses.asdict(s)} for s in spans]
-        buffers["m"].append({"project_id": row["id"], **dataclasses.asdict(milestones)})
+        counted = {n: row[n] for n in history.PROJECT_VALUES}
+        buffers["s"] += [
+            {"project_id": row["id"], **counted, **dataclasses.asdict(s),
+             **dataclasses.asdict(milestones)}
+            for s in spans
+        ]  # fmt: skip
         buffers["e"] += [{"project_id": row["id"], **dataclasses.asdict(e)} for e in events]
         written["projects"] += 1
         written["events"] += len(events)
         flush()
     flush(force=True)
-    records.refresh_statistics(projects, project_progress, project_states, project_milestones,
-                               dossier_events)  # fmt: skip
+    records.refresh_statistics(projects, project_progress, project_states, dossier_events)
     return {**written, "load_seconds": round(time.perf_counter() - started, 1)}
 
 
