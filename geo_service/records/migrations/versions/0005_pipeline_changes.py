@@ -28,6 +28,7 @@ TABLES = (
 )
 """Every table a dashboard figure is read from (`project_milestones` is only ever written with
 `project_states`, in the same transaction)."""
+FLAG = "geo_service.pipeline_changed"
 BUMP = f"UPDATE change_counters SET value = value + 1 WHERE name = '{COUNTER}'"
 
 
@@ -40,10 +41,14 @@ def upgrade() -> None:
     )
     op.execute(f"INSERT INTO change_counters (name, value) VALUES ('{COUNTER}', 0)")
     if op.get_bind().dialect.name == "postgresql":
-        # once per statement: a bulk import bumps it once, not once per row
+        # once per transaction: every version of the one row a transaction updates again is
+        # kept until it ends, so bumping it per row (a driver's executemany runs a statement
+        # per row) made a bulk import quadratic; the flag is transaction-local (set_config)
         op.execute(
-            "CREATE FUNCTION bump_pipeline_changes() RETURNS trigger LANGUAGE plpgsql AS "
-            f"$$ BEGIN {BUMP}; RETURN NULL; END $$"
+            "CREATE FUNCTION bump_pipeline_changes() RETURNS trigger LANGUAGE plpgsql AS $$ "
+            f"BEGIN IF current_setting('{FLAG}', true) IS DISTINCT FROM txid_current()::text "
+            f"THEN {BUMP}; PERFORM set_config('{FLAG}', txid_current()::text, true); END IF; "
+            "RETURN NULL; END $$"
         )
         for table in TABLES:
             op.execute(
@@ -51,7 +56,7 @@ def upgrade() -> None:
                 f"ON {table} FOR EACH STATEMENT EXECUTE FUNCTION bump_pipeline_changes()"
             )
         return
-    for table in TABLES:  # SQLite has row triggers only
+    for table in TABLES:  # SQLite has row triggers only; it updates the row in place
         for action in ("INSERT", "UPDATE", "DELETE"):
             op.execute(
                 f"CREATE TRIGGER {table}_changes_{action.lower()} AFTER {action} ON {table} "
