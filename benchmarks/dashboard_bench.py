@@ -13,9 +13,12 @@ service's own `derive` and `history.replay`, then all rows are bulk-inserted. Po
 a throwaway cluster started like the tests' (`tests/postgres.py`: initdb in a temporary folder,
 a free 127.0.0.1 port, stopped by PID).
 
-Cases (`benchmarks/loadgen.py`, closed loop, 8 in flight): the summary for 2026 grouped in
-several ways and for other periods; `/projects?behind=true&limit=100`; one project's timeline;
-then the 2026 report in each format, one at a time. Results: `benchmarks/results/dashboard.json`.
+Cases (`benchmarks/loadgen.py`, closed loop, 8 in flight): the summary of four periods in six
+groupings, warm (each answer already computed by each worker), first after a change (a note
+appended through the pipeline's store, then 8 of those summaries at once, 30 times) and for a
+period never asked before; `/projects?behind=true&limit=100`; one project's timeline; then the
+2026 report in each format, one at a time. The machine's load averages are recorded before and
+after each database's run. Results: `benchmarks/results/dashboard.json`.
 """
 
 from __future__ import annotations

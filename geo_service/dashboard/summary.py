@@ -8,7 +8,6 @@ groups up into totals.
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import itertools
 import threading
@@ -108,8 +107,9 @@ class Dashboard:
 
     # -- the summary ------------------------------------------------------------------------
     def summary(self, period: Period, group_by: Sequence[str], today: dt.date) -> dict[str, Any]:
-        """The summary (see `api.dashboard.summary`); a copy, callers may change it. Requests
-        for a summary another thread of this process is computing wait for its answer."""
+        """The summary (see `api.dashboard.summary`): a dict of the caller's own, whose values
+        are shared with other callers and must not be changed. Requests for a summary another
+        thread of this process is computing wait for its answer."""
         changes = self.changes()
         targets = load_targets(self.targets_dir)
         key = (changes, period, tuple(group_by), today, id(targets))
@@ -117,7 +117,7 @@ class Dashboard:
             found = self._cache.get(key)
             if found is not None:
                 self._cache.move_to_end(key)
-                return copy.deepcopy(found)
+                return dict(found)
             computing = self._computing.get(key)
             if computing is None:
                 computing = self._computing[key] = Future()
@@ -125,7 +125,7 @@ class Dashboard:
             else:
                 owner = False
         if not owner:
-            return copy.deepcopy(computing.result())
+            return dict(computing.result())
         try:
             document = self._summary(period, group_by, today, (changes, id(targets)))
         except BaseException as error:
@@ -141,7 +141,7 @@ class Dashboard:
             while len(self._cache) > self.cache_size:
                 self._cache.popitem(last=False)
         computing.set_result(document)
-        return copy.deepcopy(document)
+        return dict(document)
 
     def changes(self) -> int:
         """The pipeline's change counter now."""
@@ -289,7 +289,7 @@ class Dashboard:
     ) -> list[dict[str, Any]]:
         """`target_progress`, kept per process for each day while `version` (the change
         counter and the targets files) holds: summaries of other periods ending that day share
-        it."""
+        it (read-only)."""
         key = (version, as_of)
         with self._lock:
             found = self._targets.get(key)
@@ -301,7 +301,7 @@ class Dashboard:
                 self._targets[key] = found
                 while len(self._targets) > self.cache_size:
                     self._targets.popitem(last=False)
-        return copy.deepcopy(found)
+        return found
 
     def _plan_figures(self, session: Session, plan: Plan, as_of: dt.date) -> list[Any]:
         """By investment form and sector (on the plan's last counted day): the projects whose
