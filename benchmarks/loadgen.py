@@ -54,8 +54,10 @@ def run(
     duration: float,
     max_requests: int,
     timeout: float = 30.0,
+    keep_latencies: bool = False,
 ) -> dict:
-    """Send requests for `duration` s or `max_requests` requests; return counts and latencies."""
+    """Send requests for `duration` s or `max_requests` requests; return counts and latencies
+    (each one too, in s, if `keep_latencies`)."""
     parts = urlsplit(base_url)
     if parts.hostname not in LOCAL_HOSTS:
         raise ValueError(f"load is only sent to this machine, not {parts.hostname}")
@@ -124,6 +126,7 @@ def run(
         "p95_ms": percentile(latencies, 95) * 1000,
         "max_ms": (latencies[-1] * 1000) if latencies else float("nan"),
         "mean_bytes": sum(w.bytes_read for w in workers) / max(len(latencies), 1),
+        **({"latencies": latencies} if keep_latencies else {}),
     }
 
 

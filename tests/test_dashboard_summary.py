@@ -6,14 +6,21 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+import sqlalchemy as sa
+from alembic import command
 
+from geo_service.pipeline.documents import EventDocument
 from geo_service.pipeline.procedures import FORMS
 from geo_service.pipeline.stages import STAGES
+from geo_service.records import Records
+from geo_service.records.migrate import alembic_config
+from geo_service.records.schema import enquiries
 
 from .conftest import error_document
 from .dashboard_data import Recount, random_enquiries, random_pipeline
 from .pipeline_app import pipeline_client
 
+LAST_DAY = dt.date(2026, 11, 30)
 PERIODS = [
     ("2025-01-01", "2025-12-31"),
     ("2026-03-15", "2026-11-30"),
@@ -52,6 +59,22 @@ def close(a: dict, b: dict) -> None:
     assert a.keys() == b.keys()
     for name in a:
         assert a[name] == pytest.approx(b[name], abs=1e-6), name
+
+
+def same(found, expected) -> None:
+    """Equal documents, floats to rounding (the database may add capital in another order)."""
+    if isinstance(expected, dict):
+        assert found.keys() == expected.keys()
+        for key in expected:
+            same(found[key], expected[key])
+    elif isinstance(expected, list):
+        assert len(found) == len(expected)
+        for a, b in zip(found, expected, strict=True):
+            same(a, b)
+    elif isinstance(expected, float):
+        assert found == pytest.approx(expected, rel=1e-9, abs=1e-9)
+    else:
+        assert found == expected
 
 
 def year_before(text: str) -> dt.date:
@@ -190,3 +213,99 @@ def test_bad_parameters_get_400(pipeline_dir, records_url, params, word):
         response = client.get("/dashboard/summary", params=params)
     assert response.status_code == 400
     assert word in error_document(response)["description"]
+
+
+def test_a_change_by_another_process_is_seen_on_the_next_request(pipeline_dir, records_url, editor):
+    """Two apps on one database stand for two processes: the reader keeps its answers, the
+    other writes through the pipeline (an event, a merge patch, an enquiry), then a third engine
+    writes plain SQL; each change shows in the reader's very next answer, which equals a
+    recount (no time limit is involved)."""
+    period = {"from": "2023-01-01", "to": "2026-11-30"}
+    with (
+        pipeline_client(pipeline_dir, records_url) as reader,
+        pipeline_client(pipeline_dir, records_url) as writer,
+    ):
+        store = writer.app.state.projects
+        random_pipeline(store, 13, count=25)
+
+        def check(group_by: str) -> dict:
+            document = summary(reader, **period, group_by=group_by)
+            assert summary(reader, **period, group_by=group_by) == document
+            expected = Recount(reader.app.state.projects).figures(
+                dt.date(2023, 1, 1), dt.date(2026, 11, 30), GROUPINGS[group_by]
+            )
+            found = {(g["key"][group_by],): g["current"] for g in document["groups"]}
+            for k, values in expected.items():
+                close(found[k], values)
+            assert document["totals"]["current"]["projects"] == sum(
+                v["projects"] for v in expected.values()
+            )
+            return document
+
+        before = check("investment_form")
+        recount = Recount(store)
+        alive = [
+            p for p, life in recount.lives.items()
+            if recount.state_on(life, dt.date(2026, 11, 30)) is not None
+            and recount.revoked_on(life) is None
+        ]  # fmt: skip
+        store.append_event(
+            alive[0], EventDocument(kind="revoked", date="2026-11-30"), "test", LAST_DAY
+        )
+        after = check("investment_form")
+        assert after["totals"]["current"]["revoked"] == before["totals"]["current"]["revoked"] + 1
+
+        check("commune_code")
+        etag = writer.get(f"/projects/{alive[1]}").headers["ETag"]
+        patched = writer.patch(
+            f"/projects/{alive[1]}",
+            json={"commune_code": "03646" if recount.lives[alive[1]].values["commune_code"]
+                  != "03646" else "04144"},
+            headers={**editor, "If-Match": etag, "Content-Type": "application/merge-patch+json"},
+        )  # fmt: skip
+        assert patched.status_code == 200, patched.text
+        check("commune_code")
+
+        def received() -> int:
+            document = summary(reader, **{"from": "2026-01-01"})
+            return document["enquiries"]["current"]["received"]
+
+        before_enquiries = received()
+        asked = {"name": "An", "email": "an@example.vn", "language": "vi", "message": "Giá thuê?"}
+        assert writer.post("/enquiries", json=asked).status_code == 201
+        assert received() == before_enquiries + 1
+        other = sa.create_engine(records_url)
+        try:
+            with other.begin() as connection:
+                connection.execute(sa.delete(enquiries))
+        finally:
+            other.dispose()
+        assert received() == 0
+
+
+def test_the_migration_builds_the_states_from_the_rows_already_stored(pipeline_dir, records_url):
+    """Revision 0006 copies each project's counted values and milestones onto its spans, and
+    replays projects that have no spans (recorded before 0003): the summaries stay the same."""
+    groupings = ("investment_form", "sector", "stage", "commune_code")
+    period = {"from": "2024-02-29", "to": "2026-06-30"}
+
+    def summaries() -> list[dict]:
+        with pipeline_client(pipeline_dir, records_url) as client:
+            if not client.app.state.projects.count():
+                random_pipeline(client.app.state.projects, 2026, count=30)
+            return [summary(client, **period, group_by=g) for g in groupings]
+
+    expected = summaries()
+    records = Records(records_url)
+    config = alembic_config()
+    try:
+        for forget_states in (False, True):
+            with records.engine.connect() as connection:
+                config.attributes["connection"] = connection
+                command.downgrade(config, "0007_pipeline_changes")
+                if forget_states:
+                    connection.execute(sa.text("DELETE FROM project_states"))
+                connection.commit()
+            same(summaries(), expected)
+    finally:
+        records.dispose()

@@ -7,10 +7,10 @@ last GET), so two officers never overwrite each other.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query, Request
-from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from shapely import from_wkb
@@ -304,8 +304,15 @@ def list_projects(
 
 
 def _jsonable(document: Any) -> Any:
-    """Dates as ISO text (the one non-JSON type our documents hold)."""
-    return jsonable_encoder(document)
+    """Dates as ISO text (the one non-JSON type our documents hold); a walk of our own, as
+    `jsonable_encoder`'s generic one took most of the time of a page of 100 projects."""
+    if isinstance(document, dict):
+        return {key: _jsonable(value) for key, value in document.items()}
+    if isinstance(document, list | tuple):
+        return [_jsonable(value) for value in document]
+    if isinstance(document, dt.date):
+        return document.isoformat()
+    return document
 
 
 @router.get(

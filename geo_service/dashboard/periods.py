@@ -12,7 +12,9 @@ Definitions (the README's "Counting by period" says the same):
   the project record holds now (the record keeps no history of amounts).
 
 Everything is computed by the database (SQLAlchemy Core, the same statements on SQLite and
-PostgreSQL) over the projection `pipeline.history` keeps.
+PostgreSQL) over the projection `pipeline.history` keeps: each project's state spans, each
+carrying the project's milestone dates and counted values, so a period is one covering-index
+read of the spans on its last day.
 """
 
 from __future__ import annotations
@@ -20,11 +22,11 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import and_, case, func, or_, select
-from sqlalchemy.sql import ColumnElement, Subquery
+from sqlalchemy import and_, case, func, or_
+from sqlalchemy.sql import ColumnElement
 
 from ..errors import InvalidParameter
-from ..records.schema import project_milestones, project_states
+from ..records.schema import project_states
 
 CAPITALS = (
     "capital_planned_billion_vnd",
@@ -77,41 +79,31 @@ def year_earlier(day: dt.date) -> dt.date:
         return day.replace(year=day.year - 1, day=28)
 
 
-def states_on(day: dt.date) -> Subquery:
-    """Each project's stage and form on `day` (projects recorded later have no row)."""
-    return (
-        select(
-            project_states.c.project_id, project_states.c.stage, project_states.c.investment_form
-        )
-        .where(
-            project_states.c.since <= day,
-            or_(project_states.c.until.is_(None), project_states.c.until > day),
-        )
-        .subquery("state")
-    )
+STATE = project_states.c
+
+
+def spans_on(day: dt.date) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
+    """Each project's state span on `day`, in two parts every span on that day is in exactly one
+    of (still open; closed after `day`): each part is one range of the period index, so a part
+    is counted within that index (an OR of both is not, on SQLite nor PostgreSQL)."""
+    started = STATE.since <= day
+    return and_(STATE.until.is_(None), started), and_(STATE.until > day, started)
 
 
 def not_revoked_by(day: dt.date) -> ColumnElement[bool]:
-    revoked = project_milestones.c.revoked_on
-    return or_(revoked.is_(None), revoked > day)
+    return or_(STATE.revoked_on.is_(None), STATE.revoked_on > day)
 
 
 def new_in(period: Period) -> ColumnElement[bool]:
-    return and_(
-        project_milestones.c.selected_on.between(period.start, period.end),
-        not_revoked_by(period.end),
-    )
+    return and_(STATE.selected_on.between(period.start, period.end), not_revoked_by(period.end))
 
 
 def completed_in(period: Period) -> ColumnElement[bool]:
-    return and_(
-        project_milestones.c.completed_on.between(period.start, period.end),
-        not_revoked_by(period.end),
-    )
+    return and_(STATE.completed_on.between(period.start, period.end), not_revoked_by(period.end))
 
 
 def revoked_in(period: Period) -> ColumnElement[bool]:
-    return project_milestones.c.revoked_on.between(period.start, period.end)
+    return STATE.revoked_on.between(period.start, period.end)
 
 
 def count_where(condition: ColumnElement[bool]) -> ColumnElement[int]:

@@ -8,19 +8,18 @@ groups up into totals.
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import itertools
 import threading
-import time
 from collections import OrderedDict
 from collections.abc import Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import TIMESTAMP, and_, cast, func, select, true
+from sqlalchemy import TIMESTAMP, and_, cast, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from ..clock import VIETNAM, utc_stamp
@@ -30,29 +29,30 @@ from ..pipeline.projects import ProjectStore
 from ..pipeline.stages import STAGES
 from ..places import communes_of_province
 from ..records.schema import (
+    change_counters,
     dossier_events,
     enquiries,
-    project_milestones,
     project_progress,
     projects,
 )
 from .periods import (
     CAPITALS,
     FIGURES,
+    STATE,
     Period,
     completed_in,
     count_where,
     new_in,
     not_revoked_by,
     revoked_in,
-    states_on,
+    spans_on,
     sum_where,
 )
 from .targets import UNIT_NAMES, Plan, Target, load_targets
 
 DIMENSIONS = ("investment_form", "sector", "stage", "commune_code", "year")
 LATE_SHOWN = 20
-CACHE_SECONDS = 30.0
+PIPELINE_CHANGES = "pipeline"
 Key = tuple
 
 
@@ -76,11 +76,11 @@ def parse_group_by(text: str | None) -> tuple[str, ...]:
 class Dashboard:
     """Counts the pipeline for the dashboard and the annual report.
 
-    A summary is kept (a few dozen, per process) while the records do not change, for at most
-    CACHE_SECONDS: its key holds the newest event id and the newest `updated_at` of projects and
-    of enquiries (each read in an index), today's date and the targets files' state. Timestamps
-    are to the second, so a change in the same second as a cached summary could go unseen: the
-    time limit bounds that.
+    A summary is kept (a few dozen, per process) while the records do not change: its key holds
+    the pipeline's change counter (`records.schema.change_counters`, bumped by the database in
+    the same transaction as every write to the tables counted here, by any process), read with
+    one primary-key lookup per request before anything is counted, so an answer never misses a
+    change committed before the request; and today's date and the targets files' state.
     """
 
     projects: ProjectStore
@@ -88,6 +88,8 @@ class Dashboard:
     province: str
     cache_size: int = 64
     _cache: OrderedDict = field(default_factory=OrderedDict, repr=False)
+    _computing: dict = field(default_factory=dict, repr=False)
+    _targets: OrderedDict = field(default_factory=OrderedDict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
@@ -105,32 +107,57 @@ class Dashboard:
 
     # -- the summary ------------------------------------------------------------------------
     def summary(self, period: Period, group_by: Sequence[str], today: dt.date) -> dict[str, Any]:
-        """The summary (see `api.dashboard.summary`); a copy, callers may change it."""
-        with self.records.reading() as session:
-            stamp = (
-                session.scalar(select(func.max(dossier_events.c.id))),
-                session.scalar(select(func.max(projects.c.updated_at))),
-                session.scalar(select(func.max(enquiries.c.updated_at))),
-            )
-        key = (period, tuple(group_by), today, stamp, id(load_targets(self.targets_dir)))
+        """The summary (see `api.dashboard.summary`): a dict of the caller's own, whose values
+        are shared with other callers and must not be changed. Requests for a summary another
+        thread of this process is computing wait for its answer."""
+        changes = self.changes()
+        targets = load_targets(self.targets_dir)
+        key = (changes, period, tuple(group_by), today, id(targets))
         with self._lock:
             found = self._cache.get(key)
-            if found is not None and time.monotonic() - found[0] < CACHE_SECONDS:
+            if found is not None:
                 self._cache.move_to_end(key)
-                return copy.deepcopy(found[1])
-        document = self._summary(period, group_by, today)
+                return dict(found)
+            computing = self._computing.get(key)
+            if computing is None:
+                computing = self._computing[key] = Future()
+                owner = True
+            else:
+                owner = False
+        if not owner:
+            return dict(computing.result())
+        try:
+            document = self._summary(period, group_by, today, (changes, id(targets)))
+        except BaseException as error:
+            computing.set_exception(error)
+            raise
+        finally:
+            with self._lock:
+                del self._computing[key]
         with self._lock:
-            self._cache[key] = (time.monotonic(), document)
+            for stale in [k for k in self._cache if k[0] != changes]:
+                del self._cache[stale]
+            self._cache[key] = document
             while len(self._cache) > self.cache_size:
                 self._cache.popitem(last=False)
-        return copy.deepcopy(document)
+        computing.set_result(document)
+        return dict(document)
 
-    def _summary(self, period: Period, group_by: Sequence[str], today: dt.date) -> dict[str, Any]:
+    def changes(self) -> int:
+        """The pipeline's change counter now."""
+        with self.records.reading() as session:
+            return session.scalar(
+                select(change_counters.c.value).where(change_counters.c.name == PIPELINE_CHANGES)
+            )
+
+    def _summary(
+        self, period: Period, group_by: Sequence[str], today: dt.date, version: tuple
+    ) -> dict[str, Any]:
         previous = period.previous()
         with self.records.reading() as session:
             current_rows = self.figures(session, period, group_by)
             previous_rows = self.figures(session, previous, group_by)
-            targets = self.target_progress(session, period.end)
+            targets = self._kept_targets(session, period.end, version)
             received = self.enquiry_figures(session, period)
             received_before = self.enquiry_figures(session, previous)
             late, late_total = self.late_projects(session, today, LATE_SHOWN)
@@ -186,34 +213,23 @@ class Dashboard:
     def _figures(
         self, session: Session, period: Period, group_by: Sequence[str]
     ) -> dict[Key, dict[str, float]]:
-        state = states_on(period.end)
-        columns = {
-            "investment_form": state.c.investment_form,
-            "stage": state.c.stage,
-            "sector": projects.c.sector,
-            "commune_code": projects.c.commune_code,
-        }
-        keys = [columns[d].label(f"key_{d}") for d in group_by]
+        keys = [STATE[d].label(f"key_{d}") for d in group_by]
         new = new_in(period)
-        statement = (
-            select(
-                *keys,
-                func.count().label("projects"),
-                count_where(new).label("new_projects"),
-                count_where(completed_in(period)).label("completed"),
-                count_where(revoked_in(period)).label("revoked"),
-                *[sum_where(new, projects.c[c]).label(c) for c in CAPITALS],
-            )
-            .select_from(
-                state.join(projects, projects.c.id == state.c.project_id).join(
-                    project_milestones, project_milestones.c.project_id == state.c.project_id
-                )
-            )
-            .group_by(*keys)
-        )
-        return {
-            tuple(row[: len(keys)]): _numbers(row._mapping) for row in session.execute(statement)
-        }
+        figures = [
+            func.count().label("projects"),
+            count_where(new).label("new_projects"),
+            count_where(completed_in(period)).label("completed"),
+            count_where(revoked_in(period)).label("revoked"),
+            *[sum_where(new, STATE[c]).label(c) for c in CAPITALS],
+        ]
+        found: dict[Key, dict[str, float]] = {}
+        for part in spans_on(period.end):
+            statement = select(*keys, *figures).where(part).group_by(*keys)
+            for row in session.execute(statement):
+                key = tuple(row[: len(keys)])
+                values = _numbers(row._mapping)
+                found[key] = add_up([found[key], values]) if key in found else values
+        return found
 
     def group_keys(
         self, group_by: Sequence[str], period: Period, *found: dict[Key, Any]
@@ -263,13 +279,59 @@ class Dashboard:
     # -- targets ----------------------------------------------------------------------------
     def target_progress(self, session: Session, as_of: dt.date) -> list[dict[str, Any]]:
         return [
-            self._target(session, plan, target, as_of)
+            self._target(plan, target, as_of, self._plan_figures(session, plan, as_of))
             for plan in self.plans()
             for target in plan.targets
         ]
 
+    def _kept_targets(
+        self, session: Session, as_of: dt.date, version: tuple
+    ) -> list[dict[str, Any]]:
+        """`target_progress`, kept per process for each day while `version` (the change
+        counter and the targets files) holds: summaries of other periods ending that day share
+        it (read-only)."""
+        key = (version, as_of)
+        with self._lock:
+            found = self._targets.get(key)
+        if found is None:
+            found = self.target_progress(session, as_of)
+            with self._lock:
+                for stale in [k for k in self._targets if k[0] != version]:
+                    del self._targets[stale]
+                self._targets[key] = found
+                while len(self._targets) > self.cache_size:
+                    self._targets.popitem(last=False)
+        return found
+
+    def _plan_figures(self, session: Session, plan: Plan, as_of: dt.date) -> list[Any]:
+        """By investment form and sector (on the plan's last counted day): the projects whose
+        policy was approved or investor selected within the plan's period so far, those of them
+        not revoked, those completed and not revoked, and the registered capital of those not
+        revoked. Empty before the plan starts."""
+        day = min(as_of, plan.period_end)
+        if day < plan.period_start:
+            return []
+        alive = not_revoked_by(day)
+        statement = (
+            select(
+                STATE.investment_form,
+                STATE.sector,
+                func.count().label("approved"),
+                count_where(alive).label("new_projects"),
+                count_where(and_(STATE.completed_on <= day, alive)).label("completed"),
+                sum_where(alive, STATE.capital_registered_billion_vnd).label("capital"),
+            )
+            .where(
+                STATE.selected_on.between(plan.period_start, day),
+                STATE.since <= day,
+                or_(STATE.until.is_(None), STATE.until > day),
+            )
+            .group_by(STATE.investment_form, STATE.sector)
+        )
+        return session.execute(statement).all()
+
     def _target(
-        self, session: Session, plan: Plan, target: Target, as_of: dt.date
+        self, plan: Plan, target: Target, as_of: dt.date, plan_rows: list[Any]
     ) -> dict[str, Any]:
         day = min(as_of, plan.period_end)
         total_days = (plan.period_end - plan.period_start).days + 1
@@ -302,7 +364,7 @@ class Dashboard:
             return {**document, "as_of": None, "achieved": None, "status": "not_measurable"}
         achieved = None
         if day >= plan.period_start:
-            achieved = self._achieved(session, target, Period(plan.period_start, day))
+            achieved = _achieved(target, plan_rows)
         status = "not_started" if day < plan.period_start else (
             "on_track" if achieved is not None and achieved >= pace else "behind"
         )  # fmt: skip
@@ -319,36 +381,6 @@ class Dashboard:
             "on_track": status == "on_track",
             "status": status,
         }
-
-    def _achieved(self, session: Session, target: Target, period: Period) -> float | None:
-        """The target's figure over `period` (None: a share with nothing to share)."""
-        state = states_on(period.end)
-        scope = [state.c.investment_form.in_(target.forms)]
-        if target.sectors:
-            scope.append(projects.c.sector.in_(target.sectors))
-        approved = project_milestones.c.selected_on.between(period.start, period.end)
-        source = project_milestones.join(
-            state, state.c.project_id == project_milestones.c.project_id
-        ).join(projects, projects.c.id == project_milestones.c.project_id)
-        if target.metric == "completed_share":
-            row = session.execute(
-                select(
-                    func.count(),
-                    count_where(and_(project_milestones.c.completed_on <= period.end,
-                                     not_revoked_by(period.end))),
-                ).select_from(source).where(approved, *scope)
-            ).one()  # fmt: skip
-            approved_count, completed = row
-            return None if not approved_count else 100.0 * completed / approved_count
-        figure = (
-            func.count()
-            if target.metric == "new_projects"
-            else func.coalesce(func.sum(func.coalesce(projects.c.capital_registered_billion_vnd, 0.0)), 0.0)
-        )  # fmt: skip
-        value = session.scalar(
-            select(figure).select_from(source).where(approved, not_revoked_by(period.end), *scope)
-        )
-        return float(value or 0)
 
     # -- enquiries --------------------------------------------------------------------------
     def enquiry_figures(self, session: Session, period: Period) -> dict[str, Any]:
@@ -471,6 +503,20 @@ class Dashboard:
             {**row._mapping, "date": row.date.isoformat()} for row in session.execute(statement)
         ]
         return found[::-1], total
+
+
+def _achieved(target: Target, plan_rows: list[Any]) -> float | None:
+    """The target's figure from its plan's figures (None: a share with nothing to share)."""
+    rows = [
+        r for r in plan_rows
+        if r.investment_form in target.forms and (not target.sectors or r.sector in target.sectors)
+    ]  # fmt: skip
+    if target.metric == "completed_share":
+        approved = sum(r.approved for r in rows)
+        return None if not approved else 100.0 * sum(r.completed for r in rows) / approved
+    if target.metric == "new_projects":
+        return float(sum(r.new_projects for r in rows))
+    return float(sum(r.capital for r in rows))
 
 
 def zeros() -> dict[str, float]:

@@ -5,7 +5,7 @@ it stood on another day (the end of a period, the same day a year before). `repl
 from the events alone, never from today's row:
 
 - the project is in the pipeline from the earlier of the day it was recorded and its first dated
-  event (`in_pipeline_from`);
+  event (the start of its first span);
 - its stage and investment form change on the date of the event that changed them; an undated
   event (a note) or one dated before an event already replayed takes effect on the latest date
   replayed so far, so a state never starts before the events that led to it;
@@ -14,9 +14,10 @@ from the events alone, never from today's row:
   `completed_on` the date the step whose milestone is `operating` was first completed;
   `revoked_on` the date of the `revoked` event.
 
-The results are kept in two projection tables (`project_states`, `project_milestones`),
-rewritten with the progress row in the same transaction as every event, so that periods are
-counted with indexed SQL.
+The results are kept in the projection table `project_states`, one row per span with the
+milestone dates and the project's counted values beside it, rewritten with the progress row in
+the same transaction as every event (and its project values whenever the project is changed),
+so that periods are counted from one covering index.
 """
 
 from __future__ import annotations
@@ -26,10 +27,10 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, insert, select, update
 
 from ..clock import VIETNAM
-from ..records.schema import dossier_events, project_milestones, project_states, projects
+from ..records.schema import dossier_events, project_states, projects
 from .procedures import Procedures
 from .progress import DossierEvent, stages
 
@@ -51,7 +52,6 @@ class StateSpan:
 
 @dataclass(frozen=True)
 class Milestones:
-    in_pipeline_from: dt.date
     selected_on: dt.date | None = None
     completed_on: dt.date | None = None
     revoked_on: dt.date | None = None
@@ -92,7 +92,7 @@ def replay(
             elif milestone == COMPLETION_MILESTONE and completed is None:
                 completed = event.date
         points.append((reached, stage, form))
-    return _spans(points), Milestones(start, selected, completed, revoked)
+    return _spans(points), Milestones(selected, completed, revoked)
 
 
 def _spans(points: list[tuple[dt.date, str, str | None]]) -> list[StateSpan]:
@@ -110,24 +110,62 @@ def _spans(points: list[tuple[dt.date, str, str | None]]) -> list[StateSpan]:
     ]
 
 
+PROJECT_VALUES = (
+    "sector",
+    "commune_code",
+    "capital_planned_billion_vnd",
+    "capital_registered_billion_vnd",
+    "capital_disbursed_billion_vnd",
+)
+"""The project's columns each of its spans carries."""
+
+
 def write(executor: Any, histories: dict[str, tuple[list[StateSpan], Milestones]]) -> None:
-    """Replace the projection rows of these projects (`executor`: a Session or Connection)."""
+    """Replace the projection rows of these projects (`executor`: a Session or Connection;
+    the projects' own rows must be written already)."""
     ids = list(histories)
+    values: dict[str, dict[str, Any]] = {}
     for start in range(0, len(ids), CHUNK):
         chunk = ids[start : start + CHUNK]
         executor.execute(delete(project_states).where(project_states.c.project_id.in_(chunk)))
-        executor.execute(
-            delete(project_milestones).where(project_milestones.c.project_id.in_(chunk))
+        rows = executor.execute(
+            select(projects.c.id, *[projects.c[n] for n in PROJECT_VALUES]).where(
+                projects.c.id.in_(chunk)
+            )
         )
+        values.update({row.id: {n: row._mapping[n] for n in PROJECT_VALUES} for row in rows})
     spans = [
-        {"project_id": i, **asdict(span)} for i, (found, _) in histories.items() for span in found
+        {
+            **values[i],
+            "project_id": i,
+            **asdict(span),
+            "selected_on": dates.selected_on,
+            "completed_on": dates.completed_on,
+            "revoked_on": dates.revoked_on,
+        }
+        for i, (found, dates) in histories.items()
+        for span in found
     ]
     if spans:
         executor.execute(insert(project_states), spans)
-    if histories:
+
+
+def copy_project_values(executor: Any, ids: list[str]) -> None:
+    """Copy these projects' counted values (`PROJECT_VALUES`) onto their spans again, after
+    the projects' rows changed."""
+    for start in range(0, len(ids), CHUNK):
+        chunk = ids[start : start + CHUNK]
         executor.execute(
-            insert(project_milestones),
-            [{"project_id": i, **asdict(m)} for i, (_, m) in histories.items()],
+            update(project_states)
+            .where(project_states.c.project_id.in_(chunk))
+            .values(
+                {
+                    name: select(projects.c[name])
+                    .where(projects.c.id == project_states.c.project_id)
+                    .scalar_subquery()
+                    for name in PROJECT_VALUES
+                }
+            )
         )
 
 

@@ -465,6 +465,7 @@ class ProjectStore:
             update(projects).where(projects.c.id == bindparam("project")),
             [{"project": r.pop("id"), **r} for r in rows],
         )
+        history.copy_project_values(session, ids)
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
             session.execute(project_sites.delete().where(project_sites.c.project_id.in_(chunk)))

@@ -82,19 +82,8 @@ def upgrade() -> None:
         ["id", "sector", "commune_code", "capital_planned_billion_vnd",
          "capital_registered_billion_vnd", "capital_disbursed_billion_vnd"],
     )  # fmt: skip
-    _replay_existing_projects()
-
-
-def _replay_existing_projects() -> None:
-    """Fill the projection from the events already stored, with the service's procedures."""
-    connection = op.get_bind()
-    if not connection.execute(sa.text("SELECT 1 FROM projects LIMIT 1")).first():
-        return
-    from geo_service.pipeline import history
-    from geo_service.pipeline.procedures import load_procedures
-    from geo_service.settings import Settings
-
-    history.rebuild(connection, load_procedures(Settings().procedures_dir))
+    # the projection of projects recorded before this revision is replayed by 0008, with the
+    # service's code of that revision
 
 
 def downgrade() -> None:
