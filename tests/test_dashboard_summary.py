@@ -284,7 +284,7 @@ def test_a_change_by_another_process_is_seen_on_the_next_request(pipeline_dir, r
 
 
 def test_the_migration_builds_the_states_from_the_rows_already_stored(pipeline_dir, records_url):
-    """Revision 0006 copies each project's counted values and milestones onto its spans, and
+    """Revision 0008 copies each project's counted values and milestones onto its spans, and
     replays projects that have no spans (recorded before 0003): the summaries stay the same."""
     groupings = ("investment_form", "sector", "stage", "commune_code")
     period = {"from": "2024-02-29", "to": "2026-06-30"}
