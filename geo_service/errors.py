@@ -6,6 +6,8 @@ Each error carries an HTTP status and a stable `code`; the API turns any of them
 
 from __future__ import annotations
 
+from .i18n import N_, _l
+
 
 class ServiceError(Exception):
     status = 500
@@ -68,28 +70,34 @@ class UnsupportedMediaType(ServiceError):
     code = "UnsupportedMediaType"
 
 
-_VI = {"layer": "lớp", "raster": "lớp raster"}
-"""The kinds of versioned item (`store.versioned`), as Vietnamese names them."""
+_NOT_FOUND = {"layer": N_("no layer {id!r}"), "raster": N_("no raster {id!r}")}
+_MISSING = {
+    "layer": N_("no layer {id!r} (any more); create it with POST"),
+    "raster": N_("no raster {id!r} (any more); create it with POST"),
+}
+_NO_VERSION = {
+    "layer": N_("layer {id!r} has no version {version}; it has {numbers}"),
+    "raster": N_("raster {id!r} has no version {version}; it has {numbers}"),
+}
+_EXISTS = {
+    "layer": N_("layer {id!r} exists; send a new version with PUT"),
+    "raster": N_("raster {id!r} exists; send a new version with PUT"),
+}
+"""The messages about a versioned item (`store.versioned`): a layer or a raster."""
 
 
 def not_found(what: str, item_id: str) -> NotFound:
     """The error for a layer or raster (`what`) that is not there."""
-    return NotFound(f"no {what} {item_id!r} / không có {_VI[what]} {item_id!r}")
+    return NotFound(_l(_NOT_FOUND[what], id=item_id))
 
 
 def missing(what: str, item_id: str) -> NotFound:
     """The error for a new version of a layer or raster that is not there (any more)."""
-    return NotFound(
-        f"no {what} {item_id!r} (any more); create it with POST / "
-        f"không có {_VI[what]} {item_id!r} (hoặc đã được lưu trữ); hãy tạo bằng POST"
-    )
+    return NotFound(_l(_MISSING[what], id=item_id))
 
 
 def no_version(what: str, item_id: str, version: int, numbers: list[int]) -> InvalidParameter:
-    return InvalidParameter(
-        f"{what} {item_id!r} has no version {version}; it has {numbers} / "
-        f"{_VI[what]} {item_id!r} không có phiên bản {version}"
-    )
+    return InvalidParameter(_l(_NO_VERSION[what], id=item_id, version=version, numbers=numbers))
 
 
 def check_existence(what: str, item_id: str, exists: bool, new: bool | None) -> None:
@@ -97,9 +105,6 @@ def check_existence(what: str, item_id: str, exists: bool, new: bool | None) -> 
     does, exist (404); `new` None accepts either. Asked early to spare the work, and always
     again under the item's lock, where the answer holds."""
     if new is True and exists:
-        raise Conflict(
-            f"{what} {item_id!r} exists; send a new version with PUT / "
-            f"{_VI[what]} {item_id!r} đã có; hãy gửi phiên bản mới bằng PUT"
-        )
+        raise Conflict(_l(_EXISTS[what], id=item_id))
     if new is False and not exists:
         raise missing(what, item_id)

@@ -7,7 +7,7 @@ each one to the thread pool.
 """
 
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request
 
@@ -15,6 +15,7 @@ from ..admin_store import AdminStore
 from ..dashboard.summary import Dashboard
 from ..errors import InvalidParameter
 from ..exports import FORMATS, PdfCache
+from ..i18n import Lang, negotiate
 from ..pipeline.enquiries import EnquiryStore
 from ..pipeline.projects import ProjectStore
 from ..rasters.store import RasterStore
@@ -23,8 +24,6 @@ from ..settings import Settings
 from ..shortlists import ShortlistStore
 from ..store import Store
 from .heavy import HeavyExports
-
-Lang = Literal["vi", "en"]
 
 
 def held(name: str) -> Callable[[Request], Awaitable[Any]]:
@@ -44,13 +43,11 @@ get_rasters = held("rasters")
 async def get_lang(
     request: Request,
     lang: Annotated[
-        Lang | None, Query(description="vi or en (default: Accept-Language, then vi)")
+        Lang | None,
+        Query(description="vi, en, ja, ko or zh (default: Accept-Language, then vi)"),
     ] = None,
 ) -> Lang:
-    if lang:
-        return lang
-    accepted = request.headers.get("accept-language", "").lower()
-    return "en" if accepted.startswith("en") else "vi"
+    return negotiate(lang, request.headers.get("accept-language"))
 
 
 def output_format(allowed: tuple[str, ...], html: bool = False):

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from ..errors import InvalidParameter
+from ..i18n import per_language, pick
 from .deps import LangDep, SettingsDep, StoreDep
 from .params import FacetParams
 from .strict_input import StrictRoute
@@ -40,7 +41,7 @@ def facets(
         spec = meta.field(name)
         entry: dict[str, Any] = {
             "type": spec.type,
-            "label": spec.label_vi if lang == "vi" else spec.label_en,
+            "label": pick(per_language(spec, "label"), lang, "label"),
         }
         if spec.unit:
             entry["unit"] = spec.unit

@@ -18,6 +18,7 @@ from pyproj import CRS, Transformer
 
 from ..catalogue import FieldSpec, LayerMeta
 from ..errors import InvalidParameter
+from ..i18n import per_language, pick
 from ..store import Feature
 
 EXCEL_CELL_LIMIT = 32_767
@@ -75,7 +76,7 @@ class ExportColumns:
         return cls(chosen, lang)
 
     def header(self, spec: FieldSpec) -> str:
-        label = spec.label_vi if self.lang == "vi" else spec.label_en
+        label = pick(per_language(spec, "label"), self.lang, "label")
         return f"{label} ({spec.unit})" if spec.unit else label
 
 
