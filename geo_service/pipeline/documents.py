@@ -30,6 +30,7 @@ from shapely.geometry.base import BaseGeometry
 
 from ..catalogue import LAYER_ID_PATTERN, DataQuality
 from ..errors import InvalidParameter, NotFound
+from ..i18n import Lang
 from ..places import UnmatchedPlace, commune_by_code, resolve_commune
 from ..store import Store
 from ..text import nfc
@@ -144,7 +145,7 @@ class EnquiryDocument(Strict):
     organisation: Text = text(200)
     email: str | None = Field(None, max_length=254, pattern=r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
     phone: str | None = Field(None, pattern=r"^\+?[0-9 ().-]{6,24}$")
-    language: Literal["vi", "en"] = "vi"
+    language: Lang = "vi"
     message: Text = text(4000, 1)
     project: str | None = Field(None, pattern=PROJECT_ID, max_length=64)
     site: SiteRef | None = None

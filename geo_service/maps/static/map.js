@@ -87,8 +87,9 @@
   }
   function showError(error) {
     if (error.name === "AbortError") return;
-    const box = document.getElementById("map-message");
-    box.textContent = _("Could not load data: {msg}", { msg: error.message });
+    // kept until closed (the view's own messages come and go): a person must be able to read it
+    const box = document.getElementById("map-error");
+    box.querySelector(".text").textContent = _("Could not load data: {msg}", { msg: error.message });
     box.hidden = false;
     console.warn(error);
   }
@@ -424,22 +425,22 @@
   function buildChrome() {
     const mapDiv = document.getElementById(config.map);
     const header = el("header", { id: "map-header" },
-      el("button", { id: "panel-toggle", type: "button", class: "btn", onclick: () => document.body.classList.toggle("panel-open") },
-        el("i", { class: "fa-solid fa-filter" }), " ", _("Filters")),
+      el("button", { id: "panel-toggle", type: "button", class: "btn", "aria-controls": "panel", "aria-expanded": "false", onclick: () => togglePanel() },
+        el("i", { class: "fa-solid fa-filter", "aria-hidden": "true" }), " ", el("span", { class: "label" }, _("Filters"))),
       el("h1", { id: "map-title" }),
       el("span", { id: "total-count", class: "total", "aria-live": "polite" }),
-      el("button", { id: "basket-toggle", type: "button", class: "btn", onclick: () => toggleAside("basket") },
-        el("i", { class: "fa-solid fa-list-check" }), " ", _("Shortlist"), " ", el("span", { id: "basket-count", class: "badge" }, "0")),
+      el("button", { id: "basket-toggle", type: "button", class: "btn", "aria-controls": "basket", "aria-expanded": "false", onclick: () => toggleAside("basket") },
+        el("i", { class: "fa-solid fa-list-check", "aria-hidden": "true" }), " ", el("span", { class: "label" }, _("Shortlist")), " ", el("span", { id: "basket-count", class: "badge" }, "0")),
       languageMenu(),
     );
     const provinceSelect = el("select", { id: "province", onchange: (e) => { state.province = e.target.value; state.commune = ""; fillCommunes(); changed(); } },
       el("option", { value: "" }, _("All")), ...config.provinces.map((p) => el("option", { value: p.code, text: p.name })));
     const communeSelect = el("select", { id: "commune", onchange: (e) => { state.commune = e.target.value; changed(); } });
     let searchTimer;
-    const panel = el("aside", { id: "panel", "aria-label": "filters" },
+    const panel = el("aside", { id: "panel", "aria-label": _("Filters") },
       el("div", { class: "panel-head" }, el("strong", {}, _("Filters")),
-        el("button", { type: "button", class: "btn close", onclick: () => document.body.classList.remove("panel-open"), title: _("Close"), "aria-label": _("Close") }, "×")),
-      el("input", { id: "search", type: "search", autocomplete: "off", oninput: (e) => {
+        el("button", { type: "button", class: "btn close", onclick: () => togglePanel(false), title: _("Close"), "aria-label": _("Close") }, "×")),
+      el("input", { id: "search", type: "search", autocomplete: "off", "aria-label": _("Search names, communes… (accents optional)"), oninput: (e) => {
         clearTimeout(searchTimer);
         searchTimer = setTimeout(() => { state.q = e.target.value.trim(); changed(); }, 300);
       } }),
@@ -451,19 +452,22 @@
       ...layers.map(layerSection),
       el("p", { class: "muted hint" }, _("The page address always holds the view and filters: copy it to share.")),
     );
-    const card = el("aside", { id: "card", hidden: true, "aria-live": "polite" });
-    const basket = el("aside", { id: "basket", hidden: true });
+    const card = el("aside", { id: "card", hidden: true, "aria-labelledby": "card-title", tabindex: "-1" });
+    const basket = el("aside", { id: "basket", hidden: true, "aria-label": _("Shortlist"), tabindex: "-1" });
     const message = el("div", { id: "map-message", hidden: true, role: "status" });
+    const error = el("div", { id: "map-error", hidden: true, role: "alert" }, el("span", { class: "text" }),
+      el("button", { type: "button", class: "btn close", title: _("Close"), "aria-label": _("Close"), onclick: () => (error.hidden = true) }, "×"));
     document.body.prepend(header);
     document.body.append(panel, card, basket);
-    mapDiv.append(message);
+    mapDiv.append(message, error);
     L.DomEvent.disableClickPropagation(message);
+    L.DomEvent.disableClickPropagation(error);
   }
   function layerSection(layer) {
     return el("details", { class: "layer-filters", "data-layer": layer.id, open: layer.visible && layer.filters.length ? true : null },
       el("summary", {},
         el("span", { class: "swatch", style: `background:${layer.color}` }, el("i", { class: `fa-solid fa-${layer.icon}` })),
-        el("span", { class: "layer-title", "data-title": layer.id }),
+        localText("span", { class: "layer-title" }, layer, "title"),
         el("span", { class: "layer-n", "data-count": layer.id })),
       ...layer.filters.map((name) => {
         const f = layer.fields[name];
@@ -472,6 +476,7 @@
         const type = f.type === "date" ? "date" : "number";
         const input = (which) => el("input", {
           type, step: "any", "data-layer": layer.id, "data-field": name, "data-range": which,
+          "aria-label": `${fieldLabel(layer, name)}: ${which === "min" ? _("from") : _("to")}`,
           onchange: (e) => setRange(layer.id, name, which, e.target.value),
         });
         return el("fieldset", {}, legend, el("div", { class: "range", "data-facet": `${layer.id}.${name}` }, input("min"), el("span", {}, "–"), input("max")));
@@ -521,15 +526,15 @@
     changed();
   }
   function applyLang() {
-    document.documentElement.lang = state.lang;
     document.title = pick(config, "title");
-    document.getElementById("map-title").textContent = pick(config, "title");
+    document.getElementById("map-title").replaceWith(localText("h1", { id: "map-title" }, config, "title"));
     document.getElementById("search").placeholder = _("Search names, communes… (accents optional)");
-    document.querySelectorAll("[data-title]").forEach((node) => (node.textContent = pick(byId[node.dataset.title], "title")));
     document.querySelectorAll("[data-label]").forEach((node) => {
       const [layerId, name] = node.dataset.label.split(".");
       const f = byId[layerId].fields[name];
-      node.textContent = pick(f, "label") + (f.unit ? ` (${f.unit})` : "");
+      const [label, lang] = localized(f, "label");
+      node.textContent = label + (f.unit ? ` (${f.unit})` : "");
+      if (lang !== state.lang) node.lang = window.i18n.tags[lang] || lang; // read in its own language
     });
     const titles = {
       ".leaflet-control-zoom-in": _("Zoom in"), ".leaflet-control-zoom-out": _("Zoom out"), ".leaflet-control-locate a": _("Show my location"),
@@ -560,7 +565,7 @@
         el("summary", { text: _("Legend") }),
         ...shown.map((l) => el("div", { class: "legend-row" },
           el("span", { class: "swatch", style: `background:${l.color}` }, el("i", { class: `fa-solid fa-${l.icon}` })),
-          el("span", { text: pick(l, "title") }))),
+          el("span", { text: pick(l, "title"), lang: localized(l, "title")[1] !== state.lang ? window.i18n.tags[localized(l, "title")[1]] : null }))),
         ...rasters.filter((r) => state.rasters.has(r.id)).map(rasterLegend),
         el("div", { class: "muted", text: _("Locations and shapes are indicative") })),
     );
@@ -580,7 +585,30 @@
   function toggleAside(id, open) {
     const node = document.getElementById(id);
     node.hidden = open === undefined ? !node.hidden : !open;
-    if (id === "basket" && !node.hidden) renderBasket();
+    const toggle = document.getElementById(`${id}-toggle`);
+    if (toggle) toggle.setAttribute("aria-expanded", String(!node.hidden));
+    if (id === "basket" && !node.hidden) {
+      renderBasket();
+      node.focus();
+    } else if (node.hidden && toggle) toggle.focus();
+  }
+  function togglePanel(open) {
+    const isOpen = document.body.classList.toggle("panel-open", open);
+    const toggle = document.getElementById("panel-toggle");
+    toggle.setAttribute("aria-expanded", String(isOpen));
+    if (isOpen) document.getElementById("search").focus();
+    else toggle.focus();
+  }
+  /** Escape closes what is open on top: the card, then the shortlist, then the filter panel. */
+  function onEscape(event) {
+    if (event.key !== "Escape") return;
+    const menu = document.getElementById("lang-menu");
+    if (menu && menu.open) {
+      menu.open = false;
+      menu.querySelector("summary").focus();
+    } else if (!document.getElementById("card").hidden) closeCard();
+    else if (!document.getElementById("basket").hidden) toggleAside("basket", false);
+    else if (document.body.classList.contains("panel-open")) togglePanel(false);
   }
 
   // -- site card -------------------------------------------------------------------------
@@ -588,6 +616,8 @@
     const layer = byId[layerId];
     if (!layer) return;
     state.site = `${layerId}/${fid}`;
+    // focus goes back where it came from when the card closes (a marker, a shortlist entry)
+    if (document.activeElement && document.activeElement !== document.body) runtime.opener = document.activeElement;
     if (push) writeUrl(true);
     restyle();
     try {
@@ -602,7 +632,9 @@
   function closeCard(push = true) {
     state.site = null;
     runtime.card = null;
-    document.getElementById("card").hidden = true;
+    const card = document.getElementById("card");
+    if (card.contains(document.activeElement) && runtime.opener && document.contains(runtime.opener)) runtime.opener.focus();
+    card.hidden = true;
     restyle();
     if (push) writeUrl(true);
   }
@@ -618,21 +650,22 @@
     const quality = p.data_quality || layer.data_quality;
     const shown = (n) => p[n] !== null && p[n] !== undefined && p[n] !== "";
     const otherLanguage = (n) => {
-      // of a pair such as summary_vi / summary_en, the one in the page's language (else the other)
-      const [, stem, lang] = /^(.*)_(vi|en)$/.exec(n) || [];
-      return lang && lang !== state.lang && layer.fields[`${stem}_${state.lang}`] && shown(`${stem}_${state.lang}`);
+      // of texts per language such as summary_vi / summary_en / summary_ja, the one in the page's
+      // language, else its fallback
+      const [, stem, lang] = /^(.*)_([a-z]{2})$/.exec(n) || [];
+      return lang in window.i18n.endonyms && lang !== localized(p, stem)[1];
     };
-    const hidden = ["name_vi", "name_en", "data_quality", ...(layer.projects ? TIMELINE_FIELDS : [])];
+    const hidden = ["data_quality", ...(layer.projects ? TIMELINE_FIELDS : [])];
     const rows = Object.keys(layer.fields)
-      .filter((n) => !hidden.includes(n) && shown(n) && !otherLanguage(n))
+      .filter((n) => !hidden.includes(n) && !/^name_[a-z]{2}$/.test(n) && shown(n) && !otherLanguage(n))
       .map((n) => el("tr", {}, el("th", { text: fieldLabel(layer, n) }), el("td", { text: valueLabel(layer, n, p[n]) })));
     const inBasket = basketHas(layer.id, feature.id);
     const href = `/collections/${layer.id}/items/${encodeURIComponent(feature.id)}`;
     fill(card, 
       el("div", { class: "card-head" },
         el("span", { class: "swatch", style: `background:${layer.color}` }, el("i", { class: `fa-solid fa-${layer.icon}` })),
-        el("div", {}, localText("h2", {}, p, "name"), localText("div", { class: "muted" }, layer, "title")),
-        el("button", { type: "button", class: "btn close", title: _("Close"), onclick: () => closeCard() }, "×")),
+        el("div", {}, localText("h2", { id: "card-title" }, p, "name"), localText("div", { class: "muted" }, layer, "title")),
+        el("button", { type: "button", class: "btn close", title: _("Close"), "aria-label": _("Close"), onclick: () => closeCard() }, "×")),
       quality ? el("span", { class: `badge quality-${quality}`, text: valueLabel(layer, "data_quality", quality) }) : null,
       layer.projects ? el("div", { id: "card-timeline" }) : null,
       el("table", { class: "attributes" }, ...rows),
@@ -646,7 +679,9 @@
         el("a", { class: "btn", href, target: "_blank", id: "card-api" }, el("i", { class: "fa-solid fa-code" }), " ", _("Data (API)"))),
       enquiryForm(layer, feature),
     );
+    const opening = card.hidden;
     card.hidden = false;
+    if (opening && runtime.opener) card.focus();
     if (layer.projects) projectTimeline(feature);
     if (rasters.length) cardSection("stats", layer, feature, null, statsRows);
     if (config.nearby.length) {
@@ -847,13 +882,13 @@
     const editable = state.shortlist && editKey(state.shortlist);
     fill(box, 
       el("div", { class: "card-head" }, el("h2", { text: _("Shortlist") }),
-        el("button", { type: "button", class: "btn close", title: _("Close"), onclick: () => toggleAside("basket", false) }, "×")),
+        el("button", { type: "button", class: "btn close", title: _("Close"), "aria-label": _("Close"), onclick: () => toggleAside("basket", false) }, "×")),
       state.shortlist && !editable ? el("p", { class: "muted", text: _("A shared shortlist (read only). Adding a site starts your own.") }) : null,
       items.length ? el("ol", { id: "basket-items" }, ...items.map((i) => el("li", { "data-item": `${i.collection}/${i.id}` },
         el("a", { href: "#", onclick: (e) => { e.preventDefault(); openCard(i.collection, i.id); } },
           i.found === false ? `${i.id} (${_("no longer in the catalogue")})` : featureName(i)),
         el("span", { class: "muted", text: " · " + (byId[i.collection] ? pick(byId[i.collection], "title") : i.collection) }),
-        editable ? el("button", { type: "button", class: "btn small", title: _("Remove from shortlist"), onclick: () => removeFromBasket(i.collection, i.id) }, "×") : null,
+        editable ? el("button", { type: "button", class: "btn small", title: _("Remove from shortlist"), "aria-label": _("Remove from shortlist"), onclick: () => removeFromBasket(i.collection, i.id) }, "×") : null,
       ))) : el("p", { class: "muted", text: _("No sites yet. Open a site and choose “Add to shortlist”.") }),
       items.length ? el("div", { class: "exports" }, el("strong", { text: _("Download") + ": " }),
         ...EXPORTS.map((f) => el("a", { class: "btn small", href: `/shortlists/${state.shortlist}/export?f=${f}&lang=${state.lang}`, "data-format": f }, f.toUpperCase()))) : null,
@@ -871,6 +906,7 @@
     map = window[config.map];
     const view = readUrl();
     buildChrome();
+    document.addEventListener("keydown", onEscape);
     markLayerControls();
     if (view) map.setView(view.center, view.zoom, { animate: false });
     else if (config.view.bounds) map.fitBounds(config.view.bounds);
