@@ -240,7 +240,10 @@ def test_the_map_with_the_keyboard_alone(checked):
     # a site card from a marker: Tab to it, Enter opens the card and focus moves into it
     page.set_viewport_size({"width": 1280, "height": 800})
     checked.idle()
-    marker = tab_to(page, "e => e.classList.contains('leaflet-marker-icon')", limit=200)
+    site_pin = (
+        "e => e.classList.contains('site-pin-wrap') && e.classList.contains('leaflet-marker-icon')"
+    )
+    marker = tab_to(page, site_pin, limit=300)
     assert marker["outline"] != "none"
     page.keyboard.press("Enter")
     page.wait_for_selector("#card:not([hidden]) #card-shortlist")
@@ -274,7 +277,7 @@ def test_the_map_with_the_keyboard_alone(checked):
     # Escape closes the card and focus returns to the marker that opened it
     page.keyboard.press("Escape")
     assert page.locator("#card").is_hidden()
-    assert page.evaluate("() => document.activeElement.classList.contains('leaflet-marker-icon')")
+    assert page.evaluate(f"() => ({site_pin})(document.activeElement)")
     state = tab_to(page, "e => e.id === 'basket-toggle'", limit=400)
     page.keyboard.press("Enter")
     assert page.locator("#basket").is_visible()

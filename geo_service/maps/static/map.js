@@ -215,6 +215,15 @@
     const selected = feature && isSelected(layer, feature);
     return { color: selected ? "#111827" : layer.color, weight: selected ? 4 : 2, fillColor: layer.color, fillOpacity: 0.3 };
   }
+  /** A keyboard handler for a focused marker (Leaflet gives markers focus, and Enter opens only
+      popups): Enter or Space does what a click does. */
+  function pressed(action) {
+    return (e) => {
+      if (e.originalEvent.key !== "Enter" && e.originalEvent.key !== " ") return;
+      e.originalEvent.preventDefault();
+      action();
+    };
+  }
   function drawFeatures(layer, collection) {
     const target = group(layer);
     const geo = L.geoJSON(collection, {
@@ -223,6 +232,7 @@
       onEachFeature: (f, item) => {
         item.bindTooltip(() => tooltipHtml(layer, f), { sticky: layer.geometry !== "point" });
         item.on("click", () => openCard(layer.id, f.id));
+        item.on("keypress", pressed(() => openCard(layer.id, f.id)));
       },
     });
     target.clearLayers();
@@ -234,6 +244,7 @@
         if (!item.getBounds) return; // a point of a layer of areas (a project not yet drawn as one) is its own pin
         const pin = L.marker(item.getBounds().getCenter(), { icon: pinIcon(layer, "area-pin"), title: featureName(item.feature.properties) });
         pin.on("click", () => openCard(layer.id, item.feature.id));
+        pin.on("keypress", pressed(() => openCard(layer.id, item.feature.id)));
         target.addLayer(pin);
       });
     }
