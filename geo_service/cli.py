@@ -10,6 +10,7 @@ from pathlib import Path
 
 from .catalogue import LAYER_ID_PATTERN
 from .exports.formats import FORMATS
+from .i18n import _l
 from .settings import Settings
 
 
@@ -17,8 +18,10 @@ def layer_id(text: str) -> str:
     """An argument that must be a whole layer id (no trailing newline, no path)."""
     if not LAYER_ID_PATTERN.fullmatch(text):
         raise argparse.ArgumentTypeError(
-            f"{text!r} is not a layer id: a lower-case letter, then at most 62 lower-case "
-            f"letters, digits or '_' / {text!r} không phải mã lớp hợp lệ"
+            _l(
+                "{text!r} is not a layer id: a lower-case letter, then at most 62 lower-case letters, digits or '_'",
+                text=text,
+            )
         )
     return text
 

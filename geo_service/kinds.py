@@ -8,6 +8,7 @@ upload: they are the pipeline's records, whose collection describes itself (`pip
 from __future__ import annotations
 
 from .catalogue import CodedValue, FieldSpec
+from .i18n import _l
 
 
 def _codes(*triples: tuple[str, str, str]) -> list[CodedValue]:
@@ -196,5 +197,11 @@ KIND_FIELDS: dict[str, list[FieldSpec]] = {
 def fields_for_kind(kind: str) -> list[FieldSpec]:
     """The full schema of a layer of this kind: common fields, then the kind's own."""
     if kind not in KIND_FIELDS:
-        raise KeyError(f"unknown layer kind {kind!r}; known: {', '.join(sorted(KIND_FIELDS))}")
+        raise KeyError(
+            _l(
+                "unknown layer kind {kind!r}; known: {value}",
+                kind=kind,
+                value=", ".join(sorted(KIND_FIELDS)),
+            )
+        )
     return COMMON_FIELDS + KIND_FIELDS[kind]

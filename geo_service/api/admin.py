@@ -11,6 +11,7 @@ from fastapi import APIRouter, Query
 
 from ..catalogue import LAYER_ID_PATTERN
 from ..errors import InvalidParameter, ServiceError
+from ..i18n import _l
 from ..ingest import UploadRequest, ingest
 from ..ingest.read import ReadOptions, UploadLimits, claimed_suffix
 from ..store import VersionSummary
@@ -62,8 +63,7 @@ def _metadata(fields: dict[str, str]) -> dict:
     quality = fields.get("data_quality")
     if quality is not None and metadata.setdefault("data_quality", quality) != quality:
         raise InvalidParameter(
-            "data_quality is given twice, differently (a field and in metadata) / "
-            "data_quality được nêu hai lần với giá trị khác nhau"
+            _l("data_quality is given twice, differently (a field and in metadata)")
         )
     return metadata
 
@@ -99,8 +99,7 @@ class LayerAdmin(VersionAdmin):
         if not report.ok:
             errors = sum(f.severity == "error" for f in report.findings)
             raise ValidationFailed(
-                f"the upload has {errors} kinds of error; nothing was published / tệp tải lên có "
-                f"{errors} loại lỗi; không có gì được công bố",
+                _l("the upload has {errors} kinds of error; nothing was published", errors=errors),
                 extra={"report": report.to_dict()},
             )
         return report.to_dict(), report.published or report.draft

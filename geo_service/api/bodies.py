@@ -14,6 +14,7 @@ from pydantic import BaseModel
 
 from .. import strict_json
 from ..errors import InvalidParameter, TooLarge
+from ..i18n import _l
 from .deps import SettingsDep
 
 
@@ -21,9 +22,7 @@ async def json_body(request: Request, settings: SettingsDep) -> Any:
     """The request's JSON document; 413 past `records_max_body_bytes`, 400 if not JSON."""
     limit = settings.records_max_body_bytes
     declared = request.headers.get("content-length", "")
-    too_large = TooLarge(
-        f"the body is larger than {limit:,} bytes / nội dung vượt quá {limit:,} byte"
-    )
+    too_large = TooLarge(_l("the body is larger than {limit:,} bytes", limit=limit))
     if declared.isdigit() and int(declared) > limit:
         raise too_large
     body = bytearray()
@@ -32,7 +31,7 @@ async def json_body(request: Request, settings: SettingsDep) -> Any:
         if len(body) > limit:
             raise too_large
     if not body:
-        raise InvalidParameter("the body is empty; send a JSON object / nội dung trống")
+        raise InvalidParameter(_l("the body is empty; send a JSON object"))
     try:
         return strict_json.loads(bytes(body))
     except strict_json.StrictJSONError as exc:

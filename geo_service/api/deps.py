@@ -15,7 +15,7 @@ from ..admin_store import AdminStore
 from ..dashboard.summary import Dashboard
 from ..errors import InvalidParameter
 from ..exports import FORMATS, PdfCache
-from ..i18n import Lang, negotiate
+from ..i18n import Lang, _l, negotiate
 from ..pipeline.enquiries import EnquiryStore
 from ..pipeline.projects import ProjectStore
 from ..rasters.store import RasterStore
@@ -66,7 +66,11 @@ def output_format(allowed: tuple[str, ...], html: bool = False):
         if f is not None:
             if f not in allowed:
                 raise InvalidParameter(
-                    f"f={f!r} is not offered here; use one of: {', '.join(allowed)}"
+                    _l(
+                        "f={f!r} is not offered here; use one of: {value}",
+                        f=f,
+                        value=", ".join(allowed),
+                    )
                 )
             return f
         accept = request.headers.get("accept", "")

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Response
 
 from ..doctor import Check, readiness
 from ..errors import ServiceError
+from ..i18n import _l
 from .deps import RecordsDep, SettingsDep, StoreDep
 from .links import JSON
 from .strict_input import StrictRoute
@@ -80,14 +81,11 @@ def ready(response: Response, checks: ReadinessChecks) -> dict[str, Any]:
         log.warning("not ready: %s: %s", check.name, check.found)
     if failed:
         raise NotReady(
-            f"not ready: {', '.join(check.name for check in failed)} does not answer as it "
-            "should (the service's log says why; `geo-service doctor` names the fix) / chưa sẵn "
-            f"sàng: {', '.join(VIETNAMESE_NAMES[check.name] for check in failed)} không phản hồi",
+            _l(
+                "not ready: {value} does not answer as it should (the service's log says why; `geo-service doctor` names the fix)",
+                value=", ".join(check.name for check in failed),
+            ),
             {"checks": documents},
         )
     response.headers.update(NO_STORE)
     return {"status": "ready", "checks": documents}
-
-
-VIETNAMESE_NAMES = {"layer store": "kho lớp dữ liệu", "records database": "cơ sở dữ liệu hồ sơ"}
-"""The name of each readiness check, in Vietnamese."""

@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from ..errors import InvalidParameter
 from ..exports.site_sheet import FONT, new_pdf, paragraph, table, write_pdf
-from ..i18n import N_, pick, tr
+from ..i18n import N_, _l, pick, tr
 from ..pipeline.stages import STAGES
 from .page import day, number
 from .periods import Period
@@ -151,8 +151,11 @@ def report_period(year: int, today: dt.date) -> Period:
     """The report's year up to today."""
     if not FIRST_YEAR <= year <= today.year:
         raise InvalidParameter(
-            f"year must be between {FIRST_YEAR} and {today.year} / năm phải từ {FIRST_YEAR} "
-            f"đến {today.year}"
+            _l(
+                "year must be between {first_year} and {year}",
+                first_year=FIRST_YEAR,
+                year=today.year,
+            )
         )
     return Period(dt.date(year, 1, 1), min(dt.date(year, 12, 31), today))
 
@@ -448,7 +451,7 @@ def report_file(report: Report, fmt: str, year: int) -> Path:
     """The report written to `bao-cao-thu-hut-dau-tu-<year>-<lang>.<fmt>` in a temporary folder
     the caller removes."""
     if fmt not in FORMATS:
-        raise InvalidParameter(f"f must be one of {', '.join(FORMATS)} / định dạng không hỗ trợ")
+        raise InvalidParameter(_l("f must be one of {value}", value=", ".join(FORMATS)))
     folder = Path(tempfile.mkdtemp(prefix="geo-service-report-"))
     path = folder / f"bao-cao-thu-hut-dau-tu-{year}-{report.lang}.{fmt}"
     write_report(report, fmt, path)

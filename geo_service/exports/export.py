@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ..catalogue import ID_FIELD, LayerMeta
 from ..errors import TooLarge
-from ..i18n import per_language, pick, tr
+from ..i18n import _l, per_language, pick, tr
 from ..query import In, Literal, Property, Query
 from ..shortlists import Shortlist
 from ..store import Feature, Store
@@ -43,9 +43,11 @@ def export_query(
     matched = store.query(layer_id, dataclasses.replace(whole, limit=0)).number_matched
     if matched > max_features:
         raise TooLarge(
-            f"{matched:,} features match, more than the export limit of {max_features:,}; "
-            "narrow the request with bbox, filter or q / "
-            f"{matched:,} đối tượng vượt giới hạn xuất {max_features:,}; hãy thu hẹp bằng bbox, filter hoặc q"
+            _l(
+                "{matched:,} features match, more than the export limit of {max_features:,}; narrow the request with bbox, filter or q",
+                matched=matched,
+                max_features=max_features,
+            )
         )
     columns = ExportColumns.of(meta, query.properties, lang)
     with _temporary_folder() as folder:

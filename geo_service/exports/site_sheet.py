@@ -148,7 +148,7 @@ def sheet_languages(lang: str) -> tuple[str, str]:
     return (lang, "vi" if lang == "en" else "en")
 
 
-def both(lang: str, message: str, **values: object) -> str:
+def both(lang: str, message: str, /, **values: object) -> str:
     """`message` in the sheet's two languages, `first / second`."""
     first, second = (tr(code, message, **values) for code in sheet_languages(lang))
     return first if first == second else f"{first} / {second}"

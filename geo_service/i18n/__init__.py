@@ -95,7 +95,7 @@ def translations(lang: str) -> NullTranslations:
     return found
 
 
-def tr(lang: str, message: str, **values: Any) -> str:
+def tr(lang: str, message: str, /, **values: Any) -> str:
     """`message` in `lang`, its `{name}` placeholders filled from `values`."""
     text = translations(lang).gettext(message)
     return text.format(**values) if values else text
@@ -108,7 +108,7 @@ class Text(str):
     message: str
     values: dict[str, Any]
 
-    def __new__(cls, message: str, **values: Any) -> Text:
+    def __new__(cls, message: str, /, **values: Any) -> Text:
         english = message.format(**values) if values else message
         vietnamese = tr("vi", message, **values)
         shown = english if vietnamese == english else f"{english} / {vietnamese}"
@@ -120,7 +120,7 @@ class Text(str):
         return str(self) if lang is None else tr(lang, self.message, **self.values)
 
 
-def _l(message: str, **values: Any) -> Text:
+def _l(message: str, /, **values: Any) -> Text:
     """Mark `message` for the catalogues and translate it when its reader is known."""
     return Text(message, **values)
 

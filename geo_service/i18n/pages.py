@@ -17,7 +17,7 @@ from . import machine_translation_note as _note
 
 
 @pass_context
-def _(context: Context, message: str, **values: Any) -> str:
+def _(context: Context, message: str, /, **values: Any) -> str:
     return tr(context["lang"], message, **values)
 
 

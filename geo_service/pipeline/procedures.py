@@ -16,6 +16,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ..errors import ServiceError
+from ..i18n import _l
 from .stages import RANK, Milestone, StepStage
 
 Form = Literal["policy_approval", "land_auction", "investor_bidding", "ppp"]
@@ -60,15 +61,18 @@ class Procedure(Strict):
         codes = [s.code for s in self.steps]
         repeated = sorted({c for c in codes if codes.count(c) > 1})
         if repeated:
-            raise ValueError(f"step codes used twice: {', '.join(repeated)}")
+            raise ValueError(_l("step codes used twice: {value}", value=", ".join(repeated)))
         if all(s.optional for s in self.steps):
-            raise ValueError("every step is optional; at least one must be required")
+            raise ValueError(_l("every step is optional; at least one must be required"))
         reached = 0
         for step in self.steps:
             if RANK[step.stage] < reached:
                 raise ValueError(
-                    f"step {step.code!r} (stage {step.stage}) comes after a later stage: "
-                    "steps must follow the project's life in order"
+                    _l(
+                        "step {code!r} (stage {stage}) comes after a later stage: steps must follow the project's life in order",
+                        code=step.code,
+                        stage=step.stage,
+                    )
                 )
             reached = max(RANK[step.stage], RANK[step.milestone or step.stage])
         return self
@@ -91,7 +95,7 @@ class SectorList(Strict):
     def _unique(self) -> SectorList:
         codes = [s.code for s in self.sectors]
         if len(set(codes)) != len(codes):
-            raise ValueError("a sector code is used twice")
+            raise ValueError(_l("a sector code is used twice"))
         return self
 
 

@@ -26,6 +26,7 @@ from typing import IO, Any
 from ..catalogue import LAYER_ID_PATTERN
 from ..clock import modified_at
 from ..errors import LayerUnavailable, check_existence, no_version, not_found
+from ..i18n import _l
 from .base import VersionSummary
 
 ARCHIVE = ".archive"
@@ -209,7 +210,7 @@ class VersionedFolder:
         nothing but the lock is removed, so a failed publish leaves nothing behind.
         """
         if not LAYER_ID_PATTERN.fullmatch(item_id):
-            raise ValueError(f"not a {self.what} id: {item_id!r}")
+            raise ValueError(_l("not a {what} id: {item_id!r}", what=self.what, item_id=item_id))
         folder = self.root / item_id
         handle = _take_lock(folder)
         try:
