@@ -416,7 +416,7 @@ def write_docx(report: Report, path: Path) -> None:
 
 
 def write_pdf_report(report: Report, path: Path) -> None:
-    pdf = new_pdf(report.title, orientation="landscape")
+    pdf = new_pdf(report.title, orientation="landscape", lang=report.lang)
     pdf.add_page()
     pdf.set_font(FONT, "B", 15)
     paragraph(pdf, 8, report.title)

@@ -33,6 +33,12 @@ LAYOUT = 2
 """Raise when the sheet's layout changes, so that cached PDFs of the old one are not served."""
 FONT_DIR = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
 FONT = "DejaVu"
+CJK_FONT = "NotoSansCJK"
+CJK_FONTS = {
+    "": Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"),
+    "B": Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc"),
+}
+"""Debian's fonts-noto-cjk: JP, KR, SC, TC and HK faces of Noto Sans CJK in one collection."""
 NEARBY_DEGREES = 0.03  # about 3 km around the site
 NEARBY_PER_LAYER = 200
 MAP_HEIGHT_MM = 85
@@ -268,12 +274,19 @@ def _page(pdf: FPDF, store: Store, layers: list[LayerMeta], site: Site, lang: st
     pdf.multi_cell(0, 5, f"{both(lang, 'Link')}: {site.url}", new_x="LMARGIN", new_y="NEXT")
 
 
-def new_pdf(title: str, orientation: str = "portrait") -> FPDF:
-    """An A4 document with DejaVu Sans (regular and bold) and automatic page breaks."""
+def new_pdf(title: str, orientation: str = "portrait", lang: str = "vi") -> FPDF:
+    """An A4 document with DejaVu Sans (regular and bold) and automatic page breaks; for
+    Japanese, Korean and Chinese, Noto Sans CJK draws what DejaVu has no glyph for, when the
+    system has it (Debian: fonts-noto-cjk)."""
     pdf = FPDF(orientation=orientation, format="A4")
     pdf.set_auto_page_break(auto=True, margin=12)
     pdf.add_font(FONT, "", str(FONT_DIR / "DejaVuSans.ttf"))
     pdf.add_font(FONT, "B", str(FONT_DIR / "DejaVuSans-Bold.ttf"))
+    cjk = {"ja": 0, "ko": 1, "zh": 2}.get(lang)  # the faces of the collection, in its order
+    if cjk is not None and all(path.exists() for path in CJK_FONTS.values()):
+        for style, path in CJK_FONTS.items():
+            pdf.add_font(CJK_FONT, style, str(path), collection_font_number=cjk)
+        pdf.set_fallback_fonts([CJK_FONT])
     pdf.set_title(title)
     return pdf
 
@@ -288,7 +301,7 @@ def write_pdf(pdf: FPDF, stem: str) -> Path:
 
 def site_sheets(store: Store, sites: list[Site], lang: str, stem: str) -> Path:
     """A PDF with one page per site, in a temporary folder the caller removes."""
-    pdf = new_pdf(stem)
+    pdf = new_pdf(stem, lang=lang)
     layers = store.layers()
     for site in sites:
         _page(pdf, store, layers, site, lang)
