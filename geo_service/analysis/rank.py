@@ -173,7 +173,7 @@ class Ranking:
             tr(lang, "Name"): [pick(s.feature.properties, lang, "name") for s in self.sites],
             tr(lang, "Score"): [s.score for s in self.sites],
         }
-        parts = (tr(lang, "raw value"), tr(lang, "normalised"), tr(lang, "contribution"))
+        parts = (tr(lang, "raw"), tr(lang, "normalised"), tr(lang, "contribution"))
         for index, criterion in enumerate(self.criteria):
             for key, part in zip(("raw", "normalised", "contribution"), parts, strict=True):
                 columns[f"{criterion['name']} ({part})"] = [s.parts[index][key] for s in self.sites]

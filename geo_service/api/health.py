@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Response
 
 from ..doctor import Check, readiness
 from ..errors import ServiceError
-from ..i18n import _l
+from ..i18n import N_, _l
 from .deps import RecordsDep, SettingsDep, StoreDep
 from .links import JSON
 from .strict_input import StrictRoute
@@ -46,6 +46,10 @@ ReadinessChecks = Annotated[list[Check], Depends(readiness_checks)]
 async def health(response: Response) -> dict[str, str]:
     response.headers.update(NO_STORE)
     return {"status": "ok"}
+
+
+CHECK_NAMES = {"layer store": N_("layer store"), "records database": N_("records database")}
+"""The readiness checks, as a person reads them (the two `doctor.readiness` makes)."""
 
 
 @router.get(
@@ -83,7 +87,13 @@ def ready(response: Response, checks: ReadinessChecks) -> dict[str, Any]:
         raise NotReady(
             _l(
                 "not ready: {value} does not answer as it should (the service's log says why; `geo-service doctor` names the fix)",
-                value=", ".join(check.name for check in failed),
+                value=_l(CHECK_NAMES[failed[0].name])
+                if len(failed) == 1
+                else _l(
+                    "{first} and {second}",
+                    first=_l(CHECK_NAMES[failed[0].name]),
+                    second=_l(CHECK_NAMES[failed[1].name]),
+                ),
             ),
             {"checks": documents},
         )

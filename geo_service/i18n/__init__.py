@@ -6,8 +6,8 @@ compiled `.mo` files and the pages' JSON catalogues are build outputs (`catalogu
 
 A language is chosen by `lang=`, else by `Accept-Language`, else Vietnamese. Errors and other
 texts made before the language is known are `Text`: a message and its values, rendered in the
-request's language when the answer leaves (`render`), and in Vietnamese and English together
-when nobody chose one (the service's answer before it spoke more languages).
+request's language when the answer leaves (`render`), and as `English / tiếng Việt` when
+nobody chose one (the service's answer before it spoke more languages).
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ LOCALES: dict[Lang, str] = {
     "ko": "ko-KR",
     "zh": "zh-CN",
 }
-"""The locale numbers and dates are written in (`Intl` in the pages, Babel on the server)."""
+"""The locale the pages' scripts write numbers and dates in (`Intl`)."""
 
 request_language: ContextVar[Lang | None] = ContextVar("request_language", default=None)
 """The language the current request chose (`lang=` or `Accept-Language`), None if neither."""
@@ -96,9 +96,14 @@ def translations(lang: str) -> NullTranslations:
 
 
 def tr(lang: str, message: str, /, **values: Any) -> str:
-    """`message` in `lang`, its `{name}` placeholders filled from `values`."""
+    """`message` in `lang`, its `{name}` placeholders filled from `values` (a `Text` among
+    them in `lang` too)."""
     text = translations(lang).gettext(message)
-    return text.format(**values) if values else text
+    if not values:
+        return text
+    return text.format(
+        **{k: v.render(lang) if isinstance(v, Text) else v for k, v in values.items()}
+    )
 
 
 class Text(str):
@@ -109,8 +114,7 @@ class Text(str):
     values: dict[str, Any]
 
     def __new__(cls, message: str, /, **values: Any) -> Text:
-        english = message.format(**values) if values else message
-        vietnamese = tr("vi", message, **values)
+        english, vietnamese = tr("en", message, **values), tr("vi", message, **values)
         shown = english if vietnamese == english else f"{english} / {vietnamese}"
         text = super().__new__(cls, shown)
         text.message, text.values = message, values
@@ -181,7 +185,6 @@ def catalogue_element(lang: str) -> str:
     messages from (`maps/static/i18n.js`); data, so it runs nothing and needs no CSP hash."""
     document = {
         "lang": lang,
-        "default": DEFAULT,
         "fallbacks": list(FALLBACKS),
         "locale": LOCALES.get(lang, "en-GB"),  # type: ignore[call-overload]
         "tags": HTML_TAGS,

@@ -25,7 +25,6 @@
   }
   window.i18n = {
     lang: catalogue.lang,
-    defaultLang: catalogue.default || "vi",
     locale: catalogue.locale || "en-GB",
     tags: catalogue.tags || {},
     endonyms: catalogue.endonyms || {},

@@ -124,7 +124,7 @@
   }
   function writeUrl(push) {
     const p = new URLSearchParams();
-    if (state.lang !== window.i18n.defaultLang) p.set("lang", state.lang);
+    p.set("lang", state.lang); // a shared address opens in the language it was shared in
     const c = map.getCenter();
     p.set("map", `${map.getZoom()}/${c.lat.toFixed(5)}/${c.lng.toFixed(5)}`);
     const defaults = layers.filter((l) => l.visible).map((l) => l.id).join(",");
