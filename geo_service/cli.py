@@ -10,7 +10,7 @@ from pathlib import Path
 
 from .catalogue import LAYER_ID_PATTERN
 from .exports.formats import FORMATS
-from .i18n import _l
+from .i18n import LANGUAGES, _l
 from .settings import Settings
 
 
@@ -528,7 +528,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--bbox", help="minLon,minLat,maxLon,maxLat")
     export.add_argument("--q", help="free text over names")
     export.add_argument("--crs", help="output CRS, e.g. EPSG:9206 (default WGS 84)")
-    export.add_argument("--lang", default="vi", choices=["vi", "en"], help="column header language")
+    export.add_argument("--lang", default="vi", choices=LANGUAGES, help="column header language")
     export.add_argument("--max-features", type=int, default=Settings().max_export)
     export.set_defaults(handler=cmd_export)
     importer = with_data_dir(
@@ -602,7 +602,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--year", type=int, required=True, help="the year reported on")
     report.add_argument("-o", "--output", required=True, help="file to write (.xlsx, .docx, .pdf)")
     report.add_argument("--format", choices=["xlsx", "docx", "pdf"], help="default: from the name")
-    report.add_argument("--lang", default="vi", choices=["vi", "en"])
+    report.add_argument("--lang", default="vi", choices=LANGUAGES)
     report.set_defaults(handler=cmd_report)
     projects = commands.add_parser("projects", help="pipeline projects: import, export, rebuild")
     project_actions = projects.add_subparsers(dest="action", required=True)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from geo_service.i18n import HTML_TAGS, LANGUAGES, tr
+from geo_service.i18n import ENDONYMS, HTML_TAGS, LANGUAGES, tr
 from geo_service.sample import build_sample
 
 from .conftest import load_sample_pipeline
@@ -181,9 +181,12 @@ def test_project_page_and_dashboard_in_each_language(checked, lang):
     page.goto(f"{checked.base_url}/projects/{project['id']}?f=html&lang={lang}")
     assert page.evaluate("() => document.documentElement.lang") == HTML_TAGS[lang]
     assert page.inner_text(".enquiry h2") == tr(lang, "Ask about this project")
-    assert page.locator("nav.lang-menu a[aria-current]").inner_text() == page.evaluate(
-        "() => document.querySelector('nav.lang-menu a[aria-current]').textContent"
+    current = page.locator(".lang-menu a[aria-current]")
+    assert (
+        current.inner_text() == ENDONYMS[lang]
+        and current.get_attribute("hreflang") == HTML_TAGS[lang]
     )
+    assert page.locator(".lang-menu a").count() == len(LANGUAGES)
     checked.screenshot(f"project-{lang}.png")
     checked.axe(f"project page ({lang})")
     page.goto(f"{checked.base_url}/dashboard?lang={lang}")

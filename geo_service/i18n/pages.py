@@ -58,7 +58,7 @@ def language_menu(context: Context, params: Mapping[str, Any]) -> Markup:
             )
         )
     label = tr(context["lang"], "Language")
-    return Markup('<nav class="lang-menu" aria-label="{0}"><ul>{1}</ul></nav>').format(
+    return Markup('<ul class="lang-menu" aria-label="{0}">{1}</ul>').format(
         label, Markup("").join(items)
     )
 

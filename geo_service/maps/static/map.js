@@ -242,7 +242,7 @@
       // a pin per area at zooms where the shapes are too small to see or click (each move redraws)
       geo.eachLayer((item) => {
         if (!item.getBounds) return; // a point of a layer of areas (a project not yet drawn as one) is its own pin
-        const pin = L.marker(item.getBounds().getCenter(), { icon: pinIcon(layer, "area-pin"), title: featureName(item.feature.properties) });
+        const pin = L.marker(item.getBounds().getCenter(), { icon: pinIcon(layer, "area-pin"), title: featureName(item.feature.properties), siteId: item.feature.id });
         pin.on("click", () => openCard(layer.id, item.feature.id));
         pin.on("keypress", pressed(() => openCard(layer.id, item.feature.id)));
         target.addLayer(pin);
@@ -628,7 +628,8 @@
     if (!layer) return;
     state.site = `${layerId}/${fid}`;
     // focus goes back where it came from when the card closes (a marker, a shortlist entry)
-    if (document.activeElement && document.activeElement !== document.body) runtime.opener = document.activeElement;
+    const from = document.activeElement;
+    runtime.opener = from && from !== document.body ? { element: from, site: from.classList.contains("leaflet-marker-icon") ? state.site : null } : null;
     if (push) writeUrl(true);
     restyle();
     try {
@@ -644,7 +645,12 @@
     state.site = null;
     runtime.card = null;
     const card = document.getElementById("card");
-    if (card.contains(document.activeElement) && runtime.opener && document.contains(runtime.opener)) runtime.opener.focus();
+    if (card.contains(document.activeElement) && runtime.opener) {
+      // the marker may have been redrawn since (a pan, a refresh): its feature's marker now
+      const { element, site } = runtime.opener;
+      const target = document.contains(element) ? element : site && markerElement(...site.split(/\/(.*)/s).slice(0, 2));
+      (target || document.getElementById(config.map)).focus();
+    }
     card.hidden = true;
     restyle();
     if (push) writeUrl(true);
@@ -884,7 +890,16 @@
   function afterBasketChange() {
     writeUrl(false);
     renderBasket();
+    const focused = document.activeElement && document.activeElement.id; // kept across the redraw
     if (runtime.card) renderCard(...runtime.card);
+    if (focused && document.getElementById(focused)) document.getElementById(focused).focus();
+  }
+  /** The element of a feature's marker (its point, or its area's pin) as drawn now, if shown. */
+  function markerElement(layerId, fid) {
+    const layer = byId[layerId];
+    if (!layer) return null;
+    const found = group(layer).getLayers().find((m) => m.getElement && (m.options.siteId || (m.feature && m.feature.id)) === fid);
+    return found ? found.getElement() : null;
   }
   function renderBasket() {
     const items = runtime.shortlist ? runtime.shortlist.items : [];
