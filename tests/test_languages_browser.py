@@ -21,7 +21,7 @@ from geo_service.sample import build_sample
 
 from .conftest import load_sample_pipeline
 from .server import running_server
-from .test_map_browser import CHROMIUM, Watched
+from .test_map_browser import Watched
 
 sync_api = pytest.importorskip("playwright.sync_api")
 AXE = Path(__file__).resolve().parent.parent / "node_modules" / "axe-core" / "axe.min.js"
@@ -45,21 +45,6 @@ def base_url(data_dir) -> Iterator[str]:
         yield url
 
 
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        pytest.fail("Debian's chromium is missing: `apt-get install -y chromium` (test.sh does)")
-    if not AXE.exists():
-        pytest.fail(f"axe-core is missing at {AXE}: run `npm ci` (scripts/test.sh does)")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        yield browser
-        browser.close()
-
-
 class Checked(Watched):
     """A watched page that can also be checked by axe-core."""
 
@@ -71,6 +56,7 @@ class Checked(Watched):
 
     def axe(self, name: str) -> None:
         """No serious or critical axe-core violation (WCAG 2.1 A and AA, and best practice)."""
+        assert AXE.exists(), f"axe-core is missing at {AXE}: run `npm ci` (scripts/test.sh does)"
         self.page.add_script_tag(url=self.base_url + AXE_PATH)
         result = self.page.evaluate(
             """async () => {

@@ -14,10 +14,9 @@ import datetime as dt
 from pathlib import Path
 
 import xyzservices.providers as basemaps
-from jinja2 import Environment, PackageLoader, select_autoescape
 
 from ..i18n import N_, pick, tr
-from ..i18n.pages import install
+from ..i18n.pages import page_environment
 from ..maps.assets import CHART_JS, LEAFLET_CSS, LEAFLET_JS, vendor_url
 from .periods import FIGURES, Period
 from .summary import Dashboard
@@ -47,14 +46,7 @@ LABELS = {
 }
 """The names of the charts, figures and target states the page picks by their codes."""
 
-_environment = install(
-    Environment(
-        loader=PackageLoader("geo_service.dashboard", "templates"),
-        autoescape=select_autoescape(["html"]),
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-)
+_environment = page_environment("geo_service.dashboard")
 
 
 def number(value: float | None, lang: str, decimals: int = 0) -> str:

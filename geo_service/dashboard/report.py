@@ -21,7 +21,7 @@ from ..errors import InvalidParameter
 from ..exports.site_sheet import FONT, new_pdf, paragraph, table, write_pdf
 from ..i18n import N_, _l, pick, tr
 from ..pipeline.stages import STAGES
-from .page import day, number
+from .page import LABELS, day, number
 from .periods import Period
 from .summary import Dashboard, add_up, roll_up
 
@@ -64,6 +64,17 @@ class Report:
     sections: list[Section]
 
 
+COMPARED = (
+    "projects",
+    "new_projects",
+    "completed",
+    "revoked",
+    "capital_planned_billion_vnd",
+    "capital_registered_billion_vnd",
+    "capital_disbursed_billion_vnd",
+)
+"""The figures the report compares with the same period a year earlier."""
+
 MESSAGES: dict[str, Any] = {
     "title": N_("Investment attraction report {year}"),
     "subtitle": N_(
@@ -91,13 +102,7 @@ MESSAGES: dict[str, Any] = {
     "change": N_("Change"),
     "form": N_("Investment form"),
     "stage": N_("Stage"),
-    "projects": N_("Projects (period end)"),
-    "new_projects": N_("New projects"),
-    "completed": N_("Completed"),
-    "revoked": N_("Revoked"),
-    "capital_planned_billion_vnd": N_("Planned capital of new projects (billion VND)"),
-    "capital_registered_billion_vnd": N_("Registered capital of new projects (billion VND)"),
-    "capital_disbursed_billion_vnd": N_("Disbursed capital of new projects (billion VND)"),
+    **{name: LABELS[name] for name in COMPARED},  # named as the dashboard names them
     "projects_before": N_("Projects a year earlier"),
     "new_before": N_("New projects a year earlier"),
     "id": N_("Project id"),
@@ -134,17 +139,6 @@ def _texts(lang: str) -> dict[str, Any]:
         key: tuple(tr(lang, m) for m in value) if isinstance(value, tuple) else tr(lang, value)
         for key, value in MESSAGES.items()
     }
-
-
-COMPARED = (
-    "projects",
-    "new_projects",
-    "completed",
-    "revoked",
-    "capital_planned_billion_vnd",
-    "capital_registered_billion_vnd",
-    "capital_disbursed_billion_vnd",
-)
 
 
 def report_period(year: int, today: dt.date) -> Period:

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
 
-from jinja2 import Environment, pass_context
+from jinja2 import Environment, PackageLoader, pass_context, select_autoescape
 from jinja2.runtime import Context
 from markupsafe import Markup, escape
 
@@ -73,8 +73,15 @@ def scripts_catalogue(context: Context) -> Markup:
     return Markup(catalogue_element(context["lang"]))
 
 
-def install(environment: Environment) -> Environment:
-    """Give a page environment the functions above (each reads the page's `lang`)."""
+def page_environment(package: str) -> Environment:
+    """The Jinja environment of a package's page templates (`<package>/templates/*.html`),
+    autoescaped, with the functions above (each reads the page's `lang`)."""
+    environment = Environment(
+        loader=PackageLoader(package, "templates"),
+        autoescape=select_autoescape(["html"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
     environment.globals.update(
         _=_,
         language_menu=language_menu,

@@ -11,11 +11,9 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, select_autoescape
-
 from ..clock import today_in_vietnam
 from ..i18n import N_
-from ..i18n.pages import install
+from ..i18n.pages import page_environment
 
 STATIC_DIR = Path(__file__).parent / "static"
 STATIC_ROUTE = "/static/pipeline"
@@ -27,14 +25,7 @@ STEP_STATES = {
 }
 """A step's state as the page names it."""
 
-_environment = install(
-    Environment(
-        loader=PackageLoader("geo_service.pipeline", "templates"),
-        autoescape=select_autoescape(["html"]),
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-)
+_environment = page_environment("geo_service.pipeline")
 
 
 def _day(value: str | None, lang: str) -> str:
