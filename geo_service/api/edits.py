@@ -24,6 +24,7 @@ from fastapi.responses import JSONResponse, Response
 from ..edits import ANY, Edit, Editing, Published
 from ..errors import InvalidParameter, NotFound
 from ..geojson import feature_document
+from ..i18n import _l
 from ..review import actor_of
 from ..store.etags import feature_etag
 from .auth import Editor
@@ -94,9 +95,7 @@ def if_match_tag(header: str | None) -> str | None:
     if tags == ["*"]:
         return ANY
     if len(tags) != 1:
-        raise InvalidParameter(
-            "If-Match must name one ETag (or *) / If-Match phải nêu đúng một ETag"
-        )
+        raise InvalidParameter(_l("If-Match must name one ETag (or *)"))
     tag = tags[0]
     return tag[1:-1] if len(tag) >= 2 and tag[0] == tag[-1] == '"' else tag
 
@@ -200,14 +199,18 @@ def _register_change(op: str, method: str, summary: str, schema: dict, media: st
 
 
 _register_change(
-    "replace", "PUT", "Replace a feature (editor) / Thay đối tượng", FEATURE_SCHEMA, GEOJSON
+    "replace",
+    "PUT",
+    summary="Replace a feature (editor) / Thay đối tượng",
+    schema=FEATURE_SCHEMA,
+    media=GEOJSON,
 )
 _register_change(
     "update",
     "PATCH",
-    "Update a feature's properties or geometry (editor) / Sửa đối tượng",
-    PATCH_SCHEMA,
-    "application/merge-patch+json",
+    summary="Update a feature's properties or geometry (editor) / Sửa đối tượng",
+    schema=PATCH_SCHEMA,
+    media="application/merge-patch+json",
 )
 
 

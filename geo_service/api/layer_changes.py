@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from ..edits import Edit
 from ..errors import InvalidParameter
+from ..i18n import _l
 from ..review import actor_of, diff_entry
 from ..store.changes import FeatureDiff
 from .auth import Editor
@@ -91,7 +92,7 @@ def _parsed(model: type[BaseModel], body: Any) -> Any:
         problems = "; ".join(
             f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in exc.errors()
         )
-        raise InvalidParameter(f"{problems} / nội dung không hợp lệ") from None
+        raise InvalidParameter(_l("the body is not valid: {problems}", problems=problems)) from None
 
 
 @router.post(

@@ -58,6 +58,7 @@ from ..errors import (
     not_found,
     not_newest,
 )
+from ..i18n import _l
 from ..listing import Listing, Skipped, unreadable
 from ..query import BBox, Query
 from ..records.database import postgresql_engine
@@ -250,8 +251,11 @@ class PostGISStore:
         row = self._read(layer_id, lambda connection: connection.execute(statement).first())
         if row is None:
             raise NotFound(
-                f"layer {layer_id!r} has no version {version} / "
-                f"lớp {layer_id!r} không có phiên bản {version}"
+                _l(
+                    "layer {layer_id!r} has no version {version}",
+                    layer_id=layer_id,
+                    version=version,
+                )
             )
         return _Served(*row)
 
@@ -488,7 +492,7 @@ class PostGISStore:
             taken = _next_version(connection, layer_id) - 1
             if taken >= versions[0].meta.version or (uid is not None and archived_as is None):
                 raise Conflict(
-                    f"layer {layer_id!r} is already in the target store / lớp {layer_id!r} đã có"
+                    _l("layer {layer_id!r} is already in the target store", layer_id=layer_id)
                 )
             uid = _new_entry(connection, layer_id)
             for adopted in versions:
@@ -839,7 +843,7 @@ def _refused_values() -> Iterator[None]:
         yield
     except DataError as exc:
         detail = str(exc.orig).strip().splitlines()[0]
-        raise InvalidParameter(f"{detail} / giá trị không hợp lệ") from None
+        raise InvalidParameter(_l("the value is not valid: {detail}", detail=detail)) from None
 
 
 @dataclass(frozen=True)
@@ -905,8 +909,7 @@ def _database_errors(layer_id: str | None) -> Iterator[None]:
         yield
     except OperationalError as exc:
         raise LayerUnavailable(
-            "the layer store's database does not answer; try again shortly / cơ sở dữ liệu "
-            "của kho lớp không phản hồi, hãy thử lại sau"
+            _l("the layer store's database does not answer; try again shortly")
         ) from exc
     except ProgrammingError as exc:
         if layer_id is None or getattr(exc.orig, "sqlstate", None) != "42P01":  # undefined table
