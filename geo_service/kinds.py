@@ -269,7 +269,10 @@ def read_kinds(folder: Path) -> tuple[Kinds | None, list[str]]:
 _folders = DefinitionFolders(
     read_kinds,
     lambda problems: InvalidKinds(
-        "the layer kinds are not valid (run `geo-service kinds`): " + "; ".join(problems)
+        _l(
+            "the layer kinds are not valid (run `geo-service kinds`): {problems}",
+            problems="; ".join(problems),
+        )
     ),
 )
 

@@ -247,10 +247,16 @@ def history(
     changed or deleted: who made it, when, and which fields changed ("geometry" when it moved)."""
     served = store.current_version(collection_id)
     if served is None:
-        raise NotFound(f"no collection {collection_id!r}")
+        raise NotFound(_l("no collection {layer_id!r}", layer_id=collection_id))
     revisions = [r for r in store.feature_history(collection_id, feature_id) if r.version <= served]
     if not revisions:
-        raise NotFound(f"no feature {feature_id!r} in collection {collection_id!r}")
+        raise NotFound(
+            _l(
+                "no feature {feature_id!r} in collection {layer_id!r}",
+                feature_id=feature_id,
+                layer_id=collection_id,
+            )
+        )
     url = _item_url(request, collection_id, feature_id)
     return {
         "collection": collection_id,

@@ -554,12 +554,18 @@ class GeoPackageStore:
     def feature_history(self, layer_id: str, feature_id: str) -> list[FeatureRevision]:
         numbers = self.folder.numbers(layer_id)
         if not numbers:
-            raise NotFound(f"no collection {layer_id!r}")
+            raise NotFound(_l("no collection {layer_id!r}", layer_id=layer_id))
         versions = [(number, self.folder.file(layer_id, number)) for number in numbers]
         with self._readable(layer_id):
             revisions = gpkg_history.feature_history(versions, feature_id, open_readonly)
         if not revisions:
-            raise NotFound(f"no feature {feature_id!r} in collection {layer_id!r}")
+            raise NotFound(
+                _l(
+                    "no feature {feature_id!r} in collection {layer_id!r}",
+                    feature_id=feature_id,
+                    layer_id=layer_id,
+                )
+            )
         return revisions
 
     def diff(self, layer_id: str, from_version: int, to_version: int) -> Iterator[FeatureDiff]:

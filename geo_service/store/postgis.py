@@ -196,7 +196,7 @@ class PostGISStore:
     # -- the served version -------------------------------------------------------------------
     def _served(self, layer_id: str) -> _Served:
         if not LAYER_ID_PATTERN.fullmatch(layer_id):
-            raise NotFound(f"no collection {layer_id!r}")
+            raise NotFound(_l("no collection {layer_id!r}", layer_id=layer_id))
         statement = (
             select(
                 _catalogue.uid,
@@ -210,7 +210,7 @@ class PostGISStore:
         )
         row = self._read(layer_id, lambda connection: connection.execute(statement).first())
         if row is None:
-            raise NotFound(f"no collection {layer_id!r}")
+            raise NotFound(_l("no collection {layer_id!r}", layer_id=layer_id))
         return _Served(*row)
 
     def _version(self, layer_id: str, version: int | None = None) -> _Version:
@@ -686,7 +686,13 @@ class PostGISStore:
                 )
             before = None if state is None else (record.table_name, state)
         if not revisions:
-            raise NotFound(f"no feature {feature_id!r} in collection {layer_id!r}")
+            raise NotFound(
+                _l(
+                    "no feature {feature_id!r} in collection {layer_id!r}",
+                    feature_id=feature_id,
+                    layer_id=layer_id,
+                )
+            )
         return revisions
 
     def diff(self, layer_id: str, from_version: int, to_version: int) -> Iterator[FeatureDiff]:

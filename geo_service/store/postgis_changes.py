@@ -202,7 +202,11 @@ def _content(
     unknown = sorted(set(given) - set(meta.field_names))
     if unknown:
         raise InvalidParameter(
-            f"unknown properties {unknown}; the layer's fields: {', '.join(meta.field_names)}"
+            _l(
+                "unknown properties {unknown}; the layer's fields: {fields}",
+                unknown=unknown,
+                fields=", ".join(meta.field_names),
+            )
         )
     if change.op == "update" and row is not None:
         properties = {**row.properties, **given}
