@@ -82,7 +82,7 @@ CASES = {
     "unknown static file": ("GET", "/static/map/nope.js", {}, 404),
     # 405: a known path, another method
     "wrong method": ("DELETE", "/collections", {}, 405),
-    "wrong method on items": ("POST", "/collections/grid/items", {}, 405),
+    "wrong method on items": ("DELETE", "/collections/grid/items", {}, 405),
     # 409: creating what exists
     "layer exists": (
         "POST", "/admin/layers",

@@ -158,7 +158,7 @@ def _answer(
     | _errors(400, 401, 403, 404, 409, 413, 415),
 )
 def create_item(
-    request: Request, collection_id: str, token: Editor, editing: EditingDep, body: Body
+    request: Request, collection_id: str, body: Body, token: Editor, editing: EditingDep
 ) -> Response:
     published = editing.apply(
         collection_id, [Edit("create", None, body)], actor=actor_of(token), action="feature.create"
@@ -173,9 +173,9 @@ def _register_change(op: str, method: str, summary: str, schema: dict, media: st
         request: Request,
         collection_id: str,
         feature_id: str,
+        body: Body,
         token: Editor,
         editing: EditingDep,
-        body: Body,
         if_match: IfMatch = None,
     ) -> Response:
         edit = Edit(op, feature_id, body, if_match_tag(if_match))

@@ -102,7 +102,7 @@ def _parsed(model: type[BaseModel], body: Any) -> Any:
     openapi_extra=body_schema(ChangeSet),
 )
 def changes(
-    request: Request, layer_id: str, token: Editor, editing: EditingDep, body: Body
+    request: Request, layer_id: str, body: Body, token: Editor, editing: EditingDep
 ) -> JSONResponse:
     sent = _parsed(ChangeSet, body)
     published = editing.apply(
@@ -183,6 +183,6 @@ def preview(request: Request, layer_id: str, token: Editor, review: ReviewDep) -
     status_code=201,
     openapi_extra=body_schema(Comment),
 )
-def comment(layer_id: str, token: Editor, review: ReviewDep, body: Body) -> dict:
+def comment(layer_id: str, body: Body, token: Editor, review: ReviewDep) -> dict:
     sent = _parsed(Comment, body)
     return review.comment(token, layer_id, sent.comment, sent.version)
