@@ -30,7 +30,6 @@ from .raster_data import write_tiff
 from .server import running_server
 from .staff import staff_token
 
-CHROMIUM = Path("/usr/bin/chromium")
 TILE_HOSTS = {"tile.openstreetmap.org", "server.arcgisonline.com"}
 ARTIFACTS = Path(__file__).parent / "artifacts"
 
@@ -66,21 +65,6 @@ def map_data(tmp_path_factory) -> Path:
 def base_url(map_data) -> Iterator[str]:
     with running_server(map_data) as url:
         yield url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        pytest.fail(
-            "Debian's chromium is missing: `apt-get install -y chromium` (scripts/test.sh does)"
-        )
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        yield browser
-        browser.close()
 
 
 REPORT_CSP = """document.addEventListener("securitypolicyviolation", (e) =>

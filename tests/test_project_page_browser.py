@@ -17,10 +17,11 @@ from pathlib import Path
 
 import pytest
 
+from .conftest import CHROMIUM
 from .pipeline_app import pipeline_data_dir, project_body, with_grid
 from .server import running_server
 from .staff import bearer, staff_token
-from .test_map_browser import ARTIFACTS, CHROMIUM
+from .test_map_browser import ARTIFACTS
 
 sync_api = pytest.importorskip("playwright.sync_api")
 

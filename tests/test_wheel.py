@@ -30,8 +30,9 @@ import pytest
 from geo_service.locations import DEFINITION_FOLDERS
 from geo_service.maps.assets import bundle_files
 
+from .conftest import CHROMIUM
 from .server import server_process
-from .test_map_browser import CHROMIUM, Watched, sync_api
+from .test_map_browser import Watched, sync_api
 
 ROOT = Path(__file__).resolve().parent.parent
 
