@@ -346,3 +346,24 @@ def test_the_tile_cache_keeps_within_its_bytes():
     cache.put(11, VectorTile(bytes(5000), 1, False))  # larger than the whole cache
     assert cache.get(11) is None
     assert TileCache(0).get(1) is None
+
+
+@pytest.mark.parametrize("layer_id", ["industrial_zones", "investment_projects"])
+def test_every_feature_of_a_layer_is_in_the_tiles_over_its_extent(sample_client, layer_id):
+    """Layers of the sample, the pipeline's projects (read from the records database) among
+    them: the tiles a tileset's limits name at zoom 10 hold every feature between them."""
+    described = sample_client.get(f"/collections/{layer_id}/tiles/WebMercatorQuad").json()
+    level = next(m for m in described["tileMatrixSetLimits"] if m["tileMatrix"] == "10")
+    found: set[str] = set()
+    for x in range(level["minTileCol"], level["maxTileCol"] + 1):
+        for y in range(level["minTileRow"], level["maxTileRow"] + 1):
+            answer = sample_client.get(f"/collections/{layer_id}/tiles/WebMercatorQuad/10/{x}/{y}")
+            if answer.status_code == 200:
+                layers = mapbox_vector_tile.decode(answer.content)
+                found |= {f["properties"]["id"] for f in layers[layer_id]["features"]}
+            else:
+                assert answer.status_code == 204, answer.text
+    items = sample_client.get(f"/collections/{layer_id}/items", params={"limit": 1000}).json()
+    assert len(items["features"]) == items["numberMatched"] > 0
+    drawable = {f["id"] for f in items["features"] if f["geometry"] is not None}
+    assert found == drawable  # a project not yet located has nothing to draw
