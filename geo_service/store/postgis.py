@@ -369,14 +369,15 @@ class PostGISStore:
         with layer.centres_lock:
             if layer.centres is None:
                 minx, miny, maxx, maxy = layer.sql.spatial.box()
-                statement = select((minx + maxx) / 2, (miny + maxy) / 2).select_from(
-                    layer.sql.source
-                )
+                statement = select(
+                    layer.sql.order, (minx + maxx) / 2, (miny + maxy) / 2
+                ).select_from(layer.sql.source)
                 found = self._read(layer.meta.id, lambda c: c.execute(statement).all())
-                xy = np.array(found, dtype=np.float64)
-                xy = xy.reshape(-1, 2)
-                present = ~np.isnan(xy).any(axis=1)  # features without a geometry
-                layer.centres = Centres(xy[present, 0].copy(), xy[present, 1].copy())
+                rows = np.array(found, dtype=np.float64).reshape(-1, 3)
+                rows = rows[~np.isnan(rows[:, 1:]).any(axis=1)]  # features without a geometry
+                layer.centres = Centres(
+                    rows[:, 1].copy(), rows[:, 2].copy(), rows[:, 0].astype(np.int64)
+                )
             return layer.centres
 
     # -- versions ---------------------------------------------------------------------------
