@@ -96,7 +96,8 @@ class VectorTiles:
         if cached is not None:
             return ServedTile(cached, etag)
         made = self.store.tile(meta.id, query, tile, self.limit)
-        if self.store.layer(meta.id).version != meta.version:
-            return ServedTile(made, None)  # published meanwhile: neither version's to keep
+        version = made.version if made.version is not None else self.store.layer(meta.id).version
+        if version != meta.version:
+            return ServedTile(made, None)  # published meanwhile: not the version tagged
         self.cache.put(etag, made)
         return ServedTile(made, etag)

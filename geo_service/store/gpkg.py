@@ -443,7 +443,8 @@ class GeoPackageStore:
         with self._open(layer_id) as (layer, connection):
             sql, params, columns = self._select(layer, tiled, layer.compiler.where(tiled))
             rows = connection.execute(sql, params).fetchall()
-        return encode_features([_feature(row, columns) for row in rows], tile, layer_id, limit)
+        made = encode_features([_feature(row, columns) for row in rows], tile, layer_id, limit)
+        return dataclasses.replace(made, version=layer.version)
 
     def warm(self) -> None:
         for meta in self.layers():

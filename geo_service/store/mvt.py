@@ -50,6 +50,8 @@ class VectorTile:
     """How many features it holds."""
     truncated: bool
     """Whether more features reach the tile than it holds (the limit was reached)."""
+    version: int | None = None
+    """The layer version it was made from, where the store knows it."""
 
 
 def tile_query(query: Query, tile: Tile, limit: int) -> Query:
@@ -101,8 +103,10 @@ def postgis_tile_statement(
     layer: SqlLayer, compiler: QueryCompiler, query: Query, tile: Tile, limit: int
 ) -> Select:
     """One statement answering a tile of a layer kept in PostGIS (`tile_query`'s `query`):
-    the tile (NULL when empty), the features it holds and whether more reached it. The widened
-    tile's box narrows through the GiST index; `ST_AsMVTGeom` clips and snaps."""
+    the tile (NULL when empty), how many features it holds, and how many rows reached it (at
+    most `limit`: one scan, no second pass to learn whether more would have; reaching the
+    limit counts as cut). The widened tile's box narrows through the GiST index;
+    `ST_AsMVTGeom` clips and snaps."""
     assert isinstance(layer.spatial, PostGISColumn)
     envelope = func.ST_TileEnvelope(tile.z, tile.x, tile.y)
     geometry = func.ST_AsMVTGeom(
@@ -117,14 +121,13 @@ def postgis_tile_statement(
         )
         .select_from(layer.source)
         .where(layer.spatial.overlaps(query.bbox), compiler.where(replace(query, bbox=None)))
-        .limit(limit + 1)
-        .cte("reaching")
+        .limit(limit)
+        .subquery("t")
     )
-    drawn = select(reaching).where(reaching.c[MVT_GEOMETRY].is_not(None)).limit(limit).subquery("t")
     return select(
-        select(func.ST_AsMVT(literal_column(drawn.name), layer.meta.id, EXTENT, MVT_GEOMETRY))
-        .select_from(drawn)
-        .scalar_subquery(),
-        select(func.count()).select_from(drawn).scalar_subquery(),
-        select(func.count()).select_from(reaching).scalar_subquery(),
-    )
+        func.ST_AsMVT(literal_column(reaching.name), layer.meta.id, EXTENT, MVT_GEOMETRY).filter(
+            reaching.c[MVT_GEOMETRY].is_not(None)
+        ),
+        func.count(reaching.c[MVT_GEOMETRY]),
+        func.count(),
+    ).select_from(reaching)

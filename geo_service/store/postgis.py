@@ -23,6 +23,7 @@ the queries asked, the box centres unfiltered grids are counted from. Reads may 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -355,7 +356,8 @@ class PostGISStore:
 
     def tile(self, layer_id: str, query: Query, tile: Tile, limit: int) -> VectorTile:
         layer = self._version(layer_id)
-        return self._retried(layer_id, lambda: layer.reader.tile(layer.sql, query, tile, limit))
+        made = self._retried(layer_id, lambda: layer.reader.tile(layer.sql, query, tile, limit))
+        return dataclasses.replace(made, version=layer.number)
 
     def warm(self) -> None:
         for meta in self.layers():

@@ -107,7 +107,7 @@ class SqlReader:
             statement = postgis_tile_statement(layer, compiler, tiled, tile, limit)
             with self.engine.connect() as connection:
                 data, drawn, reaching = connection.execute(statement).one()
-            return VectorTile(bytes(data or b""), drawn, reaching > limit)
+            return VectorTile(bytes(data or b""), drawn, reaching >= limit)
         fields = compiler.selected(tiled.properties)
         with self.engine.connect() as connection:
             rows = connection.execute(compiler.page(tiled, compiler.where(tiled), fields)).all()
