@@ -347,6 +347,16 @@
         .setContent(tooltipHtml(layer, { properties: e.layer.properties })).addTo(map);
     });
     grid.on("mouseout", () => runtime.hover && runtime.hover.remove());
+    // the page is busy while the view's tiles load (what "idle" waits for), until removed
+    let loading = false;
+    grid.on("loading", () => {
+      if (!loading) busy(1);
+      loading = true;
+    });
+    grid.on("load remove", () => {
+      if (loading) busy(-1);
+      loading = false;
+    });
     target.clearLayers();
     // straight into the group, never into a cluster (which takes markers alone)
     L.FeatureGroup.prototype.addLayer.call(target, grid);
