@@ -18,11 +18,10 @@ from ..query import BBox, Query
 from .changes import FeatureChange, FeatureDiff, FeatureRevision
 
 if TYPE_CHECKING:
+    import geopandas as gpd
+
     from ..tilematrix import Tile
     from .mvt import VectorTile
-
-if TYPE_CHECKING:
-    import geopandas as gpd
 
 
 @dataclass(frozen=True)
