@@ -84,7 +84,13 @@ def map_page(
     problem = missing_assets_message(settings.assets_dir)
     if problem:
         raise AssetsMissing(f"{problem} / thiếu tệp giao diện, chạy `npm ci`")
-    page = build_map_page(definition, store, rasters.rasters(), settings.rank_max_candidates)
+    page = build_map_page(
+        definition,
+        store,
+        rasters.rasters(),
+        settings.rank_max_candidates,
+        settings.tile_max_features,
+    )
     return html_page(page, tile_sources(definition))
 
 

@@ -26,7 +26,7 @@ from ..rasters.meta import RasterMeta
 from ..rasters.tiles import legend, native_zoom
 from ..store import Store
 from ..text import fold
-from .assets import LEAFLET_CSS, LEAFLET_JS, OWN_ROUTE, PLUGINS, served
+from .assets import LEAFLET_CSS, LEAFLET_JS, OWN_ROUTE, PLUGINS, VECTOR_GRID_JS, served, vendor_url
 from .definition import MapDefinition, MapLayer
 
 
@@ -178,10 +178,15 @@ def raster_overlay(meta: RasterMeta) -> folium.TileLayer:
 
 
 def build_map_page(
-    definition: MapDefinition, store: Store, rasters: list[RasterMeta], rank_limit: int
+    definition: MapDefinition,
+    store: Store,
+    rasters: list[RasterMeta],
+    rank_limit: int,
+    tile_max_features: int,
 ) -> str:
     """The whole HTML page for one map definition over the store's current layers and rasters;
-    `rank_limit` is the most sites one ranking may hold."""
+    `rank_limit` is the most sites one ranking may hold, `tile_max_features` the most features
+    one vector tile holds (where tiles would be cut, the map shows counts per area instead)."""
     published = {meta.id: meta for meta in store.layers()}
     shown = map_layers(definition, published)
     totals = feature_counts(store, [meta.id for meta, _ in shown])
@@ -259,6 +264,7 @@ def build_map_page(
         "description_vi": definition.description_vi,
         "description_en": definition.description_en,
         "max_features": definition.max_features,
+        "tile_max_features": tile_max_features,
         "view": start,
         "nearby": [layer_id for layer_id in definition.nearby if layer_id in published],
         "provinces": places_config(definition.provinces),
@@ -271,6 +277,7 @@ def build_map_page(
     root.html.add_child(
         folium.Element(f'<script type="application/json" id="map-config">{payload}</script>')
     )
+    root.html.add_child(folium.JavascriptLink(vendor_url(VECTOR_GRID_JS)))
     for script in ("map.js", "rank.js"):
         root.html.add_child(folium.JavascriptLink(f"{OWN_ROUTE}/{script}"))
     return root.render()

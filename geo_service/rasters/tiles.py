@@ -23,13 +23,10 @@ from rasterio.transform import from_bounds
 from rasterio.vrt import WarpedVRT
 
 from ..errors import InvalidParameter
+from ..tilematrix import HALF_WORLD, MERCATOR_LATITUDE, TILE_SIZE, Tile
 from .meta import ColourStop, RasterMeta
 
-TILE_SIZE = 256
 MAX_ZOOM = 22
-HALF_WORLD = 20037508.342789244
-"""Half the width of the web-mercator square, in metres."""
-MERCATOR_LATITUDE = 85.0511287798
 _TO_MERCATOR = Transformer.from_crs("EPSG:4326", "EPSG:3857", always_xy=True)
 
 
@@ -39,13 +36,6 @@ def check_tile(z: int, x: int, y: int) -> None:
             f"no tile {z}/{x}/{y}: zoom is 0–{MAX_ZOOM} and x, y 0–2^zoom−1 / "
             f"không có ô {z}/{x}/{y}: mức thu phóng 0–{MAX_ZOOM}, x và y 0–2^zoom−1"
         )
-
-
-def tile_bounds(z: int, x: int, y: int) -> tuple[float, float, float, float]:
-    """The tile's (minx, miny, maxx, maxy) in EPSG:3857 (XYZ scheme, y down from the north)."""
-    size = 2 * HALF_WORLD / 2**z
-    west, north = -HALF_WORLD + x * size, HALF_WORLD - y * size
-    return west, north - size, west + size, north
 
 
 def colour_lookup(stops: list[ColourStop], values: np.ndarray) -> np.ndarray:
@@ -59,7 +49,7 @@ def colour_lookup(stops: list[ColourStop], values: np.ndarray) -> np.ndarray:
 def render_tile(path: Path, meta: RasterMeta, z: int, x: int, y: int) -> bytes:
     """A 256 × 256 RGBA PNG of the raster over tile z/x/y."""
     check_tile(z, x, y)
-    bounds = tile_bounds(z, x, y)
+    bounds = Tile(z, x, y).bounds()
     left, bottom, right, top = _mercator_extent(meta.bounds_wgs84)
     if not (left < bounds[2] and bounds[0] < right and bottom < bounds[3] and bounds[1] < top):
         return empty_tile()

@@ -75,7 +75,7 @@
     lang: "vi", q: "", province: "", commune: "", inview: false,
     filters: {}, visible: new Set(), rasters: new Set(), site: null, shortlist: null,
   };
-  const runtime = { pending: 0, seq: {}, counts: {}, shortlist: null, card: null, cardParts: {} };
+  const runtime = { pending: 0, seq: {}, counts: {}, shortlist: null, card: null, cardParts: {}, tiles: {}, hover: null };
   const rasters = config.rasters;
 
   // -- small helpers ---------------------------------------------------------------------------
@@ -306,6 +306,62 @@
     if (target.addLayers) cells.forEach((m) => L.FeatureGroup.prototype.addLayer.call(target, m));
     else cells.forEach((m) => target.addLayer(m));
   }
+  /** The vector tiles' URL template of a layer: its filters, and the properties cards and
+   * tooltips show (changing a filter changes the URL, and so every tile). */
+  function tileUrl(layer) {
+    const params = queryParams(layer);
+    params.set("properties", ["name_vi", "name_en", ...layer.tooltip].join(","));
+    return `/collections/${layer.id}/tiles/WebMercatorQuad/{z}/{x}/{y}?` + params;
+  }
+  /** Tiles of the current view (each would hold its share of the view's features). */
+  function tilesInView() {
+    const b = map.getPixelBounds();
+    const across = Math.floor(b.max.x / 256) - Math.floor(b.min.x / 256) + 1;
+    const down = Math.floor(b.max.y / 256) - Math.floor(b.min.y / 256) + 1;
+    return across * down;
+  }
+  function tileStyle(layer, id) {
+    const selected = state.site === `${layer.id}/${id}`;
+    const line = { color: selected ? "#111827" : layer.color, weight: selected ? 4 : 1.5 };
+    if (layer.geometry === "polygon") return { ...line, fill: true, fillColor: layer.color, fillOpacity: 0.3 };
+    if (layer.geometry === "point") return { ...line, radius: 5, fill: true, fillColor: layer.color, fillOpacity: 0.8 };
+    return line;
+  }
+  /** A layer too big for GeoJSON in this view drawn as vector tiles (Leaflet.VectorGrid): each
+   * feature clickable like the others; kept across moves while its filters stay the same. */
+  function drawTiles(layer) {
+    const target = group(layer);
+    const url = tileUrl(layer);
+    const known = runtime.tiles[layer.id];
+    if (known && known.url === url && target.hasLayer(known.grid)) return;
+    const grid = L.vectorGrid.protobuf(url, {
+      rendererFactory: L.svg.tile,
+      interactive: true,
+      maxNativeZoom: 24,
+      getFeatureId: (f) => f.properties.id,
+      vectorTileLayerStyles: { [layer.id]: (properties) => tileStyle(layer, properties.id) },
+    });
+    grid.on("click", (e) => openCard(layer.id, e.layer.properties.id));
+    grid.on("mouseover", (e) => {
+      runtime.hover = L.tooltip({ sticky: true }).setLatLng(e.latlng)
+        .setContent(tooltipHtml(layer, { properties: e.layer.properties })).addTo(map);
+    });
+    grid.on("mouseout", () => runtime.hover && runtime.hover.remove());
+    // the page is busy while the view's tiles load (what "idle" waits for), until removed
+    let loading = false;
+    grid.on("loading", () => {
+      if (!loading) busy(1);
+      loading = true;
+    });
+    grid.on("load remove", () => {
+      if (loading) busy(-1);
+      loading = false;
+    });
+    target.clearLayers();
+    // straight into the group, never into a cluster (which takes markers alone)
+    L.FeatureGroup.prototype.addLayer.call(target, grid);
+    runtime.tiles[layer.id] = { url, grid };
+  }
   async function drawLayer(layer) {
     const seq = (runtime.seq["draw:" + layer.id] || 0) + 1;
     runtime.seq["draw:" + layer.id] = seq;
@@ -326,6 +382,8 @@
         cells = await api(`/collections/${layer.id}/grid`, params);
         if (cells.numberMatched <= config.max_features) cells = null;
       }
+      // too many for GeoJSON: vector tiles, unless the tiles would be cut at their limit
+      const tiled = cells && cells.numberMatched / tilesInView() <= config.tile_max_features;
       let data = null;
       if (!cells) {
         const params = queryParams(layer, { bbox });
@@ -334,8 +392,10 @@
         data = await api(`/collections/${layer.id}/items`, params);
       }
       if (runtime.seq["draw:" + layer.id] !== seq) return;
-      if (cells) drawCells(layer, cells);
+      if (tiled) drawTiles(layer);
+      else if (cells) drawCells(layer, cells);
       else drawFeatures(layer, data);
+      if (!tiled) delete runtime.tiles[layer.id];
       runtime.counts["view:" + layer.id] = cells ? cells.numberMatched : data.numberMatched;
       updateMessage();
     } catch (error) {
@@ -659,6 +719,14 @@
   }
   function restyle() {
     for (const layer of layers) {
+      const tiles = runtime.tiles[layer.id];
+      if (tiles) {
+        // the selected feature stands out; the one selected before goes back to its style
+        const id = state.site && state.site.startsWith(layer.id + "/") ? state.site.slice(layer.id.length + 1) : null;
+        if (tiles.selected && tiles.selected !== id) tiles.grid.resetFeatureStyle(tiles.selected);
+        if (id) tiles.grid.setFeatureStyle(id, tileStyle(layer, id));
+        tiles.selected = id;
+      }
       if (layer.geometry === "point") continue;
       group(layer).eachLayer((item) => item.feature && item.setStyle && item.setStyle(polygonStyle(layer, item.feature)));
     }
