@@ -31,6 +31,132 @@ DATA_QUALITY_CODES = _codes(
     ("synthetic_demo", "Dữ liệu mô phỏng (demo)", "Synthetic demo data"),
 )
 
+# ---- investor facts and provenance (begin) ----------------------------------------------------
+# The facts investors compare between sites, and how good a feature's geometry is. Each kind
+# below takes them in one delimited block, so they move as one piece wherever kinds live.
+GEOMETRY_QUALITY_CODES = _codes(
+    ("surveyed", "Ranh giới đo đạc", "Surveyed boundary"),
+    ("indicative", "Vị trí, hình dạng minh họa", "Indicative location and shape"),
+    ("placeholder", "Hình giữ chỗ, không thể hiện diện tích", "Placeholder shape, gives no area"),
+    ("centroid", "Điểm tâm đơn vị hành chính", "Centre point of an administrative unit"),
+)
+
+PROVENANCE_FIELDS: list[FieldSpec] = [
+    FieldSpec(
+        name="geometry_quality",
+        type="string",
+        label_vi="Chất lượng hình học",
+        label_en="Geometry quality",
+        codes=GEOMETRY_QUALITY_CODES,
+    ),
+    FieldSpec(
+        name="status_note",
+        type="string",
+        label_vi="Hiện trạng theo văn bản",
+        label_en="Status in the source's words",
+    ),
+    FieldSpec(name="source_en", type="string", label_vi="Nguồn (tiếng Anh)", label_en="Source"),
+]
+
+INCENTIVE_AREA_CODES = _codes(
+    (
+        "especially_difficult",
+        "Địa bàn có điều kiện kinh tế - xã hội đặc biệt khó khăn",
+        "Area of especially difficult socio-economic conditions",
+    ),
+    (
+        "difficult",
+        "Địa bàn có điều kiện kinh tế - xã hội khó khăn",
+        "Area of difficult socio-economic conditions",
+    ),
+    ("none", "Không thuộc địa bàn ưu đãi đầu tư", "Not an investment-incentive area"),
+)
+
+STATED_FACTS: list[FieldSpec] = [
+    FieldSpec(
+        name="free_land_ha", type="number", label_vi="Đất còn trống", label_en="Free land",
+        unit="ha",
+    ),
+    FieldSpec(
+        name="lease_price_vnd_m2_year", type="number", label_vi="Giá thuê đất",
+        label_en="Land lease price", unit="VND/m²/năm",
+    ),
+    FieldSpec(name="lease_term", type="string", label_vi="Thời hạn thuê", label_en="Lease term"),
+    FieldSpec(
+        name="incentive_area", type="string", label_vi="Địa bàn ưu đãi theo Luật Đầu tư",
+        label_en="Incentive area under the Investment Law", codes=INCENTIVE_AREA_CODES,
+    ),
+    FieldSpec(
+        name="power_capacity_mva", type="number", label_vi="Công suất cấp điện",
+        label_en="Power supply capacity", unit="MVA",
+    ),
+    FieldSpec(
+        name="water_capacity_m3_day", type="number", label_vi="Công suất cấp nước",
+        label_en="Water supply capacity", unit="m³/ngày đêm",
+    ),
+    FieldSpec(
+        name="wastewater_capacity_m3_day", type="number", label_vi="Công suất xử lý nước thải",
+        label_en="Wastewater treatment capacity", unit="m³/ngày đêm",
+    ),
+    FieldSpec(
+        name="facts_source", type="string", label_vi="Nguồn số liệu cho nhà đầu tư",
+        label_en="Source of the investor facts",
+    ),
+]  # fmt: skip
+
+DISTANCE_FACTS: list[FieldSpec] = [
+    FieldSpec(
+        name="dist_national_road_km", type="number", label_vi="Khoảng cách tới quốc lộ",
+        label_en="Distance to a national road", unit="km",
+    ),
+    FieldSpec(
+        name="dist_airport_km", type="number", label_vi="Khoảng cách tới sân bay",
+        label_en="Distance to an airport", unit="km",
+    ),
+    FieldSpec(
+        name="dist_border_gate_km", type="number", label_vi="Khoảng cách tới cửa khẩu",
+        label_en="Distance to a border gate", unit="km",
+    ),
+    FieldSpec(
+        name="dist_hanoi_km", type="number", label_vi="Khoảng cách tới Hà Nội",
+        label_en="Distance to Hà Nội", unit="km",
+    ),
+    FieldSpec(
+        name="distances_source", type="string", label_vi="Cách tính khoảng cách",
+        label_en="How the distances were computed",
+    ),
+]  # fmt: skip
+
+COMPLETENESS_FIELD = FieldSpec(
+    name="completeness_pct",
+    type="number",
+    label_vi="Mức đầy đủ thông tin",
+    label_en="Completeness",
+    unit="%",
+    description_vi="Tỷ lệ thông tin cho nhà đầu tư đã có",
+    description_en="Share of the investor facts that are known",
+)
+
+INVESTOR_FACTS: list[FieldSpec] = [*STATED_FACTS, *DISTANCE_FACTS, COMPLETENESS_FIELD]
+
+TRANSPORT_TYPE_CODES = _codes(
+    ("national_road", "Quốc lộ", "National road"),
+    ("expressway", "Đường cao tốc", "Expressway"),
+    ("airport", "Cảng hàng không, sân bay", "Airport"),
+    ("seaport", "Cảng biển", "Seaport"),
+    ("border_gate", "Cửa khẩu", "Border gate"),
+)
+
+RAW_MATERIAL_CODES = _codes(
+    ("fruit", "Cây ăn quả", "Fruit"),
+    ("coffee", "Cà phê", "Coffee"),
+    ("tea", "Chè", "Tea"),
+    ("orange", "Cam", "Orange"),
+    ("sugar_cane", "Mía", "Sugar cane"),
+    ("planted_forest", "Gỗ rừng trồng", "Planted forest timber"),
+)
+# ---- investor facts and provenance (end) ------------------------------------------------------
+
 COMMON_FIELDS: list[FieldSpec] = [
     FieldSpec(name="code", type="string", label_vi="Mã", label_en="Code"),
     FieldSpec(
@@ -53,6 +179,9 @@ COMMON_FIELDS: list[FieldSpec] = [
         codes=DATA_QUALITY_CODES,
     ),
     FieldSpec(name="updated_at", type="date", label_vi="Cập nhật", label_en="Last updated"),
+    # -- investor facts and provenance: begin
+    *PROVENANCE_FIELDS,
+    # -- investor facts and provenance: end
 ]
 
 KIND_FIELDS: dict[str, list[FieldSpec]] = {
@@ -101,6 +230,9 @@ KIND_FIELDS: dict[str, list[FieldSpec]] = {
         FieldSpec(
             name="approved_year", type="integer", label_vi="Năm phê duyệt", label_en="Year approved"
         ),
+        # -- investor facts: begin
+        *INVESTOR_FACTS,
+        # -- investor facts: end
     ],
     "tourism_area": [
         FieldSpec(
@@ -174,6 +306,9 @@ KIND_FIELDS: dict[str, list[FieldSpec]] = {
         FieldSpec(
             name="auction_date", type="date", label_vi="Ngày đấu giá", label_en="Auction date"
         ),
+        # -- investor facts: begin
+        *INVESTOR_FACTS,
+        # -- investor facts: end
     ],
     "commune": [
         FieldSpec(
@@ -189,6 +324,27 @@ KIND_FIELDS: dict[str, list[FieldSpec]] = {
         ),
         FieldSpec(name="province_name", type="string", label_vi="Tỉnh", label_en="Province"),
     ],
+    # -- investor facts and provenance: begin
+    "transport": [
+        FieldSpec(
+            name="transport_type",
+            type="string",
+            label_vi="Loại công trình giao thông",
+            label_en="Transport type",
+            codes=TRANSPORT_TYPE_CODES,
+        ),
+    ],
+    "raw_material_area": [
+        FieldSpec(
+            name="crop",
+            type="string",
+            label_vi="Loại nguyên liệu",
+            label_en="Raw material",
+            codes=RAW_MATERIAL_CODES,
+        ),
+        FieldSpec(name="products", type="string", label_vi="Sản phẩm", label_en="Products"),
+    ],
+    # -- investor facts and provenance: end
     "other": [],
 }
 

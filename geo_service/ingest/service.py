@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from ..admin_store import AdminStore
 from ..catalogue import LAYER_ID_PATTERN, LayerMeta
 from ..errors import InvalidParameter, NotFound, check_existence, missing
+from ..facts import with_facts
 from ..kinds import KIND_FIELDS
 from ..store import Store
 from .read import ReadOptions, UploadLimits, read_upload
@@ -165,6 +166,7 @@ def ingest(
     report = checked
     if prepared is None or request.dry_run:
         return report
+    prepared = with_facts(store, meta, prepared)
     report.version = store.publish(meta, prepared, new=new, draft=request.draft)
     report.published, report.draft = not request.draft, request.draft
     admin.record(

@@ -1,0 +1,214 @@
+"""Investor facts: which facts a site of each kind should carry, the distances computed from the
+catalogue's own layers, and how complete a site's facts are.
+
+Stated facts (free land, lease price and term, incentive area, utilities) come from documents
+and are never computed. Distances are: from the site to the nearest feature of a target type
+in any published layer (national roads, airports, border gates) or to a fixed place (Hà Nội),
+on the WGS 84 ellipsoid (`analysis.proximity`). A distance the layer already states is kept;
+one with no target in the catalogue stays empty. `completeness_pct` is the share of the kind's
+facts that are known, stored with the feature so that it filters and facets like any field.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+
+import geopandas as gpd
+import pandas as pd
+import shapely
+from shapely.geometry import Point
+from shapely.geometry.base import BaseGeometry
+
+from .analysis.proximity import distances, nearest
+from .catalogue import LayerMeta
+from .errors import LayerUnavailable, NotFound
+from .kinds import COMPLETENESS_FIELD, DISTANCE_FACTS, STATED_FACTS
+from .places import communes_of_province
+from .query import And, Comparison, Literal, Property
+from .store import Feature, Store
+
+FACT_KINDS = ("industrial_zone", "land_auction_plot")
+"""Kinds whose sites carry investor facts and a completeness score."""
+NOT_FOR_PLOTS = {"free_land_ha", "lease_price_vnd_m2_year", "lease_term"}
+"""An auction plot is sold whole at a starting price: free land and a lease do not apply."""
+NOT_BUILT = {"planned", "calling_investment", "under_construction"}
+"""Statuses of a target that exists on paper only: its distances say so."""
+HANOI_WARD = "Phường Hoàn Kiếm"
+"""Distances to Hà Nội are to the centre of this ward (vietnamadminunits), the city's core."""
+
+
+@dataclass(frozen=True)
+class DistanceTarget:
+    field: str
+    label_vi: str
+    label_en: str
+    matches: tuple[tuple[str, str], ...] = ()
+    """(field, value) pairs a target feature has, in whichever published layer holds the field."""
+
+
+DISTANCE_TARGETS = (
+    DistanceTarget("dist_national_road_km", "quốc lộ", "national road",
+                   (("transport_type", "national_road"),)),
+    DistanceTarget("dist_airport_km", "sân bay", "airport", (("transport_type", "airport"),)),
+    DistanceTarget("dist_border_gate_km", "cửa khẩu", "border gate",
+                   (("facility_type", "border_gate"), ("transport_type", "border_gate"))),
+    DistanceTarget("dist_hanoi_km", "Hà Nội", "Hà Nội"),
+)  # fmt: skip
+DISTANCE_NAMES = {t.field for t in DISTANCE_TARGETS}
+assert {f.name for f in DISTANCE_FACTS} >= DISTANCE_NAMES
+
+
+def fact_names(kind: str) -> list[str]:
+    """The facts a site of `kind` should carry (those its completeness counts); none for a kind
+    without investor facts."""
+    if kind not in FACT_KINDS:
+        return []
+    names = [f.name for f in STATED_FACTS if f.name != "facts_source"]
+    names += [t.field for t in DISTANCE_TARGETS]
+    if kind == "land_auction_plot":
+        names = [n for n in names if n not in NOT_FOR_PLOTS]
+    return names
+
+
+def known(value: object) -> bool:
+    if value is None or value is pd.NA:
+        return False
+    if isinstance(value, float) and math.isnan(value):
+        return False
+    return value != ""
+
+
+def completeness(kind: str, properties: dict) -> float | None:
+    """The percentage (0–100, whole) of the kind's facts known in `properties`."""
+    names = fact_names(kind)
+    if not names:
+        return None
+    return float(round(100 * sum(known(properties.get(n)) for n in names) / len(names)))
+
+
+@lru_cache(maxsize=1)
+def hanoi_centre() -> Point:
+    ward = next(c for c in communes_of_province("01") if c.name == HANOI_WARD)
+    return Point(ward.lon, ward.lat)
+
+
+@dataclass(frozen=True)
+class Found:
+    metres: float
+    name: str
+    layer_title: str
+    status: str | None
+
+
+def _nearest_target(
+    store: Store,
+    layers: list[LayerMeta],
+    site: BaseGeometry,
+    province: str | None,
+    target: DistanceTarget,
+) -> Found | None:
+    if not target.matches:
+        hanoi = Feature(HANOI_WARD, shapely.to_wkb(hanoi_centre()), {})
+        (near,) = distances(site, [hanoi])
+        return Found(near.distance_m, f"{HANOI_WARD}, Hà Nội", "vietnamadminunits", "active")
+    best = None
+    for meta in layers:
+        for field, value in target.matches:
+            if meta.field(field) is None:
+                continue
+            if province is None or meta.field("province_code") is None:
+                continue
+            wanted = And(
+                (
+                    Comparison("=", Property(field), Literal(value)),
+                    Comparison("=", Property("province_code"), Literal(province)),
+                )
+            )
+            props = ("name_vi", "status") if meta.field("status") else ("name_vi",)
+            with contextlib.suppress(NotFound, LayerUnavailable):
+                for near in nearest(store, site, meta.id, 1, wanted, properties=props):
+                    if best is None or near.distance_m < best.metres:
+                        status = near.properties.get("status")
+                        best = Found(near.distance_m, near.properties.get("name_vi") or near.id,
+                                     meta.title_vi, status)  # fmt: skip
+    return best
+
+
+def target_state(status: str | None) -> str:
+    """What a distance to a target of this status must say: nothing for one in service, that it
+    is planned and not built, or that its state is not known."""
+    if status in ("operating", "active"):
+        return ""
+    if status in NOT_BUILT:
+        return " (quy hoạch, chưa xây dựng / planned, not built)"
+    return " (hiện trạng chưa rõ / status not stated)"
+
+
+def round_km(metres: float) -> float:
+    """Kilometres with the precision a straight-line distance between indicative places has:
+    0.1 km under 10 km, whole kilometres beyond."""
+    km = metres / 1000
+    return round(km, 1) if km < 10 else float(round(km))
+
+
+def distance_facts(
+    store: Store, layers: list[LayerMeta], site: BaseGeometry, province: str | None
+) -> tuple[dict[str, float], str]:
+    """Each computable distance (km) from `site`, and a note saying how and to what. Targets
+    are looked for in the site's own province only: the catalogue covers provinces one by one,
+    and a target in another could be far from the nearest one there is."""
+    values, notes = {}, []
+    for target in DISTANCE_TARGETS:
+        found = _nearest_target(store, layers, site, province, target)
+        if found is None:
+            continue
+        values[target.field] = round_km(found.metres)
+        notes.append(
+            f"{target.label_vi} / {target.label_en}: {found.name}{target_state(found.status)}"
+        )
+    if not notes:
+        return values, ""
+    how = ("Khoảng cách đường chim bay trên ellipsoid WGS 84, tính từ các lớp của danh mục / "
+           "straight-line distance on the WGS 84 ellipsoid, computed from the catalogue's layers")  # fmt: skip
+    return values, f"{how}: " + "; ".join(notes)
+
+
+def with_facts(store: Store, meta: LayerMeta, frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """`frame` (a layer about to be published) with its empty distances computed from the
+    store's published layers and every site's completeness; unchanged for other kinds."""
+    if meta.kind not in FACT_KINDS or COMPLETENESS_FIELD.name not in frame:
+        return frame
+    frame = frame.copy()
+    layers = [m for m in store.layers() if m.id != meta.id]
+    for index, geometry in zip(frame.index, frame.geometry, strict=True):
+        if geometry is None or geometry.is_empty:
+            continue
+        missing = [n for n in DISTANCE_NAMES if n in frame and not known(frame.at[index, n])]
+        if missing:
+            province = frame.at[index, "province_code"] if "province_code" in frame else None
+            values, note = distance_facts(store, layers, geometry, province or None)
+            for name in missing:
+                if name in values:
+                    frame.at[index, name] = values[name]
+            if (
+                note
+                and "distances_source" in frame
+                and not known(frame.at[index, "distances_source"])
+            ):
+                frame.at[index, "distances_source"] = note
+    frame[COMPLETENESS_FIELD.name] = [
+        completeness(meta.kind, row) for row in frame.drop(columns="geometry").to_dict("records")
+    ]
+    return frame
+
+
+def missing_facts(kind: str, properties: dict) -> list[str]:
+    return [n for n in fact_names(kind) if not known(properties.get(n))]
+
+
+def fact_layers(layers: Iterable[LayerMeta]) -> list[LayerMeta]:
+    return [m for m in layers if m.kind in FACT_KINDS and m.field(COMPLETENESS_FIELD.name)]
