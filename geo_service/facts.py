@@ -28,7 +28,7 @@ from .catalogue import LayerMeta
 from .errors import LayerUnavailable, NotFound
 from .kinds import COMPLETENESS_FIELD, DISTANCE_FACTS, STATED_FACTS
 from .places import communes_of_province
-from .query import And, Comparison, Literal, Property
+from .query import And, Comparison, IsNull, Literal, Property, Query
 from .store import Feature, Store
 
 FACT_KINDS = ("industrial_zone", "land_auction_plot")
@@ -212,3 +212,45 @@ def missing_facts(kind: str, properties: dict) -> list[str]:
 
 def fact_layers(layers: Iterable[LayerMeta]) -> list[LayerMeta]:
     return [m for m in layers if m.kind in FACT_KINDS and m.field(COMPLETENESS_FIELD.name)]
+
+
+def completeness_report(
+    store: Store, layer_ids: list[str] | None = None, limit: int = 100
+) -> list[dict]:
+    """Per layer with investor facts: how many sites, and for each fact how many lack it and
+    which (up to `limit` each), counted by the store's own filter (never a whole-layer read)."""
+    report = []
+    for meta in fact_layers(store.layers()):
+        if layer_ids and meta.id not in layer_ids:
+            continue
+        total = store.query(meta.id, Query(limit=0)).number_matched
+        facts = []
+        for name in fact_names(meta.kind):
+            spec = meta.field(name)
+            if spec is None:
+                continue
+            page = store.query(
+                meta.id,
+                Query(filter=IsNull(Property(name)), properties=("name_vi",), limit=limit),
+            )
+            facts.append(
+                {
+                    "fact": name,
+                    "label_vi": spec.label_vi,
+                    "label_en": spec.label_en,
+                    "missing": page.number_matched,
+                    "sites": [
+                        {"id": f.id, "name_vi": f.properties.get("name_vi")} for f in page.features
+                    ],
+                }
+            )
+        report.append(
+            {
+                "layer": meta.id,
+                "title_vi": meta.title_vi,
+                "title_en": meta.title_en,
+                "sites": total,
+                "facts": facts,
+            }
+        )
+    return report

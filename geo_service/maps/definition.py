@@ -86,7 +86,12 @@ class MapDefinition(Strict):
     description_vi: str = ""
     description_en: str = ""
     provinces: list[str] = Field(
-        default_factory=list, description="province codes offered by the place pickers"
+        default_factory=list,
+        description="province codes offered by the place pickers; the map shows only their "
+        "sites unless filter_provinces is false",
+    )
+    filter_provinces: bool = Field(
+        True, description="show only the sites of `provinces` (when it names any)"
     )
     view: MapView = Field(default_factory=MapView)
     basemaps: list[str] = Field(
