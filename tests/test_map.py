@@ -62,13 +62,18 @@ def test_map_page_holds_no_features_and_loads_only_our_assets(sample_dir, maps_d
     assert ids[:3] == ["industrial_zones", "investment_projects", "tourism_areas"]
     assert set(ids) == {m["id"] for m in client.get("/collections").json()["collections"]}
     zones = config["layers"][0]
-    assert zones["total"] == 14 and zones["color"] == "#c2410c" and zones["icon"] == "industry"
+    # the investor map shows Sơn La's sites only: its definition's provinces filter its layers
+    assert config["shown_provinces"] == ["14"] and config["province_names"]["14"] == "Tỉnh Sơn La"
+    sonla = client.get("/collections/industrial_zones/items", params={"province_code": "14"})
+    assert zones["total"] == sonla.json()["numberMatched"] == 3
+    assert zones["color"] == "#c2410c" and zones["icon"] == "industry"
     assert zones["filters"] == [
         "zone_type",
         "status",
         "area_ha",
         "leasable_area_ha",
         "occupancy_pct",
+        "completeness_pct",
     ]
     assert zones["fields"]["area_ha"]["unit"] == "ha"
     assert config["provinces"][0]["code"] == "14" and len(config["provinces"][0]["communes"]) == 75
