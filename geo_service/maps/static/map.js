@@ -711,8 +711,9 @@
     const rows = [
       province ? el("tr", {}, el("th", { text: t("provinceName") }), el("td", { text: province })) : null,
       ...Object.keys(layer.fields)
-        .filter((n) => !hidden.includes(n) && shown(n) && !otherLanguage(n))
-        .map((n) => el("tr", {}, el("th", { text: fieldLabel(layer, n) }), el("td", { text: valueLabel(layer, n, p[n]) }))),
+        // the date of the source is always said, or that it is not known
+        .filter((n) => !hidden.includes(n) && (shown(n) || n === "updated_at") && !otherLanguage(n))
+        .map((n) => el("tr", {}, el("th", { text: fieldLabel(layer, n) }), el("td", { text: shown(n) ? valueLabel(layer, n, p[n]) : t("noData") }))),
     ];
     const inBasket = basketHas(layer.id, feature.id);
     const href = `/collections/${layer.id}/items/${encodeURIComponent(feature.id)}`;
