@@ -19,8 +19,11 @@ from .clock import utc_now
 from .records import Records
 from .records.schema import audit_entries, tokens
 
-Role = Literal["editor", "admin"]
-ROLES: tuple[Role, ...] = ("editor", "admin")
+Role = Literal["editor", "reviewer", "admin"]
+ROLES: tuple[Role, ...] = ("editor", "reviewer", "admin")
+"""Weakest first; each role may do what the ones before it may: an editor uploads and edits, a
+reviewer also publishes others' drafts when review is required, an admin also archives layers
+and reads the audit log."""
 AUDIT_PAGE = 200
 """Entries the audit listing shows, newest first."""
 

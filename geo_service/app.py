@@ -19,11 +19,13 @@ from .api import (
     analysis,
     collections,
     dashboard,
+    edits,
     enquiries,
     facets,
     features,
     grid,
     health,
+    kinds,
     landing,
     maps,
     projects,
@@ -36,6 +38,7 @@ from .api.openapi30 import to_openapi_30
 from .api.security import SecurityHeaders
 from .dashboard.summary import Dashboard
 from .exports import PdfCache
+from .kind_versions import KindRegistry
 from .pipeline.enquiries import EnquiryStore
 from .pipeline.layer import with_projects
 from .pipeline.projects import ProjectStore
@@ -43,8 +46,7 @@ from .rasters.store import RasterStore
 from .records import Records, upgrade
 from .settings import Settings
 from .shortlists import ShortlistStore
-from .store import Store
-from .store.gpkg import GeoPackageStore
+from .store import Store, open_store
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +64,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     threading.Thread(target=warm, name="warm-store", daemon=True).start()
     yield
     app.state.records.dispose()
+    dispose = getattr(app.state.store, "dispose", None)
+    if dispose is not None:  # a store holding database connections
+        dispose()
 
 
 def create_app(settings: Settings | None = None, store: Store | None = None) -> FastAPI:
@@ -71,13 +76,14 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app = FastAPI(
         title=f"{settings.title_vi} / {settings.title_en}",
         version=__version__,
-        description="OGC API – Features over the investment-site catalogue (GeoPackage store).",
+        description="OGC API – Features over the investment-site catalogue.",
         docs_url=None,  # served by the maps router, with our own copy of Swagger UI
         openapi_url="/openapi.json",
         lifespan=lifespan,
     )
     app.state.settings = settings
     app.state.rasters = RasterStore(settings.data_dir)
+    app.state.kinds = KindRegistry(settings.kinds_dir, settings.data_dir)
     app.state.pdf_cache = PdfCache(settings.data_dir / "_cache" / "pdf", settings.pdf_cache_bytes)
     app.state.heavy = HeavyExports(settings.heavy_exports, settings.heavy_export_wait)
     app.state.records = Records.from_settings(settings)
@@ -87,7 +93,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.state.shortlists = ShortlistStore.from_settings(app.state.records, settings)
     app.state.projects = ProjectStore(app.state.records, settings.procedures_dir)
     # pipeline projects are the `investment_projects` collection, read from the records
-    app.state.store = with_projects(store or GeoPackageStore(settings.data_dir), app.state.projects)
+    app.state.store = with_projects(store or open_store(settings), app.state.projects)
     app.state.enquiries = EnquiryStore(app.state.records, settings.enquiries_per_client_hour)
     app.state.dashboard = Dashboard(app.state.projects, settings.targets_dir, settings.province)
     app.add_middleware(GZipMiddleware, minimum_size=4096)
@@ -107,7 +113,9 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         health.router,
         landing.router,
         collections.router,
+        kinds.router,
         features.router,
+        edits.router,
         facets.router,
         grid.router,
         shortlists.router,

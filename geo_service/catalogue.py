@@ -42,6 +42,22 @@ class FieldSpec(MetadataModel):
     codes: list[CodedValue] | None = None
     description_vi: str | None = None
     description_en: str | None = None
+    required: bool = False
+    """Every feature has a value (the layer's kind says so)."""
+    facetable: bool | None = None
+    """Offered as a filter with counts; None: by its type (`offered_as_filter`)."""
+    queryable: bool = True
+    """Listed in the collection's queryables."""
+
+    @property
+    def offered_as_filter(self) -> bool:
+        """Whether the map offers it as a filter: as its kind says, else when it is coded, or a
+        number or date that is not a code."""
+        if self.facetable is not None:
+            return self.facetable
+        return bool(self.codes) or (
+            self.type in ("integer", "number", "date") and not self.name.endswith("_code")
+        )
 
     def code_labels(self) -> dict[str, CodedValue]:
         return {c.code: c for c in self.codes or []}

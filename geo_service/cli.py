@@ -8,6 +8,7 @@ import shutil
 import sys
 from pathlib import Path
 
+from .admin_store import ROLES
 from .catalogue import LAYER_ID_PATTERN
 from .exports.formats import FORMATS
 from .settings import Settings
@@ -25,6 +26,18 @@ def layer_id(text: str) -> str:
 
 def _data_dir(args: argparse.Namespace) -> Path:
     return Path(args.data_dir) if args.data_dir else Settings().data_dir
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    """The settings, with the data directory the command names."""
+    return Settings().model_copy(update={"data_dir": _data_dir(args)})
+
+
+def _store(args: argparse.Namespace):
+    """The layer store the settings name (`store.open_store`)."""
+    from .store import open_store
+
+    return open_store(_settings(args))
 
 
 def _records(args: argparse.Namespace):
@@ -48,23 +61,20 @@ def _catalogue(args: argparse.Namespace):
     """The catalogue as the service serves it: the data directory's layers, and the pipeline's
     projects as the `investment_projects` collection."""
     from .pipeline.layer import with_projects
-    from .store.gpkg import GeoPackageStore
 
-    return with_projects(GeoPackageStore(_data_dir(args)), _project_store(args))
+    return with_projects(_store(args), _project_store(args))
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
     from .clock import today_in_vietnam
     from .sample import build_sample
     from .sample.projects import load_pipeline_sample
-    from .store.gpkg import GeoPackageStore
 
     data_dir = _data_dir(args)
-    for meta in build_sample(data_dir):
+    store = _store(args)
+    for meta in build_sample(data_dir, store):
         print(f"built {meta.id}: {meta.title_en}")
-    added = load_pipeline_sample(
-        _project_store(args), GeoPackageStore(data_dir), today_in_vietnam()
-    )
+    added = load_pipeline_sample(_project_store(args), store, today_in_vietnam())
     print(f"pipeline sample: {added} projects added (projects already stored are kept)")
     print(f"sample catalogue written to {data_dir.resolve()}")
     return 0
@@ -75,11 +85,10 @@ def cmd_layers(args: argparse.Namespace) -> int:
     from .errors import ServiceError
     from .query import Query
 
-    data_dir = _data_dir(args)
     store = _catalogue(args)
     layers = store.layers()
     if not layers and not layers.skipped:
-        print(f"no layers in {data_dir.resolve()}; build the sample with: geo-service sample")
+        print("no layers in the store; build the sample with: geo-service sample")
         return 1
     rows = [("id", "kind", "geometry", "features", "version", "title")]
     for meta in layers:
@@ -148,7 +157,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from .maps.assets import missing_assets_message
-    from .store.gpkg import GeoPackageStore
 
     settings = Settings()
     problem = missing_assets_message(settings.assets_dir)
@@ -160,9 +168,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"geo-service serve: {problem}", file=sys.stderr)
         return 1
     data_dir = _data_dir(args)
-    listing = GeoPackageStore(data_dir).layers()
+    listing = _store(args).layers()
     if not listing and not listing.skipped:
-        print(f"{data_dir} holds no layers: building the sample catalogue first", file=sys.stderr)
+        print("the store holds no layers: building the sample catalogue first", file=sys.stderr)
         cmd_sample(args)
     os.environ["GEO_SERVICE_DATA_DIR"] = str(data_dir.resolve())
     os.environ["GEO_SERVICE_ASSETS_DIR"] = str(settings.assets_dir.resolve())
@@ -251,7 +259,7 @@ def cmd_token(args: argparse.Namespace) -> int:
         return 1
     for token in admin.tokens():
         state = f"revoked {token.revoked}" if token.revoked else "live"
-        print(f"{token.id}  {token.role:<6}  {token.created}  {state}  {token.label}")
+        print(f"{token.id}  {token.role:<8}  {token.created}  {state}  {token.label}")
     return 0
 
 
@@ -262,7 +270,9 @@ def cmd_import(args: argparse.Namespace) -> int:
     from .admin_store import AdminStore
     from .errors import ServiceError
     from .ingest import UploadRequest, ingest
+    from .ingest.mapping import parse_mapping
     from .ingest.read import ReadOptions, UploadLimits
+    from .kind_versions import KindRegistry
 
     settings = Settings()
     try:
@@ -272,6 +282,14 @@ def cmd_import(args: argparse.Namespace) -> int:
         return 2
     if not isinstance(metadata, dict):
         print("geo-service import: --metadata: the file must hold a JSON object", file=sys.stderr)
+        return 2
+    try:
+        mapping = parse_mapping(Path(args.fields).read_bytes() if args.fields else None)
+    except OSError as exc:
+        print(f"geo-service import: --fields: {exc}", file=sys.stderr)
+        return 2
+    except ServiceError as exc:
+        print(f"geo-service import: --fields: {exc.description}", file=sys.stderr)
         return 2
     source = Path(args.file)
     if not source.is_file():
@@ -285,7 +303,8 @@ def cmd_import(args: argparse.Namespace) -> int:
         ReadOptions(args.table, args.wkt_field, args.x_field, args.y_field),
         args.crs,
         args.dry_run,
-        args.draft,
+        args.draft or settings.review_required,
+        fields=mapping,
     )
     limits = UploadLimits.from_settings(settings)
     print(f"importing {source} into {args.layer} …", file=sys.stderr)
@@ -297,12 +316,50 @@ def cmd_import(args: argparse.Namespace) -> int:
             settings.province,
             AdminStore(_records(args)),
             f"cli:{getpass.getuser()}",
+            KindRegistry(settings.kinds_dir, _data_dir(args)).current(),
         )
     except ServiceError as exc:
         print(f"geo-service import: {exc.description}", file=sys.stderr)
         return 2
     print(report.to_text())
     return 0 if report.ok else 1
+
+
+def cmd_migrate_store(args: argparse.Namespace) -> int:
+    """Move a catalogue of GeoPackage layers into the PostGIS store of a database."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from .errors import ServiceError
+    from .records import Records, database_url, upgrade
+    from .store.postgis import PostGISStore
+    from .store.transfer import transfer
+
+    source = Path(args.source)
+    if not source.is_dir():
+        print(f"geo-service migrate-store: no folder {source}", file=sys.stderr)
+        return 2
+    url = database_url(args.target, source)
+    if make_url(url).get_backend_name() != "postgresql":
+        print("geo-service migrate-store: --to must be a PostgreSQL URL", file=sys.stderr)
+        return 2
+    try:
+        records = Records(url)
+        try:
+            upgrade(records)
+        finally:
+            records.dispose()
+        target = PostGISStore(url)
+        try:
+            moved = transfer(source, target, progress=print)
+        finally:
+            target.dispose()
+    except (ServiceError, SQLAlchemyError) as exc:
+        reason = getattr(exc, "description", None) or str(getattr(exc, "orig", None) or exc)
+        print(f"geo-service migrate-store: {reason.strip().splitlines()[0]}", file=sys.stderr)
+        return 1
+    print(f"moved {len(moved)} layers into the PostGIS store", file=sys.stderr)
+    return 0
 
 
 def cmd_db(args: argparse.Namespace) -> int:
@@ -406,6 +463,25 @@ def cmd_targets(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_kinds(args: argparse.Namespace) -> int:
+    from .kinds import read_kinds
+
+    kinds, problems = read_kinds(Settings().kinds_dir)
+    if kinds is None:
+        for line in problems:
+            print(f"error: {line}", file=sys.stderr)
+        return 1
+    print(f"common: ok — {len(kinds.common)} fields every kind has")
+    for kind_id, kind in sorted(kinds.kinds.items()):
+        definition = kind.definition
+        coded = sum(f.codes is not None for f in definition.fields)
+        print(
+            f"{kind_id}: ok — {len(definition.fields)} fields of its own ({coded} coded), "
+            f"{'/'.join(definition.geometry)}, {definition.label_en}"
+        )
+    return 0
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from .clock import today_in_vietnam
     from .dashboard.report import FORMATS, build_report, write_report
@@ -442,7 +518,6 @@ def cmd_projects(args: argparse.Namespace) -> int:
     from .pipeline.documents import site_checker
     from .pipeline.projects import ProjectFilters
     from .pipeline.spreadsheet import export_projects, import_projects
-    from .store.gpkg import GeoPackageStore
 
     today = today_in_vietnam()
     try:
@@ -452,7 +527,7 @@ def cmd_projects(args: argparse.Namespace) -> int:
             if not source.is_file():
                 print(f"geo-service projects import: no file {source}", file=sys.stderr)
                 return 2
-            store = GeoPackageStore(_data_dir(args))
+            store = _store(args)
             report = import_projects(source, projects, site_checker(store), today, args.dry_run)
             print(report.to_text())
             if report.stored:
@@ -545,6 +620,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="JSON file: title_vi, title_en, kind, source, licence, data_quality (required for a "
         "new layer), …; a new version keeps what it does not give",
     )
+    importer.add_argument(
+        "--fields",
+        help="JSON file mapping the file's columns and values to the kind's fields and codes: "
+        '{"fields": {"name_vi": "TEN_KCN"}, "values": {"status": {"Đang hoạt động": '
+        '"operating"}}} (a refused import prints the mapping it proposes)',
+    )
     importer.add_argument("--table", help="which table of a multi-table GeoPackage")
     importer.add_argument("--crs", help="the CRS of a file that declares none, e.g. EPSG:9206")
     importer.add_argument("--wkt-field", help="CSV: the column holding WKT")
@@ -558,12 +639,22 @@ def build_parser() -> argparse.ArgumentParser:
     create = with_data_dir(
         actions.add_parser("create", help="create a token; prints only the token")
     )
-    create.add_argument("--role", required=True, choices=["editor", "admin"])
+    create.add_argument("--role", required=True, choices=ROLES)
     create.add_argument("--label", help="who or what it is for")
     with_data_dir(actions.add_parser("list", help="list tokens (never their secrets)"))
     revoke = with_data_dir(actions.add_parser("revoke", help="revoke a token by its id"))
     revoke.add_argument("token_id")
     token.set_defaults(handler=cmd_token)
+    migrate_store = commands.add_parser(
+        "migrate-store",
+        help="move the layers of a data directory's GeoPackages into the PostGIS store of a "
+        "PostgreSQL database, every version with its number, metadata and state",
+    )
+    migrate_store.add_argument("--from", dest="source", required=True, help="data directory")
+    migrate_store.add_argument(
+        "--to", dest="target", required=True, help="postgresql+psycopg://user:password@host/db"
+    )
+    migrate_store.set_defaults(handler=cmd_migrate_store)
     db = commands.add_parser(
         "db", help="the records database (pipeline, enquiries, tokens, audit log, shortlists)"
     )
@@ -593,6 +684,10 @@ def build_parser() -> argparse.ArgumentParser:
         "targets", help="check the plans' targets (GEO_SERVICE_TARGETS_DIR)"
     )
     targets.set_defaults(handler=cmd_targets)
+    kinds = commands.add_parser(
+        "kinds", help="check the layer kinds' definitions (GEO_SERVICE_KINDS_DIR)"
+    )
+    kinds.set_defaults(handler=cmd_kinds)
     report = with_data_dir(
         commands.add_parser("report", help="the annual report on investment attraction")
     )

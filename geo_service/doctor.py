@@ -217,18 +217,23 @@ def check_maps(maps_dir: Path) -> Check:
     return Check("map definitions", True, f"{', '.join(ids)} in {maps_dir}")
 
 
+def _definitions_check(name: str, problems: list[str], command: str, setting: str) -> Check:
+    """A failed check of a folder of definitions, naming the command that checks them."""
+    return Check(
+        name,
+        False,
+        "; ".join(problems),
+        f"correct the named files (`geo-service {command}` checks them), or set "
+        f"GEO_SERVICE_{setting}_DIR to a folder of {command}",
+    )
+
+
 def check_procedures(procedures_dir: Path) -> Check:
     from .pipeline.procedures import read_procedures
 
     procedures, problems = read_procedures(procedures_dir)
     if procedures is None:
-        return Check(
-            "procedures",
-            False,
-            "; ".join(problems),
-            "correct the named files (`geo-service procedures` checks them), or set "
-            "GEO_SERVICE_PROCEDURES_DIR to a folder of procedures",
-        )
+        return _definitions_check("procedures", problems, "procedures", "PROCEDURES")
     return Check(
         "procedures",
         True,
@@ -237,9 +242,21 @@ def check_procedures(procedures_dir: Path) -> Check:
     )
 
 
-def check_data_dir(data_dir: Path) -> Check:
-    from .store.gpkg import GeoPackageStore
+def check_kinds(kinds_dir: Path) -> Check:
+    from .kinds import read_kinds
 
+    kinds, problems = read_kinds(kinds_dir)
+    if kinds is None:
+        return _definitions_check("layer kinds", problems, "kinds", "KINDS")
+    return Check("layer kinds", True, f"{', '.join(sorted(kinds.kinds))} in {kinds_dir}")
+
+
+def check_data_dir(settings: Settings) -> Check:
+    """The data directory is there and writable (rasters, uploads and caches are kept there),
+    and how many layers the store lists."""
+    from .store import open_store
+
+    data_dir = settings.data_dir
     if not data_dir.is_dir():
         return Check(
             "data directory",
@@ -259,7 +276,10 @@ def check_data_dir(data_dir: Path) -> Check:
             "give the service's user write access to it (uploads, shortlists and the PDF "
             "cache are written there)",
         )
-    layers = GeoPackageStore(data_dir).layers()
+    try:
+        layers = open_store(settings, migrate=False).layers()
+    except (ServiceError, SQLAlchemyError):  # the records database's check says why
+        return Check("data directory", True, f"{data_dir} is writable; layers not listed")
     unreadable = "".join(f"; unreadable: {s.id} ({s.reason})" for s in layers.skipped)
     return Check(
         "data directory", True, f"{data_dir} is writable; {len(layers)} layers{unreadable}"
@@ -359,6 +379,7 @@ def run_checks(settings: Settings) -> list[Check]:
         check_assets(settings.assets_dir),
         check_maps(settings.maps_dir),
         check_procedures(settings.procedures_dir),
-        check_data_dir(settings.data_dir),
+        check_kinds(settings.kinds_dir),
+        check_data_dir(settings),
         check_records_of(settings),
     ]

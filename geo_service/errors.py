@@ -51,6 +51,27 @@ class NotFound(ServiceError):
     code = "NotFound"
 
 
+class PreconditionFailed(ServiceError):
+    """A conditional write whose `If-Match` names a state the target is no longer in."""
+
+    status = 412
+    code = "PreconditionFailed"
+
+
+class PreconditionRequired(ServiceError):
+    """A write that must say which state it expects (`If-Match`) and did not."""
+
+    status = 428
+    code = "PreconditionRequired"
+
+
+class ValidationFailed(ServiceError):
+    """Data that fails validation; `extra["report"]` says what, how often and where."""
+
+    status = 400
+    code = "ValidationFailed"
+
+
 class TooLarge(ServiceError):
     status = 413
     code = "PayloadTooLarge"
@@ -68,7 +89,7 @@ class UnsupportedMediaType(ServiceError):
     code = "UnsupportedMediaType"
 
 
-_VI = {"layer": "lớp", "raster": "lớp raster"}
+_VI = {"layer": "lớp", "raster": "lớp raster", "kind": "loại lớp"}
 """The kinds of versioned item (`store.versioned`), as Vietnamese names them."""
 
 
@@ -89,6 +110,39 @@ def no_version(what: str, item_id: str, version: int, numbers: list[int]) -> Inv
     return InvalidParameter(
         f"{what} {item_id!r} has no version {version}; it has {numbers} / "
         f"{_VI[what]} {item_id!r} không có phiên bản {version}"
+    )
+
+
+class NotNewest(Conflict):
+    """Changes made over a version another has since been added after: read again, resend."""
+
+
+def not_newest(what: str, item_id: str, base: int, newest: int) -> NotNewest:
+    """The error for changes made over a version that is no longer the newest."""
+    return NotNewest(
+        f"version {base} of {what} {item_id!r} is no longer the newest ({newest} is): read it "
+        f"again and resend / phiên bản {base} của {_VI[what]} {item_id!r} không còn là mới nhất "
+        f"({newest}): hãy đọc lại và gửi lại"
+    )
+
+
+def drafts_pending(what: str, item_id: str, newest: int, served: int | None) -> Conflict:
+    """The error for publishing changes over a draft: serving them would serve it unseen."""
+    return Conflict(
+        f"version {newest} of {what} {item_id!r} is a draft (the version served is {served}): "
+        "publish it first, or send the changes as a draft too / phiên bản "
+        f"{newest} của {_VI[what]} {item_id!r} là bản nháp (đang phục vụ {served}): hãy công bố "
+        "nó trước, hoặc gửi thay đổi dưới dạng bản nháp"
+    )
+
+
+def stale_feature(feature_id: str, etag: str, sent: str) -> PreconditionFailed:
+    """The error for a change to a feature whose ETag is no longer the one the editor sent."""
+    return PreconditionFailed(
+        f'feature {feature_id!r} has changed since it was read (ETag "{etag}", not '
+        f'"{sent}"); read it again / đối tượng {feature_id!r} đã thay đổi từ lúc được đọc; '
+        "hãy đọc lại",
+        extra={"feature": feature_id, "etag": etag},
     )
 
 

@@ -1,5 +1,9 @@
-"""Investor facts: which facts a site of each kind should carry, the distances computed from the
-catalogue's own layers, and how complete a site's facts are.
+"""Investor facts: which facts a site should carry, the distances computed from the catalogue's
+own layers, and how complete a site's facts are.
+
+A kind carries investor facts when its file (`kinds/<kind>.toml`) gives it `completeness_pct`;
+its facts are those of the names below that it gives (an auction plot, sold whole, has no free
+land or lease). Their labels, units and code lists are the kind's.
 
 Stated facts (free land, lease price and term, incentive area, utilities) come from documents
 and are never computed. Distances are: from the site to the nearest feature of a target type
@@ -24,17 +28,24 @@ from shapely.geometry import Point
 from shapely.geometry.base import BaseGeometry
 
 from .analysis.proximity import distances, nearest
-from .catalogue import LayerMeta
+from .catalogue import FieldSpec, LayerMeta
 from .errors import LayerUnavailable, NotFound
-from .kinds import COMPLETENESS_FIELD, DISTANCE_FACTS, STATED_FACTS
 from .places import communes_of_province
 from .query import And, Comparison, IsNull, Literal, Property, Query
 from .store import Feature, Store
 
-FACT_KINDS = ("industrial_zone", "land_auction_plot")
-"""Kinds whose sites carry investor facts and a completeness score."""
-NOT_FOR_PLOTS = {"free_land_ha", "lease_price_vnd_m2_year", "lease_term"}
-"""An auction plot is sold whole at a starting price: free land and a lease do not apply."""
+STATED_FACTS = (
+    "free_land_ha",
+    "lease_price_vnd_m2_year",
+    "lease_term",
+    "incentive_area",
+    "power_capacity_mva",
+    "water_capacity_m3_day",
+    "wastewater_capacity_m3_day",
+)
+"""Facts only a document gives (`facts_source` says which): never computed."""
+COMPLETENESS = "completeness_pct"
+"""The share of a site's facts that are known; a kind with this field carries investor facts."""
 NOT_BUILT = {"planned", "calling_investment", "under_construction"}
 """Statuses of a target that exists on paper only: its distances say so."""
 HANOI_WARD = "Phường Hoàn Kiếm"
@@ -58,20 +69,16 @@ DISTANCE_TARGETS = (
                    (("facility_type", "border_gate"), ("transport_type", "border_gate"))),
     DistanceTarget("dist_hanoi_km", "Hà Nội", "Hà Nội"),
 )  # fmt: skip
-DISTANCE_NAMES = {t.field for t in DISTANCE_TARGETS}
-assert {f.name for f in DISTANCE_FACTS} >= DISTANCE_NAMES
+DISTANCE_NAMES = [t.field for t in DISTANCE_TARGETS]
 
 
-def fact_names(kind: str) -> list[str]:
-    """The facts a site of `kind` should carry (those its completeness counts); none for a kind
-    without investor facts."""
-    if kind not in FACT_KINDS:
+def fact_names(fields: Iterable[FieldSpec]) -> list[str]:
+    """The facts a site with these fields should carry (those its completeness counts); none
+    for fields without `completeness_pct`."""
+    given = {f.name for f in fields}
+    if COMPLETENESS not in given:
         return []
-    names = [f.name for f in STATED_FACTS if f.name != "facts_source"]
-    names += [t.field for t in DISTANCE_TARGETS]
-    if kind == "land_auction_plot":
-        names = [n for n in names if n not in NOT_FOR_PLOTS]
-    return names
+    return [n for n in (*STATED_FACTS, *DISTANCE_NAMES) if n in given]
 
 
 def known(value: object) -> bool:
@@ -82,9 +89,8 @@ def known(value: object) -> bool:
     return value != ""
 
 
-def completeness(kind: str, properties: dict) -> float | None:
-    """The percentage (0–100, whole) of the kind's facts known in `properties`."""
-    names = fact_names(kind)
+def completeness(names: list[str], properties: dict) -> float | None:
+    """The percentage (0–100, whole) of the facts `names` known in `properties`."""
     if not names:
         return None
     return float(round(100 * sum(known(properties.get(n)) for n in names) / len(names)))
@@ -180,7 +186,8 @@ def distance_facts(
 def with_facts(store: Store, meta: LayerMeta, frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """`frame` (a layer about to be published) with its empty distances computed from the
     store's published layers and every site's completeness; unchanged for other kinds."""
-    if meta.kind not in FACT_KINDS or COMPLETENESS_FIELD.name not in frame:
+    names = fact_names(meta.fields)
+    if not names or COMPLETENESS not in frame:
         return frame
     frame = frame.copy()
     layers = [m for m in store.layers() if m.id != meta.id]
@@ -200,18 +207,10 @@ def with_facts(store: Store, meta: LayerMeta, frame: gpd.GeoDataFrame) -> gpd.Ge
                 and not known(frame.at[index, "distances_source"])
             ):
                 frame.at[index, "distances_source"] = note
-    frame[COMPLETENESS_FIELD.name] = [
-        completeness(meta.kind, row) for row in frame.drop(columns="geometry").to_dict("records")
+    frame[COMPLETENESS] = [
+        completeness(names, row) for row in frame.drop(columns="geometry").to_dict("records")
     ]
     return frame
-
-
-def missing_facts(kind: str, properties: dict) -> list[str]:
-    return [n for n in fact_names(kind) if not known(properties.get(n))]
-
-
-def fact_layers(layers: Iterable[LayerMeta]) -> list[LayerMeta]:
-    return [m for m in layers if m.kind in FACT_KINDS and m.field(COMPLETENESS_FIELD.name)]
 
 
 def completeness_report(
@@ -220,15 +219,14 @@ def completeness_report(
     """Per layer with investor facts: how many sites, and for each fact how many lack it and
     which (up to `limit` each), counted by the store's own filter (never a whole-layer read)."""
     report = []
-    for meta in fact_layers(store.layers()):
-        if layer_ids and meta.id not in layer_ids:
+    for meta in store.layers():
+        names = fact_names(meta.fields)
+        if not names or (layer_ids and meta.id not in layer_ids):
             continue
         total = store.query(meta.id, Query(limit=0)).number_matched
         facts = []
-        for name in fact_names(meta.kind):
+        for name in names:
             spec = meta.field(name)
-            if spec is None:
-                continue
             page = store.query(
                 meta.id,
                 Query(filter=IsNull(Property(name)), properties=("name_vi",), limit=limit),

@@ -1,356 +1,292 @@
-"""Layer kinds and their field schemas.
+"""Layer kinds as data: what a layer of each kind holds, read from `kinds/<kind>.toml`.
 
-Every layer has the common fields; each kind adds its own. The sample builder, the README's
-table and upload validation all read this one registry. Investment projects are not a kind of
-upload: they are the pipeline's records, whose collection describes itself (`pipeline/layer.py`).
+`kinds/common.toml` lists the fields every layer has; each `kinds/<kind>.toml` a kind's bilingual
+labels, the geometry families it may have and its own fields (type, unit, bilingual labels, code
+list, `required`, facet and query hints, and `aliases`: the column names provincial files give
+it). Admins may put a newer definition of a kind through the API (`kind_versions.py`); such a
+definition takes the place of the file's. Upload validation, the sample builder, the README and
+`/kinds` all read kinds from here, and nothing else in the code names a kind.
+
+A definition is checked with strict models: a mistake is a message naming the file and the field
+(`geo-service kinds`), never a layer validated against half a schema. Files are read again when
+they change.
 """
 
 from __future__ import annotations
 
-from .catalogue import CodedValue, FieldSpec
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from .catalogue import ID_FIELD, LAYER_ID_PATTERN, FieldSpec, FieldType, GeometryFamily
+from .definition_files import DefinitionFolders, check_unique
+from .errors import InvalidParameter, NotFound, ServiceError
+
+COMMON_FILE = "common.toml"
+FIELD_NAME = r"^[a-z][a-z0-9_]{0,62}$"
 
 
-def _codes(*triples: tuple[str, str, str]) -> list[CodedValue]:
-    return [CodedValue(code=c, label_vi=vi, label_en=en) for c, vi, en in triples]
+class InvalidKinds(ServiceError):
+    status = 500
+    code = "InvalidKinds"
 
 
-STATUS_CODES = _codes(
-    ("planned", "Quy hoạch", "Planned"),
-    ("calling_investment", "Kêu gọi đầu tư", "Calling for investment"),
-    ("under_construction", "Đang xây dựng", "Under construction"),
-    ("operating", "Đang hoạt động", "Operating"),
-    ("upcoming_auction", "Sắp đấu giá", "Auction upcoming"),
-    ("auctioned", "Đã đấu giá", "Auctioned"),
-    ("cancelled", "Đã hủy", "Cancelled"),
-    ("active", "Đang hiệu lực", "Active"),
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+class Code(Strict):
+    code: str = Field(min_length=1, max_length=100)
+    label_vi: str = Field(min_length=1)
+    label_en: str = Field(min_length=1)
+
+
+class KindField(Strict):
+    """One field as a kind defines it: what a layer stores (`FieldSpec`) and how files name it."""
+
+    name: str = Field(pattern=FIELD_NAME)
+    type: FieldType
+    label_vi: str = Field(min_length=1)
+    label_en: str = Field(min_length=1)
+    unit: str | None = Field(None, min_length=1)
+    description_vi: str | None = None
+    description_en: str | None = None
+    codes: tuple[Code, ...] | None = Field(None, min_length=1, description="the code list")
+    required: bool = Field(False, description="every feature must have a value")
+    facetable: bool | None = Field(
+        None, description="offered as a filter with counts (default: coded, numeric and dates)"
+    )
+    queryable: bool = Field(True, description="listed in the collection's queryables")
+    aliases: tuple[str, ...] = Field(
+        (), description="column names files give this field (case and diacritics ignored)"
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> KindField:
+        if self.codes is not None:
+            if self.type != "string":
+                raise ValueError("a code list belongs to a field of type string")
+            check_unique([c.code for c in self.codes], "codes")
+        return self
+
+    def spec(self) -> FieldSpec:
+        """The field as a layer's metadata stores it."""
+        return FieldSpec.model_validate(self.model_dump(exclude={"aliases"}))
+
+
+def _unique_names(fields: tuple[KindField, ...]) -> None:
+    check_unique([f.name for f in fields], "field names")
+
+
+class CommonFields(Strict):
+    fields: tuple[KindField, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _checked(self) -> CommonFields:
+        _unique_names(self.fields)
+        if ID_FIELD not in {f.name for f in self.fields}:
+            raise ValueError(f"the common fields must include `{ID_FIELD}`, each feature's id")
+        return self
+
+
+class KindDefinition(Strict):
+    """A kind as its file (or an admin's PUT) states it; its id is the file's name."""
+
+    id: str | None = Field(None, description="the kind's id; the file's name when left out")
+    label_vi: str = Field(min_length=1)
+    label_en: str = Field(min_length=1)
+    description_vi: str = ""
+    description_en: str = ""
+    geometry: tuple[GeometryFamily, ...] = Field(
+        min_length=1, description="the geometry families its layers may have"
+    )
+    fields: tuple[KindField, ...] = ()
+
+    @model_validator(mode="after")
+    def _checked(self) -> KindDefinition:
+        if len(set(self.geometry)) != len(self.geometry):
+            raise ValueError("geometry lists a family twice")
+        _unique_names(self.fields)
+        return self
+
+
+@dataclass(frozen=True)
+class Kind:
+    id: str
+    definition: KindDefinition
+    common: tuple[KindField, ...]
+    origin: str
+    """Where the definition in force comes from: its file, or the admin's version."""
+    version: int | None = None
+    """The admin's version in force; None for the file's definition."""
+
+    @property
+    def all_fields(self) -> tuple[KindField, ...]:
+        """The common fields, then the kind's own."""
+        return self.common + self.definition.fields
+
+    def fields(self) -> list[FieldSpec]:
+        """The schema a layer of this kind stores."""
+        return [f.spec() for f in self.all_fields]
+
+    def field(self, name: str) -> KindField | None:
+        return next((f for f in self.all_fields if f.name == name), None)
+
+    def document(self) -> dict[str, Any]:
+        """The kind as `/kinds` serves it: bilingual, every field with its code list."""
+        return {
+            "id": self.id,
+            "label_vi": self.definition.label_vi,
+            "label_en": self.definition.label_en,
+            "description_vi": self.definition.description_vi,
+            "description_en": self.definition.description_en,
+            "geometry": list(self.definition.geometry),
+            "origin": self.origin,
+            "version": self.version,
+            "fields": [
+                {**f.model_dump(exclude_none=True), "common": f in self.common}
+                for f in self.all_fields
+            ],
+        }
+
+
+@dataclass(frozen=True)
+class Kinds:
+    """Every kind in force and the fields they share."""
+
+    common: tuple[KindField, ...]
+    kinds: dict[str, Kind]
+
+    def get(self, kind_id: str) -> Kind:
+        kind = self.kinds.get(kind_id)
+        if kind is None:
+            known = ", ".join(sorted(self.kinds))
+            raise NotFound(
+                f"kind {kind_id!r} is unknown; use one of {known} / "
+                f"loại {kind_id!r} không có; hãy dùng một trong {known}"
+            )
+        return kind
+
+    def fields_for(self, kind_id: str) -> list[FieldSpec]:
+        return self.get(kind_id).fields()
+
+    def check(self, kind_id: str) -> Kind:
+        """The kind a layer's metadata names; an unknown one is the client's error (400)."""
+        try:
+            return self.get(kind_id)
+        except NotFound as exc:
+            raise InvalidParameter(exc.description) from None
+
+    def replaced(self, kind: Kind) -> Kinds:
+        return Kinds(self.common, {**self.kinds, kind.id: kind})
+
+
+def describe(error: ValidationError, document: Any) -> str:
+    """Pydantic's errors as a person reads them: each with its place, fields named by name
+    (`fields[2] (crop).codes[0].label_en: Field required`)."""
+    described = []
+    for problem in error.errors():
+        place, node = "", document
+        for part in problem["loc"]:
+            if isinstance(part, int):
+                place += f"[{part}]"
+                node = node[part] if isinstance(node, list | tuple) and part < len(node) else None
+                if isinstance(node, dict) and isinstance(node.get("name"), str):
+                    place += f" ({node['name']})"
+            else:
+                place += f".{part}" if place else str(part)
+                node = node.get(part) if isinstance(node, dict) else None
+        described.append(f"{place or 'definition'}: {problem['msg']}")
+    return "; ".join(described)
+
+
+def kind_from_document(
+    kind_id: str, document: dict, common: tuple[KindField, ...], origin: str, version: int | None
+) -> Kind:
+    """A kind checked from its definition; `ValueError` naming the place of each problem."""
+    if not LAYER_ID_PATTERN.fullmatch(kind_id):
+        raise ValueError(f"a kind's id must match {LAYER_ID_PATTERN.pattern}")
+    if kind_id == Path(COMMON_FILE).stem:
+        raise ValueError(f"{kind_id!r} names the common fields, not a kind")
+    try:
+        definition = KindDefinition.model_validate(document)
+    except ValidationError as exc:
+        raise ValueError(describe(exc, document)) from None
+    if definition.id is not None and definition.id != kind_id:
+        raise ValueError(f"id: {definition.id!r} is not the kind's id {kind_id!r}")
+    shared = {f.name for f in common} & {f.name for f in definition.fields}
+    if shared:
+        raise ValueError(
+            f"fields: {', '.join(sorted(shared))} are common fields already ({COMMON_FILE})"
+        )
+    return Kind(kind_id, definition, common, origin, version)
+
+
+def _read_toml(path: Path) -> dict:
+    with path.open("rb") as handle:
+        return tomllib.load(handle)
+
+
+def read_kinds(folder: Path) -> tuple[Kinds | None, list[str]]:
+    """The kinds defined by the files in `folder`, or None and every problem (file: problem)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return None, [f"{folder}: no such folder (GEO_SERVICE_KINDS_DIR)"]
+    problems: list[str] = []
+    common_path = folder / COMMON_FILE
+    common: tuple[KindField, ...] = ()
+    try:
+        document = _read_toml(common_path)
+        common = CommonFields.model_validate(document).fields
+    except FileNotFoundError:
+        problems.append(f"{COMMON_FILE}: missing (the fields every kind has)")
+    except tomllib.TOMLDecodeError as exc:
+        problems.append(f"{COMMON_FILE}: not valid TOML: {exc}")
+    except ValidationError as exc:
+        problems.append(f"{COMMON_FILE}: {describe(exc, document)}")
+    kinds: dict[str, Kind] = {}
+    for path in sorted(folder.glob("*.toml")):
+        if path.name == COMMON_FILE:
+            continue
+        try:
+            kinds[path.stem] = kind_from_document(
+                path.stem, _read_toml(path), common, f"file {path.name}", None
+            )
+        except tomllib.TOMLDecodeError as exc:
+            problems.append(f"{path.name}: not valid TOML: {exc}")
+        except ValueError as exc:
+            problems.append(f"{path.name}: {exc}")
+    if not kinds and not problems:
+        problems.append(f"{folder}: no kind (<kind>.toml) in it")
+    if problems:
+        return None, problems
+    return Kinds(common, kinds), []
+
+
+_folders = DefinitionFolders(
+    read_kinds,
+    lambda problems: InvalidKinds(
+        "the layer kinds are not valid (run `geo-service kinds`): " + "; ".join(problems)
+    ),
 )
 
-DATA_QUALITY_CODES = _codes(
-    ("authoritative", "Chính thức", "Authoritative"),
-    ("indicative", "Vị trí, hình dạng minh họa", "Indicative location and shape"),
-    ("synthetic_demo", "Dữ liệu mô phỏng (demo)", "Synthetic demo data"),
-)
 
-# ---- investor facts and provenance (begin) ----------------------------------------------------
-# The facts investors compare between sites, and how good a feature's geometry is. Each kind
-# below takes them in one delimited block, so they move as one piece wherever kinds live.
-GEOMETRY_QUALITY_CODES = _codes(
-    ("surveyed", "Ranh giới đo đạc", "Surveyed boundary"),
-    ("indicative", "Vị trí, hình dạng minh họa", "Indicative location and shape"),
-    ("placeholder", "Hình giữ chỗ, không thể hiện diện tích", "Placeholder shape, gives no area"),
-    ("centroid", "Điểm tâm đơn vị hành chính", "Centre point of an administrative unit"),
-)
-
-PROVENANCE_FIELDS: list[FieldSpec] = [
-    FieldSpec(
-        name="geometry_quality",
-        type="string",
-        label_vi="Chất lượng hình học",
-        label_en="Geometry quality",
-        codes=GEOMETRY_QUALITY_CODES,
-    ),
-    FieldSpec(
-        name="status_note",
-        type="string",
-        label_vi="Hiện trạng theo văn bản",
-        label_en="Status in the source's words",
-    ),
-    FieldSpec(name="source_en", type="string", label_vi="Nguồn (tiếng Anh)", label_en="Source"),
-]
-
-INCENTIVE_AREA_CODES = _codes(
-    (
-        "especially_difficult",
-        "Địa bàn có điều kiện kinh tế - xã hội đặc biệt khó khăn",
-        "Area of especially difficult socio-economic conditions",
-    ),
-    (
-        "difficult",
-        "Địa bàn có điều kiện kinh tế - xã hội khó khăn",
-        "Area of difficult socio-economic conditions",
-    ),
-    ("none", "Không thuộc địa bàn ưu đãi đầu tư", "Not an investment-incentive area"),
-)
-
-STATED_FACTS: list[FieldSpec] = [
-    FieldSpec(
-        name="free_land_ha", type="number", label_vi="Đất còn trống", label_en="Free land",
-        unit="ha",
-    ),
-    FieldSpec(
-        name="lease_price_vnd_m2_year", type="number", label_vi="Giá thuê đất",
-        label_en="Land lease price", unit="VND/m²/năm",
-    ),
-    FieldSpec(name="lease_term", type="string", label_vi="Thời hạn thuê", label_en="Lease term"),
-    FieldSpec(
-        name="incentive_area", type="string", label_vi="Địa bàn ưu đãi theo Luật Đầu tư",
-        label_en="Incentive area under the Investment Law", codes=INCENTIVE_AREA_CODES,
-    ),
-    FieldSpec(
-        name="power_capacity_mva", type="number", label_vi="Công suất cấp điện",
-        label_en="Power supply capacity", unit="MVA",
-    ),
-    FieldSpec(
-        name="water_capacity_m3_day", type="number", label_vi="Công suất cấp nước",
-        label_en="Water supply capacity", unit="m³/ngày đêm",
-    ),
-    FieldSpec(
-        name="wastewater_capacity_m3_day", type="number", label_vi="Công suất xử lý nước thải",
-        label_en="Wastewater treatment capacity", unit="m³/ngày đêm",
-    ),
-    FieldSpec(
-        name="facts_source", type="string", label_vi="Nguồn số liệu cho nhà đầu tư",
-        label_en="Source of the investor facts",
-    ),
-]  # fmt: skip
-
-DISTANCE_FACTS: list[FieldSpec] = [
-    FieldSpec(
-        name="dist_national_road_km", type="number", label_vi="Khoảng cách tới quốc lộ",
-        label_en="Distance to a national road", unit="km",
-    ),
-    FieldSpec(
-        name="dist_airport_km", type="number", label_vi="Khoảng cách tới sân bay",
-        label_en="Distance to an airport", unit="km",
-    ),
-    FieldSpec(
-        name="dist_border_gate_km", type="number", label_vi="Khoảng cách tới cửa khẩu",
-        label_en="Distance to a border gate", unit="km",
-    ),
-    FieldSpec(
-        name="dist_hanoi_km", type="number", label_vi="Khoảng cách tới Hà Nội",
-        label_en="Distance to Hà Nội", unit="km",
-    ),
-    FieldSpec(
-        name="distances_source", type="string", label_vi="Cách tính khoảng cách",
-        label_en="How the distances were computed",
-    ),
-]  # fmt: skip
-
-COMPLETENESS_FIELD = FieldSpec(
-    name="completeness_pct",
-    type="number",
-    label_vi="Mức đầy đủ thông tin",
-    label_en="Completeness",
-    unit="%",
-    description_vi="Tỷ lệ thông tin cho nhà đầu tư đã có",
-    description_en="Share of the investor facts that are known",
-)
-
-INVESTOR_FACTS: list[FieldSpec] = [*STATED_FACTS, *DISTANCE_FACTS, COMPLETENESS_FIELD]
-
-TRANSPORT_TYPE_CODES = _codes(
-    ("national_road", "Quốc lộ", "National road"),
-    ("expressway", "Đường cao tốc", "Expressway"),
-    ("airport", "Cảng hàng không, sân bay", "Airport"),
-    ("seaport", "Cảng biển", "Seaport"),
-    ("border_gate", "Cửa khẩu", "Border gate"),
-)
-
-RAW_MATERIAL_CODES = _codes(
-    ("fruit", "Cây ăn quả", "Fruit"),
-    ("coffee", "Cà phê", "Coffee"),
-    ("tea", "Chè", "Tea"),
-    ("orange", "Cam", "Orange"),
-    ("sugar_cane", "Mía", "Sugar cane"),
-    ("planted_forest", "Gỗ rừng trồng", "Planted forest timber"),
-)
-# ---- investor facts and provenance (end) ------------------------------------------------------
-
-COMMON_FIELDS: list[FieldSpec] = [
-    FieldSpec(name="code", type="string", label_vi="Mã", label_en="Code"),
-    FieldSpec(
-        name="name_vi", type="string", label_vi="Tên (tiếng Việt)", label_en="Name (Vietnamese)"
-    ),
-    FieldSpec(name="name_en", type="string", label_vi="Tên (tiếng Anh)", label_en="Name (English)"),
-    FieldSpec(name="province_code", type="string", label_vi="Mã tỉnh", label_en="Province code"),
-    FieldSpec(name="commune_code", type="string", label_vi="Mã xã/phường", label_en="Commune code"),
-    FieldSpec(name="commune_name", type="string", label_vi="Xã/phường", label_en="Commune/ward"),
-    FieldSpec(
-        name="status", type="string", label_vi="Trạng thái", label_en="Status", codes=STATUS_CODES
-    ),
-    FieldSpec(name="area_ha", type="number", label_vi="Diện tích", label_en="Area", unit="ha"),
-    FieldSpec(name="source", type="string", label_vi="Nguồn", label_en="Source"),
-    FieldSpec(
-        name="data_quality",
-        type="string",
-        label_vi="Chất lượng dữ liệu",
-        label_en="Data quality",
-        codes=DATA_QUALITY_CODES,
-    ),
-    FieldSpec(name="updated_at", type="date", label_vi="Cập nhật", label_en="Last updated"),
-    # -- investor facts and provenance: begin
-    *PROVENANCE_FIELDS,
-    # -- investor facts and provenance: end
-]
-
-KIND_FIELDS: dict[str, list[FieldSpec]] = {
-    "industrial_zone": [
-        FieldSpec(
-            name="zone_type",
-            type="string",
-            label_vi="Loại",
-            label_en="Type",
-            codes=_codes(
-                ("industrial_zone", "Khu công nghiệp (KCN)", "Industrial zone"),
-                ("industrial_cluster", "Cụm công nghiệp (CCN)", "Industrial cluster"),
-                ("economic_zone", "Khu kinh tế (KKT)", "Economic zone"),
-            ),
-        ),
-        FieldSpec(name="phase", type="string", label_vi="Giai đoạn", label_en="Phase"),
-        FieldSpec(
-            name="leasable_area_ha",
-            type="number",
-            label_vi="Diện tích đất cho thuê",
-            label_en="Leasable area",
-            unit="ha",
-        ),
-        FieldSpec(
-            name="occupancy_pct",
-            type="number",
-            label_vi="Tỷ lệ lấp đầy",
-            label_en="Occupancy rate",
-            unit="%",
-        ),
-        FieldSpec(
-            name="developer", type="string", label_vi="Chủ đầu tư hạ tầng", label_en="Developer"
-        ),
-        FieldSpec(
-            name="priority_sectors",
-            type="string",
-            label_vi="Ngành nghề ưu tiên",
-            label_en="Priority sectors",
-        ),
-        FieldSpec(
-            name="infrastructure",
-            type="string",
-            label_vi="Hạ tầng sẵn có",
-            label_en="Infrastructure ready",
-        ),
-        FieldSpec(
-            name="approved_year", type="integer", label_vi="Năm phê duyệt", label_en="Year approved"
-        ),
-        # -- investor facts: begin
-        *INVESTOR_FACTS,
-        # -- investor facts: end
-    ],
-    "tourism_area": [
-        FieldSpec(
-            name="tourism_level",
-            type="string",
-            label_vi="Cấp",
-            label_en="Level",
-            codes=_codes(
-                ("national", "Khu du lịch quốc gia", "National tourism area"),
-                ("provincial", "Khu du lịch cấp tỉnh", "Provincial tourism area"),
-                ("destination", "Điểm du lịch", "Tourist destination"),
-                ("relic", "Di tích", "Historic relic"),
-            ),
-        ),
-        FieldSpec(name="highlights", type="string", label_vi="Điểm nổi bật", label_en="Highlights"),
-    ],
-    "energy_site": [
-        FieldSpec(
-            name="energy_type",
-            type="string",
-            label_vi="Loại năng lượng",
-            label_en="Energy type",
-            codes=_codes(
-                ("hydro", "Thủy điện", "Hydropower"),
-                ("solar_floating", "Điện mặt trời nổi", "Floating solar"),
-                ("solar_ground", "Điện mặt trời mặt đất", "Ground-mounted solar"),
-                ("wind", "Điện gió", "Wind"),
-                ("biomass", "Điện sinh khối", "Biomass"),
-            ),
-        ),
-        FieldSpec(
-            name="capacity_mw", type="number", label_vi="Công suất", label_en="Capacity", unit="MW"
-        ),
-        FieldSpec(name="developer", type="string", label_vi="Chủ đầu tư", label_en="Developer"),
-    ],
-    "logistics_trade": [
-        FieldSpec(
-            name="facility_type",
-            type="string",
-            label_vi="Loại cơ sở",
-            label_en="Facility type",
-            codes=_codes(
-                ("logistics_centre", "Trung tâm logistics", "Logistics centre"),
-                ("wholesale_market", "Chợ đầu mối", "Wholesale market"),
-                ("cold_storage", "Kho lạnh", "Cold storage"),
-                ("border_gate", "Cửa khẩu", "Border gate"),
-                ("trade_centre", "Trung tâm thương mại", "Trade centre"),
-            ),
-        ),
-    ],
-    "land_auction_plot": [
-        FieldSpec(
-            name="land_use_purpose",
-            type="string",
-            label_vi="Mục đích sử dụng đất",
-            label_en="Land-use purpose",
-            codes=_codes(
-                ("residential", "Đất ở", "Residential"),
-                ("commercial_service", "Đất thương mại, dịch vụ", "Commercial and services"),
-                ("production_business", "Đất sản xuất, kinh doanh", "Production and business"),
-                ("agriculture", "Đất nông nghiệp", "Agriculture"),
-            ),
-        ),
-        FieldSpec(
-            name="starting_price_million_vnd",
-            type="number",
-            label_vi="Giá khởi điểm",
-            label_en="Starting price",
-            unit="triệu VND",
-        ),
-        FieldSpec(
-            name="auction_date", type="date", label_vi="Ngày đấu giá", label_en="Auction date"
-        ),
-        # -- investor facts: begin
-        *INVESTOR_FACTS,
-        # -- investor facts: end
-    ],
-    "commune": [
-        FieldSpec(
-            name="unit_type",
-            type="string",
-            label_vi="Loại đơn vị",
-            label_en="Unit type",
-            codes=_codes(
-                ("commune", "Xã", "Commune"),
-                ("ward", "Phường", "Ward"),
-                ("special_zone", "Đặc khu", "Special zone"),
-            ),
-        ),
-        FieldSpec(name="province_name", type="string", label_vi="Tỉnh", label_en="Province"),
-    ],
-    # -- investor facts and provenance: begin
-    "transport": [
-        FieldSpec(
-            name="transport_type",
-            type="string",
-            label_vi="Loại công trình giao thông",
-            label_en="Transport type",
-            codes=TRANSPORT_TYPE_CODES,
-        ),
-    ],
-    "raw_material_area": [
-        FieldSpec(
-            name="crop",
-            type="string",
-            label_vi="Loại nguyên liệu",
-            label_en="Raw material",
-            codes=RAW_MATERIAL_CODES,
-        ),
-        FieldSpec(name="products", type="string", label_vi="Sản phẩm", label_en="Products"),
-    ],
-    # -- investor facts and provenance: end
-    "other": [],
-}
+def load_kinds(folder: Path) -> Kinds:
+    """The kinds the files define, read again only when a file has changed; `InvalidKinds` when
+    a definition is wrong."""
+    return _folders.load(folder)
 
 
-def fields_for_kind(kind: str) -> list[FieldSpec]:
-    """The full schema of a layer of this kind: common fields, then the kind's own."""
-    if kind not in KIND_FIELDS:
-        raise KeyError(f"unknown layer kind {kind!r}; known: {', '.join(sorted(KIND_FIELDS))}")
-    return COMMON_FIELDS + KIND_FIELDS[kind]
+def fields_for_kind(kind: str, kinds: Kinds | None = None) -> list[FieldSpec]:
+    """The full schema of a layer of this kind: common fields, then the kind's own; from the
+    kinds in force where given, else from the files of the settings' kinds folder."""
+    if kinds is None:
+        from .settings import Settings
+
+        kinds = load_kinds(Settings().kinds_dir)
+    if kind not in kinds.kinds:
+        raise KeyError(f"unknown layer kind {kind!r}; known: {', '.join(sorted(kinds.kinds))}")
+    return kinds.fields_for(kind)

@@ -22,7 +22,7 @@ node_modules' layout) and one folder per entry of DEFINITION_FOLDERS."""
 
 ASSETS_IN_CHECKOUT = "node_modules"
 ASSETS_IN_BUNDLE = "assets"
-DEFINITION_FOLDERS = ("maps", "procedures", "targets")
+DEFINITION_FOLDERS = ("maps", "procedures", "targets", "kinds")
 """Top-level folders of data definitions (TOML files) that the wheel bundles under the same
 name; a new kind of definition folder is one more entry here and its setting."""
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, field_validator
 from pydantic.fields import FieldInfo
@@ -169,12 +169,26 @@ class Settings(BaseSettings):
         "targets",
         "the plans' targets (`<plan>.toml`) the dashboard and the annual report measure",
     )
+    kinds_dir: Path = found_folder(
+        "kinds",
+        "the layer kinds (`<kind>.toml`) and the fields every kind has (`common.toml`): labels, "
+        "types, units and code lists that uploads are checked against",
+    )
     database_url: str | None = setting(
         None,
         unit="SQLAlchemy URL",
-        effect="the records database (pipeline projects, dossier events, enquiries, tokens, audit log, shortlists); "
-        "`postgresql+psycopg://user:password@host/db` for PostgreSQL",
+        effect="the records database (pipeline projects, dossier events, enquiries, tokens, audit log, "
+        "shortlists); "
+        "`postgresql+psycopg://user:password@host/db` for PostgreSQL, whose database then also "
+        "keeps the layers (the PostGIS store) instead of the data directory's GeoPackages",
         shown_default="SQLite file `records.sqlite` in the data directory",
+    )
+    database_read_url: str | None = setting(
+        None,
+        unit="SQLAlchemy URL",
+        effect="a read replica of the PostgreSQL database: the PostGIS store reads layers there "
+        "(versions and every write go to `GEO_SERVICE_DATABASE_URL`)",
+        shown_default="unset: reads go to `GEO_SERVICE_DATABASE_URL`",
     )
     enquiries_per_client_hour: int = setting(
         5,
@@ -187,6 +201,24 @@ class Settings(BaseSettings):
         ge=1,
         unit="bytes",
         effect="largest JSON body of a project, dossier event or enquiry (more → 413)",
+    )
+    review: Literal["none", "required"] = setting(
+        "none",
+        unit="`none` or `required`",
+        effect="`required`: every upload, change set and feature edit is stored as a draft, "
+        "published only by a reviewer or admin who did not make any of it",
+    )
+    edit_max_body_bytes: int = setting(
+        16 * 2**20,
+        ge=1,
+        unit="bytes",
+        effect="largest JSON body of a feature edit or a change set (more → 413)",
+    )
+    edit_max_changes: int = setting(
+        10_000,
+        ge=1,
+        unit="features",
+        effect="most features one change set may change (more → 413)",
     )
     cors_origins: list[str] = setting(
         default_factory=lambda: ["*"],
@@ -201,6 +233,11 @@ class Settings(BaseSettings):
     title_en: str = setting(
         "Investment site catalogue", unit="text", effect="the service's English title"
     )
+
+    @property
+    def review_required(self) -> bool:
+        """Whether every change is stored as a draft for another to publish."""
+        return self.review == "required"
 
     @field_validator("trusted_proxies")
     @classmethod
@@ -257,7 +294,7 @@ def settings_environment(settings: Settings) -> str:
     lines = []
     for name in Settings.model_fields:
         value = getattr(settings, name)
-        if name == "database_url" and value:
+        if name in ("database_url", "database_read_url") and value:
             value = make_url(value).render_as_string(hide_password=True)
         text = json.dumps(value) if isinstance(value, list) else "" if value is None else value
         lines.append(f"{ENV_PREFIX}{name.upper()}={text}")

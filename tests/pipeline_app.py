@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from geo_service.app import create_app
 from geo_service.layer_frame import records_to_frame
 from geo_service.settings import Settings
+from geo_service.store import open_store, uses_postgis
 from geo_service.store.gpkg import GeoPackageStore
 
 MAI_SON_POINT = {"type": "Point", "coordinates": [104.08, 21.25]}
@@ -28,8 +29,27 @@ def pipeline_data_dir(folder: Path) -> Path:
     return folder
 
 
+def with_grid(data_dir: Path, records_url: str) -> None:
+    """The `grid` layer in the store a records database brings: `pipeline_data_dir` put it in the
+    data directory's GeoPackage store; a PostgreSQL database keeps its own layers (PostGIS)."""
+    from .conftest import grid_layer
+
+    settings = Settings(data_dir=data_dir, database_url=records_url)
+    if not uses_postgis(settings):
+        return
+    store = open_store(settings)
+    try:
+        if not store.version_numbers("grid"):
+            meta, records, geometries = grid_layer()
+            store.publish(meta, records_to_frame(meta, records, geometries))
+    finally:
+        store.dispose()
+
+
 @contextlib.contextmanager
 def pipeline_client(data_dir: Path, records_url: str, **settings: Any) -> Iterator[TestClient]:
+    """An app on `records_url` (and on the layers it brings, with the grid among them)."""
+    with_grid(data_dir, records_url)
     app = create_app(Settings(data_dir=data_dir, database_url=records_url, **settings))
     try:
         yield TestClient(app)

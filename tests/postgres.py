@@ -153,6 +153,15 @@ class DatabaseFactory:
         self._admin(f'CREATE DATABASE "{name}" TEMPLATE "{source}"')
         return self.url(name)
 
+    def copy(self, url: str) -> str:
+        """A new database copied from the one at `url`, whose connections are ended first."""
+        source = make_url(url).database
+        self._admin(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            f"WHERE datname = '{source}' AND pid <> pg_backend_pid()"
+        )
+        return self.create(source)
+
     def drop(self, url: str) -> None:
         name = make_url(url).database
         self._admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

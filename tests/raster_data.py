@@ -17,9 +17,8 @@ from geo_service.app import create_app
 from geo_service.catalogue import LayerMeta
 from geo_service.kinds import fields_for_kind
 from geo_service.layer_frame import records_to_frame
-from geo_service.settings import Settings
 
-from .conftest import grid_layer, publish
+from .conftest import Backend, grid_layer
 from .staff import staff_token
 
 ORIGIN = (500_000.0, 2_350_000.0)
@@ -100,13 +99,14 @@ def layer(layer_id: str, kind: str, geometry_type: str, sites: dict, area=None) 
     return meta, records_to_frame(meta, records, list(sites.values()))
 
 
-def make_world(data: Path, files: Path) -> tuple[TestClient, dict]:
-    """A data directory with sites and gates, an editor token, and the rasters `values`
-    (continuous) and `dem` (an inclined plane) registered through the API."""
-    publish(data, *layer("sites", "industrial_zone", "polygon", SITES))
-    publish(data, *layer("gates", "logistics_trade", "point", GATES))
+def make_world(backend: Backend, data: Path, files: Path) -> tuple[TestClient, dict]:
+    """A data directory (and, with PostGIS, a database) with sites and gates, an editor token,
+    and the rasters `values` (continuous) and `dem` (an inclined plane) registered through the
+    API."""
+    backend.publish(data, *layer("sites", "industrial_zone", "polygon", SITES))
+    backend.publish(data, *layer("gates", "logistics_trade", "point", GATES))
     editor = staff_token(data, "editor")
-    client = TestClient(create_app(Settings(data_dir=data, raster_max_pixels=100_000)))
+    client = TestClient(create_app(backend.settings(data, raster_max_pixels=100_000)))
     headers = {"Authorization": f"Bearer {editor}"}
     for raster_id, grid, meta in (
         ("values", values_grid(), {"title_vi": "Giá trị", "title_en": "Values", "unit": "u",
@@ -120,11 +120,11 @@ def make_world(data: Path, files: Path) -> tuple[TestClient, dict]:
     return client, headers
 
 
-def make_world_with_grid(data: Path, files: Path) -> tuple[TestClient, dict]:
+def make_world_with_grid(backend: Backend, data: Path, files: Path) -> tuple[TestClient, dict]:
     """`make_world` with the test grid (conftest's `grid_layer`) published beside it."""
     meta, records, geometries = grid_layer()
-    publish(data, meta, records_to_frame(meta, records, geometries))
-    return make_world(data, files)
+    backend.publish(data, meta, records_to_frame(meta, records, geometries))
+    return make_world(backend, data, files)
 
 
 def register(client, headers, path: Path, raster_id="r", metadata=None, **form):

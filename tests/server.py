@@ -42,8 +42,11 @@ def server_process(
     base_env: Mapping[str, str] | None = None,
 ) -> Iterator[tuple[str, subprocess.Popen]]:
     """The server's URL and process (with one worker, the process that serves), with `env`
-    added to the environment (`base_env`, by default this process's). `program` runs
-    `geo-service` (by default this interpreter's), in `cwd`."""
+    added to the environment (`base_env`, by default this process's), after the database a
+    PostGIS test backend made for `data_dir` if it did. `program` runs `geo-service` (by default
+    this interpreter's), in `cwd`."""
+    from .conftest import env_of
+
     port = free_port()
     command = [
         *(program or [sys.executable, "-m", "geo_service.cli"]), "serve",
@@ -57,7 +60,7 @@ def server_process(
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            env=dict(os.environ if base_env is None else base_env) | (env or {}),
+            env=dict(os.environ if base_env is None else base_env) | env_of(data_dir) | (env or {}),
             cwd=cwd,
         )
         try:

@@ -16,6 +16,11 @@ from geo_service.records import Records, database_url, upgrade
 
 @contextlib.contextmanager
 def admin_store(data_dir: Path, url: str | None = None) -> Iterator[AdminStore]:
+    """The admin store of `url`, else of the database a test backend made for `data_dir`, else of
+    the data directory's SQLite file."""
+    from .conftest import env_of
+
+    url = url or env_of(data_dir).get("GEO_SERVICE_DATABASE_URL")
     records = Records(database_url(url, data_dir))
     upgrade(records)
     try:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 import shapely
@@ -12,10 +10,8 @@ from pyproj import Geod
 
 from geo_service import strict_json
 from geo_service.app import create_app
-from geo_service.settings import Settings
-from geo_service.store.gpkg import GeoPackageStore
+from geo_service.store import Store
 
-from .conftest import publish
 from .raster_data import GATES, SITES, box_offsets, layer, make_world
 
 GEOD = Geod(ellps="WGS84")
@@ -32,10 +28,10 @@ PLOT_MEAN = {"P1": 4969.5, "P2": 11059.5, "P3": 2209.5, "P4": 18159.5}  # 100 ·
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory) -> tuple[TestClient, dict]:
+def world(tmp_path_factory, backend) -> tuple[TestClient, dict]:
     data = tmp_path_factory.mktemp("analysis")
-    publish(data, *layer("plots", "land_auction_plot", "polygon", PLOTS, PLOT_AREA))
-    return make_world(data, tmp_path_factory.mktemp("files"))
+    backend.publish(data, *layer("plots", "land_auction_plot", "polygon", PLOTS, PLOT_AREA))
+    return make_world(backend, data, tmp_path_factory.mktemp("files"))
 
 
 def test_nearby_distances_match_the_geodesic(world):
@@ -65,22 +61,26 @@ def test_nearby_from_a_polygon_is_to_its_nearest_point(world):
     assert "EDGE" not in [n["id"] for n in within["nearby"]["sites"]]
 
 
-class CountingStore(GeoPackageStore):
-    """Records every query, to show the search goes through the R-tree with a bbox."""
+class CountingStore:
+    """A store that records every query, to show the search goes through the spatial index
+    with a bbox."""
 
-    def __init__(self, data_dir: Path) -> None:
-        super().__init__(data_dir)
+    def __init__(self, store: Store) -> None:
+        self.store = store
         self.seen: list = []
 
     def query(self, layer_id, query):
-        page = super().query(layer_id, query)
+        page = self.store.query(layer_id, query)
         self.seen.append((query.bbox, len(page.features)))
         return page
 
+    def __getattr__(self, name: str):
+        return getattr(self.store, name)
 
-def test_nearby_searches_growing_boxes_not_the_whole_layer(grid_dir):
-    store = CountingStore(grid_dir)
-    client = TestClient(create_app(Settings(data_dir=grid_dir), store=store))
+
+def test_nearby_searches_growing_boxes_not_the_whole_layer(grid_dir, backend):
+    store = CountingStore(backend.store(grid_dir))
+    client = TestClient(create_app(backend.settings(grid_dir), store=store))
     response = client.get("/collections/grid/items/G-5-5/nearby?layers=grid&k=4")
     assert response.status_code == 200
     found = response.json()["nearby"]["grid"]

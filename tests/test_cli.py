@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import urllib.request
 from pathlib import Path
 
+from .conftest import env_of
 from .server import running_server
 
 SAMPLE_LAYERS = {
@@ -21,37 +23,39 @@ SAMPLE_LAYERS = {
 }
 
 
-def geo_service(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+def geo_service(*args: str, cwd: Path, data_dir: Path) -> subprocess.CompletedProcess:
+    """`geo-service` on `data_dir` (and the database a PostGIS backend made for it)."""
     return subprocess.run(
-        [sys.executable, "-m", "geo_service.cli", *args],
+        [sys.executable, "-m", "geo_service.cli", *args, "--data-dir", str(data_dir)],
         cwd=cwd,
         capture_output=True,
         text=True,
         timeout=300,
+        env={**os.environ, **env_of(data_dir)},
     )
 
 
-def test_sample_then_layers_from_any_directory(tmp_path):
+def test_sample_then_layers_from_any_directory(tmp_path, backend):
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    data_dir = tmp_path / "data"
-    built = geo_service("sample", "--data-dir", str(data_dir), cwd=elsewhere)
+    data_dir = backend.claim(tmp_path / "data")
+    built = geo_service("sample", cwd=elsewhere, data_dir=data_dir)
     assert built.returncode == 0, built.stderr
-    listed = geo_service("layers", "--data-dir", str(data_dir), cwd=elsewhere)
+    listed = geo_service("layers", cwd=elsewhere, data_dir=data_dir)
     assert listed.returncode == 0, listed.stderr
     rows = {line.split()[0]: line.split() for line in listed.stdout.splitlines()[1:]}
     assert set(rows) == SAMPLE_LAYERS
     assert rows["communes"][3] == str(75 + 54 + 124)
 
 
-def test_layers_on_an_empty_directory_says_what_to_do(tmp_path):
-    listed = geo_service("layers", "--data-dir", str(tmp_path), cwd=tmp_path)
+def test_layers_on_an_empty_directory_says_what_to_do(tmp_path, backend):
+    listed = geo_service("layers", cwd=tmp_path, data_dir=backend.claim(tmp_path))
     assert listed.returncode == 1 and "geo-service sample" in listed.stdout
 
 
-def test_serve_builds_the_sample_when_the_data_directory_is_empty(tmp_path):
+def test_serve_builds_the_sample_when_the_data_directory_is_empty(tmp_path, backend):
     with (
-        running_server(tmp_path / "fresh") as url,
+        running_server(backend.claim(tmp_path / "fresh")) as url,
         urllib.request.urlopen(f"{url}/collections") as r,
     ):
         ids = {c["id"] for c in json.load(r)["collections"]}
@@ -63,20 +67,20 @@ def test_export_writes_a_file_and_refuses_bad_input(sample_dir, tmp_path):
 
     out = tmp_path / "zones.gpkg"
     done = geo_service(
-        "export", "--data-dir", str(sample_dir), "--layer", "industrial_zones", "--format", "gpkg",
-        "--crs", "EPSG:9206", "--filter", "province_code = '14'", "-o", str(out), cwd=tmp_path,
+        "export", "--layer", "industrial_zones", "--format", "gpkg", "--crs", "EPSG:9206",
+        "--filter", "province_code = '14'", "-o", str(out), cwd=tmp_path, data_dir=sample_dir,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     frame = pyogrio.read_dataframe(out)
     assert len(frame) == 3 and frame.crs.to_epsg() == 9206 and set(frame["province_code"]) == {"14"}
     bad = geo_service(
-        "export", "--data-dir", str(sample_dir), "--layer", "industrial_zones", "--format", "csv",
-        "--filter", "area_ha >", "-o", str(tmp_path / "x.csv"), cwd=tmp_path,
+        "export", "--layer", "industrial_zones", "--format", "csv", "--filter", "area_ha >",
+        "-o", str(tmp_path / "x.csv"), cwd=tmp_path, data_dir=sample_dir,
     )  # fmt: skip
     assert bad.returncode == 2 and "CQL2" in bad.stderr and not (tmp_path / "x.csv").exists()
     limited = geo_service(
-        "export", "--data-dir", str(sample_dir), "--layer", "communes", "--format", "csv",
-        "--max-features", "10", "-o", str(tmp_path / "c.csv"), cwd=tmp_path,
+        "export", "--layer", "communes", "--format", "csv", "--max-features", "10",
+        "-o", str(tmp_path / "c.csv"), cwd=tmp_path, data_dir=sample_dir,
     )  # fmt: skip
     assert limited.returncode == 2 and "10" in limited.stderr
 
@@ -86,15 +90,15 @@ def test_the_commands_see_pipeline_projects_as_a_collection(sample_dir, sample_c
 
     out = tmp_path / "late.gpkg"
     done = geo_service(
-        "export", "--data-dir", str(sample_dir), "--layer", "investment_projects",
-        "--format", "gpkg", "--filter", "days_behind > 0", "-o", str(out), cwd=tmp_path,
+        "export", "--layer", "investment_projects", "--format", "gpkg",
+        "--filter", "days_behind > 0", "-o", str(out), cwd=tmp_path, data_dir=sample_dir,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     late = sample_client.get("/projects", params={"behind": "true", "limit": 100}).json()
     assert late["numberMatched"] > 0
     frame = pyogrio.read_dataframe(out)
     assert sorted(frame["code"]) == sorted(p["id"] for p in late["projects"])
-    listed = geo_service("layers", "--data-dir", str(sample_dir), cwd=tmp_path)
+    listed = geo_service("layers", cwd=tmp_path, data_dir=sample_dir)
     rows = {line.split()[0]: line.split() for line in listed.stdout.splitlines()[1:]}
     assert rows["investment_projects"][3] == str(
         sample_client.get("/projects").json()["numberMatched"]
@@ -102,7 +106,6 @@ def test_the_commands_see_pipeline_projects_as_a_collection(sample_dir, sample_c
     source = tmp_path / "p.geojson"
     source.write_text('{"type": "FeatureCollection", "features": []}', encoding="utf-8")
     refused = geo_service(
-        "import", str(source), "--data-dir", str(sample_dir), "--layer", "investment_projects",
-        cwd=tmp_path,
+        "import", str(source), "--layer", "investment_projects", cwd=tmp_path, data_dir=sample_dir,
     )  # fmt: skip
     assert refused.returncode == 2 and "/projects" in refused.stderr

@@ -76,6 +76,7 @@ def test_a_sound_installation_passes_every_check(data_dir, tmp_path):
         "web assets",
         "map definitions",
         "procedures",
+        "layer kinds",
         "data directory",
         "records database",
     ):
@@ -128,13 +129,17 @@ def test_missing_folders_and_a_database_behind_name_their_fixes(tmp_path):
         "doctor",
         "--data-dir",
         str(data_dir),
-        env={"GEO_SERVICE_PROCEDURES_DIR": str(tmp_path / "none")},
+        env={
+            "GEO_SERVICE_PROCEDURES_DIR": str(tmp_path / "none"),
+            "GEO_SERVICE_KINDS_DIR": str(tmp_path / "none"),
+        },
         cwd=tmp_path,
     )
     assert result.returncode == 1
     checks = lines_of(result.stdout)
     assert "geo-service sample --data-dir" in checks["data directory"][1]
     assert "geo-service procedures" in checks["procedures"][1]
+    assert "geo-service kinds" in checks["layer kinds"][1]
     assert "geo-service db upgrade" in checks["records database"][1]
     data_dir.mkdir()
     Records(database_url(None, data_dir)).engine.connect().close()  # an empty database

@@ -12,10 +12,9 @@ from starlette.exceptions import HTTPException
 from geo_service import errors
 from geo_service.api.strict_input import StrictRoute
 from geo_service.app import create_app
-from geo_service.settings import Settings
 from geo_service.shortlists import TooManyShortlists
 
-from .conftest import error_document
+from .conftest import error_document, settings_of
 from .raster_data import make_world_with_grid
 from .staff import staff_token
 
@@ -23,15 +22,15 @@ GEOJSON = b'{"type": "FeatureCollection", "features": []}'
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory):
+def world(tmp_path_factory, backend):
     """Layers, rasters, an editor and an admin token; tight limits so 413 and 429 are near."""
     data = tmp_path_factory.mktemp("errors")
-    _, editor_headers = make_world_with_grid(data, tmp_path_factory.mktemp("errors-files"))
+    files = tmp_path_factory.mktemp("errors-files")
+    _, editor_headers = make_world_with_grid(backend, data, files)
     boss = staff_token(data, "admin")
-    settings = Settings(
-        data_dir=data, max_export=5, shortlist_max_items=2, shortlists_per_client=1,
-        upload_max_bytes=10,
-    )  # fmt: skip
+    settings = backend.settings(
+        data, max_export=5, shortlist_max_items=2, shortlists_per_client=1, upload_max_bytes=10
+    )
     client = TestClient(create_app(settings))
     shortlist = client.post("/shortlists", json={"name": "one", "items": []})
     assert shortlist.status_code == 201
@@ -141,7 +140,7 @@ def every_service_error() -> list[type[errors.ServiceError]]:
 def test_every_error_class_and_starlettes_own_leave_as_json(tmp_path):
     """Each `ServiceError` kind keeps its status and code; an `HTTPException` raised with only a
     status (406, 415, 429, …) gets a code for it and keeps its headers (Retry-After)."""
-    app = create_app(Settings(data_dir=tmp_path))
+    app = create_app(settings_of(tmp_path))
     kinds = every_service_error()
 
     def raise_service_error(index: int):

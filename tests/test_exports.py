@@ -149,13 +149,12 @@ def test_export_errors(grid_client):
     assert grid_client.get("/collections/nope/items", params={"f": "csv"}).status_code == 404
 
 
-def test_export_over_the_limit_is_413_saying_the_limit(grid_dir):
+def test_export_over_the_limit_is_413_saying_the_limit(grid_dir, backend):
     from fastapi.testclient import TestClient
 
     from geo_service.app import create_app
-    from geo_service.settings import Settings
 
-    client = TestClient(create_app(Settings(data_dir=grid_dir, max_export=20)))
+    client = TestClient(create_app(backend.settings(grid_dir, max_export=20)))
     response = client.get("/collections/grid/items", params={"f": "csv"})
     assert response.status_code == 413
     assert "20" in response.json()["description"] and "bbox" in response.json()["description"]
@@ -214,3 +213,18 @@ def test_wkt_too_long_for_a_cell_is_replaced_by_a_note():
     assert batch.column(1).to_pylist()[1] == pytest.approx(104.05) and batch.column(2).to_pylist()[
         1
     ] == pytest.approx(21.05)
+
+
+def test_a_shapefile_of_a_layer_mixing_points_and_polygons_is_refused_clearly(tmp_path, backend):
+    from fastapi.testclient import TestClient
+
+    from geo_service.app import create_app
+
+    from .raster_data import SITES, layer
+
+    backend.publish(tmp_path, *layer("sites", "industrial_zone", "polygon", SITES))
+    client = TestClient(create_app(backend.settings(tmp_path)))
+    refused = client.get("/collections/sites/items", params={"f": "shp"})
+    assert refused.status_code == 400, refused.text
+    assert "GeoPackage" in refused.json()["description"]
+    assert client.get("/collections/sites/items", params={"f": "gpkg"}).status_code == 200

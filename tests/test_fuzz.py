@@ -25,7 +25,7 @@ from geo_service.cql2 import CQL2Error, parse_cql2_json, parse_cql2_text
 from geo_service.errors import ServiceError
 from geo_service.exports.formats import FORMATS
 from geo_service.query import Query
-from geo_service.store.gpkg import GeoPackageStore
+from geo_service.store import Store
 
 from .conftest import error_document
 from .raster_data import make_world_with_grid
@@ -261,17 +261,17 @@ def assert_answered(response) -> None:
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory):
+def world(tmp_path_factory, backend):
     """The grid, sites and gates layers, the `values` and `dem` rasters, one shortlist."""
     data = tmp_path_factory.mktemp("fuzz")
-    client, _ = make_world_with_grid(data, tmp_path_factory.mktemp("fuzz-files"))
+    client, _ = make_world_with_grid(backend, data, tmp_path_factory.mktemp("fuzz-files"))
     created = client.post(
         "/shortlists",
         json={"name": "fuzz", "items": [{"collection": "grid", "id": "G-1-1"},
                                         {"collection": "sites", "id": "EDGE"}]},
     )  # fmt: skip
     assert created.status_code == 201, created.text
-    return client, created.json()["id"], GeoPackageStore(data)
+    return client, created.json()["id"], backend.store(data)
 
 
 COLLECTIONS = st.one_of(st.sampled_from(["grid", "sites", "gates", "nope"]), TEXT)
@@ -431,7 +431,7 @@ def test_ranking_bodies(world, collection, candidate_filter, criteria, limit, ra
 # -- the parsers, and the SQL they compile to ---------------------------------------------------
 
 
-def parsed_runs_or_is_refused(store: GeoPackageStore, parse, source) -> None:
+def parsed_runs_or_is_refused(store: Store, parse, source) -> None:
     """The parser refuses the filter (CQL2Error), or the store runs it or refuses it as a
     client error."""
     try:

@@ -76,6 +76,7 @@ def test_unfiltered_grids_from_memory_match_the_sql_grid(grid_client):
             assert a["geometry"]["coordinates"] == pytest.approx(b["geometry"]["coordinates"])
 
 
+@pytest.mark.geopackage
 def test_warming_reads_the_centres_of_large_layers_only(grid_dir):
     large, small = GeoPackageStore(grid_dir), GeoPackageStore(grid_dir)
     large.WARM_CENTRES_FROM, small.WARM_CENTRES_FROM = 100, 101  # the layer has 101 features

@@ -17,8 +17,8 @@ def test_health_and_ready_are_documented(grid_client):
     assert "503" in paths["/ready"]["get"]["responses"]
 
 
-def test_ready_on_each_records_backend(grid_dir, records_url):
-    with pipeline_client(grid_dir, records_url) as client:
+def test_ready_on_each_records_backend(pipeline_dir, records_url):
+    with pipeline_client(pipeline_dir.folder, records_url) as client:
         health = client.get("/health")
         assert health.status_code == 200 and health.json() == {"status": "ok"}
         ready = client.get("/ready")
@@ -27,10 +27,10 @@ def test_ready_on_each_records_backend(grid_dir, records_url):
         assert ready.headers["cache-control"] == "no-store"
 
 
-def test_not_ready_once_the_database_is_unreachable(grid_dir, postgres_databases):
+def test_not_ready_once_the_database_is_unreachable(pipeline_dir, postgres_databases):
     url = postgres_databases.create(postgres_databases.template)
     try:
-        with pipeline_client(grid_dir, url) as client:
+        with pipeline_client(pipeline_dir.folder, url) as client:
             assert client.get("/ready").status_code == 200
             postgres_databases.drop(url)  # the server ends the service's connections too
             gone = client.get("/ready")
@@ -38,7 +38,11 @@ def test_not_ready_once_the_database_is_unreachable(grid_dir, postgres_databases
             body = error_document(gone)
             assert body["code"] == "NotReady" and "records database" in body["description"]
             assert "cơ sở dữ liệu hồ sơ" in body["description"]
-            assert body["checks"] == [BOTH_READY[0], {"name": "records database", "ok": False}]
+            # the layers are in that database too (the PostGIS store)
+            assert body["checks"] == [
+                {"name": "layer store", "ok": False},
+                {"name": "records database", "ok": False},
+            ]
             assert "127.0.0.1" not in gone.text  # where the database is stays in the log
             assert client.get("/health").status_code == 200  # alive: no restart asked for
     finally:

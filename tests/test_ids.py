@@ -4,6 +4,7 @@ is written."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -24,10 +25,10 @@ from .raster_data import make_world
 NEWLINE_IDS = ["grid\n", "grid\r\n", "grid\n\n", "\ngrid"]
 
 
-def geo_service(*args: str) -> subprocess.CompletedProcess:
+def geo_service(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "geo_service.cli", *args],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True, text=True, timeout=120, env={**os.environ, **(env or {})},
     )  # fmt: skip
 
 
@@ -42,12 +43,14 @@ def test_cli_import_refuses_the_id_and_creates_nothing(tmp_path, layer_id):
     assert not data.exists()
 
 
-def test_cli_export_refuses_the_id(grid_dir, tmp_path):
+def test_cli_export_refuses_the_id(grid_dir, backend, tmp_path):
     out = tmp_path / "grid.csv"
     args = ("--data-dir", str(grid_dir), "--format", "csv", "-o", str(out))
-    done = geo_service("export", "--layer", "grid\n", *args)
+    done = geo_service("export", "--layer", "grid\n", *args, env=backend.env(grid_dir))
     assert done.returncode == 2 and "is not a layer id" in done.stderr and not out.exists()
-    assert geo_service("export", "--layer", "grid", *args).returncode == 0
+    assert (
+        geo_service("export", "--layer", "grid", *args, env=backend.env(grid_dir)).returncode == 0
+    )
 
 
 def test_layer_meta_refuses_the_id():
@@ -57,6 +60,7 @@ def test_layer_meta_refuses_the_id():
                       updated="2026-01-01")  # fmt: skip
 
 
+@pytest.mark.geopackage
 def test_files_named_with_a_newline_are_not_layers_rasters_or_maps(grid_dir, tmp_path):
     """Even when a folder or file with such a name exists, it is never read as one."""
     (tmp_path / "grid").symlink_to(grid_dir / "grid")
@@ -84,9 +88,9 @@ def test_a_raster_id_with_a_newline_is_refused_before_reading(tmp_path):
         ingest_raster(tmp_path / "none.tif", "dem\n", {}, None, 1, "14", RasterStore(tmp_path))
 
 
-def test_the_api_refuses_ids_with_a_newline(tmp_path_factory):
+def test_the_api_refuses_ids_with_a_newline(tmp_path_factory, backend):
     client, headers = make_world(
-        tmp_path_factory.mktemp("ids"), tmp_path_factory.mktemp("ids-files")
+        backend, tmp_path_factory.mktemp("ids"), tmp_path_factory.mktemp("ids-files")
     )
     tiff = tmp_path_factory.mktemp("tiff") / "r.tif"
     from .raster_data import register, values_grid, write_tiff

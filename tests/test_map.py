@@ -17,7 +17,8 @@ from fastapi.testclient import TestClient
 
 from geo_service.app import create_app
 from geo_service.maps.assets import required_files
-from geo_service.settings import Settings
+
+from .conftest import env_of, settings_of
 
 ROOT = Path(__file__).resolve().parents[1]
 ASSETS = ROOT / "node_modules"
@@ -38,9 +39,7 @@ def maps_dir(tmp_path: Path) -> Path:
 
 
 def client_for(data_dir: Path, maps_dir: Path, assets_dir: Path = ASSETS) -> TestClient:
-    return TestClient(
-        create_app(Settings(data_dir=data_dir, maps_dir=maps_dir, assets_dir=assets_dir))
-    )
+    return TestClient(create_app(settings_of(data_dir, maps_dir=maps_dir, assets_dir=assets_dir)))
 
 
 def test_map_page_holds_no_features_and_loads_only_our_assets(sample_dir, maps_dir):
@@ -146,7 +145,7 @@ def test_api_docs_use_our_swagger_copy(sample_client):
 
 def test_maps_command_checks_definitions_against_the_layers(sample_dir, maps_dir):
     def check() -> subprocess.CompletedProcess:
-        env = {**os.environ, "GEO_SERVICE_MAPS_DIR": str(maps_dir)}
+        env = {**os.environ, **env_of(sample_dir), "GEO_SERVICE_MAPS_DIR": str(maps_dir)}
         command = [sys.executable, "-m", "geo_service.cli", "maps", "--data-dir", str(sample_dir)]
         return subprocess.run(command, capture_output=True, text=True, env=env, timeout=60)
 

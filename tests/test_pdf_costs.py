@@ -20,9 +20,8 @@ from geo_service.catalogue import LayerMeta
 from geo_service.exports import PdfCache
 from geo_service.kinds import fields_for_kind
 from geo_service.layer_frame import records_to_frame
-from geo_service.settings import Settings
 
-from .conftest import grid_layer, publish
+from .conftest import grid_layer, publish, settings_of
 
 SITES = [f"G-{i}-{j}" for i in range(3) for j in range(2)]
 
@@ -38,7 +37,8 @@ def publish_communes(data_dir: Path) -> None:
 
 
 @pytest.fixture()
-def data_dir(tmp_path: Path) -> Path:
+def data_dir(tmp_path: Path, backend) -> Path:
+    backend.claim(tmp_path)
     meta, records, geometries = grid_layer()
     publish(tmp_path, meta, records_to_frame(meta, records, geometries))
     publish_communes(tmp_path)
@@ -60,7 +60,7 @@ def drawn(monkeypatch) -> list[int]:
 
 
 def client_for(data_dir: Path, **settings) -> TestClient:
-    return TestClient(create_app(Settings(data_dir=data_dir, **settings)))
+    return TestClient(create_app(settings_of(data_dir, **settings)))
 
 
 def pages(response) -> list[str]:
@@ -159,9 +159,7 @@ def busy(response) -> None:
 
 
 def test_heavy_exports_wait_briefly_then_429_with_retry_after(data_dir):
-    app = create_app(
-        Settings(data_dir=data_dir, heavy_exports=1, heavy_export_wait=0.1, large_export=20)
-    )
+    app = create_app(settings_of(data_dir, heavy_exports=1, heavy_export_wait=0.1, large_export=20))
     client = TestClient(app)
     cached = client.get("/collections/grid/items/G-0-0", params={"f": "pdf"})
     assert cached.status_code == 200

@@ -12,14 +12,13 @@ from geo_service.pipeline.projects import ProjectFilters, ProjectStore
 from geo_service.records import Records, upgrade
 from geo_service.sample.projects import load_pipeline_sample, sample_projects
 from geo_service.settings import Settings
-from geo_service.store.gpkg import GeoPackageStore
 
 
-def test_the_sample_pipeline(sample_dir, records_url):
+def test_the_sample_pipeline(sample_dir, backend, records_url):
     records = Records(records_url)
     upgrade(records)
     try:
-        store = GeoPackageStore(sample_dir)
+        store = backend.store(sample_dir)
         projects = ProjectStore(records, Settings().procedures_dir)
         today = today_in_vietnam()
         named = {p["id"]: p for p in sample_projects()["projects"]}

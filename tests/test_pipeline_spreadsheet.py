@@ -18,7 +18,7 @@ from geo_service.pipeline.documents import site_checker
 from geo_service.pipeline.projects import ProjectFilters
 from geo_service.pipeline.spreadsheet import export_projects, import_projects
 
-from .pipeline_app import pipeline_client, project_body
+from .pipeline_app import pipeline_client, project_body, with_grid
 
 POLYGON = {
     "type": "Polygon",
@@ -167,6 +167,7 @@ def test_missing_columns_and_unreadable_files(client, tmp_path):
 
 
 def test_the_projects_commands(pipeline_dir, records_url, tmp_path):
+    with_grid(pipeline_dir.folder, records_url)
     environment = {**os.environ, "GEO_SERVICE_DATABASE_URL": records_url}
     base = [sys.executable, "-m", "geo_service.cli", "projects"]
     where = ["--data-dir", str(pipeline_dir)]

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from .pipeline_app import pipeline_data_dir, project_body
+from .pipeline_app import pipeline_data_dir, project_body, with_grid
 from .server import running_server
 from .staff import bearer, staff_token
 from .test_map_browser import ARTIFACTS, CHROMIUM
@@ -40,6 +40,7 @@ def test_an_investor_asks_from_the_project_page(tmp_path: Path, records_url: str
     if not CHROMIUM.exists():
         pytest.fail("Debian's chromium is missing: `apt-get install -y chromium` (test.sh does)")
     data_dir = pipeline_data_dir(tmp_path / "data")
+    with_grid(data_dir, records_url)
     editor = bearer(staff_token(data_dir, "editor", url=records_url))
     env = {"GEO_SERVICE_DATABASE_URL": records_url}
     with running_server(data_dir, workers=2, env=env) as base, sync_api.sync_playwright() as pw:

@@ -21,17 +21,16 @@ from rasterio.transform import from_origin
 
 from geo_service.app import create_app
 from geo_service.rasters.coverage import cover
-from geo_service.settings import Settings
 
-from .conftest import publish
+from .conftest import settings_of
 from .raster_data import PIXEL, SITES, layer, make_world, register, vn2000, write_tiff
 from .staff import staff_token
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory) -> tuple[TestClient, dict, Path]:
+def world(tmp_path_factory, backend) -> tuple[TestClient, dict, Path]:
     data = tmp_path_factory.mktemp("rasters")
-    return *make_world(data, tmp_path_factory.mktemp("files")), data
+    return *make_world(backend, data, tmp_path_factory.mktemp("files")), data
 
 
 def stats_of(client, site: str, rasters: str) -> dict:
@@ -148,7 +147,7 @@ def test_an_upload_over_the_byte_limit_is_413(tmp_path):
     data = tmp_path / "data"
     data.mkdir()
     editor = staff_token(data, "editor")
-    client = TestClient(create_app(Settings(data_dir=data, upload_max_bytes=1000)))
+    client = TestClient(create_app(settings_of(data, upload_max_bytes=1000)))
     path = write_tiff(tmp_path / "r.tif", np.ones((100, 100), dtype="float32"), nodata=0)
     response = register(client, {"Authorization": f"Bearer {editor}"}, path, "r",
                         {"title_vi": "a", "title_en": "a"})  # fmt: skip
@@ -317,12 +316,13 @@ def test_slope_of_an_inclined_plane_is_its_analytic_angle(world):
     assert "values" in [entry["raster"] for entry in every]
 
 
-def test_zonal_statistics_in_a_geographic_raster(tmp_path):
+def test_zonal_statistics_in_a_geographic_raster(tmp_path, backend):
     """The same polygon over a lon/lat raster: computed in that raster's CRS."""
     data = tmp_path / "data"
-    publish(data, *layer("sites", "industrial_zone", "polygon", SITES))
+    data.mkdir()
+    backend.publish(data, *layer("sites", "industrial_zone", "polygon", SITES))
     editor = staff_token(data, "editor")
-    client = TestClient(create_app(Settings(data_dir=data)))
+    client = TestClient(create_app(backend.settings(data)))
     rows, cols = np.mgrid[0:100, 0:100]
     path = write_tiff(tmp_path / "geo.tif", (rows * 1.0 + cols * 0.0).astype("float32"),
                       "EPSG:4326", -1, from_origin(103.9, 21.3, 0.002, 0.002))  # fmt: skip

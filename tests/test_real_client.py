@@ -11,10 +11,10 @@ import shapely
 from geo_service.pipeline.layer import with_projects
 from geo_service.pipeline.projects import ProjectStore
 from geo_service.query import Query
-from geo_service.records import Records, database_url
+from geo_service.records import Records
 from geo_service.settings import Settings
-from geo_service.store.gpkg import GeoPackageStore
 
+from .conftest import settings_of, store_of
 from .server import running_server
 
 
@@ -26,10 +26,8 @@ def server_url(sample_dir):
 
 def catalogue(data_dir):
     """The catalogue's store as the server has it: the layers and the pipeline's projects."""
-    records = Records(database_url(None, data_dir))
-    store = with_projects(
-        GeoPackageStore(data_dir), ProjectStore(records, Settings().procedures_dir)
-    )
+    records = Records.from_settings(settings_of(data_dir))
+    store = with_projects(store_of(data_dir), ProjectStore(records, Settings().procedures_dir))
     return store, records
 
 
@@ -72,5 +70,5 @@ def compare_with_gdal(server_url, store, meta) -> None:
 def test_gdal_pushes_bbox_filters_to_the_server(server_url, sample_dir):
     bbox = (104.0, 21.2, 104.1, 21.3)
     frame = pyogrio.read_dataframe(f"OAPIF:{server_url}/collections/communes", bbox=bbox)
-    expected = GeoPackageStore(sample_dir).query("communes", Query(bbox=bbox, limit=None))
+    expected = store_of(sample_dir).query("communes", Query(bbox=bbox, limit=None))
     assert sorted(frame["code"]) == sorted(f.id for f in expected.features)

@@ -17,24 +17,25 @@ from geo_service.app import create_app
 from geo_service.layer_frame import records_to_frame
 from geo_service.rasters.store import RasterStore
 from geo_service.settings import Settings
+from geo_service.store import Store
 from geo_service.store.gpkg import GeoPackageStore
 
-from .conftest import grid_layer, publish
+from .conftest import GEOPACKAGE, Backend, grid_layer, settings_of
 from .raster_data import make_world, plane_grid, register, write_tiff
 from .staff import staff_token
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def settings_for(data_dir: Path) -> Settings:
-    return Settings(data_dir=data_dir, maps_dir=ROOT / "maps", assets_dir=ROOT / "node_modules")
+def settings_for(data_dir: Path, backend: Backend = GEOPACKAGE) -> Settings:
+    return backend.settings(data_dir, maps_dir=ROOT / "maps", assets_dir=ROOT / "node_modules")
 
 
-def publish_grid(data_dir: Path, *layer_ids: str) -> None:
+def publish_grid(data_dir: Path, *layer_ids: str, backend: Backend = GEOPACKAGE) -> None:
     meta, records, geometries = grid_layer()
     frame = records_to_frame(meta, records, geometries)
     for layer_id in layer_ids:
-        publish(data_dir, meta.model_copy(update={"id": layer_id}), frame)
+        backend.publish(data_dir, meta.model_copy(update={"id": layer_id}), frame)
 
 
 def bearer(secret: str) -> dict:
@@ -69,6 +70,7 @@ def damage_layers(data_dir: Path) -> dict[str, str]:
     }
 
 
+@pytest.mark.geopackage
 def test_a_broken_layer_is_reported_and_skipped_never_breaking_the_rest(tmp_path):
     broken = damage_layers(tmp_path)
     client = TestClient(create_app(settings_for(tmp_path)))
@@ -99,6 +101,7 @@ def test_a_broken_layer_is_reported_and_skipped_never_breaking_the_rest(tmp_path
     assert [i["found"] for i in shortlist.json()["items"]] == [True] + [False] * len(broken)
 
 
+@pytest.mark.geopackage
 def test_an_admin_can_archive_a_broken_layer_and_see_its_versions(tmp_path):
     broken = damage_layers(tmp_path)
     secret = staff_token(tmp_path, "admin")
@@ -114,6 +117,7 @@ def test_an_admin_can_archive_a_broken_layer_and_see_its_versions(tmp_path):
     assert [c["id"] for c in body["collections"]] == ["healthy"] and body["skipped"] == []
 
 
+@pytest.mark.geopackage
 def test_a_page_damaged_inside_a_layer_is_503_not_500(tmp_path):
     """Opening reads the header and metadata; a page damaged elsewhere is met by a query."""
     publish_grid(tmp_path, "healthy", "damaged")
@@ -133,6 +137,7 @@ def test_a_page_damaged_inside_a_layer_is_503_not_500(tmp_path):
     assert client.get("/collections/healthy/items").status_code == 200
 
 
+@pytest.mark.geopackage
 def test_geo_service_layers_names_the_layers_it_skips(tmp_path, capsys):
     broken = damage_layers(tmp_path)
     assert cli.main(["layers", "--data-dir", str(tmp_path)]) == 1
@@ -142,8 +147,8 @@ def test_geo_service_layers_names_the_layers_it_skips(tmp_path, capsys):
         assert f"skipped {layer_id}:" in err
 
 
-def test_a_broken_map_definition_is_named_not_fatal_to_the_list_of_maps(tmp_path):
-    publish_grid(tmp_path, "healthy")
+def test_a_broken_map_definition_is_named_not_fatal_to_the_list_of_maps(tmp_path, backend):
+    publish_grid(tmp_path, "healthy", backend=backend)
     maps_dir = tmp_path / "maps"
     maps_dir.mkdir()
     (maps_dir / "investor.toml").write_bytes((ROOT / "maps" / "investor.toml").read_bytes())
@@ -155,7 +160,7 @@ def test_a_broken_map_definition_is_named_not_fatal_to_the_list_of_maps(tmp_path
         "utf-8",
     )
     client = TestClient(
-        create_app(settings_for(tmp_path).model_copy(update={"maps_dir": maps_dir}))
+        create_app(settings_for(tmp_path, backend).model_copy(update={"maps_dir": maps_dir}))
     )
     listed = client.get("/maps")
     assert listed.status_code == 200, listed.text
@@ -165,6 +170,7 @@ def test_a_broken_map_definition_is_named_not_fatal_to_the_list_of_maps(tmp_path
 
 
 # -- listings while a layer is archived ---------------------------------------------------------
+@pytest.mark.geopackage
 def test_listings_tolerate_a_layer_archived_between_list_and_open(tmp_path, monkeypatch):
     """The layer's folder is listed, then archived, then opened: it is left out, not a 404."""
     publish_grid(tmp_path, "kept", "first", "second")
@@ -188,24 +194,28 @@ def test_listings_tolerate_a_layer_archived_between_list_and_open(tmp_path, monk
     assert '"id": "kept"' in page.text and '"id": "second"' not in page.text
 
 
-class ArchivingStore(GeoPackageStore):
-    """Archives one layer just after each listing, before the route reads that layer again."""
+class ArchivingStore:
+    """A store that archives one layer just after each listing, before the route reads that
+    layer again."""
 
-    def __init__(self, data_dir: Path, victims: list[str]) -> None:
-        super().__init__(data_dir)
+    def __init__(self, store: Store, victims: list[str]) -> None:
+        self.store = store
         self.victims = victims
 
     def layers(self):
-        listing = super().layers()
+        listing = self.store.layers()
         if self.victims:
-            self.archive(self.victims.pop(0))
+            self.store.archive(self.victims.pop(0))
         return listing
 
+    def __getattr__(self, name: str):
+        return getattr(self.store, name)
 
-def test_pages_tolerate_a_layer_archived_after_the_listing(tmp_path):
-    publish_grid(tmp_path, "kept", "first", "second", "third")
-    store = ArchivingStore(tmp_path, ["first", "second", "third"])
-    client = TestClient(create_app(settings_for(tmp_path), store=store))
+
+def test_pages_tolerate_a_layer_archived_after_the_listing(tmp_path, backend):
+    publish_grid(tmp_path, "kept", "first", "second", "third", backend=backend)
+    store = ArchivingStore(backend.store(tmp_path), ["first", "second", "third"])
+    client = TestClient(create_app(settings_for(tmp_path, backend), store=store))
     collections = client.get("/collections")
     assert collections.status_code == 200, collections.text
     assert "first" not in [c["id"] for c in collections.json()["collections"]]
@@ -250,7 +260,7 @@ def tile_over(bounds: list[float], z: int = 13) -> str:
 def test_a_broken_raster_is_skipped_and_an_admin_can_archive_it(tmp_path):
     data, files = tmp_path / "data", tmp_path / "files"
     files.mkdir()
-    client, editor = make_world(data, files)
+    client, editor = make_world(GEOPACKAGE, data, files)
     for raster_id in ("gone", "cut"):
         path = write_tiff(files / f"{raster_id}.tif", plane_grid(), nodata=-9999)
         assert register(client, editor, path, raster_id, {"title_vi": "x", "title_en": "x"}).status_code == 201  # fmt: skip
@@ -265,7 +275,7 @@ def test_a_broken_raster_is_skipped_and_an_admin_can_archive_it(tmp_path):
     cog = folder / "cut" / "v000001.tif"
     cog.write_bytes(cog.read_bytes()[:2000])
 
-    fresh = TestClient(create_app(Settings(data_dir=data)))  # nothing cached from before
+    fresh = TestClient(create_app(settings_of(data)))  # nothing cached from before
     listed = fresh.get("/rasters")
     assert listed.status_code == 200, listed.text
     assert [r["id"] for r in listed.json()["rasters"]] == ["cut"]
@@ -302,7 +312,7 @@ def test_a_broken_raster_is_skipped_and_an_admin_can_archive_it(tmp_path):
 def test_a_raster_archived_while_listed_is_left_out(tmp_path, monkeypatch):
     data, files = tmp_path / "data", tmp_path / "files"
     files.mkdir()
-    make_world(data, files)
+    make_world(GEOPACKAGE, data, files)
     store = RasterStore(data)
     listed = store.folder.ids
 

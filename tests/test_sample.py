@@ -7,15 +7,17 @@ from pyproj import Geod
 
 from geo_service.query import Query
 from geo_service.sample import build_sample
-from geo_service.store.gpkg import GeoPackageStore
+from geo_service.store import Store
+
+from .conftest import store_of
 
 
-def everything(store: GeoPackageStore, layer_id: str) -> dict:
+def everything(store: Store, layer_id: str) -> dict:
     return {f.id: f for f in store.query(layer_id, Query(limit=None)).features}
 
 
 def test_every_layer_says_its_source_and_quality(sample_dir):
-    store = GeoPackageStore(sample_dir)
+    store = store_of(sample_dir)
     for meta in store.layers():
         assert meta.title_vi and meta.title_en and meta.source and meta.licence
         for feature in everything(store, meta.id).values():
@@ -29,7 +31,7 @@ def test_every_layer_says_its_source_and_quality(sample_dir):
 
 
 def test_communes_cover_the_three_provinces(sample_dir):
-    store = GeoPackageStore(sample_dir)
+    store = store_of(sample_dir)
     communes = everything(store, "communes")
     provinces = [f.properties["province_code"] for f in communes.values()]
     assert (provinces.count("14"), provinces.count("22"), provinces.count("08")) == (75, 54, 124)
@@ -37,14 +39,14 @@ def test_communes_cover_the_three_provinces(sample_dir):
 
 
 def test_auction_plots_are_all_marked_synthetic(sample_dir):
-    store = GeoPackageStore(sample_dir)
+    store = store_of(sample_dir)
     plots = everything(store, "land_auction_plots")
     assert plots and all(p.properties["data_quality"] == "synthetic_demo" for p in plots.values())
     assert "mô phỏng" in store.layer("land_auction_plots").title_vi
 
 
 def test_indicative_shapes_have_their_stated_area(sample_dir):
-    store = GeoPackageStore(sample_dir)
+    store = store_of(sample_dir)
     for meta in store.layers():
         if meta.geometry_type != "polygon":
             continue
@@ -61,14 +63,15 @@ def _geodesic_area_ha(geometry) -> float:
     return abs(area) / 10_000
 
 
-def test_rebuilding_keeps_ids_and_shapes(tmp_path, sample_dir):
-    build_sample(tmp_path)
-    first, second = GeoPackageStore(sample_dir), GeoPackageStore(tmp_path)
+def test_rebuilding_keeps_ids_and_shapes(tmp_path, sample_dir, backend):
+    second = backend.store(backend.claim(tmp_path))
+    build_sample(tmp_path, second)
+    first = store_of(sample_dir)
     for meta in first.layers():
         a, b = everything(first, meta.id), everything(second, meta.id)
         assert a.keys() == b.keys()
         assert all(a[k].geometry == b[k].geometry and a[k].properties == b[k].properties for k in a)
-    build_sample(tmp_path)  # again into the same directory: a new version, the same ids
+    build_sample(tmp_path, second)  # again into the same store: a new version, the same ids
     assert second.layer("communes").version == 2
     assert everything(second, "communes").keys() == everything(first, "communes").keys()
 
@@ -76,13 +79,14 @@ def test_rebuilding_keeps_ids_and_shapes(tmp_path, sample_dir):
 def test_readme_documents_every_field_of_every_kind():
     from pathlib import Path
 
-    from geo_service.kinds import COMMON_FIELDS, KIND_FIELDS
+    from geo_service.kinds import load_kinds
+    from geo_service.settings import Settings
 
     readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
-    for kind, fields in KIND_FIELDS.items():
-        if kind != "other":
-            assert f"`{kind}`" in readme
-        for spec in [*COMMON_FIELDS, *fields]:
+    for kind in load_kinds(Settings().kinds_dir).kinds.values():
+        if kind.id != "other":
+            assert f"`{kind.id}`" in readme
+        for spec in kind.all_fields:
             assert f"`{spec.name}`" in readme, spec.name
             for code in spec.codes or []:
                 assert f"`{code.code}`" in readme, code.code
@@ -115,7 +119,7 @@ NAMED_PLACES = {
 
 
 def test_named_places_sit_at_their_2025_commune(sample_dir):
-    store = GeoPackageStore(sample_dir)
+    store = store_of(sample_dir)
     for code, (layer_id, commune) in NAMED_PLACES.items():
         feature = store.feature(layer_id, code)
         assert feature.properties["commune_name"] == commune, code
@@ -123,7 +127,7 @@ def test_named_places_sit_at_their_2025_commune(sample_dir):
 
 
 def test_figures_the_documents_do_not_give_stay_empty(sample_dir):
-    store = GeoPackageStore(sample_dir)
+    store = store_of(sample_dir)
     mai_son = store.feature("industrial_zones", "SL-KCN-MAISON-1").properties
     assert mai_son["area_ha"] is None and mai_son["approved_year"] is None
     assert mai_son["status_note"] == "«hoàn thiện, khai thác hiệu quả»"
@@ -136,7 +140,7 @@ def test_figures_the_documents_do_not_give_stay_empty(sample_dir):
 
 
 def test_codes_are_unique_across_layers(sample_dir):
-    store = GeoPackageStore(sample_dir)
+    store = store_of(sample_dir)
     codes = [
         code
         for meta in store.layers()

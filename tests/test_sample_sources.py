@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from geo_service.kinds import DATA_QUALITY_CODES, STATUS_CODES, fields_for_kind
+from geo_service.kinds import fields_for_kind
 from geo_service.places import UnmatchedPlace, resolve_commune
 
 SOURCES = Path(__file__).parent.parent / "geo_service" / "sample" / "sources"
@@ -41,9 +41,10 @@ SITE_KEYS = {
     "attributes",
 }
 MAX_OFFSET_KM = 3.5
-STATUSES = {c.code for c in STATUS_CODES}
-QUALITIES = {c.code for c in DATA_QUALITY_CODES}
-COMMON = {f.name for f in fields_for_kind("other")}
+COMMON_SPECS = {f.name: f for f in fields_for_kind("other")}
+STATUSES = set(COMMON_SPECS["status"].code_labels())
+QUALITIES = set(COMMON_SPECS["data_quality"].code_labels())
+COMMON = set(COMMON_SPECS)
 
 
 def load(layer_id: str) -> dict:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
-import shutil
+import os
 import subprocess
 import sys
 import threading
@@ -24,11 +24,11 @@ from fastapi.testclient import TestClient
 from geo_service import clock
 from geo_service.app import create_app
 from geo_service.errors import TooLarge
-from geo_service.records import Records, upgrade
+from geo_service.records import Records, database_url, upgrade
 from geo_service.records.schema import shortlist_items, shortlists
-from geo_service.settings import Settings
 from geo_service.shortlists import ItemRef, ShortlistStore, TooManyShortlists
 
+from .conftest import env_of, settings_of
 from .server import running_server
 
 ITEMS = [
@@ -40,19 +40,12 @@ ITEMS = [
 
 
 @pytest.fixture()
-def data_dir(sample_dir, tmp_path, records_url, monkeypatch):
-    """A copy of the sample catalogue; apps, servers and commands on it use the test's records
-    database (GEO_SERVICE_DATABASE_URL)."""
-    copy = tmp_path / "data"
-    shutil.copytree(
-        sample_dir, copy, symlinks=True, ignore=shutil.ignore_patterns("records.sqlite*")
-    )
-    monkeypatch.setenv("GEO_SERVICE_DATABASE_URL", records_url)
-    return copy
+def data_dir(sample_dir, tmp_path, backend):
+    return backend.copy(sample_dir, tmp_path / "data")
 
 
 def app_client(data_dir, **settings) -> TestClient:
-    return TestClient(create_app(Settings(data_dir=data_dir, **settings)))
+    return TestClient(create_app(settings_of(data_dir, **settings)))
 
 
 @pytest.fixture()
@@ -62,6 +55,11 @@ def store(records_url):
     upgrade(records)
     yield ShortlistStore(records, max_items=10, max_per_client=2)
     records.dispose()
+
+
+def records_of(data_dir) -> str:
+    """The URL of the records database an app on `data_dir` uses."""
+    return database_url(settings_of(data_dir).database_url, data_dir)
 
 
 def stored_rows(records_url) -> tuple[int, int]:
@@ -265,17 +263,18 @@ def test_export_errors(data_dir):
 def test_cli_exports_a_shortlist(data_dir, tmp_path):
     created = create(app_client(data_dir))
     out = tmp_path / "list.gpkg"
+    environment = {**os.environ, **env_of(data_dir)}
     done = subprocess.run(
         [sys.executable, "-m", "geo_service.cli", "export", "--data-dir", str(data_dir),
          "--shortlist", created["id"], "--format", "gpkg", "--crs", "EPSG:9206", "-o", str(out)],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True, text=True, timeout=120, env=environment,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert [name for name, _ in pyogrio.list_layers(out)] == ["industrial_zones", "tourism_areas"]
     missing = subprocess.run(
         [sys.executable, "-m", "geo_service.cli", "export", "--data-dir", str(data_dir),
          "--shortlist", "nope", "--format", "csv", "-o", str(tmp_path / "x.zip")],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True, text=True, timeout=120, env=environment,
     )  # fmt: skip
     assert missing.returncode == 2 and "nope" in missing.stderr
 
@@ -283,7 +282,7 @@ def test_cli_exports_a_shortlist(data_dir, tmp_path):
 # -- who a client is, expiry and deletion ------------------------------------------------------
 def quota_client(data_dir, peer: str, **settings) -> TestClient:
     return TestClient(
-        create_app(Settings(data_dir=data_dir, shortlists_per_client=1, **settings)),
+        create_app(settings_of(data_dir, shortlists_per_client=1, **settings)),
         client=(peer, 40000),
     )
 
@@ -307,7 +306,7 @@ def test_forwarded_for_is_believed_only_from_trusted_proxies(data_dir):
     assert create_from(stranger, "198.51.100.3") == 201
     assert create_from(stranger, "198.51.100.4") == 429
     with pytest.raises(ValueError, match="not an IP address"):
-        Settings(data_dir=data_dir, trusted_proxies=["proxy.example"])
+        settings_of(data_dir, trusted_proxies=["proxy.example"])
 
 
 @pytest.mark.parametrize(("trusted", "second"), [(None, 429), ('["127.0.0.1"]', 201)])
@@ -332,9 +331,7 @@ def test_geo_service_serve_believes_forwarded_for_only_when_told(
     assert statuses == [201, second]
 
 
-def test_a_shortlist_expires_when_unused_and_reading_counts_as_use(
-    data_dir, records_url, monkeypatch
-):
+def test_a_shortlist_expires_when_unused_and_reading_counts_as_use(data_dir, monkeypatch):
     client = app_client(data_dir, shortlist_expiry_days=30, shortlists_per_client=1)
     created = create(client)
     url = f"/shortlists/{created['id']}"
@@ -353,14 +350,14 @@ def test_a_shortlist_expires_when_unused_and_reading_counts_as_use(
     assert client.get(url).status_code == 404
     key = {"X-Shortlist-Key": created["edit_key"]}
     assert client.patch(url, json={"name": "y"}, headers=key).status_code == 404
-    assert stored_rows(records_url) == (0, 0)  # purged, items and all
+    assert stored_rows(records_of(data_dir)) == (0, 0)  # purged, items and all
     # an expired list no longer counts against its client's quota
     create(client)
     days_later(200)
     create(client)
 
 
-def test_the_owner_deletes_a_shortlist_with_its_edit_key(data_dir, records_url):
+def test_the_owner_deletes_a_shortlist_with_its_edit_key(data_dir):
     client = app_client(data_dir)
     created = create(client)
     url = f"/shortlists/{created['id']}"
@@ -373,7 +370,7 @@ def test_the_owner_deletes_a_shortlist_with_its_edit_key(data_dir, records_url):
     assert client.get(f"{url}/export", params={"f": "xlsx"}).status_code == 404
     again = client.delete(url, headers={"X-Shortlist-Key": created["edit_key"]})
     assert again.status_code == 404 and again.json()["code"] == "NotFound"
-    assert stored_rows(records_url) == (0, 0)
+    assert stored_rows(records_of(data_dir)) == (0, 0)
 
 
 def test_shortlist_ids_never_look_like_a_command_line_option(monkeypatch):

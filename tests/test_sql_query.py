@@ -196,9 +196,9 @@ OPERATORS = [
 
 
 @pytest.mark.parametrize("expr", OPERATORS, ids=lambda e: repr(e)[:80])
-def test_every_operator_answers_as_the_geopackage_store(grid_store, sql_grid, expr):
+def test_every_operator_answers_as_the_geopackage_store(geopackage_grid_store, sql_grid, expr):
     query = Query(filter=expr, limit=None)
-    expected = answers(grid_store, "grid", query)
+    expected = answers(geopackage_grid_store, "grid", query)
     assert expected != "400"
     assert sql_answers(sql_grid, query) == expected
 
@@ -224,9 +224,9 @@ CQL2 = [
 
 
 @pytest.mark.parametrize("text", CQL2)
-def test_cql2_answers_as_the_geopackage_store(grid_store, sql_grid, text):
+def test_cql2_answers_as_the_geopackage_store(geopackage_grid_store, sql_grid, text):
     query = Query(filter=parse_cql2_text(text), limit=None)
-    expected = answers(grid_store, "grid", query)
+    expected = answers(geopackage_grid_store, "grid", query)
     assert expected != "400"
     assert sql_answers(sql_grid, query) == expected
 
@@ -260,8 +260,10 @@ def test_cql2_answers_as_the_geopackage_store(grid_store, sql_grid, text):
     ],
     ids=repr,
 )
-def test_bbox_text_sorting_and_paging_answer_as_the_geopackage_store(grid_store, sql_grid, query):
-    assert sql_answers(sql_grid, query) == answers(grid_store, "grid", query)
+def test_bbox_text_sorting_and_paging_answer_as_the_geopackage_store(
+    geopackage_grid_store, sql_grid, query
+):
+    assert sql_answers(sql_grid, query) == answers(geopackage_grid_store, "grid", query)
 
 
 @pytest.mark.parametrize(
@@ -303,32 +305,36 @@ def test_unknown_properties_and_sort_keys_are_a_400(sql_grid):
         reader.query(layer, Query(sortby=(SortKey("nope"),)))
 
 
-def test_features_streams_and_selection_are_the_geopackage_stores(grid_store, sql_grid):
+def test_features_streams_and_selection_are_the_geopackage_stores(geopackage_grid_store, sql_grid):
     reader, layer = sql_grid
     for code in ("G-3-4", "L-SHAPE"):
-        assert reader.feature(layer, code) == grid_store.feature("grid", code)
+        assert reader.feature(layer, code) == geopackage_grid_store.feature("grid", code)
     with pytest.raises(Exception, match="no feature"):
         reader.feature(layer, "G-99-99")
     selected = Query(properties=("name_vi", "area_ha", "updated_at"), limit=5, offset=3)
-    assert reader.query(layer, selected) == grid_store.query("grid", selected)
+    assert reader.query(layer, selected) == geopackage_grid_store.query("grid", selected)
     operating = Query(filter=Comparison("=", P("status"), L("operating")), limit=None)
     batches = list(reader.iter_features(layer, operating, batch_size=10))
     assert [len(b) for b in batches] == [10, 10, 10, 3]
-    assert [f for b in batches for f in b] == grid_store.query("grid", operating).features
+    assert [f for b in batches for f in b] == geopackage_grid_store.query(
+        "grid", operating
+    ).features
 
 
-def test_facets_grids_and_extent_are_the_geopackage_stores(grid_store, sql_grid):
+def test_facets_grids_and_extent_are_the_geopackage_stores(geopackage_grid_store, sql_grid):
     reader, layer = sql_grid
     fields = ("status", "developer", "area_ha", "approved_year", "updated_at", "zone_type")
     for query in (Query(), Query(filter=Comparison(">", P("area_ha"), L(40)), text="khu")):
-        assert reader.facets(layer, query, fields) == grid_store.facets("grid", query, fields)
-    assert reader.extent(layer) == pytest.approx(grid_store.extent("grid"))
+        assert reader.facets(layer, query, fields) == geopackage_grid_store.facets(
+            "grid", query, fields
+        )
+    assert reader.extent(layer) == pytest.approx(geopackage_grid_store.extent("grid"))
     view = (103.9987, 20.9983, 104.1013, 21.1017)  # no box centre on a cell's edge
     for query, columns, rows in (
         (Query(), 4, 3),
         (Query(filter=parse_cql2_text("area_ha > 30")), 7, 5),
     ):
-        expected = grid_store.grid("grid", query, view, columns, rows)
+        expected = geopackage_grid_store.grid("grid", query, view, columns, rows)
         cells = reader.grid(layer, query, view, columns, rows)
         assert [(c.count, c.bbox) for c in cells] == [(c.count, c.bbox) for c in expected]
         centres = [v for c in cells for v in (c.x, c.y)]  # the R-tree's boxes are float32
@@ -387,7 +393,7 @@ def test_a_computed_field_filters_on_its_stored_date(sql_grid, text, expected):
 
 @budget(120)
 @given(CQL_TEXT)
-def test_generated_filters_answer_or_are_a_400(grid_store, sql_grid, text):
+def test_generated_filters_answer_or_are_a_400(geopackage_grid_store, sql_grid, text):
     """Never an error of the database: an answer, the GeoPackage store's wherever both answer,
     or a 400."""
     try:
@@ -397,7 +403,7 @@ def test_generated_filters_answer_or_are_a_400(grid_store, sql_grid, text):
     query = Query(filter=expr, limit=None)
     found = sql_answers(sql_grid, query)
     if found != "400":
-        expected = answers(grid_store, "grid", query)
+        expected = answers(geopackage_grid_store, "grid", query)
         assert expected in ("400", found), text
 
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
+import os
 import stat
 import zipfile
 from pathlib import Path
@@ -16,8 +16,8 @@ from fastapi.testclient import TestClient
 from pyproj import Transformer
 
 from geo_service.app import create_app
-from geo_service.settings import Settings
 
+from .conftest import stored_files, unpublished
 from .staff import admin_store, staff_token
 
 ZONES = [
@@ -44,11 +44,11 @@ def as_file(frame: gpd.GeoDataFrame, tmp_path: Path, name: str, driver: str, **k
 
 
 @pytest.fixture()
-def setup(tmp_path):
+def setup(tmp_path, backend):
     data = tmp_path / "data"
     data.mkdir()
-    editor = staff_token(data, "editor")
-    client = TestClient(create_app(Settings(data_dir=data, upload_max_bytes=5_000_000)))
+    editor = staff_token(backend.claim(data), "editor")
+    client = TestClient(create_app(backend.settings(data, upload_max_bytes=5_000_000)))
     return client, {"Authorization": f"Bearer {editor}"}, data
 
 
@@ -66,14 +66,6 @@ def upload(client, headers, path: Path, layer="zones", method="post", params=Non
     return client.put(
         f"/admin/layers/{layer}", files=files, data=data, headers=headers, params=params
     )
-
-
-def snapshot(folder: Path) -> dict[str, str]:
-    return {
-        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(folder.rglob("*"))
-        if p.is_file() and not p.name.startswith("records.sqlite")
-    }
 
 
 def test_a_vn2000_geopackage_is_reprojected_and_published(setup, tmp_path):
@@ -106,7 +98,8 @@ def test_dry_run_and_draft(setup, tmp_path):
     client, headers, data = setup
     path = as_file(zones_frame(), tmp_path, "zones.geojson", "GeoJSON")
     dry = upload(client, headers, path, params={"dry_run": "true"})
-    assert dry.status_code == 200 and not dry.json()["published"] and not (data / "zones").exists()
+    assert dry.status_code == 200 and not dry.json()["published"]
+    assert unpublished(client, data, "zones")
     draft = upload(client, headers, path, params={"draft": "true"})
     assert draft.status_code == 201 and draft.json()["draft"]
     assert client.get("/collections/zones").status_code == 404  # drafts are not public
@@ -163,7 +156,7 @@ def test_errors_are_reported_with_counts_and_examples(setup, tmp_path):
     assert "swapped" in findings["outside_province"]["message"] and findings["outside_province"][
         "examples"
     ] == ["Z-2"]
-    assert not (data / "bad").exists()
+    assert unpublished(client, data, "bad")
 
 
 def test_writes_need_an_editor_token(setup, tmp_path):
@@ -230,14 +223,14 @@ def _write(path: Path, content: bytes) -> Path:
 def test_hostile_uploads_are_refused_and_change_nothing(setup, tmp_path):
     client, headers, data = setup
     upload(client, headers, as_file(zones_frame(), tmp_path, "zones.geojson", "GeoJSON"))
-    before = snapshot(data)
+    before = stored_files(data)
     for label, (path, status) in hostile_files(tmp_path).items():
         for method in ("post", "put"):
             layer = "hostile" if method == "post" else "zones"
             response = upload(client, headers, path, layer=layer, method=method)
             assert response.status_code == status, (label, method, response.text)
             assert response.json()["description"], label
-        assert snapshot(data) == before, label
+        assert stored_files(data) == before, label
     assert client.get("/collections/zones/items").json()["numberMatched"] == 3
 
 
@@ -286,7 +279,7 @@ def test_upload_unknown_metadata_key_is_400(setup, tmp_path):
     assert upload(client, headers, path, metadata=json.dumps({"kind": "castle"})).status_code == 400
 
 
-def test_cli_import_goes_through_the_same_validation_and_audit(tmp_path):
+def test_cli_import_goes_through_the_same_validation_and_audit(tmp_path, backend):
     import subprocess
     import sys
 
@@ -315,10 +308,12 @@ def test_cli_import_goes_through_the_same_validation_and_audit(tmp_path):
             "--data-dir",
             str(data),
         ]
-        return subprocess.run(command, capture_output=True, text=True, timeout=120)
+        environment = {**os.environ, **backend.env(data)}
+        return subprocess.run(command, capture_output=True, text=True, timeout=120, env=environment)
 
     dry = run(str(good), "--layer", "zones", "--metadata", str(metadata), "--dry-run")
-    assert dry.returncode == 0 and "not published" in dry.stdout and not (data / "zones").exists()
+    assert dry.returncode == 0 and "not published" in dry.stdout
+    assert not backend.store(data).version_numbers("zones") and not (data / "zones").exists()
     done = run(str(good), "--layer", "zones", "--metadata", str(metadata))
     assert done.returncode == 0 and "published as version 1" in done.stdout, done.stderr
     frame = zones_frame()
@@ -397,7 +392,7 @@ def test_a_new_layer_must_state_its_data_quality(setup, tmp_path):
     assert refused.status_code == 400 and "data_quality" in refused.json()["description"]
     twice = upload(client, headers, path, data_quality="authoritative")  # metadata: indicative
     assert twice.status_code == 400 and "twice" in twice.json()["description"]
-    assert not (data / "zones").exists()
+    assert unpublished(client, data, "zones")
     as_field = upload(client, headers, path, metadata="{}", data_quality="synthetic_demo")
     assert as_field.status_code == 201, as_field.text
     assert client.get("/collections/zones").json()["data_quality"] == "synthetic_demo"

@@ -5,7 +5,6 @@ refused with a 4xx JSON `{code, description}` (bilingual), leaving the data dire
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sqlite3
 import struct
@@ -21,8 +20,8 @@ from fastapi.testclient import TestClient
 
 from geo_service.app import create_app
 from geo_service.ingest.read import XML_CHUNK
-from geo_service.settings import Settings
 
+from .conftest import stored_files
 from .raster_data import write_tiff
 from .staff import admin_store, staff_token
 from .test_upload import (
@@ -43,15 +42,9 @@ Case = tuple[str, int, str, Send]
 
 
 def snapshot(data: Path) -> dict:
-    """Every file's hash, and the tokens and audit log (the records database's WAL files change
-    on mere reads)."""
-    files = {
-        str(p.relative_to(data)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(data.rglob("*"))
-        if p.is_file() and not p.name.startswith("records.sqlite")
-    }
+    """Every stored file's hash, and the tokens and audit log."""
     with admin_store(data) as admin:
-        return {"files": files, "audit": admin.audit(), "tokens": admin.tokens()}
+        return {"files": stored_files(data), "audit": admin.audit(), "tokens": admin.tokens()}
 
 
 def post_layer(path: Path, name: str | None = None, **form) -> Send:
@@ -284,13 +277,13 @@ def raster_cases(tmp_path: Path) -> list[Case]:
 
 
 @pytest.fixture()
-def world(tmp_path, monkeypatch):
-    data = tmp_path / "data"
+def world(tmp_path, monkeypatch, backend):
+    data = backend.claim(tmp_path / "data")
     data.mkdir()
     editor = staff_token(data, "editor")
     headers = {"Authorization": f"Bearer {editor}"}
-    settings = Settings(
-        data_dir=data, upload_max_bytes=MAX_BYTES, upload_max_geometry_bytes=MAX_GEOMETRY_BYTES
+    settings = backend.settings(
+        data, upload_max_bytes=MAX_BYTES, upload_max_geometry_bytes=MAX_GEOMETRY_BYTES
     )
     client = TestClient(create_app(settings))
     files = tmp_path / "files"
@@ -336,8 +329,9 @@ def test_every_hostile_upload_is_a_clean_4xx_that_changes_nothing(world):
 
 def test_a_geopackage_whose_own_sql_outlasts_the_budget_is_refused(world, tmp_path):
     """The budget is the progress handler's: set below any real check, the check stops."""
-    _, headers, data, files, temporary = world
-    client = TestClient(create_app(Settings(data_dir=data, upload_check_seconds=1e-9)))
+    world_client, headers, data, files, temporary = world
+    client = TestClient(create_app(world_client.app.state.settings.model_copy(
+        update={"upload_check_seconds": 1e-9})))  # fmt: skip
     many = pd.concat([zones_frame()] * 2000, ignore_index=True)
     many["code"] = [f"Z-{i}" for i in range(len(many))]
     response = post_layer(gpkg(files, "many.gpkg", frame=many))(client, headers)

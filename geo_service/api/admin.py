@@ -9,22 +9,22 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
+from ..admin_store import AdminStore, Token
 from ..catalogue import LAYER_ID_PATTERN
-from ..errors import InvalidParameter, ServiceError
+from ..errors import InvalidParameter
 from ..facts import completeness_report
 from ..ingest import UploadRequest, ingest
+from ..ingest.mapping import parse_mapping
 from ..ingest.read import ReadOptions, UploadLimits, claimed_suffix
+from ..review import Review
+from ..settings import Settings
 from ..store import VersionSummary
+from . import layer_changes
 from .auth import Admin, Editor
-from .deps import AdminStoreDep, StoreDep, get_store
+from .deps import AdminStoreDep, StoreDep, get_store, kinds_of
 from .strict_input import StrictRoute
 from .upload_body import ReceivedForm, UploadForm, parse_metadata
 from .version_admin import Route, Uploading, VersionAdmin
-
-
-class ValidationFailed(ServiceError):
-    status = 400
-    code = "ValidationFailed"
 
 
 def _text(description: str) -> dict:
@@ -42,6 +42,11 @@ LAYER_FIELDS = {
         "description": "the layer's data quality, as in metadata (one or the other); required "
         "for a new layer",
     },
+    "fields": _text(
+        "JSON: how the file's columns and values map to the kind's fields and codes, e.g. "
+        '{"fields": {"name_vi": "TEN_KCN"}, "values": {"status": {"Đang hoạt động": '
+        '"operating"}}}; a refused upload\'s report proposes one (mapping.fields)'
+    ),
     "table": _text("table of a multi-table GeoPackage"),
     "crs": _text("CRS of a file that declares none, e.g. EPSG:9206"),
     "wkt_field": _text("CSV: column holding WKT"),
@@ -91,19 +96,18 @@ class LayerAdmin(VersionAdmin):
             options,
             fields.get("crs"),
             sent.dry_run,
-            sent.draft,
+            sent.draft or sent.settings.review_required,
             new,
+            parse_mapping(fields.get("fields")),
         )
         settings = sent.settings
         limits = UploadLimits.from_settings(settings)
-        report = ingest(wanted, sent.store, limits, settings.province, sent.admin, sent.actor)
+        kinds = kinds_of(sent.request).current()
+        report = ingest(
+            wanted, sent.store, limits, settings.province, sent.admin, sent.actor, kinds
+        )
         if not report.ok:
-            errors = sum(f.severity == "error" for f in report.findings)
-            raise ValidationFailed(
-                f"the upload has {errors} kinds of error; nothing was published / tệp tải lên có "
-                f"{errors} loại lỗi; không có gì được công bố",
-                extra={"report": report.to_dict()},
-            )
+            raise report.refusal("the upload", "tệp tải lên")
         return report.to_dict(), report.published or report.draft
 
     def saved_as(self, filename: str) -> str:
@@ -111,7 +115,19 @@ class LayerAdmin(VersionAdmin):
         return "upload" + claimed_suffix(filename)
 
     def details(self, summary: VersionSummary) -> dict[str, Any]:
-        return {"features": summary.features}
+        return {"features": summary.features, "kind": summary.kind, "actor": summary.actor}
+
+    def serving(
+        self,
+        token: Token,
+        store: Any,
+        admin: AdminStore,
+        settings: Settings,
+        item_id: str,
+        version: int,
+    ) -> dict[str, Any]:
+        """With review required, a draft is served only by a reviewer who made none of it."""
+        return Review(store, admin, settings).check(token, item_id, version)
 
 
 layers = LayerAdmin(
@@ -133,6 +149,7 @@ layers = LayerAdmin(
 )
 router = APIRouter(prefix="/admin", tags=["Administration"], route_class=StrictRoute)
 router.include_router(layers.router)
+router.include_router(layer_changes.router)
 
 
 @router.get("/audit", summary="Audit log (admin) / Nhật ký")

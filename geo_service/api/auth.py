@@ -41,4 +41,5 @@ def require(role: Role) -> Callable[..., Coroutine[Any, Any, Token]]:
 
 
 Editor = Annotated[Token, Depends(require("editor"))]
+Reviewer = Annotated[Token, Depends(require("reviewer"))]
 Admin = Annotated[Token, Depends(require("admin"))]

@@ -13,13 +13,13 @@ from fastapi import Request
 from pydantic import BaseModel
 
 from .. import strict_json
-from ..errors import InvalidParameter, TooLarge
+from ..errors import InvalidParameter, TooLarge, UnsupportedMediaType
 from .deps import SettingsDep
+from .strict_input import is_json
 
 
-async def json_body(request: Request, settings: SettingsDep) -> Any:
-    """The request's JSON document; 413 past `records_max_body_bytes`, 400 if not JSON."""
-    limit = settings.records_max_body_bytes
+async def read_json(request: Request, limit: int) -> Any:
+    """The request's JSON document; 413 past `limit` bytes, 400 if empty or not JSON."""
     declared = request.headers.get("content-length", "")
     too_large = TooLarge(
         f"the body is larger than {limit:,} bytes / nội dung vượt quá {limit:,} byte"
@@ -37,6 +37,22 @@ async def json_body(request: Request, settings: SettingsDep) -> Any:
         return strict_json.loads(bytes(body))
     except strict_json.StrictJSONError as exc:
         raise InvalidParameter(str(exc)) from None
+
+
+async def json_body(request: Request, settings: SettingsDep) -> Any:
+    """A records API body: up to `records_max_body_bytes`."""
+    return await read_json(request, settings.records_max_body_bytes)
+
+
+async def edit_body(request: Request, settings: SettingsDep) -> Any:
+    """A feature edit's or a change set's body: up to `edit_max_body_bytes`, JSON of any
+    `application/…+json` type (GeoJSON, merge patch)."""
+    if not is_json(request.headers.get("content-type", "")):
+        raise UnsupportedMediaType(
+            "send the body as JSON: Content-Type application/geo+json, application/json or "
+            "application/merge-patch+json / nội dung phải là JSON"
+        )
+    return await read_json(request, settings.edit_max_body_bytes)
 
 
 def body_schema(model: type[BaseModel], *media_types: str) -> dict[str, Any]:

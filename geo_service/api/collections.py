@@ -119,6 +119,8 @@ def queryables(request: Request, collection_id: str, store: StoreDep, lang: Lang
         }
     }
     for spec in meta.fields:
+        if not spec.queryable:
+            continue
         schema = {"title": _label(spec, "label", lang), **_JSON_TYPES[spec.type]}
         if spec.unit:
             schema["x-ogc-unit"] = spec.unit

@@ -13,12 +13,15 @@ from fastapi import Depends, Query, Request
 
 from ..admin_store import AdminStore
 from ..dashboard.summary import Dashboard
+from ..edits import Editing
 from ..errors import InvalidParameter
 from ..exports import FORMATS, PdfCache
+from ..kind_versions import KindRegistry
 from ..pipeline.enquiries import EnquiryStore
 from ..pipeline.projects import ProjectStore
 from ..rasters.store import RasterStore
 from ..records import Records
+from ..review import Review
 from ..settings import Settings
 from ..shortlists import ShortlistStore
 from ..store import Store
@@ -94,6 +97,25 @@ EnquiriesDep = Annotated[EnquiryStore, Depends(held("enquiries"))]
 OpenAPI30Dep = Annotated[dict[str, Any], Depends(held("openapi_30"))]
 """The service description as OpenAPI 3.0, made once at start-up."""
 LangDep = Annotated[Lang, Depends(get_lang)]
+KindsDep = Annotated[KindRegistry, Depends(held("kinds"))]
+"""The layer kinds in force: the kinds files' and those admins put."""
+
+
+def kinds_of(request: Request) -> KindRegistry:
+    """The kinds registry, for code that holds the request but takes no dependencies."""
+    return request.app.state.kinds
+
+
+async def get_editing(store: StoreDep, admin: AdminStoreDep, settings: SettingsDep) -> Editing:
+    return Editing(store, admin, settings)
+
+
+async def get_review(store: StoreDep, admin: AdminStoreDep, settings: SettingsDep) -> Review:
+    return Review(store, admin, settings)
+
+
+EditingDep = Annotated[Editing, Depends(get_editing)]
+ReviewDep = Annotated[Review, Depends(get_review)]
 
 # the formats each kind of answer offers, the first being the default
 JsonOnly = Annotated[str, Depends(output_format(("json",)))]

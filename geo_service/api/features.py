@@ -25,6 +25,7 @@ from .deps import (
     StoreDep,
 )
 from .downloads import file_download, sheets_download
+from .edits import etag_header
 from .heavy import HeavyExports
 from .links import GEOJSON, JSON, base_url, link, with_params
 from .params import FeatureParams
@@ -90,7 +91,10 @@ def page_links(
     "/collections/{collection_id}/items/{feature_id}",
     summary="One feature / Một đối tượng",
     response_class=Response,
-    responses={200: {"content": {GEOJSON: {}}, "description": "a GeoJSON Feature"}},
+    responses={
+        200: {"content": {GEOJSON: {}}, "description": "a GeoJSON Feature, with its ETag"},
+        304: {"description": "unchanged since the ETag sent in If-None-Match"},
+    },
 )
 def item(
     request: Request,
@@ -110,13 +114,23 @@ def item(
             request, store, pdf_cache, heavy, lang, f"{collection_id}-{feature_id}",
             ("feature", collection_id, feature_id), lambda: [site],
         )  # fmt: skip
+    etag = etag_header(feature)
+    if etag in _tags(request.headers.get("if-none-match", "")):
+        return Response(status_code=304, headers={"ETag": etag})
     links = {
         "links": [
             link(f"{collection_url}/items/{feature_id}", "self", GEOJSON, "This feature"),
+            link(f"{collection_url}/items/{feature_id}/history", "version-history", JSON,
+                 "Its history"),
             link(collection_url, "collection", JSON, "The collection"),
         ]
-    }
-    return Response(feature_document(feature, links), media_type=GEOJSON)
+    }  # fmt: skip
+    return Response(feature_document(feature, links), media_type=GEOJSON, headers={"ETag": etag})
+
+
+def _tags(header: str) -> set[str]:
+    """The entity tags an If-None-Match names (weak or strong: it compares weakly)."""
+    return {tag.strip().removeprefix("W/") for tag in header.split(",") if tag.strip()}
 
 
 def export_response(

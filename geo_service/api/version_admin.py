@@ -24,7 +24,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from ..admin_store import AdminStore
+from ..admin_store import AdminStore, Token
 from ..errors import InvalidParameter, missing, not_found
 from ..settings import Settings
 from ..store.base import Versions, VersionSummary
@@ -111,6 +111,19 @@ class VersionAdmin:
         """Members of a rollback's answer beyond the item and the version now served."""
         return {}
 
+    def serving(
+        self,
+        token: Token,
+        store: Any,
+        admin: AdminStore,
+        settings: Settings,
+        item_id: str,
+        version: int,
+    ) -> dict[str, Any]:
+        """Before a rollback or a draft's publishing serves `version`: refuse (`Forbidden`) if
+        `token` may not, else the audit entry's further details."""
+        return {}
+
     # -- the routes ---------------------------------------------------------------------------
     def register_routes(self) -> None:
         StoreDep = Annotated[Versions, Depends(self.store)]
@@ -154,17 +167,28 @@ class VersionAdmin:
             item_id: ItemId,
             token: Editor,
             admin: AdminStoreDep,
+            settings: SettingsDep,
             store: StoreDep,
             version: Annotated[int, Query(ge=1, description="the version to serve")],
         ) -> dict:
+            details = self.serving(token, store, admin, settings, item_id, version)
             store.activate(item_id, version)
             admin.record(
-                f"token:{token.id}", f"{self.kind}.rollback", item_id, {"version": version}
+                f"token:{token.id}",
+                f"{self.kind}.rollback",
+                item_id,
+                {"version": version, **details},
             )
             answer = {self.kind: item_id, "current": version}
             return answer | self.rollback_answer(request, store, item_id, version)
 
-        def publish(item_id: ItemId, token: Editor, admin: AdminStoreDep, store: StoreDep) -> dict:
+        def publish(
+            item_id: ItemId,
+            token: Editor,
+            admin: AdminStoreDep,
+            settings: SettingsDep,
+            store: StoreDep,
+        ) -> dict:
             numbers = store.version_numbers(item_id)
             if not numbers:
                 raise not_found(self.kind, item_id)
@@ -174,9 +198,13 @@ class VersionAdmin:
                     f"{self.kind} {item_id!r} has no draft newer than the version served / "
                     f"{item_id!r} không có bản nháp mới hơn phiên bản đang phục vụ"
                 )
+            details = self.serving(token, store, admin, settings, item_id, latest)
             store.activate(item_id, latest)
             admin.record(
-                f"token:{token.id}", f"{self.kind}.publish_draft", item_id, {"version": latest}
+                f"token:{token.id}",
+                f"{self.kind}.publish_draft",
+                item_id,
+                {"version": latest, **details},
             )
             return {self.kind: item_id, "current": latest}
 

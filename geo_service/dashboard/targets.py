@@ -20,6 +20,7 @@ from typing import Literal
 
 from pydantic import Field, ValidationError, model_validator
 
+from ..definition_files import DefinitionFolders, check_unique
 from ..errors import ServiceError
 from ..pipeline.procedures import CODE, FORMS, Form, Procedures, Strict
 
@@ -111,10 +112,7 @@ class Plan(Strict):
     def _ordered(self) -> Plan:
         if self.period_end < self.period_start:
             raise ValueError("period_end is before period_start")
-        ids = [t.id for t in self.targets]
-        repeated = sorted({i for i in ids if ids.count(i) > 1})
-        if repeated:
-            raise ValueError(f"target ids used twice: {', '.join(repeated)}")
+        check_unique([t.id for t in self.targets], "target ids")
         return self
 
 
@@ -175,24 +173,14 @@ def read_targets(
     return Plans(tuple(plans)), []
 
 
-_cache: dict[Path, tuple[tuple, Plans]] = {}
+_folders = DefinitionFolders(
+    read_targets,
+    lambda problems: InvalidTargets(
+        "the plans' targets are not valid (run `geo-service targets`): " + "; ".join(problems)
+    ),
+)
 
 
 def load_targets(folder: Path) -> Plans:
     """The plans, read again only when a file has changed; `InvalidTargets` on errors."""
-    folder = Path(folder).resolve()
-    stamp = (
-        tuple((p.name, p.stat().st_mtime_ns) for p in sorted(folder.glob("*.toml")))
-        if folder.is_dir()
-        else ()
-    )
-    cached = _cache.get(folder)
-    if cached is not None and cached[0] == stamp:
-        return cached[1]
-    plans, problems = read_targets(folder)
-    if plans is None:
-        raise InvalidTargets(
-            "the plans' targets are not valid (run `geo-service targets`): " + "; ".join(problems)
-        )
-    _cache[folder] = (stamp, plans)
-    return plans
+    return _folders.load(folder)

@@ -248,7 +248,7 @@ def _page(pdf: FPDF, store: Store, layers: list[LayerMeta], site: Site, lang: st
         view = _view(geometry, *_frame(pdf))
         placeholder = props.get("geometry_quality") == "placeholder"
         _draw_map(pdf, geometry, view, _nearby(store, layers, site, view), placeholder)
-    facts = fact_names(site.meta.kind)
+    facts = fact_names(site.meta.fields)
     rows = [("Thuộc tính / Attribute", "Giá trị / Value")]
     for spec in site.meta.fields:
         value = props.get(spec.name)

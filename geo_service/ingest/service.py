@@ -19,8 +19,9 @@ from ..admin_store import AdminStore
 from ..catalogue import LAYER_ID_PATTERN, LayerMeta
 from ..errors import InvalidParameter, NotFound, check_existence, missing
 from ..facts import with_facts
-from ..kinds import KIND_FIELDS
+from ..kinds import Kinds, load_kinds
 from ..store import Store
+from .mapping import FieldMapping, apply_mapping, propose
 from .read import ReadOptions, UploadLimits, read_upload
 from .validate import FAMILIES, Report, prepare
 
@@ -50,6 +51,8 @@ class UploadRequest:
     new_layer: bool | None = None
     """True: a new layer (409 if it exists); False: a new version (404 unless the layer exists);
     None: whichever the layer's existence says (the CLI)."""
+    fields: FieldMapping = field(default_factory=FieldMapping)
+    """How the file's columns and values map to the kind's fields and codes."""
 
 
 def layer_meta(
@@ -58,6 +61,7 @@ def layer_meta(
     default_province: str,
     report: Report,
     previous: LayerMeta | None = None,
+    kinds: Kinds | None = None,
 ) -> tuple[LayerMeta, str]:
     """The layer's metadata from the upload's: over the `previous` version's for a new version,
     else over defaults (a new layer must state its `data_quality`); the report lists what was
@@ -96,11 +100,7 @@ def layer_meta(
             report.defaulted.append(f"metadata {key} = {value!r} ({given_by})")
     values = {**base, **metadata}
     kind = values["kind"]
-    if kind not in KIND_FIELDS:
-        raise InvalidParameter(
-            f"kind {kind!r} is unknown; use one of {', '.join(sorted(KIND_FIELDS))} / "
-            f"loại {kind!r} không có; hãy dùng một trong {', '.join(sorted(KIND_FIELDS))}"
-        )
+    (kinds or _kinds_in_files()).check(str(kind))
     province = str(values["province_code"])
     try:
         meta = LayerMeta(
@@ -124,6 +124,12 @@ def layer_meta(
     return meta, province
 
 
+def _kinds_in_files() -> Kinds:
+    from ..settings import Settings
+
+    return load_kinds(Settings().kinds_dir)
+
+
 def served_meta(store: Store, layer_id: str, numbers: list[int]) -> LayerMeta:
     """The metadata of the layer's served version, else of its newest (a draft); `NotFound`
     when the layer went away meanwhile (archived)."""
@@ -141,8 +147,12 @@ def ingest(
     default_province: str,
     admin: AdminStore,
     actor: str,
+    kinds: Kinds | None = None,
 ) -> Report:
-    """Validate the upload and, unless a dry run or if errors were found, publish it."""
+    """Validate the upload and, unless a dry run or if errors were found, publish it.
+
+    `kinds`: the kinds in force (`KindRegistry.current()`); default, the kinds files'."""
+    kinds = kinds or _kinds_in_files()
     if not LAYER_ID_PATTERN.fullmatch(request.layer_id):
         raise InvalidParameter(
             f"layer id {request.layer_id!r} must match {LAYER_ID_PATTERN.pattern} / "
@@ -155,25 +165,43 @@ def ingest(
     previous = None if new else served_meta(store, request.layer_id, numbers)
     report = Report(request.layer_id)
     meta, province = layer_meta(
-        request.layer_id, request.metadata, default_province, report, previous
+        request.layer_id, request.metadata, default_province, report, previous, kinds
     )
+    kind = kinds.get(meta.kind)
     with tempfile.TemporaryDirectory(prefix="geo-service-upload-") as workdir:
         frame = read_upload(request.file, request.filename, request.options, limits, Path(workdir))
-    geometry_type = _family(frame)
+    mapped = apply_mapping(frame, request.fields, kind)
+    proposal = propose(frame, request.fields, kind)
+    geometry_type = _family(mapped)
     meta = meta.model_copy(update={"geometry_type": geometry_type})
-    prepared, meta, checked = prepare(frame, meta, request.crs, province)
+    prepared, meta, checked = prepare(mapped, meta, request.crs, province, kind)
     checked.defaulted[:0] = report.defaulted
     report = checked
+    report.mapping = proposal.to_dict()
+    if proposal.adds_anything:
+        report.add(
+            "info",
+            "mapping_proposed",
+            "columns or values of the file match the kind's fields by name or label; send the "
+            "report's mapping.fields as `fields` to use them / các cột hoặc giá trị khớp theo tên: "
+            "gửi lại mapping.fields của báo cáo trong trường `fields`",
+        )
     if prepared is None or request.dry_run:
         return report
     prepared = with_facts(store, meta, prepared)
-    report.version = store.publish(meta, prepared, new=new, draft=request.draft)
+    report.version = store.publish(meta, prepared, new=new, draft=request.draft, actor=actor)
     report.published, report.draft = not request.draft, request.draft
+    found = report.to_dict()
     admin.record(
         actor,
         "layer.draft" if request.draft else "layer.publish",
         request.layer_id,
-        {"version": report.version, "features": report.features, "file": request.filename},
+        {
+            "version": report.version,
+            "features": report.features,
+            "file": request.filename,
+            "report": {"findings": found["findings"], "defaulted": found["defaulted"]},
+        },
     )
     return report
 

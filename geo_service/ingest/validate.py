@@ -18,7 +18,8 @@ import shapely
 from pyproj import CRS
 
 from ..catalogue import ID_FIELD, FieldSpec, LayerMeta
-from ..kinds import fields_for_kind
+from ..errors import ValidationFailed
+from ..kinds import Kind, load_kinds
 from ..layer_frame import records_to_frame
 from ..places import UnmatchedPlace, communes_of_province, province_bounds, resolve_commune
 from ..text import nfc
@@ -59,6 +60,9 @@ class Report:
     published: bool = False
     version: int | None = None
     draft: bool = False
+    mapping: dict[str, Any] | None = None
+    """The column and value mapping proposed (`mapping.Proposal`): its `fields` member can be
+    sent back as the upload's `fields`."""
 
     @property
     def ok(self) -> bool:
@@ -72,8 +76,37 @@ class Report:
             Finding(severity, code, message, len(ids), [str(i) for i in ids[:EXAMPLES]])
         )
 
+    def absorb(self, other: Report, feature_id: str) -> None:
+        """Take in the findings of one feature's report (`ingest.features`): the same finding for
+        several features is listed once, with their count and ids."""
+        for finding in other.findings:
+            ids = finding.examples or [feature_id]
+            same = next(
+                (
+                    f
+                    for f in self.findings
+                    if (f.severity, f.code, f.message)
+                    == (finding.severity, finding.code, finding.message)
+                ),
+                None,
+            )
+            if same is None:
+                self.findings.append(Finding(finding.severity, finding.code, finding.message, 0))
+                same = self.findings[-1]
+            same.count += max(finding.count, 1)
+            same.examples = (same.examples + ids)[:EXAMPLES]
+
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "ok": self.ok}
+
+    def refusal(self, subject_en: str, subject_vi: str) -> ValidationFailed:
+        """The 400 for what this report found errors in: nothing of it was stored."""
+        errors = sum(f.severity == "error" for f in self.findings)
+        return ValidationFailed(
+            f"{subject_en} has {errors} kinds of error; nothing was stored / {subject_vi} có "
+            f"{errors} loại lỗi; không có gì được lưu",
+            extra={"report": self.to_dict()},
+        )
 
     def to_text(self) -> str:
         """The report as a person reads it in a terminal."""
@@ -90,6 +123,9 @@ class Report:
                 f"  {finding.severity.upper():<7} {finding.code}{count}: {finding.message}{examples}"
             )
         lines += [f"  default  {item}" for item in self.defaulted]
+        if self.mapping and self.mapping["proposed"]:
+            lines.append("  proposed mapping (use with --fields):")
+            lines += [f"    {item}" for item in self.mapping["proposed"]]
         return "\n".join(lines)
 
 
@@ -104,9 +140,26 @@ def _ids(frame: pd.DataFrame, mask) -> list[str]:
 
 
 def prepare(
-    frame: gpd.GeoDataFrame, meta: LayerMeta, declared_crs: str | None, province_code: str
+    frame: gpd.GeoDataFrame,
+    meta: LayerMeta,
+    declared_crs: str | None,
+    province_code: str,
+    kind: Kind | None = None,
+    *,
+    strict: bool = False,
 ) -> tuple[gpd.GeoDataFrame | None, LayerMeta, Report]:
-    """The features in WGS 84 with the layer's schema (None if there are errors), and the report."""
+    """The features in WGS 84 with the layer's schema (None if there are errors), and the report.
+
+    `kind` is the layer's kind as in force (default: as the settings' kinds files define it).
+    `strict` is for features edited one by one in a published layer (`ingest.features`): its
+    schema is `meta.fields` as they are, and an invalid geometry, one of another family than the
+    layer's, or a property the layer lacks is an error; an upload repairs the geometry, reports
+    the family and adds the property as a new field.
+    """
+    if kind is None:
+        from ..settings import Settings
+
+        kind = load_kinds(Settings().kinds_dir).check(meta.kind)
     report = Report(meta.id, features=len(frame))
     frame = frame.copy()
     frame["__id"] = (
@@ -124,10 +177,10 @@ def prepare(
     report.source_crs = source_crs.to_string()
     frame = frame.set_crs(source_crs, allow_override=True).to_crs(4326)
 
-    _check_geometries(frame, report, meta)
+    _check_geometries(frame, report, meta, kind, strict)
     _check_extent(frame, report, province_code, source_crs)
     _fix_text(frame, report)
-    fields = _schema(frame, meta, report)
+    fields = _fields_of_layer(frame, meta, report) if strict else _schema(frame, kind, report)
     meta = meta.model_copy(update={"fields": fields})
     _check_ids(frame, report)
     records = _records(frame, meta, report, province_code)
@@ -136,12 +189,23 @@ def prepare(
     return records_to_frame(meta, records, frame.geometry.values), meta, report
 
 
-def _check_geometries(frame: gpd.GeoDataFrame, report: Report, meta: LayerMeta) -> None:
+def _check_geometries(
+    frame: gpd.GeoDataFrame, report: Report, meta: LayerMeta, kind: Kind, strict: bool
+) -> None:
     empty = frame.geometry.isna() | frame.geometry.is_empty
     if empty.any():
         report.add("error", "geometry_empty", "features without a geometry", _ids(frame, empty))
     invalid = ~empty & ~frame.geometry.is_valid
-    if invalid.any():
+    if invalid.any() and strict:
+        reasons = sorted(set(shapely.is_valid_reason(frame.geometry[invalid].values)))
+        report.add(
+            "error",
+            "geometry_invalid",
+            f"invalid geometries ({'; '.join(reasons[:EXAMPLES])}); draw them again / hình "
+            "không hợp lệ; hãy vẽ lại",
+            _ids(frame, invalid),
+        )
+    elif invalid.any():
         frame.loc[invalid, "geometry"] = shapely.make_valid(frame.geometry[invalid].values)
         report.add(
             "warning",
@@ -156,8 +220,25 @@ def _check_geometries(frame: gpd.GeoDataFrame, report: Report, meta: LayerMeta) 
             "geometry_mixed",
             f"a layer holds one geometry family; found {sorted(map(str, families))}",
         )
+    elif families and not families <= set(kind.definition.geometry):
+        report.add(
+            "error",
+            "geometry_kind",
+            f"a layer of kind {kind.id!r} holds {' or '.join(kind.definition.geometry)} "
+            f"geometries; the file has {families.pop()}",
+        )
     elif families and families != {meta.geometry_type}:
-        report.add("info", "geometry_family", f"geometry family is {families.pop()}")
+        family = families.pop()
+        if strict:
+            report.add(
+                "error",
+                "geometry_family",
+                f"layer {meta.id} holds {meta.geometry_type}s, not {family}s / lớp {meta.id} "
+                f"chứa hình dạng {meta.geometry_type}, không phải {family}",
+                _ids(frame, ~empty),
+            )
+        else:
+            report.add("info", "geometry_family", f"geometry family is {family}")
 
 
 def _check_extent(frame: gpd.GeoDataFrame, report: Report, province: str, source_crs: CRS) -> None:
@@ -217,13 +298,13 @@ def _fix_text(frame: gpd.GeoDataFrame, report: Report) -> None:
         frame[column] = frame[column].map(lambda v: nfc(v) if isinstance(v, str) else v)
 
 
-def _schema(frame: gpd.GeoDataFrame, meta: LayerMeta, report: Report) -> list[FieldSpec]:
+def _schema(frame: gpd.GeoDataFrame, kind: Kind, report: Report) -> list[FieldSpec]:
     """The kind's fields, then the file's other columns (kept, typed from the data).
 
     A GeoPackage's column names ignore case, so a column whose name differs from another's (or
     from a field of the kind) only in case cannot be stored beside it: an error naming both.
     """
-    fields = fields_for_kind(meta.kind)
+    fields = kind.fields()
     known = {f.name for f in fields}
     taken = {name.lower(): name for name in known}
     extra = []
@@ -252,6 +333,21 @@ def _schema(frame: gpd.GeoDataFrame, meta: LayerMeta, report: Report) -> list[Fi
         if type_ == "string":
             frame[column] = frame[column].map(lambda v: None if v is None or v != v else str(v))
     return fields + extra
+
+
+def _fields_of_layer(frame: gpd.GeoDataFrame, meta: LayerMeta, report: Report) -> list[FieldSpec]:
+    """A published layer's own fields; a property it lacks is an error."""
+    known = set(meta.field_names)
+    unknown = [c for c in frame.columns if c not in known and c not in ("geometry", "__id")]
+    if unknown:
+        report.add(
+            "error",
+            "field_unknown",
+            f"properties the layer {meta.id} does not have: {', '.join(sorted(unknown))} "
+            f"(its fields: {', '.join(meta.field_names)}) / thuộc tính không có trong lớp",
+            _ids(frame, np.ones(len(frame), dtype=bool)),
+        )
+    return list(meta.fields)
 
 
 def _check_ids(frame: gpd.GeoDataFrame, report: Report) -> None:
@@ -309,11 +405,34 @@ def _records(frame: gpd.GeoDataFrame, meta: LayerMeta, report: Report, province:
                 bad_values.append(str(value))
         if bad_ids:
             report.add("error", "field_type", _bad_values_message(spec, bad_values), bad_ids)
-    if "name_vi" not in frame.columns:
-        report.add("error", "field_missing", "a `name_vi` column (the Vietnamese name) is required")
+    _check_required(frame, meta, report)
     if report.ok:
         _derive(frame, meta, records, report, province)
     return records
+
+
+def _check_required(frame: gpd.GeoDataFrame, meta: LayerMeta, report: Report) -> None:
+    """Every field the kind requires has a column, and a value in each feature (the id is
+    checked on its own, `_check_ids`)."""
+    for spec in meta.fields:
+        if not spec.required or spec.name == ID_FIELD:
+            continue
+        if spec.name not in frame.columns:
+            report.add(
+                "error",
+                "field_missing",
+                f"a `{spec.name}` column ({spec.label_en} / {spec.label_vi}) is required",
+            )
+            continue
+        values = frame[spec.name]
+        blank = values.isna() | (values.astype(str).str.strip() == "")
+        if blank.any():
+            report.add(
+                "error",
+                "field_blank",
+                f"`{spec.name}` ({spec.label_en}) is required; features without it",
+                _ids(frame, blank),
+            )
 
 
 def _bad_values_message(spec: FieldSpec, values: list[str]) -> str:

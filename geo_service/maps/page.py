@@ -48,12 +48,9 @@ def bilingual(vi: str, en: str) -> str:
 
 
 def default_entry(meta: LayerMeta) -> MapLayer:
-    """For a layer the definition does not list: its name on hover, coded and numeric filters."""
-    filters = [
-        f.name
-        for f in meta.fields
-        if f.codes or (f.type in ("integer", "number", "date") and not f.name.endswith("_code"))
-    ]
+    """For a layer the definition does not list: its name on hover, and the filters its kind
+    offers (`FieldSpec.offered_as_filter`)."""
+    filters = [f.name for f in meta.fields if f.offered_as_filter]
     return MapLayer(collection=meta.id, tooltip=["commune_name", "status"], filters=filters)
 
 

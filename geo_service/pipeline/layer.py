@@ -16,7 +16,7 @@ import datetime as dt
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any, NoReturn
 
 from sqlalchemy import ColumnElement, String, case, func, literal, select
@@ -30,6 +30,8 @@ from ..places import UnmatchedPlace, commune_by_code
 from ..query import BBox, Query
 from ..records.schema import project_progress, projects
 from ..store.base import Facet, Feature, FeaturePage, GridCell, Store, VersionSummary
+from ..store.changes import FeatureChange, FeatureDiff, FeatureRevision
+from ..store.etags import feature_etag
 from ..store.routed import RoutedStore
 from ..store.sql_query import BoxedWkb, DaysSince, SqlLayer
 from ..store.sql_reader import SqlReader
@@ -219,7 +221,8 @@ class ProjectLayer:
         with _answering():
             yield from self.reader.iter_features(self._layer(layer_id), query, batch_size)
 
-    def feature(self, layer_id: str, feature_id: str) -> Feature:
+    def feature(self, layer_id: str, feature_id: str, version: int | None = None) -> Feature:
+        """`version` is ignored: projects have one state, the records' newest."""
         with _answering():
             return self.reader.feature(self._layer(layer_id), feature_id)
 
@@ -254,6 +257,19 @@ class ProjectLayer:
         self._refuse(layer_id)
 
     def archive(self, layer_id: str) -> str:
+        self._refuse(layer_id)
+
+    def apply_changes(self, layer_id: str, changes: Sequence[FeatureChange], *,
+                      base_version: int, draft: bool = False, actor: str) -> int:  # fmt: skip
+        self._refuse(layer_id)
+
+    def feature_etag(self, layer_id: str, feature_id: str) -> str:
+        return feature_etag(self.feature(layer_id, feature_id))
+
+    def feature_history(self, layer_id: str, feature_id: str) -> list[FeatureRevision]:
+        self._refuse(layer_id)  # a project's history is its dossier events (/projects/{id})
+
+    def diff(self, layer_id: str, from_version: int, to_version: int) -> Iterator[FeatureDiff]:
         self._refuse(layer_id)
 
     @staticmethod

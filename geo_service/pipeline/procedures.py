@@ -15,6 +15,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from ..definition_files import DefinitionFolders, check_unique
 from ..errors import ServiceError
 from .stages import RANK, Milestone, StepStage
 
@@ -57,10 +58,7 @@ class Procedure(Strict):
 
     @model_validator(mode="after")
     def _ordered(self) -> Procedure:
-        codes = [s.code for s in self.steps]
-        repeated = sorted({c for c in codes if codes.count(c) > 1})
-        if repeated:
-            raise ValueError(f"step codes used twice: {', '.join(repeated)}")
+        check_unique([s.code for s in self.steps], "step codes")
         if all(s.optional for s in self.steps):
             raise ValueError("every step is optional; at least one must be required")
         reached = 0
@@ -156,25 +154,15 @@ def read_procedures(folder: Path) -> tuple[Procedures | None, list[str]]:
     return Procedures(forms, {s.code: s for s in sectors.sectors}, sectors.source), []
 
 
-_cache: dict[Path, tuple[tuple, Procedures]] = {}
-
-
-def _stamp(folder: Path) -> tuple:
-    return tuple((p.name, p.stat().st_mtime_ns) for p in sorted(folder.glob("*.toml")))
+_folders = DefinitionFolders(
+    read_procedures,
+    lambda problems: InvalidProcedures(
+        "the investment procedures are not valid (run `geo-service procedures`): "
+        + "; ".join(problems)
+    ),
+)
 
 
 def load_procedures(folder: Path) -> Procedures:
     """The procedures, read again only when a file has changed; `InvalidProcedures` on errors."""
-    folder = Path(folder).resolve()
-    stamp = _stamp(folder) if folder.is_dir() else ()
-    cached = _cache.get(folder)
-    if cached is not None and cached[0] == stamp:
-        return cached[1]
-    procedures, problems = read_procedures(folder)
-    if procedures is None:
-        raise InvalidProcedures(
-            "the investment procedures are not valid (run `geo-service procedures`): "
-            + "; ".join(problems)
-        )
-    _cache[folder] = (stamp, procedures)
-    return procedures
+    return _folders.load(folder)

@@ -105,7 +105,7 @@ class RasterStore:
 
     def versions(self, raster_id: str) -> list[VersionSummary[RasterMeta]]:
         return self.folder.summaries(
-            raster_id, lambda version, path: (self.version_meta(raster_id, version)[0], None)
+            raster_id, lambda version, path: {"meta": self.version_meta(raster_id, version)[0]}
         )
 
     def publish(self, meta: RasterMeta, cog: Path, new: bool | None = None) -> RasterMeta:

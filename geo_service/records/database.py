@@ -72,6 +72,21 @@ def _sqlite_engine(url: str) -> Engine:
     return engine
 
 
+def postgresql_engine(url: str, ping: bool = True) -> Engine:
+    """An engine on a PostgreSQL server (psycopg 3), shared by the records and the layer store.
+
+    No server-side prepared statements: a generic plan for `id IN (…500 parameters)` compares
+    every row with every parameter (100x slower on 100,000 projects), and they do not survive a
+    transaction-pooling proxy either. `ping`: each connection is tried before it is lent (one
+    round trip), so a restarted server costs no request an error.
+    """
+    return create_engine(
+        url,
+        pool_pre_ping=ping,
+        connect_args={"prepare_threshold": None, "connect_timeout": CONNECT_TIMEOUT_S},
+    )
+
+
 class Records:
     """The records database of one service: an engine and its sessions."""
 
@@ -80,14 +95,7 @@ class Records:
         if make_url(url).get_backend_name() == "sqlite":
             self.engine = _sqlite_engine(url)
         else:
-            # no server-side prepared statements: a generic plan for `id IN (…500 parameters)`
-            # compares every row with every parameter (100x slower on 100,000 projects), and
-            # they do not survive a transaction-pooling proxy either
-            self.engine = create_engine(
-                url,
-                pool_pre_ping=True,
-                connect_args={"prepare_threshold": None, "connect_timeout": CONNECT_TIMEOUT_S},
-            )
+            self.engine = postgresql_engine(url)
         self._writer = self.engine.execution_options(**{_BEGIN: "IMMEDIATE"})
 
     @classmethod

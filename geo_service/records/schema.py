@@ -4,12 +4,17 @@ the investment pipeline, GIS staff's tokens and the audit log, planners' shortli
 Portable across SQLite and PostgreSQL: a project's location is ISO WKB in WGS 84 with its bounding
 box in four plain columns (no spatial extension needed); dates are SQL dates, timestamps ISO 8601
 UTC text (`clock.utc_now`), as elsewhere in the catalogue.
+
+The layer catalogue at the end is the PostGIS store's (`store/postgis.py`): on PostgreSQL the
+layers live in the same database, their rows in tables of the `layer_data` schema made as each
+version is published; on SQLite these tables stay empty.
 """
 
 from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     CheckConstraint,
     Column,
@@ -25,6 +30,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    literal_column,
 )
 
 metadata = MetaData(
@@ -202,7 +208,7 @@ tokens = Table(
     Column("label", Text, nullable=False),
     Column("created_at", Timestamp, nullable=False),
     Column("revoked_at", Timestamp),
-    CheckConstraint("role IN ('editor', 'admin')", name="role"),
+    CheckConstraint("role IN ('editor', 'reviewer', 'admin')", name="role"),
 )
 """GIS staff's tokens: only a SHA-256 hash of each secret is kept (looked up by its index)."""
 
@@ -255,3 +261,50 @@ imported_files = Table(
 )
 """SQLite files of earlier releases whose rows have been copied in (`records.legacy`), by a
 hash of those rows: a file is never copied twice, even if renaming it failed."""
+layer_catalogue = Table(
+    "layer_catalogue",
+    metadata,
+    Column("uid", Integer, primary_key=True, autoincrement=True),
+    Column("id", String(63), nullable=False),
+    Column("current_version", Integer),  # the version served; NULL while only drafts
+    Column("archived_as", String(100)),  # NULL while in the catalogue
+    Index(
+        "uq_layer_catalogue_id_listed",
+        "id",
+        unique=True,
+        postgresql_where=literal_column("archived_as IS NULL"),
+        sqlite_where=literal_column("archived_as IS NULL"),
+    ),
+)
+"""A layer id in the catalogue, or archived (an id may be made again after an archive: a new
+row, whose version numbers continue from the archived one's)."""
+
+layer_generations = Table(
+    "layer_generations",
+    metadata,
+    Column("uid", Integer, primary_key=True, autoincrement=True),
+    Column("layer_uid", ForeignKey("layer_catalogue.uid"), nullable=False),
+    Column("table_name", String(63), nullable=False, unique=True),
+    Column("first_version", Integer, nullable=False),
+    Column("head_version", Integer, nullable=False),  # the newest it holds rows of
+)
+"""A table of rows: written whole by an upload, then stamped by the change sets on top of it."""
+
+layer_versions = Table(
+    "layer_versions",
+    metadata,
+    Column("layer_uid", ForeignKey("layer_catalogue.uid"), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("generation", ForeignKey("layer_generations.uid"), nullable=False),
+    Column("kind", String(16), nullable=False),  # upload or changes
+    Column("actor", Text),
+    Column("written", Timestamp, nullable=False),
+    Column("metadata", Text, nullable=False),  # its LayerMeta as JSON
+    Column("features", Integer, nullable=False),
+    Column("max_fid", BigInteger, nullable=False),
+    Column("min_x", Float),
+    Column("min_y", Float),
+    Column("max_x", Float),
+    Column("max_y", Float),
+)
+"""One version of a layer: its metadata, who made it and when, its count and extent."""

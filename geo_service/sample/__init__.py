@@ -22,12 +22,11 @@ from shapely.geometry import Point, Polygon
 from shapely.geometry.base import BaseGeometry
 
 from ..catalogue import LayerMeta
-from ..facts import FACT_KINDS, with_facts
+from ..facts import fact_names, with_facts
 from ..kinds import fields_for_kind
 from ..layer_frame import records_to_frame
 from ..places import Commune, communes_of_province, province_centre, resolve_commune
 from ..store import Store
-from ..store.gpkg import GeoPackageStore
 from ..text import unaccent
 from .citations import cite
 from .derived import logistics_distance
@@ -44,14 +43,18 @@ def source_files() -> list[Path]:
     return sorted(Path(str(p)) for p in folder.iterdir() if p.name.endswith(".json"))
 
 
-def build_sample(data_dir: Path) -> list[LayerMeta]:
-    """Build every sample layer into `data_dir` (each as a new published version), and the
-    raster derived from them (`derived.logistics_distance`). Layers with investor facts are
-    published last, so that their distances are computed from the others."""
-    store = GeoPackageStore(data_dir)
+def build_sample(data_dir: Path, store: Store | None = None) -> list[LayerMeta]:
+    """Publish every sample layer into `store` (by default the GeoPackage store of `data_dir`),
+    each as a new version, and write the raster derived from them (`derived.logistics_distance`)
+    into `data_dir`. Layers with investor facts are published last, so that their distances are
+    computed from the others."""
+    if store is None:
+        from ..store.gpkg import GeoPackageStore
+
+        store = GeoPackageStore(data_dir)
     layers = [_layer_from_source(json.loads(p.read_text(encoding="utf-8"))) for p in source_files()]
     layers += [_communes_layer(), _auction_plots_layer()]
-    layers.sort(key=lambda layer: layer[0].kind in FACT_KINDS)
+    layers.sort(key=lambda layer: bool(fact_names(layer[0].fields)))
     built = []
     for meta, records, geometries in layers:
         built.append(_publish(store, meta, records, geometries))

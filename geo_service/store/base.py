@@ -8,13 +8,14 @@ the whole new one, never part of either. Version numbers are per layer and never
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar
 
 from ..catalogue import LayerMeta
 from ..listing import Listing
 from ..query import BBox, Query
+from .changes import FeatureChange, FeatureDiff, FeatureRevision
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -74,6 +75,10 @@ class VersionSummary(Generic[M]):
     """How many features it holds (layers)."""
     problem: str | None = None
     """Why it cannot be read: it is listed all the same, so that GIS staff can roll back past it."""
+    actor: str | None = None
+    """Who made it, as the audit log names them; None where it was not recorded."""
+    kind: Literal["upload", "changes"] | None = None
+    """How it was made: a whole upload, or a change set over the version before it."""
 
 
 class Versions(Protocol):
@@ -121,8 +126,9 @@ class Store(Versions, Protocol):
     ) -> Iterator[list[Feature]]:
         """Every feature the query selects, in batches, without holding them all (exports)."""
 
-    def feature(self, layer_id: str, feature_id: str) -> Feature:
-        """One feature by its stable id; `NotFound` if absent."""
+    def feature(self, layer_id: str, feature_id: str, version: int | None = None) -> Feature:
+        """One feature by its stable id, as served or in one of the layer's stored `version`s
+        (a draft an edit goes on top of); `NotFound` if absent."""
 
     def facets(self, layer_id: str, query: Query, fields: tuple[str, ...]) -> dict[str, Facet]:
         """Per field, over every feature the query matches (its paging ignored): the counts of
@@ -146,9 +152,11 @@ class Store(Versions, Protocol):
         *,
         new: bool | None = None,
         draft: bool = False,
+        actor: str | None = None,
     ) -> int:
         """Store `frame` as the next version of `meta.id` and, unless a `draft`, serve it;
-        returns the version's number.
+        returns the version's number. `actor` is recorded as who made it, where the store keeps
+        version records.
 
         `frame` is in EPSG:4326 with a column per field of `meta` (missing values as None/NaN).
         `new` True: the layer must not exist yet (`Conflict`); False: it must (`NotFound`);
@@ -156,3 +164,28 @@ class Store(Versions, Protocol):
         both succeed and an archive is never undone by a version in flight. A failure at any
         point leaves the layer as it was.
         """
+
+    def apply_changes(
+        self,
+        layer_id: str,
+        changes: Sequence[FeatureChange],
+        *,
+        base_version: int,
+        draft: bool = False,
+        actor: str,
+    ) -> int:
+        """Publish `changes` as one new version on top of `base_version` (which must be the newest
+        version, else Conflict); returns the new version number. Each change's `if_match` (a feature
+        ETag) must equal the feature's current ETag, else PreconditionFailed (412). Validation of
+        properties/geometry happens before, in the service layer, like uploads."""
+
+    def feature_etag(self, layer_id: str, feature_id: str) -> str:
+        """The feature's ETag in the served version: changes whenever the feature changes."""
+
+    def feature_history(self, layer_id: str, feature_id: str) -> list[FeatureRevision]:
+        """Every version in which the feature changed (created, changed, deleted), oldest first;
+        `NotFound` if no version ever held it."""
+
+    def diff(self, layer_id: str, from_version: int, to_version: int) -> Iterator[FeatureDiff]:
+        """Features added, removed and changed between two versions, with field-level changes and
+        how far the geometry moved (metres, on the ellipsoid, Hausdorff or centroid: say which)."""

@@ -1,9 +1,11 @@
 """The centres of a layer's R-tree boxes in memory, for grid counts of unfiltered views.
 
 A map at province scale asks for counts per cell on every pan; walking a million R-tree entries
-in SQL takes about a second each time. The centres of an immutable file are read once (16 bytes
-per feature), sorted by x, and a view's grid is then a binary search and a bincount: a few
-milliseconds. Filtered grids still go to SQL, which alone knows the filter.
+in SQL takes about a second each time. The centres of one version's features are read once (24
+bytes per feature, with its fid; a version never changes), sorted by x, and a view's grid is
+then a binary search and a bincount: a few milliseconds. The next version made by a change set
+takes them over, less the rows it closed and with those it added. Filtered grids still go to
+SQL, which alone knows the filter.
 """
 
 from __future__ import annotations
@@ -33,19 +35,34 @@ def grid_cells(
 
 
 class Centres:
-    """Box centres of every feature of one file, as the R-tree stores them (float32 boxes)."""
+    """Box centres of every feature of one version, as the R-tree stores them (float32 boxes),
+    with the features' `fid`s."""
 
-    def __init__(self, x: np.ndarray, y: np.ndarray) -> None:
+    def __init__(self, x: np.ndarray, y: np.ndarray, ids: np.ndarray) -> None:
         order = np.argsort(x, kind="stable")
-        self.x, self.y = x[order], y[order]
+        self.x, self.y, self.ids = x[order], y[order], ids[order]
 
     @classmethod
-    def from_rtree(cls, connection: sqlite3.Connection, rtree: str) -> Centres:
+    def from_rtree(cls, connection: sqlite3.Connection, rtree: str, ids: str = "1") -> Centres:
+        """The centres of the boxes whose `id` meets the SQL condition `ids`."""
         cursor = connection.execute(
-            f"SELECT (minx + maxx) / 2, (miny + maxy) / 2 FROM {quote_identifier(rtree)}"
+            f"SELECT id, (minx + maxx) / 2, (miny + maxy) / 2 FROM {quote_identifier(rtree)} "
+            f"WHERE {ids}"
         )
-        xy = np.array(cursor.fetchall(), dtype=np.float64).reshape(-1, 2)
-        return cls(xy[:, 0].copy(), xy[:, 1].copy())
+        rows = np.array(cursor.fetchall(), dtype=np.float64).reshape(-1, 3)
+        return cls(rows[:, 1].copy(), rows[:, 2].copy(), rows[:, 0].astype(np.int64))
+
+    def changed(self, removed: np.ndarray, added: Centres) -> Centres:
+        """These centres without the features `removed` (fids) and with those `added`: the
+        next version's, from a change set's rows alone."""
+        keep = ~np.isin(self.ids, removed)
+        x, y, ids = self.x[keep], self.y[keep], self.ids[keep]
+        at = np.searchsorted(x, added.x, side="right")
+        changed = Centres.__new__(Centres)
+        changed.x = np.insert(x, at, added.x)
+        changed.y = np.insert(y, at, added.y)
+        changed.ids = np.insert(ids, at, added.ids)
+        return changed
 
     def grid(self, bbox: BBox, columns: int, rows: int) -> list[GridCell]:
         """Same cells, counts and means as the SQL grid: centres in [min, max) per axis."""

@@ -1,14 +1,19 @@
-"""The GeoPackage store: one immutable GeoPackage per layer version, read with SQLite.
+"""The GeoPackage store: a GeoPackage per uploaded layer version, later versions of the same
+layer made by change sets stamped into its rows, all read with SQLite.
 
-    DATA_DIR/<layer_id>/v000001.gpkg     one GeoPackage per version (`gpkg_write.py`)
-    DATA_DIR/<layer_id>/current.gpkg     symlink to the served version (`versioned.py`)
+    DATA_DIR/<layer_id>/v000001.gpkg     a GeoPackage per upload (`gpkg_write.py`)
+    DATA_DIR/<layer_id>/v000002.gpkg     a change set over version 1: a symlink to the file that
+                                         holds it (`row_versions.py`, `gpkg_edits.py`)
+    DATA_DIR/<layer_id>/current.gpkg     symlink to the served version's name (`versioned.py`)
 
-Connections are opened read-only and `immutable` and lent out per call from a small pool per
-version file, so any number of threads and uvicorn worker processes read side by side. A
-publish (or rollback) moves `current.gpkg`; the next request resolves the link, opens the new
-file and retires the old one: its idle connections close at once, those still lent out when
-their reader has finished, so descriptors do not pile up over versions. Because a version file
-never changes, metadata, extents and counts are cached per file without any invalidation.
+A file can be amended by a change set at any time, so no file is opened `immutable`: readers
+open it read-only in WAL mode, and a change set is written while they read (measured: no
+slower than `immutable` was, see benchmarks/README.md). What a version holds never changes
+once it exists (`row_versions.py`), so metadata, extents and counts are cached per (file,
+version) without any invalidation. Connections are lent out per call from a small pool per
+(file, version); when another version is served, the next request opens it and retires the
+old one: its idle connections close at once, those still lent out when their reader has
+finished, so descriptors do not pile up over versions.
 """
 
 from __future__ import annotations
@@ -16,15 +21,15 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import sqlite3
-import struct
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.request import pathname2url
 
 import geopandas as gpd
+import numpy as np
 import shapely
 
 from .. import strict_json
@@ -32,9 +37,14 @@ from ..catalogue import ID_FIELD, LayerMeta
 from ..errors import LayerUnavailable, NotFound
 from ..listing import UNREADABLE_ERRORS, Listing, Skipped, unreadable
 from ..query import BBox, Query
+from . import etags, gpkg_history
 from .base import Facet, Feature, FeaturePage, GridCell, VersionSummary
 from .centres import Centres, grid_cells
+from .changes import FeatureChange, FeatureDiff, FeatureRevision
+from .gpkg_blobs import gpkg_to_wkb, header_envelope
+from .gpkg_edits import write_changes
 from .gpkg_write import METADATA_TABLE, write_version
+from .row_versions import TO, VersionRecord, meta_of, read_records, visible, visible_ids
 from .sqlite_functions import query_geometry, register_text_functions
 from .sqlite_sql import (
     MATCH_ALL,
@@ -51,22 +61,6 @@ MMAP_BYTES = 2**31 - 2**16
 """SQLite's largest memory map (its compiled-in maximum is just under 2 GiB)."""
 IDLE_CONNECTIONS = 4
 """Idle connections kept per version file; readers beyond them open (and close) their own."""
-_ENVELOPE_BYTES = {0: 0, 1: 32, 2: 48, 3: 48, 4: 64}
-
-
-def gpkg_to_wkb(blob: bytes | None) -> bytes | None:
-    """Strip the GeoPackage binary header, leaving standard WKB."""
-    if blob is None:
-        return None
-    flags = blob[3]
-    return blob[8 + _ENVELOPE_BYTES[(flags >> 1) & 0b111] :]
-
-
-def _envelope(blob: bytes) -> tuple[float, float, float, float] | None:
-    if (blob[3] >> 1) & 0b111 == 0:
-        return None
-    minx, maxx, miny, maxy = struct.unpack("<dddd" if blob[3] & 1 else ">dddd", blob[8:40])
-    return minx, miny, maxx, maxy
 
 
 def sql_intersects(blob: bytes | None, query_wkb: bytes) -> int:
@@ -75,7 +69,7 @@ def sql_intersects(blob: bytes | None, query_wkb: bytes) -> int:
         return 0
     geometry, rectangle = query_geometry(query_wkb)
     if rectangle is not None:
-        envelope = _envelope(blob)
+        envelope = header_envelope(blob)
         if envelope is not None:
             qminx, qminy, qmaxx, qmaxy = rectangle
             minx, miny, maxx, maxy = envelope
@@ -93,11 +87,12 @@ def _text_function(function):
 def open_readonly(path: Path, mapped: bool = True) -> sqlite3.Connection:
     """A read-only connection with our SQL functions.
 
-    Version files never change, so mapping them is safe and spares a read() per page for the
-    random reads of pages and bboxes; long sequential reads (exports) go unmapped.
+    Mapping the file spares a read() per page for the random reads of pages and bboxes (SQLite
+    keeps a mapping right as a change set is written); long sequential reads (exports) go
+    unmapped.
     """
     connection = sqlite3.connect(
-        f"file:{pathname2url(str(path))}?mode=ro&immutable=1", uri=True, check_same_thread=False
+        f"file:{pathname2url(str(path))}?mode=ro", uri=True, check_same_thread=False
     )
     connection.execute(f"PRAGMA mmap_size = {MMAP_BYTES if mapped else 0}")
     connection.create_function("gs_intersects", 2, sql_intersects, deterministic=True)
@@ -105,18 +100,18 @@ def open_readonly(path: Path, mapped: bool = True) -> sqlite3.Connection:
     return connection
 
 
-def version_summary(path: Path) -> tuple[LayerMeta, int]:
-    """The metadata and feature count of one version file (current or not); `LayerUnavailable`
-    if it cannot be read."""
+def version_summary(path: Path, version: int) -> tuple[LayerMeta, VersionRecord]:
+    """The metadata and record of one version (served or not) in the file `path`;
+    `LayerUnavailable` if it cannot be read."""
     try:
         connection = open_readonly(path, mapped=False)
     except sqlite3.Error as exc:
-        raise unreadable("layer version", path.stem, exc) from None
+        raise unreadable("layer version", f"v{version:06d}", exc) from None
     try:
-        layer = _LayerFile(path, connection)
-        return layer.meta, layer.count
+        layer = _LayerFile(path, version, connection)
+        return layer.meta, layer.record
     except UNREADABLE_ERRORS as exc:
-        raise unreadable("layer version", path.stem, exc) from None
+        raise unreadable("layer version", f"v{version:06d}", exc) from None
     finally:
         connection.close()
 
@@ -135,39 +130,41 @@ def _damage_reported(layer_id: str) -> Iterator[None]:
 
 
 class _LayerFile:
-    """Everything fixed about one immutable version file, and its pool of connections."""
+    """Everything fixed about one version of a layer in one file, and its pool of connections."""
 
-    def __init__(self, path: Path, connection: sqlite3.Connection) -> None:
-        """Read the file's facts over `connection`, which joins the pool (the caller closes it
-        if this raises)."""
+    def __init__(self, path: Path, version: int, connection: sqlite3.Connection) -> None:
+        """Read the version's facts over `connection`, which joins the pool (the caller closes
+        it if this raises)."""
         self.path = path
+        self.version = version
         (raw,) = connection.execute(f"SELECT metadata FROM {METADATA_TABLE}").fetchone()
-        self.meta = LayerMeta.model_validate(strict_json.loads(raw))
+        stored = LayerMeta.model_validate(strict_json.loads(raw))
+        self.records = read_records(connection, path, stored)
+        if version not in self.records:
+            raise KeyError(f"the file {path.name} does not hold version {version}")
+        self.record = self.records[version]
+        self.meta = meta_of(stored, self.record)
         (geometry_column,) = connection.execute(
-            "SELECT column_name FROM gpkg_geometry_columns WHERE table_name = ?", (self.meta.id,)
+            "SELECT column_name FROM gpkg_geometry_columns WHERE table_name = ?", (stored.id,)
         ).fetchone()
-        self.table = TableInfo(
-            self.meta.id, geometry_column, f"rtree_{self.meta.id}_{geometry_column}"
-        )
+        self.table = TableInfo(stored.id, geometry_column, f"rtree_{stored.id}_{geometry_column}")
         self.compiler = FilterCompiler(self.meta, self.table)
         self.columns = [f.name for f in self.meta.fields]
-        row = connection.execute(
-            "SELECT c.min_x, c.min_y, c.max_x, c.max_y, o.feature_count FROM gpkg_contents c "
-            "LEFT JOIN gpkg_ogr_contents o USING (table_name) WHERE c.table_name = ?",
-            (self.meta.id,),
-        ).fetchone()
-        self.extent: BBox | None = None if not row[4] or row[0] is None else tuple(row[:4])
-        (max_fid, count) = connection.execute(
-            f"SELECT max(fid), count(*) FROM {quote_identifier(self.meta.id)}"
-        ).fetchone()
+        self.visible = visible("t", version, self.records)
+        """The rows this version holds, as a condition on the table's alias `t`."""
+        self.extent: BBox | None = self.record.extent
+        if not self.record.extent_known:
+            self.extent = self._extent(connection)
         # fids run 1..count: an unfiltered offset becomes a rowid seek instead of a walk
-        self.dense_fids = max_fid == count
-        self.count: int = count
+        self.dense_fids = self.record.max_fid == self.record.features
+        self.count: int = self.record.features
         self.cache: OrderedDict[tuple, Any] = OrderedDict()
-        """Counts and grids by query: the file never changes, so they never go stale."""
+        """Counts and grids by query: a version never changes, so they never go stale."""
         self.cache_lock = threading.Lock()
         self.centres: Centres | None = None
         """Read on the first unfiltered grid request (see centres.py)."""
+        self.earlier_centres: tuple[int, Centres] | None = None
+        """An earlier version of the same file and its centres, to derive these from."""
         self.centres_lock = threading.Lock()
         self._idle = [connection]
         self._retired = False
@@ -196,6 +193,42 @@ class _LayerFile:
             if not keep:
                 connection.close()
 
+    def where(self, conditions: SqlFragment) -> SqlFragment:
+        """A query's conditions (`FilterCompiler.where`) restricted to the rows of this version."""
+        if conditions.sql == MATCH_ALL:
+            return SqlFragment(self.visible)
+        return SqlFragment(f"{self.visible} AND {conditions.sql}", list(conditions.params))
+
+    def rtree_ids(self) -> str:
+        """The condition on an R-tree's `id` for the boxes of this version's rows."""
+        return visible_ids("id", self.table.table, self.version, self.records)
+
+    def centres_after(
+        self, connection: sqlite3.Connection, earlier: int, centres: Centres
+    ) -> Centres:
+        """This version's centres from those of an `earlier` version of the file: less the rows
+        closed since, with the rows added since that this version holds."""
+        old_max = self.records[earlier].max_fid
+        table = quote_identifier(self.table.table)
+        removed = np.array(
+            connection.execute(
+                f"SELECT fid FROM {table} WHERE {TO} IS NOT NULL AND {TO} > ? AND {TO} <= ? "
+                "AND fid <= ?",
+                (earlier, self.version, old_max),
+            ).fetchall(),
+            dtype=np.int64,
+        ).reshape(-1)
+        ids = f"id > {int(old_max)} AND {self.rtree_ids()}"
+        return centres.changed(removed, Centres.from_rtree(connection, self.table.rtree, ids))
+
+    def _extent(self, connection: sqlite3.Connection) -> BBox | None:
+        """The version's extent from its R-tree boxes, where its record does not know it."""
+        row = connection.execute(
+            f"SELECT min(minx), min(miny), max(maxx), max(maxy) "
+            f"FROM {quote_identifier(self.table.rtree)} WHERE {self.rtree_ids()}"
+        ).fetchone()
+        return None if row[0] is None else tuple(row)
+
     def retire(self) -> None:
         """No longer the served version: close idle connections now, lent ones on return."""
         with self._pool_lock:
@@ -220,44 +253,64 @@ class GeoPackageStore:
 
     # -- version files and their connections --------------------------------------------------
     @contextlib.contextmanager
-    def _open(self, layer_id: str) -> Iterator[tuple[_LayerFile, sqlite3.Connection]]:
-        """The served version of a layer and a connection to it, for one call."""
-        layer = self._layer_file(layer_id)
-        with layer.reading() as connection, _damage_reported(layer_id):
-            yield layer, connection
+    def _open(
+        self, layer_id: str, version: int | None = None
+    ) -> Iterator[tuple[_LayerFile, sqlite3.Connection]]:
+        """The served version of a layer (or another stored `version` of it, opened for this
+        call alone) and a connection to it, for one call."""
+        if version is None or version == self.folder.current_version(layer_id):
+            layer = self._layer_file(layer_id)
+            with layer.reading() as connection, _damage_reported(layer_id):
+                yield layer, connection
+            return
+        self._check_version(layer_id, version)
+        layer = self._read(layer_id, self.folder.file(layer_id, version), version)
+        try:
+            with layer.reading() as connection, _damage_reported(layer_id):
+                yield layer, connection
+        finally:
+            layer.retire()
 
     def _layer_file(self, layer_id: str) -> _LayerFile:
         """The served version's facts; the version it replaces is retired. `NotFound` if the
         layer is not published (or was archived a moment ago), `LayerUnavailable` if its file
         cannot be read."""
-        path = self.folder.current(layer_id)
-        if path is None:
+        served = self.folder.served(layer_id)
+        if served is None:
             self._retire(layer_id)
             raise NotFound(f"no collection {layer_id!r}")
+        version, path = served
         with self._files_lock:
             known = self._files.get(layer_id)
-        if known is not None and known.path == path:
+        if known is not None and (known.path, known.version) == (path, version):
             return known
         try:
-            fresh = self._read(layer_id, path)
+            fresh = self._read(layer_id, path, version)
         except (NotFound, LayerUnavailable):
             self._retire(layer_id)  # what it served before is no longer served either
             raise
         with self._files_lock:
             known = self._files.get(layer_id)
-            if known is not None and known.path == path:  # another thread read it first
-                stale, fresh = fresh, known
+            if known is not None and (known.path, known.version) == (path, version):
+                stale, fresh = fresh, known  # another thread read it first
             else:
                 stale, self._files[layer_id] = known, fresh
+                if (
+                    stale is not None
+                    and stale.centres is not None
+                    and stale.path == path
+                    and stale.version < version
+                ):  # a change set over the version served: its grid follows from that one's
+                    fresh.earlier_centres = (stale.version, stale.centres)
         if stale is not None:
             stale.retire()
         return fresh
 
-    def _read(self, layer_id: str, path: Path) -> _LayerFile:
+    def _read(self, layer_id: str, path: Path, version: int) -> _LayerFile:
         connection = None
         try:
             connection = open_readonly(path)
-            return _LayerFile(path, connection)
+            return _LayerFile(path, version, connection)
         except UNREADABLE_ERRORS as exc:
             if connection is not None:
                 connection.close()
@@ -291,25 +344,21 @@ class GeoPackageStore:
     def layer(self, layer_id: str, version: int | None = None) -> LayerMeta:
         if version is None:
             return self._layer_file(layer_id).meta
-        if version not in self.folder.numbers(layer_id):
-            raise NotFound(
-                f"layer {layer_id!r} has no version {version} / "
-                f"lớp {layer_id!r} không có phiên bản {version}"
-            )
-        return version_summary(self.folder.path(layer_id, version))[0]
+        self._check_version(layer_id, version)
+        return version_summary(self.folder.file(layer_id, version), version)[0]
 
     def extent(self, layer_id: str) -> BBox | None:
         return self._layer_file(layer_id).extent
 
     def query(self, layer_id: str, query: Query) -> FeaturePage:
         with self._open(layer_id) as (layer, connection):
-            where = layer.compiler.where(query)
-            sql, params, columns = self._select(layer, query, where)
+            conditions = layer.compiler.where(query)
+            sql, params, columns = self._select(layer, query, conditions)
             rows = connection.execute(sql, params).fetchall()
             if query.limit is None or (len(rows) < query.limit and (rows or query.offset == 0)):
                 number_matched = query.offset + len(rows)  # the page reached the end: no count
             else:
-                number_matched = self._count(layer, connection, where.sql, tuple(where.params))
+                number_matched = self._count(layer, connection, conditions)
         return FeaturePage([_feature(row, columns) for row in rows], number_matched)
 
     def iter_features(
@@ -328,13 +377,14 @@ class GeoPackageStore:
         finally:
             connection.close()
 
-    def feature(self, layer_id: str, feature_id: str) -> Feature:
-        with self._open(layer_id) as (layer, connection):
+    def feature(self, layer_id: str, feature_id: str, version: int | None = None) -> Feature:
+        with self._open(layer_id, version) as (layer, connection):
             columns = layer.columns
             row = connection.execute(
-                f"SELECT {ID_FIELD}, {quote_identifier(layer.table.geometry_column)}"
-                + "".join(f", {quote_identifier(c)}" for c in columns)
-                + f" FROM {quote_identifier(layer.table.table)} WHERE {ID_FIELD} = ?",
+                f"SELECT t.{ID_FIELD}, t.{quote_identifier(layer.table.geometry_column)}"
+                + "".join(f", t.{quote_identifier(c)}" for c in columns)
+                + f" FROM {quote_identifier(layer.table.table)} AS t"
+                + f" WHERE t.{ID_FIELD} = ? AND {layer.visible}",
                 (feature_id,),
             ).fetchone()
         if row is None:
@@ -349,7 +399,7 @@ class GeoPackageStore:
     def _facets(
         layer: _LayerFile, connection: sqlite3.Connection, query: Query, fields: tuple[str, ...]
     ) -> dict[str, Facet]:
-        where = layer.compiler.where(query)
+        where = layer.where(layer.compiler.where(query))
         table = quote_identifier(layer.table.table)
         result = {}
         for name in fields:
@@ -376,9 +426,10 @@ class GeoPackageStore:
         self, layer_id: str, query: Query, bbox: BBox, columns: int, rows: int
     ) -> list[GridCell]:
         with self._open(layer_id) as (layer, connection):
-            where = layer.compiler.where(dataclasses.replace(query, bbox=None))
-            if where.sql == MATCH_ALL:
+            conditions = layer.compiler.where(dataclasses.replace(query, bbox=None))
+            if conditions.sql == MATCH_ALL:
                 return self._centres(layer, connection).grid(bbox, columns, rows)
+            where = layer.where(conditions)
             key = ("grid", where.sql, tuple(where.params), bbox, columns, rows)
             return self._cached(
                 layer, key, lambda: self._grid(layer, connection, where, bbox, columns, rows)
@@ -396,8 +447,11 @@ class GeoPackageStore:
     @staticmethod
     def _centres(layer: _LayerFile, connection: sqlite3.Connection) -> Centres:
         with layer.centres_lock:
+            if layer.centres is None and layer.earlier_centres is not None:
+                layer.centres = layer.centres_after(connection, *layer.earlier_centres)
             if layer.centres is None:
-                layer.centres = Centres.from_rtree(connection, layer.table.rtree)
+                layer.centres = Centres.from_rtree(connection, layer.table.rtree, layer.rtree_ids())
+            layer.earlier_centres = None
             return layer.centres
 
     @staticmethod
@@ -435,7 +489,17 @@ class GeoPackageStore:
         return self.folder.current_version(layer_id)
 
     def versions(self, layer_id: str) -> list[VersionSummary[LayerMeta]]:
-        return self.folder.summaries(layer_id, lambda version, path: version_summary(path))
+        def read(version: int, name: Path) -> dict[str, Any]:
+            meta, record = version_summary(self.folder.file(layer_id, version), version)
+            return {
+                "meta": meta,
+                "features": record.features,
+                "written": record.at,
+                "actor": record.actor,
+                "kind": record.kind,
+            }
+
+        return self.folder.summaries(layer_id, read)
 
     def publish(
         self,
@@ -444,9 +508,10 @@ class GeoPackageStore:
         *,
         new: bool | None = None,
         draft: bool = False,
+        actor: str | None = None,
     ) -> int:
         def write(version: int, path: Path) -> None:
-            write_version(path, meta.model_copy(update={"version": version}), frame)
+            write_version(path, meta.model_copy(update={"version": version}), frame, actor)
 
         return self.folder.publish(meta.id, write, new=new, serve=not draft)
 
@@ -456,12 +521,75 @@ class GeoPackageStore:
     def archive(self, layer_id: str) -> str:
         return self.folder.archive(layer_id)
 
+    # -- per-feature changes and their history ------------------------------------------------
+    def apply_changes(
+        self,
+        layer_id: str,
+        changes: Sequence[FeatureChange],
+        *,
+        base_version: int,
+        draft: bool = False,
+        actor: str,
+    ) -> int:
+        """The change set is written into the file holding `base_version`, as the next version
+        (`gpkg_edits.py`), and named there (`VersionedFolder.amend`): no copy of the layer."""
+
+        def write(version: int, path: Path) -> None:
+            write_changes(path, base_version, version, changes, actor)
+
+        return self.folder.amend(layer_id, base_version, write, serve=not draft)
+
+    def feature_etag(self, layer_id: str, feature_id: str) -> str:
+        return etags.feature_etag(self.feature(layer_id, feature_id))
+
+    def feature_history(self, layer_id: str, feature_id: str) -> list[FeatureRevision]:
+        numbers = self.folder.numbers(layer_id)
+        if not numbers:
+            raise NotFound(f"no collection {layer_id!r}")
+        versions = [(number, self.folder.file(layer_id, number)) for number in numbers]
+        with self._readable(layer_id):
+            revisions = gpkg_history.feature_history(versions, feature_id, open_readonly)
+        if not revisions:
+            raise NotFound(f"no feature {feature_id!r} in collection {layer_id!r}")
+        return revisions
+
+    def diff(self, layer_id: str, from_version: int, to_version: int) -> Iterator[FeatureDiff]:
+        """Checks both versions exist first (`NotFound`), then yields the differences."""
+        for version in (from_version, to_version):
+            self._check_version(layer_id, version)
+        before = (from_version, self.folder.file(layer_id, from_version))
+        after = (to_version, self.folder.file(layer_id, to_version))
+
+        def differences() -> Iterator[FeatureDiff]:
+            with self._readable(layer_id):
+                yield from gpkg_history.diff(before, after, open_readonly)
+
+        return differences()
+
+    @contextlib.contextmanager
+    def _readable(self, layer_id: str) -> Iterator[None]:
+        """Around reads of stored versions' files: one that cannot be read is `LayerUnavailable`."""
+        try:
+            yield
+        except UNREADABLE_ERRORS as exc:
+            raise unreadable("layer", layer_id, exc) from None
+
     # -- helpers -----------------------------------------------------------------------------
-    def _select(self, layer: _LayerFile, query: Query, where) -> tuple[str, list, list[str]]:
+    def _check_version(self, layer_id: str, version: int) -> None:
+        if version not in self.folder.numbers(layer_id):
+            raise NotFound(
+                f"layer {layer_id!r} has no version {version} / "
+                f"lớp {layer_id!r} không có phiên bản {version}"
+            )
+
+    def _select(
+        self, layer: _LayerFile, query: Query, conditions: SqlFragment
+    ) -> tuple[str, list, list[str]]:
         columns = self._selected_columns(layer, query.properties)
+        where = layer.where(conditions)
         where_sql, params, offset = where.sql, list(where.params), query.offset
-        if where_sql == MATCH_ALL and not query.sortby and layer.dense_fids:
-            where_sql, params, offset = "t.fid > ?", [offset], 0
+        if conditions.sql == MATCH_ALL and not query.sortby and layer.dense_fids:
+            where_sql, params, offset = f"t.fid > ? AND {where.sql}", [offset], 0
         sql = (
             f"SELECT t.{ID_FIELD}, t.{quote_identifier(layer.table.geometry_column)}"
             + "".join(f", t.{quote_identifier(c)}" for c in columns)
@@ -472,12 +600,17 @@ class GeoPackageStore:
         return sql, [*params, limit, offset], columns
 
     def _count(
-        self, layer: _LayerFile, connection: sqlite3.Connection, where: str, params: tuple
+        self, layer: _LayerFile, connection: sqlite3.Connection, conditions: SqlFragment
     ) -> int:
-        table = quote_identifier(layer.table.table)
-        sql = f"SELECT count(*) FROM {table} AS t WHERE {where}"
+        if conditions.sql == MATCH_ALL:
+            return layer.count
+        where = layer.where(conditions)
+        params = tuple(where.params)
+        sql = f"SELECT count(*) FROM {quote_identifier(layer.table.table)} AS t WHERE {where.sql}"
         return self._cached(
-            layer, ("count", where, params), lambda: connection.execute(sql, params).fetchone()[0]
+            layer,
+            ("count", where.sql, params),
+            lambda: connection.execute(sql, params).fetchone()[0],
         )
 
     def _cached(self, layer: _LayerFile, key: tuple, compute: Callable[[], Any]) -> Any:

@@ -1,7 +1,7 @@
 """Writing one layer version as a GeoPackage: the data and its R-tree, indexes for filters,
-the layer's metadata and a search table, complete before the version is published
-(`GeoPackageStore.publish`); the file never changes afterwards, so readers open it read-only and
-immutable and can cache freely.
+the layer's metadata, a search table and the version's record, complete before the version is
+published (`GeoPackageStore.publish`). The file is ready to hold later versions too (change sets,
+`row_versions.py`), and is in WAL mode, so those are written while readers read.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import pyogrio
 
 from ..catalogue import ID_FIELD, LayerMeta
 from ..text import fold
+from .row_versions import add_version_columns, write_first_record
 from .sqlite_sql import quote_identifier
 
 METADATA_TABLE = "geo_service_layer"
@@ -22,10 +23,12 @@ SEARCH_COLUMNS = ("name_vi", "name_en", "commune_name", ID_FIELD)
 """The columns free-text search (`q`) looks in."""
 
 
-def write_version(path: Path, meta: LayerMeta, frame: gpd.GeoDataFrame) -> None:
+def write_version(
+    path: Path, meta: LayerMeta, frame: gpd.GeoDataFrame, actor: str | None = None
+) -> None:
     """Write `frame` as the GeoPackage of one version of `meta.id` (`meta.version` set) at
-    `path`: data with its R-tree, an index per coded or non-text field, the metadata row and the
-    search table.
+    `path`: data with its R-tree, an index per coded or non-text field, the metadata row, the
+    search table and the version's record (made by `actor`).
 
     `frame` must be in EPSG:4326 and hold a column per field of `meta` (missing values as
     None/NaN), with `code` present and unique.
@@ -52,18 +55,18 @@ def write_version(path: Path, meta: LayerMeta, frame: gpd.GeoDataFrame) -> None:
         db.execute(f"CREATE TABLE {METADATA_TABLE} (id TEXT PRIMARY KEY, metadata TEXT NOT NULL)")
         db.execute(f"INSERT INTO {METADATA_TABLE} VALUES (?, ?)", (meta.id, meta.model_dump_json()))
         table = quote_identifier(meta.id)
-        db.execute(
-            f"CREATE UNIQUE INDEX {quote_identifier(meta.id + '_code')} ON {table} ({ID_FIELD})"
-        )
+        add_version_columns(db, meta, meta.version)
         for number, spec in enumerate(meta.fields):
             if spec.name != ID_FIELD and (spec.codes or spec.type != "string"):
                 # named by position: a field called `search` must not take the search table's name
                 index = quote_identifier(f"{meta.id}_i{number}")
                 db.execute(f"CREATE INDEX {index} ON {table} ({quote_identifier(spec.name)})")
         _write_search_table(db, meta, ordered)
+        write_first_record(db, meta, actor)
         db.execute("ANALYZE")
     with contextlib.closing(sqlite3.connect(path)) as db:
         db.execute("VACUUM")
+        db.execute("PRAGMA journal_mode = WAL")
 
 
 def _write_search_table(db: sqlite3.Connection, meta: LayerMeta, frame: gpd.GeoDataFrame) -> None:
@@ -73,10 +76,15 @@ def _write_search_table(db: sqlite3.Connection, meta: LayerMeta, frame: gpd.GeoD
     present = [c for c in SEARCH_COLUMNS if c in frame.columns]
     fids = db.execute(f"SELECT fid, {ID_FIELD} FROM {quote_identifier(meta.id)}").fetchall()
     text_by_code = {
-        code: fold(" ".join(str(v) for v in values if isinstance(v, str)))
+        code: search_text(values)
         for code, *values in frame[[ID_FIELD, *present]].itertuples(index=False, name=None)
     }
     db.executemany(
         f"INSERT INTO {search} (rowid, text) VALUES (?, ?)",
         ((fid, text_by_code[code]) for fid, code in fids),
     )
+
+
+def search_text(values) -> str:
+    """What the search table holds for one feature: its names' text, folded."""
+    return fold(" ".join(str(v) for v in values if isinstance(v, str)))

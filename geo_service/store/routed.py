@@ -7,13 +7,14 @@ it, which may refuse it with its own typed error.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from ..catalogue import LayerMeta
 from ..listing import Listing
 from ..query import BBox, Query
 from .base import Facet, Feature, FeaturePage, GridCell, Store, VersionSummary
+from .changes import FeatureChange, FeatureDiff, FeatureRevision
 
 
 class RoutedStore:
@@ -51,8 +52,8 @@ class RoutedStore:
     ) -> Iterator[list[Feature]]:
         return self.store(layer_id).iter_features(layer_id, query, batch_size)
 
-    def feature(self, layer_id: str, feature_id: str) -> Feature:
-        return self.store(layer_id).feature(layer_id, feature_id)
+    def feature(self, layer_id: str, feature_id: str, version: int | None = None) -> Feature:
+        return self.store(layer_id).feature(layer_id, feature_id, version)
 
     def facets(self, layer_id: str, query: Query, fields: tuple[str, ...]) -> dict[str, Facet]:
         return self.store(layer_id).facets(layer_id, query, fields)
@@ -83,3 +84,25 @@ class RoutedStore:
 
     def archive(self, layer_id: str) -> str:
         return self.store(layer_id).archive(layer_id)
+
+    def apply_changes(
+        self,
+        layer_id: str,
+        changes: Sequence[FeatureChange],
+        *,
+        base_version: int,
+        draft: bool = False,
+        actor: str,
+    ) -> int:
+        return self.store(layer_id).apply_changes(
+            layer_id, changes, base_version=base_version, draft=draft, actor=actor
+        )
+
+    def feature_etag(self, layer_id: str, feature_id: str) -> str:
+        return self.store(layer_id).feature_etag(layer_id, feature_id)
+
+    def feature_history(self, layer_id: str, feature_id: str) -> list[FeatureRevision]:
+        return self.store(layer_id).feature_history(layer_id, feature_id)
+
+    def diff(self, layer_id: str, from_version: int, to_version: int) -> Iterator[FeatureDiff]:
+        return self.store(layer_id).diff(layer_id, from_version, to_version)

@@ -192,12 +192,8 @@ class PostgresFlavour:
         return value.like(pattern, escape="\\" if escapes else "")
 
     def wkb_intersects(self, geometry: ColumnElement, other: BaseGeometry) -> ColumnElement:
-        # PostGIS refuses to read some invalid shapes GEOS tests as they are (a ring of three
-        # points): those are sent repaired
-        valid = other if shapely.is_valid(other) else shapely.make_valid(other)
         return func.ST_Intersects(
-            func.ST_GeomFromWKB(geometry, WGS84_SRID),
-            func.ST_GeomFromWKB(literal(shapely.to_wkb(valid), LargeBinary), WGS84_SRID),
+            func.ST_GeomFromWKB(geometry, WGS84_SRID), postgis_geometry(other)
         )
 
     def whole(self, value: ColumnElement) -> ColumnElement:
@@ -209,6 +205,13 @@ class PostgresFlavour:
                 "text values cannot hold the NUL character / giá trị không được chứa ký tự NUL"
             )
         return value
+
+
+def postgis_geometry(geometry: BaseGeometry) -> ColumnElement:
+    """A query geometry as a PostGIS value in WGS 84. PostGIS refuses to read some invalid
+    shapes GEOS tests as they are (a ring of three points): those are sent repaired."""
+    valid = geometry if shapely.is_valid(geometry) else shapely.make_valid(geometry)
+    return func.ST_GeomFromWKB(literal(shapely.to_wkb(valid), LargeBinary), WGS84_SRID)
 
 
 FLAVOURS: dict[str, Flavour] = {"sqlite": SqliteFlavour(), "postgresql": PostgresFlavour()}
@@ -263,6 +266,33 @@ class BoxedWkb:
             self.overlaps(geometry.bounds),
             flavour.wkb_intersects(self.geometry, geometry),
         )
+
+
+@dataclass(frozen=True)
+class PostGISColumn:
+    """A PostGIS `geometry` column in WGS 84 with a GiST index: `&&` narrows by box through
+    the index, `ST_Intersects` (which uses it too) decides exactly."""
+
+    column: ColumnElement
+
+    @property
+    def geometry(self) -> ColumnElement:
+        return func.ST_AsBinary(self.column, type_=LargeBinary)
+
+    def box(self) -> tuple[ColumnElement, ColumnElement, ColumnElement, ColumnElement]:
+        return (
+            func.ST_XMin(self.column),
+            func.ST_YMin(self.column),
+            func.ST_XMax(self.column),
+            func.ST_YMax(self.column),
+        )
+
+    def overlaps(self, bbox: BBox) -> ColumnElement:
+        envelope = func.ST_MakeEnvelope(*(literal(v, Float) for v in bbox), WGS84_SRID)
+        return self.column.op("&&", is_comparison=True)(envelope)
+
+    def intersects(self, geometry: BaseGeometry, flavour: Flavour) -> ColumnElement:
+        return func.ST_Intersects(self.column, postgis_geometry(geometry))
 
 
 class TextSearch(Protocol):
@@ -363,6 +393,11 @@ class SqlLayer:
     tables: tuple[FromClause, ...] = ()
     """Tables of a `source` that joins them one to one (one row per feature in each): a count,
     facet, grid or extent that reads only one of them reads it alone, through its indexes."""
+    order: ColumnElement | None = None
+    """The order of features without `sortby`, and among equal sort keys (default: the id)."""
+    dense: bool = False
+    """Whether `order` numbers the features 1, 2, … n without gaps: an offset into every feature
+    then seeks to its place instead of walking past the features before it."""
 
     def __post_init__(self) -> None:
         missing = [
@@ -445,8 +480,12 @@ class QueryCompiler:
             .select_from(self.layer.source)
             .where(where)
             .order_by(*self.order_by(query.sortby))
-            .offset(query.offset)
         )
+        seek = self.layer.dense and not query.sortby and _selects_everything(query)
+        if seek and query.offset:
+            statement = statement.where(self.layer.order > query.offset)
+        elif query.offset:
+            statement = statement.offset(query.offset)
         return statement if query.limit is None else statement.limit(query.limit)
 
     def count(self, where: ColumnElement) -> Select:
@@ -472,7 +511,8 @@ class QueryCompiler:
             keys.append(
                 column.desc().nulls_last() if key.descending else column.asc().nulls_first()
             )
-        return [*keys, self.layer.id.asc()]
+        natural = self.layer.id if self.layer.order is None else self.layer.order
+        return [*keys, natural.asc()]
 
     def facet(self, where: ColumnElement, name: str) -> tuple[Select, bool]:
         """The statement counting one field's values over the matches (most frequent first),
@@ -782,6 +822,10 @@ class QueryCompiler:
         if reference == "number":
             return literal(value, BigInteger if isinstance(value, int) else Float)
         return literal(self.flavour.text(value), Text)
+
+
+def _selects_everything(query: Query) -> bool:
+    return query.bbox is None and query.filter is None and not search_terms(query.text)
 
 
 def _as_time(value: Any, timestamp: bool) -> dt.date:

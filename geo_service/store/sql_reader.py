@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from sqlalchemy import Engine, Row
+from sqlalchemy import ColumnElement, Connection, Engine, Row
 
 from ..errors import NotFound
 from ..query import BBox, Query
@@ -37,8 +37,15 @@ class SqlReader:
             if query.limit is None or (len(rows) < query.limit and (rows or query.offset == 0)):
                 matched = query.offset + len(rows)  # the page reached the end: no count
             else:
-                matched = connection.execute(compiler.count(where)).scalar_one()
+                matched = self.count(connection, layer, query, where)
         return FeaturePage([_feature(row, fields) for row in rows], matched)
+
+    def count(
+        self, connection: Connection, layer: SqlLayer, query: Query, where: ColumnElement
+    ) -> int:
+        """How many features match `where` (compiled from `query`); a reader of tables that do
+        not change may remember the answer."""
+        return connection.execute(self.compiler(layer).count(where)).scalar_one()
 
     def iter_features(
         self, layer: SqlLayer, query: Query, batch_size: int = 2000

@@ -1,15 +1,18 @@
-"""Items kept as numbered, immutable versions in a folder each, one version of each served.
+"""Items kept as numbered versions in a folder each, one version of each served.
 
-    ROOT/<id>/v000001<suffix>      one immutable file per version (and its sidecars, if any)
-    ROOT/<id>/current<suffix>      symlink to the served version, swapped in one rename
+    ROOT/<id>/v000001<suffix>      a file written whole for a version (and its sidecars, if any)
+    ROOT/<id>/v000002<suffix>      or a symlink to the file that also holds this version
+    ROOT/<id>/current<suffix>      symlink to the served version's name, swapped in one rename
     ROOT/<id>/.lock                the cross-process lock every change takes
     ROOT/.archive/<id>-<stamp>/    an archived item, with every version it had
 
-A version is written under a temporary name, synced, and renamed into place before the link
-moves, all under the item's lock, so a failure at any point leaves the item served as it was,
-and readers, who open a version file read-only, never meet half a version. Vector layers
-(`gpkg.GeoPackageStore`, one GeoPackage per version) and rasters (`rasters.store.RasterStore`,
-a COG and its JSON metadata per version) keep their versions here.
+A version written whole is written under a temporary name, synced, and renamed into place before
+the link moves, all under the item's lock, so a failure at any point leaves the item served as
+it was, and readers never meet half a version. A version made by amending the file of the newest
+one (`amend`: vector layers' change sets) gets its name as a symlink to that file once the file
+holds it, so the numbers of every version are the names in the folder either way. Vector layers
+(`gpkg.GeoPackageStore`) and rasters (`rasters.store.RasterStore`, a COG and its JSON metadata
+per version) keep their versions here.
 """
 
 from __future__ import annotations
@@ -25,7 +28,14 @@ from typing import IO, Any
 
 from ..catalogue import LAYER_ID_PATTERN
 from ..clock import modified_at
-from ..errors import LayerUnavailable, check_existence, no_version, not_found
+from ..errors import (
+    LayerUnavailable,
+    check_existence,
+    drafts_pending,
+    no_version,
+    not_found,
+    not_newest,
+)
 from .base import VersionSummary
 
 ARCHIVE = ".archive"
@@ -66,27 +76,45 @@ class VersionedFolder:
         """Where one version's file is (or would be)."""
         return self.root / item_id / f"v{version:06d}{self.suffix}"
 
-    def current(self, item_id: str) -> Path | None:
-        """Where the served version's link points (the file may be missing); None if unserved."""
+    def file(self, item_id: str, version: int) -> Path:
+        """The file holding one version: its own, or the one its name links to."""
+        name = self.path(item_id, version)
+        try:
+            return name.with_name(os.readlink(name))
+        except OSError:  # not a link (or not there)
+            return name
+
+    def served(self, item_id: str) -> tuple[int, Path] | None:
+        """The served version's number and the file holding it (which may be missing); None if
+        the item is not served. Two `readlink`s: readers ask this on every request."""
         if not LAYER_ID_PATTERN.fullmatch(item_id):
             return None
-        link = self.root / item_id / self.current_name
         try:
-            return (link.parent / os.readlink(link)).resolve()
+            name = os.readlink(self.root / item_id / self.current_name)
         except OSError:
             return None
+        match = self._version_file.fullmatch(name)
+        if match is None:
+            return None
+        version = int(match.group(1))
+        return version, self.file(item_id, version)
+
+    def current(self, item_id: str) -> Path | None:
+        """The file holding the served version (it may be missing); None if unserved."""
+        served = self.served(item_id)
+        return None if served is None else served[1]
 
     def current_version(self, item_id: str) -> int | None:
-        path = self.current(item_id)
-        match = self._version_file.fullmatch(path.name) if path else None
-        return int(match.group(1)) if match else None
+        served = self.served(item_id)
+        return None if served is None else served[0]
 
     def summaries(
-        self, item_id: str, read: Callable[[int, Path], tuple[Any, int | None]]
+        self, item_id: str, read: Callable[[int, Path], dict[str, Any]]
     ) -> list[VersionSummary]:
-        """Every stored version, oldest first, with what `read(version, path)` finds in it
-        (its metadata, and its feature count where it has one); a version `read` finds
-        unreadable (`LayerUnavailable`) is listed with the problem. `NotFound` if none."""
+        """Every stored version, oldest first, with what `read(version, path)` finds in it: the
+        `VersionSummary` members it knows (its `meta`, and `features`, `written`, `actor`, `kind`
+        where it has them; `written` is else the file's time); a version `read` finds unreadable
+        (`LayerUnavailable`) is listed with the problem. `NotFound` if none."""
         numbers = self.numbers(item_id)
         if not numbers:
             raise not_found(self.what, item_id)
@@ -95,12 +123,12 @@ class VersionedFolder:
         for number in numbers:
             path = self.path(item_id, number)
             try:
-                meta, features = read(number, path)
+                found = read(number, path)
             except LayerUnavailable as exc:
                 listed.append(VersionSummary(number, number == current, problem=exc.description))
                 continue
             listed.append(
-                VersionSummary(number, number == current, modified_at(path), meta, features)
+                VersionSummary(number, number == current, **{"written": modified_at(path)} | found)
             )
         return listed
 
@@ -145,6 +173,43 @@ class VersionedFolder:
             finally:
                 for part in parts:
                     part.unlink(missing_ok=True)
+            fsync_dir(folder)
+            if serve:
+                self._swap(item_id, version)
+        return version
+
+    def amend(
+        self, item_id: str, base: int, write: Callable[[int, Path], None], *, serve: bool
+    ) -> int:
+        """Add the next version of `item_id` by amending the file that holds version `base`,
+        which must be the newest (`Conflict` otherwise); serve it unless `serve` is False. When
+        served, `base` must be the version served: serving the new one would otherwise serve
+        the drafts between them unseen (`Conflict`). Returns the new version's number.
+
+        `write(version, file)` makes the file hold the new version as well, in one transaction
+        of its own, without changing what any earlier version holds; only then does the version
+        get its name (a symlink to the file) and, if served, the link. A failure before the name
+        leaves the file holding nothing `write` may not overwrite on the next attempt.
+        """
+        if not self.numbers(item_id):  # before the lock, which would make its folder
+            raise not_found(self.what, item_id)
+        with self.lock(item_id) as folder:
+            numbers = self.numbers(item_id)
+            if not numbers:  # archived meanwhile
+                raise not_found(self.what, item_id)
+            if base != numbers[-1]:
+                raise not_newest(self.what, item_id, base, numbers[-1])
+            served = self.current_version(item_id)
+            if serve and served != base:
+                raise drafts_pending(self.what, item_id, base, served)
+            version = self._next_version(item_id)
+            target = self.file(item_id, base)
+            write(version, target)
+            name = self.path(item_id, version)
+            temporary = name.with_name(f".{name.name}.{os.getpid()}")
+            temporary.unlink(missing_ok=True)
+            temporary.symlink_to(target.name)
+            os.replace(temporary, name)
             fsync_dir(folder)
             if serve:
                 self._swap(item_id, version)

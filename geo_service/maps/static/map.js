@@ -72,7 +72,6 @@
     "water_capacity_m3_day", "wastewater_capacity_m3_day", "dist_national_road_km", "dist_airport_km",
     "dist_border_gate_km", "dist_hanoi_km", "completeness_pct",
   ]; // a site card lists these, each marked when missing, if its layer has them
-  const NOT_FOR_PLOTS = ["free_land_ha", "lease_price_vnd_m2_year", "lease_term"]; // as facts.py
   const CARD_HIDDEN = ["province_code", "commune_code", "source", "source_en", "facts_source", "distances_source"]; // shown otherwise
   const TIMELINE_FIELDS = ["schedule", "days_behind", "current_step", "steps_completed", "steps_total"]; // a project card's timeline shows them
   const EXPORTS = ["xlsx", "csv", "gpkg", "geojson", "kml", "pdf"];
@@ -747,7 +746,7 @@
   /** The investor facts a site of this layer carries (none for a layer without them). */
   function factNames(layer) {
     if (!layer.fields.completeness_pct) return [];
-    return FACT_FIELDS.filter((n) => layer.fields[n] && !(layer.kind === "land_auction_plot" && NOT_FOR_PLOTS.includes(n)));
+    return FACT_FIELDS.filter((n) => layer.fields[n]);
   }
   /** Every fact, its value or "no data yet": what GIS staff still have to collect shows. */
   function factsSection(layer, p) {

@@ -1,0 +1,53 @@
+"""Definitions kept as a folder of TOML files (procedures, targets, kinds): read and checked
+once, and read again only when a file in the folder changes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Generic, TypeVar
+
+from .errors import ServiceError
+
+T = TypeVar("T")
+
+
+def files_stamp(folder: Path) -> tuple:
+    """What changes when a TOML file of the folder is added, removed or written."""
+    if not folder.is_dir():
+        return ()
+    return tuple(
+        (p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in sorted(folder.glob("*.toml"))
+    )
+
+
+class DefinitionFolders(Generic[T]):
+    """`read(folder)` gives the definitions, or None and every problem; `load` keeps them per
+    folder until a file changes, and raises `invalid(problems)` when they are wrong."""
+
+    def __init__(
+        self,
+        read: Callable[[Path], tuple[T | None, list[str]]],
+        invalid: Callable[[list[str]], ServiceError],
+    ) -> None:
+        self.read, self.invalid = read, invalid
+        self._cache: dict[Path, tuple[tuple, T]] = {}
+
+    def load(self, folder: Path) -> T:
+        folder = Path(folder).resolve()
+        stamp = files_stamp(folder)
+        cached = self._cache.get(folder)
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
+        definitions, problems = self.read(folder)
+        if definitions is None:
+            raise self.invalid(problems)
+        self._cache[folder] = (stamp, definitions)
+        return definitions
+
+
+def check_unique(values: list[str], what: str) -> None:
+    """`ValueError` naming the values given more than once (`what`: "step codes", …)."""
+    repeated = sorted({v for v in values if values.count(v) > 1})
+    if repeated:
+        raise ValueError(f"{what} used twice: {', '.join(repeated)}")
