@@ -183,6 +183,16 @@ def distance_facts(
     return values, f"{how}: " + "; ".join(notes)
 
 
+def with_completeness(fields: Iterable[FieldSpec], properties: dict) -> dict:
+    """`properties` (one site's, as an editor changed them) with `completeness_pct` counted
+    again; unchanged for fields without investor facts. Distances are not computed here: an
+    edit keeps the ones it gives."""
+    names = fact_names(fields)
+    if not names:
+        return properties
+    return {**properties, COMPLETENESS: completeness(names, properties)}
+
+
 def with_facts(store: Store, meta: LayerMeta, frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """`frame` (a layer about to be published) with its empty distances computed from the
     store's published layers and every site's completeness; unchanged for other kinds."""

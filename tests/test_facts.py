@@ -200,3 +200,28 @@ def test_each_map_shows_its_own_province(client, sample_dir, path, province, tit
     )
     assert zones["total"] == expected > 0
     assert store.layer("industrial_zones").provinces == ["08", "14", "22"]
+
+
+def test_an_edited_fact_counts_at_once(sample_dir, tmp_path, backend):
+    """A fact an editor adds through a per-feature edit raises the site's completeness in the
+    version the edit makes."""
+    data_dir = backend.copy(sample_dir, tmp_path / "data")
+    editor = bearer(staff_token(data_dir, "editor"))
+    with TestClient(create_app(settings_of(data_dir))) as client:
+        path = "/collections/industrial_zones/items/SL-KCN-VANHO"
+        before = client.get(path)
+        names = fact_names(fields_for_kind("industrial_zone"))
+        props = before.json()["properties"]
+        assert props["free_land_ha"] is None
+        known = sum(props[n] is not None for n in names)
+        patched = client.patch(
+            path,
+            content=json.dumps({"properties": {"free_land_ha": 12.5, "facts_source": "test"}}),
+            headers=editor | {"If-Match": before.headers["ETag"],
+                              "Content-Type": "application/merge-patch+json"},
+        )  # fmt: skip
+        assert patched.status_code == 200, patched.text
+        after = client.get(path).json()["properties"]
+        assert after["free_land_ha"] == 12.5
+        assert after["completeness_pct"] == round(100 * (known + 1) / len(names))
+        assert after["completeness_pct"] > props["completeness_pct"]
