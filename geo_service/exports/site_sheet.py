@@ -263,14 +263,20 @@ def _page(pdf: FPDF, store: Store, layers: list[LayerMeta], site: Site, lang: st
     table(pdf, rows)
     if facts:
         pdf.ln(2)
+        # the known facts one a row; the missing ones named together, so a sheet stays a page
         rows = [("Thông tin cho nhà đầu tư / Facts for investors", "Giá trị / Value")]
+        missing = []
         for name in facts:
             spec, value = site.meta.field(name), props.get(name)
             if spec is None:
                 continue
             unit = f" ({spec.unit})" if spec.unit else ""
-            shown = format_value(spec, value) if known(value) else NO_DATA
-            rows.append((f"{spec.label_vi} / {spec.label_en}{unit}", shown))
+            if known(value):
+                rows.append((f"{spec.label_vi} / {spec.label_en}{unit}", format_value(spec, value)))
+            else:
+                missing.append(f"{spec.label_vi} / {spec.label_en}")
+        if missing:
+            rows.append((NO_DATA, "; ".join(missing)))
         table(pdf, rows)
     pdf.ln(2)
     pdf.set_font(FONT, "", 8)
