@@ -32,6 +32,7 @@ from .errors import (
     not_newest,
     stale_feature,
 )
+from .facts import with_completeness
 from .ingest.features import check_feature
 from .ingest.validate import Report
 from .settings import Settings
@@ -206,7 +207,7 @@ class Editing:
                 FeatureChange(
                     edit.op,
                     checked.id,
-                    checked.properties,
+                    with_completeness(meta.fields, checked.properties),
                     checked.geometry if moved else None,
                     if_match,
                 )

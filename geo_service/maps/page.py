@@ -20,8 +20,8 @@ from folium import plugins
 from ..catalogue import LayerMeta
 from ..errors import LayerUnavailable, NotFound
 from ..pipeline.layer import LAYER_ID as PROJECTS_LAYER
-from ..places import communes_of_province, province_bounds
-from ..query import Query
+from ..places import UnmatchedPlace, communes_of_province, province_bounds, province_centre
+from ..query import Expr, In, Literal, Property, Query
 from ..rasters.meta import RasterMeta
 from ..rasters.tiles import legend, native_zoom
 from ..store import Store
@@ -104,13 +104,31 @@ def layer_config(definition: MapDefinition, placed: PlacedLayer, total: int) -> 
     }
 
 
-def feature_counts(store: Store, layer_ids: list[str]) -> dict[str, int]:
-    """Each layer's feature count; a layer archived (or broken) since it was listed is left out."""
+def province_filter(meta: LayerMeta, provinces: list[str]) -> Expr | None:
+    """The filter a map showing only `provinces` puts on a layer (None: all of it)."""
+    if not provinces or meta.field("province_code") is None:
+        return None
+    return In(Property("province_code"), tuple(Literal(code) for code in provinces))
+
+
+def feature_counts(store: Store, layers: list[LayerMeta], provinces: list[str]) -> dict[str, int]:
+    """Each layer's feature count in `provinces` (all, if none); a layer archived (or broken)
+    since it was listed is left out."""
     counts = {}
-    for layer_id in layer_ids:
+    for meta in layers:
+        query = Query(filter=province_filter(meta, provinces), limit=0)
         with contextlib.suppress(NotFound, LayerUnavailable):
-            counts[layer_id] = store.query(layer_id, Query(limit=0)).number_matched
+            counts[meta.id] = store.query(meta.id, query).number_matched
     return counts
+
+
+def province_names(layers: list[LayerMeta]) -> dict[str, str]:
+    """Province code → name for every province the layers cover, so that cards show names."""
+    names = {}
+    for code in sorted({p for meta in layers for p in meta.provinces}):
+        with contextlib.suppress(UnmatchedPlace):
+            names[code] = province_centre(code)[2]
+    return names
 
 
 def places_config(province_codes: list[str]) -> list[dict[str, Any]]:
@@ -189,7 +207,8 @@ def build_map_page(
     one vector tile holds (where tiles would be cut, the map shows counts per area instead)."""
     published = {meta.id: meta for meta in store.layers()}
     shown = map_layers(definition, published)
-    totals = feature_counts(store, [meta.id for meta, _ in shown])
+    shown_provinces = definition.provinces if definition.filter_provinces else []
+    totals = feature_counts(store, [meta for meta, _ in shown], shown_provinces)
     shown = [(meta, entry) for meta, entry in shown if meta.id in totals]
     start = start_view(definition, [meta for meta, _ in shown])
     fmap = folium.Map(
@@ -268,6 +287,8 @@ def build_map_page(
         "view": start,
         "nearby": [layer_id for layer_id in definition.nearby if layer_id in published],
         "provinces": places_config(definition.provinces),
+        "shown_provinces": shown_provinces,
+        "province_names": province_names([meta for meta, _ in shown]),
         "layers": [layer_config(definition, p, totals[p.meta.id]) for p in placed],
         "rasters": overlays,
         "rank_limit": rank_limit,

@@ -34,6 +34,8 @@
       name: "Họ và tên", organisation: "Tổ chức, doanh nghiệp", email: "Thư điện tử", phone: "Số điện thoại",
       message: "Nội dung câu hỏi", trap: "Để trống ô này", send: "Gửi câu hỏi", sending: "Đang gửi…",
       sent: "Đã gửi. Mã câu hỏi của bạn: {id}", reach: "Xin cho biết thư điện tử hoặc số điện thoại để được trả lời.",
+      facts: "Thông tin cho nhà đầu tư", noData: "chưa có dữ liệu", sources: "Nguồn", placeholder: "Hình giữ chỗ: vị trí minh họa, không thể hiện diện tích",
+      provinceName: "Tỉnh",
     },
     en: {
       filters: "Filters", search: "Search names, communes… (accents optional)", province: "Province",
@@ -60,9 +62,17 @@
       name: "Name", organisation: "Organisation or company", email: "Email", phone: "Phone",
       message: "Your question", trap: "Leave this empty", send: "Send the question", sending: "Sending…",
       sent: "Sent. Your enquiry number: {id}", reach: "Please give an email address or a phone number to be answered on.",
+      facts: "Facts for investors", noData: "no data yet", sources: "Sources", placeholder: "Placeholder shape: indicative place, gives no area",
+      provinceName: "Province",
     },
   };
   const SHAPES_ZOOM = 12; // from this zoom on, areas are drawn as shapes alone, without pins
+  const FACT_FIELDS = [
+    "free_land_ha", "lease_price_vnd_m2_year", "lease_term", "incentive_area", "power_capacity_mva",
+    "water_capacity_m3_day", "wastewater_capacity_m3_day", "dist_national_road_km", "dist_airport_km",
+    "dist_border_gate_km", "dist_hanoi_km", "completeness_pct",
+  ]; // a site card lists these, each marked when missing, if its layer has them
+  const CARD_HIDDEN = ["province_code", "commune_code", "source", "source_en", "facts_source", "distances_source"]; // shown otherwise
   const TIMELINE_FIELDS = ["schedule", "days_behind", "current_step", "steps_completed", "steps_total"]; // a project card's timeline shows them
   const EXPORTS = ["xlsx", "csv", "gpkg", "geojson", "kml", "pdf"];
   const BASKET_KEY = "geo-service.shortlist";
@@ -112,9 +122,12 @@
     if (value === null || value === undefined || value === "") return "";
     if (f && f.codes && f.codes[value]) return f.codes[value][state.lang === "vi" ? 0 : 1];
     if (f && f.type === "integer" && /(^|_)year$/.test(name)) return String(value); // 2006, not 2,006
+    if (f && f.unit === "km") return fmtKm(value);
     if (f && (f.type === "number" || f.type === "integer")) return fmtNumber(value) + (f.unit ? " " + f.unit : "");
     return String(value);
   };
+  /** Kilometres with the precision a straight-line distance between indicative places has. */
+  const fmtKm = (km) => Number(km).toLocaleString(locale(), { maximumFractionDigits: km < 10 ? 1 : 0 }) + " km";
   const featureName = (p) => (state.lang === "en" && p.name_en) || p.name_vi || p.name_en || "";
   const busy = (delta) => {
     runtime.pending += delta;
@@ -200,6 +213,7 @@
   function layerFilter(layer, except) {
     const parts = [];
     if (state.province && layer.fields.province_code) parts.push(`province_code = ${quote(state.province)}`);
+    else if (config.shown_provinces.length && layer.fields.province_code) parts.push(`province_code IN (${config.shown_provinces.map(quote).join(", ")})`);
     if (state.commune && layer.fields.commune_code) parts.push(`commune_code = ${quote(state.commune)}`);
     for (const [name, entry] of Object.entries(state.filters[layer.id] || {})) {
       if (name === except) continue;
@@ -253,13 +267,23 @@
   function isSelected(layer, feature) {
     return state.site === `${layer.id}/${feature.id}`;
   }
+  const PLACEHOLDER_DASH = "6 5";
+  const isPlaceholder = (feature) => feature.properties.geometry_quality === "placeholder";
+  let placeholderRenderer; // placeholders are SVG paths (dashed), the other shapes share the canvas
   function polygonStyle(layer, feature) {
     const selected = feature && isSelected(layer, feature);
-    return { color: selected ? "#111827" : layer.color, weight: selected ? 4 : 2, fillColor: layer.color, fillOpacity: 0.3 };
+    const placeholder = feature && isPlaceholder(feature);
+    return {
+      color: selected ? "#111827" : layer.color, weight: selected ? 4 : 2, fillColor: layer.color,
+      fillOpacity: placeholder ? 0.1 : 0.3, dashArray: placeholder ? PLACEHOLDER_DASH : null,
+    };
   }
   function drawFeatures(layer, collection) {
     const target = group(layer);
-    const geo = L.geoJSON(collection, {
+    placeholderRenderer ||= L.svg({ padding: 0.5 });
+    const options = (placeholders) => ({
+      filter: (f) => isPlaceholder(f) === placeholders,
+      renderer: placeholders ? placeholderRenderer : undefined,
       style: (f) => polygonStyle(layer, f),
       pointToLayer: (f, latlng) => L.marker(latlng, { icon: pinIcon(layer), title: featureName(f.properties) }),
       onEachFeature: (f, item) => {
@@ -267,6 +291,8 @@
         item.on("click", () => openCard(layer.id, f.id));
       },
     });
+    const geo = L.geoJSON(collection, options(false));
+    L.geoJSON(collection, options(true)).eachLayer((item) => geo.addLayer(item));
     target.clearLayers();
     if (target.addLayers) target.addLayers(geo.getLayers());
     else geo.eachLayer((item) => target.addLayer(item));
@@ -388,7 +414,7 @@
       if (!cells) {
         const params = queryParams(layer, { bbox });
         params.set("limit", config.max_features);
-        params.set("properties", ["name_vi", "name_en", ...layer.tooltip].join(","));
+        params.set("properties", ["name_vi", "name_en", ...(layer.fields.geometry_quality ? ["geometry_quality"] : []), ...layer.tooltip].join(","));
         data = await api(`/collections/${layer.id}/items`, params);
       }
       if (runtime.seq["draw:" + layer.id] !== seq) return;
@@ -672,6 +698,10 @@
         ...shown.map((l) => el("div", { class: "legend-row" },
           el("span", { class: "swatch", style: `background:${l.color}` }, el("i", { class: `fa-solid fa-${l.icon}` })),
           el("span", { text: pick(l, "title") }))),
+        shown.some((l) => l.geometry !== "point" && l.fields.geometry_quality)
+          ? el("div", { class: "legend-row", id: "legend-placeholder" },
+            el("span", { class: "swatch-placeholder", "aria-hidden": "true" }),
+            el("span", { text: t("placeholder") })) : null,
         ...rasters.filter((r) => state.rasters.has(r.id)).map(rasterLegend),
         el("div", { class: "muted", text: t("indicativeNote") })),
     );
@@ -695,7 +725,7 @@
   }
 
   // -- site card -------------------------------------------------------------------------
-  async function openCard(layerId, fid, push = true) {
+  async function openCard(layerId, fid, push = true, centre = false) {
     const layer = byId[layerId];
     if (!layer) return;
     state.site = `${layerId}/${fid}`;
@@ -706,6 +736,7 @@
       if (state.site !== `${layerId}/${fid}`) return;
       runtime.card = [layer, feature];
       renderCard(layer, feature);
+      if (centre) zoomToFeature(feature);
     } catch (error) {
       showError(error);
     }
@@ -741,10 +772,16 @@
       const [, stem, lang] = /^(.*)_(vi|en)$/.exec(n) || [];
       return lang && lang !== state.lang && layer.fields[`${stem}_${state.lang}`] && shown(`${stem}_${state.lang}`);
     };
-    const hidden = ["name_vi", "name_en", "data_quality", ...(layer.projects ? TIMELINE_FIELDS : [])];
-    const rows = Object.keys(layer.fields)
-      .filter((n) => !hidden.includes(n) && shown(n) && !otherLanguage(n))
-      .map((n) => el("tr", {}, el("th", { text: fieldLabel(layer, n) }), el("td", { text: valueLabel(layer, n, p[n]) })));
+    const facts = factNames(layer);
+    const hidden = ["name_vi", "name_en", "data_quality", ...CARD_HIDDEN, ...facts, ...(layer.projects ? TIMELINE_FIELDS : [])];
+    const province = p.province_code && config.province_names[p.province_code];
+    const rows = [
+      province ? el("tr", {}, el("th", { text: t("provinceName") }), el("td", { text: province })) : null,
+      ...Object.keys(layer.fields)
+        // the date of the source is always said, or that it is not known
+        .filter((n) => !hidden.includes(n) && (shown(n) || n === "updated_at") && !otherLanguage(n))
+        .map((n) => el("tr", {}, el("th", { text: fieldLabel(layer, n) }), el("td", { text: shown(n) ? valueLabel(layer, n, p[n]) : t("noData") }))),
+    ];
     const inBasket = basketHas(layer.id, feature.id);
     const href = `/collections/${layer.id}/items/${encodeURIComponent(feature.id)}`;
     fill(card, 
@@ -755,6 +792,8 @@
       quality ? el("span", { class: `badge quality-${quality}`, text: valueLabel(layer, "data_quality", quality) }) : null,
       layer.projects ? el("div", { id: "card-timeline" }) : null,
       el("table", { class: "attributes" }, ...rows),
+      facts.length ? factsSection(layer, p) : null,
+      sourcesSection(p),
       el("div", { id: "card-stats" }),
       el("div", { id: "card-nearby" }),
       el("div", { class: "card-actions" },
@@ -771,6 +810,31 @@
     if (config.nearby.length) {
       cardSection("nearby", layer, feature, new URLSearchParams({ layers: config.nearby.join(","), k: "1" }), nearbyRows);
     }
+  }
+  /** The investor facts a site of this layer carries (none for a layer without them). */
+  function factNames(layer) {
+    if (!layer.fields.completeness_pct) return [];
+    return FACT_FIELDS.filter((n) => layer.fields[n]);
+  }
+  /** Every fact, its value or "no data yet": what GIS staff still have to collect shows. */
+  function factsSection(layer, p) {
+    const known = (n) => p[n] !== null && p[n] !== undefined && p[n] !== "";
+    return el("section", { id: "card-facts" },
+      el("h3", { text: t("facts") }),
+      el("table", { class: "attributes facts" }, ...factNames(layer).map((n) => el("tr", { "data-fact": n, class: known(n) ? "fact-known" : "fact-missing" },
+        el("th", { text: fieldLabel(layer, n) }),
+        el("td", { text: known(n) ? valueLabel(layer, n, p[n]) : t("noData") })))));
+  }
+  /** The site's sources as citations: in English where the English citation exists, with the
+      Vietnamese text (quotes and location notes) kept beside it. */
+  function sourcesSection(p) {
+    const main = state.lang === "en" && p.source_en ? p.source_en : p.source;
+    const cites = [main, p.facts_source, p.distances_source].filter(Boolean);
+    if (!cites.length) return null;
+    return el("section", { id: "card-sources" },
+      el("h3", { text: t("sources") }),
+      ...cites.map((text) => el("p", { class: "citation" }, el("cite", { text }))),
+      main !== p.source && p.source ? el("details", {}, el("summary", { text: "Tiếng Việt" }), el("p", { class: "citation", lang: "vi", text: p.source })) : null);
   }
   /** One more part of the open site's card, from `/items/{fid}/{part}`, drawn as a table. */
   async function cardSection(part, layer, feature, params, rows) {
@@ -865,7 +929,7 @@
   }
   /** The nearest feature of each layer the definition names, with its distance on the ellipsoid. */
   function nearbyRows(body) {
-    const distance = (m) => (m < 1000 ? `${fmtNumber(Math.round(m))} m` : `${fmtNumber(m / 1000)} km`);
+    const distance = (m) => (m < 1000 ? `${fmtNumber(Math.round(m / 10) * 10)} m` : fmtKm(m / 1000));
     return ["nearest", Object.entries(body.nearby).filter(([, found]) => found.length).map(([layerId, [near]]) => {
       const other = byId[layerId];
       const name = (state.lang === "en" && near.name_en) || near.name_vi || near.id;
@@ -1030,7 +1094,8 @@
       loadShortlist();
     });
     for (const layer of layers) refreshLayer(layer);
-    if (state.site) openCard(...state.site.split(/\/(.*)/s).slice(0, 2), false);
+    // a shared ?site= link without a view of its own centres the map on the site
+    if (state.site) openCard(...state.site.split(/\/(.*)/s).slice(0, 2), false, !view);
     loadShortlist();
     writeUrl(false);
     document.dispatchEvent(new Event("sitemap:ready"));
