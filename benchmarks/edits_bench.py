@@ -31,6 +31,7 @@ from make_parcels import LAYER_ID, parcel_code, parcel_meta, parcels
 from run import BOX_DEGREES, PAGE, cpu_snapshot, cpu_used, free_port, request_lists, started
 
 from geo_service.admin_store import AdminStore
+from geo_service.records import Records, database_url, upgrade
 from geo_service.store.changes import FeatureChange
 from geo_service.store.gpkg import GeoPackageStore
 
@@ -125,7 +126,10 @@ def edit(args: argparse.Namespace) -> dict:
     """One feature's update through the API (PATCH with If-Match, published when it answers),
     and through the store alone; each checked by reading the feature back."""
     rng = random.Random(args.seed)
-    _, secret = AdminStore(args.data_dir).create_token("editor", "edits benchmark")
+    records = Records(database_url(None, args.data_dir))
+    upgrade(records)
+    _, secret = AdminStore(records).create_token("editor", "edits benchmark")
+    records.dispose()
     headers = {"Authorization": f"Bearer {secret}"}
     http_times, store_times = [], []
     log = HERE / "results" / "edits-edit.log"

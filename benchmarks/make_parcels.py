@@ -113,6 +113,10 @@ def parcels(count: int, seed: int = SEED, part: int = 0, start: int = 0) -> gpd.
         crs="EPSG:4326",
     )
     frame["area_ha"] = np.round(frame.geometry.to_crs("EPSG:9206").area / 10_000, 4)
+    frame["geometry_quality"] = "surveyed"  # synthetic all the same: drawn, not placeholders
+    for spec in parcel_meta().fields:  # the kind's other fields (investor facts …) stay empty
+        if spec.name not in frame:
+            frame[spec.name] = None
     return frame
 
 

@@ -31,6 +31,7 @@ from .api import (
     projects,
     rasters,
     shortlists,
+    tiles,
 )
 from .api.errors import install_error_handlers
 from .api.heavy import HeavyExports
@@ -48,6 +49,7 @@ from .records import Records, upgrade
 from .settings import Settings
 from .shortlists import ShortlistStore
 from .store import Store, open_store
+from .vector_tiles import VectorTiles
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +97,9 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.state.projects = ProjectStore(app.state.records, settings.procedures_dir)
     # pipeline projects are the `investment_projects` collection, read from the records
     app.state.store = with_projects(store or open_store(settings), app.state.projects)
+    app.state.tiles = VectorTiles(
+        app.state.store, settings.tile_max_features, settings.tile_cache_bytes
+    )
     app.state.enquiries = EnquiryStore(app.state.records, settings.enquiries_per_client_hour)
     app.state.dashboard = Dashboard(app.state.projects, settings.targets_dir, settings.province)
     app.add_middleware(GZipMiddleware, minimum_size=4096)
@@ -120,6 +125,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         edits.router,
         facets.router,
         grid.router,
+        tiles.router,
         shortlists.router,
         admin.router,
         rasters.router,

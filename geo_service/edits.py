@@ -33,6 +33,7 @@ from .errors import (
     not_newest,
     stale_feature,
 )
+from .facts import with_completeness
 from .i18n import _l
 from .ingest.features import check_feature
 from .ingest.validate import Report
@@ -171,14 +172,19 @@ class Editing:
 
     def _base(self, layer_id: str, named: int | None, draft: bool) -> int:
         """The version a change set goes over: the newest, which, unless the change set is a
-        draft, must be the one served (else it would serve the drafts between unseen)."""
-        numbers = self.store.version_numbers(layer_id)
-        if not numbers:
-            raise not_found("layer", layer_id)
-        newest = numbers[-1]
+        draft, must be the one served (else it would serve the drafts between unseen). The
+        newest and the served version are read apart: if another change set landed between the
+        two reads they are read again, rather than taking its version for a pending draft."""
+        for _ in range(ATTEMPTS):
+            numbers = self.store.version_numbers(layer_id)
+            if not numbers:
+                raise not_found("layer", layer_id)
+            newest = numbers[-1]
+            served = self.store.current_version(layer_id)
+            if served is None or served <= newest:
+                break
         if named is not None and named != newest:
             raise not_newest("layer", layer_id, named, newest)
-        served = self.store.current_version(layer_id)
         if not draft and served != newest:
             raise drafts_pending("layer", layer_id, newest, served)
         return newest
@@ -213,7 +219,7 @@ class Editing:
                 FeatureChange(
                     edit.op,
                     checked.id,
-                    checked.properties,
+                    with_completeness(meta.fields, checked.properties),
                     checked.geometry if moved else None,
                     if_match,
                 )

@@ -108,3 +108,18 @@ def province_bounds(province_code: str) -> tuple[float, float, float, float]:
             ys.append(float(lat))
             xs.append(float(lon))
     return min(xs), min(ys), max(xs), max(ys)
+
+
+@lru_cache(maxsize=64)
+def province_centre(province_code: str) -> tuple[float, float, str]:
+    """(lon, lat, name) of a 2025 province's centre as `vietnamadminunits` gives it."""
+    rows = admin_query(
+        "SELECT DISTINCT province, provinceLat, provinceLon FROM admin_units "
+        f"WHERE provinceCode = '{province_code}'"
+        if province_code.isdigit()
+        else "SELECT NULL"
+    )
+    if not rows or rows[0].get("provinceLat") is None:
+        raise UnmatchedPlace(f"no 2025 province has code {province_code!r}")
+    row = rows[0]
+    return row["provinceLon"], row["provinceLat"], unicodedata.normalize("NFC", row["province"])

@@ -221,6 +221,21 @@ class Settings(BaseSettings):
         unit="features",
         effect="most features one change set may change (more → 413)",
     )
+    tile_max_features: int = setting(
+        10_000,
+        ge=1,
+        unit="features",
+        effect="most features one vector tile holds: beyond them a tile holds the first this "
+        "many in index order and says so in `Geo-Service-Tile-Truncated` (the map shows counts "
+        "per area where its tiles would be cut)",
+    )
+    tile_cache_bytes: int = setting(
+        64 * 2**20,
+        ge=0,
+        unit="bytes, per worker process",
+        effect="memory kept for encoded vector tiles, by layer version and filter (least "
+        "recently used out first; `0`: no cache)",
+    )
     cors_origins: list[str] = setting(
         default_factory=lambda: ["*"],
         unit="JSON list of origins",

@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 
 from geo_service.catalogue import LayerMeta
 from geo_service.clock import today_in_vietnam
+from geo_service.facts import with_completeness
 from geo_service.kinds import fields_for_kind
 from geo_service.layer_frame import records_to_frame
 from geo_service.pipeline.projects import ProjectStore
@@ -101,6 +102,8 @@ def grid_layer() -> tuple[LayerMeta, list[dict], list]:
             ]
         )
     )
+    # as publishing an upload or an edit counts it (geo_service/facts.py)
+    records = [with_completeness(meta.fields, record) for record in records]
     return meta, records, geometries
 
 

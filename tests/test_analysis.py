@@ -164,6 +164,19 @@ def test_a_ranking_exports_as_csv_and_xlsx(world):
     assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"
 
 
+def test_a_ranking_by_a_figure_no_site_has_still_exports(world):
+    """A column without a single value (no plot states a starting price) is written empty."""
+    client, _ = world
+    unknown = {"type": "attribute", "field": "starting_price_million_vnd", "weight": 1,
+               "direction": "higher"}  # fmt: skip
+    for f in ("csv", "xlsx"):
+        response = ranked(client, [unknown, CRITERIA[2]], params={"f": f, "lang": "en"})
+        assert response.status_code == 200, response.text
+    lines = ranked(client, [unknown, CRITERIA[2]], params={"f": "csv"}).content.decode("utf-8-sig")
+    rows = lines.splitlines()
+    assert len(rows) == 1 + 4 and "starting_price_million_vnd" in rows[0]
+
+
 @pytest.mark.parametrize(
     ("change", "status"),
     [

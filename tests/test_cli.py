@@ -20,6 +20,8 @@ SAMPLE_LAYERS = {
     "investment_projects",
     "land_auction_plots",
     "communes",
+    "transport",
+    "raw_material_areas",
 }
 
 

@@ -61,13 +61,19 @@ def test_map_page_holds_no_features_and_loads_only_our_assets(sample_dir, maps_d
     assert ids[:3] == ["industrial_zones", "investment_projects", "tourism_areas"]
     assert set(ids) == {m["id"] for m in client.get("/collections").json()["collections"]}
     zones = config["layers"][0]
-    assert zones["total"] == 14 and zones["color"] == "#c2410c" and zones["icon"] == "industry"
+    # the investor map shows Sơn La's sites only: its definition's provinces filter its layers
+    assert config["shown_provinces"] == ["14"] and config["province_names"]["14"] == "Tỉnh Sơn La"
+    sonla = client.get("/collections/industrial_zones/items", params={"province_code": "14"})
+    assert zones["total"] == sonla.json()["numberMatched"] == 3
+    assert zones["color"] == "#c2410c" and zones["icon"] == "industry"
     assert zones["filters"] == [
         "zone_type",
         "status",
         "area_ha",
         "leasable_area_ha",
         "occupancy_pct",
+        "completeness_pct",
+        "dist_hanoi_km",
     ]
     assert zones["fields"]["area_ha"]["unit"] == "ha"
     assert config["provinces"][0]["code"] == "14" and len(config["provinces"][0]["communes"]) == 75
@@ -95,6 +101,36 @@ collection = "no_such_layer"
     assert [layer["id"] for layer in config["layers"]] == ["tourism_areas"]
     listed = client.get("/maps").json()["maps"]
     assert [m["id"] for m in listed] == ["investor", "tourism"]
+
+
+def test_a_map_extends_another_and_gives_only_what_differs(sample_dir, maps_dir):
+    (maps_dir / "peer.toml").write_text(
+        'extends = "investor"\ntitle_vi = "Bản đồ Quảng Ninh"\ntitle_en = "Quang Ninh map"\n'
+        'provinces = ["22"]\nview = {}\n',
+        encoding="utf-8",
+    )
+    client = client_for(sample_dir, maps_dir)
+    investor = page_config(client.get("/map").text)
+    peer = page_config(client.get("/map/peer").text)
+    assert (peer["title_en"], peer["shown_provinces"]) == ("Quang Ninh map", ["22"])
+    assert investor["shown_provinces"] == ["14"]
+    # the investor map's layers, styles and filters, each layer counted within Quảng Ninh
+    assert [(x["id"], x["color"], x["filters"]) for x in peer["layers"]] == [
+        (x["id"], x["color"], x["filters"]) for x in investor["layers"]
+    ]
+    zones = next(x for x in peer["layers"] if x["id"] == "industrial_zones")
+    within = client.get(
+        "/collections/industrial_zones/items", params={"province_code": "22", "limit": 1}
+    ).json()["numberMatched"]
+    assert zones["total"] == within
+    for name, text in {
+        "loop.toml": 'extends = "loop"\ntitle_vi = "x"\ntitle_en = "x"\n',
+        "orphan.toml": 'extends = "nowhere"\ntitle_vi = "x"\ntitle_en = "x"\n',
+    }.items():
+        (maps_dir / name).write_text(text, encoding="utf-8")
+        response = client.get(f"/map/{name.removesuffix('.toml')}")
+        assert response.status_code == 500 and response.json()["code"] == "InvalidMapDefinition"
+        assert name in response.json()["description"]
 
 
 def test_map_errors_are_clear(sample_dir, maps_dir, tmp_path):

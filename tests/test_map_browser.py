@@ -12,6 +12,7 @@ minutes each time they run.
 from __future__ import annotations
 
 import json
+import re
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
@@ -129,7 +130,20 @@ class Watched:
         with urllib.request.urlopen(f"{self.base_url}{path}?{query}") as response:
             return json.load(response)
 
+    def within_map(self, layer: str, cql: str = "") -> str:
+        """`cql` within the map's provinces, as the page asks for a layer's sites."""
+        shown = self.page.evaluate("siteMap.config.shown_provinces")
+        fields = self.page.evaluate(
+            "id => Object.keys(siteMap.config.layers.find(l => l.id === id).fields)", layer
+        )
+        if shown and "province_code" in fields:
+            within = "province_code IN (" + ", ".join(f"'{c}'" for c in shown) + ")"
+            return f"{within} AND ({cql})" if cql else within
+        return cql
+
     def api_matched(self, layer: str, cql: str = "", bbox: bool = True) -> int:
+        """What the API matches for `cql` within the map's provinces (and view)."""
+        cql = self.within_map(layer, cql)
         view = self.page.evaluate("siteMap.viewBbox()") if bbox else ""
         body = self.api(
             f"/collections/{layer}/items", bbox=view, filter=cql, limit="1",
@@ -182,7 +196,9 @@ def test_map_draws_each_layer_as_the_api_answers_offline(watched):
     assert watched.page.locator(".leaflet-control-scale").count() == 1
     assert watched.page.locator(".leaflet-control-zoom-fullscreen").count() == 1
     assert watched.page.locator(".leaflet-control-locate").count() == 1
-    assert watched.page.locator(".legend .legend-row").count() == len(layers)
+    assert watched.page.locator(".legend .legend-row:not(#legend-placeholder)").count() == len(
+        layers
+    )
     watched.screenshot("map-desktop.png")
 
 
@@ -196,7 +212,9 @@ def facet_counts(watched: Watched, layer: str, field: str) -> dict[str, int]:
 
 
 def test_a_facet_click_filters_the_drawing_and_updates_other_counts(watched):
-    watched.open("/map")
+    # Quảng Ninh's map: its economic zones are all operating, so choosing industrial zones
+    # changes the status counts
+    watched.open("/map/quang-ninh")
     before = facet_counts(watched, "industrial_zones", "status")
     watched.page.check(
         'input[data-layer="industrial_zones"][data-field="zone_type"][value="industrial_zone"]'
@@ -206,14 +224,18 @@ def test_a_facet_click_filters_the_drawing_and_updates_other_counts(watched):
     assert watched.drawn("industrial_zones") == watched.api_matched("industrial_zones", cql)
     after = facet_counts(watched, "industrial_zones", "status")
     api = watched.api(
-        "/collections/industrial_zones/facets", fields="status", filter=cql,
+        "/collections/industrial_zones/facets", fields="status",
+        filter=watched.within_map("industrial_zones", cql),
         **{"filter-lang": "cql2-text"},
     )  # fmt: skip
     assert after == {v["value"]: v["count"] for v in api["facets"]["status"]["values"]}
-    assert after != before
+    assert after != before and after["operating"] < before["operating"]
     matched = api["numberMatched"]
     label = watched.page.locator('[data-count="industrial_zones"]').inner_text()
-    assert label.startswith(f"{matched} / 14")
+    total = watched.page.evaluate(
+        "siteMap.config.layers.find(l => l.id === 'industrial_zones').total"
+    )
+    assert matched < total and label.startswith(f"{matched} / {total}")
     # the clicked field keeps its other values, counted without its own filter
     assert set(facet_counts(watched, "industrial_zones", "zone_type")) >= {
         "industrial_zone",
@@ -221,15 +243,17 @@ def test_a_facet_click_filters_the_drawing_and_updates_other_counts(watched):
     }
     assert "f.industrial_zones.zone_type=industrial_zone" in watched.page.url
     # a range narrows further, and other layers are untouched
-    auction_drawn = watched.drawn("land_auction_plots")
+    transport_drawn = watched.drawn("transport")
     watched.page.fill(
-        'input[data-layer="industrial_zones"][data-field="area_ha"][data-range="min"]', "100"
+        'input[data-layer="industrial_zones"][data-field="dist_hanoi_km"][data-range="min"]', "150"
     )
     watched.page.keyboard.press("Enter")
     watched.idle()
-    narrowed = f"{cql} AND area_ha >= 100"
-    assert watched.drawn("industrial_zones") == watched.api_matched("industrial_zones", narrowed)
-    assert watched.drawn("land_auction_plots") == auction_drawn
+    narrowed = f"{cql} AND dist_hanoi_km >= 150"
+    drawn = watched.drawn("industrial_zones")
+    assert 0 < drawn < matched
+    assert drawn == watched.api_matched("industrial_zones", narrowed)
+    assert transport_drawn == 1 and watched.drawn("transport") == transport_drawn
     watched.clean()
 
 
@@ -301,7 +325,7 @@ def test_language_switch_changes_every_label(watched):
     panel = page.locator("#panel").inner_text()
     assert "Industrial zones, clusters and economic zones" in panel
     assert "Only in current view" in panel and "Chỉ trong vùng" not in panel
-    assert "Industrial cluster" in panel  # coded values from the layer's own labels
+    assert "Calling for investment" in panel  # coded values from the layer's own labels
     assert page.locator(".leaflet-control-zoom-in").get_attribute("title") == "Zoom in"
     overlays = page.locator(".leaflet-control-layers", has=page.locator(".overlay-toggle"))
     assert "Son La tourism areas" in overlays.text_content()
@@ -494,7 +518,8 @@ def test_rank_these_sites_explains_the_order(watched):
     shown = page.locator("#rank-sites li").evaluate_all("items => items.map(i => i.dataset.site)")
     body = {
         "candidates": {
-            "collection": "industrial_zones", "filter": "zone_type IN ('industrial_zone')",
+            "collection": "industrial_zones",
+            "filter": watched.within_map("industrial_zones", "zone_type IN ('industrial_zone')"),
             "filter_lang": "cql2-text", "limit": 1000,
         },
         "criteria": [
@@ -513,7 +538,7 @@ def test_rank_these_sites_explains_the_order(watched):
     matched = watched.api_matched(
         "industrial_zones", "zone_type IN ('industrial_zone')", bbox=False
     )
-    assert len(shown) == matched == 9  # exactly the filtered sites, in view or not
+    assert len(shown) == matched == 3  # exactly the filtered sites, in view or not
     bars = page.locator("#rank-sites li").first.locator(".rank-bar span")
     assert bars.count() == 2
     watched.screenshot("map-rank.png")
@@ -633,3 +658,44 @@ def test_an_investor_asks_about_a_site_and_an_editor_sees_it(watched, map_data):
         "jane@example.com",
         "en",
     )
+
+
+def test_a_shared_site_link_centres_it_draws_a_placeholder_dashed_and_marks_missing_facts(
+    watched,
+):
+    site = watched.api("/collections/industrial_zones/items/SL-KCN-MAISON-1")
+    assert site["properties"]["geometry_quality"] == "placeholder"
+    watched.open("/map?site=industrial_zones/SL-KCN-MAISON-1")
+    watched.page.wait_for_selector("#card-facts")
+    watched.idle()
+    # the link has no view of its own: the map is centred on the site
+    lat, lon = watched.page.evaluate(
+        "() => { const c = window[siteMap.config.map].getCenter(); return [c.lat, c.lng]; }"
+    )
+    ring = site["geometry"]["coordinates"][0]
+    assert abs(lon - sum(p[0] for p in ring[:-1]) / (len(ring) - 1)) < 0.01
+    assert abs(lat - sum(p[1] for p in ring[:-1]) / (len(ring) - 1)) < 0.01
+    # placeholders are SVG paths drawn dashed; the legend says what the dashes mean
+    dashes = watched.page.evaluate(
+        "() => [...document.querySelectorAll('.leaflet-overlay-pane svg path')]"
+        ".map(p => p.getAttribute('stroke-dasharray')).filter(Boolean)"
+    )
+    assert dashes and set(dashes) == {"6 5"}, dashes
+    assert watched.page.locator("#legend-placeholder").is_visible()
+    # every fact is on the card: a missing one is marked, a computed one is in km
+    missing = watched.page.locator(
+        '#card-facts tr.fact-missing[data-fact="lease_price_vnd_m2_year"]'
+    )
+    assert missing.locator("td").inner_text().strip().endswith("chưa có dữ liệu")
+    hanoi = watched.page.locator('#card-facts tr.fact-known[data-fact="dist_hanoi_km"] td')
+    assert re.fullmatch(r"\d+ km", hanoi.inner_text().strip())
+    card = watched.page.locator("#card").inner_text()
+    assert "Tỉnh Sơn La" in card and "Xã Chiềng Mung" in card and "province_code" not in card
+    assert "Ban Thường trực Ủy ban MTTQ Việt Nam tỉnh Sơn La" in card  # a citation, no file
+    watched.screenshot("map-placeholder-card.png")
+    watched.page.click("#lang-toggle")
+    watched.idle()
+    assert missing.locator("td").inner_text().strip().endswith("no data yet")
+    assert "Fatherland Front" in watched.page.locator("#card-sources").inner_text()
+    watched.screenshot("map-placeholder-card-en.png")
+    watched.clean()

@@ -12,6 +12,7 @@ import pytest
 
 from geo_service.layer_frame import records_to_frame
 from geo_service.query import Query
+from geo_service.store.changes import FeatureChange
 from geo_service.store.gpkg import GeoPackageStore
 
 from .conftest import grid_layer
@@ -44,26 +45,40 @@ def test_a_catalogue_moves_with_every_version_and_state(tmp_path, backend):
     source.publish(gone, whole)
     archived_as = source.archive("gone")
     source.publish(gone, ten)  # made again: version 2
+    edited = meta.model_copy(update={"id": "edited"})
+    source.publish(edited, whole)
+    source.apply_changes(  # versions 2 and 3 are rows of version 1's file
+        "edited",
+        [FeatureChange("update", "G-0-2", {"developer": "New"}), FeatureChange("delete", "G-0-3")],
+        base_version=1, actor="token:test",
+    )  # fmt: skip
+    source.apply_changes("edited", [FeatureChange("delete", "G-0-4")], base_version=2, actor="x")
 
     url = backend.database_url(tmp_path / "db")
     done = migrate(tmp_path / "gpkg", url)
     assert done.returncode == 0, done.stderr
     assert "grid: versions 1, 2, 3; serving 2" in done.stdout
     target = backend.store(tmp_path / "db")
-    assert sorted(m.id for m in target.layers()) == ["gone", "grid", "zones"]
-    for layer_id in ("grid", "zones", "drafty", "gone"):
+    assert sorted(m.id for m in target.layers()) == ["edited", "gone", "grid", "zones"]
+    for layer_id in ("grid", "zones", "drafty", "gone", "edited"):
         before, after = source.versions(layer_id), target.versions(layer_id)
         assert [(s.number, s.current, s.features) for s in after] == [
             (s.number, s.current, s.features) for s in before
         ], layer_id
         assert [s.meta for s in after] == [s.meta for s in before], layer_id
         assert [s.written[:19] for s in after] == [s.written[:19] for s in before], layer_id
+        assert [s.actor for s in after] == [s.actor for s in before], layer_id
         assert target.current_version(layer_id) == source.current_version(layer_id)
-    for layer_id in ("grid", "zones", "gone"):
+    for layer_id in ("grid", "zones", "gone", "edited"):
         every = Query(limit=None)
         assert target.query(layer_id, every) == source.query(layer_id, every), layer_id
         assert target.extent(layer_id) == pytest.approx(source.extent(layer_id))
     assert target.layer("grid", 3).title_en == "A draft"
+    for version in (1, 2):
+        source.activate("edited", version)
+        target.activate("edited", version)
+        every = Query(limit=None)
+        assert target.query("edited", every) == source.query("edited", every), version
     target.activate("grid", 3)
     assert target.query("grid", Query(limit=0)).number_matched == 101
     # the archived layer came along as archived: numbers go on after it

@@ -28,7 +28,7 @@ def test_the_sample_pipeline(sample_dir, backend, records_url):
         for project_id, item in named.items():
             record = everything[project_id].values
             assert record["data_quality"] == "indicative"
-            assert "seed 00" in record["source"]
+            assert "[[" not in record["source"] and ".txt" not in record["source"]
             for unknown in ("investment_form", "capital_planned_billion_vnd", "investor",
                             "responsible_agency", "area_ha"):  # fmt: skip
                 assert record[unknown] is None, (project_id, unknown)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import pandas as pd
 import pyogrio
 import pytest
 import shapely
@@ -54,7 +55,11 @@ def compare_with_gdal(server_url, store, meta) -> None:
             if name == "code":
                 continue
             got = row[name]
-            got = None if got is None or (isinstance(got, float) and math.isnan(got)) else got
+            got = (
+                None
+                if got is None or got is pd.NaT or (isinstance(got, float) and math.isnan(got))
+                else got
+            )
             if meta.field(name).type == "date" and got is not None:
                 got = str(got)[:10]
             if isinstance(value, float) or isinstance(got, float):

@@ -62,12 +62,14 @@ def nearest(
     k: int,
     filter: Expr | None = None,
     exclude: str | None = None,
+    properties: tuple[str, ...] = ("name_vi", "name_en"),
 ) -> list[Neighbour]:
-    """The `k` features of `layer_id` (matching `filter`, other than `exclude`) nearest `site`."""
+    """The `k` features of `layer_id` (matching `filter`, other than `exclude`) nearest `site`,
+    with their `properties`."""
     extent = store.extent(layer_id)
     if extent is None:
         return []
-    base = Query(filter=filter, properties=("name_vi", "name_en"), limit=None)
+    base = Query(filter=filter, properties=properties, limit=None)
     radius = FIRST_RADIUS_M
     while True:
         box = widened(site.bounds, radius)

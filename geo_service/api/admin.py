@@ -12,6 +12,7 @@ from fastapi import APIRouter, Query
 from ..admin_store import AdminStore, Token
 from ..catalogue import LAYER_ID_PATTERN
 from ..errors import InvalidParameter
+from ..facts import completeness_report
 from ..i18n import _l
 from ..ingest import UploadRequest, ingest
 from ..ingest.mapping import parse_mapping
@@ -20,8 +21,8 @@ from ..review import Review
 from ..settings import Settings
 from ..store import VersionSummary
 from . import layer_changes
-from .auth import Admin
-from .deps import AdminStoreDep, get_store, kinds_of
+from .auth import Admin, Editor
+from .deps import AdminStoreDep, StoreDep, get_store, kinds_of
 from .strict_input import StrictRoute
 from .upload_body import ReceivedForm, UploadForm, parse_metadata
 from .version_admin import Route, Uploading, VersionAdmin
@@ -158,3 +159,15 @@ def audit(
     layer: Annotated[str | None, Query(description="only this layer")] = None,
 ) -> dict:
     return {"entries": admin.audit(layer)}
+
+
+@router.get("/completeness", summary="Missing investor facts (GIS staff) / Thông tin còn thiếu")
+def completeness(
+    token: Editor,
+    store: StoreDep,
+    layer: Annotated[list[str] | None, Query(description="only these layers")] = None,
+    limit: Annotated[int, Query(ge=0, le=10_000, description="most sites listed per fact")] = 100,
+) -> dict:
+    """Per layer with investor facts, which facts are missing where, so GIS staff know what to
+    collect; each site's `completeness_pct` filters and facets like any field."""
+    return {"layers": completeness_report(store, layer, limit)}

@@ -15,6 +15,7 @@ from ..query_text import CRS84
 from .deps import JsonOnly, Lang, LangDep, StoreDep
 from .links import GEOJSON, JSON, base_url, link
 from .strict_input import StrictRoute
+from .tiles import REL_VECTOR_TILESETS
 
 router = APIRouter(tags=["Collections"], route_class=StrictRoute)
 
@@ -78,6 +79,7 @@ def collection_document(root: str, meta: LayerMeta, extent, lang: Lang) -> dict[
                 "application/schema+json",
                 "Queryables",
             ),
+            link(f"{url}/tiles", REL_VECTOR_TILESETS, JSON, "Vector tiles / Ô vector"),
         ],
     }
     if extent is not None:

@@ -26,6 +26,7 @@ from ..review import Review
 from ..settings import Settings
 from ..shortlists import ShortlistStore
 from ..store import Store
+from ..vector_tiles import VectorTiles
 from .heavy import HeavyExports
 
 
@@ -95,6 +96,7 @@ RecordsDep = Annotated[Records, Depends(held("records"))]
 DashboardDep = Annotated[Dashboard, Depends(held("dashboard"))]
 ProjectsDep = Annotated[ProjectStore, Depends(held("projects"))]
 EnquiriesDep = Annotated[EnquiryStore, Depends(held("enquiries"))]
+VectorTilesDep = Annotated[VectorTiles, Depends(held("tiles"))]
 OpenAPI30Dep = Annotated[dict[str, Any], Depends(held("openapi_30"))]
 """The service description as OpenAPI 3.0, made once at start-up."""
 LangDep = Annotated[Lang, Depends(get_lang)]

@@ -115,7 +115,7 @@ def item(
             ("feature", collection_id, feature_id), lambda: [site],
         )  # fmt: skip
     etag = etag_header(feature)
-    if etag in _tags(request.headers.get("if-none-match", "")):
+    if if_none_match(request, etag):
         return Response(status_code=304, headers={"ETag": etag})
     links = {
         "links": [
@@ -128,9 +128,12 @@ def item(
     return Response(feature_document(feature, links), media_type=GEOJSON, headers={"ETag": etag})
 
 
-def _tags(header: str) -> set[str]:
-    """The entity tags an If-None-Match names (weak or strong: it compares weakly)."""
-    return {tag.strip().removeprefix("W/") for tag in header.split(",") if tag.strip()}
+def if_none_match(request: Request, etag: str) -> bool:
+    """Whether the request's If-None-Match names `etag` (or `*`), compared weakly: the client
+    holds what would be sent, so a 304 answers."""
+    header = request.headers.get("if-none-match", "")
+    tags = {tag.strip().removeprefix("W/") for tag in header.split(",") if tag.strip()}
+    return etag in tags or "*" in tags
 
 
 def export_response(

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from ..i18n import per_language, pick
+from . import tiles
 from .deps import JsonOnly, JsonOrHtml, LangDep, OpenAPI30Dep, SettingsDep
 from .links import HTML, JSON, OPENAPI, base_url, link
 from .security import html_page
@@ -33,6 +34,7 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/create-replace-delete",
     "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/update",
     "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/features",
+    *tiles.CONFORMANCE,
 ]
 
 router = APIRouter(tags=["Capabilities"], route_class=StrictRoute)
@@ -57,6 +59,12 @@ def landing(
             link(f"{root}/docs", "service-doc", HTML, "API documentation"),
             link(f"{root}/conformance", "conformance", JSON, "Conformance classes"),
             link(f"{root}/collections", "data", JSON, "Collections / Lớp dữ liệu"),
+            link(
+                f"{root}/tileMatrixSets",
+                tiles.REL_TILING_SCHEMES,
+                JSON,
+                "Tile matrix sets / Các lưới ô",
+            ),
         ],
     }
     if f == "html":

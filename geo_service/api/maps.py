@@ -87,7 +87,14 @@ def map_page(
     problem = missing_assets_message(settings.assets_dir)
     if problem:
         raise AssetsMissing(_l("{problem}; run `npm ci`", problem=problem))
-    page = build_map_page(definition, store, rasters.rasters(), settings.rank_max_candidates, lang)
+    page = build_map_page(
+        definition,
+        store,
+        rasters.rasters(),
+        settings.rank_max_candidates,
+        settings.tile_max_features,
+        lang,
+    )
     return html_page(page, tile_sources(definition))
 
 

@@ -133,6 +133,11 @@ def write_table(target: Path, format_name: str, name: str, columns: dict[str, li
     """Rows without geometry (e.g. a ranking) as CSV (UTF-8 with BOM) or XLSX (header frozen
     and filtered), typed from the values: numbers stay numbers."""
     batch = pa.RecordBatch.from_pydict(columns)
+    # a column without a single value is of Arrow's null type, for which GDAL has no field type
+    batch = pa.RecordBatch.from_arrays(
+        [c.cast(pa.string()) if pa.types.is_null(c.type) else c for c in batch.columns],
+        names=batch.schema.names,
+    )
     if format_name == "csv":
         _write_arrow(target, "CSV", name, iter([batch]), None, {"WRITE_BOM": "YES"})
     elif format_name == "xlsx":

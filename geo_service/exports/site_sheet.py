@@ -24,12 +24,14 @@ from matplotlib.ticker import MaxNLocator
 from .. import __version__
 from ..catalogue import FieldSpec, LayerMeta
 from ..errors import LayerUnavailable, NotFound
+from ..facts import fact_names, known
 from ..i18n import N_, per_language, pick, tr
+from ..places import UnmatchedPlace, province_centre
 from ..query import BBox, Query
 from ..store import Feature, Store
 from .pdf_cache import cache_key
 
-LAYOUT = 2
+LAYOUT = 3
 """Raise when the sheet's layout changes, so that cached PDFs of the old one are not served."""
 FONT_DIR = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
 FONT = "DejaVu"
@@ -52,6 +54,9 @@ QUALITY_BADGE = {
     "indicative": N_("Indicative location and shape"),
     "synthetic_demo": N_("Synthetic demo data"),
 }
+
+NO_DATA = N_("no data yet")
+"""What a sheet says of a fact nobody has collected yet."""
 
 ToPage = Callable[[Sequence[tuple[float, ...]]], list[tuple[float, float]]]
 """Longitude/latitude points to page positions in mm."""
@@ -160,8 +165,19 @@ def both(lang: str, message: str, /, **values: object) -> str:
     return first if first == second else f"{first} / {second}"
 
 
+def field_label(spec: FieldSpec, lang: str) -> str:
+    """A field's label in the sheet's two languages (one where they are the same)."""
+    labels = per_language(spec, "label")
+    return " / ".join(dict.fromkeys(pick(labels, code, "label") for code in sheet_languages(lang)))
+
+
 def _draw_map(
-    pdf: FPDF, geometry, view: BBox, nearby: list[tuple[str, Feature]], lang: str
+    pdf: FPDF,
+    geometry,
+    view: BBox,
+    nearby: list[tuple[str, Feature]],
+    lang: str,
+    placeholder: bool,
 ) -> None:
     """The map below the cursor: its title, the frame with the features, lon/lat labels."""
     pdf.set_font(FONT, "", 8)
@@ -185,7 +201,11 @@ def _draw_map(
                 ((x, y),) = to_page([(shape.x, shape.y)])
                 with pdf.local_context(font_size_pt=6.5, text_color=LABEL_COLOUR):
                     pdf.text(x + 1.5, y + 1, name)
-        _shape(pdf, geometry, SITE_COLOUR, 0.8, to_page)
+        if placeholder:  # a placeholder gives no area: drawn dashed, as on the map
+            with pdf.local_context(dash_pattern={"dash": 1.2, "gap": 0.8}):
+                _shape(pdf, geometry, SITE_COLOUR, 0.5, to_page)
+        else:
+            _shape(pdf, geometry, SITE_COLOUR, 0.8, to_page)
     pdf.rect(left, top, width, height)
     pdf.set_font(FONT, "", 6.5)
     for value, label in _ticks(west, east):
@@ -256,19 +276,38 @@ def _page(pdf: FPDF, store: Store, layers: list[LayerMeta], site: Site, lang: st
     if site.feature.geometry is not None:
         geometry = shapely.from_wkb(site.feature.geometry)
         view = _view(geometry, *_frame(pdf))
-        _draw_map(pdf, geometry, view, _nearby(store, layers, site, view), lang)
+        placeholder = props.get("geometry_quality") == "placeholder"
+        _draw_map(pdf, geometry, view, _nearby(store, layers, site, view), lang, placeholder)
+    facts = fact_names(site.meta.fields)
     rows = [(both(lang, "Attribute"), both(lang, "Value"))]
     for spec in site.meta.fields:
         value = props.get(spec.name)
-        if value is None or value == "":
+        if spec.name in facts or not known(value):
             continue
         unit = f" ({spec.unit})" if spec.unit else ""
-        labels = per_language(spec, "label")
-        label = " / ".join(
-            dict.fromkeys(pick(labels, code, "label") for code in sheet_languages(lang))
-        )
-        rows.append((f"{label}{unit}", format_value(spec, value)))
+        if spec.name == "province_code":
+            with contextlib.suppress(UnmatchedPlace):
+                rows.append((both(lang, "Province"), province_centre(value)[2]))
+            continue
+        rows.append((f"{field_label(spec, lang)}{unit}", format_value(spec, value)))
     table(pdf, rows)
+    if facts:
+        pdf.ln(2)
+        # the known facts one a row; the missing ones named together, so a sheet stays a page
+        rows = [(both(lang, "Facts for investors"), both(lang, "Value"))]
+        missing = []
+        for name in facts:
+            spec, value = site.meta.field(name), props.get(name)
+            if spec is None:
+                continue
+            unit = f" ({spec.unit})" if spec.unit else ""
+            if known(value):
+                rows.append((f"{field_label(spec, lang)}{unit}", format_value(spec, value)))
+            else:
+                missing.append(field_label(spec, lang))
+        if missing:
+            rows.append((both(lang, NO_DATA), "; ".join(missing)))
+        table(pdf, rows)
     pdf.ln(2)
     pdf.set_font(FONT, "", 8)
     pdf.multi_cell(0, 5, f"{both(lang, 'Link')}: {site.url}", new_x="LMARGIN", new_y="NEXT")

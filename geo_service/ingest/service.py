@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from ..admin_store import AdminStore
 from ..catalogue import LAYER_ID_PATTERN, LayerMeta
 from ..errors import InvalidParameter, NotFound, check_existence, missing
+from ..facts import with_facts
 from ..i18n import _l
 from ..kinds import Kinds, load_kinds
 from ..store import Store
@@ -194,6 +195,7 @@ def ingest(
         )
     if prepared is None or request.dry_run:
         return report
+    prepared = with_facts(store, meta, prepared)
     report.version = store.publish(meta, prepared, new=new, draft=request.draft, actor=actor)
     report.published, report.draft = not request.draft, request.draft
     found = report.to_dict()

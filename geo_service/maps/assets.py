@@ -25,6 +25,7 @@ VENDOR_PACKAGES = (
     "@fortawesome/fontawesome-free",
     "swagger-ui-dist",
     "chart.js",
+    "leaflet.vectorgrid",
 )
 """The npm packages whose folders are served under VENDOR_ROUTE."""
 
@@ -64,6 +65,8 @@ PLUGINS: dict[str, tuple[list[tuple[str, str]], list[tuple[str, str]]]] = {
         ],
     ),
 }
+VECTOR_GRID_JS = "leaflet.vectorgrid/dist/Leaflet.VectorGrid.bundled.min.js"
+"""Leaflet.VectorGrid with its protobuf decoders: the map draws big layers from vector tiles."""
 SWAGGER_JS = "swagger-ui-dist/swagger-ui-bundle.js"
 SWAGGER_CSS = "swagger-ui-dist/swagger-ui.css"
 CHART_JS = "chart.js/dist/chart.umd.min.js"
@@ -91,6 +94,7 @@ def required_files() -> list[str]:
     return [
         *(path for _, path in LEAFLET_JS),
         *plugin_scripts,
+        VECTOR_GRID_JS,
         SWAGGER_JS,
         CHART_JS,
         *required_styles(),

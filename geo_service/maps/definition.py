@@ -87,7 +87,12 @@ class MapDefinition(Strict):
     description_vi: str = ""
     description_en: str = ""
     provinces: list[str] = Field(
-        default_factory=list, description="province codes offered by the place pickers"
+        default_factory=list,
+        description="province codes offered by the place pickers; the map shows only their "
+        "sites unless filter_provinces is false",
+    )
+    filter_provinces: bool = Field(
+        True, description="show only the sites of `provinces` (when it names any)"
     )
     view: MapView = Field(default_factory=MapView)
     basemaps: list[str] = Field(
@@ -148,8 +153,9 @@ def map_ids(maps_dir: Path) -> list[str]:
     return sorted(p.stem for p in Path(maps_dir).glob("*.toml") if MAP_ID_PATTERN.fullmatch(p.stem))
 
 
-def load_map(maps_dir: Path, map_id: str) -> MapDefinition:
-    """The definition `maps_dir/<map_id>.toml`; `NotFound` if there is none."""
+def _document(maps_dir: Path, map_id: str, seen: tuple[str, ...] = ()) -> dict:
+    """The TOML document of `maps_dir/<map_id>.toml`, with what it takes from the map it names
+    in `extends` (recursively): each top-level key it does not give, whole."""
     path = Path(maps_dir) / f"{map_id}.toml"
     if not MAP_ID_PATTERN.fullmatch(map_id) or not path.is_file():
         raise NotFound(
@@ -159,10 +165,27 @@ def load_map(maps_dir: Path, map_id: str) -> MapDefinition:
                 value=", ".join(map_ids(maps_dir)) or "none",
             )
         )
+    document = tomllib.loads(path.read_text("utf-8"))
+    base = document.pop("extends", None)
+    if base is None:
+        return document
+    if not isinstance(base, str) or base in (*seen, map_id):
+        raise ValueError(f"{path.name}: extends {base!r} must name another map, without a loop")
     try:
-        definition = MapDefinition.model_validate(tomllib.loads(path.read_text("utf-8")))
-    except (tomllib.TOMLDecodeError, ValidationError, UnicodeDecodeError) as exc:
+        inherited = _document(maps_dir, base, (*seen, map_id))
+    except NotFound:
+        raise ValueError(f"{path.name}: extends {base!r}, which is not a map here") from None
+    return {**inherited, **document}
+
+
+def load_map(maps_dir: Path, map_id: str) -> MapDefinition:
+    """The definition `maps_dir/<map_id>.toml`; `NotFound` if there is none. A definition may
+    name another in `extends`: it takes every top-level key it does not give from that one
+    (`kinds`, `layers` or `view` whole, not merged key by key)."""
+    try:
+        definition = MapDefinition.model_validate(_document(maps_dir, map_id))
+    except (tomllib.TOMLDecodeError, ValidationError, UnicodeDecodeError, ValueError) as exc:
         raise InvalidMapDefinition(
-            _l("map definition {name} is invalid: {exc}", name=path.name, exc=exc)
+            _l("map definition {name} is invalid: {exc}", name=f"{map_id}.toml", exc=exc)
         ) from None
     return definition.model_copy(update={"id": map_id})

@@ -30,13 +30,13 @@ from ..i18n import (
     tr,
 )
 from ..pipeline.layer import LAYER_ID as PROJECTS_LAYER
-from ..places import communes_of_province, province_bounds
-from ..query import Query
+from ..places import UnmatchedPlace, communes_of_province, province_bounds, province_centre
+from ..query import Expr, In, Literal, Property, Query
 from ..rasters.meta import RasterMeta
 from ..rasters.tiles import legend, native_zoom
 from ..store import Store
 from ..text import fold
-from .assets import LEAFLET_CSS, LEAFLET_JS, OWN_ROUTE, PLUGINS, served
+from .assets import LEAFLET_CSS, LEAFLET_JS, OWN_ROUTE, PLUGINS, VECTOR_GRID_JS, served, vendor_url
 from .definition import MapDefinition, MapLayer
 
 
@@ -117,13 +117,31 @@ def layer_config(definition: MapDefinition, placed: PlacedLayer, total: int) -> 
     }
 
 
-def feature_counts(store: Store, layer_ids: list[str]) -> dict[str, int]:
-    """Each layer's feature count; a layer archived (or broken) since it was listed is left out."""
+def province_filter(meta: LayerMeta, provinces: list[str]) -> Expr | None:
+    """The filter a map showing only `provinces` puts on a layer (None: all of it)."""
+    if not provinces or meta.field("province_code") is None:
+        return None
+    return In(Property("province_code"), tuple(Literal(code) for code in provinces))
+
+
+def feature_counts(store: Store, layers: list[LayerMeta], provinces: list[str]) -> dict[str, int]:
+    """Each layer's feature count in `provinces` (all, if none); a layer archived (or broken)
+    since it was listed is left out."""
     counts = {}
-    for layer_id in layer_ids:
+    for meta in layers:
+        query = Query(filter=province_filter(meta, provinces), limit=0)
         with contextlib.suppress(NotFound, LayerUnavailable):
-            counts[layer_id] = store.query(layer_id, Query(limit=0)).number_matched
+            counts[meta.id] = store.query(meta.id, query).number_matched
     return counts
+
+
+def province_names(layers: list[LayerMeta]) -> dict[str, str]:
+    """Province code → name for every province the layers cover, so that cards show names."""
+    names = {}
+    for code in sorted({p for meta in layers for p in meta.provinces}):
+        with contextlib.suppress(UnmatchedPlace):
+            names[code] = province_centre(code)[2]
+    return names
 
 
 def places_config(province_codes: list[str]) -> list[dict[str, Any]]:
@@ -197,13 +215,17 @@ def build_map_page(
     store: Store,
     rasters: list[RasterMeta],
     rank_limit: int,
+    tile_max_features: int,
     lang: str,
 ) -> str:
     """The whole HTML page, in `lang`, for one map definition over the store's current layers
-    and rasters; `rank_limit` is the most sites one ranking may hold."""
+    and rasters; `rank_limit` is the most sites one ranking may hold, `tile_max_features` the
+    most features one vector tile holds (where tiles would be cut, the map shows counts per
+    area instead)."""
     published = {meta.id: meta for meta in store.layers()}
     shown = map_layers(definition, published)
-    totals = feature_counts(store, [meta.id for meta, _ in shown])
+    shown_provinces = definition.provinces if definition.filter_provinces else []
+    totals = feature_counts(store, [meta for meta, _ in shown], shown_provinces)
     shown = [(meta, entry) for meta, entry in shown if meta.id in totals]
     start = start_view(definition, [meta for meta, _ in shown])
     fmap = folium.Map(
@@ -278,9 +300,12 @@ def build_map_page(
         "id": definition.id,
         **titles,
         "max_features": definition.max_features,
+        "tile_max_features": tile_max_features,
         "view": start,
         "nearby": [layer_id for layer_id in definition.nearby if layer_id in published],
         "provinces": places_config(definition.provinces),
+        "shown_provinces": shown_provinces,
+        "province_names": province_names([meta for meta, _ in shown]),
         "layers": [layer_config(definition, p, totals[p.meta.id]) for p in placed],
         "rasters": overlays,
         "rank_limit": rank_limit,
@@ -298,6 +323,7 @@ def build_map_page(
                 f'<footer id="page-footer" class="machine-note">{html.escape(note)}</footer>'
             )
         )
+    root.html.add_child(folium.JavascriptLink(vendor_url(VECTOR_GRID_JS)))
     for script in ("i18n.js", "map.js", "rank.js"):
         root.html.add_child(folium.JavascriptLink(f"{OWN_ROUTE}/{script}"))
     page = root.render()

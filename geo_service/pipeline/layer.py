@@ -33,9 +33,11 @@ from ..records.schema import project_progress, projects
 from ..store.base import Facet, Feature, FeaturePage, GridCell, Store, VersionSummary
 from ..store.changes import FeatureChange, FeatureDiff, FeatureRevision
 from ..store.etags import feature_etag
+from ..store.mvt import VectorTile
 from ..store.routed import RoutedStore
 from ..store.sql_query import BoxedWkb, DaysSince, SqlLayer
 from ..store.sql_reader import SqlReader
+from ..tilematrix import Tile
 from .procedures import InvalidProcedures, Procedures
 from .projects import SEARCH, ProjectStore
 from .spreadsheet import DATA_QUALITY, codes_of, project_fields
@@ -244,6 +246,10 @@ class ProjectLayer:
     ) -> list[GridCell]:
         with _answering():
             return self.reader.grid(self._layer(layer_id), query, bbox, columns, rows)
+
+    def tile(self, layer_id: str, query: Query, tile: Tile, limit: int) -> VectorTile:
+        with _answering():
+            return self.reader.tile(self._layer(layer_id), query, tile, limit)
 
     def warm(self) -> None:
         """Nothing to prepare: the database keeps its own indexes."""

@@ -24,13 +24,10 @@ from rasterio.vrt import WarpedVRT
 
 from ..errors import InvalidParameter
 from ..i18n import _l
+from ..tilematrix import HALF_WORLD, MERCATOR_LATITUDE, TILE_SIZE, Tile
 from .meta import ColourStop, RasterMeta
 
-TILE_SIZE = 256
 MAX_ZOOM = 22
-HALF_WORLD = 20037508.342789244
-"""Half the width of the web-mercator square, in metres."""
-MERCATOR_LATITUDE = 85.0511287798
 _TO_MERCATOR = Transformer.from_crs("EPSG:4326", "EPSG:3857", always_xy=True)
 
 
@@ -47,13 +44,6 @@ def check_tile(z: int, x: int, y: int) -> None:
         )
 
 
-def tile_bounds(z: int, x: int, y: int) -> tuple[float, float, float, float]:
-    """The tile's (minx, miny, maxx, maxy) in EPSG:3857 (XYZ scheme, y down from the north)."""
-    size = 2 * HALF_WORLD / 2**z
-    west, north = -HALF_WORLD + x * size, HALF_WORLD - y * size
-    return west, north - size, west + size, north
-
-
 def colour_lookup(stops: list[ColourStop], values: np.ndarray) -> np.ndarray:
     """RGB (…, 3) uint8 for `values`: linear between the stops, clamped at the ends."""
     at = np.array([s.value for s in stops])
@@ -65,7 +55,7 @@ def colour_lookup(stops: list[ColourStop], values: np.ndarray) -> np.ndarray:
 def render_tile(path: Path, meta: RasterMeta, z: int, x: int, y: int) -> bytes:
     """A 256 × 256 RGBA PNG of the raster over tile z/x/y."""
     check_tile(z, x, y)
-    bounds = tile_bounds(z, x, y)
+    bounds = Tile(z, x, y).bounds()
     left, bottom, right, top = _mercator_extent(meta.bounds_wgs84)
     if not (left < bounds[2] and bounds[0] < right and bottom < bounds[3] and bounds[1] < top):
         return empty_tile()

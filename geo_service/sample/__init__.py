@@ -12,6 +12,7 @@ import json
 import math
 import random
 from collections.abc import Iterator
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -21,17 +22,19 @@ from shapely.geometry import Point, Polygon
 from shapely.geometry.base import BaseGeometry
 
 from ..catalogue import LayerMeta
+from ..facts import fact_names, with_facts
 from ..kinds import fields_for_kind
 from ..layer_frame import records_to_frame
-from ..places import Commune, communes_of_province, resolve_commune
+from ..places import Commune, communes_of_province, province_centre, resolve_commune
 from ..store import Store
 from ..text import unaccent
+from .citations import cite
 from .derived import logistics_distance
 
 SAMPLE_DATE = "2026-11-23"
 PROVINCES = {"14": "Sơn La", "22": "Quảng Ninh", "08": "Tuyên Quang"}
 NOMINAL_RADIUS_M = 250.0
-"""Radius of the shape drawn for a site whose area is not published."""
+"""Radius of the placeholder drawn for a site whose area is not published (it gives no area)."""
 ADMIN_SOURCE = "vietnamadminunits (MIT): 2025 administrative units, centroids and areas"
 
 
@@ -43,31 +46,32 @@ def source_files() -> list[Path]:
 def build_sample(data_dir: Path, store: Store | None = None) -> list[LayerMeta]:
     """Publish every sample layer into `store` (by default the GeoPackage store of `data_dir`),
     each as a new version, and write the raster derived from them (`derived.logistics_distance`)
-    into `data_dir`."""
+    into `data_dir`. Layers with investor facts are published last, so that their distances are
+    computed from the others."""
     if store is None:
         from ..store.gpkg import GeoPackageStore
 
         store = GeoPackageStore(data_dir)
+    layers = [_layer_from_source(json.loads(p.read_text(encoding="utf-8"))) for p in source_files()]
+    layers += [_communes_layer(), _auction_plots_layer()]
+    layers.sort(key=lambda layer: bool(fact_names(layer[0].fields)))
     built = []
-    for path in source_files():
-        document = json.loads(path.read_text(encoding="utf-8"))
-        meta, records, geometries = _layer_from_source(document)
+    for meta, records, geometries in layers:
         built.append(_publish(store, meta, records, geometries))
         if meta.id == "logistics_trade":
             logistics_distance(data_dir, records, geometries)
-    built.append(_publish(store, *_communes_layer()))
-    built.append(_publish(store, *_auction_plots_layer()))
     return built
 
 
 def _publish(
     store: Store, meta: LayerMeta, records: list[dict], geometries: list[BaseGeometry]
 ) -> LayerMeta:
-    store.publish(meta, records_to_frame(meta, records, geometries))
+    store.publish(meta, with_facts(store, meta, records_to_frame(meta, records, geometries)))
     return meta
 
 
 def _layer_meta(block: dict[str, Any], provinces: list[str]) -> LayerMeta:
+    block = {**block, "source": cite(block["source"]).vi}
     return LayerMeta(**block, fields=fields_for_kind(block["kind"]), provinces=provinces)
 
 
@@ -75,30 +79,67 @@ def _layer_from_source(document: dict) -> tuple[LayerMeta, list[dict], list[Base
     block = document["layer"]
     records, geometries = [], []
     for site in document["sites"]:
-        commune = resolve_commune(site["address"])
-        centre = _shifted(commune, *site.get("offset_km", (0.0, 0.0)))
-        area_ha = site.get("area_ha")
-        geometries.append(
-            centre if block["geometry_type"] == "point" else _indicative_polygon(centre, area_ha)
-        )
+        place = _place(site)
+        geometry, quality = _geometry(block["geometry_type"], place, site.get("area_ha"))
+        citation = cite(site["source"])
+        geometries.append(geometry)
         records.append(
             {
                 **site.get("attributes", {}),
                 "code": site["code"],
                 "name_vi": site["name_vi"],
                 "name_en": site["name_en"],
-                "province_code": commune.province_code,
-                "commune_code": commune.code,
-                "commune_name": commune.name,
+                "province_code": place.province_code,
+                "commune_code": place.commune_code,
+                "commune_name": place.commune_name,
                 "status": site["status"],
-                "area_ha": area_ha,
-                "source": site["source"],
+                "status_note": site.get("status_note"),
+                "area_ha": site.get("area_ha") if quality != "placeholder" else None,
+                "source": citation.vi,
+                "source_en": citation.en,
                 "data_quality": site.get("data_quality", "indicative"),
-                "updated_at": site.get("updated_at", block["updated"]),
+                "geometry_quality": quality,
+                "updated_at": citation.date,
             }
         )
     provinces = sorted({r["province_code"] for r in records})
     return _layer_meta(block, provinces), records, geometries
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where a sample site is put: a commune's centre shifted by `offset_km`, or (when the
+    documents name no commune) the province's centre."""
+
+    point: Point
+    province_code: str
+    commune_code: str | None
+    commune_name: str | None
+    at_centre: bool
+    """The point is an administrative unit's centre, unshifted."""
+
+
+def _place(site: dict) -> Place:
+    if "address" not in site:
+        lon, lat, _ = province_centre(site["province_code"])
+        return Place(Point(lon, lat), site["province_code"], None, None, True)
+    commune = resolve_commune(site["address"])
+    east, north = site.get("offset_km", (0.0, 0.0))
+    return Place(
+        _shifted(commune, east, north), commune.province_code, commune.code, commune.name,
+        east == 0 and north == 0,
+    )  # fmt: skip
+
+
+def _geometry(family: str, place: Place, area_ha: float | None) -> tuple[BaseGeometry, str]:
+    """The site's geometry and its `geometry_quality`: a point is a unit's centre (`centroid`)
+    or a shifted one (`indicative`); an area is a shape of its published area (`indicative`),
+    or a placeholder circle that gives no area (`placeholder`)."""
+    if family == "point":
+        return place.point, "centroid" if place.at_centre else "indicative"
+    if area_ha:
+        return _indicative_polygon(place.point, area_ha), "indicative"
+    return _indicative_polygon(place.point, None), "placeholder"
 
 
 def _shifted(commune: Commune, east_km: float, north_km: float) -> Point:
@@ -156,6 +197,7 @@ def _communes_layer() -> tuple[LayerMeta, list[dict], list[BaseGeometry]]:
             "unit_type": c.unit_type,
             "source": ADMIN_SOURCE,
             "data_quality": "authoritative",
+            "geometry_quality": "centroid",
             "updated_at": "2025-07-01",
         }
         for c in communes
@@ -219,6 +261,7 @@ def _auction_plots_layer(count: int = 48) -> tuple[LayerMeta, list[dict], list[B
                 "area_ha": area_ha,
                 "source": meta.source,
                 "data_quality": "synthetic_demo",
+                "geometry_quality": "indicative",
                 "updated_at": SAMPLE_DATE,
                 "land_use_purpose": purpose,
                 "starting_price_million_vnd": round(area_ha * rng.uniform(800, 6000), -1),

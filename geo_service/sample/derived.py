@@ -13,6 +13,7 @@ from pyproj import Transformer
 from rasterio.transform import from_origin
 from shapely.geometry.base import BaseGeometry
 
+from ..facts import target_state
 from ..ingest.validate import PROVINCE_ZONES
 from ..places import province_bounds
 from ..rasters.ingest import ingest_raster
@@ -34,7 +35,7 @@ def logistics_distance(
     zone = PROVINCE_ZONES[PROVINCE]
     to_zone = Transformer.from_crs(4326, zone, always_xy=True)
     targets = [
-        (r["code"], to_zone.transform(*shapely.get_coordinates(g)[0]))
+        (r["code"] + target_state(r["status"]), to_zone.transform(*shapely.get_coordinates(g)[0]))
         for r, g in zip(records, geometries, strict=True)
         if r["province_code"] == PROVINCE
         and r.get("facility_type") in ("logistics_centre", "border_gate")
@@ -53,9 +54,11 @@ def logistics_distance(
         "title_vi": "Khoảng cách tới trung tâm logistics hoặc cửa khẩu gần nhất (dẫn xuất)",
         "title_en": "Distance to the nearest logistics centre or border gate (derived)",
         "description_vi": "Tính từ lớp mẫu logistics_trade (vị trí minh họa): khoảng cách đường "
-        "thẳng, không phải quãng đường đi. Không phải dữ liệu đo đạc.",
+        "thẳng, không phải quãng đường đi. Không phải dữ liệu đo đạc. Các trung tâm logistics là "
+        "Đích (đích chưa xây dựng được ghi rõ): " + codes,
         "description_en": "Computed from the sample layer logistics_trade (indicative "
-        "locations): straight-line distance, not travel distance. Not surveyed data.",
+        "locations): straight-line distance, not travel distance. Not surveyed data. "
+        "Targets (those not built say so): " + codes,
         "unit": "m",
         "source": "derived by `geo-service sample` from the sample catalogue",
         "licence": "CC BY 4.0 (sample compiled from public plans)",

@@ -27,6 +27,7 @@ from ..pipeline.projects import ProjectStore
 from ..places import communes_of_province
 from ..store import Store
 from . import _shifted
+from .citations import cite
 
 SAMPLE_ACTOR = "geo-service sample"
 DEMO_ACTOR = "geo-service sample (synthetic demo)"
@@ -86,7 +87,7 @@ def _named_projects(store: Store) -> list[Planned]:
             commune_code=commune_code,
             address=item["address"],
             sites=sites,
-            source=item["source"],
+            source=cite(item["source"]).vi,
             data_quality="indicative",
         )
         events = []

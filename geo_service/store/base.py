@@ -20,6 +20,9 @@ from .changes import FeatureChange, FeatureDiff, FeatureRevision
 if TYPE_CHECKING:
     import geopandas as gpd
 
+    from ..tilematrix import Tile
+    from .mvt import VectorTile
+
 
 @dataclass(frozen=True)
 class Feature:
@@ -140,6 +143,11 @@ class Store(Versions, Protocol):
         """Counts of the features the query matches (its own bbox and paging ignored) per cell
         of a columns × rows grid over `bbox`, by bounding-box centre, empty cells left out.
         The map draws these where a view holds too many features to draw one by one."""
+
+    def tile(self, layer_id: str, query: Query, tile: Tile, limit: int) -> VectorTile:
+        """The features `query` matches (its bbox, paging and order aside) that reach `tile`,
+        as a Mapbox Vector Tile with one layer named `layer_id`: their id and
+        `query.properties` (all fields if None), at most `limit` of them (`mvt.py`)."""
 
     def warm(self) -> None:
         """Build in-memory aids for large layers before the first request needs them; run in

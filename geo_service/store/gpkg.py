@@ -38,6 +38,7 @@ from ..errors import LayerUnavailable, NotFound
 from ..i18n import _l
 from ..listing import UNREADABLE_ERRORS, Listing, Skipped, unreadable
 from ..query import BBox, Query
+from ..tilematrix import Tile
 from . import etags, gpkg_history
 from .base import Facet, Feature, FeaturePage, GridCell, VersionSummary
 from .centres import Centres, grid_cells
@@ -45,6 +46,7 @@ from .changes import FeatureChange, FeatureDiff, FeatureRevision
 from .gpkg_blobs import gpkg_to_wkb, header_envelope
 from .gpkg_edits import write_changes
 from .gpkg_write import METADATA_TABLE, write_version
+from .mvt import VectorTile, encode_features, tile_query
 from .row_versions import TO, VersionRecord, meta_of, read_records, visible, visible_ids
 from .sqlite_functions import query_geometry, register_text_functions
 from .sqlite_sql import (
@@ -443,6 +445,15 @@ class GeoPackageStore:
             return self._cached(
                 layer, key, lambda: self._grid(layer, connection, where, bbox, columns, rows)
             )
+
+    def tile(self, layer_id: str, query: Query, tile: Tile, limit: int) -> VectorTile:
+        """Features read through the R-tree (in feature order), encoded here."""
+        tiled = tile_query(query, tile, limit)
+        with self._open(layer_id) as (layer, connection):
+            sql, params, columns = self._select(layer, tiled, layer.compiler.where(tiled))
+            rows = connection.execute(sql, params).fetchall()
+        made = encode_features([_feature(row, columns) for row in rows], tile, layer_id, limit)
+        return dataclasses.replace(made, version=layer.version)
 
     def warm(self) -> None:
         for meta in self.layers():

@@ -23,6 +23,7 @@ the queries asked, the box centres unfiltered grids are counted from. Reads may 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -63,6 +64,7 @@ from ..listing import Listing, Skipped, unreadable
 from ..query import BBox, Query
 from ..records.database import postgresql_engine
 from ..records.schema import layer_catalogue, layer_generations, layer_versions
+from ..tilematrix import Tile
 from .base import Facet, Feature, FeaturePage, GridCell, VersionSummary
 from .centres import Centres
 from .changes import (
@@ -74,6 +76,7 @@ from .changes import (
     geometry_moved_m,
 )
 from .etags import feature_etag
+from .mvt import VectorTile
 from .postgis_changes import Row, apply, changed_rows, differing_rows, feature_rows
 from .postgis_tables import (
     FID,
@@ -356,6 +359,11 @@ class PostGISStore:
         return self._retried(
             layer_id, lambda: layer.reader.grid(layer.sql, query, bbox, columns, rows)
         )
+
+    def tile(self, layer_id: str, query: Query, tile: Tile, limit: int) -> VectorTile:
+        layer = self._version(layer_id)
+        made = self._retried(layer_id, lambda: layer.reader.tile(layer.sql, query, tile, limit))
+        return dataclasses.replace(made, version=layer.number)
 
     def warm(self) -> None:
         for meta in self.layers():

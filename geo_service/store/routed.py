@@ -13,8 +13,10 @@ from typing import Any
 from ..catalogue import LayerMeta
 from ..listing import Listing
 from ..query import BBox, Query
+from ..tilematrix import Tile
 from .base import Facet, Feature, FeaturePage, GridCell, Store, VersionSummary
 from .changes import FeatureChange, FeatureDiff, FeatureRevision
+from .mvt import VectorTile
 
 
 class RoutedStore:
@@ -62,6 +64,9 @@ class RoutedStore:
         self, layer_id: str, query: Query, bbox: BBox, columns: int, rows: int
     ) -> list[GridCell]:
         return self.store(layer_id).grid(layer_id, query, bbox, columns, rows)
+
+    def tile(self, layer_id: str, query: Query, tile: Tile, limit: int) -> VectorTile:
+        return self.store(layer_id).tile(layer_id, query, tile, limit)
 
     def warm(self) -> None:
         for store in (self.default, *self.routes.values()):

@@ -14,9 +14,11 @@ from sqlalchemy import ColumnElement, Connection, Engine, Row
 from ..errors import NotFound
 from ..i18n import _l
 from ..query import BBox, Query
+from ..tilematrix import Tile
 from .base import Facet, Feature, FeaturePage, GridCell
 from .centres import grid_cells
-from .sql_query import QueryCompiler, Selected, SqlLayer, plain_value
+from .mvt import VectorTile, encode_features, postgis_tile_statement, tile_query
+from .sql_query import PostGISColumn, QueryCompiler, Selected, SqlLayer, plain_value
 
 
 class SqlReader:
@@ -102,6 +104,21 @@ class SqlReader:
         statement = self.compiler(layer).grid(query, bbox, columns, rows)
         with self.engine.connect() as connection:
             return grid_cells(connection.execute(statement).all(), bbox, columns, rows)
+
+    def tile(self, layer: SqlLayer, query: Query, tile: Tile, limit: int) -> VectorTile:
+        """A vector tile of the features `query` matches (see `mvt.py`): encoded by PostGIS
+        where the table keeps a PostGIS geometry, else from the features read."""
+        tiled = tile_query(query, tile, limit)
+        compiler = self.compiler(layer)
+        if isinstance(layer.spatial, PostGISColumn):
+            statement = postgis_tile_statement(layer, compiler, tiled, tile, limit)
+            with self.engine.connect() as connection:
+                data, drawn, reaching = connection.execute(statement).one()
+            return VectorTile(bytes(data or b""), drawn, reaching >= limit)
+        fields = compiler.selected(tiled.properties)
+        with self.engine.connect() as connection:
+            rows = connection.execute(compiler.page(tiled, compiler.where(tiled), fields)).all()
+        return encode_features([_feature(row, fields) for row in rows], tile, layer.meta.id, limit)
 
     def extent(self, layer: SqlLayer) -> BBox | None:
         with self.engine.connect() as connection:

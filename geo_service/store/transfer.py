@@ -7,6 +7,7 @@ GeoPackage files are only read.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from collections.abc import Callable, Iterator
@@ -17,11 +18,12 @@ import geopandas as gpd
 import pyogrio
 
 from ..catalogue import LAYER_ID_PATTERN, LayerMeta
-from ..clock import modified_at
 from ..errors import Conflict
 from ..i18n import _l
-from .gpkg import version_summary
+from .gpkg import open_readonly, version_summary
 from .postgis import Adopted, PostGISStore
+from .row_versions import read_records, visible
+from .sqlite_sql import quote_identifier
 from .versioned import ARCHIVE
 
 READ_ROWS = 200_000
@@ -84,9 +86,7 @@ def transfer(
     for folder in sorted(folders, key=lambda f: (not f.archived, f.numbers[0])):
         numbers, current = folder.numbers, folder.current
         archived_as = folder.path.name if folder.archived else None
-        target.adopt(
-            [_version(folder.path / f"v{n:06d}.gpkg") for n in numbers], current, archived_as
-        )
+        target.adopt([_version(folder.path, n) for n in numbers], current, archived_as)
         moved.append(Moved(folder.layer_id, numbers, current, archived_as))
         state = f"archived as {archived_as}" if archived_as else f"serving {current or 'none'}"
         progress(f"{folder.layer_id}: versions {', '.join(map(str, numbers))}; {state}")
@@ -111,18 +111,26 @@ def _folders(data_dir: Path) -> list[_Folder]:
     return found
 
 
-def _version(path: Path) -> Adopted:
-    meta, _ = version_summary(path)
+def _version(folder: Path, number: int) -> Adopted:
+    """One version as it was served: the file named for it (or the file it links to, which a
+    change set wrote it into, beside the versions before it), its record's author and time."""
+    path = folder / f"v{number:06d}.gpkg"
+    meta, record = version_summary(path, number)
     geometry_type = pyogrio.read_info(path, layer=meta.id).get("geometry_type") or ""
     z = "Z" in geometry_type or "3D" in geometry_type
-    return Adopted(meta, _frames(path, meta), z, modified_at(path).replace("+00:00", "Z"))
+    return Adopted(meta, _frames(path, meta, record.features), z, record.at, record.actor)
 
 
-def _frames(path: Path, meta: LayerMeta) -> Iterator[gpd.GeoDataFrame]:
-    """The version's features in their order, `READ_ROWS` at a time."""
-    total = pyogrio.read_info(path, layer=meta.id)["features"]
-    for start in range(0, max(total, 1), READ_ROWS):
+def _frames(path: Path, meta: LayerMeta, features: int) -> Iterator[gpd.GeoDataFrame]:
+    """The features the version holds (the file may hold rows of other versions too), in
+    their order, `READ_ROWS` at a time."""
+    with contextlib.closing(open_readonly(path, mapped=False)) as connection:
+        records = read_records(connection, path, meta)
+    rows = (
+        f"SELECT t.* FROM {quote_identifier(meta.id)} AS t "
+        f"WHERE {visible('t', meta.version, records)} ORDER BY t.fid"
+    )
+    for start in range(0, max(features, 1), READ_ROWS):
         yield pyogrio.read_dataframe(
-            path, layer=meta.id, columns=meta.field_names, skip_features=start,
-            max_features=READ_ROWS,
-        )  # fmt: skip
+            path, sql=f"{rows} LIMIT {READ_ROWS} OFFSET {start}", columns=meta.field_names
+        )

@@ -12,6 +12,12 @@
   /** A step's state as people read it (functions: the catalogue is read when they are called). */
   const STEP_STATES = { pending: () => _("Not started"), in_progress: () => _("In progress"), completed: () => _("Completed") };
   const SHAPES_ZOOM = 12; // from this zoom on, areas are drawn as shapes alone, without pins
+  const FACT_FIELDS = [
+    "free_land_ha", "lease_price_vnd_m2_year", "lease_term", "incentive_area", "power_capacity_mva",
+    "water_capacity_m3_day", "wastewater_capacity_m3_day", "dist_national_road_km", "dist_airport_km",
+    "dist_border_gate_km", "dist_hanoi_km", "completeness_pct",
+  ]; // a site card lists these, each marked when missing, if its layer has them
+  const CARD_HIDDEN = ["province_code", "commune_code", "source", "source_en", "facts_source", "distances_source"]; // shown otherwise
   const TIMELINE_FIELDS = ["schedule", "days_behind", "current_step", "steps_completed", "steps_total"]; // a project card's timeline shows them
   const EXPORTS = ["xlsx", "csv", "gpkg", "geojson", "kml", "pdf"];
   const BASKET_KEY = "geo-service.shortlist";
@@ -24,7 +30,7 @@
     lang: window.i18n.lang, q: "", province: "", commune: "", inview: false,
     filters: {}, visible: new Set(), rasters: new Set(), site: null, shortlist: null,
   };
-  const runtime = { pending: 0, seq: {}, counts: {}, shortlist: null, card: null, cardParts: {} };
+  const runtime = { pending: 0, seq: {}, counts: {}, shortlist: null, card: null, cardParts: {}, tiles: {}, hover: null };
   const rasters = config.rasters;
 
   // -- small helpers ---------------------------------------------------------------------------
@@ -55,10 +61,14 @@
     if (value === null || value === undefined || value === "") return "";
     if (f && f.codes && f.codes[value]) return pick(f.codes[value], "label");
     if (f && f.type === "integer" && /(^|_)year$/.test(name)) return String(value); // 2006, not 2,006
+    if (f && f.unit === "km") return fmtKm(value);
     if (f && (f.type === "number" || f.type === "integer")) return fmtNumber(value) + (f.unit ? " " + f.unit : "");
     return String(value);
   };
   const featureName = (p) => pick(p, "name");
+  const isNameField = (n) => /^name_[a-z]{2}$/.test(n);
+  /** A layer's per-language names, which tooltips and cards pick from. */
+  const nameFields = (layer) => Object.keys(layer.fields).filter(isNameField);
   /** A text that exists per language, in an element marked with the language it is shown in;
       one from a fallback says so, e.g. "(English)". */
   const localText = (tag, attrs, obj, stem) => {
@@ -67,6 +77,8 @@
     return el(tag, attrs, el("span", { lang: window.i18n.tags[lang] || lang, text }), " ",
       el("small", { class: "fallback-lang", lang: window.i18n.tags[lang] || lang, text: `(${window.i18n.endonyms[lang] || lang})` }));
   };
+  /** Kilometres with the precision a straight-line distance between indicative places has. */
+  const fmtKm = (km) => Number(km).toLocaleString(locale, { maximumFractionDigits: km < 10 ? 1 : 0 }) + " km";
   const busy = (delta) => {
     runtime.pending += delta;
     document.body.dataset.mapState = runtime.pending > 0 ? "loading" : "idle";
@@ -158,6 +170,7 @@
   function layerFilter(layer, except) {
     const parts = [];
     if (state.province && layer.fields.province_code) parts.push(`province_code = ${quote(state.province)}`);
+    else if (config.shown_provinces.length && layer.fields.province_code) parts.push(`province_code IN (${config.shown_provinces.map(quote).join(", ")})`);
     if (state.commune && layer.fields.commune_code) parts.push(`commune_code = ${quote(state.commune)}`);
     for (const [name, entry] of Object.entries(state.filters[layer.id] || {})) {
       if (name === except) continue;
@@ -211,9 +224,16 @@
   function isSelected(layer, feature) {
     return state.site === `${layer.id}/${feature.id}`;
   }
+  const PLACEHOLDER_DASH = "6 5";
+  const isPlaceholder = (feature) => feature.properties.geometry_quality === "placeholder";
+  let placeholderRenderer; // placeholders are SVG paths (dashed), the other shapes share the canvas
   function polygonStyle(layer, feature) {
     const selected = feature && isSelected(layer, feature);
-    return { color: selected ? "#111827" : layer.color, weight: selected ? 4 : 2, fillColor: layer.color, fillOpacity: 0.3 };
+    const placeholder = feature && isPlaceholder(feature);
+    return {
+      color: selected ? "#111827" : layer.color, weight: selected ? 4 : 2, fillColor: layer.color,
+      fillOpacity: placeholder ? 0.1 : 0.3, dashArray: placeholder ? PLACEHOLDER_DASH : null,
+    };
   }
   /** A keyboard handler for a focused marker (Leaflet gives markers focus, and Enter opens only
       popups): Enter or Space does what a click does. */
@@ -226,7 +246,10 @@
   }
   function drawFeatures(layer, collection) {
     const target = group(layer);
-    const geo = L.geoJSON(collection, {
+    placeholderRenderer ||= L.svg({ padding: 0.5 });
+    const options = (placeholders) => ({
+      filter: (f) => isPlaceholder(f) === placeholders,
+      renderer: placeholders ? placeholderRenderer : undefined,
       style: (f) => polygonStyle(layer, f),
       pointToLayer: (f, latlng) => L.marker(latlng, { icon: pinIcon(layer), title: featureName(f.properties) }),
       onEachFeature: (f, item) => {
@@ -235,6 +258,8 @@
         item.on("keypress", pressed(() => openCard(layer.id, f.id)));
       },
     });
+    const geo = L.geoJSON(collection, options(false));
+    L.geoJSON(collection, options(true)).eachLayer((item) => geo.addLayer(item));
     target.clearLayers();
     if (target.addLayers) target.addLayers(geo.getLayers());
     else geo.eachLayer((item) => target.addLayer(item));
@@ -275,6 +300,62 @@
     if (target.addLayers) cells.forEach((m) => L.FeatureGroup.prototype.addLayer.call(target, m));
     else cells.forEach((m) => target.addLayer(m));
   }
+  /** The vector tiles' URL template of a layer: its filters, and the properties cards and
+   * tooltips show (changing a filter changes the URL, and so every tile). */
+  function tileUrl(layer) {
+    const params = queryParams(layer);
+    params.set("properties", [...nameFields(layer), ...layer.tooltip].join(","));
+    return `/collections/${layer.id}/tiles/WebMercatorQuad/{z}/{x}/{y}?` + params;
+  }
+  /** Tiles of the current view (each would hold its share of the view's features). */
+  function tilesInView() {
+    const b = map.getPixelBounds();
+    const across = Math.floor(b.max.x / 256) - Math.floor(b.min.x / 256) + 1;
+    const down = Math.floor(b.max.y / 256) - Math.floor(b.min.y / 256) + 1;
+    return across * down;
+  }
+  function tileStyle(layer, id) {
+    const selected = state.site === `${layer.id}/${id}`;
+    const line = { color: selected ? "#111827" : layer.color, weight: selected ? 4 : 1.5 };
+    if (layer.geometry === "polygon") return { ...line, fill: true, fillColor: layer.color, fillOpacity: 0.3 };
+    if (layer.geometry === "point") return { ...line, radius: 5, fill: true, fillColor: layer.color, fillOpacity: 0.8 };
+    return line;
+  }
+  /** A layer too big for GeoJSON in this view drawn as vector tiles (Leaflet.VectorGrid): each
+   * feature clickable like the others; kept across moves while its filters stay the same. */
+  function drawTiles(layer) {
+    const target = group(layer);
+    const url = tileUrl(layer);
+    const known = runtime.tiles[layer.id];
+    if (known && known.url === url && target.hasLayer(known.grid)) return;
+    const grid = L.vectorGrid.protobuf(url, {
+      rendererFactory: L.svg.tile,
+      interactive: true,
+      maxNativeZoom: 24,
+      getFeatureId: (f) => f.properties.id,
+      vectorTileLayerStyles: { [layer.id]: (properties) => tileStyle(layer, properties.id) },
+    });
+    grid.on("click", (e) => openCard(layer.id, e.layer.properties.id));
+    grid.on("mouseover", (e) => {
+      runtime.hover = L.tooltip({ sticky: true }).setLatLng(e.latlng)
+        .setContent(tooltipHtml(layer, { properties: e.layer.properties })).addTo(map);
+    });
+    grid.on("mouseout", () => runtime.hover && runtime.hover.remove());
+    // the page is busy while the view's tiles load (what "idle" waits for), until removed
+    let loading = false;
+    grid.on("loading", () => {
+      if (!loading) busy(1);
+      loading = true;
+    });
+    grid.on("load remove", () => {
+      if (loading) busy(-1);
+      loading = false;
+    });
+    target.clearLayers();
+    // straight into the group, never into a cluster (which takes markers alone)
+    L.FeatureGroup.prototype.addLayer.call(target, grid);
+    runtime.tiles[layer.id] = { url, grid };
+  }
   async function drawLayer(layer) {
     const seq = (runtime.seq["draw:" + layer.id] || 0) + 1;
     runtime.seq["draw:" + layer.id] = seq;
@@ -295,16 +376,20 @@
         cells = await api(`/collections/${layer.id}/grid`, params);
         if (cells.numberMatched <= config.max_features) cells = null;
       }
+      // too many for GeoJSON: vector tiles, unless the tiles would be cut at their limit
+      const tiled = cells && cells.numberMatched / tilesInView() <= config.tile_max_features;
       let data = null;
       if (!cells) {
         const params = queryParams(layer, { bbox });
         params.set("limit", config.max_features);
-        params.set("properties", [...Object.keys(layer.fields).filter((n) => /^name_[a-z]{2}$/.test(n)), ...layer.tooltip].join(","));
+        params.set("properties", [...nameFields(layer), ...(layer.fields.geometry_quality ? ["geometry_quality"] : []), ...layer.tooltip].join(","));
         data = await api(`/collections/${layer.id}/items`, params);
       }
       if (runtime.seq["draw:" + layer.id] !== seq) return;
-      if (cells) drawCells(layer, cells);
+      if (tiled) drawTiles(layer);
+      else if (cells) drawCells(layer, cells);
       else drawFeatures(layer, data);
+      if (!tiled) delete runtime.tiles[layer.id];
       runtime.counts["view:" + layer.id] = cells ? cells.numberMatched : data.numberMatched;
       updateMessage();
     } catch (error) {
@@ -577,6 +662,10 @@
         ...shown.map((l) => el("div", { class: "legend-row" },
           el("span", { class: "swatch", style: `background:${l.color}` }, el("i", { class: `fa-solid fa-${l.icon}` })),
           el("span", { text: pick(l, "title"), lang: localized(l, "title")[1] !== state.lang ? window.i18n.tags[localized(l, "title")[1]] : null }))),
+        shown.some((l) => l.geometry !== "point" && l.fields.geometry_quality)
+          ? el("div", { class: "legend-row", id: "legend-placeholder" },
+            el("span", { class: "swatch-placeholder", "aria-hidden": "true" }),
+            el("span", { text: _("Placeholder shape: indicative place, gives no area") })) : null,
         ...rasters.filter((r) => state.rasters.has(r.id)).map(rasterLegend),
         el("div", { class: "muted", text: _("Locations and shapes are indicative") })),
     );
@@ -623,7 +712,7 @@
   }
 
   // -- site card -------------------------------------------------------------------------
-  async function openCard(layerId, fid, push = true) {
+  async function openCard(layerId, fid, push = true, centre = false) {
     const layer = byId[layerId];
     if (!layer) return;
     state.site = `${layerId}/${fid}`;
@@ -637,6 +726,7 @@
       if (state.site !== `${layerId}/${fid}`) return;
       runtime.card = [layer, feature];
       renderCard(layer, feature);
+      if (centre) zoomToFeature(feature);
     } catch (error) {
       showError(error);
     }
@@ -657,6 +747,14 @@
   }
   function restyle() {
     for (const layer of layers) {
+      const tiles = runtime.tiles[layer.id];
+      if (tiles) {
+        // the selected feature stands out; the one selected before goes back to its style
+        const id = state.site && state.site.startsWith(layer.id + "/") ? state.site.slice(layer.id.length + 1) : null;
+        if (tiles.selected && tiles.selected !== id) tiles.grid.resetFeatureStyle(tiles.selected);
+        if (id) tiles.grid.setFeatureStyle(id, tileStyle(layer, id));
+        tiles.selected = id;
+      }
       if (layer.geometry === "point") continue;
       group(layer).eachLayer((item) => item.feature && item.setStyle && item.setStyle(polygonStyle(layer, item.feature)));
     }
@@ -672,10 +770,16 @@
       const [, stem, lang] = /^(.*)_([a-z]{2})$/.exec(n) || [];
       return lang in window.i18n.endonyms && lang !== localized(p, stem)[1];
     };
-    const hidden = ["data_quality", ...(layer.projects ? TIMELINE_FIELDS : [])];
-    const rows = Object.keys(layer.fields)
-      .filter((n) => !hidden.includes(n) && !/^name_[a-z]{2}$/.test(n) && shown(n) && !otherLanguage(n))
-      .map((n) => el("tr", {}, el("th", { text: fieldLabel(layer, n) }), el("td", { text: valueLabel(layer, n, p[n]) })));
+    const facts = factNames(layer);
+    const hidden = ["data_quality", ...CARD_HIDDEN, ...facts, ...(layer.projects ? TIMELINE_FIELDS : [])];
+    const province = p.province_code && config.province_names[p.province_code];
+    const rows = [
+      province ? el("tr", {}, el("th", { text: _("Province") }), el("td", { text: province })) : null,
+      ...Object.keys(layer.fields)
+        // the date of the source is always said, or that it is not known
+        .filter((n) => !hidden.includes(n) && !isNameField(n) && (shown(n) || n === "updated_at") && !otherLanguage(n))
+        .map((n) => el("tr", {}, el("th", { text: fieldLabel(layer, n) }), el("td", { text: shown(n) ? valueLabel(layer, n, p[n]) : _("no data yet") }))),
+    ];
     const inBasket = basketHas(layer.id, feature.id);
     const href = `/collections/${layer.id}/items/${encodeURIComponent(feature.id)}`;
     fill(card, 
@@ -686,6 +790,8 @@
       quality ? el("span", { class: `badge quality-${quality}`, text: valueLabel(layer, "data_quality", quality) }) : null,
       layer.projects ? el("div", { id: "card-timeline" }) : null,
       el("table", { class: "attributes" }, ...rows),
+      facts.length ? factsSection(layer, p) : null,
+      sourcesSection(p),
       el("div", { id: "card-stats" }),
       el("div", { id: "card-nearby" }),
       el("div", { class: "card-actions" },
@@ -704,6 +810,32 @@
     if (config.nearby.length) {
       cardSection("nearby", layer, feature, new URLSearchParams({ layers: config.nearby.join(","), k: "1" }), nearbyRows);
     }
+  }
+  /** The investor facts a site of this layer carries (none for a layer without them). */
+  function factNames(layer) {
+    if (!layer.fields.completeness_pct) return [];
+    return FACT_FIELDS.filter((n) => layer.fields[n]);
+  }
+  /** Every fact, its value or "no data yet": what GIS staff still have to collect shows. */
+  function factsSection(layer, p) {
+    const known = (n) => p[n] !== null && p[n] !== undefined && p[n] !== "";
+    return el("section", { id: "card-facts" },
+      el("h3", { text: _("Facts for investors") }),
+      el("table", { class: "attributes facts" }, ...factNames(layer).map((n) => el("tr", { "data-fact": n, class: known(n) ? "fact-known" : "fact-missing" },
+        el("th", { text: fieldLabel(layer, n) }),
+        el("td", { text: known(n) ? valueLabel(layer, n, p[n]) : _("no data yet") })))));
+  }
+  /** The site's sources as citations: in English for a reader of any other language than
+      Vietnamese where the English citation exists, with the Vietnamese text (quotes and location
+      notes) kept beside it. */
+  function sourcesSection(p) {
+    const main = state.lang !== "vi" && p.source_en ? p.source_en : p.source;
+    const cites = [main, p.facts_source, p.distances_source].filter(Boolean);
+    if (!cites.length) return null;
+    return el("section", { id: "card-sources" },
+      el("h3", { text: _("Sources") }),
+      ...cites.map((text) => el("p", { class: "citation" }, el("cite", { text }))),
+      main !== p.source && p.source ? el("details", {}, el("summary", { lang: "vi", text: window.i18n.endonyms.vi || "vi" }), el("p", { class: "citation", lang: "vi", text: p.source })) : null);
   }
   /** One more part of the open site's card, from `/items/{fid}/{part}`, drawn as a table. */
   async function cardSection(part, layer, feature, params, rows) {
@@ -798,7 +930,7 @@
   }
   /** The nearest feature of each layer the definition names, with its distance on the ellipsoid. */
   function nearbyRows(body) {
-    const distance = (m) => (m < 1000 ? `${fmtNumber(Math.round(m))} m` : `${fmtNumber(m / 1000)} km`);
+    const distance = (m) => (m < 1000 ? `${fmtNumber(Math.round(m / 10) * 10)} m` : fmtKm(m / 1000));
     return [_("Nearest (straight line)"), Object.entries(body.nearby).filter(([, found]) => found.length).map(([layerId, [near]]) => {
       const other = byId[layerId];
       const name = (state.lang === "en" && near.name_en) || near.name_vi || near.id;
@@ -973,7 +1105,8 @@
       loadShortlist();
     });
     for (const layer of layers) refreshLayer(layer);
-    if (state.site) openCard(...state.site.split(/\/(.*)/s).slice(0, 2), false);
+    // a shared ?site= link without a view of its own centres the map on the site
+    if (state.site) openCard(...state.site.split(/\/(.*)/s).slice(0, 2), false, !view);
     loadShortlist();
     writeUrl(false);
     document.dispatchEvent(new Event("sitemap:ready"));

@@ -1,0 +1,133 @@
+"""Mapbox Vector Tiles of a layer: what a store answers for one tile, and the encoding of
+features read through a store's own index (GeoPackage R-tree, any SQL table) into one.
+
+Both stores cut a tile alike: coordinates on a 4096 × 4096 grid over the tile (y down from the
+north), geometries clipped to the tile widened by 64 units each side (so lines and outlines
+run on across tile edges), snapped to the grid, what collapses to nothing left out. PostGIS does
+it with `ST_AsMVTGeom`; features read by other stores go through `encode_features`, which does
+the same with shapely and `mapbox-vector-tile`.
+
+A tile holds at most `limit` features (`GEO_SERVICE_TILE_MAX_FEATURES`): a store reads one
+more than that, in the order its index gives them, so it knows whether the tile was cut short
+without counting the rest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+import mapbox_vector_tile
+import numpy as np
+import shapely
+from pyproj import Transformer
+from sqlalchemy import Select, func, literal_column, select
+
+from ..query import Query
+from ..tilematrix import Tile
+from .base import Feature
+from .sql_query import PostGISColumn, QueryCompiler, SqlLayer
+
+EXTENT = 4096
+"""Grid units across a tile."""
+BUFFER = 64
+"""Grid units a tile's geometries reach beyond each of its edges."""
+ID_PROPERTY = "id"
+"""The property holding a feature's stable id (what `/items/{featureId}` takes)."""
+WEB_MERCATOR_SRID = 3857
+MVT_GEOMETRY = "geom"
+"""The column of a PostGIS tile's rows holding their geometry."""
+_TO_MERCATOR = Transformer.from_crs("EPSG:4326", "EPSG:3857", always_xy=True)
+
+
+@dataclass(frozen=True)
+class VectorTile:
+    """One encoded tile of one layer."""
+
+    data: bytes
+    """The Mapbox Vector Tile; empty when no feature reaches the tile."""
+    features: int
+    """How many features it holds."""
+    truncated: bool
+    """Whether more features reach the tile than it holds (the limit was reached)."""
+    version: int | None = None
+    """The layer version it was made from, where the store knows it."""
+
+
+def tile_query(query: Query, tile: Tile, limit: int) -> Query:
+    """The features a tile may hold: those of `query` whose geometry reaches the widened tile,
+    one more than `limit`, unsorted (the index's order)."""
+    return replace(
+        query, bbox=tile.wgs84_bounds(BUFFER / EXTENT), limit=limit + 1, offset=0, sortby=()
+    )
+
+
+def encode_features(
+    features: Sequence[Feature], tile: Tile, layer_name: str, limit: int
+) -> VectorTile:
+    """The tile of (at most `limit` of) `features`, read with `tile_query`; each carries its
+    id and its properties but those without a value (a vector tile has no null)."""
+    kept = features[:limit]
+    geometries = shapely.from_wkb([f.geometry for f in kept])
+    minx, _, _, maxy = tile.bounds()
+    scale = EXTENT / tile.size
+
+    def to_grid(coordinates: np.ndarray) -> np.ndarray:
+        x, y = _TO_MERCATOR.transform(coordinates[:, 0], coordinates[:, 1])
+        return np.column_stack(((np.asarray(x) - minx) * scale, (maxy - np.asarray(y)) * scale))
+
+    gridded = shapely.transform(geometries, to_grid)
+    clipped = shapely.clip_by_rect(gridded, -BUFFER, -BUFFER, EXTENT + BUFFER, EXTENT + BUFFER)
+    snapped = shapely.set_precision(clipped, 1.0)
+    encoded = [
+        {
+            "geometry": geometry,
+            "properties": {
+                ID_PROPERTY: feature.id,
+                **{k: v for k, v in feature.properties.items() if v is not None},
+            },
+        }
+        for feature, geometry in zip(kept, snapped, strict=True)
+        if geometry is not None and not geometry.is_empty
+    ]
+    if not encoded:
+        return VectorTile(b"", 0, len(features) > limit)
+    data = mapbox_vector_tile.encode(
+        [{"name": layer_name, "features": encoded}],
+        default_options={"extents": EXTENT, "y_coord_down": True},
+    )
+    return VectorTile(data, len(encoded), len(features) > limit)
+
+
+def postgis_tile_statement(
+    layer: SqlLayer, compiler: QueryCompiler, query: Query, tile: Tile, limit: int
+) -> Select:
+    """One statement answering a tile of a layer kept in PostGIS (`tile_query`'s `query`):
+    the tile (NULL when empty), how many features it holds, and how many rows reached it (at
+    most `limit`: one scan, no second pass to learn whether more would have; reaching the
+    limit counts as cut). The widened tile's box narrows through the GiST index;
+    `ST_AsMVTGeom` clips and snaps."""
+    assert isinstance(layer.spatial, PostGISColumn)
+    envelope = func.ST_TileEnvelope(tile.z, tile.x, tile.y)
+    geometry = func.ST_AsMVTGeom(
+        func.ST_Transform(layer.spatial.column, WEB_MERCATOR_SRID), envelope, EXTENT, BUFFER, True
+    )
+    fields = compiler.selected(query.properties)
+    reaching = (
+        select(
+            layer.id.label(ID_PROPERTY),
+            *(f.sql.label(f.name) for f in fields),
+            geometry.label(MVT_GEOMETRY),
+        )
+        .select_from(layer.source)
+        .where(layer.spatial.overlaps(query.bbox), compiler.where(replace(query, bbox=None)))
+        .limit(limit)
+        .subquery("t")
+    )
+    return select(
+        func.ST_AsMVT(literal_column(reaching.name), layer.meta.id, EXTENT, MVT_GEOMETRY).filter(
+            reaching.c[MVT_GEOMETRY].is_not(None)
+        ),
+        func.count(reaching.c[MVT_GEOMETRY]),
+        func.count(),
+    ).select_from(reaching)

@@ -1,0 +1,103 @@
+"""Vector tiles as the API serves them: which properties a tile carries, its entity tag, and the
+encoded tiles each process keeps in memory.
+
+A tile's ETag names everything its bytes follow from: the layer, its version and date (a
+publish, a rollback and a change set each serve another version), the tile, the request's
+filter parameters and the feature limit. It is the key of the memory cache too, so a new
+version is never answered from the old one's tiles; those simply age out (least recently used
+first, within `GEO_SERVICE_TILE_CACHE_BYTES`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import OrderedDict
+from collections.abc import Hashable
+from dataclasses import dataclass
+
+from .catalogue import ID_FIELD, LayerMeta
+from .query import Query
+from .store import Store
+from .store.mvt import VectorTile
+from .tilematrix import Tile
+
+NAME_FIELDS = ("name_vi", "name_en")
+ENTRY_BYTES = 200
+"""What one cached tile costs beside its bytes (key, record), counted against the budget."""
+
+
+def tile_properties(meta: LayerMeta) -> tuple[str, ...]:
+    """The fields a tile carries unless the request names its own `properties`: the names, and
+    every field that is not free text (numbers, dates, yes/no, coded values), which a map
+    styles, filters and labels by. Long texts (descriptions, addresses) stay in `/items`."""
+    return tuple(
+        spec.name
+        for spec in meta.fields
+        if spec.name != ID_FIELD
+        and (spec.name in NAME_FIELDS or spec.type != "string" or spec.codes)
+    )
+
+
+@dataclass(frozen=True)
+class ServedTile:
+    tile: VectorTile
+    etag: str | None
+    """None when the layer changed while the tile was made (it may be of either version)."""
+
+
+class TileCache:
+    """Encoded tiles by key, least recently used out first beyond `max_bytes`."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.bytes = 0
+        self._tiles: OrderedDict[Hashable, VectorTile] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable) -> VectorTile | None:
+        with self._lock:
+            tile = self._tiles.get(key)
+            if tile is not None:
+                self._tiles.move_to_end(key)
+            return tile
+
+    def put(self, key: Hashable, tile: VectorTile) -> None:
+        cost = len(tile.data) + ENTRY_BYTES
+        if cost > self.max_bytes:
+            return
+        with self._lock:
+            if key in self._tiles:
+                return
+            self._tiles[key] = tile
+            self.bytes += cost
+            while self.bytes > self.max_bytes:
+                _, gone = self._tiles.popitem(last=False)
+                self.bytes -= len(gone.data) + ENTRY_BYTES
+
+
+class VectorTiles:
+    """Tiles of the store's layers, at most `limit` features each, through the cache."""
+
+    def __init__(self, store: Store, limit: int, cache_bytes: int) -> None:
+        self.store = store
+        self.limit = limit
+        self.cache = TileCache(cache_bytes)
+
+    def etag(self, meta: LayerMeta, request: Hashable, tile: Tile) -> str:
+        """The tile's entity tag; `request` is the request's filter parameters as sent."""
+        named = repr((meta.id, meta.version, meta.updated, tile, self.limit, request))
+        return '"' + hashlib.sha256(named.encode()).hexdigest()[:32] + '"'
+
+    def tile(self, meta: LayerMeta, query: Query, request: Hashable, tile: Tile) -> ServedTile:
+        """The tile of `query` over the version `meta` describes."""
+        etag = self.etag(meta, request, tile)
+        cached = self.cache.get(etag)
+        if cached is not None:
+            return ServedTile(cached, etag)
+        made = self.store.tile(meta.id, query, tile, self.limit)
+        version = made.version if made.version is not None else self.store.layer(meta.id).version
+        if version != meta.version:
+            return ServedTile(made, None)  # published meanwhile: not the version tagged
+        self.cache.put(etag, made)
+        return ServedTile(made, etag)
