@@ -251,6 +251,7 @@ DATA: dict[str, str] = {
     "geo_service/sample/derived.py": "the sample's derived layer title per language",
     "geo_service/sample/projects.py": "the sample's synthetic projects",
     "geo_service/places.py": "Vietnamese administrative unit names",
+    "geo_service/facts.py": "distance targets named per language; the bilingual citation a site stores in distances_source",
     "geo_service/text.py": "folding Vietnamese letters for search",
     "geo_service/ingest/validate.py": "province names; mojibake of Vietnamese letters",
     "geo_service/doctor.py": "province names",
