@@ -104,6 +104,10 @@ _catalogue, _versions, _generations = (
     layer_generations.c,
 )
 _LISTED = _catalogue.archived_as.is_(None)
+_VERSIONS_WITH_TABLES = layer_catalogue.join(
+    layer_versions, _versions.layer_uid == _catalogue.uid
+).join(layer_generations, _generations.uid == _versions.generation)
+"""Each version of each layer beside the table holding its rows."""
 """A catalogue row of a layer in the catalogue (not archived)."""
 
 
@@ -243,18 +247,13 @@ class PostGISStore:
                 _generations.first_version,
                 _generations.head_version,
             )
-            .select_from(
-                layer_catalogue.join(layer_versions, _versions.layer_uid == _catalogue.uid).join(
-                    layer_generations, _generations.uid == _versions.generation
-                )
-            )
+            .select_from(_VERSIONS_WITH_TABLES)
             .where(_catalogue.id == layer_id, _LISTED, _versions.version == version)
         )
         row = self._read(layer_id, lambda connection: connection.execute(statement).first())
         if row is None:
             raise NotFound(
-                f"layer {layer_id!r} has no version {version} / "
-                f"lớp {layer_id!r} không có phiên bản {version}"
+                no_version("layer", layer_id, version, self.version_numbers(layer_id)).description
             )
         return _Served(*row)
 
@@ -728,11 +727,7 @@ class PostGISStore:
                 _versions.actor,
                 _versions.written,
             )
-            .select_from(
-                layer_catalogue.join(layer_versions, _versions.layer_uid == _catalogue.uid).join(
-                    layer_generations, _generations.uid == _versions.generation
-                )
-            )
+            .select_from(_VERSIONS_WITH_TABLES)
             .where(_catalogue.id == layer_id, _LISTED)
             .order_by(_versions.version)
         )
