@@ -14,6 +14,8 @@ from docx import Document
 from openpyxl import load_workbook
 from pypdf import PdfReader
 
+from geo_service.clock import today_in_vietnam
+from geo_service.dashboard.report import report_period
 from geo_service.locations import CHECKOUT_DIR
 from geo_service.pipeline.documents import EventDocument
 from geo_service.pipeline.projects import ProjectFilters
@@ -55,10 +57,15 @@ def fetch(client, fmt: str, lang: str = "vi", **headers) -> bytes:
     return response.content
 
 
+def report_end() -> str:
+    """The last day the report of YEAR counts: today in Vietnam, or the year's end."""
+    return report_period(YEAR, today_in_vietnam()).end.isoformat()
+
+
 def test_the_xlsx_has_a_sheet_per_section_with_real_numbers(client, editor):
     summary = client.get(
         "/dashboard/summary",
-        params={"from": f"{YEAR}-01-01", "to": "2026-12-01", "group_by": "investment_form"},
+        params={"from": f"{YEAR}-01-01", "to": report_end(), "group_by": "investment_form"},
     ).json()
     book = load_workbook(io.BytesIO(fetch(client, "xlsx", "en")))
     assert book.sheetnames == [
@@ -94,7 +101,7 @@ def test_the_xlsx_has_a_sheet_per_section_with_real_numbers(client, editor):
 
 def test_the_docx_and_pdf_hold_the_same_tables(client):
     summary = client.get(
-        "/dashboard/summary", params={"from": f"{YEAR}-01-01", "to": "2026-12-01"}
+        "/dashboard/summary", params={"from": f"{YEAR}-01-01", "to": report_end()}
     ).json()
     document = Document(io.BytesIO(fetch(client, "docx")))
     headings = [p.text for p in document.paragraphs if p.style.name.startswith("Heading")]

@@ -21,6 +21,8 @@ from typing import Any, NoReturn
 
 from sqlalchemy import ColumnElement, String, case, func, literal, select
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 
 from ..catalogue import ID_FIELD, FieldSpec, LayerMeta
 from ..clock import today_in_vietnam
@@ -104,13 +106,32 @@ def layer_fields(procedures: Procedures) -> list[FieldSpec]:
     return [specs[name] for name in (ID_FIELD, *LAYER_FIELDS)]
 
 
+class VietnamDate(FunctionElement):
+    """The date in Vietnam (UTC+7, no summer time) of a stored UTC timestamp
+    (`YYYY-MM-DDTHH:MM:SSZ`), as `YYYY-MM-DD`: what a reader there calls the day of a change."""
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(VietnamDate, "sqlite")
+def _vietnam_date_sqlite(element: VietnamDate, compiler: Any, **kw: Any) -> str:
+    return f"date({compiler.process(element.clauses, **kw)}, '+7 hours')"
+
+
+@compiles(VietnamDate, "postgresql")
+def _vietnam_date_postgresql(element: VietnamDate, compiler: Any, **kw: Any) -> str:
+    stamp = compiler.process(element.clauses, **kw)
+    return f"to_char(CAST({stamp} AS timestamp) + interval '7 hours', 'YYYY-MM-DD')"
+
+
 def describe(meta: LayerMeta, today: dt.date) -> SqlLayer:
     """Where each field of the collection is in the records database, as of `today`."""
     p, progress = projects.c, project_progress.c
     earliest = progress.earliest_open_planned
     columns: dict[str, ColumnElement] = {name: p[name] for name in LAYER_FIELDS if name in p}
     columns.update({name: progress[name] for name in PROGRESS_FIELDS})
-    columns["updated_at"] = func.substr(p.updated_at, 1, 10, type_=String)
+    columns["updated_at"] = VietnamDate(p.updated_at)
     columns["schedule"] = case(
         (earliest.is_(None), literal(None, String)),
         (earliest < today, literal("late", String)),

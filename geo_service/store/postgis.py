@@ -105,6 +105,10 @@ _catalogue, _versions, _generations = (
     layer_generations.c,
 )
 _LISTED = _catalogue.archived_as.is_(None)
+_VERSIONS_WITH_TABLES = layer_catalogue.join(
+    layer_versions, _versions.layer_uid == _catalogue.uid
+).join(layer_generations, _generations.uid == _versions.generation)
+"""Each version of each layer beside the table holding its rows."""
 """A catalogue row of a layer in the catalogue (not archived)."""
 
 
@@ -244,21 +248,13 @@ class PostGISStore:
                 _generations.first_version,
                 _generations.head_version,
             )
-            .select_from(
-                layer_catalogue.join(layer_versions, _versions.layer_uid == _catalogue.uid).join(
-                    layer_generations, _generations.uid == _versions.generation
-                )
-            )
+            .select_from(_VERSIONS_WITH_TABLES)
             .where(_catalogue.id == layer_id, _LISTED, _versions.version == version)
         )
         row = self._read(layer_id, lambda connection: connection.execute(statement).first())
         if row is None:
             raise NotFound(
-                _l(
-                    "layer {layer_id!r} has no version {version}",
-                    layer_id=layer_id,
-                    version=version,
-                )
+                no_version("layer", layer_id, version, self.version_numbers(layer_id)).description
             )
         return _Served(*row)
 
@@ -738,11 +734,7 @@ class PostGISStore:
                 _versions.actor,
                 _versions.written,
             )
-            .select_from(
-                layer_catalogue.join(layer_versions, _versions.layer_uid == _catalogue.uid).join(
-                    layer_generations, _generations.uid == _versions.generation
-                )
-            )
+            .select_from(_VERSIONS_WITH_TABLES)
             .where(_catalogue.id == layer_id, _LISTED)
             .order_by(_versions.version)
         )
