@@ -20,7 +20,7 @@ from geo_service.layer_frame import records_to_frame
 
 from .conftest import publish
 from .server import running_server
-from .test_map_browser import Watched, browser  # noqa: F401  (the browser fixture)
+from .test_map_browser import Watched
 
 PURPOSES = ["residential", "commercial_service", "production_business", "agriculture"]
 STATUSES = ["planned", "calling_investment", "operating"]
