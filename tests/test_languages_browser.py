@@ -188,23 +188,27 @@ def test_project_page_and_dashboard_in_each_language(checked, lang):
     checked.clean()
 
 
+FOCUSED = """e => {
+    const style = getComputedStyle(e);
+    return { id: e.id, tag: e.tagName, name: e.getAttribute("aria-label") || e.textContent.trim(),
+             outline: style.outlineStyle, outlineWidth: parseFloat(style.outlineWidth) };
+}"""
+
+
 def focused(page) -> dict:
-    return page.evaluate(
-        """() => {
-            const e = document.activeElement;
-            const style = getComputedStyle(e);
-            return { id: e.id, tag: e.tagName, name: e.getAttribute("aria-label") || e.textContent.trim(),
-                     outline: style.outlineStyle, outlineWidth: parseFloat(style.outlineWidth) };
-        }"""
-    )
+    return page.evaluate(f"() => ({FOCUSED})(document.activeElement)")
 
 
 def tab_to(page, predicate: str, limit: int = 80) -> dict:
-    """Press Tab until the focused element satisfies `predicate` (a JS function of it)."""
+    """Press Tab until the focused element satisfies `predicate` (a JS function of it); its
+    state is read in the same call, as the map may redraw (and refocus) between two calls."""
     for _ in range(limit):
         page.keyboard.press("Tab")
-        if page.evaluate(f"() => ({predicate})(document.activeElement)"):
-            return focused(page)
+        state = page.evaluate(
+            f"() => {{ const e = document.activeElement; return ({predicate})(e) ? ({FOCUSED})(e) : null; }}"
+        )
+        if state is not None:
+            return state
     raise AssertionError(f"Tab never reached {predicate}")
 
 

@@ -80,10 +80,11 @@ def drawn_paths(watched: Watched) -> int:
 
 
 def test_a_big_layer_is_drawn_from_vector_tiles_and_a_click_opens_its_card(
-    browser,  # noqa: F811
+    browser,
     tiles_base_url,
 ):
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    # the card's texts in Vietnamese (pages follow Accept-Language when the address names none)
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="vi-VN")
     try:
         watched = Watched(context.new_page(), tiles_base_url)
         tile_answers: list[tuple[str, int, str]] = []
