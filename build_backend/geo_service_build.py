@@ -9,6 +9,8 @@ map definitions and procedures are top-level folders of the checkout. So, around
   unpacked source archive), runs `npm ci` in a temporary folder from package-lock.json and
   copies only the files the pages load (`geo_service.maps.assets.bundle_files`) into
   `geo_service/bundled/assets/`;
+- `build_wheel` also compiles the gettext catalogues (`geo_service/i18n/catalogues.py`, with
+  Babel, a build requirement);
 - whatever it copied into the source tree is removed again afterwards (it is not committed);
 - an editable install (`pip install -e .`) is setuptools' own: a checkout uses its
   `node_modules` and folders in place.
@@ -122,6 +124,12 @@ def build_sdist(sdist_directory, config_settings=None):
         return build_meta.build_sdist(sdist_directory, config_settings)
 
 
+def _compile_catalogues(copied: list[Path]) -> None:
+    """The gettext catalogues' `.mo` and the pages' `messages.json` from the `.po` files (build
+    outputs, ignored by git, so left in place for a checkout that runs from its tree)."""
+    _module("geo_service/i18n/catalogues.py").compile_all(ROOT / "geo_service" / "locale")
+
+
 def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
-    with _staged(_stage_definitions, _stage_assets):
+    with _staged(_stage_definitions, _stage_assets, _compile_catalogues):
         return build_meta.build_wheel(wheel_directory, config_settings, metadata_directory)

@@ -16,6 +16,7 @@ from typing import Any, Literal
 from sqlalchemy import Row, insert, select, update
 
 from .clock import utc_now
+from .i18n import _l
 from .records import Records
 from .records.schema import audit_entries, tokens
 
@@ -53,7 +54,7 @@ class AdminStore:
     def create_token(self, role: Role, label: str = "") -> tuple[Token, str]:
         """A new token and its secret, which is not kept and cannot be shown again."""
         if role not in ROLES:
-            raise ValueError(f"role must be one of {', '.join(ROLES)}")
+            raise ValueError(_l("role must be one of {value}", value=", ".join(ROLES)))
         secret = "gst_" + secrets.token_urlsafe(32)
         token = Token(secrets.token_hex(4), role, label, utc_now(), None)
         with self.records.writing() as session:

@@ -35,6 +35,7 @@ from .api import (
 )
 from .api.errors import install_error_handlers
 from .api.heavy import HeavyExports
+from .api.language import RequestLanguage
 from .api.openapi30 import to_openapi_30
 from .api.security import SecurityHeaders
 from .dashboard.summary import Dashboard
@@ -113,6 +114,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         allow_headers=["*"],
     )
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(RequestLanguage)
     install_error_handlers(app)
     for router in (
         health.router,

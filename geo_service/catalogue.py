@@ -11,6 +11,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from .i18n import _l
+
 FieldType = Literal["string", "integer", "number", "date", "datetime", "boolean"]
 GeometryFamily = Literal["point", "line", "polygon"]
 DataQuality = Literal["authoritative", "indicative", "synthetic_demo"]
@@ -83,7 +85,13 @@ class LayerMeta(MetadataModel):
     @classmethod
     def _valid_id(cls, value: str) -> str:
         if not LAYER_ID_PATTERN.fullmatch(value):
-            raise ValueError(f"layer id {value!r} must match {LAYER_ID_PATTERN.pattern}")
+            raise ValueError(
+                _l(
+                    "layer id {value!r} must match {pattern}",
+                    value=value,
+                    pattern=LAYER_ID_PATTERN.pattern,
+                )
+            )
         return value
 
     def field(self, name: str) -> FieldSpec | None:

@@ -11,6 +11,7 @@ from pathlib import Path
 from .admin_store import ROLES
 from .catalogue import LAYER_ID_PATTERN
 from .exports.formats import FORMATS
+from .i18n import LANGUAGES, _l
 from .settings import Settings
 
 
@@ -18,8 +19,10 @@ def layer_id(text: str) -> str:
     """An argument that must be a whole layer id (no trailing newline, no path)."""
     if not LAYER_ID_PATTERN.fullmatch(text):
         raise argparse.ArgumentTypeError(
-            f"{text!r} is not a layer id: a lower-case letter, then at most 62 lower-case "
-            f"letters, digits or '_' / {text!r} không phải mã lớp hợp lệ"
+            _l(
+                "{text!r} is not a layer id: a lower-case letter, then at most 62 lower-case letters, digits or '_'",
+                text=text,
+            )
         )
     return text
 
@@ -600,7 +603,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--bbox", help="minLon,minLat,maxLon,maxLat")
     export.add_argument("--q", help="free text over names")
     export.add_argument("--crs", help="output CRS, e.g. EPSG:9206 (default WGS 84)")
-    export.add_argument("--lang", default="vi", choices=["vi", "en"], help="column header language")
+    export.add_argument("--lang", default="vi", choices=LANGUAGES, help="column header language")
     export.add_argument("--max-features", type=int, default=Settings().max_export)
     export.set_defaults(handler=cmd_export)
     importer = with_data_dir(
@@ -623,8 +626,7 @@ def build_parser() -> argparse.ArgumentParser:
     importer.add_argument(
         "--fields",
         help="JSON file mapping the file's columns and values to the kind's fields and codes: "
-        '{"fields": {"name_vi": "TEN_KCN"}, "values": {"status": {"Đang hoạt động": '
-        '"operating"}}} (a refused import prints the mapping it proposes)',
+        '{"fields": {"name_vi": "TEN_KCN"}, "values": {"status": {"HD": "operating"}}} (a refused import prints the mapping it proposes)',
     )
     importer.add_argument("--table", help="which table of a multi-table GeoPackage")
     importer.add_argument("--crs", help="the CRS of a file that declares none, e.g. EPSG:9206")
@@ -694,7 +696,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--year", type=int, required=True, help="the year reported on")
     report.add_argument("-o", "--output", required=True, help="file to write (.xlsx, .docx, .pdf)")
     report.add_argument("--format", choices=["xlsx", "docx", "pdf"], help="default: from the name")
-    report.add_argument("--lang", default="vi", choices=["vi", "en"])
+    report.add_argument("--lang", default="vi", choices=LANGUAGES)
     report.set_defaults(handler=cmd_report)
     projects = commands.add_parser("projects", help="pipeline projects: import, export, rebuild")
     project_actions = projects.add_subparsers(dest="action", required=True)

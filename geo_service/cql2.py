@@ -22,6 +22,7 @@ from shapely.errors import ShapelyError
 from shapely.geometry import box, shape
 
 from .errors import InvalidParameter
+from .i18n import _l
 from .query import (
     MAX_DEPTH,
     MAX_IN_TERMS,
@@ -78,8 +79,14 @@ def parse_filter(text: str | dict, lang: str | None = None) -> Expr:
     if lang == "cql2-json":
         return parse_cql2_json(text)
     if lang in LANGUAGES:
-        raise CQL2Error("a cql2-text filter is text, not a JSON object")
-    raise CQL2Error(f"filter-lang {lang!r} is not supported; use one of: {', '.join(LANGUAGES)}")
+        raise CQL2Error(_l("a cql2-text filter is text, not a JSON object"))
+    raise CQL2Error(
+        _l(
+            "filter-lang {lang!r} is not supported; use one of: {value}",
+            lang=lang,
+            value=", ".join(LANGUAGES),
+        )
+    )
 
 
 def _within_limits(parse: Callable[[], Expr]) -> Expr:
@@ -93,15 +100,21 @@ def _within_limits(parse: Callable[[], Expr]) -> Expr:
 
 def _too_deep(where: str) -> CQL2Error:
     return CQL2Error(
-        f"the expression nests deeper than {MAX_DEPTH} levels (parentheses, NOT, functions)"
-        f"{where} / biểu thức lồng nhau quá {MAX_DEPTH} cấp"
+        _l(
+            "the expression nests deeper than {max_depth} levels (parentheses, NOT, functions){where}",
+            max_depth=MAX_DEPTH,
+            where=where,
+        )
     )
 
 
 def _too_many_terms(count: int) -> CQL2Error:
     return CQL2Error(
-        f"an IN list has {count} values; at most {MAX_IN_TERMS} / "
-        f"danh sách IN tối đa {MAX_IN_TERMS} giá trị"
+        _l(
+            "an IN list has {count} values; at most {max_in_terms}",
+            count=count,
+            max_in_terms=MAX_IN_TERMS,
+        )
     )
 
 
@@ -138,7 +151,13 @@ def _tokenize(text: str) -> list[Token]:
         if match is None:
             found = text[position]
             problem = "unterminated quote" if found in "'\"" else f"unexpected {found!r}"
-            raise CQL2Error(f"CQL2 syntax error at position {position}: {problem}")
+            raise CQL2Error(
+                _l(
+                    "CQL2 syntax error at position {position}: {problem}",
+                    position=position,
+                    problem=problem,
+                )
+            )
         if match.lastgroup != "space":
             tokens.append(Token(match.lastgroup, match.group(), position))
         position = match.end()
@@ -177,7 +196,14 @@ class _TextParser:
     def fail(self, message: str) -> None:
         token = self.current
         found = "end of input" if token.kind == "end" else repr(token.text)
-        raise CQL2Error(f"CQL2 syntax error at position {token.position}: {message}, found {found}")
+        raise CQL2Error(
+            _l(
+                "CQL2 syntax error at position {position}: {message}, found {found}",
+                position=token.position,
+                message=message,
+                found=found,
+            )
+        )
 
     def nested(self, parse: Callable[[], T]) -> T:
         """Parse one level deeper (parentheses, NOT, a function's argument), at most MAX_DEPTH
@@ -192,7 +218,7 @@ class _TextParser:
     # -- grammar --
     def parse(self) -> Expr:
         if self.current.kind == "end":
-            raise CQL2Error("the filter is empty")
+            raise CQL2Error(_l("the filter is empty"))
         expr = self.disjunction()
         if self.current.kind != "end":
             self.fail("expected AND, OR or the end of the filter")
@@ -294,8 +320,12 @@ class _TextParser:
         text = token.text
         if len(text) > MAX_NUMBER_LENGTH:
             raise CQL2Error(
-                f"the number at position {token.position} has {len(text)} characters; at most "
-                f"{MAX_NUMBER_LENGTH} / số tại vị trí {token.position} quá dài"
+                _l(
+                    "the number at position {position} has {count} characters; at most {max_number_length}",
+                    position=token.position,
+                    count=len(text),
+                    max_number_length=MAX_NUMBER_LENGTH,
+                )
             )
         return sign * (int(text) if text.isdigit() else float(text))
 
@@ -319,7 +349,9 @@ class _TextParser:
         properties = [a for a in (first, second) if isinstance(a, Property)]
         geometries = [a for a in (first, second) if isinstance(a, GeometryLiteral)]
         if len(properties) != 1 or len(geometries) != 1:
-            raise CQL2Error(f"{name} needs one geometry property and one geometry literal")
+            raise CQL2Error(
+                _l("{name} needs one geometry property and one geometry literal", name=name)
+            )
         return SpatialPredicate(SPATIAL_FUNCTIONS[name], properties[0], geometries[0])  # type: ignore[arg-type]
 
     def spatial_argument(self) -> Property | GeometryLiteral:
@@ -363,7 +395,9 @@ class _TextParser:
         try:
             return wkt.loads(self.text[start:end])
         except (ShapelyError, ValueError) as exc:
-            raise CQL2Error(f"invalid geometry at position {start}: {exc}") from None
+            raise CQL2Error(
+                _l("invalid geometry at position {start}: {exc}", start=start, exc=exc)
+            ) from None
 
 
 def parse_cql2_text(text: str) -> Expr:
@@ -379,14 +413,20 @@ def parse_cql2_json(document: str | dict) -> Expr:
         try:
             document = strict_loads(document)
         except StrictJSONError as exc:
-            raise CQL2Error(f"the filter is not valid JSON: {exc}") from None
+            raise CQL2Error(_l("the filter is not valid JSON: {exc}", exc=exc)) from None
     return _within_limits(lambda: _json_predicate(document, 1))
 
 
 def _json_args(node: dict, count: int | None = None) -> list:
     args = node.get("args")
     if not isinstance(args, list) or (count is not None and len(args) != count):
-        raise CQL2Error(f"operator {node.get('op')!r} needs {count or 'a list of'} arguments")
+        raise CQL2Error(
+            _l(
+                "operator {value!r} needs {value2} arguments",
+                value=node.get("op"),
+                value2=count or "a list of",
+            )
+        )
     return args
 
 
@@ -396,13 +436,18 @@ def _json_predicate(node: Any, depth: int) -> Expr:
     if isinstance(node, bool):
         return Literal(node)
     if not isinstance(node, dict) or not isinstance(node.get("op"), str):
-        raise CQL2Error(f"expected a predicate object with 'op' and 'args', found {_shown(node)}")
+        raise CQL2Error(
+            _l(
+                "expected a predicate object with 'op' and 'args', found {value}",
+                value=_shown(node),
+            )
+        )
     op = node["op"]
     lowered = op.lower()
     if lowered in ("and", "or"):
         items = tuple(_json_predicate(a, depth + 1) for a in _json_args(node))
         if len(items) < 2:
-            raise CQL2Error(f"'{op}' needs at least two arguments")
+            raise CQL2Error(_l("'{op}' needs at least two arguments", op=op))
         return And(items) if lowered == "and" else Or(items)
     if lowered == "not":
         return Not(_json_predicate(_json_args(node, 1)[0], depth + 1))
@@ -418,7 +463,7 @@ def _json_predicate(node: Any, depth: int) -> Expr:
     if lowered == "in":
         value, items = _json_args(node, 2)
         if not isinstance(items, list) or not items:
-            raise CQL2Error("'in' needs a non-empty list as its second argument")
+            raise CQL2Error(_l("'in' needs a non-empty list as its second argument"))
         if len(items) > MAX_IN_TERMS:
             raise _too_many_terms(len(items))
         return In(_json_scalar(value, depth + 1), tuple(_json_scalar(i, depth + 1) for i in items))
@@ -429,9 +474,9 @@ def _json_predicate(node: Any, depth: int) -> Expr:
         properties = [a for a in arguments if isinstance(a, Property)]
         geometries = [a for a in arguments if isinstance(a, GeometryLiteral)]
         if len(properties) != 1 or len(geometries) != 1:
-            raise CQL2Error(f"'{op}' needs one geometry property and one geometry")
+            raise CQL2Error(_l("'{op}' needs one geometry property and one geometry", op=op))
         return SpatialPredicate(lowered, properties[0], geometries[0])  # type: ignore[arg-type]
-    raise CQL2Error(f"operator {op!r} is not supported")
+    raise CQL2Error(_l("operator {op!r} is not supported", op=op))
 
 
 def _json_scalar(node: Any, depth: int) -> Expr:
@@ -451,7 +496,9 @@ def _json_scalar(node: Any, depth: int) -> Expr:
                 raise _too_deep("")
             argument = _json_scalar(_json_args(node, 1)[0], depth + 1)
             return Function(node["op"].lower(), argument)
-    raise CQL2Error(f"expected a value, a property or CASEI/ACCENTI, found {_shown(node)}")
+    raise CQL2Error(
+        _l("expected a value, a property or CASEI/ACCENTI, found {value}", value=_shown(node))
+    )
 
 
 def _json_spatial_argument(node: Any) -> Property | GeometryLiteral:
@@ -463,9 +510,9 @@ def _json_spatial_argument(node: Any) -> Property | GeometryLiteral:
         try:
             geometry = shape(node)
         except Exception as exc:  # shapely raises many kinds for malformed GeoJSON
-            raise CQL2Error(f"invalid GeoJSON geometry: {_shown(exc)}") from None
+            raise CQL2Error(_l("invalid GeoJSON geometry: {value}", value=_shown(exc))) from None
         return GeometryLiteral(geometry)
-    raise CQL2Error(f"expected a property or a geometry, found {_shown(node)}")
+    raise CQL2Error(_l("expected a property or a geometry, found {value}", value=_shown(node)))
 
 
 # -- shared ----------------------------------------------------------------------------------
@@ -483,9 +530,9 @@ def _bbox(numbers: list) -> shapely.Geometry:
     if len(numbers) != 4 or not all(
         isinstance(n, int | float) and not isinstance(n, bool) for n in numbers
     ):
-        raise CQL2Error("BBOX needs 4 (or 6) numbers: minLon, minLat, maxLon, maxLat")
+        raise CQL2Error(_l("BBOX needs 4 (or 6) numbers: minLon, minLat, maxLon, maxLat"))
     if not all(math.isfinite(n) for n in numbers):
-        raise CQL2Error(f"BBOX {_shown(numbers)}: a coordinate is not finite")
+        raise CQL2Error(_l("BBOX {value}: a coordinate is not finite", value=_shown(numbers)))
     return box(*numbers)
 
 
@@ -496,7 +543,11 @@ def _temporal(kind: str, text: str, position: int | None) -> dt.date | dt.dateti
             return dt.date.fromisoformat(text)
         value = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise CQL2Error(f"invalid {kind.upper()} {text!r}{where}") from None
+        raise CQL2Error(
+            _l("invalid {value} {text!r}{where}", value=kind.upper(), text=text, where=where)
+        ) from None
     if value.tzinfo is None:
-        raise CQL2Error(f"TIMESTAMP {text!r}{where} needs a time zone, e.g. 'Z'")
+        raise CQL2Error(
+            _l("TIMESTAMP {text!r}{where} needs a time zone, e.g. 'Z'", text=text, where=where)
+        )
     return value

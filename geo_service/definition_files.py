@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Generic, TypeVar
 
 from .errors import ServiceError
+from .i18n import _l
 
 T = TypeVar("T")
 
@@ -46,8 +47,9 @@ class DefinitionFolders(Generic[T]):
         return definitions
 
 
-def check_unique(values: list[str], what: str) -> None:
-    """`ValueError` naming the values given more than once (`what`: "step codes", …)."""
+def check_unique(values: list[str], message: str) -> None:
+    """`ValueError` naming the values given more than once; `message` is a catalogue message
+    (`N_("step codes used twice: {value}")`) that names them as `{value}`."""
     repeated = sorted({v for v in values if values.count(v) > 1})
     if repeated:
-        raise ValueError(f"{what} used twice: {', '.join(repeated)}")
+        raise ValueError(_l(message, value=", ".join(repeated)))

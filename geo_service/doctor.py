@@ -18,6 +18,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from . import __version__
 from .errors import ServiceError
+from .i18n import LANGUAGES
+from .i18n.catalogues import DOMAIN, LOCALE_DIR
 from .records import Records, current_revision, database_url, head_revision
 from .settings import Settings
 from .store import Store
@@ -192,6 +194,21 @@ def check_assets(assets_dir: Path) -> Check:
     if missing:
         return Check("web assets", False, missing, assets_fix())
     return Check("web assets", True, f"{len(required_files())} scripts and styles in {assets_dir}")
+
+
+def check_catalogues(locale_dir: Path = LOCALE_DIR) -> Check:
+    """Each language's compiled catalogue (`.mo`) and pages' catalogue (`messages.json`):
+    without them every text would read in English."""
+    missing = [
+        f"{lang}/LC_MESSAGES/{DOMAIN}{suffix}"
+        for lang in LANGUAGES
+        for suffix in (".mo", ".json")
+        if not (locale_dir / lang / "LC_MESSAGES" / f"{DOMAIN}{suffix}").exists()
+    ]
+    if missing:
+        fix = "compile them: `scripts/catalogues.sh compile` in a checkout (a wheel carries them)"
+        return Check("catalogues", False, f"not compiled: {', '.join(missing)}", fix)
+    return Check("catalogues", True, f"{', '.join(LANGUAGES)} in {locale_dir}")
 
 
 def check_maps(maps_dir: Path) -> Check:
@@ -377,6 +394,7 @@ def run_checks(settings: Settings) -> list[Check]:
         check_raster_drivers(),
         *check_vn2000(),
         check_assets(settings.assets_dir),
+        check_catalogues(),
         check_maps(settings.maps_dir),
         check_procedures(settings.procedures_dir),
         check_kinds(settings.kinds_dir),

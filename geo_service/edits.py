@@ -28,11 +28,13 @@ from .errors import (
     PreconditionRequired,
     TooLarge,
     drafts_pending,
+    no_feature,
     not_found,
     not_newest,
     stale_feature,
 )
 from .facts import with_completeness
+from .i18n import _l
 from .ingest.features import check_feature
 from .ingest.validate import Report
 from .settings import Settings
@@ -111,15 +113,20 @@ class Editing:
         404, 409 or 412 from the store."""
         if len(edits) > self.settings.edit_max_changes:
             raise TooLarge(
-                f"{len(edits):,} changes in one change set; at most "
-                f"{self.settings.edit_max_changes:,} / quá nhiều thay đổi trong một lần gửi"
+                _l(
+                    "{count:,} changes in one change set; at most {limit:,}",
+                    count=len(edits),
+                    limit=self.settings.edit_max_changes,
+                )
             )
         unguarded = [e.feature_id for e in edits if e.op != "create" and e.if_match is None]
         if unguarded:
             raise PreconditionRequired(
-                "changing a feature needs the ETag it had when you read it (If-Match); missing "
-                f"for {', '.join(map(str, unguarded[:10]))} / thay đổi đối tượng cần ETag "
-                "(If-Match) của lần đọc trước",
+                _l(
+                    "changing a feature needs the ETag it had when you read it (If-Match); "
+                    "missing for {features}",
+                    features=", ".join(map(str, unguarded[:10])),
+                ),
                 extra={"features": unguarded[:100]},
             )
         draft = draft or self.settings.review_required
@@ -218,7 +225,7 @@ class Editing:
                 )
             )
         if not report.ok:
-            raise report.refusal("the edit", "thay đổi")
+            raise report.refusal("edit")
         return changes, report
 
     def _patched(self, layer_id: str, base: int, meta: LayerMeta, edit: Edit) -> dict[str, Any]:
@@ -228,16 +235,15 @@ class Editing:
         feature_id, patch = str(edit.feature_id), edit.body
         if not isinstance(patch, dict):
             raise InvalidParameter(
-                "an update is a JSON merge patch of the feature: an object such as "
-                '{"properties": {"status": "operating"}} / cập nhật phải là một đối tượng JSON'
+                _l(
+                    "an update is a JSON merge patch of the feature: an object such as {example}",
+                    example='{"properties": {"status": "operating"}}',
+                )
             )
         try:
             current = self.store.feature(layer_id, feature_id, base)
         except NotFound:
-            raise NotFound(
-                f"no feature {feature_id!r} in layer {layer_id!r} / "
-                f"không có đối tượng {feature_id!r} trong lớp {layer_id!r}"
-            ) from None
+            raise no_feature(feature_id, layer_id) from None
         etag = feature_etag(current)
         if edit.if_match not in (None, ANY) and edit.if_match != etag:
             raise stale_feature(feature_id, etag, str(edit.if_match))

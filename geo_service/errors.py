@@ -6,6 +6,8 @@ Each error carries an HTTP status and a stable `code`; the API turns any of them
 
 from __future__ import annotations
 
+from .i18n import N_, _l
+
 
 class ServiceError(Exception):
     status = 500
@@ -89,28 +91,69 @@ class UnsupportedMediaType(ServiceError):
     code = "UnsupportedMediaType"
 
 
-_VI = {"layer": "lớp", "raster": "lớp raster", "kind": "loại lớp"}
-"""The kinds of versioned item (`store.versioned`), as Vietnamese names them."""
+_NOT_FOUND = {
+    "layer": N_("no layer {id!r}"),
+    "raster": N_("no raster {id!r}"),
+    "kind": N_("no kind {id!r}"),
+}
+_MISSING = {
+    "layer": N_("no layer {id!r} (any more); create it with POST"),
+    "raster": N_("no raster {id!r} (any more); create it with POST"),
+    "kind": N_("no kind {id!r} (any more); create it with POST"),
+}
+_NO_VERSION = {
+    "layer": N_("layer {id!r} has no version {version}; it has {numbers}"),
+    "raster": N_("raster {id!r} has no version {version}; it has {numbers}"),
+    "kind": N_("kind {id!r} has no version {version}; it has {numbers}"),
+}
+_EXISTS = {
+    "layer": N_("layer {id!r} exists; send a new version with PUT"),
+    "raster": N_("raster {id!r} exists; send a new version with PUT"),
+    "kind": N_("kind {id!r} exists; send a new version with PUT"),
+}
+_NOT_NEWEST = {
+    "layer": N_(
+        "version {base} of layer {id!r} is no longer the newest ({newest} is): "
+        "read it again and resend"
+    ),
+    "raster": N_(
+        "version {base} of raster {id!r} is no longer the newest ({newest} is): "
+        "read it again and resend"
+    ),
+    "kind": N_(
+        "version {base} of kind {id!r} is no longer the newest ({newest} is): "
+        "read it again and resend"
+    ),
+}
+_DRAFTS_PENDING = {
+    "layer": N_(
+        "version {newest} of layer {id!r} is a draft (the version served is {served}): "
+        "publish it first, or send the changes as a draft too"
+    ),
+    "raster": N_(
+        "version {newest} of raster {id!r} is a draft (the version served is {served}): "
+        "publish it first, or send the changes as a draft too"
+    ),
+    "kind": N_(
+        "version {newest} of kind {id!r} is a draft (the version served is {served}): "
+        "publish it first, or send the changes as a draft too"
+    ),
+}
+"""The messages about a versioned item (`store.versioned`): a layer, a raster or a kind."""
 
 
 def not_found(what: str, item_id: str) -> NotFound:
     """The error for a layer or raster (`what`) that is not there."""
-    return NotFound(f"no {what} {item_id!r} / không có {_VI[what]} {item_id!r}")
+    return NotFound(_l(_NOT_FOUND[what], id=item_id))
 
 
 def missing(what: str, item_id: str) -> NotFound:
     """The error for a new version of a layer or raster that is not there (any more)."""
-    return NotFound(
-        f"no {what} {item_id!r} (any more); create it with POST / "
-        f"không có {_VI[what]} {item_id!r} (hoặc đã được lưu trữ); hãy tạo bằng POST"
-    )
+    return NotFound(_l(_MISSING[what], id=item_id))
 
 
 def no_version(what: str, item_id: str, version: int, numbers: list[int]) -> InvalidParameter:
-    return InvalidParameter(
-        f"{what} {item_id!r} has no version {version}; it has {numbers} / "
-        f"{_VI[what]} {item_id!r} không có phiên bản {version}"
-    )
+    return InvalidParameter(_l(_NO_VERSION[what], id=item_id, version=version, numbers=numbers))
 
 
 class NotNewest(Conflict):
@@ -119,31 +162,43 @@ class NotNewest(Conflict):
 
 def not_newest(what: str, item_id: str, base: int, newest: int) -> NotNewest:
     """The error for changes made over a version that is no longer the newest."""
-    return NotNewest(
-        f"version {base} of {what} {item_id!r} is no longer the newest ({newest} is): read it "
-        f"again and resend / phiên bản {base} của {_VI[what]} {item_id!r} không còn là mới nhất "
-        f"({newest}): hãy đọc lại và gửi lại"
-    )
+    return NotNewest(_l(_NOT_NEWEST[what], id=item_id, base=base, newest=newest))
 
 
 def drafts_pending(what: str, item_id: str, newest: int, served: int | None) -> Conflict:
     """The error for publishing changes over a draft: serving them would serve it unseen."""
-    return Conflict(
-        f"version {newest} of {what} {item_id!r} is a draft (the version served is {served}): "
-        "publish it first, or send the changes as a draft too / phiên bản "
-        f"{newest} của {_VI[what]} {item_id!r} là bản nháp (đang phục vụ {served}): hãy công bố "
-        "nó trước, hoặc gửi thay đổi dưới dạng bản nháp"
-    )
+    return Conflict(_l(_DRAFTS_PENDING[what], id=item_id, newest=newest, served=served))
 
 
 def stale_feature(feature_id: str, etag: str, sent: str) -> PreconditionFailed:
     """The error for a change to a feature whose ETag is no longer the one the editor sent."""
     return PreconditionFailed(
-        f'feature {feature_id!r} has changed since it was read (ETag "{etag}", not '
-        f'"{sent}"); read it again / đối tượng {feature_id!r} đã thay đổi từ lúc được đọc; '
-        "hãy đọc lại",
+        _l(
+            'feature {id!r} has changed since it was read (ETag "{etag}", not "{sent}"); '
+            "read it again",
+            id=feature_id,
+            etag=etag,
+            sent=sent,
+        ),
         extra={"feature": feature_id, "etag": etag},
     )
+
+
+def no_feature(feature_id: str, layer_id: str) -> NotFound:
+    """The error for a change to a feature the layer does not have."""
+    return NotFound(_l("no feature {id!r} in layer {layer!r}", id=feature_id, layer=layer_id))
+
+
+def feature_exists(feature_id: str) -> Conflict:
+    """The error for creating a feature the layer has: it is replaced or updated instead."""
+    return Conflict(
+        _l("feature {id!r} exists; replace it with PUT or update it with PATCH", id=feature_id)
+    )
+
+
+def changed_twice(feature_id: str) -> InvalidParameter:
+    """The error for a change set that changes one feature more than once."""
+    return InvalidParameter(_l("feature {id!r} is changed twice in one change set", id=feature_id))
 
 
 def check_existence(what: str, item_id: str, exists: bool, new: bool | None) -> None:
@@ -151,9 +206,6 @@ def check_existence(what: str, item_id: str, exists: bool, new: bool | None) -> 
     does, exist (404); `new` None accepts either. Asked early to spare the work, and always
     again under the item's lock, where the answer holds."""
     if new is True and exists:
-        raise Conflict(
-            f"{what} {item_id!r} exists; send a new version with PUT / "
-            f"{_VI[what]} {item_id!r} đã có; hãy gửi phiên bản mới bằng PUT"
-        )
+        raise Conflict(_l(_EXISTS[what], id=item_id))
     if new is False and not exists:
         raise missing(what, item_id)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import InvalidParameter, not_found
+from .i18n import _l
 from .kinds import Kind, Kinds, kind_from_document, load_kinds
 from .store.versioned import VersionedFolder
 
@@ -56,14 +57,12 @@ class KindRegistry:
         """A definition sent for `kind_id`, checked against the common fields; 400 naming the
         problem and where it is."""
         if not isinstance(document, dict):
-            raise InvalidParameter(
-                "a kind's definition is a JSON object / định nghĩa loại lớp phải là đối tượng JSON"
-            )
+            raise InvalidParameter(_l("a kind's definition is a JSON object"))
         try:
             return kind_from_document(kind_id, document, self.current().common, "request", None)
         except ValueError as exc:
             raise InvalidParameter(
-                f"kind {kind_id!r}: {exc} / định nghĩa loại {kind_id!r} không hợp lệ: {exc}"
+                _l("kind {kind!r} is not valid: {exc}", kind=kind_id, exc=exc)
             ) from None
 
     def put(self, kind: Kind, actor: str) -> Kind:

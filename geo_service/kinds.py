@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from .catalogue import ID_FIELD, LAYER_ID_PATTERN, FieldSpec, FieldType, GeometryFamily
 from .definition_files import DefinitionFolders, check_unique
 from .errors import InvalidParameter, NotFound, ServiceError
+from .i18n import N_, _l
 
 COMMON_FILE = "common.toml"
 FIELD_NAME = r"^[a-z][a-z0-9_]{0,62}$"
@@ -69,7 +70,7 @@ class KindField(Strict):
         if self.codes is not None:
             if self.type != "string":
                 raise ValueError("a code list belongs to a field of type string")
-            check_unique([c.code for c in self.codes], "codes")
+            check_unique([c.code for c in self.codes], N_("codes used twice: {value}"))
         return self
 
     def spec(self) -> FieldSpec:
@@ -78,7 +79,7 @@ class KindField(Strict):
 
 
 def _unique_names(fields: tuple[KindField, ...]) -> None:
-    check_unique([f.name for f in fields], "field names")
+    check_unique([f.name for f in fields], N_("field names used twice: {value}"))
 
 
 class CommonFields(Strict):
@@ -165,8 +166,7 @@ class Kinds:
         if kind is None:
             known = ", ".join(sorted(self.kinds))
             raise NotFound(
-                f"kind {kind_id!r} is unknown; use one of {known} / "
-                f"loại {kind_id!r} không có; hãy dùng một trong {known}"
+                _l("kind {kind!r} is unknown; use one of {value}", kind=kind_id, value=known)
             )
         return kind
 
@@ -269,7 +269,10 @@ def read_kinds(folder: Path) -> tuple[Kinds | None, list[str]]:
 _folders = DefinitionFolders(
     read_kinds,
     lambda problems: InvalidKinds(
-        "the layer kinds are not valid (run `geo-service kinds`): " + "; ".join(problems)
+        _l(
+            "the layer kinds are not valid (run `geo-service kinds`): {problems}",
+            problems="; ".join(problems),
+        )
     ),
 )
 
@@ -288,5 +291,11 @@ def fields_for_kind(kind: str, kinds: Kinds | None = None) -> list[FieldSpec]:
 
         kinds = load_kinds(Settings().kinds_dir)
     if kind not in kinds.kinds:
-        raise KeyError(f"unknown layer kind {kind!r}; known: {', '.join(sorted(kinds.kinds))}")
+        raise KeyError(
+            _l(
+                "unknown layer kind {kind!r}; known: {value}",
+                kind=kind,
+                value=", ".join(sorted(kinds.kinds)),
+            )
+        )
     return kinds.fields_for(kind)

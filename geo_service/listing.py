@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pydantic import ValidationError
 
 from .errors import LayerUnavailable
+from .i18n import _l
 
 log = logging.getLogger(__name__)
 _logged: set[tuple[str, str, str]] = set()
@@ -55,9 +56,12 @@ def unreadable(kind: str, item_id: str, exc: BaseException) -> LayerUnavailable:
     if first:
         log.error("%s %r cannot be read and is left out: %s", kind, item_id, detail)
     return LayerUnavailable(
-        f"{kind} {item_id!r} cannot be read ({detail}); it is left out until GIS staff publish "
-        f"a new version or archive it / không đọc được lớp {item_id!r}; lớp được bỏ qua cho đến "
-        "khi có phiên bản mới hoặc được lưu trữ"
+        _l(
+            "{kind} {item_id!r} cannot be read ({detail}); it is left out until GIS staff publish a new version or archive it",
+            kind=kind,
+            item_id=item_id,
+            detail=detail,
+        )
     )
 
 

@@ -22,6 +22,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from .errors import InvalidParameter
+from .i18n import _l
 from .strict_json import StrictJSONError, check_text
 
 Scalar = str | int | float | bool | dt.date | dt.datetime | None
@@ -65,7 +66,7 @@ class Literal:
         if isinstance(value, int) and not isinstance(value, bool):
             check_integer(value)
         elif isinstance(value, float) and not math.isfinite(value):
-            raise InvalidParameter(f"the number {value} is not finite / số {value} không hữu hạn")
+            raise InvalidParameter(_l("the number {value} is not finite", value=value))
         elif isinstance(value, str):
             try:
                 check_text(value, repr(value)[:40])
@@ -81,10 +82,7 @@ class GeometryLiteral:
 
     def __post_init__(self) -> None:
         if not np.isfinite(shapely.get_coordinates(self.geometry)).all():
-            raise InvalidParameter(
-                "a geometry has coordinates that are not finite numbers / "
-                "hình học có toạ độ không phải số hữu hạn"
-            )
+            raise InvalidParameter(_l("a geometry has coordinates that are not finite numbers"))
 
 
 @dataclass(frozen=True)
@@ -206,13 +204,19 @@ class Query:
             check_search_text(self.text)
         if len(self.sortby) > MAX_SORT_KEYS:
             raise InvalidParameter(
-                f"sortby names {len(self.sortby)} properties; at most {MAX_SORT_KEYS} / "
-                f"sortby tối đa {MAX_SORT_KEYS} thuộc tính"
+                _l(
+                    "sortby names {count} properties; at most {max_sort_keys}",
+                    count=len(self.sortby),
+                    max_sort_keys=MAX_SORT_KEYS,
+                )
             )
         if self.properties is not None and len(self.properties) > MAX_PROPERTIES:
             raise InvalidParameter(
-                f"properties names {len(self.properties)} properties; at most {MAX_PROPERTIES} / "
-                f"properties tối đa {MAX_PROPERTIES} tên"
+                _l(
+                    "properties names {count} properties; at most {max_properties}",
+                    count=len(self.properties),
+                    max_properties=MAX_PROPERTIES,
+                )
             )
         for name, number in (("limit", self.limit), ("offset", self.offset)):
             if number is not None:
@@ -226,8 +230,13 @@ def check_integer(value: int, what: str = "") -> int:
         digits = int(value.bit_length() * math.log10(2)) + 1
         shown = str(value) if digits <= 40 else f"of about {digits} digits"
         raise InvalidParameter(
-            f"{what + ': ' if what else ''}the integer {shown} is outside the 64-bit range "
-            f"{MIN_INTEGER}..{MAX_INTEGER} / số nguyên nằm ngoài phạm vi 64 bit"
+            _l(
+                "{value}the integer {shown} is outside the 64-bit range {min_integer}..{max_integer}",
+                value=what + ": " if what else "",
+                shown=shown,
+                min_integer=MIN_INTEGER,
+                max_integer=MAX_INTEGER,
+            )
         )
     return value
 
@@ -240,13 +249,19 @@ def check_search_text(text: str) -> str:
         raise InvalidParameter(str(exc)) from None
     if len(text) > MAX_TEXT_LENGTH:
         raise InvalidParameter(
-            f"q has {len(text)} characters; at most {MAX_TEXT_LENGTH} / "
-            f"q tối đa {MAX_TEXT_LENGTH} ký tự"
+            _l(
+                "q has {count} characters; at most {max_text_length}",
+                count=len(text),
+                max_text_length=MAX_TEXT_LENGTH,
+            )
         )
     if len(text.split()) > MAX_TEXT_WORDS:
         raise InvalidParameter(
-            f"q has {len(text.split())} words; at most {MAX_TEXT_WORDS} / "
-            f"q tối đa {MAX_TEXT_WORDS} từ"
+            _l(
+                "q has {count} words; at most {max_text_words}",
+                count=len(text.split()),
+                max_text_words=MAX_TEXT_WORDS,
+            )
         )
     return text
 
@@ -265,13 +280,14 @@ def check_filter(expr: Expr | None) -> Expr | None:
             deepest = max(deepest, depth)
         if nodes > MAX_NODES:
             raise InvalidParameter(
-                f"the expression has more than {MAX_NODES} elements (properties, values, "
-                f"operators) / biểu thức có quá {MAX_NODES} phần tử"
+                _l(
+                    "the expression has more than {max_nodes} elements (properties, values, operators)",
+                    max_nodes=MAX_NODES,
+                )
             )
         if deepest > MAX_DEPTH:
             raise InvalidParameter(
-                f"the expression nests deeper than {MAX_DEPTH} levels / "
-                f"biểu thức lồng nhau quá {MAX_DEPTH} cấp"
+                _l("the expression nests deeper than {max_depth} levels", max_depth=MAX_DEPTH)
             )
         pending.extend((child, depth + 1) for child in _children(node))
     return expr

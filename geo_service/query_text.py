@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from .catalogue import FieldSpec, LayerMeta
 from .cql2 import CQL2Error, parse_filter
 from .errors import InvalidParameter
+from .i18n import _l
 from .query import (
     BBox,
     Between,
@@ -63,22 +64,35 @@ def parse_bbox(text: str) -> BBox:
     try:
         numbers = [float(v) for v in text.split(",")]
     except ValueError:
-        raise InvalidParameter(f"bbox {text!r} must be comma-separated numbers") from None
+        raise InvalidParameter(
+            _l("bbox {text!r} must be comma-separated numbers", text=text)
+        ) from None
     if len(numbers) == 6:
         numbers = [numbers[0], numbers[1], numbers[3], numbers[4]]
     if len(numbers) != 4 or not all(math.isfinite(n) for n in numbers):
-        raise InvalidParameter(f"bbox {text!r} must be minLon,minLat,maxLon,maxLat")
+        raise InvalidParameter(_l("bbox {text!r} must be minLon,minLat,maxLon,maxLat", text=text))
     minx, miny, maxx, maxy = numbers
     if not (-180 <= minx <= 180 and -180 <= maxx <= 180 and -90 <= miny <= maxy <= 90):
-        raise InvalidParameter(f"bbox {text!r} is outside longitude -180..180, latitude -90..90")
+        raise InvalidParameter(
+            _l("bbox {text!r} is outside longitude -180..180, latitude -90..90", text=text)
+        )
     if minx > maxx:
-        raise InvalidParameter(f"bbox {text!r}: minimum longitude is greater than maximum")
+        raise InvalidParameter(
+            _l("bbox {text!r}: minimum longitude is greater than maximum", text=text)
+        )
     return minx, miny, maxx, maxy
 
 
 def check_crs84(name: str, value: str | None) -> None:
     if value is not None and value not in CRS84_ALIASES:
-        raise InvalidParameter(f"{name} {value!r} is not supported; use {CRS84}")
+        raise InvalidParameter(
+            _l(
+                "{name} {value!r} is not supported; use {crs84}",
+                name=name,
+                value=value,
+                crs84=CRS84,
+            )
+        )
 
 
 def parse_sortby(text: str | None) -> tuple[SortKey, ...]:
@@ -90,7 +104,7 @@ def parse_sortby(text: str | None) -> tuple[SortKey, ...]:
         descending = item.startswith("-")
         name = item.lstrip("+-").strip()
         if not name:
-            raise InvalidParameter(f"sortby item {item!r} names no property")
+            raise InvalidParameter(_l("sortby item {item!r} names no property", item=item))
         keys.append(SortKey(name, descending))
     return tuple(keys)
 
@@ -108,7 +122,7 @@ def parse_datetime(text: str) -> Expr | None:
                 return dt.date.fromisoformat(value).isoformat()
             except ValueError:
                 raise InvalidParameter(
-                    f"datetime {text!r} is not an RFC 3339 date or interval"
+                    _l("datetime {text!r} is not an RFC 3339 date or interval", text=text)
                 ) from None
 
     field = Property("updated_at")
@@ -133,13 +147,15 @@ def coerce_value(spec: FieldSpec, text: str) -> Any:
         if spec.type == "number" and math.isfinite(number := float(text)):
             return number
         if spec.type == "number":
-            raise ValueError("not a finite number")
+            raise ValueError(_l("not a finite number"))
         if spec.type == "boolean":
             return {"true": True, "false": False, "1": True, "0": False}[text.lower()]
         if spec.type == "date":
             return dt.date.fromisoformat(text)
     except (ValueError, KeyError):
-        raise InvalidParameter(f"{spec.name}={text!r}: expected a {spec.type}") from None
+        raise InvalidParameter(
+            _l("{name}={text!r}: expected a {type}", name=spec.name, text=text, type=spec.type)
+        ) from None
     return text
 
 
@@ -207,8 +223,12 @@ def build_query(
         spec = meta.field(name)
         if spec is None:
             raise InvalidParameter(
-                f"unknown parameter {name!r}; use one of {sorted(RESERVED)} "
-                f"or a queryable property: {', '.join(meta.field_names)}"
+                _l(
+                    "unknown parameter {name!r}; use one of {value} or a queryable property: {value2}",
+                    name=name,
+                    value=sorted(RESERVED),
+                    value2=", ".join(meta.field_names),
+                )
             )
         equality.append(Comparison("=", Property(name), Literal(coerce_value(spec, value))))
     if limit is None:

@@ -18,6 +18,7 @@ from typing import Any
 
 from .admin_store import ROLES, AdminStore, Token
 from .errors import Forbidden, InvalidParameter, not_found
+from .i18n import Text, _l, render
 from .settings import Settings
 from .store import Store
 from .store.changes import FeatureDiff
@@ -54,7 +55,7 @@ class Review:
         self.admin = admin
         self.settings = settings
 
-    def objection(self, token: Token, layer_id: str, version: int) -> str | None:
+    def objection(self, token: Token, layer_id: str, version: int) -> Text | None:
         """Why `token` may not serve `version` of the layer, or None if it may."""
         if not self.settings.review_required:
             return None
@@ -62,15 +63,15 @@ class Review:
         if served is not None and version <= served:
             return None
         if ROLES.index(token.role) < ROLES.index("reviewer"):
-            return (
-                f"review is required: publishing needs a reviewer or an admin; this token is "
-                f"an {token.role}'s / cần người duyệt (reviewer) hoặc quản trị để công bố"
+            return _l(
+                "review is required: publishing needs a reviewer or an admin; this token is "
+                "an {role}'s",
+                role=token.role,
             )
         authors = self._authors(layer_id, served, version)
         if actor_of(token) in authors:
-            return (
-                "review is required: another reviewer must publish a draft you made (part of) / "
-                "cần người khác duyệt bản nháp do chính bạn tạo"
+            return _l(
+                "review is required: another reviewer must publish a draft you made (part of)"
             )
         return None
 
@@ -98,7 +99,11 @@ class Review:
         version = numbers[-1] if version is None else version
         if version not in numbers:
             raise InvalidParameter(
-                f"layer {layer_id!r} has no version {version} / lớp không có phiên bản {version}"
+                _l(
+                    "layer {layer_id!r} has no version {version}",
+                    layer_id=layer_id,
+                    version=version,
+                )
             )
         details = {"version": version, "comment": text}
         self.admin.record(actor_of(token), "layer.review_comment", layer_id, details)
@@ -112,8 +117,11 @@ class Review:
         newest = summaries[-1].number
         if served == newest:
             raise InvalidParameter(
-                f"layer {layer_id!r} has no draft newer than the version served / "
-                f"{layer_id!r} không có bản nháp mới hơn phiên bản đang phục vụ"
+                _l(
+                    "{kind} {item_id!r} has no draft newer than the version served",
+                    kind="layer",
+                    item_id=layer_id,
+                )
             )
         pending = [s for s in summaries if s.number > (served or 0)]
         numbers = {s.number for s in pending}
@@ -137,7 +145,7 @@ class Review:
             "review": {
                 "required": self.settings.review_required,
                 "may_publish": objection is None,
-                **({"why_not": objection} if objection else {}),
+                **({"why_not": render(objection)} if objection else {}),
             },
             "versions": [
                 {

@@ -16,6 +16,7 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from .i18n import _l
 from .locations import ASSETS_IN_CHECKOUT, default_folder
 
 ENV_PREFIX = "GEO_SERVICE_"
@@ -262,7 +263,10 @@ class Settings(BaseSettings):
                 ipaddress.ip_network(value, strict=False)
             except ValueError:
                 raise ValueError(
-                    f"trusted proxy {value!r} is not an IP address or network (e.g. 10.0.0.0/8)"
+                    _l(
+                        "trusted proxy {value!r} is not an IP address or network (e.g. 10.0.0.0/8)",
+                        value=value,
+                    )
                 ) from None
         return values
 

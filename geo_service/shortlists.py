@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from . import clock
 from .errors import Forbidden, NotFound, ServiceError, TooLarge, Unauthorized
+from .i18n import _l
 from .records import Records
 from .records.schema import shortlist_items, shortlists
 
@@ -132,8 +133,11 @@ class ShortlistStore:
         if row.used_at < self._expired_before():
             days = self.expiry.days
             raise ShortlistExpired(
-                f"shortlist {shortlist_id!r} was not used for {days} days and has been removed "
-                f"/ danh sách không được dùng trong {days} ngày nên đã bị xóa"
+                _l(
+                    "shortlist {id!r} was not used for {days} days and has been removed",
+                    id=shortlist_id,
+                    days=days,
+                )
             )
         return row
 
@@ -141,19 +145,19 @@ class ShortlistStore:
     def _check_key(row: Row, key: str | None) -> None:
         if not key:
             raise Unauthorized(
-                "changing a shortlist needs its edit key in the X-Shortlist-Key header / "
-                "cần khóa sửa trong tiêu đề X-Shortlist-Key"
+                _l("changing a shortlist needs its edit key in the X-Shortlist-Key header")
             )
         if not hmac.compare_digest(row.key_hash, _hash(key)):
-            raise Forbidden(
-                "the edit key does not match this shortlist / khóa sửa không khớp danh sách"
-            )
+            raise Forbidden(_l("the edit key does not match this shortlist"))
 
     def _check_size(self, items: list[ItemRef]) -> None:
         if len(items) > self.max_items:
             raise TooLarge(
-                f"a shortlist holds at most {self.max_items} items, this one would have {len(items)} / "
-                f"danh sách tối đa {self.max_items} mục"
+                _l(
+                    "a shortlist holds at most {most} items, this one would have {count}",
+                    most=self.max_items,
+                    count=len(items),
+                )
             )
 
     def create(
@@ -251,7 +255,7 @@ class ShortlistStore:
 
 
 def _no_shortlist(shortlist_id: str) -> NotFound:
-    return NotFound(f"no shortlist {shortlist_id!r} / không có danh sách {shortlist_id!r}")
+    return NotFound(_l("no shortlist {id!r}", id=shortlist_id))
 
 
 def _write_items(session: Session, shortlist_id: str, items: list[ItemRef]) -> None:

@@ -12,6 +12,8 @@ import json
 import math
 from typing import Any
 
+from .i18n import _l
+
 MAX_DEPTH = 64
 """Deepest nesting of arrays and objects accepted."""
 MAX_INTEGER_DIGITS = 30
@@ -23,21 +25,24 @@ class StrictJSONError(ValueError):
 
 
 def _refuse_constant(name: str) -> Any:
-    raise StrictJSONError(f"{name} is not a JSON number / {name} không phải số JSON hợp lệ")
+    raise StrictJSONError(_l("{name} is not a JSON number", name=name))
 
 
 def _finite_float(text: str) -> float:
     value = float(text)
     if not math.isfinite(value):
-        raise StrictJSONError(f"the number {text[:40]} is too large / số {text[:40]} quá lớn")
+        raise StrictJSONError(_l("the number {value} is too large", value=text[:40]))
     return value
 
 
 def _integer(text: str) -> int:
     if len(text.lstrip("-")) > MAX_INTEGER_DIGITS:
         raise StrictJSONError(
-            f"an integer of {len(text)} digits is too long (at most {MAX_INTEGER_DIGITS}) / "
-            f"số nguyên quá dài (tối đa {MAX_INTEGER_DIGITS} chữ số)"
+            _l(
+                "an integer of {count} digits is too long (at most {max_integer_digits})",
+                count=len(text),
+                max_integer_digits=MAX_INTEGER_DIGITS,
+            )
         )
     return int(text)
 
@@ -45,7 +50,7 @@ def _integer(text: str) -> int:
 def _check(value: Any, depth: int, path: str) -> None:
     if depth > MAX_DEPTH:
         raise StrictJSONError(
-            f"nesting deeper than {MAX_DEPTH} levels at {path} / lồng quá {MAX_DEPTH} cấp"
+            _l("nesting deeper than {max_depth} levels at {path}", max_depth=MAX_DEPTH, path=path)
         )
     if isinstance(value, str):
         check_text(value, path)
@@ -64,8 +69,7 @@ def check_text(text: str, where: str = "$") -> str:
         text.encode("utf-8")
     except UnicodeEncodeError:
         raise StrictJSONError(
-            f"text at {where} holds a lone surrogate, which is not Unicode text / "
-            f"văn bản tại {where} chứa ký tự không hợp lệ"
+            _l("text at {where} holds a lone surrogate, which is not Unicode text", where=where)
         ) from None
     return text
 
@@ -80,9 +84,9 @@ def loads(text: str | bytes) -> Any:
         raise
     except RecursionError:
         raise StrictJSONError(
-            f"nesting deeper than {MAX_DEPTH} levels / lồng quá {MAX_DEPTH} cấp"
+            _l("nesting deeper than {max_depth} levels", max_depth=MAX_DEPTH)
         ) from None
     except (ValueError, UnicodeDecodeError) as exc:
-        raise StrictJSONError(f"not valid JSON: {exc} / không phải JSON hợp lệ") from None
+        raise StrictJSONError(_l("not valid JSON: {exc}", exc=exc)) from None
     _check(value, 0, "$")
     return value

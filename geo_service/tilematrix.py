@@ -11,6 +11,7 @@ from typing import Any
 from pyproj import Transformer
 
 from .errors import NotFound
+from .i18n import _l
 
 TILE_MATRIX_SET = "WebMercatorQuad"
 TILE_MATRIX_SET_URI = "http://www.opengis.net/def/tilematrixset/OGC/1.0/WebMercatorQuad"
@@ -41,13 +42,22 @@ class Tile:
         such tile."""
         if not 0 <= z <= MAX_ZOOM:
             raise NotFound(
-                f"no tile matrix {z} in {TILE_MATRIX_SET}: zoom is 0–{MAX_ZOOM} / "
-                f"không có mức thu phóng {z}: chỉ 0–{MAX_ZOOM}"
+                _l(
+                    "no tile matrix {z} in {tms}: zoom is 0–{max_zoom}",
+                    z=z,
+                    tms=TILE_MATRIX_SET,
+                    max_zoom=MAX_ZOOM,
+                )
             )
         if not (0 <= x < 2**z and 0 <= y < 2**z):
             raise NotFound(
-                f"no tile {z}/{x}/{y}: at zoom {z} columns and rows are 0–{2**z - 1} / "
-                f"không có ô {z}/{x}/{y}: ở mức {z}, cột và hàng từ 0 đến {2**z - 1}"
+                _l(
+                    "no tile {z}/{x}/{y}: at zoom {z} columns and rows are 0–{last}",
+                    z=z,
+                    x=x,
+                    y=y,
+                    last=2**z - 1,
+                )
             )
         return cls(z, x, y)
 

@@ -21,3 +21,5 @@ if [ ! -f "$STAMP" ] || ! cmp -s "$ROOT/package-lock.json" "$STAMP"; then
   (cd "$ROOT" && npm ci --no-audit --no-fund --loglevel=error)
   cp "$ROOT/package-lock.json" "$STAMP"
 fi
+# the gettext catalogues' compiled forms (.mo, and messages.json for the pages' scripts)
+"$VENV/bin/python" -c "from geo_service.i18n.catalogues import compile_all; compile_all()"

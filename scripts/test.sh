@@ -9,16 +9,18 @@ if [ ! -x /usr/bin/chromium ]; then
   echo "installing Chromium (Debian package) for the browser tests" >&2
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 fi
+# The browser tests look at pages in Japanese, Korean and Chinese: Debian's Noto CJK fonts draw
+# them (without, Chromium shows boxes).
 # The records tests run on PostgreSQL too (a throwaway cluster they start themselves), and
 # later work needs PostGIS in it: Debian's packages, installed when missing.
 missing=()
-for package in postgresql-15 postgresql-15-postgis-3; do
+for package in postgresql-15 postgresql-15-postgis-3 fonts-noto-cjk; do
   if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
     missing+=("$package")
   fi
 done
 if [ "${#missing[@]}" -gt 0 ]; then
-  echo "installing ${missing[*]} (Debian packages) for the records tests" >&2
+  echo "installing ${missing[*]} (Debian packages) for the records and browser tests" >&2
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi

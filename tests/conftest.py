@@ -417,3 +417,23 @@ def editor(pipeline_dir: Path, records_url: str) -> dict[str, str]:
 @pytest.fixture
 def admin(pipeline_dir: Path, records_url: str) -> dict[str, str]:
     return bearer(staff_token(pipeline_dir, "admin", "admin", records_url))
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium driven by Playwright, shared by every browser test of the session."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not CHROMIUM.exists():
+        pytest.fail(
+            "Debian's chromium is missing: `apt-get install -y chromium` (scripts/test.sh does)"
+        )
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        yield browser
+        browser.close()

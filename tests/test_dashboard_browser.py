@@ -10,10 +10,11 @@ import urllib.request
 
 import pytest
 
+from .conftest import CHROMIUM
 from .dashboard_data import random_enquiries, random_pipeline
 from .pipeline_app import pipeline_client
 from .server import running_server
-from .test_map_browser import ARTIFACTS, CHROMIUM, Watched
+from .test_map_browser import ARTIFACTS, Watched
 
 sync_api = pytest.importorskip("playwright.sync_api")
 VIEWPORTS = {"desktop": (1400, 900), "phone": (390, 844)}

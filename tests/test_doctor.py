@@ -74,6 +74,7 @@ def test_a_sound_installation_passes_every_check(data_dir, tmp_path):
         "VN-2000 EPSG:9206 (Sơn La)",
         "VN-2000 EPSG:5899 (Quảng Ninh)",
         "web assets",
+        "catalogues",
         "map definitions",
         "procedures",
         "layer kinds",
@@ -155,3 +156,17 @@ def test_vn2000_round_trips_within_a_centimetre_with_the_datum_shift():
     for check in checks:
         shift = float(re.search(r"datum shift (\d+) m", check.found).group(1))
         assert shift > 100  # VN-2000 is some 220 m from WGS 84 in the north-west
+
+
+def test_an_uncompiled_catalogue_fails_with_its_fix(tmp_path):
+    """Without its compiled catalogue a language would read in English: doctor says so."""
+    from geo_service.doctor import check_catalogues
+    from geo_service.i18n.catalogues import LOCALE_DIR
+
+    locale = tmp_path / "locale"
+    shutil.copytree(LOCALE_DIR, locale)
+    assert check_catalogues(locale).ok
+    (locale / "ko" / "LC_MESSAGES" / "messages.mo").unlink()
+    check = check_catalogues(locale)
+    assert not check.ok and "ko/LC_MESSAGES/messages.mo" in check.found
+    assert "scripts/catalogues.sh compile" in check.fix

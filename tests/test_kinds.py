@@ -173,7 +173,7 @@ def test_a_provincial_file_of_a_new_kind_is_published_with_the_proposed_mapping(
     layer = next(layer for layer in config["layers"] if layer["id"] == "crops")
     assert {"crop", "status", "area_ha", "yield_t_ha"} <= set(layer["filters"])
     assert "grower_group" not in layer["filters"]
-    assert layer["fields"]["crop"]["codes"]["tea"] == ["Chè", "Tea"]
+    assert layer["fields"]["crop"]["codes"]["tea"] == {"label_vi": "Chè", "label_en": "Tea"}
 
 
 def test_a_mapping_that_does_not_fit_is_refused_and_stores_nothing(setup, tmp_path):

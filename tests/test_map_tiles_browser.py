@@ -20,7 +20,7 @@ from geo_service.layer_frame import records_to_frame
 
 from .conftest import publish
 from .server import running_server
-from .test_map_browser import Watched, browser  # noqa: F401  (the browser fixture)
+from .test_map_browser import Watched
 
 PURPOSES = ["residential", "commercial_service", "production_business", "agriculture"]
 STATUSES = ["planned", "calling_investment", "operating"]
@@ -80,10 +80,11 @@ def drawn_paths(watched: Watched) -> int:
 
 
 def test_a_big_layer_is_drawn_from_vector_tiles_and_a_click_opens_its_card(
-    browser,  # noqa: F811
+    browser,
     tiles_base_url,
 ):
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    # the card's texts in Vietnamese (pages follow Accept-Language when the address names none)
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="vi-VN")
     try:
         watched = Watched(context.new_page(), tiles_base_url)
         tile_answers: list[tuple[str, int, str]] = []

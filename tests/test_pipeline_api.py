@@ -480,10 +480,16 @@ def test_the_printable_page(client, editor):
     assert "Nhà máy chế biến xoài Mai Sơn" in html
     assert "Chậm 10 ngày so với kế hoạch" in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
-    assert "Hỏi về dự án này / Ask about this project" in html
+    assert "<h2>Hỏi về dự án này</h2>" in html
+    # a visitor who reads another language finds it in the menu, the page's address kept
+    assert '<a href="?f=html&amp;lang=ja" hreflang="ja" lang="ja">日本語</a>' in html
     assert "style=" not in html
-    scripts = [line for line in html.splitlines() if "<script" in line]
-    assert scripts == ['<script src="/static/pipeline/project.js" defer></script>']
+    scripts = [line.strip() for line in html.splitlines() if "<script" in line]
+    assert scripts[1:] == [
+        '<script src="/static/map/i18n.js" defer></script>',
+        '<script src="/static/pipeline/project.js" defer></script>',
+    ]
+    assert scripts[0].startswith('<script type="application/json" id="i18n-catalogue">')
     english = client.get("/projects/SL-DA-0001", params={"f": "html", "lang": "en"}).text
     assert '<html lang="en">' in english and "10 days behind plan" in english
     # labels, not codes: the data quality, and each event's step by its name

@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ..catalogue import LayerMeta
 from ..errors import InvalidParameter, TooLarge
+from ..i18n import _l, pick, tr
 from ..query import Query
 from ..query_text import EVERY_FEATURE, build_query, parse_filter_text
 from ..rasters.measures import measure
@@ -88,9 +89,11 @@ class Criterion(BaseModel):
     def _complete(self) -> Criterion:
         needed = {"attribute": "field", "raster": "raster", "distance": "layer"}[self.type]
         if not getattr(self, needed):
-            raise ValueError(f"a {self.type} criterion needs `{needed}`")
+            raise ValueError(
+                _l("a {type} criterion needs `{needed}`", type=self.type, needed=needed)
+            )
         if self.min is not None and self.max is not None and self.min > self.max:
-            raise ValueError("min is greater than max")
+            raise ValueError(_l("min is greater than max"))
         return self
 
     @property
@@ -164,18 +167,13 @@ class Ranking:
     def table(self, lang: str) -> dict[str, list]:
         """One row per ranked site: rank, id, name, score, then each criterion's raw value,
         normalised value and contribution (for CSV and XLSX exports)."""
-        vi = lang == "vi"
         columns: dict[str, list] = {
-            "Hạng" if vi else "Rank": list(range(1, len(self.sites) + 1)),
-            "Mã" if vi else "Id": [s.feature.id for s in self.sites],
-            "Tên" if vi else "Name": [
-                s.feature.properties.get("name_vi" if vi else "name_en") for s in self.sites
-            ],
-            "Điểm" if vi else "Score": [s.score for s in self.sites],
+            tr(lang, "Rank"): list(range(1, len(self.sites) + 1)),
+            tr(lang, "Id"): [s.feature.id for s in self.sites],
+            tr(lang, "Name"): [pick(s.feature.properties, lang, "name") for s in self.sites],
+            tr(lang, "Score"): [s.score for s in self.sites],
         }
-        parts = (
-            ("giá trị", "chuẩn hoá", "đóng góp") if vi else ("raw", "normalised", "contribution")
-        )
+        parts = (tr(lang, "raw"), tr(lang, "normalised"), tr(lang, "contribution"))
         for index, criterion in enumerate(self.criteria):
             for key, part in zip(("raw", "normalised", "contribution"), parts, strict=True):
                 columns[f"{criterion['name']} ({part})"] = [s.parts[index][key] for s in self.sites]
@@ -194,17 +192,18 @@ def rank(store: Store, rasters: RasterStore, request: RankRequest, most: int) ->
     """Rank the candidates; 400/404/413 for bad criteria, unknown layers or too many sites."""
     chosen = request.candidates
     if chosen.limit > most:
-        raise InvalidParameter(
-            f"candidates.limit is at most {most} / candidates.limit tối đa {most}"
-        )
+        raise InvalidParameter(_l("candidates.limit is at most {most}", most=most))
     query = chosen.query(store.layer(chosen.collection))
     counting = dataclasses.replace(query, limit=0)
     matched = store.query(chosen.collection, counting).number_matched
     if matched > chosen.limit:
         raise TooLarge(
-            f"{matched} candidates match, more than the limit of {chosen.limit}; narrow "
-            f"candidates.filter or raise candidates.limit (at most {most}) / {matched} địa điểm "
-            f"khớp, vượt giới hạn {chosen.limit}; hãy thu hẹp bộ lọc"
+            _l(
+                "{matched} candidates match, more than the limit of {limit}; narrow candidates.filter or raise candidates.limit (at most {most})",
+                matched=matched,
+                limit=chosen.limit,
+                most=most,
+            )
         )
     batches = store.iter_features(chosen.collection, query)
     features = list(itertools.chain.from_iterable(batches))
@@ -249,8 +248,11 @@ def _raw_values(
         spec = store.layer(collection).field(str(criterion.field))
         if spec is None or spec.type not in NUMERIC:
             raise InvalidParameter(
-                f"criterion field {criterion.field!r} is not a numeric property of "
-                f"{collection!r} / thuộc tính {criterion.field!r} không phải số"
+                _l(
+                    "criterion field {field!r} is not a numeric property of {collection!r}",
+                    field=criterion.field,
+                    collection=collection,
+                )
             )
         return [_number(f.properties.get(spec.name)) for f in features]
     geometries = [shapely.from_wkb(f.geometry) if f.geometry else None for f in features]
@@ -281,11 +283,15 @@ def _outside(criterion: Criterion, value: float | None) -> str | None:
     if criterion.min is None and criterion.max is None:
         return None
     if value is None:
-        return f"{criterion.name}: no value to check / không có giá trị để kiểm tra"
+        return _l("{name}: no value to check", name=criterion.name)
     if criterion.min is not None and value < criterion.min:
-        return f"{criterion.name} {value:g} < min {criterion.min:g} / nhỏ hơn ngưỡng"
+        return _l(
+            "{name} {value:g} < min {min:g}", name=criterion.name, value=value, min=criterion.min
+        )
     if criterion.max is not None and value > criterion.max:
-        return f"{criterion.name} {value:g} > max {criterion.max:g} / lớn hơn ngưỡng"
+        return _l(
+            "{name} {value:g} > max {max:g}", name=criterion.name, value=value, max=criterion.max
+        )
     return None
 
 

@@ -13,6 +13,7 @@ from ..admin_store import AdminStore, Token
 from ..catalogue import LAYER_ID_PATTERN
 from ..errors import InvalidParameter
 from ..facts import completeness_report
+from ..i18n import _l
 from ..ingest import UploadRequest, ingest
 from ..ingest.mapping import parse_mapping
 from ..ingest.read import ReadOptions, UploadLimits, claimed_suffix
@@ -43,7 +44,7 @@ LAYER_FIELDS = {
         "for a new layer",
     },
     "fields": _text(
-        "JSON: how the file's columns and values map to the kind's fields and codes, e.g. "
+        description="JSON: how the file's columns and values map to the kind's fields and codes, e.g. "
         '{"fields": {"name_vi": "TEN_KCN"}, "values": {"status": {"Đang hoạt động": '
         '"operating"}}}; a refused upload\'s report proposes one (mapping.fields)'
     ),
@@ -68,8 +69,7 @@ def _metadata(fields: dict[str, str]) -> dict:
     quality = fields.get("data_quality")
     if quality is not None and metadata.setdefault("data_quality", quality) != quality:
         raise InvalidParameter(
-            "data_quality is given twice, differently (a field and in metadata) / "
-            "data_quality được nêu hai lần với giá trị khác nhau"
+            _l("data_quality is given twice, differently (a field and in metadata)")
         )
     return metadata
 
@@ -107,7 +107,7 @@ class LayerAdmin(VersionAdmin):
             wanted, sent.store, limits, settings.province, sent.admin, sent.actor, kinds
         )
         if not report.ok:
-            raise report.refusal("the upload", "tệp tải lên")
+            raise report.refusal("upload")
         return report.to_dict(), report.published or report.draft
 
     def saved_as(self, filename: str) -> str:

@@ -12,6 +12,7 @@ from ..analysis.proximity import nearest
 from ..analysis.rank import RankRequest, rank
 from ..errors import InvalidParameter, LayerUnavailable
 from ..exports import export_table
+from ..i18n import _l
 from ..rasters.measures import all_measures, measure
 from ..rasters.zonal import empty
 from .deps import LangDep, RankFormat, RasterStoreDep, SettingsDep, StoreDep
@@ -21,14 +22,14 @@ from .strict_input import StrictRoute
 
 router = APIRouter(tags=["Analysis"], route_class=StrictRoute)
 MAX_NEIGHBOURS = 50
-NO_GEOMETRY = "the feature has no geometry / đối tượng không có hình học"
+NO_GEOMETRY = _l("the feature has no geometry")
 
 
 def names_list(text: str, what: str) -> list[str]:
     """A comma-separated list of names, at least one, each once."""
     names = list(dict.fromkeys(n.strip() for n in text.split(",") if n.strip()))
     if not names:
-        raise InvalidParameter(f"{what} names nothing / {what} không có giá trị nào")
+        raise InvalidParameter(_l("{what} names nothing", what=what))
     return names
 
 

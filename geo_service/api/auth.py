@@ -9,6 +9,7 @@ from fastapi import Depends, Header
 
 from ..admin_store import ROLES, Role, Token
 from ..errors import Forbidden, Unauthorized
+from ..i18n import _l
 from .deps import AdminStoreDep
 
 
@@ -21,19 +22,13 @@ def require(role: Role) -> Callable[..., Coroutine[Any, Any, Token]]:
     ) -> Token:
         scheme, _, secret = (authorization or "").partition(" ")
         if scheme.lower() != "bearer" or not secret.strip():
-            raise Unauthorized(
-                "this needs a GIS staff token: Authorization: Bearer <token> / "
-                "cần mã truy cập của cán bộ GIS: Authorization: Bearer <token>"
-            )
+            raise Unauthorized(_l("this needs a GIS staff token: Authorization: Bearer <token>"))
         token = admin.authenticate(secret.strip())
         if token is None:
-            raise Unauthorized(
-                "the token is unknown or revoked / mã truy cập không có hoặc đã bị thu hồi"
-            )
+            raise Unauthorized(_l("the token is unknown or revoked"))
         if ROLES.index(token.role) < ROLES.index(role):
             raise Forbidden(
-                f"this needs the {role} role; the token has {token.role} / "
-                f"cần vai trò {role}; mã truy cập có vai trò {token.role}"
+                _l("this needs the {role} role; the token has {role2}", role=role, role2=token.role)
             )
         return token
 

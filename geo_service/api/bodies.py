@@ -14,6 +14,7 @@ from pydantic import BaseModel
 
 from .. import strict_json
 from ..errors import InvalidParameter, TooLarge, UnsupportedMediaType
+from ..i18n import _l
 from .deps import SettingsDep
 from .strict_input import is_json
 
@@ -21,9 +22,7 @@ from .strict_input import is_json
 async def read_json(request: Request, limit: int) -> Any:
     """The request's JSON document; 413 past `limit` bytes, 400 if empty or not JSON."""
     declared = request.headers.get("content-length", "")
-    too_large = TooLarge(
-        f"the body is larger than {limit:,} bytes / nội dung vượt quá {limit:,} byte"
-    )
+    too_large = TooLarge(_l("the body is larger than {limit:,} bytes", limit=limit))
     if declared.isdigit() and int(declared) > limit:
         raise too_large
     body = bytearray()
@@ -32,7 +31,7 @@ async def read_json(request: Request, limit: int) -> Any:
         if len(body) > limit:
             raise too_large
     if not body:
-        raise InvalidParameter("the body is empty; send a JSON object / nội dung trống")
+        raise InvalidParameter(_l("the body is empty; send a JSON object"))
     try:
         return strict_json.loads(bytes(body))
     except strict_json.StrictJSONError as exc:
@@ -49,8 +48,10 @@ async def edit_body(request: Request, settings: SettingsDep) -> Any:
     `application/…+json` type (GeoJSON, merge patch)."""
     if not is_json(request.headers.get("content-type", "")):
         raise UnsupportedMediaType(
-            "send the body as JSON: Content-Type application/geo+json, application/json or "
-            "application/merge-patch+json / nội dung phải là JSON"
+            _l(
+                "send the body as JSON: Content-Type application/geo+json, application/json or "
+                "application/merge-patch+json"
+            )
         )
     return await read_json(request, settings.edit_max_body_bytes)
 

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 
 from ..catalogue import FieldSpec, LayerMeta
 from ..errors import NotFound
+from ..i18n import per_language, pick
 from ..query_text import CRS84
 from .deps import JsonOnly, Lang, LangDep, StoreDep
 from .links import GEOJSON, JSON, base_url, link
@@ -29,7 +30,7 @@ _JSON_TYPES = {
 
 
 def _label(spec_or_meta: Any, stem: str, lang: Lang) -> str:
-    return getattr(spec_or_meta, f"{stem}_{lang}")
+    return pick(per_language(spec_or_meta, stem), lang, stem)
 
 
 def field_description(spec: FieldSpec) -> dict[str, Any]:

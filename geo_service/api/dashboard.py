@@ -15,6 +15,7 @@ from ..dashboard.periods import Period
 from ..dashboard.report import FORMATS, MEDIA_TYPES, build_report, report_file
 from ..dashboard.summary import DIMENSIONS, parse_group_by
 from ..errors import InvalidParameter
+from ..i18n import _l
 from .deps import DashboardDep, HeavyDep, LangDep, output_format
 from .downloads import file_download
 from .links import JSON, base_url, link
@@ -32,8 +33,11 @@ def period_of(start: dt.date | None, end: dt.date | None, today: dt.date) -> Per
     period = Period(start or dt.date(end.year, 1, 1), end)
     if period.end > today:
         raise InvalidParameter(
-            f"`to` ({period.end}) is after today ({today}): the pipeline counts what has "
-            "happened / ngày kết thúc sau ngày hôm nay"
+            _l(
+                "`to` ({end}) is after today ({today}): the pipeline counts what has happened",
+                end=period.end,
+                today=today,
+            )
         )
     return period
 
@@ -114,9 +118,7 @@ def page(
 ) -> HTMLResponse:
     """The period, the figure shown and the language are in the URL, so a view can be shared."""
     if measure not in MEASURES:
-        raise InvalidParameter(
-            f"measure must be one of {', '.join(MEASURES)} / số liệu không hợp lệ: {measure!r}"
-        )
+        raise InvalidParameter(_l("measure must be one of {value}", value=", ".join(MEASURES)))
     today = today_in_vietnam()
     html = dashboard_page(dashboard, period_of(start, end, today), measure, lang, today)
     return html_page(html, image_sources())

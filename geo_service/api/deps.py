@@ -7,7 +7,7 @@ each one to the thread pool.
 """
 
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request
 
@@ -16,6 +16,7 @@ from ..dashboard.summary import Dashboard
 from ..edits import Editing
 from ..errors import InvalidParameter
 from ..exports import FORMATS, PdfCache
+from ..i18n import Lang, _l, negotiate
 from ..kind_versions import KindRegistry
 from ..pipeline.enquiries import EnquiryStore
 from ..pipeline.projects import ProjectStore
@@ -27,8 +28,6 @@ from ..shortlists import ShortlistStore
 from ..store import Store
 from ..vector_tiles import VectorTiles
 from .heavy import HeavyExports
-
-Lang = Literal["vi", "en"]
 
 
 def held(name: str) -> Callable[[Request], Awaitable[Any]]:
@@ -48,13 +47,11 @@ get_rasters = held("rasters")
 async def get_lang(
     request: Request,
     lang: Annotated[
-        Lang | None, Query(description="vi or en (default: Accept-Language, then vi)")
+        Lang | None,
+        Query(description="vi, en, ja, ko or zh (default: Accept-Language, then vi)"),
     ] = None,
 ) -> Lang:
-    if lang:
-        return lang
-    accepted = request.headers.get("accept-language", "").lower()
-    return "en" if accepted.startswith("en") else "vi"
+    return negotiate(lang, request.headers.get("accept-language"))
 
 
 def output_format(allowed: tuple[str, ...], html: bool = False):
@@ -73,7 +70,11 @@ def output_format(allowed: tuple[str, ...], html: bool = False):
         if f is not None:
             if f not in allowed:
                 raise InvalidParameter(
-                    f"f={f!r} is not offered here; use one of: {', '.join(allowed)}"
+                    _l(
+                        "f={f!r} is not offered here; use one of: {value}",
+                        f=f,
+                        value=", ".join(allowed),
+                    )
                 )
             return f
         accept = request.headers.get("accept", "")

@@ -24,6 +24,7 @@ from fastapi.responses import JSONResponse, Response
 from ..edits import ANY, Edit, Editing, Published
 from ..errors import InvalidParameter, NotFound
 from ..geojson import feature_document
+from ..i18n import _l
 from ..review import actor_of
 from ..store.etags import feature_etag
 from .auth import Editor
@@ -94,9 +95,7 @@ def if_match_tag(header: str | None) -> str | None:
     if tags == ["*"]:
         return ANY
     if len(tags) != 1:
-        raise InvalidParameter(
-            "If-Match must name one ETag (or *) / If-Match phải nêu đúng một ETag"
-        )
+        raise InvalidParameter(_l("If-Match must name one ETag (or *)"))
     tag = tags[0]
     return tag[1:-1] if len(tag) >= 2 and tag[0] == tag[-1] == '"' else tag
 
@@ -159,7 +158,7 @@ def _answer(
     | _errors(400, 401, 403, 404, 409, 413, 415),
 )
 def create_item(
-    request: Request, collection_id: str, token: Editor, editing: EditingDep, body: Body
+    request: Request, collection_id: str, body: Body, token: Editor, editing: EditingDep
 ) -> Response:
     published = editing.apply(
         collection_id, [Edit("create", None, body)], actor=actor_of(token), action="feature.create"
@@ -174,9 +173,9 @@ def _register_change(op: str, method: str, summary: str, schema: dict, media: st
         request: Request,
         collection_id: str,
         feature_id: str,
+        body: Body,
         token: Editor,
         editing: EditingDep,
-        body: Body,
         if_match: IfMatch = None,
     ) -> Response:
         edit = Edit(op, feature_id, body, if_match_tag(if_match))
@@ -200,14 +199,18 @@ def _register_change(op: str, method: str, summary: str, schema: dict, media: st
 
 
 _register_change(
-    "replace", "PUT", "Replace a feature (editor) / Thay đối tượng", FEATURE_SCHEMA, GEOJSON
+    "replace",
+    "PUT",
+    summary="Replace a feature (editor) / Thay đối tượng",
+    schema=FEATURE_SCHEMA,
+    media=GEOJSON,
 )
 _register_change(
     "update",
     "PATCH",
-    "Update a feature's properties or geometry (editor) / Sửa đối tượng",
-    PATCH_SCHEMA,
-    "application/merge-patch+json",
+    summary="Update a feature's properties or geometry (editor) / Sửa đối tượng",
+    schema=PATCH_SCHEMA,
+    media="application/merge-patch+json",
 )
 
 
@@ -244,10 +247,16 @@ def history(
     changed or deleted: who made it, when, and which fields changed ("geometry" when it moved)."""
     served = store.current_version(collection_id)
     if served is None:
-        raise NotFound(f"no collection {collection_id!r}")
+        raise NotFound(_l("no collection {layer_id!r}", layer_id=collection_id))
     revisions = [r for r in store.feature_history(collection_id, feature_id) if r.version <= served]
     if not revisions:
-        raise NotFound(f"no feature {feature_id!r} in collection {collection_id!r}")
+        raise NotFound(
+            _l(
+                "no feature {feature_id!r} in collection {layer_id!r}",
+                feature_id=feature_id,
+                layer_id=collection_id,
+            )
+        )
     url = _item_url(request, collection_id, feature_id)
     return {
         "collection": collection_id,

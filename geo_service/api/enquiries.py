@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 
 from ..clock import utc_now
 from ..errors import InvalidParameter
+from ..i18n import _l
 from ..pipeline.documents import PROJECT_ID, EnquiryChange, EnquiryDocument, parse, site_checker
 from ..pipeline.enquiries import MOVES, EnquiryFilters
 from .auth import Editor
@@ -58,13 +59,16 @@ def create_enquiry(
         }
         return JSONResponse(fake, status_code=201)
     if document.project is not None and not projects.exists(document.project):
-        raise InvalidParameter(f"no project {document.project!r} / không có dự án này")
+        raise InvalidParameter(_l("no project {project!r}", project=document.project))
     if document.site is not None and not site_checker(store)(
         document.site.collection, document.site.id
     ):
         raise InvalidParameter(
-            f"no site {document.site.collection}/{document.site.id} in the catalogue / "
-            "không có địa điểm này"
+            _l(
+                "no site {collection}/{id} in the catalogue",
+                collection=document.site.collection,
+                id=document.site.id,
+            )
         )
     created = enquiries.create(document, client)
     return JSONResponse(
@@ -86,7 +90,9 @@ def list_enquiries(
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> JSONResponse:
     if status is not None and status not in MOVES:
-        raise InvalidParameter(f"unknown status {status!r}; one of: {', '.join(MOVES)}")
+        raise InvalidParameter(
+            _l("unknown status {status!r}; one of: {value}", status=status, value=", ".join(MOVES))
+        )
     limit = min(limit or settings.default_limit, settings.max_limit)
     page, matched = enquiries.search(EnquiryFilters(status, project), limit, offset)
     links = [link(str(request.url), "self", JSON, "This page")]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -19,9 +20,21 @@ from ..errors import (
     Unauthorized,
     UnsupportedMediaType,
 )
+from ..i18n import Text, _l, render
 from .security import ALWAYS
 
 log = logging.getLogger(__name__)
+
+
+def rendered(value: Any) -> Any:
+    """An error document with each `Text` in it in the request's language."""
+    if isinstance(value, Text):
+        return render(value)
+    if isinstance(value, dict):
+        return {key: rendered(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [rendered(item) for item in value]
+    return value
 
 
 def error_response(
@@ -32,7 +45,7 @@ def error_response(
     headers: dict[str, str] | None = None,
 ) -> JSONResponse:
     return JSONResponse(
-        {"code": code, "description": description, **(extra or {})},
+        rendered({"code": code, "description": description, **(extra or {})}),
         status_code=status,
         headers=headers,
     )
@@ -56,7 +69,7 @@ HTTP_CODES = {
 def _problem(error: dict) -> str:
     """One validation error as `where: what`; an unreadable JSON body says why."""
     if error["type"] == "json_invalid":
-        return f"request body: {error.get('ctx', {}).get('error', 'not valid JSON')}"
+        return _l("request body: {why}", why=error.get("ctx", {}).get("error", "not valid JSON"))
     where = ".".join(str(p) for p in error["loc"][1:]) or error["loc"][0]
     return f"{where}: {error['msg']}"
 
@@ -68,7 +81,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = "; ".join(_problem(e) for e in exc.errors())
+        problems = "; ".join(render(_problem(e)) for e in exc.errors())
         return error_response(400, "InvalidParameterValue", problems)
 
     @app.exception_handler(HTTPException)
@@ -77,12 +90,14 @@ def install_error_handlers(app: FastAPI) -> None:
         code = HTTP_CODES.get(exc.status_code, "HTTPError")
         description = str(exc.detail)
         if exc.status_code == 404 and description == "Not Found":
-            description = f"no such path: {request.url.path} / không có đường dẫn này"
+            description = _l("no such path: {path}", path=request.url.path)
         elif exc.status_code == 405:
             allowed = (exc.headers or {}).get("Allow", "")
-            description = (
-                f"method {request.method} is not allowed on {request.url.path}; allowed: "
-                f"{allowed} / phương thức {request.method} không được phép"
+            description = _l(
+                "method {method} is not allowed on {path}; allowed: {allowed}",
+                method=request.method,
+                path=request.url.path,
+                allowed=allowed,
             )
         response = error_response(exc.status_code, code, description)
         response.headers.update(exc.headers or {})
@@ -93,5 +108,5 @@ def install_error_handlers(app: FastAPI) -> None:
         log.exception("unexpected error on %s", request.url.path)
         # answered outside the middleware stack, so the security headers are added here
         return error_response(
-            500, "ServerError", "unexpected server error; it has been logged", headers=ALWAYS
+            500, "ServerError", _l("unexpected server error; it has been logged"), headers=ALWAYS
         )

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from ..errors import InvalidParameter
+from ..i18n import _l, per_language, pick
 from .deps import LangDep, SettingsDep, StoreDep
 from .params import FacetParams
 from .strict_input import StrictRoute
@@ -31,7 +32,7 @@ def facets(
     meta = store.layer(collection_id)
     names = tuple(dict.fromkeys(f.strip() for f in fields.split(",") if f.strip()))
     if not names:
-        raise InvalidParameter("fields names no property; e.g. fields=status,area_ha")
+        raise InvalidParameter(_l("fields names no property; e.g. fields=status,area_ha"))
     query = dataclasses.replace(params.to_query(meta, settings), limit=0, offset=0)
     matched = store.query(collection_id, query).number_matched
     counted = store.facets(collection_id, query, names)
@@ -40,7 +41,7 @@ def facets(
         spec = meta.field(name)
         entry: dict[str, Any] = {
             "type": spec.type,
-            "label": spec.label_vi if lang == "vi" else spec.label_en,
+            "label": pick(per_language(spec, "label"), lang, "label"),
         }
         if spec.unit:
             entry["unit"] = spec.unit

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from ..errors import InvalidParameter
+from ..i18n import _l
 from .deps import SettingsDep, StoreDep
 from .params import GridParams
 from .strict_input import StrictRoute
@@ -32,7 +33,9 @@ def grid(
     meta = store.layer(collection_id)
     query = params.to_query(meta, settings)
     if query.bbox is None:
-        raise InvalidParameter("bbox is required: the grid covers it, e.g. bbox=103,20.5,105,22")
+        raise InvalidParameter(
+            _l("bbox is required: the grid covers it, e.g. bbox=103,20.5,105,22")
+        )
     cells = store.grid(collection_id, query, query.bbox, columns, rows)
     return {
         "type": "FeatureCollection",

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Response
 
 from ..doctor import Check, readiness
 from ..errors import ServiceError
+from ..i18n import N_, _l
 from .deps import RecordsDep, SettingsDep, StoreDep
 from .links import JSON
 from .strict_input import StrictRoute
@@ -45,6 +46,10 @@ ReadinessChecks = Annotated[list[Check], Depends(readiness_checks)]
 async def health(response: Response) -> dict[str, str]:
     response.headers.update(NO_STORE)
     return {"status": "ok"}
+
+
+CHECK_NAMES = {"layer store": N_("layer store"), "records database": N_("records database")}
+"""The readiness checks, as a person reads them (the two `doctor.readiness` makes)."""
 
 
 @router.get(
@@ -80,14 +85,17 @@ def ready(response: Response, checks: ReadinessChecks) -> dict[str, Any]:
         log.warning("not ready: %s: %s", check.name, check.found)
     if failed:
         raise NotReady(
-            f"not ready: {', '.join(check.name for check in failed)} does not answer as it "
-            "should (the service's log says why; `geo-service doctor` names the fix) / chưa sẵn "
-            f"sàng: {', '.join(VIETNAMESE_NAMES[check.name] for check in failed)} không phản hồi",
+            _l(
+                "not ready: {value} does not answer as it should (the service's log says why; `geo-service doctor` names the fix)",
+                value=_l(CHECK_NAMES[failed[0].name])
+                if len(failed) == 1
+                else _l(
+                    "{first} and {second}",
+                    first=_l(CHECK_NAMES[failed[0].name]),
+                    second=_l(CHECK_NAMES[failed[1].name]),
+                ),
+            ),
             {"checks": documents},
         )
     response.headers.update(NO_STORE)
     return {"status": "ready", "checks": documents}
-
-
-VIETNAMESE_NAMES = {"layer store": "kho lớp dữ liệu", "records database": "cơ sở dữ liệu hồ sơ"}
-"""The name of each readiness check, in Vietnamese."""

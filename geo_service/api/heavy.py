@@ -9,6 +9,7 @@ import threading
 from collections.abc import Iterator
 
 from ..errors import ServiceError
+from ..i18n import _l
 
 RETRY_AFTER_SECONDS = 10
 
@@ -29,9 +30,11 @@ class HeavyExports:
     def slot(self) -> Iterator[None]:
         if not self._free.acquire(timeout=self.wait_seconds):
             raise TooManyExports(
-                f"{self.slots} large exports are being made; try again in "
-                f"{RETRY_AFTER_SECONDS} s / đang có {self.slots} yêu cầu xuất dữ liệu lớn; "
-                f"hãy thử lại sau {RETRY_AFTER_SECONDS} giây"
+                _l(
+                    "{slots} large exports are being made; try again in {retry_after_seconds} s",
+                    slots=self.slots,
+                    retry_after_seconds=RETRY_AFTER_SECONDS,
+                )
             )
         try:
             yield

@@ -16,6 +16,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path
 
 from ..errors import Conflict
+from ..i18n import _l
 from ..kind_changes import breaking_changes
 from ..kinds import KindDefinition
 from .auth import Admin, Editor
@@ -64,9 +65,12 @@ def put_kind(
     if breaks:
         layers = ", ".join(sorted({b.layer for b in breaks}))
         raise KindChangeBreaksLayers(
-            f"the definition would make published layers of kind {kind_id!r} invalid ({layers}); "
-            "fix those layers first, or keep what they hold / định nghĩa mới làm các lớp đã công "
-            f"bố thuộc loại {kind_id!r} không hợp lệ ({layers})",
+            _l(
+                "the definition would make published layers of kind {kind!r} invalid "
+                "({layers}); fix those layers first, or keep what they hold",
+                kind=kind_id,
+                layers=layers,
+            ),
             extra={"breaks": [b.to_dict() for b in breaks]},
         )
     stored = registry.put(kind, f"token:{token.id}")

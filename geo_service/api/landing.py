@@ -7,6 +7,7 @@ import html
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from ..i18n import per_language, pick
 from . import tiles
 from .deps import JsonOnly, JsonOrHtml, LangDep, OpenAPI30Dep, SettingsDep
 from .links import HTML, JSON, OPENAPI, base_url, link
@@ -47,7 +48,7 @@ def landing(
     f: JsonOrHtml,
 ):
     root = base_url(request)
-    title = settings.title_vi if lang == "vi" else settings.title_en
+    title = pick(per_language(settings, "title"), lang, "title")
     document = {
         "title": title,
         "description": "OGC API – Features: danh mục địa điểm đầu tư / investment site catalogue",

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from ..edits import Edit
 from ..errors import InvalidParameter
+from ..i18n import _l
 from ..review import actor_of, diff_entry
 from ..store.changes import FeatureDiff
 from .auth import Editor
@@ -91,7 +92,7 @@ def _parsed(model: type[BaseModel], body: Any) -> Any:
         problems = "; ".join(
             f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in exc.errors()
         )
-        raise InvalidParameter(f"{problems} / nội dung không hợp lệ") from None
+        raise InvalidParameter(_l("the body is not valid: {problems}", problems=problems)) from None
 
 
 @router.post(
@@ -101,7 +102,7 @@ def _parsed(model: type[BaseModel], body: Any) -> Any:
     openapi_extra=body_schema(ChangeSet),
 )
 def changes(
-    request: Request, layer_id: str, token: Editor, editing: EditingDep, body: Body
+    request: Request, layer_id: str, body: Body, token: Editor, editing: EditingDep
 ) -> JSONResponse:
     sent = _parsed(ChangeSet, body)
     published = editing.apply(
@@ -182,6 +183,6 @@ def preview(request: Request, layer_id: str, token: Editor, review: ReviewDep) -
     status_code=201,
     openapi_extra=body_schema(Comment),
 )
-def comment(layer_id: str, token: Editor, review: ReviewDep, body: Body) -> dict:
+def comment(layer_id: str, body: Body, token: Editor, review: ReviewDep) -> dict:
     sent = _parsed(Comment, body)
     return review.comment(token, layer_id, sent.comment, sent.version)

@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from ..errors import ServiceError
+from ..i18n import _l
 from ..listing import Skipped
 from ..maps.assets import (
     OWN_DIR,
@@ -24,7 +25,7 @@ from ..maps.assets import (
 )
 from ..maps.definition import DEFAULT_MAP, MapDefinition, load_map, map_ids
 from ..maps.page import build_map_page
-from .deps import RasterStoreDep, SettingsDep, StoreDep
+from .deps import LangDep, RasterStoreDep, SettingsDep, StoreDep
 from .links import HTML, JSON, base_url, link
 from .security import html_page, tile_source
 from .strict_input import StrictRoute
@@ -72,24 +73,27 @@ def maps(request: Request, settings: SettingsDep) -> dict[str, Any]:
 
 
 @router.get("/map", response_class=HTMLResponse, summary="The investor map / Bản đồ đầu tư")
-def default_map(settings: SettingsDep, store: StoreDep, rasters: RasterStoreDep) -> HTMLResponse:
-    return map_page(DEFAULT_MAP, settings, store, rasters)
+def default_map(
+    settings: SettingsDep, store: StoreDep, rasters: RasterStoreDep, lang: LangDep
+) -> HTMLResponse:
+    return map_page(DEFAULT_MAP, settings, store, rasters, lang)
 
 
 @router.get("/map/{map_id}", response_class=HTMLResponse, summary="A map by id / Bản đồ theo mã")
 def map_page(
-    map_id: str, settings: SettingsDep, store: StoreDep, rasters: RasterStoreDep
+    map_id: str, settings: SettingsDep, store: StoreDep, rasters: RasterStoreDep, lang: LangDep
 ) -> HTMLResponse:
     definition = load_map(settings.maps_dir, map_id)
     problem = missing_assets_message(settings.assets_dir)
     if problem:
-        raise AssetsMissing(f"{problem} / thiếu tệp giao diện, chạy `npm ci`")
+        raise AssetsMissing(_l("{problem}; run `npm ci`", problem=problem))
     page = build_map_page(
         definition,
         store,
         rasters.rasters(),
         settings.rank_max_candidates,
         settings.tile_max_features,
+        lang,
     )
     return html_page(page, tile_sources(definition))
 

@@ -19,6 +19,7 @@ from shapely.geometry import mapping
 from ..admin_store import Token
 from ..clock import today_in_vietnam, utc_now
 from ..errors import InvalidParameter, NotFound
+from ..i18n import _l
 from ..pipeline.documents import (
     PROJECT_ID,
     EventDocument,
@@ -98,7 +99,9 @@ def procedures(request: Request, projects: Projects) -> dict[str, Any]:
 def procedure(form: str, projects: Projects) -> dict[str, Any]:
     found = projects.procedures.procedure(form)
     if found is None:
-        raise NotFound(f"no investment form {form!r} (one of {', '.join(FORMS)})")
+        raise NotFound(
+            _l("no investment form {form!r} (one of {value})", form=form, value=", ".join(FORMS))
+        )
     return procedure_json(found)
 
 
@@ -244,7 +247,12 @@ def _filters(
     ):
         if value is not None and value not in known:
             raise InvalidParameter(
-                f"unknown {name} {value!r}; one of: {', '.join(known)} / mã {name} không hợp lệ"
+                _l(
+                    "unknown {name} {value!r}; one of: {value2}",
+                    name=name,
+                    value=value,
+                    value2=", ".join(known),
+                )
             )
     return ProjectFilters(investment_form, stage, sector, commune_code, behind, q or None)
 
@@ -409,9 +417,9 @@ def change_project(
     current = projects.get(project_id)
     check_version(current.version, if_match)
     if not isinstance(body, dict):
-        raise InvalidParameter("a merge patch is a JSON object / bản vá phải là đối tượng JSON")
+        raise InvalidParameter(_l("a merge patch is a JSON object"))
     if body.get("id", project_id) != project_id:
-        raise InvalidParameter("a project's id cannot change / không thể đổi mã dự án")
+        raise InvalidParameter(_l("a project's id cannot change"))
     before = current.document()
     document = parse(ProjectDocument, merge_patch(before, body))
     record = projects.update(

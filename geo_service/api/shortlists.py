@@ -19,6 +19,7 @@ from ..exports import (
     shortlist_query,
     shortlist_sites,
 )
+from ..i18n import _l
 from ..shortlists import ItemRef, Shortlist
 from ..store import Store
 from ..text import Text, TextId
@@ -71,9 +72,7 @@ def describe(request: Request, store: Store, shortlist: Shortlist) -> dict[str, 
             entry.update(found[item])
             entry["href"] = f"{root}/collections/{item.collection}/items/{item.id}"
         else:
-            entry["reason"] = (
-                "the site is no longer in the catalogue / địa điểm không còn trong danh mục"
-            )
+            entry["reason"] = _l("the site is no longer in the catalogue")
         items.append(entry)
     url = f"{root}/shortlists/{shortlist.id}"
     return {

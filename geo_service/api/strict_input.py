@@ -20,6 +20,7 @@ from fastapi import Request, Response, params
 from fastapi.routing import APIRoute
 
 from ..errors import InvalidParameter
+from ..i18n import _l
 from ..strict_json import StrictJSONError
 from ..strict_json import loads as strict_loads
 
@@ -38,16 +39,20 @@ class StrictJSONRequest(Request):
 
 def check_utf8(request: Request) -> None:
     """A 400 unless the raw path and query string percent-decode to UTF-8."""
-    for name, name_vi, raw in (
-        ("path", "đường dẫn", request.scope.get("raw_path") or b""),
-        ("query string", "chuỗi truy vấn", request.scope.get("query_string") or b""),
+    for name, raw in (
+        ("path", request.scope.get("raw_path") or b""),
+        ("query string", request.scope.get("query_string") or b""),
     ):
         try:
             unquote_to_bytes(raw.replace(b"+", b" ")).decode("utf-8")
         except UnicodeDecodeError as exc:
             raise InvalidParameter(
-                f"the {name} is not UTF-8 once percent-decoded (byte {exc.start}: "
-                f"{exc.reason}) / {name_vi} không phải UTF-8 hợp lệ"
+                _l(
+                    "the {name} is not UTF-8 once percent-decoded (byte {start}: {reason})",
+                    name=name,
+                    start=exc.start,
+                    reason=exc.reason,
+                )
             ) from None
 
 
@@ -71,9 +76,10 @@ class StrictRoute(APIRoute):
             content_type = request.headers.get("content-type", "")
             if takes_json and await strict.body() and not is_json(content_type):
                 raise InvalidParameter(
-                    f"the body must be JSON sent as Content-Type: application/json (got "
-                    f"{content_type or 'no Content-Type'}) / nội dung phải là JSON "
-                    "(Content-Type: application/json)"
+                    _l(
+                        "the body must be JSON sent as Content-Type: application/json (got {value})",
+                        value=content_type or "no Content-Type",
+                    )
                 )
             return await handler(strict)
 

@@ -19,6 +19,7 @@ from fastapi.responses import Response
 
 from ..catalogue import LayerMeta
 from ..errors import InvalidParameter, NotFound
+from ..i18n import _l
 from ..query import BBox, Query
 from ..settings import Settings
 from ..tilematrix import (
@@ -62,8 +63,11 @@ TileMatrixSetId = Annotated[str, Path(description="only WebMercatorQuad")]
 def check_tile_matrix_set(tile_matrix_set_id: str) -> None:
     if tile_matrix_set_id != TILE_MATRIX_SET:
         raise NotFound(
-            f"no tile matrix set {tile_matrix_set_id!r}: only {TILE_MATRIX_SET} / "
-            f"không có lưới ô {tile_matrix_set_id!r}: chỉ có {TILE_MATRIX_SET}"
+            _l(
+                "no tile matrix set {id!r}: only {known}",
+                id=tile_matrix_set_id,
+                known=TILE_MATRIX_SET,
+            )
         )
 
 
@@ -274,8 +278,7 @@ def tile_query_of(params: FeatureQueryParams, meta: LayerMeta, settings: Setting
     if given:
         names = ", ".join(name.replace("_", "-") for name in given)
         raise InvalidParameter(
-            f"a tile takes no {names}: the tile is its own box, order and size / "
-            f"ô bản đồ không nhận tham số {names}"
+            _l("a tile takes no {names}: the tile is its own box, order and size", names=names)
         )
     query = params.to_query(meta, settings)
     if params.properties is None:

@@ -28,6 +28,7 @@ from starlette.requests import ClientDisconnect, Request
 
 from .. import strict_json
 from ..errors import InvalidParameter, TooLarge, UnsupportedMediaType, check_existence
+from ..i18n import _l
 
 TEXT_BYTES = 64 * 1024
 """Most bytes of all the text fields of one form together (metadata and options)."""
@@ -72,17 +73,8 @@ class ReceivedForm:
     fields: dict[str, str] = field(default_factory=dict)
 
 
-def _bilingual(english: str, vietnamese: str) -> str:
-    return f"{english} / {vietnamese}"
-
-
 def _too_large(limit: int) -> TooLarge:
-    return TooLarge(
-        _bilingual(
-            f"the upload is larger than the limit of {limit:,} bytes",
-            f"tệp tải lên vượt giới hạn {limit:,} byte",
-        )
-    )
+    return TooLarge(_l("the upload is larger than the limit of {limit:,} bytes", limit=limit))
 
 
 @contextlib.asynccontextmanager
@@ -102,9 +94,10 @@ async def receive_form(
     length = request.headers.get("content-length", "")
     if length.isdigit() and int(length) > limit + TEXT_BYTES + FRAMING_BYTES:
         raise TooLarge(
-            _bilingual(
-                f"the upload is {int(length):,} bytes; the limit is {limit:,} bytes",
-                f"tệp tải lên có {int(length):,} byte; giới hạn là {limit:,} byte",
+            _l(
+                "the upload is {value:,} bytes; the limit is {limit:,} bytes",
+                value=int(length),
+                limit=limit,
             )
         )
     with tempfile.TemporaryDirectory(prefix="geo-service-upload-") as folder:
@@ -134,23 +127,16 @@ def parse_metadata(text: str | None) -> dict:
     except strict_json.StrictJSONError as exc:
         raise InvalidParameter(f"metadata: {exc}") from None
     if not isinstance(metadata, dict):
-        raise InvalidParameter("metadata must be a JSON object / metadata phải là đối tượng JSON")
+        raise InvalidParameter(_l("metadata must be a JSON object"))
     return metadata
 
 
 def _boundary(request: Request) -> bytes:
     media_type, options = parse_options_header(request.headers.get("content-type"))
     if media_type != b"multipart/form-data":
-        raise UnsupportedMediaType(
-            _bilingual(
-                "send the upload as multipart/form-data (curl -F file=@…)",
-                "hãy gửi tệp dưới dạng multipart/form-data (curl -F file=@…)",
-            )
-        )
+        raise UnsupportedMediaType(_l("send the upload as multipart/form-data (curl -F file=@…)"))
     if not options.get(b"boundary"):
-        raise InvalidParameter(
-            _bilingual("the multipart body has no boundary", "thân multipart thiếu boundary")
-        )
+        raise InvalidParameter(_l("the multipart body has no boundary"))
     return options[b"boundary"]
 
 
@@ -211,38 +197,18 @@ class _Receiver:
                     await run_in_threadpool(self._write_pending)
             parser.finalize()
         except FormParserError as exc:
-            raise InvalidParameter(
-                _bilingual(
-                    f"the multipart body is malformed: {exc}", f"thân multipart sai cấu trúc: {exc}"
-                )
-            ) from None
+            raise InvalidParameter(_l("the multipart body is malformed: {exc}", exc=exc)) from None
         except ClientDisconnect:
-            raise InvalidParameter(
-                _bilingual("the upload was interrupted", "việc tải lên bị ngắt giữa chừng")
-            ) from None
+            raise InvalidParameter(_l("the upload was interrupted")) from None
 
     def result(self) -> ReceivedForm:
         if not self.complete:
-            raise InvalidParameter(
-                _bilingual(
-                    "the multipart body ends before its closing boundary",
-                    "thân multipart kết thúc trước boundary cuối",
-                )
-            )
+            raise InvalidParameter(_l("the multipart body ends before its closing boundary"))
         if self.file is None:
-            raise InvalidParameter(
-                _bilingual(
-                    "the form has no `file` (curl -F file=@path)",
-                    "biểu mẫu thiếu `file` (curl -F file=@đường_dẫn)",
-                )
-            )
+            raise InvalidParameter(_l("the form has no `file` (curl -F file=@path)"))
         missing = [name for name in self.form.required if not self.fields.get(name)]
         if missing:
-            raise InvalidParameter(
-                _bilingual(
-                    f"the form lacks {', '.join(missing)}", f"biểu mẫu thiếu {', '.join(missing)}"
-                )
-            )
+            raise InvalidParameter(_l("the form lacks {value}", value=", ".join(missing)))
         return ReceivedForm(self.file, self.filename, self.fields)
 
     def close(self) -> None:
@@ -260,9 +226,7 @@ class _Receiver:
         self.parts += 1
         if self.parts > MAX_PARTS:
             raise InvalidParameter(
-                _bilingual(
-                    f"the form has more than {MAX_PARTS} parts", f"biểu mẫu có hơn {MAX_PARTS} phần"
-                )
+                _l("the form has more than {max_parts} parts", max_parts=MAX_PARTS)
             )
         self._reset_part()
 
@@ -283,17 +247,14 @@ class _Receiver:
         if name != "file" and name not in self.form.fields:
             allowed = ", ".join(["file", *self.form.fields])
             raise InvalidParameter(
-                _bilingual(
-                    f"the form has an unknown field {name[:40]!r}; it takes: {allowed}",
-                    f"biểu mẫu có trường lạ {name[:40]!r}; các trường: {allowed}",
+                _l(
+                    "the form has an unknown field {value!r}; it takes: {allowed}",
+                    value=name[:40],
+                    allowed=allowed,
                 )
             )
         if name in self.fields or (name == "file" and self.file is not None):
-            raise InvalidParameter(
-                _bilingual(
-                    f"the form gives {name!r} more than once", f"biểu mẫu có {name!r} hơn một lần"
-                )
-            )
+            raise InvalidParameter(_l("the form gives {name!r} more than once", name=name))
         self.name = name
         if name == "file":
             given = options.get(b"filename", b"upload").decode("utf-8", "replace")
@@ -312,9 +273,9 @@ class _Receiver:
         self.text_bytes += end - start
         if self.text_bytes > TEXT_BYTES:
             raise TooLarge(
-                _bilingual(
-                    f"the form's text fields hold more than {TEXT_BYTES:,} bytes",
-                    f"các trường văn bản của biểu mẫu vượt {TEXT_BYTES:,} byte",
+                _l(
+                    "the form's text fields hold more than {text_bytes:,} bytes",
+                    text_bytes=TEXT_BYTES,
                 )
             )
         self.text += data[start:end]
@@ -326,10 +287,7 @@ class _Receiver:
             self.fields[self.name] = self.text.decode("utf-8")
         except UnicodeDecodeError:
             raise InvalidParameter(
-                _bilingual(
-                    f"the field {self.name!r} is not UTF-8 text",
-                    f"trường {self.name!r} không phải văn bản UTF-8",
-                )
+                _l("the field {name!r} is not UTF-8 text", name=self.name)
             ) from None
         self.on_field(self.name, self.fields[self.name])
 

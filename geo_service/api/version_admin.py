@@ -26,6 +26,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ..admin_store import AdminStore, Token
 from ..errors import InvalidParameter, missing, not_found
+from ..i18n import _l
 from ..settings import Settings
 from ..store.base import Versions, VersionSummary
 from .auth import Admin, Editor
@@ -195,8 +196,11 @@ class VersionAdmin:
             latest = numbers[-1]
             if store.current_version(item_id) == latest:
                 raise InvalidParameter(
-                    f"{self.kind} {item_id!r} has no draft newer than the version served / "
-                    f"{item_id!r} không có bản nháp mới hơn phiên bản đang phục vụ"
+                    _l(
+                        "{kind} {item_id!r} has no draft newer than the version served",
+                        kind=self.kind,
+                        item_id=item_id,
+                    )
                 )
             details = self.serving(token, store, admin, settings, item_id, latest)
             store.activate(item_id, latest)

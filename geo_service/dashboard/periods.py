@@ -26,6 +26,7 @@ from sqlalchemy import and_, case, func, or_
 from sqlalchemy.sql import ColumnElement
 
 from ..errors import InvalidParameter
+from ..i18n import _l
 from ..records.schema import project_states
 
 CAPITALS = (
@@ -46,13 +47,14 @@ class Period:
     def __post_init__(self) -> None:
         if self.end < self.start:
             raise InvalidParameter(
-                f"the period ends ({self.end}) before it starts ({self.start}) / "
-                "ngày kết thúc trước ngày bắt đầu"
+                _l(
+                    "the period ends ({end}) before it starts ({start})",
+                    end=self.end,
+                    start=self.start,
+                )
             )
         if (self.end - self.start).days > MAX_DAYS:
-            raise InvalidParameter(
-                "a period covers at most 20 years / khoảng thời gian tối đa 20 năm"
-            )
+            raise InvalidParameter(_l("a period covers at most 20 years"))
 
     def previous(self) -> Period:
         """The same days a year earlier (29 February becomes the 28th)."""

@@ -19,8 +19,9 @@ from typing import Any, Literal
 
 from ..errors import InvalidParameter
 from ..exports.site_sheet import FONT, new_pdf, paragraph, table, write_pdf
+from ..i18n import N_, _l, pick, tr
 from ..pipeline.stages import STAGES
-from .page import day, number
+from .page import LABELS, day, number
 from .periods import Period
 from .summary import Dashboard, add_up, roll_up
 
@@ -63,126 +64,6 @@ class Report:
     sections: list[Section]
 
 
-T = {
-    "vi": {
-        "title": "Báo cáo kết quả thu hút đầu tư năm {year}",
-        "subtitle": "Số liệu từ ngày {start} đến ngày {end}, so sánh với cùng kỳ năm {previous}. "
-        "Lập ngày {today} từ cơ sở dữ liệu dự án; dữ liệu «synthetic_demo» là dữ liệu mô phỏng.",
-        "targets": ("Mục tiêu", "Kết quả thực hiện mục tiêu, chỉ tiêu"),
-        "compare": ("Cùng kỳ", "So sánh với cùng kỳ năm trước"),
-        "forms": ("Theo hình thức", "Dự án theo hình thức đầu tư"),
-        "stages": ("Theo giai đoạn", "Dự án theo giai đoạn (tại ngày cuối kỳ)"),
-        "late": ("Chậm tiến độ", "Dự án chậm tiến độ (tại ngày lập báo cáo)"),
-        "enquiries": ("Câu hỏi nhà đầu tư", "Tiếp nhận và trả lời câu hỏi của nhà đầu tư"),
-        "obstacles": ("Khó khăn vướng mắc", "Khó khăn, vướng mắc ghi nhận trên hồ sơ dự án"),
-        "plan": "Kế hoạch",
-        "target": "Chỉ tiêu",
-        "goal": "Mục tiêu",
-        "unit": "Đơn vị",
-        "achieved": "Đạt được",
-        "share": "Tỷ lệ so với mục tiêu",
-        "pace": "Theo tiến độ đều",
-        "status": "Đánh giá",
-        "quote": "Trích dẫn",
-        "figure": "Chỉ tiêu",
-        "this_year": "Kỳ này",
-        "last_year": "Cùng kỳ năm trước",
-        "change": "Tăng, giảm",
-        "form": "Hình thức",
-        "stage": "Giai đoạn",
-        "projects": "Số dự án (cuối kỳ)",
-        "new_projects": "Dự án mới",
-        "completed": "Hoàn thành",
-        "revoked": "Thu hồi",
-        "capital_planned_billion_vnd": "Vốn dự kiến của dự án mới (tỷ đồng)",
-        "capital_registered_billion_vnd": "Vốn đăng ký của dự án mới (tỷ đồng)",
-        "capital_disbursed_billion_vnd": "Vốn đã giải ngân của dự án mới (tỷ đồng)",
-        "projects_before": "Số dự án cùng kỳ",
-        "new_before": "Dự án mới cùng kỳ",
-        "id": "Mã dự án",
-        "name": "Tên dự án",
-        "step": "Bước đang chậm",
-        "planned": "Hạn kế hoạch",
-        "days_late": "Số ngày chậm",
-        "agency": "Cơ quan chịu trách nhiệm",
-        "step_agency": "Cơ quan thực hiện bước",
-        "received": "Số câu hỏi tiếp nhận",
-        "answered": "Số đã trả lời (đến cuối kỳ)",
-        "median": "Thời gian trả lời (trung vị, giờ)",
-        "date": "Ngày",
-        "note": "Nội dung",
-        "none": "Không có",
-        "on_track": "Đúng tiến độ",
-        "behind": "Chậm so với tiến độ",
-        "not_started": "Chưa đến kỳ",
-        "not_measurable": "Không đo được trên nền tảng",
-        "unknown": "Chưa ghi",
-        "internal": "Gồm cả ghi chú nội bộ.",
-        "latest": "Liệt kê {shown} ghi nhận gần nhất trong tổng số {total}.",
-        "longest": "Liệt kê {shown} dự án chậm lâu nhất trong tổng số {total}; danh sách đầy đủ: "
-        "/projects?behind=true&f=xlsx.",
-        "public_only": "Chỉ gồm các ghi chú công khai.",
-    },
-    "en": {
-        "title": "Investment attraction report {year}",
-        "subtitle": "Figures from {start} to {end}, compared with the same period of {previous}. "
-        "Made on {today} from the project records; «synthetic_demo» marks simulated data.",
-        "targets": ("Targets", "Results against the targets"),
-        "compare": ("Same period", "Comparison with the same period of the previous year"),
-        "forms": ("By form", "Projects by investment form"),
-        "stages": ("By stage", "Projects by stage (on the period's last day)"),
-        "late": ("Late projects", "Late projects (on the day of the report)"),
-        "enquiries": ("Enquiries", "Investors' enquiries received and answered"),
-        "obstacles": ("Obstacles", "Obstacles recorded on the project dossiers"),
-        "plan": "Plan",
-        "target": "Target",
-        "goal": "Goal",
-        "unit": "Unit",
-        "achieved": "Achieved",
-        "share": "Share of the goal",
-        "pace": "At a linear pace",
-        "status": "Assessment",
-        "quote": "Quote",
-        "figure": "Figure",
-        "this_year": "This period",
-        "last_year": "Same period a year earlier",
-        "change": "Change",
-        "form": "Investment form",
-        "stage": "Stage",
-        "projects": "Projects (period end)",
-        "new_projects": "New projects",
-        "completed": "Completed",
-        "revoked": "Revoked",
-        "capital_planned_billion_vnd": "Planned capital of new projects (billion VND)",
-        "capital_registered_billion_vnd": "Registered capital of new projects (billion VND)",
-        "capital_disbursed_billion_vnd": "Disbursed capital of new projects (billion VND)",
-        "projects_before": "Projects a year earlier",
-        "new_before": "New projects a year earlier",
-        "id": "Project id",
-        "name": "Project",
-        "step": "Late step",
-        "planned": "Planned by",
-        "days_late": "Days late",
-        "agency": "Responsible agency",
-        "step_agency": "Agency acting at the step",
-        "received": "Enquiries received",
-        "answered": "Answered (by the period's end)",
-        "median": "Time to answer (median, hours)",
-        "date": "Date",
-        "note": "Note",
-        "none": "None",
-        "on_track": "On track",
-        "behind": "Behind the pace",
-        "not_started": "Not started",
-        "not_measurable": "Not measurable on the platform",
-        "unknown": "Not recorded",
-        "internal": "Internal notes included.",
-        "latest": "The latest {shown} of {total} are listed.",
-        "longest": "The {shown} longest delays of {total} late projects are listed; all of them: "
-        "/projects?behind=true&f=xlsx.",
-        "public_only": "Public notes only.",
-    },
-}
 COMPARED = (
     "projects",
     "new_projects",
@@ -192,14 +73,83 @@ COMPARED = (
     "capital_registered_billion_vnd",
     "capital_disbursed_billion_vnd",
 )
+"""The figures the report compares with the same period a year earlier."""
+
+MESSAGES: dict[str, Any] = {
+    "title": N_("Investment attraction report {year}"),
+    "subtitle": N_(
+        "Figures from {start} to {end}, compared with the same period of {previous}. Made on {today} from the project records; «synthetic_demo» marks simulated data."
+    ),
+    "targets": (N_("Targets"), N_("Results against the targets")),
+    "compare": (N_("Same period"), N_("Comparison with the same period of the previous year")),
+    "forms": (N_("By form"), N_("Projects by investment form")),
+    "stages": (N_("By stage"), N_("Projects by stage (on the period's last day)")),
+    "late": (N_("Late projects"), N_("Late projects (on the day of the report)")),
+    "enquiries": (N_("Enquiries"), N_("Investors' enquiries received and answered")),
+    "obstacles": (N_("Obstacles"), N_("Obstacles recorded on the project dossiers")),
+    "plan": N_("Plan"),
+    "target": N_("Target"),
+    "goal": N_("Goal"),
+    "unit": N_("Unit"),
+    "achieved": N_("Achieved"),
+    "share": N_("Share of the goal"),
+    "pace": N_("At a linear pace"),
+    "status": N_("Assessment"),
+    "quote": N_("Quote"),
+    "figure": N_("Figure"),
+    "this_year": N_("This period"),
+    "last_year": N_("Same period a year earlier"),
+    "change": N_("Change"),
+    "form": N_("Investment form"),
+    "stage": N_("Stage"),
+    **{name: LABELS[name] for name in COMPARED},  # named as the dashboard names them
+    "projects_before": N_("Projects a year earlier"),
+    "new_before": N_("New projects a year earlier"),
+    "id": N_("Project id"),
+    "name": N_("Project"),
+    "step": N_("Late step"),
+    "planned": N_("Planned by"),
+    "days_late": N_("Days late"),
+    "agency": N_("Responsible agency"),
+    "step_agency": N_("Agency acting at the step"),
+    "received": N_("Enquiries received"),
+    "answered": N_("Answered (by the period's end)"),
+    "median": N_("Time to answer (median, hours)"),
+    "date": N_("Date"),
+    "note": N_("Note"),
+    "none": N_("None"),
+    "on_track": N_("On track"),
+    "behind": N_("Behind the pace"),
+    "not_started": N_("Not started"),
+    "not_measurable": N_("Not measurable on the platform"),
+    "unknown": N_("Not recorded"),
+    "internal": N_("Internal notes included."),
+    "latest": N_("The latest {shown} of {total} are listed."),
+    "longest": N_(
+        "The {shown} longest delays of {total} late projects are listed; all of them: /projects?behind=true&f=xlsx."
+    ),
+    "public_only": N_("Public notes only."),
+}
+"""The report's texts (a section's pair: its sheet name and its title), from the catalogues."""
+
+
+def _texts(lang: str) -> dict[str, Any]:
+    """`MESSAGES` in `lang`."""
+    return {
+        key: tuple(tr(lang, m) for m in value) if isinstance(value, tuple) else tr(lang, value)
+        for key, value in MESSAGES.items()
+    }
 
 
 def report_period(year: int, today: dt.date) -> Period:
     """The report's year up to today."""
     if not FIRST_YEAR <= year <= today.year:
         raise InvalidParameter(
-            f"year must be between {FIRST_YEAR} and {today.year} / năm phải từ {FIRST_YEAR} "
-            f"đến {today.year}"
+            _l(
+                "year must be between {first_year} and {year}",
+                first_year=FIRST_YEAR,
+                year=today.year,
+            )
         )
     return Period(dt.date(year, 1, 1), min(dt.date(year, 12, 31), today))
 
@@ -207,7 +157,7 @@ def report_period(year: int, today: dt.date) -> Period:
 def build_report(
     dashboard: Dashboard, year: int, lang: str, today: dt.date, include_internal: bool
 ) -> Report:
-    t = T[lang]
+    t = _texts(lang)
     period = report_period(year, today)
     previous = period.previous()
     both = ("investment_form", "stage")
@@ -243,7 +193,7 @@ def build_report(
             ],
             [
                 [
-                    STAGES[code][lang == "en"],
+                    pick(dict(zip(("vi", "en"), STAGES[code], strict=True)), lang),
                     by_stage_now.get((code,), {}).get("projects", 0),
                     by_stage_before.get((code,), {}).get("projects", 0),
                 ]
@@ -265,7 +215,7 @@ def build_report(
                 [
                     dt.date.fromisoformat(o["date"]),
                     o["project_id"],
-                    o[f"name_{lang}"] or o["name_vi"],
+                    pick(o, lang, "name"),
                     o["responsible_agency"] or t["unknown"],
                     o["note"],
                 ]
@@ -295,7 +245,7 @@ def build_report(
 
 
 def _targets(targets: list[dict], lang: str) -> Section:
-    t = T[lang]
+    t = _texts(lang)
     rows = []
     for target in targets:
         goal = (
@@ -304,14 +254,14 @@ def _targets(targets: list[dict], lang: str) -> Section:
             else _text(target["value"], "float", lang)
         )
         if target["approximate"]:
-            goal = ("khoảng " if lang == "vi" else "about ") + goal
+            goal = tr(lang, "about {goal}", goal=goal)
         measured = target["status"] not in ("not_measurable", "not_started")
         rows.append(
             [
-                target["plan_title"][lang],
-                target["name"][lang],
+                pick(target["plan_title"], lang),
+                pick(target["name"], lang),
                 goal,
-                target["unit_name"][lang],
+                pick(target["unit_name"], lang),
                 target["achieved"] if measured else None,
                 target.get("share_of_goal") if measured else None,
                 target.get("expected_by_now") if measured else None,
@@ -330,7 +280,7 @@ def _targets(targets: list[dict], lang: str) -> Section:
 
 
 def _comparison(totals: dict, lang: str) -> Section:
-    t = T[lang]
+    t = _texts(lang)
     rows = []
     for name in COMPARED:
         now, before = totals["current"][name], totals["previous"][name]
@@ -344,35 +294,35 @@ def _comparison(totals: dict, lang: str) -> Section:
 
 
 def _by_form(dashboard: Dashboard, groups: list[dict], lang: str) -> Section:
-    t = T[lang]
+    t = _texts(lang)
     names = ("projects", "new_projects", "completed", "revoked", "capital_registered_billion_vnd")
     return Section(
         *t["forms"],
         [Column(t["form"], width=2.5), *[Column(t[n], "float" if "capital" in n else "int")
                                          for n in names],
          Column(t["projects_before"], "int"), Column(t["new_before"], "int")],
-        [[g["label"][lang], *[g["current"][n] for n in names], g["previous"]["projects"],
+        [[pick(g["label"], lang), *[g["current"][n] for n in names], g["previous"]["projects"],
           g["previous"]["new_projects"]] for g in groups],
     )  # fmt: skip
 
 
 def _late(late: list[dict], total: int, lang: str) -> Section:
-    t = T[lang]
+    t = _texts(lang)
     return Section(
         *t["late"],
         [Column(t["id"]), Column(t["name"], width=2.5), Column(t["step"], width=2),
          Column(t["planned"], "date"), Column(t["days_late"], "int"),
          Column(t["agency"], width=1.5), Column(t["step_agency"], width=1.5)],
-        [[p["id"], p[f"name_{lang}"] or p["name_vi"],
-          p["step_name"][lang] if p["step_name"] else "", dt.date.fromisoformat(p["planned"]),
+        [[p["id"], pick(p, lang, "name"),
+          pick(p["step_name"], lang) if p["step_name"] else "", dt.date.fromisoformat(p["planned"]),
           p["days_late"], p["responsible_agency"] or t["unknown"],
-          p["step_agency"][lang] if p["step_agency"] else ""] for p in late],
+          pick(p["step_agency"], lang) if p["step_agency"] else ""] for p in late],
         note=t["longest"].format(shown=len(late), total=total) if total > len(late) else "",
     )  # fmt: skip
 
 
 def _enquiries(enquiries: dict, lang: str) -> Section:
-    t = T[lang]
+    t = _texts(lang)
     now, before = enquiries["current"], enquiries["previous"]
     return Section(
         *t["enquiries"],
@@ -453,14 +403,14 @@ def write_docx(report: Report, path: Path) -> None:
                 if column.kind in ("int", "float", "percent"):
                     cell.paragraphs[0].alignment = WD_ALIGN_PARAGRAPH.RIGHT
         if not section.rows:
-            document.add_paragraph(T[report.lang]["none"])
+            document.add_paragraph(tr(report.lang, MESSAGES["none"]))
         if section.note:
             document.add_paragraph(section.note)
     document.save(path)
 
 
 def write_pdf_report(report: Report, path: Path) -> None:
-    pdf = new_pdf(report.title, orientation="landscape")
+    pdf = new_pdf(report.title, orientation="landscape", lang=report.lang)
     pdf.add_page()
     pdf.set_font(FONT, "B", 15)
     paragraph(pdf, 8, report.title)
@@ -479,7 +429,7 @@ def write_pdf_report(report: Report, path: Path) -> None:
         table(pdf, rows, [c.width / total for c in section.columns])
         pdf.set_font(FONT, "", 8)
         if not section.rows:
-            paragraph(pdf, 5, T[report.lang]["none"])
+            paragraph(pdf, 5, tr(report.lang, MESSAGES["none"]))
         if section.note:
             paragraph(pdf, 5, section.note)
     written = write_pdf(pdf, path.stem)
@@ -495,7 +445,7 @@ def report_file(report: Report, fmt: str, year: int) -> Path:
     """The report written to `bao-cao-thu-hut-dau-tu-<year>-<lang>.<fmt>` in a temporary folder
     the caller removes."""
     if fmt not in FORMATS:
-        raise InvalidParameter(f"f must be one of {', '.join(FORMATS)} / định dạng không hỗ trợ")
+        raise InvalidParameter(_l("f must be one of {value}", value=", ".join(FORMATS)))
     folder = Path(tempfile.mkdtemp(prefix="geo-service-report-"))
     path = folder / f"bao-cao-thu-hut-dau-tu-{year}-{report.lang}.{fmt}"
     write_report(report, fmt, path)

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from ..clock import VIETNAM, utc_stamp
 from ..errors import InvalidParameter
+from ..i18n import _l
 from ..pipeline.procedures import FORMS, Procedures
 from ..pipeline.projects import ProjectStore
 from ..pipeline.stages import STAGES
@@ -64,11 +65,14 @@ def parse_group_by(text: str | None) -> tuple[str, ...]:
     for name in names:
         if name not in DIMENSIONS:
             raise InvalidParameter(
-                f"cannot group by {name!r}; group_by takes one or more of "
-                f"{', '.join(DIMENSIONS)}, separated by commas / không thể nhóm theo {name!r}"
+                _l(
+                    "cannot group by {name!r}; group_by takes one or more of {value}, separated by commas",
+                    name=name,
+                    value=", ".join(DIMENSIONS),
+                )
             )
     if len(set(names)) != len(names):
-        raise InvalidParameter("group_by names a dimension twice / group_by lặp lại một chiều")
+        raise InvalidParameter(_l("group_by names a dimension twice"))
     return names
 
 

@@ -22,6 +22,7 @@ from pydantic import Field, ValidationError, model_validator
 
 from ..definition_files import DefinitionFolders, check_unique
 from ..errors import ServiceError
+from ..i18n import N_, _l
 from ..pipeline.procedures import CODE, FORMS, Form, Procedures, Strict
 
 Metric = Literal["new_projects", "registered_capital", "completed_share"]
@@ -72,24 +73,36 @@ class Target(Strict):
     @model_validator(mode="after")
     def _consistent(self) -> Target:
         if (self.value is None) == (self.min is None or self.max is None):
-            raise ValueError("give either `value` or both `min` and `max`")
+            raise ValueError(_l("give either `value` or both `min` and `max`"))
         if self.min is not None and self.max is not None and self.min > self.max:
-            raise ValueError(f"min {self.min:g} is above max {self.max:g}")
+            raise ValueError(_l("min {min:g} is above max {max:g}", min=self.min, max=self.max))
         if self.unit not in UNIT_NAMES:
-            raise ValueError(f"unit {self.unit!r} is not one of {', '.join(UNIT_NAMES)}")
+            raise ValueError(
+                _l(
+                    "unit {unit!r} is not one of {value}",
+                    unit=self.unit,
+                    value=", ".join(UNIT_NAMES),
+                )
+            )
         if self.measurable:
             if self.metric is None:
-                raise ValueError("a measurable target needs `metric`")
+                raise ValueError(_l("a measurable target needs `metric`"))
             if self.unit != UNITS[self.metric]:
-                raise ValueError(f"{self.metric} is counted in {UNITS[self.metric]}")
+                raise ValueError(
+                    _l(
+                        "{metric} is counted in {value}",
+                        metric=self.metric,
+                        value=UNITS[self.metric],
+                    )
+                )
             if self.metric == "completed_share" and self.goal > 100:
-                raise ValueError("a share is at most 100 percent")
+                raise ValueError(_l("a share is at most 100 percent"))
         elif self.metric is not None or not self.how_en:
             raise ValueError(
-                "a target that is not measurable has no `metric`, and says why in `how_en`"
+                _l("a target that is not measurable has no `metric`, and says why in `how_en`")
             )
         if len(set(self.forms)) != len(self.forms) or not self.forms:
-            raise ValueError("`forms` lists at least one investment form, each once")
+            raise ValueError(_l("`forms` lists at least one investment form, each once"))
         return self
 
     @property
@@ -111,8 +124,8 @@ class Plan(Strict):
     @model_validator(mode="after")
     def _ordered(self) -> Plan:
         if self.period_end < self.period_start:
-            raise ValueError("period_end is before period_start")
-        check_unique([t.id for t in self.targets], "target ids")
+            raise ValueError(_l("period_end is before period_start"))
+        check_unique([t.id for t in self.targets], N_("target ids used twice: {value}"))
         return self
 
 
@@ -145,7 +158,7 @@ def read_targets(
             with path.open("rb") as handle:
                 document = tomllib.load(handle)
             if "id" in document:
-                raise ValueError("the plan's id is its file name; leave `id` out")
+                raise ValueError(_l("the plan's id is its file name; leave `id` out"))
             plan = Plan.model_validate({**document, "id": path.stem})
         except tomllib.TOMLDecodeError as exc:
             problems.append(f"{path.name}: not valid TOML: {exc}")

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from ..catalogue import ID_FIELD, LayerMeta
 from ..errors import TooLarge
+from ..i18n import _l, per_language, pick, tr
 from ..query import In, Literal, Property, Query
 from ..shortlists import Shortlist
 from ..store import Feature, Store
@@ -42,9 +43,11 @@ def export_query(
     matched = store.query(layer_id, dataclasses.replace(whole, limit=0)).number_matched
     if matched > max_features:
         raise TooLarge(
-            f"{matched:,} features match, more than the export limit of {max_features:,}; "
-            "narrow the request with bbox, filter or q / "
-            f"{matched:,} đối tượng vượt giới hạn xuất {max_features:,}; hãy thu hẹp bằng bbox, filter hoặc q"
+            _l(
+                "{matched:,} features match, more than the export limit of {max_features:,}; narrow the request with bbox, filter or q",
+                matched=matched,
+                max_features=max_features,
+            )
         )
     columns = ExportColumns.of(meta, query.properties, lang)
     with _temporary_folder() as folder:
@@ -146,27 +149,24 @@ def layer_groups(store: Store, shortlist: Shortlist) -> list[tuple[LayerMeta, li
 def _summary(
     store: Store, shortlist: Shortlist, layers: list, lang: str
 ) -> tuple[list[str], list[list]]:
-    vi = lang == "vi"
     rows: list[list] = [
-        ["Tên danh sách" if vi else "Shortlist", shortlist.name],
-        ["Ghi chú" if vi else "Note", shortlist.note],
-        ["Tạo lúc" if vi else "Created", shortlist.created],
-        ["Cập nhật" if vi else "Updated", shortlist.updated],
+        [tr(lang, "Shortlist"), shortlist.name],
+        [tr(lang, "Note"), shortlist.note],
+        [tr(lang, "Created"), shortlist.created],
+        [tr(lang, "Updated"), shortlist.updated],
     ]
     for meta, ids in layers:
         found = store.query(
             meta.id, dataclasses.replace(shortlist_query(ids), limit=0)
         ).number_matched
-        title = meta.title_vi if vi else meta.title_en
+        title = pick(per_language(meta, "title"), lang, "title")
         missing = len(ids) - found
         rows.append(
-            [
-                title,
-                f"{found}"
-                + (f" ({missing} {'không còn' if vi else 'missing'})" if missing else ""),
-            ]
+            [title, tr(lang, "{found} ({missing} missing)", found=found, missing=missing)]
+            if missing
+            else [title, f"{found}"]
         )
-    return (["Mục" if vi else "Item", "Giá trị" if vi else "Value"], rows)
+    return ([tr(lang, "Item"), tr(lang, "Value")], rows)
 
 
 @contextlib.contextmanager

@@ -21,6 +21,7 @@ from pyproj import CRS
 
 from ..catalogue import LayerMeta
 from ..errors import InvalidParameter
+from ..i18n import _l
 from ..store import Feature
 from .spreadsheet import freeze_header_and_filter
 from .table import WGS84, ExportColumns, geometry_batches, spreadsheet_batches
@@ -143,7 +144,9 @@ def write_table(target: Path, format_name: str, name: str, columns: dict[str, li
         _write_arrow(target, "XLSX", name[:31], iter([batch]), None, {})
         freeze_header_and_filter(target)
     else:
-        raise InvalidParameter(f"a table exports as csv or xlsx, not {format_name!r}")
+        raise InvalidParameter(
+            _l("a table exports as csv or xlsx, not {format_name!r}", format_name=format_name)
+        )
 
 
 def shapefile_names(fields: list[str]) -> list[str]:
@@ -245,5 +248,7 @@ FORMATS: dict[str, ExportFormat] = {
 def export_format(name: str, crs: CRS) -> ExportFormat:
     chosen = FORMATS[name]
     if chosen.wgs84_only and crs != WGS84:
-        raise InvalidParameter(f"{name} is WGS 84 only; leave out crs or choose another format")
+        raise InvalidParameter(
+            _l("{name} is WGS 84 only; leave out crs or choose another format", name=name)
+        )
     return chosen

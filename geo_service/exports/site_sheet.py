@@ -25,6 +25,7 @@ from .. import __version__
 from ..catalogue import FieldSpec, LayerMeta
 from ..errors import LayerUnavailable, NotFound
 from ..facts import fact_names, known
+from ..i18n import N_, per_language, pick, tr
 from ..places import UnmatchedPlace, province_centre
 from ..query import BBox, Query
 from ..store import Feature, Store
@@ -34,6 +35,12 @@ LAYOUT = 3
 """Raise when the sheet's layout changes, so that cached PDFs of the old one are not served."""
 FONT_DIR = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
 FONT = "DejaVu"
+CJK_FONT = "NotoSansCJK"
+CJK_FONTS = {
+    "": Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"),
+    "B": Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc"),
+}
+"""Debian's fonts-noto-cjk: JP, KR, SC, TC and HK faces of Noto Sans CJK in one collection."""
 NEARBY_DEGREES = 0.03  # about 3 km around the site
 NEARBY_PER_LAYER = 200
 MAP_HEIGHT_MM = 85
@@ -43,12 +50,12 @@ SITE_COLOUR, OTHER_COLOUR, LABEL_COLOUR = (214, 69, 69), (154, 165, 177), (82, 9
 ROW_MM = 5
 TABLE_SHARES = (0.45, 0.55)
 QUALITY_BADGE = {
-    "authoritative": ("Dữ liệu chính thức", "Authoritative data"),
-    "indicative": ("Vị trí, hình dạng minh họa", "Indicative location and shape"),
-    "synthetic_demo": ("Dữ liệu mô phỏng (demo)", "Synthetic demo data"),
+    "authoritative": N_("Authoritative data"),
+    "indicative": N_("Indicative location and shape"),
+    "synthetic_demo": N_("Synthetic demo data"),
 }
 
-NO_DATA = "chưa có dữ liệu / no data yet"
+NO_DATA = N_("no data yet")
 """What a sheet says of a fact nobody has collected yet."""
 
 ToPage = Callable[[Sequence[tuple[float, ...]]], list[tuple[float, float]]]
@@ -146,12 +153,35 @@ def _frame(pdf: FPDF) -> tuple[float, float]:
     return pdf.epw - AXIS_MM, MAP_HEIGHT_MM
 
 
+def sheet_languages(lang: str) -> tuple[str, str]:
+    """A sheet speaks two languages: the reader's first, then English (Vietnamese for a reader
+    of English)."""
+    return (lang, "vi" if lang == "en" else "en")
+
+
+def both(lang: str, message: str, /, **values: object) -> str:
+    """`message` in the sheet's two languages, `first / second`."""
+    first, second = (tr(code, message, **values) for code in sheet_languages(lang))
+    return first if first == second else f"{first} / {second}"
+
+
+def field_label(spec: FieldSpec, lang: str) -> str:
+    """A field's label in the sheet's two languages (one where they are the same)."""
+    labels = per_language(spec, "label")
+    return " / ".join(dict.fromkeys(pick(labels, code, "label") for code in sheet_languages(lang)))
+
+
 def _draw_map(
-    pdf: FPDF, geometry, view: BBox, nearby: list[tuple[str, Feature]], placeholder: bool
+    pdf: FPDF,
+    geometry,
+    view: BBox,
+    nearby: list[tuple[str, Feature]],
+    lang: str,
+    placeholder: bool,
 ) -> None:
     """The map below the cursor: its title, the frame with the features, lon/lat labels."""
     pdf.set_font(FONT, "", 8)
-    pdf.cell(0, 5, "Vị trí minh họa / Indicative location (WGS 84)", align="C")
+    pdf.cell(0, 5, both(lang, "Indicative location (WGS 84)"), align="C")
     pdf.ln(5)
     left, top = pdf.l_margin + AXIS_MM, pdf.get_y()
     width, height = _frame(pdf)
@@ -232,24 +262,24 @@ def _page(pdf: FPDF, store: Store, layers: list[LayerMeta], site: Site, lang: st
     props = site.feature.properties
     pdf.add_page()
     pdf.set_font(FONT, "B", 15)
-    first, second = (props.get("name_vi"), props.get("name_en"))
-    if lang == "en":
-        first, second = second, first
+    first, second = (pick(props, code, "name") for code in sheet_languages(lang))
     paragraph(pdf, 8, first or site.feature.id)
     pdf.set_font(FONT, "", 10)
-    if second:
+    if second and second != first:
         paragraph(pdf, 6, second)
-    quality_vi, quality_en = QUALITY_BADGE.get(props.get("data_quality"), ("", ""))
+    titles = per_language(site.meta, "title")
+    title = " / ".join(dict.fromkeys(pick(titles, code, "title") for code in sheet_languages(lang)))
+    quality = QUALITY_BADGE.get(props.get("data_quality"))
     pdf.set_text_color(180, 40, 40)
-    paragraph(pdf, 6, f"{site.meta.title_vi} / {site.meta.title_en} — {quality_vi} / {quality_en}")
+    paragraph(pdf, 6, f"{title} — {both(lang, quality)}" if quality else title)
     pdf.set_text_color(0, 0, 0)
     if site.feature.geometry is not None:
         geometry = shapely.from_wkb(site.feature.geometry)
         view = _view(geometry, *_frame(pdf))
         placeholder = props.get("geometry_quality") == "placeholder"
-        _draw_map(pdf, geometry, view, _nearby(store, layers, site, view), placeholder)
+        _draw_map(pdf, geometry, view, _nearby(store, layers, site, view), lang, placeholder)
     facts = fact_names(site.meta.fields)
-    rows = [("Thuộc tính / Attribute", "Giá trị / Value")]
+    rows = [(both(lang, "Attribute"), both(lang, "Value"))]
     for spec in site.meta.fields:
         value = props.get(spec.name)
         if spec.name in facts or not known(value):
@@ -257,14 +287,14 @@ def _page(pdf: FPDF, store: Store, layers: list[LayerMeta], site: Site, lang: st
         unit = f" ({spec.unit})" if spec.unit else ""
         if spec.name == "province_code":
             with contextlib.suppress(UnmatchedPlace):
-                rows.append(("Tỉnh / Province", province_centre(value)[2]))
+                rows.append((both(lang, "Province"), province_centre(value)[2]))
             continue
-        rows.append((f"{spec.label_vi} / {spec.label_en}{unit}", format_value(spec, value)))
+        rows.append((f"{field_label(spec, lang)}{unit}", format_value(spec, value)))
     table(pdf, rows)
     if facts:
         pdf.ln(2)
         # the known facts one a row; the missing ones named together, so a sheet stays a page
-        rows = [("Thông tin cho nhà đầu tư / Facts for investors", "Giá trị / Value")]
+        rows = [(both(lang, "Facts for investors"), both(lang, "Value"))]
         missing = []
         for name in facts:
             spec, value = site.meta.field(name), props.get(name)
@@ -272,23 +302,30 @@ def _page(pdf: FPDF, store: Store, layers: list[LayerMeta], site: Site, lang: st
                 continue
             unit = f" ({spec.unit})" if spec.unit else ""
             if known(value):
-                rows.append((f"{spec.label_vi} / {spec.label_en}{unit}", format_value(spec, value)))
+                rows.append((f"{field_label(spec, lang)}{unit}", format_value(spec, value)))
             else:
-                missing.append(f"{spec.label_vi} / {spec.label_en}")
+                missing.append(field_label(spec, lang))
         if missing:
-            rows.append((NO_DATA, "; ".join(missing)))
+            rows.append((both(lang, NO_DATA), "; ".join(missing)))
         table(pdf, rows)
     pdf.ln(2)
     pdf.set_font(FONT, "", 8)
-    pdf.multi_cell(0, 5, f"Liên kết / Link: {site.url}", new_x="LMARGIN", new_y="NEXT")
+    pdf.multi_cell(0, 5, f"{both(lang, 'Link')}: {site.url}", new_x="LMARGIN", new_y="NEXT")
 
 
-def new_pdf(title: str, orientation: str = "portrait") -> FPDF:
-    """An A4 document with DejaVu Sans (regular and bold) and automatic page breaks."""
+def new_pdf(title: str, orientation: str = "portrait", lang: str = "vi") -> FPDF:
+    """An A4 document with DejaVu Sans (regular and bold) and automatic page breaks; for
+    Japanese, Korean and Chinese, Noto Sans CJK draws what DejaVu has no glyph for, when the
+    system has it (Debian: fonts-noto-cjk)."""
     pdf = FPDF(orientation=orientation, format="A4")
     pdf.set_auto_page_break(auto=True, margin=12)
     pdf.add_font(FONT, "", str(FONT_DIR / "DejaVuSans.ttf"))
     pdf.add_font(FONT, "B", str(FONT_DIR / "DejaVuSans-Bold.ttf"))
+    cjk = {"ja": 0, "ko": 1, "zh": 2}.get(lang)  # the faces of the collection, in its order
+    if cjk is not None and all(path.exists() for path in CJK_FONTS.values()):
+        for style, path in CJK_FONTS.items():
+            pdf.add_font(CJK_FONT, style, str(path), collection_font_number=cjk)
+        pdf.set_fallback_fonts([CJK_FONT])
     pdf.set_title(title)
     return pdf
 
@@ -303,7 +340,7 @@ def write_pdf(pdf: FPDF, stem: str) -> Path:
 
 def site_sheets(store: Store, sites: list[Site], lang: str, stem: str) -> Path:
     """A PDF with one page per site, in a temporary folder the caller removes."""
-    pdf = new_pdf(stem)
+    pdf = new_pdf(stem, lang=lang)
     layers = store.layers()
     for site in sites:
         _page(pdf, store, layers, site, lang)

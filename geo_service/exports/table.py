@@ -18,6 +18,7 @@ from pyproj import CRS, Transformer
 
 from ..catalogue import FieldSpec, LayerMeta
 from ..errors import InvalidParameter
+from ..i18n import _l, per_language, pick
 from ..store import Feature
 
 EXCEL_CELL_LIMIT = 32_767
@@ -45,8 +46,7 @@ def parse_crs(text: str | None) -> CRS:
         crs = CRS.from_user_input(candidate)
     except Exception:  # pyproj raises CRSError and others for garbage
         raise InvalidParameter(
-            f"crs {text!r} is not a CRS pyproj knows (try EPSG:9206) / "
-            f"hệ toạ độ {text!r} không được hỗ trợ (thử EPSG:9206)"
+            _l("crs {text!r} is not a CRS pyproj knows (try EPSG:9206)", text=text)
         ) from None
     try:
         Transformer.from_crs(WGS84, crs, always_xy=True)
@@ -55,9 +55,10 @@ def parse_crs(text: str | None) -> CRS:
         usable = False
     if not usable:
         raise InvalidParameter(
-            f"crs {text!r}: WGS 84 longitude/latitude cannot be transformed into it; use a "
-            f"projected or geographic CRS of the Earth, e.g. EPSG:9206 / không thể chuyển "
-            f"toạ độ WGS 84 sang hệ {text!r}; hãy dùng hệ toạ độ của Trái Đất, ví dụ EPSG:9206"
+            _l(
+                "crs {text!r}: WGS 84 longitude/latitude cannot be transformed into it; use a projected or geographic CRS of the Earth, e.g. EPSG:9206",
+                text=text,
+            )
         )
     return crs
 
@@ -75,7 +76,7 @@ class ExportColumns:
         return cls(chosen, lang)
 
     def header(self, spec: FieldSpec) -> str:
-        label = spec.label_vi if self.lang == "vi" else spec.label_en
+        label = pick(per_language(spec, "label"), self.lang, "label")
         return f"{label} ({spec.unit})" if spec.unit else label
 
 
@@ -88,9 +89,10 @@ def reproject(geometries: np.ndarray, crs: CRS) -> np.ndarray:
     )
     if not np.isfinite(shapely.get_coordinates(moved)).all():
         raise InvalidParameter(
-            f"crs {crs.name!r}: some sites lie outside what this CRS can show (their "
-            f"coordinates would not be finite); choose a CRS that covers them, e.g. EPSG:9206 / "
-            f"một số địa điểm nằm ngoài phạm vi của hệ toạ độ này"
+            _l(
+                "crs {name!r}: some sites lie outside what this CRS can show (their coordinates would not be finite); choose a CRS that covers them, e.g. EPSG:9206",
+                name=crs.name,
+            )
         )
     return moved
 
@@ -117,9 +119,9 @@ def geometry_batches(
 
 
 def _too_long_for_a_cell(wkt: str) -> str:
-    return (
-        f"(geometry of {len(wkt):,} characters is too long for a spreadsheet cell; "
-        "export GeoPackage for it / hình học quá dài cho một ô, hãy xuất GeoPackage)"
+    return _l(
+        "(geometry of {count:,} characters is too long for a spreadsheet cell; export GeoPackage for it)",
+        count=len(wkt),
     )
 
 

@@ -17,6 +17,7 @@ import shapely
 from shapely.errors import GEOSException
 
 from ..catalogue import ID_FIELD, LayerMeta
+from ..i18n import _l
 from .validate import Report, prepare
 
 CRS84_NAMES = {
@@ -49,22 +50,25 @@ def check_feature(
         report.add(
             "error",
             "feature_structure",
-            'the body must be a GeoJSON Feature: {"type": "Feature", "geometry": …, '
-            '"properties": {…}} / nội dung phải là một GeoJSON Feature',
+            _l(
+                "the body must be a GeoJSON Feature: {shape}",
+                shape='{"type": "Feature", "geometry": …, "properties": {…}}',
+            ),
         )
         return None, report
     properties = document.get("properties") or {}
     if not isinstance(properties, dict):
-        report.add("error", "feature_structure", "properties must be a JSON object / "
-                   "properties phải là một đối tượng JSON")  # fmt: skip
+        report.add("error", "feature_structure", _l("properties must be a JSON object"))
         return None, report
     crs = document.get("crs")
     if crs is not None and _crs_name(crs) not in CRS84_NAMES:
         report.add(
             "error",
             "crs_not_wgs84",
-            "GeoJSON is in WGS 84 longitude/latitude (RFC 7946); leave out the crs member or "
-            "name CRS84 / GeoJSON phải ở hệ WGS 84 kinh độ/vĩ độ",
+            _l(
+                "GeoJSON is in WGS 84 longitude/latitude (RFC 7946); leave out the crs member "
+                "or name CRS84"
+            ),
         )
     ids = {
         str(value)
@@ -75,11 +79,13 @@ def check_feature(
         report.add(
             "error",
             "id_mismatch" if ids else "id_missing",
-            f"the feature's id, its `id` and its `{ID_FIELD}` property must agree: "
-            f"{sorted(ids)} / mã đối tượng phải thống nhất"
+            _l(
+                "the feature's id, its `id` and its `{field}` property must agree: {ids}",
+                field=ID_FIELD,
+                ids=sorted(ids),
+            )
             if ids
-            else f"the feature needs an id: `id` or a `{ID_FIELD}` property / đối tượng cần có "
-            f"mã (`id` hoặc thuộc tính `{ID_FIELD}`)",
+            else _l("the feature needs an id: `id` or a `{field}` property", field=ID_FIELD),
         )
         return None, report
     (code,) = ids
@@ -90,8 +96,10 @@ def check_feature(
         report.add(
             "error",
             "field_type",
-            f"properties must be text, numbers, booleans or null, not objects or lists: "
-            f"{', '.join(not_scalar)} / thuộc tính phải là giá trị đơn",
+            _l(
+                "properties must be text, numbers, booleans or null, not objects or lists: {names}",
+                names=", ".join(not_scalar),
+            ),
             [code],
         )
     geometry = _geometry(document.get("geometry"), report, code)
@@ -123,7 +131,7 @@ def _geometry(value: Any, report: Report, code: str) -> Any:
         report.add(
             "error",
             "geometry_unreadable",
-            f"the geometry is not GeoJSON: {str(exc)[:200]} / hình không phải GeoJSON hợp lệ",
+            _l("the geometry is not GeoJSON: {exc}", exc=str(exc)[:200]),
             [code],
         )
         return None

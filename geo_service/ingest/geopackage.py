@@ -18,6 +18,7 @@ from pathlib import Path
 from urllib.request import pathname2url
 
 from ..errors import InvalidParameter, TooLarge
+from ..i18n import _l
 
 PROGRESS_STEPS = 1000
 """SQLite virtual-machine steps between two looks at the clock."""
@@ -30,10 +31,6 @@ _MODULE = re.compile(r"\bUSING\s+[\"'`\[]?(\w+)", re.IGNORECASE)
 
 class TooSlow(InvalidParameter):
     code = "UploadTooSlow"
-
-
-def _refused(english: str, vietnamese: str) -> InvalidParameter:
-    return InvalidParameter(f"{english} / {vietnamese}")
 
 
 def check_geopackage(path: Path, table: str | None, seconds: float, max_geometry_bytes: int) -> str:
@@ -56,18 +53,17 @@ def check_geopackage(path: Path, table: str | None, seconds: float, max_geometry
     except sqlite3.OperationalError as exc:
         if "interrupted" in str(exc):
             raise TooSlow(
-                f"the GeoPackage took longer than {seconds:g} s to check; refused / GeoPackage "
-                f"cần hơn {seconds:g} giây để kiểm tra; bị từ chối"
+                _l(
+                    "the GeoPackage took longer than {seconds:g} s to check; refused",
+                    seconds=seconds,
+                )
             ) from None
-        raise _refused(
-            f"the GeoPackage cannot be read ({exc})", f"không đọc được GeoPackage ({exc})"
-        ) from None
+        raise InvalidParameter(_l("the GeoPackage cannot be read ({exc})", exc=exc)) from None
     except sqlite3.DataError:
         raise _too_large(max_geometry_bytes) from None
     except sqlite3.DatabaseError as exc:
-        raise _refused(
-            f"the GeoPackage is corrupt or not a GeoPackage ({exc})",
-            f"GeoPackage bị hỏng hoặc không phải GeoPackage ({exc})",
+        raise InvalidParameter(
+            _l("the GeoPackage is corrupt or not a GeoPackage ({exc})", exc=exc)
         ) from None
     finally:
         connection.close()
@@ -77,38 +73,44 @@ def _check(connection: sqlite3.Connection, table: str | None, max_geometry_bytes
     schema = connection.execute("SELECT type, name, sql FROM sqlite_master").fetchall()
     views = sorted(name for kind, name, _ in schema if kind == "view")
     if views:
-        raise _refused(
-            f"the GeoPackage holds views ({', '.join(views[:5])}); save them as tables",
-            f"GeoPackage chứa view ({', '.join(views[:5])}); hãy lưu thành bảng",
+        raise InvalidParameter(
+            _l(
+                "the GeoPackage holds views ({value}); save them as tables",
+                value=", ".join(views[:5]),
+            )
         )
     tables = {name: sql or "" for kind, name, sql in schema if kind == "table"}
     virtual = {name for name, sql in tables.items() if sql.upper().startswith("CREATE VIRTUAL")}
     for name in sorted(virtual):
         module = _MODULE.search(tables[name])
         if not module or module.group(1).lower() not in ALLOWED_MODULES:
-            raise _refused(
-                f"the GeoPackage holds a virtual table {name!r} that is not a spatial index",
-                f"GeoPackage chứa bảng ảo {name!r} không phải chỉ mục không gian",
+            raise InvalidParameter(
+                _l(
+                    "the GeoPackage holds a virtual table {name!r} that is not a spatial index",
+                    name=name,
+                )
             )
     for name in sorted(set(tables) - virtual):
         columns = connection.execute(f"PRAGMA table_xinfo({_quote(name)})").fetchall()
         computed = [column[1] for column in columns if column[6] == 2]
         if computed:
-            raise _refused(
-                f"the GeoPackage's table {name!r} has columns computed on every read "
-                f"({', '.join(computed)})",
-                f"bảng {name!r} có cột được tính lại mỗi lần đọc ({', '.join(computed)})",
+            raise InvalidParameter(
+                _l(
+                    "the GeoPackage's table {name!r} has columns computed on every read ({value})",
+                    name=name,
+                    value=", ".join(computed),
+                )
             )
     (integrity,) = connection.execute("PRAGMA quick_check").fetchone()
     if integrity != "ok":
-        raise _refused(
-            f"the GeoPackage is corrupt: {integrity}", f"GeoPackage bị hỏng: {integrity}"
-        )
+        raise InvalidParameter(_l("the GeoPackage is corrupt: {integrity}", integrity=integrity))
     missing = {"gpkg_contents", "gpkg_geometry_columns", "gpkg_spatial_ref_sys"} - set(tables)
     if missing:
-        raise _refused(
-            f"the GeoPackage lacks {', '.join(sorted(missing))}: it is not a GeoPackage",
-            f"GeoPackage thiếu {', '.join(sorted(missing))}: không phải GeoPackage",
+        raise InvalidParameter(
+            _l(
+                "the GeoPackage lacks {value}: it is not a GeoPackage",
+                value=", ".join(sorted(missing)),
+            )
         )
     contents = dict(connection.execute("SELECT table_name, data_type FROM gpkg_contents"))
     geometry_columns = dict(
@@ -121,8 +123,8 @@ def _check(connection: sqlite3.Connection, table: str | None, max_geometry_bytes
     )
     chosen = _choose(table, features, sorted(contents))
     if chosen in virtual:
-        raise _refused(
-            f"the GeoPackage's table {chosen!r} is a virtual table", f"bảng {chosen!r} là bảng ảo"
+        raise InvalidParameter(
+            _l("the GeoPackage's table {chosen!r} is a virtual table", chosen=chosen)
         )
     (largest,) = connection.execute(
         f"SELECT max(length({_quote(geometry_columns[chosen])})) FROM {_quote(chosen)}"
@@ -133,27 +135,33 @@ def _check(connection: sqlite3.Connection, table: str | None, max_geometry_bytes
 
 
 def _choose(table: str | None, features: list[str], listed: list[str]) -> str:
-    english, vietnamese = ", ".join(features) or "none", ", ".join(features) or "không có"
     if table is not None:
         if table in features:
             return table
+        tables = ", ".join(features) or "—"
         if table in listed:
-            raise _refused(
-                f"the GeoPackage's table {table!r} has no geometry; its feature tables are: {english}",
-                f"bảng {table!r} không có hình học; các bảng đối tượng: {vietnamese}",
+            raise InvalidParameter(
+                _l(
+                    "the GeoPackage's table {table!r} has no geometry; its feature tables are: {tables}",
+                    table=table,
+                    tables=tables,
+                )
             )
-        raise _refused(
-            f"the GeoPackage has no table {table!r}; its feature tables are: {english}",
-            f"GeoPackage không có bảng {table!r}; các bảng đối tượng: {vietnamese}",
+        raise InvalidParameter(
+            _l(
+                "the GeoPackage has no table {table!r}; its feature tables are: {tables}",
+                table=table,
+                tables=tables,
+            )
         )
     if not features:
-        raise _refused(
-            "the GeoPackage holds no feature table", "GeoPackage không có bảng đối tượng nào"
-        )
+        raise InvalidParameter(_l("the GeoPackage holds no feature table"))
     if len(features) > 1:
-        raise _refused(
-            f"the GeoPackage has several feature tables ({', '.join(features)}); say which with `table`",
-            f"GeoPackage có nhiều bảng đối tượng ({', '.join(features)}); hãy chọn bằng `table`",
+        raise InvalidParameter(
+            _l(
+                "the GeoPackage has several feature tables ({value}); say which with `table`",
+                value=", ".join(features),
+            )
         )
     return features[0]
 
@@ -164,6 +172,8 @@ def _quote(name: str) -> str:
 
 def _too_large(limit: int) -> TooLarge:
     return TooLarge(
-        f"the GeoPackage holds a geometry (or another value) larger than {limit:,} bytes, the "
-        f"limit / GeoPackage chứa một hình học (hoặc giá trị) lớn hơn giới hạn {limit:,} byte"
+        _l(
+            "the GeoPackage holds a geometry (or another value) larger than {limit:,} bytes, the limit",
+            limit=limit,
+        )
     )

@@ -30,6 +30,7 @@ import pandas as pd
 
 from .. import strict_json
 from ..errors import InvalidParameter
+from ..i18n import Text, _l
 from ..kinds import Kind, KindField
 from ..text import fold, nfc
 
@@ -48,8 +49,12 @@ class InvalidFieldMapping(InvalidParameter):
     code = "InvalidFieldMapping"
 
 
-def _refused(english: str, vietnamese: str) -> InvalidFieldMapping:
-    return InvalidFieldMapping(f"fields: {english} / fields: {vietnamese}")
+_VALUES_SHAPE = "{file value: code}"
+"""Named outside the message: its braces are not a placeholder."""
+
+
+def _refused(problem: Text) -> InvalidFieldMapping:
+    return InvalidFieldMapping(_l("fields: {problem}", problem=problem))
 
 
 @dataclass(frozen=True)
@@ -74,7 +79,7 @@ def parse_mapping(text: str | bytes | None) -> FieldMapping:
     try:
         document = strict_json.loads(text)
     except strict_json.StrictJSONError as exc:
-        raise _refused(f"not valid JSON: {exc}", f"không phải JSON hợp lệ: {exc}") from None
+        raise _refused(_l("not valid JSON: {exc}", exc=exc)) from None
     return mapping_from(document)
 
 
@@ -83,19 +88,15 @@ def mapping_from(document: Any) -> FieldMapping:
         '{"fields": {"our_field": "FILE_COLUMN"}, "values": {"our_field": {"file value": "code"}}}'
     )
     if not isinstance(document, dict) or set(document) - {"fields", "values"}:
-        raise _refused(f"must be an object {shape}", f"phải là đối tượng {shape}")
+        raise _refused(_l("must be an object {shape}", shape=shape))
     fields, values = document.get("fields", {}), document.get("values", {})
     if not isinstance(fields, dict) or not all(isinstance(v, str) for v in fields.values()):
-        raise _refused(
-            "`fields` maps each field to the name of a column (text)",
-            "`fields` gán mỗi trường với tên một cột (chuỗi)",
-        )
+        raise _refused(_l("`fields` maps each field to the name of a column (text)"))
     if not isinstance(values, dict) or not all(
         isinstance(m, dict) and all(isinstance(c, str) for c in m.values()) for m in values.values()
     ):
         raise _refused(
-            "`values` maps each coded field to an object {file value: code}",
-            "`values` gán mỗi trường mã với đối tượng {giá trị trong tệp: mã}",
+            _l("`values` maps each coded field to an object {shape}", shape=_VALUES_SHAPE)
         )
     return FieldMapping(
         {nfc(k): nfc(v) for k, v in fields.items()},
@@ -114,41 +115,56 @@ def check_mapping(frame: gpd.GeoDataFrame, mapping: FieldMapping, kind: Kind) ->
     for ours, column in mapping.fields.items():
         if kind.field(ours) is None:
             raise _refused(
-                f"{ours!r} is not a field of kind {kind.id!r}",
-                f"{ours!r} không phải trường của loại {kind.id!r}",
+                _l("{field!r} is not a field of kind {kind!r}", field=ours, kind=kind.id)
             )
         if column not in columns:
             raise _refused(
-                f"the file has no column {column!r} (it has {', '.join(columns)})",
-                f"tệp không có cột {column!r} (có {', '.join(columns)})",
+                _l(
+                    "the file has no column {column!r} (it has {columns})",
+                    column=column,
+                    columns=", ".join(columns),
+                )
             )
         if column in sources:
             raise _refused(
-                f"column {column!r} is given for both {sources[column]!r} and {ours!r}",
-                f"cột {column!r} được gán cho cả {sources[column]!r} và {ours!r}",
+                _l(
+                    "column {column!r} is given for both {first!r} and {second!r}",
+                    column=column,
+                    first=sources[column],
+                    second=ours,
+                )
             )
         sources[column] = ours
     for ours in mapping.fields:
         if ours in columns and ours not in sources:
             raise _refused(
-                f"{ours!r} is mapped from {mapping.fields[ours]!r} but the file has a column "
-                f"{ours!r} too; map that one elsewhere or leave {ours!r} out",
-                f"{ours!r} được gán từ {mapping.fields[ours]!r} nhưng tệp cũng có cột {ours!r}",
+                _l(
+                    "{field!r} is mapped from {column!r} but the file has a column {field!r} "
+                    "too; map that one elsewhere or leave {field!r} out",
+                    field=ours,
+                    column=mapping.fields[ours],
+                )
             )
     for ours, values in mapping.values.items():
         spec = kind.field(ours)
         if spec is None or not spec.codes:
             raise _refused(
-                f"values: {ours!r} is not a field of kind {kind.id!r} with a code list",
-                f"values: {ours!r} không phải trường có danh mục mã của loại {kind.id!r}",
+                _l(
+                    "values: {field!r} is not a field of kind {kind!r} with a code list",
+                    field=ours,
+                    kind=kind.id,
+                )
             )
         allowed = {c.code for c in spec.codes}
         outside = sorted({code for code in values.values() if code not in allowed})
         if outside:
             raise _refused(
-                f"values: {', '.join(map(repr, outside))} not in the code list of {ours!r} "
-                f"({', '.join(sorted(allowed))})",
-                f"values: {', '.join(map(repr, outside))} không có trong danh mục mã của {ours!r}",
+                _l(
+                    "values: {values} not in the code list of {field!r} ({codes})",
+                    values=", ".join(map(repr, outside)),
+                    field=ours,
+                    codes=", ".join(sorted(allowed)),
+                )
             )
 
 

@@ -24,6 +24,7 @@ import pyogrio
 from pyogrio.errors import DataLayerError, DataSourceError
 
 from ..errors import InvalidParameter, TooLarge
+from ..i18n import _l
 from ..settings import Settings
 from .geopackage import check_geopackage
 
@@ -137,8 +138,7 @@ def _archive_call(path: Path, action: Callable[[zipfile.ZipFile], T]) -> T:
             return action(archive)
     except _ARCHIVE_ERRORS as exc:
         raise InvalidParameter(
-            f"the archive is corrupt or its headers are wrong ({exc}) / "
-            f"tệp nén bị hỏng hoặc phần đầu khai báo sai ({exc})"
+            _l("the archive is corrupt or its headers are wrong ({exc})", exc=exc)
         ) from None
 
 
@@ -152,9 +152,10 @@ def claimed_format(filename: str) -> str:
     suffix = Path(filename).suffix.lower()
     if suffix not in _EXTENSIONS:
         raise InvalidParameter(
-            f"{filename!r}: unsupported file type; send one of .gpkg, .zip (Shapefile), .geojson, "
-            ".kml, .kmz, .csv, .fgb / loại tệp không được hỗ trợ; hãy gửi .gpkg, .zip "
-            "(Shapefile), .geojson, .kml, .kmz, .csv hoặc .fgb"
+            _l(
+                "{filename!r}: unsupported file type; send one of .gpkg, .zip (Shapefile), .geojson, .kml, .kmz, .csv, .fgb",
+                filename=filename,
+            )
         )
     return _EXTENSIONS[suffix]
 
@@ -166,14 +167,21 @@ def read_upload(
     size = path.stat().st_size
     if size > limits.max_bytes:
         raise TooLarge(
-            f"the file is {size:,} bytes; the upload limit is {limits.max_bytes:,} bytes / "
-            f"tệp có {size:,} byte; giới hạn tải lên là {limits.max_bytes:,} byte"
+            _l(
+                "the file is {size:,} bytes; the upload limit is {max_bytes:,} bytes",
+                size=size,
+                max_bytes=limits.max_bytes,
+            )
         )
     claimed, actual = claimed_format(filename), sniff(path)
     if claimed != actual:
         raise InvalidParameter(
-            f"{filename!r} is named as {claimed} but its content is {actual} / "
-            f"tên tệp {filename!r} là {claimed} nhưng nội dung là {actual}"
+            _l(
+                "{filename!r} is named as {claimed} but its content is {actual}",
+                filename=filename,
+                claimed=claimed,
+                actual=actual,
+            )
         )
     source, layer = path, None
     if actual in ("shp", "kmz"):
@@ -192,19 +200,24 @@ def read_upload(
         _refuse_reserved_columns(info["fields"])
         if info["features"] > limits.max_features:
             raise TooLarge(
-                f"the file holds {info['features']:,} features; the limit is "
-                f"{limits.max_features:,} / tệp có {info['features']:,} đối tượng; giới hạn là "
-                f"{limits.max_features:,}"
+                _l(
+                    "the file holds {features:,} features; the limit is {max_features:,}",
+                    features=info["features"],
+                    max_features=limits.max_features,
+                )
             )
         frame = pyogrio.read_dataframe(source, layer=layer, **open_options)
     except (DataSourceError, DataLayerError, OSError, ValueError) as exc:
         raise InvalidParameter(
-            f"{filename!r} cannot be read as {actual}: {exc} / không đọc được tệp {filename!r}"
+            _l(
+                "{filename!r} cannot be read as {actual}: {exc}",
+                filename=filename,
+                actual=actual,
+                exc=exc,
+            )
         ) from None
     if not isinstance(frame, gpd.GeoDataFrame):
-        raise InvalidParameter(
-            f"{filename!r} has no geometry column / tệp {filename!r} không có cột hình học"
-        )
+        raise InvalidParameter(_l("{filename!r} has no geometry column", filename=filename))
     return frame
 
 
@@ -212,8 +225,11 @@ def _choose_layer(layers: list[str], table: str | None) -> str | None:
     if table is not None:
         if table not in layers:
             raise InvalidParameter(
-                f"no table {table!r} in the file; it has: {', '.join(layers)} / "
-                f"tệp không có bảng {table!r}; các bảng: {', '.join(layers)}"
+                _l(
+                    "no table {table!r} in the file; it has: {value}",
+                    table=table,
+                    value=", ".join(layers),
+                )
             )
         return table
     return layers[0] if layers else None
@@ -223,9 +239,10 @@ def _refuse_reserved_columns(names: Iterable[str]) -> None:
     reserved = [str(name) for name in names if str(name).lower() in RESERVED_COLUMNS]
     if reserved:
         raise InvalidParameter(
-            f"the file has a column named {', '.join(reserved)}, a name the layer keeps for its "
-            f"own id or geometry; rename it / tệp có cột tên {', '.join(reserved)}, tên dành "
-            "riêng cho mã hoặc hình học của lớp; hãy đổi tên"
+            _l(
+                "the file has a column named {value}, a name the layer keeps for its own id or geometry; rename it",
+                value=", ".join(reserved),
+            )
         )
 
 
@@ -239,8 +256,7 @@ def _csv_options(options: ReadOptions) -> dict[str, str]:
             "KEEP_GEOM_COLUMNS": "NO",
         }
     raise InvalidParameter(
-        "a CSV needs `wkt_field`, or `x_field` and `y_field`, to locate its geometry / tệp CSV "
-        "cần `wkt_field`, hoặc `x_field` và `y_field`, để xác định hình học"
+        _l("a CSV needs `wkt_field`, or `x_field` and `y_field`, to locate its geometry")
     )
 
 
@@ -250,10 +266,7 @@ def refuse_xml_doctype(path: Path) -> None:
     `<!DOCTYPE` split across two chunks is seen whole; any encoding XML allows is understood."""
 
     def refuse(*_) -> None:
-        raise InvalidParameter(
-            "the KML declares a DOCTYPE or ENTITY; XML entities are refused / tệp KML khai báo "
-            "DOCTYPE hoặc ENTITY; thực thể XML bị từ chối"
-        )
+        raise InvalidParameter(_l("the KML declares a DOCTYPE or ENTITY; XML entities are refused"))
 
     parser = expat.ParserCreate()
     parser.StartDoctypeDeclHandler = refuse
@@ -264,9 +277,7 @@ def refuse_xml_doctype(path: Path) -> None:
                 parser.Parse(chunk, False)
             parser.Parse(b"", True)
     except expat.ExpatError as exc:
-        raise InvalidParameter(
-            f"the KML is not well-formed XML: {exc} / tệp KML không phải XML hợp lệ: {exc}"
-        ) from None
+        raise InvalidParameter(_l("the KML is not well-formed XML: {exc}", exc=exc)) from None
 
 
 def _unpack(archive_path: Path, target: Path, limits: UploadLimits, wanted: str) -> Path:
@@ -275,8 +286,11 @@ def _unpack(archive_path: Path, target: Path, limits: UploadLimits, wanted: str)
     found = sorted(target.glob(f"*{wanted}"))
     if len(found) != 1:
         raise InvalidParameter(
-            f"the archive must hold exactly one {wanted} file; it holds {len(found)} / "
-            f"tệp nén phải chứa đúng một tệp {wanted}; nó chứa {len(found)}"
+            _l(
+                "the archive must hold exactly one {wanted} file; it holds {count}",
+                wanted=wanted,
+                count=len(found),
+            )
         )
     return found[0]
 
@@ -285,33 +299,42 @@ def _extract(archive: zipfile.ZipFile, target: Path, limits: UploadLimits) -> No
     members = archive.infolist()
     if len(members) > limits.max_zip_members:
         raise TooLarge(
-            f"the archive has {len(members)} members; the limit is {limits.max_zip_members} / "
-            f"tệp nén có {len(members)} tệp; giới hạn là {limits.max_zip_members}"
+            _l(
+                "the archive has {count} members; the limit is {max_zip_members}",
+                count=len(members),
+                max_zip_members=limits.max_zip_members,
+            )
         )
     total = sum(m.file_size for m in members)
     if total > limits.max_uncompressed:
         raise TooLarge(
-            f"the archive unpacks to {total:,} bytes; the limit is {limits.max_uncompressed:,} "
-            f"bytes / tệp nén giải nén ra {total:,} byte; giới hạn là "
-            f"{limits.max_uncompressed:,} byte"
+            _l(
+                "the archive unpacks to {total:,} bytes; the limit is {max_uncompressed:,} bytes",
+                total=total,
+                max_uncompressed=limits.max_uncompressed,
+            )
         )
     for member in members:
         name = PurePosixPath(member.filename)
         if name.is_absolute() or ".." in name.parts or member.filename.startswith(("/", "\\")):
             raise InvalidParameter(
-                f"the archive member {member.filename!r} points outside the archive / "
-                f"tệp {member.filename!r} trong tệp nén trỏ ra ngoài tệp nén"
+                _l(
+                    "the archive member {filename!r} points outside the archive",
+                    filename=member.filename,
+                )
             )
         if stat.S_ISLNK(member.external_attr >> 16):
             raise InvalidParameter(
-                f"the archive member {member.filename!r} is a symbolic link / "
-                f"tệp {member.filename!r} trong tệp nén là liên kết tượng trưng"
+                _l("the archive member {filename!r} is a symbolic link", filename=member.filename)
             )
         if member.compress_size and member.file_size / member.compress_size > limits.max_ratio:
             ratio = member.file_size // member.compress_size
             raise InvalidParameter(
-                f"the archive member {member.filename!r} expands {ratio}-fold: refused as a zip "
-                f"bomb / tệp {member.filename!r} giãn {ratio} lần: bị từ chối như bom nén"
+                _l(
+                    "the archive member {filename!r} expands {ratio}-fold: refused as a zip bomb",
+                    filename=member.filename,
+                    ratio=ratio,
+                )
             )
     target.mkdir(parents=True)
     budget = limits.max_uncompressed  # headers can lie: count the bytes really written
@@ -324,7 +347,9 @@ def _extract(archive: zipfile.ZipFile, target: Path, limits: UploadLimits) -> No
                 budget -= len(chunk)
                 if budget < 0:
                     raise TooLarge(
-                        f"the archive unpacks to more than {limits.max_uncompressed:,} bytes / "
-                        f"tệp nén giải nén ra hơn {limits.max_uncompressed:,} byte"
+                        _l(
+                            "the archive unpacks to more than {max_uncompressed:,} bytes",
+                            max_uncompressed=limits.max_uncompressed,
+                        )
                     )
                 out.write(chunk)

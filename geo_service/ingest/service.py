@@ -19,6 +19,7 @@ from ..admin_store import AdminStore
 from ..catalogue import LAYER_ID_PATTERN, LayerMeta
 from ..errors import InvalidParameter, NotFound, check_existence, missing
 from ..facts import with_facts
+from ..i18n import _l
 from ..kinds import Kinds, load_kinds
 from ..store import Store
 from .mapping import FieldMapping, apply_mapping, propose
@@ -69,15 +70,17 @@ def layer_meta(
     unknown = set(metadata) - METADATA_KEYS
     if unknown:
         raise InvalidParameter(
-            f"unknown metadata keys: {', '.join(sorted(unknown))}; allowed: "
-            f"{', '.join(sorted(METADATA_KEYS))} / khóa metadata không hợp lệ: "
-            f"{', '.join(sorted(unknown))}"
+            _l(
+                "unknown metadata keys: {value}; allowed: {value2}",
+                value=", ".join(sorted(unknown)),
+                value2=", ".join(sorted(METADATA_KEYS)),
+            )
         )
     if previous is None and "data_quality" not in metadata:
         raise InvalidParameter(
-            "a new layer's metadata must state its data_quality: authoritative, indicative or "
-            "synthetic_demo; none is presumed / metadata của lớp mới phải nêu data_quality: "
-            "authoritative, indicative hoặc synthetic_demo; không mặc định giá trị nào"
+            _l(
+                "a new layer's metadata must state its data_quality: authoritative, indicative or synthetic_demo; none is presumed"
+            )
         )
     if previous is None:
         base = {
@@ -120,7 +123,7 @@ def layer_meta(
         )
     except ValidationError as exc:
         problem = exc.errors()[0]["msg"]
-        raise InvalidParameter(f"metadata: {problem} / metadata không hợp lệ: {problem}") from None
+        raise InvalidParameter(_l("metadata: {problem}", problem=problem)) from None
     return meta, province
 
 
@@ -155,8 +158,11 @@ def ingest(
     kinds = kinds or _kinds_in_files()
     if not LAYER_ID_PATTERN.fullmatch(request.layer_id):
         raise InvalidParameter(
-            f"layer id {request.layer_id!r} must match {LAYER_ID_PATTERN.pattern} / "
-            f"mã lớp {request.layer_id!r} phải khớp {LAYER_ID_PATTERN.pattern}"
+            _l(
+                "layer id {layer_id!r} must match {pattern}",
+                layer_id=request.layer_id,
+                pattern=LAYER_ID_PATTERN.pattern,
+            )
         )
     numbers = store.version_numbers(request.layer_id)
     new = not numbers if request.new_layer is None else request.new_layer
@@ -182,9 +188,10 @@ def ingest(
         report.add(
             "info",
             "mapping_proposed",
-            "columns or values of the file match the kind's fields by name or label; send the "
-            "report's mapping.fields as `fields` to use them / các cột hoặc giá trị khớp theo tên: "
-            "gửi lại mapping.fields của báo cáo trong trường `fields`",
+            _l(
+                "columns or values of the file match the kind's fields by name or label; send "
+                "the report's mapping.fields as `fields` to use them"
+            ),
         )
     if prepared is None or request.dry_run:
         return report

@@ -19,6 +19,7 @@ from pyproj import CRS
 
 from ..catalogue import ID_FIELD, FieldSpec, LayerMeta
 from ..errors import ValidationFailed
+from ..i18n import N_, _l
 from ..kinds import Kind, load_kinds
 from ..layer_frame import records_to_frame
 from ..places import UnmatchedPlace, communes_of_province, province_bounds, resolve_commune
@@ -39,6 +40,11 @@ BOUNDS_MARGIN_DEGREES = 0.05  # about 5 km around the province
 EXAMPLES = 5
 _MOJIBAKE = re.compile("Ã.|Ä.|Æ.|á»|áº")
 _FIELD_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+_REFUSALS = {
+    "upload": N_("the upload has {errors} kinds of error; nothing was stored"),
+    "edit": N_("the edit has {errors} kinds of error; nothing was stored"),
+}
+"""The 400 for a refused upload or edit (`Report.refusal`)."""
 
 
 @dataclass
@@ -99,13 +105,11 @@ class Report:
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "ok": self.ok}
 
-    def refusal(self, subject_en: str, subject_vi: str) -> ValidationFailed:
+    def refusal(self, subject: Literal["upload", "edit"]) -> ValidationFailed:
         """The 400 for what this report found errors in: nothing of it was stored."""
         errors = sum(f.severity == "error" for f in self.findings)
         return ValidationFailed(
-            f"{subject_en} has {errors} kinds of error; nothing was stored / {subject_vi} có "
-            f"{errors} loại lỗi; không có gì được lưu",
-            extra={"report": self.to_dict()},
+            _l(_REFUSALS[subject], errors=errors), extra={"report": self.to_dict()}
         )
 
     def to_text(self) -> str:

@@ -16,6 +16,7 @@ from pydantic import ConfigDict, Field, ValidationError, field_validator
 
 from ..catalogue import LayerMeta, MetadataModel
 from ..errors import NotFound, ServiceError
+from ..i18n import _l
 
 FILTERABLE_TYPES = ("string", "integer", "number", "date")
 """Field types the filter panel has a control for (checkboxes, or a range)."""
@@ -120,9 +121,11 @@ class MapDefinition(Strict):
             try:
                 provider = xyzservices.providers.query_name(name)
             except ValueError:
-                raise ValueError(f"unknown basemap {name!r} (an xyzservices name)") from None
+                raise ValueError(
+                    _l("unknown basemap {name!r} (an xyzservices name)", name=name)
+                ) from None
             if provider.requires_token():
-                raise ValueError(f"basemap {name!r} needs an API key")
+                raise ValueError(_l("basemap {name!r} needs an API key", name=name))
         return names
 
     def style(self, kind: str) -> KindStyle:
@@ -156,8 +159,11 @@ def _document(maps_dir: Path, map_id: str, seen: tuple[str, ...] = ()) -> dict:
     path = Path(maps_dir) / f"{map_id}.toml"
     if not MAP_ID_PATTERN.fullmatch(map_id) or not path.is_file():
         raise NotFound(
-            f"no map {map_id!r}; maps: {', '.join(map_ids(maps_dir)) or 'none'} "
-            f"/ không có bản đồ {map_id!r}"
+            _l(
+                "no map {map_id!r}; maps: {value}",
+                map_id=map_id,
+                value=", ".join(map_ids(maps_dir)) or "none",
+            )
         )
     document = tomllib.loads(path.read_text("utf-8"))
     base = document.pop("extends", None)
@@ -180,6 +186,6 @@ def load_map(maps_dir: Path, map_id: str) -> MapDefinition:
         definition = MapDefinition.model_validate(_document(maps_dir, map_id))
     except (tomllib.TOMLDecodeError, ValidationError, UnicodeDecodeError, ValueError) as exc:
         raise InvalidMapDefinition(
-            f"map definition {map_id}.toml is invalid / định nghĩa bản đồ không hợp lệ: {exc}"
+            _l("map definition {name} is invalid: {exc}", name=f"{map_id}.toml", exc=exc)
         ) from None
     return definition.model_copy(update={"id": map_id})

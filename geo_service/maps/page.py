@@ -19,6 +19,16 @@ from folium import plugins
 
 from ..catalogue import LayerMeta
 from ..errors import LayerUnavailable, NotFound
+from ..i18n import (
+    ENDONYMS,
+    HTML_TAGS,
+    catalogue_element,
+    localized,
+    machine_translation_note,
+    per_language,
+    pick,
+    tr,
+)
 from ..pipeline.layer import LAYER_ID as PROJECTS_LAYER
 from ..places import UnmatchedPlace, communes_of_province, province_bounds, province_centre
 from ..query import Expr, In, Literal, Property, Query
@@ -39,11 +49,16 @@ class PlacedLayer:
     group: folium.FeatureGroup
 
 
-def bilingual(vi: str, en: str) -> str:
-    """A label the page's language switch can flip (Leaflet controls take HTML names)."""
+def local_name(values: dict[str, Any], lang: str, stem: str = "") -> str:
+    """A name that exists per language, as HTML (Leaflet controls take HTML names), in `lang`
+    or its fallback, which is marked with its language and named, e.g. "(English)"."""
+    text, shown = localized(values, lang, stem)
+    if shown == lang:
+        return html.escape(text)
+    tag = HTML_TAGS[shown]  # type: ignore[index]
     return (
-        f'<span class="i18n" data-vi="{html.escape(vi)}" data-en="{html.escape(en)}">'
-        f"{html.escape(vi)}</span>"
+        f'<span lang="{tag}">{html.escape(text)}</span> '
+        f'<small class="fallback-lang" lang="{tag}">({ENDONYMS[shown]})</small>'  # type: ignore[index]
     )
 
 
@@ -69,10 +84,9 @@ def field_config(meta: LayerMeta) -> dict[str, Any]:
     return {
         f.name: {
             "type": f.type,
-            "label_vi": f.label_vi,
-            "label_en": f.label_en,
+            **per_language(f, "label"),
             "unit": f.unit,
-            "codes": {c.code: [c.label_vi, c.label_en] for c in f.codes or []} or None,
+            "codes": {c.code: per_language(c, "label") for c in f.codes or []} or None,
         }
         for f in meta.fields
     }
@@ -83,8 +97,7 @@ def layer_config(definition: MapDefinition, placed: PlacedLayer, total: int) -> 
     style = definition.style(meta.kind)
     return {
         "id": meta.id,
-        "title_vi": meta.title_vi,
-        "title_en": meta.title_en,
+        **per_language(meta, "title"),
         "kind": meta.kind,
         "geometry": meta.geometry_type,
         "color": entry.color or style.color,
@@ -166,27 +179,29 @@ def _with_our_assets(element: Any, plugin: str) -> Any:
     return element
 
 
-def basemap(name: str, show: bool) -> folium.TileLayer:
+def basemap(name: str, show: bool, lang: str) -> folium.TileLayer:
     provider = xyzservices.providers.query_name(name)
-    label = {"OpenStreetMap.Mapnik": ("Bản đồ nền OSM", "OpenStreetMap")}.get(
-        name, ("Ảnh vệ tinh", "Satellite imagery") if "Imagery" in name else (name, name)
-    )
+    if name == "OpenStreetMap.Mapnik":
+        label = tr(lang, "OpenStreetMap basemap")
+    else:
+        label = tr(lang, "Satellite imagery") if "Imagery" in name else name
     return folium.TileLayer(
         tiles=provider.build_url(),
         attr=provider.html_attribution,
-        name=bilingual(*label),
+        name=html.escape(label),
         max_zoom=provider.get("max_zoom", 19),
         max_native_zoom=provider.get("max_zoom", 19),
         show=show,
     )
 
 
-def raster_overlay(meta: RasterMeta) -> folium.TileLayer:
+def raster_overlay(meta: RasterMeta, lang: str) -> folium.TileLayer:
     """A raster as a transparent overlay of our own PNG tiles, hidden until chosen."""
     return folium.TileLayer(
         tiles=f"/rasters/{meta.id}/tiles/{{z}}/{{x}}/{{y}}.png?v={meta.version}",
         attr=html.escape(meta.source or meta.title_en),
-        name=bilingual(meta.title_vi, meta.title_en) + f'<span data-raster="{meta.id}"></span>',
+        name=local_name(per_language(meta, "title"), lang, "title")
+        + f'<span data-raster="{meta.id}"></span>',
         overlay=True,
         show=False,
         opacity=0.7,
@@ -201,10 +216,12 @@ def build_map_page(
     rasters: list[RasterMeta],
     rank_limit: int,
     tile_max_features: int,
+    lang: str,
 ) -> str:
-    """The whole HTML page for one map definition over the store's current layers and rasters;
-    `rank_limit` is the most sites one ranking may hold, `tile_max_features` the most features
-    one vector tile holds (where tiles would be cut, the map shows counts per area instead)."""
+    """The whole HTML page, in `lang`, for one map definition over the store's current layers
+    and rasters; `rank_limit` is the most sites one ranking may hold, `tile_max_features` the
+    most features one vector tile holds (where tiles would be cut, the map shows counts per
+    area instead)."""
     published = {meta.id: meta for meta in store.layers()}
     shown = map_layers(definition, published)
     shown_provinces = definition.provinces if definition.filter_provinces else []
@@ -222,15 +239,16 @@ def build_map_page(
     fmap.default_js = served(LEAFLET_JS)
     fmap.default_css = served(LEAFLET_CSS)
     root = fmap.get_root()
-    root.title = f"{definition.title_vi} / {definition.title_en}"
+    titles = {**per_language(definition, "title"), **per_language(definition, "description")}
+    root.title = pick(titles, lang, "title")
     for index, name in enumerate(definition.basemaps):
-        basemap(name, show=index == 0).add_to(fmap)
+        basemap(name, index == 0, lang).add_to(fmap)
 
     placed: list[PlacedLayer] = []
     groups: dict[str, list[folium.FeatureGroup]] = {}
     for meta, entry in shown:
         name = (
-            bilingual(meta.title_vi, meta.title_en)
+            local_name(per_language(meta, "title"), lang, "title")
             + f'<span class="layer-count" data-layer="{meta.id}"></span>'
         )
         if meta.geometry_type == "point":
@@ -244,13 +262,13 @@ def build_map_page(
             group = folium.FeatureGroup(name=name, show=entry.visible)
         group.add_to(fmap)
         style = definition.style(meta.kind)
-        groups.setdefault(bilingual(style.group_vi, style.group_en), []).append(group)
+        groups.setdefault(local_name(per_language(style, "group"), lang, "group"), []).append(group)
         placed.append(PlacedLayer(meta, entry, group))
 
     overlays = []
     for meta in rasters if definition.rasters else []:
-        overlay = raster_overlay(meta).add_to(fmap)
-        groups.setdefault(bilingual("Lớp raster", "Raster layers"), []).append(overlay)
+        overlay = raster_overlay(meta, lang).add_to(fmap)
+        groups.setdefault(html.escape(tr(lang, "Raster layers")), []).append(overlay)
         overlays.append({**legend(meta), "layer": overlay.get_name()})
 
     folium.LayerControl(position="topright", collapsed=True).add_to(fmap)
@@ -261,14 +279,16 @@ def build_map_page(
         ).add_to(fmap)
     _with_our_assets(
         plugins.Fullscreen(
-            position="topleft", title="Toàn màn hình", title_cancel="Thoát toàn màn hình"
+            position="topleft",
+            title=tr(lang, "Full screen"),
+            title_cancel=tr(lang, "Exit full screen"),
         ),
         "Fullscreen",
     ).add_to(fmap)
     _with_our_assets(
         plugins.LocateControl(
             position="topleft",
-            strings={"title": "Vị trí của tôi"},
+            strings={"title": tr(lang, "Show my location")},
             icon="fa-solid fa-location-crosshairs",
             flyTo=True,
         ),
@@ -278,10 +298,7 @@ def build_map_page(
     config = {
         "map": fmap.get_name(),
         "id": definition.id,
-        "title_vi": definition.title_vi,
-        "title_en": definition.title_en,
-        "description_vi": definition.description_vi,
-        "description_en": definition.description_en,
+        **titles,
         "max_features": definition.max_features,
         "tile_max_features": tile_max_features,
         "view": start,
@@ -298,7 +315,16 @@ def build_map_page(
     root.html.add_child(
         folium.Element(f'<script type="application/json" id="map-config">{payload}</script>')
     )
+    root.html.add_child(folium.Element(catalogue_element(lang)))
+    note = machine_translation_note(lang)
+    if note:
+        root.html.add_child(
+            folium.Element(
+                f'<footer id="page-footer" class="machine-note">{html.escape(note)}</footer>'
+            )
+        )
     root.html.add_child(folium.JavascriptLink(vendor_url(VECTOR_GRID_JS)))
-    for script in ("map.js", "rank.js"):
+    for script in ("i18n.js", "map.js", "rank.js"):
         root.html.add_child(folium.JavascriptLink(f"{OWN_ROUTE}/{script}"))
-    return root.render()
+    page = root.render()
+    return page.replace("<html>", f'<html lang="{HTML_TAGS[lang]}">', 1)  # type: ignore[index]

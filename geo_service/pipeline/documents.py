@@ -29,6 +29,7 @@ from shapely.geometry.base import BaseGeometry
 
 from ..catalogue import LAYER_ID_PATTERN, DataQuality
 from ..errors import InvalidParameter, NotFound
+from ..i18n import Lang, _l
 from ..places import UnmatchedPlace, commune_by_code, resolve_commune
 from ..store import Store
 from ..text import Text, TextId
@@ -114,19 +115,21 @@ class EventDocument(Strict):
     def _fits_kind(self) -> EventDocument:
         if self.kind in RECORDED_KINDS:
             raise ValueError(
-                f"a {self.kind} event is recorded by the service when the project's "
-                "investment_form changes (PATCH the project)"
+                _l(
+                    "a {kind} event is recorded by the service when the project's investment_form changes (PATCH the project)",
+                    kind=self.kind,
+                )
             )
         if self.kind in STEP_KINDS and self.step is None:
-            raise ValueError(f"a {self.kind} event needs `step`")
+            raise ValueError(_l("a {kind} event needs `step`", kind=self.kind))
         if self.kind in ("listed", "suspended", "resumed", "revoked") and self.step is not None:
-            raise ValueError(f"a {self.kind} event concerns the project, not a step")
+            raise ValueError(_l("a {kind} event concerns the project, not a step", kind=self.kind))
         if self.kind in DATED_KINDS and self.date is None:
-            raise ValueError(f"a {self.kind} event needs `date`")
+            raise ValueError(_l("a {kind} event needs `date`", kind=self.kind))
         if self.planned_date is not None and self.kind not in STEP_KINDS:
-            raise ValueError("only step events have a `planned_date`")
+            raise ValueError(_l("only step events have a `planned_date`"))
         if self.kind == "note" and not self.note:
-            raise ValueError("a note event needs `note`")
+            raise ValueError(_l("a note event needs `note`"))
         return self
 
     def event(self, actor: str) -> DossierEvent:
@@ -141,7 +144,7 @@ class EnquiryDocument(Strict):
     organisation: Text = text(200)
     email: TextId | None = Field(None, max_length=254, pattern=r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
     phone: str | None = Field(None, pattern=r"^\+?[0-9 ().-]{6,24}$")
-    language: Literal["vi", "en"] = "vi"
+    language: Lang = "vi"
     message: Text = text(4000, 1)
     project: str | None = Field(None, pattern=PROJECT_ID, max_length=64)
     site: SiteRef | None = None
@@ -150,7 +153,7 @@ class EnquiryDocument(Strict):
     @model_validator(mode="after")
     def _reachable(self) -> EnquiryDocument:
         if not self.email and not self.phone:
-            raise ValueError("give an email address or a phone number to be answered on")
+            raise ValueError(_l("give an email address or a phone number to be answered on"))
         return self
 
 
@@ -163,7 +166,7 @@ class EnquiryChange(Strict):
 def parse(model: type[BaseModel], document: Any) -> Any:
     """The document as `model`, or a 400 naming every problem."""
     if not isinstance(document, dict):
-        raise InvalidParameter("the body must be a JSON object / nội dung phải là đối tượng JSON")
+        raise InvalidParameter(_l("the body must be a JSON object"))
     try:
         return model.model_validate(document)
     except ValidationError as exc:

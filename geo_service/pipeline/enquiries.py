@@ -19,6 +19,7 @@ from sqlalchemy import and_, func, insert, select, update
 
 from ..clock import utc_now
 from ..errors import Conflict, NotFound, ServiceError
+from ..i18n import _l
 from ..records import Records
 from ..records.schema import enquiries
 from .documents import EnquiryChange, EnquiryDocument
@@ -90,9 +91,10 @@ class EnquiryStore:
             )
             if recent >= self.per_client_hour:
                 raise TooManyEnquiries(
-                    f"at most {self.per_client_hour} enquiries an hour from one address; "
-                    "please try again later / đã gửi quá số câu hỏi cho phép trong một giờ, "
-                    "vui lòng thử lại sau"
+                    _l(
+                        "at most {per_client_hour} enquiries an hour from one address; please try again later",
+                        per_client_hour=self.per_client_hour,
+                    )
                 )
             session.execute(insert(enquiries).values(**row))
         return {name: row[name] for name in PUBLIC_FIELDS}
@@ -101,7 +103,7 @@ class EnquiryStore:
         with self.records.reading() as session:
             row = session.execute(select(enquiries).where(enquiries.c.id == enquiry_id)).first()
         if row is None:
-            raise NotFound(f"no enquiry {enquiry_id!r} / không có câu hỏi {enquiry_id!r}")
+            raise NotFound(_l("no enquiry {enquiry_id!r}", enquiry_id=enquiry_id))
         return _document(row._mapping)
 
     def search(
@@ -130,7 +132,7 @@ class EnquiryStore:
         with self.records.writing() as session:
             row = session.execute(select(enquiries).where(enquiries.c.id == enquiry_id)).first()
             if row is None:
-                raise NotFound(f"no enquiry {enquiry_id!r} / không có câu hỏi {enquiry_id!r}")
+                raise NotFound(_l("no enquiry {enquiry_id!r}", enquiry_id=enquiry_id))
             values: dict[str, Any] = {}
             if change.officer is not None and change.officer != row.officer:
                 values["officer"] = change.officer
@@ -140,9 +142,12 @@ class EnquiryStore:
                 if change.status not in MOVES[row.status]:
                     allowed = ", ".join(MOVES[row.status]) or "none"
                     raise Conflict(
-                        f"an enquiry that is {row.status} cannot become {change.status} "
-                        f"(allowed: {allowed}) / không thể chuyển trạng thái từ {row.status} "
-                        f"sang {change.status}"
+                        _l(
+                            "an enquiry that is {status} cannot become {status2} (allowed: {allowed})",
+                            status=row.status,
+                            status2=change.status,
+                            allowed=allowed,
+                        )
                     )
                 values["status"] = change.status
                 values[STATUS_TIMES[change.status]] = now

@@ -27,6 +27,7 @@ from sqlalchemy.sql.functions import FunctionElement
 from ..catalogue import ID_FIELD, FieldSpec, LayerMeta
 from ..clock import today_in_vietnam
 from ..errors import LayerUnavailable, NotFound, ReadOnlyCollection
+from ..i18n import _l
 from ..listing import Listing, Skipped
 from ..places import UnmatchedPlace, commune_by_code
 from ..query import BBox, Query
@@ -179,7 +180,12 @@ class ProjectLayer:
                 .group_by(projects.c.data_quality)
             ).all()  # fmt: skip
             if not by_quality:
-                raise NotFound(f"no collection {LAYER_ID!r} (the pipeline holds no project yet)")
+                raise NotFound(
+                    _l(
+                        "no collection {layer_id!r} (the pipeline holds no project yet)",
+                        layer_id=LAYER_ID,
+                    )
+                )
             communes = session.scalars(select(projects.c.commune_code).distinct()).all()
         meta = LayerMeta(
             id=LAYER_ID,
@@ -200,7 +206,7 @@ class ProjectLayer:
     def _layer(self, layer_id: str) -> SqlLayer:
         """The collection as a described table, for reads (an empty one answers empty)."""
         if layer_id != LAYER_ID:
-            raise NotFound(f"no collection {layer_id!r}")
+            raise NotFound(_l("no collection {layer_id!r}", layer_id=layer_id))
         procedures = self.projects.procedures
         schema = LayerMeta(id=LAYER_ID, kind=KIND, geometry_type="polygon", updated="",
                            fields=layer_fields(procedures), **TEXTS)  # fmt: skip
@@ -220,13 +226,16 @@ class ProjectLayer:
 
     def layer(self, layer_id: str, version: int | None = None) -> LayerMeta:
         if layer_id != LAYER_ID:
-            raise NotFound(f"no collection {layer_id!r}")
+            raise NotFound(_l("no collection {layer_id!r}", layer_id=layer_id))
         with _answering():
             meta = self.meta()
         if version is not None and version != meta.version:
             raise NotFound(
-                f"collection {layer_id!r} is read live; it keeps no version {version} / "
-                f"lớp {layer_id!r} không lưu phiên bản {version}"
+                _l(
+                    "collection {layer_id!r} is read live; it keeps no version {version}",
+                    layer_id=layer_id,
+                    version=version,
+                )
             )
         return meta
 
@@ -302,10 +311,10 @@ class ProjectLayer:
     @staticmethod
     def _refuse(layer_id: str) -> NoReturn:
         raise ReadOnlyCollection(
-            f"collection {layer_id!r} is read from the investment pipeline: projects change "
-            "through /projects (POST, PATCH, events) or `geo-service projects import`, not "
-            f"through layer uploads / lớp {layer_id!r} lấy từ hệ thống theo dõi dự án: hãy "
-            "cập nhật dự án qua /projects hoặc `geo-service projects import`"
+            _l(
+                "collection {layer_id!r} is read from the investment pipeline: projects change through /projects (POST, PATCH, events) or `geo-service projects import`, not through layer uploads",
+                layer_id=layer_id,
+            )
         )
 
 
@@ -323,9 +332,11 @@ def _answering() -> Iterator[None]:
     except SQLAlchemyError as exc:
         log.warning("the %s collection cannot be read: %s", LAYER_ID, type(exc).__name__)
         raise LayerUnavailable(
-            f"collection {LAYER_ID!r} cannot be read now: the records database does not "
-            f"answer ({type(exc).__name__}) / chưa đọc được lớp {LAYER_ID!r}: cơ sở dữ liệu "
-            "hồ sơ chưa phản hồi"
+            _l(
+                "collection {layer_id!r} cannot be read now: the records database does not answer ({name})",
+                layer_id=LAYER_ID,
+                name=type(exc).__name__,
+            )
         ) from None
 
 

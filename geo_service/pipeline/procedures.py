@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from ..definition_files import DefinitionFolders, check_unique
 from ..errors import ServiceError
+from ..i18n import N_, _l
 from .stages import RANK, Milestone, StepStage
 
 Form = Literal["policy_approval", "land_auction", "investor_bidding", "ppp"]
@@ -58,15 +59,18 @@ class Procedure(Strict):
 
     @model_validator(mode="after")
     def _ordered(self) -> Procedure:
-        check_unique([s.code for s in self.steps], "step codes")
+        check_unique([s.code for s in self.steps], N_("step codes used twice: {value}"))
         if all(s.optional for s in self.steps):
-            raise ValueError("every step is optional; at least one must be required")
+            raise ValueError(_l("every step is optional; at least one must be required"))
         reached = 0
         for step in self.steps:
             if RANK[step.stage] < reached:
                 raise ValueError(
-                    f"step {step.code!r} (stage {step.stage}) comes after a later stage: "
-                    "steps must follow the project's life in order"
+                    _l(
+                        "step {code!r} (stage {stage}) comes after a later stage: steps must follow the project's life in order",
+                        code=step.code,
+                        stage=step.stage,
+                    )
                 )
             reached = max(RANK[step.stage], RANK[step.milestone or step.stage])
         return self
@@ -89,7 +93,7 @@ class SectorList(Strict):
     def _unique(self) -> SectorList:
         codes = [s.code for s in self.sectors]
         if len(set(codes)) != len(codes):
-            raise ValueError("a sector code is used twice")
+            raise ValueError(_l("a sector code is used twice"))
         return self
 
 

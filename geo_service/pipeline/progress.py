@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from ..errors import Conflict, InvalidParameter
+from ..i18n import _l
 from .procedures import Procedure
 
 EventKind = Literal[
@@ -145,41 +146,31 @@ class _Dossier:
 
     def apply(self, event: DossierEvent) -> None:
         if self.revoked:
-            raise EventRefused(
-                "the project has been revoked: no event can follow / "
-                "dự án đã bị thu hồi, không thể ghi thêm sự kiện"
-            )
+            raise EventRefused(_l("the project has been revoked: no event can follow"))
         if event.date is not None and event.date > self.today:
             raise InvalidEvent(
-                f"date {event.date} is in the future; record what has happened / "
-                f"ngày {event.date} ở tương lai, chỉ ghi việc đã xảy ra"
+                _l("date {date} is in the future; record what has happened", date=event.date)
             )
         index = self._step_index(event)
         if event.kind in STEP_KINDS:
             if index is None:
-                raise InvalidEvent(f"a {event.kind} event names its step / sự kiện cần mã bước")
+                raise InvalidEvent(_l("a {kind} event names its step", kind=event.kind))
             if self.suspended_on is not None:
                 raise EventRefused(
-                    "the project is suspended: record `resumed` before its steps move / "
-                    "dự án đang tạm dừng, cần ghi `resumed` trước khi tiếp tục các bước"
+                    _l("the project is suspended: record `resumed` before its steps move")
                 )
             getattr(self, f"_{event.kind}")(index, event)
         elif event.kind == "listed":
             if self.listed:
-                raise EventRefused(
-                    "the project is already listed / dự án đã có trong danh mục kêu gọi đầu tư"
-                )
+                raise EventRefused(_l("the project is already listed"))
             self.listed = True
         elif event.kind == "suspended":
             if self.suspended_on is not None:
-                raise EventRefused("the project is already suspended / dự án đang tạm dừng")
+                raise EventRefused(_l("the project is already suspended"))
             self.suspended_on = event.date
         elif event.kind == "resumed":
             if self.suspended_on is None:
-                raise EventRefused(
-                    "the project is not suspended, so it cannot resume / "
-                    "dự án không tạm dừng nên không thể tiếp tục"
-                )
+                raise EventRefused(_l("the project is not suspended, so it cannot resume"))
             _in_order(self.suspended_on, event.date, "suspended", "resumed")
             self.suspended_on = None
         elif event.kind == "revoked":
@@ -191,15 +182,20 @@ class _Dossier:
             return None
         if self.procedure is None:
             raise EventRefused(
-                "the project has no investment form, so no procedure steps: set its "
-                "investment_form first / dự án chưa có hình thức đầu tư nên chưa có các bước thủ tục"
+                _l(
+                    "the project has no investment form, so no procedure steps: set its investment_form first"
+                )
             )
         index = self.procedure.index(event.step)
         if index is None:
             codes = ", ".join(s.code for s in self.procedure.steps)
             raise InvalidEvent(
-                f"step {event.step!r} is not a step of the {self.procedure.form} procedure "
-                f"({codes}) / bước {event.step!r} không có trong quy trình {self.procedure.form}"
+                _l(
+                    "step {step!r} is not a step of the {form} procedure ({codes})",
+                    step=event.step,
+                    form=self.procedure.form,
+                    codes=codes,
+                )
             )
         return index
 
@@ -213,16 +209,15 @@ class _Dossier:
     def _step_started(self, index: int, event: DossierEvent) -> None:
         current = self.steps[index]
         if current.state != "pending":
-            raise EventRefused(
-                f"step {self._name(index)} has already started / bước này đã bắt đầu"
-            )
+            raise EventRefused(_l("step {value} has already started", value=self._name(index)))
         for earlier in self._earlier_required(index):
             if self.steps[earlier].state == "pending":
                 raise EventRefused(
-                    f"step {self._name(earlier)} has not started, so step "
-                    f"{self.procedure.steps[index].code!r} cannot start before it / "
-                    f"bước {self.procedure.steps[earlier].code!r} chưa bắt đầu nên chưa thể "
-                    f"bắt đầu bước {self.procedure.steps[index].code!r}"
+                    _l(
+                        "step {value} has not started, so step {code!r} cannot start before it",
+                        value=self._name(earlier),
+                        code=self.procedure.steps[index].code,
+                    )
                 )
         planned = event.planned_date or self._standard_end(index, event.date)
         _in_order(event.date, planned, "started", "planned completion")
@@ -233,16 +228,15 @@ class _Dossier:
     def _step_completed(self, index: int, event: DossierEvent) -> None:
         current = self.steps[index]
         if current.state == "completed":
-            raise EventRefused(
-                f"step {self._name(index)} is already completed / bước này đã hoàn thành"
-            )
+            raise EventRefused(_l("step {value} is already completed", value=self._name(index)))
         for earlier in self._earlier_required(index):
             if self.steps[earlier].state != "completed":
                 raise EventRefused(
-                    f"step {self._name(earlier)} is not completed, so step "
-                    f"{self.procedure.steps[index].code!r} cannot be completed before it / "
-                    f"bước {self.procedure.steps[earlier].code!r} chưa hoàn thành nên chưa thể "
-                    f"hoàn thành bước {self.procedure.steps[index].code!r}"
+                    _l(
+                        "step {value} is not completed, so step {code!r} cannot be completed before it",
+                        value=self._name(earlier),
+                        code=self.procedure.steps[index].code,
+                    )
                 )
         started = current.started or event.date
         _in_order(started, event.date, "started", "completed")
@@ -255,14 +249,18 @@ class _Dossier:
         current = self.steps[index]
         if current.state != "completed":
             raise EventRefused(
-                f"step {self._name(index)} is not completed, so it cannot be reopened / "
-                "bước chưa hoàn thành nên không thể mở lại"
+                _l(
+                    "step {value} is not completed, so it cannot be reopened",
+                    value=self._name(index),
+                )
             )
         later = [i for i in range(index + 1, len(self.steps)) if self.steps[i].state != "pending"]
         if later:
             raise EventRefused(
-                f"step {self._name(later[0])} has already started after it: a step cannot be "
-                "reopened behind later ones / đã có bước sau bắt đầu, không thể mở lại bước trước"
+                _l(
+                    "step {value} has already started after it: a step cannot be reopened behind later ones",
+                    value=self._name(later[0]),
+                )
             )
         _in_order(current.completed, event.date, "completed", "reopened")
         planned = event.planned_date or current.planned
@@ -310,8 +308,13 @@ class _Dossier:
 def _in_order(first: dt.date | None, then: dt.date | None, first_name: str, then_name: str):
     if first is not None and then is not None and then < first:
         raise InvalidEvent(
-            f"dates in the wrong order: {then_name} {then} is before {first_name} {first} / "
-            f"ngày không đúng thứ tự: {then} trước {first}"
+            _l(
+                "dates in the wrong order: {then_name} {then} is before {first_name} {first}",
+                then_name=then_name,
+                then=then,
+                first_name=first_name,
+                first=first,
+            )
         )
 
 

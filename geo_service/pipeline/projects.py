@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from ..clock import utc_now
 from ..errors import Conflict, NotFound, ServiceError
+from ..i18n import _l
 from ..records import Records
 from ..records.schema import dossier_events, project_progress, project_sites, projects
 from ..store.sql_query import FoldedText
@@ -142,7 +143,7 @@ class ProjectStore:
         with self.records.reading() as session:
             found = self._records(session, projects.c.id == project_id)
         if not found:
-            raise NotFound(f"no project {project_id!r} / không có dự án {project_id!r}")
+            raise NotFound(_l("no project {project_id!r}", project_id=project_id))
         return found[0]
 
     def exists(self, project_id: str) -> bool:
@@ -162,7 +163,7 @@ class ProjectStore:
         with self.records.reading() as session:
             found = self._records(session, projects.c.id == project_id)
             if not found:
-                raise NotFound(f"no project {project_id!r} / không có dự án {project_id!r}")
+                raise NotFound(_l("no project {project_id!r}", project_id=project_id))
             events = self._events(session, project_id, True)
         record = found[0]
         procedure = self.procedures.procedure(record.values["investment_form"])
@@ -282,8 +283,7 @@ class ProjectStore:
         with self.records.writing() as session:
             if self.records.lock_row(session, projects, checked.document.id) is not None:
                 raise Conflict(
-                    f"project {checked.document.id!r} exists; change it with PATCH / "
-                    f"dự án {checked.document.id!r} đã có"
+                    _l("project {id!r} exists; change it with PATCH", id=checked.document.id)
                 )
             self._insert(session, [checked], today)
         return self.get(checked.document.id)
@@ -301,7 +301,7 @@ class ProjectStore:
         with self.records.writing() as session:
             current = self.records.lock_row(session, projects, project_id)
             if current is None:
-                raise NotFound(f"no project {project_id!r} / không có dự án {project_id!r}")
+                raise NotFound(_l("no project {project_id!r}", project_id=project_id))
             check_version(current.version, if_match)
             self._replace(session, {project_id: current}, [checked], today, actor)
         return self.get(project_id)
@@ -313,7 +313,7 @@ class ProjectStore:
         with self.records.writing() as session:
             current = self.records.lock_row(session, projects, project_id)
             if current is None:
-                raise NotFound(f"no project {project_id!r} / không có dự án {project_id!r}")
+                raise NotFound(_l("no project {project_id!r}", project_id=project_id))
             events = self._events(session, project_id, True)
             new = document.event(actor)
             procedure = self.procedures.procedure(current.investment_form)
@@ -453,8 +453,7 @@ class ProjectStore:
                 events[row.project_id].append(event_from_row(row))
         if any(e.step for stored in events.values() for e in stored):
             raise Conflict(
-                "the investment form cannot change once steps of its procedure are recorded / "
-                "không thể đổi hình thức đầu tư khi đã ghi các bước thủ tục"
+                _l("the investment form cannot change once steps of its procedure are recorded")
             )
         now = utc_now()
         rows = [
@@ -512,12 +511,15 @@ def check_version(version: int, if_match: str | None) -> None:
     """`If-Match` must name the stored version: 428 without it, 412 when it is stale."""
     if if_match is None or not if_match.strip():
         raise PreconditionRequired(
-            'send If-Match with the ETag of your last GET (e.g. If-Match: "v3"), so a change '
-            "never overwrites one you have not seen / cần gửi If-Match với ETag của lần đọc gần nhất"
+            _l(
+                'send If-Match with the ETag of your last GET (e.g. If-Match: "v3"), so a change never overwrites one you have not seen'
+            )
         )
     tags = [t.strip() for t in if_match.split(",")]
     if "*" not in tags and f'"v{version}"' not in tags:
         raise PreconditionFailed(
-            f'the project has changed since (it is now "v{version}"): read it again, then '
-            "apply your change / dự án đã được người khác sửa, hãy đọc lại rồi sửa"
+            _l(
+                'the project has changed since (it is now "v{version}"): read it again, then apply your change',
+                version=version,
+            )
         )

@@ -24,6 +24,7 @@ from ..catalogue import CodedValue, FieldSpec, LayerMeta
 from ..clock import today_in_vietnam
 from ..errors import InvalidParameter
 from ..exports import export_features
+from ..i18n import _l
 from ..places import UnmatchedPlace, commune_by_code
 from ..store import Feature
 from ..text import fold
@@ -130,7 +131,9 @@ def export_projects(
 ) -> tuple[Path, str]:
     """Every project matching `filters` as CSV or XLSX: (file, media type)."""
     if format_name not in SPREADSHEETS:
-        raise InvalidParameter(f"projects export as csv or xlsx, not {format_name!r}")
+        raise InvalidParameter(
+            _l("projects export as csv or xlsx, not {format_name!r}", format_name=format_name)
+        )
     batches = (
         [project_feature(r, today) for r in batch] for batch in store.batches(filters, today)
     )
@@ -223,12 +226,16 @@ def read_rows(path: Path) -> tuple[list[str], Iterator[dict[str, Any]]]:
     """The header and the rows of a CSV or XLSX file, every cell as text (or None)."""
     suffix = path.suffix.lower()
     if suffix not in (".csv", ".xlsx"):
-        raise InvalidParameter(f"{path.name}: a projects spreadsheet is .csv or .xlsx")
+        raise InvalidParameter(
+            _l("{name}: a projects spreadsheet is .csv or .xlsx", name=path.name)
+        )
     options = {"HEADERS": "FORCE", "FIELD_TYPES": "STRING"} if suffix == ".xlsx" else {}
     try:
         frame = pyogrio.read_dataframe(path, read_geometry=False, **options)
     except Exception as exc:  # GDAL's errors for unreadable files come in several kinds
-        raise InvalidParameter(f"{path.name}: cannot read it as a spreadsheet: {exc}") from None
+        raise InvalidParameter(
+            _l("{name}: cannot read it as a spreadsheet: {exc}", name=path.name, exc=exc)
+        ) from None
     headers = [str(c) for c in frame.columns]
     frame = frame.astype(object).where(frame.notna(), None)
     return headers, iter(frame.to_dict("records"))
@@ -259,7 +266,11 @@ def _coded(text: str, spec: FieldSpec) -> str:
     if len(partial) == 1:
         return partial[0]
     raise ValueError(
-        f"not a known {spec.label_en.lower()}: use a code ({', '.join(c.code for c in codes)}) or its name"
+        _l(
+            "not a known {value}: use a code ({value2}) or its name",
+            value=spec.label_en.lower(),
+            value2=", ".join(c.code for c in codes),
+        )
     )
 
 

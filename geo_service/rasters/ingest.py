@@ -31,6 +31,7 @@ from rasterio.windows import Window
 from ..catalogue import LAYER_ID_PATTERN
 from ..clock import utc_now
 from ..errors import InvalidParameter, ServiceError, TooLarge, check_existence
+from ..i18n import _l
 from ..ingest.validate import province_extent
 from .meta import RasterInput, RasterMeta, default_colormap
 from .store import RasterStore
@@ -52,9 +53,7 @@ def parse_input(metadata: dict[str, Any]) -> RasterInput:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc']) or 'metadata'}: {e['msg']}" for e in exc.errors()
         )
-        raise InvalidParameter(
-            f"metadata: {problems} / metadata không hợp lệ: {problems}"
-        ) from None
+        raise InvalidParameter(_l("metadata: {problems}", problems=problems)) from None
 
 
 def ingest_raster(
@@ -75,18 +74,18 @@ def ingest_raster(
     asked before the work and again under the raster's lock."""
     if not LAYER_ID_PATTERN.fullmatch(raster_id):
         raise InvalidParameter(
-            f"raster id {raster_id!r} must match {LAYER_ID_PATTERN.pattern} / "
-            f"mã lớp raster {raster_id!r} phải khớp {LAYER_ID_PATTERN.pattern}"
+            _l(
+                "raster id {raster_id!r} must match {pattern}",
+                raster_id=raster_id,
+                pattern=LAYER_ID_PATTERN.pattern,
+            )
         )
     check_existence("raster", raster_id, bool(store.version_numbers(raster_id)), new)
     given = parse_input(metadata)
     try:
         source = rasterio.open(path)
     except RasterioError:
-        raise RasterRefused(
-            "the file is not a raster GDAL can read; send a GeoTIFF / "
-            "tệp không phải raster đọc được; hãy gửi GeoTIFF"
-        ) from None
+        raise RasterRefused(_l("the file is not a raster GDAL can read; send a GeoTIFF")) from None
     with source:
         _check_grid(source, max_pixels)
         crs = _crs(source.crs, crs_text)
@@ -136,33 +135,32 @@ def ingest_raster(
 def _check_grid(source: rasterio.DatasetReader, max_pixels: int) -> None:
     if source.driver != "GTiff":
         raise RasterRefused(
-            f"the file is a {source.driver} raster; only GeoTIFF is accepted / "
-            f"tệp là raster {source.driver}; chỉ nhận GeoTIFF"
+            _l("the file is a {driver} raster; only GeoTIFF is accepted", driver=source.driver)
         )
     if source.count != 1:
         raise RasterRefused(
-            f"the raster has {source.count} bands; send one band per layer / "
-            f"raster có {source.count} kênh; mỗi lớp chỉ một kênh"
+            _l("the raster has {count} bands; send one band per layer", count=source.count)
         )
     if not np.issubdtype(np.dtype(source.dtypes[0]), np.number) or np.issubdtype(
         np.dtype(source.dtypes[0]), np.complexfloating
     ):
         raise RasterRefused(
-            f"the raster's values are {source.dtypes[0]}; send integers or real numbers / "
-            f"giá trị raster kiểu {source.dtypes[0]}; hãy gửi số nguyên hoặc số thực"
+            _l(
+                "the raster's values are {value}; send integers or real numbers",
+                value=source.dtypes[0],
+            )
         )
     pixels = source.width * source.height
     if pixels > max_pixels:
         raise TooLarge(
-            f"the raster has {pixels:,} pixels, more than the limit of {max_pixels:,}; "
-            f"resample or tile it / raster có {pixels:,} điểm ảnh, vượt giới hạn "
-            f"{max_pixels:,}; hãy giảm độ phân giải hoặc chia nhỏ"
+            _l(
+                "the raster has {pixels:,} pixels, more than the limit of {max_pixels:,}; resample or tile it",
+                pixels=pixels,
+                max_pixels=max_pixels,
+            )
         )
     if source.transform.b != 0 or source.transform.d != 0:
-        raise RasterRefused(
-            "the raster grid is rotated; warp it north-up first (gdalwarp) / "
-            "lưới raster bị xoay; hãy nắn về hướng bắc trước (gdalwarp)"
-        )
+        raise RasterRefused(_l("the raster grid is rotated; warp it north-up first (gdalwarp)"))
 
 
 def _crs(declared: RioCRS | None, given: str | None) -> CRS:
@@ -170,8 +168,7 @@ def _crs(declared: RioCRS | None, given: str | None) -> CRS:
     place on the Earth is refused."""
     if declared is None and not given:
         raise RasterRefused(
-            "the raster has no CRS; send crs=EPSG:9206 (or its CRS) with the file / "
-            "raster không có hệ tọa độ; hãy gửi kèm crs=EPSG:9206 (hoặc hệ của nó)"
+            _l("the raster has no CRS; send crs=EPSG:9206 (or its CRS) with the file")
         )
     text = declared.to_wkt() if declared is not None else given
     try:
@@ -180,9 +177,10 @@ def _crs(declared: RioCRS | None, given: str | None) -> CRS:
         crs = None
     if crs is None or not (crs.is_geographic or crs.is_projected):
         raise RasterRefused(
-            f"the raster's CRS is not one pyproj can place on the Earth ({text[:80]!r}); "
-            "reproject it to EPSG:9206 or EPSG:4326 / hệ tọa độ của raster không xác định được; "
-            "hãy chuyển sang EPSG:9206 hoặc EPSG:4326"
+            _l(
+                "the raster's CRS is not one pyproj can place on the Earth ({value!r}); reproject it to EPSG:9206 or EPSG:4326",
+                value=text[:80],
+            )
         )
     # the registry's definition, so reprojections pick the same datum shift as vector uploads
     authority = crs.to_authority(min_confidence=90)
@@ -198,25 +196,27 @@ def _nodata(source: rasterio.DatasetReader, given: float | None) -> float:
     if source.nodata is not None:
         if math.isinf(source.nodata):
             raise RasterRefused(
-                f"the raster's nodata value is {source.nodata}, which metadata cannot hold; set a "
-                "finite one (or NaN) / giá trị nodata vô hạn; hãy đặt giá trị hữu hạn (hoặc NaN)"
+                _l(
+                    "the raster's nodata value is {nodata}, which metadata cannot hold; set a finite one (or NaN)",
+                    nodata=source.nodata,
+                )
             )
         return float(source.nodata)
     if given is not None:
         return given
     if not np.issubdtype(np.dtype(source.dtypes[0]), np.floating):
         raise RasterRefused(
-            "the raster holds integers and declares no nodata value, so its gaps cannot be "
-            'told from data; set one in the file or send metadata {"nodata": …} with a value '
-            "the data never takes / raster số nguyên không khai báo nodata nên không phân biệt "
-            'được ô trống; hãy đặt trong tệp hoặc gửi metadata {"nodata": …}'
+            _l(
+                'the raster holds integers and declares no nodata value, so its gaps cannot be told from data; set one in the file or send metadata {{"nodata": …}} with a value the data never takes'
+            )
         )
     low = _statistics(source)[0]
     if low <= UNDECLARED_NODATA:
         raise RasterRefused(
-            f"the raster declares no nodata value but its minimum is {low:g}, which looks like "
-            f'one; set it in the file or send metadata {{"nodata": {low:g}}} / raster không '
-            f"khai báo nodata nhưng giá trị nhỏ nhất là {low:g}, có vẻ là nodata; hãy khai báo"
+            _l(
+                'the raster declares no nodata value but its minimum is {low:g}, which looks like one; set it in the file or send metadata {{"nodata": {low:g}}}',
+                low=low,
+            )
         )
     return math.nan
 
@@ -244,9 +244,7 @@ def _statistics(source: rasterio.DatasetReader) -> tuple[float, float]:
         if values.size:
             low, high = min(low, float(values.min())), max(high, float(values.max()))
     if low > high:
-        raise RasterRefused(
-            "every pixel of the raster is nodata / mọi điểm ảnh của raster đều là nodata"
-        )
+        raise RasterRefused(_l("every pixel of the raster is nodata"))
     return low, high
 
 
@@ -261,7 +259,16 @@ def _check_extent(bounds: tuple[float, float, float, float], province: str) -> N
     west, south, east, north = bounds
     if west > maxx or east < minx or south > maxy or north < miny:
         raise RasterRefused(
-            f"the raster ({west:.2f}, {south:.2f}, {east:.2f}, {north:.2f} in WGS 84) does not "
-            f"reach province {province} ({minx:.2f}, {miny:.2f}, {maxx:.2f}, {maxy:.2f}); is "
-            f"its CRS right? / raster nằm ngoài tỉnh {province}; hệ tọa độ có đúng không?"
+            _l(
+                "the raster ({west:.2f}, {south:.2f}, {east:.2f}, {north:.2f} in WGS 84) does not reach province {province} ({minx:.2f}, {miny:.2f}, {maxx:.2f}, {maxy:.2f}); is its CRS right?",
+                west=west,
+                south=south,
+                east=east,
+                north=north,
+                province=province,
+                minx=minx,
+                miny=miny,
+                maxx=maxx,
+                maxy=maxy,
+            )
         )

@@ -9,6 +9,7 @@ from pathlib import Path
 from shapely.geometry.base import BaseGeometry
 
 from ..errors import InvalidParameter
+from ..i18n import _l
 from .meta import RasterMeta
 from .store import RasterStore, reading_cog
 from .zonal import to_raster_crs, zonal_stats
@@ -56,13 +57,20 @@ def measure(store: RasterStore, name: str) -> Measure:
         return Measure(name, meta, path)
     if derived != SLOPE:
         raise InvalidParameter(
-            f"{name!r}: the only derived measure is '{raster_id}:{SLOPE}' / "
-            f"{name!r}: chỉ có đại lượng dẫn xuất '{raster_id}:{SLOPE}'"
+            _l(
+                "{name!r}: the only derived measure is '{raster_id}:{slope}'",
+                name=name,
+                raster_id=raster_id,
+                slope=SLOPE,
+            )
         )
     if meta.kind != "dem":
         raise InvalidParameter(
-            f"{name!r}: slope is derived from DEMs only, and {raster_id!r} is not one / "
-            f"{name!r}: độ dốc chỉ tính từ DEM, {raster_id!r} không phải DEM"
+            _l(
+                "{name!r}: slope is derived from DEMs only, and {raster_id!r} is not one",
+                name=name,
+                raster_id=raster_id,
+            )
         )
     return Measure(name, meta, path, slope=True)
 

@@ -11,6 +11,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from ..catalogue import LAYER_ID_PATTERN, MetadataModel
+from ..i18n import _l
 
 RasterKind = Literal["dem", "continuous"]
 """`dem`: elevation, from which slope in degrees is derived (offered as `<id>:slope`)."""
@@ -29,7 +30,7 @@ class ColourStop(MetadataModel):
     @classmethod
     def _hex(cls, value: str) -> str:
         if not HEX_COLOUR.fullmatch(value):
-            raise ValueError(f"colour {value!r} must be #rrggbb")
+            raise ValueError(_l("colour {value!r} must be #rrggbb", value=value))
         return value.lower()
 
     @model_validator(mode="before")
@@ -72,7 +73,7 @@ class RasterInput(MetadataModel):
     @classmethod
     def _increasing(cls, value: tuple[float, float] | None) -> tuple[float, float] | None:
         if value is not None and not value[0] < value[1]:
-            raise ValueError("value_range must be [low, high] with low < high")
+            raise ValueError(_l("value_range must be [low, high] with low < high"))
         return value
 
     @field_validator("colormap")
@@ -80,9 +81,9 @@ class RasterInput(MetadataModel):
     def _ascending(cls, stops: list[ColourStop] | None) -> list[ColourStop] | None:
         if stops is not None:
             if len(stops) < 2:
-                raise ValueError("a colour map needs at least two stops")
+                raise ValueError(_l("a colour map needs at least two stops"))
             if any(b.value <= a.value for a, b in zip(stops, stops[1:], strict=False)):
-                raise ValueError("colour map values must ascend")
+                raise ValueError(_l("colour map values must ascend"))
         return stops
 
 

@@ -25,6 +25,7 @@ from rasterio.errors import RasterioError
 
 from .. import strict_json
 from ..errors import LayerUnavailable, NotFound
+from ..i18n import _l
 from ..listing import UNREADABLE_ERRORS, Listing, Skipped, unreadable
 from ..store.base import VersionSummary
 from ..store.versioned import VersionedFolder
@@ -75,8 +76,11 @@ class RasterStore:
         path = self.folder.path(raster_id, version)
         if version not in self.folder.numbers(raster_id):
             raise NotFound(
-                f"raster {raster_id!r} has no version {version} / "
-                f"lớp raster {raster_id!r} không có phiên bản {version}"
+                _l(
+                    "raster {raster_id!r} has no version {version}",
+                    raster_id=raster_id,
+                    version=version,
+                )
             )
         return self._meta_of(raster_id, path), path
 
@@ -91,7 +95,7 @@ class RasterStore:
                 meta = RasterMeta.model_validate(strict_json.loads(text))
             except UNREADABLE_ERRORS as exc:
                 if self.folder.current(raster_id) is None:  # archived while we looked
-                    raise NotFound(f"no raster {raster_id!r} / không có lớp raster") from None
+                    raise NotFound(_l("no raster {raster_id!r}", raster_id=raster_id)) from None
                 raise unreadable("raster", raster_id, exc) from None
             self._meta[path] = meta
         return meta
@@ -136,7 +140,4 @@ class RasterStore:
 
 
 def _no_raster(raster_id: str) -> NotFound:
-    return NotFound(
-        f"no raster {raster_id!r}; GET /rasters lists them / "
-        f"không có lớp raster {raster_id!r}; xem danh sách tại GET /rasters"
-    )
+    return NotFound(_l("no raster {raster_id!r}; GET /rasters lists them", raster_id=raster_id))

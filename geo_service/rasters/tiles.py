@@ -23,6 +23,7 @@ from rasterio.transform import from_bounds
 from rasterio.vrt import WarpedVRT
 
 from ..errors import InvalidParameter
+from ..i18n import _l
 from ..tilematrix import HALF_WORLD, MERCATOR_LATITUDE, TILE_SIZE, Tile
 from .meta import ColourStop, RasterMeta
 
@@ -33,8 +34,13 @@ _TO_MERCATOR = Transformer.from_crs("EPSG:4326", "EPSG:3857", always_xy=True)
 def check_tile(z: int, x: int, y: int) -> None:
     if not 0 <= z <= MAX_ZOOM or not (0 <= x < 2**z and 0 <= y < 2**z):
         raise InvalidParameter(
-            f"no tile {z}/{x}/{y}: zoom is 0–{MAX_ZOOM} and x, y 0–2^zoom−1 / "
-            f"không có ô {z}/{x}/{y}: mức thu phóng 0–{MAX_ZOOM}, x và y 0–2^zoom−1"
+            _l(
+                "no tile {z}/{x}/{y}: zoom is 0–{max_zoom} and x, y 0–2^zoom−1",
+                z=z,
+                x=x,
+                y=y,
+                max_zoom=MAX_ZOOM,
+            )
         )
 
 

@@ -34,6 +34,7 @@ from pyproj import CRS, Geod, Transformer
 from rasterio.windows import Window
 from shapely.geometry.base import BaseGeometry
 
+from ..i18n import _l
 from .coverage import Coverage, cover
 from .meta import RasterMeta
 
@@ -45,8 +46,8 @@ BAND_ROWS = 256
 READ_THREADS = 2
 """Bands decoded side by side (GDAL releases the GIL), while the previous one is summed."""
 GEOD = Geod(ellps="WGS84")
-OUTSIDE = "the feature lies outside the raster / đối tượng nằm ngoài phạm vi raster"
-ALL_NODATA = "the raster has no data under the feature / raster không có dữ liệu tại đối tượng"
+OUTSIDE = _l("the feature lies outside the raster")
+ALL_NODATA = _l("the raster has no data under the feature")
 
 
 @lru_cache(maxsize=32)

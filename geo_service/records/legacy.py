@@ -22,6 +22,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from ..clock import utc_now
+from ..i18n import _l
 from .database import Records
 from .schema import audit_entries, imported_files, shortlist_items, shortlists, tokens
 
@@ -130,9 +131,11 @@ def _read(path: Path, reader: Callable[[Connection, dict[str, set[str]]], Rows])
             return reader(db, tables)
     except (DBAPIError, ValueError, KeyError, TypeError) as exc:
         raise LegacyFileError(
-            f"{path} (kept from an earlier release) cannot be read, so its rows cannot be "
-            f"copied into the records database: {exc}. Repair or move the file, then upgrade "
-            f"again / không đọc được tệp {path.name} của phiên bản trước"
+            _l(
+                "{path} (kept from an earlier release) cannot be read, so its rows cannot be copied into the records database: {exc}. Repair or move the file, then upgrade again",
+                path=path,
+                exc=exc,
+            )
         ) from exc
     finally:
         engine.dispose()  # the last connection folds the file's write-ahead log into it

@@ -35,6 +35,7 @@ import shapely
 from .. import strict_json
 from ..catalogue import ID_FIELD, LayerMeta
 from ..errors import LayerUnavailable, NotFound
+from ..i18n import _l
 from ..listing import UNREADABLE_ERRORS, Listing, Skipped, unreadable
 from ..query import BBox, Query
 from ..tilematrix import Tile
@@ -184,7 +185,9 @@ class _LayerFile:
             except sqlite3.OperationalError:
                 if self.path.exists():
                     raise
-                raise NotFound(f"no collection {self.meta.id!r}") from None  # archived just now
+                raise NotFound(
+                    _l("no collection {id!r}", id=self.meta.id)
+                ) from None  # archived just now
         try:
             yield connection
         finally:
@@ -280,7 +283,7 @@ class GeoPackageStore:
         served = self.folder.served(layer_id)
         if served is None:
             self._retire(layer_id)
-            raise NotFound(f"no collection {layer_id!r}")
+            raise NotFound(_l("no collection {layer_id!r}", layer_id=layer_id))
         version, path = served
         with self._files_lock:
             known = self._files.get(layer_id)
@@ -317,7 +320,7 @@ class GeoPackageStore:
             if connection is not None:
                 connection.close()
             if self.folder.current(layer_id) is None:  # archived while we looked
-                raise NotFound(f"no collection {layer_id!r}") from None
+                raise NotFound(_l("no collection {layer_id!r}", layer_id=layer_id)) from None
             raise unreadable("layer", layer_id, exc) from None
 
     def _retire(self, layer_id: str) -> None:
@@ -390,7 +393,13 @@ class GeoPackageStore:
                 (feature_id,),
             ).fetchone()
         if row is None:
-            raise NotFound(f"no feature {feature_id!r} in collection {layer_id!r}")
+            raise NotFound(
+                _l(
+                    "no feature {feature_id!r} in collection {layer_id!r}",
+                    feature_id=feature_id,
+                    layer_id=layer_id,
+                )
+            )
         return _feature(row, columns)
 
     def facets(self, layer_id: str, query: Query, fields: tuple[str, ...]) -> dict[str, Facet]:
@@ -556,12 +565,18 @@ class GeoPackageStore:
     def feature_history(self, layer_id: str, feature_id: str) -> list[FeatureRevision]:
         numbers = self.folder.numbers(layer_id)
         if not numbers:
-            raise NotFound(f"no collection {layer_id!r}")
+            raise NotFound(_l("no collection {layer_id!r}", layer_id=layer_id))
         versions = [(number, self.folder.file(layer_id, number)) for number in numbers]
         with self._readable(layer_id):
             revisions = gpkg_history.feature_history(versions, feature_id, open_readonly)
         if not revisions:
-            raise NotFound(f"no feature {feature_id!r} in collection {layer_id!r}")
+            raise NotFound(
+                _l(
+                    "no feature {feature_id!r} in collection {layer_id!r}",
+                    feature_id=feature_id,
+                    layer_id=layer_id,
+                )
+            )
         return revisions
 
     def diff(self, layer_id: str, from_version: int, to_version: int) -> Iterator[FeatureDiff]:
@@ -589,8 +604,11 @@ class GeoPackageStore:
     def _check_version(self, layer_id: str, version: int) -> None:
         if version not in self.folder.numbers(layer_id):
             raise NotFound(
-                f"layer {layer_id!r} has no version {version} / "
-                f"lớp {layer_id!r} không có phiên bản {version}"
+                _l(
+                    "layer {layer_id!r} has no version {version}",
+                    layer_id=layer_id,
+                    version=version,
+                )
             )
 
     def _select(

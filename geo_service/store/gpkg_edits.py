@@ -19,7 +19,15 @@ from typing import Any
 from .. import strict_json
 from ..catalogue import ID_FIELD, LayerMeta
 from ..clock import utc_now
-from ..errors import Conflict, InvalidParameter, NotFound, stale_feature
+from ..errors import (
+    Conflict,
+    InvalidParameter,
+    changed_twice,
+    feature_exists,
+    no_feature,
+    stale_feature,
+)
+from ..i18n import _l
 from .base import Feature
 from .changes import FeatureChange
 from .etags import feature_etag
@@ -62,8 +70,10 @@ def open_for_writing(path: Path) -> sqlite3.Connection:
     if mode.lower() != "wal":
         connection.close()
         raise Conflict(
-            "the layer's file is being read by a long export and cannot take changes yet; try "
-            "again / tệp của lớp đang được đọc, chưa thể ghi thay đổi; hãy thử lại"
+            _l(
+                "the layer's file is being read by a long export and cannot take changes yet; "
+                "try again"
+            )
         )
     connection.execute("PRAGMA synchronous = FULL")
     connection.create_function(
@@ -127,17 +137,11 @@ class _ChangeSet:
         found = self.current(change.feature_id)
         if change.op == "create":
             if found is not None:
-                raise Conflict(
-                    f"feature {change.feature_id!r} exists; replace it with PUT / "
-                    f"đối tượng {change.feature_id!r} đã có; hãy thay bằng PUT"
-                )
+                raise feature_exists(change.feature_id)
             self.insert(change.feature_id, change.properties or {}, change.geometry)
             return
         if found is None:
-            raise NotFound(
-                f"no feature {change.feature_id!r} in layer {self.meta.id!r} / "
-                f"không có đối tượng {change.feature_id!r} trong lớp {self.meta.id!r}"
-            )
+            raise no_feature(change.feature_id, self.meta.id)
         fid, blob, properties = found
         wkb = gpkg_to_wkb(blob)
         if change.if_match is not None:
@@ -168,8 +172,11 @@ class _ChangeSet:
         unknown = set(properties) - set(self.columns)
         if unknown:
             raise InvalidParameter(
-                f"layer {self.meta.id!r} has no fields {sorted(unknown)} / "
-                f"lớp {self.meta.id!r} không có trường {sorted(unknown)}"
+                _l(
+                    "layer {layer!r} has no fields {fields}",
+                    layer=self.meta.id,
+                    fields=sorted(unknown),
+                )
             )
         values = {name: sql_value(properties.get(name)) for name in self.columns}
         values[ID_FIELD] = feature_id
@@ -226,10 +233,7 @@ def write_changes(
     seen: set[str] = set()
     for change in changes:
         if change.feature_id in seen:
-            raise InvalidParameter(
-                f"feature {change.feature_id!r} is changed twice in one change set / "
-                f"đối tượng {change.feature_id!r} bị thay đổi hai lần trong một lần gửi"
-            )
+            raise changed_twice(change.feature_id)
         seen.add(change.feature_id)
     with contextlib.closing(open_for_writing(path)) as db:
         (raw,) = db.execute(f"SELECT metadata FROM {METADATA_TABLE}").fetchone()

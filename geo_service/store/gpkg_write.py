@@ -14,6 +14,7 @@ import geopandas as gpd
 import pyogrio
 
 from ..catalogue import ID_FIELD, LayerMeta
+from ..i18n import _l
 from ..text import fold
 from .row_versions import add_version_columns, write_first_record
 from .sqlite_sql import quote_identifier
@@ -36,12 +37,18 @@ def write_version(
     columns = meta.field_names
     missing = [c for c in columns if c not in frame.columns]
     if missing:
-        raise ValueError(f"layer {meta.id}: frame lacks fields {missing}")
+        raise ValueError(
+            _l("layer {id}: frame lacks fields {missing}", id=meta.id, missing=missing)
+        )
     ordered = gpd.GeoDataFrame(frame[columns], geometry=frame.geometry.values, crs=frame.crs)
     if ordered.crs is None or ordered.crs.to_epsg() != 4326:
-        raise ValueError(f"layer {meta.id}: frame must be in EPSG:4326, not {ordered.crs}")
+        raise ValueError(
+            _l("layer {id}: frame must be in EPSG:4326, not {crs}", id=meta.id, crs=ordered.crs)
+        )
     if ordered[ID_FIELD].isna().any() or ordered[ID_FIELD].duplicated().any():
-        raise ValueError(f"layer {meta.id}: '{ID_FIELD}' must be present and unique")
+        raise ValueError(
+            _l("layer {id}: '{id_field}' must be present and unique", id=meta.id, id_field=ID_FIELD)
+        )
     pyogrio.write_dataframe(
         ordered,
         path,

@@ -59,6 +59,7 @@ from ..errors import (
     not_found,
     not_newest,
 )
+from ..i18n import _l
 from ..listing import Listing, Skipped, unreadable
 from ..query import BBox, Query
 from ..records.database import postgresql_engine
@@ -202,7 +203,7 @@ class PostGISStore:
     # -- the served version -------------------------------------------------------------------
     def _served(self, layer_id: str) -> _Served:
         if not LAYER_ID_PATTERN.fullmatch(layer_id):
-            raise NotFound(f"no collection {layer_id!r}")
+            raise NotFound(_l("no collection {layer_id!r}", layer_id=layer_id))
         statement = (
             select(
                 _catalogue.uid,
@@ -216,7 +217,7 @@ class PostGISStore:
         )
         row = self._read(layer_id, lambda connection: connection.execute(statement).first())
         if row is None:
-            raise NotFound(f"no collection {layer_id!r}")
+            raise NotFound(_l("no collection {layer_id!r}", layer_id=layer_id))
         return _Served(*row)
 
     def _version(self, layer_id: str, version: int | None = None) -> _Version:
@@ -495,7 +496,7 @@ class PostGISStore:
             taken = _next_version(connection, layer_id) - 1
             if taken >= versions[0].meta.version or (uid is not None and archived_as is None):
                 raise Conflict(
-                    f"layer {layer_id!r} is already in the target store / lớp {layer_id!r} đã có"
+                    _l("layer {layer_id!r} is already in the target store", layer_id=layer_id)
                 )
             uid = _new_entry(connection, layer_id)
             for adopted in versions:
@@ -689,7 +690,13 @@ class PostGISStore:
                 )
             before = None if state is None else (record.table_name, state)
         if not revisions:
-            raise NotFound(f"no feature {feature_id!r} in collection {layer_id!r}")
+            raise NotFound(
+                _l(
+                    "no feature {feature_id!r} in collection {layer_id!r}",
+                    feature_id=feature_id,
+                    layer_id=layer_id,
+                )
+            )
         return revisions
 
     def diff(self, layer_id: str, from_version: int, to_version: int) -> Iterator[FeatureDiff]:
@@ -842,7 +849,7 @@ def _refused_values() -> Iterator[None]:
         yield
     except DataError as exc:
         detail = str(exc.orig).strip().splitlines()[0]
-        raise InvalidParameter(f"{detail} / giá trị không hợp lệ") from None
+        raise InvalidParameter(_l("the value is not valid: {detail}", detail=detail)) from None
 
 
 @dataclass(frozen=True)
@@ -908,8 +915,7 @@ def _database_errors(layer_id: str | None) -> Iterator[None]:
         yield
     except OperationalError as exc:
         raise LayerUnavailable(
-            "the layer store's database does not answer; try again shortly / cơ sở dữ liệu "
-            "của kho lớp không phản hồi, hãy thử lại sau"
+            _l("the layer store's database does not answer; try again shortly")
         ) from exc
     except ProgrammingError as exc:
         if layer_id is None or getattr(exc.orig, "sqlstate", None) != "42P01":  # undefined table

@@ -33,7 +33,14 @@ from sqlalchemy import (
 )
 
 from ..catalogue import ID_FIELD, LayerMeta
-from ..errors import Conflict, InvalidParameter, NotFound, PreconditionFailed
+from ..errors import (
+    InvalidParameter,
+    NotFound,
+    PreconditionFailed,
+    changed_twice,
+    feature_exists,
+)
+from ..i18n import _l
 from ..query import BBox
 from .base import Feature
 from .changes import FeatureChange
@@ -123,11 +130,9 @@ def apply(
     write: a feature changed twice (400), created where it exists (409), changed or deleted
     where it does not (404), or whose ETag is not the one the change expects (412)."""
     ids = [change.feature_id for change in changes]
-    if len(set(ids)) != len(ids):
-        raise InvalidParameter(
-            "a change set changes each feature at most once / mỗi đối tượng chỉ được thay đổi "
-            "một lần trong một lần cập nhật"
-        )
+    repeated = next((i for n, i in enumerate(ids) if i in ids[:n]), None)
+    if repeated is not None:
+        raise changed_twice(repeated)
     newest = table.c[TO].is_(None)
     current = {
         row.feature_id: row
@@ -174,23 +179,20 @@ def apply(
 
 def _check(change: FeatureChange, row: Row | None) -> None:
     if change.op not in ("create", "replace", "update", "delete"):
-        raise InvalidParameter(f"unknown change {change.op!r} / thay đổi không hợp lệ")
+        raise InvalidParameter(_l("unknown change {op!r}", op=change.op))
     if change.if_match is not None and (row is None or row.etag() != change.if_match):
         raise PreconditionFailed(
-            f"feature {change.feature_id!r} changed since it was read (its ETag is not "
-            f"{change.if_match!r}); read it again / đối tượng {change.feature_id!r} đã thay "
-            "đổi từ lần đọc trước, hãy đọc lại"
+            _l(
+                "feature {id!r} changed since it was read (its ETag is not {sent!r}); "
+                "read it again",
+                id=change.feature_id,
+                sent=change.if_match,
+            )
         )
     if change.op == "create" and row is not None:
-        raise Conflict(
-            f"feature {change.feature_id!r} exists; replace or update it / đối tượng "
-            f"{change.feature_id!r} đã có"
-        )
+        raise feature_exists(change.feature_id)
     if change.op != "create" and row is None:
-        raise NotFound(
-            f"no feature {change.feature_id!r} to {change.op} / không có đối tượng "
-            f"{change.feature_id!r}"
-        )
+        raise NotFound(_l("no feature {id!r} to {op}", id=change.feature_id, op=change.op))
 
 
 def _content(
@@ -200,7 +202,11 @@ def _content(
     unknown = sorted(set(given) - set(meta.field_names))
     if unknown:
         raise InvalidParameter(
-            f"unknown properties {unknown}; the layer's fields: {', '.join(meta.field_names)}"
+            _l(
+                "unknown properties {unknown}; the layer's fields: {fields}",
+                unknown=unknown,
+                fields=", ".join(meta.field_names),
+            )
         )
     if change.op == "update" and row is not None:
         properties = {**row.properties, **given}
@@ -229,7 +235,7 @@ def _values(
                 value = dt.date.fromisoformat(value)
             except ValueError:
                 raise InvalidParameter(
-                    f"{spec.name}: {value!r} is not an ISO date / không phải ngày ISO"
+                    _l("{name}: {value!r} is not an ISO date", name=spec.name, value=value)
                 ) from None
         values[spec.name] = value
     if geometry is None:

@@ -51,6 +51,7 @@ from sqlalchemy.types import TypeEngine, UserDefinedType
 
 from ..catalogue import ID_FIELD, FieldSpec, LayerMeta
 from ..errors import InvalidParameter
+from ..i18n import _l
 from ..query import BBox
 from .gpkg_write import SEARCH_COLUMNS
 from .sql_query import WGS84_SRID, FoldedText, PostGISColumn, SqlLayer
@@ -94,8 +95,10 @@ def check_fields(meta: LayerMeta) -> None:
     taken = sorted(RESERVED & set(meta.field_names))
     if taken:
         raise InvalidParameter(
-            f"fields may not be named {', '.join(taken)} (the store's own columns) / "
-            f"không được đặt tên trường là {', '.join(taken)}"
+            _l(
+                "fields may not be named {names} (the store's own columns)",
+                names=", ".join(taken),
+            )
         )
 
 

@@ -53,6 +53,7 @@ from sqlalchemy.types import TypeEngine
 
 from ..catalogue import ID_FIELD, FieldSpec, LayerMeta
 from ..errors import InvalidParameter
+from ..i18n import _l
 from ..query import (
     And,
     BBox,
@@ -206,9 +207,7 @@ class PostgresFlavour:
 def postgres_text(value: str) -> str:
     """`value` as PostgreSQL can hold it in text (without NUL), or a 400."""
     if "\x00" in value:
-        raise InvalidParameter(
-            "text values cannot hold the NUL character / giá trị không được chứa ký tự NUL"
-        )
+        raise InvalidParameter(_l("text values cannot hold the NUL character"))
     return value
 
 
@@ -226,7 +225,9 @@ def flavour(dialect: str) -> Flavour:
     try:
         return FLAVOURS[dialect]
     except KeyError:
-        raise ValueError(f"no SQL flavour for the {dialect!r} dialect") from None
+        raise ValueError(
+            _l("no SQL flavour for the {dialect!r} dialect", dialect=dialect)
+        ) from None
 
 
 # -- how a table keeps geometry and text --------------------------------------------------------
@@ -411,7 +412,9 @@ class SqlLayer:
             if f.name != ID_FIELD and f.name not in self.columns and f.name not in self.derived
         ]
         if missing:
-            raise ValueError(f"layer {self.meta.id}: no SQL for the fields {missing}")
+            raise ValueError(
+                _l("layer {id}: no SQL for the fields {missing}", id=self.meta.id, missing=missing)
+            )
 
 
 _COMPARE: dict[str, Callable[[Any, Any], ColumnElement]] = {
@@ -464,7 +467,9 @@ class QueryCompiler:
         words = [self.flavour.text(w) for w in search_terms(query.text)]
         if words:
             if self.layer.search is None:
-                raise InvalidParameter(f"collection {self.layer.meta.id!r} has no text search")
+                raise InvalidParameter(
+                    _l("collection {id!r} has no text search", id=self.layer.meta.id)
+                )
             terms.append(self.layer.search.matches(words))
         return and_(true(), *terms)
 
@@ -598,7 +603,11 @@ class QueryCompiler:
         spec = self.fields.get(name)
         if spec is None:
             raise InvalidParameter(
-                f"unknown property {name!r}; queryable properties: {', '.join(self.fields)}"
+                _l(
+                    "unknown property {name!r}; queryable properties: {value}",
+                    name=name,
+                    value=", ".join(self.fields),
+                )
             )
         return spec
 
@@ -635,8 +644,7 @@ class QueryCompiler:
         if isinstance(expr, SpatialPredicate):
             return self._spatial(expr)
         raise InvalidParameter(
-            f"{type(expr).__name__} is not a condition; compare it with something / "
-            "biểu thức này không phải điều kiện"
+            _l("{name} is not a condition; compare it with something", name=type(expr).__name__)
         )
 
     @staticmethod
@@ -693,7 +701,7 @@ class QueryCompiler:
     def _spatial(self, expr: SpatialPredicate) -> ColumnElement:
         if expr.property.name not in GEOMETRY_NAMES:
             raise InvalidParameter(
-                f"{expr.property.name!r} is not the geometry property; use 'geometry'"
+                _l("{name!r} is not the geometry property; use 'geometry'", name=expr.property.name)
             )
         geometry = expr.geometry.geometry
         if geometry.is_empty:
@@ -713,10 +721,11 @@ class QueryCompiler:
                 raise self._computed(inner.name)
 
     def _computed(self, name: str) -> InvalidParameter:
-        spec = self.field_spec(name)
         return InvalidParameter(
-            f"{name} is computed as the query runs: compare it with a number, e.g. "
-            f"{name} > 30 / {spec.label_vi} chỉ so sánh được với một số"
+            _l(
+                "{name} is computed as the query runs: compare it with a number, e.g. {name} > 30",
+                name=name,
+            )
         )
 
     # -- operands -----------------------------------------------------------------------------
@@ -736,9 +745,12 @@ class QueryCompiler:
             if isinstance(expr, Literal) and family == "text" and reference in _TIMES:
                 continue  # ISO text of a date or timestamp
             raise InvalidParameter(
-                f"{_describe(reference)} cannot be compared with {_describe(family)}"
-                + self._naming(exprs)
-                + " / không thể so sánh hai giá trị khác kiểu"
+                _l(
+                    "{reference} cannot be compared with {family}{naming}",
+                    reference=_describe(reference),
+                    family=_describe(family),
+                    naming=self._naming(exprs),
+                )
             )
         beside = next((self._sql(e) for e in exprs if not isinstance(e, Literal)), None)
         return [
@@ -758,7 +770,7 @@ class QueryCompiler:
     def _family(self, expr: Expr) -> str | None:
         if isinstance(expr, Property):
             if expr.name in GEOMETRY_NAMES and expr.name not in self.fields:
-                raise InvalidParameter("the geometry can only be used inside S_INTERSECTS")
+                raise InvalidParameter(_l("the geometry can only be used inside S_INTERSECTS"))
             return _FAMILY[self.field_spec(expr.name).type]
         if isinstance(expr, Literal):
             return _value_family(expr.value)
@@ -766,8 +778,8 @@ class QueryCompiler:
             self._text(expr, False)
             return "text"
         if isinstance(expr, GeometryLiteral):
-            raise InvalidParameter("a geometry can only be used inside S_INTERSECTS")
-        raise InvalidParameter(f"{type(expr).__name__} is not a value / không phải giá trị")
+            raise InvalidParameter(_l("a geometry can only be used inside S_INTERSECTS"))
+        raise InvalidParameter(_l("{name} is not a value", name=type(expr).__name__))
 
     def _sql(self, expr: Expr) -> ColumnElement:
         """A property, or a function of one or of a literal."""
@@ -778,7 +790,7 @@ class QueryCompiler:
             return self._text(expr, False)
         if isinstance(expr, Literal):
             return self._bind(expr.value, None, _value_family(expr.value))
-        raise InvalidParameter(f"{type(expr).__name__} is not a value / không phải giá trị")
+        raise InvalidParameter(_l("{name} is not a value", name=type(expr).__name__))
 
     def _text(self, expr: Expr, pattern: bool) -> ColumnElement:
         """An operand of LIKE, CASEI or ACCENTI, as text: numbers and dates as they print."""
@@ -787,8 +799,11 @@ class QueryCompiler:
             family = self._family(inner)
             if family not in ("text", None):
                 raise InvalidParameter(
-                    f"{expr.name.upper()} applies to text, not to {_describe(family)} / "
-                    f"{expr.name.upper()} chỉ áp dụng cho văn bản"
+                    _l(
+                        "{value} applies to text, not to {value2}",
+                        value=expr.name.upper(),
+                        value2=_describe(family),
+                    )
                 )
             argument = self._text(expr.argument, pattern)
             return (
@@ -807,7 +822,7 @@ class QueryCompiler:
         if isinstance(expr, Property):
             column = self._sql(expr)
             return column if self.field_spec(expr.name).type == "string" else cast(column, Text)
-        raise InvalidParameter(f"{type(expr).__name__} is not a value / không phải giá trị")
+        raise InvalidParameter(_l("{name} is not a value", name=type(expr).__name__))
 
     def _bind(self, value: Any, beside: TypeEngine | None, reference: str | None) -> ColumnElement:
         """A literal as a parameter: of the type of what it is compared with (`beside`, else
@@ -839,9 +854,7 @@ def _as_time(value: Any, timestamp: bool) -> dt.date:
         try:
             value = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError:
-            raise InvalidParameter(
-                f"{value[:40]!r} is not an ISO date / {value[:40]!r} không phải ngày ISO"
-            ) from None
+            raise InvalidParameter(_l("{value!r} is not an ISO date", value=value[:40])) from None
         if not timestamp and value.time() == dt.time(0) and value.tzinfo is None:
             return value.date()
     if timestamp and not isinstance(value, dt.datetime):

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from sqlalchemy import ColumnElement, Connection, Engine, Row
 
 from ..errors import NotFound
+from ..i18n import _l
 from ..query import BBox, Query
 from ..tilematrix import Tile
 from .base import Facet, Feature, FeaturePage, GridCell
@@ -68,7 +69,13 @@ class SqlReader:
         with self.engine.connect() as connection:
             row = connection.execute(compiler.feature(feature_id, fields)).first()
         if row is None:
-            raise NotFound(f"no feature {feature_id!r} in collection {layer.meta.id!r}")
+            raise NotFound(
+                _l(
+                    "no feature {feature_id!r} in collection {id!r}",
+                    feature_id=feature_id,
+                    id=layer.meta.id,
+                )
+            )
         return _feature(row, fields)
 
     def facets(self, layer: SqlLayer, query: Query, fields: tuple[str, ...]) -> dict[str, Facet]:

@@ -17,6 +17,7 @@ from shapely.geometry import box
 
 from ..catalogue import FieldSpec, LayerMeta
 from ..errors import InvalidParameter
+from ..i18n import _l
 from ..query import (
     And,
     Between,
@@ -109,7 +110,9 @@ class FilterCompiler:
     def compile(self, expr: Expr) -> SqlFragment:
         method = getattr(self, "_" + type(expr).__name__.lower(), None)
         if method is None:
-            raise InvalidParameter(f"unsupported filter element: {type(expr).__name__}")
+            raise InvalidParameter(
+                _l("unsupported filter element: {name}", name=type(expr).__name__)
+            )
         return method(expr)
 
     # -- values -------------------------------------------------------------------------------
@@ -117,7 +120,11 @@ class FilterCompiler:
         spec = self.fields.get(name)
         if spec is None:
             raise InvalidParameter(
-                f"unknown property {name!r}; queryable properties: {', '.join(self.fields)}"
+                _l(
+                    "unknown property {name!r}; queryable properties: {value}",
+                    name=name,
+                    value=", ".join(self.fields),
+                )
             )
         return spec
 
@@ -133,7 +140,7 @@ class FilterCompiler:
         return SqlFragment(f"{name}({inner.sql})", inner.params)
 
     def _geometryliteral(self, expr: GeometryLiteral) -> SqlFragment:
-        raise InvalidParameter("a geometry can only be used inside S_INTERSECTS")
+        raise InvalidParameter(_l("a geometry can only be used inside S_INTERSECTS"))
 
     # -- predicates ---------------------------------------------------------------------------
     def _comparison(self, expr: Comparison) -> SqlFragment:
@@ -173,7 +180,7 @@ class FilterCompiler:
     def _spatialpredicate(self, expr: SpatialPredicate) -> SqlFragment:
         if expr.property.name not in GEOMETRY_NAMES | {self.table.geometry_column}:
             raise InvalidParameter(
-                f"{expr.property.name!r} is not the geometry property; use 'geometry'"
+                _l("{name!r} is not the geometry property; use 'geometry'", name=expr.property.name)
             )
         geometry = expr.geometry.geometry
         if geometry.is_empty:
@@ -213,8 +220,12 @@ class FilterCompiler:
                 wrong_bool = isinstance(literal.value, bool) and spec.type != "boolean"
                 if wrong_bool or not isinstance(literal.value, accepted):
                     raise InvalidParameter(
-                        f"property {spec.name!r} is of type {spec.type}; "
-                        f"it cannot be compared with {literal.value!r}"
+                        _l(
+                            "property {name!r} is of type {type}; it cannot be compared with {value!r}",
+                            name=spec.name,
+                            type=spec.type,
+                            value=literal.value,
+                        )
                     )
 
 

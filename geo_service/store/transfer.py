@@ -19,6 +19,7 @@ import pyogrio
 
 from ..catalogue import LAYER_ID_PATTERN, LayerMeta
 from ..errors import Conflict
+from ..i18n import _l
 from .gpkg import open_readonly, version_summary
 from .postgis import Adopted, PostGISStore
 from .row_versions import read_records, visible
@@ -76,8 +77,10 @@ def transfer(
     clashing = sorted({f.layer_id for f in folders if not f.archived} & listed)
     if clashing:
         raise Conflict(
-            f"the target store already has the layers {', '.join(clashing)}; nothing was moved "
-            f"/ kho đích đã có các lớp {', '.join(clashing)}"
+            _l(
+                "the target store already has the layers {layers}; nothing was moved",
+                layers=", ".join(clashing),
+            )
         )
     moved = []
     for folder in sorted(folders, key=lambda f: (not f.archived, f.numbers[0])):

@@ -36,6 +36,7 @@ from ..errors import (
     not_found,
     not_newest,
 )
+from ..i18n import _l
 from .base import VersionSummary
 
 ARCHIVE = ".archive"
@@ -274,7 +275,7 @@ class VersionedFolder:
         nothing but the lock is removed, so a failed publish leaves nothing behind.
         """
         if not LAYER_ID_PATTERN.fullmatch(item_id):
-            raise ValueError(f"not a {self.what} id: {item_id!r}")
+            raise ValueError(_l("not a {what} id: {item_id!r}", what=self.what, item_id=item_id))
         folder = self.root / item_id
         handle = _take_lock(folder)
         try:

@@ -3,69 +3,14 @@
  * The page (built by Folium from a map definition) holds the Leaflet map, basemaps, controls and
  * one empty group per layer, plus a JSON config (#map-config). This script fills each group for
  * the current view and filters, draws the filter panel with facet counts, the site card and the
- * shortlist basket, keeps every choice in the URL, and switches Vietnamese / English.
+ * shortlist basket and keeps every choice in the URL. Its texts come from the page's catalogue
+ * (`i18n.js`), in the language the page was asked in; the language menu links to the others.
  */
 (function () {
   "use strict";
 
-  const TEXT = {
-    vi: {
-      filters: "Bộ lọc", search: "Tìm theo tên, xã… (không cần dấu)", province: "Tỉnh",
-      commune: "Xã/phường", all: "Tất cả", onlyInView: "Chỉ trong vùng đang xem",
-      clear: "Xóa bộ lọc", sitesOf: "{n} / {m} địa điểm", min: "từ", max: "đến",
-      zoomIn: "{n} địa điểm — phóng to để xem", tooMany: "{layer}: {n} địa điểm trong vùng này, hiển thị theo ô; phóng to để xem từng địa điểm.",
-      close: "Đóng", addToShortlist: "Thêm vào danh sách", removeFromShortlist: "Bỏ khỏi danh sách",
-      apiLink: "Dữ liệu (API)", pdf: "Phiếu thông tin (PDF)", zoomTo: "Phóng tới",
-      shortlist: "Danh sách quan tâm", shortlistEmpty: "Chưa có địa điểm nào. Mở một địa điểm và chọn “Thêm vào danh sách”.",
-      export: "Tải về", myShortlist: "Danh sách của tôi", readOnly: "Danh sách được chia sẻ (chỉ xem). Thêm địa điểm sẽ tạo danh sách của bạn.",
-      gone: "không còn trong danh mục",
-      error: "Không tải được dữ liệu: {msg}", legend: "Chú giải", indicativeNote: "Vị trí, hình dạng mang tính minh họa",
-      language: "English", languageTitle: "Switch to English", zoomInTitle: "Phóng to", zoomOutTitle: "Thu nhỏ",
-      fullscreen: "Toàn màn hình", exitFullscreen: "Thoát toàn màn hình", locate: "Vị trí của tôi",
-      basemaps: "Bản đồ nền", overlays: "Lớp dữ liệu",
-      shareHint: "Địa chỉ trang luôn giữ vùng xem và bộ lọc: sao chép để chia sẻ.", stats: "Thống kê theo lớp raster",
-      nearest: "Gần nhất (đường chim bay)", statMean: "trung bình {mean} (từ {min} đến {max})", statCoverage: "phủ {pct}% diện tích", derivedFrom: "Dữ liệu dẫn xuất: {what}",
-      loading: "Đang tải…", noValues: "Không có giá trị",
-      timeline: "Tiến độ thủ tục", behind: "Chậm tiến độ {n} ngày", noProcedure: "Chưa xác định hình thức đầu tư, chưa có quy trình thủ tục.",
-      pending: "Chưa bắt đầu", in_progress: "Đang thực hiện", completed: "Đã hoàn thành",
-      started: "Bắt đầu", planned: "Kế hoạch", done: "Hoàn thành", lateBy: "chậm {n} ngày", projectPage: "Trang dự án (in)",
-      askSite: "Hỏi về địa điểm này", askProject: "Hỏi về dự án này",
-      askIntro: "Gửi câu hỏi tới cơ quan phụ trách; chỉ cán bộ phụ trách xem được thông tin liên hệ của bạn.",
-      name: "Họ và tên", organisation: "Tổ chức, doanh nghiệp", email: "Thư điện tử", phone: "Số điện thoại",
-      message: "Nội dung câu hỏi", trap: "Để trống ô này", send: "Gửi câu hỏi", sending: "Đang gửi…",
-      sent: "Đã gửi. Mã câu hỏi của bạn: {id}", reach: "Xin cho biết thư điện tử hoặc số điện thoại để được trả lời.",
-      facts: "Thông tin cho nhà đầu tư", noData: "chưa có dữ liệu", sources: "Nguồn", placeholder: "Hình giữ chỗ: vị trí minh họa, không thể hiện diện tích",
-      provinceName: "Tỉnh",
-    },
-    en: {
-      filters: "Filters", search: "Search names, communes… (accents optional)", province: "Province",
-      commune: "Commune/ward", all: "All", onlyInView: "Only in current view",
-      clear: "Clear filters", sitesOf: "{n} of {m} sites", min: "from", max: "to",
-      zoomIn: "{n} sites — zoom in to see them", tooMany: "{layer}: {n} sites in this view, shown per area; zoom in to see each site.",
-      close: "Close", addToShortlist: "Add to shortlist", removeFromShortlist: "Remove from shortlist",
-      apiLink: "Data (API)", pdf: "Site sheet (PDF)", zoomTo: "Zoom to",
-      shortlist: "Shortlist", shortlistEmpty: "No sites yet. Open a site and choose “Add to shortlist”.",
-      export: "Download", myShortlist: "My shortlist", readOnly: "A shared shortlist (read only). Adding a site starts your own.",
-      gone: "no longer in the catalogue",
-      error: "Could not load data: {msg}", legend: "Legend", indicativeNote: "Locations and shapes are indicative",
-      language: "Tiếng Việt", languageTitle: "Chuyển sang tiếng Việt", zoomInTitle: "Zoom in", zoomOutTitle: "Zoom out",
-      fullscreen: "Full screen", exitFullscreen: "Exit full screen", locate: "Show my location",
-      basemaps: "Basemap", overlays: "Data layers",
-      shareHint: "The page address always holds the view and filters: copy it to share.", stats: "Raster statistics",
-      nearest: "Nearest (straight line)", statMean: "mean {mean} (from {min} to {max})", statCoverage: "covers {pct}% of the area", derivedFrom: "Derived data: {what}",
-      loading: "Loading…", noValues: "No values",
-      timeline: "Procedure progress", behind: "{n} days behind schedule", noProcedure: "The investment form is not set yet, so there is no procedure.",
-      pending: "Not started", in_progress: "In progress", completed: "Completed",
-      started: "Started", planned: "Planned", done: "Completed", lateBy: "{n} days late", projectPage: "Project page (printable)",
-      askSite: "Ask about this site", askProject: "Ask about this project",
-      askIntro: "Send a question to the responsible agency; only its officers see your contact details.",
-      name: "Name", organisation: "Organisation or company", email: "Email", phone: "Phone",
-      message: "Your question", trap: "Leave this empty", send: "Send the question", sending: "Sending…",
-      sent: "Sent. Your enquiry number: {id}", reach: "Please give an email address or a phone number to be answered on.",
-      facts: "Facts for investors", noData: "no data yet", sources: "Sources", placeholder: "Placeholder shape: indicative place, gives no area",
-      provinceName: "Province",
-    },
-  };
+  /** A step's state as people read it (functions: the catalogue is read when they are called). */
+  const STEP_STATES = { pending: () => _("Not started"), in_progress: () => _("In progress"), completed: () => _("Completed") };
   const SHAPES_ZOOM = 12; // from this zoom on, areas are drawn as shapes alone, without pins
   const FACT_FIELDS = [
     "free_land_ha", "lease_price_vnd_m2_year", "lease_term", "incentive_area", "power_capacity_mva",
@@ -82,19 +27,14 @@
   const byId = Object.fromEntries(layers.map((l) => [l.id, l]));
   let map;
   const state = {
-    lang: "vi", q: "", province: "", commune: "", inview: false,
+    lang: window.i18n.lang, q: "", province: "", commune: "", inview: false,
     filters: {}, visible: new Set(), rasters: new Set(), site: null, shortlist: null,
   };
   const runtime = { pending: 0, seq: {}, counts: {}, shortlist: null, card: null, cardParts: {}, tiles: {}, hover: null };
   const rasters = config.rasters;
 
   // -- small helpers ---------------------------------------------------------------------------
-  const t = (key, vars) => {
-    let s = TEXT[state.lang][key] || key;
-    for (const [k, v] of Object.entries(vars || {})) s = s.replace("{" + k + "}", v);
-    return s;
-  };
-  const pick = (obj, base) => obj[base + "_" + state.lang] || obj[base + "_vi"] || "";
+  const { gettext: _, pick, localized, locale } = window.i18n;
   const el = (tag, attrs, ...children) => {
     const node = document.createElement(tag);
     for (const [k, v] of Object.entries(attrs || {})) {
@@ -110,8 +50,7 @@
   };
   /** replaceChildren, skipping the null a conditional child leaves (it would print "null"). */
   const fill = (node, ...children) => node.replaceChildren(...children.flat().filter((c) => c !== null && c !== undefined));
-  const locale = () => (state.lang === "vi" ? "vi-VN" : "en-GB");
-  const fmtNumber = (v) => Number(v).toLocaleString(locale(), { maximumFractionDigits: 2 });
+  const fmtNumber = (v) => Number(v).toLocaleString(locale, { maximumFractionDigits: 2 });
   const quote = (v) => "'" + String(v).replace(/'/g, "''") + "'";
   const fieldLabel = (layer, name) => {
     const f = layer.fields[name];
@@ -120,15 +59,26 @@
   const valueLabel = (layer, name, value) => {
     const f = layer.fields[name];
     if (value === null || value === undefined || value === "") return "";
-    if (f && f.codes && f.codes[value]) return f.codes[value][state.lang === "vi" ? 0 : 1];
+    if (f && f.codes && f.codes[value]) return pick(f.codes[value], "label");
     if (f && f.type === "integer" && /(^|_)year$/.test(name)) return String(value); // 2006, not 2,006
     if (f && f.unit === "km") return fmtKm(value);
     if (f && (f.type === "number" || f.type === "integer")) return fmtNumber(value) + (f.unit ? " " + f.unit : "");
     return String(value);
   };
+  const featureName = (p) => pick(p, "name");
+  const isNameField = (n) => /^name_[a-z]{2}$/.test(n);
+  /** A layer's per-language names, which tooltips and cards pick from. */
+  const nameFields = (layer) => Object.keys(layer.fields).filter(isNameField);
+  /** A text that exists per language, in an element marked with the language it is shown in;
+      one from a fallback says so, e.g. "(English)". */
+  const localText = (tag, attrs, obj, stem) => {
+    const [text, lang] = localized(obj, stem);
+    if (lang === state.lang) return el(tag, Object.assign({ text }, attrs));
+    return el(tag, attrs, el("span", { lang: window.i18n.tags[lang] || lang, text }), " ",
+      el("small", { class: "fallback-lang", lang: window.i18n.tags[lang] || lang, text: `(${window.i18n.endonyms[lang] || lang})` }));
+  };
   /** Kilometres with the precision a straight-line distance between indicative places has. */
-  const fmtKm = (km) => Number(km).toLocaleString(locale(), { maximumFractionDigits: km < 10 ? 1 : 0 }) + " km";
-  const featureName = (p) => (state.lang === "en" && p.name_en) || p.name_vi || p.name_en || "";
+  const fmtKm = (km) => Number(km).toLocaleString(locale, { maximumFractionDigits: km < 10 ? 1 : 0 }) + " km";
   const busy = (delta) => {
     runtime.pending += delta;
     document.body.dataset.mapState = runtime.pending > 0 ? "loading" : "idle";
@@ -137,7 +87,9 @@
     const url = path + (params && String(params) ? "?" + params : "");
     busy(1);
     try {
-      const response = await fetch(url, options);
+      // errors come back in the page's language
+      const headers = Object.assign({ "Accept-Language": state.lang }, (options || {}).headers);
+      const response = await fetch(url, Object.assign({}, options, { headers }));
       const body = response.headers.get("content-type")?.includes("json") ? await response.json() : null;
       if (!response.ok) throw new Error((body && body.description) || response.status + " " + response.statusText);
       return body;
@@ -147,8 +99,9 @@
   }
   function showError(error) {
     if (error.name === "AbortError") return;
-    const box = document.getElementById("map-message");
-    box.textContent = t("error", { msg: error.message });
+    // kept until closed (the view's own messages come and go): a person must be able to read it
+    const box = document.getElementById("map-error");
+    box.querySelector(".text").textContent = _("Could not load data: {msg}", { msg: error.message });
     box.hidden = false;
     console.warn(error);
   }
@@ -156,7 +109,6 @@
   // -- URL state ---------------------------------------------------------------------------
   function readUrl() {
     const p = new URLSearchParams(location.search);
-    state.lang = p.get("lang") === "en" ? "en" : "vi";
     state.q = p.get("q") || "";
     state.province = p.get("province") || "";
     state.commune = p.get("commune") || "";
@@ -184,7 +136,7 @@
   }
   function writeUrl(push) {
     const p = new URLSearchParams();
-    if (state.lang !== "vi") p.set("lang", state.lang);
+    p.set("lang", state.lang); // a shared address opens in the language it was shared in
     const c = map.getCenter();
     p.set("map", `${map.getZoom()}/${c.lat.toFixed(5)}/${c.lng.toFixed(5)}`);
     const defaults = layers.filter((l) => l.visible).map((l) => l.id).join(",");
@@ -204,6 +156,11 @@
     if (state.site) p.set("site", state.site);
     if (state.shortlist) p.set("shortlist", state.shortlist);
     const url = location.pathname + "?" + p.toString().replace(/%2F/g, "/").replace(/%2C/g, ",");
+    document.querySelectorAll("#lang-menu a[data-lang]").forEach((a) => {
+      const other = new URLSearchParams(p);
+      other.set("lang", a.dataset.lang);
+      a.href = location.pathname + "?" + other.toString();
+    });
     if (url === location.pathname + location.search) return;
     if (push) history.pushState(null, "", url);
     else history.replaceState(null, "", url);
@@ -278,6 +235,15 @@
       fillOpacity: placeholder ? 0.1 : 0.3, dashArray: placeholder ? PLACEHOLDER_DASH : null,
     };
   }
+  /** A keyboard handler for a focused marker (Leaflet gives markers focus, and Enter opens only
+      popups): Enter or Space does what a click does. */
+  function pressed(action) {
+    return (e) => {
+      if (e.originalEvent.key !== "Enter" && e.originalEvent.key !== " ") return;
+      e.originalEvent.preventDefault();
+      action();
+    };
+  }
   function drawFeatures(layer, collection) {
     const target = group(layer);
     placeholderRenderer ||= L.svg({ padding: 0.5 });
@@ -289,6 +255,7 @@
       onEachFeature: (f, item) => {
         item.bindTooltip(() => tooltipHtml(layer, f), { sticky: layer.geometry !== "point" });
         item.on("click", () => openCard(layer.id, f.id));
+        item.on("keypress", pressed(() => openCard(layer.id, f.id)));
       },
     });
     const geo = L.geoJSON(collection, options(false));
@@ -300,8 +267,9 @@
       // a pin per area at zooms where the shapes are too small to see or click (each move redraws)
       geo.eachLayer((item) => {
         if (!item.getBounds) return; // a point of a layer of areas (a project not yet drawn as one) is its own pin
-        const pin = L.marker(item.getBounds().getCenter(), { icon: pinIcon(layer, "area-pin"), title: featureName(item.feature.properties) });
+        const pin = L.marker(item.getBounds().getCenter(), { icon: pinIcon(layer, "area-pin"), title: featureName(item.feature.properties), siteId: item.feature.id });
         pin.on("click", () => openCard(layer.id, item.feature.id));
+        pin.on("keypress", pressed(() => openCard(layer.id, item.feature.id)));
         target.addLayer(pin);
       });
     }
@@ -323,7 +291,7 @@
         }),
         cell: true,
       });
-      marker.bindTooltip(() => t("zoomIn", { n: fmtNumber(n) }));
+      marker.bindTooltip(() => _("{n} sites — zoom in to see them", { n: fmtNumber(n) }));
       const [w, s, e, nb] = cell.bbox;
       marker.on("click", () => map.fitBounds([[s, w], [nb, e]]));
       return marker;
@@ -336,7 +304,7 @@
    * tooltips show (changing a filter changes the URL, and so every tile). */
   function tileUrl(layer) {
     const params = queryParams(layer);
-    params.set("properties", ["name_vi", "name_en", ...layer.tooltip].join(","));
+    params.set("properties", [...nameFields(layer), ...layer.tooltip].join(","));
     return `/collections/${layer.id}/tiles/WebMercatorQuad/{z}/{x}/{y}?` + params;
   }
   /** Tiles of the current view (each would hold its share of the view's features). */
@@ -414,7 +382,7 @@
       if (!cells) {
         const params = queryParams(layer, { bbox });
         params.set("limit", config.max_features);
-        params.set("properties", ["name_vi", "name_en", ...(layer.fields.geometry_quality ? ["geometry_quality"] : []), ...layer.tooltip].join(","));
+        params.set("properties", [...nameFields(layer), ...(layer.fields.geometry_quality ? ["geometry_quality"] : []), ...layer.tooltip].join(","));
         data = await api(`/collections/${layer.id}/items`, params);
       }
       if (runtime.seq["draw:" + layer.id] !== seq) return;
@@ -434,7 +402,7 @@
     const box = document.getElementById("map-message");
     const gridded = layers.filter((l) => state.visible.has(l.id) && group(l).getLayers().some((m) => m.options.cell));
     box.hidden = gridded.length === 0;
-    box.textContent = gridded.map((l) => t("tooMany", { layer: pick(l, "title"), n: fmtNumber(runtime.counts["view:" + l.id] || 0) })).join(" ");
+    box.textContent = gridded.map((l) => _("{layer}: {n} sites in this view, shown per area; zoom in to see each site.", { layer: pick(l, "title"), n: fmtNumber(runtime.counts["view:" + l.id] || 0) })).join(" ");
   }
 
   // -- facets and counts -------------------------------------------------------------------
@@ -474,7 +442,7 @@
     let n = 0, m = 0;
     for (const layer of layers) {
       const matched = runtime.counts[layer.id];
-      const text = matched === undefined ? "" : t("sitesOf", { n: fmtNumber(matched), m: fmtNumber(layer.total) });
+      const text = matched === undefined ? "" : _("{n} of {m} sites", { n: fmtNumber(matched), m: fmtNumber(layer.total) });
       document.querySelectorAll(`[data-count="${layer.id}"]`).forEach((node) => (node.textContent = text));
       document.querySelectorAll(`.layer-count[data-layer="${layer.id}"]`).forEach((node) => (node.textContent = matched === undefined ? "" : ` (${fmtNumber(matched)})`));
       if (state.visible.has(layer.id) && matched !== undefined) {
@@ -482,7 +450,7 @@
         m += layer.total;
       }
     }
-    document.getElementById("total-count").textContent = t("sitesOf", { n: fmtNumber(n), m: fmtNumber(m) });
+    document.getElementById("total-count").textContent = _("{n} of {m} sites", { n: fmtNumber(n), m: fmtNumber(m) });
   }
   function renderFacets(layer, facets) {
     for (const name of layer.filters) {
@@ -503,13 +471,13 @@
               }),
               el("span", { class: "facet-label", text: valueLabel(layer, name, value) }),
               el("span", { class: "facet-n", text: fmtNumber(count) }),
-            )) : [el("span", { class: "muted", text: t("noValues") })]),
+            )) : [el("span", { class: "muted", text: _("No values") })]),
         );
       } else {
         const [lo, hi] = box.querySelectorAll("input");
         const show = (v) => (v === null || v === undefined ? "" : String(v));
-        lo.placeholder = `${t("min")} ${show(facet.minimum)}`;
-        hi.placeholder = `${t("max")} ${show(facet.maximum)}`;
+        lo.placeholder = `${_("from")} ${show(facet.minimum)}`;
+        hi.placeholder = `${_("to")} ${show(facet.maximum)}`;
       }
     }
   }
@@ -541,52 +509,61 @@
   }
 
   // -- page chrome -------------------------------------------------------------------------
-  function i18n(key, tag, attrs) {
-    return el(tag || "span", Object.assign({ "data-i18n": key }, attrs || {}), t(key));
+  /** Links to this page in each language; `writeUrl` keeps their addresses the page's own. */
+  function languageMenu() {
+    return el("details", { id: "lang-menu", class: "lang-menu" },
+      el("summary", { class: "btn", "aria-label": _("Language") + ": " + window.i18n.endonyms[state.lang] },
+        el("i", { class: "fa-solid fa-language", "aria-hidden": "true" }), " ", el("span", { lang: window.i18n.tags[state.lang] }, window.i18n.endonyms[state.lang])),
+      el("ul", {}, ...Object.entries(window.i18n.endonyms).map(([code, name]) => el("li", {},
+        el("a", { href: "?lang=" + code, hreflang: window.i18n.tags[code], lang: window.i18n.tags[code], "data-lang": code,
+          "aria-current": code === state.lang ? "true" : null }, name)))));
   }
   function buildChrome() {
     const mapDiv = document.getElementById(config.map);
     const header = el("header", { id: "map-header" },
-      el("button", { id: "panel-toggle", type: "button", class: "btn", onclick: () => document.body.classList.toggle("panel-open") },
-        el("i", { class: "fa-solid fa-filter" }), " ", i18n("filters")),
+      el("button", { id: "panel-toggle", type: "button", class: "btn", "aria-controls": "panel", "aria-expanded": "false", onclick: () => togglePanel() },
+        el("i", { class: "fa-solid fa-filter", "aria-hidden": "true" }), " ", el("span", { class: "label" }, _("Filters"))),
       el("h1", { id: "map-title" }),
       el("span", { id: "total-count", class: "total", "aria-live": "polite" }),
-      el("button", { id: "basket-toggle", type: "button", class: "btn", onclick: () => toggleAside("basket") },
-        el("i", { class: "fa-solid fa-list-check" }), " ", i18n("shortlist"), " ", el("span", { id: "basket-count", class: "badge" }, "0")),
-      el("button", { id: "lang-toggle", type: "button", class: "btn", onclick: () => setLang(state.lang === "vi" ? "en" : "vi") }),
+      el("button", { id: "basket-toggle", type: "button", class: "btn", "aria-controls": "basket", "aria-expanded": "false", onclick: () => toggleAside("basket") },
+        el("i", { class: "fa-solid fa-list-check", "aria-hidden": "true" }), " ", el("span", { class: "label" }, _("Shortlist")), " ", el("span", { id: "basket-count", class: "badge" }, "0")),
+      languageMenu(),
     );
     const provinceSelect = el("select", { id: "province", onchange: (e) => { state.province = e.target.value; state.commune = ""; fillCommunes(); changed(); } },
-      i18n("all", "option", { value: "" }), ...config.provinces.map((p) => el("option", { value: p.code, text: p.name })));
+      el("option", { value: "" }, _("All")), ...config.provinces.map((p) => el("option", { value: p.code, text: p.name })));
     const communeSelect = el("select", { id: "commune", onchange: (e) => { state.commune = e.target.value; changed(); } });
     let searchTimer;
-    const panel = el("aside", { id: "panel", "aria-label": "filters" },
-      el("div", { class: "panel-head" }, el("strong", {}, i18n("filters")),
-        el("button", { type: "button", class: "btn close", onclick: () => document.body.classList.remove("panel-open"), "data-i18n-title": "close" }, "×")),
-      el("input", { id: "search", type: "search", autocomplete: "off", oninput: (e) => {
+    const panel = el("aside", { id: "panel", "aria-label": _("Filters") },
+      el("div", { class: "panel-head" }, el("strong", {}, _("Filters")),
+        el("button", { type: "button", class: "btn close", onclick: () => togglePanel(false), title: _("Close"), "aria-label": _("Close") }, "×")),
+      el("input", { id: "search", type: "search", autocomplete: "off", "aria-label": _("Search names, communes… (accents optional)"), oninput: (e) => {
         clearTimeout(searchTimer);
         searchTimer = setTimeout(() => { state.q = e.target.value.trim(); changed(); }, 300);
       } }),
       el("div", { class: "places" },
-        el("label", {}, i18n("province"), provinceSelect),
-        el("label", {}, i18n("commune"), communeSelect)),
-      el("label", { class: "toggle" }, el("input", { id: "inview", type: "checkbox", onchange: (e) => { state.inview = e.target.checked; changed(); } }), i18n("onlyInView")),
-      el("button", { id: "clear-filters", type: "button", class: "btn", onclick: clearFilters }, i18n("clear")),
+        el("label", {}, _("Province"), provinceSelect),
+        el("label", {}, _("Commune/ward"), communeSelect)),
+      el("label", { class: "toggle" }, el("input", { id: "inview", type: "checkbox", onchange: (e) => { state.inview = e.target.checked; changed(); } }), _("Only in current view")),
+      el("button", { id: "clear-filters", type: "button", class: "btn", onclick: clearFilters }, _("Clear filters")),
       ...layers.map(layerSection),
-      el("p", { class: "muted hint" }, i18n("shareHint")),
+      el("p", { class: "muted hint" }, _("The page address always holds the view and filters: copy it to share.")),
     );
-    const card = el("aside", { id: "card", hidden: true, "aria-live": "polite" });
-    const basket = el("aside", { id: "basket", hidden: true });
+    const card = el("aside", { id: "card", hidden: true, "aria-labelledby": "card-title", tabindex: "-1" });
+    const basket = el("aside", { id: "basket", hidden: true, "aria-label": _("Shortlist"), tabindex: "-1" });
     const message = el("div", { id: "map-message", hidden: true, role: "status" });
+    const error = el("div", { id: "map-error", hidden: true, role: "alert" }, el("span", { class: "text" }),
+      el("button", { type: "button", class: "btn close", title: _("Close"), "aria-label": _("Close"), onclick: () => (error.hidden = true) }, "×"));
     document.body.prepend(header);
     document.body.append(panel, card, basket);
-    mapDiv.append(message);
+    mapDiv.append(message, error);
     L.DomEvent.disableClickPropagation(message);
+    L.DomEvent.disableClickPropagation(error);
   }
   function layerSection(layer) {
     return el("details", { class: "layer-filters", "data-layer": layer.id, open: layer.visible && layer.filters.length ? true : null },
       el("summary", {},
         el("span", { class: "swatch", style: `background:${layer.color}` }, el("i", { class: `fa-solid fa-${layer.icon}` })),
-        el("span", { class: "layer-title", "data-title": layer.id }),
+        localText("span", { class: "layer-title" }, layer, "title"),
         el("span", { class: "layer-n", "data-count": layer.id })),
       ...layer.filters.map((name) => {
         const f = layer.fields[name];
@@ -595,6 +572,7 @@
         const type = f.type === "date" ? "date" : "number";
         const input = (which) => el("input", {
           type, step: "any", "data-layer": layer.id, "data-field": name, "data-range": which,
+          "aria-label": `${fieldLabel(layer, name)}: ${which === "min" ? _("from") : _("to")}`,
           onchange: (e) => setRange(layer.id, name, which, e.target.value),
         });
         return el("fieldset", {}, legend, el("div", { class: "range", "data-facet": `${layer.id}.${name}` }, input("min"), el("span", {}, "–"), input("max")));
@@ -604,7 +582,7 @@
   function fillCommunes() {
     const select = document.getElementById("commune");
     const province = config.provinces.find((p) => p.code === state.province);
-    fill(select, el("option", { value: "", text: t("all") }),
+    fill(select, el("option", { value: "", text: _("All") }),
       ...(province ? province.communes.map(([code, name]) => el("option", { value: code, text: name })) : []));
     select.disabled = !province;
     select.value = state.commune;
@@ -643,37 +621,23 @@
     syncControls();
     changed();
   }
-  function setLang(lang) {
-    state.lang = lang;
-    applyLang();
-    writeUrl(true);
-    for (const layer of layers) if (state.visible.has(layer.id)) updateFacets(layer);
-    renderBasket();
-    if (runtime.card) renderCard(...runtime.card);
-    document.dispatchEvent(new Event("sitemap:lang"));
-  }
   function applyLang() {
-    document.documentElement.lang = state.lang;
     document.title = pick(config, "title");
-    document.getElementById("map-title").textContent = pick(config, "title");
-    document.getElementById("lang-toggle").textContent = t("language");
-    document.getElementById("lang-toggle").title = t("languageTitle");
-    document.getElementById("search").placeholder = t("search");
-    document.querySelectorAll("[data-i18n]").forEach((node) => (node.textContent = t(node.dataset.i18n)));
-    document.querySelectorAll("[data-i18n-title]").forEach((node) => (node.title = t(node.dataset.i18nTitle)));
-    document.querySelectorAll(".i18n").forEach((node) => (node.textContent = node.dataset[state.lang]));
-    document.querySelectorAll("[data-title]").forEach((node) => (node.textContent = pick(byId[node.dataset.title], "title")));
+    document.getElementById("map-title").replaceWith(localText("h1", { id: "map-title" }, config, "title"));
+    document.getElementById("search").placeholder = _("Search names, communes… (accents optional)");
     document.querySelectorAll("[data-label]").forEach((node) => {
       const [layerId, name] = node.dataset.label.split(".");
       const f = byId[layerId].fields[name];
-      node.textContent = pick(f, "label") + (f.unit ? ` (${f.unit})` : "");
+      const [label, lang] = localized(f, "label");
+      node.textContent = label + (f.unit ? ` (${f.unit})` : "");
+      if (lang !== state.lang) node.lang = window.i18n.tags[lang] || lang; // read in its own language
     });
     const titles = {
-      ".leaflet-control-zoom-in": "zoomInTitle", ".leaflet-control-zoom-out": "zoomOutTitle", ".leaflet-control-locate a": "locate",
-      ".basemap-toggle": "basemaps", ".overlay-toggle": "overlays",
+      ".leaflet-control-zoom-in": _("Zoom in"), ".leaflet-control-zoom-out": _("Zoom out"), ".leaflet-control-locate a": _("Show my location"),
+      ".basemap-toggle": _("Basemap"), ".overlay-toggle": _("Data layers"),
     };
-    for (const [selector, key] of Object.entries(titles)) document.querySelectorAll(selector).forEach((n) => n.setAttribute("title", t(key)));
-    document.querySelectorAll(".leaflet-control-zoom-fullscreen").forEach((n) => n.setAttribute("title", t(map.isFullscreen && map.isFullscreen() ? "exitFullscreen" : "fullscreen")));
+    for (const [selector, title] of Object.entries(titles)) document.querySelectorAll(selector).forEach((n) => n.setAttribute("title", title));
+    document.querySelectorAll(".leaflet-control-zoom-fullscreen").forEach((n) => n.setAttribute("title", map.isFullscreen && map.isFullscreen() ? _("Exit full screen") : _("Full screen")));
     fillCommunes();
     renderLegend();
     renderCounts();
@@ -694,16 +658,16 @@
     const shown = layers.filter((l) => state.visible.has(l.id));
     fill(div, 
       el("details", { open: window.innerWidth > 700 ? true : null },
-        el("summary", { text: t("legend") }),
+        el("summary", { text: _("Legend") }),
         ...shown.map((l) => el("div", { class: "legend-row" },
           el("span", { class: "swatch", style: `background:${l.color}` }, el("i", { class: `fa-solid fa-${l.icon}` })),
-          el("span", { text: pick(l, "title") }))),
+          el("span", { text: pick(l, "title"), lang: localized(l, "title")[1] !== state.lang ? window.i18n.tags[localized(l, "title")[1]] : null }))),
         shown.some((l) => l.geometry !== "point" && l.fields.geometry_quality)
           ? el("div", { class: "legend-row", id: "legend-placeholder" },
             el("span", { class: "swatch-placeholder", "aria-hidden": "true" }),
-            el("span", { text: t("placeholder") })) : null,
+            el("span", { text: _("Placeholder shape: indicative place, gives no area") })) : null,
         ...rasters.filter((r) => state.rasters.has(r.id)).map(rasterLegend),
-        el("div", { class: "muted", text: t("indicativeNote") })),
+        el("div", { class: "muted", text: _("Locations and shapes are indicative") })),
     );
   }
   /** A raster's colour ramp between its value range, as the tiles draw it (linear, clamped). */
@@ -716,12 +680,35 @@
       el("div", { text: pick(raster, "title") }),
       el("div", { class: "ramp", style: `background: linear-gradient(to right, ${ramp})` }),
       el("div", { class: "ramp-labels" }, el("span", { text: fmtNumber(lo) + unit }), el("span", { text: fmtNumber(hi) + unit })),
-      raster.derived_from ? el("div", { class: "muted", text: t("derivedFrom", { what: raster.derived_from }) }) : null);
+      raster.derived_from ? el("div", { class: "muted", text: _("Derived data: {what}", { what: raster.derived_from }) }) : null);
   }
   function toggleAside(id, open) {
     const node = document.getElementById(id);
     node.hidden = open === undefined ? !node.hidden : !open;
-    if (id === "basket" && !node.hidden) renderBasket();
+    const toggle = document.getElementById(`${id}-toggle`);
+    if (toggle) toggle.setAttribute("aria-expanded", String(!node.hidden));
+    if (id === "basket" && !node.hidden) {
+      renderBasket();
+      node.focus();
+    } else if (node.hidden && toggle) toggle.focus();
+  }
+  function togglePanel(open) {
+    const isOpen = document.body.classList.toggle("panel-open", open);
+    const toggle = document.getElementById("panel-toggle");
+    toggle.setAttribute("aria-expanded", String(isOpen));
+    if (isOpen) document.getElementById("search").focus();
+    else toggle.focus();
+  }
+  /** Escape closes what is open on top: the card, then the shortlist, then the filter panel. */
+  function onEscape(event) {
+    if (event.key !== "Escape") return;
+    const menu = document.getElementById("lang-menu");
+    if (menu && menu.open) {
+      menu.open = false;
+      menu.querySelector("summary").focus();
+    } else if (!document.getElementById("card").hidden) closeCard();
+    else if (!document.getElementById("basket").hidden) toggleAside("basket", false);
+    else if (document.body.classList.contains("panel-open")) togglePanel(false);
   }
 
   // -- site card -------------------------------------------------------------------------
@@ -729,6 +716,9 @@
     const layer = byId[layerId];
     if (!layer) return;
     state.site = `${layerId}/${fid}`;
+    // focus goes back where it came from when the card closes (a marker, a shortlist entry)
+    const from = document.activeElement;
+    runtime.opener = from && from !== document.body ? { element: from, site: from.classList.contains("leaflet-marker-icon") ? state.site : null } : null;
     if (push) writeUrl(true);
     restyle();
     try {
@@ -744,7 +734,14 @@
   function closeCard(push = true) {
     state.site = null;
     runtime.card = null;
-    document.getElementById("card").hidden = true;
+    const card = document.getElementById("card");
+    if (card.contains(document.activeElement) && runtime.opener) {
+      // the marker may have been redrawn since (a pan, a refresh): its feature's marker now
+      const { element, site } = runtime.opener;
+      const target = document.contains(element) ? element : site && markerElement(...site.split(/\/(.*)/s).slice(0, 2));
+      (target || document.getElementById(config.map)).focus();
+    }
+    card.hidden = true;
     restyle();
     if (push) writeUrl(true);
   }
@@ -768,27 +765,28 @@
     const quality = p.data_quality || layer.data_quality;
     const shown = (n) => p[n] !== null && p[n] !== undefined && p[n] !== "";
     const otherLanguage = (n) => {
-      // of a pair such as summary_vi / summary_en, the one in the page's language (else the other)
-      const [, stem, lang] = /^(.*)_(vi|en)$/.exec(n) || [];
-      return lang && lang !== state.lang && layer.fields[`${stem}_${state.lang}`] && shown(`${stem}_${state.lang}`);
+      // of texts per language such as summary_vi / summary_en / summary_ja, the one in the page's
+      // language, else its fallback
+      const [, stem, lang] = /^(.*)_([a-z]{2})$/.exec(n) || [];
+      return lang in window.i18n.endonyms && lang !== localized(p, stem)[1];
     };
     const facts = factNames(layer);
-    const hidden = ["name_vi", "name_en", "data_quality", ...CARD_HIDDEN, ...facts, ...(layer.projects ? TIMELINE_FIELDS : [])];
+    const hidden = ["data_quality", ...CARD_HIDDEN, ...facts, ...(layer.projects ? TIMELINE_FIELDS : [])];
     const province = p.province_code && config.province_names[p.province_code];
     const rows = [
-      province ? el("tr", {}, el("th", { text: t("provinceName") }), el("td", { text: province })) : null,
+      province ? el("tr", {}, el("th", { text: _("Province") }), el("td", { text: province })) : null,
       ...Object.keys(layer.fields)
         // the date of the source is always said, or that it is not known
-        .filter((n) => !hidden.includes(n) && (shown(n) || n === "updated_at") && !otherLanguage(n))
-        .map((n) => el("tr", {}, el("th", { text: fieldLabel(layer, n) }), el("td", { text: shown(n) ? valueLabel(layer, n, p[n]) : t("noData") }))),
+        .filter((n) => !hidden.includes(n) && !isNameField(n) && (shown(n) || n === "updated_at") && !otherLanguage(n))
+        .map((n) => el("tr", {}, el("th", { text: fieldLabel(layer, n) }), el("td", { text: shown(n) ? valueLabel(layer, n, p[n]) : _("no data yet") }))),
     ];
     const inBasket = basketHas(layer.id, feature.id);
     const href = `/collections/${layer.id}/items/${encodeURIComponent(feature.id)}`;
     fill(card, 
       el("div", { class: "card-head" },
         el("span", { class: "swatch", style: `background:${layer.color}` }, el("i", { class: `fa-solid fa-${layer.icon}` })),
-        el("div", {}, el("h2", { text: featureName(p) }), el("div", { class: "muted", text: pick(layer, "title") })),
-        el("button", { type: "button", class: "btn close", title: t("close"), onclick: () => closeCard() }, "×")),
+        el("div", {}, localText("h2", { id: "card-title" }, p, "name"), localText("div", { class: "muted" }, layer, "title")),
+        el("button", { type: "button", class: "btn close", title: _("Close"), "aria-label": _("Close"), onclick: () => closeCard() }, "×")),
       quality ? el("span", { class: `badge quality-${quality}`, text: valueLabel(layer, "data_quality", quality) }) : null,
       layer.projects ? el("div", { id: "card-timeline" }) : null,
       el("table", { class: "attributes" }, ...rows),
@@ -798,13 +796,15 @@
       el("div", { id: "card-nearby" }),
       el("div", { class: "card-actions" },
         el("button", { type: "button", class: "btn primary", id: "card-shortlist", onclick: () => (inBasket ? removeFromBasket : addToBasket)(layer.id, feature.id) },
-          el("i", { class: `fa-solid fa-${inBasket ? "minus" : "plus"}` }), " ", t(inBasket ? "removeFromShortlist" : "addToShortlist")),
-        el("button", { type: "button", class: "btn", onclick: () => zoomToFeature(feature) }, el("i", { class: "fa-solid fa-magnifying-glass-plus" }), " ", t("zoomTo")),
-        el("a", { class: "btn", href: `${href}?f=pdf&lang=${state.lang}`, target: "_blank" }, el("i", { class: "fa-solid fa-file-pdf" }), " ", t("pdf")),
-        el("a", { class: "btn", href, target: "_blank", id: "card-api" }, el("i", { class: "fa-solid fa-code" }), " ", t("apiLink"))),
+          el("i", { class: `fa-solid fa-${inBasket ? "minus" : "plus"}` }), " ", (inBasket ? _("Remove from shortlist") : _("Add to shortlist"))),
+        el("button", { type: "button", class: "btn", onclick: () => zoomToFeature(feature) }, el("i", { class: "fa-solid fa-magnifying-glass-plus" }), " ", _("Zoom to")),
+        el("a", { class: "btn", href: `${href}?f=pdf&lang=${state.lang}`, target: "_blank" }, el("i", { class: "fa-solid fa-file-pdf" }), " ", _("Site sheet (PDF)")),
+        el("a", { class: "btn", href, target: "_blank", id: "card-api" }, el("i", { class: "fa-solid fa-code" }), " ", _("Data (API)"))),
       enquiryForm(layer, feature),
     );
+    const opening = card.hidden;
     card.hidden = false;
+    if (opening && runtime.opener) card.focus();
     if (layer.projects) projectTimeline(feature);
     if (rasters.length) cardSection("stats", layer, feature, null, statsRows);
     if (config.nearby.length) {
@@ -820,21 +820,22 @@
   function factsSection(layer, p) {
     const known = (n) => p[n] !== null && p[n] !== undefined && p[n] !== "";
     return el("section", { id: "card-facts" },
-      el("h3", { text: t("facts") }),
+      el("h3", { text: _("Facts for investors") }),
       el("table", { class: "attributes facts" }, ...factNames(layer).map((n) => el("tr", { "data-fact": n, class: known(n) ? "fact-known" : "fact-missing" },
         el("th", { text: fieldLabel(layer, n) }),
-        el("td", { text: known(n) ? valueLabel(layer, n, p[n]) : t("noData") })))));
+        el("td", { text: known(n) ? valueLabel(layer, n, p[n]) : _("no data yet") })))));
   }
-  /** The site's sources as citations: in English where the English citation exists, with the
-      Vietnamese text (quotes and location notes) kept beside it. */
+  /** The site's sources as citations: in English for a reader of any other language than
+      Vietnamese where the English citation exists, with the Vietnamese text (quotes and location
+      notes) kept beside it. */
   function sourcesSection(p) {
-    const main = state.lang === "en" && p.source_en ? p.source_en : p.source;
+    const main = state.lang !== "vi" && p.source_en ? p.source_en : p.source;
     const cites = [main, p.facts_source, p.distances_source].filter(Boolean);
     if (!cites.length) return null;
     return el("section", { id: "card-sources" },
-      el("h3", { text: t("sources") }),
+      el("h3", { text: _("Sources") }),
       ...cites.map((text) => el("p", { class: "citation" }, el("cite", { text }))),
-      main !== p.source && p.source ? el("details", {}, el("summary", { text: "Tiếng Việt" }), el("p", { class: "citation", lang: "vi", text: p.source })) : null);
+      main !== p.source && p.source ? el("details", {}, el("summary", { lang: "vi", text: window.i18n.endonyms.vi || "vi" }), el("p", { class: "citation", lang: "vi", text: p.source })) : null);
   }
   /** One more part of the open site's card, from `/items/{fid}/{part}`, drawn as a table. */
   async function cardSection(part, layer, feature, params, rows) {
@@ -842,7 +843,7 @@
     const [box, body] = await cardPart(part, `${layer.id}/${feature.id}`, path, params);
     if (!box) return;
     const [title, found] = rows(body);
-    fill(box, found.length ? [el("h3", { text: t(title) }), el("table", { class: "attributes" }, ...found)] : null);
+    fill(box, found.length ? [el("h3", { text: title }), el("table", { class: "attributes" }, ...found)] : null);
   }
   /** [`#card-{part}`, the answer of `path`] for the open site: asked once per site (a failed
       answer is asked again next time); [null] if it failed or the site is no longer open. */
@@ -868,41 +869,41 @@
     const id = encodeURIComponent(feature.id);
     const [box, project] = await cardPart("timeline", state.site, `/projects/${id}`);
     if (!box) return;
-    const day = (iso) => (iso ? new Date(iso + "T00:00:00").toLocaleDateString(locale()) : "");
+    const day = (iso) => (iso ? new Date(iso + "T00:00:00").toLocaleDateString(locale) : "");
     const steps = project.timeline.map((step) => el("li", { class: `step state-${step.state}${step.days_late > 0 ? " late" : ""}`, "data-step": step.step },
       el("strong", { text: pick(step, "name") }),
-      el("div", { class: "step-state" }, t(step.state), step.days_late > 0 ? el("span", { class: "late-by", text: " · " + t("lateBy", { n: fmtNumber(step.days_late) }) }) : null),
-      el("div", { class: "muted" }, [["started", step.started], ["planned", step.planned], ["done", step.completed]]
-        .filter(([, date]) => date).map(([key, date]) => `${t(key)} ${day(date)}`).join(" · "))));
+      el("div", { class: "step-state" }, STEP_STATES[step.state](), step.days_late > 0 ? el("span", { class: "late-by", text: " · " + _("{n} days late", { n: fmtNumber(step.days_late) }) }) : null),
+      el("div", { class: "muted" }, [[_("Started"), step.started], [_("Planned"), step.planned], [_("Completed"), step.completed]]
+        .filter(([, date]) => date).map(([label, date]) => `${label} ${day(date)}`).join(" · "))));
     fill(box,
-      el("h3", { text: t("timeline") }),
-      project.days_behind > 0 ? el("p", { class: "behind", text: t("behind", { n: fmtNumber(project.days_behind) }) }) : null,
-      steps.length ? el("ol", { class: "timeline" }, ...steps) : el("p", { class: "muted", text: t("noProcedure") }),
+      el("h3", { text: _("Procedure progress") }),
+      project.days_behind > 0 ? el("p", { class: "behind", text: _("{n} days behind schedule", { n: fmtNumber(project.days_behind) }) }) : null,
+      steps.length ? el("ol", { class: "timeline" }, ...steps) : el("p", { class: "muted", text: _("The investment form is not set yet, so there is no procedure.") }),
       el("a", { class: "btn", id: "card-project-page", href: `/projects/${id}?f=html&lang=${state.lang}`, target: "_blank" },
-        el("i", { class: "fa-solid fa-print" }), " ", t("projectPage")));
+        el("i", { class: "fa-solid fa-print" }), " ", _("Project page (printable)")));
   }
   /** "Ask about this site" (or project): posts an enquiry to /enquiries. Nothing typed here or
       answered by the server becomes HTML: the reply is shown as text. */
   function enquiryForm(layer, feature) {
     const about = layer.projects ? { project: feature.id } : { site: { collection: layer.id, id: feature.id } };
     const status = el("p", { class: "enquiry-status", role: "status", "aria-live": "polite" });
-    const field = (name, attrs) => el("label", {}, el("span", { text: t(name) }), el(name === "message" ? "textarea" : "input", Object.assign({ name }, attrs)));
+    const field = (name, label, attrs) => el("label", {}, el("span", { text: label }), el(name === "message" ? "textarea" : "input", Object.assign({ name }, attrs)));
     const form = el("form", { id: "enquiry-form", class: "enquiry" },
-      field("name", { required: true, maxlength: 200, autocomplete: "name" }),
-      field("organisation", { maxlength: 200, autocomplete: "organization" }),
-      field("email", { type: "email", maxlength: 254, autocomplete: "email" }),
-      field("phone", { type: "tel", maxlength: 24, autocomplete: "tel" }),
-      el("label", { class: "trap", "aria-hidden": "true" }, t("trap"), el("input", { name: "website", tabindex: "-1", autocomplete: "off" })),
-      field("message", { required: true, maxlength: 4000, rows: 4 }),
-      el("button", { type: "submit", class: "btn primary" }, t("send")),
+      field("name", _("Name"), { required: true, maxlength: 200, autocomplete: "name" }),
+      field("organisation", _("Organisation or company"), { maxlength: 200, autocomplete: "organization" }),
+      field("email", _("Email"), { type: "email", maxlength: 254, autocomplete: "email" }),
+      field("phone", _("Phone"), { type: "tel", maxlength: 24, autocomplete: "tel" }),
+      el("label", { class: "trap", "aria-hidden": "true" }, _("Leave this empty"), el("input", { name: "website", tabindex: "-1", autocomplete: "off" })),
+      field("message", _("Your question"), { required: true, maxlength: 4000, rows: 4 }),
+      el("button", { type: "submit", class: "btn primary" }, _("Send the question")),
       status);
     form.addEventListener("submit", (event) => {
       event.preventDefault();
       sendEnquiry(form, status, about);
     });
     return el("details", { class: "card-enquiry", id: "card-enquiry" },
-      el("summary", { text: t(layer.projects ? "askProject" : "askSite") }),
-      el("p", { class: "muted", text: t("askIntro") }), form);
+      el("summary", { text: (layer.projects ? _("Ask about this project") : _("Ask about this site")) }),
+      el("p", { class: "muted", text: _("Send a question to the responsible agency; only its officers see your contact details.") }), form);
   }
   async function sendEnquiry(form, status, about) {
     const said = (text, kind) => {
@@ -910,8 +911,8 @@
       status.className = "enquiry-status " + kind;
     };
     const fields = Object.fromEntries(new FormData(form));
-    if (!fields.email && !fields.phone) return said(t("reach"), "error");
-    said(t("sending"), "");
+    if (!fields.email && !fields.phone) return said(_("Please give an email address or a phone number to be answered on."), "error");
+    said(_("Sending…"), "");
     try {
       const created = await api("/enquiries", null, {
         method: "POST", headers: { "Content-Type": "application/json" },
@@ -921,7 +922,7 @@
         }, about)),
       });
       form.reset();
-      said(t("sent", { id: created.id }), "ok");
+      said(_("Sent. Your enquiry number: {id}", { id: created.id }), "ok");
       status.scrollIntoView({ block: "nearest" });
     } catch (error) {
       said(error.message, "error");
@@ -930,7 +931,7 @@
   /** The nearest feature of each layer the definition names, with its distance on the ellipsoid. */
   function nearbyRows(body) {
     const distance = (m) => (m < 1000 ? `${fmtNumber(Math.round(m / 10) * 10)} m` : fmtKm(m / 1000));
-    return ["nearest", Object.entries(body.nearby).filter(([, found]) => found.length).map(([layerId, [near]]) => {
+    return [_("Nearest (straight line)"), Object.entries(body.nearby).filter(([, found]) => found.length).map(([layerId, [near]]) => {
       const other = byId[layerId];
       const name = (state.lang === "en" && near.name_en) || near.name_vi || near.id;
       const label = other ? pick(other, "title") : layerId;
@@ -944,10 +945,10 @@
       const unit = s.unit ? " " + s.unit : "";
       if (s.mean === null) return s.reason || "–";
       const text = s.min === s.max ? fmtNumber(s.mean) + unit
-        : t("statMean", { mean: fmtNumber(s.mean) + unit, min: fmtNumber(s.min), max: fmtNumber(s.max) + unit });
-      return s.coverage < 0.995 ? `${text}; ${t("statCoverage", { pct: fmtNumber(s.coverage * 100) })}` : text;
+        : _("mean {mean} (from {min} to {max})", { mean: fmtNumber(s.mean) + unit, min: fmtNumber(s.min), max: fmtNumber(s.max) + unit });
+      return s.coverage < 0.995 ? `${text}; ${_("covers {pct}% of the area", { pct: fmtNumber(s.coverage * 100) })}` : text;
     };
-    return ["stats", body.stats.map((s) => el("tr", { "data-raster": s.raster },
+    return [_("Raster statistics"), body.stats.map((s) => el("tr", { "data-raster": s.raster },
       el("th", { text: pick(s, "title") }), el("td", { text: value(s) })))];
   }
   function zoomToFeature(feature) {
@@ -994,7 +995,7 @@
         const shared = runtime.shortlist ? runtime.shortlist.items.filter((i) => i.found !== false).map((i) => ({ collection: i.collection, id: i.id })) : [];
         const created = await api("/shortlists", null, {
           method: "POST", headers: { "Content-Type": "application/json" },
-          body: JSON.stringify({ name: `${TEXT.vi.myShortlist} / ${TEXT.en.myShortlist}`, items: [...shared, item] }),
+          body: JSON.stringify({ name: _("My shortlist"), items: [...shared, item] }),
         });
         const basket = loadBasket();
         saveBasket({ id: created.id, keys: Object.assign(basket.keys || {}, { [created.id]: created.edit_key }) });
@@ -1021,7 +1022,16 @@
   function afterBasketChange() {
     writeUrl(false);
     renderBasket();
+    const focused = document.activeElement && document.activeElement.id; // kept across the redraw
     if (runtime.card) renderCard(...runtime.card);
+    if (focused && document.getElementById(focused)) document.getElementById(focused).focus();
+  }
+  /** The element of a feature's marker (its point, or its area's pin) as drawn now, if shown. */
+  function markerElement(layerId, fid) {
+    const layer = byId[layerId];
+    if (!layer) return null;
+    const found = group(layer).getLayers().find((m) => m.getElement && (m.options.siteId || (m.feature && m.feature.id)) === fid);
+    return found ? found.getElement() : null;
   }
   function renderBasket() {
     const items = runtime.shortlist ? runtime.shortlist.items : [];
@@ -1029,16 +1039,16 @@
     const box = document.getElementById("basket");
     const editable = state.shortlist && editKey(state.shortlist);
     fill(box, 
-      el("div", { class: "card-head" }, el("h2", { text: t("shortlist") }),
-        el("button", { type: "button", class: "btn close", title: t("close"), onclick: () => toggleAside("basket", false) }, "×")),
-      state.shortlist && !editable ? el("p", { class: "muted", text: t("readOnly") }) : null,
+      el("div", { class: "card-head" }, el("h2", { text: _("Shortlist") }),
+        el("button", { type: "button", class: "btn close", title: _("Close"), "aria-label": _("Close"), onclick: () => toggleAside("basket", false) }, "×")),
+      state.shortlist && !editable ? el("p", { class: "muted", text: _("A shared shortlist (read only). Adding a site starts your own.") }) : null,
       items.length ? el("ol", { id: "basket-items" }, ...items.map((i) => el("li", { "data-item": `${i.collection}/${i.id}` },
         el("a", { href: "#", onclick: (e) => { e.preventDefault(); openCard(i.collection, i.id); } },
-          i.found === false ? `${i.id} (${t("gone")})` : featureName(i)),
+          i.found === false ? `${i.id} (${_("no longer in the catalogue")})` : featureName(i)),
         el("span", { class: "muted", text: " · " + (byId[i.collection] ? pick(byId[i.collection], "title") : i.collection) }),
-        editable ? el("button", { type: "button", class: "btn small", title: t("removeFromShortlist"), onclick: () => removeFromBasket(i.collection, i.id) }, "×") : null,
-      ))) : el("p", { class: "muted", text: t("shortlistEmpty") }),
-      items.length ? el("div", { class: "exports" }, el("strong", { text: t("export") + ": " }),
+        editable ? el("button", { type: "button", class: "btn small", title: _("Remove from shortlist"), "aria-label": _("Remove from shortlist"), onclick: () => removeFromBasket(i.collection, i.id) }, "×") : null,
+      ))) : el("p", { class: "muted", text: _("No sites yet. Open a site and choose “Add to shortlist”.") }),
+      items.length ? el("div", { class: "exports" }, el("strong", { text: _("Download") + ": " }),
         ...EXPORTS.map((f) => el("a", { class: "btn small", href: `/shortlists/${state.shortlist}/export?f=${f}&lang=${state.lang}`, "data-format": f }, f.toUpperCase()))) : null,
     );
   }
@@ -1054,6 +1064,7 @@
     map = window[config.map];
     const view = readUrl();
     buildChrome();
+    document.addEventListener("keydown", onEscape);
     markLayerControls();
     if (view) map.setView(view.center, view.zoom, { animate: false });
     else if (config.view.bounds) map.fitBounds(config.view.bounds);
@@ -1103,8 +1114,7 @@
   }
   /** What other scripts of the page (rank.js) build on; they start on the "sitemap:ready" event. */
   const ui = {
-    el, fill, t, pick, fmtNumber, config, state, api, showError, openCard, layerFilter, viewBbox,
-    addText: (extra) => Object.keys(TEXT).forEach((lang) => Object.assign(TEXT[lang], extra[lang])),
+    el, fill, pick, fmtNumber, config, state, api, showError, openCard, layerFilter, viewBbox,
   };
   window.siteMap = { state, config, runtime, layerFilter, queryParams, group, viewBbox, ui };
   document.addEventListener("DOMContentLoaded", start);

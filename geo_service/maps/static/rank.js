@@ -4,32 +4,12 @@
    can be explained. Built on the helpers map.js exposes as `siteMap.ui`. */
 (() => {
   "use strict";
-  const TEXT = {
-    vi: {
-      rankThese: "Xếp hạng các địa điểm này", rankTitle: "Xếp hạng: {layer}",
-      addCriterion: "Thêm tiêu chí", weight: "Trọng số", higher: "cao hơn là tốt hơn", lower: "thấp hơn là tốt hơn",
-      run: "Xếp hạng", distanceTo: "Khoảng cách tới {layer} gần nhất", rasterMean: "{raster}: trung bình",
-      slopeMean: "Độ dốc từ {raster}: trung bình", score: "điểm", excludedSites: "Bị loại ({n})",
-      rankedOf: "{n} / {m} địa điểm được xếp hạng", thresholdMin: "tối thiểu", thresholdMax: "tối đa",
-      rankHint: "Các địa điểm đang khớp bộ lọc của lớp này được chấm điểm 0–1 theo từng tiêu chí (chuẩn hoá min–max), nhân với tỷ trọng của trọng số.",
-      removeCriterion: "Bỏ tiêu chí", noCriteria: "Lớp này chưa có tiêu chí số nào để xếp hạng.",
-    },
-    en: {
-      rankThese: "Rank these sites", rankTitle: "Ranking: {layer}",
-      addCriterion: "Add a criterion", weight: "Weight", higher: "higher is better", lower: "lower is better",
-      run: "Rank", distanceTo: "Distance to the nearest {layer}", rasterMean: "{raster}: mean",
-      slopeMean: "Slope from {raster}: mean", score: "score", excludedSites: "Excluded ({n})",
-      rankedOf: "{n} of {m} sites ranked", thresholdMin: "min", thresholdMax: "max",
-      rankHint: "The sites matching this layer's filters score 0–1 on each criterion (min–max normalised), times the criterion's share of the weights.",
-      removeCriterion: "Remove criterion", noCriteria: "This layer has no numeric criteria to rank by.",
-    },
-  };
   const COLOURS = ["#2563eb", "#db2777", "#16a34a", "#ea580c", "#7c3aed", "#0891b2", "#ca8a04", "#475569"];
 
   document.addEventListener("sitemap:ready", () => {
     const ui = window.siteMap.ui;
-    const { el, fill, t, pick, fmtNumber, config, state } = ui;
-    ui.addText(TEXT);
+    const { el, fill, pick, fmtNumber, config, state } = ui;
+    const _ = window.i18n.gettext;
     const panel = el("aside", { id: "rank", hidden: true, "aria-live": "polite" });
     document.body.append(panel);
     const session = { layer: null, rows: [], result: null };
@@ -43,14 +23,14 @@
         }
       }
       for (const raster of config.rasters) {
-        found.push({ criterion: { type: "raster", raster: raster.id, stat: "mean" }, direction: "higher", label: () => t("rasterMean", { raster: pick(raster, "title") }) });
+        found.push({ criterion: { type: "raster", raster: raster.id, stat: "mean" }, direction: "higher", label: () => _("{raster}: mean", { raster: pick(raster, "title") }) });
         if (raster.kind === "dem") {
-          found.push({ criterion: { type: "raster", raster: `${raster.id}:slope`, stat: "mean" }, direction: "lower", label: () => t("slopeMean", { raster: pick(raster, "title") }) });
+          found.push({ criterion: { type: "raster", raster: `${raster.id}:slope`, stat: "mean" }, direction: "lower", label: () => _("Slope from {raster}: mean", { raster: pick(raster, "title") }) });
         }
       }
       for (const other of config.layers) {
         if (other.id === layer.id) continue;
-        found.push({ criterion: { type: "distance", layer: other.id }, direction: "lower", label: () => t("distanceTo", { layer: pick(other, "title") }) });
+        found.push({ criterion: { type: "distance", layer: other.id }, direction: "lower", label: () => _("Distance to the nearest {layer}", { layer: pick(other, "title") }) });
       }
       return found;
     }
@@ -76,13 +56,13 @@
       const number = (key, attrs) => el("input", Object.assign({ type: "number", step: "any", class: `rank-${key}`, value: entry[key], onchange: (e) => (entry[key] = e.target.value) }, attrs));
       return el("li", { class: "rank-row", style: `border-left-color:${COLOURS[index % COLOURS.length]}` },
         el("div", { class: "rank-line" }, choice,
-          el("button", { type: "button", class: "btn small", title: t("removeCriterion"), onclick: () => { session.rows.splice(index, 1); render(); } }, "×")),
+          el("button", { type: "button", class: "btn small", title: _("Remove criterion"), onclick: () => { session.rows.splice(index, 1); render(); } }, "×")),
         el("div", { class: "rank-line" },
-          el("label", {}, t("weight"), " ", number("weight", { min: "0.1", step: "0.1" })),
+          el("label", {}, _("Weight"), " ", number("weight", { min: "0.1", step: "0.1" })),
           el("select", { class: "rank-direction", onchange: (e) => (entry.direction = e.target.value) },
-            ...["higher", "lower"].map((d) => el("option", { value: d, selected: d === entry.direction ? true : null, text: t(d) })))),
+            ...["higher", "lower"].map((d) => el("option", { value: d, selected: d === entry.direction ? true : null, text: d === "higher" ? _("higher is better") : _("lower is better") })))),
         el("div", { class: "rank-line" },
-          number("min", { placeholder: t("thresholdMin") }), "–", number("max", { placeholder: t("thresholdMax") })),
+          number("min", { placeholder: _("min") }), "–", number("max", { placeholder: _("max") })),
       );
     }
 
@@ -90,18 +70,18 @@
       const layer = session.layer;
       if (!layer || panel.hidden) return;
       fill(panel,
-        el("div", { class: "card-head" }, el("h2", { text: t("rankTitle", { layer: pick(layer, "title") }) }),
-          el("button", { type: "button", class: "btn close", title: t("close"), onclick: () => (panel.hidden = true) }, "×")),
-        el("p", { class: "muted", text: t("rankHint") }),
-        session.choices.length ? null : el("p", { text: t("noCriteria") }),
+        el("div", { class: "card-head" }, el("h2", { text: _("Ranking: {layer}", { layer: pick(layer, "title") }) }),
+          el("button", { type: "button", class: "btn close", title: _("Close"), onclick: () => (panel.hidden = true) }, "×")),
+        el("p", { class: "muted", text: _("The sites matching this layer's filters score 0–1 on each criterion (min–max normalised), times the criterion's share of the weights.") }),
+        session.choices.length ? null : el("p", { text: _("This layer has no numeric criteria to rank by.") }),
         el("ol", { class: "rank-criteria" }, ...session.rows.map(row)),
         el("div", { class: "card-actions" },
           session.choices.length ? el("button", { type: "button", class: "btn", onclick: () => {
             session.rows.push({ choice: 0, weight: 1, direction: session.choices[0].direction, min: "", max: "" });
             render();
-          } }, el("i", { class: "fa-solid fa-plus" }), " ", t("addCriterion")) : null,
+          } }, el("i", { class: "fa-solid fa-plus" }), " ", _("Add a criterion")) : null,
           el("button", { type: "button", class: "btn primary", id: "rank-run", disabled: session.rows.length ? null : true, onclick: run },
-            el("i", { class: "fa-solid fa-ranking-star" }), " ", t("run"))),
+            el("i", { class: "fa-solid fa-ranking-star" }), " ", _("Rank"))),
         session.result ? results(session.result) : null,
       );
     }
@@ -141,18 +121,18 @@
       const layer = session.layer;
       const raw = (part) => (part.raw === null ? "–" : fmtNumber(part.raw));
       return el("div", { class: "rank-results" },
-        el("p", { class: "total", text: t("rankedOf", { n: fmtNumber(result.numberRanked), m: fmtNumber(result.numberMatched) }) }),
+        el("p", { class: "total", text: _("{n} of {m} sites ranked", { n: fmtNumber(result.numberRanked), m: fmtNumber(result.numberMatched) }) }),
         el("ol", { id: "rank-sites" }, ...result.sites.map((site) => el("li", { "data-site": site.id },
           el("a", { href: "#", text: pick(site, "title") || site.id, onclick: (e) => { e.preventDefault(); ui.openCard(layer.id, site.id); } }),
-          el("span", { class: "rank-score", text: ` ${t("score")} ${fmtNumber(site.score)}` }),
+          el("span", { class: "rank-score", text: ` ${_("score")} ${fmtNumber(site.score)}` }),
           el("div", { class: "rank-bar" }, ...site.criteria.map((part, i) => el("span", {
             style: `width:${(part.contribution * 100).toFixed(2)}%;background:${COLOURS[i % COLOURS.length]}`,
             title: `${result.criteria[i].name}: ${raw(part)} → ${fmtNumber(part.contribution)}`,
           }))),
         ))),
-        result.excluded.length ? el("details", {}, el("summary", { text: t("excludedSites", { n: result.excluded.length }) }),
+        result.excluded.length ? el("details", {}, el("summary", { text: _("Excluded ({n})", { n: result.excluded.length }) }),
           el("ul", {}, ...result.excluded.map((site) => el("li", { text: `${pick(site, "title") || site.id}: ${site.reasons.join("; ")}` })))) : null,
-        el("div", { class: "exports" }, el("strong", { text: t("export") + ": " }),
+        el("div", { class: "exports" }, el("strong", { text: _("Download") + ": " }),
           ...["csv", "xlsx"].map((f) => el("button", { type: "button", class: "btn small", "data-format": f, onclick: () => download(f) }, f.toUpperCase()))),
       );
     }
@@ -176,8 +156,7 @@
     for (const layer of config.layers) {
       const section = document.querySelector(`details.layer-filters[data-layer="${layer.id}"]`);
       section.append(el("button", { type: "button", class: "btn small rank-open", "data-layer": layer.id, onclick: () => open(layer) },
-        el("i", { class: "fa-solid fa-ranking-star" }), " ", el("span", { "data-i18n": "rankThese" }, t("rankThese"))));
+        el("i", { class: "fa-solid fa-ranking-star" }), " ", el("span", {}, _("Rank these sites"))));
     }
-    document.addEventListener("sitemap:lang", render);
   });
 })();

@@ -3,6 +3,7 @@
 "use strict";
 
 document.addEventListener("DOMContentLoaded", () => {
+  const _ = window.i18n.gettext;
   const print = document.getElementById("print-page");
   if (print) print.addEventListener("click", () => window.print());
 
@@ -18,7 +19,7 @@ document.addEventListener("DOMContentLoaded", () => {
     event.preventDefault();
     const fields = Object.fromEntries(new FormData(form));
     if (!fields.email && !fields.phone) {
-      show(form.dataset.reach, "error");
+      show(_("Please give an email address or a phone number to be answered on."), "error");
       return;
     }
     const body = {
@@ -31,22 +32,22 @@ document.addEventListener("DOMContentLoaded", () => {
       project: fields.project,
       website: fields.website,
     };
-    show(form.dataset.sending, "");
+    show(_("Sending…"), "");
     try {
       const response = await fetch(form.action, {
         method: "POST",
-        headers: { "Content-Type": "application/json", Accept: "application/json" },
+        headers: { "Content-Type": "application/json", Accept: "application/json", "Accept-Language": window.i18n.lang },
         body: JSON.stringify(body),
       });
       const answer = await response.json();
       if (response.status === 201) {
         form.reset();
-        show(form.dataset.sent.replace("{id}", answer.id), "ok");
+        show(_("Sent. Your enquiry number: {id}", { id: answer.id }), "ok");
       } else {
-        show(answer.description || form.dataset.failed, "error");
+        show(answer.description || _("Could not send it; please try again."), "error");
       }
     } catch (error) {
-      show(form.dataset.failed, "error");
+      show(_("Could not send it; please try again."), "error");
     }
   });
 });

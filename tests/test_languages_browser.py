@@ -1,0 +1,281 @@
+"""Every language in a real browser (Debian's Chromium, Playwright): the map's titles, filters,
+a site card and an error, the project page and the dashboard, each checked by axe-core (from
+npm, served to the page by the test itself from `node_modules`, never in the service) for no
+serious or critical violation; and the map used with the keyboard alone.
+
+Screenshots go to tests/artifacts/ (`map-<lang>.png`, `card-<lang>.png`, …) to be looked at:
+the CJK glyphs must render (scripts/test.sh installs Debian's fonts-noto-cjk)."""
+
+from __future__ import annotations
+
+import json
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from geo_service.i18n import ENDONYMS, HTML_TAGS, LANGUAGES, tr
+from geo_service.sample import build_sample
+
+from .conftest import load_sample_pipeline
+from .server import running_server
+from .test_map_browser import Watched
+
+sync_api = pytest.importorskip("playwright.sync_api")
+AXE = Path(__file__).resolve().parent.parent / "node_modules" / "axe-core" / "axe.min.js"
+AXE_PATH = "/__tests__/axe.min.js"
+"""Where the test serves axe-core to the page (same origin, so the page's CSP allows it)."""
+SITE = "industrial_zones/SL-KCN-MAISON-2"
+UNREVIEWED = {"ja", "ko", "zh"}
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("languages")
+    build_sample(folder)
+    load_sample_pipeline(folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def base_url(data_dir) -> Iterator[str]:
+    with running_server(data_dir) as url:
+        yield url
+
+
+class Checked(Watched):
+    """A watched page that can also be checked by axe-core."""
+
+    def _route(self, route) -> None:
+        if urllib.parse.urlsplit(route.request.url).path == AXE_PATH:
+            route.fulfill(body=AXE.read_bytes(), content_type="text/javascript")
+            return
+        super()._route(route)
+
+    def axe(self, name: str) -> None:
+        """No serious or critical axe-core violation (WCAG 2.1 A and AA, and best practice)."""
+        assert AXE.exists(), f"axe-core is missing at {AXE}: run `npm ci` (scripts/test.sh does)"
+        self.page.add_script_tag(url=self.base_url + AXE_PATH)
+        result = self.page.evaluate(
+            """async () => {
+                const r = await axe.run(document, {
+                  runOnly: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"],
+                });
+                return r.violations.map((v) => ({
+                  id: v.id, impact: v.impact, help: v.help,
+                  nodes: v.nodes.slice(0, 3).map((n) => n.target.join(" ") + ": " + n.failureSummary),
+                }));
+            }"""
+        )
+        bad = [v for v in result if v["impact"] in ("serious", "critical")]
+        assert bad == [], f"{name}: " + json.dumps(bad, ensure_ascii=False, indent=1)
+
+
+@pytest.fixture()
+def checked(browser, base_url) -> Iterator[Checked]:
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="vi-VN")
+    page = context.new_page()
+    page.set_default_timeout(60000)
+    yield Checked(page, base_url)
+    context.close()
+
+
+def api(base_url: str, path: str, lang: str) -> dict:
+    request = urllib.request.Request(f"{base_url}{path}", headers={"Accept-Language": lang})
+    with urllib.request.urlopen(request) as response:
+        return json.load(response)
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_the_map_speaks_each_language(checked, lang):
+    page = checked.page
+    checked.open(f"/map?lang={lang}")
+    assert page.evaluate("() => document.documentElement.lang") == HTML_TAGS[lang]
+    # titles and filters from the catalogue
+    assert page.locator("#panel-toggle").inner_text().strip() == tr(lang, "Filters")
+    panel = page.locator("#panel").inner_text()
+    assert tr(lang, "Only in current view") in panel and tr(lang, "Province") in panel
+    assert page.locator(".leaflet-control-zoom-in").get_attribute("title") == tr(lang, "Zoom in")
+    # the map's title has no Japanese, Korean or Chinese text: English stands in, and says so
+    title = page.locator("#map-title")
+    if lang in ("vi", "en"):
+        assert title.locator(".fallback-lang").count() == 0
+    else:
+        assert title.locator('.fallback-lang[lang="en"]').inner_text() == "(English)"
+    # a facet filters, and the counts read in the language
+    layer = "industrial_zones"
+    page.locator(f'details.layer-filters[data-layer="{layer}"] input[type=checkbox]').first.check()
+    checked.idle()
+    config = f"siteMap.config.layers.find(l => l.id === '{layer}')"
+    cql = page.evaluate(f"() => siteMap.layerFilter({config})")
+    assert 0 < checked.drawn(layer) == checked.api_matched(layer, cql)
+    total = page.evaluate(f"() => {config}.total")
+    counted = page.locator(f'[data-count="{layer}"]').inner_text()
+    matched = checked.api_matched(layer, cql, bbox=False)
+    assert counted == tr(lang, "{n} of {m} sites", n=matched, m=total)
+    # the footer says when a person has not reviewed the translation
+    note = page.locator("#page-footer")
+    if lang in UNREVIEWED:
+        assert note.inner_text() == tr(lang, "Machine translation, not reviewed by a person.")
+    else:
+        assert note.count() == 0
+    checked.screenshot(f"map-{lang}.png")
+    checked.axe(f"map ({lang})")
+    checked.clean()
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_a_site_card_and_an_error_in_each_language(checked, lang):
+    page = checked.page
+    checked.open(f"/map?site={SITE}&lang={lang}")
+    page.wait_for_selector("#card-shortlist")
+    assert page.inner_text("#card-shortlist").strip() == tr(lang, "Add to shortlist")
+    assert page.inner_text("#card-enquiry summary") == tr(lang, "Ask about this site")
+    feature = api(checked.base_url, f"/collections/{SITE.replace('/', '/items/')}", lang)
+    heading = page.locator("#card-title")
+    if lang == "vi":
+        assert heading.inner_text() == feature["properties"]["name_vi"]
+    elif lang == "en":
+        assert heading.inner_text() == feature["properties"]["name_en"]
+    else:  # no name in the language: the English one, marked
+        assert heading.locator('span[lang="en"]').inner_text() == feature["properties"]["name_en"]
+        assert heading.locator(".fallback-lang").inner_text() == "(English)"
+    # the language menu keeps the rest of the address
+    other = page.locator("#lang-menu a[data-lang=vi]").get_attribute("href")
+    assert "site=" in other and "map=" in other and "lang=vi" in other
+    page.locator("#card-enquiry summary").click()
+    checked.screenshot(f"card-{lang}.png")
+    checked.axe(f"site card ({lang})")
+    # an error from the API, in the page's language
+    checked.open(f"/map?lang={lang}&shortlist=doesnotexist")
+    message = page.locator("#map-error .text")
+    message.wait_for(state="visible")
+    no_list = tr(lang, "no shortlist {id!r}", id="doesnotexist")
+    assert message.inner_text() == tr(lang, "Could not load data: {msg}", msg=no_list)
+    checked.screenshot(f"error-{lang}.png")
+    assert checked.errors and all("404" in e for e in checked.errors)  # the failed request
+    checked.errors.clear()
+    checked.clean()
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_project_page_and_dashboard_in_each_language(checked, lang):
+    page = checked.page
+    project = api(checked.base_url, "/projects?limit=1", lang)["projects"][0]
+    page.goto(f"{checked.base_url}/projects/{project['id']}?f=html&lang={lang}")
+    assert page.evaluate("() => document.documentElement.lang") == HTML_TAGS[lang]
+    assert page.inner_text(".enquiry h2") == tr(lang, "Ask about this project")
+    current = page.locator(".lang-menu a[aria-current]")
+    assert (
+        current.inner_text() == ENDONYMS[lang]
+        and current.get_attribute("hreflang") == HTML_TAGS[lang]
+    )
+    assert page.locator(".lang-menu a").count() == len(LANGUAGES)
+    checked.screenshot(f"project-{lang}.png")
+    checked.axe(f"project page ({lang})")
+    page.goto(f"{checked.base_url}/dashboard?lang={lang}")
+    page.wait_for_function("() => document.body.dataset.state === 'ready'")
+    assert page.inner_text("h1") == tr(lang, "Investment attracted against the targets")
+    assert page.title() == tr(lang, "Investment attracted against the targets")
+    footer = page.locator("footer.definitions").inner_text()
+    assert (tr(lang, "Machine translation, not reviewed by a person.") in footer) == (
+        lang in UNREVIEWED
+    )
+    checked.screenshot(f"dashboard-{lang}.png")
+    checked.axe(f"dashboard ({lang})")
+    checked.clean()
+
+
+FOCUSED = """e => {
+    const style = getComputedStyle(e);
+    return { id: e.id, tag: e.tagName, name: e.getAttribute("aria-label") || e.textContent.trim(),
+             outline: style.outlineStyle, outlineWidth: parseFloat(style.outlineWidth) };
+}"""
+
+
+def focused(page) -> dict:
+    return page.evaluate(f"() => ({FOCUSED})(document.activeElement)")
+
+
+def tab_to(page, predicate: str, limit: int = 80) -> dict:
+    """Press Tab until the focused element satisfies `predicate` (a JS function of it); its
+    state is read in the same call, as the map may redraw (and refocus) between two calls."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        state = page.evaluate(
+            f"() => {{ const e = document.activeElement; return ({predicate})(e) ? ({FOCUSED})(e) : null; }}"
+        )
+        if state is not None:
+            return state
+    raise AssertionError(f"Tab never reached {predicate}")
+
+
+def test_the_map_with_the_keyboard_alone(checked):
+    page = checked.page
+    page.set_viewport_size({"width": 390, "height": 844})  # a phone: the panel is a sheet
+    checked.open("/map?lang=en&map=11/21.20000/104.00000")
+    # filters: open the panel with Enter, focus lands in it, a value is chosen with Space
+    state = tab_to(page, "e => e.id === 'panel-toggle'")
+    assert state["outline"] != "none" and state["outlineWidth"] >= 2  # focus is visible
+    page.keyboard.press("Enter")
+    assert page.evaluate("() => document.body.classList.contains('panel-open')")
+    assert focused(page)["id"] == "search"
+    box = tab_to(page, "e => e.type === 'checkbox' && e.dataset.layer === 'industrial_zones'")
+    assert box["outline"] != "none"
+    page.keyboard.press("Space")
+    checked.idle()
+    assert "f.industrial_zones." in page.url
+    page.keyboard.press("Escape")
+    assert not page.evaluate("() => document.body.classList.contains('panel-open')")
+    assert focused(page)["id"] == "panel-toggle"
+    # a site card from a marker: Tab to it, Enter opens the card and focus moves into it
+    page.set_viewport_size({"width": 1280, "height": 800})
+    checked.idle()
+    site_pin = (
+        "e => e.classList.contains('site-pin-wrap') && e.classList.contains('leaflet-marker-icon')"
+    )
+    marker = tab_to(page, site_pin, limit=300)
+    assert marker["outline"] != "none"
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#card:not([hidden]) #card-shortlist")
+    assert page.evaluate("() => document.getElementById('card').contains(document.activeElement)")
+    # the shortlist: add with the keyboard, then open the basket
+    tab_to(page, "e => e.id === 'card-shortlist'")
+    page.keyboard.press("Enter")
+    page.wait_for_function("() => document.getElementById('basket-count').textContent === '1'")
+    # the enquiry form: every field reached and labelled, sent with Enter
+    page.focus("#card-enquiry summary")
+    page.keyboard.press("Enter")
+    typed = {"name": "Keyboard Investor", "organisation": "", "email": "", "phone": "",
+             "message": "Is there land for a 5 ha factory?"}  # fmt: skip
+    for name, text in typed.items():
+        field = tab_to(page, f"e => e.name === '{name}'")
+        assert field["outline"] != "none"
+        labels = f"() => document.querySelector('#enquiry-form [name={name}]').labels.length"
+        assert page.evaluate(labels) == 1
+        page.keyboard.type(text)
+    tab_to(page, "e => e.type === 'submit'")
+    page.keyboard.press("Enter")  # neither email nor phone: refused, and said why
+    error = page.locator(".enquiry-status.error")
+    assert error.inner_text() == tr(
+        "en", "Please give an email address or a phone number to be answered on."
+    )
+    page.focus("#enquiry-form [name=phone]")
+    page.keyboard.type("+84 212 3856 000")
+    tab_to(page, "e => e.type === 'submit'")
+    page.keyboard.press("Enter")
+    page.wait_for_selector(".enquiry-status.ok")
+    # Escape closes the card and focus returns to the marker that opened it
+    page.keyboard.press("Escape")
+    assert page.locator("#card").is_hidden()
+    assert page.evaluate(f"() => ({site_pin})(document.activeElement)")
+    state = tab_to(page, "e => e.id === 'basket-toggle'", limit=400)
+    page.keyboard.press("Enter")
+    assert page.locator("#basket").is_visible()
+    assert page.evaluate("() => document.getElementById('basket').contains(document.activeElement)")
+    page.keyboard.press("Escape")
+    assert page.locator("#basket").is_hidden() and focused(page)["id"] == "basket-toggle"
+    checked.screenshot("map-keyboard.png")
+    checked.clean()
