@@ -41,6 +41,7 @@ from .api.security import SecurityHeaders
 from .dashboard.summary import Dashboard
 from .exports import PdfCache
 from .kind_versions import KindRegistry
+from .memory_cache import MemoryCache
 from .pipeline.enquiries import EnquiryStore
 from .pipeline.layer import with_projects
 from .pipeline.projects import ProjectStore
@@ -95,6 +96,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.state.admin = AdminStore(app.state.records)
     app.state.shortlists = ShortlistStore.from_settings(app.state.records, settings)
     app.state.projects = ProjectStore(app.state.records, settings.procedures_dir)
+    app.state.project_pages = MemoryCache(settings.pipeline_cache_bytes, len)
     # pipeline projects are the `investment_projects` collection, read from the records
     app.state.store = with_projects(store or open_store(settings), app.state.projects)
     app.state.tiles = VectorTiles(

@@ -236,6 +236,13 @@ class Settings(BaseSettings):
         effect="memory kept for encoded vector tiles, by layer version and filter (least "
         "recently used out first; `0`: no cache)",
     )
+    pipeline_cache_bytes: int = setting(
+        32 * 2**20,
+        ge=0,
+        unit="bytes, per worker process",
+        effect="memory kept for pages of `/projects` as JSON, until any process changes the "
+        "pipeline or the day changes in Vietnam (least recently used out first; `0`: no cache)",
+    )
     cors_origins: list[str] = setting(
         default_factory=lambda: ["*"],
         unit="JSON list of origins",

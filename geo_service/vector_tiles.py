@@ -11,20 +11,17 @@ first, within `GEO_SERVICE_TILE_CACHE_BYTES`).
 from __future__ import annotations
 
 import hashlib
-import threading
-from collections import OrderedDict
 from collections.abc import Hashable
 from dataclasses import dataclass
 
 from .catalogue import ID_FIELD, LayerMeta
+from .memory_cache import MemoryCache
 from .query import Query
 from .store import Store
 from .store.mvt import VectorTile
 from .tilematrix import Tile
 
 NAME_FIELDS = ("name_vi", "name_en")
-ENTRY_BYTES = 200
-"""What one cached tile costs beside its bytes (key, record), counted against the budget."""
 
 
 def tile_properties(meta: LayerMeta) -> tuple[str, ...]:
@@ -46,34 +43,9 @@ class ServedTile:
     """None when the layer changed while the tile was made (it may be of either version)."""
 
 
-class TileCache:
-    """Encoded tiles by key, least recently used out first beyond `max_bytes`."""
-
-    def __init__(self, max_bytes: int) -> None:
-        self.max_bytes = max_bytes
-        self.bytes = 0
-        self._tiles: OrderedDict[Hashable, VectorTile] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: Hashable) -> VectorTile | None:
-        with self._lock:
-            tile = self._tiles.get(key)
-            if tile is not None:
-                self._tiles.move_to_end(key)
-            return tile
-
-    def put(self, key: Hashable, tile: VectorTile) -> None:
-        cost = len(tile.data) + ENTRY_BYTES
-        if cost > self.max_bytes:
-            return
-        with self._lock:
-            if key in self._tiles:
-                return
-            self._tiles[key] = tile
-            self.bytes += cost
-            while self.bytes > self.max_bytes:
-                _, gone = self._tiles.popitem(last=False)
-                self.bytes -= len(gone.data) + ENTRY_BYTES
+def tile_cache(max_bytes: int) -> MemoryCache[VectorTile]:
+    """Encoded tiles by ETag within `max_bytes`."""
+    return MemoryCache(max_bytes, lambda tile: len(tile.data))
 
 
 class VectorTiles:
@@ -82,7 +54,7 @@ class VectorTiles:
     def __init__(self, store: Store, limit: int, cache_bytes: int) -> None:
         self.store = store
         self.limit = limit
-        self.cache = TileCache(cache_bytes)
+        self.cache = tile_cache(cache_bytes)
 
     def etag(self, meta: LayerMeta, request: Hashable, tile: Tile) -> str:
         """The tile's entity tag; `request` is the request's filter parameters as sent."""

@@ -374,6 +374,38 @@ def test_search_filters_and_pages(client, editor):
     assert "prev" in {x["rel"] for x in second["links"]}
 
 
+def test_kept_pages_follow_every_change_and_the_day(client, editor, records_url, monkeypatch):
+    """A page of `/projects` is kept per worker until the pipeline changes, whoever changes it
+    (here another engine, as another process would), or the day changes (days behind)."""
+    create(client, editor, id="SL-DA-0001")
+    searched = []
+    search = ProjectStore.search
+    monkeypatch.setattr(
+        ProjectStore, "search", lambda self, *a: searched.append(a) or search(self, *a)
+    )
+    first = client.get("/projects", params={"behind": "true"}).json()
+    assert client.get("/projects", params={"behind": "true"}).json() == first
+    assert len(searched) == 1  # the second answer was the kept one
+    assert first["numberMatched"] == 0
+    other = ProjectStore(Records(records_url), client.app.state.projects.procedures_dir)
+    try:  # a step planned for yesterday and not done, written by another engine
+        started = EventDocument(
+            kind="step_started", step="dossier_received", date=days_ago(3), planned_date=days_ago(1)
+        )
+        other.append_event("SL-DA-0001", started, "officer", today_in_vietnam())
+    finally:
+        other.records.dispose()
+    behind = client.get("/projects", params={"behind": "true"}).json()
+    assert [(p["id"], p["days_behind"]) for p in behind["projects"]] == [("SL-DA-0001", 1)]
+    assert len(searched) == 2
+    # the next day in Vietnam: a day more behind, though nothing was written
+    tomorrow = today_in_vietnam() + dt.timedelta(days=1)
+    monkeypatch.setattr("geo_service.api.projects.today_in_vietnam", lambda: tomorrow)
+    later = client.get("/projects", params={"behind": "true"}).json()
+    assert [p["days_behind"] for p in later["projects"]] == [2]
+    assert len(searched) == 3
+
+
 def test_exports_through_the_catalogue_writers(client, editor):
     create(client, editor)
     create(client, editor, id="SL-DA-0002", name_vi="Dự án thứ hai", location=None, sites=[])

@@ -15,9 +15,10 @@ from fastapi.testclient import TestClient
 
 from geo_service.app import create_app
 from geo_service.layer_frame import records_to_frame
+from geo_service.memory_cache import ENTRY_BYTES
 from geo_service.store.changes import FeatureChange
 from geo_service.store.mvt import VectorTile
-from geo_service.vector_tiles import TileCache
+from geo_service.vector_tiles import tile_cache
 
 from .conftest import error_document, grid_layer, publish, store_of
 
@@ -335,7 +336,7 @@ def test_tile_matrix_sets_and_tilesets(grid_client):
 
 
 def test_the_tile_cache_keeps_within_its_bytes():
-    cache = TileCache(max_bytes=3000)
+    cache = tile_cache(max_bytes=3000)
     for n in range(10):
         cache.put(n, VectorTile(bytes(800), 1, False))
         assert cache.bytes <= 3000
@@ -345,7 +346,8 @@ def test_the_tile_cache_keeps_within_its_bytes():
     assert cache.get(7) is not None and cache.get(8) is None
     cache.put(11, VectorTile(bytes(5000), 1, False))  # larger than the whole cache
     assert cache.get(11) is None
-    assert TileCache(0).get(1) is None
+    assert tile_cache(0).get(1) is None
+    assert cache.bytes == sum(len(cache.get(k).data) + ENTRY_BYTES for k in (7, 9, 10))
 
 
 @pytest.mark.parametrize("layer_id", ["industrial_zones", "investment_projects"])

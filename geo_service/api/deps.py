@@ -18,6 +18,7 @@ from ..errors import InvalidParameter
 from ..exports import FORMATS, PdfCache
 from ..i18n import Lang, _l, negotiate
 from ..kind_versions import KindRegistry
+from ..memory_cache import MemoryCache
 from ..pipeline.enquiries import EnquiryStore
 from ..pipeline.projects import ProjectStore
 from ..rasters.store import RasterStore
@@ -95,6 +96,7 @@ HeavyDep = Annotated[HeavyExports, Depends(held("heavy"))]
 RecordsDep = Annotated[Records, Depends(held("records"))]
 DashboardDep = Annotated[Dashboard, Depends(held("dashboard"))]
 ProjectsDep = Annotated[ProjectStore, Depends(held("projects"))]
+ProjectPagesDep = Annotated[MemoryCache[bytes], Depends(held("project_pages"))]
 EnquiriesDep = Annotated[EnquiryStore, Depends(held("enquiries"))]
 VectorTilesDep = Annotated[VectorTiles, Depends(held("tiles"))]
 OpenAPI30Dep = Annotated[dict[str, Any], Depends(held("openapi_30"))]

@@ -32,13 +32,21 @@ from ..pipeline.documents import (
 from ..pipeline.page import STATIC_DIR, STATIC_ROUTE, project_page
 from ..pipeline.procedures import FORMS, Procedure, Procedures
 from ..pipeline.progress import EVENT_KINDS, DossierEvent, Progress, days_behind
-from ..pipeline.projects import ProjectFilters, ProjectRecord, check_version
+from ..pipeline.projects import ProjectFilters, ProjectRecord, ProjectStore, check_version
 from ..pipeline.spreadsheet import DATA_QUALITY, commune_name, export_projects
 from ..pipeline.stages import STAGES
 from ..store import Store
 from .auth import Editor, require
 from .bodies import body_schema, json_body
-from .deps import AdminStoreDep, LangDep, ProjectsDep, SettingsDep, StoreDep, output_format
+from .deps import (
+    AdminStoreDep,
+    LangDep,
+    ProjectPagesDep,
+    ProjectsDep,
+    SettingsDep,
+    StoreDep,
+    output_format,
+)
 from .downloads import file_download
 from .links import HTML, JSON, base_url, link, with_params
 from .security import html_page
@@ -261,6 +269,7 @@ def _filters(
 def list_projects(
     request: Request,
     projects: Projects,
+    pages: ProjectPagesDep,
     settings: SettingsDep,
     lang: LangDep,
     f: ListFormat,
@@ -283,6 +292,25 @@ def list_projects(
     if f != "json":
         return file_download(*export_projects(projects, filters, today, f, lang))
     limit = min(limit or settings.default_limit, settings.max_limit)
+    # kept while the pipeline's records (its change counter), the day (days behind) and the
+    # procedures files (names of steps and forms; read again only when changed) stay the same
+    key = (projects.changes(), today, id(reference), lang, str(request.url))
+    body = pages.get(key)
+    if body is None:
+        body = JSONResponse(_jsonable(_page(request, projects, filters, limit, offset, today))).body
+        pages.put(key, body)
+    return Response(body, media_type="application/json")
+
+
+def _page(
+    request: Request,
+    projects: ProjectStore,
+    filters: ProjectFilters,
+    limit: int,
+    offset: int,
+    today: dt.date,
+) -> dict[str, Any]:
+    """One page of `/projects` as JSON: the projects, their count and the links."""
     page, matched = projects.search(filters, limit, offset, today)
     links = [link(str(request.url), "self", JSON, "This page")]
     if offset + len(page) < matched:
@@ -298,17 +326,14 @@ def list_projects(
             ("xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
         )
     ]
-    return JSONResponse(
-        _jsonable(
-            {
-                "projects": [project_json(request, r, reference, None) for r in page],
-                "numberMatched": matched,
-                "numberReturned": len(page),
-                "timeStamp": utc_now(),
-                "links": links,
-            }
-        )
-    )
+    reference = projects.procedures
+    return {
+        "projects": [project_json(request, r, reference, None) for r in page],
+        "numberMatched": matched,
+        "numberReturned": len(page),
+        "timeStamp": utc_now(),
+        "links": links,
+    }
 
 
 def _jsonable(document: Any) -> Any:

@@ -30,7 +30,6 @@ from ..pipeline.projects import ProjectStore
 from ..pipeline.stages import STAGES
 from ..places import communes_of_province
 from ..records.schema import (
-    change_counters,
     dossier_events,
     enquiries,
     project_progress,
@@ -53,7 +52,6 @@ from .targets import UNIT_NAMES, Plan, Target, load_targets
 
 DIMENSIONS = ("investment_form", "sector", "stage", "commune_code", "year")
 LATE_SHOWN = 20
-PIPELINE_CHANGES = "pipeline"
 Key = tuple
 
 
@@ -149,10 +147,7 @@ class Dashboard:
 
     def changes(self) -> int:
         """The pipeline's change counter now."""
-        with self.records.reading() as session:
-            return session.scalar(
-                select(change_counters.c.value).where(change_counters.c.name == PIPELINE_CHANGES)
-            )
+        return self.projects.changes()
 
     def _summary(
         self, period: Period, group_by: Sequence[str], today: dt.date, version: tuple

@@ -24,7 +24,13 @@ from ..clock import utc_now
 from ..errors import Conflict, NotFound, ServiceError
 from ..i18n import _l
 from ..records import Records
-from ..records.schema import dossier_events, project_progress, project_sites, projects
+from ..records.schema import (
+    change_counters,
+    dossier_events,
+    project_progress,
+    project_sites,
+    projects,
+)
 from ..store.sql_query import FoldedText
 from ..store.sqlite_sql import search_terms
 from ..text import fold
@@ -129,6 +135,10 @@ def _site_rows(checked: CheckedProject) -> list[dict[str, Any]]:
     ]
 
 
+PIPELINE_CHANGES = "pipeline"
+"""The `change_counters` row of the pipeline's tables."""
+
+
 class ProjectStore:
     def __init__(self, records: Records, procedures_dir: Path) -> None:
         self.records = records
@@ -139,6 +149,15 @@ class ProjectStore:
         return load_procedures(self.procedures_dir)
 
     # -- reading ---------------------------------------------------------------------------
+    def changes(self) -> int:
+        """The pipeline's change counter now: the database bumps it in the same transaction as
+        every write to the pipeline's tables, by any process (migration 0007), so an answer kept
+        under one value is current while the counter still reads it."""
+        with self.records.reading() as session:
+            return session.scalar(
+                select(change_counters.c.value).where(change_counters.c.name == PIPELINE_CHANGES)
+            )
+
     def get(self, project_id: str) -> ProjectRecord:
         with self.records.reading() as session:
             found = self._records(session, projects.c.id == project_id)
