@@ -96,7 +96,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.state.admin = AdminStore(app.state.records)
     app.state.shortlists = ShortlistStore.from_settings(app.state.records, settings)
     app.state.projects = ProjectStore(app.state.records, settings.procedures_dir)
-    app.state.project_pages = MemoryCache(settings.pipeline_cache_bytes, len)
+    app.state.project_pages = MemoryCache(settings.pipeline_cache_bytes, lambda a: len(a.body))
     # pipeline projects are the `investment_projects` collection, read from the records
     app.state.store = with_projects(store or open_store(settings), app.state.projects)
     app.state.tiles = VectorTiles(

@@ -240,8 +240,8 @@ class Settings(BaseSettings):
         32 * 2**20,
         ge=0,
         unit="bytes, per worker process",
-        effect="memory kept for pages of `/projects` as JSON, until any process changes the "
-        "pipeline or the day changes in Vietnam (least recently used out first; `0`: no cache)",
+        effect="memory kept for `/projects` pages and `/projects/{id}` timelines as JSON, until "
+        "any process changes the pipeline or the day changes in Vietnam (least recently used out first; `0`: no cache)",
     )
     cors_origins: list[str] = setting(
         default_factory=lambda: ["*"],

@@ -387,6 +387,10 @@ def test_kept_pages_follow_every_change_and_the_day(client, editor, records_url,
     assert client.get("/projects", params={"behind": "true"}).json() == first
     assert len(searched) == 1  # the second answer was the kept one
     assert first["numberMatched"] == 0
+    project = client.get("/projects/SL-DA-0001")
+    again = client.get("/projects/SL-DA-0001")
+    assert again.json() == project.json() and again.headers["etag"] == project.headers["etag"]
+    assert project.json()["timeline"][0]["state"] == "pending"
     other = ProjectStore(Records(records_url), client.app.state.projects.procedures_dir)
     try:  # a step planned for yesterday and not done, written by another engine
         started = EventDocument(
@@ -398,6 +402,8 @@ def test_kept_pages_follow_every_change_and_the_day(client, editor, records_url,
     behind = client.get("/projects", params={"behind": "true"}).json()
     assert [(p["id"], p["days_behind"]) for p in behind["projects"]] == [("SL-DA-0001", 1)]
     assert len(searched) == 2
+    (step, *_) = client.get("/projects/SL-DA-0001").json()["timeline"]
+    assert (step["state"], step["planned"], step["days_late"]) == ("in_progress", days_ago(1), 1)
     # the next day in Vietnam: a day more behind, though nothing was written
     tomorrow = today_in_vietnam() + dt.timedelta(days=1)
     monkeypatch.setattr("geo_service.api.projects.today_in_vietnam", lambda: tomorrow)

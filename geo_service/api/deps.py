@@ -20,7 +20,7 @@ from ..i18n import Lang, _l, negotiate
 from ..kind_versions import KindRegistry
 from ..memory_cache import MemoryCache
 from ..pipeline.enquiries import EnquiryStore
-from ..pipeline.projects import ProjectStore
+from ..pipeline.projects import KeptAnswer, ProjectStore
 from ..rasters.store import RasterStore
 from ..records import Records
 from ..review import Review
@@ -96,7 +96,7 @@ HeavyDep = Annotated[HeavyExports, Depends(held("heavy"))]
 RecordsDep = Annotated[Records, Depends(held("records"))]
 DashboardDep = Annotated[Dashboard, Depends(held("dashboard"))]
 ProjectsDep = Annotated[ProjectStore, Depends(held("projects"))]
-ProjectPagesDep = Annotated[MemoryCache[bytes], Depends(held("project_pages"))]
+ProjectPagesDep = Annotated[MemoryCache[KeptAnswer], Depends(held("project_pages"))]
 EnquiriesDep = Annotated[EnquiryStore, Depends(held("enquiries"))]
 VectorTilesDep = Annotated[VectorTiles, Depends(held("tiles"))]
 OpenAPI30Dep = Annotated[dict[str, Any], Depends(held("openapi_30"))]

@@ -8,6 +8,7 @@ last GET), so two officers never overwrite each other.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query, Request
@@ -20,6 +21,7 @@ from ..admin_store import Token
 from ..clock import today_in_vietnam, utc_now
 from ..errors import InvalidParameter, NotFound
 from ..i18n import _l
+from ..memory_cache import MemoryCache
 from ..pipeline.documents import (
     PROJECT_ID,
     EventDocument,
@@ -32,7 +34,13 @@ from ..pipeline.documents import (
 from ..pipeline.page import STATIC_DIR, STATIC_ROUTE, project_page
 from ..pipeline.procedures import FORMS, Procedure, Procedures
 from ..pipeline.progress import EVENT_KINDS, DossierEvent, Progress, days_behind
-from ..pipeline.projects import ProjectFilters, ProjectRecord, ProjectStore, check_version
+from ..pipeline.projects import (
+    KeptAnswer,
+    ProjectFilters,
+    ProjectRecord,
+    ProjectStore,
+    check_version,
+)
 from ..pipeline.spreadsheet import DATA_QUALITY, commune_name, export_projects
 from ..pipeline.stages import STAGES
 from ..store import Store
@@ -292,14 +300,35 @@ def list_projects(
     if f != "json":
         return file_download(*export_projects(projects, filters, today, f, lang))
     limit = min(limit or settings.default_limit, settings.max_limit)
-    # kept while the pipeline's records (its change counter), the day (days behind) and the
-    # procedures files (names of steps and forms; read again only when changed) stay the same
-    key = (projects.changes(), today, id(reference), lang, str(request.url))
-    body = pages.get(key)
-    if body is None:
-        body = JSONResponse(_jsonable(_page(request, projects, filters, limit, offset, today))).body
-        pages.put(key, body)
-    return Response(body, media_type="application/json")
+    return _kept(
+        request,
+        projects,
+        pages,
+        lang,
+        today,
+        lambda: (_page(request, projects, filters, limit, offset, today), {}),
+    )
+
+
+def _kept(
+    request: Request,
+    projects: ProjectStore,
+    pages: MemoryCache[KeptAnswer],
+    lang: str,
+    today: dt.date,
+    make: Callable[[], tuple[dict[str, Any], dict[str, str]]],
+) -> Response:
+    """The JSON answer `make` gives (document, headers), kept per worker while the pipeline's
+    records (its change counter, bumped by whichever process writes), the day in Vietnam (days
+    behind) and the procedures files (names of steps and forms; read again only when changed)
+    stay as they were when it was made."""
+    key = (projects.changes(), today, id(projects.procedures), lang, str(request.url))
+    found = pages.get(key)
+    if found is None:
+        document, headers = make()
+        found = KeptAnswer(JSONResponse(_jsonable(document)).body, tuple(headers.items()))
+        pages.put(key, found)
+    return Response(found.body, media_type="application/json", headers=dict(found.headers))
 
 
 def _page(
@@ -354,9 +383,35 @@ def _jsonable(document: Any) -> Any:
     response_model=None,
 )
 def read_project(
-    request: Request, project_id: ProjectId, projects: Projects, lang: LangDep, f: PageFormat
+    request: Request,
+    project_id: ProjectId,
+    projects: Projects,
+    pages: ProjectPagesDep,
+    lang: LangDep,
+    f: PageFormat,
 ) -> Response:
-    record, progress = projects.progress(project_id, today_in_vietnam())
+    today = today_in_vietnam()
+    if f == "html":
+        document, headers = _project_document(request, projects, project_id, today)
+        events = [_jsonable(event_json(e, False)) for e in projects.events(project_id)]
+        page = html_page(project_page(_jsonable(document), events, lang))
+        page.headers.update(headers)
+        return page
+    return _kept(
+        request,
+        projects,
+        pages,
+        lang,
+        today,
+        lambda: _project_document(request, projects, project_id, today),
+    )
+
+
+def _project_document(
+    request: Request, projects: ProjectStore, project_id: str, today: dt.date
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """A project with its procedure and timeline, and its `ETag` header."""
+    record, progress = projects.progress(project_id, today)
     reference = projects.procedures
     procedure = reference.procedure(record.values["investment_form"])
     document = {
@@ -366,14 +421,7 @@ def read_project(
         else {k: getattr(procedure, k) for k in ("form", "title_vi", "title_en", "legal_basis")},
         "timeline": timeline(procedure, progress),
     }
-    document = _jsonable(document)
-    headers = {"ETag": record.etag}
-    if f == "html":
-        events = [_jsonable(event_json(e, False)) for e in projects.events(project_id)]
-        page = html_page(project_page(document, events, lang))
-        page.headers.update(headers)
-        return page
-    return JSONResponse(document, headers=headers)
+    return document, {"ETag": record.etag}
 
 
 @router.get("/projects/{project_id}/events", summary="Dossier events / Sự kiện hồ sơ")

@@ -135,6 +135,14 @@ def _site_rows(checked: CheckedProject) -> list[dict[str, Any]]:
     ]
 
 
+@dataclass(frozen=True)
+class KeptAnswer:
+    """An encoded JSON answer about the pipeline and its headers, kept in memory."""
+
+    body: bytes
+    headers: tuple[tuple[str, str], ...]
+
+
 PIPELINE_CHANGES = "pipeline"
 """The `change_counters` row of the pipeline's tables."""
 
