@@ -304,9 +304,8 @@ def list_projects(
         request,
         projects,
         pages,
-        lang,
-        today,
-        lambda: (_page(request, projects, filters, limit, offset, today), {}),
+        (reference, lang, today),
+        lambda: (_page(request, projects, reference, filters, limit, offset, today), {}),
     )
 
 
@@ -314,15 +313,15 @@ def _kept(
     request: Request,
     projects: ProjectStore,
     pages: MemoryCache[KeptAnswer],
-    lang: str,
-    today: dt.date,
+    made_of: tuple[Procedures, str, dt.date],
     make: Callable[[], tuple[dict[str, Any], dict[str, str]]],
 ) -> Response:
     """The JSON answer `make` gives (document, headers), kept per worker while the pipeline's
-    records (its change counter, bumped by whichever process writes), the day in Vietnam (days
-    behind) and the procedures files (names of steps and forms; read again only when changed)
-    stay as they were when it was made."""
-    key = (projects.changes(), today, id(projects.procedures), lang, str(request.url))
+    records (its change counter, bumped by whichever process writes) and what else it is
+    `made_of` stay as they were: the procedures (names of steps and forms; read again only when
+    their files change), the language and the day in Vietnam (days behind)."""
+    reference, lang, today = made_of
+    key = (projects.changes(), id(reference), lang, today, str(request.url))
     found = pages.get(key)
     if found is None:
         document, headers = make()
@@ -334,6 +333,7 @@ def _kept(
 def _page(
     request: Request,
     projects: ProjectStore,
+    reference: Procedures,
     filters: ProjectFilters,
     limit: int,
     offset: int,
@@ -391,8 +391,9 @@ def read_project(
     f: PageFormat,
 ) -> Response:
     today = today_in_vietnam()
+    reference = projects.procedures
     if f == "html":
-        document, headers = _project_document(request, projects, project_id, today)
+        document, headers = _project_document(request, projects, reference, project_id, today)
         events = [_jsonable(event_json(e, False)) for e in projects.events(project_id)]
         page = html_page(project_page(_jsonable(document), events, lang))
         page.headers.update(headers)
@@ -401,18 +402,20 @@ def read_project(
         request,
         projects,
         pages,
-        lang,
-        today,
-        lambda: _project_document(request, projects, project_id, today),
+        (reference, lang, today),
+        lambda: _project_document(request, projects, reference, project_id, today),
     )
 
 
 def _project_document(
-    request: Request, projects: ProjectStore, project_id: str, today: dt.date
+    request: Request,
+    projects: ProjectStore,
+    reference: Procedures,
+    project_id: str,
+    today: dt.date,
 ) -> tuple[dict[str, Any], dict[str, str]]:
     """A project with its procedure and timeline, and its `ETag` header."""
     record, progress = projects.progress(project_id, today)
-    reference = projects.procedures
     procedure = reference.procedure(record.values["investment_form"])
     document = {
         **project_json(request, record, reference, progress),
