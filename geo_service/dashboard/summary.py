@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from ..clock import VIETNAM, utc_stamp
 from ..errors import InvalidParameter
 from ..i18n import _l
+from ..i18n.content import EVERY_TEXT_HAS, further_names
 from ..pipeline.procedures import FORMS, Procedures
 from ..pipeline.projects import ProjectStore
 from ..pipeline.stages import STAGES
@@ -55,6 +56,11 @@ DIMENSIONS = ("investment_form", "sector", "stage", "commune_code", "year")
 LATE_SHOWN = 20
 PIPELINE_CHANGES = "pipeline"
 Key = tuple
+
+PROJECT_NAMES = [
+    projects.c[name] for name in (*(f"name_{c}" for c in EVERY_TEXT_HAS), *further_names("name"))
+]
+"""A project's name in each language it has one in, where the dashboard lists projects."""
 
 
 def parse_group_by(text: str | None) -> tuple[str, ...]:
@@ -429,8 +435,7 @@ class Dashboard:
         statement = (
             select(
                 projects.c.id,
-                projects.c.name_vi,
-                projects.c.name_en,
+                *PROJECT_NAMES,
                 projects.c.investment_form,
                 projects.c.responsible_agency,
                 projects.c.commune_code,
@@ -453,8 +458,7 @@ class Dashboard:
             found.append(
                 {
                     "id": row.id,
-                    "name_vi": row.name_vi,
-                    "name_en": row.name_en,
+                    **{c.name: row._mapping[c.name] for c in PROJECT_NAMES},
                     "investment_form": row.investment_form,
                     "stage": row.stage,
                     "commune_code": row.commune_code,
@@ -484,8 +488,7 @@ class Dashboard:
         statement = (
             select(
                 dossier_events.c.project_id,
-                projects.c.name_vi,
-                projects.c.name_en,
+                *PROJECT_NAMES,
                 projects.c.responsible_agency,
                 dossier_events.c.date,
                 dossier_events.c.kind,
