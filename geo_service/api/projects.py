@@ -20,7 +20,7 @@ from ..admin_store import Token
 from ..clock import today_in_vietnam, utc_now
 from ..errors import InvalidParameter, NotFound
 from ..i18n import Lang, _l, in_language
-from ..i18n.content import EVERY_TEXT_HAS, further_names
+from ..i18n.content import names_per_language
 from ..pipeline.documents import (
     PROJECT_ID,
     EventDocument,
@@ -52,10 +52,7 @@ ListFormat = Annotated[str, Depends(output_format(("json", "csv", "xlsx")))]
 PageFormat = Annotated[str, Depends(output_format(("json", "html"), html=True))]
 Body = Annotated[Any, Depends(json_body)]
 _editor = require("editor")
-PROJECT_TEXTS = (
-    *(f"{stem}_{code}" for stem in ("name", "summary") for code in EVERY_TEXT_HAS),
-    *further_names("name", "summary"),
-)
+PROJECT_TEXTS = names_per_language("name", "summary")
 """A project's texts per language, each in its document (null where not given)."""
 
 

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from ..clock import VIETNAM, utc_stamp
 from ..errors import InvalidParameter
 from ..i18n import _l
-from ..i18n.content import EVERY_TEXT_HAS, further_names
+from ..i18n.content import names_per_language
 from ..pipeline.procedures import FORMS, Procedures
 from ..pipeline.projects import ProjectStore
 from ..pipeline.stages import STAGES
@@ -57,9 +57,7 @@ LATE_SHOWN = 20
 PIPELINE_CHANGES = "pipeline"
 Key = tuple
 
-PROJECT_NAMES = [
-    projects.c[name] for name in (*(f"name_{c}" for c in EVERY_TEXT_HAS), *further_names("name"))
-]
+PROJECT_NAMES = [projects.c[name] for name in names_per_language("name")]
 """A project's name in each language it has one in, where the dashboard lists projects."""
 
 

@@ -20,6 +20,11 @@ FURTHER: tuple[Lang, ...] = tuple(lang for lang in LANGUAGES if lang not in EVER
 Model = TypeVar("Model", bound=BaseModel)
 
 
+def names_per_language(*stems: str) -> list[str]:
+    """`<stem>_<lang>` for each stem and every language (`name_vi`, `name_en`, …, `name_zh`)."""
+    return [f"{stem}_{lang}" for stem in stems for lang in LANGUAGES]
+
+
 def further_names(*stems: str) -> list[str]:
     """`<stem>_<lang>` for each stem and each further language (`title_ja`, …, `title_zh`)."""
     return [f"{stem}_{lang}" for stem in stems for lang in FURTHER]
