@@ -83,7 +83,7 @@ def test_unknown_or_wrong_texts_in_metadata_are_refused(staff, tmp_path):
     unknown = upload(client, headers, path, metadata=json.dumps({**TITLES, "title_fr": "x"}))
     assert unknown.status_code == 400 and "title_fr" in unknown.json()["description"]
     wrong = upload(client, headers, path, metadata=json.dumps({**TITLES, "title_ko": 5}))
-    assert wrong.status_code == 400 and wrong.json()["code"] == "InvalidParameter"
+    assert wrong.status_code == 400 and "title_ko" in wrong.json()["description"]
     assert client.get("/collections/zones").status_code == 404  # nothing stored
 
 

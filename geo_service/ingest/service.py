@@ -127,7 +127,9 @@ def layer_meta(
             provinces=[province],
         )
     except ValidationError as exc:
-        problem = exc.errors()[0]["msg"]
+        error = exc.errors()[0]
+        where = ".".join(str(part) for part in error["loc"])
+        problem = f"{where}: {error['msg']}" if where else error["msg"]
         raise InvalidParameter(_l("metadata: {problem}", problem=problem)) from None
     return meta, province
 
