@@ -15,15 +15,10 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-import pytest
-
-from .conftest import CHROMIUM
 from .pipeline_app import pipeline_data_dir, project_body, with_grid
 from .server import running_server
 from .staff import bearer, staff_token
 from .test_map_browser import ARTIFACTS
-
-sync_api = pytest.importorskip("playwright.sync_api")
 
 
 def call(url: str, method: str = "GET", body: dict | None = None, headers: dict | None = None):
@@ -37,21 +32,15 @@ def call(url: str, method: str = "GET", body: dict | None = None, headers: dict 
         return response.status, json.load(response)
 
 
-def test_an_investor_asks_from_the_project_page(tmp_path: Path, records_url: str):
-    if not CHROMIUM.exists():
-        pytest.fail("Debian's chromium is missing: `apt-get install -y chromium` (test.sh does)")
+def test_an_investor_asks_from_the_project_page(browser, tmp_path: Path, records_url: str):
     data_dir = pipeline_data_dir(tmp_path / "data")
     with_grid(data_dir, records_url)
     editor = bearer(staff_token(data_dir, "editor", url=records_url))
     env = {"GEO_SERVICE_DATABASE_URL": records_url}
-    with running_server(data_dir, workers=2, env=env) as base, sync_api.sync_playwright() as pw:
+    with running_server(data_dir, workers=2, env=env) as base:
         status, _ = call(f"{base}/projects", "POST", project_body(), editor)
         assert status == 201
         call(f"{base}/projects/SL-DA-0001/events", "POST", {"kind": "listed"}, editor)
-        browser = pw.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
         page = browser.new_page(viewport={"width": 900, "height": 1200})
         errors, outside = [], []
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
@@ -83,7 +72,7 @@ def test_an_investor_asks_from_the_project_page(tmp_path: Path, records_url: str
         assert not page.locator("#enquiry-form").is_visible()
         assert not page.locator("nav").is_visible()
         assert page.locator(".timeline").is_visible()
-        browser.close()
+        page.close()
         assert errors == [], errors
         assert outside == [], outside
         _, listed = call(f"{base}/enquiries", headers=editor)
