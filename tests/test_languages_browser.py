@@ -303,12 +303,15 @@ def test_a_layers_own_title_in_the_language_or_english_marked(browser, titled_ur
     watched.open(f"/map?lang={lang}")
     title = page.locator('[data-layer="grid"] .layer-title')
     status = page.locator('[data-label="grid.status"]')
+    legend = page.locator(".legend-row .legend-title")
     if lang == "ja":
         assert title.inner_text() == "試験グリッド" and title.locator(".fallback-lang").count() == 0
+        assert legend.inner_text() == "試験グリッド"
         assert status.inner_text() == "状況" and status.get_attribute("lang") is None
     else:  # no Korean title: the English one, marked
         assert title.locator('span[lang="en"]').inner_text() == "Test grid"
         assert title.locator('.fallback-lang[lang="en"]').inner_text() == "(English)"
+        assert legend.locator('.fallback-lang[lang="en"]').inner_text() == "(English)"
         assert status.get_attribute("lang") == "en"  # the filter's English label, said so
     watched.screenshot(f"layer-title-{lang}.png")
     watched.clean()
