@@ -83,7 +83,8 @@ def test_a_big_layer_is_drawn_from_vector_tiles_and_a_click_opens_its_card(
     browser,  # noqa: F811
     tiles_base_url,
 ):
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    # a visitor whose browser asks for Vietnamese, so the card names the parcel in Vietnamese
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="vi-VN")
     try:
         watched = Watched(context.new_page(), tiles_base_url)
         tile_answers: list[tuple[str, int, str]] = []

@@ -30,9 +30,8 @@ import pytest
 from geo_service.locations import DEFINITION_FOLDERS
 from geo_service.maps.assets import bundle_files
 
-from .conftest import CHROMIUM
 from .server import server_process
-from .test_map_browser import Watched, sync_api
+from .test_map_browser import Watched
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -122,9 +121,7 @@ def test_the_installed_package_runs_alone(installed):
     assert version.returncode == 0 and "geo-service 0.1.0" in version.stdout
 
 
-def test_sample_serve_and_the_map_from_the_wheel(installed):
-    if not CHROMIUM.exists():
-        pytest.fail("Debian's chromium is missing: `apt-get install -y chromium` (test.sh does)")
+def test_sample_serve_and_the_map_from_the_wheel(browser, installed):
     data_dir = installed.elsewhere / "data"
     sample = installed.run("sample", "--data-dir", str(data_dir))
     assert sample.returncode == 0, sample.stderr
@@ -137,29 +134,23 @@ def test_sample_serve_and_the_map_from_the_wheel(installed):
     ) as (url, _):
         ready = json.load(urllib.request.urlopen(f"{url}/ready"))
         assert ready["status"] == "ready"
-        with sync_api.sync_playwright() as playwright:
-            browser = playwright.chromium.launch(
-                executable_path=str(CHROMIUM),
-                args=["--headless", "--no-sandbox", "--disable-gpu",
-                      "--disable-background-networking"],
-            )  # fmt: skip
-            try:
-                page = browser.new_page(viewport={"width": 1280, "height": 800})
-                watched = Watched(page, url)
-                failed, served = [], []
-                page.on("response", lambda r: (failed if r.status >= 400 else served).append(r.url))
-                watched.open("/map")
-                watched.clean()
-                layer = "industrial_zones"
-                assert watched.drawn(layer) == watched.api_matched(layer) > 0
-                assert any(u.endswith("/webfonts/fa-solid-900.woff2") for u in served), served
-                watched.screenshot("wheel-map.png")
-                projects = watched.api("/projects", limit="1")["projects"]
-                page.goto(f"{url}/projects/{projects[0]['id']}?lang=vi")
-                assert page.locator("h1").inner_text() == projects[0]["name_vi"]
-                page.goto(f"{url}/docs")
-                page.wait_for_selector(".swagger-ui .info .title")
-                watched.clean()
-                assert failed == [], failed
-            finally:
-                browser.close()
+        page = browser.new_page(viewport={"width": 1280, "height": 800})
+        try:
+            watched = Watched(page, url)
+            failed, served = [], []
+            page.on("response", lambda r: (failed if r.status >= 400 else served).append(r.url))
+            watched.open("/map")
+            watched.clean()
+            layer = "industrial_zones"
+            assert watched.drawn(layer) == watched.api_matched(layer) > 0
+            assert any(u.endswith("/webfonts/fa-solid-900.woff2") for u in served), served
+            watched.screenshot("wheel-map.png")
+            projects = watched.api("/projects", limit="1")["projects"]
+            page.goto(f"{url}/projects/{projects[0]['id']}?lang=vi")
+            assert page.locator("h1").inner_text() == projects[0]["name_vi"]
+            page.goto(f"{url}/docs")
+            page.wait_for_selector(".swagger-ui .info .title")
+            watched.clean()
+            assert failed == [], failed
+        finally:
+            page.close()
