@@ -1,4 +1,5 @@
-"""Layer metadata: what a layer is, in both languages, and the schema of its fields.
+"""Layer metadata: what a layer is, in Vietnamese and English (and, where given, Japanese,
+Korean and Chinese), and the schema of its fields.
 
 The metadata is stored inside each layer's GeoPackage, so it travels and versions with the data.
 The API, the map and the exports read titles, labels, units and code lists from here.
@@ -12,6 +13,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from .i18n import _l
+from .i18n.content import in_further_languages
 
 FieldType = Literal["string", "integer", "number", "date", "datetime", "boolean"]
 GeometryFamily = Literal["point", "line", "polygon"]
@@ -29,13 +31,19 @@ class MetadataModel(BaseModel):
     model_config = ConfigDict(allow_inf_nan=False)
 
 
+@in_further_languages("label")
 class CodedValue(MetadataModel):
+    """A code and its label in Vietnamese and English, and `label_ja|ko|zh` where given."""
+
     code: str
     label_vi: str
     label_en: str
 
 
+@in_further_languages("label", "description")
 class FieldSpec(MetadataModel):
+    """A field's schema; `label_ja|ko|zh` and `description_ja|ko|zh` where given."""
+
     name: str
     type: FieldType
     label_vi: str
@@ -65,7 +73,11 @@ class FieldSpec(MetadataModel):
         return {c.code: c for c in self.codes or []}
 
 
+@in_further_languages("title", "description")
 class LayerMeta(MetadataModel):
+    """`title_ja|ko|zh` and `description_ja|ko|zh` where given; readers fall back to English,
+    then Vietnamese (`i18n.localized`)."""
+
     id: str
     title_vi: str
     title_en: str

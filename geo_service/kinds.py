@@ -24,7 +24,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from .catalogue import ID_FIELD, LAYER_ID_PATTERN, FieldSpec, FieldType, GeometryFamily
 from .definition_files import DefinitionFolders, check_unique
 from .errors import InvalidParameter, NotFound, ServiceError
-from .i18n import N_, _l
+from .i18n import N_, _l, per_language
+from .i18n.content import in_further_languages
 
 COMMON_FILE = "common.toml"
 FIELD_NAME = r"^[a-z][a-z0-9_]{0,62}$"
@@ -39,14 +40,17 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
+@in_further_languages("label", min_length=1)
 class Code(Strict):
     code: str = Field(min_length=1, max_length=100)
     label_vi: str = Field(min_length=1)
     label_en: str = Field(min_length=1)
 
 
+@in_further_languages("label", "description", min_length=1)
 class KindField(Strict):
-    """One field as a kind defines it: what a layer stores (`FieldSpec`) and how files name it."""
+    """One field as a kind defines it: what a layer stores (`FieldSpec`) and how files name it;
+    `label_ja|ko|zh` and `description_ja|ko|zh` where given."""
 
     name: str = Field(pattern=FIELD_NAME)
     type: FieldType
@@ -93,6 +97,7 @@ class CommonFields(Strict):
         return self
 
 
+@in_further_languages("label", "description", min_length=1)
 class KindDefinition(Strict):
     """A kind as its file (or an admin's PUT) states it; its id is the file's name."""
 
@@ -144,6 +149,8 @@ class Kind:
             "label_en": self.definition.label_en,
             "description_vi": self.definition.description_vi,
             "description_en": self.definition.description_en,
+            **per_language(self.definition, "label"),
+            **per_language(self.definition, "description"),
             "geometry": list(self.definition.geometry),
             "origin": self.origin,
             "version": self.version,

@@ -17,9 +17,11 @@ from pathlib import Path
 import pytest
 
 from geo_service.i18n import ENDONYMS, HTML_TAGS, LANGUAGES, tr
+from geo_service.layer_frame import records_to_frame
 from geo_service.sample import build_sample
+from geo_service.store.gpkg import GeoPackageStore
 
-from .conftest import load_sample_pipeline
+from .conftest import grid_layer, load_sample_pipeline
 from .server import running_server
 from .test_map_browser import Watched
 
@@ -279,3 +281,42 @@ def test_the_map_with_the_keyboard_alone(checked):
     assert page.locator("#basket").is_hidden() and focused(page)["id"] == "basket-toggle"
     checked.screenshot("map-keyboard.png")
     checked.clean()
+
+
+@pytest.fixture(scope="module")
+def titled_url(tmp_path_factory) -> Iterator[str]:
+    """A catalogue of one layer titled in Japanese, its `status` labelled in Japanese too, and
+    in no other language beyond Vietnamese and English."""
+    folder = tmp_path_factory.mktemp("titled")
+    meta, records, geometries = grid_layer()
+    fields = [
+        f.model_copy(update={"label_ja": "状況"}) if f.name == "status" else f for f in meta.fields
+    ]
+    meta = meta.model_copy(update={"title_ja": "試験グリッド", "fields": fields})
+    GeoPackageStore(folder).publish(meta, records_to_frame(meta, records, geometries))
+    with running_server(folder) as url:
+        yield url
+
+
+@pytest.mark.parametrize("lang", ["ja", "ko"])
+def test_a_layers_own_title_in_the_language_or_english_marked(browser, titled_url, lang):
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    page.set_default_timeout(60000)
+    watched = Watched(page, titled_url)
+    watched.open(f"/map?lang={lang}")
+    title = page.locator('[data-layer="grid"] .layer-title')
+    status = page.locator('[data-label="grid.status"]')
+    legend = page.locator(".legend-row .legend-title")
+    if lang == "ja":
+        assert title.inner_text() == "試験グリッド" and title.locator(".fallback-lang").count() == 0
+        assert legend.inner_text() == "試験グリッド"
+        assert status.inner_text() == "状況" and status.get_attribute("lang") is None
+    else:  # no Korean title: the English one, marked
+        assert title.locator('span[lang="en"]').inner_text() == "Test grid"
+        assert title.locator('.fallback-lang[lang="en"]').inner_text() == "(English)"
+        assert legend.locator('.fallback-lang[lang="en"]').inner_text() == "(English)"
+        assert status.get_attribute("lang") == "en"  # the filter's English label, said so
+    watched.screenshot(f"layer-title-{lang}.png")
+    watched.clean()
+    context.close()

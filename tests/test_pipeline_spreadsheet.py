@@ -46,6 +46,8 @@ def fill(client, editor) -> None:
             sites=[{"collection": "grid", "id": "G-0-0"}, {"collection": "grid", "id": "G-9-9"}],
             capital_registered_billion_vnd=1234.5,
             investor="Công ty Cổ phần A&B",
+            name_ja="タスア・エコツーリズム地区",
+            summary_zh="第一行\n第二行",
         ),
         project_body(id="SL-DA-0003", location=None, sites=[], investment_form=None, sector=None),
     ]
@@ -124,6 +126,33 @@ def test_a_planners_sheet_with_names_old_addresses_and_coordinates(client, tmp_p
     assert (project["investment_form"], project["sector"]) == ("land_auction", "agro_processing")
     assert (project["commune_code"], project["capital_planned_billion_vnd"]) == ("04123", 12.5)
     assert project["location"] == {"type": "Point", "coordinates": [104.08, 21.25]}
+
+
+def test_names_in_further_languages_have_columns_headed_in_either_language(
+    client, editor, tmp_path
+):
+    fill(client, editor)
+    store, checker = client.app.state.projects, site_checker(client.app.state.store)
+    exported, _ = export_projects(store, ProjectFilters(), today_in_vietnam(), "xlsx", "vi")
+    rows = list(openpyxl.load_workbook(exported).active.iter_rows(values_only=True))
+    headers = list(rows[0])
+    assert {"Tên tiếng Nhật", "Tên tiếng Hàn", "Tóm tắt tiếng Trung"} <= set(headers)
+    by_id = {row[0]: dict(zip(headers, row, strict=True)) for row in rows[1:]}
+    assert by_id["SL-DA-0002"]["Tên tiếng Nhật"] == "タスア・エコツーリズム地区"
+    assert by_id["SL-DA-0001"]["Tên tiếng Nhật"] in (None, "")
+    sheet = write_csv(
+        tmp_path / "korean.csv",
+        [["Project id", "Name (Vietnamese)", "Name (Korean)", "Summary (Japanese)", "Source"],
+         ["SL-DA-0401", "Nhà máy chè", "차 공장", "茶工場。", "test"]],
+    )  # fmt: skip
+    report = import_projects(sheet, store, checker, today_in_vietnam())
+    assert report.ok and not report.problems, report.to_text()
+    project = client.get("/projects/SL-DA-0401", params={"lang": "ko"}).json()
+    assert (project["name"], project["name_lang"], project["summary_ja"]) == (
+        "차 공장",
+        "ko",
+        "茶工場。",
+    )
 
 
 def test_a_report_names_row_and_column_and_nothing_is_stored(client, tmp_path):

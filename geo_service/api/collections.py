@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 
 from ..catalogue import FieldSpec, LayerMeta
 from ..errors import NotFound
-from ..i18n import per_language, pick
+from ..i18n import in_language, per_language, pick
 from ..query_text import CRS84
 from .deps import JsonOnly, Lang, LangDep, StoreDep
 from .links import GEOJSON, JSON, base_url, link
@@ -34,17 +34,18 @@ def _label(spec_or_meta: Any, stem: str, lang: Lang) -> str:
 
 
 def field_description(spec: FieldSpec) -> dict[str, Any]:
-    """A field's schema for clients: bilingual labels, unit and code list."""
+    """A field's schema for clients: its labels per language, unit and code list."""
     described: dict[str, Any] = {
         "name": spec.name,
         "type": spec.type,
         "label_vi": spec.label_vi,
         "label_en": spec.label_en,
+        **per_language(spec, "label"),
     }
     if spec.unit:
         described["unit"] = spec.unit
     if spec.codes:
-        described["codes"] = [c.model_dump() for c in spec.codes]
+        described["codes"] = [c.model_dump(exclude_none=True) for c in spec.codes]
     return described
 
 
@@ -52,12 +53,14 @@ def collection_document(root: str, meta: LayerMeta, extent, lang: Lang) -> dict[
     url = f"{root}/collections/{meta.id}"
     document: dict[str, Any] = {
         "id": meta.id,
-        "title": _label(meta, "title", lang),
-        "description": _label(meta, "description", lang),
+        **in_language(per_language(meta, "title"), "title", lang),
+        **in_language(per_language(meta, "description"), "description", lang),
         "title_vi": meta.title_vi,
         "title_en": meta.title_en,
         "description_vi": meta.description_vi,
         "description_en": meta.description_en,
+        **per_language(meta, "title"),
+        **per_language(meta, "description"),
         "itemType": "feature",
         "crs": [CRS84],
         "storageCrs": CRS84,

@@ -51,11 +51,7 @@ def facets(
             labels = spec.code_labels()
             entry["values"] = [
                 {"value": value, "count": count}
-                | (
-                    {"label_vi": labels[value].label_vi, "label_en": labels[value].label_en}
-                    if value in labels
-                    else {}
-                )
+                | (per_language(labels[value], "label") if value in labels else {})
                 for value, count in facet.values
             ]
         described[name] = entry

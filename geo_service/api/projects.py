@@ -20,7 +20,8 @@ from shapely.geometry import mapping
 from ..admin_store import Token
 from ..clock import today_in_vietnam, utc_now
 from ..errors import InvalidParameter, NotFound
-from ..i18n import _l
+from ..i18n import Lang, _l, in_language
+from ..i18n.content import names_per_language
 from ..memory_cache import MemoryCache
 from ..pipeline.documents import (
     PROJECT_ID,
@@ -67,6 +68,8 @@ ListFormat = Annotated[str, Depends(output_format(("json", "csv", "xlsx")))]
 PageFormat = Annotated[str, Depends(output_format(("json", "html"), html=True))]
 Body = Annotated[Any, Depends(json_body)]
 _editor = require("editor")
+PROJECT_TEXTS = names_per_language("name", "summary")
+"""A project's texts per language, each in its document (null where not given)."""
 
 
 async def optional_editor(
@@ -125,10 +128,15 @@ def procedure(form: str, projects: Projects) -> dict[str, Any]:
 
 
 def project_json(
-    request: Request, record: ProjectRecord, reference: Procedures, progress: Progress | None
+    request: Request,
+    record: ProjectRecord,
+    reference: Procedures,
+    progress: Progress | None,
+    lang: Lang,
 ) -> dict[str, Any]:
     """A project's public document: its fields, names of its codes, its derived progress (from
-    `progress` when given, else from the stored projection) and links."""
+    `progress` when given, else from the stored projection) and links; its `name` and `summary`
+    in `lang`, else English, else Vietnamese, with the language each is in (`name_lang`)."""
     values = record.values
     today = today_in_vietnam()
     root = base_url(request)
@@ -155,7 +163,9 @@ def project_json(
     sector = reference.sectors.get(values["sector"] or "")
     return {
         "id": record.id,
-        **{k: values[k] for k in ("name_vi", "name_en", "summary_vi", "summary_en")},
+        **in_language(values, "name", lang),
+        **in_language(values, "summary", lang),
+        **{k: values[k] for k in PROJECT_TEXTS},
         "investment_form": values["investment_form"],
         "investment_form_name": None
         if form is None
@@ -305,7 +315,7 @@ def list_projects(
         projects,
         pages,
         (reference, lang, today),
-        lambda: (_page(request, projects, reference, filters, limit, offset, today), {}),
+        lambda: (_page(request, projects, reference, lang, filters, limit, offset, today), {}),
     )
 
 
@@ -334,6 +344,7 @@ def _page(
     request: Request,
     projects: ProjectStore,
     reference: Procedures,
+    lang: Lang,
     filters: ProjectFilters,
     limit: int,
     offset: int,
@@ -355,9 +366,8 @@ def _page(
             ("xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
         )
     ]
-    reference = projects.procedures
     return {
-        "projects": [project_json(request, r, reference, None) for r in page],
+        "projects": [project_json(request, r, reference, None, lang) for r in page],
         "numberMatched": matched,
         "numberReturned": len(page),
         "timeStamp": utc_now(),
@@ -393,7 +403,7 @@ def read_project(
     today = today_in_vietnam()
     reference = projects.procedures
     if f == "html":
-        document, headers = _project_document(request, projects, reference, project_id, today)
+        document, headers = _project_document(request, projects, reference, lang, project_id, today)
         events = [_jsonable(event_json(e, False)) for e in projects.events(project_id)]
         page = html_page(project_page(_jsonable(document), events, lang))
         page.headers.update(headers)
@@ -403,7 +413,7 @@ def read_project(
         projects,
         pages,
         (reference, lang, today),
-        lambda: _project_document(request, projects, reference, project_id, today),
+        lambda: _project_document(request, projects, reference, lang, project_id, today),
     )
 
 
@@ -411,6 +421,7 @@ def _project_document(
     request: Request,
     projects: ProjectStore,
     reference: Procedures,
+    lang: Lang,
     project_id: str,
     today: dt.date,
 ) -> tuple[dict[str, Any], dict[str, str]]:
@@ -418,7 +429,7 @@ def _project_document(
     record, progress = projects.progress(project_id, today)
     procedure = reference.procedure(record.values["investment_form"])
     document = {
-        **project_json(request, record, reference, progress),
+        **project_json(request, record, reference, progress, lang),
         "procedure": None
         if procedure is None
         else {k: getattr(procedure, k) for k in ("form", "title_vi", "title_en", "legal_basis")},
@@ -460,13 +471,14 @@ def create_project(
     store: StoreDep,
     token: Editor,
     admin: AdminStoreDep,
+    lang: LangDep,
 ) -> JSONResponse:
     document = parse(ProjectDocument, body)
     record = projects.create(_checked(projects, store, document), today_in_vietnam())
     admin.record(f"token:{token.id}", "project.create", AUDIT_LAYER, {"project": record.id})
     url = f"{base_url(request)}/projects/{record.id}"
     return JSONResponse(
-        _jsonable(project_json(request, record, projects.procedures, None)),
+        _jsonable(project_json(request, record, projects.procedures, None, lang)),
         status_code=201,
         headers={"Location": url, "ETag": record.etag},
     )
@@ -486,6 +498,7 @@ def change_project(
     store: StoreDep,
     token: Editor,
     admin: AdminStoreDep,
+    lang: LangDep,
     if_match: Annotated[
         str | None, Header(description='the ETag of your last GET, e.g. "v3"')
     ] = None,
@@ -510,7 +523,7 @@ def change_project(
         {"project": project_id, "fields": changed, "version": record.version},
     )
     return JSONResponse(
-        _jsonable(project_json(request, record, projects.procedures, None)),
+        _jsonable(project_json(request, record, projects.procedures, None, lang)),
         headers={"ETag": record.etag},
     )
 

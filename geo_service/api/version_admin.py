@@ -26,7 +26,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ..admin_store import AdminStore, Token
 from ..errors import InvalidParameter, missing, not_found
-from ..i18n import _l
+from ..i18n import _l, per_language
 from ..settings import Settings
 from ..store.base import Versions, VersionSummary
 from .auth import Admin, Editor
@@ -270,6 +270,7 @@ class VersionAdmin:
             "written": summary.written,
             "title_vi": meta.title_vi,
             "title_en": meta.title_en,
+            **per_language(meta, "title"),
             "updated": meta.updated,
             **self.details(summary),
         }

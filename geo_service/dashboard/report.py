@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from ..errors import InvalidParameter
 from ..exports.site_sheet import FONT, new_pdf, paragraph, table, write_pdf
-from ..i18n import N_, _l, pick, tr
+from ..i18n import N_, _l, pick, pick_marked, tr
 from ..pipeline.stages import STAGES
 from .page import LABELS, day, number
 from .periods import Period
@@ -215,7 +215,7 @@ def build_report(
                 [
                     dt.date.fromisoformat(o["date"]),
                     o["project_id"],
-                    pick(o, lang, "name"),
+                    pick_marked(o, lang, "name"),
                     o["responsible_agency"] or t["unknown"],
                     o["note"],
                 ]
@@ -313,7 +313,7 @@ def _late(late: list[dict], total: int, lang: str) -> Section:
         [Column(t["id"]), Column(t["name"], width=2.5), Column(t["step"], width=2),
          Column(t["planned"], "date"), Column(t["days_late"], "int"),
          Column(t["agency"], width=1.5), Column(t["step_agency"], width=1.5)],
-        [[p["id"], pick(p, lang, "name"),
+        [[p["id"], pick_marked(p, lang, "name"),
           pick(p["step_name"], lang) if p["step_name"] else "", dt.date.fromisoformat(p["planned"]),
           p["days_late"], p["responsible_agency"] or t["unknown"],
           pick(p["step_agency"], lang) if p["step_agency"] else ""] for p in late],

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from ..clock import VIETNAM, utc_stamp
 from ..errors import InvalidParameter
 from ..i18n import _l
+from ..i18n.content import names_per_language
 from ..pipeline.procedures import FORMS, Procedures
 from ..pipeline.projects import ProjectStore
 from ..pipeline.stages import STAGES
@@ -53,6 +54,9 @@ from .targets import UNIT_NAMES, Plan, Target, load_targets
 DIMENSIONS = ("investment_form", "sector", "stage", "commune_code", "year")
 LATE_SHOWN = 20
 Key = tuple
+
+PROJECT_NAMES = [projects.c[name] for name in names_per_language("name")]
+"""A project's name in each language it has one in, where the dashboard lists projects."""
 
 
 def parse_group_by(text: str | None) -> tuple[str, ...]:
@@ -424,8 +428,7 @@ class Dashboard:
         statement = (
             select(
                 projects.c.id,
-                projects.c.name_vi,
-                projects.c.name_en,
+                *PROJECT_NAMES,
                 projects.c.investment_form,
                 projects.c.responsible_agency,
                 projects.c.commune_code,
@@ -448,8 +451,7 @@ class Dashboard:
             found.append(
                 {
                     "id": row.id,
-                    "name_vi": row.name_vi,
-                    "name_en": row.name_en,
+                    **{c.name: row._mapping[c.name] for c in PROJECT_NAMES},
                     "investment_form": row.investment_form,
                     "stage": row.stage,
                     "commune_code": row.commune_code,
@@ -479,8 +481,7 @@ class Dashboard:
         statement = (
             select(
                 dossier_events.c.project_id,
-                projects.c.name_vi,
-                projects.c.name_en,
+                *PROJECT_NAMES,
                 projects.c.responsible_agency,
                 dossier_events.c.date,
                 dossier_events.c.kind,

@@ -77,10 +77,9 @@ def sheets_key(layers: list[LayerMeta], lang: str, root_url: str, *what: object)
     return cache_key("site-sheets", LAYOUT, __version__, lang, root_url, stamp, *what)
 
 
-def format_value(spec: FieldSpec, value) -> str:
+def format_value(spec: FieldSpec, value, lang: str) -> str:
     if spec.codes and value in spec.code_labels():
-        code = spec.code_labels()[value]
-        return f"{code.label_vi} / {code.label_en}"
+        return in_sheet_languages(per_language(spec.code_labels()[value], "label"), lang, "label")
     if isinstance(value, float):
         return f"{value:,.2f}".rstrip("0").rstrip(".")
     return str(value)
@@ -165,10 +164,15 @@ def both(lang: str, message: str, /, **values: object) -> str:
     return first if first == second else f"{first} / {second}"
 
 
+def in_sheet_languages(values: dict[str, str], lang: str, stem: str) -> str:
+    """Content per language in the sheet's two languages, each falling back as `pick` does (one
+    where they are the same)."""
+    return " / ".join(dict.fromkeys(pick(values, code, stem) for code in sheet_languages(lang)))
+
+
 def field_label(spec: FieldSpec, lang: str) -> str:
     """A field's label in the sheet's two languages (one where they are the same)."""
-    labels = per_language(spec, "label")
-    return " / ".join(dict.fromkeys(pick(labels, code, "label") for code in sheet_languages(lang)))
+    return in_sheet_languages(per_language(spec, "label"), lang, "label")
 
 
 def _draw_map(
@@ -267,8 +271,7 @@ def _page(pdf: FPDF, store: Store, layers: list[LayerMeta], site: Site, lang: st
     pdf.set_font(FONT, "", 10)
     if second and second != first:
         paragraph(pdf, 6, second)
-    titles = per_language(site.meta, "title")
-    title = " / ".join(dict.fromkeys(pick(titles, code, "title") for code in sheet_languages(lang)))
+    title = in_sheet_languages(per_language(site.meta, "title"), lang, "title")
     quality = QUALITY_BADGE.get(props.get("data_quality"))
     pdf.set_text_color(180, 40, 40)
     paragraph(pdf, 6, f"{title} — {both(lang, quality)}" if quality else title)
@@ -289,7 +292,7 @@ def _page(pdf: FPDF, store: Store, layers: list[LayerMeta], site: Site, lang: st
             with contextlib.suppress(UnmatchedPlace):
                 rows.append((both(lang, "Province"), province_centre(value)[2]))
             continue
-        rows.append((f"{field_label(spec, lang)}{unit}", format_value(spec, value)))
+        rows.append((f"{field_label(spec, lang)}{unit}", format_value(spec, value, lang)))
     table(pdf, rows)
     if facts:
         pdf.ln(2)
@@ -302,7 +305,7 @@ def _page(pdf: FPDF, store: Store, layers: list[LayerMeta], site: Site, lang: st
                 continue
             unit = f" ({spec.unit})" if spec.unit else ""
             if known(value):
-                rows.append((f"{field_label(spec, lang)}{unit}", format_value(spec, value)))
+                rows.append((f"{field_label(spec, lang)}{unit}", format_value(spec, value, lang)))
             else:
                 missing.append(field_label(spec, lang))
         if missing:

@@ -153,6 +153,21 @@ def localized(values: Mapping[str, Any], lang: str, stem: str = "") -> tuple[Any
     return "", lang
 
 
+def in_language(values: Mapping[str, Any], stem: str, lang: str) -> dict[str, Any]:
+    """`<stem>` in `lang` (else its fallback) from `values`' `<stem>_<lang>` fields, and
+    `<stem>_lang`, the language it is in, so a client sees when it fell back: `{"title": "…",
+    "title_lang": "en"}` for a request in Korean of a layer with no Korean title."""
+    text, shown = localized(values, lang, stem)
+    return {stem: text, f"{stem}_lang": shown}
+
+
+def pick_marked(values: Mapping[str, Any], lang: str, stem: str = "") -> str:
+    """`pick` as plain text (a PDF, a spreadsheet): a fallback followed by the name of its
+    language, e.g. "Mai Son Industrial Park (English)"."""
+    text, shown = localized(values, lang, stem)
+    return f"{text} ({ENDONYMS[shown]})" if text and shown != lang else text  # type: ignore[index]
+
+
 def per_language(item: Any, stem: str) -> dict[str, str]:
     """`<stem>_<lang>` of an object for each language it has one in (`title_vi`, `title_ja`, …)."""
     return {

@@ -20,6 +20,7 @@ from ..catalogue import LAYER_ID_PATTERN, LayerMeta
 from ..errors import InvalidParameter, NotFound, check_existence, missing
 from ..facts import with_facts
 from ..i18n import _l
+from ..i18n.content import further_names
 from ..kinds import Kinds, load_kinds
 from ..store import Store
 from .mapping import FieldMapping, apply_mapping, propose
@@ -36,7 +37,10 @@ METADATA_KEYS = {
     "licence",
     "data_quality",
     "province_code",
+    *further_names("title", "description"),
 }
+"""What an upload's metadata may give; `title_ja`, `description_ko`, … are optional (the layer
+is shown in English, then Vietnamese, where they are missing)."""
 
 
 @dataclass
@@ -95,7 +99,7 @@ def layer_meta(
         }
         given_by = "default"
     else:
-        base = previous.model_dump(include=METADATA_KEYS - {"province_code"})
+        base = previous.model_dump(include=METADATA_KEYS - {"province_code"}, exclude_none=True)
         base["province_code"] = (previous.provinces or [default_province])[0]
         given_by = f"kept from version {previous.version}"
     for key, value in base.items():
@@ -112,6 +116,7 @@ def layer_meta(
             title_en=values["title_en"],
             description_vi=values["description_vi"],
             description_en=values["description_en"],
+            **{name: values.get(name) or None for name in further_names("title", "description")},
             kind=kind,
             geometry_type="polygon",
             fields=[],
@@ -122,7 +127,9 @@ def layer_meta(
             provinces=[province],
         )
     except ValidationError as exc:
-        problem = exc.errors()[0]["msg"]
+        error = exc.errors()[0]
+        where = ".".join(str(part) for part in error["loc"])
+        problem = f"{where}: {error['msg']}" if where else error["msg"]
         raise InvalidParameter(_l("metadata: {problem}", problem=problem)) from None
     return meta, province
 

@@ -30,6 +30,7 @@ from shapely.geometry.base import BaseGeometry
 from ..catalogue import LAYER_ID_PATTERN, DataQuality
 from ..errors import InvalidParameter, NotFound
 from ..i18n import Lang, _l
+from ..i18n.content import in_further_languages
 from ..places import UnmatchedPlace, commune_by_code, resolve_commune
 from ..store import Store
 from ..text import Text, TextId
@@ -63,8 +64,12 @@ class SiteRef(Strict):
     id: TextId = Field(min_length=1, max_length=200, examples=["SL-KCN-MAISON-2"])
 
 
+@in_further_languages("summary", annotation=Text, max_length=4000)
+@in_further_languages("name", annotation=Text, max_length=500)
 class ProjectDocument(Strict):
-    """A project as an editor writes it (POST body; the result of a merge patch)."""
+    """A project as an editor writes it (POST body; the result of a merge patch). Its name and
+    summary may be given in Japanese, Korean and Chinese too (`name_ja`, `summary_zh`, …);
+    readers fall back to English, then Vietnamese."""
 
     id: str = Field(pattern=PROJECT_ID, max_length=64, examples=["SL-DA-0001"])
     name_vi: Text = text(500, 1)

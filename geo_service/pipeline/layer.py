@@ -28,6 +28,7 @@ from ..catalogue import ID_FIELD, FieldSpec, LayerMeta
 from ..clock import today_in_vietnam
 from ..errors import LayerUnavailable, NotFound, ReadOnlyCollection
 from ..i18n import _l
+from ..i18n.content import further_names
 from ..listing import Listing, Skipped
 from ..places import UnmatchedPlace, commune_by_code
 from ..query import BBox, Query
@@ -54,7 +55,8 @@ SCHEDULE = {
 }
 """Whether a step is past its planned completion date; empty when no open step has one."""
 LAYER_FIELDS = (
-    "name_vi", "name_en", "summary_vi", "summary_en", "investment_form", "sector", "stage",
+    "name_vi", "name_en", "summary_vi", "summary_en", *further_names("name", "summary"),
+    "investment_form", "sector", "stage",
     "schedule", "days_behind", "current_step", "steps_completed", "steps_total", "commune_code",
     "area_ha", "capital_planned_billion_vnd", "capital_registered_billion_vnd",
     "capital_disbursed_billion_vnd", "investor", "responsible_agency", "public_contact",

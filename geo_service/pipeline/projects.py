@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from ..clock import utc_now
 from ..errors import Conflict, NotFound, ServiceError
 from ..i18n import _l
+from ..i18n.content import further_names
 from ..records import Records
 from ..records.schema import (
     change_counters,
@@ -39,7 +40,7 @@ from .documents import EDITABLE, CheckedProject, EventDocument
 from .procedures import Procedures, load_procedures
 from .progress import DossierEvent, Progress, derive
 
-SEARCHED = ("id", "name_vi", "name_en", "investor")
+SEARCHED = ("id", "name_vi", "name_en", *further_names("name"), "investor")
 """The columns free-text search (`q`) looks in, diacritics ignored."""
 SEARCH = FoldedText(projects.c.search_text)
 
@@ -99,6 +100,7 @@ def _row(checked: CheckedProject) -> dict[str, Any]:
     values = {
         name: getattr(document, name) for name in EDITABLE if name not in ("location", "sites")
     }
+    values.update({name: values[name] or None for name in further_names("name", "summary")})
     values["commune_code"] = checked.commune_code
     geometry = checked.geometry
     values["location"] = None if geometry is None else shapely.to_wkb(geometry)

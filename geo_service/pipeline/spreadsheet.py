@@ -25,6 +25,7 @@ from ..clock import today_in_vietnam
 from ..errors import InvalidParameter
 from ..exports import export_features
 from ..i18n import _l
+from ..i18n.content import FURTHER
 from ..places import UnmatchedPlace, commune_by_code
 from ..store import Feature
 from ..text import fold
@@ -49,6 +50,25 @@ def codes_of(labels: dict[str, tuple[str, str]]) -> list[CodedValue]:
     return [CodedValue(code=c, label_vi=vi, label_en=en) for c, (vi, en) in labels.items()]
 
 
+LANGUAGE_NAMES = {"ja": ("tiếng Nhật", "Japanese"), "ko": ("tiếng Hàn", "Korean"),
+                  "zh": ("tiếng Trung", "Chinese")}  # fmt: skip
+"""The further languages as the columns of their names and summaries call them."""
+
+
+def texts_in_further_languages() -> list[FieldSpec]:
+    """The columns of a project's name and summary in each further language (optional)."""
+    return [
+        FieldSpec(
+            name=f"{stem}_{lang}",
+            type="string",
+            label_vi=f"{vi} {LANGUAGE_NAMES[lang][0]}",
+            label_en=f"{en} ({LANGUAGE_NAMES[lang][1]})",
+        )
+        for stem, vi, en in (("name", "Tên", "Name"), ("summary", "Tóm tắt", "Summary"))
+        for lang in FURTHER
+    ]
+
+
 def project_fields(procedures: Procedures) -> list[FieldSpec]:
     """The columns of a projects spreadsheet, in order, with their labels and code lists."""
     forms = {f: (p.title_vi, p.title_en) for f in FORMS if (p := procedures.forms.get(f))}
@@ -60,6 +80,7 @@ def project_fields(procedures: Procedures) -> list[FieldSpec]:
         spec(name="name_en", type="string", label_vi="Tên tiếng Anh", label_en="Name (English)"),
         spec(name="summary_vi", type="string", label_vi="Tóm tắt", label_en="Summary (Vietnamese)"),
         spec(name="summary_en", type="string", label_vi="Tóm tắt tiếng Anh", label_en="Summary (English)"),
+        *texts_in_further_languages(),
         spec(name="investment_form", type="string", label_vi="Hình thức đầu tư", label_en="Investment form", codes=codes_of(forms)),
         spec(name="sector", type="string", label_vi="Lĩnh vực", label_en="Sector", codes=codes_of(sectors)),
         spec(name="stage", type="string", label_vi="Giai đoạn", label_en="Stage", codes=codes_of(STAGES)),

@@ -33,6 +33,8 @@ from sqlalchemy import (
     literal_column,
 )
 
+from ..i18n.content import further_names
+
 metadata = MetaData(
     naming_convention={
         "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -53,6 +55,7 @@ projects = Table(
     Column("name_en", Text, nullable=False),
     Column("summary_vi", Text, nullable=False),
     Column("summary_en", Text, nullable=False),
+    *(Column(name, Text) for name in further_names("name", "summary")),
     Column("sector", String(64)),
     Column("investment_form", String(32)),
     Column("location", LargeBinary),

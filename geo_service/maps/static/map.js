@@ -661,7 +661,7 @@
         el("summary", { text: _("Legend") }),
         ...shown.map((l) => el("div", { class: "legend-row" },
           el("span", { class: "swatch", style: `background:${l.color}` }, el("i", { class: `fa-solid fa-${l.icon}` })),
-          el("span", { text: pick(l, "title"), lang: localized(l, "title")[1] !== state.lang ? window.i18n.tags[localized(l, "title")[1]] : null }))),
+          localText("span", { class: "legend-title" }, l, "title"))),
         shown.some((l) => l.geometry !== "point" && l.fields.geometry_quality)
           ? el("div", { class: "legend-row", id: "legend-placeholder" },
             el("span", { class: "swatch-placeholder", "aria-hidden": "true" }),
