@@ -196,7 +196,8 @@ class Dashboard:
             received = self.enquiry_figures(session, period)
             received_before = self.enquiry_figures(session, previous)
             late, late_total = self.late_projects(session, today, LATE_SHOWN)
-        self.computed["afresh" if kept is None else "brought_up"] += 1
+        with self._lock:
+            self.computed["afresh" if kept is None else "brought_up"] += 1
         document = {
             "period": period.as_json(),
             "previous_period": previous.as_json(),
@@ -242,7 +243,8 @@ class Dashboard:
                 .where(change_counters.c.name == LOG_FROM, change_counters.c.value < last)
                 .values(value=last)
             )
-        self.computed["pruned"] += 1
+        with self._lock:
+            self.computed["pruned"] += 1
 
     def groups(
         self,
