@@ -3,7 +3,8 @@ earlier, progress against the plans' targets, late projects, enquiries and obsta
 
 Every figure is one SQL statement over the records database (see `periods` for what is counted);
 Python only lays the rows out, fills the groups no project falls in with zeros and adds the
-groups up into totals.
+groups up into totals (and, for a kept summary brought up to date, adds what the log of the
+spans' changes gives to its figures: see `Dashboard`).
 """
 
 from __future__ import annotations
