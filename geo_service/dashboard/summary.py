@@ -538,8 +538,9 @@ class Dashboard:
             .limit(limit)
         )
         found = []
+        procedures = self.procedures  # one look at the definition files, not one per row
         for row in session.execute(statement):
-            procedure = self.procedures.procedure(row.investment_form)
+            procedure = procedures.procedure(row.investment_form)
             index = None if procedure is None or row.current_step is None else (
                 procedure.index(row.current_step)
             )  # fmt: skip
