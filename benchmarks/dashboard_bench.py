@@ -15,7 +15,8 @@ a free 127.0.0.1 port, stopped by PID).
 
 Cases (`benchmarks/loadgen.py`, closed loop, 8 in flight): the summary of four periods in six
 groupings, warm (each answer already computed by each worker), first after a change (a note
-appended through the pipeline's store, then 8 of those summaries at once, 30 times) and for a
+appended, a step started or completed, or a capital changed through the pipeline's store, in
+turn, then 8 of those summaries at once, 30 times) and for a
 period never asked before; `/projects?behind=true&limit=100`; one project's timeline; then the
 2026 report in each format, one at a time. The machine's load averages are recorded before and
 after each database's run. Results: `benchmarks/results/dashboard.json`.
@@ -43,8 +44,13 @@ from loadgen import percentile  # noqa: E402
 from loadgen import run as load  # noqa: E402
 from sqlalchemy import insert  # noqa: E402
 
+from geo_service.errors import ServiceError  # noqa: E402
 from geo_service.pipeline import history  # noqa: E402
-from geo_service.pipeline.documents import EventDocument  # noqa: E402
+from geo_service.pipeline.documents import (  # noqa: E402
+    EventDocument,
+    ProjectDocument,
+    check_project,
+)
 from geo_service.pipeline.procedures import FORMS, load_procedures  # noqa: E402
 from geo_service.pipeline.progress import DossierEvent, derive  # noqa: E402
 from geo_service.pipeline.projects import ProjectStore, _progress_values  # noqa: E402
@@ -192,10 +198,44 @@ def summary_paths(rng: random.Random) -> list[str]:
     return paths
 
 
+def a_change(store: ProjectStore, rng: random.Random, kind: str) -> None:
+    """One write through the pipeline's store to a random project: a note (no span changes,
+    yet its spans are rewritten), the next step of its procedure started or completed (its
+    stage changes), or its registered capital changed (a PATCH's write)."""
+    while True:
+        project = f"SL-BM-{rng.randrange(store.count()):06d}"
+        if kind == "note":
+            note = EventDocument(kind="note", date=TODAY.isoformat(), note="benchmark change")
+            store.append_event(project, note, "benchmark", TODAY)
+            return
+        record = store.get(project)
+        if kind == "capital":
+            document = {**record.document(), "capital_registered_billion_vnd": rng.uniform(5, 5000)}
+            checked, problems = check_project(
+                ProjectDocument(**document), store.procedures, lambda _c, _i: True
+            )
+            assert checked is not None, problems
+            store.update(project, checked, record.etag, TODAY, "benchmark")
+            return
+        progress = store.progress(project, TODAY)[1]
+        step = next((s for s in progress.steps if s.state != "completed"), None)
+        if step is None or progress.stage in ("revoked", "suspended"):
+            continue
+        started = step.state == "in_progress"
+        event = EventDocument(kind="step_completed" if started else "step_started",
+                              step=step.code, date=TODAY.isoformat())  # fmt: skip
+        try:
+            store.append_event(project, event, "benchmark", TODAY)
+            return
+        except ServiceError:  # a step the procedure does not allow yet: another project
+            continue
+
+
 def after_changes(url: str, records_url: str, paths: list[str], rounds: int, seed: int) -> dict:
-    """Each round appends a note to a random project through the pipeline's own store (its
-    transaction bumps the change counter), then 8 clients each ask one of the summaries at
-    once: every answer is the first after a change, so each worker computes it afresh."""
+    """Each round writes to a random project through the pipeline's own store (its transaction
+    bumps the change counter), in turn a note, a step started or completed and a capital
+    changed, then 8 clients each ask one of the summaries at once: every answer is the first
+    after a change, each worker bringing its kept summary up to date (or counting it)."""
     rng = random.Random(seed)
     records = Records(records_url)
     store = ProjectStore(records, Settings().procedures_dir)
@@ -203,10 +243,8 @@ def after_changes(url: str, records_url: str, paths: list[str], rounds: int, see
     latencies: list[float] = []
     errors = 0
     try:
-        for _ in range(rounds):
-            project = f"SL-BM-{rng.randrange(store.count()):06d}"
-            note = EventDocument(kind="note", date=TODAY.isoformat(), note="benchmark change")
-            store.append_event(project, note, "benchmark", TODAY)
+        for n in range(rounds):
+            a_change(store, rng, ("note", "step", "capital")[n % 3])
             result = load(url, rng.sample(distinct, 8), 8, 120.0, 8, keep_latencies=True)
             latencies += result["latencies"]
             errors += result["errors"]

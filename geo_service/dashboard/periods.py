@@ -14,7 +14,8 @@ Definitions (the README's "Counting by period" says the same):
 Everything is computed by the database (SQLAlchemy Core, the same statements on SQLite and
 PostgreSQL) over the projection `pipeline.history` keeps: each project's state spans, each
 carrying the project's milestone dates and counted values, so a period is one covering-index
-read of the spans on its last day.
+read of the spans on its last day. The same statements over the log of the projection's changes
+(`Spans.logged`) give what changed in them since a given change.
 """
 
 from __future__ import annotations
@@ -22,12 +23,12 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import and_, case, func, or_
+from sqlalchemy import Table, and_, case, func, or_
 from sqlalchemy.sql import ColumnElement
 
 from ..errors import InvalidParameter
 from ..i18n import _l
-from ..records.schema import project_states
+from ..records.schema import project_state_changes, project_states
 
 CAPITALS = (
     "capital_planned_billion_vnd",
@@ -81,36 +82,77 @@ def year_earlier(day: dt.date) -> dt.date:
         return day.replace(year=day.year - 1, day=28)
 
 
-STATE = project_states.c
+@dataclass(frozen=True)
+class Spans:
+    """The state spans a figure statement counts, and the conditions on them: the projection
+    `project_states` itself, or the log of its changes (`logged`) where each row counts `sign`
+    times (a span inserted once, deleted minus once), so that the same statement over the
+    changes since a summary was computed gives what to add to it."""
+
+    table: Table = project_states
+    changes: tuple[int, int] | None = None
+    """For the log: the changes (after, up to] whose rows are counted."""
+
+    @classmethod
+    def logged(cls, after: int, up_to: int) -> Spans:
+        return cls(project_state_changes, (after, up_to))
+
+    @property
+    def c(self):
+        return self.table.c
+
+    @property
+    def weight(self) -> ColumnElement[int] | int:
+        return 1 if self.changes is None else self.c.sign
+
+    def on(self, day: dt.date) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
+        """Each project's state span on `day`, in two parts every span on that day is in exactly
+        one of (still open; closed after `day`): each part is one range of the period index, so
+        a part is counted within that index (an OR of both is not, on SQLite nor PostgreSQL)."""
+        started = self.rows(self.c.since <= day)
+        return and_(self.c.until.is_(None), started), and_(self.c.until > day, started)
+
+    def rows(self, *conditions: ColumnElement[bool]) -> ColumnElement[bool]:
+        """`conditions` on the rows counted (of the log: those of the changes asked)."""
+        if self.changes is None:
+            return and_(*conditions)
+        after, up_to = self.changes
+        return and_(self.c.change > after, self.c.change <= up_to, *conditions)
+
+    def count(self) -> ColumnElement[int]:
+        return func.count() if self.changes is None else func.coalesce(func.sum(self.weight), 0)
+
+    def count_where(self, condition: ColumnElement[bool]) -> ColumnElement[int]:
+        return count_where(condition, self.weight)
+
+    def sum_where(self, condition: ColumnElement[bool], column: str) -> ColumnElement[float]:
+        value = func.coalesce(self.c[column], 0.0)
+        if self.changes is not None:
+            value = value * self.weight
+        return func.coalesce(func.sum(case((condition, value), else_=0.0)), 0.0)
+
+    def not_revoked_by(self, day: dt.date) -> ColumnElement[bool]:
+        return or_(self.c.revoked_on.is_(None), self.c.revoked_on > day)
+
+    def new_in(self, period: Period) -> ColumnElement[bool]:
+        return and_(
+            self.c.selected_on.between(period.start, period.end), self.not_revoked_by(period.end)
+        )
+
+    def completed_in(self, period: Period) -> ColumnElement[bool]:
+        return and_(
+            self.c.completed_on.between(period.start, period.end),
+            self.not_revoked_by(period.end),
+        )
+
+    def revoked_in(self, period: Period) -> ColumnElement[bool]:
+        return self.c.revoked_on.between(period.start, period.end)
 
 
-def spans_on(day: dt.date) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
-    """Each project's state span on `day`, in two parts every span on that day is in exactly one
-    of (still open; closed after `day`): each part is one range of the period index, so a part
-    is counted within that index (an OR of both is not, on SQLite nor PostgreSQL)."""
-    started = STATE.since <= day
-    return and_(STATE.until.is_(None), started), and_(STATE.until > day, started)
+PROJECTION = Spans()
 
 
-def not_revoked_by(day: dt.date) -> ColumnElement[bool]:
-    return or_(STATE.revoked_on.is_(None), STATE.revoked_on > day)
-
-
-def new_in(period: Period) -> ColumnElement[bool]:
-    return and_(STATE.selected_on.between(period.start, period.end), not_revoked_by(period.end))
-
-
-def completed_in(period: Period) -> ColumnElement[bool]:
-    return and_(STATE.completed_on.between(period.start, period.end), not_revoked_by(period.end))
-
-
-def revoked_in(period: Period) -> ColumnElement[bool]:
-    return STATE.revoked_on.between(period.start, period.end)
-
-
-def count_where(condition: ColumnElement[bool]) -> ColumnElement[int]:
-    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
-
-
-def sum_where(condition: ColumnElement[bool], column: ColumnElement) -> ColumnElement[float]:
-    return func.coalesce(func.sum(case((condition, func.coalesce(column, 0.0)), else_=0.0)), 0.0)
+def count_where(
+    condition: ColumnElement[bool], weight: ColumnElement[int] | int = 1
+) -> ColumnElement[int]:
+    return func.coalesce(func.sum(case((condition, weight), else_=0)), 0)

@@ -3,7 +3,8 @@ earlier, progress against the plans' targets, late projects, enquiries and obsta
 
 Every figure is one SQL statement over the records database (see `periods` for what is counted);
 Python only lays the rows out, fills the groups no project falls in with zeros and adds the
-groups up into totals.
+groups up into totals (and, for a kept summary brought up to date, adds what the log of the
+spans' changes gives to its figures: see `Dashboard`).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import threading
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import TIMESTAMP, and_, cast, func, or_, select, true
+from sqlalchemy import TIMESTAMP, and_, cast, delete, func, or_, select, true, update
 from sqlalchemy.orm import Session
 
 from ..clock import VIETNAM, utc_stamp
@@ -27,33 +28,31 @@ from ..errors import InvalidParameter
 from ..i18n import _l
 from ..i18n.content import names_per_language
 from ..pipeline.procedures import FORMS, Procedures
-from ..pipeline.projects import ProjectStore
+from ..pipeline.projects import PIPELINE_CHANGES, ProjectStore
 from ..pipeline.stages import STAGES
 from ..places import communes_of_province
 from ..records.schema import (
+    change_counters,
     dossier_events,
     enquiries,
     project_progress,
+    project_state_changes,
     projects,
 )
-from .periods import (
-    CAPITALS,
-    FIGURES,
-    STATE,
-    Period,
-    completed_in,
-    count_where,
-    new_in,
-    not_revoked_by,
-    revoked_in,
-    spans_on,
-    sum_where,
-)
+from .periods import CAPITALS, FIGURES, PROJECTION, Period, Spans, count_where
 from .targets import UNIT_NAMES, Plan, Target, load_targets
 
 DIMENSIONS = ("investment_form", "sector", "stage", "commune_code", "year")
 LATE_SHOWN = 20
+LOG_FROM = "pipeline_log_from"
+"""The change counter saying up to which change the log of state spans may have been pruned."""
+MAX_CHANGED = 20_000
+"""Changed spans (log rows) since a kept summary beyond which it is computed afresh instead (a
+bulk import): counting the log would cost as much as counting the spans."""
+LOG_KEPT = 200_000
+"""Log rows kept when a summary computed afresh prunes the log (`Dashboard.prune`)."""
 Key = tuple
+PLAN_FIGURES = ("approved", "new_projects", "completed", "capital")
 
 PROJECT_NAMES = [projects.c[name] for name in names_per_language("name")]
 """A project's name in each language it has one in, where the dashboard lists projects."""
@@ -82,17 +81,26 @@ def parse_group_by(text: str | None) -> tuple[str, ...]:
 class Dashboard:
     """Counts the pipeline for the dashboard and the annual report.
 
-    A summary is kept (a few dozen, per process) while the records do not change: its key holds
-    the pipeline's change counter (`records.schema.change_counters`, bumped by the database in
-    the same transaction as every write to the tables counted here, by any process), read with
-    one primary-key lookup per request before anything is counted, so an answer never misses a
-    change committed before the request; and today's date and the targets files' state.
+    Summaries are kept (a few dozen, per process), each for its period, grouping, today's date
+    and the targets files' state, with the value of the pipeline's change counter it was
+    counted at (`records.schema.change_counters`, bumped by the database in the same
+    transaction as every write to the tables counted here, by any process). Each request reads
+    the counter first (one primary-key lookup), so an answer never misses a change committed
+    before it. A kept summary the records have changed since is brought up to date: its figures
+    plus the same statements over the log of the state spans inserted and deleted since
+    (`project_state_changes`, each row counted `sign` times), read in one snapshot with the
+    counter; late projects and enquiries are counted again (indexed reads). Without a kept
+    summary, with the log pruned past it or with too many changes since, the summary is
+    counted afresh (also in one snapshot). `computed` counts how each was made.
     """
 
     projects: ProjectStore
     targets_dir: Path
     province: str
     cache_size: int = 64
+    max_changed: int = MAX_CHANGED
+    log_kept: int = LOG_KEPT
+    computed: Counter = field(default_factory=Counter, repr=False)
     _cache: OrderedDict = field(default_factory=OrderedDict, repr=False)
     _computing: dict = field(default_factory=dict, repr=False)
     _targets: OrderedDict = field(default_factory=OrderedDict, repr=False)
@@ -115,57 +123,87 @@ class Dashboard:
     def summary(self, period: Period, group_by: Sequence[str], today: dt.date) -> dict[str, Any]:
         """The summary (see `api.dashboard.summary`): a dict of the caller's own, whose values
         are shared with other callers and must not be changed. Requests for a summary another
-        thread of this process is computing wait for its answer."""
+        thread of this process is bringing to the same change wait for its answer."""
         changes = self.changes()
-        targets = load_targets(self.targets_dir)
-        key = (changes, period, tuple(group_by), today, id(targets))
+        view = (period, tuple(group_by), today, id(load_targets(self.targets_dir)))
         with self._lock:
-            found = self._cache.get(key)
-            if found is not None:
-                self._cache.move_to_end(key)
-                return dict(found)
-            computing = self._computing.get(key)
-            if computing is None:
-                computing = self._computing[key] = Future()
-                owner = True
-            else:
-                owner = False
+            kept = self._cache.get(view)
+            if kept is not None and kept.changes >= changes:
+                self._cache.move_to_end(view)
+                return dict(kept.document)
+            computing = self._computing.get((view, changes))
+            owner = computing is None
+            if owner:
+                computing = self._computing[(view, changes)] = Future()
         if not owner:
             return dict(computing.result())
         try:
-            document = self._summary(period, group_by, today, (changes, id(targets)))
+            counted, afresh = self._count(period, group_by, today, view[-1], kept)
         except BaseException as error:
             computing.set_exception(error)
             raise
         finally:
             with self._lock:
-                del self._computing[key]
+                del self._computing[(view, changes)]
         with self._lock:
-            for stale in [k for k in self._cache if k[0] != changes]:
-                del self._cache[stale]
-            self._cache[key] = document
+            latest = self._cache.get(view)
+            if latest is None or latest.changes < counted.changes:
+                self._cache[view] = counted
+            self._cache.move_to_end(view)
             while len(self._cache) > self.cache_size:
                 self._cache.popitem(last=False)
-        computing.set_result(document)
-        return dict(document)
+        computing.set_result(counted.document)
+        if afresh:
+            self.prune()
+        return dict(counted.document)
 
     def changes(self) -> int:
         """The pipeline's change counter now."""
         return self.projects.changes()
 
-    def _summary(
-        self, period: Period, group_by: Sequence[str], today: dt.date, version: tuple
-    ) -> dict[str, Any]:
-        previous = period.previous()
-        with self.records.reading() as session:
-            current_rows = self.figures(session, period, group_by)
-            previous_rows = self.figures(session, previous, group_by)
-            targets = self._kept_targets(session, period.end, version)
+    def _count(
+        self,
+        period: Period,
+        group_by: Sequence[str],
+        today: dt.date,
+        targets_version: int,
+        kept: Counted | None,
+    ) -> tuple[Counted, bool]:
+        """The summary counted at the change counter's value in one snapshot of the records:
+        `kept` brought up to date when the log allows, else afresh (then True)."""
+        with self.records.snapshot() as session:
+            counters = dict(
+                session.execute(
+                    select(change_counters.c.name, change_counters.c.value).where(
+                        change_counters.c.name.in_((PIPELINE_CHANGES, LOG_FROM))
+                    )
+                ).all()
+            )
+            changes = counters[PIPELINE_CHANGES]
+            if kept is not None and (
+                kept.changes < counters[LOG_FROM] or self._many_changes(session, kept, changes)
+            ):
+                kept = None
+            spans = PROJECTION if kept is None else Spans.logged(kept.changes, changes)
+            previous = period.previous()
+            current_rows = self.figures(session, period, group_by, spans)
+            previous_rows = self.figures(session, previous, group_by, spans)
+            if kept is None:
+                plans = self._kept_plans(session, period.end, (changes, targets_version))
+            else:
+                plans = self.plan_figures(session, period.end, spans)
+                current_rows = _added(kept.current, current_rows, "projects")
+                previous_rows = _added(kept.previous, previous_rows, "projects")
+                plans = {
+                    plan: _added(kept.plans.get(plan, {}), rows, "approved")
+                    for plan, rows in plans.items()
+                }
             received = self.enquiry_figures(session, period)
             received_before = self.enquiry_figures(session, previous)
             late, late_total = self.late_projects(session, today, LATE_SHOWN)
-        groups = self.groups(group_by, period, current_rows, previous_rows)
-        return {
+        with self._lock:
+            self.computed["afresh" if kept is None else "brought_up"] += 1
+        document = {
             "period": period.as_json(),
             "previous_period": previous.as_json(),
             "group_by": list(group_by),
@@ -173,11 +211,45 @@ class Dashboard:
                 "current": add_up(current_rows.values()),
                 "previous": add_up(previous_rows.values()),
             },
-            "groups": groups,
-            "targets": targets,
+            "groups": self.groups(group_by, period, current_rows, previous_rows),
+            "targets": self._progress(period.end, plans),
             "enquiries": {"current": received, "previous": received_before},
             "late_projects": {"total": late_total, "as_of": today.isoformat(), "projects": late},
         }
+        return Counted(changes, current_rows, previous_rows, plans, document), kept is None
+
+    def _many_changes(self, session: Session, kept: Counted, changes: int) -> bool:
+        """More than `max_changed` log rows since `kept` (read no further than that)."""
+        log = project_state_changes.c
+        beyond = (
+            select(log.change)
+            .where(log.change > kept.changes, log.change <= changes)
+            .order_by(log.change)
+            .offset(self.max_changed)
+            .limit(1)
+        )
+        return session.scalar(beyond) is not None
+
+    def prune(self) -> None:
+        """Delete the log rows but the latest `log_kept` and raise `pipeline_log_from` to the
+        last change deleted, in one transaction: a process whose kept summaries are older than
+        that counts them afresh (whenever it looks, it sees both or neither)."""
+        log = project_state_changes.c
+        with self.records.reading() as session:
+            last = session.scalar(
+                select(log.change).order_by(log.change.desc()).offset(self.log_kept).limit(1)
+            )
+        if last is None:
+            return
+        with self.records.writing() as session:
+            session.execute(delete(project_state_changes).where(log.change <= last))
+            session.execute(
+                update(change_counters)
+                .where(change_counters.c.name == LOG_FROM, change_counters.c.value < last)
+                .values(value=last)
+            )
+        with self._lock:
+            self.computed["pruned"] += 1
 
     def groups(
         self,
@@ -200,33 +272,38 @@ class Dashboard:
         ]  # fmt: skip
 
     def figures(
-        self, session: Session, period: Period, group_by: Sequence[str]
+        self,
+        session: Session,
+        period: Period,
+        group_by: Sequence[str],
+        spans: Spans = PROJECTION,
     ) -> dict[Key, dict[str, float]]:
-        """The figures of each group with at least one project, by group key."""
+        """The figures of each group with at least one project, by group key (over the log:
+        what the changes it holds add to each group's)."""
         if "year" not in group_by:
-            return self._figures(session, period, group_by)
+            return self._figures(session, period, group_by, spans)
         at = group_by.index("year")
         others = tuple(d for d in group_by if d != "year")
         found: dict[Key, dict[str, float]] = {}
         for year, part in period.years():
-            for key, values in self._figures(session, part, others).items():
+            for key, values in self._figures(session, part, others, spans).items():
                 found[(*key[:at], year, *key[at:])] = values
         return found
 
     def _figures(
-        self, session: Session, period: Period, group_by: Sequence[str]
+        self, session: Session, period: Period, group_by: Sequence[str], spans: Spans
     ) -> dict[Key, dict[str, float]]:
-        keys = [STATE[d].label(f"key_{d}") for d in group_by]
-        new = new_in(period)
+        keys = [spans.c[d].label(f"key_{d}") for d in group_by]
+        new = spans.new_in(period)
         figures = [
-            func.count().label("projects"),
-            count_where(new).label("new_projects"),
-            count_where(completed_in(period)).label("completed"),
-            count_where(revoked_in(period)).label("revoked"),
-            *[sum_where(new, STATE[c]).label(c) for c in CAPITALS],
+            spans.count().label("projects"),
+            spans.count_where(new).label("new_projects"),
+            spans.count_where(spans.completed_in(period)).label("completed"),
+            spans.count_where(spans.revoked_in(period)).label("revoked"),
+            *[spans.sum_where(new, c).label(c) for c in CAPITALS],
         ]
         found: dict[Key, dict[str, float]] = {}
-        for part in spans_on(period.end):
+        for part in spans.on(period.end):
             statement = select(*keys, *figures).where(part).group_by(*keys)
             for row in session.execute(statement):
                 key = tuple(row[: len(keys)])
@@ -281,23 +358,28 @@ class Dashboard:
 
     # -- targets ----------------------------------------------------------------------------
     def target_progress(self, session: Session, as_of: dt.date) -> list[dict[str, Any]]:
+        return self._progress(as_of, self.plan_figures(session, as_of))
+
+    def _progress(
+        self, as_of: dt.date, plans: dict[str, dict[Key, dict[str, float]]]
+    ) -> list[dict[str, Any]]:
         return [
-            self._target(plan, target, as_of, self._plan_figures(session, plan, as_of))
+            self._target(plan, target, as_of, plans.get(plan.id, {}))
             for plan in self.plans()
             for target in plan.targets
         ]
 
-    def _kept_targets(
+    def _kept_plans(
         self, session: Session, as_of: dt.date, version: tuple
-    ) -> list[dict[str, Any]]:
-        """`target_progress`, kept per process for each day while `version` (the change
-        counter and the targets files) holds: summaries of other periods ending that day share
-        it (read-only)."""
+    ) -> dict[str, dict[Key, dict[str, float]]]:
+        """`plan_figures`, kept per process for each day while `version` (the change counter
+        and the targets files) holds: summaries of other periods ending that day counted
+        afresh share it (read-only)."""
         key = (version, as_of)
         with self._lock:
             found = self._targets.get(key)
         if found is None:
-            found = self.target_progress(session, as_of)
+            found = self.plan_figures(session, as_of)
             with self._lock:
                 for stale in [k for k in self._targets if k[0] != version]:
                     del self._targets[stale]
@@ -306,35 +388,52 @@ class Dashboard:
                     self._targets.popitem(last=False)
         return found
 
-    def _plan_figures(self, session: Session, plan: Plan, as_of: dt.date) -> list[Any]:
+    def plan_figures(
+        self, session: Session, as_of: dt.date, spans: Spans = PROJECTION
+    ) -> dict[str, dict[Key, dict[str, float]]]:
+        """Each plan's figures (`_plan_figures`) by plan id."""
+        return {plan.id: self._plan_figures(session, plan, as_of, spans) for plan in self.plans()}
+
+    def _plan_figures(
+        self, session: Session, plan: Plan, as_of: dt.date, spans: Spans
+    ) -> dict[Key, dict[str, float]]:
         """By investment form and sector (on the plan's last counted day): the projects whose
         policy was approved or investor selected within the plan's period so far, those of them
         not revoked, those completed and not revoked, and the registered capital of those not
         revoked. Empty before the plan starts."""
         day = min(as_of, plan.period_end)
         if day < plan.period_start:
-            return []
-        alive = not_revoked_by(day)
+            return {}
+        alive = spans.not_revoked_by(day)
+        state = spans.c
         statement = (
             select(
-                STATE.investment_form,
-                STATE.sector,
-                func.count().label("approved"),
-                count_where(alive).label("new_projects"),
-                count_where(and_(STATE.completed_on <= day, alive)).label("completed"),
-                sum_where(alive, STATE.capital_registered_billion_vnd).label("capital"),
+                state.investment_form,
+                state.sector,
+                spans.count().label("approved"),
+                spans.count_where(alive).label("new_projects"),
+                spans.count_where(and_(state.completed_on <= day, alive)).label("completed"),
+                spans.sum_where(alive, "capital_registered_billion_vnd").label("capital"),
             )
             .where(
-                STATE.selected_on.between(plan.period_start, day),
-                STATE.since <= day,
-                or_(STATE.until.is_(None), STATE.until > day),
+                spans.rows(
+                    state.selected_on.between(plan.period_start, day),
+                    state.since <= day,
+                    or_(state.until.is_(None), state.until > day),
+                )
             )
-            .group_by(STATE.investment_form, STATE.sector)
+            .group_by(state.investment_form, state.sector)
         )
-        return session.execute(statement).all()
+        return {
+            (row.investment_form, row.sector): {
+                name: float(row.capital) if name == "capital" else int(row._mapping[name])
+                for name in PLAN_FIGURES
+            }
+            for row in session.execute(statement)
+        }
 
     def _target(
-        self, plan: Plan, target: Target, as_of: dt.date, plan_rows: list[Any]
+        self, plan: Plan, target: Target, as_of: dt.date, plan_rows: dict[Key, dict[str, float]]
     ) -> dict[str, Any]:
         day = min(as_of, plan.period_end)
         total_days = (plan.period_end - plan.period_start).days + 1
@@ -442,8 +541,9 @@ class Dashboard:
             .limit(limit)
         )
         found = []
+        procedures = self.procedures  # one look at the definition files, not one per row
         for row in session.execute(statement):
-            procedure = self.procedures.procedure(row.investment_form)
+            procedure = procedures.procedure(row.investment_form)
             index = None if procedure is None or row.current_step is None else (
                 procedure.index(row.current_step)
             )  # fmt: skip
@@ -505,18 +605,45 @@ class Dashboard:
         return found[::-1], total
 
 
-def _achieved(target: Target, plan_rows: list[Any]) -> float | None:
+@dataclass(frozen=True)
+class Counted:
+    """A summary and the figures it was laid out from, as of one value of the change counter."""
+
+    changes: int
+    current: dict[Key, dict[str, float]]
+    previous: dict[Key, dict[str, float]]
+    plans: dict[str, dict[Key, dict[str, float]]]
+    document: dict[str, Any]
+
+
+def _added(
+    kept: dict[Key, dict[str, float]], changed: dict[Key, dict[str, float]], count: str
+) -> dict[Key, dict[str, float]]:
+    """Figures by group plus what changed in them; a group left with no span (its `count`
+    figure 0) goes, as a count afresh would not find it."""
+    found = dict(kept)
+    for key, values in changed.items():
+        before = found.get(key)
+        total = values if before is None else {n: before[n] + values[n] for n in values}
+        if total[count]:
+            found[key] = total
+        else:
+            found.pop(key, None)
+    return found
+
+
+def _achieved(target: Target, plan_rows: dict[Key, dict[str, float]]) -> float | None:
     """The target's figure from its plan's figures (None: a share with nothing to share)."""
     rows = [
-        r for r in plan_rows
-        if r.investment_form in target.forms and (not target.sectors or r.sector in target.sectors)
+        values for (form, sector), values in plan_rows.items()
+        if form in target.forms and (not target.sectors or sector in target.sectors)
     ]  # fmt: skip
     if target.metric == "completed_share":
-        approved = sum(r.approved for r in rows)
-        return None if not approved else 100.0 * sum(r.completed for r in rows) / approved
+        approved = sum(r["approved"] for r in rows)
+        return None if not approved else 100.0 * sum(r["completed"] for r in rows) / approved
     if target.metric == "new_projects":
-        return float(sum(r.new_projects for r in rows))
-    return float(sum(r.capital for r in rows))
+        return float(sum(r["new_projects"] for r in rows))
+    return float(sum(r["capital"] for r in rows))
 
 
 def zeros() -> dict[str, float]:

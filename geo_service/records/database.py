@@ -97,6 +97,9 @@ class Records:
         else:
             self.engine = postgresql_engine(url)
         self._writer = self.engine.execution_options(**{_BEGIN: "IMMEDIATE"})
+        self._snapshot = self.engine
+        if self.dialect == "postgresql":
+            self._snapshot = self.engine.execution_options(isolation_level="REPEATABLE READ")
 
     @classmethod
     def from_settings(cls, settings: Any) -> Records:
@@ -110,6 +113,14 @@ class Records:
     def reading(self) -> Iterator[Session]:
         """A session for reads; its transaction ends (rolled back) when the block does."""
         with Session(self.engine) as session, session.begin():
+            yield session
+
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[Session]:
+        """A session for reads that all see the database as one moment left it: PostgreSQL at
+        REPEATABLE READ (at READ COMMITTED each statement sees its own moment); an SQLite read
+        transaction (WAL) already does."""
+        with Session(self._snapshot) as session, session.begin():
             yield session
 
     @contextlib.contextmanager

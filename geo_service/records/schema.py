@@ -25,6 +25,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    SmallInteger,
     String,
     Table,
     Text,
@@ -188,6 +189,22 @@ what the dashboard counts, copied from the project (sector, commune, capital, as
 holds them now) and from its replayed milestones (the same on every row of a project), so that
 a period's figures read one covering index, with no join."""
 
+project_state_changes = Table(
+    "project_state_changes",
+    metadata,
+    Column("change", BigInteger, nullable=False, index=True),
+    Column("sign", SmallInteger, nullable=False),
+    *(
+        Column(c.name, c.type, nullable=c.nullable)
+        for c in project_states.columns
+        if c.name != "project_id"
+    ),  # fmt: skip
+)
+"""The log of the writes to `project_states` (triggers, migration `0010_state_changes_logged`):
+each span inserted (`sign` +1) or deleted (-1; an update is both), with the `pipeline` counter's
+value of the writing transaction (`change`). The counter `pipeline_log_from` says up to which
+change rows may have been pruned (`dashboard.summary` brings kept summaries up to date with it)."""
+
 change_counters = Table(
     "change_counters",
     metadata,
@@ -196,7 +213,8 @@ change_counters = Table(
 )
 """Counters the database bumps itself (triggers, migration `0007_pipeline_changes`) in the same
 transaction as every write to the tables they watch: `pipeline` counts the writes to projects,
-their sites, events, progress, states and milestones, and enquiries."""
+their sites, events, progress, states and milestones, and enquiries; `pipeline_log_from` the
+change up to which the log of state spans may have been pruned (`project_state_changes`)."""
 
 enquiries = Table(
     "enquiries",
