@@ -39,11 +39,13 @@ from sqlalchemy import (
     Engine,
     Table,
     and_,
+    bindparam,
     func,
     insert,
     select,
     update,
 )
+from sqlalchemy.dialects.postgresql import psycopg
 from sqlalchemy.exc import DataError, DBAPIError, OperationalError, ProgrammingError
 
 from .. import strict_json
@@ -88,6 +90,7 @@ from .postgis_tables import (
     layer_table,
     table_name,
 )
+from .request_reads import forget, once
 from .sql_query import SqlLayer
 from .sql_reader import SqlReader
 from .sqlite_sql import search_terms
@@ -104,11 +107,30 @@ _catalogue, _versions, _generations = (
     layer_generations.c,
 )
 _LISTED = _catalogue.archived_as.is_(None)
+"""A catalogue row of a layer in the catalogue (not archived)."""
 _VERSIONS_WITH_TABLES = layer_catalogue.join(
     layer_versions, _versions.layer_uid == _catalogue.uid
 ).join(layer_generations, _generations.uid == _versions.generation)
 """Each version of each layer beside the table holding its rows."""
-"""A catalogue row of a layer in the catalogue (not archived)."""
+_SERVED_VERSIONS = layer_catalogue.join(
+    layer_versions,
+    and_(_versions.layer_uid == _catalogue.uid, _versions.version == _catalogue.current_version),
+).join(layer_generations, _generations.uid == _versions.generation)
+"""Each layer's served version beside the table holding its rows."""
+_SERVED = str(
+    select(
+        _catalogue.uid,
+        _catalogue.current_version,
+        _generations.table_name,
+        _generations.first_version,
+        _generations.head_version,
+    )
+    .select_from(_SERVED_VERSIONS)
+    .where(_catalogue.id == bindparam("layer_id"), _LISTED)
+    .compile(dialect=psycopg.dialect())
+)
+"""Where a layer's served version is (`_Served`), as the driver's SQL: the one catalogue read
+of a request, compiled once rather than on each."""
 
 
 class _VersionReader(SqlReader):
@@ -201,20 +223,16 @@ class PostGISStore:
 
     # -- the served version -------------------------------------------------------------------
     def _served(self, layer_id: str) -> _Served:
+        """Where the layer's served version is: read once a request (`request_reads`)."""
         if not LAYER_ID_PATTERN.fullmatch(layer_id):
             raise NotFound(f"no collection {layer_id!r}")
-        statement = (
-            select(
-                _catalogue.uid,
-                _catalogue.current_version,
-                _generations.table_name,
-                _generations.first_version,
-                _generations.head_version,
-            )
-            .select_from(_served_join())
-            .where(_catalogue.id == layer_id, _LISTED)
+        return once((id(self), layer_id), lambda: self._read_served(layer_id))
+
+    def _read_served(self, layer_id: str) -> _Served:
+        parameters = {"layer_id": layer_id}
+        row = self._read(
+            layer_id, lambda connection: connection.exec_driver_sql(_SERVED, parameters).first()
         )
-        row = self._read(layer_id, lambda connection: connection.execute(statement).first())
         if row is None:
             raise NotFound(f"no collection {layer_id!r}")
         return _Served(*row)
@@ -304,7 +322,7 @@ class PostGISStore:
         present = func.to_regclass(f'{LAYER_SCHEMA}."' + _generations.table_name + '"').isnot(None)
         statement = (
             select(_catalogue.id, _versions.metadata, present)
-            .select_from(_served_join())
+            .select_from(_SERVED_VERSIONS)
             .where(_LISTED)
             .order_by(_catalogue.id)
         )
@@ -589,6 +607,7 @@ class PostGISStore:
                 select(_catalogue.uid).where(_catalogue.id == layer_id, _LISTED)
             ).scalar()
             yield connection, uid
+        forget((id(self), layer_id))
 
     @staticmethod
     def _record_version(
@@ -860,16 +879,6 @@ class Adopted:
 def _new_entry(connection: Connection, layer_id: str) -> int:
     statement = insert(layer_catalogue).values(id=layer_id).returning(_catalogue.uid)
     return connection.execute(statement).scalar_one()
-
-
-def _served_join():
-    return layer_catalogue.join(
-        layer_versions,
-        and_(
-            _versions.layer_uid == _catalogue.uid,
-            _versions.version == _catalogue.current_version,
-        ),
-    ).join(layer_generations, _generations.uid == _versions.generation)
 
 
 def _parse_meta(layer_id: str, raw: str, what: str = "layer") -> LayerMeta:
