@@ -26,7 +26,7 @@ import contextlib
 import dataclasses
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -37,6 +37,7 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Engine,
+    Select,
     Table,
     and_,
     bindparam,
@@ -134,17 +135,41 @@ _SERVED = str(
 of a request, compiled once rather than on each."""
 
 
+class _Kept:
+    """The latest answers asked, by key, least recently used out first beyond `size`."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._answers: OrderedDict[Hashable, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable, make: Callable[[], T]) -> T:
+        with self._lock:
+            if key in self._answers:
+                self._answers.move_to_end(key)
+                return self._answers[key]
+        made = make()
+        with self._lock:
+            self._answers[key] = made
+            while len(self._answers) > self.size:
+                self._answers.popitem(last=False)
+        return made
+
+
 class _VersionReader(SqlReader):
-    """Reads of one version, which never changes: counts of the queries asked are kept."""
+    """Reads of one version, which never changes: counts of the queries asked are kept, and
+    the tile statements of the filters asked (a tile is the same statement with other
+    parameters, built once)."""
 
     COUNTS = 256
+    TILE_STATEMENTS = 64
 
     def __init__(self, engine: Engine, streaming: SqlReader, features: int) -> None:
         super().__init__(engine)
         self.streaming = streaming
         self.features = features
-        self._counts: OrderedDict[tuple, int] = OrderedDict()
-        self._lock = threading.Lock()
+        self._counts = _Kept(self.COUNTS)
+        self._tile_statements = _Kept(self.TILE_STATEMENTS)
 
     def iter_features(
         self, layer: SqlLayer, query: Query, batch_size: int = 2000
@@ -156,17 +181,16 @@ class _VersionReader(SqlReader):
     ) -> int:
         if query.bbox is None and query.filter is None and not search_terms(query.text):
             return self.features
-        key = (query.bbox, query.filter, query.text)
-        with self._lock:
-            if key in self._counts:
-                self._counts.move_to_end(key)
-                return self._counts[key]
-        counted = super().count(connection, layer, query, where)
-        with self._lock:
-            self._counts[key] = counted
-            while len(self._counts) > self.COUNTS:
-                self._counts.popitem(last=False)
-        return counted
+        return self._counts.get(
+            (query.bbox, query.filter, query.text),
+            lambda: super(_VersionReader, self).count(connection, layer, query, where),
+        )
+
+    def tile_statement(self, layer: SqlLayer, query: Query, limit: int) -> Select:
+        return self._tile_statements.get(
+            (query.properties, query.filter, query.text, limit),
+            lambda: super(_VersionReader, self).tile_statement(layer, query, limit),
+        )
 
 
 @dataclass

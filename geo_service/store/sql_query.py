@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import operator as python_operator
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -292,8 +292,11 @@ class PostGISColumn:
             func.ST_YMax(self.column),
         )
 
-    def overlaps(self, bbox: BBox) -> ColumnElement:
-        envelope = func.ST_MakeEnvelope(*(literal(v, Float) for v in bbox), WGS84_SRID)
+    def overlaps(self, bbox: BBox | Sequence[ColumnElement]) -> ColumnElement:
+        """Whether the geometry's box overlaps `bbox` (numbers, or SQL expressions such as
+        bound parameters)."""
+        edges = (v if isinstance(v, ColumnElement) else literal(v, Float) for v in bbox)
+        envelope = func.ST_MakeEnvelope(*edges, WGS84_SRID)
         return self.column.op("&&", is_comparison=True)(envelope)
 
     def intersects(self, geometry: BaseGeometry, flavour: Flavour) -> ColumnElement:

@@ -9,14 +9,20 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from sqlalchemy import ColumnElement, Connection, Engine, Row
+from sqlalchemy import ColumnElement, Connection, Engine, Row, Select
 
 from ..errors import NotFound
 from ..query import BBox, Query
 from ..tilematrix import Tile
 from .base import Facet, Feature, FeaturePage, GridCell
 from .centres import grid_cells
-from .mvt import VectorTile, encode_features, postgis_tile_statement, tile_query
+from .mvt import (
+    VectorTile,
+    encode_features,
+    postgis_tile_statement,
+    tile_parameters,
+    tile_query,
+)
 from .sql_query import PostGISColumn, QueryCompiler, Selected, SqlLayer, plain_value
 
 
@@ -104,14 +110,20 @@ class SqlReader:
         tiled = tile_query(query, tile, limit)
         compiler = self.compiler(layer)
         if isinstance(layer.spatial, PostGISColumn):
-            statement = postgis_tile_statement(layer, compiler, tiled, tile, limit)
+            statement = self.tile_statement(layer, tiled, limit)
             with self.engine.connect() as connection:
-                data, drawn, reaching = connection.execute(statement).one()
+                found = connection.execute(statement, tile_parameters(tile)).one()
+            data, drawn, reaching = found
             return VectorTile(bytes(data or b""), drawn, reaching >= limit)
         fields = compiler.selected(tiled.properties)
         with self.engine.connect() as connection:
             rows = connection.execute(compiler.page(tiled, compiler.where(tiled), fields)).all()
         return encode_features([_feature(row, fields) for row in rows], tile, layer.meta.id, limit)
+
+    def tile_statement(self, layer: SqlLayer, query: Query, limit: int) -> Select:
+        """The PostGIS statement of `query`'s tiles (`postgis_tile_statement`); a reader of
+        tables that do not change may keep it."""
+        return postgis_tile_statement(layer, self.compiler(layer), query, limit)
 
     def extent(self, layer: SqlLayer) -> BBox | None:
         with self.engine.connect() as connection:
