@@ -45,6 +45,7 @@ from sqlalchemy import (
     func,
     insert,
     select,
+    true,
     update,
 )
 from sqlalchemy.dialects.postgresql import psycopg
@@ -92,9 +93,9 @@ from .postgis_tables import (
     layer_table,
     table_name,
 )
-from .request_reads import forget, once
-from .sql_query import SqlLayer
-from .sql_reader import SqlReader
+from .request_reads import forget, once, recalled
+from .sql_query import SqlLayer, postgres_text
+from .sql_reader import SqlReader, feature_of
 from .sqlite_sql import search_terms
 
 T = TypeVar("T")
@@ -119,7 +120,7 @@ _SERVED_VERSIONS = layer_catalogue.join(
     and_(_versions.layer_uid == _catalogue.uid, _versions.version == _catalogue.current_version),
 ).join(layer_generations, _generations.uid == _versions.generation)
 """Each layer's served version beside the table holding its rows."""
-_SERVED = str(
+_SERVED_STATEMENT = (
     select(
         _catalogue.uid,
         _catalogue.current_version,
@@ -129,10 +130,11 @@ _SERVED = str(
     )
     .select_from(_SERVED_VERSIONS)
     .where(_catalogue.id == bindparam("layer_id"), _LISTED)
-    .compile(dialect=psycopg.dialect())
 )
-"""Where a layer's served version is (`_Served`), as the driver's SQL: the one catalogue read
-of a request, compiled once rather than on each."""
+"""Where a layer's served version is (`_Served`)."""
+_SERVED = str(_SERVED_STATEMENT.compile(dialect=psycopg.dialect()))
+"""The same as the driver's SQL: the one catalogue read of a request, compiled once rather
+than on each."""
 
 
 class _Kept:
@@ -170,6 +172,7 @@ class _VersionReader(SqlReader):
         self.features = features
         self._counts = _Kept(self.COUNTS)
         self._tile_statements = _Kept(self.TILE_STATEMENTS)
+        self._served_feature: Select | None = None
 
     def iter_features(
         self, layer: SqlLayer, query: Query, batch_size: int = 2000
@@ -192,13 +195,34 @@ class _VersionReader(SqlReader):
             lambda: super(_VersionReader, self).tile_statement(layer, query, limit),
         )
 
+    def served_feature(
+        self, layer: SqlLayer, feature_id: str
+    ) -> tuple[_Served | None, Feature | None]:
+        """In one statement, where the catalogue says the layer's served version is (None if
+        the layer is not listed) and the feature of this version (None if it has none)."""
+        postgres_text(feature_id)  # a 400 for what text cannot hold
+        compiler = self.compiler(layer)
+        fields = compiler.selected(None)
+        if self._served_feature is None:
+            served = _SERVED_STATEMENT.subquery("served")
+            feature = compiler.feature(bindparam("feature_id"), fields).lateral("f")
+            self._served_feature = select(served, feature).select_from(
+                served.outerjoin(feature, true())
+            )
+        parameters = {"layer_id": layer.meta.id, "feature_id": feature_id}
+        with self.engine.connect() as connection:
+            row = connection.execute(self._served_feature, parameters).first()
+        if row is None:
+            return None, None
+        found = None if row[5] is None else feature_of(tuple(row[5:]), fields)
+        return _Served(*row[:5]), found
+
 
 @dataclass
 class _Version:
     """One stored version as this process reads it."""
 
-    uid: int
-    number: int
+    served: _Served
     meta: LayerMeta
     table: Table
     sql: SqlLayer
@@ -242,6 +266,9 @@ class PostGISStore:
         """Exports: a server-side cursor lives in a transaction."""
         self._cache: OrderedDict[tuple[int, int, int], _Version] = OrderedDict()
         self._cache_lock = threading.Lock()
+        self._latest: dict[str, _Version] = {}
+        """Each layer's version this process served last, which a feature is read from
+        beside the catalogue (`_served_feature`)."""
 
     def dispose(self) -> None:
         for engine in {self.engine, self.read_engine.engine, self.stream_engine}:
@@ -269,16 +296,18 @@ class PostGISStore:
         served = self._served(layer_id) if version is None else self._stored(layer_id, version)
         key = (served.uid, served.version, served.head)
         with self._cache_lock:
-            known = self._cache.get(key)
-            if known is not None:
+            found = self._cache.get(key)
+            if found is not None:
                 self._cache.move_to_end(key)
-                return known
-        fresh = self._read_version(layer_id, served)
-        with self._cache_lock:
-            fresh = self._cache.setdefault(key, fresh)
-            while len(self._cache) > self.CACHED_VERSIONS:
-                self._cache.popitem(last=False)
-        return fresh
+        if found is None:
+            fresh = self._read_version(layer_id, served)
+            with self._cache_lock:
+                found = self._cache.setdefault(key, fresh)
+                while len(self._cache) > self.CACHED_VERSIONS:
+                    self._cache.popitem(last=False)
+        if version is None:
+            self._latest[layer_id] = found
+        return found
 
     def _stored(self, layer_id: str, version: int) -> _Served:
         if not LAYER_ID_PATTERN.fullmatch(layer_id):
@@ -319,7 +348,7 @@ class PostGISStore:
         sql = described(meta, table, served.version, served.first, served.head, dense)
         extent = None if box[0] is None else tuple(box)
         reader = _VersionReader(self.read_engine, SqlReader(self.stream_engine), features)
-        return _Version(served.uid, served.version, meta, table, sql, features, extent, reader)
+        return _Version(served, meta, table, sql, features, extent, reader)
 
     def _read(self, layer_id: str | None, work: Callable[[Connection], T]) -> T:
         """`work` on a read connection (see `_retried`)."""
@@ -382,8 +411,33 @@ class PostGISStore:
             yield from layer.reader.iter_features(layer.sql, query, batch_size)
 
     def feature(self, layer_id: str, feature_id: str, version: int | None = None) -> Feature:
+        latest = self._latest.get(layer_id) if version is None else None
+        if latest is not None and recalled((id(self), layer_id)) is None:
+            return self._served_feature(latest, feature_id)
         layer = self._version(layer_id, version)
         return self._retried(layer_id, lambda: layer.reader.feature(layer.sql, feature_id))
+
+    def _served_feature(self, latest: _Version, feature_id: str) -> Feature:
+        """A feature of the served version in one round trip, the catalogue read beside it:
+        read from the version this process served last, and again from the served one if
+        that is another."""
+        layer_id = latest.meta.id
+        try:
+            served, found = self._retried(
+                layer_id, lambda: latest.reader.served_feature(latest.sql, feature_id)
+            )
+        except LayerUnavailable:
+            self._latest.pop(layer_id, None)  # its table is gone: ask as a first request does
+            raise
+        if served is None:
+            raise NotFound(f"no collection {layer_id!r}")
+        once((id(self), layer_id), lambda: served)
+        if served != latest.served:
+            layer = self._version(layer_id)
+            return self._retried(layer_id, lambda: layer.reader.feature(layer.sql, feature_id))
+        if found is None:
+            raise NotFound(f"no feature {feature_id!r} in collection {layer_id!r}")
+        return found
 
     def facets(self, layer_id: str, query: Query, fields: tuple[str, ...]) -> dict[str, Facet]:
         layer = self._version(layer_id)
@@ -402,7 +456,7 @@ class PostGISStore:
     def tile(self, layer_id: str, query: Query, tile: Tile, limit: int) -> VectorTile:
         layer = self._version(layer_id)
         made = self._retried(layer_id, lambda: layer.reader.tile(layer.sql, query, tile, limit))
-        return dataclasses.replace(made, version=layer.number)
+        return dataclasses.replace(made, version=layer.served.version)
 
     def warm(self) -> None:
         for meta in self.layers():

@@ -42,6 +42,12 @@ def once(key: Hashable, read: Callable[[], T]) -> T:
     return held[key]
 
 
+def recalled(key: Hashable) -> Any | None:
+    """What the request remembered under `key`, if anything."""
+    held = _remembered.get()
+    return None if held is None else held.get(key)
+
+
 def forget(key: Hashable) -> None:
     """Drop what the request remembered under `key` (its layer has just changed)."""
     held = _remembered.get()

@@ -499,11 +499,14 @@ class QueryCompiler:
     def count(self, where: ColumnElement) -> Select:
         return select(func.count()).select_from(self._from(where)).where(where)
 
-    def feature(self, feature_id: str, fields: list[Selected]) -> Select:
+    def feature(self, feature_id: str | ColumnElement, fields: list[Selected]) -> Select:
+        """The feature with id `feature_id` (a value, or a bound parameter)."""
+        if not isinstance(feature_id, ColumnElement):
+            feature_id = self.flavour.text(feature_id)
         return (
             select(self.layer.id, self.layer.spatial.geometry, *(s.sql for s in fields))
             .select_from(self.layer.source)
-            .where(self.layer.id == self.flavour.text(feature_id))
+            .where(self.layer.id == feature_id)
         )
 
     def order_by(self, sortby: tuple[SortKey, ...]) -> list[ColumnElement]:

@@ -46,7 +46,7 @@ class SqlReader:
                 matched = query.offset + len(rows)  # the page reached the end: no count
             else:
                 matched = self.count(connection, layer, query, where)
-        return FeaturePage([_feature(row, fields) for row in rows], matched)
+        return FeaturePage([feature_of(row, fields) for row in rows], matched)
 
     def count(
         self, connection: Connection, layer: SqlLayer, query: Query, where: ColumnElement
@@ -66,7 +66,7 @@ class SqlReader:
         with self.engine.connect() as connection:
             streaming = connection.execution_options(stream_results=True, yield_per=batch_size)
             for rows in streaming.execute(statement).partitions():
-                yield [_feature(row, fields) for row in rows]
+                yield [feature_of(row, fields) for row in rows]
 
     def feature(self, layer: SqlLayer, feature_id: str) -> Feature:
         compiler = self.compiler(layer)
@@ -75,7 +75,7 @@ class SqlReader:
             row = connection.execute(compiler.feature(feature_id, fields)).first()
         if row is None:
             raise NotFound(f"no feature {feature_id!r} in collection {layer.meta.id!r}")
-        return _feature(row, fields)
+        return feature_of(row, fields)
 
     def facets(self, layer: SqlLayer, query: Query, fields: tuple[str, ...]) -> dict[str, Facet]:
         compiler = self.compiler(layer)
@@ -118,7 +118,9 @@ class SqlReader:
         fields = compiler.selected(tiled.properties)
         with self.engine.connect() as connection:
             rows = connection.execute(compiler.page(tiled, compiler.where(tiled), fields)).all()
-        return encode_features([_feature(row, fields) for row in rows], tile, layer.meta.id, limit)
+        return encode_features(
+            [feature_of(row, fields) for row in rows], tile, layer.meta.id, limit
+        )
 
     def tile_statement(self, layer: SqlLayer, query: Query, limit: int) -> Select:
         """The PostGIS statement of `query`'s tiles (`postgis_tile_statement`); a reader of
@@ -131,7 +133,8 @@ class SqlReader:
         return None if row[0] is None else tuple(float(v) for v in row)
 
 
-def _feature(row: Row, fields: list[Selected]) -> Feature:
+def feature_of(row: Row | tuple, fields: list[Selected]) -> Feature:
+    """The feature of a row read with `fields`: its id, geometry (WKB) and their values."""
     code, geometry, *values = row
     return Feature(
         str(code),
