@@ -355,7 +355,8 @@ def test_a_request_reads_one_version_and_the_next_request_what_another_store_cha
 
 
 def test_a_page_or_a_tile_asks_the_catalogue_once(store, tmp_path, backend):
-    """Over HTTP, whatever a route asks of the store: one read of the catalogue a request."""
+    """Over HTTP, whatever a route asks of the store: one read of the catalogue a request, and
+    a page of items counted in its own statement."""
     statements: list[str] = []
     client = TestClient(create_app(backend.settings(tmp_path)))
     engine = client.app.state.store.default.read_engine.engine
@@ -370,9 +371,23 @@ def test_a_page_or_a_tile_asks_the_catalogue_once(store, tmp_path, backend):
             "/collections/grid/items/G-1-1",
             "/collections/grid/tiles/WebMercatorQuad/12/3231/1802",
         ):
+            client.get(path)  # the first read of a version in a process reads its metadata
             statements.clear()
             assert client.get(path).status_code in (200, 204), path
             catalogue = [s for s in statements if "layer_catalogue" in s]
             assert len(catalogue) == 1, (path, statements)
+            assert len(statements) <= 2, (path, statements)  # a page is counted beside it
     finally:
         event.remove(engine, "before_cursor_execute", seen)
+
+
+def test_a_page_counted_beside_it_matches_exactly(store):
+    box = (104.0, 21.0, 104.035, 21.035)
+    every = len(ids(store, Query(bbox=box, limit=None)))
+    assert every == 16  # the squares the box reaches
+    for offset, limit, returned in ((0, 5, 5), (10, 5, 5), (15, 5, 1), (40, 5, 0)):
+        page = store.query("grid", Query(bbox=box, limit=limit, offset=offset))
+        assert (len(page.features), page.number_matched) == (returned, every), offset
+    status = Comparison("=", Property("status"), Literal("operating"))
+    first = store.query("grid", Query(filter=status, limit=3))
+    assert first.number_matched == len(ids(store, Query(filter=status, limit=None))) > 3

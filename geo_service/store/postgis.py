@@ -34,7 +34,6 @@ from typing import Any, TypeVar
 import geopandas as gpd
 import numpy as np
 from sqlalchemy import (
-    ColumnElement,
     Connection,
     Engine,
     Select,
@@ -146,21 +145,30 @@ class _Kept:
         self._lock = threading.Lock()
 
     def get(self, key: Hashable, make: Callable[[], T]) -> T:
+        """The answer kept under `key`, else `make()`'s, kept."""
+        found = self.peek(key)
+        if found is None:
+            found = make()
+            self.put(key, found)
+        return found
+
+    def peek(self, key: Hashable) -> Any | None:
         with self._lock:
-            if key in self._answers:
-                self._answers.move_to_end(key)
-                return self._answers[key]
-        made = make()
+            if key not in self._answers:
+                return None
+            self._answers.move_to_end(key)
+            return self._answers[key]
+
+    def put(self, key: Hashable, answer: Any) -> None:
         with self._lock:
-            self._answers[key] = made
+            self._answers[key] = answer
             while len(self._answers) > self.size:
                 self._answers.popitem(last=False)
-        return made
 
 
 class _VersionReader(SqlReader):
-    """Reads of one version, which never changes: counts of the queries asked are kept, and
-    the tile statements of the filters asked (a tile is the same statement with other
+    """Reads of one version, which never changes: counts of the queries asked are kept (and
+    asked beside the page where not known yet), and the tile statements of the filters asked (a tile is the same statement with other
     parameters, built once)."""
 
     COUNTS = 256
@@ -179,15 +187,15 @@ class _VersionReader(SqlReader):
     ) -> Iterator[list[Feature]]:
         return self.streaming.iter_features(layer, query, batch_size)
 
-    def count(
-        self, connection: Connection, layer: SqlLayer, query: Query, where: ColumnElement
-    ) -> int:
+    counts_beside_page = True
+
+    def known_count(self, query: Query) -> int | None:
         if query.bbox is None and query.filter is None and not search_terms(query.text):
             return self.features
-        return self._counts.get(
-            (query.bbox, query.filter, query.text),
-            lambda: super(_VersionReader, self).count(connection, layer, query, where),
-        )
+        return self._counts.peek((query.bbox, query.filter, query.text))
+
+    def counted(self, query: Query, matched: int) -> None:
+        self._counts.put((query.bbox, query.filter, query.text), matched)
 
     def tile_statement(self, layer: SqlLayer, query: Query, limit: int) -> Select:
         return self._tile_statements.get(

@@ -434,7 +434,8 @@ class Selected:
 
     name: str
     sql: ColumnElement
-    decode: Callable[[Any], Any]
+    decode: Callable[[Any], Any] | None
+    """None where the value read is the feature's as it is (text, numbers, yes/no)."""
 
 
 def plain_value(value: Any) -> Any:
@@ -444,6 +445,16 @@ def plain_value(value: Any) -> Any:
     if isinstance(value, dt.date):
         return value.isoformat()
     return value
+
+
+def _may_read_dates(column: ColumnElement) -> bool:
+    """Whether values read from `column` may be dates or times (which `plain_value` turns
+    into text): unless its type says it holds something else."""
+    try:
+        held = column.type.python_type
+    except NotImplementedError:
+        return True
+    return issubclass(held, dt.date)
 
 
 class QueryCompiler:
@@ -498,6 +509,11 @@ class QueryCompiler:
 
     def count(self, where: ColumnElement) -> Select:
         return select(func.count()).select_from(self._from(where)).where(where)
+
+    def counted(self, page: Select, where: ColumnElement) -> Select:
+        """The page with how many features match in all as its last column (a subquery that
+        does not depend on the row, run once), so one statement answers both."""
+        return page.add_columns(self.count(where).scalar_subquery().label("gs_matched"))
 
     def feature(self, feature_id: str | ColumnElement, fields: list[Selected]) -> Select:
         """The feature with id `feature_id` (a value, or a bound parameter)."""
@@ -615,7 +631,8 @@ class QueryCompiler:
         days = self.layer.derived.get(name)
         if days is not None:
             return Selected(name, days.date, days.value)
-        return Selected(name, self._column(name), plain_value)
+        column = self._column(name)
+        return Selected(name, column, plain_value if _may_read_dates(column) else None)
 
     # -- predicates ---------------------------------------------------------------------------
     def predicate(self, expr: Expr) -> ColumnElement:

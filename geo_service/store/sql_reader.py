@@ -36,24 +36,55 @@ class SqlReader:
         return QueryCompiler(layer, self.engine.dialect.name)
 
     def query(self, layer: SqlLayer, query: Query) -> FeaturePage:
-        """One page and how many match in all (counted only when the page does not tell)."""
+        """One page and how many match in all (counted only when the page does not tell).
+
+        Where the count is not known already, a reader that `counts_beside_page` asks for it
+        in the page's own statement: one round trip instead of two."""
         compiler = self.compiler(layer)
         where = compiler.where(query)
         fields = compiler.selected(query.properties)
+        page = compiler.page(query, where, fields)
+        beside = (
+            self.counts_beside_page and query.limit is not None and self.known_count(query) is None
+        )
+        if beside:
+            page = compiler.counted(page, where)
         with self.engine.connect() as connection:
-            rows = connection.execute(compiler.page(query, where, fields)).all()
+            rows = connection.execute(page).all()
+            matched = None
+            if beside and rows:
+                matched = rows[0][-1]
+                self.counted(query, matched)
+                rows = [row[:-1] for row in rows]
             if query.limit is None or (len(rows) < query.limit and (rows or query.offset == 0)):
                 matched = query.offset + len(rows)  # the page reached the end: no count
-            else:
+            elif matched is None:
                 matched = self.count(connection, layer, query, where)
         return FeaturePage([feature_of(row, fields) for row in rows], matched)
+
+    counts_beside_page = False
+    """Whether a page whose count is not known is read with its count (PostgreSQL runs the
+    count once, as an init plan)."""
 
     def count(
         self, connection: Connection, layer: SqlLayer, query: Query, where: ColumnElement
     ) -> int:
         """How many features match `where` (compiled from `query`); a reader of tables that do
-        not change may remember the answer."""
-        return connection.execute(self.compiler(layer).count(where)).scalar_one()
+        not change may remember the answer (`known_count`)."""
+        known = self.known_count(query)
+        if known is not None:
+            return known
+        counted = connection.execute(self.compiler(layer).count(where)).scalar_one()
+        self.counted(query, counted)
+        return counted
+
+    def known_count(self, query: Query) -> int | None:
+        """How many features `query` matches, if this reader remembers (see `counted`)."""
+        return None
+
+    def counted(self, query: Query, matched: int) -> None:
+        """`query` matches `matched` features: a reader of tables that do not change may
+        remember it."""
 
     def iter_features(
         self, layer: SqlLayer, query: Query, batch_size: int = 2000
@@ -139,5 +170,8 @@ def feature_of(row: Row | tuple, fields: list[Selected]) -> Feature:
     return Feature(
         str(code),
         None if geometry is None else bytes(geometry),
-        {s.name: s.decode(v) for s, v in zip(fields, values, strict=True)},
+        {
+            s.name: v if s.decode is None else s.decode(v)
+            for s, v in zip(fields, values, strict=True)
+        },
     )
