@@ -3,6 +3,8 @@ routes ask of a layer, the catalogue says which version is served once per reque
 
 from __future__ import annotations
 
+import contextlib
+
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..store.request_reads import one_request
@@ -13,8 +15,5 @@ class OneCatalogueReadPerRequest:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        with one_request():
+        with one_request() if scope["type"] == "http" else contextlib.nullcontext():
             await self.app(scope, receive, send)
