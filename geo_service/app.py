@@ -37,6 +37,7 @@ from .api.errors import install_error_handlers
 from .api.heavy import HeavyExports
 from .api.language import RequestLanguage
 from .api.openapi30 import to_openapi_30
+from .api.request_reads import OneCatalogueReadPerRequest
 from .api.security import SecurityHeaders
 from .dashboard.summary import Dashboard
 from .exports import PdfCache
@@ -104,6 +105,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     )
     app.state.enquiries = EnquiryStore(app.state.records, settings.enquiries_per_client_hour)
     app.state.dashboard = Dashboard(app.state.projects, settings.targets_dir, settings.province)
+    app.add_middleware(OneCatalogueReadPerRequest)
     app.add_middleware(GZipMiddleware, minimum_size=4096)
     if settings.trusted_proxies:
         # the client's own address from a trusted proxy's X-Forwarded-For (the right-most one

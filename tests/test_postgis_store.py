@@ -11,7 +11,7 @@ import pytest
 import shapely
 import shapely.affinity
 from fastapi.testclient import TestClient
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from geo_service.app import create_app
 from geo_service.errors import Conflict, InvalidParameter, NotFound, PreconditionFailed
@@ -21,6 +21,7 @@ from geo_service.store import postgis_tables
 from geo_service.store.changes import FeatureChange
 from geo_service.store.etags import feature_etag
 from geo_service.store.postgis import PostGISStore
+from geo_service.store.request_reads import one_request
 
 from .conftest import grid_layer
 
@@ -310,3 +311,83 @@ def test_connections_the_server_dropped_cost_no_request(store):
             "WHERE datname = current_database() AND pid <> pg_backend_pid()"
         )
     assert len(ids(store)) == 101 and store.feature("grid", "G-1-1").id == "G-1-1"
+
+
+def test_a_request_reads_one_version_and_the_next_request_what_another_store_changed(
+    store, tmp_path, backend
+):
+    """Each request asks the catalogue which version is served once: another store's (another
+    process's) publish, rollback and archive are served from the next request on, never
+    later; a write through the store itself shows in the same request."""
+    other = backend.store(tmp_path)
+    meta, records, geometries = grid_layer()
+
+    def served() -> tuple[int, int]:
+        return other.layer("grid").version, other.query("grid", Query(limit=1)).number_matched
+
+    def has_g55() -> bool:
+        """Whether the served version has G-5-5, asked first in a request: read beside the
+        catalogue, from the version the store served last."""
+        try:
+            return other.feature("grid", "G-5-5").id == "G-5-5"
+        except NotFound:
+            return False
+
+    with one_request():
+        assert has_g55() and served() == (1, 101)
+        store.publish(meta, records_to_frame(meta, records[:5], geometries[:5]))
+        assert served() == (1, 101) and has_g55()  # one request, one version throughout
+    with one_request():
+        assert not has_g55() and served() == (2, 5)
+    store.activate("grid", 1)
+    with one_request():
+        assert has_g55() and served() == (1, 101)
+    with one_request():
+        assert served() == (1, 101)
+        other.activate("grid", 2)
+        assert served() == (2, 5) and not has_g55()
+    store.archive("grid")
+    with one_request(), pytest.raises(NotFound):
+        other.feature("grid", "G-0-0")
+    with one_request(), pytest.raises(NotFound):
+        other.layer("grid")
+    other.dispose()
+
+
+def test_a_page_or_a_tile_asks_the_catalogue_once(store, tmp_path, backend):
+    """Over HTTP, whatever a route asks of the store: one read of the catalogue a request, and
+    a page of items counted in its own statement."""
+    statements: list[str] = []
+    client = TestClient(create_app(backend.settings(tmp_path)))
+    engine = client.app.state.store.default.read_engine.engine
+
+    def seen(conn, cursor, statement, *args) -> None:
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        for path in (
+            "/collections/grid/items?limit=5&bbox=104,21,105,22",
+            "/collections/grid/items/G-1-1",
+            "/collections/grid/tiles/WebMercatorQuad/12/3231/1802",
+        ):
+            client.get(path)  # the first read of a version in a process reads its metadata
+            statements.clear()
+            assert client.get(path).status_code in (200, 204), path
+            catalogue = [s for s in statements if "layer_catalogue" in s]
+            assert len(catalogue) == 1, (path, statements)
+            assert len(statements) <= 2, (path, statements)  # a page is counted beside it
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+
+
+def test_a_page_counted_beside_it_matches_exactly(store):
+    box = (104.0, 21.0, 104.035, 21.035)
+    every = len(ids(store, Query(bbox=box, limit=None)))
+    assert every == 16  # the squares the box reaches
+    for offset, limit, returned in ((0, 5, 5), (10, 5, 5), (15, 5, 1), (40, 5, 0)):
+        page = store.query("grid", Query(bbox=box, limit=limit, offset=offset))
+        assert (len(page.features), page.number_matched) == (returned, every), offset
+    status = Comparison("=", Property("status"), Literal("operating"))
+    first = store.query("grid", Query(filter=status, limit=3))
+    assert first.number_matched == len(ids(store, Query(filter=status, limit=None))) > 3

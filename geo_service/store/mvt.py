@@ -21,7 +21,7 @@ import mapbox_vector_tile
 import numpy as np
 import shapely
 from pyproj import Transformer
-from sqlalchemy import Select, func, literal_column, select
+from sqlalchemy import Float, Integer, Select, bindparam, func, literal_column, select
 
 from ..query import Query
 from ..tilematrix import Tile
@@ -100,18 +100,21 @@ def encode_features(
 
 
 def postgis_tile_statement(
-    layer: SqlLayer, compiler: QueryCompiler, query: Query, tile: Tile, limit: int
+    layer: SqlLayer, compiler: QueryCompiler, query: Query, limit: int
 ) -> Select:
-    """One statement answering a tile of a layer kept in PostGIS (`tile_query`'s `query`):
-    the tile (NULL when empty), how many features it holds, and how many rows reached it (at
-    most `limit`: one scan, no second pass to learn whether more would have; reaching the
-    limit counts as cut). The widened tile's box narrows through the GiST index;
-    `ST_AsMVTGeom` clips and snaps."""
+    """One statement answering the tiles of a layer kept in PostGIS (`tile_query`'s `query`,
+    its box aside): the tile (NULL when empty), how many features it holds, and how many rows
+    reached it (at most `limit`: one scan, no second pass to learn whether more would have;
+    reaching the limit counts as cut). The tile and its widened box are bound parameters
+    (`tile_parameters`), so one statement serves every tile of a query. The widened tile's
+    box narrows through the GiST index; `ST_AsMVTGeom` clips and snaps."""
     assert isinstance(layer.spatial, PostGISColumn)
-    envelope = func.ST_TileEnvelope(tile.z, tile.x, tile.y)
+    z, x, y = (bindparam(name, type_=Integer) for name in _TILE)
+    envelope = func.ST_TileEnvelope(z, x, y)
     geometry = func.ST_AsMVTGeom(
         func.ST_Transform(layer.spatial.column, WEB_MERCATOR_SRID), envelope, EXTENT, BUFFER, True
     )
+    widened = [bindparam(name, type_=Float) for name in _WIDENED]
     fields = compiler.selected(query.properties)
     reaching = (
         select(
@@ -120,7 +123,7 @@ def postgis_tile_statement(
             geometry.label(MVT_GEOMETRY),
         )
         .select_from(layer.source)
-        .where(layer.spatial.overlaps(query.bbox), compiler.where(replace(query, bbox=None)))
+        .where(layer.spatial.overlaps(widened), compiler.where(replace(query, bbox=None)))
         .limit(limit)
         .subquery("t")
     )
@@ -131,3 +134,13 @@ def postgis_tile_statement(
         func.count(reaching.c[MVT_GEOMETRY]),
         func.count(),
     ).select_from(reaching)
+
+
+_TILE = ("tile_z", "tile_x", "tile_y")
+_WIDENED = ("tile_west", "tile_south", "tile_east", "tile_north")
+
+
+def tile_parameters(tile: Tile) -> dict[str, int | float]:
+    """The values of `postgis_tile_statement`'s parameters for one tile."""
+    widened = tile.wgs84_bounds(BUFFER / EXTENT)
+    return dict(zip(_TILE + _WIDENED, (tile.z, tile.x, tile.y, *widened), strict=True))

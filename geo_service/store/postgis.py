@@ -26,24 +26,28 @@ import contextlib
 import dataclasses
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import geopandas as gpd
 import numpy as np
 from sqlalchemy import (
-    ColumnElement,
     Connection,
     Engine,
+    Select,
     Table,
     and_,
+    bindparam,
+    event,
     func,
     insert,
     select,
+    true,
     update,
 )
+from sqlalchemy.dialects.postgresql import psycopg
 from sqlalchemy.exc import DataError, DBAPIError, OperationalError, ProgrammingError
 
 from .. import strict_json
@@ -89,8 +93,9 @@ from .postgis_tables import (
     layer_table,
     table_name,
 )
-from .sql_query import SqlLayer
-from .sql_reader import SqlReader
+from .request_reads import forget, once, recalled
+from .sql_query import SqlLayer, postgres_text
+from .sql_reader import SqlReader, feature_of
 from .sqlite_sql import search_terms
 
 T = TypeVar("T")
@@ -105,54 +110,128 @@ _catalogue, _versions, _generations = (
     layer_generations.c,
 )
 _LISTED = _catalogue.archived_as.is_(None)
+"""A catalogue row of a layer in the catalogue (not archived)."""
 _VERSIONS_WITH_TABLES = layer_catalogue.join(
     layer_versions, _versions.layer_uid == _catalogue.uid
 ).join(layer_generations, _generations.uid == _versions.generation)
 """Each version of each layer beside the table holding its rows."""
-"""A catalogue row of a layer in the catalogue (not archived)."""
+_SERVED_VERSIONS = layer_catalogue.join(
+    layer_versions,
+    and_(_versions.layer_uid == _catalogue.uid, _versions.version == _catalogue.current_version),
+).join(layer_generations, _generations.uid == _versions.generation)
+"""Each layer's served version beside the table holding its rows."""
+_SERVED_STATEMENT = (
+    select(
+        _catalogue.uid,
+        _catalogue.current_version,
+        _generations.table_name,
+        _generations.first_version,
+        _generations.head_version,
+    )
+    .select_from(_SERVED_VERSIONS)
+    .where(_catalogue.id == bindparam("layer_id"), _LISTED)
+)
+"""Where a layer's served version is (`_Served`)."""
+_SERVED = str(_SERVED_STATEMENT.compile(dialect=psycopg.dialect()))
+"""The same as the driver's SQL: the one catalogue read of a request, compiled once rather
+than on each."""
+
+
+class _Kept:
+    """The latest answers asked, by key, least recently used out first beyond `size`."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._answers: OrderedDict[Hashable, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable, make: Callable[[], T]) -> T:
+        """The answer kept under `key`, else `make()`'s, kept."""
+        found = self.peek(key)
+        if found is None:
+            found = make()
+            self.put(key, found)
+        return found
+
+    def peek(self, key: Hashable) -> Any | None:
+        with self._lock:
+            if key not in self._answers:
+                return None
+            self._answers.move_to_end(key)
+            return self._answers[key]
+
+    def put(self, key: Hashable, answer: Any) -> None:
+        with self._lock:
+            self._answers[key] = answer
+            while len(self._answers) > self.size:
+                self._answers.popitem(last=False)
 
 
 class _VersionReader(SqlReader):
-    """Reads of one version, which never changes: counts of the queries asked are kept."""
+    """Reads of one version, which never changes: counts of the queries asked are kept (and
+    asked beside the page where not known yet), and the tile statements of the filters asked (a tile is the same statement with other
+    parameters, built once)."""
 
     COUNTS = 256
+    TILE_STATEMENTS = 64
 
     def __init__(self, engine: Engine, streaming: SqlReader, features: int) -> None:
         super().__init__(engine)
         self.streaming = streaming
         self.features = features
-        self._counts: OrderedDict[tuple, int] = OrderedDict()
-        self._lock = threading.Lock()
+        self._counts = _Kept(self.COUNTS)
+        self._tile_statements = _Kept(self.TILE_STATEMENTS)
+        self._served_feature: Select | None = None
 
     def iter_features(
         self, layer: SqlLayer, query: Query, batch_size: int = 2000
     ) -> Iterator[list[Feature]]:
         return self.streaming.iter_features(layer, query, batch_size)
 
-    def count(
-        self, connection: Connection, layer: SqlLayer, query: Query, where: ColumnElement
-    ) -> int:
+    counts_beside_page = True
+
+    def known_count(self, query: Query) -> int | None:
         if query.bbox is None and query.filter is None and not search_terms(query.text):
             return self.features
-        key = (query.bbox, query.filter, query.text)
-        with self._lock:
-            if key in self._counts:
-                self._counts.move_to_end(key)
-                return self._counts[key]
-        counted = super().count(connection, layer, query, where)
-        with self._lock:
-            self._counts[key] = counted
-            while len(self._counts) > self.COUNTS:
-                self._counts.popitem(last=False)
-        return counted
+        return self._counts.peek((query.bbox, query.filter, query.text))
+
+    def counted(self, query: Query, matched: int) -> None:
+        self._counts.put((query.bbox, query.filter, query.text), matched)
+
+    def tile_statement(self, layer: SqlLayer, query: Query, limit: int) -> Select:
+        return self._tile_statements.get(
+            (query.properties, query.filter, query.text, limit),
+            lambda: super(_VersionReader, self).tile_statement(layer, query, limit),
+        )
+
+    def served_feature(
+        self, layer: SqlLayer, feature_id: str
+    ) -> tuple[_Served | None, Feature | None]:
+        """In one statement, where the catalogue says the layer's served version is (None if
+        the layer is not listed) and the feature of this version (None if it has none)."""
+        postgres_text(feature_id)  # a 400 for what text cannot hold
+        compiler = self.compiler(layer)
+        fields = compiler.selected(None)
+        if self._served_feature is None:
+            served = _SERVED_STATEMENT.subquery("served")
+            feature = compiler.feature(bindparam("feature_id"), fields).lateral("f")
+            self._served_feature = select(served, feature).select_from(
+                served.outerjoin(feature, true())
+            )
+        parameters = {"layer_id": layer.meta.id, "feature_id": feature_id}
+        with self.engine.connect() as connection:
+            row = connection.execute(self._served_feature, parameters).first()
+        if row is None:
+            return None, None
+        found = None if row[5] is None else feature_of(tuple(row[5:]), fields)
+        return _Served(*row[:5]), found
 
 
 @dataclass
 class _Version:
     """One stored version as this process reads it."""
 
-    uid: int
-    number: int
+    served: _Served
     meta: LayerMeta
     table: Table
     sql: SqlLayer
@@ -191,10 +270,14 @@ class PostGISStore:
         """Requests' reads: each statement on its own (a version never changes, so they need
         no snapshot in common), without BEGIN, COMMIT or a ping around each. A connection a
         restarted server dropped fails one request (503) and is replaced."""
+        event.listen(self.read_engine.engine, "connect", _without_parallel_workers)
         self.stream_engine = postgresql_engine(reads) if read_url else self.engine
         """Exports: a server-side cursor lives in a transaction."""
         self._cache: OrderedDict[tuple[int, int, int], _Version] = OrderedDict()
         self._cache_lock = threading.Lock()
+        self._latest: dict[str, _Version] = {}
+        """Each layer's version this process served last, which a feature is read from
+        beside the catalogue (`_served_feature`)."""
 
     def dispose(self) -> None:
         for engine in {self.engine, self.read_engine.engine, self.stream_engine}:
@@ -202,20 +285,16 @@ class PostGISStore:
 
     # -- the served version -------------------------------------------------------------------
     def _served(self, layer_id: str) -> _Served:
+        """Where the layer's served version is: read once a request (`request_reads`)."""
         if not LAYER_ID_PATTERN.fullmatch(layer_id):
             raise NotFound(_l("no collection {layer_id!r}", layer_id=layer_id))
-        statement = (
-            select(
-                _catalogue.uid,
-                _catalogue.current_version,
-                _generations.table_name,
-                _generations.first_version,
-                _generations.head_version,
-            )
-            .select_from(_served_join())
-            .where(_catalogue.id == layer_id, _LISTED)
+        return once((id(self), layer_id), lambda: self._read_served(layer_id))
+
+    def _read_served(self, layer_id: str) -> _Served:
+        parameters = {"layer_id": layer_id}
+        row = self._read(
+            layer_id, lambda connection: connection.exec_driver_sql(_SERVED, parameters).first()
         )
-        row = self._read(layer_id, lambda connection: connection.execute(statement).first())
         if row is None:
             raise NotFound(_l("no collection {layer_id!r}", layer_id=layer_id))
         return _Served(*row)
@@ -226,16 +305,18 @@ class PostGISStore:
         served = self._served(layer_id) if version is None else self._stored(layer_id, version)
         key = (served.uid, served.version, served.head)
         with self._cache_lock:
-            known = self._cache.get(key)
-            if known is not None:
+            found = self._cache.get(key)
+            if found is not None:
                 self._cache.move_to_end(key)
-                return known
-        fresh = self._read_version(layer_id, served)
-        with self._cache_lock:
-            fresh = self._cache.setdefault(key, fresh)
-            while len(self._cache) > self.CACHED_VERSIONS:
-                self._cache.popitem(last=False)
-        return fresh
+        if found is None:
+            fresh = self._read_version(layer_id, served)
+            with self._cache_lock:
+                found = self._cache.setdefault(key, fresh)
+                while len(self._cache) > self.CACHED_VERSIONS:
+                    self._cache.popitem(last=False)
+        if version is None:
+            self._latest[layer_id] = found
+        return found
 
     def _stored(self, layer_id: str, version: int) -> _Served:
         if not LAYER_ID_PATTERN.fullmatch(layer_id):
@@ -276,7 +357,7 @@ class PostGISStore:
         sql = described(meta, table, served.version, served.first, served.head, dense)
         extent = None if box[0] is None else tuple(box)
         reader = _VersionReader(self.read_engine, SqlReader(self.stream_engine), features)
-        return _Version(served.uid, served.version, meta, table, sql, features, extent, reader)
+        return _Version(served, meta, table, sql, features, extent, reader)
 
     def _read(self, layer_id: str | None, work: Callable[[Connection], T]) -> T:
         """`work` on a read connection (see `_retried`)."""
@@ -305,7 +386,7 @@ class PostGISStore:
         present = func.to_regclass(f'{LAYER_SCHEMA}."' + _generations.table_name + '"').isnot(None)
         statement = (
             select(_catalogue.id, _versions.metadata, present)
-            .select_from(_served_join())
+            .select_from(_SERVED_VERSIONS)
             .where(_LISTED)
             .order_by(_catalogue.id)
         )
@@ -339,8 +420,39 @@ class PostGISStore:
             yield from layer.reader.iter_features(layer.sql, query, batch_size)
 
     def feature(self, layer_id: str, feature_id: str, version: int | None = None) -> Feature:
+        latest = self._latest.get(layer_id) if version is None else None
+        if latest is not None and recalled((id(self), layer_id)) is None:
+            return self._served_feature(latest, feature_id)
         layer = self._version(layer_id, version)
         return self._retried(layer_id, lambda: layer.reader.feature(layer.sql, feature_id))
+
+    def _served_feature(self, latest: _Version, feature_id: str) -> Feature:
+        """A feature of the served version in one round trip, the catalogue read beside it:
+        read from the version this process served last, and again from the served one if
+        that is another."""
+        layer_id = latest.meta.id
+        try:
+            served, found = self._retried(
+                layer_id, lambda: latest.reader.served_feature(latest.sql, feature_id)
+            )
+        except LayerUnavailable:
+            self._latest.pop(layer_id, None)  # its table is gone: ask as a first request does
+            raise
+        if served is None:
+            raise NotFound(_l("no collection {layer_id!r}", layer_id=layer_id))
+        once((id(self), layer_id), lambda: served)
+        if served != latest.served:
+            layer = self._version(layer_id)
+            return self._retried(layer_id, lambda: layer.reader.feature(layer.sql, feature_id))
+        if found is None:
+            raise NotFound(
+                _l(
+                    "no feature {feature_id!r} in collection {layer_id!r}",
+                    feature_id=feature_id,
+                    layer_id=layer_id,
+                )
+            )
+        return found
 
     def facets(self, layer_id: str, query: Query, fields: tuple[str, ...]) -> dict[str, Facet]:
         layer = self._version(layer_id)
@@ -359,7 +471,7 @@ class PostGISStore:
     def tile(self, layer_id: str, query: Query, tile: Tile, limit: int) -> VectorTile:
         layer = self._version(layer_id)
         made = self._retried(layer_id, lambda: layer.reader.tile(layer.sql, query, tile, limit))
-        return dataclasses.replace(made, version=layer.number)
+        return dataclasses.replace(made, version=layer.served.version)
 
     def warm(self) -> None:
         for meta in self.layers():
@@ -377,7 +489,9 @@ class PostGISStore:
                     layer.table.c[FID], (minx + maxx) / 2, (miny + maxy) / 2
                 ).select_from(layer.sql.source)
                 found = self._read(layer.meta.id, lambda c: c.execute(statement).all())
-                rows = np.array(found, dtype=np.float64).reshape(-1, 3)
+                # as tuples: numpy probes each Row for an array interface, which costs
+                # 30 µs a row
+                rows = np.array([tuple(row) for row in found], dtype=np.float64).reshape(-1, 3)
                 rows = rows[~np.isnan(rows[:, 1:]).any(axis=1)]  # features without a geometry
                 layer.centres = Centres(
                     rows[:, 1].copy(), rows[:, 2].copy(), rows[:, 0].astype(np.int64)
@@ -590,6 +704,7 @@ class PostGISStore:
                 select(_catalogue.uid).where(_catalogue.id == layer_id, _LISTED)
             ).scalar()
             yield connection, uid
+        forget((id(self), layer_id))
 
     @staticmethod
     def _record_version(
@@ -869,16 +984,6 @@ def _new_entry(connection: Connection, layer_id: str) -> int:
     return connection.execute(statement).scalar_one()
 
 
-def _served_join():
-    return layer_catalogue.join(
-        layer_versions,
-        and_(
-            _versions.layer_uid == _catalogue.uid,
-            _versions.version == _catalogue.current_version,
-        ),
-    ).join(layer_generations, _generations.uid == _versions.generation)
-
-
 def _parse_meta(layer_id: str, raw: str, what: str = "layer") -> LayerMeta:
     try:
         return LayerMeta.model_validate(strict_json.loads(raw))
@@ -905,6 +1010,16 @@ def _serve(connection: Connection, uid: int, version: int) -> None:
     connection.execute(
         update(layer_catalogue).where(_catalogue.uid == uid).values(current_version=version)
     )
+
+
+def _without_parallel_workers(dbapi_connection: Any, _record: Any) -> None:
+    """Requests' reads are planned without parallel workers: many requests run side by side,
+    so a worker process started for one of them (a tile, a count) takes a core from another
+    and costs its start-up on top; measured, tiles at zoom 8–14 come faster without."""
+    autocommit = dbapi_connection.autocommit
+    dbapi_connection.autocommit = True
+    dbapi_connection.execute("SET max_parallel_workers_per_gather = 0")
+    dbapi_connection.autocommit = autocommit
 
 
 @contextlib.contextmanager

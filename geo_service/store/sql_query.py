@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import operator as python_operator
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -293,8 +293,11 @@ class PostGISColumn:
             func.ST_YMax(self.column),
         )
 
-    def overlaps(self, bbox: BBox) -> ColumnElement:
-        envelope = func.ST_MakeEnvelope(*(literal(v, Float) for v in bbox), WGS84_SRID)
+    def overlaps(self, bbox: BBox | Sequence[ColumnElement]) -> ColumnElement:
+        """Whether the geometry's box overlaps `bbox` (numbers, or SQL expressions such as
+        bound parameters)."""
+        edges = (v if isinstance(v, ColumnElement) else literal(v, Float) for v in bbox)
+        envelope = func.ST_MakeEnvelope(*edges, WGS84_SRID)
         return self.column.op("&&", is_comparison=True)(envelope)
 
     def intersects(self, geometry: BaseGeometry, flavour: Flavour) -> ColumnElement:
@@ -434,7 +437,8 @@ class Selected:
 
     name: str
     sql: ColumnElement
-    decode: Callable[[Any], Any]
+    decode: Callable[[Any], Any] | None
+    """None where the value read is the feature's as it is (text, numbers, yes/no)."""
 
 
 def plain_value(value: Any) -> Any:
@@ -444,6 +448,16 @@ def plain_value(value: Any) -> Any:
     if isinstance(value, dt.date):
         return value.isoformat()
     return value
+
+
+def _may_read_dates(column: ColumnElement) -> bool:
+    """Whether values read from `column` may be dates or times (which `plain_value` turns
+    into text): unless its type says it holds something else."""
+    try:
+        held = column.type.python_type
+    except NotImplementedError:
+        return True
+    return issubclass(held, dt.date)
 
 
 class QueryCompiler:
@@ -501,11 +515,19 @@ class QueryCompiler:
     def count(self, where: ColumnElement) -> Select:
         return select(func.count()).select_from(self._from(where)).where(where)
 
-    def feature(self, feature_id: str, fields: list[Selected]) -> Select:
+    def counted(self, page: Select, where: ColumnElement) -> Select:
+        """The page with how many features match in all as its last column (a subquery that
+        does not depend on the row, run once), so one statement answers both."""
+        return page.add_columns(self.count(where).scalar_subquery().label("gs_matched"))
+
+    def feature(self, feature_id: str | ColumnElement, fields: list[Selected]) -> Select:
+        """The feature with id `feature_id` (a value, or a bound parameter)."""
+        if not isinstance(feature_id, ColumnElement):
+            feature_id = self.flavour.text(feature_id)
         return (
             select(self.layer.id, self.layer.spatial.geometry, *(s.sql for s in fields))
             .select_from(self.layer.source)
-            .where(self.layer.id == self.flavour.text(feature_id))
+            .where(self.layer.id == feature_id)
         )
 
     def order_by(self, sortby: tuple[SortKey, ...]) -> list[ColumnElement]:
@@ -618,7 +640,8 @@ class QueryCompiler:
         days = self.layer.derived.get(name)
         if days is not None:
             return Selected(name, days.date, days.value)
-        return Selected(name, self._column(name), plain_value)
+        column = self._column(name)
+        return Selected(name, column, plain_value if _may_read_dates(column) else None)
 
     # -- predicates ---------------------------------------------------------------------------
     def predicate(self, expr: Expr) -> ColumnElement:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from sqlalchemy import ColumnElement, Connection, Engine, Row
+from sqlalchemy import ColumnElement, Connection, Engine, Row, Select
 
 from ..errors import NotFound
 from ..i18n import _l
@@ -17,7 +17,13 @@ from ..query import BBox, Query
 from ..tilematrix import Tile
 from .base import Facet, Feature, FeaturePage, GridCell
 from .centres import grid_cells
-from .mvt import VectorTile, encode_features, postgis_tile_statement, tile_query
+from .mvt import (
+    VectorTile,
+    encode_features,
+    postgis_tile_statement,
+    tile_parameters,
+    tile_query,
+)
 from .sql_query import PostGISColumn, QueryCompiler, Selected, SqlLayer, plain_value
 
 
@@ -31,24 +37,55 @@ class SqlReader:
         return QueryCompiler(layer, self.engine.dialect.name)
 
     def query(self, layer: SqlLayer, query: Query) -> FeaturePage:
-        """One page and how many match in all (counted only when the page does not tell)."""
+        """One page and how many match in all (counted only when the page does not tell).
+
+        Where the count is not known already, a reader that `counts_beside_page` asks for it
+        in the page's own statement: one round trip instead of two."""
         compiler = self.compiler(layer)
         where = compiler.where(query)
         fields = compiler.selected(query.properties)
+        page = compiler.page(query, where, fields)
+        beside = (
+            self.counts_beside_page and query.limit is not None and self.known_count(query) is None
+        )
+        if beside:
+            page = compiler.counted(page, where)
         with self.engine.connect() as connection:
-            rows = connection.execute(compiler.page(query, where, fields)).all()
+            rows = connection.execute(page).all()
+            matched = None
+            if beside and rows:
+                matched = rows[0][-1]
+                self.counted(query, matched)
+                rows = [row[:-1] for row in rows]
             if query.limit is None or (len(rows) < query.limit and (rows or query.offset == 0)):
                 matched = query.offset + len(rows)  # the page reached the end: no count
-            else:
+            elif matched is None:
                 matched = self.count(connection, layer, query, where)
-        return FeaturePage([_feature(row, fields) for row in rows], matched)
+        return FeaturePage([feature_of(row, fields) for row in rows], matched)
+
+    counts_beside_page = False
+    """Whether a page whose count is not known is read with its count (PostgreSQL runs the
+    count once, as an init plan)."""
 
     def count(
         self, connection: Connection, layer: SqlLayer, query: Query, where: ColumnElement
     ) -> int:
         """How many features match `where` (compiled from `query`); a reader of tables that do
-        not change may remember the answer."""
-        return connection.execute(self.compiler(layer).count(where)).scalar_one()
+        not change may remember the answer (`known_count`)."""
+        known = self.known_count(query)
+        if known is not None:
+            return known
+        counted = connection.execute(self.compiler(layer).count(where)).scalar_one()
+        self.counted(query, counted)
+        return counted
+
+    def known_count(self, query: Query) -> int | None:
+        """How many features `query` matches, if this reader remembers (see `counted`)."""
+        return None
+
+    def counted(self, query: Query, matched: int) -> None:
+        """`query` matches `matched` features: a reader of tables that do not change may
+        remember it."""
 
     def iter_features(
         self, layer: SqlLayer, query: Query, batch_size: int = 2000
@@ -61,7 +98,7 @@ class SqlReader:
         with self.engine.connect() as connection:
             streaming = connection.execution_options(stream_results=True, yield_per=batch_size)
             for rows in streaming.execute(statement).partitions():
-                yield [_feature(row, fields) for row in rows]
+                yield [feature_of(row, fields) for row in rows]
 
     def feature(self, layer: SqlLayer, feature_id: str) -> Feature:
         compiler = self.compiler(layer)
@@ -76,7 +113,7 @@ class SqlReader:
                     id=layer.meta.id,
                 )
             )
-        return _feature(row, fields)
+        return feature_of(row, fields)
 
     def facets(self, layer: SqlLayer, query: Query, fields: tuple[str, ...]) -> dict[str, Facet]:
         compiler = self.compiler(layer)
@@ -111,14 +148,22 @@ class SqlReader:
         tiled = tile_query(query, tile, limit)
         compiler = self.compiler(layer)
         if isinstance(layer.spatial, PostGISColumn):
-            statement = postgis_tile_statement(layer, compiler, tiled, tile, limit)
+            statement = self.tile_statement(layer, tiled, limit)
             with self.engine.connect() as connection:
-                data, drawn, reaching = connection.execute(statement).one()
+                found = connection.execute(statement, tile_parameters(tile)).one()
+            data, drawn, reaching = found
             return VectorTile(bytes(data or b""), drawn, reaching >= limit)
         fields = compiler.selected(tiled.properties)
         with self.engine.connect() as connection:
             rows = connection.execute(compiler.page(tiled, compiler.where(tiled), fields)).all()
-        return encode_features([_feature(row, fields) for row in rows], tile, layer.meta.id, limit)
+        return encode_features(
+            [feature_of(row, fields) for row in rows], tile, layer.meta.id, limit
+        )
+
+    def tile_statement(self, layer: SqlLayer, query: Query, limit: int) -> Select:
+        """The PostGIS statement of `query`'s tiles (`postgis_tile_statement`); a reader of
+        tables that do not change may keep it."""
+        return postgis_tile_statement(layer, self.compiler(layer), query, limit)
 
     def extent(self, layer: SqlLayer) -> BBox | None:
         with self.engine.connect() as connection:
@@ -126,10 +171,14 @@ class SqlReader:
         return None if row[0] is None else tuple(float(v) for v in row)
 
 
-def _feature(row: Row, fields: list[Selected]) -> Feature:
+def feature_of(row: Row | tuple, fields: list[Selected]) -> Feature:
+    """The feature of a row read with `fields`: its id, geometry (WKB) and their values."""
     code, geometry, *values = row
     return Feature(
         str(code),
         None if geometry is None else bytes(geometry),
-        {s.name: s.decode(v) for s, v in zip(fields, values, strict=True)},
+        {
+            s.name: v if s.decode is None else s.decode(v)
+            for s, v in zip(fields, values, strict=True)
+        },
     )
