@@ -2,7 +2,7 @@
 SQLite and in PostgreSQL, served by a real `geo-service serve --workers 2`, at concurrency 8.
 
     .venv/bin/python benchmarks/dashboard_bench.py [--projects 100000] [--events 2000000]
-        [--databases sqlite postgresql] [--requests 400] [--seed 7]
+        [--databases sqlite postgresql] [--requests 400] [--seed 7] [--reuse] [--cases …]
 
 Data (fixed seed, `data_quality = synthetic_demo`, source "synthetic benchmark data") go to
 `benchmarks/data/dashboard/` (git-ignored): each project walks its form's procedure from a random
@@ -34,6 +34,7 @@ import random
 import sys
 import time
 import urllib.request
+from collections.abc import Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -260,7 +261,19 @@ def after_changes(url: str, records_url: str, paths: list[str], rounds: int, see
     }
 
 
-def measure(url: str, records_url: str, count: int, requests: int, seed: int) -> dict:
+CASES = (
+    "summary, warm",
+    "summary, first after a change",
+    "summary, a new period each",
+    "projects behind",
+    "project timeline",
+    "report",
+)
+
+
+def measure(
+    url: str, records_url: str, count: int, requests: int, seed: int, only: Sequence[str]
+) -> dict:
     rng = random.Random(seed)
     fresh = [  # a period never asked before: each answer is computed, none comes from the cache
         f"/dashboard/summary?from=2026-01-01&to={dt.date(2026, 1, 1) + dt.timedelta(days=k)}"
@@ -277,6 +290,8 @@ def measure(url: str, records_url: str, count: int, requests: int, seed: int) ->
     }
     results = {}
     for name, paths in cases.items():
+        if name not in only:
+            continue
         if name == "summary, first after a change":
             results[name] = after_changes(url, records_url, paths, 30, seed)
         else:
@@ -290,7 +305,7 @@ def measure(url: str, records_url: str, count: int, requests: int, seed: int) ->
         result = results[name]
         print(f"  {name}: {result['requests']} requests, {result['errors']} errors, "
               f"p50 {result['p50_ms']:.1f} ms, p95 {result['p95_ms']:.1f} ms", flush=True)  # fmt: skip
-    for fmt in ("xlsx", "docx", "pdf"):
+    for fmt in ("xlsx", "docx", "pdf") if "report" in only else ():
         started = time.perf_counter()
         with urllib.request.urlopen(f"{url}/dashboard/report?year=2026&f={fmt}", timeout=120) as r:
             size = len(r.read())
@@ -314,6 +329,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument(
         "--reuse", action="store_true", help="SQLite: measure the database already loaded"
+    )
+    parser.add_argument(
+        "--cases", nargs="+", choices=CASES, default=CASES, help="only these (default: all)"
     )
     args = parser.parse_args()
     DATA.mkdir(parents=True, exist_ok=True)
@@ -341,12 +359,13 @@ def main() -> None:
                 report[database] = {
                     **loaded,
                     "load_before": machine(),
-                    **measure(base, url, args.projects, args.requests, args.seed),
+                    **measure(base, url, args.projects, args.requests, args.seed, args.cases),
                     "load_after": machine(),
                 }
                 print(f"  machine: {report[database]['load_before']} → "
                       f"{report[database]['load_after']}", flush=True)  # fmt: skip
-    (RESULTS / "dashboard.json").write_text(json.dumps(report, indent=2))
+    name = "dashboard.json" if set(args.cases) == set(CASES) else "dashboard-cases.json"
+    (RESULTS / name).write_text(json.dumps({**report, "cases": list(args.cases)}, indent=2))
 
 
 if __name__ == "__main__":

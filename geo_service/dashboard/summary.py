@@ -13,7 +13,7 @@ import datetime as dt
 import itertools
 import threading
 from collections import Counter, OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Hashable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -103,7 +103,7 @@ class Dashboard:
     computed: Counter = field(default_factory=Counter, repr=False)
     _cache: OrderedDict = field(default_factory=OrderedDict, repr=False)
     _computing: dict = field(default_factory=dict, repr=False)
-    _targets: OrderedDict = field(default_factory=OrderedDict, repr=False)
+    _shared_values: OrderedDict = field(default_factory=OrderedDict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
@@ -188,8 +188,11 @@ class Dashboard:
             previous = period.previous()
             current_rows = self.figures(session, period, group_by, spans)
             previous_rows = self.figures(session, previous, group_by, spans)
+            version = (changes, targets_version)
             if kept is None:
-                plans = self._kept_plans(session, period.end, (changes, targets_version))
+                plans = self._shared(
+                    version, ("plans", period.end), lambda: self.plan_figures(session, period.end)
+                )
             else:
                 plans = self.plan_figures(session, period.end, spans)
                 current_rows = _added(kept.current, current_rows, "projects")
@@ -200,7 +203,9 @@ class Dashboard:
                 }
             received = self.enquiry_figures(session, period)
             received_before = self.enquiry_figures(session, previous)
-            late, late_total = self.late_projects(session, today, LATE_SHOWN)
+            late, late_total = self._shared(
+                version, ("late", today), lambda: self.late_projects(session, today, LATE_SHOWN)
+            )
         with self._lock:
             self.computed["afresh" if kept is None else "brought_up"] += 1
         document = {
@@ -369,23 +374,20 @@ class Dashboard:
             for target in plan.targets
         ]
 
-    def _kept_plans(
-        self, session: Session, as_of: dt.date, version: tuple
-    ) -> dict[str, dict[Key, dict[str, float]]]:
-        """`plan_figures`, kept per process for each day while `version` (the change counter
-        and the targets files) holds: summaries of other periods ending that day counted
-        afresh share it (read-only)."""
-        key = (version, as_of)
+    def _shared(self, version: tuple, key: Hashable, compute: Callable[[], Any]) -> Any:
+        """What `compute` gives for `key`, kept per process while `version` (the change counter
+        and the targets files) holds: summaries of other periods and groupings share it
+        (read-only), such as the plans' figures on a day and the late projects of a day."""
         with self._lock:
-            found = self._targets.get(key)
+            found = self._shared_values.get((version, key))
         if found is None:
-            found = self.plan_figures(session, as_of)
+            found = compute()
             with self._lock:
-                for stale in [k for k in self._targets if k[0] != version]:
-                    del self._targets[stale]
-                self._targets[key] = found
-                while len(self._targets) > self.cache_size:
-                    self._targets.popitem(last=False)
+                for stale in [k for k in self._shared_values if k[0] != version]:
+                    del self._shared_values[stale]
+                self._shared_values[(version, key)] = found
+                while len(self._shared_values) > self.cache_size:
+                    self._shared_values.popitem(last=False)
         return found
 
     def plan_figures(
