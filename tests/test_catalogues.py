@@ -244,7 +244,6 @@ DATA: dict[str, str] = {
     "geo_service/pipeline/layer.py": "the projects collection's title, description and codes",
     "geo_service/pipeline/spreadsheet.py": "the projects workbook's Vietnamese column headers",
     "geo_service/dashboard/summary.py": "a group's label per language",
-    "geo_service/dashboard/targets.py": "units' names per language; Vietnamese plan wording",
     "geo_service/rasters/measures.py": "a derived raster's title per language",
     "geo_service/rasters/tiles.py": "a legend's nodata label per language",
     "geo_service/sample/__init__.py": "the sample's place names and land uses",

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from ..clock import VIETNAM, utc_stamp
 from ..errors import InvalidParameter
-from ..i18n import _l
+from ..i18n import LANGUAGES, _l, tr
 from ..i18n.content import names_per_language
 from ..pipeline.procedures import FORMS, Procedures
 from ..pipeline.projects import PIPELINE_CHANGES, ProjectStore
@@ -460,7 +460,7 @@ class Dashboard:
             "max": target.max,
             "approximate": target.approximate,
             "unit": target.unit,
-            "unit_name": dict(zip(("vi", "en"), UNIT_NAMES[target.unit], strict=True)),
+            "unit_name": {lang: tr(lang, UNIT_NAMES[target.unit]) for lang in LANGUAGES},
             "forms": list(target.forms),
             "sectors": list(target.sectors),
         }

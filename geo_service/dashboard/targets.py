@@ -32,11 +32,12 @@ UNITS: dict[str, str] = {
     "completed_share": "percent",
 }
 """The unit each metric is counted in."""
-UNIT_NAMES: dict[str, tuple[str, str]] = {
-    "projects": ("dự án", "projects"),
-    "billion_vnd": ("tỷ đồng", "billion VND"),
-    "percent": ("%", "%"),
+UNIT_NAMES: dict[str, str] = {
+    "projects": N_("projects"),
+    "billion_vnd": N_("billion VND"),
+    "percent": "%",
 }
+"""Each unit's name, in the catalogues."""
 PLAN_ID = r"^[a-z0-9][a-z0-9-]{0,62}$"
 
 
