@@ -17,10 +17,9 @@ from geo_service.catalogue import CodedValue, FieldSpec
 from geo_service.i18n import pick_marked
 from geo_service.kinds import KindField
 from geo_service.layer_frame import records_to_frame
-from geo_service.records import Records
-from geo_service.records.migrate import alembic_config
 
 from .conftest import grid_layer
+from .migrations import downgraded
 from .pipeline_app import pipeline_client, project_body
 from .staff import staff_token
 from .test_upload import as_file, upload, zones_frame
@@ -205,22 +204,14 @@ def test_a_projects_names_per_language_through_post_patch_page_search_and_layer(
 
 def test_the_migration_adds_empty_names_to_the_projects_stored(client, editor, records_url):
     assert client.post("/projects", json=project_body(), headers=editor).status_code == 201
-    records = Records(records_url)
-    config = alembic_config()
-    try:
-        with records.engine.connect() as connection:
-            config.attributes["connection"] = connection
-            command.downgrade(config, "0008_states_counted_alone")
-            connection.commit()
-            columns = {c["name"] for c in sa.inspect(connection).get_columns("projects")}
-            assert "name_ja" not in columns and "name_vi" in columns
-            command.upgrade(config, "0009_project_texts_per_language")
-            connection.commit()
-            row = connection.execute(
-                sa.text("SELECT name_vi, name_ja, name_ko, summary_zh FROM projects")
-            ).one()
-    finally:
-        records.dispose()
+    with downgraded(records_url, "0008_states_counted_alone") as (connection, config):
+        columns = {c["name"] for c in sa.inspect(connection).get_columns("projects")}
+        assert "name_ja" not in columns and "name_vi" in columns
+        command.upgrade(config, "head")
+        connection.commit()
+        row = connection.execute(
+            sa.text("SELECT name_vi, name_ja, name_ko, summary_zh FROM projects")
+        ).one()
     assert tuple(row) == ("Nhà máy chế biến xoài Mai Sơn", None, None, None)
     project = client.get("/projects/SL-DA-0001", params={"lang": "ja"}).json()
     assert (project["name"], project["name_lang"]) == ("Mai Son mango processing plant", "en")

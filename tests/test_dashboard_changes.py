@@ -11,17 +11,16 @@ from collections import Counter
 
 import pytest
 import sqlalchemy as sa
-from alembic import command
 
 from geo_service.clock import today_in_vietnam
 from geo_service.dashboard.periods import Period
 from geo_service.dashboard.summary import LOG_FROM, PIPELINE_CHANGES, Dashboard
 from geo_service.pipeline.documents import EventDocument
 from geo_service.records import Records
-from geo_service.records.migrate import alembic_config
 from geo_service.records.schema import change_counters, project_state_changes
 
 from .dashboard_data import Recount, random_enquiries, random_pipeline
+from .migrations import downgraded
 from .pipeline_app import pipeline_client
 from .staff import cli
 from .test_dashboard_summary import close, same
@@ -316,16 +315,8 @@ def test_the_migration_upgrades_a_database_holding_projects(pipeline_dir, record
     the log counted from the counter's value then; kept summaries start after it."""
     with pipeline_client(pipeline_dir, records_url) as client:
         random_pipeline(client.app.state.projects, 13, count=20)
-    records = Records(records_url)
-    config = alembic_config()
-    try:
-        with records.engine.connect() as connection:
-            config.attributes["connection"] = connection
-            command.downgrade(config, "0009_project_texts_per_language")
-            connection.commit()
-            assert "project_state_changes" not in sa.inspect(connection).get_table_names()
-    finally:
-        records.dispose()
+    with downgraded(records_url, "0009_project_texts_per_language") as (connection, _):
+        assert "project_state_changes" not in sa.inspect(connection).get_table_names()
     with pipeline_client(pipeline_dir, records_url) as client:  # upgrades at start-up
         found = counters(records_url)
         assert found[LOG_FROM] == found[PIPELINE_CHANGES] > 0

@@ -7,17 +7,15 @@ import datetime as dt
 
 import pytest
 import sqlalchemy as sa
-from alembic import command
 
 from geo_service.pipeline.documents import EventDocument
 from geo_service.pipeline.procedures import FORMS
 from geo_service.pipeline.stages import STAGES
-from geo_service.records import Records
-from geo_service.records.migrate import alembic_config
 from geo_service.records.schema import enquiries
 
 from .conftest import error_document
 from .dashboard_data import Recount, random_enquiries, random_pipeline
+from .migrations import downgraded
 from .pipeline_app import pipeline_client
 
 LAST_DAY = dt.date(2026, 11, 30)
@@ -296,16 +294,9 @@ def test_the_migration_builds_the_states_from_the_rows_already_stored(pipeline_d
             return [summary(client, **period, group_by=g) for g in groupings]
 
     expected = summaries()
-    records = Records(records_url)
-    config = alembic_config()
-    try:
-        for forget_states in (False, True):
-            with records.engine.connect() as connection:
-                config.attributes["connection"] = connection
-                command.downgrade(config, "0007_pipeline_changes")
-                if forget_states:
-                    connection.execute(sa.text("DELETE FROM project_states"))
+    for forget_states in (False, True):
+        with downgraded(records_url, "0007_pipeline_changes") as (connection, _):
+            if forget_states:
+                connection.execute(sa.text("DELETE FROM project_states"))
                 connection.commit()
-            same(summaries(), expected)
-    finally:
-        records.dispose()
+        same(summaries(), expected)
