@@ -6,8 +6,11 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import os
 import random
+import shutil
 import threading
+import time
 
 import openpyxl
 import pytest
@@ -17,6 +20,7 @@ from geo_service.pipeline.documents import EventDocument
 from geo_service.pipeline.progress import EventRefused, derive
 from geo_service.pipeline.projects import ProjectStore
 from geo_service.records import Records
+from geo_service.settings import Settings
 
 from .pipeline_app import MAI_SON_POINT, pipeline_client, project_body
 
@@ -410,6 +414,27 @@ def test_kept_pages_follow_every_change_and_the_day(client, editor, records_url,
     later = client.get("/projects", params={"behind": "true"}).json()
     assert [p["days_behind"] for p in later["projects"]] == [2]
     assert len(searched) == 3
+
+
+def test_kept_pages_follow_the_procedures_files(pipeline_dir, records_url, editor, tmp_path):
+    """A procedure's names edited on disk show in the next answer, though no record changed."""
+    folder = tmp_path / "procedures"
+    shutil.copytree(Settings().procedures_dir, folder)
+    with pipeline_client(pipeline_dir, records_url, procedures_dir=folder) as client:
+        create(client, editor, investment_form="policy_approval")
+        name = lambda: client.get("/projects/SL-DA-0001").json()["investment_form_name"]["en"]  # noqa: E731
+        listed = lambda: client.get("/projects").json()["projects"][0]["investment_form_name"]  # noqa: E731
+        assert name() == listed()["en"] == "Projects with investment policy approval"
+        path = folder / "policy_approval.toml"
+        path.write_text(
+            path.read_text(encoding="utf-8").replace(
+                'title_en = "Projects with investment policy approval"',
+                'title_en = "Projects approved in principle"',
+            ),
+            encoding="utf-8",
+        )
+        os.utime(path, ns=(time.time_ns(), time.time_ns() + 10**9))  # a later stamp, surely
+        assert name() == listed()["en"] == "Projects approved in principle"
 
 
 def test_exports_through_the_catalogue_writers(client, editor):

@@ -19,6 +19,7 @@ from shapely.geometry import mapping
 
 from ..admin_store import Token
 from ..clock import today_in_vietnam, utc_now
+from ..definition_files import files_stamp
 from ..errors import InvalidParameter, NotFound
 from ..i18n import Lang, _l, in_language
 from ..i18n.content import names_per_language
@@ -304,6 +305,7 @@ def list_projects(
     limit: Annotated[int | None, Query(ge=1)] = None,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> Response:
+    stamp = procedures_stamp(projects)  # before the procedures are read (see `_kept`)
     reference = projects.procedures
     filters = _filters(reference, investment_form, stage, sector, commune_code, behind, q)
     today = today_in_vietnam()
@@ -314,7 +316,7 @@ def list_projects(
         request,
         projects,
         pages,
-        (reference, lang, today),
+        (stamp, lang, today),
         lambda: (_page(request, projects, reference, lang, filters, limit, offset, today), {}),
     )
 
@@ -323,21 +325,26 @@ def _kept(
     request: Request,
     projects: ProjectStore,
     pages: MemoryCache[KeptAnswer],
-    made_of: tuple[Procedures, str, dt.date],
+    made_of: tuple[tuple, str, dt.date],
     make: Callable[[], tuple[dict[str, Any], dict[str, str]]],
 ) -> Response:
     """The JSON answer `make` gives (document, headers), kept per worker while the pipeline's
     records (its change counter, bumped by whichever process writes) and what else it is
-    `made_of` stay as they were: the procedures (names of steps and forms; read again only when
-    their files change), the language and the day in Vietnam (days behind)."""
-    reference, lang, today = made_of
-    key = (projects.changes(), id(reference), lang, today, str(request.url))
+    `made_of` stay as they were: the procedures files' stamp (names of steps and forms), taken
+    before `make` reads them, so an answer never stands for files older than it was made from;
+    the language; the day in Vietnam (days behind)."""
+    key = (projects.changes(), *made_of, str(request.url))
     found = pages.get(key)
     if found is None:
         document, headers = make()
         found = KeptAnswer(JSONResponse(_jsonable(document)).body, tuple(headers.items()))
         pages.put(key, found)
     return Response(found.body, media_type="application/json", headers=dict(found.headers))
+
+
+def procedures_stamp(projects: ProjectStore) -> tuple:
+    """What changes when a procedures file is added, removed or written."""
+    return files_stamp(projects.procedures_dir)
 
 
 def _page(
@@ -401,6 +408,7 @@ def read_project(
     f: PageFormat,
 ) -> Response:
     today = today_in_vietnam()
+    stamp = procedures_stamp(projects)
     reference = projects.procedures
     if f == "html":
         document, headers = _project_document(request, projects, reference, lang, project_id, today)
@@ -412,7 +420,7 @@ def read_project(
         request,
         projects,
         pages,
-        (reference, lang, today),
+        (stamp, lang, today),
         lambda: _project_document(request, projects, reference, lang, project_id, today),
     )
 

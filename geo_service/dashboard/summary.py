@@ -24,6 +24,7 @@ from sqlalchemy import TIMESTAMP, and_, cast, delete, func, or_, select, true, u
 from sqlalchemy.orm import Session
 
 from ..clock import VIETNAM, utc_stamp
+from ..definition_files import files_stamp
 from ..errors import InvalidParameter
 from ..i18n import LANGUAGES, _l, tr
 from ..i18n.content import names_per_language
@@ -125,7 +126,8 @@ class Dashboard:
         are shared with other callers and must not be changed. Requests for a summary another
         thread of this process is bringing to the same change wait for its answer."""
         changes = self.changes()
-        view = (period, tuple(group_by), today, id(load_targets(self.targets_dir)))
+        # the targets files' stamp, taken before they are read for a count
+        view = (period, tuple(group_by), today, files_stamp(self.targets_dir))
         with self._lock:
             kept = self._cache.get(view)
             if kept is not None and kept.changes >= changes:
@@ -166,7 +168,7 @@ class Dashboard:
         period: Period,
         group_by: Sequence[str],
         today: dt.date,
-        targets_version: int,
+        targets_version: tuple,
         kept: Counted | None,
     ) -> tuple[Counted, bool]:
         """The summary counted at the change counter's value in one snapshot of the records:
