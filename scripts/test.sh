@@ -25,7 +25,9 @@ if [ "${#missing[@]}" -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 set +e
-"$VENV/bin/python" -m pytest "$@"
+# Two workers, each taking whole files (module fixtures are built once): the suite waits on
+# servers, browsers and databases as much as it computes. `-n 0` runs it in one process.
+"$VENV/bin/python" -m pytest -n 2 --dist loadfile "$@"
 status=$?
 set -e
 if [ "$status" -eq 5 ]; then

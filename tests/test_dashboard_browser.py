@@ -10,13 +10,11 @@ import urllib.request
 
 import pytest
 
-from .conftest import CHROMIUM
 from .dashboard_data import random_enquiries, random_pipeline
 from .pipeline_app import pipeline_client
 from .server import running_server
 from .test_map_browser import ARTIFACTS, Watched
 
-sync_api = pytest.importorskip("playwright.sync_api")
 VIEWPORTS = {"desktop": (1400, 900), "phone": (390, 844)}
 PERIOD = {"from": "2025-01-01", "to": "2026-11-30"}
 
@@ -42,68 +40,62 @@ def summary(base_url: str, **params) -> dict:
 
 
 @pytest.mark.parametrize("viewport", list(VIEWPORTS))
-def test_the_dashboard_draws_everything_from_our_own_server(base_url, viewport):
-    if not CHROMIUM.exists():
-        pytest.fail("Debian's chromium is missing: `apt-get install -y chromium` (test.sh does)")
+def test_the_dashboard_draws_everything_from_our_own_server(base_url, viewport, browser):
     width, height = VIEWPORTS[viewport]
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        page = browser.new_page(viewport={"width": width, "height": height})
-        page.set_default_timeout(60000)  # the page is computed on the server, on shared cores
-        watched = Watched(page, base_url)
-        lang = "vi" if viewport == "desktop" else "en"
-        query = urllib.parse.urlencode({**PERIOD, "lang": lang})
-        page.goto(f"{base_url}/dashboard?{query}")
-        page.wait_for_function("() => document.body.dataset.state === 'ready'", timeout=60000)
-        page.wait_for_timeout(300)
-        ARTIFACTS.mkdir(exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / f"dashboard-{viewport}.png"), full_page=True)
+    context = browser.new_context(viewport={"width": width, "height": height})
+    page = context.new_page()
+    page.set_default_timeout(60000)  # the page is computed on the server, on shared cores
+    watched = Watched(page, base_url)
+    lang = "vi" if viewport == "desktop" else "en"
+    query = urllib.parse.urlencode({**PERIOD, "lang": lang})
+    page.goto(f"{base_url}/dashboard?{query}")
+    page.wait_for_function("() => document.body.dataset.state === 'ready'", timeout=60000)
+    page.wait_for_timeout(300)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"dashboard-{viewport}.png"), full_page=True)
 
-        by_form = summary(base_url, group_by="investment_form")
-        charts = page.evaluate(
-            """() => Object.fromEntries([...document.querySelectorAll("canvas")].map(c => {
-                const chart = Chart.getChart(c);
-                return [c.id, chart.data.datasets.map(d => d.data)];
-            }))"""
-        )
-        assert set(charts) == {f"chart-{n}" for n in ("investment_form", "sector", "stage", "year")}
-        assert charts["chart-investment_form"] == [
-            [g["current"]["new_projects"] for g in by_form["groups"]],
-            [g["previous"]["new_projects"] for g in by_form["groups"]],
-        ]
-        by_commune = summary(base_url, group_by="commune_code")
-        with_projects = [
-            g for g in by_commune["groups"] if g["commune"] and g["current"]["new_projects"]
-        ]
-        symbols = page.evaluate(
-            "() => { let n = 0; dashboardMap.eachLayer(l => { if (l instanceof L.CircleMarker) n++; });"
-            " return n; }"
-        )
-        assert symbols == len(with_projects) > 0
-        bars = page.evaluate(
-            "() => [...document.querySelectorAll('.bar .fill')].map(b => b.style.width)"
-        )
-        measurable = [t for t in by_form["targets"] if t["measurable"]]
-        assert len(bars) == len(measurable)
-        assert all(b.endswith("%") for b in bars)
-        late_rows = page.locator("#late tbody tr").count()
-        assert late_rows == min(20, by_form["late_projects"]["total"]) or (
-            by_form["late_projects"]["total"] == 0 and late_rows == 1
-        )
-        if viewport == "phone":  # the view is in the URL: change the figure, share the link
-            page.select_option("select[name=measure]", "projects")
-            page.click("form.period button[type=submit]")
-            page.wait_for_function("() => document.body.dataset.state === 'ready'", timeout=60000)
-            assert "measure=projects" in page.url and "lang=en" in page.url
-            stages = page.evaluate("() => Chart.getChart('chart-stage').data.datasets[0].data")
-            by_stage = summary(base_url, group_by="stage")
-            assert stages == [g["current"]["projects"] for g in by_stage["groups"]]
-            wide = page.evaluate("() => document.documentElement.scrollWidth")
-            assert wide <= width, "the page scrolls sideways on a phone"
-        browser.close()
+    by_form = summary(base_url, group_by="investment_form")
+    charts = page.evaluate(
+        """() => Object.fromEntries([...document.querySelectorAll("canvas")].map(c => {
+            const chart = Chart.getChart(c);
+            return [c.id, chart.data.datasets.map(d => d.data)];
+        }))"""
+    )
+    assert set(charts) == {f"chart-{n}" for n in ("investment_form", "sector", "stage", "year")}
+    assert charts["chart-investment_form"] == [
+        [g["current"]["new_projects"] for g in by_form["groups"]],
+        [g["previous"]["new_projects"] for g in by_form["groups"]],
+    ]
+    by_commune = summary(base_url, group_by="commune_code")
+    with_projects = [
+        g for g in by_commune["groups"] if g["commune"] and g["current"]["new_projects"]
+    ]
+    symbols = page.evaluate(
+        "() => { let n = 0; dashboardMap.eachLayer(l => { if (l instanceof L.CircleMarker) n++; });"
+        " return n; }"
+    )
+    assert symbols == len(with_projects) > 0
+    bars = page.evaluate(
+        "() => [...document.querySelectorAll('.bar .fill')].map(b => b.style.width)"
+    )
+    measurable = [t for t in by_form["targets"] if t["measurable"]]
+    assert len(bars) == len(measurable)
+    assert all(b.endswith("%") for b in bars)
+    late_rows = page.locator("#late tbody tr").count()
+    assert late_rows == min(20, by_form["late_projects"]["total"]) or (
+        by_form["late_projects"]["total"] == 0 and late_rows == 1
+    )
+    if viewport == "phone":  # the view is in the URL: change the figure, share the link
+        page.select_option("select[name=measure]", "projects")
+        page.click("form.period button[type=submit]")
+        page.wait_for_function("() => document.body.dataset.state === 'ready'", timeout=60000)
+        assert "measure=projects" in page.url and "lang=en" in page.url
+        stages = page.evaluate("() => Chart.getChart('chart-stage').data.datasets[0].data")
+        by_stage = summary(base_url, group_by="stage")
+        assert stages == [g["current"]["projects"] for g in by_stage["groups"]]
+        wide = page.evaluate("() => document.documentElement.scrollWidth")
+        assert wide <= width, "the page scrolls sideways on a phone"
+    context.close()
     assert watched.errors == [], watched.errors
     assert watched.violations == [], watched.violations
     assert watched.outside == [], watched.outside

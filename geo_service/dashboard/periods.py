@@ -15,7 +15,7 @@ Everything is computed by the database (SQLAlchemy Core, the same statements on 
 PostgreSQL) over the projection `pipeline.history` keeps: each project's state spans, each
 carrying the project's milestone dates and counted values, so a period is one covering-index
 read of the spans on its last day. The same statements over the log of the projection's changes
-(`Spans.logged`) give what changed in them since a given change.
+(`LOG`) give what changed in them since a given change.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import Table, and_, case, func, or_
+from sqlalchemy import BigInteger, Date, Table, and_, bindparam, case, func, or_
 from sqlalchemy.sql import ColumnElement
 
 from ..errors import InvalidParameter
@@ -82,20 +82,35 @@ def year_earlier(day: dt.date) -> dt.date:
         return day.replace(year=day.year - 1, day=28)
 
 
+START = bindparam("start", type_=Date)
+END = bindparam("end", type_=Date)
+AFTER = bindparam("after", type_=BigInteger)
+UP_TO = bindparam("up_to", type_=BigInteger)
+
+
+def period_values(start: dt.date, end: dt.date) -> dict[str, dt.date]:
+    """The values of `START` and `END` for the statements built here."""
+    return {"start": start, "end": end}
+
+
+def log_values(after: int, up_to: int) -> dict[str, int]:
+    """The values of the log's `AFTER` and `UP_TO`: the changes (after, up_to] counted."""
+    return {"after": after, "up_to": up_to}
+
+
 @dataclass(frozen=True)
 class Spans:
     """The state spans a figure statement counts, and the conditions on them: the projection
-    `project_states` itself, or the log of its changes (`logged`) where each row counts `sign`
+    `project_states` itself, or the log of its changes (`LOG`) where each row counts `sign`
     times (a span inserted once, deleted minus once), so that the same statement over the
-    changes since a summary was computed gives what to add to it."""
+    changes since a summary was computed gives what to add to it.
+
+    Conditions name the period's days and the log's changes as bound parameters (`START`,
+    `END`, `AFTER`, `UP_TO`), so a statement is built once and run with the values of each
+    request (building one costs more than running it over a short log)."""
 
     table: Table = project_states
-    changes: tuple[int, int] | None = None
-    """For the log: the changes (after, up to] whose rows are counted."""
-
-    @classmethod
-    def logged(cls, after: int, up_to: int) -> Spans:
-        return cls(project_state_changes, (after, up_to))
+    logged: bool = False
 
     @property
     def c(self):
@@ -103,53 +118,50 @@ class Spans:
 
     @property
     def weight(self) -> ColumnElement[int] | int:
-        return 1 if self.changes is None else self.c.sign
+        return self.c.sign if self.logged else 1
 
-    def on(self, day: dt.date) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
-        """Each project's state span on `day`, in two parts every span on that day is in exactly
-        one of (still open; closed after `day`): each part is one range of the period index, so
-        a part is counted within that index (an OR of both is not, on SQLite nor PostgreSQL)."""
-        started = self.rows(self.c.since <= day)
-        return and_(self.c.until.is_(None), started), and_(self.c.until > day, started)
+    def on_end(self) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
+        """Each project's state span on the `END` day, in two parts every span on that day is
+        in exactly one of (still open; closed after it): each part is one range of the period
+        index, so a part is counted within that index (an OR of both is not, on SQLite nor
+        PostgreSQL)."""
+        started = self.rows(self.c.since <= END)
+        return and_(self.c.until.is_(None), started), and_(self.c.until > END, started)
 
     def rows(self, *conditions: ColumnElement[bool]) -> ColumnElement[bool]:
         """`conditions` on the rows counted (of the log: those of the changes asked)."""
-        if self.changes is None:
+        if not self.logged:
             return and_(*conditions)
-        after, up_to = self.changes
-        return and_(self.c.change > after, self.c.change <= up_to, *conditions)
+        return and_(self.c.change > AFTER, self.c.change <= UP_TO, *conditions)
 
     def count(self) -> ColumnElement[int]:
-        return func.count() if self.changes is None else func.coalesce(func.sum(self.weight), 0)
+        return func.coalesce(func.sum(self.weight), 0) if self.logged else func.count()
 
     def count_where(self, condition: ColumnElement[bool]) -> ColumnElement[int]:
         return count_where(condition, self.weight)
 
     def sum_where(self, condition: ColumnElement[bool], column: str) -> ColumnElement[float]:
         value = func.coalesce(self.c[column], 0.0)
-        if self.changes is not None:
+        if self.logged:
             value = value * self.weight
         return func.coalesce(func.sum(case((condition, value), else_=0.0)), 0.0)
 
-    def not_revoked_by(self, day: dt.date) -> ColumnElement[bool]:
-        return or_(self.c.revoked_on.is_(None), self.c.revoked_on > day)
+    def not_revoked_by_end(self) -> ColumnElement[bool]:
+        return or_(self.c.revoked_on.is_(None), self.c.revoked_on > END)
 
-    def new_in(self, period: Period) -> ColumnElement[bool]:
-        return and_(
-            self.c.selected_on.between(period.start, period.end), self.not_revoked_by(period.end)
-        )
+    def new(self) -> ColumnElement[bool]:
+        """Policy approved or investor selected within the period, not revoked by its end."""
+        return and_(self.c.selected_on.between(START, END), self.not_revoked_by_end())
 
-    def completed_in(self, period: Period) -> ColumnElement[bool]:
-        return and_(
-            self.c.completed_on.between(period.start, period.end),
-            self.not_revoked_by(period.end),
-        )
+    def completed(self) -> ColumnElement[bool]:
+        return and_(self.c.completed_on.between(START, END), self.not_revoked_by_end())
 
-    def revoked_in(self, period: Period) -> ColumnElement[bool]:
-        return self.c.revoked_on.between(period.start, period.end)
+    def revoked(self) -> ColumnElement[bool]:
+        return self.c.revoked_on.between(START, END)
 
 
 PROJECTION = Spans()
+LOG = Spans(project_state_changes, logged=True)
 
 
 def count_where(

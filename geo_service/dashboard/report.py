@@ -176,6 +176,7 @@ def build_report(
         period,
         roll_up(now, both, ("investment_form",)),
         roll_up(before, both, ("investment_form",)),
+        dashboard.procedures,
     )
     by_stage_now = roll_up(now, both, ("stage",))
     by_stage_before = roll_up(before, both, ("stage",))

@@ -20,7 +20,20 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import TIMESTAMP, and_, cast, delete, func, or_, select, true, update
+from sqlalchemy import (
+    TIMESTAMP,
+    Integer,
+    Select,
+    and_,
+    bindparam,
+    cast,
+    delete,
+    func,
+    or_,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from ..clock import VIETNAM, utc_stamp
@@ -40,7 +53,19 @@ from ..records.schema import (
     project_state_changes,
     projects,
 )
-from .periods import CAPITALS, FIGURES, PROJECTION, Period, Spans, count_where
+from .periods import (
+    CAPITALS,
+    END,
+    FIGURES,
+    LOG,
+    PROJECTION,
+    START,
+    Period,
+    Spans,
+    count_where,
+    log_values,
+    period_values,
+)
 from .targets import UNIT_NAMES, Plan, Target, load_targets
 
 DIMENSIONS = ("investment_form", "sector", "stage", "commune_code", "year")
@@ -186,17 +211,19 @@ class Dashboard:
                 kept.changes < counters[LOG_FROM] or self._many_changes(session, kept, changes)
             ):
                 kept = None
-            spans = PROJECTION if kept is None else Spans.logged(kept.changes, changes)
+            spans, log = (PROJECTION, {}) if kept is None else (
+                LOG, log_values(kept.changes, changes)
+            )  # fmt: skip
             previous = period.previous()
-            current_rows = self.figures(session, period, group_by, spans)
-            previous_rows = self.figures(session, previous, group_by, spans)
+            current_rows = self.figures(session, period, group_by, spans, log)
+            previous_rows = self.figures(session, previous, group_by, spans, log)
             version = (changes, targets_version)
             if kept is None:
                 plans = self._shared(
                     version, ("plans", period.end), lambda: self.plan_figures(session, period.end)
                 )
             else:
-                plans = self.plan_figures(session, period.end, spans)
+                plans = self.plan_figures(session, period.end, spans, log)
                 current_rows = _added(kept.current, current_rows, "projects")
                 previous_rows = _added(kept.previous, previous_rows, "projects")
                 plans = {
@@ -210,6 +237,7 @@ class Dashboard:
             )
         with self._lock:
             self.computed["afresh" if kept is None else "brought_up"] += 1
+        procedures = self.procedures  # one look at the definition files for the whole layout
         document = {
             "period": period.as_json(),
             "previous_period": previous.as_json(),
@@ -218,7 +246,7 @@ class Dashboard:
                 "current": add_up(current_rows.values()),
                 "previous": add_up(previous_rows.values()),
             },
-            "groups": self.groups(group_by, period, current_rows, previous_rows),
+            "groups": self.groups(group_by, period, current_rows, previous_rows, procedures),
             "targets": self._progress(period.end, plans),
             "enquiries": {"current": received, "previous": received_before},
             "late_projects": {"total": late_total, "as_of": today.isoformat(), "projects": late},
@@ -264,18 +292,19 @@ class Dashboard:
         period: Period,
         current_rows: dict[Key, dict[str, float]],
         previous_rows: dict[Key, dict[str, float]],
+        procedures: Procedures,
     ) -> list[dict[str, Any]]:
         """Every group (see `group_keys`) with its label, its figures and the year before's."""
         return [
             {
                 "key": dict(zip(group_by, key, strict=True)),
-                "label": self.label(group_by, key),
+                "label": self.label(group_by, key, procedures),
                 **({"commune": self.commune_point(key[group_by.index("commune_code")])}
                    if "commune_code" in group_by else {}),
                 "current": current_rows.get(key, zeros()),
                 "previous": previous_rows.get(_year_before(group_by, key), zeros()),
             }
-            for key in self.group_keys(group_by, period, current_rows, previous_rows)
+            for key in self.group_keys(group_by, period, procedures, current_rows, previous_rows)
         ]  # fmt: skip
 
     def figures(
@@ -284,42 +313,43 @@ class Dashboard:
         period: Period,
         group_by: Sequence[str],
         spans: Spans = PROJECTION,
+        log: dict[str, int] | None = None,
     ) -> dict[Key, dict[str, float]]:
         """The figures of each group with at least one project, by group key (over the log:
-        what the changes it holds add to each group's)."""
+        what the changes `log` names add to each group's)."""
         if "year" not in group_by:
-            return self._figures(session, period, group_by, spans)
+            return self._figures(session, period, tuple(group_by), spans, log)
         at = group_by.index("year")
         others = tuple(d for d in group_by if d != "year")
         found: dict[Key, dict[str, float]] = {}
         for year, part in period.years():
-            for key, values in self._figures(session, part, others, spans).items():
+            for key, values in self._figures(session, part, others, spans, log).items():
                 found[(*key[:at], year, *key[at:])] = values
         return found
 
     def _figures(
-        self, session: Session, period: Period, group_by: Sequence[str], spans: Spans
+        self,
+        session: Session,
+        period: Period,
+        group_by: tuple[str, ...],
+        spans: Spans,
+        log: dict[str, int] | None,
     ) -> dict[Key, dict[str, float]]:
-        keys = [spans.c[d].label(f"key_{d}") for d in group_by]
-        new = spans.new_in(period)
-        figures = [
-            spans.count().label("projects"),
-            spans.count_where(new).label("new_projects"),
-            spans.count_where(spans.completed_in(period)).label("completed"),
-            spans.count_where(spans.revoked_in(period)).label("revoked"),
-            *[spans.sum_where(new, c).label(c) for c in CAPITALS],
-        ]
         found: dict[Key, dict[str, float]] = {}
-        for part in spans.on(period.end):
-            statement = select(*keys, *figures).where(part).group_by(*keys)
-            for row in session.execute(statement):
-                key = tuple(row[: len(keys)])
+        bound = {**period_values(period.start, period.end), **(log or {})}
+        for statement in _figure_statements(spans, group_by):
+            for row in session.execute(statement, bound):
+                key = tuple(row[: len(group_by)])
                 values = _numbers(row._mapping)
                 found[key] = add_up([found[key], values]) if key in found else values
         return found
 
     def group_keys(
-        self, group_by: Sequence[str], period: Period, *found: dict[Key, Any]
+        self,
+        group_by: Sequence[str],
+        period: Period,
+        procedures: Procedures,
+        *found: dict[Key, Any],
     ) -> list[Key]:
         """Every combination of the coded lists' codes, then any other key a project has
         (no code recorded, a code from elsewhere)."""
@@ -327,9 +357,9 @@ class Dashboard:
             return [()]
         codes = {
             "investment_form": list(FORMS),
-            "sector": list(self.procedures.sectors),
+            "sector": list(procedures.sectors),
             "stage": list(STAGES),
-            "commune_code": [c.code for c in communes_of_province(self.province)],
+            "commune_code": list(_communes(self.province)),
             "year": [year for year, _ in period.years()],
         }
         keys = list(itertools.product(*(codes[d] for d in group_by)))
@@ -339,18 +369,18 @@ class Dashboard:
             extra |= {k for k in (_year_after(group_by, p) for p in found[1]) if k not in known}
         return keys + sorted(extra, key=lambda k: tuple((v is None, str(v)) for v in k))
 
-    def label(self, group_by: Sequence[str], key: Key) -> dict[str, str]:
-        names = [self.code_name(d, v) for d, v in zip(group_by, key, strict=True)]
+    def label(self, group_by: Sequence[str], key: Key, procedures: Procedures) -> dict[str, str]:
+        names = [self.code_name(d, v, procedures) for d, v in zip(group_by, key, strict=True)]
         return {lang: " · ".join(n[i] for n in names) for i, lang in enumerate(("vi", "en"))}
 
-    def code_name(self, dimension: str, code: Any) -> tuple[str, str]:
+    def code_name(self, dimension: str, code: Any, procedures: Procedures) -> tuple[str, str]:
         if code is None:
             return ("Chưa ghi", "Not recorded")
         if dimension == "investment_form":
-            procedure = self.procedures.procedure(code)
+            procedure = procedures.procedure(code)
             return (procedure.title_vi, procedure.title_en) if procedure else (code, code)
         if dimension == "sector":
-            sector = self.procedures.sectors.get(code)
+            sector = procedures.sectors.get(code)
             return (sector.name_vi, sector.name_en) if sector else (code, code)
         if dimension == "stage":
             return STAGES.get(code, (code, code))
@@ -393,13 +423,24 @@ class Dashboard:
         return found
 
     def plan_figures(
-        self, session: Session, as_of: dt.date, spans: Spans = PROJECTION
+        self,
+        session: Session,
+        as_of: dt.date,
+        spans: Spans = PROJECTION,
+        log: dict[str, int] | None = None,
     ) -> dict[str, dict[Key, dict[str, float]]]:
         """Each plan's figures (`_plan_figures`) by plan id."""
-        return {plan.id: self._plan_figures(session, plan, as_of, spans) for plan in self.plans()}
+        return {
+            plan.id: self._plan_figures(session, plan, as_of, spans, log) for plan in self.plans()
+        }
 
     def _plan_figures(
-        self, session: Session, plan: Plan, as_of: dt.date, spans: Spans
+        self,
+        session: Session,
+        plan: Plan,
+        as_of: dt.date,
+        spans: Spans,
+        log: dict[str, int] | None,
     ) -> dict[Key, dict[str, float]]:
         """By investment form and sector (on the plan's last counted day): the projects whose
         policy was approved or investor selected within the plan's period so far, those of them
@@ -408,32 +449,13 @@ class Dashboard:
         day = min(as_of, plan.period_end)
         if day < plan.period_start:
             return {}
-        alive = spans.not_revoked_by(day)
-        state = spans.c
-        statement = (
-            select(
-                state.investment_form,
-                state.sector,
-                spans.count().label("approved"),
-                spans.count_where(alive).label("new_projects"),
-                spans.count_where(and_(state.completed_on <= day, alive)).label("completed"),
-                spans.sum_where(alive, "capital_registered_billion_vnd").label("capital"),
-            )
-            .where(
-                spans.rows(
-                    state.selected_on.between(plan.period_start, day),
-                    state.since <= day,
-                    or_(state.until.is_(None), state.until > day),
-                )
-            )
-            .group_by(state.investment_form, state.sector)
-        )
+        values = {**period_values(plan.period_start, day), **(log or {})}
         return {
             (row.investment_form, row.sector): {
                 name: float(row.capital) if name == "capital" else int(row._mapping[name])
                 for name in PLAN_FIGURES
             }
-            for row in session.execute(statement)
+            for row in session.execute(_plan_statement(spans), values)
         }
 
     def _target(
@@ -493,33 +515,15 @@ class Dashboard:
         """Enquiries received in the period, how many were answered by its end, and the median
         time from receipt to answer (hours) of those."""
         low, high = day_bounds(period)
-        received = and_(enquiries.c.created_at >= low, enquiries.c.created_at < high)
-        answered = and_(
-            received, enquiries.c.answered_at.is_not(None), enquiries.c.answered_at < high
-        )
-        count, answered_count = session.execute(
-            select(func.count(), count_where(answered)).select_from(enquiries).where(received)
-        ).one()
+        counts, middle = _enquiry_statements(self.records.dialect)
+        bound = {"low": low, "high": high}
+        count, answered_count = session.execute(counts, bound).one()
         median = None
         if answered_count:
-            hours = self._hours(enquiries.c.created_at, enquiries.c.answered_at).label("hours")
-            middle = list(
-                session.scalars(
-                    select(hours)
-                    .where(answered)
-                    .order_by(hours)
-                    .limit(2 - answered_count % 2)
-                    .offset((answered_count - 1) // 2)
-                )
-            )
-            median = sum(float(h) for h in middle) / len(middle)
+            bound |= {"limit": 2 - answered_count % 2, "offset": (answered_count - 1) // 2}
+            hours = [float(h) for h in session.scalars(middle, bound)]
+            median = sum(hours) / len(hours)
         return {"received": count, "answered": answered_count, "median_hours_to_answer": median}
-
-    def _hours(self, start, end):
-        if self.records.dialect == "sqlite":
-            return (func.julianday(end) - func.julianday(start)) * 24.0
-        stamp = TIMESTAMP(timezone=True)
-        return func.extract("epoch", cast(end, stamp) - cast(start, stamp)) / 3600.0
 
     # -- late projects ----------------------------------------------------------------------
     def late_projects(
@@ -607,6 +611,74 @@ class Dashboard:
             {**row._mapping, "date": row.date.isoformat()} for row in session.execute(statement)
         ]
         return found[::-1], total
+
+
+@lru_cache(maxsize=64)
+def _figure_statements(spans: Spans, group_by: tuple[str, ...]) -> tuple[Select, ...]:
+    """The statements giving a period's figures by group (see `periods`), one per part of the
+    spans on the period's last day."""
+    keys = [spans.c[d].label(f"key_{d}") for d in group_by]
+    new = spans.new()
+    figures = [
+        spans.count().label("projects"),
+        spans.count_where(new).label("new_projects"),
+        spans.count_where(spans.completed()).label("completed"),
+        spans.count_where(spans.revoked()).label("revoked"),
+        *[spans.sum_where(new, c).label(c) for c in CAPITALS],
+    ]
+    return tuple(select(*keys, *figures).where(part).group_by(*keys) for part in spans.on_end())
+
+
+@lru_cache(maxsize=4)
+def _plan_statement(spans: Spans) -> Select:
+    """By investment form and sector on the `END` day: the projects whose policy was approved
+    or investor selected from `START` to that day, those of them not revoked, those completed
+    and not revoked, and the registered capital of those not revoked."""
+    alive = spans.not_revoked_by_end()
+    state = spans.c
+    return (
+        select(
+            state.investment_form,
+            state.sector,
+            spans.count().label("approved"),
+            spans.count_where(alive).label("new_projects"),
+            spans.count_where(and_(state.completed_on <= END, alive)).label("completed"),
+            spans.sum_where(alive, "capital_registered_billion_vnd").label("capital"),
+        )
+        .where(
+            spans.rows(
+                state.selected_on.between(START, END),
+                state.since <= END,
+                or_(state.until.is_(None), state.until > END),
+            )
+        )
+        .group_by(state.investment_form, state.sector)
+    )
+
+
+@lru_cache(maxsize=4)
+def _enquiry_statements(dialect: str) -> tuple[Select, Select]:
+    """The count of the enquiries received from `low` to before `high` and of those answered
+    by then, and the `limit` middle hours to answer from `offset` (the median's)."""
+    created, answered_at = enquiries.c.created_at, enquiries.c.answered_at
+    high = bindparam("high")
+    received = and_(created >= bindparam("low"), created < high)
+    answered = and_(received, answered_at.is_not(None), answered_at < high)
+    if dialect == "sqlite":
+        hours = (func.julianday(answered_at) - func.julianday(created)) * 24.0
+    else:
+        stamp = TIMESTAMP(timezone=True)
+        hours = func.extract("epoch", cast(answered_at, stamp) - cast(created, stamp)) / 3600.0
+    hours = hours.label("hours")
+    counts = select(func.count(), count_where(answered)).select_from(enquiries).where(received)
+    middle = (
+        select(hours)
+        .where(answered)
+        .order_by(hours)
+        .limit(bindparam("limit", type_=Integer))
+        .offset(bindparam("offset", type_=Integer))
+    )
+    return counts, middle
 
 
 @dataclass(frozen=True)
