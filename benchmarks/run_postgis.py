@@ -111,7 +111,8 @@ def main() -> None:
         type=float,
         default=0,
         help="seconds to wait once the servers answer: ours reads the box centres of large "
-        "layers at start-up, in the background (about 5 s a million features per worker)",
+        "layers at start-up, in the background (about 2 s a million features, mostly "
+        "PostgreSQL's)",
     )
     parser.add_argument(
         "--retries", type=int, default=0, help="PostgreSQL's work counts as others' CPU here"

@@ -19,6 +19,9 @@ from ..query import BBox
 from .base import GridCell
 from .sqlite_sql import quote_identifier
 
+PART = 100_000
+"""R-tree rows turned into numbers per numpy call."""
+
 
 def grid_cells(
     rows: Iterable[tuple[int, int, float, float]], bbox: BBox, columns: int, rows_count: int
@@ -49,7 +52,12 @@ class Centres:
             f"SELECT id, (minx + maxx) / 2, (miny + maxy) / 2 FROM {quote_identifier(rtree)} "
             f"WHERE {ids}"
         )
-        rows = np.array(cursor.fetchall(), dtype=np.float64).reshape(-1, 3)
+        # a part at a time: one numpy call over millions of rows would hold the interpreter
+        # long enough for the server to take the worker for dead
+        parts = [np.empty((0, 3))]
+        while part := cursor.fetchmany(PART):
+            parts.append(np.array(part, dtype=np.float64))
+        rows = np.concatenate(parts)
         return cls(rows[:, 1].copy(), rows[:, 2].copy(), rows[:, 0].astype(np.int64))
 
     def changed(self, removed: np.ndarray, added: Centres) -> Centres:
