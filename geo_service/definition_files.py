@@ -17,9 +17,11 @@ def files_stamp(folder: Path) -> tuple:
     """What changes when a TOML file of the folder is added, removed or written."""
     if not folder.is_dir():
         return ()
-    return tuple(
-        (p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in sorted(folder.glob("*.toml"))
-    )
+    stamps = []
+    for path in sorted(folder.glob("*.toml")):
+        status = path.stat()  # once a file: each call is a system call
+        stamps.append((path.name, status.st_mtime_ns, status.st_size))
+    return tuple(stamps)
 
 
 class DefinitionFolders(Generic[T]):
