@@ -1,4 +1,5 @@
-"""A bounded in-memory cache of encoded answers (vector tiles, pipeline pages), per process.
+"""Bounded in-memory caches, per process: encoded answers (vector tiles, pipeline pages) within
+a budget of bytes (`MemoryCache`), and answers of any kind up to a number of them (`LatestKept`).
 
 Entries are found by a key that names everything the answer follows from (a layer's version, the
 pipeline's change counter, …), so an answer is never served for state it was not made from: a
@@ -10,8 +11,9 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
+T = TypeVar("T")
 V = TypeVar("V")
 ENTRY_BYTES = 200
 """What one entry costs beside its bytes (key, record), counted against the budget."""
@@ -47,3 +49,33 @@ class MemoryCache(Generic[V]):
             while self.bytes > self.max_bytes:
                 _, gone = self._values.popitem(last=False)
                 self.bytes -= self.size(gone) + ENTRY_BYTES
+
+
+class LatestKept:
+    """The latest answers asked, by key, least recently used out first beyond `size`."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._answers: OrderedDict[Hashable, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable, make: Callable[[], T]) -> T:
+        """The answer kept under `key`, else `make()`'s, kept."""
+        found = self.peek(key)
+        if found is None:
+            found = make()
+            self.put(key, found)
+        return found
+
+    def peek(self, key: Hashable) -> Any | None:
+        with self._lock:
+            if key not in self._answers:
+                return None
+            self._answers.move_to_end(key)
+            return self._answers[key]
+
+    def put(self, key: Hashable, answer: Any) -> None:
+        with self._lock:
+            self._answers[key] = answer
+            while len(self._answers) > self.size:
+                self._answers.popitem(last=False)

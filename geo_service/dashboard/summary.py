@@ -41,6 +41,7 @@ from ..definition_files import files_stamp
 from ..errors import InvalidParameter
 from ..i18n import LANGUAGES, _l, tr
 from ..i18n.content import names_per_language
+from ..memory_cache import LatestKept
 from ..pipeline.procedures import FORMS, Procedures
 from ..pipeline.projects import PIPELINE_CHANGES, ProjectStore
 from ..pipeline.stages import STAGES
@@ -77,6 +78,8 @@ MAX_CHANGED = 20_000
 bulk import): counting the log would cost as much as counting the spans."""
 LOG_KEPT = 200_000
 """Log rows kept when a summary computed afresh prunes the log (`Dashboard.prune`)."""
+SHARED_KEPT = 64
+"""Values shared by summaries (`Dashboard._shared`) kept per process."""
 Key = tuple
 PLAN_FIGURES = ("approved", "new_projects", "completed", "capital")
 
@@ -129,7 +132,7 @@ class Dashboard:
     computed: Counter = field(default_factory=Counter, repr=False)
     _cache: OrderedDict = field(default_factory=OrderedDict, repr=False)
     _computing: dict = field(default_factory=dict, repr=False)
-    _shared_values: OrderedDict = field(default_factory=OrderedDict, repr=False)
+    _shared_values: LatestKept = field(default_factory=lambda: LatestKept(SHARED_KEPT), repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
@@ -407,20 +410,10 @@ class Dashboard:
         ]
 
     def _shared(self, version: tuple, key: Hashable, compute: Callable[[], Any]) -> Any:
-        """What `compute` gives for `key`, kept per process while `version` (the change counter
-        and the targets files) holds: summaries of other periods and groupings share it
+        """What `compute` gives for `key` while `version` (the change counter and the targets
+        files) holds, kept per process: summaries of other periods and groupings share it
         (read-only), such as the plans' figures on a day and the late projects of a day."""
-        with self._lock:
-            found = self._shared_values.get((version, key))
-        if found is None:
-            found = compute()
-            with self._lock:
-                for stale in [k for k in self._shared_values if k[0] != version]:
-                    del self._shared_values[stale]
-                self._shared_values[(version, key)] = found
-                while len(self._shared_values) > self.cache_size:
-                    self._shared_values.popitem(last=False)
-        return found
+        return self._shared_values.get((version, key), compute)
 
     def plan_figures(
         self,

@@ -26,7 +26,7 @@ import contextlib
 import dataclasses
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -67,6 +67,7 @@ from ..errors import (
 )
 from ..i18n import _l
 from ..listing import Listing, Skipped, unreadable
+from ..memory_cache import LatestKept
 from ..query import BBox, Query
 from ..records.database import postgresql_engine
 from ..records.schema import layer_catalogue, layer_generations, layer_versions
@@ -139,36 +140,6 @@ _SERVED = str(_SERVED_STATEMENT.compile(dialect=psycopg.dialect()))
 than on each."""
 
 
-class _Kept:
-    """The latest answers asked, by key, least recently used out first beyond `size`."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._answers: OrderedDict[Hashable, Any] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: Hashable, make: Callable[[], T]) -> T:
-        """The answer kept under `key`, else `make()`'s, kept."""
-        found = self.peek(key)
-        if found is None:
-            found = make()
-            self.put(key, found)
-        return found
-
-    def peek(self, key: Hashable) -> Any | None:
-        with self._lock:
-            if key not in self._answers:
-                return None
-            self._answers.move_to_end(key)
-            return self._answers[key]
-
-    def put(self, key: Hashable, answer: Any) -> None:
-        with self._lock:
-            self._answers[key] = answer
-            while len(self._answers) > self.size:
-                self._answers.popitem(last=False)
-
-
 class _VersionReader(SqlReader):
     """Reads of one version, which never changes: counts of the queries asked are kept (and
     asked beside the page where not known yet), and the tile statements of the filters asked (a tile is the same statement with other
@@ -181,8 +152,8 @@ class _VersionReader(SqlReader):
         super().__init__(engine)
         self.streaming = streaming
         self.features = features
-        self._counts = _Kept(self.COUNTS)
-        self._tile_statements = _Kept(self.TILE_STATEMENTS)
+        self._counts = LatestKept(self.COUNTS)
+        self._tile_statements = LatestKept(self.TILE_STATEMENTS)
         self._served_feature: Select | None = None
 
     def iter_features(
