@@ -25,7 +25,7 @@ def files_stamp(folder: Path) -> tuple:
 
 
 class DefinitionFolders(Generic[T]):
-    """`read(folder)` gives the definitions, or None and every problem; `load` keeps them per
+    """`read(folder)` gives the definitions, or None and every problem; `stamped` keeps them per
     folder until a file changes, and raises `invalid(problems)` when they are wrong."""
 
     def __init__(
@@ -37,16 +37,22 @@ class DefinitionFolders(Generic[T]):
         self._cache: dict[Path, tuple[tuple, T]] = {}
 
     def load(self, folder: Path) -> T:
+        return self.stamped(folder)[1]
+
+    def stamped(self, folder: Path) -> tuple[tuple, T]:
+        """The folder's stamp (`files_stamp`), taken before its definitions were read, and
+        the definitions: what is made from them may be kept under that stamp, since a file
+        written while they were read changes it again."""
         folder = Path(folder).resolve()
         stamp = files_stamp(folder)
         cached = self._cache.get(folder)
         if cached is not None and cached[0] == stamp:
-            return cached[1]
+            return cached
         definitions, problems = self.read(folder)
         if definitions is None:
             raise self.invalid(problems)
         self._cache[folder] = (stamp, definitions)
-        return definitions
+        return stamp, definitions
 
 
 def check_unique(values: list[str], message: str) -> None:

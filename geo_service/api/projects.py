@@ -19,7 +19,6 @@ from shapely.geometry import mapping
 
 from ..admin_store import Token
 from ..clock import today_in_vietnam, utc_now
-from ..definition_files import files_stamp
 from ..errors import InvalidParameter, NotFound
 from ..i18n import Lang, _l, in_language
 from ..i18n.content import names_per_language
@@ -305,8 +304,7 @@ def list_projects(
     limit: Annotated[int | None, Query(ge=1)] = None,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> Response:
-    stamp = procedures_stamp(projects)  # before the procedures are read (see `_kept`)
-    reference = projects.procedures
+    stamp, reference = projects.stamped_procedures()  # see `_kept`
     filters = _filters(reference, investment_form, stage, sector, commune_code, behind, q)
     today = today_in_vietnam()
     if f != "json":
@@ -331,7 +329,8 @@ def _kept(
     """The JSON answer `make` gives (document, headers), kept per worker while the pipeline's
     records (its change counter, bumped by whichever process writes) and what else it is
     `made_of` stay as they were: the procedures files' stamp (names of steps and forms), taken
-    before `make` reads them, so an answer never stands for files older than it was made from;
+    before the procedures `make` uses were read, so an answer never stands for files newer
+    than it was made from;
     the language; the day in Vietnam (days behind)."""
     key = (projects.changes(), *made_of, str(request.url))
     found = pages.get(key)
@@ -340,11 +339,6 @@ def _kept(
         found = KeptAnswer(JSONResponse(_jsonable(document)).body, tuple(headers.items()))
         pages.put(key, found)
     return Response(found.body, media_type="application/json", headers=dict(found.headers))
-
-
-def procedures_stamp(projects: ProjectStore) -> tuple:
-    """What changes when a procedures file is added, removed or written."""
-    return files_stamp(projects.procedures_dir)
 
 
 def _page(
@@ -408,8 +402,7 @@ def read_project(
     f: PageFormat,
 ) -> Response:
     today = today_in_vietnam()
-    stamp = procedures_stamp(projects)
-    reference = projects.procedures
+    stamp, reference = projects.stamped_procedures()
     if f == "html":
         document, headers = _project_document(request, projects, reference, lang, project_id, today)
         events = [_jsonable(event_json(e, False)) for e in projects.events(project_id)]

@@ -170,3 +170,9 @@ _folders = DefinitionFolders(
 def load_procedures(folder: Path) -> Procedures:
     """The procedures, read again only when a file has changed; `InvalidProcedures` on errors."""
     return _folders.load(folder)
+
+
+def stamped_procedures(folder: Path) -> tuple[tuple, Procedures]:
+    """The procedures, and their folder's stamp taken before they were read (see
+    `DefinitionFolders.stamped`)."""
+    return _folders.stamped(folder)

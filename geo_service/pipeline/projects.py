@@ -37,7 +37,7 @@ from ..store.sqlite_sql import search_terms
 from ..text import fold
 from . import history
 from .documents import EDITABLE, CheckedProject, EventDocument
-from .procedures import Procedures, load_procedures
+from .procedures import Procedures, load_procedures, stamped_procedures
 from .progress import DossierEvent, Progress, derive
 
 SEARCHED = ("id", "name_vi", "name_en", *further_names("name"), "investor")
@@ -160,6 +160,11 @@ class ProjectStore:
     @property
     def procedures(self) -> Procedures:
         return load_procedures(self.procedures_dir)
+
+    def stamped_procedures(self) -> tuple[tuple, Procedures]:
+        """The procedures and the stamp of their files taken before they were read: an answer
+        made from them may be kept under it."""
+        return stamped_procedures(self.procedures_dir)
 
     # -- reading ---------------------------------------------------------------------------
     def changes(self) -> int:
