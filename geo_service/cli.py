@@ -3,16 +3,38 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import shutil
 import sys
+from collections.abc import Iterator
+from functools import cached_property
 from pathlib import Path
 
-from .admin_store import ROLES
 from .catalogue import LAYER_ID_PATTERN
-from .exports.formats import FORMATS
 from .i18n import LANGUAGES, _l
 from .settings import Settings
+
+
+class Choices:
+    """An argument's `choices`: the names in the attribute `name` of `module`, imported when
+    the argument is given or its help shown. The tables of export formats, report formats and
+    roles import GDAL, pandas or the records database, which would otherwise add a second to
+    the start of every command. The argument needs a `metavar` (else argparse lists the
+    choices as it is added); its help can name them as `%(choices)s`."""
+
+    def __init__(self, module: str, name: str) -> None:
+        self.module, self.name = module, name
+
+    @cached_property
+    def names(self) -> tuple[str, ...]:
+        return tuple(getattr(importlib.import_module(self.module, __package__), self.name))
+
+    def __contains__(self, value: object) -> bool:
+        return value in self.names
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names)
 
 
 def layer_id(text: str) -> str:
@@ -596,7 +618,13 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument(
         "--shortlist", help="shortlist id: every site of it, one table or file per layer"
     )
-    export.add_argument("--format", required=True, choices=sorted(FORMATS), help="file format")
+    export.add_argument(
+        "--format",
+        required=True,
+        choices=Choices(".exports.formats", "FORMATS"),
+        metavar="FORMAT",
+        help="file format: %(choices)s",
+    )
     export.add_argument("-o", "--output", required=True, help="file to write")
     export.add_argument("--filter", help="CQL2 filter, e.g. \"status = 'operating'\"")
     export.add_argument("--filter-lang", default="cql2-text", choices=["cql2-text", "cql2-json"])
@@ -641,7 +669,13 @@ def build_parser() -> argparse.ArgumentParser:
     create = with_data_dir(
         actions.add_parser("create", help="create a token; prints only the token")
     )
-    create.add_argument("--role", required=True, choices=ROLES)
+    create.add_argument(
+        "--role",
+        required=True,
+        choices=Choices(".admin_store", "ROLES"),
+        metavar="ROLE",
+        help="%(choices)s (each may do what the ones before it may)",
+    )
     create.add_argument("--label", help="who or what it is for")
     with_data_dir(actions.add_parser("list", help="list tokens (never their secrets)"))
     revoke = with_data_dir(actions.add_parser("revoke", help="revoke a token by its id"))
@@ -695,7 +729,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     report.add_argument("--year", type=int, required=True, help="the year reported on")
     report.add_argument("-o", "--output", required=True, help="file to write (.xlsx, .docx, .pdf)")
-    report.add_argument("--format", choices=["xlsx", "docx", "pdf"], help="default: from the name")
+    report.add_argument(
+        "--format",
+        choices=Choices(".dashboard.report", "FORMATS"),
+        metavar="FORMAT",
+        help="%(choices)s (default: from the name)",
+    )
     report.add_argument("--lang", default="vi", choices=LANGUAGES)
     report.set_defaults(handler=cmd_report)
     projects = commands.add_parser("projects", help="pipeline projects: import, export, rebuild")

@@ -111,3 +111,34 @@ def test_the_commands_see_pipeline_projects_as_a_collection(sample_dir, sample_c
         "import", str(source), "--layer", "investment_projects", cwd=tmp_path, data_dir=sample_dir,
     )  # fmt: skip
     assert refused.returncode == 2 and "/projects" in refused.stderr
+
+
+def test_choices_are_named_in_help_and_errors_without_loading_their_tables(tmp_path):
+    """The export formats, report formats and roles are offered by name in each command's help
+    and checked on use, while a command that needs none of them starts without GDAL, pandas or
+    the records database (their tables are read only when the argument is used)."""
+    from geo_service.admin_store import ROLES
+    from geo_service.dashboard.report import FORMATS as REPORT_FORMATS
+    from geo_service.exports.formats import FORMATS
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        command = [sys.executable, "-m", "geo_service.cli", *args]
+        return subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=tmp_path)
+
+    for args, names in (
+        (("export",), FORMATS),
+        (("report",), REPORT_FORMATS),
+        (("token", "create"), ROLES),
+    ):
+        shown = run(*args, "--help")
+        assert shown.returncode == 0 and ", ".join(names) in " ".join(shown.stdout.split())
+    refused = run("token", "create", "--role", "boss", "--data-dir", str(tmp_path / "d"))
+    assert refused.returncode == 2 and "'editor', 'reviewer', 'admin'" in refused.stderr
+    assert not (tmp_path / "d").exists()
+    wrong = run("export", "--layer", "a", "--format", "dxf", "-o", str(tmp_path / "a.dxf"))
+    assert wrong.returncode == 2 and "'geojson'" in wrong.stderr
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import sys, geo_service.cli; print(' '.join(sys.modules))"],
+        capture_output=True, text=True, timeout=120, check=True,
+    ).stdout.split()  # fmt: skip
+    assert not {"pyogrio", "pandas", "openpyxl", "geo_service.records"} & set(loaded)
