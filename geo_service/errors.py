@@ -184,9 +184,20 @@ def stale_feature(feature_id: str, etag: str, sent: str) -> PreconditionFailed:
     )
 
 
+def no_collection(layer_id: str) -> NotFound:
+    """The error for a collection (layer) that is not served."""
+    return NotFound(_l("no collection {layer_id!r}", layer_id=layer_id))
+
+
 def no_feature(feature_id: str, layer_id: str) -> NotFound:
-    """The error for a change to a feature the layer does not have."""
-    return NotFound(_l("no feature {id!r} in layer {layer!r}", id=feature_id, layer=layer_id))
+    """The error for a feature the collection does not have (read, changed or deleted)."""
+    return NotFound(
+        _l(
+            "no feature {feature_id!r} in collection {layer_id!r}",
+            feature_id=feature_id,
+            layer_id=layer_id,
+        )
+    )
 
 
 def feature_exists(feature_id: str) -> Conflict:

@@ -326,7 +326,9 @@ def test_an_error_is_in_the_language_asked_for(grid_client):
     }
     for lang, response in asked.items():
         assert response.status_code == 404
-        assert response.json()["description"] == tr(lang, "no collection {id!r}", id="nothing-here")
+        assert response.json()["description"] == tr(
+            lang, "no collection {layer_id!r}", layer_id="nothing-here"
+        )
     # nobody chose: Vietnamese and English together, as before the service spoke more languages
     plain = grid_client.get("/collections/nothing-here").json()["description"]
     assert plain == "no collection 'nothing-here' / không có lớp 'nothing-here'"

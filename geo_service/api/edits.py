@@ -22,7 +22,7 @@ from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import JSONResponse, Response
 
 from ..edits import ANY, Edit, Editing, Published
-from ..errors import InvalidParameter, NotFound
+from ..errors import InvalidParameter, no_collection, no_feature
 from ..geojson import feature_document
 from ..i18n import _l
 from ..review import actor_of
@@ -247,16 +247,10 @@ def history(
     changed or deleted: who made it, when, and which fields changed ("geometry" when it moved)."""
     served = store.current_version(collection_id)
     if served is None:
-        raise NotFound(_l("no collection {layer_id!r}", layer_id=collection_id))
+        raise no_collection(collection_id)
     revisions = [r for r in store.feature_history(collection_id, feature_id) if r.version <= served]
     if not revisions:
-        raise NotFound(
-            _l(
-                "no feature {feature_id!r} in collection {layer_id!r}",
-                feature_id=feature_id,
-                layer_id=collection_id,
-            )
-        )
+        raise no_feature(feature_id, collection_id)
     url = _item_url(request, collection_id, feature_id)
     return {
         "collection": collection_id,

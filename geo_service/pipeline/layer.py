@@ -26,7 +26,7 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from ..catalogue import ID_FIELD, FieldSpec, LayerMeta
 from ..clock import today_in_vietnam
-from ..errors import LayerUnavailable, NotFound, ReadOnlyCollection
+from ..errors import LayerUnavailable, NotFound, ReadOnlyCollection, no_collection
 from ..i18n import _l
 from ..i18n.content import further_names
 from ..listing import Listing, Skipped
@@ -208,7 +208,7 @@ class ProjectLayer:
     def _layer(self, layer_id: str) -> SqlLayer:
         """The collection as a described table, for reads (an empty one answers empty)."""
         if layer_id != LAYER_ID:
-            raise NotFound(_l("no collection {layer_id!r}", layer_id=layer_id))
+            raise no_collection(layer_id)
         procedures = self.projects.procedures
         schema = LayerMeta(id=LAYER_ID, kind=KIND, geometry_type="polygon", updated="",
                            fields=layer_fields(procedures), **TEXTS)  # fmt: skip
@@ -228,7 +228,7 @@ class ProjectLayer:
 
     def layer(self, layer_id: str, version: int | None = None) -> LayerMeta:
         if layer_id != LAYER_ID:
-            raise NotFound(_l("no collection {layer_id!r}", layer_id=layer_id))
+            raise no_collection(layer_id)
         with _answering():
             meta = self.meta()
         if version is not None and version != meta.version:

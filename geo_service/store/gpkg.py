@@ -34,7 +34,7 @@ import shapely
 
 from .. import strict_json
 from ..catalogue import ID_FIELD, LayerMeta
-from ..errors import LayerUnavailable, NotFound
+from ..errors import LayerUnavailable, NotFound, no_collection, no_feature
 from ..i18n import _l
 from ..listing import UNREADABLE_ERRORS, Listing, Skipped, unreadable
 from ..query import BBox, Query
@@ -185,9 +185,7 @@ class _LayerFile:
             except sqlite3.OperationalError:
                 if self.path.exists():
                     raise
-                raise NotFound(
-                    _l("no collection {id!r}", id=self.meta.id)
-                ) from None  # archived just now
+                raise no_collection(self.meta.id) from None  # archived just now
         try:
             yield connection
         finally:
@@ -283,7 +281,7 @@ class GeoPackageStore:
         served = self.folder.served(layer_id)
         if served is None:
             self._retire(layer_id)
-            raise NotFound(_l("no collection {layer_id!r}", layer_id=layer_id))
+            raise no_collection(layer_id)
         version, path = served
         with self._files_lock:
             known = self._files.get(layer_id)
@@ -320,7 +318,7 @@ class GeoPackageStore:
             if connection is not None:
                 connection.close()
             if self.folder.current(layer_id) is None:  # archived while we looked
-                raise NotFound(_l("no collection {layer_id!r}", layer_id=layer_id)) from None
+                raise no_collection(layer_id) from None
             raise unreadable("layer", layer_id, exc) from None
 
     def _retire(self, layer_id: str) -> None:
@@ -393,13 +391,7 @@ class GeoPackageStore:
                 (feature_id,),
             ).fetchone()
         if row is None:
-            raise NotFound(
-                _l(
-                    "no feature {feature_id!r} in collection {layer_id!r}",
-                    feature_id=feature_id,
-                    layer_id=layer_id,
-                )
-            )
+            raise no_feature(feature_id, layer_id)
         return _feature(row, columns)
 
     def facets(self, layer_id: str, query: Query, fields: tuple[str, ...]) -> dict[str, Facet]:
@@ -565,18 +557,12 @@ class GeoPackageStore:
     def feature_history(self, layer_id: str, feature_id: str) -> list[FeatureRevision]:
         numbers = self.folder.numbers(layer_id)
         if not numbers:
-            raise NotFound(_l("no collection {layer_id!r}", layer_id=layer_id))
+            raise no_collection(layer_id)
         versions = [(number, self.folder.file(layer_id, number)) for number in numbers]
         with self._readable(layer_id):
             revisions = gpkg_history.feature_history(versions, feature_id, open_readonly)
         if not revisions:
-            raise NotFound(
-                _l(
-                    "no feature {feature_id!r} in collection {layer_id!r}",
-                    feature_id=feature_id,
-                    layer_id=layer_id,
-                )
-            )
+            raise no_feature(feature_id, layer_id)
         return revisions
 
     def diff(self, layer_id: str, from_version: int, to_version: int) -> Iterator[FeatureDiff]:

@@ -61,6 +61,8 @@ from ..errors import (
     LayerUnavailable,
     NotFound,
     check_existence,
+    no_collection,
+    no_feature,
     no_version,
     not_found,
     not_newest,
@@ -300,7 +302,7 @@ class PostGISStore:
     def _served(self, layer_id: str) -> _Served:
         """Where the layer's served version is: read once a request (`request_reads`)."""
         if not LAYER_ID_PATTERN.fullmatch(layer_id):
-            raise NotFound(_l("no collection {layer_id!r}", layer_id=layer_id))
+            raise no_collection(layer_id)
         return once((id(self), layer_id), lambda: self._read_served(layer_id))
 
     def _read_served(self, layer_id: str) -> _Served:
@@ -309,7 +311,7 @@ class PostGISStore:
             layer_id, lambda connection: connection.exec_driver_sql(_SERVED, parameters).first()
         )
         if row is None:
-            raise NotFound(_l("no collection {layer_id!r}", layer_id=layer_id))
+            raise no_collection(layer_id)
         return _Served(*row)
 
     def _version(self, layer_id: str, version: int | None = None) -> _Version:
@@ -452,19 +454,13 @@ class PostGISStore:
             self._latest.pop(layer_id, None)  # its table is gone: ask as a first request does
             raise
         if served is None:
-            raise NotFound(_l("no collection {layer_id!r}", layer_id=layer_id))
+            raise no_collection(layer_id)
         once((id(self), layer_id), lambda: served)
         if served != latest.served:
             layer = self._version(layer_id)
             return self._retried(layer_id, lambda: layer.reader.feature(layer.sql, feature_id))
         if found is None:
-            raise NotFound(
-                _l(
-                    "no feature {feature_id!r} in collection {layer_id!r}",
-                    feature_id=feature_id,
-                    layer_id=layer_id,
-                )
-            )
+            raise no_feature(feature_id, layer_id)
         return found
 
     def facets(self, layer_id: str, query: Query, fields: tuple[str, ...]) -> dict[str, Facet]:
@@ -807,13 +803,7 @@ class PostGISStore:
                 )
             before = None if state is None else (record.table_name, state)
         if not revisions:
-            raise NotFound(
-                _l(
-                    "no feature {feature_id!r} in collection {layer_id!r}",
-                    feature_id=feature_id,
-                    layer_id=layer_id,
-                )
-            )
+            raise no_feature(feature_id, layer_id)
         return revisions
 
     def diff(self, layer_id: str, from_version: int, to_version: int) -> Iterator[FeatureDiff]:

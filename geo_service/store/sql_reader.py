@@ -11,8 +11,7 @@ from collections.abc import Iterator
 
 from sqlalchemy import ColumnElement, Connection, Engine, Row, Select
 
-from ..errors import NotFound
-from ..i18n import _l
+from ..errors import no_feature
 from ..query import BBox, Query
 from ..tilematrix import Tile
 from .base import Facet, Feature, FeaturePage, GridCell
@@ -106,13 +105,7 @@ class SqlReader:
         with self.engine.connect() as connection:
             row = connection.execute(compiler.feature(feature_id, fields)).first()
         if row is None:
-            raise NotFound(
-                _l(
-                    "no feature {feature_id!r} in collection {id!r}",
-                    feature_id=feature_id,
-                    id=layer.meta.id,
-                )
-            )
+            raise no_feature(feature_id, layer.meta.id)
         return feature_of(row, fields)
 
     def facets(self, layer: SqlLayer, query: Query, fields: tuple[str, ...]) -> dict[str, Facet]:
