@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from ..clock import today_in_vietnam
-from ..dashboard.page import MEASURES, STATIC_DIR, STATIC_ROUTE, dashboard_page, image_sources
+from ..dashboard.page import BASEMAP, MEASURES, STATIC_DIR, STATIC_ROUTE, dashboard_page
 from ..dashboard.periods import Period
 from ..dashboard.report import FORMATS, MEDIA_TYPES, build_report, report_file
 from ..dashboard.summary import DIMENSIONS, parse_group_by
@@ -20,7 +20,7 @@ from .deps import DashboardDep, HeavyDep, LangDep, output_format
 from .downloads import file_download
 from .links import JSON, base_url, link
 from .projects import MaybeEditor
-from .security import html_page
+from .security import html_page, tile_source
 from .strict_input import StrictRoute
 
 router = APIRouter(tags=["Targets dashboard"], route_class=StrictRoute)
@@ -121,7 +121,7 @@ def page(
         raise InvalidParameter(_l("measure must be one of {value}", value=", ".join(MEASURES)))
     today = today_in_vietnam()
     html = dashboard_page(dashboard, period_of(start, end, today), measure, lang, today)
-    return html_page(html, image_sources())
+    return html_page(html, [tile_source(BASEMAP.build_url())])
 
 
 def mount_static(app: FastAPI) -> None:

@@ -105,10 +105,3 @@ def dashboard_page(
         leaflet_js=vendor_url(LEAFLET_JS[0][1]),
         leaflet_css=vendor_url(LEAFLET_CSS[0][1]),
     )
-
-
-def image_sources() -> list[str]:
-    """The basemap's tile host, for the page's Content-Security-Policy."""
-    from ..api.security import tile_source
-
-    return [tile_source(BASEMAP.build_url())]
