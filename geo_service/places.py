@@ -123,3 +123,14 @@ def province_centre(province_code: str) -> tuple[float, float, str]:
         raise UnmatchedPlace(f"no 2025 province has code {province_code!r}")
     row = rows[0]
     return row["provinceLon"], row["provinceLat"], unicodedata.normalize("NFC", row["province"])
+
+
+BOUNDS_MARGIN_DEGREES = 0.05
+"""About 5 km: how far outside its province's bounds a feature or raster uploaded for it may lie."""
+
+
+def province_extent(province_code: str) -> tuple[float, float, float, float]:
+    """The extent (lon/lat) uploads for the province must fall within: its bounds and a margin."""
+    minx, miny, maxx, maxy = province_bounds(province_code)
+    m = BOUNDS_MARGIN_DEGREES
+    return minx - m, miny - m, maxx + m, maxy + m

@@ -22,7 +22,7 @@ from ..errors import ValidationFailed
 from ..i18n import N_, _l
 from ..kinds import Kind, load_kinds
 from ..layer_frame import records_to_frame
-from ..places import UnmatchedPlace, communes_of_province, province_bounds, resolve_commune
+from ..places import UnmatchedPlace, communes_of_province, province_extent, resolve_commune
 from ..text import nfc
 
 Severity = Literal["error", "warning", "info"]
@@ -36,7 +36,6 @@ FAMILIES = {
 }
 PROVINCE_ZONES = {"14": 9206, "22": 5899, "08": 9211}
 """Each province's VN-2000 TM-3 zone (Sơn La 104°00', Quảng Ninh 107°45', Tuyên Quang 106°00')."""
-BOUNDS_MARGIN_DEGREES = 0.05  # about 5 km around the province
 EXAMPLES = 5
 _MOJIBAKE = re.compile("Ã.|Ä.|Æ.|á»|áº")
 _FIELD_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
@@ -131,12 +130,6 @@ class Report:
             lines.append("  proposed mapping (use with --fields):")
             lines += [f"    {item}" for item in self.mapping["proposed"]]
         return "\n".join(lines)
-
-
-def province_extent(province_code: str) -> tuple[float, float, float, float]:
-    minx, miny, maxx, maxy = province_bounds(province_code)
-    m = BOUNDS_MARGIN_DEGREES
-    return minx - m, miny - m, maxx + m, maxy + m
 
 
 def _ids(frame: pd.DataFrame, mask) -> list[str]:

@@ -32,7 +32,7 @@ from ..catalogue import LAYER_ID_PATTERN
 from ..clock import utc_now
 from ..errors import InvalidParameter, ServiceError, TooLarge, check_existence
 from ..i18n import _l
-from ..ingest.validate import province_extent
+from ..places import province_extent
 from .meta import RasterInput, RasterMeta, default_colormap
 from .store import RasterStore
 
