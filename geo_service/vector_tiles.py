@@ -17,8 +17,7 @@ from dataclasses import dataclass
 from .catalogue import ID_FIELD, LayerMeta
 from .memory_cache import MemoryCache
 from .query import Query
-from .store import Store
-from .store.mvt import VectorTile
+from .store import Store, VectorTile
 from .tilematrix import Tile
 
 NAME_FIELDS = ("name_vi", "name_en")

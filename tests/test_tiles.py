@@ -16,8 +16,8 @@ from fastapi.testclient import TestClient
 from geo_service.app import create_app
 from geo_service.layer_frame import records_to_frame
 from geo_service.memory_cache import ENTRY_BYTES
+from geo_service.store import VectorTile
 from geo_service.store.changes import FeatureChange
-from geo_service.store.mvt import VectorTile
 from geo_service.vector_tiles import tile_cache
 
 from .conftest import error_document, grid_layer, publish, store_of

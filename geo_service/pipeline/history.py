@@ -171,8 +171,6 @@ def copy_project_values(executor: Any, ids: list[str]) -> None:
 
 def rebuild(executor: Any, procedures: Procedures) -> int:
     """Replay every project's events again and rewrite the projection; returns how many."""
-    from .projects import event_from_row
-
     ids = list(executor.execute(select(projects.c.id).order_by(projects.c.id)).scalars())
     for start in range(0, len(ids), CHUNK):
         chunk = ids[start : start + CHUNK]
@@ -187,7 +185,7 @@ def rebuild(executor: Any, procedures: Procedures) -> int:
             .where(dossier_events.c.project_id.in_(chunk))
             .order_by(dossier_events.c.project_id, dossier_events.c.seq)
         ):
-            grouped[row.project_id].append(event_from_row(row))
+            grouped[row.project_id].append(DossierEvent.from_row(row))
         write(
             executor,
             {

@@ -33,10 +33,10 @@ from ..listing import Listing, Skipped
 from ..places import UnmatchedPlace, commune_by_code
 from ..query import BBox, Query
 from ..records.schema import project_progress, projects
+from ..store import VectorTile
 from ..store.base import Facet, Feature, FeaturePage, GridCell, Store, VersionSummary
 from ..store.changes import FeatureChange, FeatureDiff, FeatureRevision
 from ..store.etags import feature_etag
-from ..store.mvt import VectorTile
 from ..store.routed import RoutedStore
 from ..store.sql_query import BoxedWkb, DaysSince, SqlLayer
 from ..store.sql_reader import SqlReader

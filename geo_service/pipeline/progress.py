@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field, replace
-from typing import Literal
+from dataclasses import dataclass, field, fields, replace
+from typing import Any, Literal
 
 from ..errors import Conflict, InvalidParameter
 from ..i18n import _l
@@ -84,6 +84,14 @@ class DossierEvent:
     """For `form_changed`: the investment form the project left …"""
     form_after: str | None = None
     """… and the one it took."""
+
+    @classmethod
+    def from_row(cls, row: Any) -> DossierEvent:
+        """The event of a `dossier_events` row (or any row with its columns)."""
+        return cls(**{name: row._mapping[name] for name in EVENT_COLUMNS})
+
+
+EVENT_COLUMNS = tuple(f.name for f in fields(DossierEvent))
 
 
 @dataclass(frozen=True)

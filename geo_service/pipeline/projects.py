@@ -121,13 +121,6 @@ def _progress_values(progress: Progress) -> dict[str, Any]:
     }
 
 
-EVENT_COLUMNS = [f.name for f in dataclasses.fields(DossierEvent)]
-
-
-def event_from_row(row: Row) -> DossierEvent:
-    return DossierEvent(**{name: row._mapping[name] for name in EVENT_COLUMNS})
-
-
 def _site_rows(checked: CheckedProject) -> list[dict[str, Any]]:
     """The project's linked sites as rows, in order, each once."""
     unique = dict.fromkeys((s.collection, s.id) for s in checked.document.sites)
@@ -311,7 +304,7 @@ class ProjectStore:
         )
         if not include_internal:
             statement = statement.where(dossier_events.c.public.is_(True))
-        return [event_from_row(row) for row in session.execute(statement)]
+        return [DossierEvent.from_row(row) for row in session.execute(statement)]
 
     # -- writing ---------------------------------------------------------------------------
     def create(self, checked: CheckedProject, today: dt.date) -> ProjectRecord:
@@ -417,7 +410,7 @@ class ProjectStore:
                     .where(dossier_events.c.project_id.in_(chunk))
                     .order_by(dossier_events.c.project_id, dossier_events.c.seq)
                 ):
-                    grouped[row.project_id].append(event_from_row(row))
+                    grouped[row.project_id].append(DossierEvent.from_row(row))
                 for project_id in chunk:
                     procedure = self.procedures.procedure(forms[project_id])
                     progress = derive(procedure, grouped[project_id], today)
@@ -485,7 +478,7 @@ class ProjectStore:
                 .order_by(dossier_events.c.project_id, dossier_events.c.seq)
             )
             for row in rows:
-                events[row.project_id].append(event_from_row(row))
+                events[row.project_id].append(DossierEvent.from_row(row))
         if any(e.step for stored in events.values() for e in stored):
             raise Conflict(
                 _l("the investment form cannot change once steps of its procedure are recorded")

@@ -11,7 +11,7 @@ Its write sessions begin with `BEGIN IMMEDIATE`, so a transaction that reads and
 two workers never both pass a check on the same state. On PostgreSQL the same is done per row
 with `SELECT … FOR UPDATE` (see `lock_row`), or on a name with an advisory lock (`lock_name`).
 SQLite connections also get the Python functions compiled queries call
-(`store.sqlite_functions`): projects are read as a layer too.
+(`sqlite_functions`): projects are read as a layer too.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from sqlalchemy import Engine, Table, create_engine, event, func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from ..store.sqlite_functions import register as register_query_functions
+from ..sqlite_functions import register as register_query_functions
 
 FILE_NAME = "records.sqlite"
 BUSY_TIMEOUT_MS = 30_000

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .base import Facet, Feature, FeaturePage, GridCell, Store, VersionSummary
+from .base import Facet, Feature, FeaturePage, GridCell, Store, VectorTile, VersionSummary
 
 if TYPE_CHECKING:
     from ..settings import Settings
@@ -16,6 +16,7 @@ __all__ = [
     "FeaturePage",
     "GridCell",
     "Store",
+    "VectorTile",
     "VersionSummary",
     "open_store",
     "uses_postgis",

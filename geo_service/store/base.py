@@ -21,7 +21,6 @@ if TYPE_CHECKING:
     import geopandas as gpd
 
     from ..tilematrix import Tile
-    from .mvt import VectorTile
 
 
 @dataclass(frozen=True)
@@ -30,6 +29,20 @@ class Feature:
     geometry: bytes | None
     """ISO WKB in WGS 84 longitude/latitude."""
     properties: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class VectorTile:
+    """One encoded tile of one layer."""
+
+    data: bytes
+    """The Mapbox Vector Tile; empty when no feature reaches the tile."""
+    features: int
+    """How many features it holds."""
+    truncated: bool
+    """Whether more features reach the tile than it holds (the limit was reached)."""
+    version: int | None = None
+    """The layer version it was made from, where the store knows it."""
 
 
 @dataclass(frozen=True)

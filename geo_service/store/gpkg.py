@@ -38,17 +38,17 @@ from ..errors import LayerUnavailable, NotFound, no_collection, no_feature
 from ..i18n import _l
 from ..listing import UNREADABLE_ERRORS, Listing, Skipped, unreadable
 from ..query import BBox, Query
+from ..sqlite_functions import query_geometry, register_text_functions
 from ..tilematrix import Tile
 from . import etags, gpkg_history
-from .base import Facet, Feature, FeaturePage, GridCell, VersionSummary
+from .base import Facet, Feature, FeaturePage, GridCell, VectorTile, VersionSummary
 from .centres import Centres, grid_cells
 from .changes import FeatureChange, FeatureDiff, FeatureRevision
 from .gpkg_blobs import gpkg_to_wkb, header_envelope
 from .gpkg_edits import write_changes
 from .gpkg_write import METADATA_TABLE, write_version
-from .mvt import VectorTile, encode_features, tile_query
+from .mvt import encode_features, tile_query
 from .row_versions import TO, VersionRecord, meta_of, read_records, visible, visible_ids
-from .sqlite_functions import query_geometry, register_text_functions
 from .sqlite_sql import (
     MATCH_ALL,
     FilterCompiler,

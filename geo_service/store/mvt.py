@@ -15,7 +15,7 @@ without counting the rest.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import mapbox_vector_tile
 import numpy as np
@@ -25,7 +25,7 @@ from sqlalchemy import Float, Integer, Select, bindparam, func, literal_column, 
 
 from ..query import Query
 from ..tilematrix import Tile
-from .base import Feature
+from .base import Feature, VectorTile
 from .sql_query import PostGISColumn, QueryCompiler, SqlLayer
 
 EXTENT = 4096
@@ -38,20 +38,6 @@ WEB_MERCATOR_SRID = 3857
 MVT_GEOMETRY = "geom"
 """The column of a PostGIS tile's rows holding their geometry."""
 _TO_MERCATOR = Transformer.from_crs("EPSG:4326", "EPSG:3857", always_xy=True)
-
-
-@dataclass(frozen=True)
-class VectorTile:
-    """One encoded tile of one layer."""
-
-    data: bytes
-    """The Mapbox Vector Tile; empty when no feature reaches the tile."""
-    features: int
-    """How many features it holds."""
-    truncated: bool
-    """Whether more features reach the tile than it holds (the limit was reached)."""
-    version: int | None = None
-    """The layer version it was made from, where the store knows it."""
 
 
 def tile_query(query: Query, tile: Tile, limit: int) -> Query:

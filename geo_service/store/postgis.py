@@ -74,7 +74,7 @@ from ..query import BBox, Query
 from ..records.database import postgresql_engine
 from ..records.schema import layer_catalogue, layer_generations, layer_versions
 from ..tilematrix import Tile
-from .base import Facet, Feature, FeaturePage, GridCell, VersionSummary
+from .base import Facet, Feature, FeaturePage, GridCell, VectorTile, VersionSummary
 from .centres import Centres
 from .changes import (
     GEOMETRY,
@@ -85,7 +85,6 @@ from .changes import (
     geometry_moved_m,
 )
 from .etags import feature_etag
-from .mvt import VectorTile
 from .postgis_changes import Row, apply, changed_rows, differing_rows, feature_rows
 from .postgis_tables import (
     FID,

@@ -14,9 +14,8 @@ from ..catalogue import LayerMeta
 from ..listing import Listing
 from ..query import BBox, Query
 from ..tilematrix import Tile
-from .base import Facet, Feature, FeaturePage, GridCell, Store, VersionSummary
+from .base import Facet, Feature, FeaturePage, GridCell, Store, VectorTile, VersionSummary
 from .changes import FeatureChange, FeatureDiff, FeatureRevision
-from .mvt import VectorTile
 
 
 class RoutedStore:

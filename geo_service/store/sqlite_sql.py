@@ -259,24 +259,3 @@ def sql_value(value: Any) -> Any:
     if isinstance(value, bool):
         return int(value)
     return value
-
-
-def like_to_glob(pattern: str) -> str:
-    """CQL2 LIKE pattern (`%`, `_`, backslash escapes) as an equivalent SQLite GLOB pattern."""
-    out = []
-    chars = iter(pattern)
-    for ch in chars:
-        if ch == "\\":
-            literal = next(chars, "\\")
-            out.append(_glob_literal(literal))
-        elif ch == "%":
-            out.append("*")
-        elif ch == "_":
-            out.append("?")
-        else:
-            out.append(_glob_literal(ch))
-    return "".join(out)
-
-
-def _glob_literal(ch: str) -> str:
-    return f"[{ch}]" if ch in "*?[" else ch

@@ -16,8 +16,7 @@ from typing import Any
 import shapely
 from shapely import prepared
 
-from ..text import lower, unaccent
-from .sqlite_sql import like_to_glob
+from .text import lower, unaccent
 
 
 @lru_cache(maxsize=64)
@@ -35,6 +34,27 @@ def wkb_intersects(wkb: bytes | None, query_wkb: bytes) -> int:
         return 0
     geometry, _ = query_geometry(query_wkb)
     return int(geometry.intersects(shapely.from_wkb(wkb)))
+
+
+def like_to_glob(pattern: str) -> str:
+    """CQL2 LIKE pattern (`%`, `_`, backslash escapes) as an equivalent SQLite GLOB pattern."""
+    out = []
+    chars = iter(pattern)
+    for ch in chars:
+        if ch == "\\":
+            literal = next(chars, "\\")
+            out.append(_glob_literal(literal))
+        elif ch == "%":
+            out.append("*")
+        elif ch == "_":
+            out.append("?")
+        else:
+            out.append(_glob_literal(ch))
+    return "".join(out)
+
+
+def _glob_literal(ch: str) -> str:
+    return f"[{ch}]" if ch in "*?[" else ch
 
 
 def _text_function(function: Callable[[str], str]) -> Callable[[Any], Any]:
