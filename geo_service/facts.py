@@ -106,7 +106,6 @@ def hanoi_centre() -> Point:
 class Found:
     metres: float
     name: str
-    layer_title: str
     status: str | None
 
 
@@ -120,7 +119,7 @@ def _nearest_target(
     if not target.matches:
         hanoi = Feature(HANOI_WARD, shapely.to_wkb(hanoi_centre()), {})
         (near,) = distances(site, [hanoi])
-        return Found(near.distance_m, f"{HANOI_WARD}, Hà Nội", "vietnamadminunits", "active")
+        return Found(near.distance_m, f"{HANOI_WARD}, Hà Nội", "active")
     best = None
     for meta in layers:
         for field, value in target.matches:
@@ -138,9 +137,8 @@ def _nearest_target(
             with contextlib.suppress(NotFound, LayerUnavailable):
                 for near in nearest(store, site, meta.id, 1, wanted, properties=props):
                     if best is None or near.distance_m < best.metres:
-                        status = near.properties.get("status")
-                        best = Found(near.distance_m, near.properties.get("name_vi") or near.id,
-                                     meta.title_vi, status)  # fmt: skip
+                        name = near.properties.get("name_vi") or near.id
+                        best = Found(near.distance_m, name, near.properties.get("status"))
     return best
 
 

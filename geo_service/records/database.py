@@ -145,13 +145,5 @@ class Records:
         if self.dialect == "postgresql":
             session.execute(select(func.pg_advisory_xact_lock(NAME_LOCKS, func.hashtext(name))))
 
-    def refresh_statistics(self, *tables: Table) -> None:
-        """Have PostgreSQL's planner look again at tables a bulk write has just filled (left to
-        autovacuum, a first large import into empty tables is planned as if they were tiny)."""
-        if self.dialect == "postgresql":
-            with self.engine.begin() as connection:
-                for table in tables:
-                    connection.exec_driver_sql(f'ANALYZE "{table.name}"')
-
     def dispose(self) -> None:
         self.engine.dispose()
