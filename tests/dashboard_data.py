@@ -21,7 +21,7 @@ from geo_service.clock import VIETNAM, utc_stamp
 from geo_service.pipeline.documents import EventDocument, ProjectDocument, check_project
 from geo_service.pipeline.procedures import FORMS
 from geo_service.pipeline.progress import DossierEvent, derive
-from geo_service.pipeline.projects import ProjectStore, event_from_row
+from geo_service.pipeline.projects import ProjectStore
 from geo_service.records.schema import dossier_events, enquiries, projects
 
 COMMUNES = ("04123", "03646", "03781", "04144")
@@ -167,7 +167,7 @@ class Recount:
                 row["id"]: Life(dict(row)) for row in session.execute(select(projects)).mappings()
             }
             for row in session.execute(select(dossier_events).order_by(dossier_events.c.seq)):
-                self.lives[row.project_id].events.append(event_from_row(row))
+                self.lives[row.project_id].events.append(DossierEvent.from_row(row))
             self.enquiries = [dict(r) for r in session.execute(select(enquiries)).mappings()]
 
     def _procedure(self, life: Life):
