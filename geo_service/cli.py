@@ -20,8 +20,7 @@ class Choices:
     """An argument's `choices`: the names in the attribute `name` of `module`, imported when
     the argument is given or its help shown. The tables of export formats, report formats and
     roles import GDAL, pandas or the records database, which would otherwise add a second to
-    the start of every command. The argument needs a `metavar` (else argparse lists the
-    choices as it is added); its help can name them as `%(choices)s`."""
+    the start of every command (see `add_named_choice`)."""
 
     def __init__(self, module: str, name: str) -> None:
         self.module, self.name = module, name
@@ -35,6 +34,16 @@ class Choices:
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.names)
+
+
+def add_named_choice(
+    parser: argparse.ArgumentParser, flag: str, choices: Choices, help: str, **options
+) -> None:
+    """An option taking one of `choices`, which its help can name as `%(choices)s`. It is given
+    a metavar (`--format` → FORMAT): without one argparse would list the choices, and so import
+    their table, as the option is added."""
+    metavar = flag.lstrip("-").upper()
+    parser.add_argument(flag, choices=choices, metavar=metavar, help=help, **options)
 
 
 def layer_id(text: str) -> str:
@@ -618,13 +627,8 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument(
         "--shortlist", help="shortlist id: every site of it, one table or file per layer"
     )
-    export.add_argument(
-        "--format",
-        required=True,
-        choices=Choices(".exports.formats", "FORMATS"),
-        metavar="FORMAT",
-        help="file format: %(choices)s",
-    )
+    formats = Choices(".exports.formats", "FORMATS")
+    add_named_choice(export, "--format", formats, "file format: %(choices)s", required=True)
     export.add_argument("-o", "--output", required=True, help="file to write")
     export.add_argument("--filter", help="CQL2 filter, e.g. \"status = 'operating'\"")
     export.add_argument("--filter-lang", default="cql2-text", choices=["cql2-text", "cql2-json"])
@@ -669,12 +673,13 @@ def build_parser() -> argparse.ArgumentParser:
     create = with_data_dir(
         actions.add_parser("create", help="create a token; prints only the token")
     )
-    create.add_argument(
+    roles = Choices(".admin_store", "ROLES")
+    add_named_choice(
+        create,
         "--role",
+        roles,
+        "%(choices)s: each may do all the ones before it may",
         required=True,
-        choices=Choices(".admin_store", "ROLES"),
-        metavar="ROLE",
-        help="%(choices)s (each may do what the ones before it may)",
     )
     create.add_argument("--label", help="who or what it is for")
     with_data_dir(actions.add_parser("list", help="list tokens (never their secrets)"))
@@ -729,12 +734,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     report.add_argument("--year", type=int, required=True, help="the year reported on")
     report.add_argument("-o", "--output", required=True, help="file to write (.xlsx, .docx, .pdf)")
-    report.add_argument(
-        "--format",
-        choices=Choices(".dashboard.report", "FORMATS"),
-        metavar="FORMAT",
-        help="%(choices)s (default: from the name)",
-    )
+    report_formats = Choices(".dashboard.report", "FORMATS")
+    add_named_choice(report, "--format", report_formats, "%(choices)s (default: from the name)")
     report.add_argument("--lang", default="vi", choices=LANGUAGES)
     report.set_defaults(handler=cmd_report)
     projects = commands.add_parser("projects", help="pipeline projects: import, export, rebuild")
