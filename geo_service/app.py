@@ -106,7 +106,9 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.state.enquiries = EnquiryStore(app.state.records, settings.enquiries_per_client_hour)
     app.state.dashboard = Dashboard(app.state.projects, settings.targets_dir, settings.province)
     app.add_middleware(OneCatalogueReadPerRequest)
-    app.add_middleware(GZipMiddleware, minimum_size=4096)
+    # zlib's default level: level 9 costs twice its CPU (1.7 ms for a page of 100 parcels, as
+    # much as the rest of the answer) for an answer 3 % smaller
+    app.add_middleware(GZipMiddleware, minimum_size=4096, compresslevel=6)
     if settings.trusted_proxies:
         # the client's own address from a trusted proxy's X-Forwarded-For (the right-most one
         # not itself a trusted proxy); from anyone else the header is ignored

@@ -303,3 +303,21 @@ def test_the_largest_accepted_values_still_answer(grid_client):
     assert items(grid_client, offset=largest)["features"] == []
     assert items(grid_client, limit=largest)["numberReturned"] == 50  # clamped to the maximum
     assert items(grid_client, filter="status = 'x' OR " * 300 + "TRUE")["numberMatched"] == 101
+
+
+def test_large_answers_are_compressed_for_clients_that_ask(grid_client):
+    """A page of more than 4 kB is gzip-compressed for a client that accepts it (browsers, QGIS),
+    decompressing to the same document; a client that does not ask gets it as it is."""
+    url = "/collections/grid/items?limit=200"
+    plain = grid_client.get(url, headers={"Accept-Encoding": "identity"})
+    assert plain.status_code == 200 and "content-encoding" not in plain.headers
+    assert len(plain.content) > 4096
+    asked = grid_client.get(url, headers={"Accept-Encoding": "gzip"})
+    assert (
+        asked.headers["content-encoding"] == "gzip" and "Accept-Encoding" in asked.headers["vary"]
+    )
+    # the same features once decompressed (the client does it), in far fewer bytes on the wire
+    assert json.loads(asked.content)["features"] == json.loads(plain.content)["features"]
+    assert int(asked.headers["content-length"]) < len(plain.content) / 3
+    small = grid_client.get("/conformance", headers={"Accept-Encoding": "gzip"})
+    assert "content-encoding" not in small.headers
