@@ -1,5 +1,6 @@
 """Bounded in-memory caches, per process: encoded answers (vector tiles, pipeline pages) within
-a budget of bytes (`MemoryCache`), and answers of any kind up to a number of them (`LatestKept`).
+a budget of bytes (`MemoryCache`), and answers of any kind up to a number of them
+(`latest_kept`).
 
 Entries are found by a key that names everything the answer follows from (a layer's version, the
 pipeline's change counter, …), so an answer is never served for state it was not made from: a
@@ -13,7 +14,6 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Any, Generic, TypeVar
 
-T = TypeVar("T")
 V = TypeVar("V")
 ENTRY_BYTES = 200
 """What one entry costs beside its bytes (key, record), counted against the budget."""
@@ -21,11 +21,15 @@ ENTRY_BYTES = 200
 
 class MemoryCache(Generic[V]):
     """Values by key, least recently used out first beyond `max_bytes`; `size` gives a value's
-    bytes. A value larger than the whole budget is not kept (`0`: nothing is)."""
+    bytes, and each entry costs `entry_bytes` beside them. A value larger than the whole budget
+    is not kept (`0`: nothing is)."""
 
-    def __init__(self, max_bytes: int, size: Callable[[V], int]) -> None:
+    def __init__(
+        self, max_bytes: int, size: Callable[[V], int], entry_bytes: int = ENTRY_BYTES
+    ) -> None:
         self.max_bytes = max_bytes
         self.size = size
+        self.entry_bytes = entry_bytes
         self.bytes = 0
         self._values: OrderedDict[Hashable, V] = OrderedDict()
         self._lock = threading.Lock()
@@ -38,7 +42,7 @@ class MemoryCache(Generic[V]):
             return value
 
     def put(self, key: Hashable, value: V) -> None:
-        cost = self.size(value) + ENTRY_BYTES
+        cost = self.size(value) + self.entry_bytes
         if cost > self.max_bytes:
             return
         with self._lock:
@@ -48,34 +52,17 @@ class MemoryCache(Generic[V]):
             self.bytes += cost
             while self.bytes > self.max_bytes:
                 _, gone = self._values.popitem(last=False)
-                self.bytes -= self.size(gone) + ENTRY_BYTES
+                self.bytes -= self.size(gone) + self.entry_bytes
 
-
-class LatestKept:
-    """The latest answers asked, by key, least recently used out first beyond `size`."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._answers: OrderedDict[Hashable, Any] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: Hashable, make: Callable[[], T]) -> T:
-        """The answer kept under `key`, else `make()`'s, kept."""
-        found = self.peek(key)
+    def get_or_make(self, key: Hashable, make: Callable[[], V]) -> V:
+        """The value kept under `key`, else `make()`'s, kept."""
+        found = self.get(key)
         if found is None:
             found = make()
             self.put(key, found)
         return found
 
-    def peek(self, key: Hashable) -> Any | None:
-        with self._lock:
-            if key not in self._answers:
-                return None
-            self._answers.move_to_end(key)
-            return self._answers[key]
 
-    def put(self, key: Hashable, answer: Any) -> None:
-        with self._lock:
-            self._answers[key] = answer
-            while len(self._answers) > self.size:
-                self._answers.popitem(last=False)
+def latest_kept(count: int) -> MemoryCache[Any]:
+    """Answers of any kind, the latest `count` asked: each entry costs one of the budget."""
+    return MemoryCache(count, lambda _: 0, entry_bytes=1)

@@ -41,7 +41,7 @@ from ..definition_files import files_stamp
 from ..errors import InvalidParameter
 from ..i18n import LANGUAGES, _l, tr
 from ..i18n.content import names_per_language
-from ..memory_cache import LatestKept
+from ..memory_cache import MemoryCache, latest_kept
 from ..pipeline.procedures import FORMS, Procedures
 from ..pipeline.projects import PIPELINE_CHANGES, ProjectStore
 from ..pipeline.stages import STAGES
@@ -132,7 +132,9 @@ class Dashboard:
     computed: Counter = field(default_factory=Counter, repr=False)
     _cache: OrderedDict = field(default_factory=OrderedDict, repr=False)
     _computing: dict = field(default_factory=dict, repr=False)
-    _shared_values: LatestKept = field(default_factory=lambda: LatestKept(SHARED_KEPT), repr=False)
+    _shared_values: MemoryCache = field(
+        default_factory=lambda: latest_kept(SHARED_KEPT), repr=False
+    )
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
@@ -413,7 +415,7 @@ class Dashboard:
         """What `compute` gives for `key` while `version` (the change counter and the targets
         files) holds, kept per process: summaries of other periods and groupings share it
         (read-only), such as the plans' figures on a day and the late projects of a day."""
-        return self._shared_values.get((version, key), compute)
+        return self._shared_values.get_or_make((version, key), compute)
 
     def plan_figures(
         self,

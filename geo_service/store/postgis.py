@@ -69,7 +69,7 @@ from ..errors import (
 )
 from ..i18n import _l
 from ..listing import Listing, Skipped, unreadable
-from ..memory_cache import LatestKept
+from ..memory_cache import latest_kept
 from ..query import BBox, Query
 from ..records.database import postgresql_engine
 from ..records.schema import layer_catalogue, layer_generations, layer_versions
@@ -153,8 +153,8 @@ class _VersionReader(SqlReader):
         super().__init__(engine)
         self.streaming = streaming
         self.features = features
-        self._counts = LatestKept(self.COUNTS)
-        self._tile_statements = LatestKept(self.TILE_STATEMENTS)
+        self._counts = latest_kept(self.COUNTS)
+        self._tile_statements = latest_kept(self.TILE_STATEMENTS)
         self._served_feature: Select | None = None
 
     def iter_features(
@@ -167,13 +167,13 @@ class _VersionReader(SqlReader):
     def known_count(self, query: Query) -> int | None:
         if query.bbox is None and query.filter is None and not search_terms(query.text):
             return self.features
-        return self._counts.peek((query.bbox, query.filter, query.text))
+        return self._counts.get((query.bbox, query.filter, query.text))
 
     def counted(self, query: Query, matched: int) -> None:
         self._counts.put((query.bbox, query.filter, query.text), matched)
 
     def tile_statement(self, layer: SqlLayer, query: Query, limit: int) -> Select:
-        return self._tile_statements.get(
+        return self._tile_statements.get_or_make(
             (query.properties, query.filter, query.text, limit),
             lambda: super(_VersionReader, self).tile_statement(layer, query, limit),
         )
