@@ -13,11 +13,17 @@ import pytest
 import sqlalchemy as sa
 
 from geo_service.clock import today_in_vietnam
+from geo_service.dashboard.dated import DIMENSIONS
 from geo_service.dashboard.periods import Period
 from geo_service.dashboard.summary import LOG_FROM, PIPELINE_CHANGES, Dashboard
 from geo_service.pipeline.documents import EventDocument
 from geo_service.records import Records
-from geo_service.records.schema import change_counters, project_state_changes
+from geo_service.records.schema import (
+    change_counters,
+    project_state_changes,
+    project_state_months,
+    project_states,
+)
 
 from .dashboard_data import Recount, random_enquiries, random_pipeline
 from .migrations import downgraded
@@ -32,6 +38,8 @@ VIEWS = [
     (Period(dt.date(2024, 6, 1), dt.date(2026, 11, 30)), ("year",)),
     (Period(dt.date(2026, 3, 15), dt.date(2026, 11, 30)), ("commune_code", "year")),
     (Period(dt.date(2023, 1, 1), dt.date(2026, 11, 30)), ("sector",)),
+    (Period(dt.date(2025, 3, 3), dt.date(2026, 4, 14)), ("stage",)),
+    (Period(dt.date(2024, 12, 20), dt.date(2025, 1, 20)), ()),
     (Period(dt.date(2026, 1, 1), dt.date(2026, 11, 30)), ()),
 ]
 
@@ -102,11 +110,31 @@ def brought_up(client, *, recount: bool = True) -> list[dict]:
     assert dashboard.computed["brought_up"] - before["brought_up"] == len(VIEWS)
     assert dashboard.computed["afresh"] == before["afresh"]
     same(kept, summaries(afresh(dashboard)))
+    month_counts_equal_a_recount(dashboard.records)
     if recount:
         rows = Recount(dashboard.projects)
         for document, (period, group_by) in zip(kept, VIEWS, strict=True):
             equals_a_recount(document, rows, period, group_by)
     return kept
+
+
+def month_counts_equal_a_recount(records: Records) -> None:
+    """The month counts the database's triggers keep equal the spans counted in Python."""
+    with records.engine.connect() as connection:
+        kept = {(r.dimension, r.value, r.month): r.delta
+                for r in connection.execute(sa.select(project_state_months)) if r.delta}  # fmt: skip
+        spans = connection.execute(sa.select(project_states)).all()
+    expected = Counter()
+    for span in spans:
+        for dimension in DIMENSIONS:
+            value = getattr(span, dimension) or ""
+            expected[(dimension, value, span.since.replace(day=1))] += 1
+            if span.until is not None:
+                expected[(dimension, value, span.until.replace(day=1))] -= 1
+    assert kept == {k: v for k, v in expected.items() if v}
+    assert sum(v for (d, *_), v in kept.items() if d == "stage") == sum(
+        span.until is None for span in spans
+    )
 
 
 def open_step(recount: Recount, store) -> tuple[str, str]:

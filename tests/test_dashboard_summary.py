@@ -23,6 +23,7 @@ PERIODS = [
     ("2025-01-01", "2025-12-31"),
     ("2026-03-15", "2026-11-30"),
     ("2024-02-29", "2026-06-30"),
+    ("2025-01-10", "2026-02-17"),
 ]
 GROUPINGS = {
     "investment_form": lambda life, stage, form: (form,),
@@ -144,39 +145,44 @@ def test_by_year_each_year_is_its_own_period_beside_the_year_before(pipeline):
             close(group["previous"], before[()])
 
 
-def test_targets_enquiries_and_late_projects_equal_a_recount(pipeline):
+@pytest.mark.parametrize("end", ["2026-06-30", "2026-06-17", "2025-01-20", "2023-05-15"])
+def test_targets_enquiries_and_late_projects_equal_a_recount(pipeline, end):
+    """Targets on a month's last day and within a month (counted from the month before's)."""
     client, recount = pipeline
-    end = "2026-06-30"
-    document = summary(client, **{"from": "2026-01-01", "to": end})
+    day = dt.date.fromisoformat(end)
+    start = f"{day.year}-01-01"
+    document = summary(client, **{"from": start, "to": end})
     targets = {(t["plan"], t["id"]): t for t in document["targets"]}
     plan = targets[("sonla-2025-2030", "new_projects")]
     three = ("policy_approval", "land_auction", "investor_bidding")
-    day = dt.date.fromisoformat(end)
-    assert plan["achieved"] == recount.target("new_projects", three, dt.date(2025, 1, 1), day)
-    assert plan["expected_by_now"] == pytest.approx(100 * 546 / 2191)
-    assert plan["on_track"] == (plan["achieved"] >= plan["expected_by_now"])
-    capital = targets[("sonla-2025-2030", "registered_capital")]
-    assert capital["achieved"] == pytest.approx(
-        recount.target("registered_capital", three, dt.date(2025, 1, 1), day)
-    )
-    share = targets[("sonla-2025-2030", "completed_share")]
-    expected_share = recount.target(
-        "completed_share", ("policy_approval",), dt.date(2025, 1, 1), day
-    )
-    assert share["achieved"] == pytest.approx(expected_share or 0.0)
+    plan_start = dt.date(2025, 1, 1)
+    if day < plan_start:
+        assert plan["status"] == "not_started" and plan["achieved"] == 0.0
+    else:
+        assert plan["achieved"] == recount.target("new_projects", three, plan_start, day)
+        assert plan["expected_by_now"] == pytest.approx(100 * ((day - plan_start).days + 1) / 2191)
+        assert plan["on_track"] == (plan["achieved"] >= plan["expected_by_now"])
+        capital = targets[("sonla-2025-2030", "registered_capital")]
+        assert capital["achieved"] == pytest.approx(
+            recount.target("registered_capital", three, plan_start, day)
+        )
+        share = targets[("sonla-2025-2030", "completed_share")]
+        expected_share = recount.target("completed_share", ("policy_approval",), plan_start, day)
+        assert share["achieved"] == pytest.approx(expected_share or 0.0)
     not_measured = targets[("sonla-2025-2030", "realised_capital_share")]
     assert not_measured["status"] == "not_measurable" and not_measured["achieved"] is None
     assert "25%" in not_measured["quote"]
     year_2023 = targets[("sonla-2023", "new_projects")]
-    assert year_2023["as_of"] == "2023-12-31"  # the plan ended before the summary's end
+    as_of = min(day, dt.date(2023, 12, 31))  # a plan that ended before the summary's end
+    assert year_2023["as_of"] == as_of.isoformat()
     assert year_2023["achieved"] == recount.target(
-        "new_projects", FORMS, dt.date(2023, 1, 1), dt.date(2023, 12, 31)
+        "new_projects", FORMS, dt.date(2023, 1, 1), as_of
     )
     for key, period in (
-        ("current", ("2026-01-01", end)),
-        ("previous", ("2025-01-01", "2025-06-30")),
+        ("current", (dt.date.fromisoformat(start), day)),
+        ("previous", (year_before(start), year_before(end))),
     ):
-        expected = recount.enquiry_figures(*map(dt.date.fromisoformat, period))
+        expected = recount.enquiry_figures(*period)
         found = document["enquiries"][key]
         assert found["received"] == expected["received"]
         assert found["answered"] == expected["answered"]
@@ -186,6 +192,55 @@ def test_targets_enquiries_and_late_projects_equal_a_recount(pipeline):
     late = recount.late(_today())
     assert document["late_projects"]["total"] == len(late)
     assert [(p["id"], p["days_late"]) for p in document["late_projects"]["projects"]] == late[:20]
+
+
+def test_targets_on_the_day_of_each_kind_of_change_equal_a_recount(pipeline):
+    """Within a month a plan's figures are those of the month before's last day plus the spans
+    dated since: on the day of a selection, completion, revocation and change of form, each
+    target equals a recount."""
+    client, recount = pipeline
+    plan_start = dt.date(2025, 1, 1)
+    three = ("policy_approval", "land_auction", "investor_bidding")
+    revoked_on = dt.date(2026, 11, 17)
+    revocable = next(  # a project approved in the plan and revoked mid-month
+        p for p, life in sorted(recount.lives.items())
+        if plan_start <= (recount.first_completion(life, {"policy_approved", "investor_selected"})
+                          or dt.date.min)
+        and recount.revoked_on(life) is None and max(e.date for e in life.events) < revoked_on
+    )  # fmt: skip
+    store = client.app.state.projects
+    store.append_event(
+        revocable, EventDocument(kind="revoked", date=str(revoked_on)), "t", LAST_DAY
+    )
+    recount = Recount(store)
+    days = {}
+    for life in recount.lives.values():
+        selected = recount.first_completion(life, {"policy_approved", "investor_selected"})
+        if selected is None or selected < plan_start:
+            continue
+        dated = {
+            "selected": selected,
+            "completed": recount.first_completion(life, {"operating"}),
+            "revoked": recount.revoked_on(life),
+            "form_changed": next(
+                (e.date for e in life.events if e.kind == "form_changed" and e.date > selected),
+                None,
+            ),
+        }
+        for kind, day in dated.items():
+            if day is not None and day.day > 1 and (day + dt.timedelta(days=1)).day != 1:
+                days.setdefault(kind, day)
+    assert {"selected", "completed", "revoked"} <= days.keys(), days
+    for day in days.values():
+        document = summary(client, **{"from": day.replace(day=1).isoformat(), "to": str(day)})
+        targets = {(t["plan"], t["id"]): t for t in document["targets"]}
+        for metric, forms in (
+            ("new_projects", three),
+            ("registered_capital", three),
+            ("completed_share", ("policy_approval",)),
+        ):
+            found = targets[("sonla-2025-2030", metric)]["achieved"]
+            assert found == pytest.approx(recount.target(metric, forms, plan_start, day) or 0.0)
 
 
 def _today() -> dt.date:

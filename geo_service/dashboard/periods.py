@@ -13,9 +13,10 @@ Definitions (the README's "Counting by period" says the same):
 
 Everything is computed by the database (SQLAlchemy Core, the same statements on SQLite and
 PostgreSQL) over the projection `pipeline.history` keeps: each project's state spans, each
-carrying the project's milestone dates and counted values, so a period is one covering-index
-read of the spans on its last day. The same statements over the log of the projection's changes
-(`LOG`) give what changed in them since a given change.
+carrying the project's milestone dates and counted values, so a period is a covering-index read
+of the spans on its last day (and, grouped by at most one dimension, of the spans dated within
+it: see `dated`). The same statements over the log of the projection's changes (`LOG`) give
+what changed in them since a given change.
 """
 
 from __future__ import annotations
@@ -146,15 +147,20 @@ class Spans:
             value = value * self.weight
         return func.coalesce(func.sum(case((condition, value), else_=0.0)), 0.0)
 
-    def not_revoked_by_end(self) -> ColumnElement[bool]:
-        return or_(self.c.revoked_on.is_(None), self.c.revoked_on > END)
+    def on(self, day: ColumnElement) -> ColumnElement[bool]:
+        """The span is the project's state on `day`."""
+        return and_(self.c.since <= day, or_(self.c.until.is_(None), self.c.until > day))
+
+    def alive(self, day: ColumnElement) -> ColumnElement[bool]:
+        """The project was not revoked on or before `day`."""
+        return or_(self.c.revoked_on.is_(None), self.c.revoked_on > day)
 
     def new(self) -> ColumnElement[bool]:
         """Policy approved or investor selected within the period, not revoked by its end."""
-        return and_(self.c.selected_on.between(START, END), self.not_revoked_by_end())
+        return and_(self.c.selected_on.between(START, END), self.alive(END))
 
     def completed(self) -> ColumnElement[bool]:
-        return and_(self.c.completed_on.between(START, END), self.not_revoked_by_end())
+        return and_(self.c.completed_on.between(START, END), self.alive(END))
 
     def revoked(self) -> ColumnElement[bool]:
         return self.c.revoked_on.between(START, END)

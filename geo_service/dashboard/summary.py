@@ -1,10 +1,12 @@
 """The dashboard's figures: counts and capital by group for a period and the same period a year
 earlier, progress against the plans' targets, late projects, enquiries and obstacles.
 
-Every figure is one SQL statement over the records database (see `periods` for what is counted);
-Python only lays the rows out, fills the groups no project falls in with zeros and adds the
-groups up into totals (and, for a kept summary brought up to date, adds what the log of the
-spans' changes gives to its figures: see `Dashboard`).
+Every figure is counted by SQL statements over the records database (see `periods` for what is
+counted; `dated` for the statements of a grouping by at most one dimension); Python only lays the
+rows out, adds up what several statements give a group, fills the groups no project falls in
+with zeros and adds the groups up into totals (and, for a kept summary brought up to date, adds
+what the log of the spans' changes gives to its figures: see `Dashboard`; for the plans' figures
+on a day, adds what changed since a checkpoint day: see `Dashboard._plan_figures`).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Any
 
 from sqlalchemy import (
     TIMESTAMP,
+    Date,
     Integer,
     Select,
     and_,
@@ -35,6 +38,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import ColumnElement
 
 from ..clock import VIETNAM, utc_stamp
 from ..definition_files import files_stamp
@@ -54,6 +58,7 @@ from ..records.schema import (
     project_state_changes,
     projects,
 )
+from .dated import dated_statements, month_values
 from .periods import (
     CAPITALS,
     END,
@@ -71,6 +76,8 @@ from .targets import UNIT_NAMES, Plan, Target, load_targets
 
 DIMENSIONS = ("investment_form", "sector", "stage", "commune_code", "year")
 LATE_SHOWN = 20
+CHECKPOINT = bindparam("checkpoint", type_=Date)
+"""An earlier day the plans' figures on `END` are counted from (`_plan_change_statement`)."""
 LOG_FROM = "pipeline_log_from"
 """The change counter saying up to which change the log of state spans may have been pruned."""
 MAX_CHANGED = 20_000
@@ -225,7 +232,9 @@ class Dashboard:
             version = (changes, targets_version)
             if kept is None:
                 plans = self._shared(
-                    version, ("plans", period.end), lambda: self.plan_figures(session, period.end)
+                    version,
+                    ("plans", period.end),
+                    lambda: self.plan_figures(session, period.end, version=version),
                 )
             else:
                 plans = self.plan_figures(session, period.end, spans, log)
@@ -340,14 +349,26 @@ class Dashboard:
         spans: Spans,
         log: dict[str, int] | None,
     ) -> dict[Key, dict[str, float]]:
-        found: dict[Key, dict[str, float]] = {}
         bound = {**period_values(period.start, period.end), **(log or {})}
-        for statement in _figure_statements(spans, group_by):
+        dated = spans is PROJECTION and len(group_by) <= 1
+        if dated:
+            statements = dated_statements(group_by[0] if group_by else None)
+            bound |= month_values(period.end)
+        else:
+            statements = _figure_statements(spans, group_by)
+        found: dict[Key, dict[str, float]] = {}
+        width = len(group_by)
+        for statement in statements:
+            names = [c.name for c in statement.selected_columns][width:]
             for row in session.execute(statement, bound):
-                key = tuple(row[: len(group_by)])
-                values = _numbers(row._mapping)
-                found[key] = add_up([found[key], values]) if key in found else values
-        return found
+                key = tuple(row[:width])
+                values = found.get(key)
+                if values is None:
+                    values = found[key] = zeros()
+                for name, value in zip(names, row[width:], strict=True):
+                    values[name] += float(value) if name in CAPITALS else int(value)
+        # month counts name every value a span ever had; a group is one with a span on the day
+        return {k: v for k, v in found.items() if v["projects"]} if dated else found
 
     def group_keys(
         self,
@@ -423,10 +444,12 @@ class Dashboard:
         as_of: dt.date,
         spans: Spans = PROJECTION,
         log: dict[str, int] | None = None,
+        version: tuple | None = None,
     ) -> dict[str, dict[Key, dict[str, float]]]:
         """Each plan's figures (`_plan_figures`) by plan id."""
         return {
-            plan.id: self._plan_figures(session, plan, as_of, spans, log) for plan in self.plans()
+            plan.id: self._plan_figures(session, plan, as_of, spans, log, version)
+            for plan in self.plans()
         }
 
     def _plan_figures(
@@ -436,22 +459,60 @@ class Dashboard:
         as_of: dt.date,
         spans: Spans,
         log: dict[str, int] | None,
+        version: tuple | None,
     ) -> dict[Key, dict[str, float]]:
         """By investment form and sector (on the plan's last counted day): the projects whose
         policy was approved or investor selected within the plan's period so far, those of them
         not revoked, those completed and not revoked, and the registered capital of those not
-        revoked. Empty before the plan starts."""
+        revoked. Empty before the plan starts.
+
+        Given the `version` the session sees (see `_shared`), the projection's figures are those
+        of the checkpoint day before (`checkpoint_day`, see `_plan_checkpoint`) plus what changed
+        up to the day (`_plan_change_statement`): a day costs the spans dated within ten days
+        or so, not every project approved since the plan started."""
         day = min(as_of, plan.period_end)
         if day < plan.period_start:
             return {}
-        values = {**period_values(plan.period_start, day), **(log or {})}
-        return {
-            (row.investment_form, row.sector): {
-                name: float(row.capital) if name == "capital" else int(row._mapping[name])
-                for name in PLAN_FIGURES
-            }
-            for row in session.execute(_plan_statement(spans), values)
-        }
+        if version is None or spans is not PROJECTION:
+            values = {**period_values(plan.period_start, day), **(log or {})}
+            return _plan_rows(session, _plan_statement(spans), values)
+        checkpoint = checkpoint_day(day)
+        if checkpoint == day:
+            return self._plan_checkpoint(session, plan, day, version)
+        before = self._plan_checkpoint(session, plan, checkpoint, version)
+        return self._plan_changed(session, plan, before, checkpoint, day)
+
+    def _plan_checkpoint(
+        self, session: Session, plan: Plan, day: dt.date, version: tuple
+    ) -> dict[Key, dict[str, float]]:
+        """The plan's figures on a checkpoint day, kept for the version: those of the checkpoint
+        before brought forward when they are kept (or the plan had not started), else counted."""
+        if day < plan.period_start:
+            return {}
+
+        def count() -> dict[Key, dict[str, float]]:
+            earlier = checkpoint_day(day - dt.timedelta(days=1))
+            before = {} if earlier < plan.period_start else self._shared_values.get(
+                (version, ("plan", plan.id, earlier))
+            )  # fmt: skip
+            if before is None:
+                values = period_values(plan.period_start, day)
+                return _plan_rows(session, _plan_statement(PROJECTION), values)
+            return self._plan_changed(session, plan, before, earlier, day)
+
+        return self._shared(version, ("plan", plan.id, day), count)
+
+    def _plan_changed(
+        self,
+        session: Session,
+        plan: Plan,
+        before: dict[Key, dict[str, float]],
+        earlier: dt.date,
+        day: dt.date,
+    ) -> dict[Key, dict[str, float]]:
+        """The plan's figures on `day` from `before`, those on an `earlier` day."""
+        values = {**period_values(plan.period_start, day), "checkpoint": earlier}
+        return _added(before, _plan_rows(session, _plan_change_statement(), values), "approved")
 
     def _target(
         self, plan: Plan, target: Target, as_of: dt.date, plan_rows: dict[Key, dict[str, float]]
@@ -624,31 +685,80 @@ def _figure_statements(spans: Spans, group_by: tuple[str, ...]) -> tuple[Select,
     return tuple(select(*keys, *figures).where(part).group_by(*keys) for part in spans.on_end())
 
 
+def _plan_approved(spans: Spans, day: ColumnElement) -> ColumnElement[bool]:
+    """The span is the project's state on `day`, its policy approved or investor selected from
+    `START` to that day."""
+    return and_(spans.on(day), spans.c.selected_on.between(START, day))
+
+
+def _plan_counts(spans: Spans, day: ColumnElement) -> tuple[ColumnElement, ...]:
+    """The plan's figures on `day` (`PLAN_FIGURES`): the projects approved (`_plan_approved`),
+    those of them not revoked by then, those completed by then and not revoked, and the
+    registered capital of those not revoked."""
+    approved = _plan_approved(spans, day)
+    new = and_(approved, spans.alive(day))
+    return (
+        spans.count_where(approved),
+        spans.count_where(new),
+        spans.count_where(and_(new, spans.c.completed_on <= day)),
+        spans.sum_where(new, "capital_registered_billion_vnd"),
+    )
+
+
 @lru_cache(maxsize=4)
 def _plan_statement(spans: Spans) -> Select:
-    """By investment form and sector on the `END` day: the projects whose policy was approved
-    or investor selected from `START` to that day, those of them not revoked, those completed
-    and not revoked, and the registered capital of those not revoked."""
-    alive = spans.not_revoked_by_end()
+    """The plan's figures on the `END` day by investment form and sector."""
     state = spans.c
+    counts = _plan_counts(spans, END)
     return (
         select(
             state.investment_form,
             state.sector,
-            spans.count().label("approved"),
-            spans.count_where(alive).label("new_projects"),
-            spans.count_where(and_(state.completed_on <= END, alive)).label("completed"),
-            spans.sum_where(alive, "capital_registered_billion_vnd").label("capital"),
+            *(count.label(name) for name, count in zip(PLAN_FIGURES, counts, strict=True)),
         )
-        .where(
-            spans.rows(
-                state.selected_on.between(START, END),
-                state.since <= END,
-                or_(state.until.is_(None), state.until > END),
-            )
-        )
+        .where(spans.rows(_plan_approved(spans, END)))
         .group_by(state.investment_form, state.sector)
     )
+
+
+@lru_cache(maxsize=1)
+def _plan_change_statement() -> Select:
+    """By investment form and sector: the plan's figures on `END` less those on `CHECKPOINT`,
+    an earlier day, read from the spans with a date between (after the one, up to the other):
+    no other span counts differently on the two days."""
+    spans = PROJECTION
+    state = spans.c
+    now, then = _plan_counts(spans, END), _plan_counts(spans, CHECKPOINT)
+    dated = ("since", "until", "selected_on", "completed_on", "revoked_on")
+    return (
+        select(
+            state.investment_form,
+            state.sector,
+            *((a - b).label(name) for name, a, b in zip(PLAN_FIGURES, now, then, strict=True)),
+        )
+        .where(or_(*(and_(state[n] > CHECKPOINT, state[n] <= END) for n in dated)))
+        .group_by(state.investment_form, state.sector)
+    )
+
+
+def _plan_rows(session: Session, statement: Select, values: dict) -> dict[Key, dict[str, float]]:
+    return {
+        (row.investment_form, row.sector): {
+            name: float(row.capital) if name == "capital" else int(row._mapping[name])
+            for name in PLAN_FIGURES
+        }
+        for row in session.execute(statement, values)
+    }
+
+
+def checkpoint_day(day: dt.date) -> dt.date:
+    """The latest checkpoint on or before `day`: the 10th, the 20th and the last day of each
+    month."""
+    if (day + dt.timedelta(days=1)).day == 1:
+        return day
+    if day.day >= 10:
+        return day.replace(day=20 if day.day >= 20 else 10)
+    return day.replace(day=1) - dt.timedelta(days=1)
 
 
 @lru_cache(maxsize=4)
@@ -739,10 +849,6 @@ def add_up(rows) -> dict[str, float]:
         for name in FIGURES:
             total[name] += row[name]
     return total
-
-
-def _numbers(row) -> dict[str, float]:
-    return {name: float(row[name]) if name in CAPITALS else int(row[name]) for name in FIGURES}
 
 
 def _year_before(group_by: Sequence[str], key: Key) -> Key:

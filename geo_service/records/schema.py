@@ -140,6 +140,19 @@ project_progress = Table(
     Index(None, "earliest_open_planned"),
 )
 
+STATE_COUNTED = (
+    "since", "until", "selected_on", "completed_on", "revoked_on", "investment_form", "stage",
+    "sector", "commune_code", "capital_planned_billion_vnd", "capital_registered_billion_vnd",
+    "capital_disbursed_billion_vnd",
+)  # fmt: skip
+STATE_DATE_INDEXES = {
+    f"ix_project_states_{name}": (lead, *(c for c in STATE_COUNTED if c != lead))
+    for name, lead in (("since", "since"), ("selected", "selected_on"),
+                       ("completed", "completed_on"), ("revoked", "revoked_on"))
+}  # fmt: skip
+"""Indexes led by each of the spans' dates, holding every column the dashboard counts, so
+that it reads the spans dated within a period and nothing else (`dashboard.dated`)."""
+
 project_states = Table(
     "project_states",
     metadata,
@@ -171,23 +184,27 @@ project_states = Table(
         "completed_on",
         "revoked_on",
     ),
-    Index(
-        "ix_project_states_targets",
-        "selected_on",
-        "since",
-        "until",
-        "investment_form",
-        "sector",
-        "completed_on",
-        "revoked_on",
-        "capital_registered_billion_vnd",
-    ),
+    *(Index(name, *columns) for name, columns in STATE_DATE_INDEXES.items()),
 )
 """Each project's stage and form over time, replayed from its dated events (`history`): the
 state on day D is the row with since <= D < until (until NULL: still so). Each row also carries
 what the dashboard counts, copied from the project (sector, commune, capital, as the record
 holds them now) and from its replayed milestones (the same on every row of a project), so that
-a period's figures read one covering index, with no join."""
+a period's figures read covering indexes, with no join."""
+
+project_state_months = Table(
+    "project_state_months",
+    metadata,
+    Column("dimension", String(16), primary_key=True),
+    Column("value", String(64), primary_key=True),
+    Column("month", Date, primary_key=True),
+    Column("delta", BigInteger, nullable=False),
+    sqlite_with_rowid=False,
+)
+"""For each dimension (`investment_form`, `sector`, `stage`, `commune_code`), value ('' where
+none is recorded) and month (its first day): the state spans of that value starting in the month
+less those ending in it, kept by the database's triggers (migration `0011_state_months_counted`)
+in the same transaction as every write to `project_states`."""
 
 project_state_changes = Table(
     "project_state_changes",
