@@ -83,8 +83,9 @@ LOG_FROM = "pipeline_log_from"
 MAX_CHANGED = 20_000
 """Changed spans (log rows) since a kept summary beyond which it is computed afresh instead (a
 bulk import): counting the log would cost as much as counting the spans."""
-LOG_KEPT = 200_000
-"""Log rows kept when a summary computed afresh prunes the log (`Dashboard.prune`)."""
+LOG_KEPT = 2 * MAX_CHANGED
+"""Log rows kept when a summary computed afresh prunes the log (`Dashboard.prune`): a kept summary
+further behind than `MAX_CHANGED` rows is counted afresh anyway."""
 SHARED_KEPT = 64
 """Values shared by summaries (`Dashboard._shared`) kept per process."""
 Key = tuple
@@ -143,6 +144,9 @@ class Dashboard:
         default_factory=lambda: latest_kept(SHARED_KEPT), repr=False
     )
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _pruned_at: dict = field(default_factory=dict, repr=False)
+    """The change counter's value when this process last pruned the log (nothing to prune
+    before the next change)."""
 
     @property
     def records(self):
@@ -192,7 +196,8 @@ class Dashboard:
             while len(self._cache) > self.cache_size:
                 self._cache.popitem(last=False)
         computing.set_result(counted.document)
-        if afresh:
+        if afresh and self._pruned_at.get("changes") != counted.changes:
+            self._pruned_at["changes"] = counted.changes
             self.prune()
         return dict(counted.document)
 
