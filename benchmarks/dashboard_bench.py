@@ -332,7 +332,14 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=400)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument(
-        "--reuse", action="store_true", help="SQLite: measure the database already loaded"
+        "--reuse",
+        action="store_true",
+        help="measure the databases already loaded (PostgreSQL: at --postgresql-url)",
+    )
+    parser.add_argument(
+        "--postgresql-url",
+        help="a PostgreSQL database to load and measure instead of a "
+        "throwaway cluster's (its tables are replaced unless --reuse)",
     )
     parser.add_argument(
         "--cases", nargs="+", choices=CASES, default=CASES, help="only these (default: all)"
@@ -343,14 +350,14 @@ def main() -> None:
     report = {"date": dt.date.today().isoformat(), "projects": args.projects}
     for database in args.databases:
         with contextlib.ExitStack() as stack:
-            reuse = args.reuse and database == "sqlite"
+            reuse = args.reuse and (database == "sqlite" or args.postgresql_url is not None)
             if database == "sqlite":
                 path = DATA / "records.sqlite"
                 for stale in [] if reuse else DATA.glob("records.sqlite*"):
                     stale.unlink()
                 url = f"sqlite:///{path}"
             else:
-                url = stack.enter_context(throwaway_cluster())
+                url = args.postgresql_url or stack.enter_context(throwaway_cluster())
             loaded = {}
             if not reuse:
                 records = Records(url)
