@@ -3,7 +3,10 @@ database do (503 with a JSON error otherwise)."""
 
 from __future__ import annotations
 
+import gc
 import shutil
+
+from fastapi.testclient import TestClient
 
 from .conftest import error_document
 from .pipeline_app import pipeline_client
@@ -59,3 +62,11 @@ def test_not_ready_without_the_data_directory(grid_dir, tmp_path):
         body = error_document(gone)
         assert gone.status_code == 503 and "layer store" in body["description"]
         assert body["checks"] == [{"name": "layer store", "ok": False}, BOTH_READY[1]]
+
+
+def test_what_start_up_made_is_kept_out_of_the_collectors_passes(pipeline_dir, records_url):
+    """A full pass of the garbage collector over what a worker loads at start-up stalls the
+    request that triggers it; the app freezes those objects while it runs."""
+    with pipeline_client(pipeline_dir, records_url) as client, TestClient(client.app) as running:
+        assert running.get("/health").status_code == 200
+        assert gc.get_freeze_count() > 10_000

@@ -25,6 +25,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    PrimaryKeyConstraint,
     SmallInteger,
     String,
     Table,
@@ -195,10 +196,11 @@ a period's figures read covering indexes, with no join."""
 project_state_months = Table(
     "project_state_months",
     metadata,
-    Column("dimension", String(16), primary_key=True),
-    Column("value", String(64), primary_key=True),
-    Column("month", Date, primary_key=True),
+    Column("dimension", String(16), nullable=False),
+    Column("value", String(64), nullable=False),
+    Column("month", Date, nullable=False),
     Column("delta", BigInteger, nullable=False),
+    PrimaryKeyConstraint("dimension", "value", "month", postgresql_include=["delta"]),
     sqlite_with_rowid=False,
 )
 """For each dimension (`investment_form`, `sector`, `stage`, `commune_code`), value ('' where

@@ -11,7 +11,10 @@ is deleted, and do both on an update: row triggers on SQLite, statement triggers
 transition tables on PostgreSQL (one update of each month row per statement, however many spans
 it writes), which first take the pipeline's change counter (as the log's trigger of 0010 does),
 so the transactions that write spans hold it before any month row and cannot deadlock on those.
-Existing spans are counted once here.
+Existing spans are counted once here. On PostgreSQL the primary key's index also holds `delta`,
+so that the months are read from the index alone: a transaction writing many spans one statement
+at a time (an import) updates a month row as often, and the dead versions it leaves spread the
+live rows over many more table pages than they fill.
 
 The spans' start and their selection, completion and revocation dates get an index each, led by
 the date and holding every column counted, so a period reads only the spans dated within it and
@@ -82,10 +85,13 @@ def upgrade() -> None:
     dialect = op.get_bind().dialect.name
     op.create_table(
         MONTHS,
-        sa.Column("dimension", sa.String(16), primary_key=True),
-        sa.Column("value", sa.String(64), primary_key=True),
-        sa.Column("month", sa.Date(), primary_key=True),
+        sa.Column("dimension", sa.String(16), nullable=False),
+        sa.Column("value", sa.String(64), nullable=False),
+        sa.Column("month", sa.Date(), nullable=False),
         sa.Column("delta", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint(
+            "dimension", "value", "month", name=f"pk_{MONTHS}", postgresql_include=["delta"]
+        ),
         sqlite_with_rowid=False,
     )
     op.execute(_counted(1, "project_states", dialect, "FROM project_states"))
