@@ -283,6 +283,22 @@ def test_too_many_changes_or_a_pruned_log_count_afresh(pipeline, records_url):
     assert small.computed["afresh"] == 2 * len(VIEWS) and not small.computed["brought_up"]
 
 
+def test_the_month_counts_follow_a_truncate_and_a_rebuild(pipeline, pipeline_dir, records_url):
+    """PostgreSQL's TRUNCATE fires no row or statement trigger of an insert or delete: its own
+    trigger empties the month counts; a rebuild counts every span again."""
+    records = pipeline.app.state.dashboard.records
+    if records.dialect != "postgresql":
+        pytest.skip("SQLite has no TRUNCATE")
+    with records.engine.begin() as connection:
+        connection.execute(sa.text("TRUNCATE project_states"))
+    month_counts_equal_a_recount(records)
+    done = cli("projects", "rebuild-progress", data_dir=pipeline_dir, url=records_url)
+    assert done.returncode == 0, done.stderr
+    month_counts_equal_a_recount(records)
+    with records.engine.connect() as connection:
+        assert connection.scalar(sa.select(sa.func.count()).select_from(project_state_months))
+
+
 def test_log_rows_carry_their_transactions_change(records_url):
     """On PostgreSQL each writing transaction's rows carry the one value it bumped the counter
     to (the row trigger bumps first; the statement triggers after it find it bumped); on SQLite
