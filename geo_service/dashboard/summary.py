@@ -24,7 +24,6 @@ from typing import Any
 
 from sqlalchemy import (
     TIMESTAMP,
-    Date,
     Integer,
     Select,
     and_,
@@ -32,13 +31,11 @@ from sqlalchemy import (
     cast,
     delete,
     func,
-    or_,
     select,
     true,
     update,
 )
 from sqlalchemy.orm import Session
-from sqlalchemy.sql import ColumnElement
 
 from ..clock import VIETNAM, utc_stamp
 from ..definition_files import files_stamp
@@ -61,23 +58,20 @@ from ..records.schema import (
 from .dated import dated_statements, month_values
 from .periods import (
     CAPITALS,
-    END,
     FIGURES,
     LOG,
     PROJECTION,
-    START,
     Period,
     Spans,
     count_where,
     log_values,
     period_values,
 )
+from .plan_figures import checkpoint_day, plan_change_statement, plan_rows, plan_statement
 from .targets import UNIT_NAMES, Plan, Target, load_targets
 
 DIMENSIONS = ("investment_form", "sector", "stage", "commune_code", "year")
 LATE_SHOWN = 20
-CHECKPOINT = bindparam("checkpoint", type_=Date)
-"""An earlier day the plans' figures on `END` are counted from (`_plan_change_statement`)."""
 LOG_FROM = "pipeline_log_from"
 """The change counter saying up to which change the log of state spans may have been pruned."""
 MAX_CHANGED = 20_000
@@ -89,7 +83,6 @@ further behind than `MAX_CHANGED` rows is counted afresh anyway."""
 SHARED_KEPT = 64
 """Values shared by summaries (`Dashboard._shared`) kept per process."""
 Key = tuple
-PLAN_FIGURES = ("approved", "new_projects", "completed", "capital")
 
 PROJECT_NAMES = [projects.c[name] for name in names_per_language("name")]
 """A project's name in each language it has one in, where the dashboard lists projects."""
@@ -472,15 +465,15 @@ class Dashboard:
         revoked. Empty before the plan starts.
 
         Given the `version` the session sees (see `_shared`), the projection's figures are those
-        of the checkpoint day before (`checkpoint_day`, see `_plan_checkpoint`) plus what changed
-        up to the day (`_plan_change_statement`): a day costs the spans dated within ten days
+        of the checkpoint day before (`plan_figures.checkpoint_day`, see `_plan_checkpoint`) plus what changed
+        up to the day (`plan_figures.plan_change_statement`): a day costs the spans dated within ten days
         or so, not every project approved since the plan started."""
         day = min(as_of, plan.period_end)
         if day < plan.period_start:
             return {}
         if version is None or spans is not PROJECTION:
             values = {**period_values(plan.period_start, day), **(log or {})}
-            return _plan_rows(session, _plan_statement(spans), values)
+            return plan_rows(session, plan_statement(spans), values)
         checkpoint = checkpoint_day(day)
         if checkpoint == day:
             return self._plan_checkpoint(session, plan, day, version)
@@ -502,7 +495,7 @@ class Dashboard:
             )  # fmt: skip
             if before is None:
                 values = period_values(plan.period_start, day)
-                return _plan_rows(session, _plan_statement(PROJECTION), values)
+                return plan_rows(session, plan_statement(PROJECTION), values)
             return self._plan_changed(session, plan, before, earlier, day)
 
         return self._shared(version, ("plan", plan.id, day), count)
@@ -517,7 +510,7 @@ class Dashboard:
     ) -> dict[Key, dict[str, float]]:
         """The plan's figures on `day` from `before`, those on an `earlier` day."""
         values = {**period_values(plan.period_start, day), "checkpoint": earlier}
-        return _added(before, _plan_rows(session, _plan_change_statement(), values), "approved")
+        return _added(before, plan_rows(session, plan_change_statement(), values), "approved")
 
     def _target(
         self, plan: Plan, target: Target, as_of: dt.date, plan_rows: dict[Key, dict[str, float]]
@@ -688,82 +681,6 @@ def _figure_statements(spans: Spans, group_by: tuple[str, ...]) -> tuple[Select,
         *[spans.sum_where(new, c).label(c) for c in CAPITALS],
     ]
     return tuple(select(*keys, *figures).where(part).group_by(*keys) for part in spans.on_end())
-
-
-def _plan_approved(spans: Spans, day: ColumnElement) -> ColumnElement[bool]:
-    """The span is the project's state on `day`, its policy approved or investor selected from
-    `START` to that day."""
-    return and_(spans.on(day), spans.c.selected_on.between(START, day))
-
-
-def _plan_counts(spans: Spans, day: ColumnElement) -> tuple[ColumnElement, ...]:
-    """The plan's figures on `day` (`PLAN_FIGURES`): the projects approved (`_plan_approved`),
-    those of them not revoked by then, those completed by then and not revoked, and the
-    registered capital of those not revoked."""
-    approved = _plan_approved(spans, day)
-    new = and_(approved, spans.alive(day))
-    return (
-        spans.count_where(approved),
-        spans.count_where(new),
-        spans.count_where(and_(new, spans.c.completed_on <= day)),
-        spans.sum_where(new, "capital_registered_billion_vnd"),
-    )
-
-
-@lru_cache(maxsize=4)
-def _plan_statement(spans: Spans) -> Select:
-    """The plan's figures on the `END` day by investment form and sector."""
-    state = spans.c
-    counts = _plan_counts(spans, END)
-    return (
-        select(
-            state.investment_form,
-            state.sector,
-            *(count.label(name) for name, count in zip(PLAN_FIGURES, counts, strict=True)),
-        )
-        .where(spans.rows(_plan_approved(spans, END)))
-        .group_by(state.investment_form, state.sector)
-    )
-
-
-@lru_cache(maxsize=1)
-def _plan_change_statement() -> Select:
-    """By investment form and sector: the plan's figures on `END` less those on `CHECKPOINT`,
-    an earlier day, read from the spans with a date between (after the one, up to the other):
-    no other span counts differently on the two days."""
-    spans = PROJECTION
-    state = spans.c
-    now, then = _plan_counts(spans, END), _plan_counts(spans, CHECKPOINT)
-    dated = ("since", "until", "selected_on", "completed_on", "revoked_on")
-    return (
-        select(
-            state.investment_form,
-            state.sector,
-            *((a - b).label(name) for name, a, b in zip(PLAN_FIGURES, now, then, strict=True)),
-        )
-        .where(or_(*(and_(state[n] > CHECKPOINT, state[n] <= END) for n in dated)))
-        .group_by(state.investment_form, state.sector)
-    )
-
-
-def _plan_rows(session: Session, statement: Select, values: dict) -> dict[Key, dict[str, float]]:
-    return {
-        (row.investment_form, row.sector): {
-            name: float(row.capital) if name == "capital" else int(row._mapping[name])
-            for name in PLAN_FIGURES
-        }
-        for row in session.execute(statement, values)
-    }
-
-
-def checkpoint_day(day: dt.date) -> dt.date:
-    """The latest checkpoint on or before `day`: the 10th, the 20th and the last day of each
-    month."""
-    if (day + dt.timedelta(days=1)).day == 1:
-        return day
-    if day.day >= 10:
-        return day.replace(day=20 if day.day >= 20 else 10)
-    return day.replace(day=1) - dt.timedelta(days=1)
 
 
 @lru_cache(maxsize=4)
