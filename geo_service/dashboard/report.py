@@ -23,7 +23,7 @@ from ..i18n import N_, _l, pick, pick_marked, tr
 from ..pipeline.stages import STAGES
 from .page import LABELS, day, number
 from .periods import Period
-from .summary import Dashboard, add_up, roll_up
+from .summary import Dashboard, add_up, roll_up, shown
 
 Kind = Literal["text", "int", "float", "percent", "date"]
 FORMATS = ("xlsx", "docx", "pdf")
@@ -180,7 +180,7 @@ def build_report(
     )
     by_stage_now = roll_up(now, both, ("stage",))
     by_stage_before = roll_up(before, both, ("stage",))
-    totals = {"current": add_up(now.values()), "previous": add_up(before.values())}
+    totals = {"current": shown(add_up(now.values())), "previous": shown(add_up(before.values()))}
     sections = [
         _targets(targets, lang),
         _comparison(totals, lang),

@@ -71,6 +71,8 @@ from .plan_figures import checkpoint_day, plan_change_statement, plan_rows, plan
 from .targets import UNIT_NAMES, Plan, Target, load_targets
 
 DIMENSIONS = ("investment_form", "sector", "stage", "commune_code", "year")
+CAPITAL_DIGITS = 6
+"""Places of the billion VND in capital answered (to the thousand đồng)."""
 LATE_SHOWN = 20
 LOG_FROM = "pipeline_log_from"
 """The change counter saying up to which change the log of state spans may have been pruned."""
@@ -255,8 +257,8 @@ class Dashboard:
             "previous_period": previous.as_json(),
             "group_by": list(group_by),
             "totals": {
-                "current": add_up(current_rows.values()),
-                "previous": add_up(previous_rows.values()),
+                "current": shown(add_up(current_rows.values())),
+                "previous": shown(add_up(previous_rows.values())),
             },
             "groups": self.groups(group_by, period, current_rows, previous_rows, procedures),
             "targets": self._progress(period.end, plans),
@@ -313,8 +315,8 @@ class Dashboard:
                 "label": self.label(group_by, key, procedures),
                 **({"commune": self.commune_point(key[group_by.index("commune_code")])}
                    if "commune_code" in group_by else {}),
-                "current": current_rows.get(key, zeros()),
-                "previous": previous_rows.get(_year_before(group_by, key), zeros()),
+                "current": shown(current_rows.get(key, zeros())),
+                "previous": shown(previous_rows.get(_year_before(group_by, key), zeros())),
             }
             for key in self.group_keys(group_by, period, procedures, current_rows, previous_rows)
         ]  # fmt: skip
@@ -746,7 +748,13 @@ def _achieved(target: Target, plan_rows: dict[Key, dict[str, float]]) -> float |
         return None if not approved else 100.0 * sum(r["completed"] for r in rows) / approved
     if target.metric == "new_projects":
         return float(sum(r["new_projects"] for r in rows))
-    return float(sum(r["capital"] for r in rows))
+    return round(sum(r["capital"] for r in rows), CAPITAL_DIGITS)
+
+
+def shown(values: dict[str, float]) -> dict[str, float]:
+    """Figures as answered: capital to `CAPITAL_DIGITS` places, so that an answer does not
+    depend on the order the database added the amounts in (nor show 7853.699999999999)."""
+    return {n: round(v, CAPITAL_DIGITS) if n in CAPITALS else v for n, v in values.items()}
 
 
 def zeros() -> dict[str, float]:
