@@ -438,6 +438,10 @@ class Dashboard:
         (read-only), such as the plans' figures on a day and the late projects of a day."""
         return self._shared_values.get_or_make((version, key), compute)
 
+    def _shared_kept(self, version: tuple, key: Hashable) -> Any:
+        """What `_shared` keeps for `key` while `version` holds, if it does (None: nothing)."""
+        return self._shared_values.get((version, key))
+
     def plan_figures(
         self,
         session: Session,
@@ -477,9 +481,9 @@ class Dashboard:
             values = {**period_values(plan.period_start, day), **(log or {})}
             return plan_rows(session, plan_statement(spans), values)
         checkpoint = checkpoint_day(day)
-        if checkpoint == day:
-            return self._plan_checkpoint(session, plan, day, version)
         before = self._plan_checkpoint(session, plan, checkpoint, version)
+        if checkpoint == day:
+            return before
         return self._plan_changed(session, plan, before, checkpoint, day)
 
     def _plan_checkpoint(
@@ -492,8 +496,8 @@ class Dashboard:
 
         def count() -> dict[Key, dict[str, float]]:
             earlier = checkpoint_day(day - dt.timedelta(days=1))
-            before = {} if earlier < plan.period_start else self._shared_values.get(
-                (version, ("plan", plan.id, earlier))
+            before = {} if earlier < plan.period_start else self._shared_kept(
+                version, ("plan", plan.id, earlier)
             )  # fmt: skip
             if before is None:
                 values = period_values(plan.period_start, day)
