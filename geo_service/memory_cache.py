@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
+from concurrent.futures import Future
 from typing import Any, Generic, TypeVar
 
 V = TypeVar("V")
@@ -32,14 +33,24 @@ class MemoryCache(Generic[V]):
         self.entry_bytes = entry_bytes
         self.bytes = 0
         self._values: OrderedDict[Hashable, V] = OrderedDict()
+        self._making: dict[Hashable, Future] = {}
         self._lock = threading.Lock()
 
-    def get(self, key: Hashable) -> V | None:
+    def get(self, key: Hashable, wait: bool = False) -> V | None:
+        """The value kept under `key` (None: none); with `wait`, the value another thread is
+        making for it (`get_or_make`) once made (None if making it failed)."""
         with self._lock:
             value = self._values.get(key)
             if value is not None:
                 self._values.move_to_end(key)
-            return value
+                return value
+            making = self._making.get(key) if wait else None
+        if making is None:
+            return None
+        try:
+            return making.result()
+        except Exception:
+            return None
 
     def put(self, key: Hashable, value: V) -> None:
         cost = self.size(value) + self.entry_bytes
@@ -55,11 +66,29 @@ class MemoryCache(Generic[V]):
                 self.bytes -= self.size(gone) + self.entry_bytes
 
     def get_or_make(self, key: Hashable, make: Callable[[], V]) -> V:
-        """The value kept under `key`, else `make()`'s, kept."""
+        """The value kept under `key`, else `make()`'s, kept. A caller asking for a key another
+        thread is making waits for that value (or error) instead of making it too: requests
+        arriving together at a cold process do the work once."""
         found = self.get(key)
-        if found is None:
+        if found is not None:
+            return found
+        with self._lock:
+            making = self._making.get(key)
+            owner = making is None
+            if owner:
+                making = self._making[key] = Future()
+        if not owner:
+            return making.result()
+        try:
             found = make()
             self.put(key, found)
+        except BaseException as error:
+            making.set_exception(error)
+            raise
+        finally:
+            with self._lock:
+                del self._making[key]
+        making.set_result(found)
         return found
 
 
