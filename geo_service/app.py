@@ -69,6 +69,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             log.exception("warming the store failed")
 
     threading.Thread(target=warm, name="warm-store", daemon=True).start()
+    try:
+        app.state.dashboard.warm()
+    except Exception:  # a broken targets file is reported by the requests that read it
+        log.exception("warming the dashboard failed")
     # what start-up made (modules, catalogue, settings) lives as long as the process: keep it
     # out of the collector's full passes, which over some 300,000 objects take 100-175 ms and
     # stall whichever request triggers one

@@ -4,6 +4,7 @@ once, and read again only when a file in the folder changes."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import lru_cache
 from pathlib import Path
 from typing import Generic, TypeVar
 
@@ -43,7 +44,7 @@ class DefinitionFolders(Generic[T]):
         """The folder's stamp (`files_stamp`), taken before its definitions were read, and
         the definitions: what is made from them may be kept under that stamp, since a file
         written while they were read changes it again."""
-        folder = Path(folder).resolve()
+        folder = _canonical(Path(folder))
         stamp = files_stamp(folder)
         cached = self._cache.get(folder)
         if cached is not None and cached[0] == stamp:
@@ -53,6 +54,12 @@ class DefinitionFolders(Generic[T]):
             raise self.invalid(problems)
         self._cache[folder] = (stamp, definitions)
         return stamp, definitions
+
+
+@lru_cache(maxsize=64)
+def _canonical(folder: Path) -> Path:
+    """The folder's absolute path, links resolved (a file system walk: once per folder)."""
+    return folder.resolve()
 
 
 def check_unique(values: list[str], message: str) -> None:

@@ -4,6 +4,8 @@ randomised pipelines (seeded) with forms that change and projects revoked inside
 from __future__ import annotations
 
 import datetime as dt
+import itertools
+from collections import Counter
 
 import pytest
 import sqlalchemy as sa
@@ -241,6 +243,42 @@ def test_targets_on_the_day_of_each_kind_of_change_equal_a_recount(pipeline):
         ):
             found = targets[("sonla-2025-2030", metric)]["achieved"]
             assert found == pytest.approx(recount.target(metric, forms, plan_start, day) or 0.0)
+
+
+def test_days_asked_one_after_another_equal_a_recount(pipeline):
+    """Each day's figures are brought forward from those of a day kept shortly before (the
+    projects in the pipeline, the plans' figures): periods ending on the days around the
+    busiest one, asked in turn, each equal a recount, whether they start on a day of their own
+    or all on the same day."""
+    client, recount = pipeline
+    busiest = Counter(
+        e.date for life in recount.lives.values() for e in life.events
+        if dt.date(2025, 2, 1) <= e.date <= dt.date(2026, 10, 31)
+    ).most_common(1)[0][0]  # fmt: skip
+    three = ("policy_approval", "land_auction", "investor_bidding")
+    for back in range(-3, 12, 1):
+        day = busiest + dt.timedelta(days=back)
+        for start, group_by in itertools.product(
+            (day - dt.timedelta(days=40), busiest - dt.timedelta(days=30)),
+            ("stage", "commune_code", None),
+        ):
+            params = {"from": str(start), "to": str(day)} | (
+                {"group_by": group_by} if group_by else {}
+            )
+            document = summary(client, **params)
+            key_of = GROUPINGS[group_by] if group_by else lambda *_: ()
+            for which, period in (
+                ("current", (start, day)),
+                ("previous", (year_before(str(start)), year_before(str(day)))),
+            ):
+                expected = recount.figures(*period, key_of)
+                found = {tuple(g["key"].values()): g[which] for g in document["groups"]}
+                for key in found.keys() | expected.keys():
+                    close(found[key], expected.get(key, dict.fromkeys(found[key], 0)))
+        targets = {(t["plan"], t["id"]): t["achieved"] for t in document["targets"]}
+        for metric, forms in (("new_projects", three), ("completed_share", ("policy_approval",))):
+            expected_target = recount.target(metric, forms, dt.date(2025, 1, 1), day) or 0.0
+            assert targets[("sonla-2025-2030", metric)] == pytest.approx(expected_target), day
 
 
 def _today() -> dt.date:

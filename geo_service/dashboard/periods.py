@@ -37,6 +37,8 @@ CAPITALS = (
     "capital_disbursed_billion_vnd",
 )
 COUNTS = ("projects", "new_projects", "completed", "revoked")
+DATED = ("since", "until", "selected_on", "completed_on", "revoked_on")
+"""The dates of a span that decide how it counts as of a day."""
 FIGURES = (*COUNTS, *CAPITALS)
 MAX_DAYS = 366 * 20
 
@@ -85,6 +87,8 @@ def year_earlier(day: dt.date) -> dt.date:
 
 START = bindparam("start", type_=Date)
 END = bindparam("end", type_=Date)
+EARLIER = bindparam("earlier", type_=Date)
+"""A day before `END` whose figures those on `END` are brought forward from (`Spans.dated_after`)."""
 AFTER = bindparam("after", type_=BigInteger)
 UP_TO = bindparam("up_to", type_=BigInteger)
 
@@ -164,6 +168,13 @@ class Spans:
 
     def revoked(self) -> ColumnElement[bool]:
         return self.c.revoked_on.between(START, END)
+
+    def dated_after(self) -> ColumnElement[bool]:
+        """The span has a date (its start or end, the project's selection, completion or
+        revocation) after `EARLIER`, up to `END`: only such spans count differently as of
+        the two days, so figures on `END` are those on `EARLIER` plus what these give on `END`
+        less what they give on `EARLIER`."""
+        return or_(*(and_(self.c[n] > EARLIER, self.c[n] <= END) for n in DATED))
 
 
 PROJECTION = Spans()

@@ -1,7 +1,7 @@
 """The plans' figures on a day, by investment form and sector: the projects whose policy was
 approved or investor selected from the plan's start to that day, those of them not revoked by
 then, those completed by then and not revoked, and the registered capital of those not revoked
-(`summary.Dashboard._plan_figures` lays them out and keeps them per checkpoint day).
+(`summary.Dashboard._plan_figures` lays them out and keeps them per day).
 
 A day's figures are counted in full (`plan_statement`), or from those of an earlier day plus
 what the spans dated in between change (`plan_change_statement`).
@@ -12,15 +12,13 @@ from __future__ import annotations
 import datetime as dt
 from functools import lru_cache
 
-from sqlalchemy import Date, Select, and_, bindparam, or_, select
+from sqlalchemy import Select, and_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
-from .periods import END, PROJECTION, START, Spans
+from .periods import EARLIER, END, PROJECTION, START, Spans
 
 PLAN_FIGURES = ("approved", "new_projects", "completed", "capital")
-CHECKPOINT = bindparam("checkpoint", type_=Date)
-"""An earlier day the figures on `END` are counted from (`plan_change_statement`)."""
 
 
 def _approved(spans: Spans, day: ColumnElement) -> ColumnElement[bool]:
@@ -61,20 +59,18 @@ def plan_statement(spans: Spans) -> Select:
 
 @lru_cache(maxsize=1)
 def plan_change_statement() -> Select:
-    """By investment form and sector: the plan's figures on `END` less those on `CHECKPOINT`,
-    an earlier day, read from the spans with a date between (after the one, up to the other):
-    no other span counts differently on the two days."""
+    """By investment form and sector: the plan's figures on `END` less those on `EARLIER`,
+    read from the spans dated between (`Spans.dated_after`)."""
     spans = PROJECTION
     state = spans.c
-    now, then = _counts(spans, END), _counts(spans, CHECKPOINT)
-    dated = ("since", "until", "selected_on", "completed_on", "revoked_on")
+    now, then = _counts(spans, END), _counts(spans, EARLIER)
     return (
         select(
             state.investment_form,
             state.sector,
             *((a - b).label(name) for name, a, b in zip(PLAN_FIGURES, now, then, strict=True)),
         )
-        .where(or_(*(and_(state[n] > CHECKPOINT, state[n] <= END) for n in dated)))
+        .where(spans.dated_after())
         .group_by(state.investment_form, state.sector)
     )
 

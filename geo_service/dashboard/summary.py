@@ -55,7 +55,7 @@ from ..records.schema import (
     project_state_changes,
     projects,
 )
-from .dated import dated_statements, month_values
+from .dated import dated_statements, month_before, pipeline_statements
 from .periods import (
     CAPITALS,
     FIGURES,
@@ -82,8 +82,11 @@ bulk import): counting the log would cost as much as counting the spans."""
 LOG_KEPT = 2 * MAX_CHANGED
 """Log rows kept when a summary computed afresh prunes the log (`Dashboard.prune`): a kept summary
 further behind than `MAX_CHANGED` rows is counted afresh anyway."""
-SHARED_KEPT = 64
-"""Values shared by summaries (`Dashboard._shared`) kept per process."""
+SHARED_KEPT = 1024
+"""Values shared by summaries (`Dashboard._shared`) kept per process: the figures of a day (by
+plan, or in the pipeline by one dimension) are a few kB at most."""
+NEAR_DAYS = 10
+"""How many days back a day's figures are brought forward from a day kept (`_day_figures`)."""
 Key = tuple
 
 PROJECT_NAMES = [projects.c[name] for name in names_per_language("name")]
@@ -150,6 +153,13 @@ class Dashboard:
     @property
     def procedures(self) -> Procedures:
         return self.projects.procedures
+
+    def warm(self) -> None:
+        """Read what every summary lays out (the province's communes, the plans, the
+        procedures) once at start-up, not in the first requests."""
+        _communes(self.province)
+        self.plans()
+        _ = self.procedures
 
     def plans(self) -> list[Plan]:
         """The province's plans, the latest first."""
@@ -227,22 +237,19 @@ class Dashboard:
                 LOG, log_values(kept.changes, changes)
             )  # fmt: skip
             previous = period.previous()
-            current_rows = self.figures(session, period, group_by, spans, log)
-            previous_rows = self.figures(session, previous, group_by, spans, log)
             version = (changes, targets_version)
+            plans = self.plans()  # one look at the targets files for the whole summary
+            current_rows = self.figures(session, period, group_by, spans, log, version)
+            previous_rows = self.figures(session, previous, group_by, spans, log, version)
             if kept is None:
-                plans = self._shared(
-                    version,
-                    ("plans", period.end),
-                    lambda: self.plan_figures(session, period.end, version=version),
-                )
+                figures = self.plan_figures(session, period.end, plans, version=version)
             else:
-                plans = self.plan_figures(session, period.end, spans, log)
+                figures = self.plan_figures(session, period.end, plans, spans, log)
                 current_rows = _added(kept.current, current_rows, "projects")
                 previous_rows = _added(kept.previous, previous_rows, "projects")
-                plans = {
+                figures = {
                     plan: _added(kept.plans.get(plan, {}), rows, "approved")
-                    for plan, rows in plans.items()
+                    for plan, rows in figures.items()
                 }
             received = self.enquiry_figures(session, period)
             received_before = self.enquiry_figures(session, previous)
@@ -261,11 +268,11 @@ class Dashboard:
                 "previous": shown(add_up(previous_rows.values())),
             },
             "groups": self.groups(group_by, period, current_rows, previous_rows, procedures),
-            "targets": self._progress(period.end, plans),
+            "targets": self._progress(period.end, plans, figures),
             "enquiries": {"current": received, "previous": received_before},
             "late_projects": {"total": late_total, "as_of": today.isoformat(), "projects": late},
         }
-        return Counted(changes, current_rows, previous_rows, plans, document), kept is None
+        return Counted(changes, current_rows, previous_rows, figures, document), kept is None
 
     def _many_changes(self, session: Session, kept: Counted, changes: int) -> bool:
         """More than `max_changed` log rows since `kept` (read no further than that)."""
@@ -328,16 +335,18 @@ class Dashboard:
         group_by: Sequence[str],
         spans: Spans = PROJECTION,
         log: dict[str, int] | None = None,
+        version: tuple | None = None,
     ) -> dict[Key, dict[str, float]]:
         """The figures of each group with at least one project, by group key (over the log:
-        what the changes `log` names add to each group's)."""
+        what the changes `log` names add to each group's). Given the `version` the session sees
+        (see `_shared`), figures of a day are kept for it (`_day_figures`)."""
         if "year" not in group_by:
-            return self._figures(session, period, tuple(group_by), spans, log)
+            return self._figures(session, period, tuple(group_by), spans, log, version)
         at = group_by.index("year")
         others = tuple(d for d in group_by if d != "year")
         found: dict[Key, dict[str, float]] = {}
         for year, part in period.years():
-            for key, values in self._figures(session, part, others, spans, log).items():
+            for key, values in self._figures(session, part, others, spans, log, version).items():
                 found[(*key[:at], year, *key[at:])] = values
         return found
 
@@ -348,27 +357,80 @@ class Dashboard:
         group_by: tuple[str, ...],
         spans: Spans,
         log: dict[str, int] | None,
+        version: tuple | None,
     ) -> dict[Key, dict[str, float]]:
-        bound = {**period_values(period.start, period.end), **(log or {})}
-        dated = spans is PROJECTION and len(group_by) <= 1
-        if dated:
-            statements = dated_statements(group_by[0] if group_by else None)
-            bound |= month_values(period.end)
-        else:
-            statements = _figure_statements(spans, group_by)
-        found: dict[Key, dict[str, float]] = {}
-        width = len(group_by)
-        for statement in statements:
-            names = [c.name for c in statement.selected_columns][width:]
-            for row in session.execute(statement, bound):
-                key = tuple(row[:width])
-                values = found.get(key)
-                if values is None:
-                    values = found[key] = zeros()
-                for name, value in zip(names, row[width:], strict=True):
-                    values[name] += float(value) if name in CAPITALS else int(value)
+        values = period_values(period.start, period.end)
+        if spans is PROJECTION and len(group_by) <= 1:
+            return self._dated_figures(session, period, group_by[0] if group_by else None, version)
+        statements = _figure_statements(spans, group_by)
+        return _added_rows({}, session, statements, {**values, **(log or {})}, len(group_by))
+
+    def _dated_figures(
+        self, session: Session, period: Period, dimension: str | None, version: tuple | None
+    ) -> dict[Key, dict[str, float]]:
+        """By the value of `dimension`: the projects in the pipeline on the period's last day
+        (`_in_pipeline`), and its new, completed and revoked projects (`dated`)."""
+        found = {
+            key: {**zeros(), "projects": count}
+            for key, count in self._in_pipeline(session, dimension, period.end, version).items()
+        }
+        values = period_values(period.start, period.end)
+        _added_rows(found, session, dated_statements(dimension), values, 1 if dimension else 0)
         # month counts name every value a span ever had; a group is one with a span on the day
-        return {k: v for k, v in found.items() if v["projects"]} if dated else found
+        return {key: figures for key, figures in found.items() if figures["projects"]}
+
+    def _in_pipeline(
+        self, session: Session, dimension: str | None, day: dt.date, version: tuple | None
+    ) -> Counter:
+        """The projects in the pipeline on `day` by the value of `dimension` (in total: key
+        `()`), kept for the `version` the session sees, if given (see `_day_figures`)."""
+        month_counts, started, ended = pipeline_statements(dimension)
+        width = 1 if dimension else 0
+
+        def counted(statements: Sequence[Select], earlier: dt.date, kept: Counter) -> Counter:
+            found = Counter(kept)
+            for statement in statements:
+                for row in session.execute(statement, {"earlier": earlier, "end": day}):
+                    found[tuple(row[:width])] += int(row[width])
+            return found
+
+        def count() -> Counter:
+            return counted((month_counts, started, ended), month_before(day), Counter())
+
+        if version is None:
+            return count()
+        return self._day_figures(
+            version,
+            ("pipeline", dimension),
+            day,
+            count,
+            lambda kept, earlier: counted((started, ended), earlier, kept),
+        )
+
+    def _day_figures(
+        self,
+        version: tuple,
+        key: tuple,
+        day: dt.date,
+        count: Callable[[], Any],
+        forward: Callable[[Any, dt.date], Any],
+    ) -> Any:
+        """Figures that follow from `day` alone (`key` says which), kept for `version`: those of
+        the latest day kept within `NEAR_DAYS` before, brought `forward(kept, that day)` (what
+        is dated between), else `count()`. So the days asked one after another each cost the
+        spans dated since the one before. A day another thread is making counts as kept, once
+        made: requests arriving together share the work. (Only earlier days are waited for,
+        so threads never wait for each other in a circle.)"""
+
+        def make() -> Any:
+            for back in range(1, NEAR_DAYS + 1):
+                earlier = day - dt.timedelta(days=back)
+                kept = self._shared_kept(version, (*key, earlier))
+                if kept is not None:
+                    return forward(kept, earlier)
+            return count()
+
+        return self._shared(version, (*key, day), make)
 
     def group_keys(
         self,
@@ -421,14 +483,15 @@ class Dashboard:
 
     # -- targets ----------------------------------------------------------------------------
     def target_progress(self, session: Session, as_of: dt.date) -> list[dict[str, Any]]:
-        return self._progress(as_of, self.plan_figures(session, as_of))
+        plans = self.plans()
+        return self._progress(as_of, plans, self.plan_figures(session, as_of, plans))
 
     def _progress(
-        self, as_of: dt.date, plans: dict[str, dict[Key, dict[str, float]]]
+        self, as_of: dt.date, plans: list[Plan], figures: dict[str, dict[Key, dict[str, float]]]
     ) -> list[dict[str, Any]]:
         return [
-            self._target(plan, target, as_of, plans.get(plan.id, {}))
-            for plan in self.plans()
+            self._target(plan, target, as_of, figures.get(plan.id, {}))
+            for plan in plans
             for target in plan.targets
         ]
 
@@ -439,21 +502,22 @@ class Dashboard:
         return self._shared_values.get_or_make((version, key), compute)
 
     def _shared_kept(self, version: tuple, key: Hashable) -> Any:
-        """What `_shared` keeps for `key` while `version` holds, if it does (None: nothing)."""
-        return self._shared_values.get((version, key))
+        """What `_shared` keeps for `key` while `version` holds, or is making in another
+        thread (then once made), if it does (None: nothing)."""
+        return self._shared_values.get((version, key), wait=True)
 
     def plan_figures(
         self,
         session: Session,
         as_of: dt.date,
+        plans: list[Plan],
         spans: Spans = PROJECTION,
         log: dict[str, int] | None = None,
         version: tuple | None = None,
     ) -> dict[str, dict[Key, dict[str, float]]]:
         """Each plan's figures (`_plan_figures`) by plan id."""
         return {
-            plan.id: self._plan_figures(session, plan, as_of, spans, log, version)
-            for plan in self.plans()
+            plan.id: self._plan_figures(session, plan, as_of, spans, log, version) for plan in plans
         }
 
     def _plan_figures(
@@ -470,41 +534,43 @@ class Dashboard:
         not revoked, those completed and not revoked, and the registered capital of those not
         revoked. Empty before the plan starts.
 
-        Given the `version` the session sees (see `_shared`), the projection's figures are those
-        of the checkpoint day before (`plan_figures.checkpoint_day`, see `_plan_checkpoint`) plus what changed
-        up to the day (`plan_figures.plan_change_statement`): a day costs the spans dated within ten days
-        or so, not every project approved since the plan started."""
+        Given the `version` the session sees (see `_shared`), the projection's figures are kept
+        per day: see `_plan_day`."""
         day = min(as_of, plan.period_end)
         if day < plan.period_start:
             return {}
         if version is None or spans is not PROJECTION:
             values = {**period_values(plan.period_start, day), **(log or {})}
             return plan_rows(session, plan_statement(spans), values)
-        checkpoint = checkpoint_day(day)
-        before = self._plan_checkpoint(session, plan, checkpoint, version)
-        if checkpoint == day:
-            return before
-        return self._plan_changed(session, plan, before, checkpoint, day)
+        return self._plan_day(session, plan, day, version)
 
-    def _plan_checkpoint(
+    def _plan_day(
         self, session: Session, plan: Plan, day: dt.date, version: tuple
     ) -> dict[Key, dict[str, float]]:
-        """The plan's figures on a checkpoint day, kept for the version: those of the checkpoint
-        before brought forward when they are kept (or the plan had not started), else counted."""
-        if day < plan.period_start:
-            return {}
+        """The plan's figures on `day` (within its period), kept for `version`: those of a day
+        kept shortly before brought forward (`_day_figures`), else those of the checkpoint day
+        before (`plan_figures.checkpoint_day`, kept in turn). A checkpoint day's own come from
+        the checkpoint before when that is kept (or the plan had not started), else are counted
+        in full: so a day costs the spans dated within ten days or so, not every project
+        approved since the plan started."""
 
         def count() -> dict[Key, dict[str, float]]:
             earlier = checkpoint_day(day - dt.timedelta(days=1))
-            before = {} if earlier < plan.period_start else self._shared_kept(
-                version, ("plan", plan.id, earlier)
-            )  # fmt: skip
+            if earlier < plan.period_start:
+                before = {}
+            elif checkpoint_day(day) == day:
+                before = self._shared_kept(version, ("plan", plan.id, earlier))
+            else:
+                before = self._plan_day(session, plan, earlier, version)
             if before is None:
                 values = period_values(plan.period_start, day)
                 return plan_rows(session, plan_statement(PROJECTION), values)
             return self._plan_changed(session, plan, before, earlier, day)
 
-        return self._shared(version, ("plan", plan.id, day), count)
+        def forward(kept: dict[Key, dict[str, float]], earlier: dt.date) -> dict[Key, dict]:
+            return self._plan_changed(session, plan, kept, earlier, day)
+
+        return self._day_figures(version, ("plan", plan.id), day, count, forward)
 
     def _plan_changed(
         self,
@@ -515,7 +581,7 @@ class Dashboard:
         day: dt.date,
     ) -> dict[Key, dict[str, float]]:
         """The plan's figures on `day` from `before`, those on an `earlier` day."""
-        values = {**period_values(plan.period_start, day), "checkpoint": earlier}
+        values = {**period_values(plan.period_start, day), "earlier": earlier}
         return _added(before, plan_rows(session, plan_change_statement(), values), "approved")
 
     def _target(
@@ -723,6 +789,27 @@ class Counted:
     previous: dict[Key, dict[str, float]]
     plans: dict[str, dict[Key, dict[str, float]]]
     document: dict[str, Any]
+
+
+def _added_rows(
+    found: dict[Key, dict[str, float]],
+    session: Session,
+    statements: Sequence[Select],
+    values: dict[str, Any],
+    width: int,
+) -> dict[Key, dict[str, float]]:
+    """`found`, with what the statements' rows give each group added (a row's group key: its
+    first `width` columns; its other columns: figures named as in `periods.FIGURES`)."""
+    for statement in statements:
+        names = [c.name for c in statement.selected_columns][width:]
+        for row in session.execute(statement, values):
+            key = tuple(row[:width])
+            figures = found.get(key)
+            if figures is None:
+                figures = found[key] = zeros()
+            for name, value in zip(names, row[width:], strict=True):
+                figures[name] += float(value) if name in CAPITALS else int(value)
+    return found
 
 
 def _added(
