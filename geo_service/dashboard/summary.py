@@ -5,8 +5,8 @@ Every figure is counted by SQL statements over the records database (see `period
 counted; `dated` for the statements of a grouping by at most one dimension); Python only lays the
 rows out, adds up what several statements give a group, fills the groups no project falls in
 with zeros and adds the groups up into totals (and, for a kept summary brought up to date, adds
-what the log of the spans' changes gives to its figures: see `Dashboard`; for the plans' figures
-on a day, adds what changed since a checkpoint day: see `Dashboard._plan_figures`).
+what the log of the spans' changes gives to its figures: see `Dashboard`; for the figures of a
+day near one kept, adds what changed since: see `Dashboard._day_figures`).
 """
 
 from __future__ import annotations
@@ -359,11 +359,10 @@ class Dashboard:
         log: dict[str, int] | None,
         version: tuple | None,
     ) -> dict[Key, dict[str, float]]:
-        values = period_values(period.start, period.end)
         if spans is PROJECTION and len(group_by) <= 1:
             return self._dated_figures(session, period, group_by[0] if group_by else None, version)
-        statements = _figure_statements(spans, group_by)
-        return _added_rows({}, session, statements, {**values, **(log or {})}, len(group_by))
+        values = {**period_values(period.start, period.end), **(log or {})}
+        return _added_rows({}, session, _figure_statements(spans, group_by), values, len(group_by))
 
     def _dated_figures(
         self, session: Session, period: Period, dimension: str | None, version: tuple | None
