@@ -207,8 +207,11 @@ def a_change(store: ProjectStore, rng: random.Random, kind: str) -> None:
         project = f"SL-BM-{rng.randrange(store.count()):06d}"
         if kind == "note":
             note = EventDocument(kind="note", date=TODAY.isoformat(), note="benchmark change")
-            store.append_event(project, note, "benchmark", TODAY)
-            return
+            try:
+                store.append_event(project, note, "benchmark", TODAY)
+                return
+            except ServiceError:  # a revoked project takes no event: another project
+                continue
         record = store.get(project)
         if kind == "capital":
             document = {**record.document(), "capital_registered_billion_vnd": rng.uniform(5, 5000)}
