@@ -84,7 +84,7 @@ LOG_KEPT = 2 * MAX_CHANGED
 further behind than `MAX_CHANGED` rows is counted afresh anyway."""
 SHARED_KEPT = 1024
 """Values shared by summaries (`Dashboard._shared`) kept per process: the figures of a day (by
-plan, or in the pipeline by one dimension) are a few kB at most."""
+plan, or in the pipeline by one dimension) are 20 kB at most, so some 20 MB in all."""
 NEAR_DAYS = 10
 """How many days back a day's figures are brought forward from a day kept (`_day_figures`)."""
 Key = tuple
