@@ -73,6 +73,9 @@ class MemoryCache(Generic[V]):
         if found is not None:
             return found
         with self._lock:
+            found = self._values.get(key)  # made while this thread looked
+            if found is not None:
+                return found
             making = self._making.get(key)
             owner = making is None
             if owner:
