@@ -6,10 +6,12 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import sqlalchemy as sa
 
+from geo_service.dashboard.periods import Period
 from geo_service.pipeline.documents import EventDocument
 from geo_service.pipeline.procedures import FORMS
 from geo_service.pipeline.stages import STAGES
@@ -279,6 +281,45 @@ def test_days_asked_one_after_another_equal_a_recount(pipeline):
         for metric, forms in (("new_projects", three), ("completed_share", ("policy_approval",))):
             expected_target = recount.target(metric, forms, dt.date(2025, 1, 1), day) or 0.0
             assert targets[("sonla-2025-2030", metric)] == pytest.approx(expected_target), day
+
+
+def test_days_asked_together_equal_a_recount(pipeline):
+    """Summaries of nearby days asked at once by several threads of one process (as a worker's
+    do) wait for one another's figures of a day instead of counting them twice: each equals a
+    recount, and the pipeline's and plans' figures of each day were counted once."""
+    client, recount = pipeline
+    dashboard = client.app.state.dashboard
+    busiest = Counter(
+        e.date for life in recount.lives.values() for e in life.events
+        if dt.date(2025, 2, 1) <= e.date <= dt.date(2026, 10, 31)
+    ).most_common(1)[0][0]  # fmt: skip
+    start = busiest - dt.timedelta(days=30)
+    days = [busiest + dt.timedelta(days=k) for k in range(-2, 10)]
+    made = Counter()
+    making = dashboard._shared_values.get_or_make
+
+    def counting(key, make):
+        def counted():
+            made[key] += 1
+            return make()
+
+        return making(key, counted)
+
+    dashboard._shared_values.get_or_make = counting
+    with ThreadPoolExecutor(8) as pool:
+        found = list(
+            pool.map(lambda day: dashboard.summary(Period(start, day), ("stage",), _today()), days)
+        )
+    for day, document in zip(days, found, strict=True):
+        expected = recount.figures(start, day, GROUPINGS["stage"])
+        groups = {(g["key"]["stage"],): g["current"] for g in document["groups"]}
+        for key in groups.keys() | expected.keys():
+            close(groups[key], expected.get(key, dict.fromkeys(groups[key], 0)))
+        targets = {(t["plan"], t["id"]): t["achieved"] for t in document["targets"]}
+        three = ("policy_approval", "land_auction", "investor_bidding")
+        expected_target = recount.target("new_projects", three, dt.date(2025, 1, 1), day)
+        assert targets[("sonla-2025-2030", "new_projects")] == expected_target
+    assert made and max(made.values()) == 1, made
 
 
 def _today() -> dt.date:
