@@ -36,6 +36,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import Executable
 
 from ..clock import VIETNAM, utc_stamp
 from ..definition_files import files_stamp
@@ -383,10 +384,10 @@ class Dashboard:
     ) -> Counter:
         """The projects in the pipeline on `day` by the value of `dimension` (in total: key
         `()`), kept for the `version` the session sees, if given (see `_day_figures`)."""
-        month_counts, started, ended = pipeline_statements(dimension)
+        month_counts, changed = pipeline_statements(dimension)
         width = 1 if dimension else 0
 
-        def counted(statements: Sequence[Select], earlier: dt.date, kept: Counter) -> Counter:
+        def counted(statements: Sequence[Executable], earlier: dt.date, kept: Counter) -> Counter:
             found = Counter(kept)
             for statement in statements:
                 for row in session.execute(statement, {"earlier": earlier, "end": day}):
@@ -394,7 +395,7 @@ class Dashboard:
             return found
 
         def count() -> Counter:
-            return counted((month_counts, started, ended), month_before(day), Counter())
+            return counted((month_counts, changed), month_before(day), Counter())
 
         if version is None:
             return count()
@@ -403,7 +404,7 @@ class Dashboard:
             ("pipeline", dimension),
             day,
             count,
-            lambda kept, earlier: counted((started, ended), earlier, kept),
+            lambda kept, earlier: counted((changed,), earlier, kept),
         )
 
     def _day_figures(
