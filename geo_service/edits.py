@@ -27,7 +27,6 @@ from .errors import (
     NotNewest,
     PreconditionRequired,
     TooLarge,
-    drafts_pending,
     no_feature,
     not_found,
     not_newest,
@@ -171,10 +170,12 @@ class Editing:
         return feature_etag(self.store.feature(layer_id, feature_id, version))
 
     def _base(self, layer_id: str, named: int | None, draft: bool) -> int:
-        """The version a change set goes over: the newest, which, unless the change set is a
-        draft, must be the one served (else it would serve the drafts between unseen). The
-        newest and the served version are read apart: if another change set landed between the
-        two reads they are read again, rather than taking its version for a pending draft."""
+        """The version a change set goes over: the newest. Unless the change set is a draft it
+        must also be the one served, else publishing it would serve the drafts between unseen:
+        the store refuses that under the layer's lock (`Store.apply_changes`), since read here,
+        apart from the newest, the served version may be one another change set is about to
+        move (named, not yet served). A served version newer than the newest read means one
+        landed between the two reads: they are read again."""
         for _ in range(ATTEMPTS):
             numbers = self.store.version_numbers(layer_id)
             if not numbers:
@@ -185,8 +186,6 @@ class Editing:
                 break
         if named is not None and named != newest:
             raise not_newest("layer", layer_id, named, newest)
-        if not draft and served != newest:
-            raise drafts_pending("layer", layer_id, newest, served)
         return newest
 
     def _checked(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
@@ -17,6 +18,7 @@ from fastapi.testclient import TestClient
 
 from geo_service.app import create_app
 from geo_service.layer_frame import records_to_frame
+from geo_service.store.versioned import VersionedFolder
 
 from .conftest import error_document, grid_layer, settings_of, stored_files
 from .server import running_server
@@ -256,6 +258,38 @@ def test_concurrent_edits_of_different_features_all_land(client, staff):
         ]
         assert developer == f"for {feature_id}"
     assert versions(client, staff["editor"]) == list(range(1, len(ids) + 2))
+
+
+@pytest.mark.geopackage
+def test_an_edit_arriving_between_another_ones_name_and_serve_lands(client, staff, monkeypatch):
+    """The GeoPackage store names a new version, then serves it: an editor reading the layer's
+    versions in between sees a newest version not served yet, as a pending draft would leave.
+    The store decides that under the layer's lock, so the edit waits for the other one's and
+    lands over it (it used to be refused as over a pending draft, 409)."""
+    named, release = threading.Event(), threading.Event()
+    swap = VersionedFolder._swap
+
+    def held_swap(self, item_id: str, version: int) -> None:
+        if not named.is_set():
+            named.set()
+            assert release.wait(30)
+        swap(self, item_id, version)
+
+    monkeypatch.setattr(VersionedFolder, "_swap", held_swap)
+    tags = {i: etag_of(client, i) for i in ("G-1-1", "G-2-2")}
+
+    def edit(feature_id: str):
+        return send(client, "PATCH", f"/collections/grid/items/{feature_id}", {"properties": {"developer": feature_id}}, staff["editor"] | {"If-Match": tags[feature_id]}, PATCH)  # fmt: skip
+
+    with ThreadPoolExecutor(2) as pool:
+        first = pool.submit(edit, "G-1-1")
+        assert named.wait(30)
+        second = pool.submit(edit, "G-2-2")
+        time.sleep(0.3)  # the second reads the versions while the first's is named, not served
+        release.set()
+        answers = [first.result(30), second.result(30)]
+    assert [a.status_code for a in answers] == [200, 200], [a.text for a in answers]
+    assert versions(client, staff["editor"]) == [1, 2, 3]
 
 
 def test_editors_on_two_server_workers(data_dir, staff):

@@ -196,8 +196,10 @@ class Store(Versions, Protocol):
         actor: str,
     ) -> int:
         """Publish `changes` as one new version on top of `base_version` (which must be the newest
-        version, else Conflict); returns the new version number. Each change's `if_match` (a feature
-        ETag) must equal the feature's current ETag, else PreconditionFailed (412). Validation of
+        version, else Conflict; and, unless `draft`, the served one, else Conflict: serving the
+        new version would serve the drafts between unseen); returns the new version number.
+        Both are checked under the layer's lock. Each change's `if_match` (a feature ETag) must
+        equal the feature's current ETag, else PreconditionFailed (412). Validation of
         properties/geometry happens before, in the service layer, like uploads."""
 
     def feature_etag(self, layer_id: str, feature_id: str) -> str:

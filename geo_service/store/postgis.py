@@ -61,6 +61,7 @@ from ..errors import (
     LayerUnavailable,
     NotFound,
     check_existence,
+    drafts_pending,
     no_collection,
     no_feature,
     no_version,
@@ -751,6 +752,11 @@ class PostGISStore:
             newest = _newest(connection, uid)
             if base_version != newest.version:
                 raise not_newest("layer", layer_id, base_version, newest.version)
+            served = connection.execute(
+                select(_catalogue.current_version).where(_catalogue.uid == uid)
+            ).scalar()
+            if not draft and served != base_version:
+                raise drafts_pending("layer", layer_id, base_version, served)
             meta = _parse_meta(layer_id, newest.metadata)
             version = _next_version(connection, layer_id)
             table = layer_table(meta, newest.table_name)
