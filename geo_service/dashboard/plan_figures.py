@@ -57,22 +57,26 @@ def plan_statement(spans: Spans) -> Select:
     )
 
 
-@lru_cache(maxsize=1)
-def plan_change_statement() -> Select:
+@lru_cache(maxsize=2)
+def plan_change_statement(dialect: str) -> Select:
     """By investment form and sector: the plan's figures on `END` less those on `EARLIER`,
-    read from the spans dated between (`Spans.dated_after`)."""
+    read from the spans dated between (`Spans.dated_after`).
+
+    On PostgreSQL the statement also says that only spans selected within the plan's period so
+    far count: its planner then reads them through their index when fewer than those dated
+    between (a day when thousands of projects were recorded: 8 ms to 0.9 ms here). SQLite's
+    would read them so on every day (0.8 ms to 6 ms), so it is not told."""
     spans = PROJECTION
     state = spans.c
     now, then = _counts(spans, END), _counts(spans, EARLIER)
-    return (
-        select(
-            state.investment_form,
-            state.sector,
-            *((a - b).label(name) for name, a, b in zip(PLAN_FIGURES, now, then, strict=True)),
-        )
-        .where(spans.dated_after())
-        .group_by(state.investment_form, state.sector)
-    )
+    statement = select(
+        state.investment_form,
+        state.sector,
+        *((a - b).label(name) for name, a, b in zip(PLAN_FIGURES, now, then, strict=True)),
+    ).where(spans.dated_after())
+    if dialect != "sqlite":
+        statement = statement.where(state.selected_on.between(START, END))
+    return statement.group_by(state.investment_form, state.sector)
 
 
 def plan_rows(session: Session, statement: Select, values: dict) -> dict[tuple, dict[str, float]]:

@@ -582,7 +582,8 @@ class Dashboard:
     ) -> dict[Key, dict[str, float]]:
         """The plan's figures on `day` from `before`, those on an `earlier` day."""
         values = {**period_values(plan.period_start, day), "earlier": earlier}
-        return _added(before, plan_rows(session, plan_change_statement(), values), "approved")
+        statement = plan_change_statement(self.records.dialect)
+        return _added(before, plan_rows(session, statement, values), "approved")
 
     def _target(
         self, plan: Plan, target: Target, as_of: dt.date, plan_rows: dict[Key, dict[str, float]]
