@@ -22,21 +22,30 @@ def test_the_least_recently_used_goes_first_beyond_the_budget():
     assert cache.get("huge") is None and cache.bytes == 300
 
 
+class HeldMaker:
+    """A maker that, once called, holds until released, then gives `outcome` (or raises it)."""
+
+    def __init__(self, outcome) -> None:
+        self.outcome = outcome
+        self.calls = 0
+        self.started, self.release = threading.Event(), threading.Event()
+
+    def __call__(self):
+        self.calls += 1
+        self.started.set()
+        self.release.wait(10)
+        if isinstance(self.outcome, Exception):
+            raise self.outcome
+        return self.outcome
+
+
 def test_callers_asking_together_wait_for_one_maker():
     cache = latest_kept(8)
-    started, release = threading.Event(), threading.Event()
-    made = []
-
-    def make():
-        made.append(1)
-        started.set()
-        release.wait(10)
-        return {"value": 1}
-
+    make = HeldMaker({"value": 1})
     found = []
     first = threading.Thread(target=lambda: found.append(cache.get_or_make("k", make)))
     first.start()
-    assert started.wait(10)
+    assert make.started.wait(10)
     others = [
         threading.Thread(target=lambda: found.append(cache.get_or_make("k", make)))
         for _ in range(3)
@@ -44,22 +53,16 @@ def test_callers_asking_together_wait_for_one_maker():
     for thread in others:
         thread.start()
     time.sleep(0.3)  # the others ask while the first is making (without waiting, they make too)
-    release.set()
+    make.release.set()
     for thread in [first, *others]:
         thread.join(10)
-    assert len(made) == 1
+    assert make.calls == 1
     assert found == [{"value": 1}] * 4 and all(f is found[0] for f in found)
 
 
 def test_a_failed_make_reaches_the_waiters_and_keeps_nothing():
     cache = latest_kept(8)
-    started, release = threading.Event(), threading.Event()
-
-    def fail():
-        started.set()
-        release.wait(10)
-        raise ValueError("the database went away")
-
+    fail = HeldMaker(ValueError("the database went away"))
     errors = []
 
     def ask():
@@ -70,14 +73,14 @@ def test_a_failed_make_reaches_the_waiters_and_keeps_nothing():
 
     first = threading.Thread(target=ask)
     first.start()
-    assert started.wait(10)
+    assert fail.started.wait(10)
     waiter = threading.Thread(target=ask)
     waiter.start()
     time.sleep(0.3)
-    release.set()
+    fail.release.set()
     first.join(10)
     waiter.join(10)
-    assert errors == ["the database went away"] * 2
+    assert errors == ["the database went away"] * 2 and fail.calls == 1
     assert cache.get("k") is None
     assert cache.get_or_make("k", lambda: 2) == 2  # the next caller makes it afresh
     with pytest.raises(ZeroDivisionError):
@@ -86,23 +89,17 @@ def test_a_failed_make_reaches_the_waiters_and_keeps_nothing():
 
 def test_a_value_being_made_is_waited_for_only_when_asked_to():
     cache = latest_kept(8)
-    started, release = threading.Event(), threading.Event()
-
-    def make():
-        started.set()
-        release.wait(10)
-        return "made"
-
+    make = HeldMaker("made")
     maker = threading.Thread(target=lambda: cache.get_or_make("k", make))
     maker.start()
-    assert started.wait(10)
+    assert make.started.wait(10)
     assert cache.get("k") is None  # not kept yet, and not waited for
     found = []
     waiter = threading.Thread(target=lambda: found.append(cache.get("k", wait=True)))
     waiter.start()
     time.sleep(0.3)
     assert found == []  # still waiting for the maker
-    release.set()
+    make.release.set()
     maker.join(10)
     waiter.join(10)
     assert found == ["made"]
