@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import shutil
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
@@ -16,6 +17,7 @@ from geo_service.pipeline.documents import EventDocument
 from geo_service.pipeline.procedures import FORMS
 from geo_service.pipeline.stages import STAGES
 from geo_service.records.schema import enquiries
+from geo_service.settings import Settings
 
 from .conftest import error_document
 from .dashboard_data import Recount, random_enquiries, random_pipeline
@@ -320,6 +322,25 @@ def test_days_asked_together_equal_a_recount(pipeline):
         expected_target = recount.target("new_projects", three, dt.date(2025, 1, 1), day)
         assert targets[("sonla-2025-2030", "new_projects")] == expected_target
     assert made and max(made.values()) == 1, made
+
+
+def test_a_targets_file_changed_shows_in_the_next_summary(pipeline_dir, records_url, tmp_path):
+    """Summaries are kept under the targets files' stamp: a plan removed or added shows in the
+    next answer of the same period."""
+    folder = tmp_path / "targets"
+    shutil.copytree(Settings().targets_dir, folder)
+
+    def plans(document: dict) -> set[str]:
+        return {t["plan"] for t in document["targets"]}
+
+    with pipeline_client(pipeline_dir, records_url, targets_dir=folder) as client:
+        period = {"from": "2026-01-01", "to": "2026-06-30"}
+        assert plans(summary(client, **period)) == {"sonla-2023", "sonla-2025-2030"}
+        kept = (folder / "sonla-2023.toml").read_text(encoding="utf-8")
+        (folder / "sonla-2023.toml").unlink()
+        assert plans(summary(client, **period)) == {"sonla-2025-2030"}
+        (folder / "sonla-2023.toml").write_text(kept, encoding="utf-8")
+        assert plans(summary(client, **period)) == {"sonla-2023", "sonla-2025-2030"}
 
 
 def _today() -> dt.date:

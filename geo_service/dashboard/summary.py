@@ -39,7 +39,6 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql import Executable
 
 from ..clock import VIETNAM, utc_stamp
-from ..definition_files import files_stamp
 from ..errors import InvalidParameter
 from ..i18n import LANGUAGES, _l, tr
 from ..i18n.content import names_per_language
@@ -69,7 +68,7 @@ from .periods import (
     period_values,
 )
 from .plan_figures import checkpoint_day, plan_change_statement, plan_rows, plan_statement
-from .targets import UNIT_NAMES, Plan, Target, load_targets
+from .targets import UNIT_NAMES, Plan, Target, stamped_targets
 
 DIMENSIONS = ("investment_form", "sector", "stage", "commune_code", "year")
 CAPITAL_DIGITS = 6
@@ -164,8 +163,14 @@ class Dashboard:
 
     def plans(self) -> list[Plan]:
         """The province's plans, the latest first."""
-        plans = load_targets(self.targets_dir).for_province(self.province)
-        return sorted(plans, key=lambda p: (p.period_end, p.period_start), reverse=True)
+        return self._stamped_plans()[1]
+
+    def _stamped_plans(self) -> tuple[tuple, list[Plan]]:
+        """The targets files' stamp, taken before they were read, and the province's plans,
+        the latest first."""
+        stamp, plans = stamped_targets(self.targets_dir)
+        mine = plans.for_province(self.province)
+        return stamp, sorted(mine, key=lambda p: (p.period_end, p.period_start), reverse=True)
 
     # -- the summary ------------------------------------------------------------------------
     def summary(self, period: Period, group_by: Sequence[str], today: dt.date) -> dict[str, Any]:
@@ -174,7 +179,9 @@ class Dashboard:
         thread of this process is bringing to the same change wait for its answer."""
         changes = self.changes()
         # the targets files' stamp, taken before they are read for a count
-        view = (period, tuple(group_by), today, files_stamp(self.targets_dir))
+        # one look at the targets files: the stamp the summary is kept under, and the plans
+        targets_version, plans = self._stamped_plans()
+        view = (period, tuple(group_by), today, targets_version)
         with self._lock:
             kept = self._cache.get(view)
             if kept is not None and kept.changes >= changes:
@@ -187,7 +194,7 @@ class Dashboard:
         if not owner:
             return dict(computing.result())
         try:
-            counted, afresh = self._count(period, group_by, today, view[-1], kept)
+            counted, afresh = self._count(period, group_by, today, targets_version, plans, kept)
         except BaseException as error:
             computing.set_exception(error)
             raise
@@ -217,6 +224,7 @@ class Dashboard:
         group_by: Sequence[str],
         today: dt.date,
         targets_version: tuple,
+        plans: list[Plan],
         kept: Counted | None,
     ) -> tuple[Counted, bool]:
         """The summary counted at the change counter's value in one snapshot of the records:
@@ -239,7 +247,6 @@ class Dashboard:
             )  # fmt: skip
             previous = period.previous()
             version = (changes, targets_version)
-            plans = self.plans()  # one look at the targets files for the whole summary
             current_rows = self.figures(session, period, group_by, spans, log, version)
             previous_rows = self.figures(session, previous, group_by, spans, log, version)
             if kept is None:

@@ -195,6 +195,8 @@ _folders = DefinitionFolders(
 )
 
 
-def load_targets(folder: Path) -> Plans:
-    """The plans, read again only when a file has changed; `InvalidTargets` on errors."""
-    return _folders.load(folder)
+def stamped_targets(folder: Path) -> tuple[tuple, Plans]:
+    """The folder's stamp, taken before the plans were read, and the plans (read again only
+    when a file has changed; `InvalidTargets` on errors): what is counted from them may be kept
+    under the stamp."""
+    return _folders.stamped(folder)
