@@ -55,7 +55,7 @@ from ..records.schema import (
     project_state_changes,
     projects,
 )
-from .dated import dated_statements, month_before, pipeline_statements
+from .dated import dated_statement, month_before, pipeline_statements
 from .periods import (
     CAPITALS,
     FIGURES,
@@ -177,30 +177,40 @@ class Dashboard:
         """The summary (see `api.dashboard.summary`): a dict of the caller's own, whose values
         are shared with other callers and must not be changed. Requests for a summary another
         thread of this process is bringing to the same change wait for its answer."""
-        changes = self.changes()
-        # the targets files' stamp, taken before they are read for a count
         # one look at the targets files: the stamp the summary is kept under, and the plans
         targets_version, plans = self._stamped_plans()
         view = (period, tuple(group_by), today, targets_version)
-        with self._lock:
-            kept = self._cache.get(view)
-            if kept is not None and kept.changes >= changes:
-                self._cache.move_to_end(view)
-                return dict(kept.document)
-            computing = self._computing.get((view, changes))
-            owner = computing is None
+        with self.records.snapshot() as session:
+            counters = dict(
+                session.execute(
+                    select(change_counters.c.name, change_counters.c.value).where(
+                        change_counters.c.name.in_((PIPELINE_CHANGES, LOG_FROM))
+                    )
+                ).all()
+            )
+            changes = counters[PIPELINE_CHANGES]
+            with self._lock:
+                kept = self._cache.get(view)
+                if kept is not None and kept.changes >= changes:
+                    self._cache.move_to_end(view)
+                    return dict(kept.document)
+                computing = self._computing.get((view, changes))
+                owner = computing is None
+                if owner:
+                    computing = self._computing[(view, changes)] = Future()
             if owner:
-                computing = self._computing[(view, changes)] = Future()
+                try:
+                    counted, afresh = self._count(
+                        session, counters, period, group_by, today, targets_version, plans, kept
+                    )
+                except BaseException as error:
+                    computing.set_exception(error)
+                    raise
+                finally:
+                    with self._lock:
+                        del self._computing[(view, changes)]
         if not owner:
             return dict(computing.result())
-        try:
-            counted, afresh = self._count(period, group_by, today, targets_version, plans, kept)
-        except BaseException as error:
-            computing.set_exception(error)
-            raise
-        finally:
-            with self._lock:
-                del self._computing[(view, changes)]
         with self._lock:
             latest = self._cache.get(view)
             if latest is None or latest.changes < counted.changes:
@@ -214,12 +224,10 @@ class Dashboard:
             self.prune()
         return dict(counted.document)
 
-    def changes(self) -> int:
-        """The pipeline's change counter now."""
-        return self.projects.changes()
-
     def _count(
         self,
+        session: Session,
+        counters: dict[str, int],
         period: Period,
         group_by: Sequence[str],
         today: dt.date,
@@ -227,43 +235,35 @@ class Dashboard:
         plans: list[Plan],
         kept: Counted | None,
     ) -> tuple[Counted, bool]:
-        """The summary counted at the change counter's value in one snapshot of the records:
+        """The summary counted in the snapshot `session`, whose change `counters` were read:
         `kept` brought up to date when the log allows, else afresh (then True)."""
-        with self.records.snapshot() as session:
-            counters = dict(
-                session.execute(
-                    select(change_counters.c.name, change_counters.c.value).where(
-                        change_counters.c.name.in_((PIPELINE_CHANGES, LOG_FROM))
-                    )
-                ).all()
-            )
-            changes = counters[PIPELINE_CHANGES]
-            if kept is not None and (
-                kept.changes < counters[LOG_FROM] or self._many_changes(session, kept, changes)
-            ):
-                kept = None
-            spans, log = (PROJECTION, {}) if kept is None else (
-                LOG, log_values(kept.changes, changes)
-            )  # fmt: skip
-            previous = period.previous()
-            version = (changes, targets_version)
-            current_rows = self.figures(session, period, group_by, spans, log, version)
-            previous_rows = self.figures(session, previous, group_by, spans, log, version)
-            if kept is None:
-                figures = self.plan_figures(session, period.end, plans, version=version)
-            else:
-                figures = self.plan_figures(session, period.end, plans, spans, log)
-                current_rows = _added(kept.current, current_rows, "projects")
-                previous_rows = _added(kept.previous, previous_rows, "projects")
-                figures = {
-                    plan: _added(kept.plans.get(plan, {}), rows, "approved")
-                    for plan, rows in figures.items()
-                }
-            received = self.enquiry_figures(session, period)
-            received_before = self.enquiry_figures(session, previous)
-            late, late_total = self._shared(
-                version, ("late", today), lambda: self.late_projects(session, today, LATE_SHOWN)
-            )
+        changes = counters[PIPELINE_CHANGES]
+        if kept is not None and (
+            kept.changes < counters[LOG_FROM] or self._many_changes(session, kept, changes)
+        ):
+            kept = None
+        spans, log = (PROJECTION, {}) if kept is None else (
+            LOG, log_values(kept.changes, changes)
+        )  # fmt: skip
+        previous = period.previous()
+        version = (changes, targets_version)
+        current_rows = self.figures(session, period, group_by, spans, log, version)
+        previous_rows = self.figures(session, previous, group_by, spans, log, version)
+        if kept is None:
+            figures = self.plan_figures(session, period.end, plans, version=version)
+        else:
+            figures = self.plan_figures(session, period.end, plans, spans, log)
+            current_rows = _added(kept.current, current_rows, "projects")
+            previous_rows = _added(kept.previous, previous_rows, "projects")
+            figures = {
+                plan: _added(kept.plans.get(plan, {}), rows, "approved")
+                for plan, rows in figures.items()
+            }
+        received = self.enquiry_figures(session, period)
+        received_before = self.enquiry_figures(session, previous)
+        late, late_total = self._shared(
+            version, ("late", today), lambda: self.late_projects(session, today, LATE_SHOWN)
+        )
         with self._lock:
             self.computed["afresh" if kept is None else "brought_up"] += 1
         procedures = self.procedures  # one look at the definition files for the whole layout
@@ -382,7 +382,7 @@ class Dashboard:
             for key, count in self._in_pipeline(session, dimension, period.end, version).items()
         }
         values = period_values(period.start, period.end)
-        _added_rows(found, session, dated_statements(dimension), values, 1 if dimension else 0)
+        _added_rows(found, session, (dated_statement(dimension),), values, 1 if dimension else 0)
         # month counts name every value a span ever had; a group is one with a span on the day
         return {key: figures for key, figures in found.items() if figures["projects"]}
 
@@ -480,7 +480,8 @@ class Dashboard:
         if dimension == "stage":
             return STAGES.get(code, (code, code))
         if dimension == "commune_code":
-            name = _commune_names(self.province).get(code, code)
+            commune = _communes(self.province).get(code)
+            name = code if commune is None else commune.name
             return (name, name)
         return (str(code), str(code))
 
@@ -905,7 +906,3 @@ def day_bounds(period: Period) -> tuple[str, str]:
 @lru_cache(maxsize=8)
 def _communes(province: str) -> dict:
     return {c.code: c for c in communes_of_province(province)}
-
-
-def _commune_names(province: str) -> dict[str, str]:
-    return {code: c.name for code, c in _communes(province).items()}
