@@ -23,7 +23,7 @@ from functools import lru_cache
 from sqlalchemy import CompoundSelect, Select, and_, func, literal_column, select, union_all
 from sqlalchemy.sql import ColumnElement
 
-from ..records.schema import project_state_months
+from ..records.schema import open_after, project_state_months
 from .periods import CAPITALS, EARLIER, END, FIGURES, PROJECTION, START
 
 DIMENSIONS = ("investment_form", "sector", "stage", "commune_code")
@@ -74,6 +74,9 @@ def dated_statement(dimension: str | None) -> CompoundSelect:
     key = [state[dimension].label("key")] if dimension else []
     on_end, alive = spans.on(END), spans.alive(END)
 
+    def held(milestone: str) -> ColumnElement[bool]:  # read through the milestone's index
+        return open_after(state, milestone)
+
     def part(condition: ColumnElement[bool], **figures: ColumnElement) -> Select:
         columns = (figures.get(n, literal_column("0")).label(n) for n in DATED_FIGURES)
         found = select(*key, *columns).where(condition)
@@ -81,8 +84,9 @@ def dated_statement(dimension: str | None) -> CompoundSelect:
 
     capital = {n: func.coalesce(func.sum(state[n]), 0.0) for n in CAPITALS}
     return union_all(
-        part(and_(state.selected_on.between(START, END), on_end, alive),
+        part(and_(state.selected_on.between(START, END), held("selected_on"), on_end, alive),
              new_projects=func.count(), **capital),
-        part(and_(state.completed_on.between(START, END), on_end, alive), completed=func.count()),
-        part(and_(spans.revoked(), on_end), revoked=func.count()),
+        part(and_(state.completed_on.between(START, END), held("completed_on"), on_end, alive),
+             completed=func.count()),
+        part(and_(spans.revoked(), held("revoked_on"), on_end), revoked=func.count()),
     )  # fmt: skip

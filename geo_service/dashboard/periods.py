@@ -29,7 +29,7 @@ from sqlalchemy.sql import ColumnElement
 
 from ..errors import InvalidParameter
 from ..i18n import _l
-from ..records.schema import project_state_changes, project_states
+from ..records.schema import STATE_MILESTONES, open_after, project_state_changes, project_states
 
 CAPITALS = (
     "capital_planned_billion_vnd",
@@ -173,8 +173,13 @@ class Spans:
         """The span has a date (its start or end, the project's selection, completion or
         revocation) after `EARLIER`, up to `END`: only such spans count differently as of
         the two days, so figures on `END` are those on `EARLIER` plus what these give on `END`
-        less what they give on `EARLIER`."""
-        return or_(*(and_(self.c[n] > EARLIER, self.c[n] <= END) for n in DATED))
+        less what they give on `EARLIER`. A span whose milestone falls between the two days
+        but which ended by that day is on neither day, or is read for its end date: so the
+        milestone's index, which holds only the spans `open_after` it, is enough."""
+        return or_(*(and_(self.c[n] > EARLIER, self.c[n] <= END, *self._held(n)) for n in DATED))
+
+    def _held(self, date: str) -> tuple[ColumnElement[bool], ...]:
+        return (open_after(self.c, date),) if date in STATE_MILESTONES else ()
 
 
 PROJECTION = Spans()

@@ -16,6 +16,7 @@ from sqlalchemy import Select, and_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
+from ..records.schema import open_after
 from .periods import EARLIER, END, PROJECTION, START, Spans
 
 PLAN_FIGURES = ("approved", "new_projects", "completed", "capital")
@@ -43,7 +44,8 @@ def _counts(spans: Spans, day: ColumnElement) -> tuple[ColumnElement, ...]:
 
 @lru_cache(maxsize=4)
 def plan_statement(spans: Spans) -> Select:
-    """The plan's figures on the `END` day by investment form and sector."""
+    """The plan's figures on the `END` day by investment form and sector (read through the
+    selection index: the spans counted are open after their selection, `open_after`)."""
     state = spans.c
     counts = _counts(spans, END)
     return (
@@ -52,7 +54,7 @@ def plan_statement(spans: Spans) -> Select:
             state.sector,
             *(count.label(name) for name, count in zip(PLAN_FIGURES, counts, strict=True)),
         )
-        .where(spans.rows(_approved(spans, END)))
+        .where(spans.rows(_approved(spans, END), open_after(state, "selected_on")))
         .group_by(state.investment_form, state.sector)
     )
 
@@ -60,7 +62,9 @@ def plan_statement(spans: Spans) -> Select:
 @lru_cache(maxsize=2)
 def plan_change_statement(dialect: str) -> Select:
     """By investment form and sector: the plan's figures on `END` less those on `EARLIER`,
-    read from the spans dated between (`Spans.dated_after`).
+    read from the spans dated between (`Spans.dated_after`). Only spans open after their
+    selection can count (`open_after`), and saying so lets the databases read the selection
+    index.
 
     On PostgreSQL the statement also says that only spans selected within the plan's period so
     far count: its planner then reads them through their index when fewer than those dated
@@ -73,7 +77,7 @@ def plan_change_statement(dialect: str) -> Select:
         state.investment_form,
         state.sector,
         *((a - b).label(name) for name, a, b in zip(PLAN_FIGURES, now, then, strict=True)),
-    ).where(spans.dated_after())
+    ).where(spans.dated_after(), open_after(state, "selected_on"))
     if dialect != "sqlite":
         statement = statement.where(state.selected_on.between(START, END))
     return statement.group_by(state.investment_form, state.sector)
