@@ -165,10 +165,7 @@ def build_report(
         now = dashboard.figures(session, period, both)
         before = dashboard.figures(session, previous, both)
         targets = dashboard.target_progress(session, period.end)
-        enquiries = {
-            "current": dashboard.enquiry_figures(session, period),
-            "previous": dashboard.enquiry_figures(session, previous),
-        }
+        enquiries = dashboard.enquiry_figures(session, period)
         late, late_total = dashboard.late_projects(session, today, LISTED)
         obstacles, obstacles_total = dashboard.obstacles(session, period, include_internal, LISTED)
     forms = dashboard.groups(

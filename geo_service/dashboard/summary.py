@@ -24,6 +24,7 @@ from typing import Any
 
 from sqlalchemy import (
     TIMESTAMP,
+    CompoundSelect,
     Integer,
     Select,
     and_,
@@ -31,8 +32,11 @@ from sqlalchemy import (
     cast,
     delete,
     func,
+    literal,
+    or_,
     select,
     true,
+    union_all,
     update,
 )
 from sqlalchemy.orm import Session
@@ -260,7 +264,6 @@ class Dashboard:
                 for plan, rows in figures.items()
             }
         received = self.enquiry_figures(session, period)
-        received_before = self.enquiry_figures(session, previous)
         late, late_total = self._shared(
             version, ("late", today), lambda: self.late_projects(session, today, LATE_SHOWN)
         )
@@ -277,7 +280,7 @@ class Dashboard:
             },
             "groups": self.groups(group_by, period, current_rows, previous_rows, procedures),
             "targets": self._progress(period.end, plans, figures),
-            "enquiries": {"current": received, "previous": received_before},
+            "enquiries": received,
             "late_projects": {"total": late_total, "as_of": today.isoformat(), "projects": late},
         }
         return Counted(changes, current_rows, previous_rows, figures, document), kept is None
@@ -646,19 +649,32 @@ class Dashboard:
         }
 
     # -- enquiries --------------------------------------------------------------------------
-    def enquiry_figures(self, session: Session, period: Period) -> dict[str, Any]:
-        """Enquiries received in the period, how many were answered by its end, and the median
-        time from receipt to answer (hours) of those."""
-        low, high = day_bounds(period)
+    def enquiry_figures(self, session: Session, period: Period) -> dict[str, dict[str, Any]]:
+        """For the period and the same days a year earlier ("current", "previous"): enquiries
+        received, how many were answered by its end, and the median time from receipt to
+        answer (hours) of those. (Both periods in one statement, their medians in another.)"""
         counts, middle = _enquiry_statements(self.records.dialect)
-        bound = {"low": low, "high": high}
-        count, answered_count = session.execute(counts, bound).one()
-        median = None
-        if answered_count:
-            bound |= {"limit": 2 - answered_count % 2, "offset": (answered_count - 1) // 2}
-            hours = [float(h) for h in session.scalars(middle, bound)]
-            median = sum(hours) / len(hours)
-        return {"received": count, "answered": answered_count, "median_hours_to_answer": median}
+        periods = (period, period.previous())
+        bound: dict[str, Any] = {}
+        for i, each in enumerate(periods):
+            bound[f"low{i}"], bound[f"high{i}"] = day_bounds(each)
+        found = session.execute(counts, bound).one()
+        received, answered = found[0::2], found[1::2]
+        hours: list[list[float]] = [[] for _ in periods]
+        if any(answered):
+            for i, count in enumerate(answered):  # the middle one or two of those answered
+                bound[f"limit{i}"] = 2 - count % 2 if count else 0
+                bound[f"offset{i}"] = (count - 1) // 2 if count else 0
+            for which, value in session.execute(middle, bound):
+                hours[which].append(float(value))
+        return {
+            name: {
+                "received": received[i],
+                "answered": answered[i],
+                "median_hours_to_answer": sum(hours[i]) / len(hours[i]) if hours[i] else None,
+            }
+            for i, name in enumerate(("current", "previous"))
+        }
 
     # -- late projects ----------------------------------------------------------------------
     def late_projects(
@@ -765,28 +781,36 @@ def _figure_statements(spans: Spans, group_by: tuple[str, ...]) -> tuple[Select,
 
 
 @lru_cache(maxsize=4)
-def _enquiry_statements(dialect: str) -> tuple[Select, Select]:
-    """The count of the enquiries received from `low` to before `high` and of those answered
-    by then, and the `limit` middle hours to answer from `offset` (the median's)."""
+def _enquiry_statements(dialect: str) -> tuple[Select, CompoundSelect]:
+    """For two periods (bound as `low0`, `high0` and `low1`, `high1`): the count of the
+    enquiries received from `low` to before `high` and of those answered by then, for each in
+    turn; and, by the period's index (0, 1), the `limit` middle hours to answer from `offset`
+    (the median's)."""
     created, answered_at = enquiries.c.created_at, enquiries.c.answered_at
-    high = bindparam("high")
-    received = and_(created >= bindparam("low"), created < high)
-    answered = and_(received, answered_at.is_not(None), answered_at < high)
     if dialect == "sqlite":
         hours = (func.julianday(answered_at) - func.julianday(created)) * 24.0
     else:
         stamp = TIMESTAMP(timezone=True)
         hours = func.extract("epoch", cast(answered_at, stamp) - cast(created, stamp)) / 3600.0
     hours = hours.label("hours")
-    counts = select(func.count(), count_where(answered)).select_from(enquiries).where(received)
-    middle = (
-        select(hours)
-        .where(answered)
-        .order_by(hours)
-        .limit(bindparam("limit", type_=Integer))
-        .offset(bindparam("offset", type_=Integer))
-    )
-    return counts, middle
+    counts, received_in, middles = [], [], []
+    for i in range(2):
+        high = bindparam(f"high{i}")
+        received = and_(created >= bindparam(f"low{i}"), created < high)
+        answered = and_(received, answered_at.is_not(None), answered_at < high)
+        counts += [count_where(received), count_where(answered)]
+        received_in.append(received)
+        middle = (
+            select(hours)
+            .where(answered)
+            .order_by(hours)
+            .limit(bindparam(f"limit{i}", type_=Integer))
+            .offset(bindparam(f"offset{i}", type_=Integer))
+            .subquery()
+        )
+        middles.append(select(literal(i).label("period"), middle.c.hours))
+    statement = select(*counts).select_from(enquiries).where(or_(*received_in))
+    return statement, union_all(*middles)
 
 
 @dataclass(frozen=True)
