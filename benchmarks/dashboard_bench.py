@@ -11,7 +11,8 @@ obstacles) bring the events to the number asked. Every event sequence is one the
 each project's progress row and its replayed states and milestones are computed with the
 service's own `derive` and `history.replay`, then all rows are bulk-inserted. PostgreSQL runs in
 a throwaway cluster started like the tests' (`tests/postgres.py`: initdb in a temporary folder,
-a free 127.0.0.1 port, stopped by PID).
+a free 127.0.0.1 port, stopped by PID) with the benchmarks' settings (`postgres.conf`, memory
+for this machine as a deployment would give it).
 
 Cases (`benchmarks/loadgen.py`, closed loop, 8 in flight): the summary of four periods in six
 groupings, warm (each answer already computed by each worker), first after a change (a note
@@ -68,6 +69,15 @@ from tests.postgres import throwaway_cluster  # noqa: E402
 from tests.server import running_server  # noqa: E402
 
 DATA = ROOT / "benchmarks" / "data" / "dashboard"
+TUNED = {
+    name.strip(): value.split("#")[0].strip()
+    for name, _, value in (
+        line.partition("=")
+        for line in (ROOT / "benchmarks" / "postgres.conf").read_text().splitlines()
+    )
+    if value and not name.lstrip().startswith("#")
+}
+"""The benchmarks' PostgreSQL settings (`postgres.conf`), which the throwaway cluster runs with."""
 RESULTS = ROOT / "benchmarks" / "results"
 TODAY = dt.date(2026, 11, 30)
 CREATED = "2026-01-01T00:00:00Z"
@@ -365,7 +375,7 @@ def main() -> None:
                     stale.unlink()
                 url = f"sqlite:///{path}"
             else:
-                url = args.postgresql_url or stack.enter_context(throwaway_cluster())
+                url = args.postgresql_url or stack.enter_context(throwaway_cluster(TUNED))
             loaded = {}
             if not reuse:
                 records = Records(url)

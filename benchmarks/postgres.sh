@@ -2,8 +2,7 @@
 # A PostgreSQL 15 + PostGIS cluster for the benchmarks, kept in benchmarks/data/postgres
 # (git-ignored) so generated layers survive between runs; on 127.0.0.1 only, as Debian's
 # `postgres` user when run as root (PostgreSQL refuses root). Both servers of a comparison read
-# the same database through the same settings (below: memory for a 2-core, 23 GB machine, SSD
-# costs, no JIT, whose compile time would dominate counts of a few hundred thousand rows).
+# the same database through the same settings (`postgres.conf`).
 #   bash benchmarks/postgres.sh start   # initdb on first use, start, create database `bench`
 #   bash benchmarks/postgres.sh url     # the service's URL of the `bench` database
 #   bash benchmarks/postgres.sh stop    # stop by the postmaster's PID (pg_ctl stop)
@@ -28,16 +27,8 @@ listen_addresses = '127.0.0.1'
 port = $PORT
 unix_socket_directories = '$DATA'
 max_connections = 200
-shared_buffers = 2GB
-effective_cache_size = 12GB
-work_mem = 32MB
-maintenance_work_mem = 1GB
-random_page_cost = 1.1
-effective_io_concurrency = 200
-jit = off
-max_wal_size = 8GB
-checkpoint_timeout = 30min
 CONF
+      cat "$HERE/postgres.conf" >> "$DATA/postgresql.conf"
     fi
     "${AS[@]}" "$BIN/pg_ctl" -D "$DATA" -l "$DATA/server.log" -w start >/dev/null
     "${AS[@]}" "$BIN/psql" -h 127.0.0.1 -p "$PORT" -U postgres -tAc \

@@ -17,7 +17,7 @@ import signal
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import psycopg
@@ -59,8 +59,9 @@ def _as_server_user() -> list[str]:
 
 
 @contextlib.contextmanager
-def throwaway_cluster() -> Iterator[str]:
-    """Start a cluster; yields the URL of its `postgres` database (user `postgres`, trust)."""
+def throwaway_cluster(settings: Mapping[str, str] | None = None) -> Iterator[str]:
+    """Start a cluster; yields the URL of its `postgres` database (user `postgres`, trust).
+    `settings`: server settings beside the tests' own (which favour speed over durability)."""
     bin_dir = binaries()
     prefix = _as_server_user()
     folder = Path(tempfile.mkdtemp(prefix="geo-service-pg-"))
@@ -83,7 +84,10 @@ def throwaway_cluster() -> Iterator[str]:
                 [*prefix, str(bin_dir / "postgres"), "-D", str(data), "-p", str(port),
                  "-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={folder}",
                  "-c", "fsync=off", "-c", "synchronous_commit=off",
-                 "-c", "full_page_writes=off", "-c", "max_connections=200"],
+                 "-c", "full_page_writes=off", "-c", "max_connections=200",
+                 *itertools.chain.from_iterable(
+                     ("-c", f"{name}={value}") for name, value in (settings or {}).items()
+                 )],
                 stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
             )  # fmt: skip
         url = f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
