@@ -46,6 +46,7 @@ from loadgen import percentile  # noqa: E402
 from loadgen import run as load  # noqa: E402
 from sqlalchemy import insert  # noqa: E402
 
+from geo_service.dashboard.summary import Dashboard  # noqa: E402
 from geo_service.errors import ServiceError  # noqa: E402
 from geo_service.pipeline import history  # noqa: E402
 from geo_service.pipeline.documents import (  # noqa: E402
@@ -185,12 +186,18 @@ def load_database(records: Records, count: int, events_total: int, seed: int) ->
         written["events"] += len(events)
         flush()
     flush(force=True)
+    # the log of the spans written, pruned as the service's first count prunes it
+    settings = Settings()
+    store = ProjectStore(records, settings.procedures_dir)
+    Dashboard(store, settings.targets_dir, settings.province).prune()
     if records.dialect == "postgresql":
-        # what autovacuum does to a table after many inserts (PostgreSQL 13 and later): the
-        # statistics, and the visibility map that lets the summary read the index alone
+        # what autovacuum does to a table after many inserts and deletes (PostgreSQL 13 and
+        # later), here before the cases instead of during them: the statistics, and the
+        # visibility map that lets the summary read the index alone
         with records.engine.connect() as connection:
             connection.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(
-                "VACUUM ANALYZE projects, project_progress, project_states, dossier_events"
+                "VACUUM ANALYZE projects, project_progress, project_states, dossier_events, "
+                "project_state_changes, project_state_months"
             )
     return {**written, "load_seconds": round(time.perf_counter() - started, 1)}
 
