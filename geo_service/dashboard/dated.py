@@ -68,25 +68,24 @@ def dated_statement(dimension: str | None) -> CompoundSelect:
     """A period's figures (named as in `periods.FIGURES`) but the projects in the pipeline, by
     the value of `dimension` first (labelled `key`) or in total: a value's figures are what its
     rows give added up. One statement of three parts (new, completed, revoked), each read
-    through the index on its own date: one round trip instead of three."""
+    through the index on its own date (which holds the spans `open_after` it): one round trip
+    instead of three."""
     spans = PROJECTION
     state = spans.c
     key = [state[dimension].label("key")] if dimension else []
     on_end, alive = spans.on(END), spans.alive(END)
 
-    def held(milestone: str) -> ColumnElement[bool]:  # read through the milestone's index
-        return open_after(state, milestone)
-
-    def part(condition: ColumnElement[bool], **figures: ColumnElement) -> Select:
+    def part(milestone: str, condition: ColumnElement[bool], **figures: ColumnElement) -> Select:
+        """The spans dated `milestone` within the period meeting `condition`, read through the
+        milestone's index (`open_after`): their `figures`, the others 0."""
         columns = (figures.get(n, literal_column("0")).label(n) for n in DATED_FIGURES)
-        found = select(*key, *columns).where(condition)
+        dated = and_(state[milestone].between(START, END), open_after(state, milestone))
+        found = select(*key, *columns).where(dated, condition)
         return found.group_by(key[0]) if dimension else found
 
     capital = {n: func.coalesce(func.sum(state[n]), 0.0) for n in CAPITALS}
     return union_all(
-        part(and_(state.selected_on.between(START, END), held("selected_on"), on_end, alive),
-             new_projects=func.count(), **capital),
-        part(and_(state.completed_on.between(START, END), held("completed_on"), on_end, alive),
-             completed=func.count()),
-        part(and_(spans.revoked(), held("revoked_on"), on_end), revoked=func.count()),
-    )  # fmt: skip
+        part("selected_on", and_(on_end, alive), new_projects=func.count(), **capital),
+        part("completed_on", and_(on_end, alive), completed=func.count()),
+        part("revoked_on", on_end, revoked=func.count()),
+    )

@@ -12,6 +12,8 @@ version is published; on SQLite these tables stay empty.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -161,8 +163,8 @@ the milestones hold only the spans open after the milestone (`open_after`)."""
 STATE_MILESTONES = ("selected_on", "completed_on", "revoked_on")
 
 
-def open_after(columns, milestone: str) -> ColumnElement[bool]:
-    """The span is dated `milestone` and still open after that day. Only such a span can be the
+def open_after(columns: Any, milestone: str) -> ColumnElement[bool]:
+    """The span (of `columns`: a table's, or names to columns) is dated `milestone` and still open after that day. Only such a span can be the
     project's state on a day on or after its milestone, so only these are counted by the
     milestone (a span on a day D with a milestone by D has until > D >= the milestone). A
     statement that says so reads the milestone's index, which holds these alone: half of the
