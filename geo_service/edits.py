@@ -129,7 +129,7 @@ class Editing:
                 extra={"features": unguarded[:100]},
             )
         draft = draft or self.settings.review_required
-        base = self._base(layer_id, base_version, draft)
+        base = self._base(layer_id, base_version)
         meta = self.store.layer(layer_id, base)
         changes, report = self._checked(layer_id, base, meta, edits)
         for attempt in range(1, ATTEMPTS + 1):
@@ -141,7 +141,7 @@ class Editing:
             except NotNewest:
                 if base_version is not None or attempt == ATTEMPTS:
                     raise
-            base = self._base(layer_id, None, draft)
+            base = self._base(layer_id, None)
             newer = self.store.layer(layer_id, base)
             if newer.fields != meta.fields or any(e.if_match == ANY for e in edits):
                 meta = newer  # an upload changed the schema, or ETags do not guard the merges
@@ -169,13 +169,12 @@ class Editing:
         """A feature's ETag in one version (the one an edit just made, served or a draft)."""
         return feature_etag(self.store.feature(layer_id, feature_id, version))
 
-    def _base(self, layer_id: str, named: int | None, draft: bool) -> int:
-        """The version a change set goes over: the newest. Unless the change set is a draft it
-        must also be the one served, else publishing it would serve the drafts between unseen:
-        the store refuses that under the layer's lock (`Store.apply_changes`), since read here,
-        apart from the newest, the served version may be one another change set is about to
-        move (named, not yet served). A served version newer than the newest read means one
-        landed between the two reads: they are read again."""
+    def _base(self, layer_id: str, named: int | None) -> int:
+        """The version a change set goes over: the newest. (Whether it is also the one served,
+        as a change set that is not a draft needs, the store checks under the layer's lock,
+        `Store.apply_changes`: read here, the served version may be one another change set is
+        about to move.) A served version newer than the newest read means one landed between
+        the two reads: they are read again."""
         for _ in range(ATTEMPTS):
             numbers = self.store.version_numbers(layer_id)
             if not numbers:

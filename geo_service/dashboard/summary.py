@@ -89,6 +89,10 @@ further behind than `MAX_CHANGED` rows is counted afresh anyway."""
 SHARED_KEPT = 1024
 """Values shared by summaries (`Dashboard._shared`) kept per process: the figures of a day (by
 plan, or in the pipeline by one dimension) are 20 kB at most, so some 20 MB in all."""
+COUNTERS = select(change_counters.c.name, change_counters.c.value).where(
+    change_counters.c.name.in_((PIPELINE_CHANGES, LOG_FROM))
+)
+"""The pipeline's change counter and the log's start, read first by each summary."""
 NEAR_DAYS = 10
 """How many days back a day's figures are brought forward from a day kept (`_day_figures`)."""
 Key = tuple
@@ -185,13 +189,7 @@ class Dashboard:
         targets_version, plans = self._stamped_plans()
         view = (period, tuple(group_by), today, targets_version)
         with self.records.snapshot() as session:
-            counters = dict(
-                session.execute(
-                    select(change_counters.c.name, change_counters.c.value).where(
-                        change_counters.c.name.in_((PIPELINE_CHANGES, LOG_FROM))
-                    )
-                ).all()
-            )
+            counters = dict(session.execute(COUNTERS).all())
             changes = counters[PIPELINE_CHANGES]
             with self._lock:
                 kept = self._cache.get(view)
