@@ -117,6 +117,8 @@ def started(command: list[str], env: dict | None, ready_url: str, log: Path) -> 
 
 
 def our_command(port: int, data_dir: Path, workers: int) -> list[str]:
+    """Our server, logging as the peers do: errors, not a line per request (pygeoapi's logging
+    is at ERROR and gunicorn writes no access log by default; TiPG runs at `--log-level error`)."""
     script = REPO / ".venv" / "bin" / "geo-service"
     if not script.exists():
         found = shutil.which("geo-service", path=str(Path(sys.executable).parent))
@@ -124,7 +126,7 @@ def our_command(port: int, data_dir: Path, workers: int) -> list[str]:
     prefix = [str(script)] if script else [sys.executable, "-m", "geo_service.cli"]
     return [
         *prefix, "serve", "--host", "127.0.0.1", "--port", str(port),
-        "--data-dir", str(data_dir), "--workers", str(workers),
+        "--data-dir", str(data_dir), "--workers", str(workers), "--no-access-log",
     ]  # fmt: skip
 
 

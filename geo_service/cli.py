@@ -217,6 +217,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         port=args.port,
         workers=args.workers,
         log_level="info",
+        access_log=args.access_log,
         # uvicorn would believe X-Forwarded-For from 127.0.0.1 by default; the app itself
         # believes it from GEO_SERVICE_TRUSTED_PROXIES only (none by default), under any server
         proxy_headers=False,
@@ -610,6 +611,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument(
+        "--access-log",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="a line per request on stderr (default); behind a reverse proxy that logs "
+        "requests itself, --no-access-log spares each worker the writing",
+    )
     serve.set_defaults(handler=cmd_serve)
     sample = with_data_dir(commands.add_parser("sample", help="build the sample catalogue"))
     sample.set_defaults(handler=cmd_sample)

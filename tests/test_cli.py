@@ -9,6 +9,8 @@ import sys
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 from .conftest import env_of
 from .server import running_server
 
@@ -62,6 +64,20 @@ def test_serve_builds_the_sample_when_the_data_directory_is_empty(tmp_path, back
     ):
         ids = {c["id"] for c in json.load(r)["collections"]}
     assert ids == SAMPLE_LAYERS
+
+
+@pytest.mark.geopackage
+@pytest.mark.parametrize(("flags", "logged"), [((), True), (("--no-access-log",), False)])
+def test_serve_writes_an_access_log_unless_told_not_to(sample_dir, monkeypatch, flags, logged):
+    import uvicorn
+
+    from geo_service import cli
+
+    started: dict = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: started.update(options))
+    monkeypatch.setattr(os, "environ", os.environ.copy())  # serve sets folders for its workers
+    assert cli.main(["serve", "--data-dir", str(sample_dir), *flags]) == 0
+    assert started["access_log"] is logged and started["log_level"] == "info"
 
 
 def test_export_writes_a_file_and_refuses_bad_input(sample_dir, tmp_path):

@@ -11,6 +11,7 @@ import pytest
 import shapely
 import shapely.affinity
 from fastapi.testclient import TestClient
+from psycopg.pq import Format
 from sqlalchemy import event, text
 
 from geo_service.app import create_app
@@ -379,6 +380,27 @@ def test_a_page_or_a_tile_asks_the_catalogue_once(store, tmp_path, backend):
             assert len(statements) <= 2, (path, statements)  # a page is counted beside it
     finally:
         event.remove(engine, "before_cursor_execute", seen)
+
+
+def test_requests_reads_come_back_in_binary(store, tmp_path, backend):
+    """A tile's bytes (and every other value a request reads) in PostgreSQL's binary format,
+    not as hex text twice their size; the answers are the same as ever (the rest of the suite)."""
+    formats: list[Format] = []
+    client = TestClient(create_app(backend.settings(tmp_path)))
+    engine = client.app.state.store.default.read_engine.engine
+
+    def seen(conn, cursor, *args) -> None:
+        formats.extend(cursor.pgresult.fformat(i) for i in range(cursor.pgresult.nfields))
+
+    event.listen(engine, "after_cursor_execute", seen)
+    try:
+        tile = client.get("/collections/grid/tiles/WebMercatorQuad/8/201/112")
+        page = client.get("/collections/grid/items?limit=5&bbox=104,21,105,22")
+    finally:
+        event.remove(engine, "after_cursor_execute", seen)
+    assert tile.status_code == 200 and tile.content[:1] == b"\x1a"  # an MVT layer, as bytes
+    assert page.status_code == 200 and len(page.json()["features"]) == 5
+    assert formats and set(formats) == {Format.BINARY}
 
 
 def test_a_page_counted_beside_it_matches_exactly(store):

@@ -33,6 +33,8 @@ from typing import Any, TypeVar
 
 import geopandas as gpd
 import numpy as np
+from psycopg import Cursor
+from psycopg.pq import Format
 from sqlalchemy import (
     Connection,
     Engine,
@@ -285,7 +287,7 @@ class PostGISStore:
         """Requests' reads: each statement on its own (a version never changes, so they need
         no snapshot in common), without BEGIN, COMMIT or a ping around each. A connection a
         restarted server dropped fails one request (503) and is replaced."""
-        event.listen(self.read_engine.engine, "connect", _without_parallel_workers)
+        event.listen(self.read_engine.engine, "connect", _prepared_for_requests)
         self.stream_engine = postgresql_engine(reads) if read_url else self.engine
         """Exports: a server-side cursor lives in a transaction."""
         self._cache: OrderedDict[tuple[int, int, int], _Version] = OrderedDict()
@@ -1009,10 +1011,23 @@ def _serve(connection: Connection, uid: int, version: int) -> None:
     )
 
 
-def _without_parallel_workers(dbapi_connection: Any, _record: Any) -> None:
-    """Requests' reads are planned without parallel workers: many requests run side by side,
-    so a worker process started for one of them (a tile, a count) takes a core from another
-    and costs its start-up on top; measured, tiles at zoom 8–14 come faster without."""
+class _BinaryResultsCursor(Cursor):
+    """A cursor whose results PostgreSQL sends in its binary format: the same Python values,
+    but a tile's bytes as they are rather than as hex text twice their size, which the
+    server writes and the client reads back (measured: 860 kB of hex for a 430 kB tile at zoom
+    12, about 3 ms of the two processes' CPU)."""
+
+    def __init__(self, connection: Any, *, row_factory: Any = None) -> None:
+        super().__init__(connection, row_factory=row_factory)
+        self.format = Format.BINARY
+
+
+def _prepared_for_requests(dbapi_connection: Any, _record: Any) -> None:
+    """A read connection answers in binary (`_BinaryResultsCursor`) and plans without parallel
+    workers: many requests run side by side, so a worker process started for one of them (a
+    tile, a count) takes a core from another and costs its start-up on top; measured, tiles
+    at zoom 8–14 come faster without."""
+    dbapi_connection.cursor_factory = _BinaryResultsCursor
     autocommit = dbapi_connection.autocommit
     dbapi_connection.autocommit = True
     dbapi_connection.execute("SET max_parallel_workers_per_gather = 0")
