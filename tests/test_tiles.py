@@ -16,8 +16,10 @@ from fastapi.testclient import TestClient
 from geo_service.app import create_app
 from geo_service.layer_frame import records_to_frame
 from geo_service.memory_cache import ENTRY_BYTES
-from geo_service.store import VectorTile
+from geo_service.store import Feature, VectorTile
 from geo_service.store.changes import FeatureChange
+from geo_service.store.mvt import encode_features
+from geo_service.tilematrix import Tile
 from geo_service.vector_tiles import tile_cache
 
 from .conftest import error_document, grid_layer, publish, store_of
@@ -120,6 +122,35 @@ def test_geometries_are_in_tile_coordinates(grid_client):
         got = shapely.geometry.shape(features[code]["geometry"])
         assert got.geom_type == "Polygon"
         assert got.bounds == pytest.approx((left, top, right, bottom), abs=1.01), code
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+def test_rings_wind_as_the_specification_asks(reverse):
+    """Exterior rings clockwise on screen and holes the other way, however the source winds
+    them: a reader tells parts from holes by the winding alone, so a wrong one turns the second
+    part of a multipolygon into a hole of the first."""
+    tile = Tile(12, 3231, 1802)
+    west, south, east, north = tile.wgs84_bounds()
+
+    def box(a: float, b: float) -> shapely.Polygon:
+        width, height = east - west, north - south
+        return shapely.box(
+            west + a * width, south + a * height, west + b * width, south + b * height
+        )
+
+    def ring(polygon: shapely.Polygon) -> list:
+        return list(polygon.exterior.coords)[:: -1 if reverse else 1]
+
+    holed = shapely.Polygon(ring(box(0.2, 0.6)), [ring(box(0.3, 0.4))])
+    source = shapely.MultiPolygon([holed, shapely.Polygon(ring(box(0.7, 0.8)))])
+    made = encode_features([Feature("a", shapely.to_wkb(source), {})], tile, "grid", 10)
+    (feature,) = mapbox_vector_tile.decode(made.data, default_options={"y_coord_down": True})[
+        "grid"
+    ]["features"]
+    got = shapely.geometry.shape(feature["geometry"])
+    assert got.geom_type == "MultiPolygon"
+    assert [len(part.interiors) for part in got.geoms] == [1, 0]
+    assert got.area == pytest.approx((0.4**2 - 0.1**2 + 0.1**2) * EXTENT**2, rel=0.01)
 
 
 def test_an_empty_tile_is_204_with_an_etag(grid_client):

@@ -64,7 +64,10 @@ def encode_features(
 
     gridded = shapely.transform(geometries, to_grid)
     clipped = shapely.clip_by_rect(gridded, -BUFFER, -BUFFER, EXTENT + BUFFER, EXTENT + BUFFER)
-    snapped = shapely.set_precision(clipped, 1.0)
+    # exterior rings of positive area on the y-down grid (clockwise on screen), as the MVT
+    # specification asks: oriented here in one call rather than by the encoder, which rebuilds
+    # every polygon in Python to do it (a fifth of a crowded tile's time)
+    snapped = shapely.orient_polygons(_on_grid(clipped), exterior_cw=False)
     encoded = [
         {
             "geometry": geometry,
@@ -80,9 +83,20 @@ def encode_features(
         return VectorTile(b"", 0, len(features) > limit)
     data = mapbox_vector_tile.encode(
         [{"name": layer_name, "features": encoded}],
-        default_options={"extents": EXTENT, "y_coord_down": True},
+        default_options={"extents": EXTENT, "y_coord_down": True, "check_winding_order": False},
     )
     return VectorTile(data, len(encoded), len(features) > limit)
+
+
+def _on_grid(geometries: np.ndarray) -> np.ndarray:
+    """Coordinates rounded to the grid, as `ST_AsMVTGeom` snaps them. What rounding leaves
+    invalid (a ring now crossing itself, a part collapsed to a line) is rebuilt by GEOS's
+    precision reducer instead; run on every geometry, that reducer took 40 % of a crowded tile's
+    time and dropped parcels of about one grid unit that rounding keeps, as PostGIS does."""
+    rounded = shapely.set_precision(geometries, 1.0, mode="pointwise")
+    broken = ~shapely.is_valid(rounded)
+    rounded[broken] = shapely.set_precision(geometries[broken], 1.0)
+    return rounded
 
 
 def postgis_tile_statement(
