@@ -2,13 +2,15 @@
 
     python benchmarks/make_parcels.py [--count 1000000] [--data-dir benchmarks/data]
     python benchmarks/make_parcels.py --database-url postgresql+psycopg://… [--count 10000000]
+    python benchmarks/make_parcels.py --few-fields --data-dir benchmarks/data/few
 
 Parcels are small irregular quadrilaterals (about 0.1–5 ha) scattered over Sơn La, each with
 the catalogue's common fields and the land-auction-plot fields, at its nearest 2025 commune.
 Deterministic: the same count gives the same layer. Published through the service's own store:
 the GeoPackage store of `--data-dir`, or with `--database-url` the PostGIS store, which loads
 them in parts of `--batch` parcels (the first part is the whole layer up to that size, so 1M
-parcels are the same in both stores).
+parcels are the same in both stores). `--few-fields` keeps only `FEW_FIELDS` of them (the same
+parcels, 8 properties instead of 30): what a peer's cost per property is measured with.
 """
 
 from __future__ import annotations
@@ -33,6 +35,10 @@ STATUSES = np.array(["planned", "calling_investment", "operating", "upcoming_auc
 PURPOSES = np.array(["residential", "commercial_service", "production_business", "agriculture"])
 BOUNDS = (103.2, 20.6, 105.0, 22.0)
 SEED = 20251
+FEW_FIELDS = (
+    "code", "name_vi", "name_en", "commune_code", "status", "area_ha", "land_use_purpose",
+    "starting_price_million_vnd",
+)  # fmt: skip
 
 
 def parcel_code(number: int) -> str:
@@ -40,7 +46,9 @@ def parcel_code(number: int) -> str:
     return f"SYN-{number:09d}"
 
 
-def parcel_meta() -> LayerMeta:
+def parcel_meta(only: tuple[str, ...] | None = None) -> LayerMeta:
+    """The layer's metadata: every field of a land-auction plot, or `only` those named."""
+    fields = fields_for_kind("land_auction_plot")
     return LayerMeta(
         id=LAYER_ID,
         title_vi="Thửa đất mô phỏng (dữ liệu benchmark)",
@@ -49,7 +57,7 @@ def parcel_meta() -> LayerMeta:
         description_en="Randomly generated to measure performance; not real information.",
         kind="land_auction_plot",
         geometry_type="polygon",
-        fields=fields_for_kind("land_auction_plot"),
+        fields=[f for f in fields if only is None or f.name in only],
         source="synthetic benchmark data",
         licence="CC0",
         updated="2026-11-23",
@@ -136,8 +144,10 @@ def main() -> None:
     parser.add_argument("--database-url", help="publish into the PostGIS store of this database")
     parser.add_argument("--batch", type=int, default=1_000_000, help="parcels per part (PostGIS)")
     parser.add_argument("--seed", type=int, default=SEED)
+    parser.add_argument("--few-fields", action="store_true", help="only FEW_FIELDS (8 of 30)")
     args = parser.parse_args()
-    meta = parcel_meta()
+    meta = parcel_meta(FEW_FIELDS if args.few_fields else None)
+    columns = [f.name for f in meta.fields] + ["geometry"]
     timer = {"generating": 0.0}
     started = time.perf_counter()
     if args.database_url:
@@ -145,11 +155,11 @@ def main() -> None:
         upgrade(records)
         records.dispose()
         store = PostGISStore(args.database_url)
-        frames = parts(args.count, args.seed, args.batch, timer)
+        frames = (part[columns] for part in parts(args.count, args.seed, args.batch, timer))
         version = store.publish_frames(meta, frames, z=False)
         store.dispose()
     else:
-        frame = parcels(args.count, args.seed)
+        frame = parcels(args.count, args.seed)[columns]
         timer["generating"] = time.perf_counter() - started
         version = GeoPackageStore(args.data_dir).publish(meta, frame)
     loading = time.perf_counter() - started - timer["generating"]
