@@ -152,23 +152,26 @@ STATE_COUNTED = (
     "sector", "commune_code", "capital_planned_billion_vnd", "capital_registered_billion_vnd",
     "capital_disbursed_billion_vnd",
 )  # fmt: skip
+STATE_MILESTONES = ("selected_on", "completed_on", "revoked_on")
 STATE_DATE_INDEXES = {
-    f"ix_project_states_{name}": (lead, *(c for c in STATE_COUNTED if c != lead))
-    for name, lead in (("since", "since"), ("selected", "selected_on"),
-                       ("completed", "completed_on"), ("revoked", "revoked_on"))
-}  # fmt: skip
+    f"ix_project_states_{lead.removesuffix('_on')}": (
+        lead,
+        *(c for c in STATE_COUNTED if c != lead),
+    )
+    for lead in ("since", *STATE_MILESTONES)
+}
 """Indexes led by each of the spans' dates, holding every column the dashboard counts, so
 that it reads the spans dated within a period and nothing else (`dashboard.dated`); those of
 the milestones hold only the spans open after the milestone (`open_after`)."""
-STATE_MILESTONES = ("selected_on", "completed_on", "revoked_on")
 
 
 def open_after(columns: Any, milestone: str) -> ColumnElement[bool]:
-    """The span (of `columns`: a table's, or names to columns) is dated `milestone` and still open after that day. Only such a span can be the
-    project's state on a day on or after its milestone, so only these are counted by the
-    milestone (a span on a day D with a milestone by D has until > D >= the milestone). A
-    statement that says so reads the milestone's index, which holds these alone: half of the
-    spans with a selection date, a sixth of those with a completion date."""
+    """The span (of `columns`: a table's, or names to columns) is dated `milestone` and still
+    open after that day. Only such a span can be the project's state on a day on or after its
+    milestone, so only these are counted by the milestone (a span on a day D with a milestone
+    by D has until > D >= the milestone). A statement that says so reads the milestone's
+    index, which holds these alone: half of the spans with a selection date, a sixth of those
+    with a completion date."""
     day, until = columns[milestone], columns["until"]
     return and_(day.is_not(None), or_(until.is_(None), until > day))
 
