@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 
 import pytest
 import sqlalchemy as sa
@@ -39,6 +40,38 @@ def test_workers_starting_together_migrate_once(empty_database_url: str):
     results = upgrade_in_workers(empty_database_url)
     assert all(after == head_revision() for _, after in results)
     assert sum(before is None for before, _ in results) == 1  # one migrated, the others waited
+
+
+def test_connections_opening_a_new_sqlite_file_together_all_open(tmp_path):
+    """Each new connection puts the file in WAL mode; on a new file only one can switch it, and
+    SQLite tells the others at once that it is locked (about one round in six, unhandled)."""
+    for round_ in range(40):
+        assert open_together(f"sqlite:///{tmp_path / f'new-{round_}.sqlite'}", 8) == []
+
+
+def open_together(url: str, workers: int) -> list[Exception]:
+    """Open a connection from each of `workers` threads at once, each with its own engine (an
+    engine's first connections take turns): the errors."""
+    together = threading.Barrier(workers)
+    errors: list[Exception] = []
+
+    def open_one() -> None:
+        records = Records(url)
+        together.wait()
+        try:
+            with records.engine.connect() as connection:
+                connection.exec_driver_sql("SELECT 1")
+        except sa.exc.OperationalError as exc:
+            errors.append(exc)
+        finally:
+            records.dispose()
+
+    threads = [threading.Thread(target=open_one) for _ in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return errors
 
 
 def test_dossier_events_are_append_only(records_url: str):
