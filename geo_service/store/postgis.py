@@ -102,7 +102,7 @@ from .postgis_tables import (
 )
 from .request_reads import forget, once, recalled
 from .sql_query import SqlLayer, postgres_text
-from .sql_reader import SqlReader, feature_of
+from .sql_reader import SqlReader, features_of
 from .sqlite_sql import search_terms
 
 T = TypeVar("T")
@@ -200,7 +200,7 @@ class _VersionReader(SqlReader):
             row = connection.execute(self._served_feature, parameters).first()
         if row is None:
             return None, None
-        found = None if row[5] is None else feature_of(tuple(row[5:]), fields)
+        found = None if row[5] is None else features_of([tuple(row[5:])], fields)[0]
         return _Served(*row[:5]), found
 
 
