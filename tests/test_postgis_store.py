@@ -23,6 +23,7 @@ from geo_service.store.changes import FeatureChange
 from geo_service.store.etags import feature_etag
 from geo_service.store.postgis import PostGISStore
 from geo_service.store.request_reads import one_request
+from geo_service.store.sql_reader import SqlReader
 
 from .conftest import grid_layer
 
@@ -413,3 +414,39 @@ def test_a_page_counted_beside_it_matches_exactly(store):
     status = Comparison("=", Property("status"), Literal("operating"))
     first = store.query("grid", Query(filter=status, limit=3))
     assert first.number_matched == len(ids(store, Query(filter=status, limit=None))) > 3
+
+
+def test_pages_of_one_shape_share_one_statement(store, monkeypatch):
+    """A page's statement is built once for queries differing only by box, limit or offset,
+    and each answers with its own values."""
+    built: list[tuple] = []
+    build = SqlReader.page_statement
+
+    def counted_build(self, layer, query, beside):
+        built.append((query.offset > 0, beside))
+        return build(self, layer, query, beside)
+
+    monkeypatch.setattr(SqlReader, "page_statement", counted_build)
+    for box in ((104.0, 21.0, 104.035, 21.035), (104.02, 21.01, 104.06, 21.05)):
+        every = [f.id for part in store.iter_features("grid", Query(bbox=box)) for f in part]
+        assert len(every) > 8
+        for offset, limit in ((0, 5), (5, 3), (0, 50), (2, 4)):
+            page = store.query("grid", Query(bbox=box, limit=limit, offset=offset))
+            assert [f.id for f in page.features] == every[offset : offset + limit], box
+            assert page.number_matched == len(every)
+    assert len(built) == len(set(built)) < 8  # one statement a shape
+
+
+def test_a_box_of_no_width_finds_the_lines_through_it(store):
+    """PostGIS takes a box of no width as an envelope no line meets: such a box is sent as
+    the line it is, and finds the roads it crosses as a thin box does."""
+    meta, records, _ = grid_layer()
+    roads = [
+        shapely.LineString([(104.0, 21.0 + k * 0.01), (104.1, 21.005 + k * 0.01)]) for k in range(5)
+    ]
+    layer = meta.model_copy(update={"id": "roads", "geometry_type": "line"})
+    store.publish(layer, records_to_frame(layer, records[:5], roads), actor="cli:test")
+    line, thin = (104.05, 21.0, 104.05, 21.1), (104.05, 21.0, 104.05000001, 21.1)
+    crossed = [f.id for f in store.query("roads", Query(bbox=line, limit=None)).features]
+    assert len(crossed) == 5
+    assert crossed == [f.id for f in store.query("roads", Query(bbox=thin, limit=None)).features]

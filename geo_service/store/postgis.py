@@ -102,7 +102,7 @@ from .postgis_tables import (
 )
 from .request_reads import forget, once, recalled
 from .sql_query import SqlLayer, postgres_text
-from .sql_reader import SqlReader, features_of
+from .sql_reader import PageStatement, SqlReader, features_of
 from .sqlite_sql import search_terms
 
 T = TypeVar("T")
@@ -146,11 +146,13 @@ than on each."""
 
 class _VersionReader(SqlReader):
     """Reads of one version, which never changes: counts of the queries asked are kept (and
-    asked beside the page where not known yet), and the tile statements of the filters asked (a tile is the same statement with other
-    parameters, built once)."""
+    asked beside the page where not known yet), and so are the statements of the pages and
+    tiles asked. A page of another box, limit or offset, or another tile, is the same statement
+    with other parameters: built once (building a page's costs more than reading its rows)."""
 
     COUNTS = 256
     TILE_STATEMENTS = 64
+    PAGE_STATEMENTS = 64
 
     def __init__(self, engine: Engine, streaming: SqlReader, features: int) -> None:
         super().__init__(engine)
@@ -158,6 +160,7 @@ class _VersionReader(SqlReader):
         self.features = features
         self._counts = latest_kept(self.COUNTS)
         self._tile_statements = latest_kept(self.TILE_STATEMENTS)
+        self._page_statements = latest_kept(self.PAGE_STATEMENTS)
         self._served_feature: Select | None = None
 
     def iter_features(
@@ -174,6 +177,22 @@ class _VersionReader(SqlReader):
 
     def counted(self, query: Query, matched: int) -> None:
         self._counts.put((query.bbox, query.filter, query.text), matched)
+
+    def page_statement(self, layer: SqlLayer, query: Query, beside: bool) -> PageStatement:
+        bound = self.compiler(layer).box_bound(query)
+        shape = (
+            None if bound else query.bbox,
+            query.filter,
+            query.text,
+            query.properties,
+            query.sortby,
+            query.limit is None,
+            query.offset > 0,
+            beside,
+        )
+        return self._page_statements.get_or_make(
+            shape, lambda: super(_VersionReader, self).page_statement(layer, query, beside)
+        )
 
     def tile_statement(self, layer: SqlLayer, query: Query, limit: int) -> Select:
         return self._tile_statements.get_or_make(

@@ -36,6 +36,7 @@ from sqlalchemy import (
     Select,
     Text,
     and_,
+    bindparam,
     case,
     cast,
     false,
@@ -79,6 +80,10 @@ from .sqlite_sql import GEOMETRY_NAMES, search_terms
 FACET_VALUES = 200
 """Most distinct values one facet lists."""
 WGS84_SRID = 4326
+BOX_PARAMETERS = ("gs_min_x", "gs_min_y", "gs_max_x", "gs_max_y")
+LIMIT_PARAMETER, OFFSET_PARAMETER = "gs_limit", "gs_offset"
+"""The names the values that vary most between queries of one shape are bound by: a statement
+built for one query runs another of the same shape given `query_parameters` of it."""
 
 # -- types of operands --------------------------------------------------------------------------
 
@@ -303,6 +308,12 @@ class PostGISColumn:
     def intersects(self, geometry: BaseGeometry, flavour: Flavour) -> ColumnElement:
         return func.ST_Intersects(self.column, postgis_geometry(geometry))
 
+    def intersects_box(self, bbox: BBox) -> ColumnElement:
+        """Rows whose geometry really intersects `bbox` (of positive width and height), its
+        edges bound by name (`BOX_PARAMETERS`): one statement then serves every such box."""
+        edges = (bindparam(k, v, type_=Float) for k, v in zip(BOX_PARAMETERS, bbox, strict=True))
+        return func.ST_Intersects(self.column, func.ST_MakeEnvelope(*edges, WGS84_SRID))
+
 
 class TextSearch(Protocol):
     """How a described table answers free text (`q`): every word must match."""
@@ -471,13 +482,16 @@ class QueryCompiler:
     # -- statements ---------------------------------------------------------------------------
     def where(self, query: Query) -> ColumnElement:
         """The condition of every feature the query matches (its paging aside)."""
-        spatial = None
-        if query.bbox is not None:
+        spatial, terms = None, []
+        if self.box_bound(query):
+            terms.append(self.layer.spatial.intersects_box(query.bbox))
+        elif query.bbox is not None:
             spatial = SpatialPredicate(
                 "s_intersects", Property("geometry"), GeometryLiteral(box(*query.bbox))
             )
         expr = conjunction(spatial, query.filter)
-        terms = [self.predicate(expr)] if expr is not None else []
+        if expr is not None:
+            terms.append(self.predicate(expr))
         words = [self.flavour.text(w) for w in search_terms(query.text)]
         if words:
             if self.layer.search is None:
@@ -486,6 +500,14 @@ class QueryCompiler:
                 )
             terms.append(self.layer.search.matches(words))
         return and_(true(), *terms)
+
+    def box_bound(self, query: Query) -> bool:
+        """Whether the query's bbox is bound by name (`BOX_PARAMETERS`): a box of positive width
+        and height over a PostGIS column (PostGIS finds no line through a box of no width)."""
+        if query.bbox is None or not isinstance(self.layer.spatial, PostGISColumn):
+            return False
+        minx, miny, maxx, maxy = query.bbox
+        return minx < maxx and miny < maxy
 
     def selected(self, properties: tuple[str, ...] | None) -> list[Selected]:
         """The fields a feature carries: all, or those named (in schema order)."""
@@ -506,11 +528,14 @@ class QueryCompiler:
             .order_by(*self.order_by(query.sortby))
         )
         seek = self.layer.dense and not query.sortby and _selects_everything(query)
+        offset = bindparam(OFFSET_PARAMETER, query.offset, type_=BigInteger)
         if seek and query.offset:
-            statement = statement.where(self.layer.order > query.offset)
+            statement = statement.where(self.layer.order > offset)
         elif query.offset:
-            statement = statement.offset(query.offset)
-        return statement if query.limit is None else statement.limit(query.limit)
+            statement = statement.offset(offset)
+        if query.limit is None:
+            return statement
+        return statement.limit(bindparam(LIMIT_PARAMETER, query.limit, type_=BigInteger))
 
     def count(self, where: ColumnElement) -> Select:
         return select(func.count()).select_from(self._from(where)).where(where)
@@ -865,6 +890,14 @@ class QueryCompiler:
         if reference == "number":
             return literal(value, BigInteger if isinstance(value, int) else Float)
         return literal(self.flavour.text(value), Text)
+
+
+def query_parameters(query: Query) -> dict[str, Any]:
+    """The values of `query` that statements bind by name: its limit, offset and bbox."""
+    values = {LIMIT_PARAMETER: query.limit, OFFSET_PARAMETER: query.offset}
+    if query.bbox is not None:
+        values.update(zip(BOX_PARAMETERS, query.bbox, strict=True))
+    return values
 
 
 def _selects_everything(query: Query) -> bool:

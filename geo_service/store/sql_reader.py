@@ -8,6 +8,7 @@ PostgreSQL), one feature, facets, grid cells and the extent.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, Connection, Engine, Row, Select
 
@@ -23,7 +24,24 @@ from .mvt import (
     tile_parameters,
     tile_query,
 )
-from .sql_query import PostGISColumn, QueryCompiler, Selected, SqlLayer, plain_value
+from .sql_query import (
+    PostGISColumn,
+    QueryCompiler,
+    Selected,
+    SqlLayer,
+    plain_value,
+    query_parameters,
+)
+
+
+@dataclass(frozen=True)
+class PageStatement:
+    """The statement of a page, with what it was built from: its condition (for a count of
+    its own) and its fields (to read its rows)."""
+
+    page: Select
+    where: ColumnElement
+    fields: list[Selected]
 
 
 class SqlReader:
@@ -40,17 +58,13 @@ class SqlReader:
 
         Where the count is not known already, a reader that `counts_beside_page` asks for it
         in the page's own statement: one round trip instead of two."""
-        compiler = self.compiler(layer)
-        where = compiler.where(query)
-        fields = compiler.selected(query.properties)
-        page = compiler.page(query, where, fields)
         beside = (
             self.counts_beside_page and query.limit is not None and self.known_count(query) is None
         )
-        if beside:
-            page = compiler.counted(page, where)
+        built = self.page_statement(layer, query, beside)
+        parameters = query_parameters(query)
         with self.engine.connect() as connection:
-            rows = connection.execute(page).all()
+            rows = connection.execute(built.page, parameters).all()
             matched = None
             if beside and rows:
                 matched = rows[0][-1]
@@ -59,8 +73,18 @@ class SqlReader:
             if query.limit is None or (len(rows) < query.limit and (rows or query.offset == 0)):
                 matched = query.offset + len(rows)  # the page reached the end: no count
             elif matched is None:
-                matched = self.count(connection, layer, query, where)
-        return FeaturePage(features_of(rows, fields), matched)
+                matched = self.count(connection, layer, query, built.where)
+        return FeaturePage(features_of(rows, built.fields), matched)
+
+    def page_statement(self, layer: SqlLayer, query: Query, beside: bool) -> PageStatement:
+        """The statement of `query`'s page (with its count as the last column if `beside`),
+        run with `query_parameters(query)`; a reader of tables that do not change may keep
+        it for the next query of the same shape."""
+        compiler = self.compiler(layer)
+        where = compiler.where(query)
+        fields = compiler.selected(query.properties)
+        page = compiler.page(query, where, fields)
+        return PageStatement(compiler.counted(page, where) if beside else page, where, fields)
 
     counts_beside_page = False
     """Whether a page whose count is not known is read with its count (PostgreSQL runs the
@@ -74,7 +98,8 @@ class SqlReader:
         known = self.known_count(query)
         if known is not None:
             return known
-        counted = connection.execute(self.compiler(layer).count(where)).scalar_one()
+        statement = self.compiler(layer).count(where)
+        counted = connection.execute(statement, query_parameters(query)).scalar_one()
         self.counted(query, counted)
         return counted
 
