@@ -450,3 +450,11 @@ def test_a_box_of_no_width_finds_the_lines_through_it(store):
     crossed = [f.id for f in store.query("roads", Query(bbox=line, limit=None)).features]
     assert len(crossed) == 5
     assert crossed == [f.id for f in store.query("roads", Query(bbox=thin, limit=None)).features]
+
+
+def test_dates_are_read_as_iso_text(store):
+    """Dates come back as the GeoPackage store gives them (PostgreSQL writes them)."""
+    first = store.query("grid", Query(limit=13)).features
+    assert [f.properties["updated_at"] for f in first[:2]] == ["2025-01-01", "2025-02-01"]
+    assert first[12].properties["updated_at"] == "2025-01-01"
+    assert store.feature("grid", "G-0-1").properties["updated_at"] == "2025-02-01"

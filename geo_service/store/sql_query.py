@@ -154,6 +154,9 @@ class Flavour(Protocol):
     def text(self, value: str) -> str:
         """A text value as the database can hold it, or a 400."""
 
+    def date_text(self, column: ColumnElement) -> ColumnElement | None:
+        """A date column read as ISO text by the database itself, where it can."""
+
 
 class SqliteFlavour:
     """SQLite with our Python functions registered (`sqlite_functions.register`)."""
@@ -179,6 +182,9 @@ class SqliteFlavour:
 
     def text(self, value: str) -> str:
         return value
+
+    def date_text(self, column: ColumnElement) -> ColumnElement | None:
+        return None  # SQLite's dates are read as Python's, then written (`plain_value`)
 
 
 class PostgresFlavour:
@@ -207,6 +213,13 @@ class PostgresFlavour:
 
     def text(self, value: str) -> str:
         return postgres_text(value)
+
+    def date_text(self, column: ColumnElement) -> ColumnElement | None:
+        """A `date` as `plain_value` writes it, by PostgreSQL (whatever its DateStyle): a page
+        of dates then costs no Python call a value."""
+        if isinstance(column.type, Date):
+            return func.to_char(column, "YYYY-MM-DD", type_=Text)
+        return None
 
 
 def postgres_text(value: str) -> str:
@@ -666,7 +679,14 @@ class QueryCompiler:
         if days is not None:
             return Selected(name, days.date, days.value)
         column = self._column(name)
-        return Selected(name, column, plain_value if _may_read_dates(column) else None)
+        if not _may_read_dates(column):
+            return Selected(name, column, None)
+        as_text = self.flavour.date_text(column)
+        return (
+            Selected(name, column, plain_value)
+            if as_text is None
+            else Selected(name, as_text, None)
+        )
 
     # -- predicates ---------------------------------------------------------------------------
     def predicate(self, expr: Expr) -> ColumnElement:
