@@ -28,6 +28,7 @@ from geo_service.settings import Settings
 from geo_service.store import Store, open_store
 from geo_service.store.gpkg import GeoPackageStore
 
+from .filled_records import FilledRecords
 from .pipeline_app import pipeline_data_dir
 from .postgres import DatabaseFactory, PostgresUnavailable, throwaway_cluster
 from .staff import bearer, staff_token
@@ -399,6 +400,18 @@ def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterat
     url = factory.create()
     yield url
     factory.drop(url)
+
+
+@pytest.fixture(scope="module")
+def filled_records(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[FilledRecords]:
+    """Records databases filled once per module and key (`FilledRecords.fill`)."""
+    filled = FilledRecords(
+        tmp_path_factory.mktemp("filled"), lambda: request.getfixturevalue("postgres_databases")
+    )
+    yield filled
+    filled.drop()
 
 
 @pytest.fixture(scope="module")

@@ -10,10 +10,13 @@ or the SQL under test.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import random
 import statistics
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from sqlalchemy import insert, select
 
@@ -23,6 +26,9 @@ from geo_service.pipeline.procedures import FORMS
 from geo_service.pipeline.progress import DossierEvent, derive
 from geo_service.pipeline.projects import ProjectStore
 from geo_service.records.schema import dossier_events, enquiries, projects
+
+from .filled_records import FilledRecords
+from .pipeline_app import pipeline_client
 
 COMMUNES = ("04123", "03646", "03781", "04144")
 """A few of Sơn La's 2025 communes and wards."""
@@ -115,6 +121,33 @@ def random_pipeline(store: ProjectStore, seed: int, count: int = 60) -> None:
         if rng.random() < 0.15:
             revoked = later(200)
             _event(store, project, revoked, kind="revoked", date=revoked)
+
+
+@contextlib.contextmanager
+def random_pipeline_client(
+    filled: FilledRecords,
+    data_dir: Path,
+    records_url: str,
+    seed: int,
+    *,
+    count: int = 60,
+    enquiry_count: int = 40,
+    then: Callable[[ProjectStore], None] | None = None,
+) -> Iterator:
+    """An app of its own (nothing counted or kept yet) on `records_url` holding a random pipeline
+    and enquiries, and whatever `then` writes after them: written once per module, copied after."""
+
+    def fill(url: str) -> None:
+        with pipeline_client(data_dir, url) as client:
+            store = client.app.state.projects
+            random_pipeline(store, seed, count)
+            random_enquiries(store, seed, enquiry_count)
+            if then is not None:
+                then(store)
+
+    filled.fill(records_url, (seed, count, enquiry_count, then), fill)
+    with pipeline_client(data_dir, records_url) as client:
+        yield client
 
 
 def random_enquiries(store: ProjectStore, seed: int, count: int = 40) -> None:

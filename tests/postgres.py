@@ -166,6 +166,12 @@ class DatabaseFactory:
         )
         return self.create(source)
 
+    def replace(self, url: str, template_url: str) -> None:
+        """The database at `url` made anew as a copy of the one at `template_url`."""
+        self.drop(url)
+        name, source = make_url(url).database, make_url(template_url).database
+        self._admin(f'CREATE DATABASE "{name}" TEMPLATE "{source}"')
+
     def drop(self, url: str) -> None:
         name = make_url(url).database
         self._admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -25,7 +25,7 @@ from geo_service.records.schema import (
     project_states,
 )
 
-from .dashboard_data import Recount, random_enquiries, random_pipeline
+from .dashboard_data import Recount, random_pipeline, random_pipeline_client
 from .migrations import downgraded
 from .pipeline_app import pipeline_client
 from .staff import cli
@@ -45,11 +45,10 @@ VIEWS = [
 
 
 @pytest.fixture
-def pipeline(pipeline_dir, records_url):
-    with pipeline_client(pipeline_dir, records_url) as client:
-        store = client.app.state.projects
-        random_pipeline(store, 2026, count=40)
-        random_enquiries(store, 2026, count=10)
+def pipeline(pipeline_dir, records_url, filled_records):
+    with random_pipeline_client(
+        filled_records, pipeline_dir, records_url, 2026, count=40, enquiry_count=10
+    ) as client:
         yield client
 
 

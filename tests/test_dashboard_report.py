@@ -21,21 +21,23 @@ from geo_service.pipeline.documents import EventDocument
 from geo_service.pipeline.projects import ProjectFilters
 
 from .conftest import error_document
-from .dashboard_data import random_enquiries, random_pipeline
+from .dashboard_data import random_pipeline, random_pipeline_client
 from .pipeline_app import pipeline_client
 
 YEAR = 2026
 
 
 @pytest.fixture
-def client(pipeline_dir, records_url):
-    with pipeline_client(pipeline_dir, records_url) as client:
-        store = client.app.state.projects
-        random_pipeline(store, 7)
-        random_enquiries(store, 7)
-        obstacle(store, dt.date(2026, 3, 2), "Chưa có mặt bằng sạch", public=True)
-        obstacle(store, dt.date(2026, 4, 2), "Nội bộ: thiếu vốn đối ứng", public=False)
+def client(pipeline_dir, records_url, filled_records):
+    with random_pipeline_client(
+        filled_records, pipeline_dir, records_url, 7, then=two_obstacles
+    ) as client:
         yield client
+
+
+def two_obstacles(store) -> None:
+    obstacle(store, dt.date(2026, 3, 2), "Chưa có mặt bằng sạch", public=True)
+    obstacle(store, dt.date(2026, 4, 2), "Nội bộ: thiếu vốn đối ứng", public=False)
 
 
 def obstacle(store, day: dt.date, note: str, public: bool) -> None:

@@ -20,7 +20,7 @@ from geo_service.records.schema import enquiries
 from geo_service.settings import Settings
 
 from .conftest import error_document
-from .dashboard_data import Recount, random_enquiries, random_pipeline
+from .dashboard_data import Recount, random_pipeline, random_pipeline_client
 from .migrations import downgraded
 from .pipeline_app import pipeline_client
 
@@ -46,12 +46,9 @@ def seeds() -> list[int]:
 
 
 @pytest.fixture(params=[13, 2026], ids=lambda s: f"seed{s}")
-def pipeline(request, pipeline_dir, records_url):
-    with pipeline_client(pipeline_dir, records_url) as client:
-        store = client.app.state.projects
-        random_pipeline(store, request.param)
-        random_enquiries(store, request.param)
-        yield client, Recount(store)
+def pipeline(request, pipeline_dir, records_url, filled_records):
+    with random_pipeline_client(filled_records, pipeline_dir, records_url, request.param) as client:
+        yield client, Recount(client.app.state.projects)
 
 
 def summary(client, **params) -> dict:
