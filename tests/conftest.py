@@ -8,8 +8,9 @@ import hashlib
 import os
 import shutil
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 import shapely
@@ -32,6 +33,8 @@ from .filled_records import FilledRecords
 from .pipeline_app import pipeline_data_dir
 from .postgres import DatabaseFactory, PostgresUnavailable, throwaway_cluster
 from .staff import bearer, staff_token
+
+T = TypeVar("T")
 
 GRID_NAMES = ["Mộc Châu", "Đà Bắc", "Mai Sơn", "Vân Hồ", "Quỳnh Nhai"]
 STATUSES = ["planned", "calling_investment", "operating"]
@@ -181,6 +184,8 @@ class Backend:
         self.name = name
         self._databases = databases
         self._urls: dict[Path, str] = {}
+        self._once: dict[str, Any] = {}
+        self._kept: set[Path] = set()
 
     @property
     def postgis(self) -> bool:
@@ -237,10 +242,20 @@ class Backend:
             if dispose is not None:
                 dispose()
 
-    def close(self) -> None:
+    def once(self, name: str, make: Callable[[], T]) -> T:
+        """What `make()` returns, made once in the session on this store, with the databases
+        it made (session fixtures: the `backend` fixture is set up anew at every switch)."""
+        if name not in self._once:
+            before = set(self._urls)
+            self._once[name] = make()
+            self._kept |= set(self._urls) - before
+        return self._once[name]
+
+    def release(self) -> None:
+        """Drop the databases made since the last switch of store, but those made `once`."""
         if self._databases is not None:
-            for key, url in self._urls.items():
-                self._databases.drop(url)
+            for key in set(self._urls) - self._kept:
+                self._databases.drop(self._urls.pop(key))
                 _HOLDERS.pop(key, None)
 
 
@@ -260,15 +275,25 @@ GEOPACKAGE = Backend("geopackage", None)
 """The GeoPackage store, for tests about what lies beside the layers (rasters, files)."""
 
 
+@pytest.fixture(scope="session")
+def backends() -> dict[str, Backend]:
+    """One `Backend` per store for the whole session."""
+    return {}
+
+
 @pytest.fixture(scope="session", params=STORES)
-def backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
-    """Each layer store in turn; tests (and fixtures) that build stores or apps take it."""
+def backend(request: pytest.FixtureRequest, backends: dict[str, Backend]) -> Iterator[Backend]:
+    """Each layer store in turn; tests (and fixtures) that build stores or apps take it.
+
+    A worker runs a file's tests on one store and then on the other, so this is set up again
+    at every switch: what session fixtures made with `Backend.once` (the sample catalogue, the
+    grid) is kept across switches, and what the tests made is dropped at each."""
     databases = (
         request.getfixturevalue("postgres_databases") if request.param == "postgis" else None
     )
-    chosen = Backend(request.param, databases)
+    chosen = backends.setdefault(request.param, Backend(request.param, databases))
     yield chosen
-    chosen.close()
+    chosen.release()
 
 
 def upgrade_in_workers(url: str, data_dir: Path | None = None, workers: int = 4) -> list:
@@ -296,15 +321,18 @@ def upgrade_in_workers(url: str, data_dir: Path | None = None, workers: int = 4)
 
 @pytest.fixture(scope="session")
 def grid_dir(tmp_path_factory: pytest.TempPathFactory, backend: Backend) -> Path:
-    data_dir = tmp_path_factory.mktemp(f"grid-{backend.name}")
-    meta, records, geometries = grid_layer()
-    backend.publish(data_dir, meta, records_to_frame(meta, records, geometries))
-    return data_dir
+    def make() -> Path:
+        data_dir = tmp_path_factory.mktemp(f"grid-{backend.name}")
+        meta, records, geometries = grid_layer()
+        backend.publish(data_dir, meta, records_to_frame(meta, records, geometries))
+        return data_dir
+
+    return backend.once("grid_dir", make)
 
 
 @pytest.fixture(scope="session")
 def grid_store(grid_dir: Path, backend: Backend) -> Store:
-    return backend.store(grid_dir)
+    return backend.once("grid_store", lambda: backend.store(grid_dir))
 
 
 @pytest.fixture(scope="session")
@@ -320,18 +348,24 @@ def geopackage_grid_store(tmp_path_factory: pytest.TempPathFactory) -> GeoPackag
 def grid_client(grid_dir: Path, backend: Backend) -> TestClient:
     from geo_service.app import create_app
 
-    return TestClient(create_app(backend.settings(grid_dir, max_limit=50)))
+    return backend.once(
+        "grid_client", lambda: TestClient(create_app(backend.settings(grid_dir, max_limit=50)))
+    )
 
 
 @pytest.fixture(scope="session")
 def sample_dir(tmp_path_factory: pytest.TempPathFactory, backend: Backend) -> Path:
     """The sample catalogue as `geo-service sample` builds it: layers, and the sample pipeline
     in the records database of the data directory (the backend's database with PostGIS)."""
-    data_dir = tmp_path_factory.mktemp(f"sample-{backend.name}")
-    store = backend.store(data_dir)
-    build_sample(data_dir, store)
-    load_sample_pipeline(data_dir, store, backend.database_url(data_dir))
-    return data_dir
+
+    def make() -> Path:
+        data_dir = tmp_path_factory.mktemp(f"sample-{backend.name}")
+        store = backend.store(data_dir)
+        build_sample(data_dir, store)
+        load_sample_pipeline(data_dir, store, backend.database_url(data_dir))
+        return data_dir
+
+    return backend.once("sample_dir", make)
 
 
 def load_sample_pipeline(
@@ -352,7 +386,9 @@ def load_sample_pipeline(
 def sample_client(sample_dir: Path, backend: Backend) -> TestClient:
     from geo_service.app import create_app
 
-    return TestClient(create_app(backend.settings(sample_dir)))
+    return backend.once(
+        "sample_client", lambda: TestClient(create_app(backend.settings(sample_dir)))
+    )
 
 
 @pytest.fixture(scope="session")
@@ -374,7 +410,7 @@ def postgres_databases() -> Iterator[DatabaseFactory]:
         records.dispose()
         factory.template = template.rsplit("/", 1)[-1]
         yield factory
-        factory.drop(template)
+        factory.drop_all()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

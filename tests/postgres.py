@@ -141,6 +141,7 @@ class DatabaseFactory:
     def __init__(self, server_url: str) -> None:
         self.server_url = server_url
         self._names = (f"geo_test_{os.getpid()}_{n}" for n in itertools.count())
+        self._made: set[str] = set()
         self.template: str | None = None
 
     def _admin(self, sql: str) -> None:
@@ -155,6 +156,7 @@ class DatabaseFactory:
         name = next(self._names)
         source = template or "template0"
         self._admin(f'CREATE DATABASE "{name}" TEMPLATE "{source}"')
+        self._made.add(name)
         return self.url(name)
 
     def copy(self, url: str) -> str:
@@ -175,3 +177,11 @@ class DatabaseFactory:
     def drop(self, url: str) -> None:
         name = make_url(url).database
         self._admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        self._made.discard(name)
+
+    def drop_all(self) -> None:
+        """Every database made here and not dropped yet (the template last)."""
+        for name in sorted(self._made - {self.template}):
+            self.drop(self.url(name))
+        if self.template in self._made:
+            self.drop(self.url(self.template))
