@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -63,13 +64,22 @@ def documents(client) -> dict[str, dict]:
     }
 
 
+def export_into(folder: Path, *args) -> Path:
+    """`export_projects(*args)`'s file moved into `folder`, and the temporary folder it was
+    written in removed (its caller's task, as the API's and the command line's)."""
+    path, _ = export_projects(*args)
+    moved = Path(shutil.move(path, folder / path.name))
+    shutil.rmtree(path.parent)
+    return moved
+
+
 @pytest.mark.parametrize(("fmt", "lang"), [("xlsx", "vi"), ("csv", "en")])
 def test_an_export_imports_back_unchanged(client, editor, tmp_path, fmt, lang):
     fill(client, editor)
     store = client.app.state.projects
     today = today_in_vietnam()
     before = documents(client)
-    exported, _ = export_projects(store, ProjectFilters(), today, fmt, lang)
+    exported = export_into(tmp_path, store, ProjectFilters(), today, fmt, lang)
     checker = site_checker(client.app.state.store)
     report = import_projects(exported, store, checker, today)
     assert report.ok, report.to_text()
@@ -133,7 +143,7 @@ def test_names_in_further_languages_have_columns_headed_in_either_language(
 ):
     fill(client, editor)
     store, checker = client.app.state.projects, site_checker(client.app.state.store)
-    exported, _ = export_projects(store, ProjectFilters(), today_in_vietnam(), "xlsx", "vi")
+    exported = export_into(tmp_path, store, ProjectFilters(), today_in_vietnam(), "xlsx", "vi")
     rows = list(openpyxl.load_workbook(exported).active.iter_rows(values_only=True))
     headers = list(rows[0])
     assert {"Tên tiếng Nhật", "Tên tiếng Hàn", "Tóm tắt tiếng Trung"} <= set(headers)
