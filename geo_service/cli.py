@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
 import shutil
@@ -68,10 +69,14 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def _store(args: argparse.Namespace):
-    """The layer store the settings name (`store.open_store`)."""
+    """The layer store the settings name (`store.open_store`), closed when the command ends."""
     from .store import open_store
 
-    return open_store(_settings(args))
+    store = open_store(_settings(args))
+    dispose = getattr(store, "dispose", None)
+    if dispose is not None:
+        args.opened.callback(dispose)
+    return store
 
 
 def _records(args: argparse.Namespace):
@@ -81,6 +86,7 @@ def _records(args: argparse.Namespace):
 
     data_dir = _data_dir(args)
     records = Records(database_url(Settings().database_url, data_dir))
+    args.opened.callback(records.dispose)
     upgrade(records, data_dir)
     return records
 
@@ -775,11 +781,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; what it opened (stores, the records database) is closed when it ends,
+    so that `main` can be called more than once in one process."""
     args = build_parser().parse_args(argv)
-    try:
-        return args.handler(args)
-    except KeyboardInterrupt:
-        return 130
+    with contextlib.ExitStack() as args.opened:
+        try:
+            return args.handler(args)
+        except KeyboardInterrupt:
+            return 130
 
 
 if __name__ == "__main__":

@@ -4,14 +4,13 @@ app on the data directory uses (its SQLite file there, or `url`); and the comman
 from __future__ import annotations
 
 import contextlib
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 from geo_service.admin_store import AdminStore, Role
 from geo_service.records import Records, database_url, upgrade
+
+from .command_line import Ran, geo_service
 
 
 @contextlib.contextmanager
@@ -40,10 +39,8 @@ def bearer(secret: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {secret}"}
 
 
-def cli(*args: str, data_dir: Path, url: str | None = None) -> subprocess.CompletedProcess:
+def cli(*args: str, data_dir: Path, url: str | None = None) -> Ran:
     """`geo-service …` on the data directory, and on the records database at `url` if given."""
-    return subprocess.run(
-        [sys.executable, "-m", "geo_service.cli", *args, "--data-dir", str(data_dir)],
-        capture_output=True, text=True, timeout=120,
-        env=os.environ | ({"GEO_SERVICE_DATABASE_URL": url} if url else {}),
-    )  # fmt: skip
+    return geo_service(
+        *args, "--data-dir", data_dir, env={"GEO_SERVICE_DATABASE_URL": url} if url else None
+    )

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from . import command_line
+from .command_line import Ran
 from .conftest import env_of
 from .server import running_server
 
@@ -27,16 +29,9 @@ SAMPLE_LAYERS = {
 }
 
 
-def geo_service(*args: str, cwd: Path, data_dir: Path) -> subprocess.CompletedProcess:
+def geo_service(*args: str, cwd: Path, data_dir: Path) -> Ran:
     """`geo-service` on `data_dir` (and the database a PostGIS backend made for it)."""
-    return subprocess.run(
-        [sys.executable, "-m", "geo_service.cli", *args, "--data-dir", str(data_dir)],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, **env_of(data_dir)},
-    )
+    return command_line.geo_service(*args, "--data-dir", data_dir, cwd=cwd, env=env_of(data_dir))
 
 
 def test_sample_then_layers_from_any_directory(tmp_path, backend):
@@ -137,9 +132,8 @@ def test_choices_are_named_in_help_and_errors_without_loading_their_tables(tmp_p
     from geo_service.dashboard.report import FORMATS as REPORT_FORMATS
     from geo_service.exports.formats import FORMATS
 
-    def run(*args: str) -> subprocess.CompletedProcess:
-        command = [sys.executable, "-m", "geo_service.cli", *args]
-        return subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    def run(*args: str) -> Ran:
+        return command_line.geo_service(*args, cwd=tmp_path)
 
     for args, names in (
         (("export",), FORMATS),

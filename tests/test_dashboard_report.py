@@ -6,8 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import io
 import shutil
-import subprocess
-import sys
 
 import pytest
 from docx import Document
@@ -20,6 +18,7 @@ from geo_service.locations import CHECKOUT_DIR
 from geo_service.pipeline.documents import EventDocument
 from geo_service.pipeline.projects import ProjectFilters
 
+from .command_line import Ran, geo_service
 from .conftest import error_document
 from .dashboard_data import random_pipeline, random_pipeline_client
 from .pipeline_app import pipeline_client
@@ -131,19 +130,14 @@ def test_bad_report_parameters_get_400(client):
         error_document(response)
 
 
-def cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "geo_service.cli", *args],
-        capture_output=True, text=True, env=env, check=False,
-    )  # fmt: skip
+def cli(*args: str, env: dict | None = None) -> Ran:
+    return geo_service(*args, env=env)
 
 
 def test_geo_service_report_writes_the_file(tmp_path, pipeline_dir, records_url):
     with pipeline_client(pipeline_dir, records_url) as client:
         random_pipeline(client.app.state.projects, 5, count=15)
-    import os
-
-    env = {**os.environ, "GEO_SERVICE_DATABASE_URL": records_url}
+    env = {"GEO_SERVICE_DATABASE_URL": records_url}
     target = tmp_path / "bao-cao.xlsx"
     done = cli(
         "report",
@@ -162,8 +156,6 @@ def test_geo_service_report_writes_the_file(tmp_path, pipeline_dir, records_url)
 
 
 def test_geo_service_targets_checks_the_files(tmp_path):
-    import os
-
     ok = cli("targets")
     assert ok.returncode == 0, ok.stderr
     assert "sonla-2025-2030: ok — 4 targets (3 measurable)" in ok.stdout
@@ -176,7 +168,7 @@ def test_geo_service_targets_checks_the_files(tmp_path):
         )
     )
     (folder / "broken.toml").write_text("title_vi = [")
-    env = {**os.environ, "GEO_SERVICE_TARGETS_DIR": str(folder)}
+    env = {"GEO_SERVICE_TARGETS_DIR": str(folder)}
     bad = cli("targets", env=env)
     assert bad.returncode == 1
     assert "broken.toml: not valid TOML" in bad.stderr

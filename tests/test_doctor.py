@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,20 +13,14 @@ from geo_service.maps.assets import bundle_files
 from geo_service.records import Records, database_url, upgrade
 from geo_service.sample import build_sample
 
+from .command_line import Ran, geo_service
 from .server import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def doctor(*args: str, env: dict[str, str] | None = None, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "geo_service.cli", *args],
-        cwd=cwd,
-        env=os.environ | (env or {}),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+def doctor(*args: str, env: dict[str, str] | None = None, cwd: Path) -> Ran:
+    return geo_service(*args, env=env, cwd=cwd)
 
 
 def lines_of(output: str) -> dict[str, tuple[str, str]]:

@@ -4,9 +4,6 @@ is written."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pydantic
@@ -21,19 +18,13 @@ from geo_service.rasters.meta import ColourStop
 from geo_service.rasters.store import RasterStore
 from geo_service.store.gpkg import GeoPackageStore
 
+from .command_line import geo_service
 from .conftest import error_document
 from .pipeline_app import project_body
 from .raster_data import make_world
 from .staff import bearer, staff_token
 
 NEWLINE_IDS = ["grid\n", "grid\r\n", "grid\n\n", "\ngrid"]
-
-
-def geo_service(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "geo_service.cli", *args],
-        capture_output=True, text=True, timeout=120, env={**os.environ, **(env or {})},
-    )  # fmt: skip
 
 
 @pytest.mark.parametrize("layer_id", NEWLINE_IDS)

@@ -5,11 +5,8 @@ goes from upload to published with the mapping the first report proposes."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import geopandas as gpd
@@ -22,6 +19,7 @@ from geo_service.app import create_app
 from geo_service.kinds import read_kinds
 from geo_service.settings import Settings
 
+from .command_line import Ran, geo_service
 from .conftest import error_document
 from .staff import bearer, staff_token
 
@@ -346,9 +344,7 @@ def test_a_bad_kinds_file_is_named_with_its_field(tmp_path):
 def test_cli_checks_kinds_and_imports_with_fields(tmp_path):
     data = tmp_path / "data"
     data.mkdir()
-    done = subprocess.run(
-        [sys.executable, "-m", "geo_service.cli", "kinds"], capture_output=True, text=True
-    )
+    done = geo_service("kinds")
     assert done.returncode == 0 and "industrial_zone: ok" in done.stdout
     kinds_dir = tmp_path / "kinds"
     shutil.copytree(ROOT / "kinds", kinds_dir)
@@ -367,11 +363,10 @@ def test_cli_checks_kinds_and_imports_with_fields(tmp_path):
     metadata.write_text(METADATA, encoding="utf-8")
     env = {"GEO_SERVICE_KINDS_DIR": str(kinds_dir)}
 
-    def run(*extra: str):
-        return subprocess.run(
-            [sys.executable, "-m", "geo_service.cli", "import", str(source), "--layer", "crops",
-             "--metadata", str(metadata), "--data-dir", str(data), *extra],
-            capture_output=True, text=True, env={**os.environ, **env},
+    def run(*extra: str) -> Ran:
+        return geo_service(
+            "import", source, "--layer", "crops", "--metadata", metadata, "--data-dir", data,
+            *extra, env=env,
         )  # fmt: skip
 
     refused = run()

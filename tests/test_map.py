@@ -18,6 +18,7 @@ from fastapi.testclient import TestClient
 from geo_service.app import create_app
 from geo_service.maps.assets import required_files
 
+from .command_line import Ran, geo_service
 from .conftest import env_of, settings_of
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -175,10 +176,9 @@ def test_api_docs_use_our_swagger_copy(sample_client):
 
 
 def test_maps_command_checks_definitions_against_the_layers(sample_dir, maps_dir):
-    def check() -> subprocess.CompletedProcess:
-        env = {**os.environ, **env_of(sample_dir), "GEO_SERVICE_MAPS_DIR": str(maps_dir)}
-        command = [sys.executable, "-m", "geo_service.cli", "maps", "--data-dir", str(sample_dir)]
-        return subprocess.run(command, capture_output=True, text=True, env=env, timeout=60)
+    def check() -> Ran:
+        env = {**env_of(sample_dir), "GEO_SERVICE_MAPS_DIR": str(maps_dir)}
+        return geo_service("maps", "--data-dir", sample_dir, env=env)
 
     good = check()
     assert good.returncode == 0 and "investor: ok" in good.stdout, good.stdout + good.stderr

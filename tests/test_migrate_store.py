@@ -4,10 +4,6 @@ none, for drafts only), and its archived layers, so numbers go on where they wer
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import pytest
 
 from geo_service.layer_frame import records_to_frame
@@ -15,17 +11,14 @@ from geo_service.query import Query
 from geo_service.store.changes import FeatureChange
 from geo_service.store.gpkg import GeoPackageStore
 
+from .command_line import Ran, geo_service
 from .conftest import grid_layer
 
 pytestmark = pytest.mark.postgis
 
 
-def migrate(source, target: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "geo_service.cli", "migrate-store", "--from", str(source),
-         "--to", target],
-        capture_output=True, text=True, timeout=300, env=dict(os.environ),
-    )  # fmt: skip
+def migrate(source, target: str) -> Ran:
+    return geo_service("migrate-store", "--from", source, "--to", target)
 
 
 def test_a_catalogue_moves_with_every_version_and_state(tmp_path, backend):

@@ -5,10 +5,7 @@ stored when any row is wrong."""
 from __future__ import annotations
 
 import csv
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import openpyxl
@@ -19,6 +16,7 @@ from geo_service.pipeline.documents import site_checker
 from geo_service.pipeline.projects import ProjectFilters
 from geo_service.pipeline.spreadsheet import export_projects, import_projects
 
+from .command_line import Ran, geo_service
 from .pipeline_app import pipeline_client, project_body, with_grid
 
 POLYGON = {
@@ -207,12 +205,10 @@ def test_missing_columns_and_unreadable_files(client, tmp_path):
 
 def test_the_projects_commands(pipeline_dir, records_url, tmp_path):
     with_grid(pipeline_dir, records_url)
-    environment = {**os.environ, "GEO_SERVICE_DATABASE_URL": records_url}
-    base = [sys.executable, "-m", "geo_service.cli", "projects"]
     where = ["--data-dir", str(pipeline_dir)]
 
-    def run(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([*base, *args], env=environment, capture_output=True, text=True)
+    def run(*args: str) -> Ran:
+        return geo_service("projects", *args, env={"GEO_SERVICE_DATABASE_URL": records_url})
 
     good = write_csv(tmp_path / "good.csv", [["id", "name_vi", "source"], ["SL-DA-0401", "A", "s"]])
     bad = write_csv(tmp_path / "bad.csv", [["id", "name_vi", "source"], ["nope", "A", "s"]])

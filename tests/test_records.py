@@ -3,10 +3,7 @@ schema they build, the append-only dossier events, and the `geo-service db` comm
 
 from __future__ import annotations
 
-import os
 import sqlite3
-import subprocess
-import sys
 import threading
 
 import pytest
@@ -18,6 +15,7 @@ from geo_service.records import Records, current_revision, head_revision, upgrad
 from geo_service.records.migrate import ours
 from geo_service.records.schema import metadata
 
+from .command_line import geo_service
 from .conftest import upgrade_in_workers
 
 
@@ -122,15 +120,14 @@ def test_the_test_cluster_offers_postgis(postgres_databases):
 
 
 def test_db_commands(empty_database_url: str, tmp_path):
-    environment = {**os.environ, "GEO_SERVICE_DATABASE_URL": empty_database_url}
-    command = [sys.executable, "-m", "geo_service.cli", "db"]
+    environment = {"GEO_SERVICE_DATABASE_URL": empty_database_url}
     args = ["--data-dir", str(tmp_path)]
-    behind = subprocess.run([*command, "current", *args], env=environment, capture_output=True)
+    behind = geo_service("db", "current", *args, env=environment)
     assert behind.returncode == 1
-    assert b"empty" in behind.stdout
-    upgraded = subprocess.run([*command, "upgrade", *args], env=environment, capture_output=True)
+    assert "empty" in behind.stdout
+    upgraded = geo_service("db", "upgrade", *args, env=environment)
     assert upgraded.returncode == 0, upgraded.stderr
-    assert head_revision().encode() in upgraded.stdout
-    current = subprocess.run([*command, "current", *args], env=environment, capture_output=True)
+    assert head_revision() in upgraded.stdout
+    current = geo_service("db", "current", *args, env=environment)
     assert current.returncode == 0
-    assert b"up to date" in current.stdout
+    assert "up to date" in current.stdout

@@ -3,13 +3,12 @@ default, unit and effect."""
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 from geo_service.settings import ENV_PREFIX, Settings, settings_table
+
+from .command_line import geo_service
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 TABLE = re.compile(
@@ -39,12 +38,10 @@ def test_every_setting_has_a_row_with_a_unit_and_an_effect():
 
 
 def test_the_command_prints_the_table_and_the_settings_in_force(tmp_path):
-    command = [sys.executable, "-m", "geo_service.cli", "settings"]
-    table = subprocess.run([*command, "--markdown"], capture_output=True, text=True, check=True)
-    assert table.stdout == settings_table()
+    table = geo_service("settings", "--markdown")
+    assert table.returncode == 0 and table.stdout == settings_table()
     env = {"GEO_SERVICE_MAX_LIMIT": "77", "GEO_SERVICE_DATABASE_URL": "postgresql://u:pw@db/x"}
-    in_force = subprocess.run(
-        command, capture_output=True, text=True, check=True, env=os.environ | env, cwd=tmp_path
-    )
+    in_force = geo_service("settings", env=env, cwd=tmp_path)
+    assert in_force.returncode == 0
     assert "GEO_SERVICE_MAX_LIMIT=77\n" in in_force.stdout
     assert "GEO_SERVICE_DATABASE_URL=postgresql://u:***@db/x\n" in in_force.stdout

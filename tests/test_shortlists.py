@@ -6,9 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
-import os
-import subprocess
-import sys
 import threading
 import time
 import urllib.error
@@ -28,6 +25,7 @@ from geo_service.records import Records, database_url, upgrade
 from geo_service.records.schema import shortlist_items, shortlists
 from geo_service.shortlists import ItemRef, ShortlistStore, TooManyShortlists
 
+from .command_line import geo_service
 from .conftest import env_of, settings_of
 from .server import running_server
 
@@ -263,18 +261,16 @@ def test_export_errors(data_dir):
 def test_cli_exports_a_shortlist(data_dir, tmp_path):
     created = create(app_client(data_dir))
     out = tmp_path / "list.gpkg"
-    environment = {**os.environ, **env_of(data_dir)}
-    done = subprocess.run(
-        [sys.executable, "-m", "geo_service.cli", "export", "--data-dir", str(data_dir),
-         "--shortlist", created["id"], "--format", "gpkg", "--crs", "EPSG:9206", "-o", str(out)],
-        capture_output=True, text=True, timeout=120, env=environment,
+    environment = env_of(data_dir)
+    done = geo_service(
+        "export", "--data-dir", data_dir, "--shortlist", created["id"], "--format", "gpkg",
+        "--crs", "EPSG:9206", "-o", out, env=environment,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert [name for name, _ in pyogrio.list_layers(out)] == ["industrial_zones", "tourism_areas"]
-    missing = subprocess.run(
-        [sys.executable, "-m", "geo_service.cli", "export", "--data-dir", str(data_dir),
-         "--shortlist", "nope", "--format", "csv", "-o", str(tmp_path / "x.zip")],
-        capture_output=True, text=True, timeout=120, env=environment,
+    missing = geo_service(
+        "export", "--data-dir", data_dir, "--shortlist", "nope", "--format", "csv",
+        "-o", tmp_path / "x.zip", env=environment,
     )  # fmt: skip
     assert missing.returncode == 2 and "nope" in missing.stderr
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import stat
 import zipfile
 from pathlib import Path
@@ -17,6 +16,7 @@ from pyproj import Transformer
 
 from geo_service.app import create_app
 
+from .command_line import Ran, geo_service
 from .conftest import stored_files, unpublished
 from .staff import admin_store, staff_token
 
@@ -280,8 +280,6 @@ def test_upload_unknown_metadata_key_is_400(setup, tmp_path):
 
 
 def test_cli_import_goes_through_the_same_validation_and_audit(tmp_path, backend):
-    import subprocess
-    import sys
 
     data = tmp_path / "data"
     good = as_file(zones_frame(9206), tmp_path, "zones.gpkg", "GPKG")
@@ -298,18 +296,8 @@ def test_cli_import_goes_through_the_same_validation_and_audit(tmp_path, backend
         encoding="utf-8",
     )
 
-    def run(*args: str) -> subprocess.CompletedProcess:
-        command = [
-            sys.executable,
-            "-m",
-            "geo_service.cli",
-            "import",
-            *args,
-            "--data-dir",
-            str(data),
-        ]
-        environment = {**os.environ, **backend.env(data)}
-        return subprocess.run(command, capture_output=True, text=True, timeout=120, env=environment)
+    def run(*args: str) -> Ran:
+        return geo_service("import", *args, "--data-dir", data, env=backend.env(data))
 
     dry = run(str(good), "--layer", "zones", "--metadata", str(metadata), "--dry-run")
     assert dry.returncode == 0 and "not published" in dry.stdout
@@ -416,8 +404,6 @@ def test_a_doctype_split_across_the_read_chunks_is_refused(tmp_path):
 
 
 def test_cli_import_reports_values_outside_a_code_list_and_asks_for_data_quality(tmp_path):
-    import subprocess
-    import sys
 
     frame = zones_frame()
     frame["status"] = ["planned", "open", "Planned"]
@@ -425,10 +411,10 @@ def test_cli_import_reports_values_outside_a_code_list_and_asks_for_data_quality
     metadata = tmp_path / "meta.json"
     metadata.write_text('{"kind": "industrial_zone", "data_quality": "indicative"}')
 
-    def run(*args: str) -> subprocess.CompletedProcess:
-        command = [sys.executable, "-m", "geo_service.cli", "import", str(source),
-                   "--layer", "zones", "--data-dir", str(tmp_path / "data"), *args]  # fmt: skip
-        return subprocess.run(command, capture_output=True, text=True, timeout=120)
+    def run(*args: str) -> Ran:
+        return geo_service(
+            "import", source, "--layer", "zones", "--data-dir", tmp_path / "data", *args
+        )
 
     bad = run("--metadata", str(metadata))
     assert bad.returncode == 1, bad.stderr

@@ -1,0 +1,58 @@
+"""`geo-service` as the tests run it: its `main`, in the test's own process.
+
+What it prints and the status it returns are those of the installed command, without the
+seconds a new process spends importing GDAL, pandas and the rest before its first line.
+`geo-service serve` still runs as its own process (`server.running_server`), and the installed
+command itself in `test_wheel.py` and `test_cli.py`."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from geo_service.cli import main
+
+
+@dataclass(frozen=True)
+class Ran:
+    """The parts of `subprocess.CompletedProcess` the tests read."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def geo_service(
+    *args: str | Path, env: Mapping[str, str] | None = None, cwd: Path | None = None
+) -> Ran:
+    """`geo-service *args` with `env` added to the environment, run in `cwd`."""
+    out, err = io.StringIO(), io.StringIO()
+    with (
+        _environment(env or {}),
+        contextlib.chdir(cwd or Path.cwd()),
+        contextlib.redirect_stdout(out),
+        contextlib.redirect_stderr(err),
+    ):
+        try:
+            status = main([str(a) for a in args])
+        except SystemExit as exc:  # argparse refusing the arguments, or --help
+            status = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+    return Ran(status, out.getvalue(), err.getvalue())
+
+
+@contextlib.contextmanager
+def _environment(changes: Mapping[str, str]) -> Iterator[None]:
+    before = {name: os.environ.get(name) for name in changes}
+    os.environ.update(changes)
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
