@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import shutil
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -29,6 +28,7 @@ from geo_service.settings import Settings
 from geo_service.store import Store, open_store
 from geo_service.store.gpkg import GeoPackageStore
 
+from .data_copies import copy_data_dir
 from .filled_records import FilledRecords
 from .pipeline_app import pipeline_data_dir
 from .postgres import DatabaseFactory, PostgresUnavailable, throwaway_cluster
@@ -208,12 +208,10 @@ class Backend:
         return data_dir
 
     def copy(self, source: Path, target: Path) -> Path:
-        """`target` made a copy of `source`: its files (links kept, shortlists left out) and,
-        with PostGIS, its database (whose open connections are ended first: a database is
-        copied only while nobody is connected; the pools of its clients reconnect)."""
-        shutil.copytree(
-            source, target, symlinks=True, ignore=shutil.ignore_patterns("shortlists.sqlite*")
-        )
+        """`target` made a copy of `source`: its files (`copy_data_dir`) and, with PostGIS, its
+        database (whose open connections are ended first: a database is copied only while
+        nobody is connected; the pools of its clients reconnect)."""
+        copy_data_dir(source, target)
         if self._databases is None:
             return target
         url = self._databases.copy(self.database_url(source))

@@ -3,12 +3,12 @@ write through the store, a copy of the database holding it a fraction of one."""
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Hashable
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
+from .data_copies import sqlite_backup
 from .postgres import DatabaseFactory
 
 
@@ -47,10 +47,4 @@ class FilledRecords:
 
 
 def _sqlite_copy(source_url: str, target_url: str) -> None:
-    source = sqlite3.connect(make_url(source_url).database)
-    target = sqlite3.connect(make_url(target_url).database)
-    try:
-        source.backup(target)
-    finally:
-        target.close()
-        source.close()
+    sqlite_backup(Path(make_url(source_url).database), Path(make_url(target_url).database))

@@ -9,6 +9,7 @@ import shutil
 from fastapi.testclient import TestClient
 
 from .conftest import error_document
+from .data_copies import copy_data_dir
 from .pipeline_app import pipeline_client
 
 BOTH_READY = [{"name": "layer store", "ok": True}, {"name": "records database", "ok": True}]
@@ -54,7 +55,7 @@ def test_not_ready_once_the_database_is_unreachable(pipeline_dir, postgres_datab
 
 def test_not_ready_without_the_data_directory(grid_dir, tmp_path):
     data_dir = tmp_path / "data"
-    shutil.copytree(grid_dir, data_dir, symlinks=True)
+    copy_data_dir(grid_dir, data_dir)
     with pipeline_client(data_dir, f"sqlite:///{tmp_path / 'records.sqlite'}") as client:
         assert client.get("/ready").status_code == 200
         shutil.rmtree(data_dir)
