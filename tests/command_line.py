@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ def geo_service(
         contextlib.chdir(cwd or Path.cwd()),
         contextlib.redirect_stdout(out),
         contextlib.redirect_stderr(err),
+        _warnings_into(err),
     ):
         try:
             status = main([str(a) for a in args])
@@ -56,3 +58,17 @@ def _environment(changes: Mapping[str, str]) -> Iterator[None]:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+
+
+@contextlib.contextmanager
+def _warnings_into(stream: io.StringIO) -> Iterator[None]:
+    """Log records of warnings and worse written to `stream`, message only: what Python's last
+    resort handler prints on stderr in a process that set no logging up, as the command does."""
+    handler = logging.StreamHandler(stream)
+    handler.setLevel(logging.WARNING)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
