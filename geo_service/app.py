@@ -37,7 +37,6 @@ from .api import (
 from .api.errors import install_error_handlers
 from .api.heavy import HeavyExports
 from .api.language import RequestLanguage
-from .api.openapi30 import to_openapi_30
 from .api.request_reads import OneCatalogueReadPerRequest
 from .api.security import SecurityHeaders
 from .dashboard.summary import Dashboard
@@ -157,5 +156,4 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     maps.mount_static(app, settings.assets_dir)
     projects.mount_static(app)
     dashboard.mount_static(app)
-    app.state.openapi_30 = to_openapi_30(app.openapi())
     return app

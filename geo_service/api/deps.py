@@ -29,6 +29,7 @@ from ..shortlists import ShortlistStore
 from ..store import Store
 from ..vector_tiles import VectorTiles
 from .heavy import HeavyExports
+from .openapi30 import to_openapi_30
 
 
 def held(name: str) -> Callable[[Request], Awaitable[Any]]:
@@ -99,8 +100,18 @@ ProjectsDep = Annotated[ProjectStore, Depends(held("projects"))]
 ProjectPagesDep = Annotated[MemoryCache[KeptAnswer], Depends(held("project_pages"))]
 EnquiriesDep = Annotated[EnquiryStore, Depends(held("enquiries"))]
 VectorTilesDep = Annotated[VectorTiles, Depends(held("tiles"))]
-OpenAPI30Dep = Annotated[dict[str, Any], Depends(held("openapi_30"))]
-"""The service description as OpenAPI 3.0, made once at start-up."""
+
+
+def get_openapi_30(request: Request) -> dict[str, Any]:
+    """The service description as OpenAPI 3.0, made on the first request for it and kept: made
+    at start-up, it took most of the time an app takes to start."""
+    state = request.app.state
+    if getattr(state, "openapi_30", None) is None:
+        state.openapi_30 = to_openapi_30(request.app.openapi())
+    return state.openapi_30
+
+
+OpenAPI30Dep = Annotated[dict[str, Any], Depends(get_openapi_30)]
 LangDep = Annotated[Lang, Depends(get_lang)]
 KindsDep = Annotated[KindRegistry, Depends(held("kinds"))]
 """The layer kinds in force: the kinds files' and those admins put."""
