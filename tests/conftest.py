@@ -286,10 +286,13 @@ def backend(request: pytest.FixtureRequest, backends: dict[str, Backend]) -> Ite
     A worker runs a file's tests on one store and then on the other, so this is set up again
     at every switch: what session fixtures made with `Backend.once` (the sample catalogue, the
     grid) is kept across switches, and what the tests made is dropped at each."""
+    # asked at every set-up, so that the cluster stops only after the last `release`
     databases = (
         request.getfixturevalue("postgres_databases") if request.param == "postgis" else None
     )
-    chosen = backends.setdefault(request.param, Backend(request.param, databases))
+    if request.param not in backends:
+        backends[request.param] = Backend(request.param, databases)
+    chosen = backends[request.param]
     yield chosen
     chosen.release()
 
