@@ -80,9 +80,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     yield
     gc.unfreeze()
     app.state.records.dispose()
-    dispose = getattr(app.state.store, "dispose", None)
-    if dispose is not None:  # a store holding database connections
-        dispose()
+    app.state.store.dispose()
 
 
 def create_app(settings: Settings | None = None, store: Store | None = None) -> FastAPI:

@@ -73,9 +73,7 @@ def _store(args: argparse.Namespace):
     from .store import open_store
 
     store = open_store(_settings(args))
-    dispose = getattr(store, "dispose", None)
-    if dispose is not None:
-        args.opened.callback(dispose)
+    args.opened.callback(store.dispose)
     return store
 
 

@@ -236,9 +236,7 @@ class Backend:
         try:
             return store.publish(meta, frame, **options)
         finally:
-            dispose = getattr(store, "dispose", None)
-            if dispose is not None:
-                dispose()
+            store.dispose()
 
     def once(self, name: str, make: Callable[[], T]) -> T:
         """What `make()` returns, made once in the session on this store, with the databases

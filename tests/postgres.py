@@ -154,10 +154,12 @@ class DatabaseFactory:
     def create(self, template: str | None = None) -> str:
         """A new database (empty, or a copy of `template`); returns its URL."""
         name = next(self._names)
-        source = template or "template0"
+        self._create(name, template or "template0")
+        return self.url(name)
+
+    def _create(self, name: str, source: str) -> None:
         self._admin(f'CREATE DATABASE "{name}" TEMPLATE "{source}"')
         self._made.add(name)
-        return self.url(name)
 
     def copy(self, url: str) -> str:
         """A new database copied from the one at `url`, whose connections are ended first."""
@@ -171,8 +173,7 @@ class DatabaseFactory:
     def replace(self, url: str, template_url: str) -> None:
         """The database at `url` made anew as a copy of the one at `template_url`."""
         self.drop(url)
-        name, source = make_url(url).database, make_url(template_url).database
-        self._admin(f'CREATE DATABASE "{name}" TEMPLATE "{source}"')
+        self._create(make_url(url).database, make_url(template_url).database)
 
     def drop(self, url: str) -> None:
         name = make_url(url).database
@@ -180,8 +181,6 @@ class DatabaseFactory:
         self._made.discard(name)
 
     def drop_all(self) -> None:
-        """Every database made here and not dropped yet (the template last)."""
-        for name in sorted(self._made - {self.template}):
+        """Every database made here and not dropped yet."""
+        for name in list(self._made):
             self.drop(self.url(name))
-        if self.template in self._made:
-            self.drop(self.url(self.template))

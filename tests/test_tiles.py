@@ -268,7 +268,7 @@ def test_the_cache_serves_repeat_views_until_a_publish_or_a_change_set(tiles_dir
             actor="editor",
         )  # fmt: skip
     finally:
-        getattr(store, "dispose", lambda: None)()
+        store.dispose()
     edited = client.get(view, params=operating, headers={"If-None-Match": first.headers["ETag"]})
     assert edited.status_code == 200
     assert edited.headers["ETag"] != first.headers["ETag"]

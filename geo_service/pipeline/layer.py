@@ -277,6 +277,9 @@ class ProjectLayer:
     def warm(self) -> None:
         """Nothing to prepare: the database keeps its own indexes."""
 
+    def dispose(self) -> None:
+        """Nothing to close here: the records database is its owner's (`Records.dispose`)."""
+
     # -- writes: refused ----------------------------------------------------------------------
     def publish(self, meta: LayerMeta, frame: Any, *, new: bool | None = None,
                 draft: bool = False) -> int:  # fmt: skip

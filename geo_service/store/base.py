@@ -166,6 +166,9 @@ class Store(Versions, Protocol):
         """Build in-memory aids for large layers before the first request needs them; run in
         the background at start-up, so it must be safe alongside requests."""
 
+    def dispose(self) -> None:
+        """Close what the store holds open (database connections); called once, at the end."""
+
     def publish(
         self,
         meta: LayerMeta,

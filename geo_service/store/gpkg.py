@@ -447,6 +447,10 @@ class GeoPackageStore:
         made = encode_features([_feature(row, columns) for row in rows], tile, layer_id, limit)
         return dataclasses.replace(made, version=layer.version)
 
+    def dispose(self) -> None:
+        """Nothing to do: the idle read-only connections of the version files hold no lock and
+        nothing unwritten, and close with the files when they are collected."""
+
     def warm(self) -> None:
         for meta in self.layers():
             with (

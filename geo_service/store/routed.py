@@ -71,6 +71,10 @@ class RoutedStore:
         for store in (self.default, *self.routes.values()):
             store.warm()
 
+    def dispose(self) -> None:
+        for store in (self.default, *self.routes.values()):
+            store.dispose()
+
     def publish(self, meta: LayerMeta, frame: Any, **options: Any) -> int:
         return self.store(meta.id).publish(meta, frame, **options)
 
