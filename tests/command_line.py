@@ -14,6 +14,7 @@ import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from unittest import mock
 
 from geo_service.cli import main
 
@@ -33,7 +34,7 @@ def geo_service(
     """`geo-service *args` with `env` added to the environment, run in `cwd`."""
     out, err = io.StringIO(), io.StringIO()
     with (
-        _environment(env or {}),
+        mock.patch.dict(os.environ, env or {}),
         contextlib.chdir(cwd or Path.cwd()),
         contextlib.redirect_stdout(out),
         contextlib.redirect_stderr(err),
@@ -44,20 +45,6 @@ def geo_service(
         except SystemExit as exc:  # argparse refusing the arguments, or --help
             status = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
     return Ran(status, out.getvalue(), err.getvalue())
-
-
-@contextlib.contextmanager
-def _environment(changes: Mapping[str, str]) -> Iterator[None]:
-    before = {name: os.environ.get(name) for name in changes}
-    os.environ.update(changes)
-    try:
-        yield
-    finally:
-        for name, value in before.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 @contextlib.contextmanager
