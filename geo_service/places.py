@@ -6,12 +6,31 @@ source documents still use old names, so both are accepted and the 2025 unit is 
 
 from __future__ import annotations
 
+import contextlib
+import importlib.util
+import sqlite3
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
-from vietnamadminunits import convert_address, parse_address
-from vietnamadminunits.database.main import query as admin_query
+
+@lru_cache(maxsize=1)
+def _admin_database() -> Path:
+    """`vietnamadminunits`' own SQLite dataset. Found without importing the package, whose
+    address parsers compile their patterns at import: 0.4 s of every process's start, which
+    only `resolve_commune` needs."""
+    spec = importlib.util.find_spec("vietnamadminunits")
+    assert spec and spec.submodule_search_locations, "vietnamadminunits is not installed"
+    return Path(next(iter(spec.submodule_search_locations))) / "data" / "dataset.db"
+
+
+def _admin_rows(sql: str) -> list[dict]:
+    """Rows of the dataset, as the package's own `database.main.query` reads them."""
+    uri = f"{_admin_database().as_uri()}?mode=ro"
+    with contextlib.closing(sqlite3.connect(uri, uri=True)) as connection:
+        connection.row_factory = sqlite3.Row
+        return [dict(row) for row in connection.execute(sql)]
 
 
 class UnmatchedPlace(ValueError):
@@ -36,7 +55,7 @@ def _unit_type(ward_type: str | None) -> str:
 
 @lru_cache(maxsize=1)
 def _communes_by_code() -> dict[str, Commune]:
-    rows = admin_query(
+    rows = _admin_rows(
         "SELECT province, provinceCode, ward, wardType, wardCode, wardLat, wardLon, wardAreaKm2 "
         "FROM admin_units"
     )
@@ -76,6 +95,8 @@ def resolve_commune(address: str) -> Commune:
     `convert_address` answers the province centre with no ward when it cannot match; that is
     treated as unmatched, never as a location.
     """
+    from vietnamadminunits import convert_address, parse_address
+
     text = unicodedata.normalize("NFC", address).strip()
     is_old = "huyện" in text.lower() or "thị xã" in text.lower() or "thành phố" in text.lower()
     try:
@@ -95,7 +116,7 @@ def province_bounds(province_code: str) -> tuple[float, float, float, float]:
     if not communes:
         raise UnmatchedPlace(f"no 2025 province has code {province_code!r}")
     xs, ys = [c.lon for c in communes], [c.lat for c in communes]
-    rows = admin_query(
+    rows = _admin_rows(
         "SELECT DISTINCT l.provinceBounds FROM admin_units_legacy l JOIN admin_units n "
         f"ON l.wardCode = n.wardCode WHERE n.provinceCode = '{province_code}'"
         if province_code.isdigit()
@@ -113,7 +134,7 @@ def province_bounds(province_code: str) -> tuple[float, float, float, float]:
 @lru_cache(maxsize=64)
 def province_centre(province_code: str) -> tuple[float, float, str]:
     """(lon, lat, name) of a 2025 province's centre as `vietnamadminunits` gives it."""
-    rows = admin_query(
+    rows = _admin_rows(
         "SELECT DISTINCT province, provinceLat, provinceLon FROM admin_units "
         f"WHERE provinceCode = '{province_code}'"
         if province_code.isdigit()

@@ -24,7 +24,6 @@ from ..maps.assets import (
     vendor_url,
 )
 from ..maps.definition import DEFAULT_MAP, MapDefinition, load_map, map_ids
-from ..maps.page import build_map_page
 from .deps import LangDep, RasterStoreDep, SettingsDep, StoreDep
 from .links import HTML, JSON, base_url, link
 from .security import html_page, tile_source
@@ -87,6 +86,9 @@ def map_page(
     problem = missing_assets_message(settings.assets_dir)
     if problem:
         raise AssetsMissing(_l("{problem}; run `npm ci`", problem=problem))
+    # folium and its plugins are imported with the first map page: 0.3 s of every start
+    from ..maps.page import build_map_page
+
     page = build_map_page(
         definition,
         store,

@@ -15,11 +15,9 @@ import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import matplotlib
 import shapely
-from fpdf import FPDF
-from matplotlib.ticker import MaxNLocator
 
 from .. import __version__
 from ..catalogue import FieldSpec, LayerMeta
@@ -31,9 +29,11 @@ from ..query import BBox, Query
 from ..store import Feature, Store
 from .pdf_cache import cache_key
 
+if TYPE_CHECKING:  # fpdf and matplotlib are imported where a PDF is made: 0.4 s of a start
+    from fpdf import FPDF
+
 LAYOUT = 3
 """Raise when the sheet's layout changes, so that cached PDFs of the old one are not served."""
-FONT_DIR = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
 FONT = "DejaVu"
 CJK_FONT = "NotoSansCJK"
 CJK_FONTS = {
@@ -140,6 +140,8 @@ def _shape(
 
 def _ticks(low: float, high: float) -> list[tuple[float, str]]:
     """Round positions within [low, high], labelled with as many decimals as their step needs."""
+    from matplotlib.ticker import MaxNLocator
+
     values = [v for v in MaxNLocator(6, steps=[1, 2, 5, 10]).tick_values(low, high)]
     values = [v for v in values if low <= v <= high]
     step = values[1] - values[0] if len(values) > 1 else 1.0
@@ -320,10 +322,14 @@ def new_pdf(title: str, orientation: str = "portrait", lang: str = "vi") -> FPDF
     """An A4 document with DejaVu Sans (regular and bold) and automatic page breaks; for
     Japanese, Korean and Chinese, Noto Sans CJK draws what DejaVu has no glyph for, when the
     system has it (Debian: fonts-noto-cjk)."""
+    import matplotlib
+    from fpdf import FPDF
+
+    fonts = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
     pdf = FPDF(orientation=orientation, format="A4")
     pdf.set_auto_page_break(auto=True, margin=12)
-    pdf.add_font(FONT, "", str(FONT_DIR / "DejaVuSans.ttf"))
-    pdf.add_font(FONT, "B", str(FONT_DIR / "DejaVuSans-Bold.ttf"))
+    pdf.add_font(FONT, "", str(fonts / "DejaVuSans.ttf"))
+    pdf.add_font(FONT, "B", str(fonts / "DejaVuSans-Bold.ttf"))
     cjk = {"ja": 0, "ko": 1, "zh": 2}.get(lang)  # the faces of the collection, in its order
     if cjk is not None and all(path.exists() for path in CJK_FONTS.values()):
         for style, path in CJK_FONTS.items():
