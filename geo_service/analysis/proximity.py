@@ -82,16 +82,23 @@ def nearest(
         radius *= GROWTH
 
 
+def centred_metres(lon: float, lat: float) -> Transformer:
+    """Longitude/latitude to metres in an azimuthal equidistant projection centred on
+    (`lon`, `lat`), and back with `direction="INVERSE"`. Made from its PROJ pipeline, which is
+    what `Transformer.from_crs("EPSG:4326", "+proj=aeqd …")` finds in PROJ's database, in
+    0.07 ms instead of 8.6 ms: one is made for every site and layer a distance is asked of."""
+    return Transformer.from_pipeline(
+        "+proj=pipeline +step +proj=unitconvert +xy_in=deg +xy_out=rad "
+        f"+step +proj=aeqd +lat_0={lat} +lon_0={lon} +ellps=WGS84"
+    )
+
+
 def distances(site: BaseGeometry, features: list) -> list[Neighbour]:
     """Each feature's ellipsoidal distance from `site`, with the closest pair of points."""
     if not features:
         return []
     centre = site.centroid
-    local = Transformer.from_crs(
-        "EPSG:4326",
-        f"+proj=aeqd +lat_0={centre.y} +lon_0={centre.x} +datum=WGS84 +units=m",
-        always_xy=True,
-    )
+    local = centred_metres(centre.x, centre.y)
     forward = _mover(local.transform)
     geometries = shapely.from_wkb([f.geometry for f in features])
     lines = shapely.shortest_line(forward(site), forward(geometries))

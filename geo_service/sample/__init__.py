@@ -17,10 +17,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from pyproj import Transformer
 from shapely.geometry import Point, Polygon
 from shapely.geometry.base import BaseGeometry
 
+from ..analysis.proximity import centred_metres
 from ..catalogue import LayerMeta
 from ..facts import fact_names, with_facts
 from ..kinds import fields_for_kind
@@ -154,11 +154,11 @@ def _indicative_polygon(centre: Point, area_ha: float | None, sides: int = 12) -
         radius = math.sqrt(area_ha * 10_000 * 2 / (sides * math.sin(2 * math.pi / sides)))
     else:
         radius = NOMINAL_RADIUS_M
-    local = f"+proj=aeqd +lat_0={centre.y} +lon_0={centre.x} +datum=WGS84 +units=m"
-    to_wgs84 = Transformer.from_crs(local, "EPSG:4326", always_xy=True)
     angles = [2 * math.pi * k / sides for k in range(sides)]
-    lons, lats = to_wgs84.transform(
-        [radius * math.cos(a) for a in angles], [radius * math.sin(a) for a in angles]
+    lons, lats = centred_metres(centre.x, centre.y).transform(
+        [radius * math.cos(a) for a in angles],
+        [radius * math.sin(a) for a in angles],
+        direction="INVERSE",
     )
     return Polygon(zip(lons, lats, strict=True))
 
