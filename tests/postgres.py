@@ -158,7 +158,9 @@ class DatabaseFactory:
         return self.url(name)
 
     def _create(self, name: str, source: str) -> None:
-        self._admin(f'CREATE DATABASE "{name}" TEMPLATE "{source}"')
+        # copying the files costs less CPU than PostgreSQL 15's default, which writes every
+        # page of the template to the WAL
+        self._admin(f'CREATE DATABASE "{name}" TEMPLATE "{source}" STRATEGY FILE_COPY')
         self._made.add(name)
 
     def copy(self, url: str) -> str:
