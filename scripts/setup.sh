@@ -11,6 +11,9 @@ if [ ! -x "$ROOT/.venv/bin/python" ]; then
 fi
 VENV="$ROOT/.venv"
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e "$ROOT[test]"
+# the package's bytecode, written here once: where PYTHONDONTWRITEBYTECODE is set, every process
+# (each server worker, each command) would otherwise compile its sources again
+"$VENV/bin/python" -m compileall -q "$ROOT/geo_service"
 
 if ! command -v npm >/dev/null 2>&1; then
   echo "installing Node.js and npm (Debian packages) for the map's assets" >&2
