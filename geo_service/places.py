@@ -21,7 +21,8 @@ def _admin_database() -> Path:
     address parsers compile their patterns at import: 0.4 s of every process's start, which
     only `resolve_commune` needs."""
     spec = importlib.util.find_spec("vietnamadminunits")
-    assert spec and spec.submodule_search_locations, "vietnamadminunits is not installed"
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError("vietnamadminunits is not installed", name="vietnamadminunits")
     return Path(next(iter(spec.submodule_search_locations))) / "data" / "dataset.db"
 
 

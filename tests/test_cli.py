@@ -152,3 +152,25 @@ def test_choices_are_named_in_help_and_errors_without_loading_their_tables(tmp_p
         capture_output=True, text=True, timeout=120, check=True,
     ).stdout.split()  # fmt: skip
     assert not {"pyogrio", "pandas", "openpyxl", "geo_service.records"} & set(loaded)
+
+
+STARTED_APP = """
+import sys
+from fastapi.testclient import TestClient
+from geo_service.app import create_app
+with TestClient(create_app()) as client:
+    assert client.get("/collections").status_code == 200
+print(" ".join(sys.modules))
+"""
+
+
+def test_a_worker_starts_without_what_only_pdfs_map_pages_and_addresses_need(tmp_path):
+    """fpdf, matplotlib, folium and vietnamadminunits' address parsers are imported when a PDF,
+    a map page or an address asks for them, not by every worker at its start."""
+    loaded = subprocess.run(
+        [sys.executable, "-c", STARTED_APP],
+        capture_output=True, text=True, timeout=120, check=True,
+        env=os.environ | {"GEO_SERVICE_DATA_DIR": str(tmp_path)},
+    ).stdout.split()  # fmt: skip
+    assert "geo_service.app" in loaded
+    assert not {"fpdf", "matplotlib", "folium", "vietnamadminunits"} & set(loaded)
