@@ -37,6 +37,7 @@ from .api import (
 from .api.errors import install_error_handlers
 from .api.heavy import HeavyExports
 from .api.language import RequestLanguage
+from .api.read_slots import ReadSlots
 from .api.request_reads import OneCatalogueReadPerRequest
 from .api.security import SecurityHeaders
 from .dashboard.summary import Dashboard
@@ -100,6 +101,9 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.state.kinds = KindRegistry(settings.kinds_dir, settings.data_dir)
     app.state.pdf_cache = PdfCache(settings.data_dir / "_cache" / "pdf", settings.pdf_cache_bytes)
     app.state.heavy = HeavyExports(settings.heavy_exports, settings.heavy_export_wait)
+    app.state.page_reads = ReadSlots(settings.read_threads)
+    app.state.feature_reads = ReadSlots(settings.read_threads)
+    app.state.tile_reads = ReadSlots(settings.read_threads)
     app.state.records = Records.from_settings(settings)
     # several workers may start at once: it takes a lock
     upgrade(app.state.records, settings.data_dir)

@@ -146,6 +146,15 @@ class Settings(BaseSettings):
         effect="heavy exports (PDF sheets drawn afresh, exports larger than "
         "`GEO_SERVICE_LARGE_EXPORT`) made at once",
     )
+    read_threads: int = setting(
+        2,
+        ge=1,
+        unit="reads at once, per kind and worker process",
+        effect="pages, features by id and vector tiles each read at most this many at once "
+        "in a worker (exports and other slow work apart): reads are mostly Python under one "
+        "interpreter lock, so more threads add hand-overs, not throughput; more workers "
+        "(`--workers`) add throughput",
+    )
     heavy_export_wait: float = setting(
         5.0,
         ge=0,

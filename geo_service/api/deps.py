@@ -30,6 +30,7 @@ from ..store import Store
 from ..vector_tiles import VectorTiles
 from .heavy import HeavyExports
 from .openapi30 import to_openapi_30
+from .read_slots import ReadSlots
 
 
 def held(name: str) -> Callable[[Request], Awaitable[Any]]:
@@ -94,6 +95,9 @@ AdminStoreDep = Annotated[AdminStore, Depends(held("admin"))]
 ShortlistsDep = Annotated[ShortlistStore, Depends(held("shortlists"))]
 PdfCacheDep = Annotated[PdfCache, Depends(held("pdf_cache"))]
 HeavyDep = Annotated[HeavyExports, Depends(held("heavy"))]
+PageReadsDep = Annotated[ReadSlots, Depends(held("page_reads"))]
+FeatureReadsDep = Annotated[ReadSlots, Depends(held("feature_reads"))]
+TileReadsDep = Annotated[ReadSlots, Depends(held("tile_reads"))]
 RecordsDep = Annotated[Records, Depends(held("records"))]
 DashboardDep = Annotated[Dashboard, Depends(held("dashboard"))]
 ProjectsDep = Annotated[ProjectStore, Depends(held("projects"))]

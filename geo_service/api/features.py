@@ -7,19 +7,22 @@ import dataclasses
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, Response, StreamingResponse
+from starlette.concurrency import run_in_threadpool
 
 from ..clock import utc_now
-from ..exports import Site, export_query
+from ..exports import PdfCache, Site, export_query
 from ..geojson import CHUNK_FEATURES, feature_collection, feature_document
 from ..query import Query
 from ..query_text import check_crs84
 from ..settings import Settings
 from ..store import Store
 from .deps import (
+    FeatureReadsDep,
     HeavyDep,
     ItemFormat,
     LangDep,
     PageOrExport,
+    PageReadsDep,
     PdfCacheDep,
     SettingsDep,
     StoreDep,
@@ -28,7 +31,7 @@ from .downloads import file_download, sheets_download
 from .edits import etag_header
 from .heavy import HeavyExports
 from .links import GEOJSON, JSON, base_url, link, with_params
-from .params import FeatureParams
+from .params import FeatureParams, FeatureQueryParams
 from .strict_input import StrictRoute
 
 router = APIRouter(tags=["Features"], route_class=StrictRoute)
@@ -40,7 +43,7 @@ router = APIRouter(tags=["Features"], route_class=StrictRoute)
     response_class=Response,
     responses={200: {"content": {GEOJSON: {}}, "description": "a GeoJSON FeatureCollection"}},
 )
-def items(
+async def items(
     request: Request,
     collection_id: str,
     params: FeatureParams,
@@ -49,11 +52,23 @@ def items(
     lang: LangDep,
     f: PageOrExport,
     heavy: HeavyDep,
+    reads: PageReadsDep,
 ) -> Response:
-    meta = store.layer(collection_id)
-    query = params.to_query(meta, settings)
     if f != "json":
-        return export_response(store, collection_id, query, f, params.crs, lang, settings, heavy)
+        return await run_in_threadpool(
+            export_response, store, collection_id, params, f, lang, settings, heavy
+        )
+    return await reads.run(page_response, request, store, collection_id, params, settings)
+
+
+def page_response(
+    request: Request,
+    store: Store,
+    collection_id: str,
+    params: FeatureQueryParams,
+    settings: Settings,
+) -> Response:
+    query = params.to_query(store.layer(collection_id), settings)
     check_crs84("crs", params.crs)
     page = store.query(collection_id, query)
     members = {
@@ -96,7 +111,7 @@ def page_links(
         304: {"description": "unchanged since the ETag sent in If-None-Match"},
     },
 )
-def item(
+async def item(
     request: Request,
     collection_id: str,
     feature_id: str,
@@ -105,15 +120,40 @@ def item(
     f: ItemFormat,
     pdf_cache: PdfCacheDep,
     heavy: HeavyDep,
+    reads: FeatureReadsDep,
 ) -> Response:
+    if f == "pdf":
+        return await run_in_threadpool(
+            site_sheet, request, store, collection_id, feature_id, lang, pdf_cache, heavy
+        )
+    return await reads.run(feature_response, request, store, collection_id, feature_id)
+
+
+def site_sheet(
+    request: Request,
+    store: Store,
+    collection_id: str,
+    feature_id: str,
+    lang: str,
+    pdf_cache: PdfCache,
+    heavy: HeavyExports,
+) -> Response:
+    """The feature's PDF site sheet."""
+    feature = store.feature(collection_id, feature_id)
+    url = f"{base_url(request)}/collections/{collection_id}/items/{feature_id}"
+    site = Site(store.layer(collection_id), feature, url)
+    return sheets_download(
+        request, store, pdf_cache, heavy, lang, f"{collection_id}-{feature_id}",
+        ("feature", collection_id, feature_id), lambda: [site],
+    )  # fmt: skip
+
+
+def feature_response(
+    request: Request, store: Store, collection_id: str, feature_id: str
+) -> Response:
+    """The feature as GeoJSON, with its ETag (a 304 where the client holds it)."""
     feature = store.feature(collection_id, feature_id)
     collection_url = f"{base_url(request)}/collections/{collection_id}"
-    if f == "pdf":
-        site = Site(store.layer(collection_id), feature, f"{collection_url}/items/{feature_id}")
-        return sheets_download(
-            request, store, pdf_cache, heavy, lang, f"{collection_id}-{feature_id}",
-            ("feature", collection_id, feature_id), lambda: [site],
-        )  # fmt: skip
     etag = etag_header(feature)
     if if_none_match(request, etag):
         return Response(status_code=304, headers={"ETag": etag})
@@ -139,17 +179,17 @@ def if_none_match(request: Request, etag: str) -> bool:
 def export_response(
     store: Store,
     layer_id: str,
-    query: Query,
+    params: FeatureQueryParams,
     f: str,
-    crs: str | None,
     lang: str,
     settings: Settings,
     heavy: HeavyExports,
 ) -> FileResponse:
     """The whole result as a download; one of more than `settings.large_export` features takes
     a heavy-export slot while it is written."""
+    query = params.to_query(store.layer(layer_id), settings)
     matched = store.query(layer_id, dataclasses.replace(query, limit=0, offset=0)).number_matched
     with heavy.slot() if matched > settings.large_export else contextlib.nullcontext():
         return file_download(
-            *export_query(store, layer_id, query, f, crs, lang, settings.max_export)
+            *export_query(store, layer_id, query, f, params.crs, lang, settings.max_export)
         )

@@ -22,6 +22,7 @@ from ..errors import InvalidParameter, NotFound
 from ..i18n import _l
 from ..query import BBox, Query
 from ..settings import Settings
+from ..store import Store
 from ..tilematrix import (
     MAX_ZOOM,
     MERCATOR_LATITUDE,
@@ -30,8 +31,8 @@ from ..tilematrix import (
     Tile,
     tile_matrix_set,
 )
-from ..vector_tiles import tile_properties
-from .deps import JsonOnly, SettingsDep, StoreDep, VectorTilesDep
+from ..vector_tiles import VectorTiles, tile_properties
+from .deps import JsonOnly, SettingsDep, StoreDep, TileReadsDep, VectorTilesDep
 from .features import if_none_match
 from .links import JSON, base_url, link
 from .params import FeatureParams, FeatureQueryParams
@@ -238,7 +239,7 @@ def tile_limits(extent: BBox) -> list[dict[str, Any]]:
         304: {"description": "unchanged since the ETag sent in If-None-Match"},
     },
 )
-def vector_tile(
+async def vector_tile(
     request: Request,
     collection_id: str,
     tile_matrix_set_id: TileMatrixSetId,
@@ -249,9 +250,25 @@ def vector_tile(
     store: StoreDep,
     settings: SettingsDep,
     tiles: VectorTilesDep,
+    reads: TileReadsDep,
 ) -> Response:
     check_tile_matrix_set(tile_matrix_set_id)
     tile = Tile.checked(z, x, y)
+    return await reads.run(
+        tile_response, request, collection_id, tile, params, store, settings, tiles
+    )
+
+
+def tile_response(
+    request: Request,
+    collection_id: str,
+    tile: Tile,
+    params: FeatureQueryParams,
+    store: Store,
+    settings: Settings,
+    tiles: VectorTiles,
+) -> Response:
+    """The tile, a 204 where no feature reaches it, or a 304 where the client holds it."""
     meta = store.layer(collection_id)
     query = tile_query_of(params, meta, settings)
     request_key = tuple(request.query_params.multi_items())
