@@ -5,13 +5,15 @@ them in the thread pool."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from geo_service.app import create_app
 
@@ -50,36 +52,42 @@ class Reads:
 
 
 class Probe:
-    """The app's store, with `name` reads going through `reads`."""
+    """A store whose `name` reads go through `reads`."""
 
     def __init__(self, store, name: str, reads: Reads) -> None:
-        self._store = store
+        self.store = store
         setattr(self, name, reads.around(getattr(store, name)))
 
     def __getattr__(self, name: str):
-        return getattr(self._store, name)
+        return getattr(self.store, name)
 
 
-def app_with(sample_dir: Path, backend: Backend, name: str, reads: Reads, threads: int):
-    app = create_app(backend.settings(sample_dir, read_threads=threads))
-    app.state.store = Probe(app.state.store, name, reads)
-    return app
+@contextlib.contextmanager
+def app_with(
+    sample_dir: Path, backend: Backend, name: str, reads: Reads, threads: int
+) -> Iterator[FastAPI]:
+    """The sample's app over a `Probe` store, which is closed afterwards."""
+    store = Probe(backend.store(sample_dir), name, reads)
+    try:
+        yield create_app(backend.settings(sample_dir, read_threads=threads), store=store)
+    finally:
+        store.dispose()
 
 
-def client_of(app) -> httpx.AsyncClient:
+def client_of(app: FastAPI) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
 
 
 @pytest.mark.parametrize("threads", [1, 3])
 def test_pages_are_read_at_most_read_threads_at_a_time(sample_dir, backend, threads):
     reads = Reads(pause=0.05)
-    app = app_with(sample_dir, backend, "query", reads, threads)
 
-    async def eight_pages() -> list[httpx.Response]:
+    async def eight_pages(app: FastAPI) -> list[httpx.Response]:
         async with client_of(app) as client:
             return await asyncio.gather(*(client.get(PAGE) for _ in range(8)))
 
-    answers = asyncio.run(eight_pages())
+    with app_with(sample_dir, backend, "query", reads, threads) as app:
+        answers = asyncio.run(eight_pages(app))
     assert [a.status_code for a in answers] == [200] * 8
     assert all(len(a.json()["features"]) == 2 for a in answers)
     assert reads.started == 8
@@ -88,9 +96,8 @@ def test_pages_are_read_at_most_read_threads_at_a_time(sample_dir, backend, thre
 
 def test_a_read_holds_up_reads_of_its_kind_alone(sample_dir, backend):
     reads = Reads()
-    app = app_with(sample_dir, backend, "feature", reads, threads=1)
 
-    async def scenario() -> None:
+    async def scenario(app: FastAPI) -> None:
         async with client_of(app) as client:
             (first,) = (await client.get(PAGE)).json()["features"][:1]
             one = f"/collections/{LAYER}/items/{first['id']}"
@@ -121,4 +128,5 @@ def test_a_read_holds_up_reads_of_its_kind_alone(sample_dir, backend):
             assert [a.json()["id"] for a in answers] == [first["id"]] * 2
             assert reads.most == 1
 
-    asyncio.run(scenario())
+    with app_with(sample_dir, backend, "feature", reads, threads=1) as app:
+        asyncio.run(scenario(app))
