@@ -5,11 +5,13 @@ them in the thread pool."""
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
+from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -19,6 +21,7 @@ from geo_service.app import create_app
 
 from .conftest import Backend
 
+T = TypeVar("T")
 LAYER = "industrial_zones"
 PAGE = f"/collections/{LAYER}/items?limit=2"
 
@@ -74,6 +77,13 @@ def app_with(
         store.dispose()
 
 
+def run_alone(coroutine: Coroutine[Any, Any, T]) -> T:
+    """`asyncio.run` in a thread of its own: a browser test's Playwright keeps an event loop
+    running in the test thread for the session."""
+    with concurrent.futures.ThreadPoolExecutor(1) as thread:
+        return thread.submit(asyncio.run, coroutine).result()
+
+
 def client_of(app: FastAPI) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
 
@@ -87,7 +97,7 @@ def test_pages_are_read_at_most_read_threads_at_a_time(sample_dir, backend, thre
             return await asyncio.gather(*(client.get(PAGE) for _ in range(8)))
 
     with app_with(sample_dir, backend, "query", reads, threads) as app:
-        answers = asyncio.run(eight_pages(app))
+        answers = run_alone(eight_pages(app))
     assert [a.status_code for a in answers] == [200] * 8
     assert all(len(a.json()["features"]) == 2 for a in answers)
     assert reads.started == 8
@@ -129,4 +139,4 @@ def test_a_read_holds_up_reads_of_its_kind_alone(sample_dir, backend):
             assert reads.most == 1
 
     with app_with(sample_dir, backend, "feature", reads, threads=1) as app:
-        asyncio.run(scenario(app))
+        run_alone(scenario(app))
