@@ -361,12 +361,14 @@ def test_a_page_or_a_tile_asks_the_catalogue_once(store, tmp_path, backend):
     a page of items counted in its own statement."""
     statements: list[str] = []
     client = TestClient(create_app(backend.settings(tmp_path)))
-    engine = client.app.state.store.default.read_engine.engine
+    reads = client.app.state.store.default
+    engines = (reads.read_engine.engine, reads.lookup_engine.engine)
 
     def seen(conn, cursor, statement, *args) -> None:
         statements.append(statement)
 
-    event.listen(engine, "before_cursor_execute", seen)
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", seen)
     try:
         for path in (
             "/collections/grid/items?limit=5&bbox=104,21,105,22",
@@ -380,7 +382,29 @@ def test_a_page_or_a_tile_asks_the_catalogue_once(store, tmp_path, backend):
             assert len(catalogue) == 1, (path, statements)
             assert len(statements) <= 2, (path, statements)  # a page is counted beside it
     finally:
-        event.remove(engine, "before_cursor_execute", seen)
+        for engine in engines:
+            event.remove(engine, "before_cursor_execute", seen)
+
+
+def test_lookups_by_a_unique_key_are_read_by_statements_kept_planned(store):
+    """A feature by its id, and a layer's served version (read once a request), are read by
+    statements PostgreSQL prepared once and keeps a plan of: planning them anew, on a table of
+    many indexes, cost more than reading the row. Pages, whose best plan depends on their
+    values, are planned for each."""
+    box = (104.0, 21.0, 104.1, 21.1)
+    for n in range(12):
+        with one_request():
+            assert store.feature("grid", f"G-{n % 10}-{n % 7}").id == f"G-{n % 10}-{n % 7}"
+        with one_request():
+            assert len(store.query("grid", Query(bbox=box, limit=3)).features) == 3
+    kept = "SELECT statement FROM pg_prepared_statements WHERE generic_plans > 0"
+    with store.lookup_engine.connect() as connection:
+        lookups = connection.exec_driver_sql(kept).scalars().all()
+    with store.read_engine.connect() as connection:
+        pages = connection.exec_driver_sql("SELECT count(*) FROM pg_prepared_statements").scalar()
+    feature = [s for s in lookups if "LATERAL" in s]  # the feature beside the served version
+    served = [s for s in lookups if "layer_catalogue" in s and "LATERAL" not in s]
+    assert (len(feature), len(served), pages) == (1, 1, 0), lookups
 
 
 def test_requests_reads_come_back_in_binary(store, tmp_path, backend):

@@ -89,18 +89,24 @@ def _into_wal(cursor: sqlite3.Cursor) -> None:
             time.sleep(0.01)
 
 
-def postgresql_engine(url: str, ping: bool = True) -> Engine:
+def postgresql_engine(url: str, ping: bool = True, prepared: bool = False) -> Engine:
     """An engine on a PostgreSQL server (psycopg 3), shared by the records and the layer store.
 
-    No server-side prepared statements: a generic plan for `id IN (…500 parameters)` compares
-    every row with every parameter (100x slower on 100,000 projects), and they do not survive a
-    transaction-pooling proxy either. `ping`: each connection is tried before it is lent (one
-    round trip), so a restarted server costs no request an error.
+    No server-side prepared statements by default: a generic plan for `id IN (…500
+    parameters)` compares every row with every parameter (100x slower on 100,000 projects).
+    `prepared`: every statement is prepared on its first run on a connection and its plan
+    kept, for an engine that runs only statements whose best plan does not depend on their
+    values (a row by its unique key), where planning costs more than running. `ping`: each
+    connection is tried before it is lent (one round trip), so a restarted server costs no
+    request an error.
     """
     return create_engine(
         url,
         pool_pre_ping=ping,
-        connect_args={"prepare_threshold": None, "connect_timeout": CONNECT_TIMEOUT_S},
+        connect_args={
+            "prepare_threshold": 0 if prepared else None,
+            "connect_timeout": CONNECT_TIMEOUT_S,
+        },
     )
 
 

@@ -47,8 +47,10 @@ class PageStatement:
 class SqlReader:
     """Reads of described tables in one database."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, lookups: Engine | None = None) -> None:
         self.engine = engine
+        self.lookups = lookups or engine
+        """Where a feature is read by its id."""
 
     def compiler(self, layer: SqlLayer) -> QueryCompiler:
         return QueryCompiler(layer, self.engine.dialect.name)
@@ -127,7 +129,7 @@ class SqlReader:
     def feature(self, layer: SqlLayer, feature_id: str) -> Feature:
         compiler = self.compiler(layer)
         fields = compiler.selected(None)
-        with self.engine.connect() as connection:
+        with self.lookups.connect() as connection:
             row = connection.execute(compiler.feature(feature_id, fields)).first()
         if row is None:
             raise no_feature(feature_id, layer.meta.id)
