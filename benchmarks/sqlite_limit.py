@@ -13,6 +13,7 @@ processes is the ceiling of pages per second on this machine.
 from __future__ import annotations
 
 import argparse
+import sqlite3
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -23,11 +24,17 @@ from geo_service.query import Query
 from geo_service.store.gpkg import GeoPackageStore, open_readonly
 
 
-def pages(data_dir: Path, seconds: float) -> int:
+def first_page(data_dir: Path) -> tuple[sqlite3.Connection, str, tuple]:
+    """A connection to the parcels' served GeoPackage, opened as the store opens it, and the
+    store's statement for their first page of 100 with its parameters."""
     store = GeoPackageStore(data_dir)
     layer = store._layer_file(LAYER_ID)
     sql, params, _ = store._select(layer, Query(limit=100), layer.compiler.where(Query()))
-    connection = open_readonly(layer.path)
+    return open_readonly(layer.path), sql, tuple(params)
+
+
+def pages(data_dir: Path, seconds: float) -> int:
+    connection, sql, params = first_page(data_dir)
     done, deadline = 0, time.perf_counter() + seconds
     while time.perf_counter() < deadline:
         connection.execute(sql, params).fetchall()
