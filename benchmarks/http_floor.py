@@ -94,10 +94,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch, contextlib.ExitStack() as servers:
         folder = Path(scratch)
 
-        def start(name: str, command: list[str], env: dict, ready: str) -> tuple[str, int]:
-            log = results_dir / f"floor-{name}-{stamp}.log"
-            pid = servers.enter_context(run.started(command, env, ready, log))
-            return ready.split("/collections")[0].rstrip("/"), pid
+        def start(name: str, command: list[str], env: dict, port: int, ready: str):
+            """The server's base URL and process group, once `ready` (a path) answers."""
+            base, log = f"http://127.0.0.1:{port}", results_dir / f"floor-{name}-{stamp}.log"
+            return base, servers.enter_context(run.started(command, env, base + ready, log))
 
         def ours(store: str) -> tuple[str, int]:
             port = run.free_port()
@@ -107,12 +107,12 @@ def main() -> None:
                 data_dir.mkdir()  # caches only: the layers are in the database
                 env.update(GEO_SERVICE_DATABASE_URL=url, GEO_SERVICE_TILE_CACHE_BYTES="0")
             command = run.our_command(port, data_dir, args.workers)
-            return start(f"ours-{store}", command, env, f"http://127.0.0.1:{port}{ours_prefix}")
+            return start(f"ours-{store}", command, env, port, ours_prefix)
 
         def floor(env: dict) -> tuple[str, int]:
             port = run.free_port()
             command = floor_command(port, args.workers)
-            return start("floor", command, {**os.environ, **env}, f"http://127.0.0.1:{port}/")
+            return start("floor", command, {**os.environ, **env}, port, "/")
 
         def tipg() -> tuple[str, int]:
             port = run.free_port()
@@ -120,7 +120,7 @@ def main() -> None:
                 run_postgis.tipg_command(port, args.workers),
                 run_postgis.tipg_env(url, table),
             )
-            return start("tipg", command, env, f"http://127.0.0.1:{port}{peer_prefix}")
+            return start("tipg", command, env, port, peer_prefix)
 
         gpkg = ours("gpkg")
         page_bytes = body_bytes(gpkg[0] + items["first page"]["timed"][0])

@@ -302,20 +302,14 @@ class PostGISStore:
         self.engine = postgresql_engine(url)
         """Writes, and what GIS staff read of versions: the primary, in transactions."""
         reads = read_url or url
-        self.read_engine = postgresql_engine(reads, ping=False).execution_options(
-            isolation_level="AUTOCOMMIT"
-        )
+        self.read_engine = _requests_engine(reads)
         """Requests' reads: each statement on its own (a version never changes, so they need
         no snapshot in common), without BEGIN, COMMIT or a ping around each. A connection a
         restarted server dropped fails one request (503) and is replaced."""
-        event.listen(self.read_engine.engine, "connect", _prepared_for_requests)
-        self.lookup_engine = postgresql_engine(reads, ping=False, prepared=True).execution_options(
-            isolation_level="AUTOCOMMIT"
-        )
+        self.lookup_engine = _requests_engine(reads, prepared=True)
         """Lookups by a unique key (a feature by its id, a layer's served version), as the read
         engine but prepared: PostgreSQL planned a feature's statement, on a table of many
         indexes, in 0.4 of the 0.5 ms of CPU it spent on it."""
-        event.listen(self.lookup_engine.engine, "connect", _prepared_for_requests)
         self.stream_engine = postgresql_engine(reads) if read_url else self.engine
         """Exports: a server-side cursor lives in a transaction."""
         self._cache: OrderedDict[tuple[int, int, int], _Version] = OrderedDict()
@@ -1057,6 +1051,13 @@ class _BinaryResultsCursor(Cursor):
     def __init__(self, connection: Any, *, row_factory: Any = None) -> None:
         super().__init__(connection, row_factory=row_factory)
         self.format = Format.BINARY
+
+
+def _requests_engine(url: str, prepared: bool = False) -> Engine:
+    """An engine for requests' reads: autocommit, no ping, connections `_prepared_for_requests`."""
+    engine = postgresql_engine(url, ping=False, prepared=prepared)
+    event.listen(engine, "connect", _prepared_for_requests)
+    return engine.execution_options(isolation_level="AUTOCOMMIT")
 
 
 def _prepared_for_requests(dbapi_connection: Any, _record: Any) -> None:
