@@ -362,7 +362,7 @@ def test_a_page_or_a_tile_asks_the_catalogue_once(store, tmp_path, backend):
     statements: list[str] = []
     client = TestClient(create_app(backend.settings(tmp_path)))
     reads = client.app.state.store.default
-    engines = (reads.read_engine.engine, reads.lookup_engine.engine)
+    engines = (reads.read_engine, reads.lookup_engine)
 
     def seen(conn, cursor, statement, *args) -> None:
         statements.append(statement)
@@ -412,7 +412,7 @@ def test_requests_reads_come_back_in_binary(store, tmp_path, backend):
     not as hex text twice their size; the answers are the same as ever (the rest of the suite)."""
     formats: list[Format] = []
     client = TestClient(create_app(backend.settings(tmp_path)))
-    engine = client.app.state.store.default.read_engine.engine
+    engine = client.app.state.store.default.read_engine
 
     def seen(conn, cursor, *args) -> None:
         formats.extend(cursor.pgresult.fformat(i) for i in range(cursor.pgresult.nfields))

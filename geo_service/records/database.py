@@ -89,7 +89,9 @@ def _into_wal(cursor: sqlite3.Cursor) -> None:
             time.sleep(0.01)
 
 
-def postgresql_engine(url: str, ping: bool = True, prepared: bool = False) -> Engine:
+def postgresql_engine(
+    url: str, ping: bool = True, prepared: bool = False, autocommit: bool = False
+) -> Engine:
     """An engine on a PostgreSQL server (psycopg 3), shared by the records and the layer store.
 
     No server-side prepared statements by default: a generic plan for `id IN (…500
@@ -98,11 +100,14 @@ def postgresql_engine(url: str, ping: bool = True, prepared: bool = False) -> En
     kept, for an engine that runs only statements whose best plan does not depend on their
     values (a row by its unique key), where planning costs more than running. `ping`: each
     connection is tried before it is lent (one round trip), so a restarted server costs no
-    request an error.
+    request an error. `autocommit`: each statement on its own, set once a connection rather
+    than each time it is lent, and nothing to roll back when it is returned.
     """
     return create_engine(
         url,
         pool_pre_ping=ping,
+        isolation_level="AUTOCOMMIT" if autocommit else None,
+        pool_reset_on_return=None if autocommit else "rollback",
         connect_args={
             "prepare_threshold": 0 if prepared else None,
             "connect_timeout": CONNECT_TIMEOUT_S,

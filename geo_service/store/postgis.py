@@ -101,7 +101,7 @@ from .postgis_tables import (
     table_name,
 )
 from .request_reads import forget, once, recalled
-from .sql_query import SqlLayer, postgres_text
+from .sql_query import QueryCompiler, SqlLayer, postgres_text
 from .sql_reader import PageStatement, SqlReader, features_of
 from .sqlite_sql import search_terms
 
@@ -164,6 +164,13 @@ class _VersionReader(SqlReader):
         self._tile_statements = latest_kept(self.TILE_STATEMENTS)
         self._page_statements = latest_kept(self.PAGE_STATEMENTS)
         self._served_feature: Select | None = None
+        self._compiler: QueryCompiler | None = None
+
+    def compiler(self, layer: SqlLayer) -> QueryCompiler:
+        """The version's one compiler (its layer never changes), with its fields built once."""
+        if self._compiler is None or self._compiler.layer is not layer:
+            self._compiler = super().compiler(layer)
+        return self._compiler
 
     def iter_features(
         self, layer: SqlLayer, query: Query, batch_size: int = 2000
@@ -319,8 +326,7 @@ class PostGISStore:
         beside the catalogue (`_served_feature`)."""
 
     def dispose(self) -> None:
-        engines = (self.engine, self.read_engine.engine, self.lookup_engine.engine)
-        for engine in {*engines, self.stream_engine}:
+        for engine in {self.engine, self.read_engine, self.lookup_engine, self.stream_engine}:
             engine.dispose()
 
     # -- the served version -------------------------------------------------------------------
@@ -1055,9 +1061,9 @@ class _BinaryResultsCursor(Cursor):
 
 def _requests_engine(url: str, prepared: bool = False) -> Engine:
     """An engine for requests' reads: autocommit, no ping, connections `_prepared_for_requests`."""
-    engine = postgresql_engine(url, ping=False, prepared=prepared)
+    engine = postgresql_engine(url, ping=False, prepared=prepared, autocommit=True)
     event.listen(engine, "connect", _prepared_for_requests)
-    return engine.execution_options(isolation_level="AUTOCOMMIT")
+    return engine
 
 
 def _prepared_for_requests(dbapi_connection: Any, _record: Any) -> None:

@@ -15,6 +15,7 @@ layer's metadata; operands that cannot be compared (a number with text, CASEI of
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import operator as python_operator
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -524,14 +525,16 @@ class QueryCompiler:
 
     def selected(self, properties: tuple[str, ...] | None) -> list[Selected]:
         """The fields a feature carries: all, or those named (in schema order)."""
-        if properties is not None:
-            for name in properties:
-                self.field_spec(name)
-        return [
-            self._selected(spec.name)
-            for spec in self.layer.meta.fields
-            if properties is None or spec.name in properties
-        ]
+        if properties is None:
+            return self._every_field
+        for name in properties:
+            self.field_spec(name)
+        return [s for s in self._every_field if s.name in properties]
+
+    @functools.cached_property
+    def _every_field(self) -> list[Selected]:
+        """Every field: built once a compiler, as most reads read them all."""
+        return [self._selected(spec.name) for spec in self.layer.meta.fields]
 
     def page(self, query: Query, where: ColumnElement, fields: list[Selected]) -> Select:
         statement = (
