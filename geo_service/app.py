@@ -78,7 +78,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # stall whichever request triggers one
     gc.collect()
     gc.freeze()
-    yield
+    async with app.state.store.awaited_reads():
+        yield
     gc.unfreeze()
     app.state.records.dispose()
     app.state.store.dispose()

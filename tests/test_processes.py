@@ -31,6 +31,13 @@ def call(url: str, method: str = "GET", headers: dict | None = None, body=None) 
         return error.code, json.loads(error.read() or b"{}")
 
 
+def feature(base: str, feature_id: str = "G-9-9") -> int:
+    """The status of a feature by its id: asked twice, so that the second is read as a process
+    reads a layer it has served before (awaited on its event loop, beside the catalogue)."""
+    call(f"{base}/collections/grid/items/{feature_id}")
+    return call(f"{base}/collections/grid/items/{feature_id}")[0]
+
+
 def matched(base: str) -> int | None:
     status, body = call(f"{base}/collections/grid/items?limit=1")
     return body["numberMatched"] if status == 200 else status
@@ -64,18 +71,21 @@ def test_what_one_process_changes_the_other_serves_next(tmp_path, backend):
     boss = bearer(staff_token(data, "admin"))
     with running_server(data) as one, running_server(data) as two:
         assert one != two and matched(one) == matched(two) == 101
+        assert feature(one) == feature(two) == 200
         status, report = upload(one, editor, ten)
         assert status == 200 and report["version"] == 2, report
         assert matched(two) == 10
+        assert feature(two) == 404 and feature(two, "G-0-9") == 200
         assert call(f"{two}/collections/grid")[1]["version"] == 2
         status, _ = call(f"{one}/admin/layers/grid/rollback?version=1", "POST", editor)
         assert status == 200
         assert matched(two) == 101 and call(f"{two}/collections/grid")[1]["version"] == 1
+        assert feature(one) == feature(two) == 200
         listed = call(f"{two}/admin/layers/grid/versions", headers=editor)[1]["versions"]
         assert [(v["version"], v["current"]) for v in listed] == [(1, True), (2, False)]
         status, archived = call(f"{two}/admin/layers/grid", "DELETE", boss)
         assert status == 200 and archived["archived"].startswith("grid-")
-        assert matched(one) == 404
+        assert matched(one) == 404 and feature(one) == feature(two) == 404
         assert "grid" not in [c["id"] for c in call(f"{one}/collections")[1]["collections"]]
         json_body = {"Content-Type": "application/json"}
         item = {"collection": "communes", "id": "x"}

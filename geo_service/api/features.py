@@ -15,7 +15,7 @@ from ..geojson import CHUNK_FEATURES, feature_collection, feature_document
 from ..query import Query
 from ..query_text import check_crs84
 from ..settings import Settings
-from ..store import Store
+from ..store import Feature, Store
 from .deps import (
     FeatureReadsDep,
     HeavyDep,
@@ -126,7 +126,10 @@ async def item(
         return await run_in_threadpool(
             site_sheet, request, store, collection_id, feature_id, lang, pdf_cache, heavy
         )
-    return await reads.run(feature_response, request, store, collection_id, feature_id)
+    feature = await store.awaited_feature(collection_id, feature_id)
+    if feature is None:
+        feature = await reads.run(store.feature, collection_id, feature_id)
+    return feature_response(request, feature, collection_id, feature_id)
 
 
 def site_sheet(
@@ -149,10 +152,9 @@ def site_sheet(
 
 
 def feature_response(
-    request: Request, store: Store, collection_id: str, feature_id: str
+    request: Request, feature: Feature, collection_id: str, feature_id: str
 ) -> Response:
     """The feature as GeoJSON, with its ETag (a 304 where the client holds it)."""
-    feature = store.feature(collection_id, feature_id)
     collection_url = f"{base_url(request)}/collections/{collection_id}"
     etag = etag_header(feature)
     if if_none_match(request, etag):

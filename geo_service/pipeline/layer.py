@@ -260,6 +260,13 @@ class ProjectLayer:
         with _answering():
             return self.reader.feature(self._layer(layer_id), feature_id)
 
+    async def awaited_feature(self, layer_id: str, feature_id: str) -> Feature | None:
+        """None: projects are read in a thread, through the records' engine."""
+        return None
+
+    def awaited_reads(self) -> contextlib.AbstractAsyncContextManager[None]:
+        return contextlib.nullcontext()
+
     def facets(self, layer_id: str, query: Query, fields: tuple[str, ...]) -> dict[str, Facet]:
         with _answering():
             return self.reader.facets(self._layer(layer_id), query, fields)

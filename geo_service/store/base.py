@@ -9,6 +9,7 @@ the whole new one, never part of either. Version numbers are per layer and never
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar
 
@@ -145,6 +146,15 @@ class Store(Versions, Protocol):
     def feature(self, layer_id: str, feature_id: str, version: int | None = None) -> Feature:
         """One feature by its stable id, as served or in one of the layer's stored `version`s
         (a draft an edit goes on top of); `NotFound` if absent."""
+
+    async def awaited_feature(self, layer_id: str, feature_id: str) -> Feature | None:
+        """`feature` of the served version awaited on the event loop, where the store can read
+        it so without blocking the loop (a lookup so short that a thread hop costs more);
+        None where it cannot (the caller then reads `feature` in a thread)."""
+
+    def awaited_reads(self) -> AbstractAsyncContextManager[None]:
+        """Opens what `awaited_feature` reads with, for as long as the running event loop is in
+        the block (the service's lifespan)."""
 
     def facets(self, layer_id: str, query: Query, fields: tuple[str, ...]) -> dict[str, Facet]:
         """Per field, over every feature the query matches (its paging ignored): the counts of

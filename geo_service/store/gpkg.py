@@ -394,6 +394,13 @@ class GeoPackageStore:
             raise no_feature(feature_id, layer_id)
         return _feature(row, columns)
 
+    async def awaited_feature(self, layer_id: str, feature_id: str) -> Feature | None:
+        """None: SQLite blocks, so every read runs in a thread."""
+        return None
+
+    def awaited_reads(self) -> contextlib.AbstractAsyncContextManager[None]:
+        return contextlib.nullcontext()
+
     def facets(self, layer_id: str, query: Query, fields: tuple[str, ...]) -> dict[str, Facet]:
         with self._open(layer_id) as (layer, connection):
             return self._facets(layer, connection, query, fields)

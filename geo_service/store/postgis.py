@@ -34,6 +34,7 @@ from typing import Any, TypeVar
 import geopandas as gpd
 import numpy as np
 from psycopg import Cursor
+from psycopg import errors as psycopg_errors
 from psycopg.pq import Format
 from sqlalchemy import (
     Connection,
@@ -77,6 +78,7 @@ from ..query import BBox, Query
 from ..records.database import postgresql_engine
 from ..records.schema import layer_catalogue, layer_generations, layer_versions
 from ..tilematrix import Tile
+from .awaited import AwaitedLookups
 from .base import Facet, Feature, FeaturePage, GridCell, VectorTile, VersionSummary
 from .centres import Centres
 from .changes import (
@@ -164,6 +166,7 @@ class _VersionReader(SqlReader):
         self._tile_statements = latest_kept(self.TILE_STATEMENTS)
         self._page_statements = latest_kept(self.PAGE_STATEMENTS)
         self._served_feature: Select | None = None
+        self._served_feature_sql: tuple[str, dict[str, Any]] | None = None
         self._compiler: QueryCompiler | None = None
 
     def compiler(self, layer: SqlLayer) -> QueryCompiler:
@@ -214,22 +217,43 @@ class _VersionReader(SqlReader):
     ) -> tuple[_Served | None, Feature | None]:
         """In one statement, where the catalogue says the layer's served version is (None if
         the layer is not listed) and the feature of this version (None if it has none)."""
+        statement, parameters = self._served_feature_statement(layer, feature_id)
+        with self.lookups.connect() as connection:
+            row = connection.execute(statement, parameters).first()
+        return self.served_and_found(layer, row)
+
+    def served_feature_sql(self, layer: SqlLayer, feature_id: str) -> tuple[str, dict[str, Any]]:
+        """`served_feature`'s statement as the driver's SQL and its parameters (compiled once)."""
+        statement, parameters = self._served_feature_statement(layer, feature_id)
+        if self._served_feature_sql is None:
+            compiled = statement.compile(dialect=self.lookups.dialect)
+            self._served_feature_sql = str(compiled), compiled.params
+        sql, constants = self._served_feature_sql
+        return sql, {**constants, **parameters}
+
+    def served_and_found(
+        self, layer: SqlLayer, row: Sequence[Any] | None
+    ) -> tuple[_Served | None, Feature | None]:
+        """`served_feature`'s answer from its row."""
+        if row is None:
+            return None, None
+        fields = self.compiler(layer).selected(None)
+        found = None if row[5] is None else features_of([tuple(row[5:])], fields)[0]
+        return _Served(*row[:5]), found
+
+    def _served_feature_statement(
+        self, layer: SqlLayer, feature_id: str
+    ) -> tuple[Select, dict[str, str]]:
         postgres_text(feature_id)  # a 400 for what text cannot hold
-        compiler = self.compiler(layer)
-        fields = compiler.selected(None)
         if self._served_feature is None:
+            compiler = self.compiler(layer)
             served = _SERVED_STATEMENT.subquery("served")
+            fields = compiler.selected(None)
             feature = compiler.feature(bindparam("feature_id"), fields).lateral("f")
             self._served_feature = select(served, feature).select_from(
                 served.outerjoin(feature, true())
             )
-        parameters = {"layer_id": layer.meta.id, "feature_id": feature_id}
-        with self.lookups.connect() as connection:
-            row = connection.execute(self._served_feature, parameters).first()
-        if row is None:
-            return None, None
-        found = None if row[5] is None else features_of([tuple(row[5:])], fields)[0]
-        return _Served(*row[:5]), found
+        return self._served_feature, {"layer_id": layer.meta.id, "feature_id": feature_id}
 
 
 CENTRES_PART = 1_000_000
@@ -317,13 +341,15 @@ class PostGISStore:
         """Lookups by a unique key (a feature by its id, a layer's served version), as the read
         engine but prepared: PostgreSQL planned a feature's statement, on a table of many
         indexes, in 0.4 of the 0.5 ms of CPU it spent on it."""
+        self.awaited = AwaitedLookups(reads, _FOR_REQUESTS)
+        """The lookup engine's feature by id, awaited on the event loop (`awaited_feature`)."""
         self.stream_engine = postgresql_engine(reads) if read_url else self.engine
         """Exports: a server-side cursor lives in a transaction."""
         self._cache: OrderedDict[tuple[int, int, int], _Version] = OrderedDict()
         self._cache_lock = threading.Lock()
         self._latest: dict[str, _Version] = {}
         """Each layer's version this process served last, which a feature is read from
-        beside the catalogue (`_served_feature`)."""
+        beside the catalogue (`feature`, `awaited_feature`)."""
 
     def dispose(self) -> None:
         for engine in {self.engine, self.read_engine, self.lookup_engine, self.stream_engine}:
@@ -474,33 +500,64 @@ class PostGISStore:
             yield from layer.reader.iter_features(layer.sql, query, batch_size)
 
     def feature(self, layer_id: str, feature_id: str, version: int | None = None) -> Feature:
+        """Of the served version, in one round trip where this process served the layer before:
+        the feature of that version read beside the catalogue (`_in_kept_version`)."""
         latest = self._latest.get(layer_id) if version is None else None
         if latest is not None and recalled((id(self), layer_id)) is None:
-            return self._served_feature(latest, feature_id)
+            with self._forgotten_if_gone(latest):
+                served, found = self._retried(
+                    layer_id, lambda: latest.reader.served_feature(latest.sql, feature_id)
+                )
+            kept = self._in_kept_version(latest, feature_id, served, found)
+            if kept is not None:
+                return kept
         layer = self._version(layer_id, version)
         return self._retried(layer_id, lambda: layer.reader.feature(layer.sql, feature_id))
 
-    def _served_feature(self, latest: _Version, feature_id: str) -> Feature:
-        """A feature of the served version in one round trip, the catalogue read beside it:
-        read from the version this process served last, and again from the served one if
-        that is another."""
+    async def awaited_feature(self, layer_id: str, feature_id: str) -> Feature | None:
+        """`feature`'s round trip awaited (`AwaitedLookups`), where this process served the
+        layer before and the lookups are open in the running loop; None elsewhere, or where
+        the served version is another now: then `feature` reads it."""
+        latest = self._latest.get(layer_id)
+        if (
+            latest is None
+            or not self.awaited.available
+            or recalled((id(self), layer_id)) is not None
+        ):
+            return None
+        sql, parameters = latest.reader.served_feature_sql(latest.sql, feature_id)
+        with self._forgotten_if_gone(latest), _database_errors(layer_id):
+            row = await self.awaited.first(sql, parameters)
+        served, found = latest.reader.served_and_found(latest.sql, row)
+        return self._in_kept_version(latest, feature_id, served, found)
+
+    def awaited_reads(self) -> contextlib.AbstractAsyncContextManager[None]:
+        return self.awaited.opened()
+
+    def _in_kept_version(
+        self, latest: _Version, feature_id: str, served: _Served | None, found: Feature | None
+    ) -> Feature | None:
+        """The feature read beside the catalogue from the version this process served last:
+        None if the catalogue now serves another, which is then this request's (`once`)."""
         layer_id = latest.meta.id
-        try:
-            served, found = self._retried(
-                layer_id, lambda: latest.reader.served_feature(latest.sql, feature_id)
-            )
-        except LayerUnavailable:
-            self._latest.pop(layer_id, None)  # its table is gone: ask as a first request does
-            raise
         if served is None:
             raise no_collection(layer_id)
         once((id(self), layer_id), lambda: served)
         if served != latest.served:
-            layer = self._version(layer_id)
-            return self._retried(layer_id, lambda: layer.reader.feature(layer.sql, feature_id))
+            return None
         if found is None:
             raise no_feature(feature_id, layer_id)
         return found
+
+    @contextlib.contextmanager
+    def _forgotten_if_gone(self, latest: _Version) -> Iterator[None]:
+        """The version served last forgotten if its layer cannot be read: its table may be
+        gone, so the next request asks as a first one does."""
+        try:
+            yield
+        except LayerUnavailable:
+            self._latest.pop(latest.meta.id, None)
+            raise
 
     def facets(self, layer_id: str, query: Query, fields: tuple[str, ...]) -> dict[str, Facet]:
         layer = self._version(layer_id)
@@ -1066,6 +1123,10 @@ def _requests_engine(url: str, prepared: bool = False) -> Engine:
     return engine
 
 
+_FOR_REQUESTS = "SET max_parallel_workers_per_gather = 0"
+"""What every connection for requests' reads sets once (`_prepared_for_requests`)."""
+
+
 def _prepared_for_requests(dbapi_connection: Any, _record: Any) -> None:
     """A read connection answers in binary (`_BinaryResultsCursor`) and plans without parallel
     workers: many requests run side by side, so a worker process started for one of them (a
@@ -1074,7 +1135,7 @@ def _prepared_for_requests(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.cursor_factory = _BinaryResultsCursor
     autocommit = dbapi_connection.autocommit
     dbapi_connection.autocommit = True
-    dbapi_connection.execute("SET max_parallel_workers_per_gather = 0")
+    dbapi_connection.execute(_FOR_REQUESTS)
     dbapi_connection.autocommit = autocommit
 
 
@@ -1084,12 +1145,13 @@ def _database_errors(layer_id: str | None) -> Iterator[None]:
     (503), never a 500; refusals of a query itself pass."""
     try:
         yield
-    except OperationalError as exc:
+    except (OperationalError, psycopg_errors.OperationalError) as exc:
         raise LayerUnavailable(
             _l("the layer store's database does not answer; try again shortly")
         ) from exc
-    except ProgrammingError as exc:
-        if layer_id is None or getattr(exc.orig, "sqlstate", None) != "42P01":  # undefined table
+    except (ProgrammingError, psycopg_errors.ProgrammingError) as exc:
+        driver_error = getattr(exc, "orig", exc)  # SQLAlchemy's wraps the driver's
+        if layer_id is None or getattr(driver_error, "sqlstate", None) != "42P01":  # no table
             raise
         raise _missing_table(layer_id) from None
 

@@ -7,7 +7,8 @@ it, which may refuse it with its own typed error.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+import contextlib
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from typing import Any
 
 from ..catalogue import LayerMeta
@@ -55,6 +56,16 @@ class RoutedStore:
 
     def feature(self, layer_id: str, feature_id: str, version: int | None = None) -> Feature:
         return self.store(layer_id).feature(layer_id, feature_id, version)
+
+    async def awaited_feature(self, layer_id: str, feature_id: str) -> Feature | None:
+        return await self.store(layer_id).awaited_feature(layer_id, feature_id)
+
+    @contextlib.asynccontextmanager
+    async def awaited_reads(self) -> AsyncIterator[None]:
+        async with contextlib.AsyncExitStack() as stack:
+            for store in (self.default, *self.routes.values()):
+                await stack.enter_async_context(store.awaited_reads())
+            yield
 
     def facets(self, layer_id: str, query: Query, fields: tuple[str, ...]) -> dict[str, Facet]:
         return self.store(layer_id).facets(layer_id, query, fields)
