@@ -97,7 +97,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=2)
     parser.add_argument("--concurrency", type=int, nargs="+", default=[8])
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--cases", nargs="+", default=ALL_CASES)
+    parser.add_argument("--cases", nargs="+", choices=ALL_CASES, default=ALL_CASES)
     parser.add_argument(
         "--gpkg-dir",
         type=Path,
