@@ -34,7 +34,7 @@ from ..places import UnmatchedPlace, commune_by_code
 from ..query import BBox, Query
 from ..records.schema import project_progress, projects
 from ..store import VectorTile
-from ..store.base import Facet, Feature, FeaturePage, GridCell, Store, VersionSummary
+from ..store.base import BlockingReads, Facet, Feature, FeaturePage, GridCell, Store, VersionSummary
 from ..store.changes import FeatureChange, FeatureDiff, FeatureRevision
 from ..store.etags import feature_etag
 from ..store.routed import RoutedStore
@@ -151,7 +151,7 @@ def describe(meta: LayerMeta, today: dt.date) -> SqlLayer:
     )
 
 
-class ProjectLayer:
+class ProjectLayer(BlockingReads):
     """The read-only `Store` of the `investment_projects` collection."""
 
     META_SECONDS = 5.0
@@ -259,13 +259,6 @@ class ProjectLayer:
         """`version` is ignored: projects have one state, the records' newest."""
         with _answering():
             return self.reader.feature(self._layer(layer_id), feature_id)
-
-    async def awaited_feature(self, layer_id: str, feature_id: str) -> Feature | None:
-        """None: projects are read in a thread, through the records' engine."""
-        return None
-
-    def awaited_reads(self) -> contextlib.AbstractAsyncContextManager[None]:
-        return contextlib.nullcontext()
 
     def facets(self, layer_id: str, query: Query, fields: tuple[str, ...]) -> dict[str, Facet]:
         with _answering():

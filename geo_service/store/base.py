@@ -9,7 +9,7 @@ the whole new one, never part of either. Version numbers are per layer and never
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from contextlib import AbstractAsyncContextManager
+from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar
 
@@ -225,3 +225,14 @@ class Store(Versions, Protocol):
     def diff(self, layer_id: str, from_version: int, to_version: int) -> Iterator[FeatureDiff]:
         """Features added, removed and changed between two versions, with field-level changes and
         how far the geometry moved (metres, on the ellipsoid, Hausdorff or centroid: say which)."""
+
+
+class BlockingReads:
+    """The awaited half of `Store` for a store whose every read blocks (SQLite, SQLAlchemy's
+    sessions): nothing is awaited, so each feature is read in a thread."""
+
+    async def awaited_feature(self, layer_id: str, feature_id: str) -> Feature | None:
+        return None
+
+    def awaited_reads(self) -> AbstractAsyncContextManager[None]:
+        return nullcontext()

@@ -41,7 +41,7 @@ from ..query import BBox, Query
 from ..sqlite_functions import query_geometry, register_text_functions
 from ..tilematrix import Tile
 from . import etags, gpkg_history
-from .base import Facet, Feature, FeaturePage, GridCell, VectorTile, VersionSummary
+from .base import BlockingReads, Facet, Feature, FeaturePage, GridCell, VectorTile, VersionSummary
 from .centres import Centres, grid_cells
 from .changes import FeatureChange, FeatureDiff, FeatureRevision
 from .gpkg_blobs import gpkg_to_wkb, header_envelope
@@ -241,7 +241,7 @@ class _LayerFile:
             connection.close()
 
 
-class GeoPackageStore:
+class GeoPackageStore(BlockingReads):
     """The `Store` over a data directory of GeoPackage layers."""
 
     CACHE_SIZE = 256
@@ -393,13 +393,6 @@ class GeoPackageStore:
         if row is None:
             raise no_feature(feature_id, layer_id)
         return _feature(row, columns)
-
-    async def awaited_feature(self, layer_id: str, feature_id: str) -> Feature | None:
-        """None: SQLite blocks, so every read runs in a thread."""
-        return None
-
-    def awaited_reads(self) -> contextlib.AbstractAsyncContextManager[None]:
-        return contextlib.nullcontext()
 
     def facets(self, layer_id: str, query: Query, fields: tuple[str, ...]) -> dict[str, Facet]:
         with self._open(layer_id) as (layer, connection):
