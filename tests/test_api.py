@@ -36,6 +36,52 @@ def test_openapi_30_has_no_31_only_constructs(grid_client):
     assert "/collections/{collection_id}/items" in paths
 
 
+FEATURE_ROUTES = (
+    "/collections/{collection_id}/items",
+    "/collections/{collection_id}/facets",
+    "/collections/{collection_id}/grid",
+    "/collections/{collection_id}/tiles/{tile_matrix_set_id}/{z}/{x}/{y}",
+)
+
+
+def test_every_route_reading_features_documents_the_query_parameters(grid_client):
+    """Read from the URL by hand (`api/params.py`), they are in the OpenAPI documents all
+    the same, integers with their least value, once each, beside the route's own."""
+    for document in ("/openapi.json", "/api"):
+        paths = grid_client.get(document).json()["paths"]
+        for route in FEATURE_ROUTES:
+            parameters = {p["name"]: p for p in paths[route]["get"]["parameters"]}
+            listed = [p["name"] for p in paths[route]["get"]["parameters"]]
+            assert len(listed) == len(set(listed)), (document, route, listed)
+            for name in ("bbox", "bbox-crs", "filter", "filter-lang", "sortby", "q", "datetime"):
+                assert parameters[name]["schema"] == {"type": "string"}, (route, name)
+                assert parameters[name]["in"] == "query" and parameters[name]["description"]
+            assert parameters["limit"]["schema"] == {"type": "integer", "minimum": 1}
+            assert parameters["offset"]["schema"] == {"type": "integer", "minimum": 0}
+    facets = grid_client.get("/openapi.json").json()["paths"][FEATURE_ROUTES[1]]["get"]
+    assert "fields" in [p["name"] for p in facets["parameters"]]
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["limit=0", "limit=abc", "limit=2.5", "offset=-1", "offset=x&limit=5", "limit=5&limit=0"],
+)
+def test_a_page_size_or_offset_that_is_no_whole_number_in_range_is_a_400(grid_client, query):
+    for start in ("/collections/grid/items?", "/collections/grid/facets?fields=status&"):
+        answer = grid_client.get(start + query, headers={"Accept-Language": "vi"})
+        assert answer.status_code == 400, (start + query, answer.text)
+        assert answer.json()["code"] == "InvalidParameterValue"
+        assert "không phải số nguyên" in answer.json()["description"]
+
+
+def test_a_parameter_given_twice_counts_once_with_its_last_value(grid_client):
+    page = items(grid_client, limit=[7, 3], offset=[50, 2])
+    assert len(page["features"]) == 3
+    assert [f["id"] for f in page["features"]] == [
+        f["id"] for f in items(grid_client, limit=3, offset=2)["features"]
+    ]
+
+
 def test_conformance_declares_what_is_implemented(grid_client):
     classes = grid_client.get("/conformance").json()["conformsTo"]
     assert CONF + "ogcapi-features-1/1.0/conf/core" in classes

@@ -14,13 +14,17 @@ from fastapi import APIRouter, Query
 from ..errors import InvalidParameter
 from ..i18n import _l, per_language, pick
 from .deps import LangDep, SettingsDep, StoreDep
-from .params import FacetParams
+from .params import FEATURE_PARAMETERS, FacetParams
 from .strict_input import StrictRoute
 
 router = APIRouter(tags=["Features"], route_class=StrictRoute)
 
 
-@router.get("/collections/{collection_id}/facets", summary="Facet counts / Đếm theo thuộc tính")
+@router.get(
+    "/collections/{collection_id}/facets",
+    summary="Facet counts / Đếm theo thuộc tính",
+    openapi_extra=FEATURE_PARAMETERS,
+)
 def facets(
     collection_id: str,
     params: FacetParams,

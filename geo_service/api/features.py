@@ -31,7 +31,7 @@ from .downloads import file_download, sheets_download
 from .edits import etag_header
 from .heavy import HeavyExports
 from .links import GEOJSON, JSON, base_url, link, with_params
-from .params import FeatureParams, FeatureQueryParams
+from .params import FEATURE_PARAMETERS, FeatureParams, FeatureQueryParams
 from .strict_input import StrictRoute
 
 router = APIRouter(tags=["Features"], route_class=StrictRoute)
@@ -42,6 +42,7 @@ router = APIRouter(tags=["Features"], route_class=StrictRoute)
     summary="Features of a collection / Các đối tượng",
     response_class=Response,
     responses={200: {"content": {GEOJSON: {}}, "description": "a GeoJSON FeatureCollection"}},
+    openapi_extra=FEATURE_PARAMETERS,
 )
 async def items(
     request: Request,

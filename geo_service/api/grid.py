@@ -13,7 +13,7 @@ from fastapi import APIRouter, Query
 from ..errors import InvalidParameter
 from ..i18n import _l
 from .deps import SettingsDep, StoreDep
-from .params import GridParams
+from .params import FEATURE_PARAMETERS, GridParams
 from .strict_input import StrictRoute
 
 router = APIRouter(tags=["Features"], route_class=StrictRoute)
@@ -21,7 +21,11 @@ router = APIRouter(tags=["Features"], route_class=StrictRoute)
 MAX_CELLS = 256
 
 
-@router.get("/collections/{collection_id}/grid", summary="Counts per grid cell / Đếm theo ô lưới")
+@router.get(
+    "/collections/{collection_id}/grid",
+    summary="Counts per grid cell / Đếm theo ô lưới",
+    openapi_extra=FEATURE_PARAMETERS,
+)
 def grid(
     collection_id: str,
     params: GridParams,

@@ -35,7 +35,7 @@ from ..vector_tiles import VectorTiles, tile_properties
 from .deps import JsonOnly, SettingsDep, StoreDep, TileReadsDep, VectorTilesDep
 from .features import if_none_match
 from .links import JSON, base_url, link
-from .params import FeatureParams, FeatureQueryParams
+from .params import FEATURE_PARAMETERS, FeatureParams, FeatureQueryParams
 from .strict_input import StrictRoute
 
 router = APIRouter(tags=["Tiles"], route_class=StrictRoute)
@@ -238,6 +238,7 @@ def tile_limits(extent: BBox) -> list[dict[str, Any]]:
         204: {"description": "no feature reaches the tile"},
         304: {"description": "unchanged since the ETag sent in If-None-Match"},
     },
+    openapi_extra=FEATURE_PARAMETERS,
 )
 async def vector_tile(
     request: Request,
