@@ -59,6 +59,8 @@ class QueryParameter:
         return self.name.replace("-", "_")
 
     def read(self, text: str | None) -> str | int | None:
+        """The value sent (None if absent): an integer's as a number, a 400 if it is not a
+        whole number of at least `minimum`."""
         if text is None or self.minimum is None:
             return text
         try:
