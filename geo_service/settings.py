@@ -151,8 +151,10 @@ class Settings(BaseSettings):
         ge=1,
         unit="reads at once, per kind and worker process",
         effect="pages, features by id and vector tiles each read at most this many at once "
-        "in a worker (exports and other slow work apart): reads are mostly Python under one "
-        "interpreter lock, so more threads add hand-overs, not throughput; more workers "
+        "in a worker (exports and other slow work apart; with PostGIS a feature by id of a "
+        "layer the worker has served is awaited instead, see Deployment): reads are mostly "
+        "Python under one interpreter lock, so more threads add hand-overs, not throughput; "
+        "more workers "
         "(`--workers`) add throughput",
     )
     heavy_export_wait: float = setting(
