@@ -14,23 +14,25 @@ from .store import Feature
 CHUNK_FEATURES = 500
 
 
-def geometry_json(features: Sequence[Feature]) -> list[bytes]:
+def geometry_json(features: Sequence[Feature]) -> list[str]:
     """GeoJSON geometry members for a batch of features, converted in one vectorised call."""
     wkb = np.array([f.geometry for f in features], dtype=object)
-    encoded = shapely.to_geojson(shapely.from_wkb(wkb))
-    return [b"null" if g is None else g.encode() for g in encoded]
+    return ["null" if g is None else g for g in shapely.to_geojson(shapely.from_wkb(wkb))]
 
 
-def feature_bytes(feature: Feature, geometry: bytes, extra: dict[str, Any] | None = None) -> bytes:
-    head = orjson.dumps({"type": "Feature", "id": feature.id})[:-1]
-    tail = orjson.dumps(feature.properties)
-    links = b"" if extra is None else b"," + orjson.dumps(extra)[1:-1]
-    return head + b',"geometry":' + geometry + b',"properties":' + tail + links + b"}"
+def feature_member(feature: Feature, geometry: str) -> dict[str, Any]:
+    """The Feature as a dict orjson writes, its geometry already written."""
+    return {
+        "type": "Feature",
+        "id": feature.id,
+        "geometry": orjson.Fragment(geometry),
+        "properties": feature.properties,
+    }
 
 
 def feature_document(feature: Feature, extra: dict[str, Any]) -> bytes:
     (geometry,) = geometry_json([feature])
-    return feature_bytes(feature, geometry, extra)
+    return orjson.dumps(feature_member(feature, geometry) | extra)
 
 
 def feature_collection(features: Sequence[Feature], members: dict[str, Any]) -> Iterator[bytes]:
@@ -38,6 +40,6 @@ def feature_collection(features: Sequence[Feature], members: dict[str, Any]) -> 
     yield b'{"type":"FeatureCollection","features":['
     for start in range(0, len(features), CHUNK_FEATURES):
         batch = features[start : start + CHUNK_FEATURES]
-        encoded = (feature_bytes(f, g) for f, g in zip(batch, geometry_json(batch), strict=True))
-        yield (b"," if start else b"") + b",".join(encoded)
+        written = map(feature_member, batch, geometry_json(batch))
+        yield (b"," if start else b"") + orjson.dumps(list(written))[1:-1]
     yield b"]," + orjson.dumps(members)[1:]
