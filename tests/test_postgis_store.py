@@ -315,47 +315,6 @@ def test_connections_the_server_dropped_cost_no_request(store):
     assert len(ids(store)) == 101 and store.feature("grid", "G-1-1").id == "G-1-1"
 
 
-def test_a_request_reads_one_version_and_the_next_request_what_another_store_changed(
-    store, tmp_path, backend
-):
-    """Each request asks the catalogue which version is served once: another store's (another
-    process's) publish, rollback and archive are served from the next request on, never
-    later; a write through the store itself shows in the same request."""
-    other = backend.store(tmp_path)
-    meta, records, geometries = grid_layer()
-
-    def served() -> tuple[int, int]:
-        return other.layer("grid").version, other.query("grid", Query(limit=1)).number_matched
-
-    def has_g55() -> bool:
-        """Whether the served version has G-5-5, asked first in a request: read beside the
-        catalogue, from the version the store served last."""
-        try:
-            return other.feature("grid", "G-5-5").id == "G-5-5"
-        except NotFound:
-            return False
-
-    with one_request():
-        assert has_g55() and served() == (1, 101)
-        store.publish(meta, records_to_frame(meta, records[:5], geometries[:5]))
-        assert served() == (1, 101) and has_g55()  # one request, one version throughout
-    with one_request():
-        assert not has_g55() and served() == (2, 5)
-    store.activate("grid", 1)
-    with one_request():
-        assert has_g55() and served() == (1, 101)
-    with one_request():
-        assert served() == (1, 101)
-        other.activate("grid", 2)
-        assert served() == (2, 5) and not has_g55()
-    store.archive("grid")
-    with one_request(), pytest.raises(NotFound):
-        other.feature("grid", "G-0-0")
-    with one_request(), pytest.raises(NotFound):
-        other.layer("grid")
-    other.dispose()
-
-
 def test_a_page_or_a_tile_asks_the_catalogue_once(store, tmp_path, backend):
     """Over HTTP, whatever a route asks of the store: one read of the catalogue a request, and
     a page of items counted in its own statement."""

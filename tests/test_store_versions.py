@@ -5,12 +5,16 @@ a typed error, and nothing half-done left behind."""
 from __future__ import annotations
 
 import pytest
+from fastapi.testclient import TestClient
 
+from geo_service.app import create_app
 from geo_service.errors import Conflict, InvalidParameter, NotFound
 from geo_service.layer_frame import records_to_frame
 from geo_service.query import Query
 from geo_service.store import Store
 from geo_service.store.gpkg import GeoPackageStore
+from geo_service.store.request_reads import one_request
+from geo_service.store.versioned import VersionedFolder
 
 from .conftest import grid_layer
 
@@ -91,3 +95,67 @@ def test_unknown_or_malformed_ids_are_not_found_and_make_no_folder(store, tmp_pa
             store.archive(layer_id)
         assert store.version_numbers(layer_id) == []
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_request_reads_one_version_and_the_next_request_what_another_store_changed(
+    store, tmp_path, backend
+):
+    """Each request asks the catalogue which version is served once: another store's (another
+    process's) publish, rollback and archive are served from the next request on, never
+    later; a write through the store itself shows in the same request."""
+    meta, records, geometries = grid_layer()
+    store.publish(meta, records_to_frame(meta, records, geometries))
+    other = backend.store(tmp_path)
+
+    def served() -> tuple[int, int]:
+        return other.layer("grid").version, other.query("grid", Query(limit=1)).number_matched
+
+    def has_g55() -> bool:
+        """Whether the served version has G-5-5, asked first in a request (PostGIS reads it
+        beside the catalogue, from the version the store served last)."""
+        try:
+            return other.feature("grid", "G-5-5").id == "G-5-5"
+        except NotFound:
+            return False
+
+    with one_request():
+        assert has_g55() and served() == (1, 101)
+        store.publish(meta, records_to_frame(meta, records[:5], geometries[:5]))
+        assert served() == (1, 101) and has_g55()  # one request, one version throughout
+    with one_request():
+        assert not has_g55() and served() == (2, 5)
+    store.activate("grid", 1)
+    with one_request():
+        assert has_g55() and served() == (1, 101)
+    with one_request():
+        assert served() == (1, 101)
+        other.activate("grid", 2)
+        assert served() == (2, 5) and not has_g55()
+    store.archive("grid")
+    with one_request(), pytest.raises(NotFound):
+        other.feature("grid", "G-0-0")
+    with one_request(), pytest.raises(NotFound):
+        other.layer("grid")
+    other.dispose()
+
+
+@pytest.mark.geopackage
+def test_a_request_reads_which_version_is_served_once(tmp_path, backend, monkeypatch):
+    """Over HTTP, a page (its layer's fields, then its rows) and the collections' listing read
+    the layer's served version once a request, not once a call."""
+    meta, records, geometries = grid_layer()
+    backend.publish(tmp_path, meta, records_to_frame(meta, records, geometries))
+    client = TestClient(create_app(backend.settings(tmp_path)))
+    asked: list[str] = []
+    served = VersionedFolder.served
+
+    def counted(folder: VersionedFolder, item_id: str):
+        asked.append(item_id)
+        return served(folder, item_id)
+
+    monkeypatch.setattr(VersionedFolder, "served", counted)
+    for path in ("/collections/grid/items?limit=5&bbox=104,21,105,22", "/collections"):
+        client.get(path)
+        asked.clear()
+        assert client.get(path).status_code == 200
+        assert asked == ["grid"], (path, asked)

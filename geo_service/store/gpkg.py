@@ -48,6 +48,7 @@ from .gpkg_blobs import gpkg_to_wkb, header_envelope
 from .gpkg_edits import write_changes
 from .gpkg_write import METADATA_TABLE, write_version
 from .mvt import encode_features, tile_query
+from .request_reads import forget, once
 from .row_versions import TO, VersionRecord, meta_of, read_records, visible, visible_ids
 from .sqlite_sql import (
     MATCH_ALL,
@@ -277,8 +278,8 @@ class GeoPackageStore(BlockingReads):
     def _layer_file(self, layer_id: str) -> _LayerFile:
         """The served version's facts; the version it replaces is retired. `NotFound` if the
         layer is not published (or was archived a moment ago), `LayerUnavailable` if its file
-        cannot be read."""
-        served = self.folder.served(layer_id)
+        cannot be read. Which version is served is asked once a request (`request_reads`)."""
+        served = once((id(self), layer_id), lambda: self.folder.served(layer_id))
         if served is None:
             self._retire(layer_id)
             raise no_collection(layer_id)
@@ -529,13 +530,16 @@ class GeoPackageStore(BlockingReads):
         def write(version: int, path: Path) -> None:
             write_version(path, meta.model_copy(update={"version": version}), frame, actor)
 
-        return self.folder.publish(meta.id, write, new=new, serve=not draft)
+        with self._changing(meta.id):
+            return self.folder.publish(meta.id, write, new=new, serve=not draft)
 
     def activate(self, layer_id: str, version: int) -> None:
-        self.folder.activate(layer_id, version)
+        with self._changing(layer_id):
+            self.folder.activate(layer_id, version)
 
     def archive(self, layer_id: str) -> str:
-        return self.folder.archive(layer_id)
+        with self._changing(layer_id):
+            return self.folder.archive(layer_id)
 
     # -- per-feature changes and their history ------------------------------------------------
     def apply_changes(
@@ -553,7 +557,8 @@ class GeoPackageStore(BlockingReads):
         def write(version: int, path: Path) -> None:
             write_changes(path, base_version, version, changes, actor)
 
-        return self.folder.amend(layer_id, base_version, write, serve=not draft)
+        with self._changing(layer_id):
+            return self.folder.amend(layer_id, base_version, write, serve=not draft)
 
     def feature_etag(self, layer_id: str, feature_id: str) -> str:
         return etags.feature_etag(self.feature(layer_id, feature_id))
@@ -591,6 +596,15 @@ class GeoPackageStore(BlockingReads):
             raise unreadable("layer", layer_id, exc) from None
 
     # -- helpers -----------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _changing(self, layer_id: str) -> Iterator[None]:
+        """Around a write that may change which version is served: the request forgets the
+        version it read, even where the write failed part way."""
+        try:
+            yield
+        finally:
+            forget((id(self), layer_id))
+
     def _check_version(self, layer_id: str, version: int) -> None:
         if version not in self.folder.numbers(layer_id):
             raise NotFound(
