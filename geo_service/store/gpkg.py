@@ -668,5 +668,5 @@ class GeoPackageStore(BlockingReads):
 
 
 def _feature(row: tuple, columns: list[str]) -> Feature:
-    code, blob, *values = row
-    return Feature(str(code), gpkg_to_wkb(blob), dict(zip(columns, values, strict=True)))
+    """The feature of a row read as `SELECT id, geometry, <columns>`."""
+    return Feature(str(row[0]), gpkg_to_wkb(row[1]), dict(zip(columns, row[2:])))
