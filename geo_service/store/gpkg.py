@@ -668,5 +668,6 @@ class GeoPackageStore(BlockingReads):
 
 
 def _feature(row: tuple, columns: list[str]) -> Feature:
-    """The feature of a row read as `SELECT id, geometry, <columns>`."""
-    return Feature(str(row[0]), gpkg_to_wkb(row[1]), dict(zip(columns, row[2:])))
+    """The feature of a row read as `SELECT id, geometry, <columns>` (so as long as `columns`,
+    by construction: no check per row)."""
+    return Feature(str(row[0]), gpkg_to_wkb(row[1]), dict(zip(columns, row[2:], strict=False)))
