@@ -4,9 +4,10 @@ A request may ask the store about one layer several times: its metadata to read 
 parameters, then the page, the tile or the extent. The store asks which version is served on the
 first of them (PostGIS: a database round trip; GeoPackage: two `readlink`s) and the rest of the
 request reads that same version, so the request sees one version throughout and pays for one
-catalogue read. The next request asks again, so a publish, rollback or archive made by any process is
-served by every process on its next request. Outside a request (the CLI, warming) every read
-asks, as before; a write through the store forgets what its request remembered of the layer.
+catalogue read. The next request asks again, so a publish, rollback or archive made by any
+process is served by every process on its next request. Outside a request (the CLI, warming)
+every read asks, as before; a write through the store forgets what its request remembered of
+the layer.
 """
 
 from __future__ import annotations
