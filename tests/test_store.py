@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import random
 
 import pytest
 import shapely
@@ -25,6 +26,8 @@ from geo_service.query import (
     SortKey,
     SpatialPredicate,
 )
+
+from .conftest import grid_layer
 
 ALL = 101  # 100 squares and the L-shape
 
@@ -71,6 +74,25 @@ def test_bbox_uses_exact_intersection(grid_store):
     assert codes(grid_store, Query(bbox=(104.21, 21.23, 104.215, 21.235))) == ["L-SHAPE"]
     # a 3 × 2 block of cells
     assert matched(grid_store, bbox=(104.005, 21.005, 104.025, 21.015)) == 6
+
+
+def test_boxes_hugging_the_edges_match_exactly_what_shapely_says(grid_store):
+    """A box's matches are exactly the features it intersects, also where its edges lie closer
+    to a feature's than the R-tree's 32-bit boxes can tell apart (features whose R-tree box the
+    box holds are decided in SQL, the others by the exact test)."""
+    _, records, geometries = grid_layer()
+    shapes = dict(zip((r["code"] for r in records), geometries, strict=True))
+    rng = random.Random(16)
+    # the cells' own edges (x + 0.001, x + 0.009), the gaps between them, and the L-shape's
+    edges = [k / 1000 for k in range(0, 101) if k % 10 in (0, 1, 9)] + [0.2, 0.22, 0.24]
+    for _ in range(80):
+        x0, x1 = sorted(rng.sample(edges, 2))
+        y0, y1 = sorted(rng.sample(edges, 2))
+        inward, outward = rng.choice([(0.0, 0.0), (1e-9, 0.0), (0.0, 1e-9), (1e-6, -1e-6)])
+        bbox = (104 + x0 + inward - outward, 21 + y0 + inward - outward,
+                104 + x1 - inward + outward, 21 + y1 - inward + outward)  # fmt: skip
+        expected = sorted(c for c, g in shapes.items() if g.intersects(shapely.box(*bbox)))
+        assert sorted(codes(grid_store, Query(bbox=bbox, limit=None))) == expected, bbox
 
 
 def test_s_intersects_polygon_and_point(grid_store):

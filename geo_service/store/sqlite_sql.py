@@ -3,7 +3,9 @@
 Values always travel as bound parameters; property names are checked against the layer's
 schema before they are quoted into SQL, so no part of a filter string can reach SQL as SQL.
 Spatial predicates narrow through the GeoPackage R-tree, then `gs_intersects` (a shapely test
-registered on the connection) decides exactly, so counts and paging stay right.
+registered on the connection) decides exactly, so counts and paging stay right; a rectangle (a
+bbox) decides in SQL the features whose R-tree box it holds, so only those across its edges
+cost a call into Python.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from ..query import (
     SpatialPredicate,
     conjunction,
 )
+from ..sqlite_functions import query_geometry
 from ..text import fold
 
 MATCH_ALL = "1"
@@ -187,11 +190,22 @@ class FilterCompiler:
             return SqlFragment("0")
         minx, miny, maxx, maxy = geometry.bounds
         rtree = quote_identifier(self.table.rtree)
+        wkb = shapely.to_wkb(geometry)
+        exact = SqlFragment(
+            f"gs_intersects(t.{quote_identifier(self.table.geometry_column)}, ?)", [wkb]
+        )
+        if query_geometry(wkb)[1] is not None:
+            # a rectangle holds every feature whose R-tree box it holds (the R-tree's boxes are
+            # rounded outwards): those are decided in SQL, only the others by the Python test
+            exact = SqlFragment(
+                f"(t.fid IN (SELECT id FROM {rtree} WHERE minx >= ? AND maxx <= ? "
+                f"AND miny >= ? AND maxy <= ?) OR {exact.sql})",
+                [minx, maxx, miny, maxy, *exact.params],
+            )
         return SqlFragment(
             f"(t.fid IN (SELECT id FROM {rtree} WHERE minx <= ? AND maxx >= ? "
-            f"AND miny <= ? AND maxy >= ?) "
-            f"AND gs_intersects(t.{quote_identifier(self.table.geometry_column)}, ?))",
-            [maxx, minx, maxy, miny, shapely.to_wkb(geometry)],
+            f"AND miny <= ? AND maxy >= ?) AND {exact.sql})",
+            [maxx, minx, maxy, miny, *exact.params],
         )
 
     def _and(self, expr: And) -> SqlFragment:
