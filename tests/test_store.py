@@ -95,6 +95,17 @@ def test_boxes_hugging_the_edges_match_exactly_what_shapely_says(grid_store):
         assert sorted(codes(grid_store, Query(bbox=bbox, limit=None))) == expected, bbox
 
 
+@pytest.mark.parametrize("limit", [None, 5])
+def test_a_page_in_a_box_and_the_same_page_without_one_each_read_their_own(grid_store, limit):
+    """Pages of one shape but for their box: neither is answered with the other's statement,
+    in either order, also once the box's count is known."""
+    everything = codes(grid_store, Query(limit=limit))
+    box = (104.032, 21.042, 104.033, 21.043)
+    for _ in range(2):
+        assert codes(grid_store, Query(bbox=box, limit=limit)) == ["G-3-4"]
+        assert codes(grid_store, Query(limit=limit)) == everything
+
+
 def test_s_intersects_polygon_and_point(grid_store):
     triangle = shapely.Polygon([(104.0, 21.0), (104.1, 21.0), (104.0, 21.1)])
     spatial = SpatialPredicate("s_intersects", Property("geometry"), GeometryLiteral(triangle))

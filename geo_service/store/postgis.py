@@ -193,6 +193,7 @@ class _VersionReader(SqlReader):
     def page_statement(self, layer: SqlLayer, query: Query, beside: bool) -> PageStatement:
         bound = self.compiler(layer).box_bound(query)
         shape = (
+            bound,  # a box bound by name: one statement for every such box, none for no box
             None if bound else query.bbox,
             query.filter,
             query.text,
