@@ -29,7 +29,8 @@ def query_geometry(wkb: bytes) -> tuple[Any, tuple[float, float, float, float] |
 
 def wkb_intersects(wkb: bytes | None, query_wkb: bytes) -> int:
     """`gs_intersects_wkb(geometry, wkb)`: whether an ISO WKB geometry really intersects the
-    query geometry (its bounding box has been compared already, in SQL)."""
+    query geometry (its bounding box has been compared already, in SQL); the GeoPackage's
+    `gs_intersects` after taking off its blob's header."""
     if wkb is None:
         return 0
     geometry, _ = query_geometry(query_wkb)

@@ -30,7 +30,6 @@ from urllib.request import pathname2url
 
 import geopandas as gpd
 import numpy as np
-import shapely
 
 from .. import strict_json
 from ..catalogue import ID_FIELD, LayerMeta
@@ -38,13 +37,13 @@ from ..errors import LayerUnavailable, NotFound, no_collection, no_feature
 from ..i18n import _l
 from ..listing import UNREADABLE_ERRORS, Listing, Skipped, unreadable
 from ..query import BBox, Query
-from ..sqlite_functions import query_geometry, register_text_functions
+from ..sqlite_functions import register_text_functions, wkb_intersects
 from ..tilematrix import Tile
 from . import etags, gpkg_history
 from .base import BlockingReads, Facet, Feature, FeaturePage, GridCell, VectorTile, VersionSummary
 from .centres import Centres, grid_cells
 from .changes import FeatureChange, FeatureDiff, FeatureRevision
-from .gpkg_blobs import gpkg_to_wkb, header_envelope
+from .gpkg_blobs import gpkg_to_wkb
 from .gpkg_edits import write_changes
 from .gpkg_write import METADATA_TABLE, write_version
 from .mvt import encode_features, tile_query
@@ -68,18 +67,9 @@ IDLE_CONNECTIONS = 4
 
 
 def sql_intersects(blob: bytes | None, query_wkb: bytes) -> int:
-    """`gs_intersects(geom, wkb)`: exact intersection, skipping shapely when the box decides."""
-    if blob is None:
-        return 0
-    geometry, rectangle = query_geometry(query_wkb)
-    if rectangle is not None:
-        envelope = header_envelope(blob)
-        if envelope is not None:
-            qminx, qminy, qmaxx, qmaxy = rectangle
-            minx, miny, maxx, maxy = envelope
-            if qminx <= minx and maxx <= qmaxx and qminy <= miny and maxy <= qmaxy:
-                return 1
-    return int(geometry.intersects(shapely.from_wkb(gpkg_to_wkb(blob))))
+    """`gs_intersects(geom, wkb)`: exact intersection of a GeoPackage geometry. The features a
+    rectangle holds whole never come here: the compiled SQL decides them (`sqlite_sql`)."""
+    return wkb_intersects(gpkg_to_wkb(blob), query_wkb)
 
 
 def _text_function(function):
