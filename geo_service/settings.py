@@ -154,8 +154,7 @@ class Settings(BaseSettings):
         "in a worker (exports and other slow work apart; with PostGIS a feature by id of a "
         "layer the worker has served is awaited instead, see Deployment): reads are mostly "
         "Python under one interpreter lock, so more threads add hand-overs, not throughput; "
-        "more workers "
-        "(`--workers`) add throughput",
+        "more workers (`--workers`) add throughput",
     )
     heavy_export_wait: float = setting(
         5.0,

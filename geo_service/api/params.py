@@ -47,21 +47,24 @@ class FeatureQueryParams:
 
 @dataclass(frozen=True)
 class QueryParameter:
-    """One of `FeatureQueryParams`' parameters: its name in the URL, and an integer's least
-    value (None for text)."""
+    """One of `FeatureQueryParams`' parameters: its name in the URL, an integer's least value
+    (None for text), and its value when absent."""
 
     name: str
     description: str
     minimum: int | None = None
+    default: int | None = None
 
     @property
     def field(self) -> str:
         return self.name.replace("-", "_")
 
     def read(self, text: str | None) -> str | int | None:
-        """The value sent (None if absent): an integer's as a number, a 400 if it is not a
+        """The value sent (`default` if absent): an integer's as a number, a 400 if it is not a
         whole number of at least `minimum`."""
-        if text is None or self.minimum is None:
+        if text is None:
+            return self.default
+        if self.minimum is None:
             return text
         try:
             value = int(text)
@@ -91,7 +94,7 @@ PARAMETERS = (
     QueryParameter("bbox-crs", "only CRS84"),
     QueryParameter("crs", "output CRS of an export (EPSG:9206, an OGC URI); pages are CRS84"),
     QueryParameter("limit", "features per page (default 100, clamped to the maximum)", 1),
-    QueryParameter("offset", "features to skip (default 0)", 0),
+    QueryParameter("offset", "features to skip (default 0)", 0, default=0),
     QueryParameter("filter", "CQL2 filter, e.g. status='operating' AND area_ha > 20"),
     QueryParameter("filter-lang", "cql2-text (default) or cql2-json"),
     QueryParameter("filter-crs", "only CRS84"),
@@ -117,7 +120,6 @@ def feature_query_params(
     async def collect(request: Request) -> FeatureQueryParams:
         given = request.query_params
         read = {p.field: p.read(given.get(p.name)) for p in PARAMETERS}
-        read["offset"] = read["offset"] or 0
         equals = tuple(
             (name, value)
             for name, value in given.multi_items()
