@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from .conftest import error_document
 from .pipeline_app import pipeline_client, project_body
 
 ENQUIRY = {
@@ -95,6 +96,30 @@ def test_each_client_address_sends_a_few_an_hour(client, editor):
     assert refused.status_code == 429
     assert refused.json()["code"] == "TooManyEnquiries"
     assert len(listed(client, editor)) == 3
+
+
+def test_officers_page_through_the_enquiries(client, editor):
+    sent = [client.post("/enquiries", json=ENQUIRY).json()["id"] for _ in range(3)]
+    page = client.get("/enquiries", params={"limit": 2}, headers=editor).json()
+    assert (page["numberMatched"], page["numberReturned"]) == (3, 2)
+    rels = {x["rel"]: x["href"] for x in page["links"]}
+    assert "prev" not in rels
+    second = client.get(rels["next"], headers=editor).json()
+    rels = {x["rel"]: x["href"] for x in second["links"]}
+    assert "next" not in rels
+    assert client.get(rels["prev"], headers=editor).json()["enquiries"] == page["enquiries"]
+    assert {e["id"] for e in page["enquiries"] + second["enquiries"]} == set(sent)
+
+
+@pytest.mark.parametrize("path", ["/enquiries", "/projects"])
+def test_an_offset_past_64_bits_is_a_400_and_the_last_one_an_empty_page(client, editor, path):
+    refused = client.get(path, params={"offset": 2**63}, headers=editor)
+    assert refused.status_code == 400
+    assert "offset" in error_document(refused)["description"]
+    last = client.get(path, params={"offset": 2**63 - 1}, headers=editor)
+    assert last.status_code == 200
+    assert last.json()["numberReturned"] == 0
+    assert {x["rel"] for x in last.json()["links"]} >= {"self", "prev"}
 
 
 def test_officers_assign_answer_and_close(client, editor, admin):

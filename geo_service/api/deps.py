@@ -7,6 +7,7 @@ each one to the thread pool.
 """
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request
@@ -21,6 +22,7 @@ from ..kind_versions import KindRegistry
 from ..memory_cache import MemoryCache
 from ..pipeline.enquiries import EnquiryStore
 from ..pipeline.projects import KeptAnswer, ProjectStore
+from ..query import MAX_INTEGER
 from ..rasters.store import RasterStore
 from ..records import Records
 from ..review import Review
@@ -136,6 +138,28 @@ async def get_review(store: StoreDep, admin: AdminStoreDep, settings: SettingsDe
 
 EditingDep = Annotated[Editing, Depends(get_editing)]
 ReviewDep = Annotated[Review, Depends(get_review)]
+
+
+@dataclass(frozen=True)
+class RecordPage:
+    """Which page of a list of records (projects, enquiries) is asked: `limit` within the
+    settings' bounds, `offset` one the records database can be asked for (64 bits)."""
+
+    limit: int
+    offset: int
+
+
+async def get_record_page(
+    settings: SettingsDep,
+    limit: Annotated[
+        int | None, Query(ge=1, description="records a page (default and most: settings)")
+    ] = None,
+    offset: Annotated[int, Query(ge=0, le=MAX_INTEGER, description="records skipped")] = 0,
+) -> RecordPage:
+    return RecordPage(min(limit or settings.default_limit, settings.max_limit), offset)
+
+
+RecordPageDep = Annotated[RecordPage, Depends(get_record_page)]
 
 # the formats each kind of answer offers, the first being the default
 JsonOnly = Annotated[str, Depends(output_format(("json",)))]

@@ -20,8 +20,8 @@ from ..pipeline.enquiries import MOVES, EnquiryFilters
 from .auth import Editor
 from .bodies import body_schema, json_body
 from .client import ClientAddress
-from .deps import AdminStoreDep, EnquiriesDep, SettingsDep, StoreDep
-from .links import JSON, base_url, link, with_params
+from .deps import AdminStoreDep, EnquiriesDep, RecordPageDep, StoreDep
+from .links import JSON, base_url, link, paging_links
 from .projects import Projects
 from .strict_input import StrictRoute
 
@@ -83,21 +83,19 @@ def list_enquiries(
     request: Request,
     enquiries: Enquiries,
     token: Editor,
-    settings: SettingsDep,
+    asked: RecordPageDep,
     status: Annotated[str | None, Query(description=", ".join(MOVES))] = None,
     project: Annotated[str | None, Query(pattern=PROJECT_ID)] = None,
-    limit: Annotated[int | None, Query(ge=1)] = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
 ) -> JSONResponse:
     if status is not None and status not in MOVES:
         raise InvalidParameter(
             _l("unknown status {status!r}; one of: {value}", status=status, value=", ".join(MOVES))
         )
-    limit = min(limit or settings.default_limit, settings.max_limit)
-    page, matched = enquiries.search(EnquiryFilters(status, project), limit, offset)
-    links = [link(str(request.url), "self", JSON, "This page")]
-    if offset + len(page) < matched:
-        links.append(link(with_params(request, offset=offset + limit), "next", JSON, "Next page"))
+    page, matched = enquiries.search(EnquiryFilters(status, project), asked.limit, asked.offset)
+    links = [
+        link(str(request.url), "self", JSON, "This page"),
+        *paging_links(request, JSON, asked.limit, asked.offset, len(page), matched),
+    ]
     return JSONResponse(
         {"enquiries": page, "numberMatched": matched, "numberReturned": len(page), "links": links},
         headers=PRIVATE,

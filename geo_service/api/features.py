@@ -30,7 +30,7 @@ from .deps import (
 from .downloads import file_download, sheets_download
 from .edits import etag_header
 from .heavy import HeavyExports
-from .links import GEOJSON, JSON, base_url, link, with_params
+from .links import GEOJSON, JSON, base_url, link, paging_links
 from .params import FEATURE_PARAMETERS, FeatureParams, FeatureQueryParams
 from .strict_input import StrictRoute
 
@@ -88,19 +88,13 @@ def page_links(
     request: Request, collection_id: str, query: Query, returned: int, matched: int
 ) -> list[dict]:
     """self and collection, then next and prev where there is such a page."""
-    links = [
+    return [
         link(str(request.url), "self", GEOJSON, "This page"),
         link(
             f"{base_url(request)}/collections/{collection_id}", "collection", JSON, "The collection"
         ),
+        *paging_links(request, GEOJSON, query.limit, query.offset, returned, matched),
     ]
-    if query.offset + returned < matched:
-        following = with_params(request, offset=query.offset + query.limit)
-        links.append(link(following, "next", GEOJSON, "Next page"))
-    if query.offset > 0:
-        previous = with_params(request, offset=max(query.offset - query.limit, 0))
-        links.append(link(previous, "prev", GEOJSON, "Previous page"))
-    return links
 
 
 @router.get(

@@ -27,3 +27,18 @@ def link(href: str, rel: str, media_type: str, title: str | None = None) -> dict
 def with_params(request: Request, **changes: Any) -> str:
     """This request's URL with some query parameters set to new values."""
     return str(request.url.include_query_params(**changes))
+
+
+def paging_links(
+    request: Request, media_type: str, limit: int, offset: int, returned: int, matched: int
+) -> list[dict[str, Any]]:
+    """`next` and `prev`, where there is such a page: this request at another offset."""
+    links = []
+    if offset + returned < matched:
+        links.append(
+            link(with_params(request, offset=offset + limit), "next", media_type, "Next page")
+        )
+    if offset > 0:
+        previous = with_params(request, offset=max(offset - limit, 0))
+        links.append(link(previous, "prev", media_type, "Previous page"))
+    return links

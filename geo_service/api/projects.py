@@ -52,12 +52,13 @@ from .deps import (
     LangDep,
     ProjectPagesDep,
     ProjectsDep,
-    SettingsDep,
+    RecordPage,
+    RecordPageDep,
     StoreDep,
     output_format,
 )
 from .downloads import file_download
-from .links import HTML, JSON, base_url, link, with_params
+from .links import HTML, JSON, base_url, link, paging_links, with_params
 from .security import html_page
 from .strict_input import StrictRoute
 
@@ -288,7 +289,7 @@ def list_projects(
     request: Request,
     projects: Projects,
     pages: ProjectPagesDep,
-    settings: SettingsDep,
+    page: RecordPageDep,
     lang: LangDep,
     f: ListFormat,
     investment_form: Annotated[str | None, Query(description=", ".join(FORMS))] = None,
@@ -301,21 +302,18 @@ def list_projects(
     q: Annotated[
         str | None, Query(max_length=200, description="text, with or without diacritics")
     ] = None,
-    limit: Annotated[int | None, Query(ge=1)] = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
 ) -> Response:
     stamp, reference = projects.stamped_procedures()  # see `_kept`
     filters = _filters(reference, investment_form, stage, sector, commune_code, behind, q)
     today = today_in_vietnam()
     if f != "json":
         return file_download(*export_projects(projects, filters, today, f, lang))
-    limit = min(limit or settings.default_limit, settings.max_limit)
     return _kept(
         request,
         projects,
         pages,
         (stamp, lang, today),
-        lambda: (_page(request, projects, reference, lang, filters, limit, offset, today), {}),
+        lambda: (_page(request, projects, reference, lang, filters, page, today), {}),
     )
 
 
@@ -347,19 +345,15 @@ def _page(
     reference: Procedures,
     lang: Lang,
     filters: ProjectFilters,
-    limit: int,
-    offset: int,
+    asked: RecordPage,
     today: dt.date,
 ) -> dict[str, Any]:
     """One page of `/projects` as JSON: the projects, their count and the links."""
-    page, matched = projects.search(filters, limit, offset, today)
-    links = [link(str(request.url), "self", JSON, "This page")]
-    if offset + len(page) < matched:
-        links.append(link(with_params(request, offset=offset + limit), "next", JSON, "Next page"))
-    if offset > 0:
-        links.append(
-            link(with_params(request, offset=max(offset - limit, 0)), "prev", JSON, "Previous page")
-        )
+    page, matched = projects.search(filters, asked.limit, asked.offset, today)
+    links = [
+        link(str(request.url), "self", JSON, "This page"),
+        *paging_links(request, JSON, asked.limit, asked.offset, len(page), matched),
+    ]
     links += [
         link(with_params(request, f=name), "alternate", media, f"All matching as {name}")
         for name, media in (
