@@ -12,14 +12,20 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from .i18n import _l
+from .i18n import N_, _l
 from .i18n.content import in_further_languages
+from .i18n.validation import named_pattern
 
 FieldType = Literal["string", "integer", "number", "date", "datetime", "boolean"]
 GeometryFamily = Literal["point", "line", "polygon"]
 DataQuality = Literal["authoritative", "indicative", "synthetic_demo"]
 
-LAYER_ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+LAYER_ID_PATTERN = re.compile(
+    named_pattern(
+        r"^[a-z][a-z0-9_]{0,62}$",
+        N_("lower-case letters, digits and _ (at most 63), beginning with a letter"),
+    )
+)
 ID_FIELD = "code"
 """Every layer's stable feature id lives in this text column."""
 

@@ -61,8 +61,9 @@ class KindRegistry:
         try:
             return kind_from_document(kind_id, document, self.current().common, "request", None)
         except ValueError as exc:
+            problems = exc.args[0] if exc.args else str(exc)  # a `Text` stays one to render
             raise InvalidParameter(
-                _l("kind {kind!r} is not valid: {exc}", kind=kind_id, exc=exc)
+                _l("kind {kind!r} is not valid: {exc}", kind=kind_id, exc=problems)
             ) from None
 
     def put(self, kind: Kind, actor: str) -> Kind:

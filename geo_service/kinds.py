@@ -26,6 +26,7 @@ from .definition_files import DefinitionFolders, check_unique
 from .errors import InvalidParameter, NotFound, ServiceError
 from .i18n import N_, _l, per_language
 from .i18n.content import in_further_languages
+from .i18n.validation import joined, placed
 
 COMMON_FILE = "common.toml"
 FIELD_NAME = r"^[a-z][a-z0-9_]{0,62}$"
@@ -193,7 +194,7 @@ class Kinds:
 
 def describe(error: ValidationError, document: Any) -> str:
     """Pydantic's errors as a person reads them: each with its place, fields named by name
-    (`fields[2] (crop).codes[0].label_en: Field required`)."""
+    (`fields[2] (crop).codes[0].label_en: required`)."""
     described = []
     for problem in error.errors():
         place, node = "", document
@@ -206,8 +207,8 @@ def describe(error: ValidationError, document: Any) -> str:
             else:
                 place += f".{part}" if place else str(part)
                 node = node.get(part) if isinstance(node, dict) else None
-        described.append(f"{place or 'definition'}: {problem['msg']}")
-    return "; ".join(described)
+        described.append(placed(problem, place or "definition"))
+    return joined(described)
 
 
 def kind_from_document(

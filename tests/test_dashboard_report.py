@@ -172,4 +172,4 @@ def test_geo_service_targets_checks_the_files(tmp_path):
     bad = cli("targets", env=env)
     assert bad.returncode == 1
     assert "broken.toml: not valid TOML" in bad.stderr
-    assert "sonla-2025-2030.toml: targets.0: Value error, min 200 is above max 150" in bad.stderr
+    assert "sonla-2025-2030.toml: targets.0: min 200 is above max 150" in bad.stderr

@@ -181,6 +181,9 @@ def test_a_report_names_row_and_column_and_nothing_is_stored(client, tmp_path):
     found = {(p.row, p.column) for p in report.problems}
     assert {(3, "investment_form"), (4, "id"), (4, "area_ha"), (4, "WKT"), (5, "id")} <= found
     assert "row 3, column 'investment_form'" in report.to_text()
+    said = {(p.row, p.column): p.message for p in report.problems}
+    assert said[(4, "area_ha")] == "must be at least 0"  # in words, not pydantic's English
+    assert said[(4, "id")] == "must be a project id, such as SL-DA-0001"
     assert store.count() == 0
     dry = write_csv(tmp_path / "dry.csv", [["id", "name_vi", "source"], ["SL-DA-0301", "A", "s"]])
     report = import_projects(

@@ -15,7 +15,14 @@ from fastapi.responses import JSONResponse
 from ..clock import utc_now
 from ..errors import InvalidParameter
 from ..i18n import _l
-from ..pipeline.documents import PROJECT_ID, EnquiryChange, EnquiryDocument, parse, site_checker
+from ..pipeline.documents import (
+    ENQUIRY_ID,
+    PROJECT_ID,
+    EnquiryChange,
+    EnquiryDocument,
+    parse,
+    site_checker,
+)
 from ..pipeline.enquiries import MOVES, EnquiryFilters
 from .auth import Editor
 from .bodies import body_schema, json_body
@@ -26,7 +33,7 @@ from .projects import Projects
 from .strict_input import StrictRoute
 
 router = APIRouter(tags=["Enquiries"], route_class=StrictRoute)
-EnquiryId = Annotated[str, Path(pattern=r"^EQ-[0-9A-F]{12}$", examples=["EQ-0A1B2C3D4E5F"])]
+EnquiryId = Annotated[str, Path(pattern=ENQUIRY_ID, examples=["EQ-0A1B2C3D4E5F"])]
 Body = Annotated[Any, Depends(json_body)]
 PRIVATE = {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
 """Headers of every answer holding contact details or messages."""

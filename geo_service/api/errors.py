@@ -21,6 +21,7 @@ from ..errors import (
     UnsupportedMediaType,
 )
 from ..i18n import Text, _l, render
+from ..i18n.validation import placed
 from .security import ALWAYS
 
 log = logging.getLogger(__name__)
@@ -70,8 +71,7 @@ def _problem(error: dict) -> str:
     """One validation error as `where: what`; an unreadable JSON body says why."""
     if error["type"] == "json_invalid":
         return _l("request body: {why}", why=error.get("ctx", {}).get("error", "not valid JSON"))
-    where = ".".join(str(p) for p in error["loc"][1:]) or error["loc"][0]
-    return f"{where}: {error['msg']}"
+    return placed(error, ".".join(str(p) for p in error["loc"][1:]) or error["loc"][0])
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from ..edits import Edit
 from ..errors import InvalidParameter
 from ..i18n import _l
+from ..i18n.validation import described
 from ..review import actor_of, diff_entry
 from ..store.changes import FeatureDiff
 from .auth import Editor
@@ -89,10 +90,9 @@ def _parsed(model: type[BaseModel], body: Any) -> Any:
     try:
         return model.model_validate(body)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in exc.errors()
-        )
-        raise InvalidParameter(_l("the body is not valid: {problems}", problems=problems)) from None
+        raise InvalidParameter(
+            _l("the body is not valid: {problems}", problems=described(exc))
+        ) from None
 
 
 @router.post(

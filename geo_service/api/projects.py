@@ -24,6 +24,7 @@ from ..i18n import Lang, _l, in_language
 from ..i18n.content import names_per_language
 from ..memory_cache import MemoryCache
 from ..pipeline.documents import (
+    COMMUNE_CODE,
     PROJECT_ID,
     EventDocument,
     ProjectDocument,
@@ -296,7 +297,7 @@ def list_projects(
     stage: Annotated[str | None, Query(description=", ".join(STAGES))] = None,
     sector: Annotated[str | None, Query(description="a code of GET /procedures' sectors")] = None,
     commune_code: Annotated[
-        str | None, Query(pattern=r"^[0-9]{5}$", description="2025 commune or ward")
+        str | None, Query(pattern=COMMUNE_CODE, description="2025 commune or ward")
     ] = None,
     behind: Annotated[bool, Query(description="only projects with a step past its plan")] = False,
     q: Annotated[

@@ -23,6 +23,7 @@ from pydantic import Field, ValidationError, model_validator
 from ..definition_files import DefinitionFolders, check_unique
 from ..errors import ServiceError
 from ..i18n import N_, _l
+from ..i18n.validation import described
 from ..pipeline.procedures import CODE, FORMS, Form, Procedures, Strict
 
 Metric = Literal["new_projects", "registered_capital", "completed_share"]
@@ -138,12 +139,6 @@ class Plans:
         return [p for p in self.plans if p.province == province]
 
 
-def _describe(error: ValidationError) -> str:
-    return "; ".join(
-        f"{'.'.join(str(p) for p in e['loc']) or 'file'}: {e['msg']}" for e in error.errors()
-    )
-
-
 def read_targets(
     folder: Path, procedures: Procedures | None = None
 ) -> tuple[Plans | None, list[str]]:
@@ -165,7 +160,7 @@ def read_targets(
             problems.append(f"{path.name}: not valid TOML: {exc}")
             continue
         except ValidationError as exc:
-            problems.append(f"{path.name}: {_describe(exc)}")
+            problems.append(f"{path.name}: {described(exc, 'file')}")
             continue
         except ValueError as exc:
             problems.append(f"{path.name}: {exc}")

@@ -21,6 +21,7 @@ from ..errors import InvalidParameter, NotFound, check_existence, missing
 from ..facts import with_facts
 from ..i18n import _l
 from ..i18n.content import further_names
+from ..i18n.validation import described
 from ..kinds import Kinds, load_kinds
 from ..store import Store
 from .mapping import FieldMapping, apply_mapping, propose
@@ -127,10 +128,7 @@ def layer_meta(
             provinces=[province],
         )
     except ValidationError as exc:
-        error = exc.errors()[0]
-        where = ".".join(str(part) for part in error["loc"])
-        problem = f"{where}: {error['msg']}" if where else error["msg"]
-        raise InvalidParameter(_l("metadata: {problem}", problem=problem)) from None
+        raise InvalidParameter(_l("metadata: {problem}", problem=described(exc))) from None
     return meta, province
 
 

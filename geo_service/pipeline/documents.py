@@ -29,17 +29,23 @@ from shapely.geometry.base import BaseGeometry
 
 from ..catalogue import LAYER_ID_PATTERN, DataQuality
 from ..errors import InvalidParameter, NotFound
-from ..i18n import Lang, _l
+from ..i18n import N_, Lang, _l
 from ..i18n.content import in_further_languages
+from ..i18n.validation import described, named_pattern
 from ..places import UnmatchedPlace, commune_by_code, resolve_commune
 from ..store import Store
 from ..text import Text, TextId
 from .procedures import CODE, Form, Procedures
 from .progress import DATED_KINDS, RECORDED_KINDS, STEP_KINDS, DossierEvent, EventKind
 
-PROJECT_ID = r"^[A-Z]{2}-[A-Z0-9]+(?:-[A-Z0-9]+)*$"
+PROJECT_ID = named_pattern(
+    r"^[A-Z]{2}-[A-Z0-9]+(?:-[A-Z0-9]+)*$", N_("a project id, such as SL-DA-0001")
+)
 """A project's stable id: province prefix, then parts, e.g. SL-DA-0001."""
-COMMUNE_CODE = r"^[0-9]{5}$"
+COMMUNE_CODE = named_pattern(r"^[0-9]{5}$", N_("a commune code of 5 digits, such as 04123"))
+EMAIL = named_pattern(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$", N_("an email address"))
+ENQUIRY_ID = named_pattern(r"^EQ-[0-9A-F]{12}$", N_("an enquiry id, such as EQ-0A1B2C3D4E5F"))
+PHONE = named_pattern(r"^\+?[0-9 ().-]{6,24}$", N_("a phone number, such as +84 212 3456 789"))
 GEOMETRY_TYPES = ("Point", "Polygon", "MultiPolygon")
 MAX_SITES = 50
 _GEOD = Geod(ellps="WGS84")
@@ -147,8 +153,8 @@ EnquiryStatus = Literal["new", "in_progress", "answered", "closed"]
 class EnquiryDocument(Strict):
     name: Text = text(200, 1)
     organisation: Text = text(200)
-    email: TextId | None = Field(None, max_length=254, pattern=r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
-    phone: str | None = Field(None, pattern=r"^\+?[0-9 ().-]{6,24}$")
+    email: TextId | None = Field(None, max_length=254, pattern=EMAIL)
+    phone: str | None = Field(None, pattern=PHONE)
     language: Lang = "vi"
     message: Text = text(4000, 1)
     project: str | None = Field(None, pattern=PROJECT_ID, max_length=64)
@@ -175,13 +181,7 @@ def parse(model: type[BaseModel], document: Any) -> Any:
     try:
         return model.model_validate(document)
     except ValidationError as exc:
-        raise InvalidParameter(describe_errors(exc)) from None
-
-
-def describe_errors(error: ValidationError) -> str:
-    return "; ".join(
-        f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in error.errors()
-    )
+        raise InvalidParameter(described(exc)) from None
 
 
 def merge_patch(target: Any, patch: Any) -> Any:

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from ..definition_files import DefinitionFolders, check_unique
 from ..errors import ServiceError
 from ..i18n import N_, _l
+from ..i18n.validation import described
 from .stages import RANK, Milestone, StepStage
 
 Form = Literal["policy_approval", "land_auction", "investor_bidding", "ppp"]
@@ -114,12 +115,6 @@ def _read_toml(path: Path) -> dict:
         return tomllib.load(handle)
 
 
-def _describe(error: ValidationError) -> str:
-    return "; ".join(
-        f"{'.'.join(str(p) for p in e['loc']) or 'file'}: {e['msg']}" for e in error.errors()
-    )
-
-
 def read_procedures(folder: Path) -> tuple[Procedures | None, list[str]]:
     """The procedures and sectors in `folder`, or None and every problem found (file: problem)."""
     problems: list[str] = []
@@ -145,7 +140,7 @@ def read_procedures(folder: Path) -> tuple[Procedures | None, list[str]]:
         except tomllib.TOMLDecodeError as exc:
             problems.append(f"{path.name}: not valid TOML: {exc}")
         except ValidationError as exc:
-            problems.append(f"{path.name}: {_describe(exc)}")
+            problems.append(f"{path.name}: {described(exc, 'file')}")
     problems += [
         f"{form}.toml: missing (every investment form needs its procedure)"
         for form in FORMS

@@ -24,8 +24,9 @@ from ..catalogue import CodedValue, FieldSpec, LayerMeta
 from ..clock import today_in_vietnam
 from ..errors import InvalidParameter
 from ..exports import export_features
-from ..i18n import _l
+from ..i18n import _l, render
 from ..i18n.content import FURTHER
+from ..i18n.validation import what
 from ..places import UnmatchedPlace, commune_by_code
 from ..store import Feature
 from ..text import fold
@@ -379,7 +380,10 @@ def import_projects(
         try:
             project = ProjectDocument.model_validate(document)
         except ValidationError as exc:
-            problems += [(str(e["loc"][0]) if e["loc"] else "row", e["msg"]) for e in exc.errors()]
+            problems += [
+                (str(e["loc"][0]) if e["loc"] else "row", render(what(e), "en"))
+                for e in exc.errors()
+            ]  # the report is in English, as its other messages
         if project is not None and not problems:
             result, problems = check_project(project, procedures, cached_site)
             if result is not None:

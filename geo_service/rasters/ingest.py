@@ -32,6 +32,7 @@ from ..catalogue import LAYER_ID_PATTERN
 from ..clock import utc_now
 from ..errors import InvalidParameter, ServiceError, TooLarge, check_existence
 from ..i18n import _l
+from ..i18n.validation import described
 from ..places import province_extent
 from .meta import RasterInput, RasterMeta, default_colormap
 from .store import RasterStore
@@ -50,10 +51,7 @@ def parse_input(metadata: dict[str, Any]) -> RasterInput:
     try:
         return RasterInput.model_validate(metadata)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'metadata'}: {e['msg']}" for e in exc.errors()
-        )
-        raise InvalidParameter(_l("metadata: {problems}", problems=problems)) from None
+        raise InvalidParameter(_l("metadata: {problems}", problems=described(exc))) from None
 
 
 def ingest_raster(
