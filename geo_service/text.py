@@ -8,6 +8,8 @@ from typing import Annotated
 
 from pydantic import AfterValidator
 
+from .i18n import _l
+
 _D_TO_ASCII = str.maketrans({"đ": "d", "Đ": "D"})
 
 
@@ -19,7 +21,7 @@ def without_nul(text: str) -> str:
     """`text` itself, or a `ValueError` (a 400 in a document) if it holds NUL: no one means it,
     and PostgreSQL cannot store it, so neither records database is given it."""
     if "\x00" in text:
-        raise ValueError("text cannot hold the NUL character / văn bản không được chứa ký tự NUL")
+        raise ValueError(_l("text values cannot hold the NUL character"))
     return text
 
 

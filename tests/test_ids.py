@@ -114,8 +114,8 @@ def test_a_colour_with_a_newline_is_refused():
 
 
 NUL = "x%00y"
-"""An id holding NUL, which PostgreSQL cannot hold in text: every route taking a string id into
-a query must answer 400 or 404 before the database sees it."""
+"""An id holding NUL, which PostgreSQL cannot hold in text: every route taking a string id (or
+text) into a query must answer 400 or 404 before the database sees it."""
 
 
 def test_ids_holding_nul_are_refused_before_the_database(sample_dir, sample_client):
@@ -135,6 +135,11 @@ def test_ids_holding_nul_are_refused_before_the_database(sample_dir, sample_clie
             f"/admin/layers/{NUL}/diff?from=1&to=2", f"/procedures/{NUL}", f"/map/{NUL}",
             f"/rasters/{NUL}", f"/rasters/{NUL}/legend", f"/shortlists/{NUL}",
             f"/shortlists/{NUL}/export", f"/collections/{layer}/items?ids={NUL}",
+            # text parameters that reach the records database
+            f"/projects?q={NUL}", f"/projects?sector={NUL}", f"/projects?stage={NUL}",
+            f"/projects?investment_form={NUL}", f"/enquiries?project={NUL}",
+            f"/enquiries?status={NUL}", f"/admin/audit?layer={NUL}",
+            f"/dashboard/summary?group_by={NUL}",
         )
     ] + [
         ("PATCH", f"/shortlists/{NUL}"), ("DELETE", f"/shortlists/{NUL}"),

@@ -20,6 +20,7 @@ from ..ingest.read import ReadOptions, UploadLimits, claimed_suffix
 from ..review import Review
 from ..settings import Settings
 from ..store import VersionSummary
+from ..text import TextId
 from . import layer_changes
 from .auth import Admin, Editor
 from .deps import AdminStoreDep, StoreDep, get_store, kinds_of
@@ -156,7 +157,7 @@ router.include_router(layer_changes.router)
 def audit(
     token: Admin,
     admin: AdminStoreDep,
-    layer: Annotated[str | None, Query(description="only this layer")] = None,
+    layer: Annotated[TextId | None, Query(description="only this layer")] = None,
 ) -> dict:
     return {"entries": admin.audit(layer)}
 

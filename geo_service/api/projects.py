@@ -46,6 +46,7 @@ from ..pipeline.projects import (
 from ..pipeline.spreadsheet import DATA_QUALITY, commune_name, export_projects
 from ..pipeline.stages import STAGES
 from ..store import Store
+from ..text import TextId
 from .auth import Editor, require
 from .bodies import body_schema, json_body
 from .deps import (
@@ -301,7 +302,7 @@ def list_projects(
     ] = None,
     behind: Annotated[bool, Query(description="only projects with a step past its plan")] = False,
     q: Annotated[
-        str | None, Query(max_length=200, description="text, with or without diacritics")
+        TextId | None, Query(max_length=200, description="text, with or without diacritics")
     ] = None,
 ) -> Response:
     stamp, reference = projects.stamped_procedures()  # see `_kept`
