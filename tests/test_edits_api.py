@@ -168,6 +168,7 @@ INVALID = {
     "an object as a value": (feature("B-11", developer={"name": "A"}), "field_type"),
     "no Vietnamese name": (feature("B-12") | {"properties": {"status": "planned"}}, "field_missing"),
     "two ids": (feature("B-13", code="B-14"), "id_mismatch"),
+    "text holding NUL": (feature("B-15", developer="Công ty\x00A"), "text_nul"),
     "no id": ({"type": "Feature", "geometry": polygon(104.1, 21.1), "properties": {"name_vi": "x"}}, "id_missing"),
     "not a Feature": ({"type": "FeatureCollection", "features": []}, "feature_structure"),
 }  # fmt: skip

@@ -266,13 +266,23 @@ def _check_extent(frame: gpd.GeoDataFrame, report: Report, province: str, source
 
 
 def _fix_text(frame: gpd.GeoDataFrame, report: Report) -> None:
-    """NFC everywhere; UTF-8 read as Latin-1 (mojibake) is converted back, or refused."""
+    """NFC everywhere; UTF-8 read as Latin-1 (mojibake) is converted back, or refused; text
+    holding NUL is refused (no one means it, and PostgreSQL cannot store it: refused by both
+    stores alike)."""
     for column in frame.columns:
         if column in ("geometry", "__id") or not (
             frame[column].dtype == object or pd.api.types.is_string_dtype(frame[column])
         ):
             continue
         values = frame[column]
+        nul = values.map(lambda v: isinstance(v, str) and "\x00" in v)
+        if nul.any():
+            report.add(
+                "error",
+                "text_nul",
+                f"{column}: text holds the NUL character; remove it",
+                _ids(frame, nul),
+            )
         broken = values.map(lambda v: isinstance(v, str) and bool(_MOJIBAKE.search(v)))
         if broken.any():
             try:
