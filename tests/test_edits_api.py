@@ -169,9 +169,22 @@ INVALID = {
     "no Vietnamese name": (feature("B-12") | {"properties": {"status": "planned"}}, "field_missing"),
     "two ids": (feature("B-13", code="B-14"), "id_mismatch"),
     "text holding NUL": (feature("B-15", developer="Công ty\x00A"), "text_nul"),
+    "an integer past 64 bits": (feature("B-16", approved_year=2**63), "field_type"),
+    "a boolean as an integer": (feature("B-17", approved_year=True), "field_type"),
+    "a boolean as a number": (feature("B-18", area_ha=False), "field_type"),
     "no id": ({"type": "Feature", "geometry": polygon(104.1, 21.1), "properties": {"name_vi": "x"}}, "id_missing"),
     "not a Feature": ({"type": "FeatureCollection", "features": []}, "feature_structure"),
 }  # fmt: skip
+
+
+@pytest.mark.parametrize("year", [2**53 + 1, 2**63 - 1, -(2**63), "9007199254740993"])
+def test_whole_numbers_are_kept_exactly_to_64_bits(client, staff, year):
+    tag = etag_of(client, "G-0-1")
+    changed = {"properties": {"approved_year": year}}
+    answer = send(client, "PATCH", "/collections/grid/items/G-0-1", changed, staff["editor"] | {"If-Match": tag}, PATCH)  # fmt: skip
+    assert answer.status_code == 200, answer.text
+    read = client.get("/collections/grid/items/G-0-1").json()["properties"]["approved_year"]
+    assert read == int(year) and type(read) is int
 
 
 def test_invalid_features_are_400_with_a_report_and_store_nothing(client, staff, data_dir):

@@ -7,6 +7,7 @@ Errors stop a publish; warnings and notes are published with the data. Nothing h
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
@@ -23,6 +24,7 @@ from ..i18n import N_, _l
 from ..kinds import Kind, load_kinds
 from ..layer_frame import records_to_frame
 from ..places import UnmatchedPlace, communes_of_province, province_extent, resolve_commune
+from ..query import MAX_INTEGER, MIN_INTEGER
 from ..text import nfc
 
 Severity = Literal["error", "warning", "info"]
@@ -380,12 +382,14 @@ def _coerce(spec: FieldSpec, value: Any) -> Any:
     if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NaT:
         return None
     if spec.type == "integer":
-        number = float(value)
-        if not number.is_integer():
-            raise ValueError(value)
-        return int(number)
+        return _integer(value)
     if spec.type == "number":
-        return float(value)
+        if isinstance(value, bool | np.bool_):
+            raise ValueError(value)
+        number = float(value)
+        if not math.isfinite(number):
+            raise ValueError(value)
+        return number
     if spec.type in ("date", "datetime"):
         if isinstance(value, dt.datetime | pd.Timestamp):
             return value.date().isoformat() if spec.type == "date" else value.isoformat()
@@ -396,6 +400,27 @@ def _coerce(spec: FieldSpec, value: Any) -> Any:
     if spec.codes and str(value) not in spec.code_labels():
         raise ValueError(value)
     return str(value)
+
+
+def _integer(value: Any) -> int:
+    """A whole number within 64 bits, exactly (not through a float, which rounds past 2**53):
+    from an integer, a whole float, or the text of either; never from a boolean."""
+    if isinstance(value, bool | np.bool_):
+        raise ValueError(value)
+    if isinstance(value, int | np.integer):
+        number = int(value)
+    else:
+        text = str(value).strip()
+        try:
+            number = int(text)
+        except ValueError:
+            whole = float(text)
+            if not whole.is_integer():
+                raise ValueError(value) from None
+            number = int(whole)
+    if not MIN_INTEGER <= number <= MAX_INTEGER:
+        raise ValueError(value)
+    return number
 
 
 def _records(frame: gpd.GeoDataFrame, meta: LayerMeta, report: Report, province: str) -> list[dict]:
