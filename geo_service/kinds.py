@@ -24,9 +24,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from .catalogue import ID_FIELD, LAYER_ID_PATTERN, FieldSpec, FieldType, GeometryFamily
 from .definition_files import DefinitionFolders, check_unique
 from .errors import InvalidParameter, NotFound, ServiceError
-from .i18n import N_, _l, per_language
+from .i18n import N_, _l, joined, per_language
 from .i18n.content import in_further_languages
-from .i18n.validation import joined, placed
+from .i18n.validation import placed
 
 COMMON_FILE = "common.toml"
 FIELD_NAME = r"^[a-z][a-z0-9_]{0,62}$"

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from contextvars import ContextVar
 from functools import cache
 from gettext import NullTranslations
@@ -122,6 +122,26 @@ class Text(str):
 
     def render(self, lang: str | None) -> str:
         return str(self) if lang is None else tr(lang, self.message, **self.values)
+
+
+class _Joined(Text):
+    """Texts shown one after another, each in the reader's language."""
+
+    def __new__(cls, parts: Sequence[str], separator: str) -> _Joined:
+        text = str.__new__(cls, separator.join(map(str, parts)))
+        text.message, text.values = separator, {}
+        text.parts, text.separator = tuple(parts), separator
+        return text
+
+    def render(self, lang: str | None) -> str:
+        if lang is None:
+            return str(self)
+        return self.separator.join(render(part, lang) for part in self.parts)
+
+
+def joined(parts: Sequence[str], separator: str = "; ") -> Text:
+    """`parts` (texts or `Text`s) one after another, each in the reader's language."""
+    return _Joined(parts, separator)
 
 
 def _l(message: str, /, **values: Any) -> Text:

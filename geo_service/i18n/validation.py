@@ -10,12 +10,10 @@ pattern is named by what it stands for ("must be an email address") where its mo
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
-from . import N_, Text, _l, render
+from . import N_, Text, _l, joined
 
 _FORMS: dict[str, str] = {}
 
@@ -101,23 +99,3 @@ def described(error: ValidationError, whole: str | None = None) -> Text:
     return joined(
         [placed(e, ".".join(str(part) for part in e["loc"]) or whole) for e in error.errors()]
     )
-
-
-class _Joined(Text):
-    """Texts shown one after another, each in the reader's language."""
-
-    def __new__(cls, parts: Sequence[str], separator: str) -> _Joined:
-        text = str.__new__(cls, separator.join(map(str, parts)))
-        text.message, text.values = separator, {}
-        text.parts, text.separator = tuple(parts), separator
-        return text
-
-    def render(self, lang: str | None) -> str:
-        if lang is None:
-            return str(self)
-        return self.separator.join(render(part, lang) for part in self.parts)
-
-
-def joined(parts: Sequence[str], separator: str = "; ") -> Text:
-    """`parts` (texts or `Text`s) one after another, each in the reader's language."""
-    return _Joined(parts, separator)
