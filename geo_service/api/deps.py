@@ -152,7 +152,7 @@ class RecordPage:
 async def get_record_page(
     settings: SettingsDep,
     limit: Annotated[
-        int | None, Query(ge=1, description="records a page (default and most: settings)")
+        int | None, Query(ge=1, description="records per page (default and maximum: the settings)")
     ] = None,
     offset: Annotated[int, Query(ge=0, le=MAX_INTEGER, description="records skipped")] = 0,
 ) -> RecordPage:
