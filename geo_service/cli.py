@@ -59,6 +59,31 @@ def layer_id(text: str) -> str:
     return text
 
 
+def output_file(text: str) -> Path:
+    """An argument naming a file to write: not a folder, in a folder that exists (checked
+    before the work, which may be long)."""
+    path = Path(text)
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(_l("{path} is a folder; give a file name", path=path))
+    if not path.parent.is_dir():
+        raise argparse.ArgumentTypeError(_l("no folder {folder}", folder=path.parent))
+    return path
+
+
+def _deliver(command: str, built: Path, output: Path) -> int:
+    """Move a file built in a temporary folder to `output` and say so; a clear message and 1
+    if it cannot be written there (no permission, a full disk)."""
+    try:
+        shutil.move(built, output)
+    except OSError as exc:
+        print(f"geo-service {command}: cannot write {output}: {exc.strerror}", file=sys.stderr)
+        return 1
+    finally:
+        shutil.rmtree(built.parent, ignore_errors=True)
+    print(f"wrote {output} ({output.stat().st_size:,} bytes)", file=sys.stderr)
+    return 0
+
+
 def _data_dir(args: argparse.Namespace) -> Path:
     return Path(args.data_dir) if args.data_dir else Settings().data_dir
 
@@ -275,11 +300,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         return 2
     finally:
         bar.close()
-    output = Path(args.output)
-    shutil.move(path, output)
-    shutil.rmtree(path.parent, ignore_errors=True)
-    print(f"wrote {output} ({output.stat().st_size:,} bytes)", file=sys.stderr)
-    return 0
+    return _deliver("export", path, args.output)
 
 
 def cmd_token(args: argparse.Namespace) -> int:
@@ -527,7 +548,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from .dashboard.summary import Dashboard
     from .errors import ServiceError
 
-    output = Path(args.output)
+    output = args.output
     fmt = args.format or output.suffix.lstrip(".").lower()
     if fmt not in FORMATS:
         print(
@@ -544,6 +565,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     except ServiceError as exc:
         print(f"geo-service report: {exc.description}", file=sys.stderr)
         return 2
+    except OSError as exc:
+        print(f"geo-service report: cannot write {output}: {exc.strerror}", file=sys.stderr)
+        return 1
     print(f"wrote {output} ({output.stat().st_size:,} bytes)", file=sys.stderr)
     return 0
 
@@ -578,13 +602,9 @@ def cmd_projects(args: argparse.Namespace) -> int:
                 )
             return 0 if report.ok else 1
         if args.action == "export":
-            output = Path(args.output)
-            fmt = args.format or output.suffix.lstrip(".").lower() or "xlsx"
+            fmt = args.format or args.output.suffix.lstrip(".").lower() or "xlsx"
             path, _ = export_projects(projects, ProjectFilters(), today, fmt, args.lang)
-            shutil.move(path, output)
-            shutil.rmtree(path.parent, ignore_errors=True)
-            print(f"wrote {output} ({output.stat().st_size:,} bytes)", file=sys.stderr)
-            return 0
+            return _deliver("projects export", path, args.output)
         count = projects.rebuild_progress(today)
         print(f"rebuilt the progress of {count} projects from their events")
         return 0
@@ -641,7 +661,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     formats = Choices(".exports.formats", "FORMATS")
     add_named_choice(export, "--format", formats, "file format: %(choices)s", required=True)
-    export.add_argument("-o", "--output", required=True, help="file to write")
+    export.add_argument("-o", "--output", required=True, type=output_file, help="file to write")
     export.add_argument("--filter", help="CQL2 filter, e.g. \"status = 'operating'\"")
     export.add_argument("--filter-lang", default="cql2-text", choices=["cql2-text", "cql2-json"])
     export.add_argument("--bbox", help="minLon,minLat,maxLon,maxLat")
@@ -745,7 +765,9 @@ def build_parser() -> argparse.ArgumentParser:
         commands.add_parser("report", help="the annual report on investment attraction")
     )
     report.add_argument("--year", type=int, required=True, help="the year reported on")
-    report.add_argument("-o", "--output", required=True, help="file to write (.xlsx, .docx, .pdf)")
+    report.add_argument(
+        "-o", "--output", required=True, type=output_file, help="file to write (.xlsx, .docx, .pdf)"
+    )
     report_formats = Choices(".dashboard.report", "FORMATS")
     add_named_choice(report, "--format", report_formats, "%(choices)s (default: from the name)")
     report.add_argument("--lang", default="vi", choices=LANGUAGES)
@@ -762,7 +784,9 @@ def build_parser() -> argparse.ArgumentParser:
     project_export = with_data_dir(
         project_actions.add_parser("export", help="every project to a spreadsheet")
     )
-    project_export.add_argument("-o", "--output", required=True, help="file to write")
+    project_export.add_argument(
+        "-o", "--output", required=True, type=output_file, help="file to write"
+    )
     project_export.add_argument(
         "--format", choices=["csv", "xlsx"], help="default: from the file name"
     )

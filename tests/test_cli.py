@@ -98,6 +98,36 @@ def test_export_writes_a_file_and_refuses_bad_input(sample_dir, tmp_path):
     assert limited.returncode == 2 and "10" in limited.stderr
 
 
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("export", "--layer", "industrial_zones", "--format", "csv"),
+        ("projects", "export"),
+        ("report", "--year", "2026"),
+    ],
+)
+def test_a_file_that_cannot_be_written_is_refused_before_the_work(sample_dir, tmp_path, command):
+    for output, said in (
+        (tmp_path / "missing" / "out.xlsx", f"no folder {tmp_path / 'missing'}"),
+        (tmp_path, f"{tmp_path} is a folder; give a file name"),
+    ):
+        refused = geo_service(*command, "-o", str(output), cwd=tmp_path, data_dir=sample_dir)
+        assert refused.returncode == 2, refused.stderr
+        assert said in refused.stderr and "Traceback" not in refused.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_file_built_but_not_delivered_is_said_and_cleaned_up(tmp_path, capsys):
+    from geo_service.cli import _deliver
+
+    built = tmp_path / "build" / "out.csv"
+    built.parent.mkdir()
+    built.write_text("a,b\n")
+    assert _deliver("export", built, tmp_path / "gone" / "out.csv") == 1
+    assert "geo-service export: cannot write" in capsys.readouterr().err
+    assert not built.parent.exists()
+
+
 def test_the_commands_see_pipeline_projects_as_a_collection(sample_dir, sample_client, tmp_path):
     import pyogrio
 
