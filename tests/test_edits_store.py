@@ -361,6 +361,8 @@ def test_history_and_diff_equal_a_brute_force_comparison_of_whole_versions(tmp_p
         for revision in history:
             assert revision.actor == summaries[revision.version].actor
             assert revision.at == summaries[revision.version].written
+            if revision.change != "changed":
+                assert revision.fields == ()
             if revision.change == "changed":
                 before = versions[numbers[numbers.index(revision.version) - 1]][code]
                 after = versions[revision.version][code]

@@ -35,7 +35,9 @@ class FeatureChange:
 class FeatureRevision:
     version: int
     change: Literal["created", "changed", "deleted"]
-    fields: tuple[str, ...]  # fields that changed ("geometry" included when it moved)
+    fields: tuple[str, ...]
+    """The fields that changed ("geometry" when it moved); none when the feature was created or
+    deleted, as for a diff's added and removed features."""
     actor: str | None  # who made the version (from the version's record)
     at: str  # ISO 8601 UTC, when the version was made
 

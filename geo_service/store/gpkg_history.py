@@ -113,8 +113,7 @@ def feature_history(
         state = states[number]
         record = records[number]
         if previous is None and state is not None:
-            fields = tuple(n for n, v in state[1].items() if v is not None) + ("geometry",)
-            revisions.append(FeatureRevision(number, "created", fields, record.actor, record.at))
+            revisions.append(FeatureRevision(number, "created", (), record.actor, record.at))
         elif previous is not None and state is None:
             revisions.append(FeatureRevision(number, "deleted", (), record.actor, record.at))
         elif previous is not None and state is not None:
