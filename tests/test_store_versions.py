@@ -67,6 +67,16 @@ def test_new_versions_and_drafts_through_the_protocol(store):
     assert store.current_version("grid") == 1
 
 
+def test_an_unknown_version_is_refused_naming_those_there_are(store):
+    meta, whole, first_ten = frames()
+    store.publish(meta, whole, new=True)
+    store.publish(meta, first_ten, new=False)
+    for ask in (lambda: store.layer("grid", 7), lambda: list(store.diff("grid", 1, 7))):
+        with pytest.raises(NotFound) as refused:
+            ask()
+        assert refused.value.description.startswith("layer 'grid' has no version 7; it has [1, 2]")
+
+
 def test_archive_through_the_protocol(store, tmp_path):
     meta, whole, _ = frames()
     with pytest.raises(NotFound):

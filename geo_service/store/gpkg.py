@@ -33,8 +33,7 @@ import numpy as np
 
 from .. import strict_json
 from ..catalogue import ID_FIELD, LayerMeta
-from ..errors import LayerUnavailable, NotFound, no_collection, no_feature
-from ..i18n import _l
+from ..errors import LayerUnavailable, NotFound, no_collection, no_feature, no_version
 from ..listing import UNREADABLE_ERRORS, Listing, Skipped, unreadable
 from ..query import BBox, Query
 from ..sqlite_functions import register_text_functions, wkb_intersects
@@ -596,14 +595,9 @@ class GeoPackageStore(BlockingReads):
             forget((id(self), layer_id))
 
     def _check_version(self, layer_id: str, version: int) -> None:
-        if version not in self.folder.numbers(layer_id):
-            raise NotFound(
-                _l(
-                    "layer {layer_id!r} has no version {version}",
-                    layer_id=layer_id,
-                    version=version,
-                )
-            )
+        numbers = self.folder.numbers(layer_id)
+        if version not in numbers:
+            raise NotFound(no_version("layer", layer_id, version, numbers).description)
 
     def _select(
         self, layer: _LayerFile, query: Query, conditions: SqlFragment
