@@ -9,6 +9,7 @@ import pytest
 import shapely
 
 from geo_service.errors import InvalidParameter, NotFound
+from geo_service.i18n import render
 from geo_service.query import (
     And,
     Between,
@@ -196,8 +197,14 @@ def test_like_escapes_and_glob_characters_are_literal(grid_store):
 
 
 def test_type_mismatch_is_a_client_error(grid_store):
-    with pytest.raises(InvalidParameter, match="area_ha"):
+    with pytest.raises(InvalidParameter) as refused:
         matched(grid_store, filter=Comparison(">", Property("area_ha"), Literal("big")))
+    said = "a number cannot be compared with text (property 'area_ha' is of type number)"
+    assert render(refused.value.description, "en") == said  # in these words on both stores
+    with pytest.raises(InvalidParameter) as refused:
+        matched(grid_store, filter=Comparison("=", Property("code"), Literal(True)))
+    said = "không thể so sánh văn bản với một giá trị đúng/sai (thuộc tính 'code' kiểu string)"
+    assert render(refused.value.description, "vi") == said
     with pytest.raises(InvalidParameter, match="unknown property"):
         matched(grid_store, filter=Comparison("=", Property("nope"), Literal(1)))
 

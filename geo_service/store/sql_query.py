@@ -76,6 +76,7 @@ from ..query import (
     SpatialPredicate,
     conjunction,
 )
+from .families import FIELD_FAMILY, family_name, not_comparable, value_family
 from .sqlite_sql import GEOMETRY_NAMES, search_terms
 
 FACET_VALUES = 200
@@ -88,15 +89,6 @@ built for one query runs another of the same shape given `query_parameters` of i
 
 # -- types of operands --------------------------------------------------------------------------
 
-_FAMILY = {
-    "string": "text",
-    "integer": "number",
-    "number": "number",
-    "date": "date",
-    "datetime": "datetime",
-    "boolean": "boolean",
-}
-"""A field type's family: what it may be compared with."""
 _COMPARABLE = {
     frozenset({"date", "datetime"}),
 }
@@ -109,26 +101,6 @@ _SQL_TYPES: dict[str | None, TypeEngine] = {
     "datetime": DateTime(timezone=True),
     "boolean": Boolean(),
 }
-
-
-def _value_family(value: Any) -> str | None:
-    """The family of a literal's value; None for NULL, which compares with anything."""
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, dt.datetime):
-        return "datetime"
-    if isinstance(value, dt.date):
-        return "date"
-    return "text"
-
-
-def _describe(family: str | None) -> str:
-    return {None: "NULL", "text": "text", "number": "a number", "date": "a date",
-            "datetime": "a timestamp", "boolean": "a boolean"}[family]  # fmt: skip
 
 
 # -- what differs between databases -------------------------------------------------------------
@@ -780,7 +752,7 @@ class QueryCompiler:
         return self.layer.spatial.intersects(geometry, self.flavour)
 
     def _derived(self, name: str, op: str, other: Expr) -> ColumnElement:
-        if not isinstance(other, Literal) or _value_family(other.value) not in ("number", None):
+        if not isinstance(other, Literal) or value_family(other.value) not in ("number", None):
             raise self._computed(name)
         return self.layer.derived[name].compare(op, other.value)
 
@@ -815,14 +787,7 @@ class QueryCompiler:
                 continue
             if isinstance(expr, Literal) and family == "text" and reference in _TIMES:
                 continue  # ISO text of a date or timestamp
-            raise InvalidParameter(
-                _l(
-                    "{reference} cannot be compared with {family}{naming}",
-                    reference=_describe(reference),
-                    family=_describe(family),
-                    naming=self._naming(exprs),
-                )
-            )
+            raise not_comparable(reference, family, self._compared(exprs))
         beside = next((self._sql(e) for e in exprs if not isinstance(e, Literal)), None)
         return [
             self._bind(e.value, None if beside is None else beside.type, reference)
@@ -831,20 +796,18 @@ class QueryCompiler:
             for e in exprs
         ]
 
-    def _naming(self, exprs: tuple[Expr, ...]) -> str:
+    def _compared(self, exprs: tuple[Expr, ...]) -> FieldSpec | None:
+        """The first property among the operands (None if none is a property)."""
         names = [_unwrap(e).name for e in exprs if isinstance(_unwrap(e), Property)]
-        if not names:
-            return ""
-        spec = self.field_spec(names[0])
-        return f" (property {spec.name!r} is of type {spec.type})"
+        return self.field_spec(names[0]) if names else None
 
     def _family(self, expr: Expr) -> str | None:
         if isinstance(expr, Property):
             if expr.name in GEOMETRY_NAMES and expr.name not in self.fields:
                 raise InvalidParameter(_l("the geometry can only be used inside S_INTERSECTS"))
-            return _FAMILY[self.field_spec(expr.name).type]
+            return FIELD_FAMILY[self.field_spec(expr.name).type]
         if isinstance(expr, Literal):
-            return _value_family(expr.value)
+            return value_family(expr.value)
         if isinstance(expr, Function):
             self._text(expr, False)
             return "text"
@@ -860,7 +823,7 @@ class QueryCompiler:
         if isinstance(expr, Function):
             return self._text(expr, False)
         if isinstance(expr, Literal):
-            return self._bind(expr.value, None, _value_family(expr.value))
+            return self._bind(expr.value, None, value_family(expr.value))
         raise InvalidParameter(_l("{name} is not a value", name=type(expr).__name__))
 
     def _text(self, expr: Expr, pattern: bool) -> ColumnElement:
@@ -873,7 +836,7 @@ class QueryCompiler:
                     _l(
                         "{value} applies to text, not to {value2}",
                         value=expr.name.upper(),
-                        value2=_describe(family),
+                        value2=family_name(family),
                     )
                 )
             argument = self._text(expr.argument, pattern)

@@ -41,6 +41,7 @@ from ..query import (
 )
 from ..sqlite_functions import query_geometry
 from ..text import fold
+from .families import FIELD_FAMILY, not_comparable, value_family
 
 MATCH_ALL = "1"
 """The WHERE clause of a query without conditions."""
@@ -233,14 +234,7 @@ class FilterCompiler:
                 accepted = _TYPE_ACCEPTS[spec.type]
                 wrong_bool = isinstance(literal.value, bool) and spec.type != "boolean"
                 if wrong_bool or not isinstance(literal.value, accepted):
-                    raise InvalidParameter(
-                        _l(
-                            "property {name!r} is of type {type}; it cannot be compared with {value!r}",
-                            name=spec.name,
-                            type=spec.type,
-                            value=literal.value,
-                        )
-                    )
+                    raise not_comparable(FIELD_FAMILY[spec.type], value_family(literal.value), spec)
 
 
 def _balanced(op: str, parts: list[SqlFragment]) -> SqlFragment:
