@@ -8,7 +8,7 @@ import importlib
 import os
 import shutil
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from functools import cached_property
 from pathlib import Path
 
@@ -68,6 +68,23 @@ def output_file(text: str) -> Path:
     if not path.parent.is_dir():
         raise argparse.ArgumentTypeError(_l("no folder {folder}", folder=path.parent))
     return path
+
+
+def _output_format(
+    command: str, chosen: str | None, output: Path, extensions: Mapping[str, str]
+) -> str | None:
+    """The format asked for, else the one the output's name ends in (`extensions` maps a file
+    extension to its format); None, having said why, when neither tells."""
+    if chosen:
+        return chosen
+    found = extensions.get(output.suffix.lstrip(".").lower())
+    if found is None:
+        print(
+            f"geo-service {command}: cannot tell the format of {output.name}; give --format "
+            f"({', '.join(dict.fromkeys(extensions.values()))}) or a file name ending in one",
+            file=sys.stderr,
+        )
+    return found
 
 
 def _deliver(command: str, built: Path, output: Path) -> int:
@@ -260,9 +277,14 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     from .errors import ServiceError
     from .exports import export_query, export_shortlist
+    from .exports.formats import FORMATS
     from .query_text import EVERY_FEATURE, build_query
     from .shortlists import ShortlistStore
 
+    extensions = {f.extension: name for name, f in FORMATS.items()} | {n: n for n in FORMATS}
+    fmt = _output_format("export", args.format, args.output, extensions)
+    if fmt is None:
+        return 2
     store = _catalogue(args)
     bar = tqdm(unit=" features", file=sys.stderr, disable=None)
 
@@ -274,7 +296,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         if args.shortlist:
             shortlists = ShortlistStore.from_settings(_records(args), Settings())
             path, _ = export_shortlist(
-                store, shortlists.get(args.shortlist), args.format, args.crs, args.lang
+                store, shortlists.get(args.shortlist), fmt, args.crs, args.lang
             )
         else:
             query = build_query(
@@ -289,7 +311,7 @@ def cmd_export(args: argparse.Namespace) -> int:
                 store,
                 args.layer,
                 query,
-                args.format,
+                fmt,
                 args.crs,
                 args.lang,
                 args.max_features,
@@ -549,13 +571,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     from .errors import ServiceError
 
     output = args.output
-    fmt = args.format or output.suffix.lstrip(".").lower()
-    if fmt not in FORMATS:
-        print(
-            f"geo-service report: cannot tell the format of {output.name}; give --format "
-            f"({', '.join(FORMATS)}) or a file name ending in one",
-            file=sys.stderr,
-        )
+    fmt = _output_format("report", args.format, output, {name: name for name in FORMATS})
+    if fmt is None:
         return 2
     settings = Settings()
     try:
@@ -580,7 +597,7 @@ def cmd_projects(args: argparse.Namespace) -> int:
     from .errors import ServiceError
     from .pipeline.documents import site_checker
     from .pipeline.projects import ProjectFilters
-    from .pipeline.spreadsheet import export_projects, import_projects
+    from .pipeline.spreadsheet import SPREADSHEETS, export_projects, import_projects
 
     today = today_in_vietnam()
     try:
@@ -602,7 +619,11 @@ def cmd_projects(args: argparse.Namespace) -> int:
                 )
             return 0 if report.ok else 1
         if args.action == "export":
-            fmt = args.format or args.output.suffix.lstrip(".").lower() or "xlsx"
+            fmt = _output_format(
+                "projects export", args.format, args.output, {n: n for n in SPREADSHEETS}
+            )
+            if fmt is None:
+                return 2
             path, _ = export_projects(projects, ProjectFilters(), today, fmt, args.lang)
             return _deliver("projects export", path, args.output)
         count = projects.rebuild_progress(today)
@@ -660,7 +681,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--shortlist", help="shortlist id: every site of it, one table or file per layer"
     )
     formats = Choices(".exports.formats", "FORMATS")
-    add_named_choice(export, "--format", formats, "file format: %(choices)s", required=True)
+    add_named_choice(
+        export, "--format", formats, "file format: %(choices)s (default: from the file name)"
+    )
     export.add_argument("-o", "--output", required=True, type=output_file, help="file to write")
     export.add_argument("--filter", help="CQL2 filter, e.g. \"status = 'operating'\"")
     export.add_argument("--filter-lang", default="cql2-text", choices=["cql2-text", "cql2-json"])

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import urllib.request
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -115,6 +116,36 @@ def test_a_file_that_cannot_be_written_is_refused_before_the_work(sample_dir, tm
         assert refused.returncode == 2, refused.stderr
         assert said in refused.stderr and "Traceback" not in refused.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_format_is_told_by_the_file_name_unless_given(sample_dir, tmp_path):
+    import pyogrio
+
+    layer = ("export", "--layer", "industrial_zones")
+    for name, driver in (
+        ("zones.gpkg", "GPKG"),
+        ("zones.fgb", "FlatGeobuf"),
+        ("zones.geojson", "GeoJSON"),
+    ):
+        done = geo_service(*layer, "-o", str(tmp_path / name), cwd=tmp_path, data_dir=sample_dir)
+        assert done.returncode == 0, done.stderr
+        assert pyogrio.read_info(tmp_path / name)["driver"] == driver
+    shapefile = geo_service(
+        *layer, "-o", str(tmp_path / "zones.zip"), cwd=tmp_path, data_dir=sample_dir
+    )
+    assert shapefile.returncode == 0 and zipfile.is_zipfile(tmp_path / "zones.zip")
+    given = geo_service(
+        *layer, "--format", "csv", "-o", str(tmp_path / "z.txt"), cwd=tmp_path, data_dir=sample_dir
+    )
+    assert given.returncode == 0 and (tmp_path / "z.txt").read_text(
+        encoding="utf-8-sig"
+    ).startswith("Mã,")
+    for command in (layer, ("projects", "export"), ("report", "--year", "2026")):
+        unknown = geo_service(
+            *command, "-o", str(tmp_path / "out.dat"), cwd=tmp_path, data_dir=sample_dir
+        )
+        assert unknown.returncode == 2 and "cannot tell the format of out.dat" in unknown.stderr
+        assert not (tmp_path / "out.dat").exists()
 
 
 def test_a_file_built_but_not_delivered_is_said_and_cleaned_up(tmp_path, capsys):
