@@ -291,7 +291,7 @@ def list_projects(
     request: Request,
     projects: Projects,
     pages: ProjectPagesDep,
-    page: RecordPageDep,
+    asked: RecordPageDep,
     lang: LangDep,
     f: ListFormat,
     investment_form: Annotated[str | None, Query(description=", ".join(FORMS))] = None,
@@ -315,7 +315,7 @@ def list_projects(
         projects,
         pages,
         (stamp, lang, today),
-        lambda: (_page(request, projects, reference, lang, filters, page, today), {}),
+        lambda: (_page(request, projects, reference, lang, filters, asked, today), {}),
     )
 
 
