@@ -12,6 +12,7 @@ from geo_service.errors import Conflict, InvalidParameter, NotFound
 from geo_service.layer_frame import records_to_frame
 from geo_service.query import Query
 from geo_service.store import Store
+from geo_service.store.changes import FeatureChange
 from geo_service.store.gpkg import GeoPackageStore
 from geo_service.store.request_reads import one_request
 from geo_service.store.versioned import VersionedFolder
@@ -75,6 +76,15 @@ def test_an_unknown_version_is_refused_naming_those_there_are(store):
         with pytest.raises(NotFound) as refused:
             ask()
         assert refused.value.description.startswith("layer 'grid' has no version 7; it has [1, 2]")
+
+
+def test_a_change_set_dates_the_layer_on_its_day_and_the_version_before_keeps_its_date(store):
+    meta, whole, _ = frames()
+    store.publish(meta, whole, new=True)
+    store.apply_changes("grid", [FeatureChange("delete", "G-0-0")], base_version=1, actor="t")
+    changed = store.versions("grid")[1]
+    assert store.layer("grid").updated == changed.written[:10] != meta.updated
+    assert store.layer("grid", 1).updated == meta.updated
 
 
 def test_archive_through_the_protocol(store, tmp_path):

@@ -866,10 +866,12 @@ class PostGISStore:
                 .where(_generations.uid == newest.generation)
                 .values(head_version=version)
             )
-            stored = meta.model_copy(update={"version": version})
+            written = utc_now()
+            # the day of the last change is the layer's date, as a GeoPackage change set's
+            stored = meta.model_copy(update={"version": version, "updated": written[:10]})
             self._record_version(
                 connection, uid, version, newest.generation, "changes", actor, stored,
-                applied.features, applied.max_fid, applied.extent,
+                applied.features, applied.max_fid, applied.extent, written,
             )  # fmt: skip
             if not draft:
                 _serve(connection, uid, version)
