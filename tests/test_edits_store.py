@@ -326,6 +326,8 @@ def test_history_and_diff_equal_a_brute_force_comparison_of_whole_versions(tmp_p
     pairs = [(a, b) for a in numbers for b in numbers if a != b]
     for before, after in rng.sample(pairs, 25) + [(numbers[0], numbers[-1])]:
         expected = brute_force_diff(versions[before], versions[after])
+        listed = [d.feature_id for d in store.diff("grid", before, after)]
+        assert listed == sorted(listed), (before, after)  # in id order, on either store
         found = {d.feature_id: d for d in store.diff("grid", before, after)}
         assert set(found) == set(expected), (before, after)
         for code, (change, fields, moved) in expected.items():

@@ -11,6 +11,7 @@ back to Python, where field-level changes and geometry moves are worked out.
 from __future__ import annotations
 
 import contextlib
+import heapq
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -142,8 +143,7 @@ def diff(
     before: tuple[int, Path], after: tuple[int, Path], connect: Connect
 ) -> Iterator[FeatureDiff]:
     """Features added, removed and changed from version `before` to version `after` (each a
-    number and the file holding it): the changed ones first, then the added, then the removed,
-    each in id order."""
+    number and the file holding it), in id order."""
     if before == after:
         return
     if before[1] == after[1]:
@@ -200,14 +200,26 @@ def _diff_across_files(
         connection.execute(
             "ATTACH DATABASE ? AS old", (f"file:{pathname2url(str(old.path))}?mode=ro",)
         )
-        yield from _differences(_changed_pairs(connection, old, new, before[0], after[0]))
-        for side, version, other, other_version, change in (
-            ((new, "main"), after[0], (old, "old"), before[0], "added"),
-            ((old, "old"), before[0], (new, "main"), after[0], "removed"),
-        ):
-            for rows in _batches(connection.execute(_only_in(side, version, other, other_version))):
-                for (code,) in rows:
-                    yield FeatureDiff(code, change, {}, None)
+        changed = _differences(_changed_pairs(connection, old, new, before[0], after[0]))
+        added = _only_diffs(connection, (new, "main"), after[0], (old, "old"), before[0], "added")
+        removed = _only_diffs(
+            connection, (old, "old"), before[0], (new, "main"), after[0], "removed"
+        )
+        yield from heapq.merge(changed, added, removed, key=lambda diff: diff.feature_id)
+
+
+def _only_diffs(
+    connection: sqlite3.Connection,
+    side: tuple[VersionFile, str],
+    version: int,
+    other: tuple[VersionFile, str],
+    other_version: int,
+    change: str,
+) -> Iterator[FeatureDiff]:
+    """The features only `side` holds (`_only_in`), as diffs of `change`, in id order."""
+    for rows in _batches(connection.execute(_only_in(side, version, other, other_version))):
+        for (code,) in rows:
+            yield FeatureDiff(code, change, {}, None)
 
 
 def _changed_pairs(
@@ -268,8 +280,8 @@ def _batches(cursor: sqlite3.Cursor) -> Iterator[list]:
 def _differences(
     pairs: Iterable[tuple[str, State | None, State | None]],
 ) -> Iterator[FeatureDiff]:
-    """FeatureDiffs of (id, before, after) triples (None: not in that version), in their order,
-    changed first: their geometry moves are measured together."""
+    """FeatureDiffs of (id, before, after) triples (None: not in that version), given and
+    yielded in id order; the geometry moves of the changed ones are measured together."""
     changed, added, removed = [], [], []
     for code, before, after in pairs:
         if before is None and after is not None:
@@ -282,13 +294,13 @@ def _differences(
                 changed.append((code, before, after, fields))
     moved_pairs = [(b[0], a[0]) for _, b, a, f in changed if "geometry" in f and b[0] and a[0]]
     moves = iter(metres_moved([b for b, _ in moved_pairs], [a for _, a in moved_pairs]))
+    diffs = []
     for code, before, after, fields in changed:
         moved = None  # also where one side has no geometry: there is no distance to give
         if "geometry" in fields and before[0] and after[0]:
             moved = next(moves)
         values = {n: (before[1].get(n), after[1].get(n)) for n in fields if n != "geometry"}
-        yield FeatureDiff(code, "changed", values, moved)
-    for code in added:
-        yield FeatureDiff(code, "added", {}, None)
-    for code in removed:
-        yield FeatureDiff(code, "removed", {}, None)
+        diffs.append(FeatureDiff(code, "changed", values, moved))
+    diffs += [FeatureDiff(code, "added", {}, None) for code in added]
+    diffs += [FeatureDiff(code, "removed", {}, None) for code in removed]
+    yield from sorted(diffs, key=lambda diff: diff.feature_id)

@@ -1025,14 +1025,14 @@ def _pairs_within(
     connection: Connection, a: tuple[Table, LayerMeta, int], b: tuple[Table, LayerMeta, int]
 ) -> Iterator[tuple[Row | None, Row | None]]:
     """Each feature's state in two versions of one table, for the features stamped between
-    them."""
+    them, in id order."""
     table, meta, first = a
     second = b[2]
     low, high = sorted((first, second))
     by_feature: dict[str, list[Row]] = {}
     for row in changed_rows(connection, table, meta, low, high):
         by_feature.setdefault(row.feature_id, []).append(row)
-    for stamped in by_feature.values():
+    for _, stamped in sorted(by_feature.items()):
         yield (
             next((r for r in stamped if r.holds(first)), None),
             next((r for r in stamped if r.holds(second)), None),

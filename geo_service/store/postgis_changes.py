@@ -325,8 +325,8 @@ def differing_rows(
     after: tuple[Table, LayerMeta, int],
 ) -> Iterator[tuple[Row | None, Row | None]]:
     """The features whose content differs between two versions kept in different tables (an
-    upload between them), matched by id, streamed: the database compares every feature and
-    returns only those added, removed or changed."""
+    upload between them), matched by id, streamed in id order: the database compares every
+    feature and returns only those added, removed or changed."""
     sides = []
     for name, (table, meta, version) in (("a", before), ("b", after)):
         columns = row_select(table, meta).where(version_condition(table, version))
@@ -347,7 +347,11 @@ def differing_rows(
         tuple_(*compared[0]).is_distinct_from(tuple_(*compared[1])),
         *others,
     )
-    statement = select(a, b).select_from(a.join(b, a.c[ID_FIELD] == b.c[ID_FIELD], full=True))
+    statement = (
+        select(a, b)
+        .select_from(a.join(b, a.c[ID_FIELD] == b.c[ID_FIELD], full=True))
+        .order_by(func.coalesce(a.c[ID_FIELD], b.c[ID_FIELD]).collate("C"))  # code points
+    )
     width = len(a.c)
     streamed = connection.execution_options(stream_results=True, yield_per=1000)
     for record in streamed.execute(statement.where(differs)):
