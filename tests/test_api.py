@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -23,6 +24,11 @@ def test_landing_is_json_by_default_and_html_on_request(grid_client):
     rels = {link["rel"]: link["href"] for link in body["links"]}
     assert {"self", "service-desc", "conformance", "data"} <= set(rels)
     assert grid_client.get(rels["service-desc"]).json()["openapi"].startswith("3.0")
+    people = [x["href"] for x in body["links"] if x["rel"] == "related"]
+    assert [urlsplit(href).path for href in people] == ["/map", "/dashboard"]
+    english = grid_client.get("/", headers={"Accept-Language": "en"}).json()["links"]
+    vietnamese = grid_client.get("/", headers={"Accept-Language": "vi"}).json()["links"]
+    assert english[0]["title"] == "This document" and vietnamese[0]["title"] == "Tài liệu này"
     html = grid_client.get("/", headers={"Accept": "text/html"})
     assert html.headers["content-type"].startswith("text/html") and "<h1>" in html.text
     assert grid_client.get("/?f=html").headers["content-type"].startswith("text/html")

@@ -163,6 +163,26 @@ def test_a_site_card_and_an_error_in_each_language(checked, lang):
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)
+def test_the_front_page_leads_people_to_the_map_and_dashboard_in_each_language(checked, lang):
+    page = checked.page
+    page.goto(f"{checked.base_url}/?lang={lang}")
+    assert page.evaluate("() => document.documentElement.lang") == HTML_TAGS[lang]
+    people = page.locator(".people a")
+    assert people.count() == 2
+    assert people.nth(0).inner_text().startswith(tr(lang, "Investment map"))
+    assert (
+        people.nth(1).inner_text().startswith(tr(lang, "Investment attracted against the targets"))
+    )
+    assert page.locator(".lang-menu a[aria-current]").inner_text() == ENDONYMS[lang]
+    assert tr(lang, "This document") in page.inner_text("main")
+    checked.screenshot(f"front-{lang}.png")
+    checked.axe(f"front page ({lang})")
+    people.nth(0).click()
+    page.wait_for_url(f"**/map?lang={lang}")
+    checked.clean()
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
 def test_project_page_and_dashboard_in_each_language(checked, lang):
     page = checked.page
     project = api(checked.base_url, "/projects?limit=1", lang)["projects"][0]

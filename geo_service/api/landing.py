@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import html
-
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from ..i18n import per_language, pick
+from ..i18n import N_, per_language, pick, tr
+from ..i18n.pages import page_environment
 from . import tiles
 from .deps import JsonOnly, JsonOrHtml, LangDep, OpenAPI30Dep, SettingsDep
 from .links import HTML, JSON, OPENAPI, base_url, link
@@ -40,6 +39,26 @@ CONFORMANCE = [
 router = APIRouter(tags=["Capabilities"], route_class=StrictRoute)
 
 
+_PAGE = page_environment("geo_service.api").get_template("landing.html")
+_FOR_PEOPLE = (
+    ("/map", N_("Investment map"),
+     N_("Sites, projects and their facts on a map, with filters and shortlists")),
+    ("/dashboard", N_("Investment attracted against the targets"),
+     N_("The plans' targets, projects by stage and enquiries, for planners")),
+)  # fmt: skip
+"""The pages for people: path, title, what it is for."""
+_FOR_PROGRAMS = (
+    ("/?f=json", "self", JSON, N_("This document")),
+    ("/?f=html", "alternate", HTML, N_("This document as HTML")),
+    ("/api", "service-desc", OPENAPI, N_("OpenAPI 3.0 definition")),
+    ("/docs", "service-doc", HTML, N_("API documentation")),
+    ("/conformance", "conformance", JSON, N_("Conformance classes")),
+    ("/collections", "data", JSON, N_("Collections")),
+    ("/tileMatrixSets", tiles.REL_TILING_SCHEMES, JSON, N_("Tile matrix sets")),
+)
+"""The OGC API's links: path, relation, media type, title."""
+
+
 @router.get("/", summary="Landing page / Trang chủ")
 def landing(
     request: Request,
@@ -47,38 +66,29 @@ def landing(
     lang: LangDep,
     f: JsonOrHtml,
 ):
+    """The service's front page: for people, the map and the dashboard; for programs, the
+    OGC API's links. Every title in the language asked for."""
     root = base_url(request)
-    title = pick(per_language(settings, "title"), lang, "title")
-    document = {
-        "title": title,
-        "description": "OGC API – Features: danh mục địa điểm đầu tư / investment site catalogue",
-        "links": [
-            link(f"{root}/?f=json", "self", JSON, "This document"),
-            link(f"{root}/?f=html", "alternate", HTML, "This document as HTML"),
-            link(f"{root}/api", "service-desc", OPENAPI, "OpenAPI 3.0 definition"),
-            link(f"{root}/docs", "service-doc", HTML, "API documentation"),
-            link(f"{root}/conformance", "conformance", JSON, "Conformance classes"),
-            link(f"{root}/collections", "data", JSON, "Collections / Lớp dữ liệu"),
-            link(
-                f"{root}/tileMatrixSets",
-                tiles.REL_TILING_SCHEMES,
-                JSON,
-                "Tile matrix sets / Các lưới ô",
-            ),
-        ],
-    }
+    titles = per_language(settings, "title")
+    description = tr(
+        lang, "Investment sites and projects of the province, as a map, a dashboard and an API"
+    )
+    links = [
+        link(root + path, rel, media, tr(lang, name)) for path, rel, media, name in _FOR_PROGRAMS
+    ]
+    people = [
+        {"href": f"{root}{path}?lang={lang}", "title": tr(lang, name), "about": tr(lang, about)}
+        for path, name, about in _FOR_PEOPLE
+    ]
     if f == "html":
-        items = "".join(
-            f'<li><a href="{html.escape(item["href"])}">{html.escape(item["title"])}</a></li>'
-            for item in document["links"]
-        )
         return html_page(
-            f"<!doctype html><html lang='{lang}'><head><meta charset='utf-8'>"
-            f"<meta name='viewport' content='width=device-width, initial-scale=1'>"
-            f"<title>{html.escape(title)}</title></head><body><h1>{html.escape(title)}</h1>"
-            f"<p>{html.escape(document['description'])}</p><ul>{items}</ul></body></html>"
+            _PAGE.render(
+                lang=lang, titles=titles, description=description, people=people, links=links
+            )
         )
-    return JSONResponse(document)
+    links += [link(item["href"], "related", HTML, item["title"]) for item in people]
+    title = pick(titles, lang, "title")
+    return JSONResponse({"title": title, "description": description, "links": links})
 
 
 @router.get("/conformance", summary="Conformance classes / Lớp tuân thủ")
