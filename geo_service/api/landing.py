@@ -39,7 +39,7 @@ CONFORMANCE = [
 router = APIRouter(tags=["Capabilities"], route_class=StrictRoute)
 
 
-_PAGE = page_environment("geo_service.api").get_template("landing.html")
+_PAGES = page_environment("geo_service.api")
 _FOR_PEOPLE = (
     ("/map", N_("Investment map"),
      N_("Sites, projects and their facts on a map, with filters and shortlists")),
@@ -82,7 +82,7 @@ def landing(
     ]
     if f == "html":
         return html_page(
-            _PAGE.render(
+            _PAGES.get_template("landing.html").render(
                 lang=lang, titles=titles, description=description, people=people, links=links
             )
         )

@@ -20,6 +20,10 @@ FIELD_FAMILY = {
 }
 """A field type's family: what it may be compared with."""
 
+TIMES = ("date", "datetime")
+_COMPARABLE = {frozenset(TIMES)}
+"""Different families that compare all the same (a date with a timestamp)."""
+
 _NAMES = {
     None: N_("NULL"),
     "text": N_("text"),
@@ -43,6 +47,18 @@ def value_family(value: Any) -> str | None:
     if isinstance(value, dt.date):
         return "date"
     return "text"
+
+
+def comparable(reference: str | None, family: str | None, literal: bool) -> bool:
+    """Whether an operand of `family` (None: NULL) may be compared with operands of the
+    `reference` family: the same family, a date with a timestamp, or a literal text (the ISO
+    text of a date or timestamp) with either."""
+    return (
+        family is None
+        or family == reference
+        or frozenset({family, reference}) in _COMPARABLE
+        or (literal and family == "text" and reference in TIMES)
+    )
 
 
 def family_name(family: str | None) -> Text:

@@ -76,7 +76,14 @@ from ..query import (
     SpatialPredicate,
     conjunction,
 )
-from .families import FIELD_FAMILY, family_name, not_comparable, value_family
+from .families import (
+    FIELD_FAMILY,
+    TIMES,
+    comparable,
+    family_name,
+    not_comparable,
+    value_family,
+)
 from .sqlite_sql import GEOMETRY_NAMES, search_terms
 
 FACET_VALUES = 200
@@ -89,11 +96,6 @@ built for one query runs another of the same shape given `query_parameters` of i
 
 # -- types of operands --------------------------------------------------------------------------
 
-_COMPARABLE = {
-    frozenset({"date", "datetime"}),
-}
-"""Different families that compare all the same (a date with a timestamp)."""
-_TIMES = ("date", "datetime")
 _SQL_TYPES: dict[str | None, TypeEngine] = {
     "text": Text(),
     "number": Float(),
@@ -781,13 +783,8 @@ class QueryCompiler:
         placed = [f for e, f in zip(exprs, families, strict=True) if not isinstance(e, Literal)]
         reference = next(iter(placed), next((f for f in families if f is not None), None))
         for expr, family in zip(exprs, families, strict=True):
-            if family is None or family == reference:
-                continue
-            if frozenset({family, reference}) in _COMPARABLE:
-                continue
-            if isinstance(expr, Literal) and family == "text" and reference in _TIMES:
-                continue  # ISO text of a date or timestamp
-            raise not_comparable(reference, family, self._compared(exprs))
+            if not comparable(reference, family, isinstance(expr, Literal)):
+                raise not_comparable(reference, family, self._compared(exprs))
         beside = next((self._sql(e) for e in exprs if not isinstance(e, Literal)), None)
         return [
             self._bind(e.value, None if beside is None else beside.type, reference)
@@ -863,7 +860,7 @@ class QueryCompiler:
         the `reference` family of the operands)."""
         if value is None:
             return literal(None, beside if beside is not None else _SQL_TYPES.get(reference, Text))
-        if reference in _TIMES:
+        if reference in TIMES:
             if beside is None or isinstance(beside, Date | DateTime):
                 timestamp = isinstance(beside, DateTime) or (
                     beside is None and reference == "datetime"

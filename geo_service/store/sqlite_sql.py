@@ -41,21 +41,12 @@ from ..query import (
 )
 from ..sqlite_functions import query_geometry
 from ..text import fold
-from .families import FIELD_FAMILY, not_comparable, value_family
+from .families import FIELD_FAMILY, comparable, not_comparable, value_family
 
 MATCH_ALL = "1"
 """The WHERE clause of a query without conditions."""
 
 GEOMETRY_NAMES = frozenset({"geometry", "geom", "the_geom"})
-
-_TYPE_ACCEPTS: dict[str, tuple[type, ...]] = {
-    "string": (str,),
-    "integer": (int, float),
-    "number": (int, float),
-    "date": (dt.date, str),
-    "datetime": (dt.datetime, dt.date, str),
-    "boolean": (bool,),
-}
 
 
 def quote_identifier(name: str) -> str:
@@ -228,13 +219,11 @@ class FilterCompiler:
         props = [self.field_spec(e.name) for e in map(_unwrap, operands) if isinstance(e, Property)]
         literals = [e for e in map(_unwrap, operands) if isinstance(e, Literal)]
         for spec in props:
+            reference = FIELD_FAMILY[spec.type]
             for literal in literals:
-                if literal.value is None:
-                    continue
-                accepted = _TYPE_ACCEPTS[spec.type]
-                wrong_bool = isinstance(literal.value, bool) and spec.type != "boolean"
-                if wrong_bool or not isinstance(literal.value, accepted):
-                    raise not_comparable(FIELD_FAMILY[spec.type], value_family(literal.value), spec)
+                family = value_family(literal.value)
+                if not comparable(reference, family, literal=True):
+                    raise not_comparable(reference, family, spec)
 
 
 def _balanced(op: str, parts: list[SqlFragment]) -> SqlFragment:
