@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import InvalidParameter, not_found
-from .i18n import _l
+from .i18n import _l, said
 from .kinds import Kind, Kinds, kind_from_document, load_kinds
 from .store.versioned import VersionedFolder
 
@@ -61,9 +61,8 @@ class KindRegistry:
         try:
             return kind_from_document(kind_id, document, self.current().common, "request", None)
         except ValueError as exc:
-            problems = exc.args[0] if exc.args else str(exc)  # a `Text` stays one to render
             raise InvalidParameter(
-                _l("kind {kind!r} is not valid: {exc}", kind=kind_id, exc=problems)
+                _l("kind {kind!r} is not valid: {exc}", kind=kind_id, exc=said(exc))
             ) from None
 
     def put(self, kind: Kind, actor: str) -> Kind:

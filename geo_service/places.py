@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from .i18n import _l
+
 
 @lru_cache(maxsize=1)
 def _admin_database() -> Path:
@@ -87,7 +89,7 @@ def commune_by_code(code: str) -> Commune:
     try:
         return _communes_by_code()[code]
     except KeyError:
-        raise UnmatchedPlace(f"no 2025 commune or ward has code {code!r}") from None
+        raise UnmatchedPlace(_l("no 2025 commune or ward has code {code!r}", code=code)) from None
 
 
 def resolve_commune(address: str) -> Commune:
@@ -103,9 +105,13 @@ def resolve_commune(address: str) -> Commune:
     try:
         unit = convert_address(text) if is_old else parse_address(text)
     except Exception as exc:  # the library raises bare errors on unknown provinces
-        raise UnmatchedPlace(f"cannot read address {address!r}: {exc}") from None
+        raise UnmatchedPlace(
+            _l("cannot read address {address!r}: {exc}", address=address, exc=exc)
+        ) from None
     if not unit.ward_code:
-        raise UnmatchedPlace(f"address {address!r} matches no 2025 commune or ward")
+        raise UnmatchedPlace(
+            _l("address {address!r} matches no 2025 commune or ward", address=address)
+        )
     return commune_by_code(unit.ward_code)
 
 
@@ -115,7 +121,7 @@ def province_bounds(province_code: str) -> tuple[float, float, float, float]:
     with its 2025 communes' centres (some published bounds are too small)."""
     communes = communes_of_province(province_code)
     if not communes:
-        raise UnmatchedPlace(f"no 2025 province has code {province_code!r}")
+        raise UnmatchedPlace(_l("no 2025 province has code {code!r}", code=province_code))
     xs, ys = [c.lon for c in communes], [c.lat for c in communes]
     rows = _admin_rows(
         "SELECT DISTINCT l.provinceBounds FROM admin_units_legacy l JOIN admin_units n "
@@ -142,7 +148,7 @@ def province_centre(province_code: str) -> tuple[float, float, str]:
         else "SELECT NULL"
     )
     if not rows or rows[0].get("provinceLat") is None:
-        raise UnmatchedPlace(f"no 2025 province has code {province_code!r}")
+        raise UnmatchedPlace(_l("no 2025 province has code {code!r}", code=province_code))
     row = rows[0]
     return row["provinceLon"], row["provinceLat"], unicodedata.normalize("NFC", row["province"])
 

@@ -22,7 +22,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from .errors import InvalidParameter
-from .i18n import _l
+from .i18n import _l, said
 from .strict_json import StrictJSONError, check_text
 
 Scalar = str | int | float | bool | dt.date | dt.datetime | None
@@ -71,7 +71,7 @@ class Literal:
             try:
                 check_text(value, repr(value)[:40])
             except StrictJSONError as exc:
-                raise InvalidParameter(str(exc)) from None
+                raise InvalidParameter(said(exc)) from None
 
 
 @dataclass(frozen=True)
@@ -246,7 +246,7 @@ def check_search_text(text: str) -> str:
     try:
         check_text(text, "q")
     except StrictJSONError as exc:
-        raise InvalidParameter(str(exc)) from None
+        raise InvalidParameter(said(exc)) from None
     if len(text) > MAX_TEXT_LENGTH:
         raise InvalidParameter(
             _l(

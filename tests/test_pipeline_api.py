@@ -83,6 +83,17 @@ def test_the_commune_comes_from_an_old_address_and_must_fit_the_location(client,
     assert "km from the centre of Xã Chiềng Mung" in response.json()["description"]
 
 
+def test_each_place_problem_is_listed_in_the_language_asked(client, editor):
+    body = project_body(sector="casinos", commune_code="99999")
+    answer = client.post("/projects", json=body, headers=editor | {"Accept-Language": "vi"})
+    assert answer.status_code == 400
+    listed = answer.json()["invalid-params"]
+    assert [p["name"] for p in listed] == ["sector", "commune_code"]
+    assert listed[0]["reason"].startswith("lĩnh vực không xác định 'casinos'")
+    assert listed[1]["reason"] == "không có xã hoặc phường năm 2025 nào có mã '99999'"
+    assert answer.json()["description"] == "; ".join(f"{p['name']}: {p['reason']}" for p in listed)
+
+
 def test_events_give_the_stage_and_the_delay(client, editor):
     create(client, editor)
     assert event(client, editor, kind="listed", note="Danh mục 2026").status_code == 201

@@ -128,3 +128,38 @@ def test_a_kind_refused_names_each_place_in_the_language_asked(client, tmp_path)
     assert not any(phrase in told for phrase in PYDANTIC_ENGLISH), told
     told = refusal(client, "vi", "PUT", "/admin/kinds/crop_area", json=kind, headers=admin)
     assert "fields[0] (crop).type: phải là một trong:" in told
+
+
+def test_each_problem_is_listed_by_name_for_a_form_to_mark_its_field(client):
+    body = {**ENQUIRY, "email": "not-an-address", "phone": "call me", "colour": "blue"}
+    response = client.post("/enquiries", json=body, headers={"Accept-Language": "vi"})
+    assert response.status_code == 400
+    assert error_document(response)["invalid-params"] == [
+        {"name": "email", "reason": "phải là một địa chỉ thư điện tử"},
+        {"name": "phone", "reason": "phải là một số điện thoại, ví dụ +84 212 3456 789"},
+        {"name": "colour", "reason": "không được nhận ở đây (thành phần không xác định)"},
+    ]
+    whole = {k: v for k, v in ENQUIRY.items() if k != "email"}  # neither email nor phone
+    response = client.post("/enquiries", json=whole, headers={"Accept-Language": "en"})
+    assert error_document(response)["invalid-params"] == [
+        {"reason": "give an email address or a phone number to be answered on"}
+    ]
+
+
+def test_each_query_parameter_refused_is_listed_by_name(client):
+    response = client.get("/projects?offset=-1&behind=maybe", headers={"Accept-Language": "en"})
+    assert response.status_code == 400
+    assert error_document(response)["invalid-params"] == [
+        {"name": "offset", "reason": "must be at least 0"},
+        {"name": "behind", "reason": "must be true or false"},
+    ]
+
+
+@pytest.mark.parametrize("path", ["/enquiries", "/shortlists"])
+@pytest.mark.parametrize("body", [b'{"name": NaN}', b'{"name": '])
+def test_an_unreadable_body_is_said_in_the_language_asked_alone(client, path, body):
+    told = refusal(
+        client, "vi", "POST", path, content=body, headers={"Content-Type": "application/json"}
+    )
+    assert "JSON hợp lệ" in told, told
+    assert "JSON number" not in told and "not valid JSON" not in told, told

@@ -14,7 +14,7 @@ from pydantic import BaseModel
 
 from .. import strict_json
 from ..errors import InvalidParameter, TooLarge, UnsupportedMediaType
-from ..i18n import _l
+from ..i18n import _l, said
 from .deps import SettingsDep
 from .strict_input import is_json
 
@@ -35,7 +35,7 @@ async def read_json(request: Request, limit: int) -> Any:
     try:
         return strict_json.loads(bytes(body))
     except strict_json.StrictJSONError as exc:
-        raise InvalidParameter(str(exc)) from None
+        raise InvalidParameter(said(exc)) from None
 
 
 async def json_body(request: Request, settings: SettingsDep) -> Any:

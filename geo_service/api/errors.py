@@ -21,7 +21,7 @@ from ..errors import (
     UnsupportedMediaType,
 )
 from ..i18n import Text, _l, render
-from ..i18n.validation import placed
+from ..i18n.validation import invalid_params, place, placed
 from .security import ALWAYS
 
 log = logging.getLogger(__name__)
@@ -67,11 +67,24 @@ HTTP_CODES = {
 """The `code` of an error Starlette or FastAPI raise with only a status."""
 
 
+def _unreadable(error: dict) -> Text:
+    """Why the JSON body could not be read at all."""
+    return _l("request body: {why}", why=error.get("ctx", {}).get("error", "not valid JSON"))
+
+
 def _problem(error: dict) -> str:
     """One validation error as `where: what`; an unreadable JSON body says why."""
     if error["type"] == "json_invalid":
-        return _l("request body: {why}", why=error.get("ctx", {}).get("error", "not valid JSON"))
-    return placed(error, ".".join(str(p) for p in error["loc"][1:]) or error["loc"][0])
+        return _unreadable(error)
+    return placed(error, place(error, 1) or error["loc"][0])
+
+
+def _listed(error: dict) -> dict:
+    """One validation error as an entry of `invalid-params`."""
+    if error["type"] == "json_invalid":
+        return {"reason": _unreadable(error)}
+    (entry,) = invalid_params([error], 1)
+    return entry
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -81,8 +94,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = "; ".join(render(_problem(e)) for e in exc.errors())
-        return error_response(400, "InvalidParameterValue", problems)
+        errors = exc.errors()
+        problems = "; ".join(render(_problem(e)) for e in errors)
+        listed = {"invalid-params": [_listed(e) for e in errors]}
+        return error_response(400, "InvalidParameterValue", problems, listed)
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:

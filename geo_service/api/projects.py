@@ -20,7 +20,7 @@ from shapely.geometry import mapping
 from ..admin_store import Token
 from ..clock import today_in_vietnam, utc_now
 from ..errors import InvalidParameter, NotFound
-from ..i18n import Lang, _l, in_language
+from ..i18n import Lang, _l, in_language, joined
 from ..i18n.content import names_per_language
 from ..memory_cache import MemoryCache
 from ..pipeline.documents import (
@@ -448,8 +448,8 @@ def _checked(projects: Projects, store: Store, document: ProjectDocument):
     checked, problems = check_project(document, projects.procedures, site_checker(store))
     if checked is None:
         raise InvalidParameter(
-            "; ".join(f"{name}: {message}" for name, message in problems),
-            extra={"problems": [{"field": n, "message": m} for n, m in problems]},
+            joined([_l("{place}: {problem}", place=n, problem=m) for n, m in problems]),
+            extra={"invalid-params": [{"name": n, "reason": m} for n, m in problems]},
         )
     return checked
 

@@ -20,7 +20,7 @@ from fastapi import Request, Response, params
 from fastapi.routing import APIRoute
 
 from ..errors import InvalidParameter
-from ..i18n import _l
+from ..i18n import _l, said
 from ..strict_json import StrictJSONError
 from ..strict_json import loads as strict_loads
 
@@ -33,7 +33,9 @@ class StrictJSONRequest(Request):
             try:
                 self._json = strict_loads(body)
             except StrictJSONError as exc:
-                raise json.JSONDecodeError(str(exc), body.decode("utf-8", "replace"), 0) from None
+                # FastAPI puts the message (a `Text`, kept) in the error it reports
+                why = said(exc)
+                raise json.JSONDecodeError(why, body.decode("utf-8", "replace"), 0) from None
         return self._json
 
 

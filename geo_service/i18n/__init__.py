@@ -144,6 +144,12 @@ def joined(parts: Sequence[str], separator: str = "; ") -> Text:
     return _Joined(parts, separator)
 
 
+def said(exc: BaseException) -> str:
+    """What an exception says, a `Text` kept as one: `str(exc)` would give both languages
+    where the reader asked for one."""
+    return exc.args[0] if len(exc.args) == 1 and isinstance(exc.args[0], str) else str(exc)
+
+
 def _l(message: str, /, **values: Any) -> Text:
     """Mark `message` for the catalogues and translate it when its reader is known."""
     return Text(message, **values)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
-from . import N_, Text, _l, joined
+from . import N_, Text, _l, joined, said
 
 _FORMS: dict[str, str] = {}
 
@@ -64,8 +64,7 @@ def what(error: ErrorDetails) -> str:
     kind, context = error["type"], error.get("ctx", {})
     if kind in ("value_error", "assertion_error") and "error" in context:
         raised = context["error"]
-        message = raised.args[0] if isinstance(raised, Exception) and raised.args else raised
-        return message if isinstance(message, str) else str(message)
+        return said(raised) if isinstance(raised, BaseException) else str(raised)
     if kind == "string_too_short":
         if context.get("min_length") == 1:
             return _l("must not be empty")
@@ -96,6 +95,20 @@ def placed(error: ErrorDetails, place: str | None) -> str:
 def described(error: ValidationError, whole: str | None = None) -> Text:
     """Every problem of a validation as `place: what` (`sites.0.id: required`), one after
     another; a problem of the document as a whole is placed at `whole`, or said alone."""
-    return joined(
-        [placed(e, ".".join(str(part) for part in e["loc"]) or whole) for e in error.errors()]
-    )
+    return joined([placed(e, place(e) or whole) for e in error.errors()])
+
+
+def place(error: ErrorDetails, skipped: int = 0) -> str:
+    """Where the problem is, dotted (`sites.0.id`), after the first `skipped` parts of its
+    location (a request's `query` or `body`); empty for the document as a whole."""
+    return ".".join(str(part) for part in error["loc"][skipped:])
+
+
+def invalid_params(errors: list[ErrorDetails], skipped: int = 0) -> list[dict[str, object]]:
+    """The problems one by one, as RFC 9457's `invalid-params` (`name`, `reason`), so that a
+    form can mark each field it has and say its own label beside the reason; a problem of the
+    document as a whole has no `name`."""
+    return [
+        ({"name": name} if (name := place(e, skipped)) else {}) | {"reason": what(e)}
+        for e in errors
+    ]

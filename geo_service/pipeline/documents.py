@@ -29,9 +29,9 @@ from shapely.geometry.base import BaseGeometry
 
 from ..catalogue import LAYER_ID_PATTERN, DataQuality
 from ..errors import InvalidParameter, NotFound
-from ..i18n import N_, Lang, _l
+from ..i18n import N_, Lang, _l, said
 from ..i18n.content import in_further_languages
-from ..i18n.validation import described, named_pattern
+from ..i18n.validation import described, invalid_params, named_pattern
 from ..places import UnmatchedPlace, commune_by_code, resolve_commune
 from ..store import Store
 from ..text import Text, TextId
@@ -181,7 +181,8 @@ def parse(model: type[BaseModel], document: Any) -> Any:
     try:
         return model.model_validate(document)
     except ValidationError as exc:
-        raise InvalidParameter(described(exc)) from None
+        problems = {"invalid-params": invalid_params(exc.errors())}
+        raise InvalidParameter(described(exc), problems) from None
 
 
 def merge_patch(target: Any, patch: Any) -> Any:
@@ -229,7 +230,14 @@ def check_project(
     problems: list[tuple[str, str]] = []
     if document.sector is not None and document.sector not in procedures.sectors:
         problems.append(
-            ("sector", f"unknown sector {document.sector!r} ({', '.join(procedures.sectors)})")
+            (
+                "sector",
+                _l(
+                    "unknown sector {sector!r} ({sectors})",
+                    sector=document.sector,
+                    sectors=", ".join(procedures.sectors),
+                ),
+            )
         )
     geometry = _geometry(document.location, problems)
     commune = _commune(document, problems)
@@ -237,7 +245,16 @@ def check_project(
         _near_commune(geometry, commune, problems)
     for site in document.sites:
         if not site_exists(site.collection, site.id):
-            problems.append(("sites", f"no site {site.collection}/{site.id} in the catalogue"))
+            problems.append(
+                (
+                    "sites",
+                    _l(
+                        "no site {collection}/{id} in the catalogue",
+                        collection=site.collection,
+                        id=site.id,
+                    ),
+                )
+            )
     if problems:
         return None, problems
     return CheckedProject(document, geometry, None if commune is None else commune.code), []
@@ -247,22 +264,23 @@ def _geometry(location: dict | None, problems: list) -> BaseGeometry | None:
     if location is None:
         return None
     if location.get("type") not in GEOMETRY_TYPES:
-        problems.append(("location", f"a GeoJSON {', '.join(GEOMETRY_TYPES)} is expected"))
+        expected = ", ".join(GEOMETRY_TYPES)
+        problems.append(("location", _l("a GeoJSON {types} is expected", types=expected)))
         return None
     try:
         geometry = shape(location)
     except Exception as exc:  # shapely raises several kinds on malformed coordinates
-        problems.append(("location", f"not a valid GeoJSON geometry: {exc}"))
+        problems.append(("location", _l("not a valid GeoJSON geometry: {exc}", exc=exc)))
         return None
     if geometry.is_empty or not shapely.is_valid(geometry):
         reason = shapely.is_valid_reason(geometry) if not geometry.is_empty else "empty"
-        problems.append(("location", f"invalid geometry: {reason}"))
+        problems.append(("location", _l("invalid geometry: {reason}", reason=reason)))
         return None
     minx, miny, maxx, maxy = geometry.bounds
     if not (-180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90) or not all(
         map(math.isfinite, geometry.bounds)
     ):
-        problems.append(("location", "coordinates must be WGS 84 longitude, latitude"))
+        problems.append(("location", _l("coordinates must be WGS 84 longitude, latitude")))
         return None
     if shapely.has_z(geometry):
         geometry = shapely.force_2d(geometry)
@@ -275,20 +293,26 @@ def _commune(document: ProjectDocument, problems: list):
         try:
             commune = commune_by_code(document.commune_code)
         except UnmatchedPlace as exc:
-            problems.append(("commune_code", str(exc)))
+            problems.append(("commune_code", said(exc)))
             return None
     if document.address:
         try:
             found = resolve_commune(document.address)
         except UnmatchedPlace as exc:
-            problems.append(("address", str(exc)))
+            problems.append(("address", said(exc)))
             return None
         if commune is not None and found.code != commune.code:
             problems.append(
                 (
                     "address",
-                    f"the address is in {found.name} ({found.code}), "
-                    f"not commune_code {commune.code} ({commune.name})",
+                    _l(
+                        "the address is in {found} ({found_code}), "
+                        "not commune_code {code} ({name})",
+                        found=found.name,
+                        found_code=found.code,
+                        code=commune.code,
+                        name=commune.name,
+                    ),
                 )
             )
             return None
@@ -307,7 +331,13 @@ def _near_commune(geometry: BaseGeometry, commune, problems: list) -> None:
         problems.append(
             (
                 "location",
-                f"the location is {metres / 1000:.0f} km from the centre of {commune.name} "
-                f"({commune.code}), farther than {limit_km:.0f} km: wrong commune or coordinates",
+                _l(
+                    "the location is {km:.0f} km from the centre of {name} ({code}), farther "
+                    "than {limit:.0f} km: wrong commune or coordinates",
+                    km=metres / 1000,
+                    name=commune.name,
+                    code=commune.code,
+                    limit=limit_km,
+                ),
             )
         )

@@ -380,10 +380,7 @@ def import_projects(
         try:
             project = ProjectDocument.model_validate(document)
         except ValidationError as exc:
-            problems += [
-                (str(e["loc"][0]) if e["loc"] else "row", render(what(e), "en"))
-                for e in exc.errors()
-            ]  # the report is in English, as its other messages
+            problems += [(str(e["loc"][0]) if e["loc"] else "row", what(e)) for e in exc.errors()]
         if project is not None and not problems:
             result, problems = check_project(project, procedures, cached_site)
             if result is not None:
@@ -395,7 +392,8 @@ def import_projects(
         for name, message in problems:
             if name == "location":
                 name = "wkt" if "wkt" in by_field else "x"
-            report.add(number, by_field.get(name, name), message)
+            # the report is in English, as its other messages
+            report.add(number, by_field.get(name, name), render(message, "en"))
     locked = store.forms_fixed_by_steps(list(seen))
     for item in checked:
         form = locked.get(item.document.id, item.document.investment_form)
