@@ -290,7 +290,19 @@ def test_the_map_with_the_keyboard_alone(checked):
         "en", "Please give an email address or a phone number to be answered on."
     )
     page.focus("#enquiry-form [name=phone]")
+    page.keyboard.type("call me")
+    tab_to(page, "e => e.type === 'submit'")
+    page.keyboard.press("Enter")  # the server refuses it: said by the label, focus on the field
+    page.wait_for_function(
+        "() => document.querySelector('#enquiry-form [name=phone]') === document.activeElement"
+    )
+    assert error.inner_text() == "Phone: must be a phone number, such as +84 212 3456 789"
+    assert page.locator("#enquiry-form [name=phone]").get_attribute("aria-invalid") == "true"
+    assert checked.errors and all("400" in e for e in checked.errors)  # the refused request
+    checked.errors.clear()
+    page.keyboard.press("Control+A")
     page.keyboard.type("+84 212 3856 000")
+    assert page.locator("#enquiry-form [aria-invalid]").count() == 0
     tab_to(page, "e => e.type === 'submit'")
     page.keyboard.press("Enter")
     page.wait_for_selector(".enquiry-status.ok")

@@ -66,12 +66,27 @@ def test_an_investor_asks_from_the_project_page(tmp_path: Path, records_url: str
         assert page.locator(".stage").first.inner_text() == "Calling for investment"
         page.fill("input[name=name]", "Jane Investor")
         page.fill("input[name=organisation]", "Example Holdings")
-        page.fill("input[name=email]", "jane@example.com")
+        page.fill("input[name=phone]", "call me")
         page.fill("textarea[name=message]", "What is the land lease price?")
+        page.click("#enquiry-form button[type=submit]")  # refused: said by the field's label
+        page.wait_for_selector("#enquiry-status.error")
+        assert page.locator("#enquiry-status").inner_text() == (
+            "Phone: must be a phone number, such as +84 212 3456 789"
+        )
+        phone = page.locator("input[name=phone]")
+        assert phone.get_attribute("aria-invalid") == "true"
+        assert phone.evaluate("field => field === document.activeElement")
+        refused = "Failed to load resource: the server responded with a status of 400 (Bad Request)"
+        assert errors == [refused], errors  # the browser's own note of the refusal, and no other
+        errors.clear()
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "project-page-refused.png"))
+        page.fill("input[name=phone]", "")
+        assert phone.get_attribute("aria-invalid") is None  # typed in again: no longer marked
+        page.fill("input[name=email]", "jane@example.com")
         page.click("#enquiry-form button[type=submit]")
         page.wait_for_selector("#enquiry-status.ok")
         shown = page.locator("#enquiry-status").inner_text()
-        ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "project-page.png"), full_page=True)
         page.emulate_media(media="print")
         assert not page.locator("#enquiry-form").is_visible()

@@ -324,7 +324,7 @@ def build_map_page(
             )
         )
     root.html.add_child(folium.JavascriptLink(vendor_url(VECTOR_GRID_JS)))
-    for script in ("i18n.js", "map.js", "rank.js"):
+    for script in ("i18n.js", "forms.js", "map.js", "rank.js"):
         root.html.add_child(folium.JavascriptLink(f"{OWN_ROUTE}/{script}"))
     page = root.render()
     return page.replace("<html>", f'<html lang="{HTML_TAGS[lang]}">', 1)  # type: ignore[index]

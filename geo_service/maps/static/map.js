@@ -91,7 +91,11 @@
       const headers = Object.assign({ "Accept-Language": state.lang }, (options || {}).headers);
       const response = await fetch(url, Object.assign({}, options, { headers }));
       const body = response.headers.get("content-type")?.includes("json") ? await response.json() : null;
-      if (!response.ok) throw new Error((body && body.description) || response.status + " " + response.statusText);
+      if (!response.ok) {
+        const error = new Error((body && body.description) || response.status + " " + response.statusText);
+        error.refusal = body;  // its listed problems, for a form to mark its fields
+        throw error;
+      }
       return body;
     } finally {
       busy(-1);
@@ -921,11 +925,12 @@
           phone: fields.phone || null, language: state.lang, message: fields.message, website: fields.website,
         }, about)),
       });
+      window.forms.markProblems(form, null);
       form.reset();
       said(_("Sent. Your enquiry number: {id}", { id: created.id }), "ok");
       status.scrollIntoView({ block: "nearest" });
     } catch (error) {
-      said(error.message, "error");
+      said(window.forms.markProblems(form, error.refusal) || error.message, "error");
     }
   }
   /** The nearest feature of each layer the definition names, with its distance on the ellipsoid. */

@@ -40,11 +40,12 @@ document.addEventListener("DOMContentLoaded", () => {
         body: JSON.stringify(body),
       });
       const answer = await response.json();
+      const problems = window.forms.markProblems(form, response.status === 201 ? null : answer);
       if (response.status === 201) {
         form.reset();
         show(_("Sent. Your enquiry number: {id}", { id: answer.id }), "ok");
       } else {
-        show(answer.description || _("Could not send it; please try again."), "error");
+        show(problems || answer.description || _("Could not send it; please try again."), "error");
       }
     } catch (error) {
       show(_("Could not send it; please try again."), "error");
