@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from pydantic import ValidationError
 
 from .errors import LayerUnavailable
-from .i18n import _l
+from .i18n import Text, _l, render, said
+from .i18n.validation import place, placed
 
 log = logging.getLogger(__name__)
 _logged: set[tuple[str, str, str]] = set()
@@ -36,7 +37,8 @@ class Skipped:
     reason: str
 
     def to_dict(self) -> dict[str, str]:
-        return {"id": self.id, "reason": self.reason}
+        """The entry, its reason in the request's language."""
+        return {"id": self.id, "reason": render(self.reason)}
 
 
 class Listing(list):
@@ -48,31 +50,32 @@ class Listing(list):
 
 
 def unreadable(kind: str, item_id: str, exc: BaseException) -> LayerUnavailable:
-    """The error for a layer or raster whose files raised `exc` when read; logged once."""
+    """The error for a layer or raster whose files raised `exc` when read; logged once. `kind`
+    is a message marked with `N_` ("raster"), said in the reader's language."""
     detail = _detail(exc)
+    logged = render(detail, "en")
     with _logged_lock:
-        first = (kind, item_id, detail) not in _logged
-        _logged.add((kind, item_id, detail))
+        first = (kind, item_id, logged) not in _logged
+        _logged.add((kind, item_id, logged))
     if first:
-        log.error("%s %r cannot be read and is left out: %s", kind, item_id, detail)
+        log.error("%s %r cannot be read and is left out: %s", kind, item_id, logged)
     return LayerUnavailable(
         _l(
             "{kind} {item_id!r} cannot be read ({detail}); it is left out until GIS staff publish a new version or archive it",
-            kind=kind,
+            kind=Text(kind),
             item_id=item_id,
             detail=detail,
         )
     )
 
 
-def _detail(exc: BaseException) -> str:
+def _detail(exc: BaseException) -> Text:
     """What went wrong, without paths of the server's disk."""
     if isinstance(exc, ValidationError):
         first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "metadata"
-        return f"invalid metadata: {where}: {first['msg']}"
+        return _l("invalid metadata: {problem}", problem=placed(first, place(first) or "metadata"))
     if isinstance(exc, sqlite3.Error):
-        return f"not a readable GeoPackage: {exc}"
+        return _l("not a readable GeoPackage: {exc}", exc=str(exc))
     if isinstance(exc, ValueError):
-        return f"invalid metadata: {exc}"
-    return "a stored file is missing, truncated or unreadable"
+        return _l("invalid metadata: {problem}", problem=said(exc))
+    return _l("a stored file is missing, truncated or unreadable")

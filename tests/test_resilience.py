@@ -80,6 +80,10 @@ def test_a_broken_layer_is_reported_and_skipped_never_breaking_the_rest(tmp_path
     assert [c["id"] for c in body["collections"]] == ["healthy"]
     skipped = {s["id"]: s["reason"] for s in body["skipped"]}
     assert set(skipped) == set(broken)
+    for lang, words in (("en", "layer "), ("vi", "không đọc được lớp ")):
+        for said in client.get(f"/collections?lang={lang}").json()["skipped"]:
+            assert said["reason"].startswith(words), said  # one language, not "English / …"
+            assert " / " not in said["reason"], said
     for layer_id, why in broken.items():
         assert why in skipped[layer_id], skipped[layer_id]
         assert str(tmp_path) not in skipped[layer_id]  # no server paths in public answers

@@ -25,7 +25,7 @@ from rasterio.errors import RasterioError
 
 from .. import strict_json
 from ..errors import LayerUnavailable, NotFound
-from ..i18n import _l
+from ..i18n import N_, _l
 from ..listing import UNREADABLE_ERRORS, Listing, Skipped, unreadable
 from ..store.base import VersionSummary
 from ..store.versioned import VersionedFolder
@@ -40,7 +40,7 @@ def reading_cog(raster_id: str) -> Iterator[None]:
     try:
         yield
     except RasterioError as exc:
-        raise unreadable("raster", raster_id, exc) from None
+        raise unreadable(N_("raster"), raster_id, exc) from None
 
 
 class RasterStore:
@@ -96,7 +96,7 @@ class RasterStore:
             except UNREADABLE_ERRORS as exc:
                 if self.folder.current(raster_id) is None:  # archived while we looked
                     raise NotFound(_l("no raster {raster_id!r}", raster_id=raster_id)) from None
-                raise unreadable("raster", raster_id, exc) from None
+                raise unreadable(N_("raster"), raster_id, exc) from None
             self._meta[path] = meta
         return meta
 

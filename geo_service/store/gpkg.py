@@ -34,6 +34,7 @@ import numpy as np
 from .. import strict_json
 from ..catalogue import ID_FIELD, LayerMeta
 from ..errors import LayerUnavailable, NotFound, no_collection, no_feature, no_version
+from ..i18n import N_
 from ..listing import UNREADABLE_ERRORS, Listing, Skipped, unreadable
 from ..query import BBox, Query
 from ..sqlite_functions import register_text_functions, wkb_intersects
@@ -99,12 +100,12 @@ def version_summary(path: Path, version: int) -> tuple[LayerMeta, VersionRecord]
     try:
         connection = open_readonly(path, mapped=False)
     except sqlite3.Error as exc:
-        raise unreadable("layer version", f"v{version:06d}", exc) from None
+        raise unreadable(N_("layer version"), f"v{version:06d}", exc) from None
     try:
         layer = _LayerFile(path, version, connection)
         return layer.meta, layer.record
     except UNREADABLE_ERRORS as exc:
-        raise unreadable("layer version", f"v{version:06d}", exc) from None
+        raise unreadable(N_("layer version"), f"v{version:06d}", exc) from None
     finally:
         connection.close()
 

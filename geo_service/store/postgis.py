@@ -71,7 +71,7 @@ from ..errors import (
     not_found,
     not_newest,
 )
-from ..i18n import _l
+from ..i18n import N_, _l
 from ..listing import Listing, Skipped, unreadable
 from ..memory_cache import latest_kept
 from ..query import BBox, Query
@@ -638,7 +638,7 @@ class PostGISStore:
         for number, current, written, raw, features, kind, actor in rows:
             served = number == current
             try:
-                meta = _parse_meta(layer_id, raw, f"layer version {number}")
+                meta = _parse_meta(f"{layer_id}/v{number:06d}", raw, N_("layer version"))
             except LayerUnavailable as exc:
                 listed.append(
                     VersionSummary(number, served, problem=exc.description, kind=kind, actor=actor)
@@ -1080,7 +1080,7 @@ def _new_entry(connection: Connection, layer_id: str) -> int:
     return connection.execute(statement).scalar_one()
 
 
-def _parse_meta(layer_id: str, raw: str, what: str = "layer") -> LayerMeta:
+def _parse_meta(layer_id: str, raw: str, what: str = N_("layer")) -> LayerMeta:
     try:
         return LayerMeta.model_validate(strict_json.loads(raw))
     except ValueError as exc:
@@ -1158,4 +1158,4 @@ def _database_errors(layer_id: str | None) -> Iterator[None]:
 
 
 def _missing_table(layer_id: str) -> LayerUnavailable:
-    return unreadable("layer", layer_id, LookupError("its table is missing from the database"))
+    return unreadable(N_("layer"), layer_id, LookupError("its table is missing from the database"))
