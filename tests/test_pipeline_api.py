@@ -561,6 +561,7 @@ def test_the_printable_page(client, editor):
     scripts = [line.strip() for line in html.splitlines() if "<script" in line]
     assert scripts[1:] == [
         '<script src="/static/map/i18n.js" defer></script>',
+        '<script src="/static/map/forms.js" defer></script>',
         '<script src="/static/pipeline/project.js" defer></script>',
     ]
     assert scripts[0].startswith('<script type="application/json" id="i18n-catalogue">')
