@@ -35,6 +35,34 @@ def test_landing_is_json_by_default_and_html_on_request(grid_client):
     assert grid_client.get("/?f=json").headers["content-type"].startswith("application/json")
 
 
+def link_titles(document) -> list[str]:
+    """The titles of every link in a document, nested ones too, in order."""
+    if isinstance(document, list):
+        return [title for item in document for title in link_titles(item)]
+    if not isinstance(document, dict):
+        return []
+    own = [x["title"] for x in document.get("links", []) if "title" in x]
+    return own + [t for k, v in document.items() if k != "links" for t in link_titles(v)]
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/collections", "/collections/grid", "/collections/grid/items?limit=1&offset=1",
+     "/collections/grid/items/G-1-1", "/collections/grid/tiles", "/tileMatrixSets"],
+)  # fmt: skip
+def test_link_titles_are_in_the_language_asked(grid_client, path):
+    said = {
+        lang: link_titles(grid_client.get(path, headers={"Accept-Language": lang}).json())
+        for lang in ("en", "vi", "ja")
+    }
+    assert said["en"] and len(set(map(len, said.values()))) == 1, said
+    assert not any(" / " in title for titles in said.values() for title in titles), said
+    assert said["vi"] != said["en"] and said["ja"] != said["en"], said
+    if "items?" in path:
+        assert said["en"][::2] == ["This page", "Next page"]
+        assert said["vi"][::2] == ["Trang này", "Trang sau"]
+
+
 def test_openapi_30_has_no_31_only_constructs(grid_client):
     text = json.dumps(grid_client.get("/api").json())
     assert '"type": "null"' not in text

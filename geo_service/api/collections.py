@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 
 from ..catalogue import FieldSpec, LayerMeta
 from ..errors import NotFound
-from ..i18n import in_language, per_language, pick
+from ..i18n import _l, in_language, per_language, pick
 from ..query_text import CRS84
 from .deps import JsonOnly, Lang, LangDep, StoreDep
 from .links import GEOJSON, JSON, base_url, link
@@ -74,15 +74,15 @@ def collection_document(root: str, meta: LayerMeta, extent, lang: Lang) -> dict[
         "version": meta.version,
         "fields": [field_description(f) for f in meta.fields],
         "links": [
-            link(url, "self", JSON, "This collection"),
-            link(f"{url}/items", "items", GEOJSON, "Features"),
+            link(url, "self", JSON, _l("This collection")),
+            link(f"{url}/items", "items", GEOJSON, _l("Features")),
             link(
                 f"{url}/queryables",
                 "http://www.opengis.net/def/rel/ogc/1.0/queryables",
                 "application/schema+json",
                 "Queryables",
             ),
-            link(f"{url}/tiles", REL_VECTOR_TILESETS, JSON, "Vector tiles / Ô vector"),
+            link(f"{url}/tiles", REL_VECTOR_TILESETS, JSON, _l("Vector tiles")),
         ],
     }
     if extent is not None:
@@ -103,7 +103,7 @@ def collections(request: Request, store: StoreDep, lang: LangDep, f: JsonOnly) -
     return {
         "collections": documents,
         "skipped": [s.to_dict() for s in listing.skipped],
-        "links": [link(f"{root}/collections", "self", JSON, "Collections")],
+        "links": [link(f"{root}/collections", "self", JSON, _l("Collections"))],
     }
 
 

@@ -75,8 +75,8 @@ def summary(
     period = period_of(start, end, today)
     document: dict[str, Any] = dashboard.summary(period, parse_group_by(group_by), today)
     document["links"] = [
-        link(str(request.url), "self", JSON, "This summary"),
-        link(f"{base_url(request)}/dashboard", "alternate", "text/html", "Dashboard page"),
+        link(str(request.url), "self", JSON, _l("This summary")),
+        link(f"{base_url(request)}/dashboard", "alternate", "text/html", _l("Dashboard page")),
     ]
     return JSONResponse(document)  # JSON types only: `Dashboard.summary` writes dates as text
 

@@ -141,7 +141,7 @@ def _answer(
     if status == 201:
         headers["Location"] = url
     feature = editing.store.feature(collection_id, feature_id, published.version)
-    links = {"links": [link(url, "self", GEOJSON, "This feature")]}
+    links = {"links": [link(url, "self", GEOJSON, _l("This feature"))]}
     return Response(
         feature_document(feature, links), status_code=status, media_type=GEOJSON, headers=headers
     )
@@ -257,8 +257,8 @@ def history(
         "feature": feature_id,
         "revisions": [asdict(r) | {"fields": list(r.fields)} for r in revisions],
         "links": [
-            link(f"{url}/history", "self", JSON, "This history"),
-            link(url, "about", GEOJSON, "The feature as served"),
+            link(f"{url}/history", "self", JSON, _l("This history")),
+            link(url, "about", GEOJSON, _l("The feature as served")),
         ],
     }
 

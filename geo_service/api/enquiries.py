@@ -100,7 +100,7 @@ def list_enquiries(
         )
     page, matched = enquiries.search(EnquiryFilters(status, project), asked.limit, asked.offset)
     links = [
-        link(str(request.url), "self", JSON, "This page"),
+        link(str(request.url), "self", JSON, _l("This page")),
         *paging_links(request, JSON, asked.limit, asked.offset, len(page), matched),
     ]
     return JSONResponse(

@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from ..clock import utc_now
 from ..exports import PdfCache, Site, export_query
 from ..geojson import CHUNK_FEATURES, feature_collection, feature_document
+from ..i18n import _l
 from ..query import Query
 from ..query_text import check_crs84
 from ..settings import Settings
@@ -89,9 +90,12 @@ def page_links(
 ) -> list[dict]:
     """self and collection, then next and prev where there is such a page."""
     return [
-        link(str(request.url), "self", GEOJSON, "This page"),
+        link(str(request.url), "self", GEOJSON, _l("This page")),
         link(
-            f"{base_url(request)}/collections/{collection_id}", "collection", JSON, "The collection"
+            f"{base_url(request)}/collections/{collection_id}",
+            "collection",
+            JSON,
+            _l("The collection"),
         ),
         *paging_links(request, GEOJSON, query.limit, query.offset, returned, matched),
     ]
@@ -156,10 +160,10 @@ def feature_response(
         return Response(status_code=304, headers={"ETag": etag})
     links = {
         "links": [
-            link(f"{collection_url}/items/{feature_id}", "self", GEOJSON, "This feature"),
+            link(f"{collection_url}/items/{feature_id}", "self", GEOJSON, _l("This feature")),
             link(f"{collection_url}/items/{feature_id}/history", "version-history", JSON,
-                 "Its history"),
-            link(collection_url, "collection", JSON, "The collection"),
+                 _l("Its history")),
+            link(collection_url, "collection", JSON, _l("The collection")),
         ]
     }  # fmt: skip
     return Response(feature_document(feature, links), media_type=GEOJSON, headers={"ETag": etag})

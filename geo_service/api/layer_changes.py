@@ -113,9 +113,9 @@ def changes(
         base_version=sent.base_version,
     )
     admin_url = f"{base_url(request)}/admin/layers/{layer_id}"
-    links = [link(f"{admin_url}/versions", "version-history", JSON, "Versions")]
+    links = [link(f"{admin_url}/versions", "version-history", JSON, _l("Versions"))]
     if published.draft:
-        links.append(link(f"{admin_url}/publish", "preview", JSON, "Review the drafts"))
+        links.append(link(f"{admin_url}/publish", "preview", JSON, _l("Review the drafts")))
     return JSONResponse(
         {
             "layer": layer_id,

@@ -6,6 +6,8 @@ from typing import Any
 
 from fastapi import Request
 
+from ..i18n import _l, render
+
 JSON = "application/json"
 GEOJSON = "application/geo+json"
 OPENAPI = "application/vnd.oai.openapi+json;version=3.0"
@@ -18,9 +20,10 @@ def base_url(request: Request) -> str:
 
 
 def link(href: str, rel: str, media_type: str, title: str | None = None) -> dict[str, Any]:
+    """A link; its title (a `Text`) in the request's language."""
     item = {"href": href, "rel": rel, "type": media_type}
     if title:
-        item["title"] = title
+        item["title"] = render(title)
     return item
 
 
@@ -36,9 +39,9 @@ def paging_links(
     links = []
     if offset + returned < matched:
         links.append(
-            link(with_params(request, offset=offset + limit), "next", media_type, "Next page")
+            link(with_params(request, offset=offset + limit), "next", media_type, _l("Next page"))
         )
     if offset > 0:
         previous = with_params(request, offset=max(offset - limit, 0))
-        links.append(link(previous, "prev", media_type, "Previous page"))
+        links.append(link(previous, "prev", media_type, _l("Previous page")))
     return links

@@ -67,7 +67,7 @@ def maps(request: Request, settings: SettingsDep) -> dict[str, Any]:
     return {
         "maps": entries,
         "skipped": skipped,
-        "links": [link(f"{root}/maps", "self", JSON, "Maps")],
+        "links": [link(f"{root}/maps", "self", JSON, _l("Maps"))],
     }
 
 

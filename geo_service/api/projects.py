@@ -113,7 +113,7 @@ def procedures(request: Request, projects: Projects) -> dict[str, Any]:
         "event_kinds": [
             {"code": c, "name_vi": vi, "name_en": en} for c, (vi, en) in EVENT_KINDS.items()
         ],
-        "links": [link(f"{root}/procedures", "self", JSON, "Procedures")],
+        "links": [link(f"{root}/procedures", "self", JSON, _l("Procedures"))],
     }
 
 
@@ -205,9 +205,9 @@ def project_json(
             )
         },
         "links": [
-            link(url, "self", JSON, "This project"),
-            link(f"{url}?f=html", "alternate", HTML, "Printable page / Trang in"),
-            link(f"{url}/events", "related", JSON, "Dossier events / Sự kiện hồ sơ"),
+            link(url, "self", JSON, _l("This project")),
+            link(f"{url}?f=html", "alternate", HTML, _l("Printable page")),
+            link(f"{url}/events", "related", JSON, _l("Dossier events")),
         ],
     }
 
@@ -353,11 +353,16 @@ def _page(
     """One page of `/projects` as JSON: the projects, their count and the links."""
     page, matched = projects.search(filters, asked.limit, asked.offset, today)
     links = [
-        link(str(request.url), "self", JSON, "This page"),
+        link(str(request.url), "self", JSON, _l("This page")),
         *paging_links(request, JSON, asked.limit, asked.offset, len(page), matched),
     ]
     links += [
-        link(with_params(request, f=name), "alternate", media, f"All matching as {name}")
+        link(
+            with_params(request, f=name),
+            "alternate",
+            media,
+            _l("All matching as {name}", name=name),
+        )
         for name, media in (
             ("csv", "text/csv"),
             ("xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),

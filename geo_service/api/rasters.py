@@ -11,6 +11,7 @@ from fastapi.responses import Response
 
 from ..catalogue import LAYER_ID_PATTERN
 from ..errors import LayerUnavailable
+from ..i18n import _l
 from ..rasters.ingest import ingest_raster
 from ..rasters.meta import RasterMeta
 from ..rasters.store import RasterStore, reading_cog
@@ -38,9 +39,9 @@ def raster_document(request: Request, meta: RasterMeta) -> dict[str, Any]:
     document["tiles"] = tiles
     document["max_native_zoom"] = native_zoom(meta)
     document["links"] = [
-        link(url, "self", JSON, "This raster / Lớp raster này"),
-        link(tiles, "tiles", PNG, "Web-mercator tiles (XYZ) / Ô bản đồ") | {"templated": True},
-        link(f"{url}/legend", "legend", JSON, "Legend / Chú giải"),
+        link(url, "self", JSON, _l("This raster")),
+        link(tiles, "tiles", PNG, _l("Web-mercator tiles (XYZ)")) | {"templated": True},
+        link(f"{url}/legend", "legend", JSON, _l("Legend")),
     ]
     return document
 
@@ -52,7 +53,7 @@ def list_rasters(request: Request, rasters: RasterStoreDep) -> dict:
     return {
         "rasters": [raster_document(request, meta) for meta in listing],
         "skipped": [s.to_dict() for s in listing.skipped],
-        "links": [link(f"{base_url(request)}/rasters", "self", JSON, "Raster layers")],
+        "links": [link(f"{base_url(request)}/rasters", "self", JSON, _l("Raster layers"))],
     }
 
 

@@ -83,12 +83,17 @@ def describe(request: Request, store: Store, shortlist: Shortlist) -> dict[str, 
         "updated": shortlist.updated,
         "items": items,
         "links": [
-            link(url, "self", JSON, "This shortlist"),
+            link(url, "self", JSON, _l("This shortlist")),
             *(
-                link(f"{url}/export?f={f}", "enclosure", FORMATS[f].media_type, f"Export as {f}")
+                link(
+                    f"{url}/export?f={f}",
+                    "enclosure",
+                    FORMATS[f].media_type,
+                    _l("Export as {f}", f=f),
+                )
                 for f in FORMATS
             ),
-            link(f"{root}/collections", "data", GEOJSON, "Collections"),
+            link(f"{root}/collections", "data", GEOJSON, _l("Collections")),
         ],
     }
 

@@ -88,7 +88,7 @@ def tile_matrix_sets(request: Request, f: JsonOnly) -> dict[str, Any]:
                 "links": [tile_matrix_set_link(root, "self")],
             }
         ],
-        "links": [link(f"{root}/tileMatrixSets", "self", JSON, "Tile matrix sets")],
+        "links": [link(f"{root}/tileMatrixSets", "self", JSON, _l("Tile matrix sets"))],
     }
 
 
@@ -113,12 +113,12 @@ def tile_url_template(request: Request, collection_id: str) -> str:
 def tileset_links(request: Request, collection_id: str) -> list[dict[str, Any]]:
     root = base_url(request)
     url = f"{root}/collections/{collection_id}/tiles/{TILE_MATRIX_SET}"
-    template = link(tile_url_template(request, collection_id), "item", MVT, "Vector tiles")
+    template = link(tile_url_template(request, collection_id), "item", MVT, _l("Vector tiles"))
     return [
-        link(url, "self", JSON, "Vector tileset / Bộ ô vector"),
+        link(url, "self", JSON, _l("Vector tileset")),
         tile_matrix_set_link(root),
         template | {"templated": True},
-        link(f"{root}/collections/{collection_id}", "collection", JSON, "The collection"),
+        link(f"{root}/collections/{collection_id}", "collection", JSON, _l("The collection")),
     ]
 
 
@@ -137,7 +137,7 @@ def tilesets(request: Request, collection_id: str, store: StoreDep, f: JsonOnly)
         ],
         "links": [
             link(f"{base_url(request)}/collections/{collection_id}/tiles", "self", JSON,
-                 "Vector tilesets"),
+                 _l("Vector tilesets")),
         ],
     }  # fmt: skip
 
