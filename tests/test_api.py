@@ -58,6 +58,10 @@ def test_link_titles_are_in_the_language_asked(grid_client, path):
     assert said["en"] and len(set(map(len, said.values()))) == 1, said
     assert not any(" / " in title for titles in said.values() for title in titles), said
     assert said["vi"] != said["en"] and said["ja"] != said["en"], said
+    if path.endswith("/tiles"):  # the tileset is titled as its collection
+        titles = {lang: grid_client.get(path, params={"lang": lang}).json()["tilesets"][0]["title"]
+                  for lang in ("en", "vi")}  # fmt: skip
+        assert titles == {"en": "Test grid", "vi": "Lưới thử nghiệm"}
     if "items?" in path:
         assert said["en"][::2] == ["This page", "Next page"]
         assert said["vi"][::2] == ["Trang này", "Trang sau"]

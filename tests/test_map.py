@@ -102,6 +102,10 @@ collection = "no_such_layer"
     assert [layer["id"] for layer in config["layers"]] == ["tourism_areas"]
     listed = client.get("/maps").json()["maps"]
     assert [m["id"] for m in listed] == ["investor", "tourism"]
+    (english,) = client.get("/maps?lang=en").json()["maps"][1]["links"]
+    (vietnamese,) = client.get("/maps?lang=vi").json()["maps"][1]["links"]
+    assert (english["title"], english["href"].split("/")[-1]) == ("Tourism map", "tourism?lang=en")
+    assert vietnamese["title"] != english["title"] and vietnamese["href"].endswith("?lang=vi")
 
 
 def test_a_map_extends_another_and_gives_only_what_differs(sample_dir, maps_dir):

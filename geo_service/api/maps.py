@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from ..errors import ServiceError
-from ..i18n import _l
+from ..i18n import _l, per_language, pick
 from ..listing import Skipped
 from ..maps.assets import (
     OWN_DIR,
@@ -46,7 +46,7 @@ def tile_sources(definition: MapDefinition) -> list[str]:
 
 
 @router.get("/maps", summary="Maps / Danh sách bản đồ")
-def maps(request: Request, settings: SettingsDep) -> dict[str, Any]:
+def maps(request: Request, settings: SettingsDep, lang: LangDep) -> dict[str, Any]:
     """Every map; a definition that cannot be read is named in `skipped` with the reason."""
     root = base_url(request)
     entries, skipped = [], []
@@ -61,7 +61,14 @@ def maps(request: Request, settings: SettingsDep) -> dict[str, Any]:
                 "id": map_id,
                 "title_vi": definition.title_vi,
                 "title_en": definition.title_en,
-                "links": [link(f"{root}/map/{map_id}", "alternate", HTML, definition.title_en)],
+                "links": [
+                    link(
+                        f"{root}/map/{map_id}?lang={lang}",
+                        "alternate",
+                        HTML,
+                        pick(per_language(definition, "title"), lang, "title"),
+                    )
+                ],
             }
         )
     return {

@@ -19,7 +19,7 @@ from fastapi.responses import Response
 
 from ..catalogue import LayerMeta
 from ..errors import InvalidParameter, NotFound
-from ..i18n import _l
+from ..i18n import _l, in_language, per_language
 from ..query import BBox, Query
 from ..settings import Settings
 from ..store import Store
@@ -32,7 +32,7 @@ from ..tilematrix import (
     tile_matrix_set,
 )
 from ..vector_tiles import VectorTiles, tile_properties
-from .deps import JsonOnly, SettingsDep, StoreDep, TileReadsDep, VectorTilesDep
+from .deps import JsonOnly, LangDep, SettingsDep, StoreDep, TileReadsDep, VectorTilesDep
 from .features import if_none_match
 from .links import JSON, base_url, link
 from .params import FEATURE_PARAMETERS, FeatureParams, FeatureQueryParams
@@ -123,12 +123,14 @@ def tileset_links(request: Request, collection_id: str) -> list[dict[str, Any]]:
 
 
 @router.get("/collections/{collection_id}/tiles", summary="Vector tilesets / Bộ ô vector")
-def tilesets(request: Request, collection_id: str, store: StoreDep, f: JsonOnly) -> dict[str, Any]:
+def tilesets(
+    request: Request, collection_id: str, store: StoreDep, lang: LangDep, f: JsonOnly
+) -> dict[str, Any]:
     meta = store.layer(collection_id)
     return {
         "tilesets": [
             {
-                "title": meta.title_en,
+                **in_language(per_language(meta, "title"), "title", lang),
                 "dataType": "vector",
                 "crs": "http://www.opengis.net/def/crs/EPSG/0/3857",
                 "tileMatrixSetURI": TILE_MATRIX_SET_URI,
