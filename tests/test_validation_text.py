@@ -92,6 +92,7 @@ def test_every_problem_of_a_document_is_told_one_after_another():
     [
         ({"kind": "step_completed", "step": "x", "date": "31/01/2026"}, "date: must be a date, YYYY-MM-DD"),
         ({"kind": "note", "note": "n", "public": "yes"}, "public: must be true or false"),
+        ({"kind": "suspended", "date": "0001-01-01"}, "date: must be at least 1988-01-01"),
         ({"kind": "step_completed", "step": "Not A Code", "date": "2026-01-31"},
          "step: must be lower-case letters, digits and _ (at most 63), beginning with a letter"),
         ({"kind": "party"}, "kind: must be one of: "),

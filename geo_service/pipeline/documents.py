@@ -110,11 +110,19 @@ class ProjectDocument(Strict):
 EDITABLE = tuple(f for f in ProjectDocument.model_fields if f not in ("id", "address"))
 
 
+EARLIEST_DATE = dt.date(1988, 1, 1)
+"""No dossier is dated before Viet Nam's first Law on Foreign Investment (1987) took effect: an
+earlier date is a slip of the keyboard (0001, 202), which would make a project two thousand
+years behind schedule on the dashboard."""
+
+
 class EventDocument(Strict):
     kind: EventKind
     step: str | None = Field(None, pattern=CODE, description="the procedure step it concerns")
-    date: dt.date | None = Field(None, description="when it happened")
-    planned_date: dt.date | None = Field(None, description="a step's planned completion")
+    date: dt.date | None = Field(None, ge=EARLIEST_DATE, description="when it happened")
+    planned_date: dt.date | None = Field(
+        None, ge=EARLIEST_DATE, description="a step's planned completion"
+    )
     document: Text | None = text(500, default=None)
     note: Text = text(4000)
     public: StrictBool = True
