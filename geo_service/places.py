@@ -85,6 +85,16 @@ def communes_of_province(province_code: str) -> list[Commune]:
     )
 
 
+@lru_cache(maxsize=64)
+def province_area_ha(province_code: str) -> float | None:
+    """A 2025 province's area in hectares, the sum of its communes'; None where one of them has
+    no area in the dataset."""
+    areas = [c.area_km2 for c in communes_of_province(province_code)]
+    if not areas or None in areas:
+        return None
+    return sum(areas) * 100  # type: ignore[arg-type]
+
+
 def commune_by_code(code: str) -> Commune:
     try:
         return _communes_by_code()[code]

@@ -92,6 +92,14 @@ def test_each_place_problem_is_listed_in_the_language_asked(client, editor):
     assert listed[0]["reason"].startswith("lĩnh vực không xác định 'casinos'")
     assert listed[1]["reason"] == "không có xã hoặc phường năm 2025 nào có mã '99999'"
     assert answer.json()["description"] == "; ".join(f"{p['name']}: {p['reason']}" for p in listed)
+    vast = client.post(
+        "/projects", json=project_body(area_ha=2e6), headers=editor | {"Accept-Language": "en"}
+    )
+    (problem,) = vast.json()["invalid-params"]
+    assert problem["name"] == "area_ha"
+    assert problem["reason"].startswith(
+        "2,000,000 ha is more than the whole of Tỉnh Sơn La (1,385,9"
+    )
 
 
 def test_events_give_the_stage_and_the_delay(client, editor):
@@ -276,6 +284,7 @@ BAD_PROJECTS = [
     ("unknown site", {"sites": [{"collection": "grid", "id": "NOPE"}]}),
     ("id that is not an id", {"id": "sl da 1"}),
     ("negative capital", {"capital_planned_billion_vnd": -1}),
+    ("larger than its province", {"area_ha": 1e20}),
     ("unknown member", {"colour": "red"}),
     ("not a geometry", {"location": {"type": "Point", "coordinates": [500, 21]}}),
     ("self-crossing polygon", {"location": {"type": "Polygon", "coordinates": [

@@ -32,7 +32,7 @@ from ..errors import InvalidParameter, NotFound
 from ..i18n import N_, Lang, _l, said
 from ..i18n.content import in_further_languages
 from ..i18n.validation import described, invalid_params, named_pattern
-from ..places import UnmatchedPlace, commune_by_code, resolve_commune
+from ..places import Commune, UnmatchedPlace, commune_by_code, province_area_ha, resolve_commune
 from ..store import Store
 from ..text import Text, TextId
 from .procedures import CODE, Form, Procedures
@@ -251,6 +251,8 @@ def check_project(
     commune = _commune(document, problems)
     if geometry is not None and commune is not None:
         _near_commune(geometry, commune, problems)
+    if commune is not None and document.area_ha is not None:
+        _within_province(document.area_ha, commune, problems)
     for site in document.sites:
         if not site_exists(site.collection, site.id):
             problems.append(
@@ -326,6 +328,24 @@ def _commune(document: ProjectDocument, problems: list):
             return None
         commune = found
     return commune
+
+
+def _within_province(area_ha: float, commune: Commune, problems: list) -> None:
+    """No project is larger than its whole province: a larger area is a slipped unit or
+    decimal point."""
+    province_ha = province_area_ha(commune.province_code)
+    if province_ha is not None and area_ha > province_ha:
+        problems.append(
+            (
+                "area_ha",
+                _l(
+                    "{area:,.0f} ha is more than the whole of {province} ({whole:,.0f} ha)",
+                    area=area_ha,
+                    province=commune.province_name,
+                    whole=province_ha,
+                ),
+            )
+        )
 
 
 def _near_commune(geometry: BaseGeometry, commune, problems: list) -> None:
