@@ -80,7 +80,7 @@ def collection_document(root: str, meta: LayerMeta, extent, lang: Lang) -> dict[
                 f"{url}/queryables",
                 "http://www.opengis.net/def/rel/ogc/1.0/queryables",
                 "application/schema+json",
-                "Queryables",
+                _l("Queryables"),
             ),
             link(f"{url}/tiles", REL_VECTOR_TILESETS, JSON, _l("Vector tiles")),
         ],
