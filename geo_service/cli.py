@@ -609,7 +609,7 @@ def cmd_projects(args: argparse.Namespace) -> int:
                 return 2
             store = _store(args)
             report = import_projects(source, projects, site_checker(store), today, args.dry_run)
-            print(report.to_text())
+            print(report.to_text(args.lang))
             if report.stored:
                 AdminStore(projects.records).record(
                     f"cli:{getpass.getuser()}",
@@ -803,6 +803,9 @@ def build_parser() -> argparse.ArgumentParser:
     project_import.add_argument("file", help=".xlsx or .csv, Vietnamese or English headers")
     project_import.add_argument(
         "--dry-run", action="store_true", help="validate and report, store nothing"
+    )
+    project_import.add_argument(
+        "--lang", default="vi", choices=LANGUAGES, help="the report's language"
     )
     project_export = with_data_dir(
         project_actions.add_parser("export", help="every project to a spreadsheet")

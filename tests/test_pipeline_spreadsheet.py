@@ -12,6 +12,7 @@ import openpyxl
 import pytest
 
 from geo_service.clock import today_in_vietnam
+from geo_service.i18n import render
 from geo_service.pipeline.documents import site_checker
 from geo_service.pipeline.projects import ProjectFilters
 from geo_service.pipeline.spreadsheet import export_projects, import_projects
@@ -129,7 +130,7 @@ def test_a_planners_sheet_with_names_old_addresses_and_coordinates(client, tmp_p
         sheet, client.app.state.projects, site_checker(client.app.state.store), today_in_vietnam()
     )
     assert report.ok, report.to_text()
-    assert [p.message for p in report.problems] == ["unknown column, ignored"]
+    assert [render(p.message, "en") for p in report.problems] == ["unknown column, ignored"]
     project = client.get("/projects/SL-DA-0101").json()
     assert (project["investment_form"], project["sector"]) == ("land_auction", "agro_processing")
     assert (project["commune_code"], project["capital_planned_billion_vnd"]) == ("04123", 12.5)
@@ -181,10 +182,16 @@ def test_a_report_names_row_and_column_and_nothing_is_stored(client, tmp_path):
     found = {(p.row, p.column) for p in report.problems}
     assert {(3, "investment_form"), (4, "id"), (4, "area_ha"), (4, "WKT"), (5, "id")} <= found
     assert "row 3, column 'investment_form'" in report.to_text()
-    said = {(p.row, p.column): p.message for p in report.problems}
+    said = {(p.row, p.column): render(p.message, "en") for p in report.problems}
     assert said[(4, "area_ha")] == "must be at least 0"  # in words, not pydantic's English
     assert said[(4, "id")] == "must be a project id, such as SL-DA-0001"
     assert store.count() == 0
+    half = write_csv(tmp_path / "half.csv", [["id", "name_vi", "source", "Kinh độ"],
+                                             ["SL-DA-0202", "A", "s", "104.08"]])  # fmt: skip
+    report = import_projects(half, store, site_checker(client.app.state.store), today_in_vietnam())
+    (problem,) = report.problems
+    assert (problem.row, problem.column) == (2, "Kinh độ"), report.to_text()
+    assert render(problem.message, "en") == "give both the longitude and the latitude, or neither"
     dry = write_csv(tmp_path / "dry.csv", [["id", "name_vi", "source"], ["SL-DA-0301", "A", "s"]])
     report = import_projects(
         dry, store, site_checker(client.app.state.store), today_in_vietnam(), True
@@ -197,10 +204,13 @@ def test_missing_columns_and_unreadable_files(client, tmp_path):
     store, checker = client.app.state.projects, site_checker(client.app.state.store)
     sheet = write_csv(tmp_path / "short.csv", [["name_vi"], ["A"]])
     report = import_projects(sheet, store, checker, today_in_vietnam())
-    assert {p.message for p in report.problems} == {
+    assert {render(p.message, "en") for p in report.problems} == {
         "missing column 'id'",
         "missing column 'source'",
     }
+    told = report.to_text("vi").splitlines()
+    assert told[0] == "short.csv: 0 dòng; 2 lỗi, không lưu gì", told
+    assert told[1].split()[0] == "LỖI" and told[1].endswith(": thiếu cột 'id'"), told
     (tmp_path / "broken.xlsx").write_bytes(b"PK\x03\x04 not really a workbook")
     with pytest.raises(Exception, match="cannot read it as a spreadsheet"):
         import_projects(tmp_path / "broken.xlsx", store, checker, today_in_vietnam())
@@ -215,10 +225,11 @@ def test_the_projects_commands(pipeline_dir, records_url, tmp_path):
 
     good = write_csv(tmp_path / "good.csv", [["id", "name_vi", "source"], ["SL-DA-0401", "A", "s"]])
     bad = write_csv(tmp_path / "bad.csv", [["id", "name_vi", "source"], ["nope", "A", "s"]])
-    assert run("import", str(bad), *where).returncode == 1
-    dry = run("import", str(good), "--dry-run", *where)
+    refused = run("import", str(bad), *where)  # told in Vietnamese unless asked otherwise
+    assert refused.returncode == 1 and "phải là một mã dự án" in refused.stdout, refused.stdout
+    dry = run("import", str(good), "--dry-run", "--lang", "en", *where)
     assert dry.returncode == 0 and "nothing stored" in dry.stdout
-    stored = run("import", str(good), *where)
+    stored = run("import", str(good), "--lang", "en", *where)
     assert stored.returncode == 0 and "1 created" in stored.stdout
     assert run("import", str(tmp_path / "missing.csv"), *where).returncode == 2
     target = tmp_path / "all.xlsx"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -24,7 +24,7 @@ from ..catalogue import CodedValue, FieldSpec, LayerMeta
 from ..clock import today_in_vietnam
 from ..errors import InvalidParameter
 from ..exports import export_features
-from ..i18n import _l, render
+from ..i18n import _l, render, said
 from ..i18n.content import FURTHER
 from ..i18n.validation import what
 from ..places import UnmatchedPlace, commune_by_code
@@ -173,6 +173,7 @@ class ImportProblem:
     """The spreadsheet row (the header is row 1), or None for the whole file."""
     column: str
     message: str
+    """A `Text`, said in the report's language."""
     severity: Severity = "error"
 
 
@@ -193,21 +194,32 @@ class ImportReport:
     def add(self, row: int | None, column: str, message: str, severity: Severity = "error"):
         self.problems.append(ImportProblem(row, column, message, severity))
 
-    def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "ok": self.ok}
-
-    def to_text(self) -> str:
+    def to_text(self, lang: str = "en") -> str:
+        """The report for a person, in `lang`: what became of the file, then each problem."""
         if self.stored:
-            state = f"stored: {self.created} created, {self.updated} updated"
+            state = _l(
+                "stored: {created} created, {updated} updated",
+                created=self.created,
+                updated=self.updated,
+            )
         elif self.ok:
-            state = "valid (dry run, nothing stored)"
+            state = _l("valid (dry run, nothing stored)")
         else:
             errors = sum(p.severity == "error" for p in self.problems)
-            state = f"{errors} errors, nothing stored"
-        lines = [f"{self.file}: {self.rows} rows; {state}"]
+            state = _l("{errors} errors, nothing stored", errors=errors)
+        head = _l("{file}: {rows} rows; {state}", file=self.file, rows=self.rows, state=state)
+        lines = [render(head, lang)]
+        severities = {"error": _l("error"), "warning": _l("warning")}
         for p in self.problems:
-            where = f"row {p.row}" if p.row is not None else "file"
-            lines.append(f"  {p.severity.upper():<7} {where}, column {p.column!r}: {p.message}")
+            where = _l("row {row}", row=p.row) if p.row is not None else _l("the file")
+            problem = _l(
+                "{where}, column {column!r}: {message}",
+                where=where,
+                column=p.column,
+                message=p.message,
+            )
+            severity = render(severities[p.severity], lang).upper()
+            lines.append(f"  {severity:<9} {render(problem, lang)}")
         return "\n".join(lines)
 
 
@@ -273,7 +285,10 @@ def _cell(value: Any) -> str | None:
 def _number(text: str) -> float:
     if "," in text and "." not in text:
         text = text.replace(",", ".")
-    return float(text.replace(" ", ""))
+    try:
+        return float(text.replace(" ", ""))
+    except ValueError:
+        raise ValueError(_l("not a number")) from None
 
 
 def _coded(text: str, spec: FieldSpec) -> str:
@@ -320,14 +335,19 @@ def _document(cells: dict[str, str], fields: dict[str, FieldSpec]) -> tuple[dict
             else:
                 document[name] = text
         except (ValueError, shapely.errors.ShapelyError) as exc:
-            problems.append((name, f"{text[:60]!r}: {exc}"))
+            problems.append(
+                (name, _l("{place}: {problem}", place=repr(text[:60]), problem=said(exc)))
+            )
     if "address" in cells:
         document["address"] = cells["address"]
     if "location" not in document and "x" in cells and "y" in cells:
         try:
             document["location"] = mapping(Point(_number(cells["x"]), _number(cells["y"])))
         except ValueError as exc:
-            problems.append(("x", f"cannot read the coordinates: {exc}"))
+            problems.append(("x", _l("cannot read the coordinates: {exc}", exc=said(exc))))
+    elif "location" not in document and ("x" in cells) != ("y" in cells):
+        given = "x" if "x" in cells else "y"
+        problems.append((given, _l("give both the longitude and the latitude, or neither")))
     return document, problems
 
 
@@ -348,17 +368,17 @@ def import_projects(
     for header in headers:
         name = _column(header, names)
         if name is None:
-            report.add(None, header, "unknown column, ignored", "warning")
+            report.add(None, header, _l("unknown column, ignored"), "warning")
         elif name in DERIVED:
             continue  # computed from the record; an exported file carries it
         elif name in columns.values():
-            report.add(None, header, f"a second column for {name!r}")
+            report.add(None, header, _l("a second column for {name!r}", name=name))
         else:
             columns[header] = name
     by_field = {name: header for header, name in columns.items()}
     for required in ("id", "name_vi", "source"):
         if required not in by_field:
-            report.add(None, specs[required].label_vi, f"missing column {required!r}")
+            report.add(None, specs[required].label_vi, _l("missing column {name!r}", name=required))
     if not report.ok:
         return report
     known_sites: dict[tuple[str, str], bool] = {}
@@ -385,15 +405,15 @@ def import_projects(
             result, problems = check_project(project, procedures, cached_site)
             if result is not None:
                 if project.id in seen:
-                    problems = [("id", f"id {project.id} is also on row {seen[project.id]}")]
+                    again = _l("id {id} is also on row {row}", id=project.id, row=seen[project.id])
+                    problems = [("id", again)]
                 else:
                     seen[project.id] = number
                     checked.append(result)
         for name, message in problems:
             if name == "location":
                 name = "wkt" if "wkt" in by_field else "x"
-            # the report is in English, as its other messages
-            report.add(number, by_field.get(name, name), render(message, "en"))
+            report.add(number, by_field.get(name, name), message)
     locked = store.forms_fixed_by_steps(list(seen))
     for item in checked:
         form = locked.get(item.document.id, item.document.investment_form)
@@ -401,8 +421,12 @@ def import_projects(
             report.add(
                 seen[item.document.id],
                 by_field.get("investment_form", "investment_form"),
-                f"project {item.document.id} has steps of the {form} procedure recorded; "
-                "its investment form cannot change",
+                _l(
+                    "project {id} has steps of the {form} procedure recorded; its investment form "
+                    "cannot change",
+                    id=item.document.id,
+                    form=form,
+                ),
             )
     if report.ok and not dry_run and checked:
         report.created, report.updated = store.import_projects(checked, today)
