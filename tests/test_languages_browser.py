@@ -144,6 +144,10 @@ def test_a_site_card_and_an_error_in_each_language(checked, lang):
     else:  # no name in the language: the English one, marked
         assert heading.locator('span[lang="en"]').inner_text() == feature["properties"]["name_en"]
         assert heading.locator(".fallback-lang").inner_text() == "(English)"
+    # the nearest sites are named by the same rule: the language, else English, else Vietnamese
+    near = page.locator("#card tr[data-layer] td a").first
+    near.wait_for()
+    assert near.get_attribute("lang") == ("vi" if lang == "vi" else "en"), near.inner_text()
     # the language menu keeps the rest of the address
     other = page.locator("#lang-menu a[data-lang=vi]").get_attribute("href")
     assert "site=" in other and "map=" in other and "lang=vi" in other

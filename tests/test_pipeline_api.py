@@ -102,6 +102,19 @@ def test_each_place_problem_is_listed_in_the_language_asked(client, editor):
     )
 
 
+def test_a_nearby_project_is_named_in_each_language_it_has(client, editor):
+    create(client, editor)
+    other = project_body(id="SL-DA-0002", name_ja="マイソン・マンゴー第二工場")
+    assert client.post("/projects", json=other, headers=editor).status_code == 201
+    found = client.get(
+        "/collections/investment_projects/items/SL-DA-0001/nearby",
+        params={"layers": "investment_projects", "k": 1},
+    ).json()
+    (near,) = found["nearby"]["investment_projects"]
+    assert near["id"] == "SL-DA-0002" and near["name_ja"] == "マイソン・マンゴー第二工場"
+    assert near["name_vi"] == "Nhà máy chế biến xoài Mai Sơn" and "name_ko" not in near
+
+
 def test_events_give_the_stage_and_the_delay(client, editor):
     create(client, editor)
     assert event(client, editor, kind="listed", note="Danh mục 2026").status_code == 201

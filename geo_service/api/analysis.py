@@ -13,6 +13,7 @@ from ..analysis.rank import RankRequest, rank
 from ..errors import InvalidParameter, LayerUnavailable
 from ..exports import export_table
 from ..i18n import _l
+from ..i18n.content import further_names
 from ..rasters.measures import all_measures, measure
 from ..rasters.zonal import empty
 from .deps import LangDep, RankFormat, RasterStoreDep, SettingsDep, StoreDep
@@ -23,6 +24,8 @@ from .strict_input import StrictRoute
 router = APIRouter(tags=["Analysis"], route_class=StrictRoute)
 MAX_NEIGHBOURS = 50
 NO_GEOMETRY = _l("the feature has no geometry")
+FURTHER_NAMES = further_names("name")
+"""A nearby feature's names in the further languages (`name_ja`, …), where it has them."""
 
 
 def names_list(text: str, what: str) -> list[str]:
@@ -85,20 +88,24 @@ def feature_nearby(
 ) -> dict:
     feature = store.feature(collection_id, feature_id)
     chosen = names_list(layers, "layers")
+    names = {}
     for layer_id in chosen:
-        store.layer(layer_id)  # unknown → 404 before any work
+        fields = {f.name for f in store.layer(layer_id).fields}  # unknown → 404 before any work
+        names[layer_id] = ("name_vi", "name_en", *(n for n in FURTHER_NAMES if n in fields))
     site = shapely.from_wkb(feature.geometry) if feature.geometry else None
     root = base_url(request)
     nearby = {}
     for layer_id in chosen:
+        excluded = feature_id if layer_id == collection_id else None
         found = [] if site is None else nearest(
-            store, site, layer_id, k, exclude=feature_id if layer_id == collection_id else None
+            store, site, layer_id, k, exclude=excluded, properties=names[layer_id]
         )  # fmt: skip
         nearby[layer_id] = [
             {
                 "id": n.id,
                 "name_vi": n.properties.get("name_vi"),
                 "name_en": n.properties.get("name_en"),
+                **{name: n.properties[name] for name in FURTHER_NAMES if n.properties.get(name)},
                 "distance_m": round(n.distance_m, 1),
                 "line": [list(n.site_point), list(n.point)],
                 "link": f"{root}/collections/{layer_id}/items/{n.id}",

@@ -938,9 +938,10 @@
     const distance = (m) => (m < 1000 ? `${fmtNumber(Math.round(m / 10) * 10)} m` : fmtKm(m / 1000));
     return [_("Nearest (straight line)"), Object.entries(body.nearby).filter(([, found]) => found.length).map(([layerId, [near]]) => {
       const other = byId[layerId];
-      const name = (state.lang === "en" && near.name_en) || near.name_vi || near.id;
+      const [name, nameLang] = localized(near, "name");  // the page's language, else English, else Vietnamese
       const label = other ? pick(other, "title") : layerId;
-      const target = other ? el("a", { href: "#", text: name, onclick: (e) => { e.preventDefault(); openCard(layerId, near.id); } }) : name;
+      const attrs = { lang: window.i18n.tags[nameLang] || nameLang, text: name || near.id };
+      const target = other ? el("a", Object.assign(attrs, { href: "#", onclick: (e) => { e.preventDefault(); openCard(layerId, near.id); } })) : el("span", attrs);
       return el("tr", { "data-layer": layerId }, el("th", { text: label }), el("td", {}, target, ` — ${distance(near.distance_m)}`));
     })];
   }
