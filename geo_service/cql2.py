@@ -150,7 +150,11 @@ def _tokenize(text: str) -> list[Token]:
         match = _TOKEN.match(text, position)
         if match is None:
             found = text[position]
-            problem = "unterminated quote" if found in "'\"" else f"unexpected {found!r}"
+            problem = (
+                _l("unterminated quote")
+                if found in "'\""
+                else _l("unexpected {found!r}", found=found)
+            )
             raise CQL2Error(
                 _l(
                     "CQL2 syntax error at position {position}: {problem}",
@@ -190,12 +194,13 @@ class _TextParser:
         return False
 
     def expect(self, word: str, what: str) -> None:
+        """The next token is `word`, or a syntax error saying `what` (a `Text`) was expected."""
         if not self.accept(word):
-            self.fail(f"expected {what}")
+            self.fail(_l("expected {what}", what=what))
 
     def fail(self, message: str) -> None:
         token = self.current
-        found = "end of input" if token.kind == "end" else repr(token.text)
+        found = _l("end of input") if token.kind == "end" else repr(token.text)
         raise CQL2Error(
             _l(
                 "CQL2 syntax error at position {position}: {message}, found {found}",
@@ -221,7 +226,7 @@ class _TextParser:
             raise CQL2Error(_l("the filter is empty"))
         expr = self.disjunction()
         if self.current.kind != "end":
-            self.fail("expected AND, OR or the end of the filter")
+            self.fail(_l("expected AND, OR or the end of the filter"))
         return expr
 
     def disjunction(self) -> Expr:
@@ -258,24 +263,24 @@ class _TextParser:
             return Like(left, self.scalar(), negated)
         if self.accept("BETWEEN"):
             low = self.scalar()
-            self.expect("AND", "AND in BETWEEN")
+            self.expect("AND", _l("AND in BETWEEN"))
             return Between(left, low, self.scalar(), negated)
         if self.accept("IN"):
-            self.expect("(", "'(' after IN")
+            self.expect("(", _l("'(' after {word}", word="IN"))
             items = [self.scalar()]
             while self.accept(","):
                 if len(items) == MAX_IN_TERMS:
                     raise _too_many_terms(MAX_IN_TERMS + 1)
                 items.append(self.scalar())
-            self.expect(")", "')' closing the IN list")
+            self.expect(")", _l("')' closing the IN list"))
             return In(left, tuple(items), negated)
         if not negated and self.accept("IS"):
             is_not = self.accept("NOT")
-            self.expect("NULL", "NULL after IS")
+            self.expect("NULL", _l("NULL after IS"))
             return IsNull(left, is_not)
         if not negated and isinstance(left, Literal) and isinstance(left.value, bool):
             return left
-        self.fail("expected a comparison, LIKE, BETWEEN, IN or IS NULL")
+        self.fail(_l("expected a comparison, LIKE, BETWEEN, IN or IS NULL"))
         raise AssertionError  # unreachable: fail() raises
 
     def scalar(self) -> Expr:
@@ -291,7 +296,7 @@ class _TextParser:
             self.advance()
             return Property(token.text[1:-1].replace('""', '"'))
         if token.kind != "name":
-            self.fail("expected a value or a property name")
+            self.fail(_l("expected a value or a property name"))
         word = token.upper
         if word in ("TRUE", "FALSE"):
             self.advance()
@@ -300,14 +305,16 @@ class _TextParser:
             return Literal(self.temporal(word))
         if word in SCALAR_FUNCTIONS:
             self.advance()
-            self.expect("(", f"'(' after {word}")
+            self.expect("(", _l("'(' after {word}", word=word))
             argument = self.nested(self.scalar)
-            self.expect(")", f"')' closing {word}")
+            self.expect(")", _l("')' closing {word}", word=word))
             return Function(SCALAR_FUNCTIONS[word], argument)  # type: ignore[arg-type]
         if word in KEYWORDS:
-            self.fail("expected a value or a property name")
+            self.fail(_l("expected a value or a property name"))
         if self.tokens[self.index + 1].text == "(":
-            self.fail("unknown function; supported: CASEI, ACCENTI, DATE, TIMESTAMP, S_INTERSECTS")
+            self.fail(
+                _l("unknown function; supported: CASEI, ACCENTI, DATE, TIMESTAMP, S_INTERSECTS")
+            )
         self.advance()
         return Property(token.text)
 
@@ -315,7 +322,7 @@ class _TextParser:
         sign = -1 if self.accept("-") else 1
         token = self.current
         if token.kind != "number":
-            self.fail("expected a number")
+            self.fail(_l("expected a number"))
         self.advance()
         text = token.text
         if len(text) > MAX_NUMBER_LENGTH:
@@ -331,21 +338,21 @@ class _TextParser:
 
     def temporal(self, word: str) -> dt.date | dt.datetime:
         self.advance()
-        self.expect("(", f"'(' after {word}")
+        self.expect("(", _l("'(' after {word}", word=word))
         token = self.current
         if token.kind != "string":
-            self.fail(f"expected a quoted {word.lower()}")
+            self.fail(_l("expected a quoted {kind}", kind=word.lower()))
         self.advance()
-        self.expect(")", f"')' closing {word}")
+        self.expect(")", _l("')' closing {word}", word=word))
         return _temporal(word.lower(), token.text[1:-1], token.position)
 
     def spatial(self) -> Expr:
         name = self.advance().upper
-        self.expect("(", f"'(' after {name}")
+        self.expect("(", _l("'(' after {word}", word=name))
         first = self.spatial_argument()
-        self.expect(",", "',' between the two arguments")
+        self.expect(",", _l("',' between the two arguments"))
         second = self.spatial_argument()
-        self.expect(")", f"')' closing {name}")
+        self.expect(")", _l("')' closing {word}", word=name))
         properties = [a for a in (first, second) if isinstance(a, Property)]
         geometries = [a for a in (first, second) if isinstance(a, GeometryLiteral)]
         if len(properties) != 1 or len(geometries) != 1:
@@ -358,20 +365,20 @@ class _TextParser:
         token = self.current
         if token.upper == "BBOX":
             self.advance()
-            self.expect("(", "'(' after BBOX")
+            self.expect("(", _l("'(' after {word}", word="BBOX"))
             numbers = [self.number()]
             while self.accept(","):
                 numbers.append(self.number())
-            self.expect(")", "')' closing BBOX")
+            self.expect(")", _l("')' closing {word}", word="BBOX"))
             return GeometryLiteral(_bbox(numbers))
         if token.upper in GEOMETRY_TYPES:
             return GeometryLiteral(self.wkt_geometry())
         if token.kind == "quoted" or (token.kind == "name" and token.upper not in KEYWORDS):
             if self.tokens[self.index + 1].text == "(":
-                self.fail("unknown geometry type")
+                self.fail(_l("unknown geometry type"))
             self.advance()
             return Property(token.text.strip('"') if token.kind == "quoted" else token.text)
-        self.fail("expected a geometry property or a geometry (POINT, POLYGON, BBOX, ...)")
+        self.fail(_l("expected a geometry property or a geometry (POINT, POLYGON, BBOX, ...)"))
         raise AssertionError  # unreachable: fail() raises
 
     def wkt_geometry(self) -> Any:
@@ -382,7 +389,7 @@ class _TextParser:
             token = self.advance()
             if token.kind == "end":
                 self.index -= 1
-                self.fail("unbalanced parentheses in the geometry")
+                self.fail(_l("unbalanced parentheses in the geometry"))
             if token.text == "(":
                 depth, seen_open = depth + 1, True
                 if depth > MAX_DEPTH:

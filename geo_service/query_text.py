@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from .catalogue import FieldSpec, LayerMeta
 from .cql2 import CQL2Error, parse_filter
 from .errors import InvalidParameter
-from .i18n import _l
+from .i18n import _l, said
 from .query import (
     BBox,
     Between,
@@ -190,7 +190,7 @@ def parse_filter_text(
     try:
         return parse_filter(text, lang or ("cql2-json" if isinstance(text, dict) else None))
     except CQL2Error as exc:
-        raise InvalidParameter(f"{name}: {exc}") from None
+        raise InvalidParameter(_l("{place}: {problem}", place=name, problem=said(exc))) from None
 
 
 def build_query(

@@ -67,6 +67,15 @@ def test_link_titles_are_in_the_language_asked(grid_client, path):
         assert said["vi"][::2] == ["Trang này", "Trang sau"]
 
 
+@pytest.mark.parametrize("text", ["status ==", "status IN ('a'", "area_ha > ", "'open"])
+def test_a_filter_syntax_error_is_said_in_the_language_asked_alone(grid_client, text):
+    answer = grid_client.get("/collections/grid/items", params={"filter": text, "lang": "vi"})
+    assert answer.status_code == 400
+    told = answer.json()["description"]
+    assert told.startswith("filter: lỗi cú pháp CQL2 tại vị trí"), told
+    assert not any(word in told for word in ("expected", "found", "end of", " / ")), told
+
+
 def test_openapi_30_has_no_31_only_constructs(grid_client):
     text = json.dumps(grid_client.get("/api").json())
     assert '"type": "null"' not in text
