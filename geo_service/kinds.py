@@ -216,15 +216,17 @@ def kind_from_document(
 ) -> Kind:
     """A kind checked from its definition; `ValueError` naming the place of each problem."""
     if not LAYER_ID_PATTERN.fullmatch(kind_id):
-        raise ValueError(f"a kind's id must match {LAYER_ID_PATTERN.pattern}")
+        raise ValueError(_l("a kind's id must match {pattern}", pattern=LAYER_ID_PATTERN.pattern))
     if kind_id == Path(COMMON_FILE).stem:
-        raise ValueError(f"{kind_id!r} names the common fields, not a kind")
+        raise ValueError(_l("{kind!r} names the common fields, not a kind", kind=kind_id))
     try:
         definition = KindDefinition.model_validate(document)
     except ValidationError as exc:
         raise ValueError(describe(exc, document)) from None
     if definition.id is not None and definition.id != kind_id:
-        raise ValueError(f"id: {definition.id!r} is not the kind's id {kind_id!r}")
+        raise ValueError(
+            _l("id: {id!r} is not the kind's id {kind!r}", id=definition.id, kind=kind_id)
+        )
     shared = {f.name for f in common} & {f.name for f in definition.fields}
     if shared:
         raise ValueError(

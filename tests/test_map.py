@@ -136,6 +136,13 @@ def test_a_map_extends_another_and_gives_only_what_differs(sample_dir, maps_dir)
         response = client.get(f"/map/{name.removesuffix('.toml')}")
         assert response.status_code == 500 and response.json()["code"] == "InvalidMapDefinition"
         assert name in response.json()["description"]
+        told = client.get(f"/map/{name.removesuffix('.toml')}?lang=vi").json()["description"]
+        assert "extends" in told and " / " not in told and "which is not" not in told, told
+    broken = client.get("/map/broken-fields?lang=vi")
+    assert broken.status_code == 404  # (no such file) and then a definition pydantic refuses:
+    (maps_dir / "broken-fields.toml").write_text('title_vi = "x"\ncolour = "red"\n', "utf-8")
+    told = client.get("/map/broken-fields?lang=vi").json()["description"]
+    assert "colour: không được nhận ở đây" in told and "Extra inputs" not in told, told
 
 
 def test_map_errors_are_clear(sample_dir, maps_dir, tmp_path):

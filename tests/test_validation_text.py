@@ -129,6 +129,10 @@ def test_a_kind_refused_names_each_place_in_the_language_asked(client, tmp_path)
     assert not any(phrase in told for phrase in PYDANTIC_ENGLISH), told
     told = refusal(client, "vi", "PUT", "/admin/kinds/crop_area", json=kind, headers=admin)
     assert "fields[0] (crop).type: phải là một trong:" in told
+    other = {"id": "orchards", "label_vi": "Vùng", "label_en": "Areas", "geometry": ["polygon"],
+             "fields": [{"name": "crop", "type": "string", "label_vi": "Cây", "label_en": "Crop"}]}  # fmt: skip
+    told = refusal(client, "vi", "PUT", "/admin/kinds/crop_area", json=other, headers=admin)
+    assert "id: 'orchards' không phải mã của loại lớp 'crop_area'" in told, told
 
 
 def test_each_problem_is_listed_by_name_for_a_form_to_mark_its_field(client):

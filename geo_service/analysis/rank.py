@@ -67,7 +67,9 @@ class Candidates(BaseModel):
                 q=self.q,
             )
         except InvalidParameter as exc:
-            raise InvalidParameter(f"candidates: {exc.description}") from None
+            raise InvalidParameter(
+                _l("{place}: {problem}", place="candidates", problem=exc.description)
+            ) from None
 
 
 class Criterion(BaseModel):

@@ -63,7 +63,7 @@ class Change(BaseModel):
         }[self.op]
         missing = [name for name in needs if getattr(self, name) is None]
         if missing:
-            raise ValueError(f"a {self.op} needs {', '.join(missing)}")
+            raise ValueError(_l("a {op} needs {fields}", op=self.op, fields=", ".join(missing)))
         return self
 
     def edit(self) -> Edit:

@@ -28,7 +28,7 @@ from starlette.requests import ClientDisconnect, Request
 
 from .. import strict_json
 from ..errors import InvalidParameter, TooLarge, UnsupportedMediaType, check_existence
-from ..i18n import _l
+from ..i18n import _l, said
 
 TEXT_BYTES = 64 * 1024
 """Most bytes of all the text fields of one form together (metadata and options)."""
@@ -125,7 +125,7 @@ def parse_metadata(text: str | None) -> dict:
     try:
         metadata = strict_json.loads(text) if text else {}
     except strict_json.StrictJSONError as exc:
-        raise InvalidParameter(f"metadata: {exc}") from None
+        raise InvalidParameter(_l("metadata: {problem}", problem=said(exc))) from None
     if not isinstance(metadata, dict):
         raise InvalidParameter(_l("metadata must be a JSON object"))
     return metadata

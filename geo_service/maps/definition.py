@@ -16,7 +16,8 @@ from pydantic import ConfigDict, Field, ValidationError, field_validator
 
 from ..catalogue import LayerMeta, MetadataModel
 from ..errors import NotFound, ServiceError
-from ..i18n import _l
+from ..i18n import _l, said
+from ..i18n.validation import described
 
 FILTERABLE_TYPES = ("string", "integer", "number", "date")
 """Field types the filter panel has a control for (checkboxes, or a range)."""
@@ -170,11 +171,19 @@ def _document(maps_dir: Path, map_id: str, seen: tuple[str, ...] = ()) -> dict:
     if base is None:
         return document
     if not isinstance(base, str) or base in (*seen, map_id):
-        raise ValueError(f"{path.name}: extends {base!r} must name another map, without a loop")
+        raise ValueError(
+            _l(
+                "{file}: extends {base!r} must name another map, without a loop",
+                file=path.name,
+                base=base,
+            )
+        )
     try:
         inherited = _document(maps_dir, base, (*seen, map_id))
     except NotFound:
-        raise ValueError(f"{path.name}: extends {base!r}, which is not a map here") from None
+        raise ValueError(
+            _l("{file}: extends {base!r}, which is not a map here", file=path.name, base=base)
+        ) from None
     return {**inherited, **document}
 
 
@@ -185,7 +194,8 @@ def load_map(maps_dir: Path, map_id: str) -> MapDefinition:
     try:
         definition = MapDefinition.model_validate(_document(maps_dir, map_id))
     except (tomllib.TOMLDecodeError, ValidationError, UnicodeDecodeError, ValueError) as exc:
+        problem = described(exc) if isinstance(exc, ValidationError) else said(exc)
         raise InvalidMapDefinition(
-            _l("map definition {name} is invalid: {exc}", name=f"{map_id}.toml", exc=exc)
+            _l("map definition {name} is invalid: {exc}", name=f"{map_id}.toml", exc=problem)
         ) from None
     return definition.model_copy(update={"id": map_id})

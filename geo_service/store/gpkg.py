@@ -120,7 +120,7 @@ def _damage_reported(layer_id: str) -> Iterator[None]:
     except sqlite3.DatabaseError as exc:
         if type(exc) is not sqlite3.DatabaseError:
             raise
-        raise unreadable("layer", layer_id, exc) from None
+        raise unreadable(N_("layer"), layer_id, exc) from None
 
 
 class _LayerFile:
@@ -310,7 +310,7 @@ class GeoPackageStore(BlockingReads):
                 connection.close()
             if self.folder.current(layer_id) is None:  # archived while we looked
                 raise no_collection(layer_id) from None
-            raise unreadable("layer", layer_id, exc) from None
+            raise unreadable(N_("layer"), layer_id, exc) from None
 
     def _retire(self, layer_id: str) -> None:
         with self._files_lock:
@@ -583,7 +583,7 @@ class GeoPackageStore(BlockingReads):
         try:
             yield
         except UNREADABLE_ERRORS as exc:
-            raise unreadable("layer", layer_id, exc) from None
+            raise unreadable(N_("layer"), layer_id, exc) from None
 
     # -- helpers -----------------------------------------------------------------------------
     @contextlib.contextmanager
