@@ -142,6 +142,15 @@ _DRAFTS_PENDING = {
 """The messages about a versioned item (`store.versioned`): a layer, a raster or a kind."""
 
 
+def invalid(name: str, reason: str) -> InvalidParameter:
+    """A 400 for the parameter (or member) `name`: said as `name: reason`, and listed by name
+    in `invalid-params` as a refused document's problems are, for a client to point at it."""
+    return InvalidParameter(
+        _l("{place}: {problem}", place=name, problem=reason),
+        {"invalid-params": [{"name": name, "reason": reason}]},
+    )
+
+
 def not_found(what: str, item_id: str) -> NotFound:
     """The error for a layer or raster (`what`) that is not there."""
     return NotFound(_l(_NOT_FOUND[what], id=item_id))

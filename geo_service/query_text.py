@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from .catalogue import FieldSpec, LayerMeta
 from .cql2 import CQL2Error, parse_filter
-from .errors import InvalidParameter
+from .errors import invalid
 from .i18n import _l, said
 from .query import (
     BBox,
@@ -64,35 +64,24 @@ def parse_bbox(text: str) -> BBox:
     try:
         numbers = [float(v) for v in text.split(",")]
     except ValueError:
-        raise InvalidParameter(
-            _l("bbox {text!r} must be comma-separated numbers", text=text)
-        ) from None
+        raise invalid("bbox", _l("{text!r} must be comma-separated numbers", text=text)) from None
     if len(numbers) == 6:
         numbers = [numbers[0], numbers[1], numbers[3], numbers[4]]
     if len(numbers) != 4 or not all(math.isfinite(n) for n in numbers):
-        raise InvalidParameter(_l("bbox {text!r} must be minLon,minLat,maxLon,maxLat", text=text))
+        raise invalid("bbox", _l("{text!r} must be minLon,minLat,maxLon,maxLat", text=text))
     minx, miny, maxx, maxy = numbers
     if not (-180 <= minx <= 180 and -180 <= maxx <= 180 and -90 <= miny <= maxy <= 90):
-        raise InvalidParameter(
-            _l("bbox {text!r} is outside longitude -180..180, latitude -90..90", text=text)
+        raise invalid(
+            "bbox", _l("{text!r} is outside longitude -180..180, latitude -90..90", text=text)
         )
     if minx > maxx:
-        raise InvalidParameter(
-            _l("bbox {text!r}: minimum longitude is greater than maximum", text=text)
-        )
+        raise invalid("bbox", _l("{text!r}: minimum longitude is greater than maximum", text=text))
     return minx, miny, maxx, maxy
 
 
 def check_crs84(name: str, value: str | None) -> None:
     if value is not None and value not in CRS84_ALIASES:
-        raise InvalidParameter(
-            _l(
-                "{name} {value!r} is not supported; use {crs84}",
-                name=name,
-                value=value,
-                crs84=CRS84,
-            )
-        )
+        raise invalid(name, _l("{value!r} is not supported; use {crs84}", value=value, crs84=CRS84))
 
 
 def parse_sortby(text: str | None) -> tuple[SortKey, ...]:
@@ -104,7 +93,7 @@ def parse_sortby(text: str | None) -> tuple[SortKey, ...]:
         descending = item.startswith("-")
         name = item.lstrip("+-").strip()
         if not name:
-            raise InvalidParameter(_l("sortby item {item!r} names no property", item=item))
+            raise invalid("sortby", _l("item {item!r} names no property", item=item))
         keys.append(SortKey(name, descending))
     return tuple(keys)
 
@@ -121,8 +110,8 @@ def parse_datetime(text: str) -> Expr | None:
             try:
                 return dt.date.fromisoformat(value).isoformat()
             except ValueError:
-                raise InvalidParameter(
-                    _l("datetime {text!r} is not an RFC 3339 date or interval", text=text)
+                raise invalid(
+                    "datetime", _l("{text!r} is not an RFC 3339 date or interval", text=text)
                 ) from None
 
     field = Property("updated_at")
@@ -153,8 +142,8 @@ def coerce_value(spec: FieldSpec, text: str) -> Any:
         if spec.type == "date":
             return dt.date.fromisoformat(text)
     except (ValueError, KeyError):
-        raise InvalidParameter(
-            _l("{name}={text!r}: expected a {type}", name=spec.name, text=text, type=spec.type)
+        raise invalid(
+            spec.name, _l("{text!r} is not a {type}", text=text, type=spec.type)
         ) from None
     return text
 
@@ -190,7 +179,7 @@ def parse_filter_text(
     try:
         return parse_filter(text, lang or ("cql2-json" if isinstance(text, dict) else None))
     except CQL2Error as exc:
-        raise InvalidParameter(_l("{place}: {problem}", place=name, problem=said(exc))) from None
+        raise invalid(name, said(exc)) from None
 
 
 def build_query(
@@ -222,13 +211,13 @@ def build_query(
     for name, value in equals:
         spec = meta.field(name)
         if spec is None:
-            raise InvalidParameter(
+            raise invalid(
+                name,
                 _l(
-                    "unknown parameter {name!r}; use one of {value} or a queryable property: {value2}",
-                    name=name,
+                    "unknown parameter; use one of {value} or a queryable property: {value2}",
                     value=sorted(RESERVED),
                     value2=", ".join(meta.field_names),
-                )
+                ),
             )
         equality.append(Comparison("=", Property(name), Literal(coerce_value(spec, value))))
     if limit is None:

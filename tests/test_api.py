@@ -76,6 +76,20 @@ def test_a_filter_syntax_error_is_said_in_the_language_asked_alone(grid_client, 
     assert not any(word in told for word in ("expected", "found", "end of", " / ")), told
 
 
+@pytest.mark.parametrize(
+    ("query", "name"),
+    [("limit=abc", "limit"), ("offset=-2", "offset"), ("bbox=1,2,3", "bbox"),
+     ("datetime=yesterday", "datetime"), ("sortby=-", "sortby"), ("colour=red", "colour"),
+     ("area_ha=big", "area_ha"), ("filter=status ==", "filter"), ("crs=EPSG:3857", "crs")],
+)  # fmt: skip
+def test_a_refused_items_parameter_is_listed_by_name(grid_client, query, name):
+    answer = grid_client.get(f"/collections/grid/items?{query}&lang=en")
+    assert answer.status_code == 400, query
+    (listed,) = answer.json()["invalid-params"]
+    assert listed["name"] == name
+    assert answer.json()["description"] == f"{name}: {listed['reason']}"
+
+
 def test_openapi_30_has_no_31_only_constructs(grid_client):
     text = json.dumps(grid_client.get("/api").json())
     assert '"type": "null"' not in text

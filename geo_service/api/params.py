@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 
 from ..catalogue import LayerMeta
-from ..errors import InvalidParameter
+from ..errors import invalid
 from ..i18n import _l
 from ..query import Query as FeatureQuery
 from ..query_text import RESERVED, PageLimits, build_query
@@ -71,13 +71,13 @@ class QueryParameter:
         except ValueError:
             value = self.minimum - 1
         if value < self.minimum:
-            raise InvalidParameter(
+            raise invalid(
+                self.name,
                 _l(
-                    "{name}: {value!r} is not a whole number of at least {minimum}",
-                    name=self.name,
+                    "{value!r} is not a whole number of at least {minimum}",
                     value=text,
                     minimum=self.minimum,
-                )
+                ),
             )
         return value
 
