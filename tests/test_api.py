@@ -90,6 +90,20 @@ def test_a_refused_items_parameter_is_listed_by_name(grid_client, query, name):
     assert answer.json()["description"] == f"{name}: {listed['reason']}"
 
 
+def test_the_openapi_document_says_bad_input_is_a_400_with_its_problems(grid_client):
+    document = grid_client.get("/api").json()
+    assert '"422"' not in json.dumps(document) and "HTTPValidationError" not in json.dumps(document)
+    error = document["components"]["schemas"]["Exception"]
+    items = document["paths"]["/collections/{collection_id}/items"]["get"]["responses"]["400"]
+    assert items["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/Exception"
+    }
+    refused = grid_client.get("/collections/grid/items?limit=abc").json()
+    assert set(error["required"]) <= set(refused) <= set(error["properties"])
+    (listed,) = refused["invalid-params"]
+    assert set(listed) <= set(error["properties"]["invalid-params"]["items"]["properties"])
+
+
 def test_openapi_30_has_no_31_only_constructs(grid_client):
     text = json.dumps(grid_client.get("/api").json())
     assert '"type": "null"' not in text

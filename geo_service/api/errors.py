@@ -87,7 +87,60 @@ def _listed(error: dict) -> dict:
     return entry
 
 
+ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["code", "description"],
+    "properties": {
+        "code": {"type": "string", "example": "InvalidParameterValue"},
+        "description": {
+            "type": "string",
+            "example": "limit: 'abc' is not a whole number of at least 1",
+        },
+        "invalid-params": {
+            "type": "array",
+            "description": "each problem of a refused parameter or document (RFC 9457)",
+            "items": {
+                "type": "object",
+                "required": ["reason"],
+                "properties": {"name": {"type": "string"}, "reason": {"type": "string"}},
+            },
+        },
+    },
+}
+"""What every error answers: OGC API's exception (`code`, `description`), with the problems
+listed one by one where the input was refused."""
+
+
+def with_error_responses(document: dict[str, Any]) -> dict[str, Any]:
+    """The OpenAPI document saying what the service answers to bad input: 400 with the error
+    document, where FastAPI writes a 422 with its own validation schema (never answered here,
+    `invalid_request` turns it into the 400)."""
+    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    for name in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(name, None)
+    schemas["Exception"] = ERROR_SCHEMA
+    refused = {
+        "description": "bad input: what is wrong, and each problem by name",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Exception"}}},
+    }
+    for operations in document.get("paths", {}).values():
+        for operation in operations.values():
+            responses = operation.get("responses", {})
+            if responses.pop("422", None) is not None:
+                responses["400"] = {**refused, **responses.get("400", {})}
+    return document
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    generated = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if not app.openapi_schema:
+            app.openapi_schema = with_error_responses(generated())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
     @app.exception_handler(ServiceError)
     async def service_error(request: Request, exc: ServiceError) -> JSONResponse:
         return error_response(exc.status, exc.code, exc.description, exc.extra, exc.headers)
