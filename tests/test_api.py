@@ -98,6 +98,9 @@ def test_the_openapi_document_says_bad_input_is_a_400_with_its_problems(grid_cli
     assert items["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/Exception"
     }
+    one = document["paths"]["/collections/{collection_id}/items/{feature_id}"]["get"]
+    assert one["responses"]["404"]["content"] == items["content"]
+    assert grid_client.get("/collections/grid/items/NOPE").status_code == 404
     refused = grid_client.get("/collections/grid/items?limit=abc").json()
     assert set(error["required"]) <= set(refused) <= set(error["properties"])
     (listed,) = refused["invalid-params"]

@@ -114,20 +114,21 @@ listed one by one where the input was refused."""
 def with_error_responses(document: dict[str, Any]) -> dict[str, Any]:
     """The OpenAPI document saying what the service answers to bad input: 400 with the error
     document, where FastAPI writes a 422 with its own validation schema (never answered here,
-    `invalid_request` turns it into the 400)."""
+    `invalid_request` turns it into the 400); and 404 where a path names something."""
     schemas = document.setdefault("components", {}).setdefault("schemas", {})
     for name in ("HTTPValidationError", "ValidationError"):
         schemas.pop(name, None)
     schemas["Exception"] = ERROR_SCHEMA
-    refused = {
-        "description": "bad input: what is wrong, and each problem by name",
-        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Exception"}}},
-    }
-    for operations in document.get("paths", {}).values():
+    content = {"application/json": {"schema": {"$ref": "#/components/schemas/Exception"}}}
+    refused = {"description": "bad input: what is wrong, and each problem by name"}
+    unknown = {"description": "nothing of that id (collection, feature, project, …)"}
+    for path, operations in document.get("paths", {}).items():
         for operation in operations.values():
             responses = operation.get("responses", {})
             if responses.pop("422", None) is not None:
-                responses["400"] = {**refused, **responses.get("400", {})}
+                responses["400"] = {**refused, "content": content, **responses.get("400", {})}
+            if "{" in path:
+                responses["404"] = {**unknown, "content": content, **responses.get("404", {})}
     return document
 
 
