@@ -144,6 +144,15 @@ def test_a_site_card_and_an_error_in_each_language(checked, lang):
     else:  # no name in the language: the English one, marked
         assert heading.locator('span[lang="en"]').inner_text() == feature["properties"]["name_en"]
         assert heading.locator(".fallback-lang").inner_text() == "(English)"
+    # its fields' labels (and coded values) without a text in the language are marked English
+    labels = page.locator("#card-facts th")
+    marked = page.locator("#card-facts th[lang]")
+    assert labels.count() > 0
+    if lang in ("vi", "en"):
+        assert marked.count() == 0
+    else:  # the sample's kinds label their fields in Vietnamese and English only
+        assert marked.count() == labels.count()
+        assert {marked.nth(i).get_attribute("lang") for i in range(marked.count())} == {"en"}
     # the nearest sites are named by the same rule: the language, else English, else Vietnamese
     near = page.locator("#card tr[data-layer] td a").first
     near.wait_for()

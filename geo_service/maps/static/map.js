@@ -56,6 +56,21 @@
     const f = layer.fields[name];
     return f ? pick(f, "label") : name;
   };
+  /** The language tag of a label shown in a fallback language (for `lang`); null in the page's. */
+  const fallbackTag = (labelled) => {
+    const shown = localized(labelled, "label")[1];
+    return shown === state.lang ? null : window.i18n.tags[shown] || shown;
+  };
+  /** A card's row: the field's label and its value, each marked with the language it is in. */
+  const fieldRow = (layer, name, value, attrs) => {
+    const f = layer.fields[name];
+    const coded = f && f.codes && f.codes[value];
+    return el("tr", attrs || {},
+      el("th", { text: fieldLabel(layer, name), lang: f ? fallbackTag(f) : null }),
+      value === undefined
+        ? el("td", { text: _("no data yet") })
+        : el("td", { text: valueLabel(layer, name, value), lang: coded ? fallbackTag(coded) : null }));
+  };
   const valueLabel = (layer, name, value) => {
     const f = layer.fields[name];
     if (value === null || value === undefined || value === "") return "";
@@ -782,7 +797,7 @@
       ...Object.keys(layer.fields)
         // the date of the source is always said, or that it is not known
         .filter((n) => !hidden.includes(n) && !isNameField(n) && (shown(n) || n === "updated_at") && !otherLanguage(n))
-        .map((n) => el("tr", {}, el("th", { text: fieldLabel(layer, n) }), el("td", { text: shown(n) ? valueLabel(layer, n, p[n]) : _("no data yet") }))),
+        .map((n) => fieldRow(layer, n, shown(n) ? p[n] : undefined)),
     ];
     const inBasket = basketHas(layer.id, feature.id);
     const href = `/collections/${layer.id}/items/${encodeURIComponent(feature.id)}`;
@@ -825,9 +840,8 @@
     const known = (n) => p[n] !== null && p[n] !== undefined && p[n] !== "";
     return el("section", { id: "card-facts" },
       el("h3", { text: _("Facts for investors") }),
-      el("table", { class: "attributes facts" }, ...factNames(layer).map((n) => el("tr", { "data-fact": n, class: known(n) ? "fact-known" : "fact-missing" },
-        el("th", { text: fieldLabel(layer, n) }),
-        el("td", { text: known(n) ? valueLabel(layer, n, p[n]) : _("no data yet") })))));
+      el("table", { class: "attributes facts" }, ...factNames(layer).map((n) =>
+        fieldRow(layer, n, known(n) ? p[n] : undefined, { "data-fact": n, class: known(n) ? "fact-known" : "fact-missing" }))));
   }
   /** The site's sources as citations: in English for a reader of any other language than
       Vietnamese where the English citation exists, with the Vietnamese text (quotes and location
