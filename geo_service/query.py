@@ -24,6 +24,7 @@ from shapely.geometry.base import BaseGeometry
 from .errors import InvalidParameter
 from .i18n import _l, said
 from .strict_json import StrictJSONError, check_text
+from .text import without_nul
 
 Scalar = str | int | float | bool | dt.date | dt.datetime | None
 
@@ -69,8 +70,8 @@ class Literal:
             raise InvalidParameter(_l("the number {value} is not finite", value=value))
         elif isinstance(value, str):
             try:
-                check_text(value, repr(value)[:40])
-            except StrictJSONError as exc:
+                without_nul(check_text(value, repr(value)[:40]))  # no store holds NUL in text
+            except ValueError as exc:  # `StrictJSONError` is one
                 raise InvalidParameter(said(exc)) from None
 
 

@@ -160,6 +160,22 @@ def test_ids_holding_nul_are_refused_before_the_database(sample_dir, sample_clie
     assert {k: v for k, v in answers.items() if v >= 500 or v < 400} == {}
 
 
+@pytest.mark.parametrize(
+    "query",
+    ["filter=name_vi%20%3D%20%27x%00y%27", "filter=name_vi%20LIKE%20%27%25%00%25%27",
+     "filter=name_vi%20IN%20(%27x%00%27)", "status=x%00y"],
+)  # fmt: skip
+def test_text_holding_nul_in_a_filter_is_a_400_on_every_store(sample_client, query):
+    layer = sample_client.get("/collections").json()["collections"][0]["id"]
+    for path in (
+        f"/collections/{layer}/items",
+        f"/collections/{layer}/tiles/WebMercatorQuad/8/201/112",
+    ):
+        answer = sample_client.get(f"{path}?{query}", headers={"Accept-Language": "en"})
+        assert answer.status_code == 400, (path, query)
+        assert "NUL" in error_document(answer)["description"]
+
+
 def test_text_holding_nul_in_a_body_is_a_400_on_every_records_database(sample_dir, sample_client):
     editor = bearer(staff_token(sample_dir, "editor"))
     client = TestClient(sample_client.app, raise_server_exceptions=False)

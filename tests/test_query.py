@@ -48,8 +48,15 @@ def test_literals_every_backend_can_bind_only(value, message):
 
 
 def test_literals_at_the_bounds():
-    for value in (MAX_INTEGER, MIN_INTEGER, 1e308, "Sơn La\x00", True, None):
+    for value in (MAX_INTEGER, MIN_INTEGER, 1e308, "Sơn La", True, None):
         assert Literal(value).value == value
+
+
+def test_text_holding_nul_is_no_literal_on_any_store():
+    """No store holds NUL in text (PostgreSQL cannot, and uploads and edits refuse it), so a
+    value holding it is a 400 on both, not a search that matches nothing on one."""
+    with pytest.raises(InvalidParameter, match="NUL"):
+        Literal("Sơn La\x00")
 
 
 def test_geometries_have_finite_coordinates():

@@ -287,16 +287,6 @@ def test_what_cannot_be_compared_is_a_400(sql_grid, expr):
         reader.query(layer, Query(filter=expr))
 
 
-def test_text_with_nul_is_a_400_where_the_database_cannot_hold_it(sql_grid):
-    reader, layer = sql_grid
-    nul = Query(filter=Comparison("=", P("status"), L("a\x00")))
-    if reader.engine.dialect.name == "postgresql":
-        with pytest.raises(InvalidParameter, match="NUL"):
-            reader.query(layer, nul)
-    else:  # SQLite holds it, and no stored value is equal
-        assert reader.query(layer, nul).number_matched == 0
-
-
 def test_unknown_properties_and_sort_keys_are_a_400(sql_grid):
     reader, layer = sql_grid
     with pytest.raises(InvalidParameter, match="unknown property"):
