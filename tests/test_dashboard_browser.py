@@ -95,11 +95,28 @@ def test_the_dashboard_draws_everything_from_our_own_server(base_url, viewport, 
         assert stages == [g["current"]["projects"] for g in by_stage["groups"]]
         wide = page.evaluate("() => document.documentElement.scrollWidth")
         assert wide <= width, "the page scrolls sideways on a phone"
+    # every name on a chart's side fits its axis, cut with "…" if need be, never at the edge
+    clipped = page.evaluate(CLIPPED_NAMES)
+    assert clipped == [], clipped
     context.close()
     assert watched.errors == [], watched.errors
     assert watched.violations == [], watched.violations
     assert watched.outside == [], watched.outside
     assert watched.tiles > 0  # the basemap was asked for (and refused)
+
+
+CLIPPED_NAMES = """() => [...document.querySelectorAll('canvas[id^=chart-]')].flatMap(c => {
+    const chart = Chart.getChart(c);
+    if (chart.options.indexAxis !== 'y') return [];
+    const axis = chart.scales.y;
+    chart.ctx.save();
+    chart.ctx.font = '11px system-ui, sans-serif';
+    const over = axis.ticks.map(t => String(t.label))
+        .filter(label => chart.ctx.measureText(label).width > axis.width);
+    chart.ctx.restore();
+    return over;
+})"""
+"""The names on the charts' side axes wider than the axis: those the canvas cuts at its edge."""
 
 
 def test_bad_page_parameters_get_400(base_url):

@@ -14,6 +14,18 @@
 
   Chart.defaults.animation = false;
   Chart.defaults.font.family = "system-ui, sans-serif";
+  const TICK_FONT = { size: 11 };
+  const measure = document.createElement("canvas").getContext("2d");
+  measure.font = `${TICK_FONT.size}px ${Chart.defaults.font.family}`;
+  /** `label` cut with an ellipsis to fit `room` pixels: a bar chart's names get at most half
+      its width (Chart.js's limit for a side axis), and a longer one would be cut at the canvas's
+      edge, its beginning lost (on a phone, "nd-use-right auction projects"). */
+  const fitted = (label, room) => {
+    if (measure.measureText(label).width <= room) return label;
+    let cut = label;
+    while (cut.length > 1 && measure.measureText(`${cut}…`).width > room) cut = cut.slice(0, -1);
+    return `${cut.trimEnd()}…`;
+  };
   for (const [name, chart] of Object.entries(data.charts)) {
     const canvas = document.getElementById(`chart-${name}`);
     new Chart(canvas, {
@@ -38,11 +50,11 @@
           y: {
             ticks: {
               autoSkip: false,
-              font: { size: 11 },
+              font: TICK_FONT,
               // long names are cut on the axis; the tooltip and the table give them whole
               callback(value) {
                 const label = String(this.getLabelForValue(value));
-                return name !== "year" && label.length > 34 ? `${label.slice(0, 33)}…` : label;
+                return name === "year" ? label : fitted(label, this.chart.width / 2 - 24);
               },
             },
           },
