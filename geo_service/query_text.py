@@ -182,6 +182,20 @@ def parse_filter_text(
         raise invalid(name, said(exc)) from None
 
 
+def _known(meta: LayerMeta, parameter: str, names: Iterable[str]) -> None:
+    """A 400 naming `parameter` unless each of `names` is a property of the layer."""
+    for name in names:
+        if meta.field(name) is None:
+            raise invalid(
+                parameter,
+                _l(
+                    "unknown property {name!r}; queryable properties: {value}",
+                    name=name,
+                    value=", ".join(meta.field_names),
+                ),
+            )
+
+
 def build_query(
     meta: LayerMeta,
     limits: PageLimits,
@@ -228,6 +242,9 @@ def build_query(
     selected = None
     if properties is not None:
         selected = tuple(p.strip() for p in properties.split(",") if p.strip())
+    keys = parse_sortby(sortby)
+    for parameter, names in (("properties", selected or ()), ("sortby", [k.name for k in keys])):
+        _known(meta, parameter, names)
     return Query(
         bbox=parse_bbox(bbox) if bbox else None,
         filter=check_filter(
@@ -239,7 +256,7 @@ def build_query(
         ),
         text=q,
         properties=selected,
-        sortby=parse_sortby(sortby),
+        sortby=keys,
         limit=limit,
         offset=offset,
     )

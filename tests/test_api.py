@@ -80,7 +80,8 @@ def test_a_filter_syntax_error_is_said_in_the_language_asked_alone(grid_client, 
     ("query", "name"),
     [("limit=abc", "limit"), ("offset=-2", "offset"), ("bbox=1,2,3", "bbox"),
      ("datetime=yesterday", "datetime"), ("sortby=-", "sortby"), ("colour=red", "colour"),
-     ("area_ha=big", "area_ha"), ("filter=status ==", "filter"), ("crs=EPSG:3857", "crs")],
+     ("area_ha=big", "area_ha"), ("filter=status ==", "filter"), ("crs=EPSG:3857", "crs"),
+     ("sortby=-nope", "sortby"), ("properties=code,nope", "properties")],
 )  # fmt: skip
 def test_a_refused_items_parameter_is_listed_by_name(grid_client, query, name):
     answer = grid_client.get(f"/collections/grid/items?{query}&lang=en")
