@@ -182,7 +182,7 @@ def parse_filter_text(
         raise invalid(name, said(exc)) from None
 
 
-def _known(meta: LayerMeta, parameter: str, names: Iterable[str]) -> None:
+def check_properties(meta: LayerMeta, parameter: str, names: Iterable[str]) -> None:
     """A 400 naming `parameter` unless each of `names` is a property of the layer."""
     for name in names:
         if meta.field(name) is None:
@@ -244,7 +244,7 @@ def build_query(
         selected = tuple(p.strip() for p in properties.split(",") if p.strip())
     keys = parse_sortby(sortby)
     for parameter, names in (("properties", selected or ()), ("sortby", [k.name for k in keys])):
-        _known(meta, parameter, names)
+        check_properties(meta, parameter, names)
     return Query(
         bbox=parse_bbox(bbox) if bbox else None,
         filter=check_filter(

@@ -48,7 +48,9 @@ def test_counts_follow_the_other_filters(grid_client):
 
 def test_facet_errors(grid_client):
     assert grid_client.get("/collections/grid/facets").status_code == 400
-    assert grid_client.get("/collections/grid/facets", params={"fields": "nope"}).status_code == 400
+    unknown = grid_client.get("/collections/grid/facets", params={"fields": "status,nope"})
+    assert unknown.status_code == 400
+    assert [p["name"] for p in unknown.json()["invalid-params"]] == ["fields"]
     assert grid_client.get("/collections/grid/facets", params={"fields": " , "}).status_code == 400
     assert (
         grid_client.get("/collections/nope/facets", params={"fields": "status"}).status_code == 404

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Query
 
 from ..errors import InvalidParameter
 from ..i18n import _l, per_language, pick
+from ..query_text import check_properties
 from .deps import LangDep, SettingsDep, StoreDep
 from .params import FEATURE_PARAMETERS, FacetParams
 from .strict_input import StrictRoute
@@ -37,6 +38,7 @@ def facets(
     names = tuple(dict.fromkeys(f.strip() for f in fields.split(",") if f.strip()))
     if not names:
         raise InvalidParameter(_l("fields names no property; e.g. fields=status,area_ha"))
+    check_properties(meta, "fields", names)
     query = dataclasses.replace(params.to_query(meta, settings), limit=0, offset=0)
     matched = store.query(collection_id, query).number_matched
     counted = store.facets(collection_id, query, names)
