@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from ..errors import InvalidParameter
+from ..errors import invalid
 from ..i18n import _l, per_language, pick
 from ..query_text import check_properties
 from .deps import LangDep, SettingsDep, StoreDep
@@ -37,7 +37,7 @@ def facets(
     meta = store.layer(collection_id)
     names = tuple(dict.fromkeys(f.strip() for f in fields.split(",") if f.strip()))
     if not names:
-        raise InvalidParameter(_l("fields names no property; e.g. fields=status,area_ha"))
+        raise invalid("fields", _l("names no property; e.g. fields=status,area_ha"))
     check_properties(meta, "fields", names)
     query = dataclasses.replace(params.to_query(meta, settings), limit=0, offset=0)
     matched = store.query(collection_id, query).number_matched
