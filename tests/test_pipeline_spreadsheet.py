@@ -174,6 +174,7 @@ def test_a_report_names_row_and_column_and_nothing_is_stored(client, tmp_path):
             ["SL-DA-0202", "Hình thức lạ", "s", "gift", "tourism", "", "", "", ""],
             ["sl 203", "Mã sai", "s", "", "", "-4", "grid/NOPE", "99999", "POINT (1 2"],
             ["SL-DA-0201", "Trùng mã", "s", "", "", "", "", "", ""],
+            ["SL-DA-0202", "Trùng mã một dòng lỗi", "s", "", "", "", "", "", ""],
         ],
     )  # fmt: skip
     store = client.app.state.projects
@@ -185,6 +186,8 @@ def test_a_report_names_row_and_column_and_nothing_is_stored(client, tmp_path):
     said = {(p.row, p.column): render(p.message, "en") for p in report.problems}
     assert said[(4, "area_ha")] == "must be at least 0"  # in words, not pydantic's English
     assert said[(4, "id")] == "must be a project id, such as SL-DA-0001"
+    assert said[(5, "id")] == "id SL-DA-0201 is also on row 2"
+    assert said[(6, "id")] == "id SL-DA-0202 is also on row 3"  # row 3 itself has an error
     assert store.count() == 0
     half = write_csv(tmp_path / "half.csv", [["id", "name_vi", "source", "Kinh độ"],
                                              ["SL-DA-0202", "A", "s", "104.08"]])  # fmt: skip

@@ -389,13 +389,20 @@ def import_projects(
             known_sites[key] = site_exists(collection, feature_id)
         return known_sites[key]
 
-    checked, seen = [], {}
+    checked, seen, first_row = [], {}, {}
     for number, raw in enumerate(rows, start=2):
         report.rows += 1
         cells = {columns[h]: c for h, v in raw.items() if h in columns and (c := _cell(v))}
         if not cells:
             continue
         document, problems = _document(cells, specs)
+        given = cells.get("id")
+        if given in first_row:  # whether or not that row was valid
+            problems.append(
+                ("id", _l("id {id} is also on row {row}", id=given, row=first_row[given]))
+            )
+        elif given is not None:
+            first_row[given] = number
         project = None
         try:
             project = ProjectDocument.model_validate(document)
@@ -404,12 +411,8 @@ def import_projects(
         if project is not None and not problems:
             result, problems = check_project(project, procedures, cached_site)
             if result is not None:
-                if project.id in seen:
-                    again = _l("id {id} is also on row {row}", id=project.id, row=seen[project.id])
-                    problems = [("id", again)]
-                else:
-                    seen[project.id] = number
-                    checked.append(result)
+                seen[project.id] = number
+                checked.append(result)
         for name, message in problems:
             if name == "location":
                 name = "wkt" if "wkt" in by_field else "x"
