@@ -106,8 +106,13 @@ def test_the_map_speaks_each_language(checked, lang):
         assert title.locator(".fallback-lang").count() == 0
     else:
         assert title.locator('.fallback-lang[lang="en"]').inner_text() == "(English)"
-    # a facet filters, and the counts read in the language
+    # a coded value's label without a text in the language is marked as the English it is in
     layer = "industrial_zones"
+    values = page.locator(f'details.layer-filters[data-layer="{layer}"] .facet-label')
+    values.first.wait_for()
+    marks = {values.nth(i).get_attribute("lang") for i in range(values.count())}
+    assert marks == ({None} if lang in ("vi", "en") else {"en"}), marks
+    # a facet filters, and the counts read in the language
     page.locator(f'details.layer-filters[data-layer="{layer}"] input[type=checkbox]').first.check()
     checked.idle()
     config = f"siteMap.config.layers.find(l => l.id === '{layer}')"

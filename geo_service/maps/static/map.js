@@ -61,15 +61,19 @@
     const shown = localized(labelled, "label")[1];
     return shown === state.lang ? null : window.i18n.tags[shown] || shown;
   };
+  /** `fallbackTag` of a coded value's label; null for a value without a code list. */
+  const valueTag = (layer, name, value) => {
+    const f = layer.fields[name];
+    return f && f.codes && f.codes[value] ? fallbackTag(f.codes[value]) : null;
+  };
   /** A card's row: the field's label and its value, each marked with the language it is in. */
   const fieldRow = (layer, name, value, attrs) => {
     const f = layer.fields[name];
-    const coded = f && f.codes && f.codes[value];
     return el("tr", attrs || {},
       el("th", { text: fieldLabel(layer, name), lang: f ? fallbackTag(f) : null }),
       value === undefined
         ? el("td", { text: _("no data yet") })
-        : el("td", { text: valueLabel(layer, name, value), lang: coded ? fallbackTag(coded) : null }));
+        : el("td", { text: valueLabel(layer, name, value), lang: valueTag(layer, name, value) }));
   };
   const valueLabel = (layer, name, value) => {
     const f = layer.fields[name];
@@ -488,7 +492,7 @@
                 "data-layer": layer.id, "data-field": name,
                 onchange: (e) => toggleValue(layer.id, name, String(value), e.target.checked),
               }),
-              el("span", { class: "facet-label", text: valueLabel(layer, name, value) }),
+              el("span", { class: "facet-label", text: valueLabel(layer, name, value), lang: valueTag(layer, name, value) }),
               el("span", { class: "facet-n", text: fmtNumber(count) }),
             )) : [el("span", { class: "muted", text: _("No values") })]),
         );
