@@ -213,6 +213,11 @@ def test_project_page_and_dashboard_in_each_language(checked, lang):
         and current.get_attribute("hreflang") == HTML_TAGS[lang]
     )
     assert page.locator(".lang-menu a").count() == len(LANGUAGES)
+    # step and stage names the procedures give in Vietnamese and English only: marked English
+    names = page.locator(".timeline h3, p.stage")
+    tagged = page.locator(".timeline h3 > span[lang], p.stage > span[lang]")
+    assert names.count() > 1
+    assert tagged.count() == (0 if lang in ("vi", "en") else names.count())
     checked.screenshot(f"project-{lang}.png")
     checked.axe(f"project page ({lang})")
     page.goto(f"{checked.base_url}/dashboard?lang={lang}")

@@ -28,19 +28,31 @@ def local(context: Context, values: Mapping[str, Any] | None, stem: str = "") ->
     return localized(values or {}, context["lang"], stem)[0]
 
 
-@pass_context
-def local_marked(context: Context, values: Mapping[str, Any] | None, stem: str = "") -> Markup:
-    """`local`, a fallback marked with its language and named: `<span lang="en">…</span>
-    <small>(English)</small>`."""
+def _tagged(context: Context, values: Mapping[str, Any] | None, stem: str) -> tuple[Markup, Any]:
+    """`local` as element content, and the fallback language it is in (None if in the page's)."""
     text, shown = localized(values or {}, context["lang"], stem)
     if shown == context["lang"]:
-        return escape(text)
-    tag = HTML_TAGS[shown]  # type: ignore[index]
-    return Markup(
-        '<span lang="{0}">{1}</span> <small class="fallback-lang" lang="{0}">({2})</small>'
-    ).format(
-        tag,
-        text,
+        return escape(text), None
+    return Markup('<span lang="{0}">{1}</span>').format(HTML_TAGS[shown], text), shown  # type: ignore[index]
+
+
+@pass_context
+def local_tagged(context: Context, values: Mapping[str, Any] | None, stem: str = "") -> Markup:
+    """`local`, a fallback in an element saying its language (`<span lang="en">…</span>`), for
+    assistive technology and fonts: labels and names of steps, stages and forms, where naming
+    the language each time would crowd the page."""
+    return _tagged(context, values, stem)[0]
+
+
+@pass_context
+def local_marked(context: Context, values: Mapping[str, Any] | None, stem: str = "") -> Markup:
+    """`local_tagged`, a fallback named too: `<span lang="en">…</span> <small>(English)</small>`,
+    for a project's name and summary."""
+    tagged, shown = _tagged(context, values, stem)
+    if shown is None:
+        return tagged
+    return tagged + Markup(' <small class="fallback-lang" lang="{0}">({1})</small>').format(
+        HTML_TAGS[shown],  # type: ignore[index]
         ENDONYMS[shown],  # type: ignore[index]
     )
 
@@ -89,5 +101,5 @@ def page_environment(package: str) -> Environment:
         scripts_catalogue=scripts_catalogue,
         html_tag=lambda lang: HTML_TAGS.get(lang, lang),
     )
-    environment.filters.update(local=local, local_marked=local_marked)
+    environment.filters.update(local=local, local_tagged=local_tagged, local_marked=local_marked)
     return environment
