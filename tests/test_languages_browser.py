@@ -162,6 +162,8 @@ def test_a_site_card_and_an_error_in_each_language(checked, lang):
     near = page.locator("#card tr[data-layer] td a").first
     near.wait_for()
     assert near.get_attribute("lang") == ("vi" if lang == "vi" else "en"), near.inner_text()
+    layer_title = page.locator("#card tr[data-layer] th").first  # the sample's: vi and en only
+    assert layer_title.get_attribute("lang") == (None if lang in ("vi", "en") else "en")
     # the language menu keeps the rest of the address
     other = page.locator("#lang-menu a[data-lang=vi]").get_attribute("href")
     assert "site=" in other and "map=" in other and "lang=vi" in other

@@ -56,9 +56,10 @@
     const f = layer.fields[name];
     return f ? pick(f, "label") : name;
   };
-  /** The language tag of a label shown in a fallback language (for `lang`); null in the page's. */
-  const fallbackTag = (labelled) => {
-    const shown = localized(labelled, "label")[1];
+  /** The language tag of a text (`label` by default) shown in a fallback language, for `lang`;
+      null in the page's own. */
+  const fallbackTag = (obj, stem = "label") => {
+    const shown = localized(obj, stem)[1];
     return shown === state.lang ? null : window.i18n.tags[shown] || shown;
   };
   /** `fallbackTag` of a coded value's label; null for a value without a code list. */
@@ -700,7 +701,7 @@
     const ramp = raster.stops.map((s) => `${s.color} ${at(s.value)}%`).join(", ");
     const unit = raster.unit ? ` ${raster.unit}` : "";
     return el("div", { class: "legend-raster", "data-raster": raster.id },
-      el("div", { text: pick(raster, "title") }),
+      el("div", { text: pick(raster, "title"), lang: fallbackTag(raster, "title") }),
       el("div", { class: "ramp", style: `background: linear-gradient(to right, ${ramp})` }),
       el("div", { class: "ramp-labels" }, el("span", { text: fmtNumber(lo) + unit }), el("span", { text: fmtNumber(hi) + unit })),
       raster.derived_from ? el("div", { class: "muted", text: _("Derived data: {what}", { what: raster.derived_from }) }) : null);
@@ -893,7 +894,7 @@
     if (!box) return;
     const day = (iso) => (iso ? new Date(iso + "T00:00:00").toLocaleDateString(locale) : "");
     const steps = project.timeline.map((step) => el("li", { class: `step state-${step.state}${step.days_late > 0 ? " late" : ""}`, "data-step": step.step },
-      el("strong", { text: pick(step, "name") }),
+      el("strong", { text: pick(step, "name"), lang: fallbackTag(step, "name") }),
       el("div", { class: "step-state" }, STEP_STATES[step.state](), step.days_late > 0 ? el("span", { class: "late-by", text: " · " + _("{n} days late", { n: fmtNumber(step.days_late) }) }) : null),
       el("div", { class: "muted" }, [[_("Started"), step.started], [_("Planned"), step.planned], [_("Completed"), step.completed]]
         .filter(([, date]) => date).map(([label, date]) => `${label} ${day(date)}`).join(" · "))));
@@ -958,9 +959,10 @@
       const other = byId[layerId];
       const [name, nameLang] = localized(near, "name");  // the page's language, else English, else Vietnamese
       const label = other ? pick(other, "title") : layerId;
+      const labelLang = other ? fallbackTag(other, "title") : null;
       const attrs = { lang: window.i18n.tags[nameLang] || nameLang, text: name || near.id };
       const target = other ? el("a", Object.assign(attrs, { href: "#", onclick: (e) => { e.preventDefault(); openCard(layerId, near.id); } })) : el("span", attrs);
-      return el("tr", { "data-layer": layerId }, el("th", { text: label }), el("td", {}, target, ` — ${distance(near.distance_m)}`));
+      return el("tr", { "data-layer": layerId }, el("th", { text: label, lang: labelLang }), el("td", {}, target, ` — ${distance(near.distance_m)}`));
     })];
   }
   /** Every raster's statistics over the site. */
@@ -973,7 +975,7 @@
       return s.coverage < 0.995 ? `${text}; ${_("covers {pct}% of the area", { pct: fmtNumber(s.coverage * 100) })}` : text;
     };
     return [_("Raster statistics"), body.stats.map((s) => el("tr", { "data-raster": s.raster },
-      el("th", { text: pick(s, "title") }), el("td", { text: value(s) })))];
+      el("th", { text: pick(s, "title"), lang: fallbackTag(s, "title") }), el("td", { text: value(s) })))];
   }
   function zoomToFeature(feature) {
     const bounds = L.geoJSON(feature).getBounds();
