@@ -6,7 +6,9 @@ Each error carries an HTTP status and a stable `code`; the API turns any of them
 
 from __future__ import annotations
 
-from .i18n import N_, _l
+from collections.abc import Sequence
+
+from .i18n import N_, _l, joined
 
 
 class ServiceError(Exception):
@@ -142,13 +144,19 @@ _DRAFTS_PENDING = {
 """The messages about a versioned item (`store.versioned`): a layer, a raster or a kind."""
 
 
-def invalid(name: str, reason: str) -> InvalidParameter:
-    """A 400 for the parameter (or member) `name`: said as `name: reason`, and listed by name
-    in `invalid-params` as a refused document's problems are, for a client to point at it."""
+def refused(problems: Sequence[tuple[str | None, str]]) -> InvalidParameter:
+    """A 400 for input with these problems, each (the parameter or member it concerns, None for
+    the whole document; what is wrong): said one after another as `name: reason`, and listed
+    as RFC 9457's `invalid-params` (`name`, `reason`), so that a form can mark each field."""
     return InvalidParameter(
-        _l("{place}: {problem}", place=name, problem=reason),
-        {"invalid-params": [{"name": name, "reason": reason}]},
+        joined([_l("{place}: {problem}", place=n, problem=r) if n else r for n, r in problems]),
+        {"invalid-params": [({"name": n} if n else {}) | {"reason": r} for n, r in problems]},
     )
+
+
+def invalid(name: str, reason: str) -> InvalidParameter:
+    """`refused` for the one parameter (or member) `name`."""
+    return refused([(name, reason)])
 
 
 def not_found(what: str, item_id: str) -> NotFound:

@@ -19,9 +19,10 @@ from ..errors import (
     TooLarge,
     Unauthorized,
     UnsupportedMediaType,
+    refused,
 )
 from ..i18n import Text, _l, render
-from ..i18n.validation import invalid_params, place, placed
+from ..i18n.validation import place, what
 from .security import ALWAYS
 
 log = logging.getLogger(__name__)
@@ -72,19 +73,12 @@ def _unreadable(error: dict) -> Text:
     return _l("request body: {why}", why=error.get("ctx", {}).get("error", "not valid JSON"))
 
 
-def _problem(error: dict) -> str:
-    """One validation error as `where: what`; an unreadable JSON body says why."""
+def _problem(error: dict) -> tuple[str | None, str]:
+    """One validation error as (where, what), where past `query` or `body` (or that word, for
+    the part as a whole); an unreadable JSON body, said as the body's."""
     if error["type"] == "json_invalid":
-        return _unreadable(error)
-    return placed(error, place(error, 1) or error["loc"][0])
-
-
-def _listed(error: dict) -> dict:
-    """One validation error as an entry of `invalid-params`."""
-    if error["type"] == "json_invalid":
-        return {"reason": _unreadable(error)}
-    (entry,) = invalid_params([error], 1)
-    return entry
+        return None, _unreadable(error)
+    return place(error, 1) or str(error["loc"][0]), what(error)
 
 
 ERROR_SCHEMA: dict[str, Any] = {
@@ -148,10 +142,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = exc.errors()
-        problems = "; ".join(render(_problem(e)) for e in errors)
-        listed = {"invalid-params": [_listed(e) for e in errors]}
-        return error_response(400, "InvalidParameterValue", problems, listed)
+        error = refused([_problem(e) for e in exc.errors()])
+        return error_response(error.status, error.code, error.description, error.extra)
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:

@@ -19,8 +19,8 @@ from shapely.geometry import mapping
 
 from ..admin_store import Token
 from ..clock import today_in_vietnam, utc_now
-from ..errors import InvalidParameter, NotFound
-from ..i18n import Lang, _l, in_language, joined
+from ..errors import InvalidParameter, NotFound, refused
+from ..i18n import Lang, _l, in_language
 from ..i18n.content import names_per_language
 from ..memory_cache import MemoryCache
 from ..pipeline.documents import (
@@ -452,10 +452,7 @@ def read_events(project_id: ProjectId, projects: Projects, editor: MaybeEditor) 
 def _checked(projects: Projects, store: Store, document: ProjectDocument):
     checked, problems = check_project(document, projects.procedures, site_checker(store))
     if checked is None:
-        raise InvalidParameter(
-            joined([_l("{place}: {problem}", place=n, problem=m) for n, m in problems]),
-            extra={"invalid-params": [{"name": n, "reason": m} for n, m in problems]},
-        )
+        raise refused(problems)
     return checked
 
 

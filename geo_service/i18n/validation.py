@@ -104,11 +104,7 @@ def place(error: ErrorDetails, skipped: int = 0) -> str:
     return ".".join(str(part) for part in error["loc"][skipped:])
 
 
-def invalid_params(errors: list[ErrorDetails], skipped: int = 0) -> list[dict[str, object]]:
-    """The problems one by one, as RFC 9457's `invalid-params` (`name`, `reason`), so that a
-    form can mark each field it has and say its own label beside the reason; a problem of the
-    document as a whole has no `name`."""
-    return [
-        ({"name": name} if (name := place(e, skipped)) else {}) | {"reason": what(e)}
-        for e in errors
-    ]
+def named_problems(errors: list[ErrorDetails], skipped: int = 0) -> list[tuple[str | None, str]]:
+    """Each problem as (where, what), `where` None for the document as a whole: what
+    `errors.refused` lists by name."""
+    return [(place(e, skipped) or None, what(e)) for e in errors]

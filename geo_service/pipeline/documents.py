@@ -28,10 +28,10 @@ from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 
 from ..catalogue import LAYER_ID_PATTERN, DataQuality
-from ..errors import InvalidParameter, NotFound
+from ..errors import InvalidParameter, NotFound, refused
 from ..i18n import N_, Lang, _l, said
 from ..i18n.content import in_further_languages
-from ..i18n.validation import described, invalid_params, named_pattern
+from ..i18n.validation import named_pattern, named_problems
 from ..places import Commune, UnmatchedPlace, commune_by_code, province_area_ha, resolve_commune
 from ..store import Store
 from ..text import Text, TextId
@@ -189,8 +189,7 @@ def parse(model: type[BaseModel], document: Any) -> Any:
     try:
         return model.model_validate(document)
     except ValidationError as exc:
-        problems = {"invalid-params": invalid_params(exc.errors())}
-        raise InvalidParameter(described(exc), problems) from None
+        raise refused(named_problems(exc.errors())) from None
 
 
 def merge_patch(target: Any, patch: Any) -> Any:
