@@ -36,6 +36,9 @@ from .params import FEATURE_PARAMETERS, FeatureParams, FeatureQueryParams
 from .strict_input import StrictRoute
 
 router = APIRouter(tags=["Features"], route_class=StrictRoute)
+# made once: a page or a feature is the busiest answer, and a `Text` is translated when made
+THIS_PAGE, THE_COLLECTION = _l("This page"), _l("The collection")
+THIS_FEATURE, ITS_HISTORY = _l("This feature"), _l("Its history")
 
 
 @router.get(
@@ -90,12 +93,12 @@ def page_links(
 ) -> list[dict]:
     """self and collection, then next and prev where there is such a page."""
     return [
-        link(str(request.url), "self", GEOJSON, _l("This page")),
+        link(str(request.url), "self", GEOJSON, THIS_PAGE),
         link(
             f"{base_url(request)}/collections/{collection_id}",
             "collection",
             JSON,
-            _l("The collection"),
+            THE_COLLECTION,
         ),
         *paging_links(request, GEOJSON, query.limit, query.offset, returned, matched),
     ]
@@ -160,10 +163,10 @@ def feature_response(
         return Response(status_code=304, headers={"ETag": etag})
     links = {
         "links": [
-            link(f"{collection_url}/items/{feature_id}", "self", GEOJSON, _l("This feature")),
+            link(f"{collection_url}/items/{feature_id}", "self", GEOJSON, THIS_FEATURE),
             link(f"{collection_url}/items/{feature_id}/history", "version-history", JSON,
-                 _l("Its history")),
-            link(collection_url, "collection", JSON, _l("The collection")),
+                 ITS_HISTORY),
+            link(collection_url, "collection", JSON, THE_COLLECTION),
         ]
     }  # fmt: skip
     return Response(feature_document(feature, links), media_type=GEOJSON, headers={"ETag": etag})

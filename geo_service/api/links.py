@@ -15,6 +15,10 @@ HTML = "text/html"
 PDF = "application/pdf"
 
 
+NEXT_PAGE, PREVIOUS_PAGE = _l("Next page"), _l("Previous page")
+"""Made once: paging links are on every page answered."""
+
+
 def base_url(request: Request) -> str:
     return str(request.base_url).rstrip("/")
 
@@ -39,9 +43,9 @@ def paging_links(
     links = []
     if offset + returned < matched:
         links.append(
-            link(with_params(request, offset=offset + limit), "next", media_type, _l("Next page"))
+            link(with_params(request, offset=offset + limit), "next", media_type, NEXT_PAGE)
         )
     if offset > 0:
         previous = with_params(request, offset=max(offset - limit, 0))
-        links.append(link(previous, "prev", media_type, _l("Previous page")))
+        links.append(link(previous, "prev", media_type, PREVIOUS_PAGE))
     return links
