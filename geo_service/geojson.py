@@ -1,33 +1,16 @@
-"""RFC 7946 GeoJSON encoding of store features, as byte chunks ready to stream."""
+"""RFC 7946 GeoJSON documents of store features, as byte chunks ready to stream."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-import numpy as np
 import orjson
-import shapely
 
-from .store import Feature
+from .store import Feature, GeoJSONPage
+from .store.feature_json import feature_member, geometry_json, written_batch
 
 CHUNK_FEATURES = 500
-
-
-def geometry_json(features: Sequence[Feature]) -> list[str]:
-    """GeoJSON geometry members for a batch of features, converted in one vectorised call."""
-    wkb = np.array([f.geometry for f in features], dtype=object)
-    return ["null" if g is None else g for g in shapely.to_geojson(shapely.from_wkb(wkb))]
-
-
-def feature_member(feature: Feature, geometry: str) -> dict[str, Any]:
-    """The Feature as a dict orjson writes, its geometry already written."""
-    return {
-        "type": "Feature",
-        "id": feature.id,
-        "geometry": orjson.Fragment(geometry),
-        "properties": feature.properties,
-    }
 
 
 def feature_document(feature: Feature, extra: dict[str, Any]) -> bytes:
@@ -35,11 +18,22 @@ def feature_document(feature: Feature, extra: dict[str, Any]) -> bytes:
     return orjson.dumps(feature_member(feature, geometry) | extra)
 
 
-def feature_collection(features: Sequence[Feature], members: dict[str, Any]) -> Iterator[bytes]:
-    """A FeatureCollection in chunks: header, features in batches, then `members`."""
-    yield b'{"type":"FeatureCollection","features":['
+def written_batches(features: Sequence[Feature]) -> Iterator[bytes]:
+    """The features' members, written a batch at a time as the chunks are sent."""
     for start in range(0, len(features), CHUNK_FEATURES):
-        batch = features[start : start + CHUNK_FEATURES]
-        written = map(feature_member, batch, geometry_json(batch))
-        yield (b"," if start else b"") + orjson.dumps(list(written))[1:-1]
+        yield written_batch(features[start : start + CHUNK_FEATURES])
+
+
+def kept_batches(page: GeoJSONPage) -> Iterator[bytes]:
+    """The members a store kept written, joined a batch at a time."""
+    for start in range(0, len(page.members), CHUNK_FEATURES):
+        yield b",".join(page.members[start : start + CHUNK_FEATURES])
+
+
+def feature_collection(batches: Iterable[bytes], members: dict[str, Any]) -> Iterator[bytes]:
+    """A FeatureCollection in chunks: header, the batches of comma-separated Feature members,
+    then `members`."""
+    yield b'{"type":"FeatureCollection","features":['
+    for number, batch in enumerate(batches):
+        yield (b"," if number else b"") + batch
     yield b"]," + orjson.dumps(members)[1:]

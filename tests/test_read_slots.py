@@ -96,7 +96,7 @@ def test_pages_are_read_at_most_read_threads_at_a_time(sample_dir, backend, thre
         async with client_of(app) as client:
             return await asyncio.gather(*(client.get(PAGE) for _ in range(8)))
 
-    with app_with(sample_dir, backend, "query", reads, threads) as app:
+    with app_with(sample_dir, backend, "geojson_page", reads, threads) as app:
         answers = run_alone(eight_pages(app))
     assert [a.status_code for a in answers] == [200] * 8
     assert all(len(a.json()["features"]) == 2 for a in answers)

@@ -11,7 +11,13 @@ from starlette.concurrency import run_in_threadpool
 
 from ..clock import utc_now
 from ..exports import PdfCache, Site, export_query
-from ..geojson import CHUNK_FEATURES, feature_collection, feature_document
+from ..geojson import (
+    CHUNK_FEATURES,
+    feature_collection,
+    feature_document,
+    kept_batches,
+    written_batches,
+)
 from ..i18n import _l
 from ..query import Query
 from ..query_text import check_crs84
@@ -75,15 +81,21 @@ def page_response(
 ) -> Response:
     query = params.to_query(store.layer(collection_id), settings)
     check_crs84("crs", params.crs)
-    page = store.query(collection_id, query)
+    kept = store.geojson_page(collection_id, query)
+    if kept is not None:
+        returned, matched, batches = len(kept.members), kept.number_matched, kept_batches(kept)
+    else:
+        page = store.query(collection_id, query)
+        returned, matched = len(page.features), page.number_matched
+        batches = written_batches(page.features)
     members = {
-        "numberMatched": page.number_matched,
-        "numberReturned": len(page.features),
+        "numberMatched": matched,
+        "numberReturned": returned,
         "timeStamp": utc_now(),
-        "links": page_links(request, collection_id, query, len(page.features), page.number_matched),
+        "links": page_links(request, collection_id, query, returned, matched),
     }
-    chunks = feature_collection(page.features, members)
-    if len(page.features) > CHUNK_FEATURES:
+    chunks = feature_collection(batches, members)
+    if returned > CHUNK_FEATURES:
         return StreamingResponse(chunks, media_type=GEOJSON)
     return Response(b"".join(chunks), media_type=GEOJSON)
 

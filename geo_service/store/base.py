@@ -53,6 +53,16 @@ class FeaturePage:
 
 
 @dataclass(frozen=True)
+class GeoJSONPage:
+    """A page whose features the store keeps written in GeoJSON."""
+
+    members: list[bytes]
+    """Each feature's Feature member, byte for byte as `feature_json.written_features` writes
+    it."""
+    number_matched: int
+
+
+@dataclass(frozen=True)
 class Facet:
     values: list[tuple[Any, int]] | None = None
     """(value, count), most frequent first, for text and coded fields."""
@@ -137,6 +147,11 @@ class Store(Versions, Protocol):
 
     def query(self, layer_id: str, query: Query) -> FeaturePage:
         """One page of features matching the query, and how many match in all."""
+
+    def geojson_page(self, layer_id: str, query: Query) -> GeoJSONPage | None:
+        """`query`'s page as GeoJSON Feature members the store keeps written, where it keeps
+        them for this layer and query; None where it does not (the caller writes `query`'s
+        features itself). The same page as `query` gives, spared its writing."""
 
     def iter_features(
         self, layer_id: str, query: Query, batch_size: int = 2000

@@ -40,11 +40,21 @@ from ..query import BBox, Query
 from ..sqlite_functions import register_text_functions, wkb_intersects
 from ..tilematrix import Tile
 from . import etags, gpkg_history
-from .base import BlockingReads, Facet, Feature, FeaturePage, GridCell, VectorTile, VersionSummary
+from .base import (
+    BlockingReads,
+    Facet,
+    Feature,
+    FeaturePage,
+    GeoJSONPage,
+    GridCell,
+    VectorTile,
+    VersionSummary,
+)
 from .centres import Centres, grid_cells
 from .changes import FeatureChange, FeatureDiff, FeatureRevision
 from .gpkg_blobs import gpkg_to_wkb
 from .gpkg_edits import write_changes
+from .gpkg_rows import WRITTEN_TABLE, feature_columns, keeps_written, row_feature
 from .gpkg_write import METADATA_TABLE, write_version
 from .mvt import encode_features, tile_query
 from .request_reads import forget, once
@@ -62,6 +72,8 @@ FACET_VALUES = 200
 """Most distinct values one facet lists."""
 MMAP_BYTES = 2**31 - 2**16
 """SQLite's largest memory map (its compiled-in maximum is just under 2 GiB)."""
+WRITTEN_JOIN = f" LEFT JOIN {WRITTEN_TABLE} AS w ON w.fid = t.fid"
+"""Each row's GeoJSON beside it (a LEFT JOIN: the scan of `t` stays what it is without it)."""
 IDLE_CONNECTIONS = 4
 """Idle connections kept per version file; readers beyond them open (and close) their own."""
 
@@ -144,6 +156,8 @@ class _LayerFile:
         self.table = TableInfo(stored.id, geometry_column, f"rtree_{stored.id}_{geometry_column}")
         self.compiler = FilterCompiler(self.meta, self.table)
         self.columns = [f.name for f in self.meta.fields]
+        self.keeps_written = keeps_written(connection)
+        """Whether the file keeps its rows written in GeoJSON (`gpkg_rows.py`)."""
         self.visible = visible("t", version, self.records)
         """The rows this version holds, as a condition on the table's alias `t`."""
         self.extent: BBox | None = self.record.extent
@@ -349,11 +363,22 @@ class GeoPackageStore(BlockingReads):
             conditions = layer.compiler.where(query)
             sql, params, columns = self._select(layer, query, conditions)
             rows = connection.execute(sql, params).fetchall()
-            if query.limit is None or (len(rows) < query.limit and (rows or query.offset == 0)):
-                number_matched = query.offset + len(rows)  # the page reached the end: no count
-            else:
-                number_matched = self._count(layer, connection, conditions)
-        return FeaturePage([_feature(row, columns) for row in rows], number_matched)
+            number_matched = self._matched(layer, connection, query, conditions, len(rows))
+        return FeaturePage([row_feature(row, columns) for row in rows], number_matched)
+
+    def geojson_page(self, layer_id: str, query: Query) -> GeoJSONPage | None:
+        if query.properties is not None:
+            return None
+        with self._open(layer_id) as (layer, connection):
+            if not layer.keeps_written:
+                return None
+            conditions = layer.compiler.where(query)
+            sql, params = self._statement(layer, query, conditions, "w.feature", WRITTEN_JOIN)
+            members = [feature for (feature,) in connection.execute(sql, params).fetchall()]
+            if None in members:  # a row without its text (not as written): write the page
+                return None
+            number_matched = self._matched(layer, connection, query, conditions, len(members))
+        return GeoJSONPage(members, number_matched)
 
     def iter_features(
         self, layer_id: str, query: Query, batch_size: int = 2000
@@ -367,7 +392,7 @@ class GeoPackageStore(BlockingReads):
             with _damage_reported(layer_id):
                 cursor = connection.execute(sql, params)
                 while rows := cursor.fetchmany(batch_size):
-                    yield [_feature(row, columns) for row in rows]
+                    yield [row_feature(row, columns) for row in rows]
         finally:
             connection.close()
 
@@ -375,15 +400,14 @@ class GeoPackageStore(BlockingReads):
         with self._open(layer_id, version) as (layer, connection):
             columns = layer.columns
             row = connection.execute(
-                f"SELECT t.{ID_FIELD}, t.{quote_identifier(layer.table.geometry_column)}"
-                + "".join(f", t.{quote_identifier(c)}" for c in columns)
-                + f" FROM {quote_identifier(layer.table.table)} AS t"
-                + f" WHERE t.{ID_FIELD} = ? AND {layer.visible}",
+                f"SELECT {feature_columns(layer.table.geometry_column, columns)}"
+                f" FROM {quote_identifier(layer.table.table)} AS t"
+                f" WHERE t.{ID_FIELD} = ? AND {layer.visible}",
                 (feature_id,),
             ).fetchone()
         if row is None:
             raise no_feature(feature_id, layer_id)
-        return _feature(row, columns)
+        return row_feature(row, columns)
 
     def facets(self, layer_id: str, query: Query, fields: tuple[str, ...]) -> dict[str, Facet]:
         with self._open(layer_id) as (layer, connection):
@@ -435,7 +459,7 @@ class GeoPackageStore(BlockingReads):
         with self._open(layer_id) as (layer, connection):
             sql, params, columns = self._select(layer, tiled, layer.compiler.where(tiled))
             rows = connection.execute(sql, params).fetchall()
-        made = encode_features([_feature(row, columns) for row in rows], tile, layer_id, limit)
+        made = encode_features([row_feature(row, columns) for row in rows], tile, layer_id, limit)
         return dataclasses.replace(made, version=layer.version)
 
     def dispose(self) -> None:
@@ -603,19 +627,42 @@ class GeoPackageStore(BlockingReads):
     def _select(
         self, layer: _LayerFile, query: Query, conditions: SqlFragment
     ) -> tuple[str, list, list[str]]:
+        """The statement of `query`'s page of rows, read into `row_feature`, its parameters,
+        and the fields it selects."""
         columns = self._selected_columns(layer, query.properties)
+        selected = feature_columns(layer.table.geometry_column, columns)
+        return *self._statement(layer, query, conditions, selected), columns
+
+    @staticmethod
+    def _statement(
+        layer: _LayerFile, query: Query, conditions: SqlFragment, selected: str, join: str = ""
+    ) -> tuple[str, list]:
+        """The statement of `query`'s page selecting `selected` from the layer's table `t`
+        (and what `join` adds to it), and its parameters."""
         where = layer.where(conditions)
         where_sql, params, offset = where.sql, list(where.params), query.offset
         if conditions.sql == MATCH_ALL and not query.sortby and layer.dense_fids:
             where_sql, params, offset = f"t.fid > ? AND {where.sql}", [offset], 0
         sql = (
-            f"SELECT t.{ID_FIELD}, t.{quote_identifier(layer.table.geometry_column)}"
-            + "".join(f", t.{quote_identifier(c)}" for c in columns)
-            + f" FROM {quote_identifier(layer.table.table)} AS t WHERE {where_sql}"
-            + f" ORDER BY {layer.compiler.order_by(query.sortby)} LIMIT ? OFFSET ?"
+            f"SELECT {selected} FROM {quote_identifier(layer.table.table)} AS t{join}"
+            f" WHERE {where_sql}"
+            f" ORDER BY {layer.compiler.order_by(query.sortby)} LIMIT ? OFFSET ?"
         )
         limit = -1 if query.limit is None else query.limit
-        return sql, [*params, limit, offset], columns
+        return sql, [*params, limit, offset]
+
+    def _matched(
+        self,
+        layer: _LayerFile,
+        connection: sqlite3.Connection,
+        query: Query,
+        conditions: SqlFragment,
+        returned: int,
+    ) -> int:
+        """How many features match in all, for a page of `returned` of them."""
+        if query.limit is None or (returned < query.limit and (returned or query.offset == 0)):
+            return query.offset + returned  # the page reached the end: no count
+        return self._count(layer, connection, conditions)
 
     def _count(
         self, layer: _LayerFile, connection: sqlite3.Connection, conditions: SqlFragment
@@ -650,9 +697,3 @@ class GeoPackageStore(BlockingReads):
         for name in properties:
             layer.compiler.field_spec(name)
         return [c for c in layer.columns if c in properties]
-
-
-def _feature(row: tuple, columns: list[str]) -> Feature:
-    """The feature of a row read as `SELECT id, geometry, <columns>` (so as long as `columns`,
-    by construction: no check per row)."""
-    return Feature(str(row[0]), gpkg_to_wkb(row[1]), dict(zip(columns, row[2:], strict=False)))

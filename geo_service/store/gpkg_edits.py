@@ -1,8 +1,9 @@
 """A change set written into the GeoPackage that holds the newest version of a layer, as the
 next version: rows it replaces or deletes are closed (`gs_to`), new rows are added (`gs_from`),
-with their R-tree boxes and search text, and the version's record, in one SQLite transaction.
-The cost follows the size of the change, never of the layer; readers, in WAL mode, go on reading
-their own version meanwhile (`row_versions.py` says which rows each version holds).
+with their R-tree boxes, search text and GeoJSON, and the version's record, in one SQLite
+transaction. The cost follows the size of the change, never of the layer; readers, in WAL mode,
+go on reading their own version meanwhile (`row_versions.py` says which rows each version
+holds).
 
 Rows are written as the GeoPackage stores them (`gpkg_blobs.py`), and the R-tree is kept by the
 triggers GDAL wrote, which call the `ST_*` functions registered here.
@@ -32,6 +33,7 @@ from .base import Feature
 from .changes import FeatureChange
 from .etags import feature_etag
 from .gpkg_blobs import bounds, gpkg_to_wkb, wkb_to_gpkg
+from .gpkg_rows import forget_rows, keeps_written, write_rows
 from .gpkg_write import METADATA_TABLE, SEARCH_COLUMNS, search_text
 from .row_versions import (
     FROM,
@@ -111,6 +113,7 @@ class _ChangeSet:
         max_fid = records[self.base].max_fid
         search = quote_identifier(self.meta.id + "_search")
         self.db.execute(f"DELETE FROM {search} WHERE rowid > ?", (max_fid,))
+        forget_rows(self.db, max_fid)
         self.db.execute(f"DELETE FROM {self.table} WHERE fid > ?", (max_fid,))
         self.db.execute(
             f"UPDATE {self.table} SET {TO} = NULL WHERE {TO} IS NOT NULL AND {TO} > ?",
@@ -197,6 +200,11 @@ class _ChangeSet:
         if box is not None:
             self.new_boxes.append(box)
 
+    def write_rows(self) -> None:
+        """The added rows in GeoJSON, where the file keeps its rows so (`gpkg_rows.py`)."""
+        if keeps_written(self.db):
+            write_rows(self.db, self.meta, self.geometry_column, self.records[self.base].max_fid)
+
     def record(self, actor: str) -> VersionRecord:
         base = self.records[self.base]
         (max_fid,) = self.db.execute(f"SELECT max(fid) FROM {self.table}").fetchone()
@@ -246,6 +254,7 @@ def write_changes(
             change_set.discard_unnamed(path)
             for change in changes:
                 change_set.apply(change)
+            change_set.write_rows()
             insert_record(db, change_set.record(actor))
             db.execute("COMMIT")
         except BaseException:

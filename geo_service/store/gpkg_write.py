@@ -1,6 +1,6 @@
 """Writing one layer version as a GeoPackage: the data and its R-tree, indexes for filters,
-the layer's metadata, a search table and the version's record, complete before the version is
-published (`GeoPackageStore.publish`). The file is ready to hold later versions too (change sets,
+the layer's metadata, a search table, each row written in GeoJSON (`gpkg_rows.py`) and the
+version's record, complete before the version is published (`GeoPackageStore.publish`). The file is ready to hold later versions too (change sets,
 `row_versions.py`), and is in WAL mode, so those are written while readers read.
 """
 
@@ -16,6 +16,7 @@ import pyogrio
 from ..catalogue import ID_FIELD, LayerMeta
 from ..i18n import _l
 from ..text import fold
+from .gpkg_rows import write_rows
 from .row_versions import add_version_columns, write_first_record
 from .sqlite_sql import quote_identifier
 
@@ -29,7 +30,7 @@ def write_version(
 ) -> None:
     """Write `frame` as the GeoPackage of one version of `meta.id` (`meta.version` set) at
     `path`: data with its R-tree, an index per coded or non-text field, the metadata row, the
-    search table and the version's record (made by `actor`).
+    search table, the rows' GeoJSON and the version's record (made by `actor`).
 
     `frame` must be in EPSG:4326 and hold a column per field of `meta` (missing values as
     None/NaN), with `code` present and unique.
@@ -69,6 +70,10 @@ def write_version(
                 index = quote_identifier(f"{meta.id}_i{number}")
                 db.execute(f"CREATE INDEX {index} ON {table} ({quote_identifier(spec.name)})")
         _write_search_table(db, meta, ordered)
+        (geometry_column,) = db.execute(
+            "SELECT column_name FROM gpkg_geometry_columns WHERE table_name = ?", (meta.id,)
+        ).fetchone()
+        write_rows(db, meta, geometry_column)
         write_first_record(db, meta, actor)
         db.execute("ANALYZE")
     with contextlib.closing(sqlite3.connect(path)) as db:

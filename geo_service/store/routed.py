@@ -15,7 +15,16 @@ from ..catalogue import LayerMeta
 from ..listing import Listing
 from ..query import BBox, Query
 from ..tilematrix import Tile
-from .base import Facet, Feature, FeaturePage, GridCell, Store, VectorTile, VersionSummary
+from .base import (
+    Facet,
+    Feature,
+    FeaturePage,
+    GeoJSONPage,
+    GridCell,
+    Store,
+    VectorTile,
+    VersionSummary,
+)
 from .changes import FeatureChange, FeatureDiff, FeatureRevision
 
 
@@ -48,6 +57,9 @@ class RoutedStore:
 
     def query(self, layer_id: str, query: Query) -> FeaturePage:
         return self.store(layer_id).query(layer_id, query)
+
+    def geojson_page(self, layer_id: str, query: Query) -> GeoJSONPage | None:
+        return self.store(layer_id).geojson_page(layer_id, query)
 
     def iter_features(
         self, layer_id: str, query: Query, batch_size: int = 2000
