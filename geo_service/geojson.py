@@ -7,7 +7,7 @@ from typing import Any
 
 import orjson
 
-from .store import Feature, GeoJSONPage
+from .store.base import Feature, KeptPage
 from .store.feature_json import feature_member, geometry_json, written_batch
 
 CHUNK_FEATURES = 500
@@ -24,7 +24,7 @@ def written_batches(features: Sequence[Feature]) -> Iterator[bytes]:
         yield written_batch(features[start : start + CHUNK_FEATURES])
 
 
-def kept_batches(page: GeoJSONPage) -> Iterator[bytes]:
+def kept_batches(page: KeptPage) -> Iterator[bytes]:
     """The members a store kept written, joined a batch at a time."""
     for start in range(0, len(page.members), CHUNK_FEATURES):
         yield b",".join(page.members[start : start + CHUNK_FEATURES])

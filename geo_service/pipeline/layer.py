@@ -34,16 +34,7 @@ from ..places import UnmatchedPlace, commune_by_code
 from ..query import BBox, Query
 from ..records.schema import project_progress, projects
 from ..store import VectorTile
-from ..store.base import (
-    BlockingReads,
-    Facet,
-    Feature,
-    FeaturePage,
-    GeoJSONPage,
-    GridCell,
-    Store,
-    VersionSummary,
-)
+from ..store.base import BlockingReads, Facet, Feature, FeaturePage, GridCell, Store, VersionSummary
 from ..store.changes import FeatureChange, FeatureDiff, FeatureRevision
 from ..store.etags import feature_etag
 from ..store.routed import RoutedStore
@@ -258,7 +249,7 @@ class ProjectLayer(BlockingReads):
         with _answering():
             return self.reader.query(self._layer(layer_id), query)
 
-    def geojson_page(self, layer_id: str, query: Query) -> GeoJSONPage | None:
+    def geojson_page(self, layer_id: str, query: Query) -> None:
         return None  # projects change by the day (stages, delays): nothing is kept written
 
     def iter_features(

@@ -5,16 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .base import (
-    Facet,
-    Feature,
-    FeaturePage,
-    GeoJSONPage,
-    GridCell,
-    Store,
-    VectorTile,
-    VersionSummary,
-)
+from .base import Facet, Feature, FeaturePage, GridCell, Store, VectorTile, VersionSummary
 
 if TYPE_CHECKING:
     from ..settings import Settings
@@ -23,7 +14,6 @@ __all__ = [
     "Facet",
     "Feature",
     "FeaturePage",
-    "GeoJSONPage",
     "GridCell",
     "Store",
     "VectorTile",

@@ -53,8 +53,8 @@ class FeaturePage:
 
 
 @dataclass(frozen=True)
-class GeoJSONPage:
-    """A page whose features the store keeps written in GeoJSON."""
+class KeptPage:
+    """A page whose features the store keeps written in GeoJSON (`Store.geojson_page`)."""
 
     members: list[bytes]
     """Each feature's Feature member, byte for byte as `feature_json.written_features` writes
@@ -148,7 +148,7 @@ class Store(Versions, Protocol):
     def query(self, layer_id: str, query: Query) -> FeaturePage:
         """One page of features matching the query, and how many match in all."""
 
-    def geojson_page(self, layer_id: str, query: Query) -> GeoJSONPage | None:
+    def geojson_page(self, layer_id: str, query: Query) -> KeptPage | None:
         """`query`'s page as GeoJSON Feature members the store keeps written, where it keeps
         them for this layer and query; None where it does not (the caller writes `query`'s
         features itself). The same page as `query` gives, spared its writing."""

@@ -45,8 +45,8 @@ from .base import (
     Facet,
     Feature,
     FeaturePage,
-    GeoJSONPage,
     GridCell,
+    KeptPage,
     VectorTile,
     VersionSummary,
 )
@@ -366,7 +366,7 @@ class GeoPackageStore(BlockingReads):
             number_matched = self._matched(layer, connection, query, conditions, len(rows))
         return FeaturePage([row_feature(row, columns) for row in rows], number_matched)
 
-    def geojson_page(self, layer_id: str, query: Query) -> GeoJSONPage | None:
+    def geojson_page(self, layer_id: str, query: Query) -> KeptPage | None:
         if query.properties is not None:
             return None
         with self._open(layer_id) as (layer, connection):
@@ -378,7 +378,7 @@ class GeoPackageStore(BlockingReads):
             if None in members:  # a row without its text (not as written): write the page
                 return None
             number_matched = self._matched(layer, connection, query, conditions, len(members))
-        return GeoJSONPage(members, number_matched)
+        return KeptPage(members, number_matched)
 
     def iter_features(
         self, layer_id: str, query: Query, batch_size: int = 2000

@@ -79,7 +79,7 @@ from ..records.database import postgresql_engine
 from ..records.schema import layer_catalogue, layer_generations, layer_versions
 from ..tilematrix import Tile
 from .awaited import AwaitedLookups
-from .base import Facet, Feature, FeaturePage, GeoJSONPage, GridCell, VectorTile, VersionSummary
+from .base import Facet, Feature, FeaturePage, GridCell, VectorTile, VersionSummary
 from .centres import Centres
 from .changes import (
     GEOMETRY,
@@ -492,7 +492,7 @@ class PostGISStore:
         layer = self._version(layer_id)
         return self._retried(layer_id, lambda: layer.reader.query(layer.sql, query))
 
-    def geojson_page(self, layer_id: str, query: Query) -> GeoJSONPage | None:
+    def geojson_page(self, layer_id: str, query: Query) -> None:
         return None  # features are written per request, from the rows PostgreSQL sends
 
     def iter_features(

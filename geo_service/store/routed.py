@@ -15,16 +15,7 @@ from ..catalogue import LayerMeta
 from ..listing import Listing
 from ..query import BBox, Query
 from ..tilematrix import Tile
-from .base import (
-    Facet,
-    Feature,
-    FeaturePage,
-    GeoJSONPage,
-    GridCell,
-    Store,
-    VectorTile,
-    VersionSummary,
-)
+from .base import Facet, Feature, FeaturePage, GridCell, KeptPage, Store, VectorTile, VersionSummary
 from .changes import FeatureChange, FeatureDiff, FeatureRevision
 
 
@@ -58,7 +49,7 @@ class RoutedStore:
     def query(self, layer_id: str, query: Query) -> FeaturePage:
         return self.store(layer_id).query(layer_id, query)
 
-    def geojson_page(self, layer_id: str, query: Query) -> GeoJSONPage | None:
+    def geojson_page(self, layer_id: str, query: Query) -> KeptPage | None:
         return self.store(layer_id).geojson_page(layer_id, query)
 
     def iter_features(
