@@ -165,6 +165,8 @@ def cmd_layers(args: argparse.Namespace) -> int:
     from .errors import ServiceError
     from .query import Query
 
+    if args.keep_geojson:
+        return keep_geojson(args)
     store = _catalogue(args)
     layers = store.layers()
     if not layers and not layers.skipped:
@@ -185,6 +187,24 @@ def cmd_layers(args: argparse.Namespace) -> int:
     for skipped in layers.skipped:
         print(f"geo-service layers: skipped {skipped.id}: {skipped.reason}", file=sys.stderr)
     return 1 if layers.skipped else 0
+
+
+def keep_geojson(args: argparse.Namespace) -> int:
+    """Each layer's GeoJSON kept where its served version lacks it; a layer that cannot be
+    written is named on stderr (exit status 1), the others are written all the same."""
+    from .errors import ServiceError
+
+    store = _store(args)
+    failed = False
+    for meta in store.layers():
+        try:
+            written = store.keep_geojson(meta.id)
+        except ServiceError as exc:
+            print(f"geo-service layers: {meta.id}: {exc.description}", file=sys.stderr)
+            failed = True
+            continue
+        print(f"{meta.id}: " + (f"{written:,} features written" if written else "nothing to write"))
+    return 1 if failed else 0
 
 
 def cmd_maps(args: argparse.Namespace) -> int:
@@ -667,6 +687,12 @@ def build_parser() -> argparse.ArgumentParser:
     sample = with_data_dir(commands.add_parser("sample", help="build the sample catalogue"))
     sample.set_defaults(handler=cmd_sample)
     layers = with_data_dir(commands.add_parser("layers", help="list layers with feature counts"))
+    layers.add_argument(
+        "--keep-geojson",
+        action="store_true",
+        help="instead, give each layer stored before pages were kept in GeoJSON its GeoJSON "
+        "(GeoPackage store; a running service reads its pages so once restarted)",
+    )
     layers.set_defaults(handler=cmd_layers)
     maps = with_data_dir(
         commands.add_parser("maps", help="check the map definitions against the layers")

@@ -1,7 +1,8 @@
 """The GeoPackage store keeps each row written in GeoJSON beside it (`gpkg_rows.py`) and serves
 pages from that text: byte for byte the page written per request, for every kind of query,
 over uploads, change sets (one left unnamed by a crash included) and rollbacks; a file without
-the text (written before it existed, or damaged) is served as before."""
+the text (written before it existed, or damaged) is served as before, and gets it from
+`geo-service layers --keep-geojson`."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from geo_service.store.gpkg import GeoPackageStore
 from geo_service.store.gpkg_edits import write_changes
 from geo_service.store.gpkg_rows import WRITTEN_TABLE
 
+from .command_line import geo_service
 from .conftest import grid_layer
 
 QUERIES = {
@@ -114,3 +116,30 @@ def test_a_row_whose_text_is_missing_is_written_per_request(store, tmp_path):
     fresh = GeoPackageStore(tmp_path)
     assert fresh.geojson_page("grid", Query(limit=5)) is None  # never a feature left out
     assert fresh.geojson_page("grid", Query(limit=5, offset=10)) is not None
+
+
+def test_a_layer_stored_before_gets_its_geojson_from_the_command_line(store, tmp_path):
+    served = store.geojson_page("grid", Query(limit=None))
+    with contextlib.closing(sqlite3.connect(tmp_path / "grid" / "v000001.gpkg")) as db, db:
+        db.execute(f"DROP TABLE {WRITTEN_TABLE}")
+    older = GeoPackageStore(tmp_path)
+    assert older.geojson_page("grid", Query()) is None
+    ran = geo_service("layers", "--keep-geojson", "--data-dir", tmp_path)
+    assert (ran.returncode, ran.stdout, ran.stderr) == (0, "grid: 101 features written\n", "")
+    restarted = GeoPackageStore(tmp_path)  # a running service reads it once restarted
+    assert restarted.geojson_page("grid", Query(limit=None)) == served
+    assert_pages_as_written(restarted)
+    again = geo_service("layers", "--keep-geojson", "--data-dir", tmp_path)
+    assert (again.returncode, again.stdout) == (0, "grid: nothing to write\n")
+    # later change sets write their rows' text too
+    restarted.apply_changes("grid", [FeatureChange("update", "G-0-2", {"status": "operating"})], base_version=1, actor="a")  # fmt: skip
+    assert_pages_as_written(GeoPackageStore(tmp_path))
+
+
+def test_keeping_geojson_asks_nothing_of_a_store_that_keeps_none(sample_dir, backend):
+    store = backend.store(sample_dir)
+    try:
+        kept = {meta.id: store.keep_geojson(meta.id) for meta in store.layers()}
+    finally:
+        store.dispose()
+    assert kept and set(kept.values()) == {0}  # PostGIS keeps none; the sample's files have it

@@ -252,6 +252,9 @@ class ProjectLayer(BlockingReads):
     def geojson_page(self, layer_id: str, query: Query) -> None:
         return None  # projects change by the day (stages, delays): nothing is kept written
 
+    def keep_geojson(self, layer_id: str) -> int:
+        return 0
+
     def iter_features(
         self, layer_id: str, query: Query, batch_size: int = 2000
     ) -> Iterator[list[Feature]]:

@@ -153,6 +153,11 @@ class Store(Versions, Protocol):
         them for this layer and query; None where it does not (the caller writes `query`'s
         features itself). The same page as `query` gives, spared its writing."""
 
+    def keep_geojson(self, layer_id: str) -> int:
+        """Write the GeoJSON `geojson_page` reads where the served version lacks it (a layer
+        stored before the store kept it); returns how many features were written: 0 where
+        none was missing, or where the store keeps none."""
+
     def iter_features(
         self, layer_id: str, query: Query, batch_size: int = 2000
     ) -> Iterator[list[Feature]]:

@@ -53,7 +53,7 @@ from .base import (
 from .centres import Centres, grid_cells
 from .changes import FeatureChange, FeatureDiff, FeatureRevision
 from .gpkg_blobs import gpkg_to_wkb
-from .gpkg_edits import write_changes
+from .gpkg_edits import write_changes, write_kept_rows
 from .gpkg_rows import WRITTEN_TABLE, feature_columns, keeps_written, row_feature
 from .gpkg_write import METADATA_TABLE, write_version
 from .mvt import encode_features, tile_query
@@ -379,6 +379,17 @@ class GeoPackageStore(BlockingReads):
                 return None
             number_matched = self._matched(layer, connection, query, conditions, len(members))
         return KeptPage(members, number_matched)
+
+    def keep_geojson(self, layer_id: str) -> int:
+        """Into the served version's file, which other versions may share. This store reads it
+        from its next request; others (a running service) once they open the file again: after
+        a restart, or once another version is served."""
+        layer = self._layer_file(layer_id)
+        with self._readable(layer_id):
+            written = write_kept_rows(layer.path)
+        if written:
+            self._retire(layer_id)
+        return written
 
     def iter_features(
         self, layer_id: str, query: Query, batch_size: int = 2000

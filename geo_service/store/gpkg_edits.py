@@ -33,7 +33,7 @@ from .base import Feature
 from .changes import FeatureChange
 from .etags import feature_etag
 from .gpkg_blobs import bounds, gpkg_to_wkb, wkb_to_gpkg
-from .gpkg_rows import forget_rows, keeps_written, write_rows
+from .gpkg_rows import WRITTEN_TABLE, forget_rows, keeps_written, write_rows
 from .gpkg_write import METADATA_TABLE, SEARCH_COLUMNS, search_text
 from .row_versions import (
     FROM,
@@ -261,6 +261,29 @@ def write_changes(
             db.execute("ROLLBACK")
             raise
         checkpoint(db)
+
+
+def write_kept_rows(path: Path) -> int:
+    """Give the file at `path` the GeoJSON of every row if it has none (`gpkg_rows.py`), in one
+    transaction beside its readers; returns how many rows were written (0: it had it)."""
+    with contextlib.closing(open_for_writing(path)) as db:
+        (raw,) = db.execute(f"SELECT metadata FROM {METADATA_TABLE}").fetchone()
+        meta = LayerMeta.model_validate(strict_json.loads(raw))
+        (geometry_column,) = db.execute(
+            "SELECT column_name FROM gpkg_geometry_columns WHERE table_name = ?", (meta.id,)
+        ).fetchone()
+        db.execute("BEGIN IMMEDIATE")  # a change set waits, and then writes its rows' text too
+        try:
+            written = 0
+            if not keeps_written(db):
+                write_rows(db, meta, geometry_column)
+                (written,) = db.execute(f"SELECT count(*) FROM {WRITTEN_TABLE}").fetchone()
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        checkpoint(db)
+    return written
 
 
 def checkpoint(db: sqlite3.Connection) -> None:

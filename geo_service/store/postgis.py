@@ -495,6 +495,9 @@ class PostGISStore:
     def geojson_page(self, layer_id: str, query: Query) -> None:
         return None  # features are written per request, from the rows PostgreSQL sends
 
+    def keep_geojson(self, layer_id: str) -> int:
+        return 0
+
     def iter_features(
         self, layer_id: str, query: Query, batch_size: int = 2000
     ) -> Iterator[list[Feature]]:

@@ -52,6 +52,9 @@ class RoutedStore:
     def geojson_page(self, layer_id: str, query: Query) -> KeptPage | None:
         return self.store(layer_id).geojson_page(layer_id, query)
 
+    def keep_geojson(self, layer_id: str) -> int:
+        return self.store(layer_id).keep_geojson(layer_id)
+
     def iter_features(
         self, layer_id: str, query: Query, batch_size: int = 2000
     ) -> Iterator[list[Feature]]:
