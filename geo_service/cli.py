@@ -691,7 +691,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--keep-geojson",
         action="store_true",
         help="instead, give each layer stored before pages were kept in GeoJSON its GeoJSON "
-        "(GeoPackage store; a running service reads its pages so once restarted)",
+        "(GeoPackage store; a running service reads its pages so within seconds)",
     )
     layers.set_defaults(handler=cmd_layers)
     maps = with_data_dir(

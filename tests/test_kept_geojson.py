@@ -17,6 +17,7 @@ import shapely
 from geo_service.cql2 import parse_cql2_text
 from geo_service.layer_frame import records_to_frame
 from geo_service.query import Query, SortKey
+from geo_service.store import gpkg
 from geo_service.store.changes import FeatureChange
 from geo_service.store.feature_json import written_batch
 from geo_service.store.gpkg import GeoPackageStore
@@ -118,21 +119,23 @@ def test_a_row_whose_text_is_missing_is_written_per_request(store, tmp_path):
     assert fresh.geojson_page("grid", Query(limit=5, offset=10)) is not None
 
 
-def test_a_layer_stored_before_gets_its_geojson_from_the_command_line(store, tmp_path):
+def test_a_layer_stored_before_gets_its_geojson_from_the_command_line(store, tmp_path, monkeypatch):
     served = store.geojson_page("grid", Query(limit=None))
     with contextlib.closing(sqlite3.connect(tmp_path / "grid" / "v000001.gpkg")) as db, db:
         db.execute(f"DROP TABLE {WRITTEN_TABLE}")
+    monkeypatch.setattr(gpkg, "KEPT_RECHECK_SECONDS", 3600.0)
     older = GeoPackageStore(tmp_path)
     assert older.geojson_page("grid", Query()) is None
     ran = geo_service("layers", "--keep-geojson", "--data-dir", tmp_path)
     assert (ran.returncode, ran.stdout, ran.stderr) == (0, "grid: 101 features written\n", "")
-    restarted = GeoPackageStore(tmp_path)  # a running service reads it once restarted
-    assert restarted.geojson_page("grid", Query(limit=None)) == served
-    assert_pages_as_written(restarted)
+    assert older.geojson_page("grid", Query()) is None  # a running service asks again later…
+    monkeypatch.setattr(gpkg, "KEPT_RECHECK_SECONDS", 0.0)
+    assert older.geojson_page("grid", Query(limit=None)) == served  # …and then reads it
+    assert_pages_as_written(older)
     again = geo_service("layers", "--keep-geojson", "--data-dir", tmp_path)
     assert (again.returncode, again.stdout) == (0, "grid: nothing to write\n")
     # later change sets write their rows' text too
-    restarted.apply_changes("grid", [FeatureChange("update", "G-0-2", {"status": "operating"})], base_version=1, actor="a")  # fmt: skip
+    older.apply_changes("grid", [FeatureChange("update", "G-0-2", {"status": "operating"})], base_version=1, actor="a")  # fmt: skip
     assert_pages_as_written(GeoPackageStore(tmp_path))
 
 

@@ -22,6 +22,7 @@ import contextlib
 import dataclasses
 import sqlite3
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -74,6 +75,9 @@ MMAP_BYTES = 2**31 - 2**16
 """SQLite's largest memory map (its compiled-in maximum is just under 2 GiB)."""
 WRITTEN_JOIN = f" LEFT JOIN {WRITTEN_TABLE} AS w ON w.fid = t.fid"
 """Each row's GeoJSON beside it (a LEFT JOIN: the scan of `t` stays what it is without it)."""
+KEPT_RECHECK_SECONDS = 5.0
+"""How often a file without its rows' GeoJSON is asked again whether it has it now (given by
+`geo-service layers --keep-geojson` while the service runs)."""
 IDLE_CONNECTIONS = 4
 """Idle connections kept per version file; readers beyond them open (and close) their own."""
 
@@ -156,8 +160,8 @@ class _LayerFile:
         self.table = TableInfo(stored.id, geometry_column, f"rtree_{stored.id}_{geometry_column}")
         self.compiler = FilterCompiler(self.meta, self.table)
         self.columns = [f.name for f in self.meta.fields]
-        self.keeps_written = keeps_written(connection)
-        """Whether the file keeps its rows written in GeoJSON (`gpkg_rows.py`)."""
+        self._keeps_written = keeps_written(connection)
+        self._written_asked = time.monotonic()
         self.visible = visible("t", version, self.records)
         """The rows this version holds, as a condition on the table's alias `t`."""
         self.extent: BBox | None = self.record.extent
@@ -200,6 +204,17 @@ class _LayerFile:
                     self._idle.append(connection)
             if not keep:
                 connection.close()
+
+    def keeps_written(self, connection: sqlite3.Connection) -> bool:
+        """Whether the file keeps its rows written in GeoJSON (`gpkg_rows.py`). Once it does,
+        it always will; until then it is asked again every `KEPT_RECHECK_SECONDS`."""
+        if self._keeps_written:
+            return True
+        now = time.monotonic()
+        if now - self._written_asked >= KEPT_RECHECK_SECONDS:
+            self._written_asked = now
+            self._keeps_written = keeps_written(connection)
+        return self._keeps_written
 
     def where(self, conditions: SqlFragment) -> SqlFragment:
         """A query's conditions (`FilterCompiler.where`) restricted to the rows of this version."""
@@ -370,7 +385,7 @@ class GeoPackageStore(BlockingReads):
         if query.properties is not None:
             return None
         with self._open(layer_id) as (layer, connection):
-            if not layer.keeps_written:
+            if not layer.keeps_written(connection):
                 return None
             conditions = layer.compiler.where(query)
             sql, params = self._statement(layer, query, conditions, "w.feature", WRITTEN_JOIN)
@@ -382,8 +397,7 @@ class GeoPackageStore(BlockingReads):
 
     def keep_geojson(self, layer_id: str) -> int:
         """Into the served version's file, which other versions may share. This store reads it
-        from its next request; others (a running service) once they open the file again: after
-        a restart, or once another version is served."""
+        from its next request, others (a running service) within `KEPT_RECHECK_SECONDS`."""
         layer = self._layer_file(layer_id)
         with self._readable(layer_id):
             written = write_kept_rows(layer.path)
