@@ -32,7 +32,6 @@ from urllib.request import pathname2url
 import geopandas as gpd
 import numpy as np
 
-from .. import strict_json
 from ..catalogue import ID_FIELD, LayerMeta
 from ..errors import LayerUnavailable, NotFound, no_collection, no_feature, no_version
 from ..i18n import N_
@@ -56,7 +55,7 @@ from .changes import FeatureChange, FeatureDiff, FeatureRevision
 from .gpkg_blobs import gpkg_to_wkb
 from .gpkg_edits import write_changes, write_kept_rows
 from .gpkg_rows import WRITTEN_TABLE, feature_columns, keeps_written, row_feature
-from .gpkg_write import METADATA_TABLE, write_version
+from .gpkg_write import geometry_column, stored_meta, write_version
 from .mvt import encode_features, tile_query
 from .request_reads import forget, once
 from .row_versions import TO, VersionRecord, meta_of, read_records, visible, visible_ids
@@ -147,17 +146,14 @@ class _LayerFile:
         it if this raises)."""
         self.path = path
         self.version = version
-        (raw,) = connection.execute(f"SELECT metadata FROM {METADATA_TABLE}").fetchone()
-        stored = LayerMeta.model_validate(strict_json.loads(raw))
+        stored = stored_meta(connection)
         self.records = read_records(connection, path, stored)
         if version not in self.records:
             raise KeyError(f"the file {path.name} does not hold version {version}")
         self.record = self.records[version]
         self.meta = meta_of(stored, self.record)
-        (geometry_column,) = connection.execute(
-            "SELECT column_name FROM gpkg_geometry_columns WHERE table_name = ?", (stored.id,)
-        ).fetchone()
-        self.table = TableInfo(stored.id, geometry_column, f"rtree_{stored.id}_{geometry_column}")
+        column = geometry_column(connection, stored.id)
+        self.table = TableInfo(stored.id, column, f"rtree_{stored.id}_{column}")
         self.compiler = FilterCompiler(self.meta, self.table)
         self.columns = [f.name for f in self.meta.fields]
         self._keeps_written = keeps_written(connection)

@@ -17,7 +17,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .. import strict_json
 from ..catalogue import ID_FIELD, LayerMeta
 from ..clock import utc_now
 from ..errors import (
@@ -34,7 +33,7 @@ from .changes import FeatureChange
 from .etags import feature_etag
 from .gpkg_blobs import bounds, gpkg_to_wkb, wkb_to_gpkg
 from .gpkg_rows import WRITTEN_TABLE, forget_rows, keeps_written, write_rows
-from .gpkg_write import METADATA_TABLE, SEARCH_COLUMNS, search_text
+from .gpkg_write import SEARCH_COLUMNS, geometry_column, search_text, stored_meta
 from .row_versions import (
     FROM,
     TO,
@@ -244,8 +243,7 @@ def write_changes(
             raise changed_twice(change.feature_id)
         seen.add(change.feature_id)
     with contextlib.closing(open_for_writing(path)) as db:
-        (raw,) = db.execute(f"SELECT metadata FROM {METADATA_TABLE}").fetchone()
-        meta = LayerMeta.model_validate(strict_json.loads(raw))
+        meta = stored_meta(db)
         if not is_editable(db):
             make_editable(db, path, meta)
         db.execute("BEGIN IMMEDIATE")
@@ -267,16 +265,13 @@ def write_kept_rows(path: Path) -> int:
     """Give the file at `path` the GeoJSON of every row if it has none (`gpkg_rows.py`), in one
     transaction beside its readers; returns how many rows were written (0: it had it)."""
     with contextlib.closing(open_for_writing(path)) as db:
-        (raw,) = db.execute(f"SELECT metadata FROM {METADATA_TABLE}").fetchone()
-        meta = LayerMeta.model_validate(strict_json.loads(raw))
-        (geometry_column,) = db.execute(
-            "SELECT column_name FROM gpkg_geometry_columns WHERE table_name = ?", (meta.id,)
-        ).fetchone()
+        meta = stored_meta(db)
+        column = geometry_column(db, meta.id)
         db.execute("BEGIN IMMEDIATE")  # a change set waits, and then writes its rows' text too
         try:
             written = 0
             if not keeps_written(db):
-                write_rows(db, meta, geometry_column)
+                write_rows(db, meta, column)
                 (written,) = db.execute(f"SELECT count(*) FROM {WRITTEN_TABLE}").fetchone()
             db.execute("COMMIT")
         except BaseException:

@@ -21,11 +21,11 @@ from urllib.request import pathname2url
 
 import shapely
 
-from .. import strict_json
 from ..catalogue import ID_FIELD, LayerMeta
 from .changes import FeatureDiff, FeatureRevision
 from .gpkg_blobs import gpkg_to_wkb
-from .gpkg_write import METADATA_TABLE
+from .gpkg_rows import feature_columns
+from .gpkg_write import geometry_column, stored_meta
 from .moves import metres_moved
 from .row_versions import FROM, TO, VersionRecord, is_editable, read_records, visible
 from .sqlite_sql import quote_identifier
@@ -50,23 +50,15 @@ class VersionFile:
 
     @classmethod
     def read(cls, connection: sqlite3.Connection, path: Path) -> VersionFile:
-        (raw,) = connection.execute(f"SELECT metadata FROM {METADATA_TABLE}").fetchone()
-        meta = LayerMeta.model_validate(strict_json.loads(raw))
-        (geometry_column,) = connection.execute(
-            "SELECT column_name FROM gpkg_geometry_columns WHERE table_name = ?", (meta.id,)
-        ).fetchone()
+        meta = stored_meta(connection)
         records = read_records(connection, path, meta)
-        return cls(path, meta, records, geometry_column, is_editable(connection))
+        return cls(
+            path, meta, records, geometry_column(connection, meta.id), is_editable(connection)
+        )
 
     def select(self, alias: str) -> str:
         """The id, geometry and fields of `alias`'s rows."""
-        return ", ".join(
-            [
-                f"{alias}.{ID_FIELD}",
-                f"{alias}.{quote_identifier(self.geometry_column)}",
-                *(f"{alias}.{quote_identifier(c)}" for c in self.meta.field_names),
-            ]
-        )
+        return feature_columns(self.geometry_column, self.meta.field_names, alias)
 
     def state(self, row: Sequence) -> tuple[str, State]:
         code, blob, *values = row

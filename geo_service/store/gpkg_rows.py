@@ -23,10 +23,11 @@ WRITTEN_TABLE = "geo_service_geojson"
 BATCH = 2000
 
 
-def feature_columns(geometry_column: str, columns: list[str]) -> str:
-    """The select list a row is read with into `row_feature` (table alias `t`)."""
-    return f"t.{ID_FIELD}, t.{quote_identifier(geometry_column)}" + "".join(
-        f", t.{quote_identifier(c)}" for c in columns
+def feature_columns(geometry_column: str, columns: list[str], alias: str = "t") -> str:
+    """The select list a row of the table `alias` is read with into `row_feature`: its id,
+    geometry and `columns`."""
+    return f"{alias}.{ID_FIELD}, {alias}.{quote_identifier(geometry_column)}" + "".join(
+        f", {alias}.{quote_identifier(c)}" for c in columns
     )
 
 

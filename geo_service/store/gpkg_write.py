@@ -13,6 +13,7 @@ from pathlib import Path
 import geopandas as gpd
 import pyogrio
 
+from .. import strict_json
 from ..catalogue import ID_FIELD, LayerMeta
 from ..i18n import _l
 from ..text import fold
@@ -23,6 +24,20 @@ from .sqlite_sql import quote_identifier
 METADATA_TABLE = "geo_service_layer"
 SEARCH_COLUMNS = ("name_vi", "name_en", "commune_name", ID_FIELD)
 """The columns free-text search (`q`) looks in."""
+
+
+def stored_meta(db: sqlite3.Connection) -> LayerMeta:
+    """The metadata a layer's file stores (as written by its upload)."""
+    (raw,) = db.execute(f"SELECT metadata FROM {METADATA_TABLE}").fetchone()
+    return LayerMeta.model_validate(strict_json.loads(raw))
+
+
+def geometry_column(db: sqlite3.Connection, layer_id: str) -> str:
+    """The name GDAL gave the layer's geometry column."""
+    (name,) = db.execute(
+        "SELECT column_name FROM gpkg_geometry_columns WHERE table_name = ?", (layer_id,)
+    ).fetchone()
+    return name
 
 
 def write_version(
@@ -70,10 +85,7 @@ def write_version(
                 index = quote_identifier(f"{meta.id}_i{number}")
                 db.execute(f"CREATE INDEX {index} ON {table} ({quote_identifier(spec.name)})")
         _write_search_table(db, meta, ordered)
-        (geometry_column,) = db.execute(
-            "SELECT column_name FROM gpkg_geometry_columns WHERE table_name = ?", (meta.id,)
-        ).fetchone()
-        write_rows(db, meta, geometry_column)
+        write_rows(db, meta, geometry_column(db, meta.id))
         write_first_record(db, meta, actor)
         db.execute("ANALYZE")
     with contextlib.closing(sqlite3.connect(path)) as db:
